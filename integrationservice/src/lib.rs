@@ -1,0 +1,2 @@
+//! The integration service the CRM calls: ON24 credentials, webinars, registrations and metrics.
+#![forbid(unsafe_code)]

@@ -1,0 +1,2 @@
+//! The key service: wraps and unwraps data keys under key-encryption keys it never lets out.
+#![forbid(unsafe_code)]
