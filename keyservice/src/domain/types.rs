@@ -1,0 +1,311 @@
+//! Plain Rust types of the domain (the edge maps them to and from proto messages), resource
+//! name parsing, and conversions from stored rows.
+
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use zeroize::Zeroizing;
+
+use super::error::{Error, Result};
+use crate::{crypto::is_valid_key_id, store::models};
+
+/// A key version, as `keys/{key}/versions/{version}`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct KeyVersionRef {
+    /// Key id.
+    pub key_id: String,
+    /// Version number, >= 1.
+    pub version: u32,
+}
+
+impl KeyVersionRef {
+    /// Resource name, `keys/{key}/versions/{version}`.
+    pub fn name(&self) -> String {
+        format!("keys/{}/versions/{}", self.key_id, self.version)
+    }
+}
+
+/// What a key is for (only one purpose so far).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyPurpose {
+    /// Wrap and unwrap data keys.
+    EncryptDecrypt,
+}
+
+/// Lifecycle of a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyState {
+    /// Wraps and unwraps.
+    Enabled,
+    /// Refuses data-key operations until cancelled or destroyed.
+    DeleteScheduled,
+    /// Material erased; refuses everything.
+    Destroyed,
+}
+
+/// Whether a version may unwrap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyVersionState {
+    /// May unwrap (and wrap, if primary).
+    Enabled,
+    /// Refuses to unwrap.
+    Disabled,
+}
+
+/// When the service rotates a key by itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RotationPolicy {
+    /// Rotate when the primary version is older than this (`None`: never by time).
+    pub rotation_period: Option<Duration>,
+    /// Rotate once the primary has wrapped this many keys (0: the service default).
+    pub max_wraps_per_version: u64,
+}
+
+/// What `create_key` needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewKey {
+    /// Key id (`{key}` of `keys/{key}`).
+    pub id: String,
+    /// Purpose.
+    pub purpose: KeyPurpose,
+    /// Rotation policy.
+    pub rotation_policy: RotationPolicy,
+}
+
+/// A key as callers see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Key {
+    /// Key id.
+    pub id: String,
+    /// Purpose.
+    pub purpose: KeyPurpose,
+    /// State.
+    pub state: KeyState,
+    /// Version that wraps new data keys.
+    pub primary_version: u32,
+    /// Lowest version allowed to unwrap.
+    pub min_decryption_version: u32,
+    /// Rotation policy as stored (0 wraps = service default).
+    pub rotation_policy: RotationPolicy,
+    /// Next time-based rotation, if the policy has a period.
+    pub next_rotation_time: Option<DateTime<Utc>>,
+    /// When a scheduled deletion takes effect.
+    pub delete_time: Option<DateTime<Utc>>,
+    /// Creation time.
+    pub create_time: DateTime<Utc>,
+    /// Last change.
+    pub update_time: DateTime<Utc>,
+}
+
+impl Key {
+    /// Resource name, `keys/{key}`.
+    pub fn name(&self) -> String {
+        format!("keys/{}", self.id)
+    }
+}
+
+/// One version of a key as callers see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyVersion {
+    /// Which version.
+    pub reference: KeyVersionRef,
+    /// State.
+    pub state: KeyVersionState,
+    /// Wraps recorded in the database (flushed from replicas every refresh interval).
+    pub wrap_count: u64,
+    /// Creation time.
+    pub create_time: DateTime<Utc>,
+}
+
+/// A page of `list_keys`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyPage {
+    /// Keys ordered by id.
+    pub keys: Vec<Key>,
+    /// Token for the next page; empty on the last page.
+    pub next_page_token: String,
+}
+
+/// Result of `generate_data_key`.
+#[derive(Debug)]
+pub struct GeneratedDataKey {
+    /// The new 32-byte data key (zeroized on drop; `Debug` of `Zeroizing` shows bytes, so
+    /// never log this struct — it is `Debug` only for test assertions).
+    pub plaintext: Zeroizing<Vec<u8>>,
+    /// The wrapped form.
+    pub wrapped_key: Vec<u8>,
+    /// Version that wrapped it.
+    pub version: KeyVersionRef,
+}
+
+/// Result of `wrap` and `rewrap`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrappedDataKey {
+    /// The wrapped form.
+    pub wrapped_key: Vec<u8>,
+    /// Version that wrapped it.
+    pub version: KeyVersionRef,
+}
+
+/// One item of `batch_generate_data_keys`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GenerateItem {
+    /// Key id.
+    pub key_id: String,
+    /// Caller context bound to the wrapped key.
+    pub associated_data: Vec<u8>,
+}
+
+/// One item of `batch_unwrap` and `batch_rewrap`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnwrapItem {
+    /// Wrapped key bytes.
+    pub wrapped_key: Vec<u8>,
+    /// Caller context given when wrapping.
+    pub associated_data: Vec<u8>,
+}
+
+/// Parses `keys/{key}` into the key id.
+pub fn parse_key_name(name: &str) -> Result<String> {
+    name.strip_prefix("keys/")
+        .filter(|id| is_valid_key_id(id))
+        .map(str::to_owned)
+        .ok_or_else(|| Error::invalid("name", "must be keys/{key} with a valid key id"))
+}
+
+/// Parses `keys/{key}/versions/{version}`.
+pub fn parse_version_name(name: &str) -> Result<KeyVersionRef> {
+    let bad = || Error::invalid("name", "must be keys/{key}/versions/{version}");
+    let rest = name.strip_prefix("keys/").ok_or_else(bad)?;
+    let (id, version) = rest.split_once("/versions/").ok_or_else(bad)?;
+    if !is_valid_key_id(id) || version.starts_with('0') || version.starts_with('+') {
+        return Err(bad());
+    }
+    let version: u32 = version.parse().map_err(|_| bad())?;
+    Ok(KeyVersionRef {
+        key_id: id.to_owned(),
+        version,
+    })
+}
+
+pub(crate) fn now_micros() -> i64 {
+    Utc::now().timestamp_micros()
+}
+
+pub(crate) fn time(micros: i64) -> DateTime<Utc> {
+    Utc.timestamp_micros(micros).single().unwrap_or_default()
+}
+
+pub(crate) fn duration_micros(d: Duration) -> i64 {
+    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
+}
+
+pub(crate) fn key_state(code: i32) -> KeyState {
+    match code {
+        models::KEY_ENABLED => KeyState::Enabled,
+        models::KEY_DELETE_SCHEDULED => KeyState::DeleteScheduled,
+        // Unknown codes are treated as the most restrictive state.
+        _ => KeyState::Destroyed,
+    }
+}
+
+pub(crate) fn version_state(code: i32) -> KeyVersionState {
+    if code == models::VERSION_ENABLED {
+        KeyVersionState::Enabled
+    } else {
+        KeyVersionState::Disabled
+    }
+}
+
+pub(crate) fn version_code(state: KeyVersionState) -> i32 {
+    match state {
+        KeyVersionState::Enabled => models::VERSION_ENABLED,
+        KeyVersionState::Disabled => models::VERSION_DISABLED,
+    }
+}
+
+pub(crate) fn version_num(v: i32) -> u32 {
+    u32::try_from(v).unwrap_or(0)
+}
+
+/// Converts a row; `primary_created_at` (micros) is the primary version's creation time.
+pub(crate) fn key_from_row(row: &models::KeyRow, primary_created_at: Option<i64>) -> Key {
+    let rotation_period = row
+        .rotation_period_secs
+        .and_then(|s| u64::try_from(s).ok())
+        .map(Duration::from_secs);
+    Key {
+        id: row.id.clone(),
+        purpose: KeyPurpose::EncryptDecrypt,
+        state: key_state(row.state),
+        primary_version: version_num(row.primary_version),
+        min_decryption_version: version_num(row.min_decryption_version),
+        rotation_policy: RotationPolicy {
+            rotation_period,
+            max_wraps_per_version: u64::try_from(row.max_wraps_per_version).unwrap_or(0),
+        },
+        next_rotation_time: match (rotation_period, primary_created_at) {
+            (Some(p), Some(created)) if row.state == models::KEY_ENABLED => {
+                Some(time(created.saturating_add(duration_micros(p))))
+            }
+            _ => None,
+        },
+        delete_time: row.delete_at.map(time),
+        create_time: time(row.created_at),
+        update_time: time(row.updated_at),
+    }
+}
+
+pub(crate) fn version_from_meta(meta: &models::VersionMeta) -> KeyVersion {
+    KeyVersion {
+        reference: KeyVersionRef {
+            key_id: meta.key_id.clone(),
+            version: version_num(meta.version),
+        },
+        state: version_state(meta.state),
+        wrap_count: u64::try_from(meta.wrap_count).unwrap_or(0),
+        create_time: time(meta.created_at),
+    }
+}
+
+/// The AAD that binds a sealed KEK to its key id and version:
+/// `"keyservice-kek-v1" || u8 len(key_id) || key_id || u32 BE version`.
+pub fn kek_aad(key_id: &str, version: u32) -> Vec<u8> {
+    const LABEL: &[u8] = b"keyservice-kek-v1";
+    let mut aad = Vec::with_capacity(LABEL.len() + 1 + key_id.len() + 4);
+    aad.extend_from_slice(LABEL);
+    // Key ids are at most 63 bytes.
+    aad.push(key_id.len() as u8);
+    aad.extend_from_slice(key_id.as_bytes());
+    aad.extend_from_slice(&version.to_be_bytes());
+    aad
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert_eq!(
+            parse_key_name("keys/on24-credentials").expect("ok"),
+            "on24-credentials"
+        );
+        assert!(parse_key_name("keys/").is_err());
+        assert!(parse_key_name("key/a").is_err());
+        assert!(parse_key_name("keys/a/versions/1").is_err());
+        let v = parse_version_name("keys/a/versions/12").expect("ok");
+        assert_eq!((v.key_id.as_str(), v.version), ("a", 12));
+        assert_eq!(v.name(), "keys/a/versions/12");
+        for bad in [
+            "keys/a/versions/",
+            "keys/a/versions/01",
+            "keys/a/versions/-1",
+            "keys/a/versions/+1",
+            "keys/A/versions/1",
+            "keys/a/versions/99999999999",
+        ] {
+            assert!(parse_version_name(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,44 @@
+//! `env:VAR` root key: base64 of 32 bytes in an environment variable. Development only:
+//! environment variables leak through `/proc/PID/environ`, child processes and crash reports.
+
+use zeroize::Zeroizing;
+
+use super::{RootKey, RootKeyError, SoftwareRootKey, decode_key_material};
+
+/// Root key read from an environment variable at start.
+#[derive(Debug)]
+pub struct EnvRootKey(SoftwareRootKey);
+
+impl EnvRootKey {
+    /// Reads `var`, logging a loud warning that this is for development only.
+    pub fn open(var: &str) -> Result<Self, RootKeyError> {
+        if var.is_empty() {
+            return Err(RootKeyError::InvalidSpec(
+                "env: needs a variable name".into(),
+            ));
+        }
+        let value = Zeroizing::new(std::env::var(var).map_err(|_| {
+            RootKeyError::InvalidSpec(format!("environment variable {var} is not set"))
+        })?);
+        let key = decode_key_material(value.as_bytes(), &format!("env:{var}"))?;
+        tracing::warn!(
+            variable = var,
+            "ROOT KEY FROM AN ENVIRONMENT VARIABLE: DEVELOPMENT ONLY. Use file: or pkcs11: in production."
+        );
+        Ok(Self(SoftwareRootKey::new(key, format!("env:{var}"))))
+    }
+}
+
+impl RootKey for EnvRootKey {
+    fn seal(&self, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, RootKeyError> {
+        self.0.seal(aad, plaintext)
+    }
+
+    fn unseal(&self, aad: &[u8], sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, RootKeyError> {
+        self.0.unseal(aad, sealed)
+    }
+
+    fn describe(&self) -> String {
+        self.0.describe()
+    }
+}

@@ -1,0 +1,297 @@
+//! `pkcs11:` root key: an AES-256 key inside an HSM, used through the `cryptoki` crate.
+//! The root key never leaves the token: KEKs are sealed and unsealed with `CKM_AES_GCM`
+//! inside it. Tested against SoftHSM2.
+//!
+//! Spec (after RFC 7512's PKCS#11 URI, without percent-decoding):
+//! `pkcs11:token=LABEL;object=KEY_LABEL?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:/run/secrets/hsm-pin`
+//! or `...&pin-env=VAR` instead of `pin-source`.
+
+use std::{
+    collections::HashMap,
+    path::{Path, PathBuf},
+    sync::{Mutex, OnceLock},
+};
+
+use cryptoki::{
+    context::{CInitializeArgs, CInitializeFlags, Pkcs11},
+    error::{Error as CkError, RvError},
+    mechanism::{Mechanism, aead::GcmParams},
+    object::{Attribute, KeyType, ObjectClass, ObjectHandle},
+    session::{Session, UserType},
+    types::{AuthPin, Ulong},
+};
+use rand::RngCore;
+use zeroize::Zeroizing;
+
+use super::{
+    RootKey, RootKeyError,
+    software::{SEAL_NONCE_LEN, SEALED_V1, split_sealed},
+};
+
+/// Where the user PIN comes from. Never inline in configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PinSource {
+    /// First line of this file.
+    File(PathBuf),
+    /// This environment variable.
+    Env(String),
+}
+
+/// Which module, token and key to use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pkcs11Config {
+    /// Path of the PKCS#11 shared library.
+    pub module_path: PathBuf,
+    /// Label of the token (the slot is found by it; slot ids change between restarts).
+    pub token_label: String,
+    /// Label of the AES key object.
+    pub key_label: String,
+    /// Where the user PIN is.
+    pub pin: PinSource,
+}
+
+impl Pkcs11Config {
+    /// Parses `pkcs11:token=..;object=..?module-path=..&pin-source=file:..` (or `pin-env=`).
+    pub fn parse(spec: &str) -> Result<Self, RootKeyError> {
+        let bad = |what: &str| RootKeyError::InvalidSpec(format!("pkcs11: {what}"));
+        let rest = spec
+            .strip_prefix("pkcs11:")
+            .ok_or_else(|| bad("must start with pkcs11:"))?;
+        let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let (mut token, mut object, mut module, mut pin) = (None, None, None, None);
+        for attr in path
+            .split(';')
+            .chain(query.split('&'))
+            .filter(|a| !a.is_empty())
+        {
+            let (name, value) = attr
+                .split_once('=')
+                .ok_or_else(|| bad("attribute without ="))?;
+            match name {
+                "token" => token = Some(value.to_owned()),
+                "object" => object = Some(value.to_owned()),
+                "module-path" => module = Some(PathBuf::from(value)),
+                "pin-source" => {
+                    let file = value
+                        .strip_prefix("file:")
+                        .ok_or_else(|| bad("pin-source must be file:PATH"))?;
+                    pin = Some(PinSource::File(file.into()));
+                }
+                "pin-env" => pin = Some(PinSource::Env(value.to_owned())),
+                // A PIN in the spec would end up in config files and process listings.
+                "pin-value" => {
+                    return Err(bad("pin-value is not accepted; use pin-source or pin-env"));
+                }
+                other => return Err(bad(&format!("unknown attribute {other}"))),
+            }
+        }
+        Ok(Self {
+            module_path: module.ok_or_else(|| bad("module-path is required"))?,
+            token_label: token.ok_or_else(|| bad("token is required"))?,
+            key_label: object.ok_or_else(|| bad("object (key label) is required"))?,
+            pin: pin.ok_or_else(|| bad("pin-source or pin-env is required"))?,
+        })
+    }
+
+    fn read_pin(&self) -> Result<AuthPin, RootKeyError> {
+        let pin = match &self.pin {
+            PinSource::File(path) => {
+                let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|source| {
+                    RootKeyError::Io {
+                        path: path.display().to_string(),
+                        source,
+                    }
+                })?);
+                text.lines().next().unwrap_or_default().to_owned()
+            }
+            PinSource::Env(var) => std::env::var(var).map_err(|_| {
+                RootKeyError::InvalidSpec(format!("pkcs11: PIN variable {var} is not set"))
+            })?,
+        };
+        Ok(AuthPin::new(pin.into()))
+    }
+}
+
+/// One initialised context per module for the whole process: `C_Finalize` (run when a
+/// context drops) would end every other session on the same module.
+fn context(module: &Path) -> Result<Pkcs11, RootKeyError> {
+    static CONTEXTS: OnceLock<Mutex<HashMap<PathBuf, Pkcs11>>> = OnceLock::new();
+    let mut contexts = CONTEXTS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(ctx) = contexts.get(module) {
+        return Ok(ctx.clone());
+    }
+    let ctx = Pkcs11::new(module).map_err(ck)?;
+    match ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
+        Ok(()) | Err(CkError::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
+        Err(e) => return Err(ck(e)),
+    }
+    contexts.insert(module.to_owned(), ctx.clone());
+    Ok(ctx)
+}
+
+fn ck(e: CkError) -> RootKeyError {
+    RootKeyError::Pkcs11(e.to_string())
+}
+
+/// Opens a logged-in read/write session on the token with `config.token_label`.
+fn login(config: &Pkcs11Config) -> Result<Session, RootKeyError> {
+    let ctx = context(&config.module_path)?;
+    let slot = ctx
+        .get_slots_with_initialized_token()
+        .map_err(ck)?
+        .into_iter()
+        .find(|slot| {
+            ctx.get_token_info(*slot)
+                .is_ok_and(|info| info.label().trim_end() == config.token_label)
+        })
+        .ok_or_else(|| {
+            RootKeyError::Pkcs11(format!("no token labelled {:?}", config.token_label))
+        })?;
+    let session = ctx.open_rw_session(slot).map_err(ck)?;
+    match session.login(UserType::User, Some(&config.read_pin()?)) {
+        Ok(()) | Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => Ok(session),
+        Err(e) => Err(ck(e)),
+    }
+}
+
+fn find_key(session: &Session, label: &str) -> Result<Option<ObjectHandle>, RootKeyError> {
+    let found = session
+        .find_objects(&[
+            Attribute::Class(ObjectClass::SECRET_KEY),
+            Attribute::Label(label.as_bytes().to_vec()),
+        ])
+        .map_err(ck)?;
+    match found.as_slice() {
+        [] => Ok(None),
+        [one] => Ok(Some(*one)),
+        _ => Err(RootKeyError::Pkcs11(format!(
+            "several keys labelled {label:?}"
+        ))),
+    }
+}
+
+/// Creates the AES-256 root key in the token (sensitive, not extractable, persistent).
+/// Refuses if a key with that label already exists. Used by `init` and by tests.
+pub fn create_pkcs11_root_key(config: &Pkcs11Config) -> Result<(), RootKeyError> {
+    let session = login(config)?;
+    if find_key(&session, &config.key_label)?.is_some() {
+        return Err(RootKeyError::Pkcs11(format!(
+            "a key labelled {:?} already exists",
+            config.key_label
+        )));
+    }
+    session
+        .generate_key(
+            &Mechanism::AesKeyGen,
+            &[
+                Attribute::Class(ObjectClass::SECRET_KEY),
+                Attribute::KeyType(KeyType::AES),
+                Attribute::ValueLen(Ulong::from(32u64)),
+                Attribute::Label(config.key_label.as_bytes().to_vec()),
+                Attribute::Token(true),
+                Attribute::Private(true),
+                Attribute::Sensitive(true),
+                Attribute::Extractable(false),
+                Attribute::Encrypt(true),
+                Attribute::Decrypt(true),
+            ],
+        )
+        .map_err(ck)?;
+    Ok(())
+}
+
+/// Root key inside a PKCS#11 token.
+pub struct Pkcs11RootKey {
+    // A PKCS#11 session is not safe for concurrent use; sealing is rare (rotation, cache
+    // loads), so one session behind a mutex is enough.
+    session: Mutex<Session>,
+    key: ObjectHandle,
+    description: String,
+}
+
+impl std::fmt::Debug for Pkcs11RootKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pkcs11RootKey")
+            .field("description", &self.description)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Pkcs11RootKey {
+    /// Logs in to the token and finds the key by label.
+    pub fn open(config: &Pkcs11Config) -> Result<Self, RootKeyError> {
+        let session = login(config)?;
+        let key = find_key(&session, &config.key_label)?.ok_or_else(|| {
+            RootKeyError::Pkcs11(format!("no key labelled {:?}", config.key_label))
+        })?;
+        Ok(Self {
+            session: Mutex::new(session),
+            key,
+            description: format!(
+                "pkcs11:token={};object={}",
+                config.token_label, config.key_label
+            ),
+        })
+    }
+}
+
+impl RootKey for Pkcs11RootKey {
+    fn seal(&self, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, RootKeyError> {
+        let mut nonce = [0u8; SEAL_NONCE_LEN];
+        rand::rng().fill_bytes(&mut nonce);
+        let mut iv = nonce;
+        let params = GcmParams::new(&mut iv, aad, Ulong::from(128u64)).map_err(ck)?;
+        let session = self.session.lock().unwrap_or_else(|p| p.into_inner());
+        let ciphertext = session
+            .encrypt(&Mechanism::AesGcm(params), self.key, plaintext)
+            .map_err(ck)?;
+        let mut out = Vec::with_capacity(1 + SEAL_NONCE_LEN + ciphertext.len());
+        out.push(SEALED_V1);
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&ciphertext);
+        Ok(out)
+    }
+
+    fn unseal(&self, aad: &[u8], sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, RootKeyError> {
+        let (nonce, ciphertext) = split_sealed(sealed)?;
+        let mut iv = [0u8; SEAL_NONCE_LEN];
+        iv.copy_from_slice(nonce);
+        let params = GcmParams::new(&mut iv, aad, Ulong::from(128u64)).map_err(ck)?;
+        let session = self.session.lock().unwrap_or_else(|p| p.into_inner());
+        session
+            .decrypt(&Mechanism::AesGcm(params), self.key, ciphertext)
+            .map(Zeroizing::new)
+            // A tag mismatch is the expected failure; do not pass HSM detail upward.
+            .map_err(|_| RootKeyError::Unseal)
+    }
+
+    fn describe(&self) -> String {
+        self.description.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_spec() {
+        let config = Pkcs11Config::parse(
+            "pkcs11:token=ks;object=root?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:/run/pin",
+        )
+        .expect("parses");
+        assert_eq!(config.token_label, "ks");
+        assert_eq!(config.key_label, "root");
+        assert_eq!(config.pin, PinSource::File("/run/pin".into()));
+        let env = Pkcs11Config::parse("pkcs11:token=ks;object=root?module-path=/m.so&pin-env=PIN")
+            .expect("parses");
+        assert_eq!(env.pin, PinSource::Env("PIN".into()));
+        assert!(
+            Pkcs11Config::parse("pkcs11:token=ks;object=r?module-path=/m&pin-value=1234").is_err()
+        );
+        assert!(Pkcs11Config::parse("pkcs11:token=ks?module-path=/m&pin-env=P").is_err());
+    }
+}

@@ -1,0 +1,2 @@
+DROP TABLE key_versions;
+DROP TABLE keys;
