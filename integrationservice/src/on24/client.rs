@@ -1,0 +1,461 @@
+//! The ON24 REST client: one reqwest connection pool, credentials as sensitive headers,
+//! per-call timeouts, and answers turned into typed values or classified errors.
+//!
+//! TLS: reqwest is built with `rustls-no-provider`; the client installs rustls' ring
+//! provider as the process default (a no-op when a binary already did, as every binary
+//! in this workspace does) and lets reqwest verify servers with the platform roots.
+//! Redirects are refused: ON24 does not redirect API calls, and following one would
+//! send the access token headers to whatever host the redirect names.
+
+use std::time::Instant;
+
+use reqwest::header::{ACCEPT, HeaderMap, HeaderName, HeaderValue, USER_AGENT};
+use secrecy::ExposeSecret;
+use serde::de::DeserializeOwned;
+
+use super::config::{On24ClientConfig, On24Credentials};
+use super::error::{On24Error, extract_message};
+use super::forms::{EventUpdate, NewEvent, RegistrantForm, RegistrantUpdate};
+use super::request::{DateRange, Operation, PageRequest, RequestSpec};
+use super::types::*;
+
+/// The largest response body accepted. Attendee analytics pages are big, but a body
+/// beyond this is a fault, and reading it unbounded would let a peer exhaust memory.
+const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+
+const HDR_KEY: HeaderName = HeaderName::from_static("accesstokenkey");
+const HDR_SECRET: HeaderName = HeaderName::from_static("accesstokensecret");
+
+/// A client for one ON24 credential. Cheap to clone; clones share the connection pool,
+/// and `with_credentials` gives another tenant's client on the same pool.
+#[derive(Clone)]
+pub struct On24Client {
+    http: reqwest::Client,
+    config: On24ClientConfig,
+    credentials: On24Credentials,
+}
+
+impl std::fmt::Debug for On24Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("On24Client")
+            .field("base_url", &self.config.base_url.as_str())
+            .field("credentials", &self.credentials)
+            .finish_non_exhaustive()
+    }
+}
+
+impl On24Client {
+    pub fn new(config: On24ClientConfig, credentials: On24Credentials) -> Result<Self, On24Error> {
+        credentials.validate()?;
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut headers = HeaderMap::new();
+        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+        headers.insert(
+            USER_AGENT,
+            HeaderValue::from_static(concat!(
+                "webinar-integrationservice/",
+                env!("CARGO_PKG_VERSION")
+            )),
+        );
+        let http = reqwest::Client::builder()
+            .default_headers(headers)
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.request_timeout)
+            .pool_idle_timeout(config.pool_idle_timeout)
+            .pool_max_idle_per_host(config.pool_max_idle_per_host)
+            .redirect(reqwest::redirect::Policy::none())
+            .https_only(config.base_url.is_https())
+            .build()
+            .map_err(|e| {
+                On24Error::Config(format!("cannot build the HTTP client: {}", e.without_url()))
+            })?;
+        Ok(Self {
+            http,
+            config,
+            credentials,
+        })
+    }
+
+    /// The same pool and settings, another credential.
+    pub fn with_credentials(&self, credentials: On24Credentials) -> Result<Self, On24Error> {
+        credentials.validate()?;
+        Ok(Self {
+            credentials,
+            ..self.clone()
+        })
+    }
+
+    pub fn client_id(&self) -> u64 {
+        self.credentials.client_id
+    }
+
+    pub fn config(&self) -> &On24ClientConfig {
+        &self.config
+    }
+
+    /// The request `op` would send, without sending it (for contract tests and tracing).
+    pub fn build_request(&self, op: &Operation) -> Result<reqwest::Request, On24Error> {
+        let spec = self.spec(op)?;
+        self.to_request(&spec)
+    }
+
+    fn spec(&self, op: &Operation) -> Result<RequestSpec, On24Error> {
+        op.spec(self.credentials.client_id)
+            .map_err(|detail| On24Error::Invalid {
+                operation: op.name(),
+                detail,
+            })
+    }
+
+    fn to_request(&self, spec: &RequestSpec) -> Result<reqwest::Request, On24Error> {
+        let mut url = reqwest::Url::parse(self.config.base_url.as_str())
+            .map_err(|e| On24Error::Config(format!("invalid base URL: {e}")))?;
+        {
+            let mut path = url
+                .path_segments_mut()
+                .map_err(|_| On24Error::Config("base URL cannot have a path".into()))?;
+            path.pop_if_empty().push("client");
+            // `push` percent-encodes, so an email in the path cannot add segments.
+            path.extend(&spec.segments);
+        }
+        if !spec.query.is_empty() {
+            url.query_pairs_mut().extend_pairs(&spec.query);
+        }
+        let mut key = HeaderValue::from_str(self.credentials.access_token_key.expose_secret())
+            .map_err(|_| {
+                On24Error::Config("access token key is not a valid header value".into())
+            })?;
+        let mut secret = HeaderValue::from_str(
+            self.credentials.access_token_secret.expose_secret(),
+        )
+        .map_err(|_| On24Error::Config("access token secret is not a valid header value".into()))?;
+        // Sensitive values are left out of reqwest/hyper debug output and HPACK indexing.
+        key.set_sensitive(true);
+        secret.set_sensitive(true);
+        let mut builder = self
+            .http
+            .request(spec.method.clone(), url)
+            .header(HDR_KEY, key)
+            .header(HDR_SECRET, secret)
+            .timeout(self.config.request_timeout);
+        if let Some(form) = &spec.form {
+            builder = builder.form(form);
+        }
+        builder
+            .build()
+            .map_err(|e| On24Error::Config(format!("cannot build request: {}", e.without_url())))
+    }
+
+    /// Sends `op` and returns the raw 2xx body, or the classified error.
+    async fn send(&self, op: &Operation) -> Result<Vec<u8>, On24Error> {
+        let spec = self.spec(op)?;
+        let operation = spec.operation;
+        let request = self.to_request(&spec)?;
+        let started = Instant::now();
+        let limit = self.config.request_timeout;
+        // Our own clock bounds the whole exchange, body included, whatever the peer does.
+        let exchange = async {
+            let response = self
+                .http
+                .execute(request)
+                .await
+                .map_err(|e| On24Error::from_transport(operation, &e))?;
+            let status = response.status().as_u16();
+            let body = read_body(response, operation).await?;
+            Ok::<_, On24Error>((status, body))
+        };
+        let result = match tokio::time::timeout(limit, exchange).await {
+            Ok(r) => r,
+            Err(_) => Err(On24Error::timeout(operation, limit)),
+        };
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        match result {
+            Ok((status, body)) if (200..300).contains(&status) => {
+                tracing::debug!(operation, status, elapsed_ms, "ON24 call succeeded");
+                Ok(body)
+            }
+            Ok((status, body)) => {
+                let err = On24Error::from_status(operation, status, extract_message(&body));
+                tracing::warn!(operation, status, elapsed_ms, class = err.class(), error = %err, "ON24 call refused");
+                Err(err)
+            }
+            Err(err) => {
+                tracing::warn!(operation, elapsed_ms, class = err.class(), error = %err, "ON24 call failed");
+                Err(err)
+            }
+        }
+    }
+
+    /// Sends `op` and decodes the JSON answer into `T`.
+    pub async fn call<T: DeserializeOwned>(&self, op: &Operation) -> Result<T, On24Error> {
+        let body = self.send(op).await?;
+        decode(op.name(), &body)
+    }
+
+    // ---- account -------------------------------------------------------------------
+
+    /// `GET /client/{clientId}`: the account name and sub-accounts.
+    pub async fn get_client(&self) -> Result<ClientInfo, On24Error> {
+        self.call(&Operation::GetClient).await
+    }
+
+    /// Proves the credential works with the cheapest read ON24 documents for it:
+    /// one event list item (`GET /client/{clientId}/event?itemsperpage=1`).
+    pub async fn check_credentials(&self) -> Result<(), On24Error> {
+        let page = PageRequest {
+            offset: 0,
+            items_per_page: 1,
+        };
+        self.list_events_page(page, DateRange::default())
+            .await
+            .map(|_| ())
+    }
+
+    // ---- events --------------------------------------------------------------------
+
+    pub async fn list_events_page(
+        &self,
+        page: PageRequest,
+        range: DateRange,
+    ) -> Result<EventPage, On24Error> {
+        self.call(&Operation::ListEvents { page, range }).await
+    }
+
+    /// Every event in `range`, reading pages to the end.
+    pub async fn list_events(&self, range: DateRange) -> Result<Vec<Event>, On24Error> {
+        super::pagination::collect_all::<EventPage>(self, move |page| Operation::ListEvents {
+            page,
+            range: range.clone(),
+        })
+        .await
+    }
+
+    /// Creates a webinar; the answer carries the new `eventId`.
+    pub async fn create_event(&self, event: &NewEvent) -> Result<WccEvent, On24Error> {
+        let op = Operation::CreateEvent(event.clone());
+        let envelope: WccEventEnvelope = self.call(&op).await?;
+        envelope
+            .wccevent
+            .filter(|e| e.event_id.is_some())
+            .ok_or_else(|| missing(op.name(), "wccevent.eventId"))
+    }
+
+    pub async fn get_event(&self, event_id: u64) -> Result<Event, On24Error> {
+        self.call(&Operation::GetEvent { event_id }).await
+    }
+
+    pub async fn update_event(
+        &self,
+        event_id: u64,
+        update: &EventUpdate,
+    ) -> Result<WccEvent, On24Error> {
+        let op = Operation::UpdateEvent {
+            event_id,
+            update: update.clone(),
+        };
+        let envelope: WccEventEnvelope = self.call(&op).await?;
+        Ok(envelope.wccevent.unwrap_or_default())
+    }
+
+    pub async fn delete_event(&self, event_id: u64) -> Result<MessageResponse, On24Error> {
+        self.call(&Operation::DeleteEvent { event_id }).await
+    }
+
+    // ---- registrants ---------------------------------------------------------------
+
+    /// Registers (or, for an email already registered, updates) a person; the answer
+    /// carries ON24's `eventuserid`. Safe to retry: ON24 upserts by email per event.
+    pub async fn create_registrant(
+        &self,
+        event_id: u64,
+        registrant: &RegistrantForm,
+    ) -> Result<Registrant, On24Error> {
+        let op = Operation::CreateRegistrant {
+            event_id,
+            registrant: registrant.clone(),
+        };
+        let r: Registrant = self.call(&op).await?;
+        if r.eventuserid.is_none() {
+            return Err(missing(op.name(), "eventuserid"));
+        }
+        Ok(r)
+    }
+
+    /// Updates a registrant found by email (`PATCH`).
+    pub async fn update_registrant(
+        &self,
+        event_id: u64,
+        update: &RegistrantUpdate,
+    ) -> Result<Registrant, On24Error> {
+        let op = Operation::UpdateRegistrant {
+            event_id,
+            update: update.clone(),
+        };
+        self.call(&op).await
+    }
+
+    /// Cancels a registration (`isDeleted=Y`); ON24 refuses it once the event started.
+    pub async fn soft_delete_registrant(
+        &self,
+        event_id: u64,
+        email: &str,
+    ) -> Result<(), On24Error> {
+        let op = Operation::SoftDeleteRegistrant {
+            event_id,
+            email: email.to_owned(),
+        };
+        self.send(&op).await.map(|_| ())
+    }
+
+    /// A registrant by email, across the account or within one event.
+    pub async fn get_registrant(
+        &self,
+        email: &str,
+        event_id: Option<u64>,
+    ) -> Result<Registrant, On24Error> {
+        let op = Operation::GetRegistrant {
+            email: email.to_owned(),
+            event_id,
+        };
+        let body = self.send(&op).await?;
+        // The contract wraps it in `{"registrant": {...}}`; accept a bare object too.
+        let envelope: RegistrantEnvelope = decode(op.name(), &body)?;
+        match envelope.registrant {
+            Some(r) => Ok(r),
+            None => decode(op.name(), &body),
+        }
+    }
+
+    /// An event's registrants (one answer: the contract has no pagination here).
+    pub async fn list_event_registrants(&self, event_id: u64) -> Result<RegistrantPage, On24Error> {
+        self.call(&Operation::ListEventRegistrants { event_id })
+            .await
+    }
+
+    /// Every registrant of the account in `range`, reading pages to the end.
+    pub async fn list_client_registrants(
+        &self,
+        range: DateRange,
+    ) -> Result<Vec<Registrant>, On24Error> {
+        super::pagination::collect_all::<RegistrantPage>(self, move |page| {
+            Operation::ListClientRegistrants {
+                page,
+                range: range.clone(),
+            }
+        })
+        .await
+    }
+
+    // ---- forget (GDPR) -------------------------------------------------------------
+
+    /// Forgets people by email across the account, or in one event; returns the
+    /// `eventuserid`s ON24 erased.
+    pub async fn forget(
+        &self,
+        emails: &[String],
+        event_id: Option<u64>,
+    ) -> Result<Vec<u64>, On24Error> {
+        let op = Operation::Forget {
+            emails: emails.to_vec(),
+            event_id,
+        };
+        let r: ForgetResponse = self.call(&op).await?;
+        Ok(r.deletedregistrants.eventuserids)
+    }
+
+    /// Forgets every registrant of an event.
+    pub async fn forget_all_in_event(&self, event_id: u64) -> Result<Vec<u64>, On24Error> {
+        let r: ForgetResponse = self.call(&Operation::ForgetAllInEvent { event_id }).await?;
+        Ok(r.deletedregistrants.eventuserids)
+    }
+
+    // ---- analytics -----------------------------------------------------------------
+
+    /// An event's attendee analytics (one answer: the contract has no pagination here).
+    pub async fn list_event_attendees(&self, event_id: u64) -> Result<AttendeePage, On24Error> {
+        self.call(&Operation::ListEventAttendees { event_id }).await
+    }
+
+    /// Attendee analytics across the account in `range`, reading pages to the end.
+    pub async fn list_client_attendees(
+        &self,
+        range: DateRange,
+    ) -> Result<Vec<Attendee>, On24Error> {
+        super::pagination::collect_all::<AttendeePage>(self, move |page| {
+            Operation::ListClientAttendees {
+                page,
+                range: range.clone(),
+            }
+        })
+        .await
+    }
+
+    /// Every viewing session of an event, reading pages to the end.
+    pub async fn list_attendee_sessions(
+        &self,
+        event_id: u64,
+    ) -> Result<Vec<AttendeeSession>, On24Error> {
+        super::pagination::collect_all::<AttendeeSessionPage>(self, move |page| {
+            Operation::ListAttendeeSessions { event_id, page }
+        })
+        .await
+    }
+}
+
+fn missing(operation: &'static str, field: &str) -> On24Error {
+    On24Error::Decode {
+        operation,
+        detail: format!("the answer has no {field}"),
+    }
+}
+
+/// Decodes a JSON body; an empty 2xx body reads as `{}`. The error keeps serde's
+/// category and position only: its message can quote the offending (personal) value.
+fn decode<T: DeserializeOwned>(operation: &'static str, body: &[u8]) -> Result<T, On24Error> {
+    let body = if body.iter().all(u8::is_ascii_whitespace) {
+        &b"{}"[..]
+    } else {
+        body
+    };
+    serde_json::from_slice(body).map_err(|e| On24Error::Decode {
+        operation,
+        detail: format!(
+            "{:?} error at line {} column {}",
+            e.classify(),
+            e.line(),
+            e.column()
+        ),
+    })
+}
+
+async fn read_body(
+    mut response: reqwest::Response,
+    operation: &'static str,
+) -> Result<Vec<u8>, On24Error> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| On24Error::from_transport(operation, &e))?
+    {
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(On24Error::Decode {
+                operation,
+                detail: format!("body larger than {MAX_BODY_BYTES} bytes"),
+            });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// The default page size when a caller has none (ON24's usual maximum).
+pub const DEFAULT_PAGE_SIZE: u32 = 100;
+
+/// Used by `pagination`: the configured page size, bounded to something ON24 accepts.
+pub(crate) fn page_size(client: &On24Client) -> u32 {
+    client.config.page_size.clamp(1, 1000)
+}
+
+/// Used by `pagination` to bound the walk when ON24 keeps answering full pages.
+pub(crate) const MAX_PAGES: u32 = 100_000;

@@ -1,0 +1,3 @@
+//! The integration service's integration tests: one binary, one module per area.
+
+mod on24_contract;
