@@ -1,0 +1,183 @@
+//! Simulated viewing: what the control API says an attendee watched (live and on demand) and did
+//! (questions, polls, surveys, resources), and the per-attendee figures the analytics derive
+//! from it, rounded as ON24 rounds minutes.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::time::parse_live_start;
+use super::{Activity, Session, Store, Usage, UserStatus};
+use crate::api::error::{ApiError, ApiResult};
+
+/// Body of `POST /_sim/events/{eventId}/viewing`. Minutes may be fractional; seconds win when
+/// both are given. Counts add to what the attendee already did.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ViewingRequest {
+    pub email: String,
+    pub live_minutes: Option<f64>,
+    pub live_seconds: Option<u64>,
+    pub archive_minutes: Option<f64>,
+    pub archive_seconds: Option<u64>,
+    pub questions: u32,
+    pub polls: u32,
+    pub surveys: u32,
+    pub resources: u32,
+    /// ON24's `engagementscore` (0-10); replaces any earlier value.
+    pub engagement: Option<f64>,
+    /// When the live session started (any `liveStart` format); the event's start by default.
+    pub live_start: Option<String>,
+    /// When the on-demand session started; the archive start by default.
+    pub archive_start: Option<String>,
+}
+
+/// The answer: which registration the viewing was booked to.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ViewingRecorded {
+    pub eventuserid: i64,
+}
+
+fn secs(seconds: Option<u64>, minutes: Option<f64>) -> i64 {
+    match (seconds, minutes) {
+        (Some(s), _) => i64::try_from(s).unwrap_or(i64::MAX),
+        (None, Some(m)) if m > 0.0 => (m * 60.0).round() as i64,
+        _ => 0,
+    }
+}
+
+/// ON24's rounding of viewing minutes: to the nearest whole minute, except that any viewing
+/// above zero and under one minute reads 1.
+pub fn round_minutes(secs: i64) -> i64 {
+    if secs <= 0 {
+        return 0;
+    }
+    let m = secs as f64 / 60.0;
+    if m < 1.0 { 1 } else { m.round() as i64 }
+}
+
+/// An attendee's figures, before rendering.
+#[derive(Debug, Clone, Default)]
+pub struct AttendeeStats {
+    pub live_secs: i64,
+    pub archive_secs: i64,
+    /// Live viewing counted once per minute of the broadcast (capped at its length).
+    pub unique_live_secs: i64,
+    pub live_sessions: usize,
+    pub archive_sessions: usize,
+    pub first_live: Option<DateTime<Utc>>,
+    pub last_live: Option<DateTime<Utc>>,
+    pub first_archive: Option<DateTime<Utc>>,
+    pub last_archive: Option<DateTime<Utc>>,
+    pub activity: Activity,
+}
+
+impl Store {
+    /// Books viewing to a registrant of the event (404 if the email is not registered).
+    pub fn add_viewing(&mut self, event_id: i64, req: &ViewingRequest) -> ApiResult<i64> {
+        let ev = self
+            .events
+            .get(&event_id)
+            .filter(|e| !e.deleted)
+            .ok_or_else(|| ApiError::event_not_found(event_id))?;
+        let (good_after, archive_start) = (ev.good_after, ev.archive_start());
+        let uid = self
+            .find_registrant(event_id, &req.email)
+            .filter(|r| r.status == UserStatus::Active)
+            .map(|r| r.eventuserid)
+            .ok_or_else(|| ApiError::new(404, "No registrant was found for that email address"))?;
+        let parse = |v: &Option<String>, default: DateTime<Utc>| -> ApiResult<DateTime<Utc>> {
+            match v {
+                None => Ok(default),
+                Some(s) => parse_live_start(s)
+                    .ok_or_else(|| ApiError::bad_request("unsupported start time format")),
+            }
+        };
+        let live = secs(req.live_seconds, req.live_minutes);
+        if live > 0 {
+            let start = parse(&req.live_start, good_after)?;
+            let id = self.new_session_id();
+            self.sessions.push(Session {
+                id,
+                eventuserid: uid,
+                start,
+                secs: live,
+                usage: Usage::Live,
+            });
+        }
+        let archive = secs(req.archive_seconds, req.archive_minutes);
+        if archive > 0 {
+            let start = parse(&req.archive_start, archive_start)?;
+            let id = self.new_session_id();
+            self.sessions.push(Session {
+                id,
+                eventuserid: uid,
+                start,
+                secs: archive,
+                usage: Usage::Archived,
+            });
+        }
+        let a = self.activity.entry(uid).or_default();
+        a.questions += req.questions;
+        a.polls += req.polls;
+        a.surveys += req.surveys;
+        a.resources += req.resources;
+        if req.engagement.is_some() {
+            a.engagement = req.engagement;
+        }
+        Ok(uid)
+    }
+
+    /// True if the registrant watched anything (only they are attendees).
+    pub fn attended(&self, eventuserid: i64) -> bool {
+        self.sessions.iter().any(|s| s.eventuserid == eventuserid)
+    }
+
+    pub fn attendee_stats(&self, eventuserid: i64, live_span_secs: i64) -> AttendeeStats {
+        let mut st = AttendeeStats {
+            activity: self.activity.get(&eventuserid).cloned().unwrap_or_default(),
+            ..Default::default()
+        };
+        for s in self
+            .sessions
+            .iter()
+            .filter(|s| s.eventuserid == eventuserid)
+        {
+            let end = s.start + Duration::seconds(s.secs);
+            let (total, count, first, last) = match s.usage {
+                Usage::Live => (
+                    &mut st.live_secs,
+                    &mut st.live_sessions,
+                    &mut st.first_live,
+                    &mut st.last_live,
+                ),
+                Usage::Archived => (
+                    &mut st.archive_secs,
+                    &mut st.archive_sessions,
+                    &mut st.first_archive,
+                    &mut st.last_archive,
+                ),
+            };
+            *total += s.secs;
+            *count += 1;
+            *first = Some(first.map_or(s.start, |f| f.min(s.start)));
+            *last = Some(last.map_or(end, |l| l.max(end)));
+        }
+        st.unique_live_secs = st.live_secs.min(live_span_secs);
+        st
+    }
+
+    /// Sessions of an event's registrants, oldest first.
+    pub fn event_sessions(&self, event_id: i64) -> Vec<&Session> {
+        let mut v: Vec<&Session> = self
+            .sessions
+            .iter()
+            .filter(|s| {
+                self.registrants
+                    .get(&s.eventuserid)
+                    .is_some_and(|r| r.event_id == event_id)
+            })
+            .collect();
+        v.sort_by_key(|s| (s.start, s.id));
+        v
+    }
+}
