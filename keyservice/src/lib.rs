@@ -1,7 +1,13 @@
 //! The key service: wraps and unwraps data keys under key-encryption keys it never lets out.
 #![forbid(unsafe_code)]
 
+pub mod api;
+pub mod audit;
+pub mod authz;
+pub mod config;
 pub mod crypto;
 pub mod domain;
+pub mod hardening;
 pub mod rootkey;
 pub mod store;
+pub mod tls;

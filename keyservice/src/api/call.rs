@@ -1,0 +1,197 @@
+//! The per-request steps every handler shares: who is calling (certificate identity), the
+//! per-identity rate limit, the request and trace ids, authorization, and the audit record
+//! that must be written before the answer leaves.
+
+use tonic::{Code, Request, Status};
+
+use super::{Edge, error::audit_unavailable};
+use crate::{
+    audit::{AuditEvent, Outcome},
+    authz::Operation,
+    tls::{Identity, identity_from_request},
+};
+
+/// The context of one request.
+#[derive(Debug, Clone)]
+pub struct Call {
+    /// The caller, from its verified client certificate.
+    pub identity: Identity,
+    /// `x-request-id` if the caller sent a sane one, else a fresh UUID.
+    pub request_id: String,
+    /// The trace id of a valid W3C `traceparent`, if any.
+    pub trace_id: Option<String>,
+}
+
+/// What one audit record is about (the caller and outcome come separately).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Subject<'a> {
+    pub operation: Operation,
+    pub key_id: Option<&'a str>,
+    pub key_version: Option<u32>,
+    pub associated_data: Option<&'a [u8]>,
+}
+
+impl<'a> Subject<'a> {
+    pub(super) fn new(operation: Operation, key_id: Option<&'a str>) -> Self {
+        Self {
+            operation,
+            key_id,
+            key_version: None,
+            associated_data: None,
+        }
+    }
+
+    pub(super) fn version(mut self, version: Option<u32>) -> Self {
+        self.key_version = version;
+        self
+    }
+
+    pub(super) fn aad(mut self, aad: &'a [u8]) -> Self {
+        self.associated_data = Some(aad);
+        self
+    }
+}
+
+impl Edge {
+    /// Identifies the caller and charges `cost` requests to its rate limit.
+    pub(super) fn begin<T>(
+        &self,
+        operation: Operation,
+        request: &Request<T>,
+        cost: u32,
+    ) -> Result<Call, Status> {
+        let metadata = request.metadata();
+        let request_id = metadata
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
+            .map(str::to_owned)
+            .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+        let trace_id = metadata
+            .get("traceparent")
+            .and_then(|v| v.to_str().ok())
+            .and_then(trace_id_of);
+        let Some(identity) = identity_from_request(request) else {
+            // The listener only yields client-authenticated connections, so this means a
+            // certificate that names nobody.
+            let call = Call {
+                identity: Identity::new("unidentified"),
+                request_id,
+                trace_id,
+            };
+            let status = Status::unauthenticated("client certificate names no identity");
+            return self.finish(&call, Subject::new(operation, None), Err(status));
+        };
+        let call = Call {
+            identity,
+            request_id,
+            trace_id,
+        };
+        if !self.rate.check(call.identity.as_str(), cost) {
+            self.record(
+                &call,
+                Subject::new(operation, None),
+                Outcome::Denied(Code::ResourceExhausted),
+            )?;
+            return Err(Status::resource_exhausted(
+                "rate limit exceeded for this identity",
+            ));
+        }
+        Ok(call)
+    }
+
+    /// Deny by default: refuses (and audits the refusal) unless the policy allows it.
+    pub(super) fn authorize(&self, call: &Call, subject: Subject<'_>) -> Result<(), Status> {
+        let key = subject.key_id.unwrap_or("*");
+        if self.policy.allows(&call.identity, subject.operation, key) {
+            return Ok(());
+        }
+        self.record(call, subject, Outcome::Denied(Code::PermissionDenied))?;
+        Err(Status::permission_denied(format!(
+            "{} may not {} on this key",
+            call.identity, subject.operation
+        )))
+    }
+
+    /// Audits the result and returns it — or UNAVAILABLE when the record cannot be written.
+    pub(super) fn finish<T>(
+        &self,
+        call: &Call,
+        subject: Subject<'_>,
+        result: Result<T, Status>,
+    ) -> Result<T, Status> {
+        let outcome = match &result {
+            Ok(_) => Outcome::Ok,
+            Err(status) => outcome_of(status.code()),
+        };
+        self.record(call, subject, outcome)?;
+        result
+    }
+
+    /// Writes one record; a failure becomes the UNAVAILABLE the caller must return.
+    pub(super) fn record(
+        &self,
+        call: &Call,
+        subject: Subject<'_>,
+        outcome: Outcome,
+    ) -> Result<(), Status> {
+        self.audit
+            .record(&AuditEvent {
+                identity: call.identity.as_str(),
+                operation: subject.operation,
+                key_id: subject.key_id,
+                key_version: subject.key_version,
+                outcome,
+                request_id: &call.request_id,
+                trace_id: call.trace_id.as_deref(),
+                associated_data: subject.associated_data,
+            })
+            .map_err(|error| {
+                tracing::error!(%error, "audit write failed; refusing the operation");
+                audit_unavailable()
+            })
+    }
+}
+
+/// Refusals are "denied"; everything else that failed is "error".
+pub(super) fn outcome_of(code: Code) -> Outcome {
+    match code {
+        Code::Ok => Outcome::Ok,
+        Code::PermissionDenied | Code::Unauthenticated => Outcome::Denied(code),
+        _ => Outcome::Error(code),
+    }
+}
+
+/// The trace id of `00-<32 hex>-<16 hex>-<2 hex>`, unless it is malformed or all zeros.
+fn trace_id_of(traceparent: &str) -> Option<String> {
+    let mut parts = traceparent.trim().split('-');
+    let (version, trace, parent, flags) =
+        (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit());
+    let ok = hex(version, 2)
+        && version != "ff"
+        && hex(trace, 32)
+        && hex(parent, 16)
+        && hex(flags, 2)
+        && trace.bytes().any(|b| b != b'0');
+    ok.then(|| trace.to_ascii_lowercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::trace_id_of;
+
+    #[test]
+    fn traceparent_is_validated() {
+        assert_eq!(
+            trace_id_of("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").as_deref(),
+            Some("4bf92f3577b34da6a3ce929d0e0e4736")
+        );
+        assert_eq!(
+            trace_id_of("00-00000000000000000000000000000000-00f067aa0ba902b7-01"),
+            None
+        );
+        assert_eq!(trace_id_of("00-xyz-00f067aa0ba902b7-01"), None);
+        assert_eq!(trace_id_of("garbage"), None);
+    }
+}

@@ -1,0 +1,289 @@
+//! `KeyService` handlers: generate, wrap, unwrap, rewrap and their batch forms. Unwrap and
+//! rewrap authorize on the key named in the wrapped key's header, before anything is
+//! decrypted; a header that does not parse is the same "cannot unwrap" as any other failure.
+
+use proto::keyservice::v1::{self as pb, key_service_server::KeyService};
+use tonic::{Request, Response, Status};
+
+use super::{
+    Edge, KeyServiceApi,
+    call::{Call, Subject},
+    error::{CANNOT_UNWRAP, invalid_field},
+};
+use crate::{
+    authz::Operation,
+    crypto::WrappedKey,
+    domain::{KeyVersionRef, parse_key_name},
+};
+
+impl Edge {
+    async fn generate_one(
+        &self,
+        call: &Call,
+        item: pb::GenerateDataKeyRequest,
+    ) -> Result<pb::GenerateDataKeyResponse, Status> {
+        let op = Operation::Generate;
+        let aad = item.associated_data.as_slice();
+        let key_id = match parse_key_name(&item.name) {
+            Ok(id) => id,
+            Err(e) => return self.finish(call, Subject::new(op, None).aad(aad), Err(e.into())),
+        };
+        let subject = Subject::new(op, Some(&key_id)).aad(aad);
+        self.authorize(call, subject)?;
+        let result = self.manager.generate_data_key(&key_id, aad).await;
+        let version = result.as_ref().ok().map(|g| g.version.version);
+        let result = result
+            .map_err(Status::from)
+            .map(|g| pb::GenerateDataKeyResponse {
+                // Copied into the response buffer; the Zeroizing original is wiped on drop.
+                plaintext: g.plaintext.to_vec(),
+                wrapped_key: g.wrapped_key,
+                key_version: g.version.name(),
+            });
+        self.finish(call, subject.version(version), result)
+    }
+
+    async fn wrap_one(
+        &self,
+        call: &Call,
+        item: pb::WrapKeyRequest,
+    ) -> Result<pb::WrapKeyResponse, Status> {
+        let op = Operation::Wrap;
+        let aad = item.associated_data.as_slice();
+        let key_id = match parse_key_name(&item.name) {
+            Ok(id) => id,
+            Err(e) => return self.finish(call, Subject::new(op, None).aad(aad), Err(e.into())),
+        };
+        let subject = Subject::new(op, Some(&key_id)).aad(aad);
+        self.authorize(call, subject)?;
+        // Wipe the caller's plaintext once it has been wrapped.
+        let plaintext = zeroize::Zeroizing::new(item.plaintext);
+        let result = self.manager.wrap(&key_id, &plaintext, aad).await;
+        let version = result.as_ref().ok().map(|w| w.version.version);
+        let result = result.map_err(Status::from).map(|w| pb::WrapKeyResponse {
+            wrapped_key: w.wrapped_key,
+            key_version: w.version.name(),
+        });
+        self.finish(call, subject.version(version), result)
+    }
+
+    /// Reads the header and authorizes `op` on its key. Audits and returns the refusal.
+    fn authorize_wrapped(
+        &self,
+        call: &Call,
+        op: Operation,
+        wrapped: &[u8],
+        aad: &[u8],
+    ) -> Result<KeyVersionRef, Status> {
+        let header = match WrappedKey::parse_header(wrapped) {
+            Ok(h) => h,
+            Err(_) => {
+                let refused = Err(Status::invalid_argument(CANNOT_UNWRAP));
+                return self.finish(call, Subject::new(op, None).aad(aad), refused);
+            }
+        };
+        let subject = Subject::new(op, Some(&header.key_id))
+            .version(Some(header.version))
+            .aad(aad);
+        self.authorize(call, subject)?;
+        Ok(KeyVersionRef {
+            key_id: header.key_id,
+            version: header.version,
+        })
+    }
+
+    async fn unwrap_one(
+        &self,
+        call: &Call,
+        item: pb::UnwrapKeyRequest,
+    ) -> Result<pb::UnwrapKeyResponse, Status> {
+        let op = Operation::Unwrap;
+        let aad = item.associated_data.as_slice();
+        let from = self.authorize_wrapped(call, op, &item.wrapped_key, aad)?;
+        let result = self
+            .manager
+            .unwrap(&item.wrapped_key, aad)
+            .await
+            .map_err(Status::from)
+            .map(|(plaintext, version)| pb::UnwrapKeyResponse {
+                plaintext: plaintext.to_vec(),
+                key_version: version.name(),
+            });
+        let subject = Subject::new(op, Some(&from.key_id))
+            .version(Some(from.version))
+            .aad(aad);
+        self.finish(call, subject, result)
+    }
+
+    async fn rewrap_one(
+        &self,
+        call: &Call,
+        item: pb::RewrapKeyRequest,
+    ) -> Result<pb::RewrapKeyResponse, Status> {
+        let op = Operation::Rewrap;
+        let aad = item.associated_data.as_slice();
+        let from = self.authorize_wrapped(call, op, &item.wrapped_key, aad)?;
+        let result = self.manager.rewrap(&item.wrapped_key, aad).await;
+        // The record names the version the key was moved *to* when it succeeded.
+        let version = result.as_ref().map_or(from.version, |w| w.version.version);
+        let result = result.map_err(Status::from).map(|w| pb::RewrapKeyResponse {
+            wrapped_key: w.wrapped_key,
+            key_version: w.version.name(),
+        });
+        let subject = Subject::new(op, Some(&from.key_id))
+            .version(Some(version))
+            .aad(aad);
+        self.finish(call, subject, result)
+    }
+
+    /// Bounded batch size; an empty batch is a caller mistake too.
+    fn check_batch(&self, call: &Call, op: Operation, len: usize) -> Result<(), Status> {
+        if (1..=self.max_batch_items).contains(&len) {
+            return Ok(());
+        }
+        let reason = format!("1 to {} items", self.max_batch_items);
+        self.finish(
+            call,
+            Subject::new(op, None),
+            Err(invalid_field("requests", &reason)),
+        )
+    }
+}
+
+/// Per-item failure as the proto's `ItemStatus`; audit failures abort the whole batch.
+fn item_status(status: &Status) -> pb::ItemStatus {
+    pb::ItemStatus {
+        code: status.code() as i32,
+        message: status.message().to_owned(),
+    }
+}
+
+fn is_audit_failure(status: &Status) -> bool {
+    status.code() == tonic::Code::Unavailable && status.message().starts_with("audit log")
+}
+
+fn batch_cost(len: usize) -> u32 {
+    u32::try_from(len.max(1)).unwrap_or(u32::MAX)
+}
+
+#[tonic::async_trait]
+impl KeyService for KeyServiceApi {
+    async fn generate_data_key(
+        &self,
+        request: Request<pb::GenerateDataKeyRequest>,
+    ) -> Result<Response<pb::GenerateDataKeyResponse>, Status> {
+        let call = self.0.begin(Operation::Generate, &request, 1)?;
+        self.0
+            .generate_one(&call, request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn wrap_key(
+        &self,
+        request: Request<pb::WrapKeyRequest>,
+    ) -> Result<Response<pb::WrapKeyResponse>, Status> {
+        let call = self.0.begin(Operation::Wrap, &request, 1)?;
+        self.0
+            .wrap_one(&call, request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn unwrap_key(
+        &self,
+        request: Request<pb::UnwrapKeyRequest>,
+    ) -> Result<Response<pb::UnwrapKeyResponse>, Status> {
+        let call = self.0.begin(Operation::Unwrap, &request, 1)?;
+        self.0
+            .unwrap_one(&call, request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn rewrap_key(
+        &self,
+        request: Request<pb::RewrapKeyRequest>,
+    ) -> Result<Response<pb::RewrapKeyResponse>, Status> {
+        let call = self.0.begin(Operation::Rewrap, &request, 1)?;
+        self.0
+            .rewrap_one(&call, request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn batch_generate_data_keys(
+        &self,
+        request: Request<pb::BatchGenerateDataKeysRequest>,
+    ) -> Result<Response<pb::BatchGenerateDataKeysResponse>, Status> {
+        use pb::batch_generate_data_keys_result::Result as R;
+        let op = Operation::Generate;
+        let call = self
+            .0
+            .begin(op, &request, batch_cost(request.get_ref().requests.len()))?;
+        let items = request.into_inner().requests;
+        self.0.check_batch(&call, op, items.len())?;
+        let mut results = Vec::with_capacity(items.len());
+        for item in items {
+            let result = match self.0.generate_one(&call, item).await {
+                Ok(response) => R::Response(response),
+                Err(status) if is_audit_failure(&status) => return Err(status),
+                Err(status) => R::Error(item_status(&status)),
+            };
+            results.push(pb::BatchGenerateDataKeysResult {
+                result: Some(result),
+            });
+        }
+        Ok(Response::new(pb::BatchGenerateDataKeysResponse { results }))
+    }
+
+    async fn batch_unwrap_keys(
+        &self,
+        request: Request<pb::BatchUnwrapKeysRequest>,
+    ) -> Result<Response<pb::BatchUnwrapKeysResponse>, Status> {
+        use pb::batch_unwrap_keys_result::Result as R;
+        let op = Operation::Unwrap;
+        let call = self
+            .0
+            .begin(op, &request, batch_cost(request.get_ref().requests.len()))?;
+        let items = request.into_inner().requests;
+        self.0.check_batch(&call, op, items.len())?;
+        let mut results = Vec::with_capacity(items.len());
+        for item in items {
+            let result = match self.0.unwrap_one(&call, item).await {
+                Ok(response) => R::Response(response),
+                Err(status) if is_audit_failure(&status) => return Err(status),
+                Err(status) => R::Error(item_status(&status)),
+            };
+            results.push(pb::BatchUnwrapKeysResult {
+                result: Some(result),
+            });
+        }
+        Ok(Response::new(pb::BatchUnwrapKeysResponse { results }))
+    }
+
+    async fn batch_rewrap_keys(
+        &self,
+        request: Request<pb::BatchRewrapKeysRequest>,
+    ) -> Result<Response<pb::BatchRewrapKeysResponse>, Status> {
+        use pb::batch_rewrap_keys_result::Result as R;
+        let op = Operation::Rewrap;
+        let call = self
+            .0
+            .begin(op, &request, batch_cost(request.get_ref().requests.len()))?;
+        let items = request.into_inner().requests;
+        self.0.check_batch(&call, op, items.len())?;
+        let mut results = Vec::with_capacity(items.len());
+        for item in items {
+            let result = match self.0.rewrap_one(&call, item).await {
+                Ok(response) => R::Response(response),
+                Err(status) if is_audit_failure(&status) => return Err(status),
+                Err(status) => R::Error(item_status(&status)),
+            };
+            results.push(pb::BatchRewrapKeysResult {
+                result: Some(result),
+            });
+        }
+        Ok(Response::new(pb::BatchRewrapKeysResponse { results }))
+    }
+}

@@ -1,0 +1,139 @@
+//! Where audit lines go: stdout (for a log collector) or an append-only file with a
+//! documented fsync policy. Lines are written unbuffered (one `write` per line), so a crash of
+//! the process loses nothing the kernel accepted; the fsync policy decides what a crash of the
+//! machine may lose.
+
+use std::{
+    fs::{File, OpenOptions},
+    io::{self, Read, Seek, SeekFrom, Write},
+    os::unix::fs::OpenOptionsExt,
+    path::PathBuf,
+    time::{Duration, Instant},
+};
+
+use super::{AuditError, record};
+
+/// When the file sink calls `fsync`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FsyncPolicy {
+    /// After every record: nothing acknowledged is ever lost, at a large throughput cost.
+    Always,
+    /// At most once per interval, in the write path: a machine crash may lose the records of
+    /// the last interval (the default, 1 s).
+    Interval(Duration),
+    /// Never; the kernel flushes when it likes.
+    Never,
+}
+
+/// The configured sink.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SinkConfig {
+    /// JSON lines on standard output; the chain starts afresh at each process start.
+    Stdout,
+    /// Append to a file (created 0600), continuing the chain found at its end.
+    File {
+        /// The file.
+        path: PathBuf,
+        /// The fsync policy.
+        fsync: FsyncPolicy,
+    },
+}
+
+pub(super) enum Sink {
+    Stdout,
+    File {
+        file: File,
+        fsync: FsyncPolicy,
+        last_sync: Instant,
+    },
+}
+
+impl Sink {
+    /// Opens the sink and returns, for a file with records, the (seq, hash) to continue from.
+    pub(super) fn open(config: &SinkConfig) -> Result<(Self, Option<(u64, String)>), AuditError> {
+        match config {
+            SinkConfig::Stdout => Ok((Self::Stdout, None)),
+            SinkConfig::File { path, fsync } => {
+                let mut file = OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .read(true)
+                    .mode(0o600)
+                    .open(path)?;
+                // Only a regular file has a history to continue (a device such as /dev/full
+                // has none and would read forever).
+                let resume = if file.metadata()?.is_file() {
+                    last_record(&mut file).map_err(|reason| AuditError::Resume {
+                        path: path.display().to_string(),
+                        reason,
+                    })?
+                } else {
+                    None
+                };
+                Ok((
+                    Self::File {
+                        file,
+                        fsync: *fsync,
+                        last_sync: Instant::now(),
+                    },
+                    resume,
+                ))
+            }
+        }
+    }
+
+    pub(super) fn write_line(&mut self, line: &str) -> io::Result<()> {
+        let mut bytes = Vec::with_capacity(line.len() + 1);
+        bytes.extend_from_slice(line.as_bytes());
+        bytes.push(b'\n');
+        match self {
+            Self::Stdout => {
+                let mut out = io::stdout().lock();
+                out.write_all(&bytes)?;
+                out.flush()
+            }
+            Self::File {
+                file,
+                fsync,
+                last_sync,
+            } => {
+                file.write_all(&bytes)?;
+                let due = match fsync {
+                    FsyncPolicy::Always => true,
+                    FsyncPolicy::Interval(every) => last_sync.elapsed() >= *every,
+                    FsyncPolicy::Never => false,
+                };
+                if due {
+                    file.sync_data()?;
+                    *last_sync = Instant::now();
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Reads the last line of the file and checks it is an intact record.
+fn last_record(file: &mut File) -> Result<Option<(u64, String)>, String> {
+    const TAIL: u64 = 64 * 1024;
+    let len = file.metadata().map_err(|e| e.to_string())?.len();
+    file.seek(SeekFrom::Start(len.saturating_sub(TAIL)))
+        .map_err(|e| e.to_string())?;
+    let mut tail = String::new();
+    file.read_to_string(&mut tail)
+        .map_err(|_| "the end of the file is not UTF-8 text".to_owned())?;
+    let Some(line) = tail.lines().rev().find(|l| !l.trim().is_empty()) else {
+        return Ok(None);
+    };
+    let (body, hash) =
+        record::split_line(line).ok_or_else(|| "the last line has no hash".to_owned())?;
+    if record::hash_body(&body) != hash {
+        return Err("the last line does not match its hash".to_owned());
+    }
+    let value: serde_json::Value =
+        serde_json::from_str(&body).map_err(|_| "the last line is not JSON".to_owned())?;
+    let seq = value["seq"]
+        .as_u64()
+        .ok_or_else(|| "the last line has no seq".to_owned())?;
+    Ok(Some((seq, hash.to_owned())))
+}

@@ -1,0 +1,330 @@
+//! The key service's configuration: commented defaults embedded in the binary, then the file
+//! given by `--config`, then `KEYSERVICE_*` environment variables (`__` separates levels, e.g.
+//! `KEYSERVICE_DATABASE__URL`). Validated once at start; an error names the bad key.
+//! Every key is documented in `docs/keyservice-config.md`.
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Toml},
+};
+use serde::Deserialize;
+
+use crate::audit::{FsyncPolicy, SinkConfig};
+
+/// The embedded defaults, also printed by `keyservice config defaults`-style docs.
+pub const DEFAULTS: &str = r#"
+# Addresses to listen on.
+[listen]
+main = "0.0.0.0:7443"      # gRPC, mTLS, TLS 1.3 only
+health = "0.0.0.0:7080"    # plaintext, grpc.health.v1 only
+
+# Server identity and the CA that client certificates must chain to (PEM files).
+[tls]
+cert = "tls/server.crt"
+key = "tls/server.key"
+client_ca = "tls/client-ca.crt"
+
+# Where the root key comes from: "file:/path", "env:VAR" (development only) or "pkcs11:...".
+[root_key]
+source = "file:root.key"
+
+[database]
+url = "keyservice.sqlite"  # postgres://... or a SQLite path
+pool_size = 8
+
+[policy]
+file = "policy.toml"       # see docs/keyservice.md for the format
+
+[audit]
+sink = "stdout"            # "stdout" or "file:/path"
+fsync = "interval"         # always | interval | never (file sink only)
+fsync_interval_ms = 1000
+hmac_key = ""              # key of the associated-data HMAC: "file:/path", "env:VAR", "" = random per start
+
+[limits]
+max_request_bytes = 65536
+rate_per_second = 5000     # per identity; 0 = no limit
+rate_burst = 10000
+max_concurrent_requests = 512
+request_timeout_ms = 5000
+max_batch_items = 100
+
+[rotation]
+check_interval_secs = 300  # how often automatic rotation is checked
+
+[hardening]
+lock_memory = true         # mlockall, best effort
+"#;
+
+/// Why the configuration is unusable.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A value is missing or of the wrong type (figment names the key).
+    #[error("configuration: {0}")]
+    Load(#[from] Box<figment::Error>),
+    /// A value is present but not acceptable.
+    #[error("configuration key {key}: {reason}")]
+    Invalid {
+        /// The dotted key.
+        key: &'static str,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Listen addresses.
+    pub listen: Listen,
+    /// TLS material.
+    pub tls: Tls,
+    /// Root key provider.
+    pub root_key: RootKey,
+    /// Database.
+    pub database: Database,
+    /// Authorization policy.
+    pub policy: PolicyConfig,
+    /// Audit sink.
+    pub audit: Audit,
+    /// Request limits.
+    pub limits: Limits,
+    /// Automatic rotation.
+    pub rotation: Rotation,
+    /// Process hardening.
+    pub hardening: Hardening,
+}
+
+/// `[listen]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Listen {
+    /// The mTLS gRPC port.
+    pub main: SocketAddr,
+    /// The plaintext health port.
+    pub health: SocketAddr,
+}
+
+/// `[tls]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tls {
+    /// Server certificate chain.
+    pub cert: PathBuf,
+    /// Server private key.
+    pub key: PathBuf,
+    /// Client CA bundle.
+    pub client_ca: PathBuf,
+}
+
+/// `[root_key]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RootKey {
+    /// `file:/path`, `env:VAR` or `pkcs11:...` (a locator, never the key itself).
+    pub source: String,
+}
+
+/// `[database]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Database {
+    /// `postgres://…` or a SQLite path.
+    pub url: String,
+    /// Connections in the pool.
+    pub pool_size: u32,
+}
+
+/// `[policy]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyConfig {
+    /// The policy TOML file.
+    pub file: PathBuf,
+}
+
+/// `[audit]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Audit {
+    /// `stdout` or `file:/path`.
+    pub sink: String,
+    /// `always`, `interval` or `never`.
+    pub fsync: String,
+    /// Interval of the `interval` policy.
+    pub fsync_interval_ms: u64,
+    /// Source of the associated-data HMAC key: `file:/path`, `env:VAR` or empty.
+    pub hmac_key: String,
+}
+
+/// `[limits]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Largest accepted request message.
+    pub max_request_bytes: usize,
+    /// Sustained requests per second per identity (batch items count one each); 0 = off.
+    pub rate_per_second: u32,
+    /// Burst per identity.
+    pub rate_burst: u32,
+    /// Requests served at once, all callers together.
+    pub max_concurrent_requests: usize,
+    /// Deadline of one request.
+    pub request_timeout_ms: u64,
+    /// Items in one batch call.
+    pub max_batch_items: usize,
+}
+
+/// `[rotation]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rotation {
+    /// Seconds between automatic rotation checks.
+    pub check_interval_secs: u64,
+}
+
+/// `[hardening]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hardening {
+    /// Try `mlockall`.
+    pub lock_memory: bool,
+}
+
+impl Config {
+    /// Defaults, then `file` if given, then `KEYSERVICE_*` variables; validated.
+    pub fn load(file: Option<&std::path::Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Toml::string(DEFAULTS));
+        if let Some(file) = file {
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        Self::from_figment(figment.merge(Env::prefixed("KEYSERVICE_").split("__")))
+    }
+
+    /// The embedded defaults only (tests start from these and override fields).
+    pub fn defaults() -> Result<Self, ConfigError> {
+        Self::from_figment(Figment::from(Toml::string(DEFAULTS)))
+    }
+
+    fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
+        let config: Self = figment.extract().map_err(Box::new)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks values that types alone do not.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key, reason: &str| {
+            Err(ConfigError::Invalid {
+                key,
+                reason: reason.to_owned(),
+            })
+        };
+        if self.database.url.is_empty() {
+            return invalid("database.url", "must not be empty");
+        }
+        if self.database.pool_size == 0 {
+            return invalid("database.pool_size", "must be at least 1");
+        }
+        let source = self.root_key.source.as_str();
+        if !["file:", "env:", "pkcs11:"]
+            .iter()
+            .any(|p| source.starts_with(p))
+        {
+            return invalid("root_key.source", "must start with file:, env: or pkcs11:");
+        }
+        self.audit_sink()?;
+        if !(self.audit.hmac_key.is_empty()
+            || self.audit.hmac_key.starts_with("file:")
+            || self.audit.hmac_key.starts_with("env:"))
+        {
+            return invalid("audit.hmac_key", "must be empty, file:/path or env:VAR");
+        }
+        if !(1024..=16 * 1024 * 1024).contains(&self.limits.max_request_bytes) {
+            return invalid(
+                "limits.max_request_bytes",
+                "must be between 1024 and 16 MiB",
+            );
+        }
+        if self.limits.max_concurrent_requests == 0 {
+            return invalid("limits.max_concurrent_requests", "must be at least 1");
+        }
+        if self.limits.request_timeout_ms == 0 {
+            return invalid("limits.request_timeout_ms", "must be at least 1");
+        }
+        if !(1..=1000).contains(&self.limits.max_batch_items) {
+            return invalid("limits.max_batch_items", "must be between 1 and 1000");
+        }
+        if self.rotation.check_interval_secs == 0 {
+            return invalid("rotation.check_interval_secs", "must be at least 1");
+        }
+        Ok(())
+    }
+
+    /// The audit sink described by `audit.sink` and `audit.fsync*`.
+    pub fn audit_sink(&self) -> Result<SinkConfig, ConfigError> {
+        let fsync = match self.audit.fsync.as_str() {
+            "always" => FsyncPolicy::Always,
+            "never" => FsyncPolicy::Never,
+            "interval" => {
+                FsyncPolicy::Interval(Duration::from_millis(self.audit.fsync_interval_ms))
+            }
+            _ => {
+                return Err(ConfigError::Invalid {
+                    key: "audit.fsync",
+                    reason: "must be always, interval or never".to_owned(),
+                });
+            }
+        };
+        match self.audit.sink.as_str() {
+            "stdout" => Ok(SinkConfig::Stdout),
+            sink => match sink.strip_prefix("file:") {
+                Some(path) if !path.is_empty() => Ok(SinkConfig::File {
+                    path: PathBuf::from(path),
+                    fsync,
+                }),
+                _ => Err(ConfigError::Invalid {
+                    key: "audit.sink",
+                    reason: "must be stdout or file:/path".to_owned(),
+                }),
+            },
+        }
+    }
+
+    /// `limits.request_timeout_ms` as a duration.
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.limits.request_timeout_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_bad_values_name_their_key() -> Result<(), ConfigError> {
+        let config = Config::defaults()?;
+        assert_eq!(config.listen.main.port(), 7443);
+        assert_eq!(config.listen.health.port(), 7080);
+        let mut bad = config.clone();
+        bad.audit.sink = "syslog".into();
+        let err = bad
+            .validate()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("audit.sink"), "{err}");
+        let mut bad = config;
+        bad.root_key.source = "/plain/path".into();
+        let err = bad
+            .validate()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("root_key.source"), "{err}");
+        Ok(())
+    }
+}

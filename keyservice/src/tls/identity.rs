@@ -1,0 +1,88 @@
+//! The caller's identity, read from the leaf certificate rustls already verified: the first
+//! URI SAN (e.g. `spiffe://webinar.local/integrationservice`), else the subject CN.
+
+use std::fmt;
+
+use rustls::pki_types::CertificateDer;
+use x509_parser::{extensions::GeneralName, prelude::FromDer};
+
+/// A verified caller identity (a URI such as a SPIFFE id, or a certificate CN).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Identity(String);
+
+impl Identity {
+    /// Wraps a string as an identity (used by tests and policy evaluation).
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The identity as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Identity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Extracts the identity of a DER certificate: first URI SAN, else the first CN.
+/// Returns `None` for an unparsable certificate or one that names nobody.
+pub fn identity_from_cert(der: &[u8]) -> Option<Identity> {
+    let (_, cert) = x509_parser::certificate::X509Certificate::from_der(der).ok()?;
+    if let Ok(Some(san)) = cert.subject_alternative_name() {
+        for name in &san.value.general_names {
+            if let GeneralName::URI(uri) = name
+                && !uri.is_empty()
+            {
+                return Some(Identity::new(*uri));
+            }
+        }
+    }
+    let cn = cert.subject().iter_common_name().next()?.as_str().ok()?;
+    (!cn.is_empty()).then(|| Identity::new(cn))
+}
+
+/// The identity of the peer of a request on the mTLS port, or `None` when the request did not
+/// come over a client-authenticated TLS connection (which the listener never lets happen).
+pub fn identity_from_request<T>(request: &tonic::Request<T>) -> Option<Identity> {
+    let certs = request.peer_certs()?;
+    let leaf: &CertificateDer<'_> = certs.first()?;
+    identity_from_cert(leaf.as_ref())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn der(pem: &str) -> Vec<u8> {
+        let mut reader = std::io::BufReader::new(pem.as_bytes());
+        rustls_pemfile::certs(&mut reader)
+            .next()
+            .and_then(|c| c.ok())
+            .map(|c| c.to_vec())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn uri_san_wins_over_cn_and_cn_is_the_fallback() -> anyhow::Result<()> {
+        let ca = xtask::pki::CertificateAuthority::new("test ca")?;
+        let with_uri = ca.client_cert_for("svc", "spiffe://webinar.local/integrationservice")?;
+        assert_eq!(
+            identity_from_cert(&der(&with_uri.cert_pem)),
+            Some(Identity::new("spiffe://webinar.local/integrationservice"))
+        );
+        let cn_only = ca.client_cert(&xtask::pki::ClientIdentity {
+            common_name: "batch-job".into(),
+            ..Default::default()
+        })?;
+        assert_eq!(
+            identity_from_cert(&der(&cn_only.cert_pem)),
+            Some(Identity::new("batch-job"))
+        );
+        assert_eq!(identity_from_cert(b"not a certificate"), None);
+        Ok(())
+    }
+}
