@@ -4,13 +4,14 @@
 //!
 //! Module map: `config` (credentials, region/base URL, timeouts), `request` (operations →
 //! transport-free requests), `forms` (request bodies), `types` + `de` (lenient responses),
-//! `client` (HTTP), `pagination` (reading lists to the end), `error` (classification).
+//! `client` (HTTP), `operations` (typed calls), `pagination` (reading lists to the end), `error` (classification).
 
 pub mod client;
 pub mod config;
 mod de;
 pub mod error;
 pub mod forms;
+mod operations;
 pub mod pagination;
 pub mod request;
 pub mod types;
