@@ -6,6 +6,8 @@
 
 mod aead;
 mod format;
+#[cfg(test)]
+mod vectors;
 
 pub use aead::{KEK_LEN, Kek, unwrap, wrap, wrap_with_nonce};
 pub use format::{

@@ -1,0 +1,3 @@
+//! Integration tests of the key service (one test binary).
+
+mod domain;
