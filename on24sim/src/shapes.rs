@@ -13,12 +13,16 @@ pub const CONTRACT_JSON: &str = include_str!("../contract/on24-openapi.json");
 /// The templates the simulator renders from.
 #[derive(Debug)]
 pub struct Shapes {
-    /// `wccevent` of Create/Update a Webinar.
+    /// `wccevent` of Create a Webinar.
     pub wcc_event: Map<String, Value>,
+    /// `wccevent` of Update a Webinar (ON24 sends a slightly different set of fields).
+    pub wcc_event_update: Map<String, Value>,
     /// Event-level Metadata and Usage (webcast).
     pub event_meta: Map<String, Value>,
     /// One item of the client-level Events list.
     pub event_list_item: Map<String, Value>,
+    /// One item of the Events list with `includesubaccounts=Y` (the paginated form).
+    pub event_list_item_paged: Map<String, Value>,
     /// The REST Registration answer.
     pub registrant: Map<String, Value>,
     /// One item of the event-level Registrants list.
@@ -84,6 +88,11 @@ impl Shapes {
                 Some("Create a Webinar"),
                 "/wccevent",
             ),
+            wcc_event_update: ex(
+                "EventManagement.UpdateAWebinar",
+                Some("Update a Webinar"),
+                "/wccevent",
+            ),
             event_meta: ex(
                 "AnalyticsEventLevel.MetadataAndUsage",
                 Some("When content type is webcast"),
@@ -92,6 +101,11 @@ impl Shapes {
             event_list_item: ex(
                 "AnalyticsClientLevel.Events",
                 Some("includesubaccounts is not passed or if includesubaccounts = N"),
+                "/events/0",
+            ),
+            event_list_item_paged: ex(
+                "AnalyticsClientLevel.Events",
+                Some("includesubaccounts = Y"),
                 "/events/0",
             ),
             registrant: ex("Registration.RESTRegistrationAPI", None, ""),

@@ -50,7 +50,11 @@ pub async fn list(
     let (offset, per_page) = page(&q)?;
     let store = sim.store();
     let all = store.list_events(c.client_id, from, to, descending);
-    let tpl = &Shapes::get().event_list_item;
+    let tpl = if with_pages {
+        &Shapes::get().event_list_item_paged
+    } else {
+        &Shapes::get().event_list_item
+    };
     let events: Vec<Value> = all
         .iter()
         .skip(offset * per_page)
@@ -75,7 +79,11 @@ pub async fn create(
     }
     let now = Utc::now();
     let ev = sim.store().create_event(c.client_id, &f, now)?;
-    Ok(Json(super::render::wcc_event(&ev, now)))
+    Ok(Json(super::render::wcc_event(
+        &ev,
+        now,
+        &Shapes::get().wcc_event,
+    )))
 }
 
 pub async fn get(
@@ -105,7 +113,11 @@ pub async fn update(
     let id = event_id(&p)?;
     let now = Utc::now();
     let ev = sim.store().update_event(c.client_id, id, &f, now)?;
-    Ok(Json(super::render::wcc_event(&ev, now)))
+    Ok(Json(super::render::wcc_event(
+        &ev,
+        now,
+        &Shapes::get().wcc_event_update,
+    )))
 }
 
 pub async fn delete(

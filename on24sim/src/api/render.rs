@@ -25,9 +25,13 @@ fn event_urls(ev: &Event) -> (String, String, String, String) {
 }
 
 /// `{"wccevent": {...}}` of Create/Update a Webinar.
-pub fn wcc_event(ev: &Event, now: chrono::DateTime<chrono::Utc>) -> Value {
+pub fn wcc_event(
+    ev: &Event,
+    now: chrono::DateTime<chrono::Utc>,
+    template: &Map<String, Value>,
+) -> Value {
     let (audience, report, preview, pm) = event_urls(ev);
-    let v = render(&Shapes::get().wcc_event, |k| match k {
+    let v = render(template, |k| match k {
         "eventId" => Some(json!(ev.id)),
         "clientId" => Some(json!(ev.client_id)),
         "title" => s(&ev.title),
@@ -62,6 +66,8 @@ pub fn wcc_event(ev: &Event, now: chrono::DateTime<chrono::Utc>) -> Value {
         "address" => s(&ev.address),
         "testevent" => s(if ev.test_event { "Y" } else { "N" }),
         "campaignCode" => s(&ev.campaign_code),
+        // No audio bridge is simulated.
+        "dialInNumber" | "bridgeDialInNumber" | "dialInPasscode" => s(""),
         _ => None,
     });
     json!({ "wccevent": v })

@@ -1,0 +1,170 @@
+//! Attendee analytics from simulated viewing: ON24's minute rounding, activity counts, and the
+//! paginated viewing sessions.
+
+use on24sim::ViewingRequest;
+
+use crate::common::*;
+
+fn watch(email: &str) -> ViewingRequest {
+    ViewingRequest {
+        email: email.into(),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn minutes_are_rounded_as_on24_does() {
+    let env = Env::new().await;
+    let ev = env.future_event().await;
+    for (email, live_secs, archive_min, live_expected, archive_expected) in [
+        ("short@example.com", 7, 0.4, 1, 1),
+        ("mid@example.com", 139, 3.542, 2, 4),
+        ("half@example.com", 150, 0.0, 3, 0),
+    ] {
+        env.register(ev, email, "V").await;
+        let v = ViewingRequest {
+            live_seconds: Some(live_secs),
+            archive_minutes: Some(archive_min),
+            ..watch(email)
+        };
+        env.ctl.add_viewing(ev, &v).await.expect("viewing");
+        let list = ok(env.get(&format!("/event/{ev}/attendee")).await).await;
+        let a = list["attendees"]
+            .as_array()
+            .expect("attendees")
+            .iter()
+            .find(|a| a["email"] == email)
+            .expect("attendee")
+            .clone();
+        assert_eq!(a["liveminutes"], live_expected, "{email}");
+        assert_eq!(a["cumulativeliveminutes"], live_expected, "{email}");
+        assert_eq!(a["archiveminutes"], archive_expected, "{email}");
+    }
+}
+
+#[tokio::test]
+async fn activity_counts_and_totals() {
+    let env = Env::new().await;
+    let ev = env.future_event().await;
+    let id = env.register(ev, "busy@example.com", "B").await;
+    env.register(ev, "noshow@example.com", "N").await;
+    let v = ViewingRequest {
+        live_minutes: Some(30.0),
+        questions: 2,
+        polls: 3,
+        surveys: 1,
+        resources: 4,
+        engagement: Some(7.5),
+        ..watch("busy@example.com")
+    };
+    assert_eq!(env.ctl.add_viewing(ev, &v).await.expect("viewing"), id);
+    env.ctl
+        .add_viewing(
+            ev,
+            &ViewingRequest {
+                live_minutes: Some(10.0),
+                ..watch("busy@example.com")
+            },
+        )
+        .await
+        .expect("viewing");
+    let list = ok(env.get(&format!("/event/{ev}/attendee")).await).await;
+    assert_eq!(
+        list["totalattendees"], 1,
+        "only registrants who watched are attendees"
+    );
+    let a = &list["attendees"][0];
+    assert_eq!(
+        (
+            a["eventuserid"].as_i64(),
+            a["cumulativeliveminutes"].as_i64()
+        ),
+        (Some(id), Some(40))
+    );
+    assert_eq!(
+        (a["askedquestions"].as_i64(), a["answeredpolls"].as_i64()),
+        (Some(2), Some(3))
+    );
+    assert_eq!(
+        (
+            a["answeredsurveys"].as_i64(),
+            a["resourcesdownloaded"].as_i64()
+        ),
+        (Some(1), Some(4))
+    );
+    assert_eq!(a["engagementscore"], 7.5);
+    assert_eq!(a["liveviewed"], 2);
+    assert_eq!(a["firstliveactivity"], "2099-06-01T10:00:00-07:00");
+    let meta = ok(env.get(&format!("/event/{ev}")).await).await;
+    assert_eq!(meta["eventanalytics"]["totalregistrants"], 2);
+    assert_eq!(meta["eventanalytics"]["totalattendees"], 1);
+    assert_eq!(meta["eventanalytics"]["noshowcount"], 1);
+    assert_eq!(meta["eventanalytics"]["totalcumulativeliveminutes"], 40);
+}
+
+#[tokio::test]
+async fn viewing_needs_a_registration() {
+    let env = Env::new().await;
+    let ev = env.future_event().await;
+    let e = env
+        .ctl
+        .add_viewing(
+            ev,
+            &ViewingRequest {
+                live_minutes: Some(1.0),
+                ..watch("ghost@example.com")
+            },
+        )
+        .await;
+    assert!(
+        matches!(
+            e,
+            Err(on24sim::control::client::ControlError::Status { status: 404, .. })
+        ),
+        "{e:?}"
+    );
+}
+
+#[tokio::test]
+async fn sessions_paginate_to_the_end() {
+    let env = Env::new().await;
+    let ev = env.future_event().await;
+    for i in 0..5 {
+        let email = format!("s{i}@example.com");
+        env.register(ev, &email, "S").await;
+        let v = ViewingRequest {
+            live_seconds: Some(60 + i),
+            archive_seconds: Some(30),
+            ..watch(&email)
+        };
+        env.ctl.add_viewing(ev, &v).await.expect("viewing");
+    }
+    let mut ids = Vec::new();
+    for page in 0.. {
+        let v = ok(env
+            .get(&format!(
+                "/event/{ev}/attendeesession?itemsPerPage=4&pageOffset={page}"
+            ))
+            .await)
+        .await;
+        assert_eq!(
+            (v["totalattendeesessions"].as_i64(), v["pagecount"].as_i64()),
+            (Some(10), Some(3))
+        );
+        let items = v["attendeesession"].as_array().expect("sessions").clone();
+        if items.is_empty() {
+            break;
+        }
+        ids.extend(items.iter().map(|s| s["id"].as_i64().expect("id")));
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 10);
+    let live = ok(env
+        .get(&format!("/event/{ev}/attendeesession?sessionType=live"))
+        .await)
+    .await;
+    assert_eq!(live["totalattendeesessions"], 5);
+    assert_eq!(live["attendeesession"][0]["usage"], "Live");
+    assert_eq!(live["attendeesession"][0]["duration"], "00:01:00");
+}

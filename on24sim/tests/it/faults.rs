@@ -1,0 +1,155 @@
+//! Fault injection: latency, 5xx, hangs (the client must time out), connection resets, all
+//! reproducible from a seed, settable at start and at run time.
+
+use std::time::{Duration, Instant};
+
+use on24sim::{FaultConfig, SimConfig};
+
+use crate::common::*;
+
+#[tokio::test]
+async fn latency_is_added() {
+    let env = Env::new().await;
+    env.ctl
+        .set_faults(&FaultConfig {
+            latency_ms: 150,
+            jitter_ms: 50,
+            ..Default::default()
+        })
+        .await
+        .expect("faults");
+    let t = Instant::now();
+    assert_eq!(env.get("/event").await.status(), 200);
+    let took = t.elapsed();
+    assert!(took >= Duration::from_millis(150), "{took:?}");
+    env.ctl.clear_faults().await.expect("clear");
+    let t = Instant::now();
+    env.get("/event").await;
+    assert!(t.elapsed() < Duration::from_millis(150));
+}
+
+#[tokio::test]
+async fn error_rate_gives_5xx() {
+    let mut cfg = SimConfig::with_account(CLIENT, KEY, SECRET);
+    cfg.faults = FaultConfig {
+        error_rate: 1.0,
+        error_status: 503,
+        ..Default::default()
+    };
+    let env = Env::with(cfg).await;
+    assert_eq!(err(env.get("/event").await).await.0, 503);
+    // The control API is never faulted.
+    env.ctl.health().await.expect("control API answers");
+    let bad = FaultConfig {
+        error_rate: 2.0,
+        ..Default::default()
+    };
+    assert!(
+        env.ctl.set_faults(&bad).await.is_err(),
+        "rates above 1 are refused"
+    );
+}
+
+#[tokio::test]
+async fn hang_makes_the_client_time_out_without_hanging_the_test() {
+    let env = Env::new().await;
+    env.ctl
+        .set_faults(&FaultConfig {
+            hang_rate: 1.0,
+            ..Default::default()
+        })
+        .await
+        .expect("faults");
+    let t = Instant::now();
+    let e = env
+        .auth(env.http.get(env.url("/event")))
+        .timeout(Duration::from_millis(300))
+        .send()
+        .await
+        .expect_err("must time out");
+    assert!(e.is_timeout(), "{e:?}");
+    assert!(t.elapsed() < Duration::from_secs(2));
+    env.ctl.clear_faults().await.expect("clear");
+    assert_eq!(env.get("/event").await.status(), 200);
+    env.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn hang_with_limit_drops_the_connection() {
+    let env = Env::new().await;
+    env.ctl
+        .set_faults(&FaultConfig {
+            hang_rate: 1.0,
+            hang_ms: Some(100),
+            ..Default::default()
+        })
+        .await
+        .expect("faults");
+    let e = env
+        .auth(env.http.get(env.url("/event")))
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await
+        .expect_err("dropped");
+    assert!(
+        !e.is_timeout(),
+        "dropped by the server, before the client gave up: {e:?}"
+    );
+}
+
+#[tokio::test]
+async fn reset_is_a_connection_error() {
+    let env = Env::new().await;
+    env.ctl
+        .set_faults(&FaultConfig {
+            reset_rate: 1.0,
+            ..Default::default()
+        })
+        .await
+        .expect("faults");
+    let t = Instant::now();
+    let e = env
+        .auth(env.http.get(env.url("/event")))
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await
+        .expect_err("reset");
+    assert!(!e.is_timeout() && !e.is_status(), "{e:?}");
+    assert!(t.elapsed() < Duration::from_secs(2));
+    let j = env.ctl.journal().await.expect("journal");
+    assert_eq!(j.last().and_then(|e| e.fault.as_deref()), Some("reset"));
+}
+
+async fn statuses(env: &Env, n: usize) -> Vec<u16> {
+    let mut v = Vec::new();
+    for _ in 0..n {
+        v.push(env.get("/event").await.status().as_u16());
+    }
+    v
+}
+
+#[tokio::test]
+async fn same_seed_same_faults() {
+    let env = Env::new().await;
+    let cfg = FaultConfig {
+        error_rate: 0.5,
+        seed: 7,
+        ..Default::default()
+    };
+    env.ctl.set_faults(&cfg).await.expect("faults");
+    let first = statuses(&env, 30).await;
+    env.ctl.set_faults(&cfg).await.expect("faults");
+    let second = statuses(&env, 30).await;
+    assert_eq!(first, second);
+    assert!(first.contains(&200) && first.contains(&500), "{first:?}");
+    env.ctl
+        .set_faults(&FaultConfig { seed: 8, ..cfg })
+        .await
+        .expect("faults");
+    assert_ne!(
+        statuses(&env, 30).await,
+        first,
+        "another seed, another sequence"
+    );
+    assert_eq!(env.ctl.faults().await.expect("faults").seed, 8);
+}

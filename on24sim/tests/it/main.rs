@@ -1,0 +1,12 @@
+//! Integration tests of the ON24 simulator over real HTTP (reqwest against an in-process
+//! simulator on 127.0.0.1:0).
+
+mod analytics;
+mod auth;
+mod common;
+mod contract;
+mod events;
+mod faults;
+mod journal;
+mod quota;
+mod registrants;
