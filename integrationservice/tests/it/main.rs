@@ -1,3 +1,4 @@
 //! The integration service's integration tests: one binary, one module per area.
 
+mod on24_client;
 mod on24_contract;
