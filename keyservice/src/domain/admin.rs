@@ -1,18 +1,13 @@
-//! Admin operations: create, get, list, rotate, enable/disable versions, minimum decryption
-//! version, scheduled deletion. Each writes through the database with compare-and-set and
-//! then refreshes this replica's snapshot.
-
-use std::time::Duration;
+//! Admin operations that create or read keys: create, get, list and rotate (changes to
+//! existing keys are in `lifecycle`). Writes go through the database with compare-and-set
+//! and then refresh this replica's snapshot.
 
 use base64::Engine;
 
 use super::{
     Error, Key, KeyManager, KeyPage, KeyVersion, KeyVersionRef, KeyVersionState,
     MAX_WRAPS_PER_VERSION_LIMIT, NewKey, Result,
-    types::{
-        duration_micros, kek_aad, key_from_row, now_micros, version_code, version_from_meta,
-        version_num,
-    },
+    types::{kek_aad, key_from_row, now_micros, version_from_meta, version_num},
 };
 use crate::{
     crypto::{Kek, is_valid_key_id},
@@ -20,28 +15,28 @@ use crate::{
         DbConn,
         models::{
             KEY_DELETE_SCHEDULED, KEY_ENABLED, KeyRow, NewVersion, PURPOSE_ENCRYPT_DECRYPT,
-            VERSION_DISABLED, VERSION_ENABLED,
+            VERSION_ENABLED,
         },
         queries,
     },
 };
 
 /// How often a compare-and-set write is retried before giving up with `Aborted`.
-const CAS_ATTEMPTS: usize = 5;
+pub(super) const CAS_ATTEMPTS: usize = 5;
 /// Largest page of `list_keys`.
 const MAX_PAGE_SIZE: i32 = 1000;
 /// Page size when none is given.
 const DEFAULT_PAGE_SIZE: i32 = 100;
 
-fn to_i32(v: u32) -> i32 {
+pub(super) fn to_i32(v: u32) -> i32 {
     i32::try_from(v).unwrap_or(i32::MAX)
 }
 
-fn load_key(conn: &mut DbConn, id: &str) -> Result<KeyRow> {
+pub(super) fn load_key(conn: &mut DbConn, id: &str) -> Result<KeyRow> {
     queries::get_key(conn, id)?.ok_or_else(|| Error::NotFound(format!("keys/{id}")))
 }
 
-fn key_view(conn: &mut DbConn, row: &KeyRow) -> Result<Key> {
+pub(super) fn key_view(conn: &mut DbConn, row: &KeyRow) -> Result<Key> {
     let versions = queries::versions_of(conn, &row.id)?;
     let primary_created = versions
         .iter()
@@ -50,7 +45,7 @@ fn key_view(conn: &mut DbConn, row: &KeyRow) -> Result<Key> {
     Ok(key_from_row(row, primary_created))
 }
 
-fn require_enabled(row: &KeyRow) -> Result<()> {
+pub(super) fn require_enabled(row: &KeyRow) -> Result<()> {
     match row.state {
         KEY_ENABLED => Ok(()),
         KEY_DELETE_SCHEDULED => Err(Error::FailedPrecondition(format!(
@@ -65,7 +60,7 @@ fn require_enabled(row: &KeyRow) -> Result<()> {
 }
 
 impl KeyManager {
-    async fn db<T: Send + 'static>(
+    pub(super) async fn db<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut DbConn) -> Result<T> + Send + 'static,
     ) -> Result<T> {
@@ -251,136 +246,6 @@ impl KeyManager {
             }
         }
         Err(Error::Aborted(format!("keys/{id}")))
-    }
-
-    /// Applies `change` to the key row with compare-and-set, retrying on conflicts.
-    async fn update_key<F>(&self, id: &str, change: F) -> Result<Key>
-    where
-        F: Fn(&mut KeyRow) -> Result<()> + Send + Sync + 'static,
-    {
-        let change = std::sync::Arc::new(change);
-        for _ in 0..CAS_ATTEMPTS {
-            let id = id.to_owned();
-            let change = change.clone();
-            let saved = self
-                .db(move |conn| {
-                    let mut row = load_key(conn, &id)?;
-                    change(&mut row)?;
-                    row.updated_at = now_micros();
-                    if !queries::save_key(conn, &row)? {
-                        return Ok(None);
-                    }
-                    row.generation += 1;
-                    Ok(Some(key_view(conn, &row)?))
-                })
-                .await?;
-            if let Some(key) = saved {
-                self.refresh().await?;
-                return Ok(key);
-            }
-        }
-        Err(Error::Aborted(format!("keys/{id}")))
-    }
-
-    /// Sets the lowest version that may unwrap (1 ..= primary).
-    pub async fn set_min_decryption_version(&self, id: &str, version: u32) -> Result<Key> {
-        self.update_key(id, move |row| {
-            require_enabled(row)?;
-            if version == 0 || version > version_num(row.primary_version) {
-                return Err(Error::invalid(
-                    "min_decryption_version",
-                    format!("between 1 and the primary version {}", row.primary_version),
-                ));
-            }
-            row.min_decryption_version = to_i32(version);
-            Ok(())
-        })
-        .await
-    }
-
-    /// Schedules destruction after `waiting_period` (default 30 days, at least the minimum).
-    pub async fn schedule_key_deletion(
-        &self,
-        id: &str,
-        waiting_period: Option<Duration>,
-    ) -> Result<Key> {
-        let settings = &self.inner.settings;
-        let wait = waiting_period.unwrap_or(settings.default_deletion_waiting_period);
-        if wait < settings.min_deletion_waiting_period {
-            return Err(Error::invalid(
-                "waiting_period",
-                format!("at least {:?}", settings.min_deletion_waiting_period),
-            ));
-        }
-        let wait = duration_micros(wait);
-        self.update_key(id, move |row| {
-            require_enabled(row)?;
-            row.state = KEY_DELETE_SCHEDULED;
-            row.delete_at = Some(now_micros().saturating_add(wait));
-            Ok(())
-        })
-        .await
-    }
-
-    /// Cancels a scheduled deletion whose waiting period has not ended.
-    pub async fn cancel_key_deletion(&self, id: &str) -> Result<Key> {
-        self.update_key(id, |row| {
-            let pending = row.state == KEY_DELETE_SCHEDULED
-                && row.delete_at.is_some_and(|at| at > now_micros());
-            if !pending {
-                return Err(Error::FailedPrecondition(format!(
-                    "keys/{} has no deletion pending",
-                    row.id
-                )));
-            }
-            row.state = KEY_ENABLED;
-            row.delete_at = None;
-            Ok(())
-        })
-        .await
-    }
-
-    /// Enables or disables one version. The primary cannot be disabled.
-    pub async fn update_key_version(
-        &self,
-        version: &KeyVersionRef,
-        state: KeyVersionState,
-    ) -> Result<KeyVersion> {
-        let target = version.clone();
-        for _ in 0..CAS_ATTEMPTS {
-            let target = target.clone();
-            let done = self
-                .db(move |conn| {
-                    let mut row = load_key(conn, &target.key_id)?;
-                    require_enabled(&row)?;
-                    let versions = queries::versions_of(conn, &target.key_id)?;
-                    let mut meta = versions
-                        .into_iter()
-                        .find(|v| version_num(v.version) == target.version)
-                        .ok_or_else(|| Error::NotFound(target.name()))?;
-                    if state == KeyVersionState::Disabled && meta.version == row.primary_version {
-                        return Err(Error::FailedPrecondition(format!(
-                            "{} is the primary version; rotate before disabling it",
-                            target.name()
-                        )));
-                    }
-                    row.updated_at = now_micros();
-                    if !queries::set_version_state(conn, &row, meta.version, version_code(state))? {
-                        return Ok(None);
-                    }
-                    meta.state = match state {
-                        KeyVersionState::Enabled => VERSION_ENABLED,
-                        KeyVersionState::Disabled => VERSION_DISABLED,
-                    };
-                    Ok(Some(version_from_meta(&meta)))
-                })
-                .await?;
-            if let Some(v) = done {
-                self.refresh().await?;
-                return Ok(v);
-            }
-        }
-        Err(Error::Aborted(version.name()))
     }
 }
 

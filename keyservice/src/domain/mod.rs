@@ -29,6 +29,7 @@ mod admin;
 mod cache;
 mod data;
 mod error;
+mod lifecycle;
 mod maintenance;
 mod types;
 

@@ -126,16 +126,24 @@ pub struct KeyPage {
     pub next_page_token: String,
 }
 
-/// Result of `generate_data_key`.
-#[derive(Debug)]
+/// Result of `generate_data_key`. `Debug` redacts the plaintext.
 pub struct GeneratedDataKey {
-    /// The new 32-byte data key (zeroized on drop; `Debug` of `Zeroizing` shows bytes, so
-    /// never log this struct — it is `Debug` only for test assertions).
+    /// The new 32-byte data key, zeroized on drop.
     pub plaintext: Zeroizing<Vec<u8>>,
     /// The wrapped form.
     pub wrapped_key: Vec<u8>,
     /// Version that wrapped it.
     pub version: KeyVersionRef,
+}
+
+impl std::fmt::Debug for GeneratedDataKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GeneratedDataKey")
+            .field("plaintext", &"<redacted>")
+            .field("wrapped_key_len", &self.wrapped_key.len())
+            .field("version", &self.version)
+            .finish()
+    }
 }
 
 /// Result of `wrap` and `rewrap`.
@@ -284,6 +292,23 @@ pub fn kek_aad(key_id: &str, version: u32) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn generated_key_debug_redacts() {
+        let key = GeneratedDataKey {
+            plaintext: Zeroizing::new(vec![0xAB; 32]),
+            wrapped_key: vec![1, 2],
+            version: KeyVersionRef {
+                key_id: "k".into(),
+                version: 1,
+            },
+        };
+        let shown = format!("{key:?}");
+        assert!(
+            shown.contains("<redacted>") && !shown.contains("171"),
+            "{shown}"
+        );
+    }
 
     #[test]
     fn names() {
