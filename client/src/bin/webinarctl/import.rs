@@ -1,0 +1,377 @@
+//! `webinarctl import FILE.csv --webinar W`: bulk registration through
+//! `BatchCreateRegistrations`, in chunks sent a few at a time, with a progress bar. Rows the
+//! service (or the CSV reader) refuses are written to a report with their line number and the
+//! reason, field by field. Safe to re-run: registrations are keyed by email, so rows already
+//! registered come back as "already registered" and nothing is registered twice.
+
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+    time::Instant,
+};
+
+use anyhow::{Context, Result};
+use futures::{StreamExt, stream};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::json;
+use webinar_client::{ClientError, error::code_name, webinar_v1 as pb};
+
+use crate::{Exit, context::Global, output};
+
+/// The columns an import file may have (header names are matched case-insensitively, with
+/// spaces and hyphens read as underscores).
+const COLUMNS: &[&str] = &[
+    "email",
+    "first_name",
+    "last_name",
+    "company",
+    "job_title",
+    "crm_reference_id",
+    "job_function",
+    "company_industry",
+    "company_size",
+    "address_street1",
+    "address_street2",
+    "city",
+    "state",
+    "zip",
+    "country",
+    "work_phone",
+    "partner_ref",
+    "notes",
+    "std1",
+    "std2",
+    "std3",
+    "std4",
+    "std5",
+    "std6",
+    "std7",
+    "std8",
+    "std9",
+    "std10",
+];
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// CSV file with a header row; needs `email`, `first_name`, `last_name`.
+    file: PathBuf,
+    /// Webinar id or full name.
+    #[arg(long)]
+    webinar: String,
+    /// Rows per batch call (1 to 1000).
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    chunk_size: u16,
+    /// Batch calls in flight at once.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=32))]
+    parallel: u16,
+    /// Where to write the per-row error report (default: FILE.errors.csv).
+    #[arg(long)]
+    report: Option<PathBuf>,
+    /// Do not draw a progress bar.
+    #[arg(long)]
+    no_progress: bool,
+}
+
+/// One refused row.
+struct Refusal {
+    line: u64,
+    email: String,
+    code: String,
+    reason: String,
+    message: String,
+    violations: Vec<(String, String)>,
+}
+
+fn normalise(header: &str) -> String {
+    let h = header.trim().to_lowercase().replace([' ', '-'], "_");
+    match h.as_str() {
+        "firstname" => "first_name".into(),
+        "lastname" => "last_name".into(),
+        "email_address" | "e_mail" => "email".into(),
+        "crm_ref" | "crm_reference" => "crm_reference_id".into(),
+        "title" | "jobtitle" => "job_title".into(),
+        _ => h,
+    }
+}
+
+fn set(registration: &mut pb::Registration, column: &str, value: String) {
+    let field = match column {
+        "email" => &mut registration.email,
+        "first_name" => &mut registration.first_name,
+        "last_name" => &mut registration.last_name,
+        "company" => &mut registration.company,
+        "job_title" => &mut registration.job_title,
+        "crm_reference_id" => &mut registration.crm_reference_id,
+        "job_function" => &mut registration.job_function,
+        "company_industry" => &mut registration.company_industry,
+        "company_size" => &mut registration.company_size,
+        "address_street1" => &mut registration.address_street1,
+        "address_street2" => &mut registration.address_street2,
+        "city" => &mut registration.city,
+        "state" => &mut registration.state,
+        "zip" => &mut registration.zip,
+        "country" => &mut registration.country,
+        "work_phone" => &mut registration.work_phone,
+        "partner_ref" => &mut registration.partner_ref,
+        "notes" => &mut registration.notes,
+        std => {
+            if !value.is_empty() {
+                registration.standard_fields.insert(std.to_string(), value);
+            }
+            return;
+        }
+    };
+    *field = value;
+}
+
+/// Reads the file: rows to send (with their line numbers) and rows refused while reading.
+/// A row to send: its line number in the file and the registration.
+type Row = (u64, pb::Registration);
+
+fn read(path: &Path) -> Result<(Vec<Row>, Vec<Refusal>)> {
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_path(path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    let headers: Vec<String> = reader
+        .headers()
+        .with_context(|| format!("cannot read the header row of {}", path.display()))?
+        .iter()
+        .map(normalise)
+        .collect();
+    if let Some(unknown) = headers.iter().find(|h| !COLUMNS.contains(&h.as_str())) {
+        return Err(ClientError::Input(format!(
+            "{}: unknown column `{unknown}`; known columns: {}",
+            path.display(),
+            COLUMNS.join(", ")
+        ))
+        .into());
+    }
+    for required in ["email", "first_name", "last_name"] {
+        if !headers.iter().any(|h| h == required) {
+            return Err(ClientError::Input(format!(
+                "{}: the header row has no `{required}` column",
+                path.display()
+            ))
+            .into());
+        }
+    }
+    let (mut rows, mut refused) = (Vec::new(), Vec::new());
+    for record in reader.records() {
+        let record = match record {
+            Ok(record) => record,
+            Err(error) => {
+                refused.push(Refusal {
+                    line: error.position().map(|p| p.line()).unwrap_or(0),
+                    email: String::new(),
+                    code: "INVALID_ARGUMENT".into(),
+                    reason: "CSV".into(),
+                    message: format!("unreadable CSV row: {error}"),
+                    violations: Vec::new(),
+                });
+                continue;
+            }
+        };
+        let line = record.position().map(|p| p.line()).unwrap_or(0);
+        if record.len() != headers.len() {
+            refused.push(Refusal {
+                line,
+                email: String::new(),
+                code: "INVALID_ARGUMENT".into(),
+                reason: "CSV".into(),
+                message: format!(
+                    "the row has {} fields but the header has {}",
+                    record.len(),
+                    headers.len()
+                ),
+                violations: Vec::new(),
+            });
+            continue;
+        }
+        let mut registration = pb::Registration::default();
+        for (column, value) in headers.iter().zip(record.iter()) {
+            set(&mut registration, column, value.to_string());
+        }
+        rows.push((line, registration));
+    }
+    Ok((rows, refused))
+}
+
+fn write_report(path: &Path, refused: &mut [Refusal]) -> Result<()> {
+    refused.sort_by_key(|r| r.line);
+    let mut writer = csv::Writer::from_path(path)
+        .with_context(|| format!("cannot write the report {}", path.display()))?;
+    writer.write_record(["line", "email", "code", "reason", "field", "description"])?;
+    for r in refused.iter() {
+        let line = r.line.to_string();
+        if r.violations.is_empty() {
+            writer.write_record([&line, &r.email, &r.code, &r.reason, "", &r.message])?;
+        }
+        for (field, description) in &r.violations {
+            writer.write_record([&line, &r.email, &r.code, &r.reason, field, description])?;
+        }
+    }
+    writer.flush()?;
+    Ok(())
+}
+
+fn progress(total: usize, hidden: bool) -> ProgressBar {
+    let bar = ProgressBar::new(total as u64);
+    if hidden {
+        bar.set_draw_target(ProgressDrawTarget::hidden());
+    } else {
+        bar.set_style(
+            ProgressStyle::with_template("{bar:40} {pos}/{len} rows  {per_sec}  eta {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+    }
+    bar
+}
+
+pub async fn run(global: &Global, args: Args) -> Result<()> {
+    let api = global.webinar_api()?;
+    let started = Instant::now();
+    let (rows, mut refused) = read(&args.file)?;
+    let total = rows.len() + refused.len();
+    let bar = progress(
+        total,
+        args.no_progress || global.output == output::Format::Json,
+    );
+    bar.inc(refused.len() as u64);
+
+    let chunks: Vec<Vec<Row>> = rows
+        .chunks(usize::from(args.chunk_size))
+        .map(<[_]>::to_vec)
+        .collect();
+    let mut results = stream::iter(chunks)
+        .map(|chunk| {
+            let api = api.clone();
+            let webinar = args.webinar.clone();
+            async move {
+                let (lines, registrations): (Vec<u64>, Vec<pb::Registration>) =
+                    chunk.into_iter().unzip();
+                let emails: Vec<String> = registrations.iter().map(|r| r.email.clone()).collect();
+                let outcome = api
+                    .batch_create_registrations(&webinar, registrations)
+                    .await;
+                (lines, emails, outcome)
+            }
+        })
+        .buffer_unordered(usize::from(args.parallel));
+
+    let (mut created, mut existing) = (0u64, 0u64);
+    while let Some((lines, emails, outcome)) = results.next().await {
+        let items = match outcome {
+            Ok(items) => items,
+            Err(error) => {
+                bar.abandon();
+                eprintln!(
+                    "the import stopped: a batch call failed. Rows sent so far are kept; re-running the same import is safe."
+                );
+                return Err(error.into());
+            }
+        };
+        bar.inc(items.len() as u64);
+        for ((line, email), item) in lines.into_iter().zip(emails).zip(items) {
+            match item {
+                Ok((_, true)) => created += 1,
+                Ok((_, false)) => existing += 1,
+                Err(error) => refused.push(Refusal {
+                    line,
+                    email,
+                    code: code_name(tonic::Code::from_i32(error.code)).to_string(),
+                    reason: error.reason,
+                    message: error.message,
+                    violations: error
+                        .field_violations
+                        .into_iter()
+                        .map(|v| (v.field, v.description))
+                        .collect(),
+                }),
+            }
+        }
+    }
+    bar.finish_and_clear();
+
+    let report = args.report.clone().unwrap_or_else(|| {
+        let mut name = args.file.clone().into_os_string();
+        name.push(".errors.csv");
+        PathBuf::from(name)
+    });
+    write_report(&report, &mut refused)?;
+    let elapsed = started.elapsed().as_secs_f64();
+    let mut reasons: BTreeMap<String, u64> = BTreeMap::new();
+    for r in &refused {
+        let key = r
+            .violations
+            .first()
+            .map(|(field, _)| field.clone())
+            .unwrap_or_else(|| r.code.clone());
+        *reasons.entry(key).or_default() += 1;
+    }
+    let summary = json!({
+        "file": args.file,
+        "webinar": api.webinar_name(&args.webinar),
+        "rows": total,
+        "created": created,
+        "already_registered": existing,
+        "refused": refused.len(),
+        "refused_by_field": reasons,
+        "report": report,
+        "elapsed_seconds": (elapsed * 1000.0).round() / 1000.0,
+        "rows_per_second": if elapsed > 0.0 { (total as f64 / elapsed).round() } else { 0.0 },
+    });
+    output::object(global.output, &summary);
+    if !refused.is_empty() {
+        return Err(Exit {
+            code: 8,
+            message: format!(
+                "{} of {total} rows were refused; line numbers and reasons are in {}",
+                refused.len(),
+                report.display()
+            ),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_rows_with_line_numbers_and_refuses_short_rows() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("in.csv");
+        std::fs::write(
+            &path,
+            "Email,First Name,Last Name,Company,std1\n\
+             a@example.com,Ann,Lee,Acme,x\n\
+             b@example.com,Bob\n\
+             c@example.com,Cy,Ng,,\n",
+        )
+        .expect("write");
+        let (rows, refused) = read(&path).expect("read");
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].0, 2);
+        assert_eq!(rows[0].1.first_name, "Ann");
+        assert_eq!(
+            rows[0].1.standard_fields.get("std1").map(String::as_str),
+            Some("x")
+        );
+        assert_eq!(rows[1].0, 4);
+        assert_eq!(refused.len(), 1);
+        assert_eq!(refused[0].line, 3);
+    }
+
+    #[test]
+    fn unknown_columns_are_named() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("in.csv");
+        std::fs::write(&path, "email,first_name,last_name,shoe_size\n").expect("write");
+        let error = read(&path).err().expect("refused").to_string();
+        assert!(error.contains("shoe_size"), "{error}");
+    }
+}
