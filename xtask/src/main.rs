@@ -1,6 +1,39 @@
-//! `cargo xtask`: developer tasks. See README.md.
+//! `cargo xtask`: developer tasks for this workspace (see README.md).
+//!
+//! This file only parses the command line and dispatches; each command lives in its own
+//! module so commands can be added (e.g. `up` for the local stack) without touching the others.
+#![forbid(unsafe_code)]
+
+mod lint;
+mod python;
+mod run;
+mod test;
+
 use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cargo xtask",
+    about = "Developer tasks for the webinar workspace"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Build the workspace once and run every test suite (Rust, chart, Node, clients).
+    Test(test::Args),
+    /// Lint what cargo does not: `buf lint` on proto/, hadolint on the Dockerfile.
+    Lint(lint::Args),
+}
 
 fn main() -> Result<()> {
-    anyhow::bail!("no xtask commands yet")
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Test(args) => test::run(&args),
+        Command::Lint(args) => lint::run(&args),
+    }
 }

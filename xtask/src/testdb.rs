@@ -137,7 +137,16 @@ fn throwaway_cluster() -> Result<String> {
         run_pg(
             as_root,
             Command::new(initdb)
-                .args(["-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync", "-D"])
+                .args([
+                    "-A",
+                    "trust",
+                    "-U",
+                    "postgres",
+                    "-E",
+                    "UTF8",
+                    "--no-sync",
+                    "-D",
+                ])
                 .arg(&data),
         )
         .context("initdb")?;
@@ -173,7 +182,10 @@ fn throwaway_cluster() -> Result<String> {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    bail!("the throwaway PostgreSQL did not accept connections; see {}", dir.display())
+    bail!(
+        "the throwaway PostgreSQL did not accept connections; see {}",
+        dir.display()
+    )
 }
 
 fn fnv1a(bytes: &[u8]) -> u64 {
@@ -247,7 +259,9 @@ pub fn pg_binary(name: &str) -> Result<PathBuf> {
         .rev()
         .map(|v| v.join("bin").join(name))
         .find(|p| p.is_file())
-        .with_context(|| format!("PostgreSQL's `{name}` was not found; install PostgreSQL or set DATABASE_URL"))
+        .with_context(|| {
+            format!("PostgreSQL's `{name}` was not found; install PostgreSQL or set DATABASE_URL")
+        })
 }
 
 #[cfg(test)]
@@ -260,7 +274,10 @@ mod tests {
             replace_database("postgres://u@h:1/postgres?sslmode=disable", "t"),
             "postgres://u@h:1/t?sslmode=disable"
         );
-        assert_eq!(replace_database("postgres://u@h:1", "t"), "postgres://u@h:1/t");
+        assert_eq!(
+            replace_database("postgres://u@h:1", "t"),
+            "postgres://u@h:1/t"
+        );
     }
 
     #[test]
