@@ -1,0 +1,40 @@
+"""values.schema.json accepts the shipped values and every test value set, and rejects bad
+values with a message naming the key."""
+
+from __future__ import annotations
+
+import helm_python as helm
+import pytest
+
+from conftest import CHART, VALUE_SETS
+
+
+@pytest.fixture(scope="module")
+def chart():
+    return helm.Chart.load(str(CHART))
+
+
+@pytest.mark.parametrize("value_set", sorted(VALUE_SETS))
+def test_value_sets_are_valid(chart, value_set):
+    chart.validate_schema(chart.merge_values(VALUE_SETS[value_set]))
+
+
+BAD_VALUES = [
+    ({"keyservice": {"replicaCount": 0}}, "/keyservice/replicaCount"),
+    ({"keyservice": {"rootKey": {"provider": "env"}}}, "/keyservice/rootKey/provider"),
+    ({"securityContext": {"runAsUser": 0}}, "/securityContext/runAsUser"),
+    ({"image": {"pullPolicy": "Sometimes"}}, "/image/pullPolicy"),
+    ({"integrationservice": {"on24": {"baseUrl": "http://api.on24.com"}}}, "/integrationservice/on24/baseUrl"),
+    ({"networkPolicy": {"enabled": "yes"}}, "/networkPolicy/enabled"),
+    ({"keyservice": {"image": {"repository": "keyservice", "digest": "sha256:nothex"}}}, "/keyservice/image/digest"),
+    ({"tls": {"certManager": {"issuerRef": {"name": "ca", "kind": "Secret"}}}}, "/tls/certManager/issuerRef/kind"),
+    ({"keyservice": {"policy": [{"identity": "x", "operations": [], "keys": ["k"]}]}}, "/keyservice/policy/0/operations"),
+    ({"keyservice": {"databse": {}}}, "databse"),
+]
+
+
+@pytest.mark.parametrize(("values", "where"), BAD_VALUES, ids=[w for _, w in BAD_VALUES])
+def test_bad_values_are_rejected(chart, values, where):
+    with pytest.raises(helm.HelmValuesError) as error:
+        chart.validate_schema(chart.merge_values(values))
+    assert where in str(error.value)
