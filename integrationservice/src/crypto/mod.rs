@@ -1,0 +1,134 @@
+//! Envelope encryption of tenant secrets. Each secret gets its own data key (DEK) from the key
+//! service's `GenerateDataKey`; the secret is sealed with AES-256-GCM under that DEK, with the
+//! tenant and record identity as additional authenticated data (the same bytes are bound to the
+//! wrapped DEK in the key service). We store wrapped DEK + nonce + ciphertext; plaintext exists
+//! only in `Zeroizing` buffers for one use. `cache` keeps recently unwrapped DEKs briefly so a
+//! burst of deliveries does not cost a key-service round trip each; `rewrap` moves stored
+//! wrapped DEKs to the key service's new primary version after a rotation.
+
+pub mod cache;
+pub mod rewrap;
+
+use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
+use aes_gcm::{Aes256Gcm, Key, Nonce};
+use zeroize::Zeroizing;
+
+use crate::keyclient::{KeyClient, KeyError};
+use cache::DekCache;
+
+/// A sealed secret as stored.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Sealed {
+    /// DEK wrapped by the key service.
+    pub wrapped_dek: Vec<u8>,
+    /// Key version that wrapped the DEK.
+    pub key_version: u32,
+    /// AES-GCM nonce (96 bits).
+    pub nonce: Vec<u8>,
+    /// AES-GCM ciphertext and tag.
+    pub ciphertext: Vec<u8>,
+}
+
+impl std::fmt::Debug for Sealed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sealed")
+            .field("key_version", &self.key_version)
+            .field("ciphertext_len", &self.ciphertext.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Envelope failures. They say what failed, never with which bytes.
+#[derive(Debug, thiserror::Error)]
+pub enum CryptoError {
+    /// The key service failed or refused.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// The sealed secret does not open with this identity (tampered or moved).
+    #[error("the stored secret cannot be decrypted")]
+    Decrypt,
+    /// Encryption failed (not expected).
+    #[error("the secret cannot be encrypted")]
+    Encrypt,
+}
+
+/// The additional authenticated data of a tenant's provider credentials: the purpose, the
+/// tenant and the record version, length-prefixed so no two identities share bytes.
+pub fn credentials_aad(tenant: &str, secret_version: i64) -> Vec<u8> {
+    format!(
+        "webinar.integrationservice/v1/provider-credentials/{}:{tenant}/{secret_version}",
+        tenant.len()
+    )
+    .into_bytes()
+}
+
+/// Seals and opens secrets through the key service.
+#[derive(Clone, Debug)]
+pub struct Envelope {
+    keys: KeyClient,
+    cache: DekCache,
+}
+
+impl Envelope {
+    /// An envelope over the key service with a DEK cache.
+    pub fn new(keys: KeyClient, cache: DekCache) -> Self {
+        Self { keys, cache }
+    }
+
+    /// The key service client (for the rewrap job).
+    pub fn keys(&self) -> &KeyClient {
+        &self.keys
+    }
+
+    /// Seals `plaintext` under a fresh DEK bound to `aad`.
+    pub async fn seal(&self, aad: &[u8], plaintext: &[u8]) -> Result<Sealed, CryptoError> {
+        let dek = self.keys.generate(aad).await?;
+        let cipher = Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&dek.plaintext));
+        let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
+        let ciphertext = cipher
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: plaintext,
+                    aad,
+                },
+            )
+            .map_err(|_| CryptoError::Encrypt)?;
+        self.cache.insert(&dek.wrapped, aad, dek.plaintext);
+        Ok(Sealed {
+            wrapped_dek: dek.wrapped,
+            key_version: dek.version,
+            nonce: nonce.to_vec(),
+            ciphertext,
+        })
+    }
+
+    /// Opens a sealed secret; the plaintext is wiped when the returned buffer drops.
+    pub async fn open(
+        &self,
+        aad: &[u8],
+        sealed: &Sealed,
+    ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+        if sealed.nonce.len() != 12 {
+            return Err(CryptoError::Decrypt);
+        }
+        let dek = match self.cache.get(&sealed.wrapped_dek, aad) {
+            Some(dek) => dek,
+            None => {
+                let dek = self.keys.unwrap_key(&sealed.wrapped_dek, aad).await?;
+                self.cache.insert(&sealed.wrapped_dek, aad, dek)
+            }
+        };
+        let cipher = Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(dek.as_slice()));
+        let plaintext = cipher
+            .decrypt(
+                Nonce::from_slice(&sealed.nonce),
+                Payload {
+                    msg: &sealed.ciphertext,
+                    aad,
+                },
+            )
+            .map_err(|_| CryptoError::Decrypt)?;
+        Ok(Zeroizing::new(plaintext))
+    }
+}

@@ -1,0 +1,116 @@
+//! The domain's error type: what the API maps to gRPC codes. Messages are safe to return to
+//! the caller (no secrets, no SQL, no personal data); details of unexpected failures are
+//! logged where they happen and the caller gets a plain internal error.
+
+use crate::crypto::CryptoError;
+use crate::keyclient::KeyError;
+use crate::store::StoreError;
+
+/// Errors of the domain services.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum Error {
+    /// A field is invalid (INVALID_ARGUMENT with a field violation).
+    #[error("invalid {field}: {message}")]
+    Validation {
+        /// The request field, in proto field-path form (`webinar.title`, `email`).
+        field: String,
+        /// What is wrong, without echoing the value.
+        message: String,
+    },
+    /// The resource does not exist for this tenant (NOT_FOUND).
+    #[error("{resource} not found")]
+    NotFound {
+        /// Resource name or kind.
+        resource: String,
+    },
+    /// The resource exists already (ALREADY_EXISTS).
+    #[error("{resource} already exists")]
+    AlreadyExists {
+        /// Resource name or kind.
+        resource: String,
+    },
+    /// The tenant's integration is disabled: its credentials were deleted (FAILED_PRECONDITION).
+    #[error("the integration is disabled for tenant {tenant}: {reason}")]
+    IntegrationDisabled {
+        /// The tenant.
+        tenant: String,
+        /// Why.
+        reason: String,
+    },
+    /// The resource is in a state that forbids this (FAILED_PRECONDITION).
+    #[error("{0}")]
+    FailedPrecondition(String),
+    /// A dependency is down or overloaded; retry (UNAVAILABLE).
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+    /// Anything unexpected (INTERNAL); the message is already generic.
+    #[error("internal error")]
+    Internal,
+}
+
+impl Error {
+    /// A validation error on `field`.
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Validation {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    /// A not-found error for `resource`.
+    pub fn not_found(resource: impl Into<String>) -> Self {
+        Self::NotFound {
+            resource: resource.into(),
+        }
+    }
+}
+
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(m) => {
+                tracing::warn!(error = %m, "database unavailable");
+                Self::Unavailable("database unavailable".into())
+            }
+            StoreError::Query(q) => q.into(),
+            StoreError::Migration(m) => {
+                tracing::error!(error = %m, "migration failed");
+                Self::Internal
+            }
+        }
+    }
+}
+
+impl From<diesel::result::Error> for Error {
+    fn from(e: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error as D};
+        match e {
+            D::NotFound => Self::not_found("resource"),
+            D::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => Self::AlreadyExists {
+                resource: "resource".into(),
+            },
+            D::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => {
+                Self::Unavailable("concurrent update; retry".into())
+            }
+            other => {
+                tracing::error!(error = %other, "database query failed");
+                Self::Internal
+            }
+        }
+    }
+}
+
+impl From<CryptoError> for Error {
+    fn from(e: CryptoError) -> Self {
+        match e {
+            CryptoError::Key(KeyError::Unavailable(m)) => {
+                tracing::warn!(error = %m, "key service unavailable");
+                Self::Unavailable("key service unavailable".into())
+            }
+            other => {
+                tracing::error!(error = %other, "envelope encryption failed");
+                Self::Internal
+            }
+        }
+    }
+}

@@ -1,0 +1,328 @@
+//! Metrics and the change feed: per-attendee metrics joined to registrations, per-webinar
+//! aggregates, a sync that pulls the provider's figures now (also run by the poller's jobs),
+//! and the feed itself — list after a cursor, or wait until something newer exists.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use super::{
+    AttendeeMetrics, Change, ChangeKind, Engine, Error, SyncReport, WebinarMetrics, validate,
+};
+use crate::provider::AttendeeReport;
+use crate::store::models::{MetricsRow, WebinarRow};
+use crate::store::{DbConnection, changes, metrics, now_ms, providers, registrations};
+
+/// Metrics and change-feed service.
+#[derive(Debug)]
+pub struct Metrics<'a> {
+    pub(crate) engine: &'a Engine,
+}
+
+fn joined(
+    row: &MetricsRow,
+    webinar: &WebinarRow,
+    registration_id: Option<String>,
+) -> AttendeeMetrics {
+    let percent = if webinar.duration_minutes > 0 {
+        (row.live_minutes as f64 * 100.0 / f64::from(webinar.duration_minutes)).min(100.0)
+    } else {
+        0.0
+    };
+    AttendeeMetrics {
+        webinar_id: row.webinar_id.clone(),
+        registration_id,
+        email: row.email.clone(),
+        eventuserid: row.eventuserid,
+        live_minutes: row.live_minutes,
+        archive_minutes: row.archive_minutes,
+        cumulative_live_minutes: row.cumulative_live_minutes,
+        cumulative_archive_minutes: row.cumulative_archive_minutes,
+        engagement_score: row.engagement_score,
+        questions_asked: row.questions_asked,
+        polls_answered: row.polls_answered,
+        surveys_answered: row.surveys_answered,
+        resources_downloaded: row.resources_downloaded,
+        first_activity_at: row.first_activity_at,
+        last_activity_at: row.last_activity_at,
+        attendance_percent: percent,
+        updated_at: row.updated_at,
+    }
+}
+
+fn to_row(tenant: &str, webinar: &str, r: &AttendeeReport, now: i64) -> MetricsRow {
+    MetricsRow {
+        tenant: tenant.to_owned(),
+        webinar_id: webinar.to_owned(),
+        email: r.email.clone(),
+        eventuserid: r.eventuserid,
+        live_minutes: r.live_minutes,
+        archive_minutes: r.archive_minutes,
+        cumulative_live_minutes: r.cumulative_live_minutes,
+        cumulative_archive_minutes: r.cumulative_archive_minutes,
+        engagement_score: r.engagement_score,
+        questions_asked: r.questions_asked,
+        polls_answered: r.polls_answered,
+        surveys_answered: r.surveys_answered,
+        resources_downloaded: r.resources_downloaded,
+        first_activity_at: r.first_activity_ms,
+        last_activity_at: r.last_activity_ms,
+        updated_at: now,
+    }
+}
+
+fn same_figures(a: &MetricsRow, b: &MetricsRow) -> bool {
+    MetricsRow {
+        updated_at: 0,
+        ..a.clone()
+    } == MetricsRow {
+        updated_at: 0,
+        ..b.clone()
+    }
+}
+
+fn registration_ids(
+    conn: &mut DbConnection,
+    tenant: &str,
+    webinar: &str,
+    emails: &[String],
+) -> diesel::QueryResult<HashMap<String, String>> {
+    Ok(registrations::by_emails(conn, tenant, webinar, emails)?
+        .into_iter()
+        .map(|r| (r.email, r.id))
+        .collect())
+}
+
+/// Writes a sync's figures: only changed rows are written, each with a feed entry.
+pub(crate) fn store_reports(
+    conn: &mut DbConnection,
+    tenant: &str,
+    webinar: &str,
+    reports: &[AttendeeReport],
+) -> Result<usize, Error> {
+    let now = now_ms();
+    let existing: HashMap<String, MetricsRow> = metrics::for_webinar(conn, tenant, webinar)?
+        .into_iter()
+        .map(|m| (m.email.clone(), m))
+        .collect();
+    let (mut inserts, mut updates) = (Vec::new(), Vec::new());
+    for r in reports {
+        let row = to_row(tenant, webinar, r, now);
+        match existing.get(&row.email) {
+            None => inserts.push(row),
+            Some(old) if !same_figures(old, &row) => updates.push(row),
+            Some(_) => {}
+        }
+    }
+    let emails: Vec<String> = inserts
+        .iter()
+        .chain(&updates)
+        .map(|r| r.email.clone())
+        .collect();
+    let ids = registration_ids(conn, tenant, webinar, &emails)?;
+    metrics::insert(conn, &inserts)?;
+    for row in &updates {
+        metrics::update(conn, row)?;
+    }
+    let feed: Vec<_> = emails
+        .iter()
+        .filter_map(|e| ids.get(e))
+        .map(|id| changes::change(tenant, "ATTENDEE_METRICS", Some(webinar), Some(id)))
+        .collect();
+    changes::append(conn, &feed)?;
+    {
+        use crate::store::schema::webinars::dsl as w;
+        use diesel::prelude::*;
+        diesel::update(
+            w::webinars
+                .filter(w::tenant.eq(tenant))
+                .filter(w::id.eq(webinar)),
+        )
+        .set(w::last_metrics_at.eq(Some(now)))
+        .execute(conn)?;
+    }
+    providers::set_last_metrics(conn, tenant, now)?;
+    Ok(emails.len())
+}
+
+impl Metrics<'_> {
+    /// Per-attendee metrics of a webinar, joined to registrations.
+    pub async fn attendees(
+        &self,
+        tenant: &str,
+        webinar: &str,
+    ) -> Result<Vec<AttendeeMetrics>, Error> {
+        validate::tenant(tenant)?;
+        validate::id("parent", webinar)?;
+        let (t, w) = (tenant.to_owned(), webinar.to_owned());
+        self.engine
+            .store
+            .run(move |conn| {
+                let webinar = super::webinars::live(conn, &t, &w)?;
+                let rows = metrics::for_webinar(conn, &t, &w)?;
+                let emails: Vec<String> = rows.iter().map(|r| r.email.clone()).collect();
+                let ids = registration_ids(conn, &t, &w, &emails)?;
+                Ok(rows
+                    .iter()
+                    .map(|r| joined(r, &webinar, ids.get(&r.email).cloned()))
+                    .collect())
+            })
+            .await
+    }
+
+    /// One attendee's metrics by registration (for change-feed snapshots).
+    pub async fn for_registration(
+        &self,
+        tenant: &str,
+        webinar: &str,
+        registration: &str,
+    ) -> Result<Option<AttendeeMetrics>, Error> {
+        let (t, w, r) = (
+            tenant.to_owned(),
+            webinar.to_owned(),
+            registration.to_owned(),
+        );
+        self.engine
+            .store
+            .run(move |conn| {
+                let webinar = super::webinars::live(conn, &t, &w)?;
+                let Some(reg) = registrations::get(conn, &t, &w, &r)? else {
+                    return Ok(None);
+                };
+                let rows = metrics::for_emails(conn, &t, &w, std::slice::from_ref(&reg.email))?;
+                Ok(rows.first().map(|m| joined(m, &webinar, Some(r.clone()))))
+            })
+            .await
+    }
+
+    /// Aggregates of a webinar.
+    pub async fn webinar(&self, tenant: &str, webinar: &str) -> Result<WebinarMetrics, Error> {
+        validate::tenant(tenant)?;
+        validate::id("name", webinar)?;
+        let (t, w) = (tenant.to_owned(), webinar.to_owned());
+        self.engine
+            .store
+            .run(move |conn| {
+                let webinar = super::webinars::live(conn, &t, &w)?;
+                let rows = metrics::for_webinar(conn, &t, &w)?;
+                let by_status: BTreeMap<String, i64> =
+                    registrations::count_by_status(conn, &t, &w)?
+                        .into_iter()
+                        .collect();
+                let attendees: Vec<&MetricsRow> = rows
+                    .iter()
+                    .filter(|r| r.live_minutes + r.archive_minutes > 0)
+                    .collect();
+                let n = attendees.len() as i64;
+                Ok(WebinarMetrics {
+                    registrations_by_status: by_status,
+                    attendees: n,
+                    live_attendees: rows.iter().filter(|r| r.live_minutes > 0).count() as i64,
+                    on_demand_attendees: rows.iter().filter(|r| r.archive_minutes > 0).count()
+                        as i64,
+                    total_live_minutes: rows.iter().map(|r| r.live_minutes).sum(),
+                    total_archive_minutes: rows.iter().map(|r| r.archive_minutes).sum(),
+                    average_engagement_score: if n > 0 {
+                        attendees.iter().map(|r| r.engagement_score).sum::<f64>() / n as f64
+                    } else {
+                        0.0
+                    },
+                    questions_asked: rows.iter().map(|r| r.questions_asked).sum(),
+                    polls_answered: rows.iter().map(|r| r.polls_answered).sum(),
+                    last_metrics_at: webinar.last_metrics_at,
+                })
+            })
+            .await
+    }
+
+    /// Pulls the webinar's metrics from the provider now.
+    pub async fn sync_now(&self, tenant: &str, webinar: &str) -> Result<SyncReport, Error> {
+        validate::tenant(tenant)?;
+        validate::id("name", webinar)?;
+        let (t, w) = (tenant.to_owned(), webinar.to_owned());
+        let row = self
+            .engine
+            .store
+            .run(move |conn| super::webinars::live(conn, &t, &w))
+            .await?;
+        let event = row.on24_event_id.ok_or_else(|| {
+            Error::FailedPrecondition("the webinar does not exist at ON24 yet".into())
+        })?;
+        let creds = self.engine.providers().credentials(tenant).await?;
+        let result = self.engine.provider.list_attendees(&creds, event).await;
+        self.engine
+            .providers()
+            .record(tenant, &result.as_ref().map(|_| ()).map_err(Clone::clone))
+            .await?;
+        let reports = result.map_err(|e| Error::Unavailable(e.to_string()))?;
+        let attendees = reports.len();
+        let (t, w) = (tenant.to_owned(), webinar.to_owned());
+        let changed = self
+            .engine
+            .store
+            .transaction(move |conn| store_reports(conn, &t, &w, &reports))
+            .await?;
+        if changed > 0 {
+            self.engine.signals.changes_added();
+        }
+        Ok(SyncReport { attendees, changed })
+    }
+
+    /// Changes of the tenant after `cursor` (0: from the beginning), oldest first.
+    pub async fn changes(
+        &self,
+        tenant: &str,
+        cursor: i64,
+        limit: i32,
+    ) -> Result<Vec<Change>, Error> {
+        validate::tenant(tenant)?;
+        if cursor < 0 {
+            return Err(Error::invalid("cursor", "must not be negative"));
+        }
+        let limit = validate::page_size(limit)?;
+        let t = tenant.to_owned();
+        let rows = self
+            .engine
+            .store
+            .run(move |conn| changes::list_after(conn, &t, cursor, limit).map_err(Error::from))
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| {
+                Some(Change {
+                    seq: r.seq,
+                    kind: ChangeKind::parse(&r.kind)?,
+                    webinar_id: r.webinar_id,
+                    registration_id: r.registration_id,
+                    created_at: r.created_at,
+                })
+            })
+            .collect())
+    }
+
+    /// Like `changes`, but when there is nothing after `cursor` waits (up to `max_wait`) for a
+    /// change in this process, re-reading every `poll` for changes made by other replicas.
+    /// The watch stream of the API loops on this.
+    pub async fn wait_changes(
+        &self,
+        tenant: &str,
+        cursor: i64,
+        limit: i32,
+        max_wait: Duration,
+        poll: Duration,
+    ) -> Result<Vec<Change>, Error> {
+        let mut rx = self.engine.signals.subscribe_changes();
+        let deadline = tokio::time::Instant::now() + max_wait;
+        loop {
+            rx.borrow_and_update();
+            let found = self.changes(tenant, cursor, limit).await?;
+            if !found.is_empty() || tokio::time::Instant::now() >= deadline {
+                return Ok(found);
+            }
+            let sleep_until = (tokio::time::Instant::now() + poll).min(deadline);
+            tokio::select! {
+                _ = rx.changed() => {}
+                _ = tokio::time::sleep_until(sleep_until) => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! The rules of the integration service, with no gRPC types: provider configuration,
+//! webinars, registrations, metrics and the change feed. Every write commits its business
+//! rows, its outbox jobs and its change-feed entries in one transaction, then wakes the
+//! workers and the change watchers in this process (other replicas poll).
+
+pub mod error;
+pub mod jobs;
+pub mod metrics;
+pub mod providers;
+pub mod registrations;
+pub mod types;
+pub mod validate;
+pub mod webinars;
+
+use std::sync::Arc;
+
+use tokio::sync::{Notify, watch};
+
+pub use error::Error;
+pub use types::*;
+
+use crate::crypto::Envelope;
+use crate::provider::WebinarProvider;
+use crate::store::Store;
+
+/// In-process wake-ups: new jobs for the workers, new changes for the feed watchers.
+#[derive(Clone, Debug)]
+pub struct Signals {
+    jobs: Arc<Notify>,
+    changes: Arc<watch::Sender<u64>>,
+}
+
+impl Default for Signals {
+    fn default() -> Self {
+        Self {
+            jobs: Arc::new(Notify::new()),
+            changes: Arc::new(watch::channel(0).0),
+        }
+    }
+}
+
+impl Signals {
+    /// Wakes a waiting worker (or the next one to wait).
+    pub fn jobs_added(&self) {
+        self.jobs.notify_waiters();
+        self.jobs.notify_one();
+    }
+
+    /// Resolves when jobs were added (workers also poll, for other replicas' jobs).
+    pub async fn wait_jobs(&self) {
+        self.jobs.notified().await;
+    }
+
+    /// Tells change watchers that the feed grew.
+    pub fn changes_added(&self) {
+        self.changes.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// A receiver that sees every `changes_added`.
+    pub fn subscribe_changes(&self) -> watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+}
+
+/// The domain services over one store, one key service and one provider. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Engine {
+    pub(crate) store: Store,
+    pub(crate) envelope: Envelope,
+    pub(crate) provider: Arc<dyn WebinarProvider>,
+    pub(crate) signals: Signals,
+}
+
+impl Engine {
+    /// Assembles the services.
+    pub fn new(store: Store, envelope: Envelope, provider: Arc<dyn WebinarProvider>) -> Self {
+        Self {
+            store,
+            envelope,
+            provider,
+            signals: Signals::default(),
+        }
+    }
+
+    /// The store (for the workers and the `migrate` command).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The envelope (for the rewrap job).
+    pub fn envelope(&self) -> &Envelope {
+        &self.envelope
+    }
+
+    /// The provider behind the seam.
+    pub fn provider(&self) -> &Arc<dyn WebinarProvider> {
+        &self.provider
+    }
+
+    /// Wake-ups shared with the workers and the feed.
+    pub fn signals(&self) -> &Signals {
+        &self.signals
+    }
+
+    /// Provider configuration service.
+    pub fn providers(&self) -> providers::ProviderConfigs<'_> {
+        providers::ProviderConfigs { engine: self }
+    }
+
+    /// Webinar service.
+    pub fn webinars(&self) -> webinars::Webinars<'_> {
+        webinars::Webinars { engine: self }
+    }
+
+    /// Registration service.
+    pub fn registrations(&self) -> registrations::Registrations<'_> {
+        registrations::Registrations { engine: self }
+    }
+
+    /// Metrics and change-feed service.
+    pub fn metrics(&self) -> metrics::Metrics<'_> {
+        metrics::Metrics { engine: self }
+    }
+}

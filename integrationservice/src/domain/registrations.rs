@@ -1,0 +1,505 @@
+//! Registrations: register one or a batch (≤ 1,000, a result per item), idempotent by
+//! (tenant, webinar, email) plus an optional client request id; get, list with a status
+//! filter, update, cancel, and forget a person (erase locally, then at the provider).
+//! Each accepted write commits the registration, its outbox job and its feed entry together.
+
+use std::collections::{BTreeMap, HashMap};
+
+use super::{
+    Engine, Error, Page, RegisterOutcome, Registration, RegistrationInput, RegistrationPatch,
+    RegistrationStatus as S, jobs, validate,
+};
+use crate::store::models::{NewJob, RegistrationRow};
+use crate::store::{DbConnection, changes, metrics, now_ms, outbox, registrations};
+
+/// Largest batch accepted in one call.
+pub const MAX_BATCH: usize = 1000;
+
+/// Registration service.
+#[derive(Debug)]
+pub struct Registrations<'a> {
+    pub(crate) engine: &'a Engine,
+}
+
+/// Row to domain type.
+pub fn view(row: &RegistrationRow) -> Registration {
+    Registration {
+        tenant: row.tenant.clone(),
+        webinar_id: row.webinar_id.clone(),
+        id: row.id.clone(),
+        email: row.email.clone(),
+        first_name: row.first_name.clone(),
+        last_name: row.last_name.clone(),
+        company: row.company.clone(),
+        job_title: row.job_title.clone(),
+        crm_reference_id: row.crm_reference_id.clone(),
+        extra: serde_json::from_str(&row.extra).unwrap_or_default(),
+        status: S::parse(&row.status).unwrap_or(S::Failed),
+        eventuserid: row.eventuserid,
+        attempts: row.attempts,
+        last_error: row.last_error.clone(),
+        next_attempt_at: row.next_attempt_at,
+        delivered_at: row.delivered_at,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    }
+}
+
+/// Validates one item; returns the normalised email.
+fn check(prefix: &str, r: &RegistrationInput) -> Result<String, Error> {
+    let email = validate::email(&format!("{prefix}email"), &r.email)?;
+    validate::text(&format!("{prefix}first_name"), &r.first_name, 1, 100)?;
+    validate::text(&format!("{prefix}last_name"), &r.last_name, 1, 100)?;
+    validate::opt_text(&format!("{prefix}company"), r.company.as_deref(), 256)?;
+    validate::opt_text(&format!("{prefix}job_title"), r.job_title.as_deref(), 256)?;
+    if let Some(c) = &r.crm_reference_id {
+        validate::reference(&format!("{prefix}crm_reference_id"), c)?;
+    }
+    validate::extra(prefix.trim_end_matches('.'), &r.extra)?;
+    if let Some(id) = &r.request_id {
+        validate::request_id(&format!("{prefix}request_id"), id)?;
+    }
+    Ok(email)
+}
+
+fn job(row: &RegistrationRow, kind: &str, paused: bool, payload: Option<String>) -> NewJob {
+    let mut job = outbox::new_job(
+        &row.tenant,
+        kind,
+        Some(&row.webinar_id),
+        Some(&row.id),
+        payload,
+    );
+    if paused {
+        job.state = outbox::PAUSED.to_owned();
+    }
+    job
+}
+
+fn feed(row: &RegistrationRow) -> crate::store::models::NewChange {
+    changes::change(
+        &row.tenant,
+        "REGISTRATION",
+        Some(&row.webinar_id),
+        Some(&row.id),
+    )
+}
+
+fn find(
+    conn: &mut DbConnection,
+    tenant: &str,
+    webinar: &str,
+    id: &str,
+) -> Result<RegistrationRow, Error> {
+    registrations::get(conn, tenant, webinar, id)?.ok_or_else(|| {
+        Error::not_found(format!(
+            "tenants/{tenant}/webinars/{webinar}/registrations/{id}"
+        ))
+    })
+}
+
+impl Registrations<'_> {
+    /// Registers one person.
+    pub async fn register(
+        &self,
+        tenant: &str,
+        webinar: &str,
+        input: RegistrationInput,
+    ) -> Result<(Registration, bool), Error> {
+        let mut out = self.register_batch(tenant, webinar, vec![input]).await?;
+        let item = out.pop().ok_or(Error::Internal)?;
+        // A single call reports the item's own error with plain field names.
+        let registration = item.result.map_err(|e| match e {
+            Error::Validation { field, message } => Error::Validation {
+                field: field.trim_start_matches("requests[0].").to_owned(),
+                message,
+            },
+            other => other,
+        })?;
+        Ok((registration, item.created))
+    }
+
+    /// Registers up to 1,000 people in one transaction, with one outcome per item in order.
+    pub async fn register_batch(
+        &self,
+        tenant: &str,
+        webinar: &str,
+        items: Vec<RegistrationInput>,
+    ) -> Result<Vec<RegisterOutcome>, Error> {
+        validate::tenant(tenant)?;
+        validate::id("parent", webinar)?;
+        if items.is_empty() || items.len() > MAX_BATCH {
+            return Err(Error::invalid(
+                "requests",
+                format!("must hold 1 to {MAX_BATCH} items"),
+            ));
+        }
+        let (t, w) = (tenant.to_owned(), webinar.to_owned());
+        let out = self
+            .engine
+            .store
+            .transaction(move |conn| register_in(conn, &t, &w, items))
+            .await?;
+        if out.iter().any(|o| o.created) {
+            self.engine.signals.jobs_added();
+            self.engine.signals.changes_added();
+        }
+        Ok(out)
+    }
+
+    /// One registration.
+    pub async fn get(&self, tenant: &str, webinar: &str, id: &str) -> Result<Registration, Error> {
+        validate::tenant(tenant)?;
+        validate::id("name", webinar)?;
+        validate::id("name", id)?;
+        let (t, w, i) = (tenant.to_owned(), webinar.to_owned(), id.to_owned());
+        let row = self
+            .engine
+            .store
+            .run(move |conn| find(conn, &t, &w, &i))
+            .await?;
+        Ok(view(&row))
+    }
+
+    /// A page of a webinar's registrations, optionally with one status.
+    pub async fn list(
+        &self,
+        tenant: &str,
+        webinar: &str,
+        status: Option<S>,
+        page_size: i32,
+        page_token: &str,
+    ) -> Result<Page<Registration>, Error> {
+        validate::tenant(tenant)?;
+        validate::id("parent", webinar)?;
+        let limit = validate::page_size(page_size)?;
+        let kind = format!("registrations/{webinar}");
+        let after = validate::decode_page_token(&kind, page_token)?;
+        let (t, w) = (tenant.to_owned(), webinar.to_owned());
+        let rows = self
+            .engine
+            .store
+            .run(move |conn| {
+                super::webinars::live(conn, &t, &w)?;
+                Ok::<_, Error>(registrations::list(
+                    conn,
+                    &t,
+                    &w,
+                    status.map(S::as_str),
+                    after.as_deref(),
+                    limit + 1,
+                )?)
+            })
+            .await?;
+        Ok(super::webinars::page(
+            rows,
+            limit,
+            &kind,
+            |r| r.id.clone(),
+            view,
+        ))
+    }
+
+    /// Changes a registration's details; a delivered one is updated at the provider by a job.
+    pub async fn update(
+        &self,
+        tenant: &str,
+        webinar: &str,
+        id: &str,
+        patch: RegistrationPatch,
+    ) -> Result<Registration, Error> {
+        validate::tenant(tenant)?;
+        validate::id("registration.name", id)?;
+        if let Some(v) = &patch.first_name {
+            validate::text("registration.first_name", v, 1, 100)?;
+        }
+        if let Some(v) = &patch.last_name {
+            validate::text("registration.last_name", v, 1, 100)?;
+        }
+        validate::opt_text("registration.company", patch.company.as_deref(), 256)?;
+        validate::opt_text("registration.job_title", patch.job_title.as_deref(), 256)?;
+        validate::extra("registration", &patch.extra)?;
+        let (t, w, i) = (tenant.to_owned(), webinar.to_owned(), id.to_owned());
+        let row = self
+            .engine
+            .store
+            .transaction(move |conn| {
+                let config = super::providers::enabled(conn, &t)?;
+                let mut row = find(conn, &t, &w, &i)?;
+                let status = S::parse(&row.status).unwrap_or(S::Failed);
+                if matches!(status, S::Cancelled | S::Forgotten) {
+                    return Err(Error::FailedPrecondition(format!(
+                        "the registration is {}",
+                        status.as_str()
+                    )));
+                }
+                if let Some(v) = patch.first_name {
+                    row.first_name = v;
+                }
+                if let Some(v) = patch.last_name {
+                    row.last_name = v;
+                }
+                if let Some(v) = patch.company {
+                    row.company = Some(v);
+                }
+                if let Some(v) = patch.job_title {
+                    row.job_title = Some(v);
+                }
+                let mut extra: BTreeMap<String, String> =
+                    serde_json::from_str(&row.extra).unwrap_or_default();
+                extra.extend(patch.extra);
+                row.extra = serde_json::to_string(&extra).map_err(|_| Error::Internal)?;
+                let paused = super::providers::is_blocked(&config);
+                // Undelivered registrations are sent from the latest row by their pending job;
+                // delivered or failed ones need a new job.
+                let kind = match status {
+                    S::Delivered => Some(jobs::UPDATE_REGISTRATION),
+                    S::Failed => Some(jobs::DELIVER_REGISTRATION),
+                    _ => None,
+                };
+                if let Some(kind) = kind {
+                    row.status = if paused { S::Paused } else { S::Pending }.as_str().into();
+                    row.attempts = 0;
+                    row.last_error = None;
+                    outbox::enqueue(conn, &[job(&row, kind, paused, None)])?;
+                }
+                row.updated_at = now_ms();
+                registrations::save(conn, &row)?;
+                changes::append(conn, &[feed(&row)])?;
+                Ok(row)
+            })
+            .await?;
+        self.engine.signals.jobs_added();
+        self.engine.signals.changes_added();
+        Ok(view(&row))
+    }
+
+    /// Cancels a registration (soft delete at the provider once delivered).
+    pub async fn cancel(
+        &self,
+        tenant: &str,
+        webinar: &str,
+        id: &str,
+    ) -> Result<Registration, Error> {
+        validate::tenant(tenant)?;
+        validate::id("name", id)?;
+        let (t, w, i) = (tenant.to_owned(), webinar.to_owned(), id.to_owned());
+        let row = self
+            .engine
+            .store
+            .transaction(move |conn| {
+                let config = super::providers::enabled(conn, &t)?;
+                let mut row = find(conn, &t, &w, &i)?;
+                match S::parse(&row.status) {
+                    Some(S::Cancelled) => return Ok(row),
+                    Some(S::Forgotten) => {
+                        return Err(Error::FailedPrecondition(
+                            "the registration was forgotten".into(),
+                        ));
+                    }
+                    _ => {}
+                }
+                row.status = S::Cancelled.as_str().into();
+                row.updated_at = now_ms();
+                registrations::save(conn, &row)?;
+                outbox::enqueue(
+                    conn,
+                    &[job(
+                        &row,
+                        jobs::CANCEL_REGISTRATION,
+                        super::providers::is_blocked(&config),
+                        None,
+                    )],
+                )?;
+                changes::append(conn, &[feed(&row)])?;
+                Ok::<_, Error>(row)
+            })
+            .await?;
+        self.engine.signals.jobs_added();
+        self.engine.signals.changes_added();
+        Ok(view(&row))
+    }
+
+    /// Forgets a person in the tenant (GDPR): every registration of the email is scrubbed to a
+    /// FORGOTTEN tombstone, their metrics deleted, and a job erases them at the provider.
+    /// Returns how many registrations were forgotten.
+    pub async fn forget(&self, tenant: &str, email: &str) -> Result<usize, Error> {
+        validate::tenant(tenant)?;
+        let email = validate::email("email", email)?;
+        let t = tenant.to_owned();
+        let n = self
+            .engine
+            .store
+            .transaction(move |conn| {
+                let config = super::providers::enabled(conn, &t)?;
+                let rows = registrations::by_email_all_webinars(conn, &t, &email)?;
+                let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+                registrations::drop_waiting_jobs(conn, &t, &ids)?;
+                let now = now_ms();
+                let mut feed_rows = Vec::new();
+                for mut row in rows.clone() {
+                    row.email = format!("forgotten:{}", row.id);
+                    row.first_name = String::new();
+                    row.last_name = String::new();
+                    row.company = None;
+                    row.job_title = None;
+                    row.crm_reference_id = None;
+                    row.extra = "{}".into();
+                    row.request_id = None;
+                    row.last_error = None;
+                    row.status = S::Forgotten.as_str().into();
+                    row.updated_at = now;
+                    registrations::save(conn, &row)?;
+                    feed_rows.push(feed(&row));
+                }
+                metrics::delete_email(conn, &t, &email)?;
+                let payload = serde_json::to_string(&jobs::ForgetPayload {
+                    emails: vec![email],
+                })
+                .map_err(|_| Error::Internal)?;
+                let mut forget = outbox::new_job(&t, jobs::FORGET, None, None, Some(payload));
+                if super::providers::is_blocked(&config) {
+                    forget.state = outbox::PAUSED.into();
+                }
+                outbox::enqueue(conn, &[forget])?;
+                changes::append(conn, &feed_rows)?;
+                Ok::<_, Error>(rows.len())
+            })
+            .await?;
+        self.engine.signals.jobs_added();
+        self.engine.signals.changes_added();
+        Ok(n)
+    }
+}
+
+/// The body of a batch registration, inside its transaction.
+fn register_in(
+    conn: &mut DbConnection,
+    tenant: &str,
+    webinar: &str,
+    items: Vec<RegistrationInput>,
+) -> Result<Vec<RegisterOutcome>, Error> {
+    let config = super::providers::enabled(conn, tenant)?;
+    super::webinars::live(conn, tenant, webinar)?;
+    let paused = super::providers::is_blocked(&config);
+    let checked: Vec<Result<String, Error>> = items
+        .iter()
+        .enumerate()
+        .map(|(n, r)| check(&format!("requests[{n}]."), r))
+        .collect();
+    let emails: Vec<String> = checked
+        .iter()
+        .filter_map(|c| c.as_ref().ok().cloned())
+        .collect();
+    let request_ids: Vec<String> = items.iter().filter_map(|r| r.request_id.clone()).collect();
+    let mut by_email: HashMap<String, RegistrationRow> =
+        registrations::by_emails(conn, tenant, webinar, &emails)?
+            .into_iter()
+            .map(|r| (r.email.clone(), r))
+            .collect();
+    let by_request: HashMap<String, String> =
+        registrations::by_request_ids(conn, tenant, webinar, &request_ids)?
+            .into_iter()
+            .filter_map(|r| r.request_id.map(|id| (id, r.email)))
+            .collect();
+    let now = now_ms();
+    let (mut inserts, mut updates, mut new_jobs, mut feed_rows) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut out = Vec::with_capacity(items.len());
+    let mut seen_request: HashMap<String, String> = HashMap::new();
+    for (item, email) in items.into_iter().zip(checked) {
+        let email = match email {
+            Ok(e) => e,
+            Err(e) => {
+                out.push(RegisterOutcome {
+                    result: Err(e),
+                    created: false,
+                });
+                continue;
+            }
+        };
+        if let Some(rid) = &item.request_id {
+            let owner = by_request.get(rid).or_else(|| seen_request.get(rid));
+            if owner.is_some_and(|o| *o != email) {
+                out.push(RegisterOutcome {
+                    result: Err(Error::AlreadyExists {
+                        resource: "a registration with this request_id".into(),
+                    }),
+                    created: false,
+                });
+                continue;
+            }
+            seen_request.insert(rid.clone(), email.clone());
+        }
+        if let Some(existing) = by_email.get_mut(&email) {
+            if existing.status != S::Cancelled.as_str() {
+                out.push(RegisterOutcome {
+                    result: Ok(view(existing)),
+                    created: false,
+                });
+                continue;
+            }
+            // Registering a cancelled person again reactivates the same registration.
+            fill(existing, &item, now)?;
+            existing.status = if paused { S::Paused } else { S::Pending }.as_str().into();
+            existing.attempts = 0;
+            existing.last_error = None;
+            new_jobs.push(job(existing, jobs::DELIVER_REGISTRATION, paused, None));
+            feed_rows.push(feed(existing));
+            updates.push(existing.clone());
+            out.push(RegisterOutcome {
+                result: Ok(view(existing)),
+                created: true,
+            });
+            continue;
+        }
+        let mut row = RegistrationRow {
+            tenant: tenant.to_owned(),
+            id: uuid::Uuid::now_v7().to_string(),
+            webinar_id: webinar.to_owned(),
+            email: email.clone(),
+            first_name: String::new(),
+            last_name: String::new(),
+            company: None,
+            job_title: None,
+            crm_reference_id: None,
+            extra: String::new(),
+            status: if paused { S::Paused } else { S::Pending }.as_str().into(),
+            eventuserid: None,
+            attempts: 0,
+            last_error: None,
+            next_attempt_at: None,
+            request_id: item.request_id.clone(),
+            delivered_at: None,
+            created_at: now,
+            updated_at: now,
+        };
+        fill(&mut row, &item, now)?;
+        new_jobs.push(job(&row, jobs::DELIVER_REGISTRATION, paused, None));
+        feed_rows.push(feed(&row));
+        out.push(RegisterOutcome {
+            result: Ok(view(&row)),
+            created: true,
+        });
+        by_email.insert(email, row.clone());
+        inserts.push(row);
+    }
+    registrations::insert(conn, &inserts)?;
+    for row in &updates {
+        registrations::save(conn, row)?;
+    }
+    outbox::enqueue(conn, &new_jobs)?;
+    changes::append(conn, &feed_rows)?;
+    Ok(out)
+}
+
+fn fill(row: &mut RegistrationRow, item: &RegistrationInput, now: i64) -> Result<(), Error> {
+    row.first_name = item.first_name.trim().to_owned();
+    row.last_name = item.last_name.trim().to_owned();
+    row.company = item.company.clone();
+    row.job_title = item.job_title.clone();
+    row.crm_reference_id = item.crm_reference_id.clone();
+    row.extra = serde_json::to_string(&item.extra).map_err(|_| Error::Internal)?;
+    row.updated_at = now;
+    Ok(())
+}

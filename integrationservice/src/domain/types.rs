@@ -1,0 +1,437 @@
+//! Plain Rust types the domain services take and return (the API maps them to protobuf).
+//! Times are milliseconds since the Unix epoch.
+
+use std::collections::BTreeMap;
+
+use secrecy::SecretString;
+
+macro_rules! string_enum {
+    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $variant:ident = $s:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum $name { $($(#[$vm])* $variant),+ }
+        impl $name {
+            /// The stored name.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $s),+ }
+            }
+            /// Reads a stored name.
+            pub fn parse(s: &str) -> Option<Self> {
+                match s { $($s => Some(Self::$variant),)+ _ => None }
+            }
+        }
+    };
+}
+
+string_enum!(
+    /// Where a registration stands with the provider.
+    RegistrationStatus {
+        /// Accepted, not yet delivered.
+        Pending = "PENDING",
+        /// The provider has it (with its `eventuserid`).
+        Delivered = "DELIVERED",
+        /// A delivery failed and will be retried.
+        Retrying = "RETRYING",
+        /// The provider refused it for good.
+        Failed = "FAILED",
+        /// Cancelled (soft delete at the provider).
+        Cancelled = "CANCELLED",
+        /// Erased on request (GDPR).
+        Forgotten = "FORGOTTEN",
+        /// Held while the tenant's integration is disabled.
+        Paused = "PAUSED",
+    }
+);
+
+string_enum!(
+    /// Health of a tenant's provider credentials.
+    CredentialStatus {
+        /// Never checked yet.
+        Unchecked = "UNCHECKED",
+        /// The last call worked.
+        Healthy = "HEALTHY",
+        /// Wrong client id, key or secret.
+        NotAuthenticated = "NOT_AUTHENTICATED",
+        /// The token was deactivated.
+        TokenExpired = "TOKEN_EXPIRED",
+        /// The account may not do this.
+        Forbidden = "FORBIDDEN",
+        /// The provider failed for another reason.
+        Unhealthy = "UNHEALTHY",
+    }
+);
+
+string_enum!(
+    /// Where a webinar stands with the provider.
+    WebinarStatus {
+        /// Waiting to be created at the provider.
+        Pending = "PENDING",
+        /// Exists at the provider.
+        Active = "ACTIVE",
+        /// The provider refused to create it.
+        Failed = "FAILED",
+        /// Unlinked from this service.
+        Unlinked = "UNLINKED",
+    }
+);
+
+string_enum!(
+    /// What a change-feed entry is about.
+    ChangeKind {
+        /// A registration changed (status or fields).
+        Registration = "REGISTRATION",
+        /// An attendee's metrics changed.
+        AttendeeMetrics = "ATTENDEE_METRICS",
+        /// A webinar changed.
+        Webinar = "WEBINAR",
+        /// The tenant's credentials changed.
+        Credentials = "CREDENTIALS",
+    }
+);
+
+impl CredentialStatus {
+    /// True when calls with these credentials are pointless until they change.
+    pub fn blocks_calls(self) -> bool {
+        matches!(
+            self,
+            Self::NotAuthenticated | Self::TokenExpired | Self::Forbidden
+        )
+    }
+}
+
+/// ON24 credentials as put by the CRM.
+#[derive(Clone)]
+pub struct CredentialsInput {
+    /// ON24 client id (digits).
+    pub client_id: String,
+    /// `accessTokenKey`.
+    pub access_token_key: SecretString,
+    /// `accessTokenSecret`.
+    pub access_token_secret: SecretString,
+    /// `NA` or `EU`.
+    pub region: String,
+    /// Explicit API root, overriding the region.
+    pub base_url: Option<String>,
+    /// Check against the provider before answering.
+    pub check: bool,
+}
+
+impl std::fmt::Debug for CredentialsInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CredentialsInput")
+            .field("client_id", &self.client_id)
+            .field("region", &self.region)
+            .field("base_url", &self.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A tenant's provider configuration as the CRM may see it (never the secrets).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProviderConfig {
+    /// Tenant id.
+    pub tenant: String,
+    /// ON24 client id.
+    pub client_id: String,
+    /// `NA` or `EU`.
+    pub region: String,
+    /// Explicit API root, if any.
+    pub base_url: Option<String>,
+    /// Last four characters of the access token key.
+    pub key_last_four: String,
+    /// Health at the last call.
+    pub status: CredentialStatus,
+    /// The provider's message at the last failed call.
+    pub status_message: Option<String>,
+    /// Last provider call with these credentials.
+    pub last_check_at: Option<i64>,
+    /// Last metrics pull for the tenant.
+    pub last_metrics_at: Option<i64>,
+    /// First put.
+    pub created_at: i64,
+    /// Last put.
+    pub updated_at: i64,
+}
+
+/// Fields of a webinar to create (or the new values of an update).
+#[derive(Clone, Debug, Default)]
+pub struct WebinarInput {
+    /// CRM id of the event or session, unique in the tenant.
+    pub crm_reference_id: String,
+    /// Title.
+    pub title: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Live start.
+    pub start_at: i64,
+    /// Live duration.
+    pub duration_minutes: i32,
+    /// IANA time zone.
+    pub time_zone: String,
+    /// Language code (default `en`).
+    pub language: String,
+    /// Provider event type (empty: account default).
+    pub event_type: String,
+}
+
+/// Optional changes to a webinar.
+#[derive(Clone, Debug, Default)]
+pub struct WebinarPatch {
+    /// New title.
+    pub title: Option<String>,
+    /// New description.
+    pub description: Option<String>,
+    /// New start.
+    pub start_at: Option<i64>,
+    /// New duration.
+    pub duration_minutes: Option<i32>,
+    /// New time zone.
+    pub time_zone: Option<String>,
+}
+
+/// A webinar.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Webinar {
+    /// Tenant id.
+    pub tenant: String,
+    /// Server-assigned id (UUID).
+    pub id: String,
+    /// CRM reference.
+    pub crm_reference_id: String,
+    /// Title.
+    pub title: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Live start.
+    pub start_at: i64,
+    /// Live duration.
+    pub duration_minutes: i32,
+    /// Time zone.
+    pub time_zone: String,
+    /// Language.
+    pub language: String,
+    /// Event type.
+    pub event_type: String,
+    /// Provider event id, once created or linked.
+    pub on24_event_id: Option<i64>,
+    /// True when linked to an existing provider event.
+    pub linked: bool,
+    /// Status.
+    pub status: WebinarStatus,
+    /// Provider message when FAILED.
+    pub status_message: Option<String>,
+    /// Audience URL.
+    pub audience_url: Option<String>,
+    /// Reports URL.
+    pub report_url: Option<String>,
+    /// Preview URL.
+    pub preview_url: Option<String>,
+    /// Created.
+    pub created_at: i64,
+    /// Last changed.
+    pub updated_at: i64,
+}
+
+/// A person to register.
+#[derive(Clone, Default)]
+pub struct RegistrationInput {
+    /// Email (compared case-insensitively).
+    pub email: String,
+    /// First name.
+    pub first_name: String,
+    /// Last name.
+    pub last_name: String,
+    /// Company.
+    pub company: Option<String>,
+    /// Job title.
+    pub job_title: Option<String>,
+    /// CRM contact id.
+    pub crm_reference_id: Option<String>,
+    /// Other provider fields (`validate::EXTRA_LIMITS` names).
+    pub extra: BTreeMap<String, String>,
+    /// Client request id for idempotent retries.
+    pub request_id: Option<String>,
+}
+
+impl std::fmt::Debug for RegistrationInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistrationInput").finish_non_exhaustive()
+    }
+}
+
+/// A registration and its delivery state.
+#[derive(Clone, PartialEq)]
+pub struct Registration {
+    /// Tenant id.
+    pub tenant: String,
+    /// Webinar id.
+    pub webinar_id: String,
+    /// Server-assigned id (UUID).
+    pub id: String,
+    /// Normalised email.
+    pub email: String,
+    /// First name.
+    pub first_name: String,
+    /// Last name.
+    pub last_name: String,
+    /// Company.
+    pub company: Option<String>,
+    /// Job title.
+    pub job_title: Option<String>,
+    /// CRM contact id.
+    pub crm_reference_id: Option<String>,
+    /// Other provider fields.
+    pub extra: BTreeMap<String, String>,
+    /// Delivery status.
+    pub status: RegistrationStatus,
+    /// Provider's registrant id once delivered.
+    pub eventuserid: Option<i64>,
+    /// Attempts for the latest write.
+    pub attempts: i32,
+    /// Last error (RETRYING) or the permanent reason (FAILED).
+    pub last_error: Option<String>,
+    /// Next attempt (RETRYING).
+    pub next_attempt_at: Option<i64>,
+    /// When the provider accepted the latest write.
+    pub delivered_at: Option<i64>,
+    /// Created.
+    pub created_at: i64,
+    /// Last changed.
+    pub updated_at: i64,
+}
+
+impl std::fmt::Debug for Registration {
+    // Personal data stays out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registration")
+            .field("tenant", &self.tenant)
+            .field("webinar_id", &self.webinar_id)
+            .field("id", &self.id)
+            .field("status", &self.status)
+            .field("attempts", &self.attempts)
+            .field("eventuserid", &self.eventuserid)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Optional changes to a registration.
+#[derive(Clone, Default)]
+#[allow(missing_debug_implementations)] // personal data: no Debug at all
+pub struct RegistrationPatch {
+    /// New first name.
+    pub first_name: Option<String>,
+    /// New last name.
+    pub last_name: Option<String>,
+    /// New company.
+    pub company: Option<String>,
+    /// New job title.
+    pub job_title: Option<String>,
+    /// Replacement extra fields (merged key by key).
+    pub extra: BTreeMap<String, String>,
+}
+
+/// One item's outcome in a batch.
+#[derive(Clone, Debug)]
+pub struct RegisterOutcome {
+    /// The registration, or why this item was refused.
+    pub result: Result<Registration, super::Error>,
+    /// True when this call created it (false: an idempotent repeat).
+    pub created: bool,
+}
+
+/// A page of results.
+#[derive(Clone, Debug)]
+pub struct Page<T> {
+    /// The items.
+    pub items: Vec<T>,
+    /// Token for the next page; empty at the end.
+    pub next_page_token: String,
+}
+
+/// An attendee's metrics joined to their registration.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AttendeeMetrics {
+    /// Webinar id.
+    pub webinar_id: String,
+    /// The registration, when the attendee registered through this service.
+    pub registration_id: Option<String>,
+    /// Email.
+    pub email: String,
+    /// Provider registrant id.
+    pub eventuserid: Option<i64>,
+    /// Minutes live.
+    pub live_minutes: i64,
+    /// Minutes on demand.
+    pub archive_minutes: i64,
+    /// Cumulative minutes live.
+    pub cumulative_live_minutes: i64,
+    /// Cumulative minutes on demand.
+    pub cumulative_archive_minutes: i64,
+    /// Engagement score.
+    pub engagement_score: f64,
+    /// Questions asked.
+    pub questions_asked: i64,
+    /// Polls answered.
+    pub polls_answered: i64,
+    /// Surveys answered.
+    pub surveys_answered: i64,
+    /// Resources downloaded.
+    pub resources_downloaded: i64,
+    /// First activity.
+    pub first_activity_at: Option<i64>,
+    /// Last activity.
+    pub last_activity_at: Option<i64>,
+    /// Percentage of the live duration watched live (0..=100).
+    pub attendance_percent: f64,
+    /// When these figures were pulled.
+    pub updated_at: i64,
+}
+
+/// Aggregates of a webinar.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct WebinarMetrics {
+    /// Registrations per status.
+    pub registrations_by_status: BTreeMap<String, i64>,
+    /// Attendees with any viewing.
+    pub attendees: i64,
+    /// Attendees with live viewing.
+    pub live_attendees: i64,
+    /// Attendees with on-demand viewing.
+    pub on_demand_attendees: i64,
+    /// Sum of live minutes.
+    pub total_live_minutes: i64,
+    /// Sum of on-demand minutes.
+    pub total_archive_minutes: i64,
+    /// Mean engagement score of attendees.
+    pub average_engagement_score: f64,
+    /// Sum of questions.
+    pub questions_asked: i64,
+    /// Sum of polls answered.
+    pub polls_answered: i64,
+    /// Last metrics pull.
+    pub last_metrics_at: Option<i64>,
+}
+
+/// One change-feed entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Change {
+    /// Position; resume after it.
+    pub seq: i64,
+    /// What changed.
+    pub kind: ChangeKind,
+    /// The webinar, if any.
+    pub webinar_id: Option<String>,
+    /// The registration, if any.
+    pub registration_id: Option<String>,
+    /// When.
+    pub created_at: i64,
+}
+
+/// What a metrics sync did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    /// Attendees the provider reported.
+    pub attendees: usize,
+    /// Rows that changed (each appended to the change feed).
+    pub changed: usize,
+}

@@ -1,0 +1,382 @@
+//! Webinars: create at the provider (through the outbox), link an existing provider event,
+//! get, list, update and unlink. Creating and updating commit the row and the job together.
+
+use super::{
+    Engine, Error, Page, Webinar, WebinarInput, WebinarPatch, WebinarStatus, jobs, validate,
+};
+use crate::store::models::{NewJob, WebinarRow};
+use crate::store::{DbConnection, changes, now_ms, outbox, webinars};
+
+/// Webinar service.
+#[derive(Debug)]
+pub struct Webinars<'a> {
+    pub(crate) engine: &'a Engine,
+}
+
+/// Row to domain type.
+pub fn view(row: &WebinarRow) -> Webinar {
+    Webinar {
+        tenant: row.tenant.clone(),
+        id: row.id.clone(),
+        crm_reference_id: row.crm_reference_id.clone(),
+        title: row.title.clone(),
+        description: row.description.clone(),
+        start_at: row.start_at,
+        duration_minutes: row.duration_minutes,
+        time_zone: row.time_zone.clone(),
+        language: row.language.clone(),
+        event_type: row.event_type.clone(),
+        on24_event_id: row.on24_event_id,
+        linked: row.linked,
+        status: WebinarStatus::parse(&row.status).unwrap_or(WebinarStatus::Failed),
+        status_message: row.last_error.clone(),
+        audience_url: row.audience_url.clone(),
+        report_url: row.report_url.clone(),
+        preview_url: row.preview_url.clone(),
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    }
+}
+
+fn validate_input(w: &WebinarInput) -> Result<(), Error> {
+    validate::reference("webinar.crm_reference_id", &w.crm_reference_id)?;
+    validate::text("webinar.title", &w.title, 1, 250)?;
+    validate::opt_text("webinar.description", w.description.as_deref(), 4000)?;
+    if w.start_at <= 0 {
+        return Err(Error::invalid("webinar.start_time", "is required"));
+    }
+    validate::duration_minutes("webinar.duration_minutes", w.duration_minutes)?;
+    validate::time_zone("webinar.time_zone", &w.time_zone)?;
+    if !w.language.is_empty() {
+        validate::language("webinar.language_code", &w.language)?;
+    }
+    validate::event_type("webinar.event_type", &w.event_type)
+}
+
+fn job(row: &WebinarRow, kind: &str, paused: bool) -> NewJob {
+    let mut job = outbox::new_job(&row.tenant, kind, Some(&row.id), None, None);
+    if paused {
+        job.state = outbox::PAUSED.to_owned();
+    }
+    job
+}
+
+/// A live webinar of the tenant, or NOT_FOUND.
+pub(crate) fn live(conn: &mut DbConnection, tenant: &str, id: &str) -> Result<WebinarRow, Error> {
+    webinars::get(conn, tenant, id)?
+        .ok_or_else(|| Error::not_found(format!("tenants/{tenant}/webinars/{id}")))
+}
+
+fn by_reference(
+    conn: &mut DbConnection,
+    tenant: &str,
+    reference: &str,
+) -> Result<Option<WebinarRow>, Error> {
+    use crate::store::schema::webinars::dsl as w;
+    use diesel::prelude::*;
+    Ok(w::webinars
+        .filter(w::tenant.eq(tenant))
+        .filter(w::crm_reference_id.eq(reference))
+        .filter(w::deleted.eq(false))
+        .select(WebinarRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+impl Webinars<'_> {
+    /// Accepts a webinar to create at the provider (status PENDING until the worker ran).
+    /// Retrying with the same `request_id` returns the webinar the first call created.
+    pub async fn create(
+        &self,
+        tenant: &str,
+        input: WebinarInput,
+        request_id: Option<String>,
+    ) -> Result<Webinar, Error> {
+        validate::tenant(tenant)?;
+        validate_input(&input)?;
+        if let Some(r) = &request_id {
+            validate::request_id("request_id", r)?;
+        }
+        let t = tenant.to_owned();
+        let row = self
+            .engine
+            .store
+            .transaction(move |conn| {
+                let config = super::providers::enabled(conn, &t)?;
+                if let Some(existing) = by_reference(conn, &t, &input.crm_reference_id)? {
+                    if request_id.is_some() && existing.request_id == request_id {
+                        return Ok(existing);
+                    }
+                    return Err(Error::AlreadyExists {
+                        resource: format!(
+                            "webinar with crm_reference_id {}",
+                            input.crm_reference_id
+                        ),
+                    });
+                }
+                let now = now_ms();
+                let row = WebinarRow {
+                    tenant: t.clone(),
+                    id: uuid::Uuid::now_v7().to_string(),
+                    crm_reference_id: input.crm_reference_id,
+                    request_id,
+                    description: input.description,
+                    on24_event_id: None,
+                    linked: false,
+                    title: input.title,
+                    start_at: input.start_at,
+                    duration_minutes: input.duration_minutes,
+                    time_zone: input.time_zone,
+                    language: if input.language.is_empty() {
+                        "en".into()
+                    } else {
+                        input.language
+                    },
+                    event_type: input.event_type,
+                    status: WebinarStatus::Pending.as_str().into(),
+                    last_error: None,
+                    audience_url: None,
+                    report_url: None,
+                    preview_url: None,
+                    next_metrics_at: None,
+                    last_metrics_at: None,
+                    deleted: false,
+                    created_at: now,
+                    updated_at: now,
+                };
+                webinars::insert(conn, &row)?;
+                outbox::enqueue(
+                    conn,
+                    &[job(
+                        &row,
+                        jobs::CREATE_EVENT,
+                        super::providers::is_blocked(&config),
+                    )],
+                )?;
+                changes::append(conn, &[changes::change(&t, "WEBINAR", Some(&row.id), None)])?;
+                Ok(row)
+            })
+            .await?;
+        self.engine.signals.jobs_added();
+        self.engine.signals.changes_added();
+        Ok(view(&row))
+    }
+
+    /// Links an existing provider event; its URLs are read by a job.
+    pub async fn link(
+        &self,
+        tenant: &str,
+        on24_event_id: i64,
+        crm_reference_id: &str,
+        request_id: Option<String>,
+    ) -> Result<Webinar, Error> {
+        validate::tenant(tenant)?;
+        validate::reference("crm_reference_id", crm_reference_id)?;
+        if on24_event_id <= 0 {
+            return Err(Error::invalid("on24_event_id", "must be positive"));
+        }
+        if let Some(r) = &request_id {
+            validate::request_id("request_id", r)?;
+        }
+        let (t, reference) = (tenant.to_owned(), crm_reference_id.to_owned());
+        let row = self
+            .engine
+            .store
+            .transaction(move |conn| {
+                let config = super::providers::enabled(conn, &t)?;
+                if let Some(existing) = by_reference(conn, &t, &reference)? {
+                    if existing.on24_event_id == Some(on24_event_id) {
+                        return Ok(existing);
+                    }
+                    return Err(Error::AlreadyExists {
+                        resource: format!("webinar with crm_reference_id {reference}"),
+                    });
+                }
+                let now = now_ms();
+                let row = WebinarRow {
+                    tenant: t.clone(),
+                    id: uuid::Uuid::now_v7().to_string(),
+                    crm_reference_id: reference,
+                    request_id,
+                    description: None,
+                    on24_event_id: Some(on24_event_id),
+                    linked: true,
+                    title: String::new(),
+                    start_at: 0,
+                    duration_minutes: 0,
+                    time_zone: String::new(),
+                    language: String::new(),
+                    event_type: String::new(),
+                    status: WebinarStatus::Active.as_str().into(),
+                    last_error: None,
+                    audience_url: None,
+                    report_url: None,
+                    preview_url: None,
+                    next_metrics_at: Some(now),
+                    last_metrics_at: None,
+                    deleted: false,
+                    created_at: now,
+                    updated_at: now,
+                };
+                webinars::insert(conn, &row)?;
+                outbox::enqueue(
+                    conn,
+                    &[job(
+                        &row,
+                        jobs::REFRESH_EVENT,
+                        super::providers::is_blocked(&config),
+                    )],
+                )?;
+                changes::append(conn, &[changes::change(&t, "WEBINAR", Some(&row.id), None)])?;
+                Ok(row)
+            })
+            .await?;
+        self.engine.signals.jobs_added();
+        self.engine.signals.changes_added();
+        Ok(view(&row))
+    }
+
+    /// One webinar.
+    pub async fn get(&self, tenant: &str, id: &str) -> Result<Webinar, Error> {
+        validate::tenant(tenant)?;
+        validate::id("name", id)?;
+        let (t, i) = (tenant.to_owned(), id.to_owned());
+        let row = self
+            .engine
+            .store
+            .run(move |conn| live(conn, &t, &i))
+            .await?;
+        Ok(view(&row))
+    }
+
+    /// A page of the tenant's webinars.
+    pub async fn list(
+        &self,
+        tenant: &str,
+        page_size: i32,
+        page_token: &str,
+    ) -> Result<Page<Webinar>, Error> {
+        validate::tenant(tenant)?;
+        let limit = validate::page_size(page_size)?;
+        let after = validate::decode_page_token("webinars", page_token)?;
+        let t = tenant.to_owned();
+        let rows = self
+            .engine
+            .store
+            .run(move |conn| {
+                webinars::list(conn, &t, after.as_deref(), limit + 1).map_err(Error::from)
+            })
+            .await?;
+        Ok(page(rows, limit, "webinars", |r| r.id.clone(), view))
+    }
+
+    /// Changes a webinar; the provider is updated by a job once the event exists there.
+    pub async fn update(
+        &self,
+        tenant: &str,
+        id: &str,
+        patch: WebinarPatch,
+    ) -> Result<Webinar, Error> {
+        validate::tenant(tenant)?;
+        validate::id("webinar.name", id)?;
+        if let Some(t) = &patch.title {
+            validate::text("webinar.title", t, 1, 250)?;
+        }
+        validate::opt_text("webinar.description", patch.description.as_deref(), 4000)?;
+        if let Some(d) = patch.duration_minutes {
+            validate::duration_minutes("webinar.duration_minutes", d)?;
+        }
+        if let Some(z) = &patch.time_zone {
+            validate::time_zone("webinar.time_zone", z)?;
+        }
+        if patch.start_at.is_some_and(|s| s <= 0) {
+            return Err(Error::invalid("webinar.start_time", "must be a valid time"));
+        }
+        let (t, i) = (tenant.to_owned(), id.to_owned());
+        let row = self
+            .engine
+            .store
+            .transaction(move |conn| {
+                let config = super::providers::enabled(conn, &t)?;
+                let mut row = live(conn, &t, &i)?;
+                if let Some(v) = patch.title {
+                    row.title = v;
+                }
+                if let Some(v) = patch.description {
+                    row.description = Some(v);
+                }
+                if let Some(v) = patch.start_at {
+                    row.start_at = v;
+                }
+                if let Some(v) = patch.duration_minutes {
+                    row.duration_minutes = v;
+                }
+                if let Some(v) = patch.time_zone {
+                    row.time_zone = v;
+                }
+                row.updated_at = now_ms();
+                webinars::save(conn, &row)?;
+                // A webinar still PENDING is created from the latest row; only an existing
+                // provider event needs an update job.
+                if row.on24_event_id.is_some() {
+                    outbox::enqueue(
+                        conn,
+                        &[job(
+                            &row,
+                            jobs::UPDATE_EVENT,
+                            super::providers::is_blocked(&config),
+                        )],
+                    )?;
+                }
+                changes::append(conn, &[changes::change(&t, "WEBINAR", Some(&row.id), None)])?;
+                Ok::<_, Error>(row)
+            })
+            .await?;
+        self.engine.signals.jobs_added();
+        self.engine.signals.changes_added();
+        Ok(view(&row))
+    }
+
+    /// Unlinks a webinar from this service (the provider event is left as it is).
+    pub async fn unlink(&self, tenant: &str, id: &str) -> Result<Webinar, Error> {
+        validate::tenant(tenant)?;
+        validate::id("name", id)?;
+        let (t, i) = (tenant.to_owned(), id.to_owned());
+        let row = self
+            .engine
+            .store
+            .transaction(move |conn| {
+                let mut row = live(conn, &t, &i)?;
+                row.deleted = true;
+                row.status = WebinarStatus::Unlinked.as_str().into();
+                row.next_metrics_at = None;
+                row.updated_at = now_ms();
+                webinars::save(conn, &row)?;
+                changes::append(conn, &[changes::change(&t, "WEBINAR", Some(&row.id), None)])?;
+                Ok::<_, Error>(row)
+            })
+            .await?;
+        self.engine.signals.changes_added();
+        Ok(view(&row))
+    }
+}
+
+/// Cuts `limit + 1` rows into a page and the token of the next one.
+pub(crate) fn page<R, T>(
+    mut rows: Vec<R>,
+    limit: i64,
+    kind: &str,
+    key: impl Fn(&R) -> String,
+    map: impl Fn(&R) -> T,
+) -> Page<T> {
+    let more = rows.len() as i64 > limit;
+    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    let next_page_token = match (more, rows.last()) {
+        (true, Some(last)) => validate::encode_page_token(kind, &key(last)),
+        _ => String::new(),
+    };
+    Page {
+        items: rows.iter().map(map).collect(),
+        next_page_token,
+    }
+}

@@ -1,0 +1,226 @@
+//! The mTLS gRPC client to the key service: generate, unwrap and rewrap data keys under the
+//! credentials key. The channel is lazy (the service starts while the key service is still
+//! coming up) and every call has a deadline. Plaintext data keys come back in `Zeroizing`
+//! buffers; the protobuf copy is wiped as soon as it is moved out.
+
+use std::time::Duration;
+
+use proto::keyservice::v1::{
+    GenerateDataKeyRequest, RewrapKeyRequest, UnwrapKeyRequest,
+    key_service_client::KeyServiceClient,
+};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
+use zeroize::{Zeroize, Zeroizing};
+
+/// How to reach the key service.
+#[derive(Clone)]
+pub struct KeyClientConfig {
+    /// `https://host:port` of the key service's mTLS port.
+    pub endpoint: String,
+    /// Name the key service's certificate must carry (defaults to the endpoint's host).
+    pub domain_name: Option<String>,
+    /// PEM of the CA that signed the key service's certificate.
+    pub ca_pem: String,
+    /// PEM of our client certificate (identity `spiffe://webinar.local/integrationservice`).
+    pub cert_pem: String,
+    /// PEM of our client key.
+    pub key_pem: Zeroizing<String>,
+    /// Key to wrap credentials under, `keys/{key}`.
+    pub key_name: String,
+    /// Deadline of each call.
+    pub timeout: Duration,
+}
+
+impl std::fmt::Debug for KeyClientConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyClientConfig")
+            .field("endpoint", &self.endpoint)
+            .field("domain_name", &self.domain_name)
+            .field("key_name", &self.key_name)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Key service failures. Never carries key material or associated data.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    /// Could not configure the channel.
+    #[error("key service client configuration: {0}")]
+    Config(String),
+    /// The key service could not be reached or is overloaded: retry later.
+    #[error("key service unavailable: {0}")]
+    Unavailable(String),
+    /// The key service refused (cannot unwrap, permission denied, ...).
+    #[error("key service refused: {0}")]
+    Refused(String),
+}
+
+impl From<tonic::Status> for KeyError {
+    fn from(s: tonic::Status) -> Self {
+        use tonic::Code::*;
+        match s.code() {
+            Unavailable | DeadlineExceeded | ResourceExhausted | Aborted | Cancelled | Unknown => {
+                Self::Unavailable(format!("{:?}: {}", s.code(), s.message()))
+            }
+            _ => Self::Refused(format!("{:?}: {}", s.code(), s.message())),
+        }
+    }
+}
+
+/// A data key as generated: plaintext for one use, wrapped form to store.
+pub struct DataKey {
+    /// The 32-byte DEK.
+    pub plaintext: Zeroizing<Vec<u8>>,
+    /// The wrapped DEK (key service format v1).
+    pub wrapped: Vec<u8>,
+    /// Key version that wrapped it.
+    pub version: u32,
+}
+
+impl std::fmt::Debug for DataKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DataKey")
+            .field("version", &self.version)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The key service client. Cheap to clone (one HTTP/2 channel).
+#[derive(Clone, Debug)]
+pub struct KeyClient {
+    inner: KeyServiceClient<Channel>,
+    key_name: String,
+    timeout: Duration,
+}
+
+impl KeyClient {
+    /// Builds the mTLS channel (connects on first use).
+    pub fn connect_lazy(config: &KeyClientConfig) -> Result<Self, KeyError> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut tls = ClientTlsConfig::new()
+            .ca_certificate(Certificate::from_pem(&config.ca_pem))
+            .identity(Identity::from_pem(
+                &config.cert_pem,
+                config.key_pem.as_bytes(),
+            ));
+        if let Some(name) = &config.domain_name {
+            tls = tls.domain_name(name.clone());
+        }
+        let channel = Channel::from_shared(config.endpoint.clone())
+            .map_err(|e| KeyError::Config(e.to_string()))?
+            .connect_timeout(config.timeout)
+            .timeout(config.timeout)
+            .tls_config(tls)
+            .map_err(|e| KeyError::Config(e.to_string()))?
+            .connect_lazy();
+        Ok(Self {
+            inner: KeyServiceClient::new(channel),
+            key_name: config.key_name.clone(),
+            timeout: config.timeout,
+        })
+    }
+
+    fn request<T>(&self, message: T) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(message);
+        request.set_timeout(self.timeout);
+        request
+    }
+
+    /// A fresh DEK bound to `aad`.
+    pub async fn generate(&self, aad: &[u8]) -> Result<DataKey, KeyError> {
+        let request = self.request(GenerateDataKeyRequest {
+            name: self.key_name.clone(),
+            associated_data: aad.to_vec(),
+        });
+        let mut response = self
+            .inner
+            .clone()
+            .generate_data_key(request)
+            .await?
+            .into_inner();
+        let plaintext = Zeroizing::new(std::mem::take(&mut response.plaintext));
+        response.plaintext.zeroize();
+        check_len(&plaintext)?;
+        let version = parse_version(&response.key_version)?;
+        Ok(DataKey {
+            plaintext,
+            wrapped: response.wrapped_key,
+            version,
+        })
+    }
+
+    /// The DEK inside `wrapped`, if `aad` matches.
+    pub async fn unwrap_key(
+        &self,
+        wrapped: &[u8],
+        aad: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+        let request = self.request(UnwrapKeyRequest {
+            wrapped_key: wrapped.to_vec(),
+            associated_data: aad.to_vec(),
+        });
+        let mut response = self.inner.clone().unwrap_key(request).await?.into_inner();
+        let plaintext = Zeroizing::new(std::mem::take(&mut response.plaintext));
+        check_len(&plaintext)?;
+        Ok(plaintext)
+    }
+
+    /// The same DEK wrapped under the key's current primary version (plaintext never leaves
+    /// the key service).
+    pub async fn rewrap(&self, wrapped: &[u8], aad: &[u8]) -> Result<(Vec<u8>, u32), KeyError> {
+        let request = self.request(RewrapKeyRequest {
+            wrapped_key: wrapped.to_vec(),
+            associated_data: aad.to_vec(),
+        });
+        let response = self.inner.clone().rewrap_key(request).await?.into_inner();
+        let version = parse_version(&response.key_version)?;
+        Ok((response.wrapped_key, version))
+    }
+}
+
+fn check_len(plaintext: &[u8]) -> Result<(), KeyError> {
+    if plaintext.len() == 32 {
+        Ok(())
+    } else {
+        Err(KeyError::Refused(
+            "the key service returned a data key of the wrong size".into(),
+        ))
+    }
+}
+
+/// `keys/{key}/versions/{n}` (or a bare number) to `n`.
+pub fn parse_version(name: &str) -> Result<u32, KeyError> {
+    name.rsplit('/')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| KeyError::Refused(format!("unexpected key version name {name:?}")))
+}
+
+/// Key version recorded in a wrapped key's header (format v1), without calling the service.
+pub fn wrapped_version(wrapped: &[u8]) -> Option<u32> {
+    if wrapped.first() != Some(&1) {
+        return None;
+    }
+    let l = usize::from(*wrapped.get(1)?);
+    let bytes: [u8; 4] = wrapped.get(2 + l..6 + l)?.try_into().ok()?;
+    Some(u32::from_be_bytes(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_versions() {
+        assert_eq!(
+            parse_version("keys/on24-credentials/versions/7").ok(),
+            Some(7)
+        );
+        assert!(parse_version("keys/x/versions/").is_err());
+        let mut w = vec![1, 3, b'a', b'b', b'c', 0, 0, 0, 2];
+        w.extend([0; 28]);
+        assert_eq!(wrapped_version(&w), Some(2));
+        assert_eq!(wrapped_version(&[2, 0]), None);
+    }
+}

@@ -1,0 +1,235 @@
+//! The provider seam: what the domain and the workers need from a webinar platform, as a small
+//! object-safe trait. ON24 is the one implementation today (`on24`); another platform is added
+//! by implementing `WebinarProvider`, without touching the API or the workers.
+
+pub mod on24;
+
+use std::collections::BTreeMap;
+
+use futures::future::BoxFuture;
+use secrecy::SecretString;
+
+/// A tenant's credentials for its provider account, decrypted for one use.
+#[derive(Clone)]
+pub struct ProviderCredentials {
+    /// The provider account (ON24's numeric client id).
+    pub client_id: u64,
+    /// `NA` or `EU` (ON24's data centres).
+    pub region: String,
+    /// An explicit API root instead of the region's (a simulator, a proxy).
+    pub base_url: Option<String>,
+    /// ON24 access token key.
+    pub token_key: SecretString,
+    /// ON24 access token secret.
+    pub token_secret: SecretString,
+}
+
+impl std::fmt::Debug for ProviderCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderCredentials")
+            .field("client_id", &self.client_id)
+            .field("region", &self.region)
+            .field("base_url", &self.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What is wrong with a tenant's credentials, as the CRM sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CredentialProblem {
+    /// Wrong client id, key or secret (401).
+    NotAuthenticated,
+    /// The token was deactivated (ON24 disables tokens unused for 60 days).
+    TokenExpired,
+    /// The account may not do this (403 permission, inactive client, not Elite).
+    Forbidden,
+}
+
+/// A provider failure, classified for the workers.
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum ProviderError {
+    /// May succeed later (5xx, timeout, connection).
+    #[error("retryable {class} error: {message}")]
+    Retryable {
+        /// Low-cardinality class for metrics.
+        class: &'static str,
+        /// Safe to show (no secrets).
+        message: String,
+    },
+    /// The account's call budget is spent: slow the tenant down.
+    #[error("quota exhausted: {message}")]
+    Quota {
+        /// The provider's message.
+        message: String,
+    },
+    /// The credentials do not work: stop calling for this tenant until they change.
+    #[error("credentials refused: {message}")]
+    Credentials {
+        /// Which problem.
+        problem: CredentialProblem,
+        /// The provider's message.
+        message: String,
+    },
+    /// The same request will fail again (validation, not found, precondition).
+    #[error("permanent error: {message}")]
+    Permanent {
+        /// The provider's message.
+        message: String,
+    },
+}
+
+/// A webinar as we ask the provider to create or change it.
+#[derive(Clone, Debug)]
+pub struct EventSpec {
+    /// Title shown to attendees.
+    pub title: String,
+    /// Live start, milliseconds since the epoch (UTC).
+    pub start_at_ms: i64,
+    /// Live duration in minutes.
+    pub duration_minutes: u32,
+    /// Display time zone (IANA name).
+    pub time_zone: String,
+    /// Language code, e.g. `en`.
+    pub language: String,
+    /// Provider event type; empty for the account default.
+    pub event_type: String,
+}
+
+/// What the provider tells us about a webinar.
+#[derive(Clone, Debug, Default)]
+pub struct EventInfo {
+    /// The provider's event id.
+    pub event_id: i64,
+    /// Where attendees join.
+    pub audience_url: Option<String>,
+    /// Where reports are.
+    pub report_url: Option<String>,
+    /// Where organisers preview.
+    pub preview_url: Option<String>,
+    /// Live end (for the metrics schedule), milliseconds since the epoch, if known.
+    pub live_end_ms: Option<i64>,
+}
+
+/// One person to register.
+#[derive(Clone)]
+pub struct RegistrantSpec {
+    /// Normalised email (the provider's key within an event).
+    pub email: String,
+    /// Given name.
+    pub first_name: String,
+    /// Family name.
+    pub last_name: String,
+    /// Company.
+    pub company: Option<String>,
+    /// Job title.
+    pub job_title: Option<String>,
+    /// Other provider fields (ON24: `country`, `city`, `std1`…).
+    pub extra: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for RegistrantSpec {
+    // Personal data stays out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistrantSpec").finish_non_exhaustive()
+    }
+}
+
+/// Metrics of one attendee as the provider reports them.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AttendeeReport {
+    /// Email (normalised to lower case).
+    pub email: String,
+    /// Provider's registrant id.
+    pub eventuserid: Option<i64>,
+    /// Minutes watched live.
+    pub live_minutes: i64,
+    /// Minutes watched on demand.
+    pub archive_minutes: i64,
+    /// Cumulative live minutes.
+    pub cumulative_live_minutes: i64,
+    /// Cumulative on-demand minutes.
+    pub cumulative_archive_minutes: i64,
+    /// Engagement score.
+    pub engagement_score: f64,
+    /// Questions asked.
+    pub questions_asked: i64,
+    /// Polls answered.
+    pub polls_answered: i64,
+    /// Surveys answered.
+    pub surveys_answered: i64,
+    /// Resources downloaded.
+    pub resources_downloaded: i64,
+    /// First activity, ms since epoch.
+    pub first_activity_ms: Option<i64>,
+    /// Last activity, ms since epoch.
+    pub last_activity_ms: Option<i64>,
+}
+
+/// A webinar platform. Every call takes the tenant's credentials for that one call.
+pub trait WebinarProvider: Send + Sync + std::fmt::Debug {
+    /// Short name stored with the configuration (`on24`).
+    fn name(&self) -> &'static str;
+    /// A cheap authenticated read that proves the credentials work.
+    fn check_credentials<'a>(
+        &'a self,
+        c: &'a ProviderCredentials,
+    ) -> BoxFuture<'a, Result<(), ProviderError>>;
+    /// Creates a webinar.
+    fn create_event<'a>(
+        &'a self,
+        c: &'a ProviderCredentials,
+        spec: &'a EventSpec,
+    ) -> BoxFuture<'a, Result<EventInfo, ProviderError>>;
+    /// Reads a webinar (for linking an existing one).
+    fn get_event<'a>(
+        &'a self,
+        c: &'a ProviderCredentials,
+        event_id: i64,
+    ) -> BoxFuture<'a, Result<EventInfo, ProviderError>>;
+    /// Changes a webinar.
+    fn update_event<'a>(
+        &'a self,
+        c: &'a ProviderCredentials,
+        event_id: i64,
+        spec: &'a EventSpec,
+    ) -> BoxFuture<'a, Result<(), ProviderError>>;
+    /// Deletes a webinar.
+    fn delete_event<'a>(
+        &'a self,
+        c: &'a ProviderCredentials,
+        event_id: i64,
+    ) -> BoxFuture<'a, Result<(), ProviderError>>;
+    /// Registers (upserts by email) a person; returns the provider's registrant id.
+    fn register<'a>(
+        &'a self,
+        c: &'a ProviderCredentials,
+        event_id: i64,
+        r: &'a RegistrantSpec,
+    ) -> BoxFuture<'a, Result<i64, ProviderError>>;
+    /// Updates a registrant's details.
+    fn update_registrant<'a>(
+        &'a self,
+        c: &'a ProviderCredentials,
+        event_id: i64,
+        r: &'a RegistrantSpec,
+    ) -> BoxFuture<'a, Result<(), ProviderError>>;
+    /// Cancels a registration.
+    fn cancel_registrant<'a>(
+        &'a self,
+        c: &'a ProviderCredentials,
+        event_id: i64,
+        email: &'a str,
+    ) -> BoxFuture<'a, Result<(), ProviderError>>;
+    /// Erases people from the account (GDPR).
+    fn forget<'a>(
+        &'a self,
+        c: &'a ProviderCredentials,
+        emails: &'a [String],
+    ) -> BoxFuture<'a, Result<(), ProviderError>>;
+    /// Every attendee of a webinar with their metrics.
+    fn list_attendees<'a>(
+        &'a self,
+        c: &'a ProviderCredentials,
+        event_id: i64,
+    ) -> BoxFuture<'a, Result<Vec<AttendeeReport>, ProviderError>>;
+}

@@ -1,0 +1,400 @@
+//! The ON24 implementation of `WebinarProvider`, on the ON24 REST client (`crate::on24`).
+//! One pooled HTTP client per API root is reused for every tenant (`with_credentials`), and
+//! ON24's error classes become the provider's: quota 403 slows the tenant down, 401/403
+//! stop it, 5xx/timeouts retry, the rest are permanent.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use chrono::{DateTime, FixedOffset, TimeZone, Utc};
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use secrecy::ExposeSecret;
+
+use super::{
+    AttendeeReport, CredentialProblem, EventInfo, EventSpec, ProviderCredentials, ProviderError,
+    RegistrantSpec, WebinarProvider,
+};
+use crate::on24::{
+    BaseUrl, EventUpdate, NewEvent, On24Client, On24ClientConfig, On24Credentials, On24Error,
+    PermanentKind, Region, RegistrantForm, RegistrantUpdate,
+};
+
+/// ON24 behind the provider seam.
+#[derive(Debug, Default)]
+pub struct On24Provider {
+    clients: Mutex<HashMap<String, On24Client>>,
+    request_timeout: Option<Duration>,
+}
+
+impl On24Provider {
+    /// A provider with the client's default timeouts.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A provider whose calls give up after `timeout` (tests use short ones).
+    pub fn with_request_timeout(timeout: Duration) -> Self {
+        Self {
+            request_timeout: Some(timeout),
+            ..Self::default()
+        }
+    }
+
+    /// The client for these credentials, sharing the pool of their API root.
+    fn client(&self, c: &ProviderCredentials) -> Result<On24Client, ProviderError> {
+        let root = match &c.base_url {
+            Some(url) => BaseUrl::parse(url).map_err(map_error)?,
+            None => BaseUrl::for_region(match c.region.as_str() {
+                "EU" => Region::Europe,
+                _ => Region::NorthAmerica,
+            }),
+        };
+        let credentials = On24Credentials::new(
+            c.client_id,
+            c.token_key.expose_secret(),
+            c.token_secret.expose_secret(),
+        );
+        let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(base) = clients.get(root.as_str()) {
+            return base.with_credentials(credentials).map_err(map_error);
+        }
+        let mut config = On24ClientConfig::with_base_url(root.clone());
+        if let Some(t) = self.request_timeout {
+            config.request_timeout = t;
+            config.connect_timeout = t;
+        }
+        let client = On24Client::new(config, credentials).map_err(map_error)?;
+        clients.insert(root.as_str().to_owned(), client.clone());
+        Ok(client)
+    }
+}
+
+/// ON24's error classes as the provider seam's.
+pub fn map_error(e: On24Error) -> ProviderError {
+    let message = e.to_string();
+    if e.is_quota() {
+        return ProviderError::Quota { message };
+    }
+    if e.is_retryable() {
+        return ProviderError::Retryable {
+            class: e.class(),
+            message,
+        };
+    }
+    let problem = match e.permanent_kind() {
+        Some(PermanentKind::InvalidCredentials) => Some(CredentialProblem::NotAuthenticated),
+        Some(PermanentKind::DeactivatedToken) => Some(CredentialProblem::TokenExpired),
+        Some(PermanentKind::Inactive) => Some(CredentialProblem::Forbidden),
+        _ => None,
+    };
+    match problem {
+        Some(problem) => ProviderError::Credentials { problem, message },
+        None => ProviderError::Permanent { message },
+    }
+}
+
+fn start_time(ms: i64) -> DateTime<FixedOffset> {
+    Utc.timestamp_millis_opt(ms)
+        .single()
+        .unwrap_or_default()
+        .fixed_offset()
+}
+
+/// ON24 writes times as RFC 3339 or as `yyyy-MM-dd HH:mm:ss` (Pacific by default).
+fn parse_time(raw: Option<&str>) -> Option<i64> {
+    let raw = raw?.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
+        return Some(t.timestamp_millis());
+    }
+    for fmt in ["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S%.f%z"] {
+        if let Ok(t) = DateTime::parse_from_str(raw, fmt) {
+            return Some(t.timestamp_millis());
+        }
+    }
+    None
+}
+
+fn to_i64(v: Option<u64>) -> i64 {
+    v.map(|v| i64::try_from(v).unwrap_or(i64::MAX)).unwrap_or(0)
+}
+
+fn registrant_form(r: &RegistrantSpec) -> RegistrantForm {
+    let mut form = RegistrantForm::new(r.email.clone());
+    form.first_name = Some(r.first_name.clone());
+    form.last_name = Some(r.last_name.clone());
+    form.company = r.company.clone();
+    form.job_title = r.job_title.clone();
+    for (k, v) in &r.extra {
+        let v = Some(v.clone());
+        match k.as_str() {
+            "job_function" => form.job_function = v,
+            "country" => form.country = v,
+            "state" => form.state = v,
+            "city" => form.city = v,
+            "zip" => form.zip = v,
+            "work_phone" => form.work_phone = v,
+            "partner_ref" => form.partner_ref = v,
+            "ext_event_user_cd" => form.ext_event_user_cd = v,
+            other => {
+                // std1..std10 custom fields; anything else was refused by validation.
+                if let Some(n) = other
+                    .strip_prefix("std")
+                    .and_then(|n| n.parse::<usize>().ok())
+                    && (1..=10).contains(&n)
+                {
+                    form.std[n - 1] = v;
+                }
+            }
+        }
+    }
+    form
+}
+
+/// The registrant fields the domain accepts in `extra` (validated there).
+pub const EXTRA_FIELDS: &[&str] = &[
+    "job_function",
+    "country",
+    "state",
+    "city",
+    "zip",
+    "work_phone",
+    "partner_ref",
+    "ext_event_user_cd",
+    "std1",
+    "std2",
+    "std3",
+    "std4",
+    "std5",
+    "std6",
+    "std7",
+    "std8",
+    "std9",
+    "std10",
+];
+
+fn event_id(id: i64) -> Result<u64, ProviderError> {
+    u64::try_from(id).map_err(|_| ProviderError::Permanent {
+        message: "invalid ON24 event id".into(),
+    })
+}
+
+impl WebinarProvider for On24Provider {
+    fn name(&self) -> &'static str {
+        "on24"
+    }
+
+    fn check_credentials<'a>(
+        &'a self,
+        c: &'a ProviderCredentials,
+    ) -> BoxFuture<'a, Result<(), ProviderError>> {
+        async move { self.client(c)?.check_credentials().await.map_err(map_error) }.boxed()
+    }
+
+    fn create_event<'a>(
+        &'a self,
+        c: &'a ProviderCredentials,
+        spec: &'a EventSpec,
+    ) -> BoxFuture<'a, Result<EventInfo, ProviderError>> {
+        async move {
+            let mut ev = NewEvent::new(
+                spec.title.clone(),
+                start_time(spec.start_at_ms),
+                spec.duration_minutes,
+            );
+            ev.time_zone = spec.time_zone.clone();
+            ev.language_cd = spec.language.clone();
+            if !spec.event_type.is_empty() {
+                ev.event_type = Some(spec.event_type.clone());
+            }
+            let created = self.client(c)?.create_event(&ev).await.map_err(map_error)?;
+            Ok(EventInfo {
+                event_id: to_i64(created.event_id),
+                audience_url: created.audience_url,
+                report_url: created.reports_url,
+                preview_url: created.preview_url,
+                live_end_ms: parse_time(created.live_end.as_deref()),
+            })
+        }
+        .boxed()
+    }
+
+    fn get_event<'a>(
+        &'a self,
+        c: &'a ProviderCredentials,
+        id: i64,
+    ) -> BoxFuture<'a, Result<EventInfo, ProviderError>> {
+        async move {
+            let ev = self
+                .client(c)?
+                .get_event(event_id(id)?)
+                .await
+                .map_err(map_error)?;
+            Ok(EventInfo {
+                event_id: ev.eventid.map(|v| to_i64(Some(v))).unwrap_or(id),
+                audience_url: ev.audienceurl,
+                report_url: None,
+                preview_url: None,
+                live_end_ms: parse_time(ev.liveend.as_deref()),
+            })
+        }
+        .boxed()
+    }
+
+    fn update_event<'a>(
+        &'a self,
+        c: &'a ProviderCredentials,
+        id: i64,
+        spec: &'a EventSpec,
+    ) -> BoxFuture<'a, Result<(), ProviderError>> {
+        async move {
+            let update = EventUpdate {
+                title: Some(spec.title.clone()),
+                live_start: Some(start_time(spec.start_at_ms)),
+                live_duration_minutes: Some(spec.duration_minutes),
+                time_zone: Some(spec.time_zone.clone()),
+                ..EventUpdate::default()
+            };
+            self.client(c)?
+                .update_event(event_id(id)?, &update)
+                .await
+                .map_err(map_error)?;
+            Ok(())
+        }
+        .boxed()
+    }
+
+    fn delete_event<'a>(
+        &'a self,
+        c: &'a ProviderCredentials,
+        id: i64,
+    ) -> BoxFuture<'a, Result<(), ProviderError>> {
+        async move {
+            self.client(c)?
+                .delete_event(event_id(id)?)
+                .await
+                .map_err(map_error)?;
+            Ok(())
+        }
+        .boxed()
+    }
+
+    fn register<'a>(
+        &'a self,
+        c: &'a ProviderCredentials,
+        id: i64,
+        r: &'a RegistrantSpec,
+    ) -> BoxFuture<'a, Result<i64, ProviderError>> {
+        async move {
+            let created = self
+                .client(c)?
+                .create_registrant(event_id(id)?, &registrant_form(r))
+                .await
+                .map_err(map_error)?;
+            Ok(to_i64(created.eventuserid))
+        }
+        .boxed()
+    }
+
+    fn update_registrant<'a>(
+        &'a self,
+        c: &'a ProviderCredentials,
+        id: i64,
+        r: &'a RegistrantSpec,
+    ) -> BoxFuture<'a, Result<(), ProviderError>> {
+        async move {
+            let update = RegistrantUpdate {
+                registrant: registrant_form(r),
+                is_blocked: None,
+            };
+            self.client(c)?
+                .update_registrant(event_id(id)?, &update)
+                .await
+                .map_err(map_error)?;
+            Ok(())
+        }
+        .boxed()
+    }
+
+    fn cancel_registrant<'a>(
+        &'a self,
+        c: &'a ProviderCredentials,
+        id: i64,
+        email: &'a str,
+    ) -> BoxFuture<'a, Result<(), ProviderError>> {
+        async move {
+            self.client(c)?
+                .soft_delete_registrant(event_id(id)?, email)
+                .await
+                .map_err(map_error)
+        }
+        .boxed()
+    }
+
+    fn forget<'a>(
+        &'a self,
+        c: &'a ProviderCredentials,
+        emails: &'a [String],
+    ) -> BoxFuture<'a, Result<(), ProviderError>> {
+        async move {
+            self.client(c)?
+                .forget(emails, None)
+                .await
+                .map_err(map_error)?;
+            Ok(())
+        }
+        .boxed()
+    }
+
+    fn list_attendees<'a>(
+        &'a self,
+        c: &'a ProviderCredentials,
+        id: i64,
+    ) -> BoxFuture<'a, Result<Vec<AttendeeReport>, ProviderError>> {
+        async move {
+            let page = self
+                .client(c)?
+                .list_event_attendees(event_id(id)?)
+                .await
+                .map_err(map_error)?;
+            Ok(page
+                .attendees
+                .into_iter()
+                .filter_map(|a| {
+                    let email = a.email.as_deref()?.trim().to_lowercase();
+                    let first = [
+                        a.firstliveactivity.as_deref(),
+                        a.firstarchiveactivity.as_deref(),
+                    ]
+                    .into_iter()
+                    .filter_map(parse_time)
+                    .min();
+                    let last = [
+                        a.lastliveactivity.as_deref(),
+                        a.lastarchiveactivity.as_deref(),
+                    ]
+                    .into_iter()
+                    .filter_map(parse_time)
+                    .max();
+                    Some(AttendeeReport {
+                        email,
+                        eventuserid: a.eventuserid.map(|v| to_i64(Some(v))),
+                        live_minutes: to_i64(a.liveminutes),
+                        archive_minutes: to_i64(a.archiveminutes),
+                        cumulative_live_minutes: to_i64(a.cumulativeliveminutes),
+                        cumulative_archive_minutes: to_i64(a.cumulativearchiveminutes),
+                        engagement_score: a.engagementscore.unwrap_or(0.0),
+                        questions_asked: to_i64(a.askedquestions),
+                        polls_answered: to_i64(a.answeredpolls),
+                        surveys_answered: to_i64(a.answeredsurveys),
+                        resources_downloaded: to_i64(a.resourcesdownloaded),
+                        first_activity_ms: first,
+                        last_activity_ms: last,
+                    })
+                })
+                .collect())
+        }
+        .boxed()
+    }
+}

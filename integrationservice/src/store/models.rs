@@ -1,0 +1,188 @@
+//! Row types of the portable schema. Domain code turns them into its own types; secret columns
+//! hold only envelope-encrypted bytes, and `Debug` of those rows prints lengths, not bytes.
+
+use diesel::prelude::*;
+
+use super::schema::*;
+
+/// A tenant's provider configuration, with its credentials envelope-encrypted.
+#[derive(Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = provider_configs)]
+#[diesel(treat_none_as_null = true)]
+pub struct ProviderConfigRow {
+    pub tenant: String,
+    pub provider: String,
+    pub client_id: i64,
+    pub region: String,
+    pub base_url: Option<String>,
+    pub key_hint: String,
+    pub wrapped_dek: Vec<u8>,
+    pub dek_key_version: i32,
+    pub nonce: Vec<u8>,
+    pub ciphertext: Vec<u8>,
+    pub secret_version: i64,
+    pub status: String,
+    pub status_message: Option<String>,
+    pub last_check_at: Option<i64>,
+    pub last_metrics_at: Option<i64>,
+    pub throttle_until: Option<i64>,
+    pub throttle_level: i32,
+    pub deleted: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl std::fmt::Debug for ProviderConfigRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderConfigRow")
+            .field("tenant", &self.tenant)
+            .field("provider", &self.provider)
+            .field("client_id", &self.client_id)
+            .field("region", &self.region)
+            .field("status", &self.status)
+            .field("secret_version", &self.secret_version)
+            .field("ciphertext_len", &self.ciphertext.len())
+            .field("deleted", &self.deleted)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A webinar the service created at, or linked to, the provider.
+#[derive(Clone, Debug, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = webinars)]
+#[diesel(treat_none_as_null = true)]
+pub struct WebinarRow {
+    pub tenant: String,
+    pub id: String,
+    pub crm_reference_id: String,
+    pub request_id: Option<String>,
+    pub description: Option<String>,
+    pub on24_event_id: Option<i64>,
+    pub linked: bool,
+    pub title: String,
+    pub start_at: i64,
+    pub duration_minutes: i32,
+    pub time_zone: String,
+    pub language: String,
+    pub event_type: String,
+    pub status: String,
+    pub last_error: Option<String>,
+    pub audience_url: Option<String>,
+    pub report_url: Option<String>,
+    pub preview_url: Option<String>,
+    pub next_metrics_at: Option<i64>,
+    pub last_metrics_at: Option<i64>,
+    pub deleted: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// One person registered to one webinar, with its delivery state.
+#[derive(Clone, Debug, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = registrations)]
+#[diesel(treat_none_as_null = true)]
+pub struct RegistrationRow {
+    pub tenant: String,
+    pub id: String,
+    pub webinar_id: String,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub company: Option<String>,
+    pub job_title: Option<String>,
+    pub crm_reference_id: Option<String>,
+    /// Other ON24 registrant fields, as a JSON object of strings.
+    pub extra: String,
+    pub status: String,
+    pub eventuserid: Option<i64>,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub next_attempt_at: Option<i64>,
+    pub request_id: Option<String>,
+    pub delivered_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// An outbox job: work to do at the provider, committed with the row it is about.
+#[derive(Clone, Debug, Queryable, Selectable, QueryableByName)]
+#[diesel(table_name = outbox_jobs)]
+pub struct JobRow {
+    pub id: i64,
+    pub tenant: String,
+    pub kind: String,
+    pub webinar_id: Option<String>,
+    pub registration_id: Option<String>,
+    pub payload: Option<String>,
+    pub state: String,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub next_run_at: i64,
+    pub lease_owner: Option<String>,
+    pub lease_until: Option<i64>,
+    pub trace_context: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// A job to enqueue.
+#[derive(Clone, Debug, Insertable)]
+#[diesel(table_name = outbox_jobs)]
+pub struct NewJob {
+    pub tenant: String,
+    pub kind: String,
+    pub webinar_id: Option<String>,
+    pub registration_id: Option<String>,
+    pub payload: Option<String>,
+    pub state: String,
+    pub attempts: i32,
+    pub next_run_at: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// Metrics of one attendee of one webinar, as last pulled from the provider.
+#[derive(Clone, Debug, PartialEq, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = attendee_metrics)]
+#[diesel(treat_none_as_null = true)]
+pub struct MetricsRow {
+    pub tenant: String,
+    pub webinar_id: String,
+    pub email: String,
+    pub eventuserid: Option<i64>,
+    pub live_minutes: i64,
+    pub archive_minutes: i64,
+    pub cumulative_live_minutes: i64,
+    pub cumulative_archive_minutes: i64,
+    pub engagement_score: f64,
+    pub questions_asked: i64,
+    pub polls_answered: i64,
+    pub surveys_answered: i64,
+    pub resources_downloaded: i64,
+    pub first_activity_at: Option<i64>,
+    pub last_activity_at: Option<i64>,
+    pub updated_at: i64,
+}
+
+/// One entry of the change feed.
+#[derive(Clone, Debug, Queryable, Selectable)]
+#[diesel(table_name = changes)]
+pub struct ChangeRow {
+    pub seq: i64,
+    pub tenant: String,
+    pub kind: String,
+    pub webinar_id: Option<String>,
+    pub registration_id: Option<String>,
+    pub created_at: i64,
+}
+
+/// A change to append.
+#[derive(Clone, Debug, Insertable)]
+#[diesel(table_name = changes)]
+pub struct NewChange {
+    pub tenant: String,
+    pub kind: String,
+    pub webinar_id: Option<String>,
+    pub registration_id: Option<String>,
+    pub created_at: i64,
+}

@@ -1,0 +1,131 @@
+//! Queries on `provider_configs`: one row per tenant holding its envelope-encrypted provider
+//! credentials, their health, and the tenant's quota slow-down.
+
+use diesel::prelude::*;
+
+use super::models::ProviderConfigRow;
+use super::schema::provider_configs::dsl as p;
+use super::{DbConnection, now_ms};
+
+/// The tenant's configuration, deleted or not.
+pub fn get(conn: &mut DbConnection, tenant: &str) -> QueryResult<Option<ProviderConfigRow>> {
+    p::provider_configs
+        .filter(p::tenant.eq(tenant))
+        .select(ProviderConfigRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Inserts or replaces the tenant's configuration (inside a transaction).
+pub fn put(conn: &mut DbConnection, row: &ProviderConfigRow) -> QueryResult<()> {
+    let updated = diesel::update(p::provider_configs.filter(p::tenant.eq(&row.tenant)))
+        .set(row)
+        .execute(conn)?;
+    if updated == 0 {
+        diesel::insert_into(p::provider_configs)
+            .values(row)
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Records the result of a credential check or of a call that revealed the credentials' state.
+pub fn set_status(
+    conn: &mut DbConnection,
+    tenant: &str,
+    status: &str,
+    message: Option<&str>,
+) -> QueryResult<usize> {
+    let now = now_ms();
+    diesel::update(p::provider_configs.filter(p::tenant.eq(tenant)))
+        .set((
+            p::status.eq(status),
+            p::status_message.eq(message),
+            p::last_check_at.eq(Some(now)),
+            p::updated_at.eq(now),
+        ))
+        .execute(conn)
+}
+
+/// Marks the configuration deleted and wipes its secret columns; the row stays so the tenant's
+/// status can still be read and the integration reports itself disabled.
+pub fn mark_deleted(conn: &mut DbConnection, tenant: &str) -> QueryResult<usize> {
+    diesel::update(p::provider_configs.filter(p::tenant.eq(tenant)))
+        .set((
+            p::deleted.eq(true),
+            p::wrapped_dek.eq(Vec::<u8>::new()),
+            p::nonce.eq(Vec::<u8>::new()),
+            p::ciphertext.eq(Vec::<u8>::new()),
+            p::updated_at.eq(now_ms()),
+        ))
+        .execute(conn)
+}
+
+/// Slows a tenant down until `until` after a quota answer (`level` grows the next pause).
+pub fn throttle(
+    conn: &mut DbConnection,
+    tenant: &str,
+    until: i64,
+    level: i32,
+) -> QueryResult<usize> {
+    diesel::update(p::provider_configs.filter(p::tenant.eq(tenant)))
+        .set((
+            p::throttle_until.eq(Some(until)),
+            p::throttle_level.eq(level),
+        ))
+        .execute(conn)
+}
+
+/// Clears the slow-down after a successful call.
+pub fn clear_throttle(conn: &mut DbConnection, tenant: &str) -> QueryResult<usize> {
+    diesel::update(
+        p::provider_configs
+            .filter(p::tenant.eq(tenant))
+            .filter(p::throttle_level.gt(0)),
+    )
+    .set((p::throttle_until.eq(None::<i64>), p::throttle_level.eq(0)))
+    .execute(conn)
+}
+
+/// Records when metrics were last pulled for the tenant.
+pub fn set_last_metrics(conn: &mut DbConnection, tenant: &str, at: i64) -> QueryResult<usize> {
+    diesel::update(p::provider_configs.filter(p::tenant.eq(tenant)))
+        .set(p::last_metrics_at.eq(Some(at)))
+        .execute(conn)
+}
+
+/// Live configurations whose wrapped DEK is under a key version older than `version`.
+pub fn wrapped_below(
+    conn: &mut DbConnection,
+    version: i32,
+    limit: i64,
+) -> QueryResult<Vec<ProviderConfigRow>> {
+    p::provider_configs
+        .filter(p::deleted.eq(false))
+        .filter(p::dek_key_version.lt(version))
+        .order(p::tenant.asc())
+        .limit(limit)
+        .select(ProviderConfigRow::as_select())
+        .load(conn)
+}
+
+/// Swaps the wrapped DEK of one configuration if it is still the one that was rewrapped
+/// (compare-and-set: a concurrent put of new credentials wins).
+pub fn swap_wrapped_dek(
+    conn: &mut DbConnection,
+    tenant: &str,
+    secret_version: i64,
+    old: &[u8],
+    new: &[u8],
+    new_version: i32,
+) -> QueryResult<bool> {
+    let n = diesel::update(
+        p::provider_configs
+            .filter(p::tenant.eq(tenant))
+            .filter(p::secret_version.eq(secret_version))
+            .filter(p::wrapped_dek.eq(old)),
+    )
+    .set((p::wrapped_dek.eq(new), p::dek_key_version.eq(new_version)))
+    .execute(conn)?;
+    Ok(n == 1)
+}

@@ -1,0 +1,140 @@
+//! The one portable diesel schema shared by PostgreSQL and SQLite (see `migrations/integrationservice`).
+//! Times are milliseconds since the Unix epoch so both backends store them the same way.
+
+diesel::table! {
+    provider_configs (tenant) {
+        tenant -> Text,
+        provider -> Text,
+        client_id -> BigInt,
+        region -> Text,
+        base_url -> Nullable<Text>,
+        key_hint -> Text,
+        wrapped_dek -> Binary,
+        dek_key_version -> Integer,
+        nonce -> Binary,
+        ciphertext -> Binary,
+        secret_version -> BigInt,
+        status -> Text,
+        status_message -> Nullable<Text>,
+        last_check_at -> Nullable<BigInt>,
+        last_metrics_at -> Nullable<BigInt>,
+        throttle_until -> Nullable<BigInt>,
+        throttle_level -> Integer,
+        deleted -> Bool,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    webinars (tenant, id) {
+        tenant -> Text,
+        id -> Text,
+        crm_reference_id -> Text,
+        request_id -> Nullable<Text>,
+        description -> Nullable<Text>,
+        on24_event_id -> Nullable<BigInt>,
+        linked -> Bool,
+        title -> Text,
+        start_at -> BigInt,
+        duration_minutes -> Integer,
+        time_zone -> Text,
+        language -> Text,
+        event_type -> Text,
+        status -> Text,
+        last_error -> Nullable<Text>,
+        audience_url -> Nullable<Text>,
+        report_url -> Nullable<Text>,
+        preview_url -> Nullable<Text>,
+        next_metrics_at -> Nullable<BigInt>,
+        last_metrics_at -> Nullable<BigInt>,
+        deleted -> Bool,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    registrations (tenant, id) {
+        tenant -> Text,
+        id -> Text,
+        webinar_id -> Text,
+        email -> Text,
+        first_name -> Text,
+        last_name -> Text,
+        company -> Nullable<Text>,
+        job_title -> Nullable<Text>,
+        crm_reference_id -> Nullable<Text>,
+        extra -> Text,
+        status -> Text,
+        eventuserid -> Nullable<BigInt>,
+        attempts -> Integer,
+        last_error -> Nullable<Text>,
+        next_attempt_at -> Nullable<BigInt>,
+        request_id -> Nullable<Text>,
+        delivered_at -> Nullable<BigInt>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    outbox_jobs (id) {
+        id -> BigInt,
+        tenant -> Text,
+        kind -> Text,
+        webinar_id -> Nullable<Text>,
+        registration_id -> Nullable<Text>,
+        payload -> Nullable<Text>,
+        state -> Text,
+        attempts -> Integer,
+        last_error -> Nullable<Text>,
+        next_run_at -> BigInt,
+        lease_owner -> Nullable<Text>,
+        lease_until -> Nullable<BigInt>,
+        trace_context -> Nullable<Text>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    attendee_metrics (tenant, webinar_id, email) {
+        tenant -> Text,
+        webinar_id -> Text,
+        email -> Text,
+        eventuserid -> Nullable<BigInt>,
+        live_minutes -> BigInt,
+        archive_minutes -> BigInt,
+        cumulative_live_minutes -> BigInt,
+        cumulative_archive_minutes -> BigInt,
+        engagement_score -> Double,
+        questions_asked -> BigInt,
+        polls_answered -> BigInt,
+        surveys_answered -> BigInt,
+        resources_downloaded -> BigInt,
+        first_activity_at -> Nullable<BigInt>,
+        last_activity_at -> Nullable<BigInt>,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    changes (seq) {
+        seq -> BigInt,
+        tenant -> Text,
+        kind -> Text,
+        webinar_id -> Nullable<Text>,
+        registration_id -> Nullable<Text>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(
+    provider_configs,
+    webinars,
+    registrations,
+    outbox_jobs,
+    attendee_metrics,
+    changes,
+);

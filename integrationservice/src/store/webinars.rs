@@ -1,0 +1,101 @@
+//! Queries on `webinars`: the tenant's webinars, their provider event ids, and the metrics
+//! schedule the poller follows.
+
+use diesel::prelude::*;
+
+use super::models::WebinarRow;
+use super::schema::webinars::dsl as w;
+use super::{DbConnection, now_ms};
+
+/// One webinar of a tenant, unless unlinked.
+pub fn get(conn: &mut DbConnection, tenant: &str, id: &str) -> QueryResult<Option<WebinarRow>> {
+    w::webinars
+        .filter(w::tenant.eq(tenant))
+        .filter(w::id.eq(id))
+        .filter(w::deleted.eq(false))
+        .select(WebinarRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// True if a row with this id exists, even unlinked (ids are never reused).
+pub fn exists(conn: &mut DbConnection, tenant: &str, id: &str) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        w::webinars
+            .filter(w::tenant.eq(tenant))
+            .filter(w::id.eq(id)),
+    ))
+    .get_result(conn)
+}
+
+/// Inserts a new webinar.
+pub fn insert(conn: &mut DbConnection, row: &WebinarRow) -> QueryResult<()> {
+    diesel::insert_into(w::webinars)
+        .values(row)
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// Writes every column of the row back.
+pub fn save(conn: &mut DbConnection, row: &WebinarRow) -> QueryResult<()> {
+    diesel::update(
+        w::webinars
+            .filter(w::tenant.eq(&row.tenant))
+            .filter(w::id.eq(&row.id)),
+    )
+    .set(row)
+    .execute(conn)
+    .map(|_| ())
+}
+
+/// A page of a tenant's webinars ordered by id, after `after` (exclusive).
+pub fn list(
+    conn: &mut DbConnection,
+    tenant: &str,
+    after: Option<&str>,
+    limit: i64,
+) -> QueryResult<Vec<WebinarRow>> {
+    let mut q = w::webinars
+        .filter(w::tenant.eq(tenant))
+        .filter(w::deleted.eq(false))
+        .into_boxed();
+    if let Some(after) = after {
+        q = q.filter(w::id.gt(after.to_owned()));
+    }
+    q.order(w::id.asc())
+        .limit(limit)
+        .select(WebinarRow::as_select())
+        .load(conn)
+}
+
+/// Webinars whose next metrics pull is due, across tenants.
+pub fn due_for_metrics(
+    conn: &mut DbConnection,
+    now: i64,
+    limit: i64,
+) -> QueryResult<Vec<WebinarRow>> {
+    w::webinars
+        .filter(w::deleted.eq(false))
+        .filter(w::on24_event_id.is_not_null())
+        .filter(w::next_metrics_at.le(now))
+        .order(w::next_metrics_at.asc())
+        .limit(limit)
+        .select(WebinarRow::as_select())
+        .load(conn)
+}
+
+/// Sets when the poller should next pull this webinar's metrics (None: never again).
+pub fn schedule_metrics(
+    conn: &mut DbConnection,
+    tenant: &str,
+    id: &str,
+    next: Option<i64>,
+) -> QueryResult<usize> {
+    diesel::update(
+        w::webinars
+            .filter(w::tenant.eq(tenant))
+            .filter(w::id.eq(id)),
+    )
+    .set((w::next_metrics_at.eq(next), w::updated_at.eq(now_ms())))
+    .execute(conn)
+}

@@ -1,0 +1,260 @@
+//! Writes what a job run produced, in one transaction with the job's completion or retry:
+//! DELIVERED with the provider's id, RETRYING with attempts / last error / next attempt,
+//! FAILED with the permanent reason, the tenant slowed down after a quota answer, or the
+//! tenant's work held after its credentials were refused. Every visible change of a
+//! registration or webinar is appended to the change feed in the same transaction.
+
+use std::time::Duration;
+
+use diesel::prelude::*;
+
+use super::WorkerConfig;
+use super::backoff::quota_pause;
+use super::execute::{Effect, Outcome};
+use crate::domain::{Engine, Error, RegistrationStatus as S, WebinarStatus, jobs};
+use crate::provider::ProviderError;
+use crate::store::models::JobRow;
+use crate::store::schema::{registrations::dsl as r, webinars::dsl as w};
+use crate::store::{DbConnection, changes, now_ms, outbox, providers};
+
+fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Sets a registration's visible delivery state (unless it was cancelled or forgotten since).
+fn set_registration(
+    conn: &mut DbConnection,
+    job: &JobRow,
+    status: S,
+    last_error: Option<&str>,
+    next_attempt_at: Option<i64>,
+) -> QueryResult<()> {
+    let (Some(webinar), Some(reg)) = (&job.webinar_id, &job.registration_id) else {
+        return Ok(());
+    };
+    if job.kind == jobs::CANCEL_REGISTRATION {
+        return Ok(());
+    }
+    let n = diesel::update(
+        r::registrations
+            .filter(r::tenant.eq(&job.tenant))
+            .filter(r::id.eq(reg))
+            .filter(r::status.ne_all([S::Cancelled.as_str(), S::Forgotten.as_str()])),
+    )
+    .set((
+        r::status.eq(status.as_str()),
+        r::attempts.eq(job.attempts + 1),
+        r::last_error.eq(last_error),
+        r::next_attempt_at.eq(next_attempt_at),
+        r::updated_at.eq(now_ms()),
+    ))
+    .execute(conn)?;
+    if n > 0 {
+        changes::append(
+            conn,
+            &[changes::change(
+                &job.tenant,
+                "REGISTRATION",
+                Some(webinar),
+                Some(reg),
+            )],
+        )?;
+    }
+    Ok(())
+}
+
+fn write_effect(
+    conn: &mut DbConnection,
+    cfg: &WorkerConfig,
+    job: &JobRow,
+    effect: Effect,
+) -> Result<(), Error> {
+    let now = now_ms();
+    match effect {
+        Effect::Nothing => {}
+        Effect::Delivered {
+            registration_id,
+            eventuserid,
+        } => {
+            let n = diesel::update(
+                r::registrations
+                    .filter(r::tenant.eq(&job.tenant))
+                    .filter(r::id.eq(&registration_id))
+                    .filter(r::status.ne_all([S::Cancelled.as_str(), S::Forgotten.as_str()])),
+            )
+            .set((
+                r::status.eq(S::Delivered.as_str()),
+                r::eventuserid.eq(Some(eventuserid)),
+                r::attempts.eq(job.attempts + 1),
+                r::last_error.eq(None::<String>),
+                r::next_attempt_at.eq(None::<i64>),
+                r::delivered_at.eq(Some(now)),
+                r::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+            if n > 0 {
+                changes::append(
+                    conn,
+                    &[changes::change(
+                        &job.tenant,
+                        "REGISTRATION",
+                        job.webinar_id.as_deref(),
+                        Some(&registration_id),
+                    )],
+                )?;
+            }
+        }
+        Effect::EventReady { webinar_id, info } => {
+            let Some(row) = crate::store::webinars::get(conn, &job.tenant, &webinar_id)? else {
+                return Ok(());
+            };
+            let end = if row.start_at > 0 {
+                Some(row.start_at + i64::from(row.duration_minutes) * 60_000)
+            } else {
+                info.live_end_ms
+            };
+            let next = end
+                .and_then(|end| cfg.metrics.next_after(end, now))
+                .or(row.next_metrics_at);
+            diesel::update(
+                w::webinars
+                    .filter(w::tenant.eq(&job.tenant))
+                    .filter(w::id.eq(&webinar_id)),
+            )
+            .set((
+                w::on24_event_id.eq(Some(info.event_id)),
+                w::status.eq(WebinarStatus::Active.as_str()),
+                w::last_error.eq(None::<String>),
+                w::audience_url.eq(info.audience_url.or(row.audience_url)),
+                w::report_url.eq(info.report_url.or(row.report_url)),
+                w::preview_url.eq(info.preview_url.or(row.preview_url)),
+                w::next_metrics_at.eq(next),
+                w::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+            changes::append(
+                conn,
+                &[changes::change(
+                    &job.tenant,
+                    "WEBINAR",
+                    Some(&webinar_id),
+                    None,
+                )],
+            )?;
+        }
+        Effect::Metrics {
+            webinar_id,
+            reports,
+        } => {
+            crate::domain::metrics::store_reports(conn, &job.tenant, &webinar_id, &reports)?;
+        }
+    }
+    providers::clear_throttle(conn, &job.tenant)?;
+    Ok(())
+}
+
+/// Stops a job for good and shows why on its registration or webinar.
+fn stop(conn: &mut DbConnection, job: &JobRow, owner: &str, reason: &str) -> Result<(), Error> {
+    outbox::fail(conn, job.id, owner, reason)?;
+    set_registration(conn, job, S::Failed, Some(reason), None)?;
+    if job.kind == jobs::CREATE_EVENT
+        && let Some(webinar) = &job.webinar_id
+    {
+        diesel::update(
+            w::webinars
+                .filter(w::tenant.eq(&job.tenant))
+                .filter(w::id.eq(webinar)),
+        )
+        .set((
+            w::status.eq(WebinarStatus::Failed.as_str()),
+            w::last_error.eq(Some(reason)),
+            w::updated_at.eq(now_ms()),
+        ))
+        .execute(conn)?;
+        changes::append(
+            conn,
+            &[changes::change(&job.tenant, "WEBINAR", Some(webinar), None)],
+        )?;
+    }
+    Ok(())
+}
+
+/// Records `outcome` of `job` (claimed by `owner`).
+pub async fn apply(
+    engine: &Engine,
+    cfg: &WorkerConfig,
+    job: JobRow,
+    owner: String,
+    outcome: Outcome,
+) -> Result<(), Error> {
+    let cfg = cfg.clone();
+    match outcome {
+        Outcome::Disabled => Ok(()),
+        Outcome::Failed(ProviderError::Credentials { problem, message }) => {
+            tracing::warn!(tenant = %job.tenant, ?problem, "provider refused the credentials; holding the tenant's work");
+            engine
+                .providers()
+                .record(
+                    &job.tenant,
+                    &Err(ProviderError::Credentials { problem, message }),
+                )
+                .await
+        }
+        other => {
+            engine
+                .store()
+                .transaction(move |conn| write(conn, &cfg, &job, &owner, other))
+                .await
+        }
+    }
+}
+
+fn write(
+    conn: &mut DbConnection,
+    cfg: &WorkerConfig,
+    job: &JobRow,
+    owner: &str,
+    outcome: Outcome,
+) -> Result<(), Error> {
+    let now = now_ms();
+    match outcome {
+        Outcome::Done(effect) => {
+            write_effect(conn, cfg, job, effect)?;
+            outbox::complete(conn, job.id, owner)?;
+        }
+        Outcome::Wait => {
+            outbox::retry_later(conn, job.id, owner, now + ms(cfg.wait_delay), None, false)?;
+        }
+        Outcome::Stop(reason) => stop(conn, job, owner, &reason)?,
+        Outcome::Failed(ProviderError::Permanent { message }) => stop(conn, job, owner, &message)?,
+        Outcome::Failed(ProviderError::Quota { message }) => {
+            let level = providers::get(conn, &job.tenant)?.map_or(0, |p| p.throttle_level);
+            let until = now
+                + ms(quota_pause(
+                    cfg.quota_pause,
+                    cfg.quota_pause_max,
+                    u32::try_from(level).unwrap_or(0),
+                ));
+            providers::throttle(conn, &job.tenant, until, level.saturating_add(1))?;
+            outbox::retry_later(conn, job.id, owner, until, Some(&message), false)?;
+            set_registration(conn, job, S::Retrying, Some(&message), Some(until))?;
+        }
+        Outcome::Failed(ProviderError::Retryable { message, .. }) => {
+            let attempts = u32::try_from(job.attempts + 1).unwrap_or(u32::MAX);
+            if cfg.max_attempts.is_some_and(|max| attempts >= max) {
+                stop(
+                    conn,
+                    job,
+                    owner,
+                    &format!("gave up after {attempts} attempts: {message}"),
+                )?;
+            } else {
+                let next = now + ms(cfg.backoff.delay(attempts));
+                outbox::retry_later(conn, job.id, owner, next, Some(&message), true)?;
+                set_registration(conn, job, S::Retrying, Some(&message), Some(next))?;
+            }
+        }
+        Outcome::Failed(ProviderError::Credentials { .. }) | Outcome::Disabled => {}
+    }
+    Ok(())
+}

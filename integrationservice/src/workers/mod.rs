@@ -1,0 +1,239 @@
+//! Background work of the integration service: outbox delivery workers (leases, back-off with
+//! jitter, a per-tenant concurrency limit, quota slow-down), the metrics poller, and the
+//! periodic rewrap of stored data keys. `Workers::start` runs them until the shutdown token
+//! is cancelled; workers wake on in-process job signals and poll as a fallback (for jobs
+//! other replicas enqueue and for retries coming due).
+
+pub mod apply;
+pub mod backoff;
+pub mod execute;
+pub mod poller;
+pub mod schedule;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+pub use backoff::Backoff;
+pub use schedule::MetricsSchedule;
+
+use crate::domain::Engine;
+use crate::store::{now_ms, outbox};
+
+/// Settings of the background workers.
+#[derive(Clone, Debug)]
+pub struct WorkerConfig {
+    /// Identifies this replica in leases.
+    pub worker_id: String,
+    /// Jobs run at once by this replica.
+    pub concurrency: usize,
+    /// Jobs of one tenant run at once by this replica.
+    pub per_tenant_concurrency: usize,
+    /// How long a claimed job belongs to this replica before others may take it.
+    pub lease: Duration,
+    /// Fallback poll when no wake-up arrives.
+    pub poll_interval: Duration,
+    /// Back-off of retried jobs.
+    pub backoff: Backoff,
+    /// Give up after this many attempts (None: retry for ever).
+    pub max_attempts: Option<u32>,
+    /// First pause of a tenant after a quota answer; doubles while they continue.
+    pub quota_pause: Duration,
+    /// Longest quota pause.
+    pub quota_pause_max: Duration,
+    /// Delay of a job that waits for another (e.g. for its webinar to be created).
+    pub wait_delay: Duration,
+    /// When metrics are pulled after a webinar's end.
+    pub metrics: MetricsSchedule,
+    /// How often the poller looks for due metrics.
+    pub metrics_poll_interval: Duration,
+    /// How often stored data keys are rewrapped to the primary key version (None: never).
+    pub rewrap_interval: Option<Duration>,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        Self {
+            worker_id: format!("worker-{}", uuid::Uuid::new_v4()),
+            concurrency: 64,
+            per_tenant_concurrency: 32,
+            lease: Duration::from_secs(120),
+            poll_interval: Duration::from_secs(1),
+            backoff: Backoff::default(),
+            max_attempts: None,
+            quota_pause: Duration::from_secs(30),
+            quota_pause_max: Duration::from_secs(900),
+            wait_delay: Duration::from_secs(2),
+            metrics: MetricsSchedule::default(),
+            metrics_poll_interval: Duration::from_secs(60),
+            rewrap_interval: Some(Duration::from_secs(3600)),
+        }
+    }
+}
+
+/// Per-tenant limits of this replica.
+#[derive(Debug, Default)]
+struct TenantLimits {
+    limit: usize,
+    semaphores: Mutex<HashMap<String, Arc<Semaphore>>>,
+}
+
+impl TenantLimits {
+    fn try_acquire(&self, tenant: &str) -> Option<OwnedSemaphorePermit> {
+        let sem = {
+            let mut map = self.semaphores.lock().unwrap_or_else(|p| p.into_inner());
+            map.entry(tenant.to_owned())
+                .or_insert_with(|| Arc::new(Semaphore::new(self.limit.max(1))))
+                .clone()
+        };
+        sem.try_acquire_owned().ok()
+    }
+}
+
+/// The running background tasks.
+#[derive(Debug)]
+pub struct Workers {
+    tasks: JoinSet<()>,
+}
+
+impl Workers {
+    /// Starts the delivery loop, the metrics poller and the rewrap timer.
+    pub fn start(engine: Engine, config: WorkerConfig, shutdown: CancellationToken) -> Self {
+        let mut tasks = JoinSet::new();
+        tasks.spawn(deliver_loop(
+            engine.clone(),
+            config.clone(),
+            shutdown.clone(),
+        ));
+        tasks.spawn(poll_loop(engine.clone(), config.clone(), shutdown.clone()));
+        if let Some(every) = config.rewrap_interval {
+            tasks.spawn(rewrap_loop(engine, every, shutdown));
+        }
+        Self { tasks }
+    }
+
+    /// Waits until every task has stopped (after the shutdown token was cancelled).
+    pub async fn join(mut self) {
+        while self.tasks.join_next().await.is_some() {}
+    }
+}
+
+async fn deliver_loop(engine: Engine, cfg: WorkerConfig, shutdown: CancellationToken) {
+    let global = Arc::new(Semaphore::new(cfg.concurrency.max(1)));
+    let tenants = Arc::new(TenantLimits {
+        limit: cfg.per_tenant_concurrency,
+        ..TenantLimits::default()
+    });
+    let mut running = JoinSet::new();
+    let lease_ms = i64::try_from(cfg.lease.as_millis()).unwrap_or(i64::MAX);
+    loop {
+        while running.try_join_next().is_some() {}
+        // Claim only what can start now, so claimed jobs never sit on a lease waiting.
+        let free = global.available_permits();
+        let claimed = if free == 0 {
+            Vec::new()
+        } else {
+            let owner = format!("{}:{}", cfg.worker_id, uuid::Uuid::new_v4());
+            let limit = i64::try_from(free).unwrap_or(64);
+            let o = owner.clone();
+            match engine
+                .store()
+                .run(move |conn| {
+                    outbox::claim(conn, &o, lease_ms, limit).map_err(crate::store::StoreError::from)
+                })
+                .await
+            {
+                Ok(jobs) => jobs.into_iter().map(|j| (j, owner.clone())).collect(),
+                Err(e) => {
+                    tracing::warn!(error = %e, "claiming jobs failed");
+                    Vec::new()
+                }
+            }
+        };
+        let got_any = !claimed.is_empty();
+        for (job, owner) in claimed {
+            let Ok(permit) = global.clone().try_acquire_owned() else {
+                break;
+            };
+            let engine = engine.clone();
+            let cfg = cfg.clone();
+            let tenant_permit = tenants.try_acquire(&job.tenant);
+            running.spawn(async move {
+                let _permit = permit;
+                let outcome = match tenant_permit {
+                    // The tenant is at its limit in this replica: hand the job back briefly.
+                    None => execute::Outcome::Wait,
+                    Some(_tenant) => match execute::run(&engine, &job).await {
+                        Ok(outcome) => outcome,
+                        Err(e) => {
+                            tracing::warn!(error = %e, job = job.id, kind = %job.kind, "job could not run");
+                            execute::Outcome::Wait
+                        }
+                    },
+                };
+                let (id, kind) = (job.id, job.kind.clone());
+                if let Err(e) = apply::apply(&engine, &cfg, job, owner, outcome).await {
+                    tracing::warn!(error = %e, job = id, %kind, "job result could not be recorded; the lease will expire and it runs again");
+                }
+            });
+        }
+        if got_any && global.available_permits() > 0 {
+            continue;
+        }
+        let sleep = next_sleep(&engine, cfg.poll_interval).await;
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = engine.signals().wait_jobs() => {}
+            _ = tokio::time::sleep(sleep) => {}
+            Some(_) = running.join_next(), if !running.is_empty() => {}
+        }
+    }
+    // Let running jobs finish their provider call and record it; leases cover the rest.
+    while running.join_next().await.is_some() {}
+}
+
+/// Sleeps until the next job is due, at most `poll`.
+async fn next_sleep(engine: &Engine, poll: Duration) -> Duration {
+    let next = engine
+        .store()
+        .run(|conn| outbox::next_due(conn).map_err(crate::store::StoreError::from))
+        .await
+        .ok()
+        .flatten();
+    match next {
+        Some(at) => {
+            let wait = u64::try_from((at - now_ms()).max(5)).unwrap_or(0);
+            Duration::from_millis(wait).min(poll)
+        }
+        None => poll,
+    }
+}
+
+async fn poll_loop(engine: Engine, cfg: WorkerConfig, shutdown: CancellationToken) {
+    loop {
+        if let Err(e) = poller::poll_once(&engine, &cfg).await {
+            tracing::warn!(error = %e, "metrics poll failed");
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tokio::time::sleep(cfg.metrics_poll_interval) => {}
+        }
+    }
+}
+
+async fn rewrap_loop(engine: Engine, every: Duration, shutdown: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tokio::time::sleep(every) => {}
+        }
+        match crate::crypto::rewrap::rewrap_all(engine.store(), engine.envelope()).await {
+            Ok(report) => tracing::info!(?report, "rewrap pass done"),
+            Err(e) => tracing::warn!(error = %e, "rewrap pass failed"),
+        }
+    }
+}

@@ -1,0 +1,58 @@
+//! The metrics poller: finds webinars whose scheduled pull is due, enqueues one metrics job
+//! each (so pulls go through the same leases, per-tenant limits and quota slow-down as
+//! deliveries), and moves each webinar to its next slot in the freshness schedule.
+
+use diesel::prelude::*;
+
+use super::WorkerConfig;
+use crate::domain::{Engine, Error, jobs};
+use crate::store::schema::outbox_jobs::dsl as j;
+use crate::store::{now_ms, outbox, providers, webinars};
+
+/// Runs one polling pass; returns how many sync jobs were enqueued.
+pub async fn poll_once(engine: &Engine, cfg: &WorkerConfig) -> Result<usize, Error> {
+    let schedule = cfg.metrics.clone();
+    let n = engine
+        .store()
+        .transaction(move |conn| {
+            let now = now_ms();
+            let due = webinars::due_for_metrics(conn, now, 500)?;
+            let mut enqueued = 0;
+            for w in due {
+                let end =
+                    (w.start_at > 0).then(|| w.start_at + i64::from(w.duration_minutes) * 60_000);
+                let next = end.and_then(|end| schedule.next_after(end, now));
+                webinars::schedule_metrics(conn, &w.tenant, &w.id, next)?;
+                let Some(config) = providers::get(conn, &w.tenant)? else {
+                    continue;
+                };
+                if config.deleted {
+                    continue;
+                }
+                // One pending pull per webinar is enough.
+                let pending: bool = diesel::select(diesel::dsl::exists(
+                    j::outbox_jobs
+                        .filter(j::tenant.eq(&w.tenant))
+                        .filter(j::webinar_id.eq(&w.id))
+                        .filter(j::kind.eq(jobs::SYNC_METRICS))
+                        .filter(j::state.ne(outbox::FAILED)),
+                ))
+                .get_result(conn)?;
+                if !pending {
+                    let mut job =
+                        outbox::new_job(&w.tenant, jobs::SYNC_METRICS, Some(&w.id), None, None);
+                    if crate::domain::providers::is_blocked(&config) {
+                        job.state = outbox::PAUSED.into();
+                    }
+                    outbox::enqueue(conn, &[job])?;
+                    enqueued += 1;
+                }
+            }
+            Ok::<_, Error>(enqueued)
+        })
+        .await?;
+    if n > 0 {
+        engine.signals().jobs_added();
+    }
+    Ok(n)
+}
