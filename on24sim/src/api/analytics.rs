@@ -30,6 +30,7 @@ pub async fn attendees(
     let list: Vec<Value> = store
         // Attendance survives a soft delete, so by default active and deleted registrants count.
         .registrants_where(
+            Some(id),
             move |r| r.event_id == id,
             q.get("userstatus").or(Some("all")),
         )

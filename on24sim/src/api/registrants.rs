@@ -59,6 +59,7 @@ pub async fn list_event(
     let tpl = &Shapes::get().event_registrant;
     let regs: Vec<Value> = store
         .registrants_where(
+            Some(id),
             move |r| {
                 r.event_id == id
                     && email
@@ -83,7 +84,7 @@ pub async fn list_client(
     let store = sim.store();
     let client = c.client_id;
     let all: Vec<_> = store
-        .registrants_where(move |r| r.client_id == client, q.get("userstatus"))
+        .registrants_where(None, move |r| r.client_id == client, q.get("userstatus"))
         .collect();
     let tpl = &Shapes::get().client_registrant;
     let regs: Vec<Value> = all

@@ -5,7 +5,7 @@ use serde_json::{Map, Value, json};
 use crate::shapes::{Shapes, render};
 use crate::state::time::{hms, iso_pacific, wcc_pacific};
 use crate::state::viewing::{AttendeeStats, round_minutes};
-use crate::state::{Event, Registrant, Session, Store, Usage, UserStatus};
+use crate::state::{Event, Registrant, Session, Store, Usage};
 
 fn s(v: impl Into<String>) -> Option<Value> {
     Some(Value::String(v.into()))
@@ -75,11 +75,7 @@ pub fn wcc_event(
 
 /// Counts over an event's registrants and viewing for `eventanalytics`.
 fn analytics(store: &Store, ev: &Event, template: &Value) -> Value {
-    let regs: Vec<&Registrant> = store
-        .registrants
-        .values()
-        .filter(|r| r.event_id == ev.id && r.status == UserStatus::Active)
-        .collect();
+    let regs: Vec<&Registrant> = store.registrants_where(Some(ev.id), |_| true, None).collect();
     let span = (ev.duration_min + 15) * 60;
     let stats: Vec<AttendeeStats> = regs
         .iter()

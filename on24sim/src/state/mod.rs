@@ -137,7 +137,10 @@ pub struct Store {
     pub registrants: BTreeMap<i64, Registrant>,
     /// (event id, lower-case email) to eventuserid: the upsert key.
     pub by_email: HashMap<(i64, String), i64>,
-    pub sessions: Vec<Session>,
+    /// Registrations of each event, oldest first (registrations are never removed).
+    pub by_event: HashMap<i64, Vec<i64>>,
+    /// Viewing sessions by eventuserid.
+    pub sessions: HashMap<i64, Vec<Session>>,
     pub activity: HashMap<i64, Activity>,
 }
 
@@ -150,7 +153,8 @@ impl Default for Store {
             events: BTreeMap::new(),
             registrants: BTreeMap::new(),
             by_email: HashMap::new(),
-            sessions: Vec::new(),
+            by_event: HashMap::new(),
+            sessions: HashMap::new(),
             activity: HashMap::new(),
         }
     }

@@ -198,6 +198,7 @@ impl Store {
             last_activity: now,
         };
         self.by_email.insert(Self::key(event_id, email), id);
+        self.by_event.entry(event_id).or_default().push(id);
         self.registrants.insert(id, r.clone());
         Ok(r)
     }
@@ -352,9 +353,7 @@ impl Store {
     ) -> ApiResult<Vec<i64>> {
         self.event(client_id, event_id)?;
         let ids: Vec<i64> = self
-            .registrants
-            .values()
-            .filter(|r| r.event_id == event_id && r.status != UserStatus::Forgotten)
+            .registrants_where(Some(event_id), |_| true, Some("all"))
             .map(|r| r.eventuserid)
             .collect();
         if ids.len() > FORGET_LIMIT {
@@ -368,13 +367,21 @@ impl Store {
 
     /// Registrations matching ON24's `userstatus` filter: absent = active only; `any` = all;
     /// `all` (deprecated) = active and soft-deleted; `deleted`/`forgotten` = only those.
+    /// `event` limits the walk to one event's registrations (via the index).
     pub fn registrants_where<'a>(
         &'a self,
+        event: Option<i64>,
         pred: impl Fn(&Registrant) -> bool + 'a,
         userstatus: Option<&str>,
     ) -> impl Iterator<Item = &'a Registrant> + 'a {
         let filter = userstatus.map(str::to_ascii_lowercase);
-        self.registrants.values().filter(move |r| {
+        let all: Box<dyn Iterator<Item = &'a Registrant> + 'a> = match event {
+            Some(e) => Box::new(
+                self.by_event.get(&e).into_iter().flatten().filter_map(|id| self.registrants.get(id)),
+            ),
+            None => Box::new(self.registrants.values()),
+        };
+        all.filter(move |r| {
             let status_ok = match filter.as_deref() {
                 None | Some("") | Some("active") => r.status == UserStatus::Active,
                 Some("any") => true,

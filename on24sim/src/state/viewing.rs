@@ -96,7 +96,7 @@ impl Store {
         if live > 0 {
             let start = parse(&req.live_start, good_after)?;
             let id = self.new_session_id();
-            self.sessions.push(Session {
+            self.sessions.entry(uid).or_default().push(Session {
                 id,
                 eventuserid: uid,
                 start,
@@ -108,7 +108,7 @@ impl Store {
         if archive > 0 {
             let start = parse(&req.archive_start, archive_start)?;
             let id = self.new_session_id();
-            self.sessions.push(Session {
+            self.sessions.entry(uid).or_default().push(Session {
                 id,
                 eventuserid: uid,
                 start,
@@ -129,7 +129,7 @@ impl Store {
 
     /// True if the registrant watched anything (only they are attendees).
     pub fn attended(&self, eventuserid: i64) -> bool {
-        self.sessions.iter().any(|s| s.eventuserid == eventuserid)
+        self.sessions.get(&eventuserid).is_some_and(|v| !v.is_empty())
     }
 
     pub fn attendee_stats(&self, eventuserid: i64, live_span_secs: i64) -> AttendeeStats {
@@ -137,11 +137,7 @@ impl Store {
             activity: self.activity.get(&eventuserid).cloned().unwrap_or_default(),
             ..Default::default()
         };
-        for s in self
-            .sessions
-            .iter()
-            .filter(|s| s.eventuserid == eventuserid)
-        {
+        for s in self.sessions.get(&eventuserid).into_iter().flatten() {
             let end = s.start + Duration::seconds(s.secs);
             let (total, count, first, last) = match s.usage {
                 Usage::Live => (
@@ -169,13 +165,12 @@ impl Store {
     /// Sessions of an event's registrants, oldest first.
     pub fn event_sessions(&self, event_id: i64) -> Vec<&Session> {
         let mut v: Vec<&Session> = self
-            .sessions
-            .iter()
-            .filter(|s| {
-                self.registrants
-                    .get(&s.eventuserid)
-                    .is_some_and(|r| r.event_id == event_id)
-            })
+            .by_event
+            .get(&event_id)
+            .into_iter()
+            .flatten()
+            .filter_map(|uid| self.sessions.get(uid))
+            .flatten()
             .collect();
         v.sort_by_key(|s| (s.start, s.id));
         v
