@@ -116,7 +116,7 @@ impl KeyManager {
                 Ok(key_from_row(&row, Some(now)))
             })
             .await?;
-        self.refresh().await?;
+        self.announce_change().await?;
         Ok(key)
     }
 
@@ -241,7 +241,7 @@ impl KeyManager {
     pub async fn rotate_key(&self, id: &str) -> Result<(Key, KeyVersion)> {
         for _ in 0..CAS_ATTEMPTS {
             if let Some(done) = self.rotate_once(id, None).await? {
-                self.refresh().await?;
+                self.announce_change().await?;
                 return Ok(done);
             }
         }

@@ -83,7 +83,7 @@ impl KeyManager {
                 "wrap limit reached; rotating"
             );
             self.rotate_if_primary(key_id, limit_reached_at).await?;
-            self.refresh().await?;
+            self.announce_change().await?;
         }
         Err(Error::ResourceExhausted(format!(
             "keys/{key_id}: primary version reached its wrap limit and rotation did not take effect"

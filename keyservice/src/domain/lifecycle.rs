@@ -37,7 +37,7 @@ impl KeyManager {
                 })
                 .await?;
             if let Some(key) = saved {
-                self.refresh().await?;
+                self.announce_change().await?;
                 return Ok(key);
             }
         }
@@ -138,7 +138,7 @@ impl KeyManager {
                 })
                 .await?;
             if let Some(v) = done {
-                self.refresh().await?;
+                self.announce_change().await?;
                 return Ok(v);
             }
         }

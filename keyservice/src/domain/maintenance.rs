@@ -1,7 +1,7 @@
 //! Upkeep: automatic rotation (by age and by wrap count), purging keys whose deletion
 //! waiting period has ended, and the background task that refreshes the snapshot.
 
-use std::{sync::Arc, time::Duration};
+use std::{sync::Arc, time::Instant};
 
 use super::{KeyManager, KeyVersionRef, Result, types::now_micros};
 use crate::store::{
@@ -53,7 +53,7 @@ impl KeyManager {
             }
         }
         if !rotated.is_empty() {
-            self.refresh().await?;
+            self.announce_change().await?;
         }
         Ok(rotated)
     }
@@ -82,7 +82,7 @@ impl KeyManager {
             })
             .await?;
         if purged > 0 {
-            self.refresh().await?;
+            self.announce_change().await?;
         }
         Ok(purged)
     }
@@ -96,25 +96,29 @@ impl KeyManager {
 }
 
 /// Starts the refresh (and optional maintenance) loop. It holds only a weak reference, so
-/// it ends when the last `KeyManager` clone is dropped.
+/// it ends when the last `KeyManager` clone is dropped. It refreshes every refresh interval,
+/// or at once when the PostgreSQL listener reports a change.
 pub(super) fn spawn_background(manager: &KeyManager) {
     let weak = Arc::downgrade(&manager.inner);
+    let changed = manager.inner.changed.clone();
     let refresh = manager.inner.settings.refresh_interval;
     let maintenance = manager.inner.settings.maintenance_interval;
     tokio::spawn(async move {
-        let mut since_maintenance = Duration::ZERO;
+        let mut last_maintenance = Instant::now();
         loop {
-            tokio::time::sleep(refresh).await;
+            tokio::select! {
+                () = tokio::time::sleep(refresh) => {}
+                () = changed.notified() => {}
+            }
             let Some(inner) = weak.upgrade() else { break };
             let manager = KeyManager { inner };
             if let Err(e) = manager.refresh().await {
                 tracing::warn!(error = %e, "key snapshot refresh failed; keeping the previous one");
             }
-            since_maintenance += refresh;
             if let Some(every) = maintenance
-                && since_maintenance >= every
+                && last_maintenance.elapsed() >= every
             {
-                since_maintenance = Duration::ZERO;
+                last_maintenance = Instant::now();
                 if let Err(e) = manager.maintain().await {
                     tracing::warn!(error = %e, "key maintenance failed");
                 }

@@ -21,9 +21,9 @@
 //!   `maintain()` (both), `refresh()` (reload the snapshot now).
 //! - Errors: [`Error`] (see its doc for the gRPC code of each variant).
 //!
-//! Replica agreement: see [`cache`](self::cache) — every replica reloads its snapshot every
-//! `refresh_interval` (default 2 s), so a change through one replica holds on all within
-//! that bound.
+//! Replica agreement: every replica reloads its snapshot every `refresh_interval` (default
+//! 2 s), so a change through one replica holds on all within that bound; on PostgreSQL a
+//! `LISTEN`/`NOTIFY` channel (see [`crate::store::notify`]) usually makes it about 100 ms.
 
 mod admin;
 mod cache;
@@ -107,6 +107,10 @@ struct Inner {
     snapshot: RwLock<Arc<Snapshot>>,
     // One refresh at a time, so pending wrap counts are flushed exactly once.
     refresh_lock: tokio::sync::Mutex<()>,
+    // Woken by the PostgreSQL change listener; the background task refreshes at once.
+    changed: Arc<tokio::sync::Notify>,
+    // Stops the listener thread when the last clone of the manager drops.
+    _listener: Option<crate::store::notify::Listener>,
 }
 
 impl std::fmt::Debug for KeyManager {
@@ -133,6 +137,9 @@ impl KeyManager {
                 .await?
         };
         tracing::info!(root = %root.describe(), keys = snapshot.keys.len(), "key manager open");
+        let changed = Arc::new(tokio::sync::Notify::new());
+        let wake = changed.clone();
+        let listener = crate::store::notify::listen(store.backend(), move || wake.notify_one());
         let manager = Self {
             inner: Arc::new(Inner {
                 store,
@@ -140,6 +147,8 @@ impl KeyManager {
                 settings,
                 snapshot: RwLock::new(Arc::new(snapshot)),
                 refresh_lock: tokio::sync::Mutex::new(()),
+                changed,
+                _listener: listener,
             }),
         };
         maintenance::spawn_background(&manager);
@@ -157,6 +166,16 @@ impl KeyManager {
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .clone()
+    }
+
+    /// After a write: tells other replicas (NOTIFY on PostgreSQL) and refreshes this one.
+    pub(crate) async fn announce_change(&self) -> Result<()> {
+        let announced = self.inner.store.run(crate::store::notify::announce).await;
+        if let Err(e) = announced {
+            // Other replicas still pick the change up at their next periodic refresh.
+            tracing::warn!(error = %e, "cannot announce a key change");
+        }
+        self.refresh().await
     }
 
     /// Flushes this replica's wrap counts and reloads the snapshot from the database now.

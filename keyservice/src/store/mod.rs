@@ -3,6 +3,7 @@
 //! async runtime.
 
 pub mod models;
+pub mod notify;
 pub mod queries;
 pub mod schema;
 

@@ -786,3 +786,42 @@ fn pkcs11_child() {
         assert!(KeyManager::open(store, wrong, settings()).await.is_err());
     });
 }
+
+/// With a periodic refresh far too slow to matter, replicas on PostgreSQL still agree
+/// quickly because every change is announced with NOTIFY.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_notify_spreads_changes_quickly() {
+    let db = TestPostgres::new().expect("test PostgreSQL");
+    let slow = DomainSettings {
+        refresh_interval: Duration::from_secs(3600),
+        ..settings()
+    };
+    let root = software_root();
+    let a = KeyManager::open(
+        Store::open(&db.url, 2).expect("store"),
+        root.clone(),
+        slow.clone(),
+    )
+    .await
+    .expect("opens");
+    let b = KeyManager::open(Store::open(&db.url, 2).expect("store"), root, slow)
+        .await
+        .expect("opens");
+    // Give b's listener time to connect before the first change.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    a.create_key(new_key("notified")).await.expect("creates");
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while b.wrap("notified", b"k", b"").await.is_err() {
+        assert!(Instant::now() < deadline, "b never heard of the new key");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    a.rotate_key("notified").await.expect("rotates");
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while !matches!(b.wrap("notified", b"k", b"").await, Ok(w) if w.version.version == 2) {
+        assert!(
+            Instant::now() < deadline,
+            "b never used the rotated version"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
