@@ -65,7 +65,13 @@ def test_migration_jobs_are_pre_install_and_pre_upgrade_hooks(manifests):
         hooks = job["metadata"]["annotations"]["helm.sh/hook"].split(",")
         assert sorted(hooks) == ["pre-install", "pre-upgrade"]
         (container,) = job["spec"]["template"]["spec"]["containers"]
-        assert container["args"] == ["migrate"]
+        assert container["args"][0] == "migrate"
+        # What the Job mounts must exist before it: hooks with a lower weight.
+        weight = int(job["metadata"]["annotations"]["helm.sh/hook-weight"])
+        (config,) = [v["configMap"]["name"] for v in job["spec"]["template"]["spec"]["volumes"]]
+        (cm,) = [c for c in find(manifests["default"], "ConfigMap") if c["metadata"]["name"] == config]
+        assert "pre-install" in cm["metadata"]["annotations"]["helm.sh/hook"]
+        assert int(cm["metadata"]["annotations"]["helm.sh/hook-weight"]) < weight
 
 
 def test_certificates(manifests):

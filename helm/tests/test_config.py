@@ -1,0 +1,93 @@
+"""The config files the chart renders fit the services: valid TOML, and every key is one the
+service knows (its embedded defaults in <service>/src/config.rs), so a renamed key in the
+service fails here instead of at the pod's start."""
+
+from __future__ import annotations
+
+import pathlib
+import re
+import tomllib
+
+import pytest
+
+from conftest import VALUE_SETS, find
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+DEFAULTS = re.compile(r'pub const DEFAULTS: &str = r#"(.*?)"#;', re.S)
+
+
+def service_defaults(service: str) -> dict:
+    source = REPO / service / "src" / "config.rs"
+    if not source.is_file():
+        pytest.skip(f"{source} does not exist")
+    match = DEFAULTS.search(source.read_text())
+    assert match, f"no DEFAULTS TOML in {source}"
+    return tomllib.loads(match.group(1))
+
+
+def unknown_keys(rendered: dict, known: dict, prefix: str = "") -> list[str]:
+    bad = []
+    for key, value in rendered.items():
+        if key not in known:
+            bad.append(prefix + key)
+        elif isinstance(value, dict):
+            bad += unknown_keys(value, known[key], f"{prefix}{key}.")
+    return bad
+
+
+def config_of(docs: list[dict], component: str, name: str = "config.toml") -> dict:
+    (cm,) = [c for c in find(docs, "ConfigMap", component)]
+    return tomllib.loads(cm["data"][name])
+
+
+@pytest.mark.parametrize("service", ["keyservice", "integrationservice"])
+@pytest.mark.parametrize("value_set", sorted(VALUE_SETS))
+def test_rendered_config_uses_only_known_keys(manifests, service, value_set):
+    known = service_defaults(service)
+    for component in (service, f"{service}-migrate"):
+        rendered = config_of(manifests[value_set], component)
+        assert not unknown_keys(rendered, known), unknown_keys(rendered, known)
+        # The URL with the password is never in the file, only in the env var.
+        assert "url" not in rendered.get("database", {})
+
+
+def test_keyservice_config(manifests):
+    config = config_of(manifests["default"], "keyservice")
+    assert config["listen"] == {"main": "0.0.0.0:7443", "health": "0.0.0.0:7080"}
+    assert config["root_key"]["source"] == "file:/var/run/secrets/webinar/root-key/root-key"
+    pkcs11 = config_of(manifests["pkcs11-digests"], "keyservice")["root_key"]["source"]
+    assert pkcs11.startswith("pkcs11:token=webinar;object=webinar-root?module-path=")
+    assert pkcs11.endswith("&pin-source=file:/var/run/secrets/webinar/pkcs11-pin/pin")
+    policy = tomllib.loads(find(manifests["default"], "ConfigMap", "keyservice")[0]["data"]["policy.toml"])
+    assert policy["rule"][0]["identity"] == "spiffe://webinar.local/integrationservice"
+    assert policy["rule"][0]["keys"] == ["on24-credentials"]
+
+
+def test_integrationservice_config(manifests):
+    config = config_of(manifests["default"], "integrationservice")
+    assert config["listen"] == {"grpc": "0.0.0.0:8443", "health": "0.0.0.0:8080"}
+    assert config["keyservice"]["endpoint"] == "https://webinar-keyservice.webinar.svc:7443"
+    assert config["keyservice"]["cert_file"].startswith("/var/run/secrets/webinar/keyservice-client/")
+    # The migration Jobs migrate; the pods don't race them.
+    assert config["database"]["migrate_on_start"] is False
+    assert config["on24"]["allow_http"] is False
+    assert config_of(manifests["on24sim"], "integrationservice")["on24"]["allow_http"] is True
+    policy = tomllib.loads(find(manifests["default"], "ConfigMap", "integrationservice")[0]["data"]["tenant-policy.toml"])
+    assert policy == {}, "deny by default: no principal unless the operator lists one"
+
+
+def test_tenant_policy_and_page_token_key_from_values():
+    from conftest import objects, render
+
+    docs = objects(render({"integrationservice": {
+        "tenantPolicy": {"principals": [{"id": "spiffe://webinar.local/crm/acme", "tenants": ["acme"]}]},
+        "pageTokenKey": {"existingSecret": "page-key"},
+    }}))
+    (cm,) = find(docs, "ConfigMap", "integrationservice")
+    policy = tomllib.loads(cm["data"]["tenant-policy.toml"])
+    assert policy["principal"] == [{"id": "spiffe://webinar.local/crm/acme", "tenants": ["acme"]}]
+    config = tomllib.loads(cm["data"]["config.toml"])
+    assert config["api"]["page_token_key_file"] == "/var/run/secrets/webinar/page-token-key/page-token-key"
+    (deploy,) = find(docs, "Deployment", "integrationservice")
+    volumes = {v["name"]: v for v in deploy["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["page-token-key"]["secret"]["secretName"] == "page-key"

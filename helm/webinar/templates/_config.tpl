@@ -1,0 +1,80 @@
+{{/*
+The services' config files (TOML), shared by each service's ConfigMap and the hook copy its
+migration Job reads. Keys follow keyservice/src/config.rs and integrationservice/src/config.rs
+(docs/keyservice-config.md, docs/integrationservice-config.md); values.<service>.config is
+merged over them. Secrets never appear here: database URLs come from env vars (Secrets), key
+material from mounted Secret files.
+*/}}
+
+{{- define "webinar.keyservice.configToml" -}}
+{{- $ks := .Values.keyservice -}}
+{{- $rootKeySource := "" -}}
+{{- if eq $ks.rootKey.provider "file" -}}
+{{- $rootKeySource = printf "file:/var/run/secrets/webinar/root-key/%s" $ks.rootKey.secretKey -}}
+{{- else -}}
+{{- $sep := ternary "&" "?" (contains "?" $ks.rootKey.pkcs11.source) -}}
+{{- $rootKeySource = printf "%s%spin-source=file:/var/run/secrets/webinar/pkcs11-pin/%s" $ks.rootKey.pkcs11.source $sep $ks.rootKey.pkcs11.pinSecretKey -}}
+{{- end -}}
+{{- $config := dict
+  "listen" (dict "main" "0.0.0.0:7443" "health" "0.0.0.0:7080")
+  "tls" (dict
+    "cert" "/var/run/secrets/webinar/tls/tls.crt"
+    "key" "/var/run/secrets/webinar/tls/tls.key"
+    "client_ca" "/var/run/secrets/webinar/client-ca/ca.crt")
+  "root_key" (dict "source" $rootKeySource)
+  "policy" (dict "file" "/etc/keyservice/policy.toml")
+-}}
+{{- toToml (mergeOverwrite $config (deepCopy $ks.config)) -}}
+{{- end -}}
+
+{{- define "webinar.keyservice.policyToml" -}}
+# Authorization policy (deny by default), from keyservice.policy in the chart values.
+{{- range .Values.keyservice.policy }}
+
+[[rule]]
+identity = {{ replace "{{trustDomain}}" $.Values.trustDomain .identity | toJson }}
+operations = {{ .operations | toJson }}
+keys = {{ .keys | toJson }}
+{{- end }}
+{{- end -}}
+
+{{- define "webinar.integrationservice.configToml" -}}
+{{- $is := .Values.integrationservice -}}
+{{- $ksName := include "webinar.componentName" (dict "ctx" . "component" "keyservice") -}}
+{{- $config := dict
+  "listen" (dict "grpc" "0.0.0.0:8443" "health" "0.0.0.0:8080")
+  "tls" (dict
+    "cert_file" "/var/run/secrets/webinar/tls/tls.crt"
+    "key_file" "/var/run/secrets/webinar/tls/tls.key"
+    "client_ca_file" (ternary "/var/run/secrets/webinar/client-ca/ca.crt" "" $is.tls.mtls))
+  "jwt" (dict
+    "issuer" $is.jwt.issuer
+    "audience" $is.jwt.audience
+    "jwks_url" $is.jwt.jwksUrl
+    "leeway_seconds" $is.jwt.leewaySeconds)
+  "auth" (dict
+    "policy_file" "/etc/integrationservice/tenant-policy.toml"
+    "allow_wildcard" $is.tenantPolicy.allowWildcard)
+  "api" (dict "page_token_key_file" (ternary (printf "/var/run/secrets/webinar/page-token-key/%s" $is.pageTokenKey.secretKey) "" (not (empty $is.pageTokenKey.existingSecret))))
+  "database" (dict "migrate_on_start" (not $is.migrations.enabled))
+  "keyservice" (dict
+    "endpoint" (printf "https://%s.%s.svc:7443" $ksName .Release.Namespace)
+    "ca_file" "/var/run/secrets/webinar/keyservice-client/ca.crt"
+    "cert_file" "/var/run/secrets/webinar/keyservice-client/tls.crt"
+    "key_file" "/var/run/secrets/webinar/keyservice-client/tls.key"
+    "key_id" $is.keyserviceKeyId)
+  "on24" (dict "allow_http" .Values.on24sim.enabled)
+-}}
+{{- toToml (mergeOverwrite $config (deepCopy $is.config)) -}}
+{{- end -}}
+
+{{- define "webinar.integrationservice.tenantPolicyToml" -}}
+# Which principal may act for which tenants (deny by default), from
+# integrationservice.tenantPolicy.principals in the chart values.
+{{- range .Values.integrationservice.tenantPolicy.principals }}
+
+[[principal]]
+id = {{ .id | toJson }}
+tenants = {{ .tenants | toJson }}
+{{- end }}
+{{- end -}}
