@@ -8,6 +8,7 @@ mod lint;
 mod python;
 mod run;
 mod test;
+mod up;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -28,6 +29,8 @@ enum Command {
     Test(test::Args),
     /// Lint what cargo does not: `buf lint` on proto/, hadolint on the Dockerfile.
     Lint(lint::Args),
+    /// Start the local stack (key service, integration service, on24sim) until Ctrl-C.
+    Up(up::Args),
 }
 
 fn main() -> Result<()> {
@@ -35,5 +38,6 @@ fn main() -> Result<()> {
     match cli.command {
         Command::Test(args) => test::run(&args),
         Command::Lint(args) => lint::run(&args),
+        Command::Up(args) => up::run(&args),
     }
 }
