@@ -9,5 +9,6 @@ pub mod crypto;
 pub mod domain;
 pub mod hardening;
 pub mod rootkey;
+pub mod server;
 pub mod store;
 pub mod tls;

@@ -10,10 +10,12 @@
 //! first). Never key material; associated data only as HMAC-SHA256 under a key that is not in
 //! the log.
 
+mod hmac_key;
 mod record;
 mod sink;
 mod verify;
 
+pub use hmac_key::load_hmac_key;
 pub use record::{GENESIS, Outcome};
 pub use sink::{FsyncPolicy, SinkConfig};
 pub use verify::{VerifyError, verify_file, verify_lines};

@@ -1,0 +1,118 @@
+//! Edge guarantees beyond single RPCs: the audit chain (checked with the real
+//! `keyservice audit verify` binary) detects removed and edited lines, the per-identity rate
+//! limit answers RESOURCE_EXHAUSTED, and an unwritable audit sink refuses operations.
+
+use std::process::Command;
+
+use proto::keyservice::v1::{GenerateDataKeyRequest, GetKeyRequest};
+use tonic::Code;
+
+use crate::support::{ADMIN, KEY, SERVICE, TestDb, TestService, create_key};
+
+fn verify_with_binary(path: &std::path::Path) -> (i32, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_keyservice"))
+        .args(["audit", "verify"])
+        .arg(path)
+        .output()
+        .expect("run keyservice audit verify");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_verify_detects_removed_and_edited_lines() {
+    let db = TestDb::sqlite();
+    let service = TestService::start(&db, |_| {}).await;
+    create_key(&service).await;
+    let mut keys = service.keys(SERVICE).await;
+    for _ in 0..5 {
+        keys.generate_data_key(GenerateDataKeyRequest {
+            name: KEY.into(),
+            associated_data: b"tenant".to_vec(),
+        })
+        .await
+        .expect("generate");
+    }
+    let audit = service.audit_path.clone();
+    let _dir = service.stop().await;
+
+    let (code, out) = verify_with_binary(&audit);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("6 records"), "{out}");
+
+    let text = std::fs::read_to_string(&audit).expect("log");
+    let lines: Vec<&str> = text.lines().collect();
+    let dir = tempfile::tempdir().expect("tempdir");
+
+    let removed = dir.path().join("removed.log");
+    let mut kept = lines.clone();
+    kept.remove(3);
+    std::fs::write(&removed, kept.join("\n") + "\n").expect("write");
+    let (code, out) = verify_with_binary(&removed);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("line 4"), "{out}");
+
+    let edited = dir.path().join("edited.log");
+    let mut changed = lines.clone();
+    let forged = lines[2].replace(SERVICE, "spiffe://webinar.local/someone-else");
+    assert_ne!(forged, lines[2]);
+    changed[2] = &forged;
+    std::fs::write(&edited, changed.join("\n") + "\n").expect("write");
+    let (code, out) = verify_with_binary(&edited);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("line 3"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limit_gives_resource_exhausted_per_identity() {
+    let db = TestDb::sqlite();
+    let service = TestService::start(&db, |config| {
+        config.limits.rate_per_second = 1;
+        config.limits.rate_burst = 3;
+    })
+    .await;
+    let mut admin = service.admin(ADMIN).await;
+    let mut codes = Vec::new();
+    for _ in 0..5 {
+        let code = match admin.get_key(GetKeyRequest { name: KEY.into() }).await {
+            Ok(_) => Code::Ok,
+            Err(status) => status.code(),
+        };
+        codes.push(code);
+    }
+    // the key does not exist: the first calls get through to NOT_FOUND, then the limit bites
+    assert_eq!(&codes[..3], &[Code::NotFound; 3], "{codes:?}");
+    assert_eq!(codes[4], Code::ResourceExhausted, "{codes:?}");
+    // another identity has its own bucket
+    let other = service
+        .keys(SERVICE)
+        .await
+        .generate_data_key(GenerateDataKeyRequest {
+            name: KEY.into(),
+            associated_data: vec![],
+        })
+        .await
+        .expect_err("no key yet");
+    assert_eq!(other.code(), Code::NotFound);
+    service.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unwritable_audit_sink_refuses_operations() {
+    let db = TestDb::sqlite();
+    // /dev/full accepts the open and fails every write: the service must fail closed.
+    let service = TestService::start(&db, |config| {
+        config.audit.sink = "file:/dev/full".into();
+    })
+    .await;
+    let refused = service
+        .admin(ADMIN)
+        .await
+        .get_key(GetKeyRequest { name: KEY.into() })
+        .await
+        .expect_err("no audit, no answer");
+    assert_eq!(refused.code(), Code::Unavailable);
+    service.stop().await;
+}
