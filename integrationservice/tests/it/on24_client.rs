@@ -536,3 +536,138 @@ async fn wcc_prefix_and_http_only_on_loopback() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn refused_connections_are_retryable_and_fast() {
+    within(20, async {
+        // A port that was just free: nothing listens there.
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+            l.local_addr().expect("addr").port()
+        };
+        let cfg = On24ClientConfig::with_base_url(
+            BaseUrl::parse(&format!("http://127.0.0.1:{port}/v2")).expect("url"),
+        );
+        let client =
+            On24Client::new(cfg, On24Credentials::new(CLIENT, KEY, SECRET)).expect("client");
+        let err = client
+            .check_credentials()
+            .await
+            .expect_err("nobody listens");
+        assert_eq!(err.class(), "connection", "{err}");
+        assert!(err.is_retryable() && err.status().is_none());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn concurrent_calls_share_one_client() {
+    within(30, async {
+        let Env { sim: _sim, client } = env().await;
+        let event = new_event(&client, "Busy", future_start(5)).await;
+        let calls = (0..40).map(|i| {
+            let client = client.clone();
+            async move {
+                client
+                    .create_registrant(event, &person(&format!("p{i}@example.com"), "P"))
+                    .await
+                    .map(|r| r.eventuserid)
+            }
+        });
+        let ids = futures::future::join_all(calls).await;
+        let mut ids: Vec<u64> = ids
+            .into_iter()
+            .map(|r| r.expect("ok").expect("id"))
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), 40, "one registration each");
+        let listed = client.list_event_registrants(event).await.expect("list");
+        assert_eq!(listed.registrants.len(), 40);
+    })
+    .await;
+}
+
+/// Collects formatted log output in memory.
+#[derive(Clone, Default)]
+struct LogBuf(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuf {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn logs_carry_operations_and_classes_but_no_secrets_or_emails() {
+    let buf = LogBuf::default();
+    let writer = buf.clone();
+    // Our client at its most verbose (reqwest and hyper log through `log`, not tracing).
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(
+            "integrationservice=trace",
+        ))
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    // tracing-core asks only the registering thread's dispatcher about a new callsite while
+    // a single dispatcher exists, so a callsite first hit by a parallel test would be cached
+    // as disabled for ours too. A second live dispatcher makes it ask all of them.
+    let _second = tracing::Dispatch::new(tracing_subscriber::registry());
+    let _guard = tracing::subscriber::set_default(subscriber);
+    within(30, async {
+        let Env { sim, client } = env().await;
+        let event = new_event(&client, "Logged", future_start(4)).await;
+        client
+            .create_registrant(event, &person("hidden.person@example.com", "Hidden"))
+            .await
+            .expect("registered");
+        client
+            .get_registrant("hidden.person@example.com", Some(event))
+            .await
+            .expect("found");
+        let _ = client.get_registrant("nobody.here@example.com", None).await;
+        let wrong = client
+            .with_credentials(On24Credentials::new(CLIENT, KEY, "wrong-secret-value"))
+            .expect("client");
+        let _ = wrong.check_credentials().await;
+        sim.control()
+            .set_faults(&FaultConfig {
+                error_rate: 1.0,
+                ..FaultConfig::default()
+            })
+            .await
+            .expect("faults");
+        let _ = client
+            .forget(&["hidden.person@example.com".into()], None)
+            .await;
+    })
+    .await;
+    let logs =
+        String::from_utf8_lossy(&buf.0.lock().unwrap_or_else(|p| p.into_inner())).into_owned();
+    assert!(
+        logs.contains("create_registrant") && logs.contains("ON24 call succeeded"),
+        "logs were captured at debug level: {logs}"
+    );
+    assert!(
+        logs.contains("class=\"auth\"") || logs.contains("class=auth"),
+        "{logs}"
+    );
+    for leak in [
+        SECRET,
+        KEY,
+        "wrong-secret-value",
+        "hidden.person",
+        "nobody.here",
+        "Hidden",
+    ] {
+        assert!(!logs.contains(leak), "{leak} leaked into logs");
+    }
+}
