@@ -3,6 +3,7 @@
 
 mod analytics;
 mod auth;
+mod cli;
 mod common;
 mod contract;
 mod events;
