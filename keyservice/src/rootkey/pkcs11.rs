@@ -203,12 +203,44 @@ pub fn create_pkcs11_root_key(config: &Pkcs11Config) -> Result<(), RootKeyError>
     Ok(())
 }
 
+/// A logged-in session and the root key's handle in it.
+struct Connected {
+    session: Session,
+    key: ObjectHandle,
+}
+
+fn connect(config: &Pkcs11Config) -> Result<Connected, RootKeyError> {
+    let session = login(config)?;
+    let key = find_key(&session, &config.key_label)?
+        .ok_or_else(|| RootKeyError::Pkcs11(format!("no key labelled {:?}", config.key_label)))?;
+    Ok(Connected { session, key })
+}
+
+/// Errors after which a new session may succeed (HSM restarted, session or login lost).
+fn session_lost(e: &CkError) -> bool {
+    matches!(
+        e,
+        CkError::Pkcs11(
+            RvError::SessionHandleInvalid
+                | RvError::SessionClosed
+                | RvError::DeviceRemoved
+                | RvError::DeviceError
+                | RvError::TokenNotPresent
+                | RvError::UserNotLoggedIn
+                | RvError::KeyHandleInvalid
+                | RvError::ObjectHandleInvalid
+                | RvError::CryptokiNotInitialized,
+            _
+        )
+    )
+}
+
 /// Root key inside a PKCS#11 token.
 pub struct Pkcs11RootKey {
+    config: Pkcs11Config,
     // A PKCS#11 session is not safe for concurrent use; sealing is rare (rotation, cache
     // loads), so one session behind a mutex is enough.
-    session: Mutex<Session>,
-    key: ObjectHandle,
+    connected: Mutex<Connected>,
     description: String,
 }
 
@@ -223,18 +255,30 @@ impl std::fmt::Debug for Pkcs11RootKey {
 impl Pkcs11RootKey {
     /// Logs in to the token and finds the key by label.
     pub fn open(config: &Pkcs11Config) -> Result<Self, RootKeyError> {
-        let session = login(config)?;
-        let key = find_key(&session, &config.key_label)?.ok_or_else(|| {
-            RootKeyError::Pkcs11(format!("no key labelled {:?}", config.key_label))
-        })?;
         Ok(Self {
-            session: Mutex::new(session),
-            key,
+            connected: Mutex::new(connect(config)?),
+            config: config.clone(),
             description: format!(
                 "pkcs11:token={};object={}",
                 config.token_label, config.key_label
             ),
         })
+    }
+
+    /// Runs `op` on the session; if the session was lost, logs in again once and retries.
+    fn with_session<T>(
+        &self,
+        op: impl Fn(&Session, ObjectHandle) -> Result<T, CkError>,
+    ) -> Result<Result<T, CkError>, RootKeyError> {
+        let mut connected = self.connected.lock().unwrap_or_else(|p| p.into_inner());
+        match op(&connected.session, connected.key) {
+            Err(e) if session_lost(&e) => {
+                tracing::warn!(root = %self.description, error = %e, "HSM session lost; logging in again");
+                *connected = connect(&self.config)?;
+                Ok(op(&connected.session, connected.key))
+            }
+            other => Ok(other),
+        }
     }
 }
 
@@ -242,11 +286,12 @@ impl RootKey for Pkcs11RootKey {
     fn seal(&self, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, RootKeyError> {
         let mut nonce = [0u8; SEAL_NONCE_LEN];
         rand::rng().fill_bytes(&mut nonce);
-        let mut iv = nonce;
-        let params = GcmParams::new(&mut iv, aad, Ulong::from(128u64)).map_err(ck)?;
-        let session = self.session.lock().unwrap_or_else(|p| p.into_inner());
-        let ciphertext = session
-            .encrypt(&Mechanism::AesGcm(params), self.key, plaintext)
+        let ciphertext = self
+            .with_session(|session, key| {
+                let mut iv = nonce;
+                let params = GcmParams::new(&mut iv, aad, Ulong::from(128u64))?;
+                session.encrypt(&Mechanism::AesGcm(params), key, plaintext)
+            })?
             .map_err(ck)?;
         let mut out = Vec::with_capacity(1 + SEAL_NONCE_LEN + ciphertext.len());
         out.push(SEALED_V1);
@@ -257,15 +302,15 @@ impl RootKey for Pkcs11RootKey {
 
     fn unseal(&self, aad: &[u8], sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, RootKeyError> {
         let (nonce, ciphertext) = split_sealed(sealed)?;
-        let mut iv = [0u8; SEAL_NONCE_LEN];
-        iv.copy_from_slice(nonce);
-        let params = GcmParams::new(&mut iv, aad, Ulong::from(128u64)).map_err(ck)?;
-        let session = self.session.lock().unwrap_or_else(|p| p.into_inner());
-        session
-            .decrypt(&Mechanism::AesGcm(params), self.key, ciphertext)
-            .map(Zeroizing::new)
-            // A tag mismatch is the expected failure; do not pass HSM detail upward.
-            .map_err(|_| RootKeyError::Unseal)
+        self.with_session(|session, key| {
+            let mut iv = [0u8; SEAL_NONCE_LEN];
+            iv.copy_from_slice(nonce);
+            let params = GcmParams::new(&mut iv, aad, Ulong::from(128u64))?;
+            session.decrypt(&Mechanism::AesGcm(params), key, ciphertext)
+        })?
+        .map(Zeroizing::new)
+        // A tag mismatch is the expected failure; do not pass HSM detail upward.
+        .map_err(|_| RootKeyError::Unseal)
     }
 
     fn describe(&self) -> String {

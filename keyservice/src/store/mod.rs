@@ -20,6 +20,9 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/keyservice/postgres");
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/keyservice/sqlite");
 
+/// Advisory-lock id that serialises migrations across replicas ("keysvc" in ASCII).
+const MIGRATION_LOCK: i64 = 0x6b65_7973_7663;
+
 /// A connection to either backend; queries are written once against [`schema`].
 #[derive(diesel::MultiConnection)]
 pub enum DbConn {
@@ -152,7 +155,16 @@ impl Store {
     fn migrate(&self) -> Result<(), StoreError> {
         let mut conn = self.pool.get()?;
         let result = match &mut *conn {
-            DbConn::Pg(c) => c.run_pending_migrations(PG_MIGRATIONS).map(|_| ()),
+            DbConn::Pg(c) => {
+                // Replicas starting together must not apply the same migration twice: the
+                // advisory lock (session-scoped, released right after) serialises them.
+                diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))
+                    .execute(c)?;
+                let applied = c.run_pending_migrations(PG_MIGRATIONS).map(|_| ());
+                diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"))
+                    .execute(c)?;
+                applied
+            }
             DbConn::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|_| ()),
         };
         result.map_err(|e| StoreError::Migration(e.to_string()))

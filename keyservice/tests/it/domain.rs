@@ -756,6 +756,36 @@ fn pkcs11_child() {
     assert!(root.unseal(b"other", &sealed).is_err());
     assert!(!contains(&sealed, b"kek material"));
 
+    // Log the token out behind the provider's back (as an HSM restart would): the provider
+    // notices the lost login, logs in again and carries on.
+    {
+        let ctx = cryptoki::context::Pkcs11::new(&config.module_path).expect("module");
+        let slot = ctx
+            .get_slots_with_initialized_token()
+            .expect("slots")
+            .into_iter()
+            .find(|s| {
+                ctx.get_token_info(*s)
+                    .is_ok_and(|i| i.label().trim_end() == config.token_label)
+            })
+            .expect("slot");
+        ctx.open_ro_session(slot)
+            .expect("session")
+            .logout()
+            .expect("logs out");
+    }
+    let again = root
+        .seal(b"aad", b"after logout")
+        .expect("seals after logging in again");
+    assert_eq!(
+        root.unseal(b"aad", &again).expect("unseals").as_slice(),
+        b"after logout"
+    );
+    assert_eq!(
+        root.unseal(b"aad", &sealed).expect("unseals").as_slice(),
+        b"kek material"
+    );
+
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -824,4 +854,76 @@ async fn postgres_notify_spreads_changes_quickly() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Replicas starting at the same time against a fresh PostgreSQL database all migrate and
+/// open (the migration runs under an advisory lock).
+#[test]
+fn replicas_migrating_at_once_all_open() {
+    let db = TestPostgres::new().expect("test PostgreSQL");
+    let openers: Vec<_> = (0..4)
+        .map(|_| {
+            let url = db.url.clone();
+            std::thread::spawn(move || Store::open(&url, 2).map(|_| ()))
+        })
+        .collect();
+    for opener in openers {
+        opener.join().expect("thread").expect("store opens");
+    }
+}
+
+/// The `env:` provider, in a child process so the variable is set before anything runs
+/// (setting variables inside a multi-threaded test is unsound).
+#[test]
+fn env_root_key_from_variable() {
+    let output = std::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args([
+            "--exact",
+            "domain::env_root_child",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(
+            "KEYSERVICE_TEST_ENV_ROOT",
+            "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+        )
+        .env("KEYSERVICE_TEST_ENV_SHORT", "AAECAw==")
+        .output()
+        .expect("child runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("1 passed"),
+        "child failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+#[ignore = "run by env_root_key_from_variable in a child process"]
+fn env_root_child() {
+    use keyservice::rootkey::{self, RootKeyError};
+    if std::env::var_os("KEYSERVICE_TEST_ENV_ROOT").is_none() {
+        return;
+    }
+    let root = rootkey::open("env:KEYSERVICE_TEST_ENV_ROOT").expect("opens");
+    let sealed = root.seal(b"aad", b"kek").expect("seals");
+    // The same variable gives the same key (bytes 0..32, as in the vector file).
+    let same = SoftwareRootKey::new(Zeroizing::new(std::array::from_fn(|i| i as u8)), "same");
+    assert_eq!(
+        same.unseal(b"aad", &sealed).expect("unseals").as_slice(),
+        b"kek"
+    );
+    assert!(matches!(
+        rootkey::open("env:KEYSERVICE_TEST_ENV_SHORT"),
+        Err(RootKeyError::BadLength(_))
+    ));
+    assert!(matches!(
+        rootkey::open("env:KEYSERVICE_TEST_ENV_UNSET"),
+        Err(RootKeyError::InvalidSpec(_))
+    ));
+    assert!(matches!(
+        rootkey::open("vault:x"),
+        Err(RootKeyError::InvalidSpec(_))
+    ));
 }
