@@ -8,3 +8,7 @@ pub mod keyclient;
 pub mod provider;
 pub mod domain;
 pub mod workers;
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod server;

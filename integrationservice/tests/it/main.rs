@@ -2,3 +2,6 @@
 
 mod on24_client;
 mod on24_contract;
+mod api_auth;
+mod api_harness;
+mod api_validation;

@@ -1,0 +1,48 @@
+//! The one mapping from service errors to gRPC statuses, and the `ErrorInfo` helper.
+//!
+//! Not found -> NOT_FOUND, unique violation -> ALREADY_EXISTS, integration disabled ->
+//! FAILED_PRECONDITION with `ErrorInfo`, pool exhausted -> UNAVAILABLE, anything unexpected ->
+//! logged with context here and answered as a plain INTERNAL that reveals nothing.
+
+use std::collections::HashMap;
+
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+/// `google.rpc.ErrorInfo.domain` of every error this API sends.
+pub const ERROR_DOMAIN: &str = "webinar.local";
+
+/// A status with an `ErrorInfo` detail (`reason` as in `webinar.v1.ErrorReason`, without
+/// its prefix).
+pub fn error_info_status(
+    code: Code,
+    message: &str,
+    reason: &str,
+    metadata: &[(&str, &str)],
+) -> Status {
+    let metadata: HashMap<String, String> = metadata
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    Status::with_error_details(
+        code,
+        message,
+        ErrorDetails::with_error_info(reason, ERROR_DOMAIN, metadata),
+    )
+}
+
+/// FAILED_PRECONDITION `INTEGRATION_DISABLED` for `tenant`.
+pub fn integration_disabled(tenant: &str) -> Status {
+    error_info_status(
+        Code::FailedPrecondition,
+        "the ON24 integration is disabled for this tenant: put ON24 credentials to enable it",
+        "INTEGRATION_DISABLED",
+        &[("tenant", tenant)],
+    )
+}
+
+/// A plain INTERNAL status; the cause is logged here, never sent.
+pub fn internal(context: &str, cause: &dyn std::fmt::Display) -> Status {
+    tracing::error!(context, error = %cause, "internal error");
+    Status::internal("internal error")
+}

@@ -1,0 +1,120 @@
+//! Authentication and tenant authorization of CRM callers.
+//!
+//! Every request passes the [`Authenticator`] interceptor: a bearer token, when present, must
+//! be valid (it is never silently ignored in favour of a certificate); otherwise the verified
+//! client certificate names the caller. The resulting [`Principal`] travels in the request
+//! extensions, and handlers call [`Authorizer::check`] with the tenant named in the request.
+
+pub mod identity;
+pub mod jwt;
+pub mod policy;
+pub mod tls;
+
+use std::sync::Arc;
+
+use tonic::{Request, Status, metadata::MetadataValue};
+
+pub use identity::Principal;
+pub use jwt::JwtVerifier;
+pub use policy::TenantPolicy;
+
+use crate::api::error::error_info_status;
+
+/// Turns request credentials into a [`Principal`] (the gRPC interceptor).
+#[derive(Clone, Debug)]
+pub struct Authenticator {
+    jwt: Option<JwtVerifier>,
+    accept_certificates: bool,
+}
+
+impl Authenticator {
+    /// `jwt`: bearer tokens accepted when set; `accept_certificates`: a client CA is configured.
+    pub fn new(jwt: Option<JwtVerifier>, accept_certificates: bool) -> Self {
+        Self {
+            jwt,
+            accept_certificates,
+        }
+    }
+
+    /// Authenticates one request.
+    pub fn authenticate<T>(&self, request: &Request<T>) -> Result<Principal, Status> {
+        if let Some(header) = request.metadata().get("authorization") {
+            return self.bearer(header);
+        }
+        if self.accept_certificates
+            && let Some(certs) = request.peer_certs()
+            && let Some(leaf) = certs.first()
+        {
+            return Principal::from_certificate(leaf.as_ref()).ok_or_else(|| {
+                Status::unauthenticated("the client certificate names no identity")
+            });
+        }
+        Err(Status::unauthenticated(
+            "authenticate with a client certificate or a bearer token",
+        ))
+    }
+
+    fn bearer(&self, header: &MetadataValue<tonic::metadata::Ascii>) -> Result<Principal, Status> {
+        let Some(verifier) = &self.jwt else {
+            return Err(Status::unauthenticated(
+                "bearer tokens are not accepted here",
+            ));
+        };
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .ok_or_else(|| Status::unauthenticated("authorization must be `Bearer <token>`"))?;
+        let subject = verifier.verify(token.trim()).map_err(|reason| {
+            error_info_status(tonic::Code::Unauthenticated, reason, "INVALID_TOKEN", &[])
+        })?;
+        Ok(Principal::from_token_subject(&subject))
+    }
+}
+
+impl tonic::service::Interceptor for Authenticator {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        let principal = self.authenticate(&request)?;
+        request.extensions_mut().insert(principal);
+        Ok(request)
+    }
+}
+
+/// Checks that the authenticated caller may act for a tenant.
+#[derive(Clone, Debug)]
+pub struct Authorizer {
+    policy: Arc<TenantPolicy>,
+}
+
+impl Authorizer {
+    /// Wraps a loaded policy.
+    pub fn new(policy: TenantPolicy) -> Self {
+        Self {
+            policy: Arc::new(policy),
+        }
+    }
+
+    /// PERMISSION_DENIED (`TENANT_MISMATCH`) unless the request's principal may act for
+    /// `tenant`. The answer does not depend on whether anything exists in that tenant.
+    pub fn check<T>(&self, request: &Request<T>, tenant: &str) -> Result<Principal, Status> {
+        let principal = request
+            .extensions()
+            .get::<Principal>()
+            .cloned()
+            .ok_or_else(|| Status::unauthenticated("not authenticated"))?;
+        if self.policy.allows(&principal, tenant) {
+            Ok(principal)
+        } else {
+            tracing::info!(principal = %principal, tenant, "tenant access denied");
+            Err(error_info_status(
+                tonic::Code::PermissionDenied,
+                "the caller may not act for this tenant",
+                "TENANT_MISMATCH",
+                &[("tenant", tenant)],
+            ))
+        }
+    }
+}

@@ -1,0 +1,398 @@
+//! The service's one typed configuration: commented defaults embedded in the binary, then the
+//! file given by `--config`, then `INTEGRATIONSERVICE_*` environment variables (`__` nests).
+//! `Config::validate` runs at start and names the bad key. Every key is documented in
+//! `docs/integrationservice-config.md`.
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Toml},
+};
+use serde::Deserialize;
+
+/// The embedded defaults, also the reference for operators.
+pub const DEFAULTS: &str = r#"
+[listen]
+# TLS gRPC for the CRM (mTLS client certificate or JWT bearer token).
+grpc = "0.0.0.0:8443"
+# Plaintext gRPC health (grpc.health.v1 only), for probes.
+health = "0.0.0.0:8080"
+
+[tls]
+# Server certificate chain and private key (PEM). Required.
+cert_file = ""
+key_file = ""
+# CA that signs CRM client certificates. Empty: mTLS callers are not accepted (JWT only).
+client_ca_file = ""
+
+[jwt]
+# Bearer tokens are accepted only when issuer, audience and one JWKS source are set.
+jwks_file = ""
+jwks_url = ""
+issuer = ""
+audience = ""
+# Clock skew tolerated on exp/nbf, seconds.
+leeway_seconds = 30
+# How often a JWKS URL is fetched again, seconds.
+jwks_refresh_seconds = 300
+
+[auth]
+# TOML file mapping principals to the tenants they may act for. Required (deny by default).
+policy_file = ""
+# Allow `tenants = ["*"]` entries in the policy (admin-like principals).
+allow_wildcard = false
+
+[api]
+# File holding at least 32 bytes used to sign page tokens and cursors; shared by all replicas.
+# Empty: a random key per process (tokens do not survive a restart or cross replicas).
+page_token_key_file = ""
+
+[database]
+# postgres://... or a SQLite path (optionally prefixed sqlite://).
+url = "integrationservice.sqlite"
+max_connections = 16
+# Apply embedded migrations at start (`integrationservice migrate` does it on demand).
+migrate_on_start = true
+
+[keyservice]
+endpoint = "https://127.0.0.1:7443"
+# Name expected in the key service certificate; empty: the endpoint's host.
+server_name = ""
+ca_file = ""
+cert_file = ""
+key_file = ""
+# The KEK that wraps the data keys of ON24 credentials.
+key_id = "on24-credentials"
+timeout_ms = 5000
+
+[dek_cache]
+max_entries = 1024
+max_age_seconds = 300
+
+[workers]
+enabled = true
+concurrency = 16
+per_tenant_concurrency = 4
+backoff_base_ms = 1000
+backoff_max_ms = 600000
+lease_seconds = 60
+poll_interval_ms = 500
+
+[metrics_poll]
+enabled = true
+# ON24's published freshness: registrants ~15 min, live attendance 30 min to 2 h after the
+# end, on-demand viewing 4 to 12 h.
+registrants_delay_seconds = 900
+live_first_delay_seconds = 1800
+live_last_delay_seconds = 7200
+archive_interval_seconds = 14400
+archive_window_seconds = 43200
+tick_seconds = 60
+
+[on24]
+connect_timeout_ms = 5000
+request_timeout_ms = 30000
+# Allow http:// base URLs (the local simulator). Never in production.
+allow_http = false
+"#;
+
+/// Listening addresses.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ListenConfig {
+    /// TLS gRPC address.
+    pub grpc: SocketAddr,
+    /// Plaintext health address.
+    pub health: SocketAddr,
+}
+
+/// Server TLS material.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TlsConfig {
+    /// Certificate chain (PEM).
+    pub cert_file: PathBuf,
+    /// Private key (PEM).
+    pub key_file: PathBuf,
+    /// CA for client certificates; empty disables mTLS callers.
+    pub client_ca_file: PathBuf,
+}
+
+/// Bearer-token validation.
+#[derive(Debug, Clone, Deserialize)]
+pub struct JwtConfig {
+    /// JWKS file.
+    pub jwks_file: PathBuf,
+    /// JWKS URL.
+    pub jwks_url: String,
+    /// Expected `iss`.
+    pub issuer: String,
+    /// Expected `aud`.
+    pub audience: String,
+    /// Tolerated clock skew.
+    pub leeway_seconds: u64,
+    /// Refresh period of `jwks_url`.
+    pub jwks_refresh_seconds: u64,
+}
+
+impl JwtConfig {
+    /// True when bearer tokens are accepted at all.
+    pub fn enabled(&self) -> bool {
+        !self.issuer.is_empty()
+            && !self.audience.is_empty()
+            && (!self.jwks_file.as_os_str().is_empty() || !self.jwks_url.is_empty())
+    }
+}
+
+/// Authorization policy.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AuthConfig {
+    /// Principal to tenants policy file.
+    pub policy_file: PathBuf,
+    /// Whether `*` is allowed in the policy.
+    pub allow_wildcard: bool,
+}
+
+/// API edge settings.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ApiConfig {
+    /// Page-token signing key file.
+    pub page_token_key_file: PathBuf,
+}
+
+/// Database settings.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatabaseConfig {
+    /// PostgreSQL URL or SQLite path.
+    pub url: String,
+    /// Pool size.
+    pub max_connections: u32,
+    /// Run migrations at start.
+    pub migrate_on_start: bool,
+}
+
+/// Key service client settings (mTLS).
+#[derive(Debug, Clone, Deserialize)]
+pub struct KeyServiceConfig {
+    /// `https://host:port`.
+    pub endpoint: String,
+    /// Expected certificate name; empty means the endpoint's host.
+    pub server_name: String,
+    /// CA of the key service certificate.
+    pub ca_file: PathBuf,
+    /// Our client certificate.
+    pub cert_file: PathBuf,
+    /// Our client key.
+    pub key_file: PathBuf,
+    /// KEK id.
+    pub key_id: String,
+    /// Per-call deadline.
+    pub timeout_ms: u64,
+}
+
+/// Cache of unwrapped data keys.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DekCacheConfig {
+    /// Bound on cached keys.
+    pub max_entries: u64,
+    /// Lifetime of a cached key.
+    pub max_age_seconds: u64,
+}
+
+/// Outbox delivery workers.
+#[derive(Debug, Clone, Deserialize)]
+pub struct WorkersConfig {
+    /// Run workers in this process.
+    pub enabled: bool,
+    /// Deliveries in flight per process.
+    pub concurrency: usize,
+    /// Deliveries in flight per tenant.
+    pub per_tenant_concurrency: usize,
+    /// First retry delay.
+    pub backoff_base_ms: u64,
+    /// Longest retry delay.
+    pub backoff_max_ms: u64,
+    /// Claim lease.
+    pub lease_seconds: u64,
+    /// Idle poll period.
+    pub poll_interval_ms: u64,
+}
+
+/// Metrics poll schedule.
+#[derive(Debug, Clone, Deserialize)]
+pub struct MetricsPollConfig {
+    /// Run the poller in this process.
+    pub enabled: bool,
+    /// Registrant visibility delay.
+    pub registrants_delay_seconds: u64,
+    /// First live-attendance pull after the end.
+    pub live_first_delay_seconds: u64,
+    /// Last live-attendance pull after the end.
+    pub live_last_delay_seconds: u64,
+    /// On-demand pull period.
+    pub archive_interval_seconds: u64,
+    /// How long after the end on-demand pulls continue.
+    pub archive_window_seconds: u64,
+    /// Scheduler tick.
+    pub tick_seconds: u64,
+}
+
+/// ON24 HTTP client settings.
+#[derive(Debug, Clone, Deserialize)]
+pub struct On24Config {
+    /// Connect timeout.
+    pub connect_timeout_ms: u64,
+    /// Whole-request timeout.
+    pub request_timeout_ms: u64,
+    /// Allow `http://` base URLs.
+    pub allow_http: bool,
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Config {
+    /// Listening addresses.
+    pub listen: ListenConfig,
+    /// Server TLS.
+    pub tls: TlsConfig,
+    /// Bearer tokens.
+    pub jwt: JwtConfig,
+    /// Authorization.
+    pub auth: AuthConfig,
+    /// API edge.
+    pub api: ApiConfig,
+    /// Database.
+    pub database: DatabaseConfig,
+    /// Key service client.
+    pub keyservice: KeyServiceConfig,
+    /// DEK cache.
+    pub dek_cache: DekCacheConfig,
+    /// Delivery workers.
+    pub workers: WorkersConfig,
+    /// Metrics poller.
+    pub metrics_poll: MetricsPollConfig,
+    /// ON24 client.
+    pub on24: On24Config,
+}
+
+/// A configuration that cannot be used; the message names the key.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(pub String);
+
+impl Config {
+    /// Defaults, then `file` (if any), then `INTEGRATIONSERVICE_*` variables; validated.
+    pub fn load(file: Option<&std::path::Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Toml::string(DEFAULTS));
+        if let Some(file) = file {
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        let config: Self = figment
+            .merge(Env::prefixed("INTEGRATIONSERVICE_").split("__"))
+            .extract()
+            .map_err(|e| ConfigError(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Defaults only, for tests that fill in the rest.
+    pub fn defaults() -> Result<Self, ConfigError> {
+        Figment::from(Toml::string(DEFAULTS))
+            .extract()
+            .map_err(|e| ConfigError(e.to_string()))
+    }
+
+    /// Checks what serde cannot: required files, coherent pairs, non-zero limits.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let missing = |key: &str| ConfigError(format!("`{key}` is required"));
+        if self.tls.cert_file.as_os_str().is_empty() {
+            return Err(missing("tls.cert_file"));
+        }
+        if self.tls.key_file.as_os_str().is_empty() {
+            return Err(missing("tls.key_file"));
+        }
+        if self.auth.policy_file.as_os_str().is_empty() {
+            return Err(missing("auth.policy_file"));
+        }
+        if self.database.url.is_empty() {
+            return Err(missing("database.url"));
+        }
+        let jwt = &self.jwt;
+        let any_jwt = !jwt.issuer.is_empty()
+            || !jwt.audience.is_empty()
+            || !jwt.jwks_url.is_empty()
+            || !jwt.jwks_file.as_os_str().is_empty();
+        if any_jwt && !jwt.enabled() {
+            return Err(ConfigError(
+                "`jwt.issuer`, `jwt.audience` and one of `jwt.jwks_file`/`jwt.jwks_url` must be set together"
+                    .into(),
+            ));
+        }
+        if !jwt.jwks_file.as_os_str().is_empty() && !jwt.jwks_url.is_empty() {
+            return Err(ConfigError(
+                "set only one of `jwt.jwks_file` and `jwt.jwks_url`".into(),
+            ));
+        }
+        if self.tls.client_ca_file.as_os_str().is_empty() && !jwt.enabled() {
+            return Err(ConfigError(
+                "no way to authenticate callers: set `tls.client_ca_file` or the `jwt.*` keys"
+                    .into(),
+            ));
+        }
+        for (key, value) in [
+            (
+                "database.max_connections",
+                u64::from(self.database.max_connections),
+            ),
+            ("dek_cache.max_entries", self.dek_cache.max_entries),
+            ("workers.concurrency", self.workers.concurrency as u64),
+            (
+                "workers.per_tenant_concurrency",
+                self.workers.per_tenant_concurrency as u64,
+            ),
+            ("workers.lease_seconds", self.workers.lease_seconds),
+            ("keyservice.timeout_ms", self.keyservice.timeout_ms),
+        ] {
+            if value == 0 {
+                return Err(ConfigError(format!("`{key}` must be greater than 0")));
+            }
+        }
+        if self.workers.backoff_base_ms > self.workers.backoff_max_ms {
+            return Err(ConfigError(
+                "`workers.backoff_base_ms` must not exceed `workers.backoff_max_ms`".into(),
+            ));
+        }
+        if self.keyservice.key_id.is_empty() {
+            return Err(missing("keyservice.key_id"));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_parse_and_name_missing_keys() {
+        let config = Config::defaults().expect("defaults parse");
+        assert_eq!(config.listen.grpc.port(), 8443);
+        assert_eq!(config.listen.health.port(), 8080);
+        assert_eq!(config.keyservice.key_id, "on24-credentials");
+        let err = config.validate().expect_err("cert file is required");
+        assert!(err.to_string().contains("tls.cert_file"), "{err}");
+    }
+
+    #[test]
+    fn half_configured_jwt_is_refused() {
+        let mut config = Config::defaults().expect("defaults parse");
+        config.tls.cert_file = "c".into();
+        config.tls.key_file = "k".into();
+        config.auth.policy_file = "p".into();
+        config.jwt.issuer = "https://issuer".into();
+        let err = config.validate().expect_err("audience missing");
+        assert!(err.to_string().contains("jwt.audience"), "{err}");
+        config.jwt.audience = "webinar".into();
+        config.jwt.jwks_file = "jwks.json".into();
+        config.validate().expect("complete");
+    }
+}

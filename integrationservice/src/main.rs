@@ -1,0 +1,86 @@
+//! `integrationservice`: parses arguments, loads the configuration and runs the library.
+#![forbid(unsafe_code)]
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+
+use integrationservice::{
+    config::Config,
+    server::{Listeners, run},
+};
+
+/// The integration service the CRM calls to run events as ON24 webinars.
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Cli {
+    /// Configuration file (TOML); `INTEGRATIONSERVICE_*` variables override it.
+    #[arg(long, global = true, env = "INTEGRATIONSERVICE_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve gRPC (TLS) and health until SIGINT or SIGTERM.
+    Serve,
+    /// Apply the embedded database migrations and exit.
+    Migrate,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let cli = Cli::parse();
+    let config = Config::load(cli.config.as_deref())?;
+    match cli.command {
+        Command::Serve => {
+            let listeners = Listeners::bind(&config.listen)
+                .await
+                .context("binding listen.grpc / listen.health")?;
+            let shutdown = CancellationToken::new();
+            let signal = shutdown.clone();
+            tokio::spawn(async move {
+                wait_for_signal().await;
+                tracing::info!("shutting down");
+                signal.cancel();
+            });
+            run(config, listeners, shutdown).await?;
+        }
+        Command::Migrate => {
+            anyhow::bail!("migrate: the store is not wired into this build yet");
+        }
+    }
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

@@ -1,0 +1,344 @@
+//! Authentication and tenant isolation over real TLS: mTLS identities (URI SAN, CN fallback,
+//! unknown CA), JWT bearer tokens (valid, wrong issuer/audience, expired, bad signature), and a
+//! tenant-A caller refused on every kind of tenant-B resource.
+
+use tonic::Code;
+use xtask::pki::{CertificateAuthority, ClientIdentity};
+
+use proto::webinar::v1::{
+    metrics_service_client::MetricsServiceClient,
+    provider_config_service_client::ProviderConfigServiceClient,
+    registration_service_client::RegistrationServiceClient,
+    webinar_service_client::WebinarServiceClient, *,
+};
+
+use super::api_harness::{Harness, assert_bad_field, assert_reason, now, with_token};
+
+const B_WEBINAR: &str = "tenants/tenant-b/webinars/0190f0c4-8b7e-7c3a-9a53-4f1e2d3c4b5a";
+const B_REGISTRATION: &str = "tenants/tenant-b/webinars/0190f0c4-8b7e-7c3a-9a53-4f1e2d3c4b5a/registrations/0190f0c4-8b7e-7c3a-9a53-4f1e2d3c4b5b";
+
+/// A request that passes authorization for `tenant` and then fails validation on `webinar`:
+/// INVALID_ARGUMENT proves the caller was let in, PERMISSION_DENIED that it was not.
+fn probe(tenant: &str) -> CreateWebinarRequest {
+    CreateWebinarRequest {
+        parent: format!("tenants/{tenant}"),
+        webinar: None,
+        request_id: String::new(),
+    }
+}
+
+#[tokio::test]
+async fn tenant_a_cannot_touch_tenant_b() {
+    let h = Harness::start().await;
+    let channel = h.tenant_a().await;
+    let mut webinars = WebinarServiceClient::new(channel.clone());
+    let mut registrations = RegistrationServiceClient::new(channel.clone());
+    let mut metrics = MetricsServiceClient::new(channel.clone());
+    let mut config = ProviderConfigServiceClient::new(channel);
+    let denied =
+        |status: tonic::Status| assert_reason(&status, Code::PermissionDenied, "TENANT_MISMATCH");
+
+    assert_bad_field(
+        &webinars
+            .create_webinar(probe("tenant-a"))
+            .await
+            .expect_err("probe"),
+        "webinar",
+    );
+    denied(
+        webinars
+            .create_webinar(probe("tenant-b"))
+            .await
+            .expect_err("create"),
+    );
+    denied(
+        webinars
+            .get_webinar(GetWebinarRequest {
+                name: B_WEBINAR.into(),
+            })
+            .await
+            .expect_err("get"),
+    );
+    denied(
+        webinars
+            .list_webinars(ListWebinarsRequest {
+                parent: "tenants/tenant-b".into(),
+                ..Default::default()
+            })
+            .await
+            .expect_err("list"),
+    );
+    denied(
+        webinars
+            .unlink_webinar(UnlinkWebinarRequest {
+                name: B_WEBINAR.into(),
+            })
+            .await
+            .expect_err("unlink"),
+    );
+    denied(
+        registrations
+            .get_registration(GetRegistrationRequest {
+                name: B_REGISTRATION.into(),
+            })
+            .await
+            .expect_err("get registration"),
+    );
+    denied(
+        registrations
+            .list_registrations(ListRegistrationsRequest {
+                parent: B_WEBINAR.into(),
+                ..Default::default()
+            })
+            .await
+            .expect_err("list registrations"),
+    );
+    denied(
+        registrations
+            .cancel_registration(CancelRegistrationRequest {
+                name: B_REGISTRATION.into(),
+            })
+            .await
+            .expect_err("cancel"),
+    );
+    denied(
+        registrations
+            .forget_person(ForgetPersonRequest {
+                parent: "tenants/tenant-b".into(),
+                email: "a@b.co".into(),
+            })
+            .await
+            .expect_err("forget"),
+    );
+    denied(
+        metrics
+            .list_changes(ListChangesRequest {
+                parent: "tenants/tenant-b".into(),
+                ..Default::default()
+            })
+            .await
+            .expect_err("changes"),
+    );
+    denied(
+        metrics
+            .watch_changes(WatchChangesRequest {
+                parent: "tenants/tenant-b".into(),
+                ..Default::default()
+            })
+            .await
+            .expect_err("watch"),
+    );
+    denied(
+        config
+            .get_on24_credentials(GetOn24CredentialsRequest {
+                name: "tenants/tenant-b/on24Credentials".into(),
+            })
+            .await
+            .expect_err("credentials"),
+    );
+    // Authorization answers before validation: a stranger learns nothing about the fields.
+    denied(
+        config
+            .put_on24_credentials(PutOn24CredentialsRequest {
+                on24_credentials: Some(On24Credentials {
+                    name: "tenants/tenant-b/on24Credentials".into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })
+            .await
+            .expect_err("put"),
+    );
+    // And the other way round.
+    let mut b = WebinarServiceClient::new(h.tenant_b().await);
+    assert_bad_field(
+        &b.create_webinar(probe("tenant-b"))
+            .await
+            .expect_err("probe"),
+        "webinar",
+    );
+    denied(
+        b.create_webinar(probe("tenant-a"))
+            .await
+            .expect_err("b on a"),
+    );
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn certificate_identities_map_to_principals() {
+    let h = Harness::start().await;
+    // CN fallback: no URI SAN, so the principal is `cn:legacy-crm` (allowed tenant-b only).
+    let legacy =
+        h.ca.client_cert(&ClientIdentity {
+            common_name: "legacy-crm".into(),
+            uri: None,
+            expired: false,
+        })
+        .expect("cert");
+    let mut c = WebinarServiceClient::new(h.mtls(&legacy).await);
+    assert_bad_field(
+        &c.create_webinar(probe("tenant-b"))
+            .await
+            .expect_err("allowed"),
+        "webinar",
+    );
+    assert_reason(
+        &c.create_webinar(probe("tenant-a"))
+            .await
+            .expect_err("denied"),
+        Code::PermissionDenied,
+        "TENANT_MISMATCH",
+    );
+    // A valid certificate whose identity is not in the policy may do nothing.
+    let stranger =
+        h.ca.client_cert_for("x", "spiffe://webinar.local/crm/unknown")
+            .expect("cert");
+    let mut c = WebinarServiceClient::new(h.mtls(&stranger).await);
+    assert_eq!(
+        c.create_webinar(probe("tenant-a"))
+            .await
+            .expect_err("denied")
+            .code(),
+        Code::PermissionDenied
+    );
+    // No certificate and no token.
+    let mut c = WebinarServiceClient::new(h.anonymous().await);
+    assert_eq!(
+        c.create_webinar(probe("tenant-a"))
+            .await
+            .expect_err("anonymous")
+            .code(),
+        Code::Unauthenticated
+    );
+    // A certificate from another CA with tenant A's identity never gets in.
+    let other = CertificateAuthority::new("rogue CA").expect("CA");
+    let forged = other
+        .client_cert_for("crm-a", super::api_harness::URI_A)
+        .expect("cert");
+    let endpoint = tonic::transport::Channel::from_shared(format!("https://{}", h.grpc))
+        .expect("uri")
+        .tls_config(
+            tonic::transport::ClientTlsConfig::new()
+                .ca_certificate(tonic::transport::Certificate::from_pem(&h.ca.cert_pem))
+                .domain_name("localhost")
+                .identity(tonic::transport::Identity::from_pem(
+                    &forged.cert_pem,
+                    &forged.key_pem,
+                )),
+        )
+        .expect("tls");
+    if let Ok(channel) = endpoint.connect().await {
+        let status = WebinarServiceClient::new(channel)
+            .create_webinar(probe("tenant-a"))
+            .await
+            .expect_err("forged certificate refused");
+        assert_ne!(
+            status.code(),
+            Code::InvalidArgument,
+            "forged certificate was let in"
+        );
+        assert_ne!(
+            status.code(),
+            Code::PermissionDenied,
+            "forged certificate reached authorization"
+        );
+    }
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn bearer_tokens_are_verified() {
+    let h = Harness::start().await;
+    let channel = h.anonymous().await;
+    let client = |token: &str| WebinarServiceClient::new(with_token(channel.clone(), token));
+
+    let good = h.token(Harness::claims("crm-a"));
+    assert_bad_field(
+        &client(&good)
+            .create_webinar(probe("tenant-a"))
+            .await
+            .expect_err("in"),
+        "webinar",
+    );
+    assert_reason(
+        &client(&good)
+            .create_webinar(probe("tenant-b"))
+            .await
+            .expect_err("other tenant"),
+        Code::PermissionDenied,
+        "TENANT_MISMATCH",
+    );
+
+    let mut claims = Harness::claims("crm-a");
+    claims["iss"] = "https://evil.test".into();
+    let wrong_issuer = h.token(claims);
+    let mut claims = Harness::claims("crm-a");
+    claims["aud"] = "someone-else".into();
+    let wrong_audience = h.token(claims);
+    let mut claims = Harness::claims("crm-a");
+    claims["exp"] = (now() - 120).into();
+    let expired = h.token(claims);
+    let mut claims = Harness::claims("crm-a");
+    claims.as_object_mut().expect("object").remove("sub");
+    let no_subject = h.token(claims);
+    // Same kid, different key: the signature does not verify.
+    let other = CertificateAuthority::new("other").expect("CA");
+    let other_key = other.client_cert_for("k", "spiffe://k").expect("key");
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+    header.kid = Some("k1".into());
+    let bad_signature = jsonwebtoken::encode(
+        &header,
+        &Harness::claims("crm-a"),
+        &jsonwebtoken::EncodingKey::from_ec_pem(other_key.key_pem.as_bytes()).expect("key"),
+    )
+    .expect("sign");
+    // A symmetric token must never be accepted, whatever its secret.
+    let hmac = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &Harness::claims("crm-a"),
+        &jsonwebtoken::EncodingKey::from_secret(b"guess"),
+    )
+    .expect("sign");
+
+    for (name, token) in [
+        ("wrong issuer", wrong_issuer),
+        ("wrong audience", wrong_audience),
+        ("expired", expired),
+        ("no subject", no_subject),
+        ("bad signature", bad_signature),
+        ("hmac", hmac),
+        ("garbage", "not.a.jwt".to_owned()),
+    ] {
+        let status = client(&token)
+            .create_webinar(probe("tenant-a"))
+            .await
+            .expect_err(name);
+        assert_eq!(status.code(), Code::Unauthenticated, "{name}: {status:?}");
+    }
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn health_is_served_in_plaintext() {
+    let h = Harness::start().await;
+    let channel = tonic::transport::Channel::from_shared(format!("http://{}", h.health))
+        .expect("uri")
+        .connect()
+        .await
+        .expect("health port");
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
+    let status = health
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .expect("check")
+        .into_inner()
+        .status;
+    assert_eq!(
+        status,
+        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+    );
+    h.stop().await;
+}
