@@ -157,6 +157,9 @@ fn hint(error: &ClientError) -> Option<&'static str> {
         }
         (Code::Unavailable, _) => "is the service running? `cargo xtask up` starts the local stack",
         (Code::DeadlineExceeded, _) => "the call timed out; raise --timeout or retry",
+        (Code::Unknown, _) if status.message().contains("transport") => {
+            "the connection failed: check the endpoint, the CA, and that a client certificate is given"
+        }
         _ => return None,
     })
 }

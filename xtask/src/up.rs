@@ -127,8 +127,12 @@ async fn supervise(
     ks_db: &str,
     is_db: &str,
 ) -> Result<()> {
+    let mut signals = procs::Signals::catch()?;
     let mut services: Vec<Service> = Vec::new();
-    let started = start_all(bin, layout, account, ports, ks_db, is_db, &mut services).await;
+    let started = tokio::select! {
+        result = start_all(bin, layout, account, ports, ks_db, is_db, &mut services) => result,
+        () = signals.recv() => Err(anyhow::anyhow!("interrupted while starting")),
+    };
     if let Err(error) = started {
         procs::stop_all(&mut services).await;
         return Err(error);
@@ -136,7 +140,7 @@ async fn supervise(
     write_stack_json(layout, account, ports)?;
     print_banner(layout, ports);
 
-    let outcome = procs::wait_for_stop(&mut services).await;
+    let outcome = procs::wait_for_stop(&mut services, &mut signals).await;
     let _ = std::fs::remove_file(layout.stack_json());
     println!("\n==> stopping (SIGINT to each service, newest first)");
     let clean = procs::stop_all(&mut services).await;

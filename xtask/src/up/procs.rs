@@ -135,14 +135,38 @@ pub async fn wait_for_probe(
     }
 }
 
+/// SIGINT and SIGTERM, caught from the very start so an interrupted start-up still stops
+/// the services it already started.
+#[derive(Debug)]
+pub struct Signals {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    /// Starts catching SIGINT and SIGTERM.
+    pub fn catch() -> Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self {
+            int: signal(SignalKind::interrupt())?,
+            term: signal(SignalKind::terminate())?,
+        })
+    }
+
+    /// Resolves at the next SIGINT or SIGTERM.
+    pub async fn recv(&mut self) {
+        tokio::select! {
+            _ = self.int.recv() => {}
+            _ = self.term.recv() => {}
+        }
+    }
+}
+
 /// Waits for Ctrl-C or SIGTERM (Ok) or for a service to die (Err).
-pub async fn wait_for_stop(services: &mut [Service]) -> Result<()> {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+pub async fn wait_for_stop(services: &mut [Service], signals: &mut Signals) -> Result<()> {
     loop {
         tokio::select! {
-            _ = int.recv() => return Ok(()),
-            _ = term.recv() => return Ok(()),
+            () = signals.recv() => return Ok(()),
             () = tokio::time::sleep(Duration::from_millis(500)) => {
                 for service in services.iter_mut() {
                     if let Some(status) = service.child.try_wait()? {

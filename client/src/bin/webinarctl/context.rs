@@ -28,14 +28,14 @@ pub struct Global {
     #[arg(long, global = true, env = "WEBINARCTL_ENDPOINT")]
     pub endpoint: Option<String>,
     /// PEM CA file to trust (with --endpoint; default: the system roots).
-    #[arg(long, global = true, env = "WEBINARCTL_CA")]
-    pub ca: Option<PathBuf>,
+    #[arg(long = "ca", global = true, env = "WEBINARCTL_CA")]
+    pub ca_file: Option<PathBuf>,
     /// PEM client certificate for mTLS (with --endpoint).
-    #[arg(long, global = true, env = "WEBINARCTL_CERT")]
-    pub cert: Option<PathBuf>,
+    #[arg(long = "cert", global = true, env = "WEBINARCTL_CERT")]
+    pub client_cert: Option<PathBuf>,
     /// PEM client key for mTLS (with --endpoint).
-    #[arg(long, global = true, env = "WEBINARCTL_KEY")]
-    pub key: Option<PathBuf>,
+    #[arg(long = "key", global = true, env = "WEBINARCTL_KEY")]
+    pub client_key: Option<PathBuf>,
     /// JWT bearer token (prefer the environment variable: command lines are visible to others).
     #[arg(long, global = true, env = "WEBINARCTL_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
@@ -60,9 +60,9 @@ impl Global {
 
     fn explicit(&self, endpoint: &str) -> ConnectOptions {
         let mut options = ConnectOptions::new(endpoint);
-        options.ca_cert = self.ca.clone();
-        options.client_cert = self.cert.clone();
-        options.client_key = self.key.clone();
+        options.ca_cert = self.ca_file.clone();
+        options.client_cert = self.client_cert.clone();
+        options.client_key = self.client_key.clone();
         options.server_name = self.server_name.clone();
         options
     }
