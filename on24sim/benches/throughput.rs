@@ -38,6 +38,25 @@ async fn setup_event(http: &reqwest::Client, base: &str) -> anyhow::Result<i64> 
         .ok_or_else(|| anyhow::anyhow!("no eventId"))
 }
 
+/// CPU seconds this process has used (user + system), from /proc; `None` off Linux.
+fn cpu_secs() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    let rest = stat.rsplit_once(')')?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0) // USER_HZ is 100 on Linux
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 struct Stats {
     ok: AtomicU64,
     failed: AtomicU64,
@@ -131,9 +150,11 @@ fn main() -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_secs(1)).await; // warm-up, not counted
         measuring.store(true, Ordering::Relaxed);
         let t = Instant::now();
+        let cpu0 = cpu_secs();
         tokio::time::sleep(Duration::from_secs(secs)).await;
         measuring.store(false, Ordering::Relaxed);
         let elapsed = t.elapsed().as_secs_f64();
+        let cpu = cpu0.zip(cpu_secs()).map(|(a, b)| b - a);
         stop.store(true, Ordering::Relaxed);
         let mut lat = Vec::new();
         for task in tasks {
@@ -146,6 +167,16 @@ fn main() -> anyhow::Result<()> {
         println!("  requests ok: {ok}, failed: {}", stats.failed.load(Ordering::Relaxed));
         println!("  throughput: {:.0} requests/s", ok as f64 / elapsed);
         println!("  latency: p50 {} us, p99 {} us, max {} us", pct(0.5), pct(0.99), pct(1.0));
+        if let Some(cpu) = cpu {
+            // The machine is shared: CPU actually obtained says more than wall time alone.
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            println!(
+                "  CPU used by simulator + load generator: {cpu:.1} s of {:.1} s available on {cores} cores; {:.0} requests per CPU-second",
+                elapsed * cores as f64,
+                ok as f64 / cpu.max(0.001)
+            );
+        }
+        println!("  load average at end: {}", load_average());
         sim.shutdown().await;
         anyhow::Ok(())
     })
