@@ -1,5 +1,5 @@
 //! Starts the key service on already-bound listeners: the mTLS gRPC port (KeyService,
-//! KeyAdminService, reflection) and the plaintext health port; runs automatic rotation in the
+//! KeyAdminService, reflection, health) and the plaintext health port; runs automatic rotation in the
 //! background; on shutdown marks health NOT_SERVING, stops accepting, drains, and returns.
 
 use std::{sync::Arc, time::Duration};
@@ -144,6 +144,9 @@ pub async fn run(
             KeyAdminServiceServer::new(edge.admin_service()).max_decoding_message_size(max_bytes),
         )
         .add_service(reflection)
+        // Health is also on the mTLS port so callers can check readiness over their channel
+        // (and the benchmark has a no-op RPC on the same connection as unwrap).
+        .add_service(health_service.clone())
         .serve_with_incoming_shutdown(
             tls_incoming(listeners.main, tls, shutdown.clone()),
             not_serving_then_stop(health.clone(), shutdown.clone()),

@@ -1,0 +1,258 @@
+//! Benchmark (not a test): unwrap throughput and latency over mTLS against a real
+//! `keyservice serve` process, beside a no-op RPC (gRPC health Check) on the same mTLS
+//! channel, with 64 requests in flight. Prints both, their ratio, and the server's RSS.
+//!
+//! Run: `cargo bench -p keyservice --bench unwrap` (release profile). Environment knobs:
+//! `BENCH_SECONDS` (per phase, default 5), `BENCH_CONCURRENCY` (default 64).
+
+use std::{
+    path::Path,
+    process::{Child, Command, Stdio},
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, Result, bail};
+use proto::keyservice::v1::{
+    CreateKeyRequest, GenerateDataKeyRequest, Key, KeyPurpose, UnwrapKeyRequest,
+    key_admin_service_client::KeyAdminServiceClient, key_service_client::KeyServiceClient,
+};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
+use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+use xtask::pki::CertificateAuthority;
+
+const SERVICE: &str = "spiffe://webinar.local/integrationservice";
+const ADMIN: &str = "spiffe://webinar.local/admin";
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+fn write_setup(dir: &Path, ca: &CertificateAuthority, main: u16, health: u16) -> Result<()> {
+    ca.server_cert(&["localhost", "127.0.0.1"])?
+        .write(dir, "server")?;
+    ca.write_cert(&dir.join("ca.crt"))?;
+    keyservice::rootkey::generate_root_key_file(dir.join("root.key"))?;
+    std::fs::write(
+        dir.join("policy.toml"),
+        format!(
+            "[[rule]]\nidentity = \"{SERVICE}\"\noperations = [\"generate\", \"unwrap\"]\nkeys = [\"bench\"]\n\n\
+             [[rule]]\nidentity = \"{ADMIN}\"\noperations = [\"admin:*\"]\nkeys = [\"*\"]\n"
+        ),
+    )?;
+    let d = dir.display();
+    std::fs::write(
+        dir.join("keyservice.toml"),
+        format!(
+            "[listen]\nmain = \"127.0.0.1:{main}\"\nhealth = \"127.0.0.1:{health}\"\n\
+             [tls]\ncert = \"{d}/server.crt\"\nkey = \"{d}/server.key\"\nclient_ca = \"{d}/ca.crt\"\n\
+             [root_key]\nsource = \"file:{d}/root.key\"\n\
+             [database]\nurl = \"{d}/keyservice.sqlite\"\n\
+             [policy]\nfile = \"{d}/policy.toml\"\n\
+             [audit]\nsink = \"file:{d}/audit.log\"\n\
+             # the benchmark measures capacity, not the per-identity limit\n\
+             [limits]\nrate_per_second = 0\n"
+        ),
+    )?;
+    Ok(())
+}
+
+async fn connect(ca: &CertificateAuthority, port: u16, uri: &str) -> Result<Channel> {
+    let client = ca.client_cert_for("bench", uri)?;
+    let tls = ClientTlsConfig::new()
+        .ca_certificate(Certificate::from_pem(&ca.cert_pem))
+        .identity(Identity::from_pem(&client.cert_pem, &client.key_pem))
+        .domain_name("localhost");
+    Ok(Endpoint::from_shared(format!("https://127.0.0.1:{port}"))?
+        .tls_config(tls)?
+        .connect()
+        .await?)
+}
+
+struct Phase {
+    name: &'static str,
+    per_second: f64,
+    p50: Duration,
+    p99: Duration,
+    errors: u64,
+}
+
+/// Runs `call` from `concurrency` tasks for `seconds` and reports rate and latency.
+async fn phase<F, Fut>(name: &'static str, concurrency: usize, seconds: u64, call: F) -> Phase
+where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
+    let call = Arc::new(call);
+    let warmup = Instant::now() + Duration::from_millis(500);
+    let end = warmup + Duration::from_secs(seconds);
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let call = call.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::with_capacity(1 << 16);
+            let mut errors = 0u64;
+            loop {
+                let start = Instant::now();
+                if start >= end {
+                    break;
+                }
+                let ok = call().await;
+                if start >= warmup {
+                    latencies.push(start.elapsed());
+                    errors += u64::from(!ok);
+                }
+            }
+            (latencies, errors)
+        }));
+    }
+    let mut all = Vec::new();
+    let mut errors = 0;
+    for task in tasks {
+        if let Ok((latencies, e)) = task.await {
+            all.extend(latencies);
+            errors += e;
+        }
+    }
+    all.sort_unstable();
+    let pick = |q: f64| {
+        all.get(((all.len() as f64 * q) as usize).min(all.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
+    Phase {
+        name,
+        per_second: all.len() as f64 / seconds as f64,
+        p50: pick(0.50),
+        p99: pick(0.99),
+        errors,
+    }
+}
+
+fn rss_kib(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn main() -> Result<()> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let seconds = env_or("BENCH_SECONDS", 5);
+    let concurrency = env_or("BENCH_CONCURRENCY", 64) as usize;
+    let dir = tempfile::tempdir()?;
+    let ca = CertificateAuthority::new("bench CA")?;
+    let (main_port, health_port) = (free_port()?, free_port()?);
+    write_setup(dir.path(), &ca, main_port, health_port)?;
+    let binary = env!("CARGO_BIN_EXE_keyservice");
+    let config = dir.path().join("keyservice.toml");
+    let status = Command::new(binary)
+        .arg("--config")
+        .arg(&config)
+        .args(["init", "--key", "bench"])
+        .stdout(Stdio::null())
+        .status()
+        .context("keyservice init")?;
+    if !status.success() {
+        bail!("keyservice init failed");
+    }
+    let server = Server(
+        Command::new(binary)
+            .arg("--config")
+            .arg(&config)
+            .arg("serve")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .context("keyservice serve")?,
+    );
+    let pid = server.0.id();
+
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async move {
+        let mut channel_result = Err(anyhow::anyhow!("not started"));
+        for _ in 0..100 {
+            channel_result = connect(&ca, main_port, SERVICE).await;
+            if channel_result.is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let channel = channel_result.context("connecting to the server")?;
+        let _ = KeyAdminServiceClient::new(connect(&ca, main_port, ADMIN).await?)
+            .create_key(CreateKeyRequest {
+                key_id: "bench".into(),
+                key: Some(Key { purpose: KeyPurpose::EncryptDecrypt as i32, ..Key::default() }),
+            })
+            .await; // `init` made it already; ALREADY_EXISTS is fine
+        let keys = KeyServiceClient::new(channel.clone());
+        let aad = b"tenant-1/on24-credentials".to_vec();
+        let wrapped = keys
+            .clone()
+            .generate_data_key(GenerateDataKeyRequest { name: "keys/bench".into(), associated_data: aad.clone() })
+            .await?
+            .into_inner()
+            .wrapped_key;
+        let rss_idle = rss_kib(pid, "VmRSS:");
+
+        let health = HealthClient::new(channel.clone());
+        let noop = phase("health Check (no-op)", concurrency, seconds, move || {
+            let mut health = health.clone();
+            async move { health.check(HealthCheckRequest { service: String::new() }).await.is_ok() }
+        })
+        .await;
+        let unwrap = phase("UnwrapKey", concurrency, seconds, move || {
+            let mut keys = keys.clone();
+            let request = UnwrapKeyRequest { wrapped_key: wrapped.clone(), associated_data: aad.clone() };
+            async move { keys.unwrap_key(request).await.is_ok() }
+        })
+        .await;
+        let rss = rss_kib(pid, "VmRSS:");
+        let hwm = rss_kib(pid, "VmHWM:");
+
+        println!("keyservice unwrap benchmark: {concurrency} concurrent requests, {seconds} s per phase, one mTLS channel");
+        for p in [&noop, &unwrap] {
+            println!(
+                "  {:<22} {:>9.0} req/s   p50 {:>7.3} ms   p99 {:>7.3} ms   errors {}",
+                p.name,
+                p.per_second,
+                p.p50.as_secs_f64() * 1e3,
+                p.p99.as_secs_f64() * 1e3,
+                p.errors
+            );
+        }
+        println!("  ratio unwrap / no-op: {:.2}", unwrap.per_second / noop.per_second.max(1.0));
+        println!(
+            "  server RSS: idle {:.1} MiB, after load {:.1} MiB, peak {:.1} MiB",
+            rss_idle as f64 / 1024.0,
+            rss as f64 / 1024.0,
+            hwm as f64 / 1024.0
+        );
+        Ok::<_, anyhow::Error>(())
+    })?;
+    drop(server);
+    Ok(())
+}
