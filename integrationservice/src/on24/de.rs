@@ -120,4 +120,22 @@ mod tests {
         assert_eq!(probe("{}").id, None);
         assert_eq!(probe(r#"{"id":""}"#).id, None);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_id_reads_the_same_as_number_or_string(id in proptest::prelude::any::<u64>()) {
+            let as_number = probe(&format!(r#"{{"id":{id}}}"#));
+            let as_string = probe(&format!(r#"{{"id":"{id}"}}"#));
+            proptest::prop_assert_eq!(as_number.id, Some(id));
+            proptest::prop_assert_eq!(as_string.id, Some(id));
+        }
+
+        #[test]
+        fn arbitrary_json_values_never_fail_decoding(raw in "[ -~]{0,40}") {
+            // Whatever ON24 puts in a field, the record still decodes.
+            let doc = serde_json::json!({"id": raw, "flag": raw, "text": raw, "score": raw, "tags": raw});
+            let p: Result<Probe, _> = serde_json::from_value(doc);
+            proptest::prop_assert!(p.is_ok());
+        }
+    }
 }

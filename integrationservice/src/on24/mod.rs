@@ -3,7 +3,7 @@
 //! contract tests. See `docs/on24-client.md`.
 //!
 //! Module map: `config` (credentials, region/base URL, timeouts), `request` (operations →
-//! transport-free requests), `forms` (request bodies), `types` + `de` (lenient responses),
+//! transport-free requests), `forms` (request bodies), `types` + `people` + `de` (lenient responses),
 //! `client` (HTTP), `operations` (typed calls), `pagination` (reading lists to the end), `error` (classification).
 
 pub mod client;
@@ -13,6 +13,7 @@ pub mod error;
 pub mod forms;
 mod operations;
 pub mod pagination;
+pub mod people;
 pub mod request;
 pub mod types;
 

@@ -671,3 +671,34 @@ async fn logs_carry_operations_and_classes_but_no_secrets_or_emails() {
         assert!(!logs.contains(leak), "{leak} leaked into logs");
     }
 }
+
+#[tokio::test]
+async fn page_stream_makes_one_call_per_page_polled() {
+    use futures::StreamExt;
+    within(30, async {
+        let sim = Simulator::start(SimConfig::with_account(CLIENT as i64, KEY, SECRET))
+            .await
+            .expect("simulator");
+        let mut cfg = config_for(&sim);
+        cfg.page_size = 1;
+        let client =
+            On24Client::new(cfg, On24Credentials::new(CLIENT, KEY, SECRET)).expect("client");
+        for i in 0..3 {
+            new_event(&client, &format!("Lazy {i}"), future_start(2 + i)).await;
+        }
+        sim.control().clear_journal().await.expect("cleared");
+        let first = {
+            let mut pages = std::pin::pin!(pagination::pages::<EventPage>(&client, |page| {
+                Operation::ListEvents {
+                    page,
+                    range: DateRange::default(),
+                }
+            }));
+            pages.next().await.expect("a page").expect("ok")
+        };
+        assert_eq!(first.len(), 1);
+        let journal = sim.control().journal().await.expect("journal");
+        assert_eq!(journal.len(), 1, "only the page that was read was fetched");
+    })
+    .await;
+}

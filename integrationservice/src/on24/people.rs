@@ -1,0 +1,200 @@
+//! Typed ON24 responses about people: registrants, attendee analytics, viewing sessions
+//! and forget (GDPR) answers. Same rules as `types`: every field optional and lenient,
+//! unknown fields ignored, ids as integers. These values hold personal data: callers must
+//! not log them; the client never does.
+
+use serde::Deserialize;
+
+use super::de;
+
+/// A registrant as create/update/list/get return it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct Registrant {
+    #[serde(deserialize_with = "de::opt_u64")]
+    pub eventuserid: Option<u64>,
+    #[serde(deserialize_with = "de::opt_u64")]
+    pub eventid: Option<u64>,
+    #[serde(deserialize_with = "de::opt_u64")]
+    pub clientid: Option<u64>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub email: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub firstname: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub lastname: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub company: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub jobtitle: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub country: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub partnerref: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub exteventusercd: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub userstatus: Option<String>,
+    #[serde(deserialize_with = "de::opt_bool")]
+    pub isblocked: Option<bool>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub createtimestamp: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub lastactivity: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct RegistrantEnvelope {
+    pub registrant: Option<Registrant>,
+}
+
+/// `GET .../event/{eventId}/registrant` (one answer, no pagination in the contract) and
+/// `GET /client/{clientId}/registrant` (paginated).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct RegistrantPage {
+    #[serde(deserialize_with = "de::opt_u64")]
+    pub eventid: Option<u64>,
+    #[serde(deserialize_with = "de::opt_u64")]
+    pub totalregistrants: Option<u64>,
+    #[serde(deserialize_with = "de::opt_u64")]
+    pub pagecount: Option<u64>,
+    #[serde(deserialize_with = "de::opt_u64")]
+    pub currentpage: Option<u64>,
+    #[serde(deserialize_with = "de::lenient_vec")]
+    pub registrants: Vec<Registrant>,
+}
+
+/// One attendee's analytics (`.../attendee`). Minutes are whole numbers rounded by ON24
+/// (any viewing under one minute reads 1); times are Pacific unless an offset is given.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct Attendee {
+    #[serde(deserialize_with = "de::opt_u64")]
+    pub eventuserid: Option<u64>,
+    #[serde(deserialize_with = "de::opt_u64")]
+    pub eventid: Option<u64>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub email: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub exteventusercd: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub userstatus: Option<String>,
+    #[serde(deserialize_with = "de::opt_bool")]
+    pub isblocked: Option<bool>,
+    #[serde(deserialize_with = "de::opt_f64")]
+    pub engagementscore: Option<f64>,
+    #[serde(deserialize_with = "de::opt_u64")]
+    pub liveminutes: Option<u64>,
+    #[serde(deserialize_with = "de::opt_u64")]
+    pub archiveminutes: Option<u64>,
+    #[serde(deserialize_with = "de::opt_u64")]
+    pub cumulativeliveminutes: Option<u64>,
+    #[serde(deserialize_with = "de::opt_u64")]
+    pub cumulativearchiveminutes: Option<u64>,
+    #[serde(deserialize_with = "de::opt_u64")]
+    pub liveviewed: Option<u64>,
+    #[serde(deserialize_with = "de::opt_u64")]
+    pub archiveviewed: Option<u64>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub firstliveactivity: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub lastliveactivity: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub firstarchiveactivity: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub lastarchiveactivity: Option<String>,
+    #[serde(deserialize_with = "de::opt_u64")]
+    pub askedquestions: Option<u64>,
+    #[serde(deserialize_with = "de::opt_u64")]
+    pub answeredpolls: Option<u64>,
+    #[serde(deserialize_with = "de::opt_u64")]
+    pub answeredsurveys: Option<u64>,
+    #[serde(deserialize_with = "de::opt_u64")]
+    pub resourcesdownloaded: Option<u64>,
+    #[serde(deserialize_with = "de::opt_u64")]
+    pub attendeesessions: Option<u64>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub partnerref: Option<String>,
+}
+
+/// `GET .../event/{eventId}/attendee` (one answer) and `GET /client/{clientId}/attendee`
+/// (paginated).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct AttendeePage {
+    #[serde(deserialize_with = "de::opt_u64")]
+    pub eventid: Option<u64>,
+    #[serde(deserialize_with = "de::opt_u64")]
+    pub totalattendees: Option<u64>,
+    #[serde(deserialize_with = "de::opt_u64")]
+    pub pagecount: Option<u64>,
+    #[serde(deserialize_with = "de::opt_u64")]
+    pub currentpage: Option<u64>,
+    #[serde(deserialize_with = "de::lenient_vec")]
+    pub attendees: Vec<Attendee>,
+}
+
+/// One viewing session (`.../attendeesession`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct AttendeeSession {
+    #[serde(deserialize_with = "de::opt_u64")]
+    pub id: Option<u64>,
+    #[serde(deserialize_with = "de::opt_u64")]
+    pub eventuserid: Option<u64>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub email: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub exteventusercd: Option<String>,
+    /// `hh:mm:ss`.
+    #[serde(deserialize_with = "de::opt_string")]
+    pub duration: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub starttime: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub endtime: Option<String>,
+    /// "Live" or "Archived".
+    #[serde(deserialize_with = "de::opt_string")]
+    pub usage: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct AttendeeSessionPage {
+    #[serde(deserialize_with = "de::opt_u64")]
+    pub totalattendeesessions: Option<u64>,
+    #[serde(deserialize_with = "de::opt_u64")]
+    pub pagecount: Option<u64>,
+    #[serde(deserialize_with = "de::opt_u64")]
+    pub currentpage: Option<u64>,
+    #[serde(deserialize_with = "de::lenient_vec")]
+    pub attendeesession: Vec<AttendeeSession>,
+}
+
+/// Forget answers: `{"deletedregistrants": {"eventuserids": [...]}}`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct ForgetResponse {
+    pub deletedregistrants: DeletedRegistrants,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct DeletedRegistrants {
+    #[serde(deserialize_with = "lenient_ids")]
+    pub eventuserids: Vec<u64>,
+}
+
+fn lenient_ids<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u64>, D::Error> {
+    let raw: Vec<serde_json::Value> = de::lenient_vec(d)?;
+    Ok(raw
+        .into_iter()
+        .filter_map(|v| match v {
+            serde_json::Value::Number(n) => n.as_u64(),
+            serde_json::Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        })
+        .collect())
+}
