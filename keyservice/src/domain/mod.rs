@@ -130,6 +130,11 @@ impl KeyManager {
         root: Arc<dyn RootKey>,
         settings: DomainSettings,
     ) -> Result<Self> {
+        // A zero interval would spin the background task.
+        let settings = DomainSettings {
+            refresh_interval: settings.refresh_interval.max(Duration::from_millis(10)),
+            ..settings
+        };
         let snapshot = {
             let root = root.clone();
             store

@@ -155,8 +155,9 @@ pub struct WrappedDataKey {
     pub version: KeyVersionRef,
 }
 
-/// One item of `batch_generate_data_keys`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One item of `batch_generate_data_keys`. `Debug` shows only the length of the
+/// associated data (it is the caller's context and must not reach logs in clear).
+#[derive(Clone, PartialEq, Eq)]
 pub struct GenerateItem {
     /// Key id.
     pub key_id: String,
@@ -164,13 +165,31 @@ pub struct GenerateItem {
     pub associated_data: Vec<u8>,
 }
 
-/// One item of `batch_unwrap` and `batch_rewrap`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One item of `batch_unwrap` and `batch_rewrap`. `Debug` shows only lengths.
+#[derive(Clone, PartialEq, Eq)]
 pub struct UnwrapItem {
     /// Wrapped key bytes.
     pub wrapped_key: Vec<u8>,
     /// Caller context given when wrapping.
     pub associated_data: Vec<u8>,
+}
+
+impl std::fmt::Debug for GenerateItem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GenerateItem")
+            .field("key_id", &self.key_id)
+            .field("associated_data_len", &self.associated_data.len())
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for UnwrapItem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UnwrapItem")
+            .field("wrapped_key_len", &self.wrapped_key.len())
+            .field("associated_data_len", &self.associated_data.len())
+            .finish()
+    }
 }
 
 /// Parses `keys/{key}` into the key id.
