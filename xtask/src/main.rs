@@ -4,6 +4,7 @@
 //! module so commands can be added (e.g. `up` for the local stack) without touching the others.
 #![forbid(unsafe_code)]
 
+mod clients_test;
 mod lint;
 mod python;
 mod run;
@@ -31,6 +32,8 @@ enum Command {
     Lint(lint::Args),
     /// Start the local stack (key service, integration service, on24sim) until Ctrl-C.
     Up(up::Args),
+    /// Start a throwaway stack and run the Python and Node client suites against it.
+    ClientsTest(clients_test::Args),
 }
 
 fn main() -> Result<()> {
@@ -39,5 +42,6 @@ fn main() -> Result<()> {
         Command::Test(args) => test::run(&args),
         Command::Lint(args) => lint::run(&args),
         Command::Up(args) => up::run(&args),
+        Command::ClientsTest(args) => clients_test::run(&args),
     }
 }

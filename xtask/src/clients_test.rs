@@ -1,0 +1,179 @@
+//! `cargo xtask clients-test`: the other-language clients against a real stack. Starts
+//! `xtask up` (free ports, a throwaway state folder) as a child process, waits for its
+//! `stack.json`, runs the Python client's pytest suite (example + reflection) and the Node
+//! client's `node --test` suite with `WEBINAR_STACK_JSON` pointing at it, then stops the stack
+//! with SIGINT and requires a clean exit. `cargo xtask test` calls this as its client suite.
+
+use std::{
+    fs,
+    path::{Path, PathBuf},
+    process::{Child, Command},
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, Result, bail};
+
+use crate::run::{exec, on_path, workspace_root};
+
+/// Options of `cargo xtask clients-test`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Use the binaries already built (debug) instead of building them.
+    #[arg(long)]
+    pub no_build: bool,
+}
+
+/// Runs both client suites against a fresh stack.
+pub fn run(args: &Args) -> Result<()> {
+    let root = workspace_root();
+    let python = ensure_python(&root)?;
+    ensure_node(&root)?;
+    let state = tempfile::Builder::new().prefix("clients-test-").tempdir()?;
+    let mut stack = start_stack(state.path(), args.no_build)?;
+    let stack_json = state.path().join("stack.json");
+    let result = wait_for(&stack_json, &mut stack.child, Duration::from_secs(300)).and_then(|()| {
+        let py = root.join("clients").join("python");
+        exec(
+            Command::new(&python)
+                .current_dir(&py)
+                .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"])
+                .env("WEBINAR_STACK_JSON", &stack_json),
+        )?;
+        let node = root.join("clients").join("node");
+        exec(
+            Command::new("node")
+                .current_dir(&node)
+                .args(["--test", "test/"])
+                .env("WEBINAR_STACK_JSON", &stack_json),
+        )
+    });
+    let stopped = stack.stop();
+    result?;
+    stopped
+}
+
+/// The stack child; stopped with SIGINT on every path.
+struct Stack {
+    child: Child,
+    stopped: bool,
+}
+
+impl Stack {
+    fn stop(&mut self) -> Result<()> {
+        self.stopped = true;
+        if self.child.try_wait()?.is_none() {
+            let _ = Command::new("kill")
+                .args(["-INT", &self.child.id().to_string()])
+                .status();
+        }
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                if !status.success() {
+                    bail!("the stack did not stop cleanly ({status})");
+                }
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                bail!("the stack did not stop within 60 s of SIGINT");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        if !self.stopped {
+            let _ = self.stop();
+        }
+    }
+}
+
+fn start_stack(state: &Path, no_build: bool) -> Result<Stack> {
+    let exe = std::env::current_exe().context("locating the xtask binary")?;
+    let mut command = Command::new(exe);
+    command
+        .args(["up", "--ports", "auto", "--state-dir"])
+        .arg(state);
+    if no_build {
+        command.arg("--no-build");
+    }
+    println!("    starting the stack in {}", state.display());
+    Ok(Stack {
+        child: command.spawn().context("starting `xtask up`")?,
+        stopped: false,
+    })
+}
+
+/// Waits until `xtask up` has written `stack.json` (it does so only once every service
+/// answers), failing early if it exits.
+pub fn wait_for(stack_json: &Path, child: &mut Child, timeout: Duration) -> Result<()> {
+    let deadline = Instant::now() + timeout;
+    while !stack_json.is_file() {
+        if let Some(status) = child.try_wait()? {
+            bail!("`xtask up` exited ({status}) before the stack was ready");
+        }
+        if Instant::now() > deadline {
+            bail!("the stack was not ready within {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    Ok(())
+}
+
+/// `clients/python/.venv` with `requirements.txt` installed (re-installed only when it
+/// changes); returns its python.
+fn ensure_python(root: &Path) -> Result<PathBuf> {
+    let dir = root.join("clients").join("python");
+    let venv = dir.join(".venv");
+    let python = venv.join("bin").join("python");
+    let requirements = fs::read_to_string(dir.join("requirements.txt"))?;
+    if !python.is_file() {
+        let system = ["python3", "python"]
+            .into_iter()
+            .find(|p| on_path(p))
+            .context("python3 is needed for the Python client; install it")?;
+        exec(Command::new(system).args(["-m", "venv"]).arg(&venv))?;
+    }
+    let stamp = venv.join(".requirements.installed");
+    if fs::read_to_string(&stamp).ok().as_deref() != Some(requirements.as_str()) {
+        exec(
+            Command::new(&python)
+                .args([
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                    "-r",
+                ])
+                .arg(dir.join("requirements.txt")),
+        )?;
+        fs::write(&stamp, &requirements)?;
+    }
+    Ok(python)
+}
+
+/// `npm ci` in `clients/node` when `node_modules` is missing or older than the lock file.
+fn ensure_node(root: &Path) -> Result<()> {
+    if !on_path("node") || !on_path("npm") {
+        bail!("node and npm are needed for the Node client; install them");
+    }
+    let dir = root.join("clients").join("node");
+    let lock = dir.join("package-lock.json");
+    let marker = dir.join("node_modules").join(".package-lock.json");
+    let fresh = match (fs::metadata(&lock), fs::metadata(&marker)) {
+        (Ok(l), Ok(m)) => m.modified()? >= l.modified()?,
+        _ => false,
+    };
+    if !fresh {
+        exec(
+            Command::new("npm")
+                .current_dir(&dir)
+                .args(["ci", "--no-audit", "--no-fund"]),
+        )?;
+    }
+    Ok(())
+}
