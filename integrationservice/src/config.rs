@@ -81,9 +81,9 @@ poll_interval_ms = 500
 
 [metrics_poll]
 enabled = true
-# ON24's published freshness: registrants ~15 min, live attendance 30 min to 2 h after the
-# end, on-demand viewing 4 to 12 h.
-registrants_delay_seconds = 900
+# ON24's published freshness: live attendance 30 min to 2 h after the end, on-demand viewing
+# 4 to 12 h. Pulls happen at live_first, live_last, then every archive_interval until
+# archive_window after the end; SyncWebinarMetrics pulls at any time.
 live_first_delay_seconds = 1800
 live_last_delay_seconds = 7200
 archive_interval_seconds = 14400
@@ -91,7 +91,6 @@ archive_window_seconds = 43200
 tick_seconds = 60
 
 [on24]
-connect_timeout_ms = 5000
 request_timeout_ms = 30000
 # Allow http:// base URLs (the local simulator). Never in production.
 allow_http = false
@@ -222,8 +221,6 @@ pub struct WorkersConfig {
 pub struct MetricsPollConfig {
     /// Run the poller in this process.
     pub enabled: bool,
-    /// Registrant visibility delay.
-    pub registrants_delay_seconds: u64,
     /// First live-attendance pull after the end.
     pub live_first_delay_seconds: u64,
     /// Last live-attendance pull after the end.
@@ -239,8 +236,6 @@ pub struct MetricsPollConfig {
 /// ON24 HTTP client settings.
 #[derive(Debug, Clone, Deserialize)]
 pub struct On24Config {
-    /// Connect timeout.
-    pub connect_timeout_ms: u64,
     /// Whole-request timeout.
     pub request_timeout_ms: u64,
     /// Allow `http://` base URLs.
@@ -364,6 +359,15 @@ impl Config {
         if self.keyservice.key_id.is_empty() {
             return Err(missing("keyservice.key_id"));
         }
+        for (key, path) in [
+            ("keyservice.ca_file", &self.keyservice.ca_file),
+            ("keyservice.cert_file", &self.keyservice.cert_file),
+            ("keyservice.key_file", &self.keyservice.key_file),
+        ] {
+            if path.as_os_str().is_empty() {
+                return Err(missing(key));
+            }
+        }
         Ok(())
     }
 }
@@ -393,6 +397,11 @@ mod tests {
         assert!(err.to_string().contains("jwt.audience"), "{err}");
         config.jwt.audience = "webinar".into();
         config.jwt.jwks_file = "jwks.json".into();
+        let err = config.validate().expect_err("key service files missing");
+        assert!(err.to_string().contains("keyservice.ca_file"), "{err}");
+        config.keyservice.ca_file = "ca".into();
+        config.keyservice.cert_file = "c".into();
+        config.keyservice.key_file = "k".into();
         config.validate().expect("complete");
     }
 }

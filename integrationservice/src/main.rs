@@ -56,7 +56,13 @@ async fn main() -> anyhow::Result<()> {
             run(config, listeners, shutdown).await?;
         }
         Command::Migrate => {
-            anyhow::bail!("migrate: the store is not wired into this build yet");
+            let store = integrationservice::store::Store::connect(
+                &config.database.url,
+                config.database.max_connections,
+            )
+            .context("database.url")?;
+            store.migrate().await.context("applying migrations")?;
+            tracing::info!("migrations applied");
         }
     }
     Ok(())

@@ -1,6 +1,8 @@
-//! Assembles and runs the service: TLS gRPC for the CRM (authenticated by the interceptor),
-//! gRPC reflection, and a plaintext health port. One cancellation token stops everything:
-//! health turns NOT_SERVING first, then the servers drain in-flight calls.
+//! Assembles and runs the service: the engine (store, key-service envelope, ON24 provider,
+//! workers), TLS gRPC for the CRM (authenticated by the interceptor), gRPC reflection, and a
+//! plaintext health port whose readiness follows the database and the key service. One
+//! cancellation token stops everything: health turns NOT_SERVING first, then the servers drain
+//! in-flight calls and the workers finish their current jobs.
 
 use std::{sync::Arc, time::Duration};
 
@@ -16,6 +18,9 @@ use proto::webinar::v1::{
     webinar_service_server::WebinarServiceServer,
 };
 
+use tonic_health::{ServingStatus, server::HealthReporter};
+use zeroize::Zeroizing;
+
 use crate::{
     api::{
         ApiState, metrics::MetricsApi, page_token::PageTokens, provider_config::ProviderConfigApi,
@@ -23,6 +28,14 @@ use crate::{
     },
     auth::{Authenticator, Authorizer, JwtVerifier, TenantPolicy, tls::server_tls},
     config::{Config, ListenConfig},
+};
+use crate::{
+    crypto::{Envelope, cache::DekCache},
+    domain::Engine,
+    keyclient::{KeyClient, KeyClientConfig},
+    provider::on24::On24Provider,
+    store::Store,
+    workers::{Backoff, MetricsSchedule, WorkerConfig, Workers},
 };
 
 /// Largest request accepted (a batch of 1,000 registrations with long notes fits).
@@ -92,10 +105,16 @@ pub async fn run(
     } else {
         PageTokens::from_file(&config.api.page_token_key_file).map_err(setup)?
     };
+    let engine = assemble(&config).await?;
+    let workers = config
+        .workers
+        .enabled
+        .then(|| Workers::start(engine.clone(), worker_config(&config), shutdown.clone()));
     let state = Arc::new(ApiState {
         authz: Authorizer::new(policy),
         tokens,
         allow_http: config.on24.allow_http,
+        engine: engine.clone(),
     });
     let authn = Authenticator::new(jwt, !config.tls.client_ca_file.as_os_str().is_empty());
 
@@ -132,20 +151,12 @@ pub async fn run(
             shutdown.clone().cancelled_owned(),
         );
 
-    // Readiness: serving once everything above is built. (The database and key-service
-    // probes join here when the store and key client land.)
-    health
-        .set_serving::<ProviderConfigServiceServer<ProviderConfigApi>>()
-        .await;
-    health
-        .set_serving::<WebinarServiceServer<WebinarApi>>()
-        .await;
-    health
-        .set_serving::<RegistrationServiceServer<RegistrationApi>>()
-        .await;
-    health
-        .set_serving::<MetricsServiceServer<MetricsApi>>()
-        .await;
+    tokio::spawn(readiness(
+        health.clone(),
+        engine.store().clone(),
+        config.keyservice.endpoint.clone(),
+        shutdown.clone(),
+    ));
 
     let health_stop = shutdown.clone();
     let health_reporter = health.clone();
@@ -155,10 +166,134 @@ pub async fn run(
             health_stop.cancelled().await;
             // Tell probes first; the gRPC server drains meanwhile.
             health_reporter
-                .set_not_serving::<RegistrationServiceServer<RegistrationApi>>()
+                .set_service_status("", ServingStatus::NotServing)
                 .await;
         });
     tracing::info!("integrationservice serving");
-    tokio::try_join!(grpc, health_server)?;
+    let served = tokio::try_join!(grpc, health_server);
+    if let Some(workers) = workers {
+        workers.join().await;
+    }
+    served?;
     Ok(())
+}
+
+fn read(key: &str, path: &std::path::Path) -> Result<String, ServerError> {
+    std::fs::read_to_string(path)
+        .map_err(|e| ServerError::Setup(format!("`{key}` ({}): {e}", path.display())))
+}
+
+/// Opens the store (migrating if configured), the key-service envelope and the ON24 provider.
+pub async fn assemble(config: &Config) -> Result<Engine, ServerError> {
+    let store =
+        Store::connect(&config.database.url, config.database.max_connections).map_err(setup)?;
+    if config.database.migrate_on_start {
+        store.migrate().await.map_err(setup)?;
+    }
+    let ks = &config.keyservice;
+    let keys = KeyClient::connect_lazy(&KeyClientConfig {
+        endpoint: ks.endpoint.clone(),
+        domain_name: (!ks.server_name.is_empty()).then(|| ks.server_name.clone()),
+        ca_pem: read("keyservice.ca_file", &ks.ca_file)?,
+        cert_pem: read("keyservice.cert_file", &ks.cert_file)?,
+        key_pem: Zeroizing::new(read("keyservice.key_file", &ks.key_file)?),
+        key_name: format!("keys/{}", ks.key_id),
+        timeout: Duration::from_millis(ks.timeout_ms),
+    })
+    .map_err(setup)?;
+    let cache = DekCache::new(
+        config.dek_cache.max_entries,
+        Duration::from_secs(config.dek_cache.max_age_seconds),
+    );
+    let provider =
+        On24Provider::with_request_timeout(Duration::from_millis(config.on24.request_timeout_ms));
+    Ok(Engine::new(
+        store,
+        Envelope::new(keys, cache),
+        Arc::new(provider),
+    ))
+}
+
+/// The workers' settings from the configuration.
+pub fn worker_config(config: &Config) -> WorkerConfig {
+    let w = &config.workers;
+    let m = &config.metrics_poll;
+    let secs = Duration::from_secs;
+    // Live attendance twice (first and last freshness point), then on-demand viewing every
+    // `archive_interval` until `archive_window` after the end.
+    let mut after_end = Vec::new();
+    if m.enabled {
+        after_end.push(secs(m.live_first_delay_seconds));
+        after_end.push(secs(
+            m.live_last_delay_seconds.max(m.live_first_delay_seconds),
+        ));
+        let mut at = m.live_last_delay_seconds + m.archive_interval_seconds.max(60);
+        while at <= m.archive_window_seconds {
+            after_end.push(secs(at));
+            at += m.archive_interval_seconds.max(60);
+        }
+    }
+    WorkerConfig {
+        concurrency: w.concurrency,
+        per_tenant_concurrency: w.per_tenant_concurrency,
+        lease: secs(w.lease_seconds),
+        poll_interval: Duration::from_millis(w.poll_interval_ms.max(10)),
+        backoff: Backoff {
+            base: Duration::from_millis(w.backoff_base_ms),
+            max: Duration::from_millis(w.backoff_max_ms),
+        },
+        metrics: MetricsSchedule { after_end },
+        metrics_poll_interval: secs(m.tick_seconds.max(1)),
+        ..WorkerConfig::default()
+    }
+}
+
+/// Keeps the overall health status (`""`) at SERVING only while the database answers and the
+/// key service accepts connections.
+async fn readiness(
+    health: HealthReporter,
+    store: Store,
+    keyservice: String,
+    shutdown: CancellationToken,
+) {
+    let authority = keyservice
+        .parse::<http::Uri>()
+        .ok()
+        .and_then(|u| u.authority().map(|a| a.as_str().to_owned()));
+    loop {
+        let db = store
+            .run(|conn| {
+                use diesel::RunQueryDsl;
+                diesel::sql_query("SELECT 1")
+                    .execute(conn)
+                    .map_err(crate::store::StoreError::from)
+            })
+            .await
+            .is_ok();
+        let keys = match &authority {
+            Some(addr) => matches!(
+                tokio::time::timeout(
+                    Duration::from_secs(2),
+                    tokio::net::TcpStream::connect(addr.as_str())
+                )
+                .await,
+                Ok(Ok(_))
+            ),
+            None => false,
+        };
+        let status = if db && keys {
+            ServingStatus::Serving
+        } else {
+            tracing::warn!(database = db, keyservice = keys, "not ready");
+            ServingStatus::NotServing
+        };
+        if shutdown.is_cancelled() {
+            return;
+        }
+        health.set_service_status("", status).await;
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(Duration::from_secs(5)) => {}
+        }
+    }
 }

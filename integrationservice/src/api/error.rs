@@ -46,3 +46,30 @@ pub fn internal(context: &str, cause: &dyn std::fmt::Display) -> Status {
     tracing::error!(context, error = %cause, "internal error");
     Status::internal("internal error")
 }
+
+/// The one mapping of domain errors to gRPC statuses.
+impl From<crate::domain::Error> for Status {
+    fn from(error: crate::domain::Error) -> Self {
+        use crate::domain::Error as E;
+        match error {
+            E::Validation { field, message } => super::validate::invalid(&field, message),
+            E::NotFound { resource } => Status::not_found(format!("{resource} not found")),
+            E::AlreadyExists { resource } => {
+                Status::already_exists(format!("{resource} already exists"))
+            }
+            E::IntegrationDisabled { tenant, .. } => integration_disabled(&tenant),
+            E::FailedPrecondition(message) => {
+                let reason = if message.contains("unlinked") {
+                    "WEBINAR_UNLINKED"
+                } else {
+                    "INVALID_STATUS"
+                };
+                error_info_status(Code::FailedPrecondition, &message, reason, &[])
+            }
+            // The domain's message is already generic ("database unavailable", ...).
+            E::Unavailable(message) => Status::unavailable(message),
+            // The domain logged the cause where it happened.
+            E::Internal => Status::internal("internal error"),
+        }
+    }
+}

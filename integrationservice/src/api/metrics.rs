@@ -13,15 +13,25 @@ use proto::webinar::v1::{
     WatchChangesResponse, metrics_service_server::MetricsService,
 };
 
-use super::{State, names, not_wired, validate, validate::Violations};
+use proto::webinar::v1 as pb;
+
+use super::{State, convert, names, validate, validate::Violations, wrap_token};
+use crate::domain;
+
+/// How long a watch waits for a change before sending a heartbeat.
+const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(30);
+/// How often a watch re-reads the feed for changes made by other replicas.
+const WATCH_POLL: std::time::Duration = std::time::Duration::from_secs(1);
+/// Changes sent per watch message.
+const WATCH_BATCH: i32 = 100;
 
 /// A validated change-feed position and scope.
 #[derive(Debug, Clone)]
 pub struct FeedQuery {
     /// Tenant id.
     pub tenant: String,
-    /// Store cursor to start after; `None` means the oldest retained change.
-    pub after: Option<String>,
+    /// Feed position to start after; 0 means the oldest retained change.
+    pub after: i64,
     /// Only this webinar's changes.
     pub webinar: Option<uuid::Uuid>,
 }
@@ -68,11 +78,17 @@ impl MetricsApi {
         self.state.authorize(request, &tenant)?;
         let mut v = Violations::new();
         let after = if after.is_empty() {
-            None
+            Some(0)
         } else {
             v.check(
                 "after_cursor",
-                self.state.tokens.decode(&cursor_scope(&tenant), after),
+                self.state
+                    .tokens
+                    .decode(&cursor_scope(&tenant), after)
+                    .and_then(|c| {
+                        c.parse::<i64>()
+                            .map_err(|_| "is not a cursor of this feed".to_string())
+                    }),
             )
         };
         let webinar = if webinar.is_empty() {
@@ -93,9 +109,106 @@ impl MetricsApi {
         v.into_result()?;
         Ok(FeedQuery {
             tenant,
-            after,
+            after: after.unwrap_or_default(),
             webinar,
         })
+    }
+}
+
+/// Renders changes with snapshots of the resources as they are now.
+#[derive(Debug, Clone)]
+struct FeedRenderer {
+    state: State,
+}
+
+impl FeedRenderer {
+    fn cursor(&self, tenant: &str, seq: i64) -> String {
+        self.state
+            .tokens
+            .encode(&cursor_scope(tenant), &seq.to_string())
+    }
+
+    async fn render(&self, tenant: &str, c: &domain::Change) -> pb::Change {
+        use pb::change::Snapshot;
+        let engine = &self.state.engine;
+        let webinar = c.webinar_id.as_deref().unwrap_or_default();
+        let registration = c.registration_id.as_deref().unwrap_or_default();
+        let (kind, resource, snapshot) = match c.kind {
+            domain::ChangeKind::Registration => (
+                pb::ChangeType::Registration,
+                convert::registration_name(tenant, webinar, registration),
+                engine
+                    .registrations()
+                    .get(tenant, webinar, registration)
+                    .await
+                    .ok()
+                    .map(|r| Snapshot::Registration(convert::registration(&r))),
+            ),
+            domain::ChangeKind::AttendeeMetrics => {
+                let m = engine
+                    .metrics()
+                    .for_registration(tenant, webinar, registration)
+                    .await
+                    .ok()
+                    .flatten()
+                    .map(|m| convert::attendee(tenant, &m, ""));
+                (
+                    pb::ChangeType::AttendeeMetrics,
+                    m.as_ref().map_or_else(
+                        || convert::registration_name(tenant, webinar, registration),
+                        |m| m.name.clone(),
+                    ),
+                    m.map(Snapshot::AttendeeMetrics),
+                )
+            }
+            domain::ChangeKind::Webinar => (
+                pb::ChangeType::Webinar,
+                convert::webinar_name(tenant, webinar),
+                engine
+                    .webinars()
+                    .get(tenant, webinar)
+                    .await
+                    .ok()
+                    .map(|w| Snapshot::WebinarSnapshot(convert::webinar(&w))),
+            ),
+            domain::ChangeKind::Credentials => (
+                pb::ChangeType::Credentials,
+                names::credentials_name(tenant),
+                None,
+            ),
+        };
+        pb::Change {
+            cursor: self.cursor(tenant, c.seq),
+            change_time: Some(convert::ts(c.created_at)),
+            r#type: kind as i32,
+            resource,
+            webinar: c
+                .webinar_id
+                .as_deref()
+                .map(|w| convert::webinar_name(tenant, w))
+                .unwrap_or_default(),
+            snapshot,
+        }
+    }
+
+    /// Renders the changes of the query's webinar (all if none); returns them and the cursor
+    /// after the last change read (filtered-out ones included, so they are not re-read).
+    async fn render_all(
+        &self,
+        query: &FeedQuery,
+        changes: &[domain::Change],
+        mut after: i64,
+    ) -> (Vec<pb::Change>, i64) {
+        let wanted = query.webinar.map(|w| w.to_string());
+        let mut out = Vec::with_capacity(changes.len());
+        for c in changes {
+            after = after.max(c.seq);
+            if wanted.is_some() && c.webinar_id != wanted {
+                continue;
+            }
+            out.push(self.render(&query.tenant, c).await);
+        }
+        (out, after)
     }
 }
 
@@ -111,18 +224,46 @@ impl MetricsService for MetricsApi {
         let req = request.get_ref();
         let webinar = self.webinar(&request, "parent", &req.parent)?;
         let mut v = Violations::new();
-        let _size = v.check("page_size", validate::page_size(req.page_size));
+        let size = v.check("page_size", validate::page_size(req.page_size));
         let scope = format!("attendees|{}|{}", webinar.tenant, webinar.webinar);
-        let _cursor = if req.page_token.is_empty() {
-            None
+        let offset = if req.page_token.is_empty() {
+            Some(0usize)
         } else {
             v.check(
                 "page_token",
-                self.state.tokens.decode(&scope, &req.page_token),
+                self.state
+                    .tokens
+                    .decode(&scope, &req.page_token)
+                    .and_then(|c| c.parse().map_err(|_| "is not a token of this list".into())),
             )
         };
         v.into_result()?;
-        Err(not_wired("ListAttendeeMetrics"))
+        let (Some(size), Some(offset)) = (size, offset) else {
+            return Err(Status::invalid_argument("invalid request"));
+        };
+        // The domain returns the whole webinar (sorted by the store); pages are cut here.
+        let all = self
+            .state
+            .engine
+            .metrics()
+            .attendees(&webinar.tenant, &webinar.webinar.to_string())
+            .await?;
+        let page: Vec<pb::AttendeeMetrics> = all
+            .iter()
+            .skip(offset)
+            .take(size)
+            .map(|m| convert::attendee(&webinar.tenant, m, ""))
+            .collect();
+        let next = offset + page.len();
+        let next_page_token = if next < all.len() {
+            wrap_token(&self.state, &scope, &next.to_string())
+        } else {
+            String::new()
+        };
+        Ok(Response::new(ListAttendeeMetricsResponse {
+            attendee_metrics: page,
+            next_page_token,
+        }))
     }
 
     async fn get_webinar_metrics(
@@ -132,15 +273,32 @@ impl MetricsService for MetricsApi {
         let name = names::parse_webinar_metrics(&request.get_ref().name)
             .map_err(|d| validate::invalid("name", d))?;
         self.state.authorize(&request, &name.tenant)?;
-        Err(not_wired("GetWebinarMetrics"))
+        let id = name.webinar.to_string();
+        let m = self
+            .state
+            .engine
+            .metrics()
+            .webinar(&name.tenant, &id)
+            .await?;
+        Ok(Response::new(GetWebinarMetricsResponse {
+            webinar_metrics: Some(convert::webinar_metrics(&name.tenant, &id, &m)),
+        }))
     }
 
     async fn sync_webinar_metrics(
         &self,
         request: Request<SyncWebinarMetricsRequest>,
     ) -> Result<Response<SyncWebinarMetricsResponse>, Status> {
-        let _webinar = self.webinar(&request, "name", &request.get_ref().name)?;
-        Err(not_wired("SyncWebinarMetrics"))
+        let webinar = self.webinar(&request, "name", &request.get_ref().name)?;
+        let request_time = convert::ts(crate::store::now_ms());
+        self.state
+            .engine
+            .metrics()
+            .sync_now(&webinar.tenant, &webinar.webinar.to_string())
+            .await?;
+        Ok(Response::new(SyncWebinarMetricsResponse {
+            request_time: Some(request_time),
+        }))
     }
 
     async fn list_changes(
@@ -148,9 +306,23 @@ impl MetricsService for MetricsApi {
         request: Request<ListChangesRequest>,
     ) -> Result<Response<ListChangesResponse>, Status> {
         let req = request.get_ref();
-        let _query = self.feed(&request, &req.parent, &req.after_cursor, &req.webinar)?;
-        validate::page_size(req.page_size).map_err(|d| validate::invalid("page_size", d))?;
-        Err(not_wired("ListChanges"))
+        let query = self.feed(&request, &req.parent, &req.after_cursor, &req.webinar)?;
+        let size =
+            validate::page_size(req.page_size).map_err(|d| validate::invalid("page_size", d))?;
+        let changes = self
+            .state
+            .engine
+            .metrics()
+            .changes(&query.tenant, query.after, size as i32)
+            .await?;
+        let renderer = FeedRenderer {
+            state: self.state.clone(),
+        };
+        let (changes, last) = renderer.render_all(&query, &changes, query.after).await;
+        Ok(Response::new(ListChangesResponse {
+            changes,
+            next_cursor: renderer.cursor(&query.tenant, last),
+        }))
     }
 
     type WatchChangesStream = WatchStream;
@@ -160,7 +332,40 @@ impl MetricsService for MetricsApi {
         request: Request<WatchChangesRequest>,
     ) -> Result<Response<Self::WatchChangesStream>, Status> {
         let req = request.get_ref();
-        let _query = self.feed(&request, &req.parent, &req.after_cursor, &req.webinar)?;
-        Err(not_wired("WatchChanges"))
+        let query = self.feed(&request, &req.parent, &req.after_cursor, &req.webinar)?;
+        let renderer = FeedRenderer {
+            state: self.state.clone(),
+        };
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        tokio::spawn(async move {
+            let mut after = query.after;
+            loop {
+                let metrics = renderer.state.engine.metrics();
+                let wait =
+                    metrics.wait_changes(&query.tenant, after, WATCH_BATCH, HEARTBEAT, WATCH_POLL);
+                let found = tokio::select! {
+                    () = tx.closed() => return,
+                    found = wait => found,
+                };
+                let message = match found {
+                    Ok(changes) => {
+                        let (changes, last) = renderer.render_all(&query, &changes, after).await;
+                        after = last;
+                        Ok(WatchChangesResponse {
+                            changes,
+                            cursor: renderer.cursor(&query.tenant, after),
+                        })
+                    }
+                    Err(e) => Err(Status::from(e)),
+                };
+                let failed = message.is_err();
+                if tx.send(message).await.is_err() || failed {
+                    return;
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        )))
     }
 }

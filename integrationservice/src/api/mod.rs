@@ -2,6 +2,7 @@
 //! tenant named in the request, map proto <-> domain, and call the domain services. Rules live
 //! in the domain, not here.
 
+pub mod convert;
 pub mod error;
 pub mod metrics;
 pub mod names;
@@ -28,6 +29,8 @@ pub struct ApiState {
     pub tokens: PageTokens,
     /// Whether `http://` ON24 base URLs are accepted (simulator).
     pub allow_http: bool,
+    /// The domain services.
+    pub engine: crate::domain::Engine,
 }
 
 impl ApiState {
@@ -40,7 +43,11 @@ impl ApiState {
 /// Shared handle given to every service.
 pub type State = Arc<ApiState>;
 
-/// Answer of an RPC whose domain service has not landed yet.
-pub(crate) fn not_wired(what: &str) -> Status {
-    Status::unimplemented(format!("{what} is not available yet"))
+/// Wraps a domain page token (or change cursor) for `scope`; empty stays empty.
+pub(crate) fn wrap_token(state: &ApiState, scope: &str, inner: &str) -> String {
+    if inner.is_empty() {
+        String::new()
+    } else {
+        state.tokens.encode(scope, inner)
+    }
 }

@@ -1,7 +1,7 @@
 //! `ProviderConfigService`: put, get, check and delete a tenant's ON24 credentials.
 //! Secrets are taken into `SecretString` as soon as they are validated and never echoed back.
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use tonic::{Request, Response, Status};
 
 use proto::webinar::v1::{
@@ -11,7 +11,10 @@ use proto::webinar::v1::{
     provider_config_service_server::ProviderConfigService,
 };
 
-use super::{State, names, not_wired, validate, validate::Violations};
+use super::{State, convert, error::error_info_status, names, validate, validate::Violations};
+use crate::{
+    domain::CredentialsInput, domain::providers::status_of, provider::ProviderCredentials,
+};
 
 /// A validated put of ON24 credentials.
 pub struct PutCredentials {
@@ -125,6 +128,27 @@ impl ProviderConfigApi {
     }
 }
 
+/// The ErrorInfo reason and code for an ON24 refusal seen by a live check.
+fn live_check_refusal(status: crate::domain::CredentialStatus, message: &str) -> Status {
+    use crate::domain::CredentialStatus as S;
+    let message = format!("ON24 refused the credentials: {message}");
+    match status {
+        S::NotAuthenticated | S::TokenExpired => error_info_status(
+            tonic::Code::FailedPrecondition,
+            &message,
+            "ON24_NOT_AUTHENTICATED",
+            &[],
+        ),
+        S::Forbidden => error_info_status(
+            tonic::Code::FailedPrecondition,
+            &message,
+            "ON24_FORBIDDEN",
+            &[],
+        ),
+        _ => error_info_status(tonic::Code::Unavailable, &message, "ON24_UNAVAILABLE", &[]),
+    }
+}
+
 #[tonic::async_trait]
 impl ProviderConfigService for ProviderConfigApi {
     async fn put_on24_credentials(
@@ -142,31 +166,123 @@ impl ProviderConfigService for ProviderConfigApi {
             self.state.authorize(&request, &tenant.tenant)?;
         }
         let put = validate_put(request.into_inner(), self.state.allow_http)?;
-        let _ = put;
-        Err(not_wired("PutOn24Credentials"))
+        let engine = &self.state.engine;
+        if put.live_check {
+            let creds = ProviderCredentials {
+                client_id: put.client_id,
+                region: put.region.to_owned(),
+                base_url: put.base_url.clone(),
+                token_key: put.token_key.clone(),
+                token_secret: put.token_secret.clone(),
+            };
+            let result = engine.provider().check_credentials(&creds).await;
+            match status_of(&result) {
+                Some((crate::domain::CredentialStatus::Healthy, _)) => {}
+                Some((status, message)) => {
+                    return Err(live_check_refusal(status, &message.unwrap_or_default()));
+                }
+                // Quota or another answer that says nothing about the credentials.
+                None => {
+                    return Err(live_check_refusal(
+                        crate::domain::CredentialStatus::Unhealthy,
+                        "ON24 could not confirm them now; retry later",
+                    ));
+                }
+            }
+        }
+        if put.validate_only {
+            let key = put.token_key.expose_secret();
+            let last_four: String = key
+                .chars()
+                .skip(key.chars().count().saturating_sub(4))
+                .collect();
+            let now = crate::store::now_ms();
+            let preview = crate::domain::ProviderConfig {
+                tenant: put.tenant.clone(),
+                client_id: put.client_id.to_string(),
+                region: put.region.to_owned(),
+                base_url: put.base_url.clone(),
+                key_last_four: last_four,
+                status: if put.live_check {
+                    crate::domain::CredentialStatus::Healthy
+                } else {
+                    crate::domain::CredentialStatus::Unchecked
+                },
+                status_message: None,
+                last_check_at: put.live_check.then_some(now),
+                last_metrics_at: None,
+                created_at: now,
+                updated_at: now,
+            };
+            return Ok(Response::new(PutOn24CredentialsResponse {
+                on24_credentials: Some(convert::credentials(&preview)),
+            }));
+        }
+        let input = CredentialsInput {
+            client_id: put.client_id.to_string(),
+            access_token_key: put.token_key,
+            access_token_secret: put.token_secret,
+            region: put.region.to_owned(),
+            base_url: put.base_url,
+            check: false,
+        };
+        let mut config = engine.providers().put(&put.tenant, input).await?;
+        if put.live_check {
+            // The check above passed: record it rather than calling ON24 a second time.
+            engine.providers().record(&put.tenant, &Ok(())).await?;
+            config = engine.providers().get(&put.tenant).await?;
+        }
+        Ok(Response::new(PutOn24CredentialsResponse {
+            on24_credentials: Some(convert::credentials(&config)),
+        }))
     }
 
     async fn get_on24_credentials(
         &self,
         request: Request<GetOn24CredentialsRequest>,
     ) -> Result<Response<GetOn24CredentialsResponse>, Status> {
-        let _tenant = self.tenant_of(&request, &request.get_ref().name)?;
-        Err(not_wired("GetOn24Credentials"))
+        let tenant = self.tenant_of(&request, &request.get_ref().name)?;
+        let config = self.state.engine.providers().get(&tenant).await?;
+        Ok(Response::new(GetOn24CredentialsResponse {
+            on24_credentials: Some(convert::credentials(&config)),
+        }))
     }
 
     async fn check_on24_credentials(
         &self,
         request: Request<CheckOn24CredentialsRequest>,
     ) -> Result<Response<CheckOn24CredentialsResponse>, Status> {
-        let _tenant = self.tenant_of(&request, &request.get_ref().name)?;
-        Err(not_wired("CheckOn24Credentials"))
+        let tenant = self.tenant_of(&request, &request.get_ref().name)?;
+        let config = self
+            .state
+            .engine
+            .providers()
+            .check(&tenant)
+            .await
+            .map_err(not_configured)?;
+        Ok(Response::new(CheckOn24CredentialsResponse {
+            on24_credentials: Some(convert::credentials(&config)),
+        }))
     }
 
     async fn delete_on24_credentials(
         &self,
         request: Request<DeleteOn24CredentialsRequest>,
     ) -> Result<Response<DeleteOn24CredentialsResponse>, Status> {
-        let _tenant = self.tenant_of(&request, &request.get_ref().name)?;
-        Err(not_wired("DeleteOn24Credentials"))
+        let tenant = self.tenant_of(&request, &request.get_ref().name)?;
+        self.state.engine.providers().delete(&tenant).await?;
+        Ok(Response::new(DeleteOn24CredentialsResponse {
+            paused_delivery_count: 0,
+        }))
+    }
+}
+
+/// Without credentials there is nothing to check: NOT_FOUND, as documented.
+fn not_configured(e: crate::domain::Error) -> Status {
+    match e {
+        crate::domain::Error::IntegrationDisabled { tenant, .. } => {
+            Status::not_found(format!("{} not found", names::credentials_name(&tenant)))
+        }
+        other => other.into(),
     }
 }

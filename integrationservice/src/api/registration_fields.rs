@@ -1,6 +1,6 @@
 //! Validation of the attendee fields of a `Registration`, and of the `ListRegistrations`
 //! status filter. The optional ON24 registrant fields travel to the domain as a map keyed by
-//! ON24's own form-field names (`jobFunction`, `std1`, ...), so they reach ON24 unchanged.
+//! their proto field names (`job_function`, `std1`, ...), the domain's `extra` keys.
 
 use std::collections::BTreeMap;
 
@@ -23,24 +23,25 @@ pub struct RegistrationFields {
     pub job_title: Option<String>,
     /// CRM contact id (empty: none).
     pub crm_reference_id: Option<String>,
-    /// Other ON24 registrant fields by ON24 form name; only the masked or non-empty ones.
+    /// Other registrant fields by proto name; only the masked or non-empty ones.
     pub extra: BTreeMap<String, String>,
 }
 
-/// proto field, ON24 form field, longest value.
-const EXTRA: &[(&str, &str, usize)] = &[
-    ("job_function", "jobFunction", 255),
-    ("company_industry", "companyIndustry", 255),
-    ("company_size", "companySize", 255),
-    ("address_street1", "addressStreet1", 255),
-    ("address_street2", "addressStreet2", 255),
-    ("city", "city", 255),
-    ("state", "state", 255),
-    ("zip", "zip", 32),
-    ("country", "country", 255),
-    ("work_phone", "workPhone", 32),
-    ("partner_ref", "partnerRef", 255),
-    ("notes", "notes", 2000),
+/// Optional registrant fields: proto field (also the domain's key), longest value (the
+/// domain's `EXTRA_LIMITS`).
+const EXTRA: &[(&str, usize)] = &[
+    ("job_function", 255),
+    ("company_industry", 255),
+    ("company_size", 64),
+    ("address_street1", 255),
+    ("address_street2", 255),
+    ("city", 128),
+    ("state", 128),
+    ("zip", 32),
+    ("country", 128),
+    ("work_phone", 32),
+    ("partner_ref", 255),
+    ("notes", 2000),
 ];
 
 /// Every field `UpdateRegistration` may change.
@@ -50,10 +51,9 @@ pub fn updatable() -> Vec<&'static str> {
         "last_name",
         "company",
         "job_title",
-        "crm_reference_id",
         "standard_fields",
     ];
-    all.extend(EXTRA.iter().map(|(p, _, _)| *p));
+    all.extend(EXTRA.iter().map(|(p, _)| *p));
     all
 }
 
@@ -119,14 +119,14 @@ pub fn validate(
             )
             .map(|()| r.crm_reference_id.clone());
     }
-    for (field, on24, max) in EXTRA {
+    for (field, max) in EXTRA {
         let value = extra_value(r, field);
         // On create only non-empty values travel; on update a masked empty value clears.
         if wants(field)
             && (only.is_some() || !value.is_empty())
             && text(v, field, value, false, *max).is_some()
         {
-            out.extra.insert((*on24).to_owned(), value.to_owned());
+            out.extra.insert((*field).to_owned(), value.to_owned());
         }
     }
     if wants("standard_fields") {

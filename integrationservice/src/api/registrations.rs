@@ -10,12 +10,18 @@ use proto::webinar::v1::{
     UpdateRegistrationResponse, registration_service_server::RegistrationService,
 };
 
+use proto::webinar::v1::{
+    BatchCreateRegistrationResult, ItemError, batch_create_registration_result,
+};
+
 use super::{
-    State, names, not_wired,
+    State, convert, names,
     registration_fields::{self, RegistrationFields},
     validate,
     validate::Violations,
+    wrap_token,
 };
+use crate::domain::{self, RegistrationInput, RegistrationPatch};
 
 /// Most items in one `BatchCreateRegistrations`.
 pub const MAX_BATCH: usize = 1000;
@@ -89,6 +95,67 @@ impl RegistrationApi {
     }
 }
 
+fn input(item: NewRegistration) -> RegistrationInput {
+    let f = item.fields;
+    let some = |v: Option<String>| v.filter(|s| !s.is_empty());
+    RegistrationInput {
+        email: f.email.unwrap_or_default(),
+        first_name: f.first_name.unwrap_or_default(),
+        last_name: f.last_name.unwrap_or_default(),
+        company: some(f.company),
+        job_title: some(f.job_title),
+        crm_reference_id: some(f.crm_reference_id),
+        extra: f.extra,
+        request_id: item.request_id.map(|r| r.to_string()),
+    }
+}
+
+/// A batch item's error as the proto's `ItemError`.
+fn item_error(status: &Status) -> ItemError {
+    use tonic_types::StatusExt;
+    let details = status.get_error_details();
+    ItemError {
+        code: status.code() as i32,
+        message: status.message().to_owned(),
+        field_violations: details
+            .bad_request()
+            .map(|b| {
+                b.field_violations
+                    .iter()
+                    .map(|v| proto::webinar::v1::FieldViolation {
+                        field: v.field.clone(),
+                        description: v.description.clone(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        reason: details
+            .error_info()
+            .map(|i| i.reason.clone())
+            .unwrap_or_default(),
+    }
+}
+
+fn result(
+    index: usize,
+    outcome: Result<(domain::Registration, bool), Status>,
+) -> BatchCreateRegistrationResult {
+    use batch_create_registration_result::Result as R;
+    let index = i32::try_from(index).unwrap_or(i32::MAX);
+    match outcome {
+        Ok((r, created)) => BatchCreateRegistrationResult {
+            index,
+            result: Some(R::Registration(convert::registration(&r))),
+            created,
+        },
+        Err(status) => BatchCreateRegistrationResult {
+            index,
+            result: Some(R::Error(item_error(&status))),
+            created: false,
+        },
+    }
+}
+
 #[tonic::async_trait]
 impl RegistrationService for RegistrationApi {
     async fn create_registration(
@@ -99,8 +166,17 @@ impl RegistrationService for RegistrationApi {
         let mut v = Violations::new();
         let item = validate_item(request.get_ref(), &webinar, &mut v, false);
         v.into_result()?;
-        let _ = item;
-        Err(not_wired("CreateRegistration"))
+        let item = item.ok_or_else(|| Status::invalid_argument("invalid registration"))?;
+        let (r, created) = self
+            .state
+            .engine
+            .registrations()
+            .register(&webinar.tenant, &webinar.webinar.to_string(), input(item))
+            .await?;
+        Ok(Response::new(CreateRegistrationResponse {
+            registration: Some(convert::registration(&r)),
+            created,
+        }))
     }
 
     async fn batch_create_registrations(
@@ -115,22 +191,69 @@ impl RegistrationService for RegistrationApi {
                 format!("must hold 1 to {MAX_BATCH} items"),
             ));
         }
-        let _validated: Vec<Result<NewRegistration, Vec<tonic_types::FieldViolation>>> = items
-            .iter()
-            .map(|item| {
-                let mut v = Violations::new();
-                validate_item(item, &webinar, &mut v, true).ok_or_else(|| v.into_vec())
+        // Invalid items are answered here; the valid ones go to the domain in one call.
+        let mut outcomes: Vec<Option<Result<(domain::Registration, bool), Status>>> =
+            Vec::with_capacity(items.len());
+        let mut valid = Vec::new();
+        let mut positions = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let mut v = Violations::with_prefix(format!("requests[{i}]."));
+            match validate_item(item, &webinar, &mut v, true) {
+                Some(ok) => {
+                    positions.push(i);
+                    valid.push(input(ok));
+                    outcomes.push(None);
+                }
+                None => outcomes.push(Some(Err(v
+                    .into_result()
+                    .err()
+                    .unwrap_or_else(|| Status::invalid_argument("invalid item"))))),
+            }
+        }
+        if !valid.is_empty() {
+            let done = self
+                .state
+                .engine
+                .registrations()
+                .register_batch(&webinar.tenant, &webinar.webinar.to_string(), valid)
+                .await?;
+            for (position, outcome) in positions.into_iter().zip(done) {
+                let created = outcome.created;
+                outcomes[position] =
+                    Some(outcome.result.map(|r| (r, created)).map_err(Status::from));
+            }
+        }
+        let results = outcomes
+            .into_iter()
+            .enumerate()
+            .map(|(i, o)| {
+                result(
+                    i,
+                    o.unwrap_or_else(|| Err(Status::internal("internal error"))),
+                )
             })
             .collect();
-        Err(not_wired("BatchCreateRegistrations"))
+        Ok(Response::new(BatchCreateRegistrationsResponse { results }))
     }
 
     async fn get_registration(
         &self,
         request: Request<GetRegistrationRequest>,
     ) -> Result<Response<GetRegistrationResponse>, Status> {
-        let _name = self.registration(&request, "name", &request.get_ref().name)?;
-        Err(not_wired("GetRegistration"))
+        let name = self.registration(&request, "name", &request.get_ref().name)?;
+        let r = self
+            .state
+            .engine
+            .registrations()
+            .get(
+                &name.tenant,
+                &name.webinar.to_string(),
+                &name.registration.to_string(),
+            )
+            .await?;
+        Ok(Response::new(GetRegistrationResponse {
+            registration: Some(convert::registration(&r)),
+        }))
     }
 
     async fn list_registrations(
@@ -140,8 +263,8 @@ impl RegistrationService for RegistrationApi {
         let req = request.get_ref();
         let webinar = self.webinar(&request, "parent", &req.parent)?;
         let mut v = Violations::new();
-        let _size = v.check("page_size", validate::page_size(req.page_size));
-        let _statuses = v.check(
+        let size = v.check("page_size", validate::page_size(req.page_size));
+        let statuses = v.check(
             "filter",
             registration_fields::parse_status_filter(&req.filter),
         );
@@ -151,8 +274,8 @@ impl RegistrationService for RegistrationApi {
             webinar.webinar,
             req.filter.trim()
         );
-        let _cursor = if req.page_token.is_empty() {
-            None
+        let cursor = if req.page_token.is_empty() {
+            Some(String::new())
         } else {
             v.check(
                 "page_token",
@@ -160,7 +283,37 @@ impl RegistrationService for RegistrationApi {
             )
         };
         v.into_result()?;
-        Err(not_wired("ListRegistrations"))
+        let (Some(size), Some(statuses), Some(cursor)) = (size, statuses, cursor) else {
+            return Err(Status::invalid_argument("invalid request"));
+        };
+        let wanted: Vec<domain::RegistrationStatus> = statuses
+            .iter()
+            .filter_map(|s| convert::domain_status(*s))
+            .collect();
+        // One status is filtered by the store; several are filtered here (a page may then
+        // hold fewer items than asked, which the page token still continues correctly).
+        let single = (wanted.len() == 1).then(|| wanted[0]);
+        let page = self
+            .state
+            .engine
+            .registrations()
+            .list(
+                &webinar.tenant,
+                &webinar.webinar.to_string(),
+                single,
+                size as i32,
+                &cursor,
+            )
+            .await?;
+        Ok(Response::new(ListRegistrationsResponse {
+            registrations: page
+                .items
+                .iter()
+                .filter(|r| wanted.is_empty() || wanted.contains(&r.status))
+                .map(convert::registration)
+                .collect(),
+            next_page_token: wrap_token(&self.state, &scope, &page.next_page_token),
+        }))
     }
 
     async fn update_registration(
@@ -171,7 +324,7 @@ impl RegistrationService for RegistrationApi {
         let Some(r) = &req.registration else {
             return Err(validate::invalid("registration", "required"));
         };
-        let _name = self.registration(&request, "registration.name", &r.name)?;
+        let name = self.registration(&request, "registration.name", &r.name)?;
         let mut v = Violations::new();
         let allowed = registration_fields::updatable();
         let paths: Vec<&str> = req
@@ -193,17 +346,49 @@ impl RegistrationService for RegistrationApi {
                 );
             }
         }
-        let _fields = registration_fields::validate(r, Some(&paths), &mut v, "registration.");
+        let f = registration_fields::validate(r, Some(&paths), &mut v, "registration.");
         v.into_result()?;
-        Err(not_wired("UpdateRegistration"))
+        let patch = RegistrationPatch {
+            first_name: f.first_name,
+            last_name: f.last_name,
+            company: f.company,
+            job_title: f.job_title,
+            extra: f.extra,
+        };
+        let updated = self
+            .state
+            .engine
+            .registrations()
+            .update(
+                &name.tenant,
+                &name.webinar.to_string(),
+                &name.registration.to_string(),
+                patch,
+            )
+            .await?;
+        Ok(Response::new(UpdateRegistrationResponse {
+            registration: Some(convert::registration(&updated)),
+        }))
     }
 
     async fn cancel_registration(
         &self,
         request: Request<CancelRegistrationRequest>,
     ) -> Result<Response<CancelRegistrationResponse>, Status> {
-        let _name = self.registration(&request, "name", &request.get_ref().name)?;
-        Err(not_wired("CancelRegistration"))
+        let name = self.registration(&request, "name", &request.get_ref().name)?;
+        let r = self
+            .state
+            .engine
+            .registrations()
+            .cancel(
+                &name.tenant,
+                &name.webinar.to_string(),
+                &name.registration.to_string(),
+            )
+            .await?;
+        Ok(Response::new(CancelRegistrationResponse {
+            registration: Some(convert::registration(&r)),
+        }))
     }
 
     async fn forget_person(
@@ -215,6 +400,14 @@ impl RegistrationService for RegistrationApi {
             names::parse_tenant(&req.parent).map_err(|d| validate::invalid("parent", d))?;
         self.state.authorize(&request, &tenant.tenant)?;
         validate::email(&req.email).map_err(|d| validate::invalid("email", d))?;
-        Err(not_wired("ForgetPerson"))
+        let count = self
+            .state
+            .engine
+            .registrations()
+            .forget(&tenant.tenant, &req.email.to_ascii_lowercase())
+            .await?;
+        Ok(Response::new(ForgetPersonResponse {
+            forgotten_registration_count: count as i64,
+        }))
     }
 }

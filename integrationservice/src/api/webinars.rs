@@ -10,7 +10,8 @@ use proto::webinar::v1::{
     Webinar, webinar_service_server::WebinarService,
 };
 
-use super::{State, names, not_wired, validate, validate::Violations};
+use super::{State, convert, names, validate, validate::Violations, wrap_token};
+use crate::domain::{WebinarInput, WebinarPatch};
 
 /// Fields of a webinar a CRM may set, validated.
 #[derive(Debug, Clone, Default)]
@@ -38,7 +39,6 @@ pub const UPDATABLE: &[&str] = &[
     "start_time",
     "duration_minutes",
     "time_zone",
-    "language_code",
 ];
 
 /// Validates the named fields of `w`, recording violations under `prefix`.
@@ -122,7 +122,7 @@ pub fn validate_create(
         validate::crm_reference(&w.crm_reference_id, true),
     );
     let mut all: Vec<&str> = UPDATABLE.to_vec();
-    all.push("event_type");
+    all.extend(["language_code", "event_type"]);
     let fields = fields(w, &all, &mut v, "webinar.");
     let request_id = v.check("request_id", validate::request_id(&request.request_id));
     v.into_result()?;
@@ -218,6 +218,23 @@ impl WebinarApi {
     }
 }
 
+fn input(create: CreateWebinar) -> WebinarInput {
+    let f = create.fields;
+    WebinarInput {
+        crm_reference_id: create.crm_reference_id,
+        title: f.title.unwrap_or_default(),
+        description: f.description.filter(|d| !d.is_empty()),
+        start_at: f
+            .start_time
+            .map(|t| t.timestamp_millis())
+            .unwrap_or_default(),
+        duration_minutes: f.duration_minutes.map(|d| d as i32).unwrap_or_default(),
+        time_zone: f.time_zone.unwrap_or_default(),
+        language: f.language_code.unwrap_or_else(|| "en".into()),
+        event_type: f.event_type.unwrap_or_default(),
+    }
+}
+
 #[tonic::async_trait]
 impl WebinarService for WebinarApi {
     async fn create_webinar(
@@ -225,25 +242,55 @@ impl WebinarService for WebinarApi {
         request: Request<CreateWebinarRequest>,
     ) -> Result<Response<CreateWebinarResponse>, Status> {
         let tenant = self.parent(&request, &request.get_ref().parent)?;
-        let _create = validate_create(tenant, request.get_ref())?;
-        Err(not_wired("CreateWebinar"))
+        let create = validate_create(tenant.clone(), request.get_ref())?;
+        let request_id = create.request_id.map(|r| r.to_string());
+        let w = self
+            .state
+            .engine
+            .webinars()
+            .create(&tenant, input(create), request_id)
+            .await?;
+        Ok(Response::new(CreateWebinarResponse {
+            webinar: Some(convert::webinar(&w)),
+        }))
     }
 
     async fn link_webinar(
         &self,
         request: Request<LinkWebinarRequest>,
     ) -> Result<Response<LinkWebinarResponse>, Status> {
-        let _tenant = self.parent(&request, &request.get_ref().parent)?;
-        let _link = validate_link(request.get_ref())?;
-        Err(not_wired("LinkWebinar"))
+        let tenant = self.parent(&request, &request.get_ref().parent)?;
+        let (event, request_id) = validate_link(request.get_ref())?;
+        let w = self
+            .state
+            .engine
+            .webinars()
+            .link(
+                &tenant,
+                event,
+                &request.get_ref().crm_reference_id,
+                request_id.map(|r| r.to_string()),
+            )
+            .await?;
+        Ok(Response::new(LinkWebinarResponse {
+            webinar: Some(convert::webinar(&w)),
+        }))
     }
 
     async fn get_webinar(
         &self,
         request: Request<GetWebinarRequest>,
     ) -> Result<Response<GetWebinarResponse>, Status> {
-        let _name = self.webinar(&request, "name", &request.get_ref().name)?;
-        Err(not_wired("GetWebinar"))
+        let name = self.webinar(&request, "name", &request.get_ref().name)?;
+        let w = self
+            .state
+            .engine
+            .webinars()
+            .get(&name.tenant, &name.webinar.to_string())
+            .await?;
+        Ok(Response::new(GetWebinarResponse {
+            webinar: Some(convert::webinar(&w)),
+        }))
     }
 
     async fn list_webinars(
@@ -253,10 +300,10 @@ impl WebinarService for WebinarApi {
         let req = request.get_ref();
         let tenant = self.parent(&request, &req.parent)?;
         let mut v = Violations::new();
-        let _size = v.check("page_size", validate::page_size(req.page_size));
+        let size = v.check("page_size", validate::page_size(req.page_size));
         let scope = format!("webinars|{tenant}|{}", req.show_unlinked);
-        let _cursor = if req.page_token.is_empty() {
-            None
+        let cursor = if req.page_token.is_empty() {
+            Some(String::new())
         } else {
             v.check(
                 "page_token",
@@ -264,7 +311,24 @@ impl WebinarService for WebinarApi {
             )
         };
         v.into_result()?;
-        Err(not_wired("ListWebinars"))
+        let (Some(size), Some(cursor)) = (size, cursor) else {
+            return Err(Status::invalid_argument("invalid request"));
+        };
+        let page = self
+            .state
+            .engine
+            .webinars()
+            .list(&tenant, size as i32, &cursor)
+            .await?;
+        Ok(Response::new(ListWebinarsResponse {
+            webinars: page
+                .items
+                .iter()
+                .filter(|w| req.show_unlinked || w.status != crate::domain::WebinarStatus::Unlinked)
+                .map(convert::webinar)
+                .collect(),
+            next_page_token: wrap_token(&self.state, &scope, &page.next_page_token),
+        }))
     }
 
     async fn update_webinar(
@@ -280,15 +344,38 @@ impl WebinarService for WebinarApi {
         if let Ok(name) = names::parse_webinar(&name) {
             self.state.authorize(&request, &name.tenant)?;
         }
-        let _update = validate_update(request.get_ref())?;
-        Err(not_wired("UpdateWebinar"))
+        let (name, f) = validate_update(request.get_ref())?;
+        let patch = WebinarPatch {
+            title: f.title,
+            description: f.description,
+            start_at: f.start_time.map(|t| t.timestamp_millis()),
+            duration_minutes: f.duration_minutes.map(|d| d as i32),
+            time_zone: f.time_zone,
+        };
+        let w = self
+            .state
+            .engine
+            .webinars()
+            .update(&name.tenant, &name.webinar.to_string(), patch)
+            .await?;
+        Ok(Response::new(UpdateWebinarResponse {
+            webinar: Some(convert::webinar(&w)),
+        }))
     }
 
     async fn unlink_webinar(
         &self,
         request: Request<UnlinkWebinarRequest>,
     ) -> Result<Response<UnlinkWebinarResponse>, Status> {
-        let _name = self.webinar(&request, "name", &request.get_ref().name)?;
-        Err(not_wired("UnlinkWebinar"))
+        let name = self.webinar(&request, "name", &request.get_ref().name)?;
+        let w = self
+            .state
+            .engine
+            .webinars()
+            .unlink(&name.tenant, &name.webinar.to_string())
+            .await?;
+        Ok(Response::new(UnlinkWebinarResponse {
+            webinar: Some(convert::webinar(&w)),
+        }))
     }
 }

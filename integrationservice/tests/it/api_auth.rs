@@ -320,25 +320,54 @@ async fn bearer_tokens_are_verified() {
 }
 
 #[tokio::test]
-async fn health_is_served_in_plaintext() {
-    let h = Harness::start().await;
+async fn readiness_follows_the_key_service() {
+    use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus};
+    let mut h = Harness::start().await;
     let channel = tonic::transport::Channel::from_shared(format!("http://{}", h.health))
         .expect("uri")
         .connect()
         .await
         .expect("health port");
-    let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
-    let status = health
-        .check(tonic_health::pb::HealthCheckRequest {
-            service: String::new(),
-        })
-        .await
-        .expect("check")
-        .into_inner()
-        .status;
+    let health = tonic_health::pb::health_client::HealthClient::new(channel);
+    let status = || {
+        let mut health = health.clone();
+        async move {
+            health
+                .check(HealthCheckRequest {
+                    service: String::new(),
+                })
+                .await
+                .expect("check")
+                .into_inner()
+                .status
+        }
+    };
+    let mut seen = status().await;
+    for _ in 0..100 {
+        if seen == ServingStatus::Serving as i32 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        seen = status().await;
+    }
     assert_eq!(
-        status,
-        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+        seen,
+        ServingStatus::Serving as i32,
+        "ready with database and key service"
+    );
+    // The key service goes away: the next probe (every 5 s) reports NOT_SERVING.
+    drop(h.keyservice.take());
+    for _ in 0..80 {
+        seen = status().await;
+        if seen == ServingStatus::NotServing as i32 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        seen,
+        ServingStatus::NotServing as i32,
+        "unready without the key service"
     );
     h.stop().await;
 }

@@ -30,6 +30,8 @@ pub struct Harness {
     pub health: std::net::SocketAddr,
     pub signing_key: EncodingKey,
     pub shutdown: CancellationToken,
+    /// Stands in for the key service's port; drop it to make the service unready.
+    pub keyservice: Option<tokio::net::TcpListener>,
     server: tokio::task::JoinHandle<Result<(), integrationservice::server::ServerError>>,
     _dir: tempfile::TempDir,
 }
@@ -84,6 +86,20 @@ impl Harness {
         config.jwt.leeway_seconds = 0;
         config.auth.policy_file = write(dir.path(), "policy.toml", POLICY);
         config.database.url = dir.path().join("db.sqlite").display().to_string();
+        // The key client connects lazily; readiness only needs the port to accept.
+        let keyservice = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        config.keyservice.endpoint = format!("https://{}", keyservice.local_addr().expect("addr"));
+        let me = ca
+            .client_cert_for(
+                "integrationservice",
+                "spiffe://webinar.local/integrationservice",
+            )
+            .expect("cert");
+        config.keyservice.ca_file = config.tls.client_ca_file.clone();
+        config.keyservice.cert_file = write(dir.path(), "is.crt", &me.cert_pem);
+        config.keyservice.key_file = write(dir.path(), "is.key", &me.key_pem);
         config.workers.enabled = false;
         config.metrics_poll.enabled = false;
 
@@ -105,6 +121,7 @@ impl Harness {
             health,
             signing_key,
             shutdown,
+            keyservice: Some(keyservice),
             server,
             _dir: dir,
         }

@@ -1,0 +1,244 @@
+//! Domain -> protobuf mapping of the resources (one place, so every RPC renders a resource the
+//! same way). Times are milliseconds since the epoch in the domain.
+
+use prost_types::Timestamp;
+use proto::webinar::v1 as pb;
+
+use crate::domain;
+
+use super::names;
+
+/// Milliseconds since the epoch as a protobuf timestamp.
+pub fn ts(ms: i64) -> Timestamp {
+    Timestamp {
+        seconds: ms.div_euclid(1000),
+        nanos: (ms.rem_euclid(1000) * 1_000_000) as i32,
+    }
+}
+
+fn opt_ts(ms: Option<i64>) -> Option<Timestamp> {
+    ms.map(ts)
+}
+
+/// A provider configuration (never the secrets).
+pub fn credentials(c: &domain::ProviderConfig) -> pb::On24Credentials {
+    use domain::CredentialStatus as S;
+    let status = match c.status {
+        S::Unchecked => pb::CredentialStatus::Unspecified,
+        S::Healthy => pb::CredentialStatus::Healthy,
+        S::NotAuthenticated => pb::CredentialStatus::NotAuthenticated,
+        S::TokenExpired => pb::CredentialStatus::TokenExpired,
+        S::Forbidden => pb::CredentialStatus::Forbidden,
+        S::Unhealthy => pb::CredentialStatus::Unhealthy,
+    };
+    pb::On24Credentials {
+        name: names::credentials_name(&c.tenant),
+        client_id: c.client_id.clone(),
+        access_token_key: String::new(),
+        access_token_secret: String::new(),
+        access_token_key_last_four: c.key_last_four.clone(),
+        region: if c.region == "EU" {
+            pb::On24Region::Eu
+        } else {
+            pb::On24Region::Na
+        } as i32,
+        base_url: c.base_url.clone().unwrap_or_default(),
+        status: status as i32,
+        status_message: c.status_message.clone().unwrap_or_default(),
+        last_check_time: opt_ts(c.last_check_at),
+        last_metrics_update_time: opt_ts(c.last_metrics_at),
+        create_time: Some(ts(c.created_at)),
+        update_time: Some(ts(c.updated_at)),
+    }
+}
+
+fn uuid_of(id: &str) -> uuid::Uuid {
+    // Ids come from our own store, always UUIDs; nil only if a row was corrupted.
+    uuid::Uuid::try_parse(id).unwrap_or_default()
+}
+
+/// `tenants/{t}/webinars/{w}` from domain ids.
+pub fn webinar_name(tenant: &str, id: &str) -> String {
+    names::webinar_name(tenant, &uuid_of(id))
+}
+
+/// `tenants/{t}/webinars/{w}/registrations/{r}` from domain ids.
+pub fn registration_name(tenant: &str, webinar: &str, id: &str) -> String {
+    names::registration_name(tenant, &uuid_of(webinar), &uuid_of(id))
+}
+
+/// A webinar.
+pub fn webinar(w: &domain::Webinar) -> pb::Webinar {
+    use domain::WebinarStatus as S;
+    let status = match w.status {
+        S::Pending => pb::WebinarStatus::Pending,
+        S::Active => pb::WebinarStatus::Active,
+        S::Failed => pb::WebinarStatus::Failed,
+        S::Unlinked => pb::WebinarStatus::Unlinked,
+    };
+    pb::Webinar {
+        name: webinar_name(&w.tenant, &w.id),
+        crm_reference_id: w.crm_reference_id.clone(),
+        title: w.title.clone(),
+        description: w.description.clone().unwrap_or_default(),
+        start_time: Some(ts(w.start_at)),
+        duration_minutes: w.duration_minutes,
+        time_zone: w.time_zone.clone(),
+        language_code: w.language.clone(),
+        event_type: w.event_type.clone(),
+        on24_event_id: w.on24_event_id.unwrap_or_default(),
+        origin: if w.linked {
+            pb::WebinarOrigin::Linked
+        } else {
+            pb::WebinarOrigin::Created
+        } as i32,
+        status: status as i32,
+        status_message: w.status_message.clone().unwrap_or_default(),
+        audience_url: w.audience_url.clone().unwrap_or_default(),
+        report_url: w.report_url.clone().unwrap_or_default(),
+        preview_url: w.preview_url.clone().unwrap_or_default(),
+        create_time: Some(ts(w.created_at)),
+        update_time: Some(ts(w.updated_at)),
+    }
+}
+
+/// Domain status -> proto status.
+pub fn registration_status(s: domain::RegistrationStatus) -> pb::RegistrationStatus {
+    use domain::RegistrationStatus as S;
+    match s {
+        S::Pending => pb::RegistrationStatus::Pending,
+        S::Delivered => pb::RegistrationStatus::Delivered,
+        S::Retrying => pb::RegistrationStatus::Retrying,
+        S::Failed => pb::RegistrationStatus::Failed,
+        S::Cancelled => pb::RegistrationStatus::Cancelled,
+        S::Forgotten => pb::RegistrationStatus::Forgotten,
+        S::Paused => pb::RegistrationStatus::Paused,
+    }
+}
+
+/// Proto status -> domain status (`None` for UNSPECIFIED).
+pub fn domain_status(s: pb::RegistrationStatus) -> Option<domain::RegistrationStatus> {
+    domain::RegistrationStatus::parse(s.as_str_name().trim_start_matches("REGISTRATION_STATUS_"))
+}
+
+/// A registration.
+pub fn registration(r: &domain::Registration) -> pb::Registration {
+    let status = registration_status(r.status);
+    let extra = |k: &str| r.extra.get(k).cloned().unwrap_or_default();
+    let failed = r.status == domain::RegistrationStatus::Failed;
+    pb::Registration {
+        name: registration_name(&r.tenant, &r.webinar_id, &r.id),
+        email: r.email.clone(),
+        first_name: r.first_name.clone(),
+        last_name: r.last_name.clone(),
+        company: r.company.clone().unwrap_or_default(),
+        job_title: r.job_title.clone().unwrap_or_default(),
+        crm_reference_id: r.crm_reference_id.clone().unwrap_or_default(),
+        job_function: extra("job_function"),
+        company_industry: extra("company_industry"),
+        company_size: extra("company_size"),
+        address_street1: extra("address_street1"),
+        address_street2: extra("address_street2"),
+        city: extra("city"),
+        state: extra("state"),
+        zip: extra("zip"),
+        country: extra("country"),
+        work_phone: extra("work_phone"),
+        partner_ref: extra("partner_ref"),
+        notes: extra("notes"),
+        standard_fields: r
+            .extra
+            .iter()
+            .filter(|(k, _)| k.starts_with("std"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        status: status as i32,
+        on24_event_user_id: r.eventuserid.unwrap_or_default(),
+        delivery_attempts: r.attempts,
+        last_error: if failed {
+            String::new()
+        } else {
+            r.last_error.clone().unwrap_or_default()
+        },
+        next_attempt_time: opt_ts(r.next_attempt_at),
+        failure_reason: if failed {
+            r.last_error.clone().unwrap_or_default()
+        } else {
+            String::new()
+        },
+        deliver_time: opt_ts(r.delivered_at),
+        create_time: Some(ts(r.created_at)),
+        update_time: Some(ts(r.updated_at)),
+    }
+}
+
+/// An attendee's metrics.
+pub fn attendee(
+    tenant: &str,
+    m: &domain::AttendeeMetrics,
+    crm_reference_id: &str,
+) -> pb::AttendeeMetrics {
+    let webinar = webinar_name(tenant, &m.webinar_id);
+    let clamp = |v: i64| i32::try_from(v).unwrap_or(i32::MAX);
+    pb::AttendeeMetrics {
+        name: format!(
+            "{webinar}/attendeeMetrics/{}",
+            m.eventuserid.unwrap_or_default()
+        ),
+        registration: m
+            .registration_id
+            .as_deref()
+            .map(|r| registration_name(tenant, &m.webinar_id, r))
+            .unwrap_or_default(),
+        email: m.email.clone(),
+        crm_reference_id: crm_reference_id.to_owned(),
+        on24_event_user_id: m.eventuserid.unwrap_or_default(),
+        live_minutes: clamp(m.live_minutes),
+        archive_minutes: clamp(m.archive_minutes),
+        cumulative_live_minutes: clamp(m.cumulative_live_minutes),
+        cumulative_archive_minutes: clamp(m.cumulative_archive_minutes),
+        engagement_score: m.engagement_score,
+        questions_asked: clamp(m.questions_asked),
+        polls_answered: clamp(m.polls_answered),
+        surveys_answered: clamp(m.surveys_answered),
+        resources_downloaded: clamp(m.resources_downloaded),
+        // The domain keeps one first/last activity (ON24 live activity first, else archive).
+        first_live_activity_time: opt_ts(m.first_activity_at),
+        last_live_activity_time: opt_ts(m.last_activity_at),
+        first_archive_activity_time: None,
+        last_archive_activity_time: None,
+        live_attendance_percent: m.attendance_percent,
+        update_time: Some(ts(m.updated_at)),
+    }
+}
+
+/// A webinar's aggregates.
+pub fn webinar_metrics(
+    tenant: &str,
+    webinar: &str,
+    m: &domain::WebinarMetrics,
+) -> pb::WebinarMetrics {
+    let count = |s: &str| m.registrations_by_status.get(s).copied().unwrap_or(0);
+    let accepted: i64 = m
+        .registrations_by_status
+        .iter()
+        .filter(|(s, _)| !matches!(s.as_str(), "CANCELLED" | "FORGOTTEN"))
+        .map(|(_, n)| n)
+        .sum();
+    pb::WebinarMetrics {
+        name: format!("{}/metrics", webinar_name(tenant, webinar)),
+        registration_count: accepted,
+        delivered_count: count("DELIVERED"),
+        live_attendee_count: m.live_attendees,
+        archive_attendee_count: m.on_demand_attendees,
+        total_live_minutes: m.total_live_minutes,
+        total_archive_minutes: m.total_archive_minutes,
+        average_engagement_score: m.average_engagement_score,
+        average_live_attendance_percent: 0.0,
+        questions_asked: m.questions_asked,
+        polls_answered: m.polls_answered,
+        surveys_answered: 0,
+        last_sync_time: opt_ts(m.last_metrics_at),
+        next_sync_time: None,
+    }
+}
