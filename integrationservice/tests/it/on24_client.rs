@@ -702,3 +702,120 @@ async fn page_stream_makes_one_call_per_page_polled() {
     })
     .await;
 }
+
+/// A bare HTTP/1.1 server answering with the contract's own example bodies, for the two
+/// operations `on24sim` does not serve (`GET /client/{clientId}`, client-level attendees).
+/// Each connection gets one answer and is closed; request heads are recorded.
+async fn contract_example_server() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../on24sim/contract/on24-openapi.json"
+    );
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("contract")).expect("json");
+    // The contract's single `example`, or the first of its named `examples`.
+    let example = |p: &str| {
+        let c = &doc["paths"][p]["get"]["responses"]["200"]["content"]["application/json"];
+        match c.get("example") {
+            Some(e) => e.clone(),
+            None => c["examples"]
+                .as_object()
+                .and_then(|m| m.values().next())
+                .map(|e| e["value"].clone())
+                .expect("an example"),
+        }
+    };
+    let client_info = example("/client/{clientId}");
+    let attendees = example("/client/{clientId}/attendee");
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}/v2", listener.local_addr().expect("addr"));
+    let log = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let mut head = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => head.extend_from_slice(&buf[..n]),
+                }
+            }
+            let head = String::from_utf8_lossy(&head).into_owned();
+            let target = head
+                .split_whitespace()
+                .nth(1)
+                .unwrap_or_default()
+                .to_owned();
+            log.lock().unwrap_or_else(|p| p.into_inner()).push(head);
+            let body = if target == format!("/v2/client/{CLIENT}") {
+                client_info.clone()
+            } else if target.starts_with(&format!("/v2/client/{CLIENT}/attendee?")) {
+                // Three pages of one attendee each, built from the contract's example.
+                let page: u64 = target
+                    .split(['?', '&'])
+                    .find_map(|kv| kv.strip_prefix("pageoffset="))
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0);
+                let mut one = attendees["attendees"][0].clone();
+                assert!(one.is_object(), "the contract has an attendee example");
+                one["eventuserid"] = serde_json::json!(format!("{}", 1000 + page));
+                let items = if page < 3 { vec![one] } else { vec![] };
+                serde_json::json!({"clientid": CLIENT, "totalattendees": 3, "pagecount": 3,
+                    "currentpage": page, "attendees": items})
+            } else {
+                serde_json::json!({"message": "Not Found"})
+            };
+            let body = body.to_string();
+            let reply = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = stream.write_all(reply.as_bytes()).await;
+            let _ = stream.shutdown().await;
+        }
+    });
+    (base, seen)
+}
+
+#[tokio::test]
+async fn account_and_client_attendees_decode_the_contract_examples_over_http() {
+    within(20, async {
+        let (base, seen) = contract_example_server().await;
+        let mut cfg = On24ClientConfig::with_base_url(BaseUrl::parse(&base).expect("url"));
+        cfg.page_size = 1;
+        let client =
+            On24Client::new(cfg, On24Credentials::new(CLIENT, KEY, SECRET)).expect("client");
+        let info = client.get_client().await.expect("client info");
+        assert_eq!(info.clientname.as_deref(), Some("ON24SalesElite"));
+        assert!(info.subclients.iter().any(|s| s.id == Some(4475)));
+
+        let all = client
+            .list_client_attendees(DateRange::default())
+            .await
+            .expect("attendees");
+        let ids: Vec<u64> = all.iter().filter_map(|a| a.eventuserid).collect();
+        assert_eq!(
+            ids,
+            [1000, 1001, 1002],
+            "string ids read as integers, pages to the end"
+        );
+        assert_eq!(all[0].liveminutes, Some(3));
+
+        let heads = seen.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        assert_eq!(
+            heads.len(),
+            4,
+            "one account call + three pages (pagecount stops the walk)"
+        );
+        for h in &heads {
+            let lower = h.to_ascii_lowercase();
+            assert!(lower.contains(&format!("accesstokenkey: {}", KEY.to_ascii_lowercase())));
+            assert!(lower.contains("accesstokensecret: "));
+        }
+    })
+    .await;
+}
