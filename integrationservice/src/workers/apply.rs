@@ -33,6 +33,25 @@ fn set_registration(
         return Ok(());
     };
     if job.kind == jobs::CANCEL_REGISTRATION {
+        // The registration stays CANCELLED here; the provider's refusal is shown beside it.
+        if status == S::Failed {
+            diesel::update(
+                r::registrations
+                    .filter(r::tenant.eq(&job.tenant))
+                    .filter(r::id.eq(reg)),
+            )
+            .set((r::last_error.eq(last_error), r::updated_at.eq(now_ms())))
+            .execute(conn)?;
+            changes::append(
+                conn,
+                &[changes::change(
+                    &job.tenant,
+                    "REGISTRATION",
+                    Some(webinar),
+                    Some(reg),
+                )],
+            )?;
+        }
         return Ok(());
     }
     let n = diesel::update(
@@ -69,6 +88,9 @@ fn write_effect(
     job: &JobRow,
     effect: Effect,
 ) -> Result<(), Error> {
+    // Rows are locked in one order in every transaction (provider config, job, business
+    // rows, change feed last) so concurrent workers cannot deadlock on each other.
+    providers::clear_throttle(conn, &job.tenant)?;
     let now = now_ms();
     match effect {
         Effect::Nothing => {}
@@ -149,14 +171,15 @@ fn write_effect(
             crate::domain::metrics::store_reports(conn, &job.tenant, &webinar_id, &reports)?;
         }
     }
-    providers::clear_throttle(conn, &job.tenant)?;
     Ok(())
 }
 
 /// Stops a job for good and shows why on its registration or webinar.
 fn stop(conn: &mut DbConnection, job: &JobRow, owner: &str, reason: &str) -> Result<(), Error> {
-    outbox::fail(conn, job.id, owner, reason)?;
-    set_registration(conn, job, S::Failed, Some(reason), None)?;
+    if !outbox::fail(conn, job.id, owner, reason)? {
+        // The lease was lost (the tenant was paused, or another replica took over).
+        return Ok(());
+    }
     if job.kind == jobs::CREATE_EVENT
         && let Some(webinar) = &job.webinar_id
     {
@@ -176,6 +199,7 @@ fn stop(conn: &mut DbConnection, job: &JobRow, owner: &str, reason: &str) -> Res
             &[changes::change(&job.tenant, "WEBINAR", Some(webinar), None)],
         )?;
     }
+    set_registration(conn, job, S::Failed, Some(reason), None)?;
     Ok(())
 }
 
@@ -219,8 +243,8 @@ fn write(
     let now = now_ms();
     match outcome {
         Outcome::Done(effect) => {
-            write_effect(conn, cfg, job, effect)?;
             outbox::complete(conn, job.id, owner)?;
+            write_effect(conn, cfg, job, effect)?;
         }
         Outcome::Wait => {
             outbox::retry_later(conn, job.id, owner, now + ms(cfg.wait_delay), None, false)?;
@@ -236,8 +260,9 @@ fn write(
                     u32::try_from(level).unwrap_or(0),
                 ));
             providers::throttle(conn, &job.tenant, until, level.saturating_add(1))?;
-            outbox::retry_later(conn, job.id, owner, until, Some(&message), false)?;
-            set_registration(conn, job, S::Retrying, Some(&message), Some(until))?;
+            if outbox::retry_later(conn, job.id, owner, until, Some(&message), false)? {
+                set_registration(conn, job, S::Retrying, Some(&message), Some(until))?;
+            }
         }
         Outcome::Failed(ProviderError::Retryable { message, .. }) => {
             let attempts = u32::try_from(job.attempts + 1).unwrap_or(u32::MAX);
@@ -250,8 +275,9 @@ fn write(
                 )?;
             } else {
                 let next = now + ms(cfg.backoff.delay(attempts));
-                outbox::retry_later(conn, job.id, owner, next, Some(&message), true)?;
-                set_registration(conn, job, S::Retrying, Some(&message), Some(next))?;
+                if outbox::retry_later(conn, job.id, owner, next, Some(&message), true)? {
+                    set_registration(conn, job, S::Retrying, Some(&message), Some(next))?;
+                }
             }
         }
         Outcome::Failed(ProviderError::Credentials { .. }) | Outcome::Disabled => {}

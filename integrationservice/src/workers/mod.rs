@@ -176,8 +176,17 @@ async fn deliver_loop(engine: Engine, cfg: WorkerConfig, shutdown: CancellationT
                     },
                 };
                 let (id, kind) = (job.id, job.kind.clone());
-                if let Err(e) = apply::apply(&engine, &cfg, job, owner, outcome).await {
-                    tracing::warn!(error = %e, job = id, %kind, "job result could not be recorded; the lease will expire and it runs again");
+                if let Err(e) = apply::apply(&engine, &cfg, job, owner.clone(), outcome).await {
+                    tracing::warn!(error = %e, job = id, %kind, "job result could not be recorded; it runs again");
+                    // Release the job now rather than when its lease expires.
+                    let next = now_ms() + i64::try_from(cfg.wait_delay.as_millis()).unwrap_or(1000);
+                    let _ = engine
+                        .store()
+                        .run(move |conn| {
+                            outbox::retry_later(conn, id, &owner, next, None, false)
+                                .map_err(crate::store::StoreError::from)
+                        })
+                        .await;
                 }
             });
         }

@@ -1,0 +1,457 @@
+//! The engine's test stack, all real: an in-process key service over mTLS (certificates from
+//! `xtask::pki`), the in-process ON24 simulator over HTTP, and PostgreSQL or SQLite from
+//! `xtask::testdb`, with the engine and its workers on short, configurable back-offs.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use integrationservice::crypto::Envelope;
+use integrationservice::crypto::cache::DekCache;
+use integrationservice::domain::{
+    CredentialsInput, Engine, Registration, RegistrationInput, RegistrationStatus, WebinarInput,
+};
+use integrationservice::keyclient::{KeyClient, KeyClientConfig};
+use integrationservice::provider::on24::On24Provider;
+use integrationservice::store::Store;
+use integrationservice::workers::{Backoff, WorkerConfig, Workers};
+use keyservice::config::Config as KsConfig;
+use keyservice::server::{Listeners, run};
+use on24sim::{SimConfig, SimHandle, Simulator};
+use proto::keyservice::v1::{
+    CreateKeyRequest, Key, KeyPurpose, RotateKeyRequest,
+    key_admin_service_client::KeyAdminServiceClient,
+};
+use secrecy::SecretString;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
+use xtask::pki::CertificateAuthority;
+use zeroize::Zeroizing;
+
+pub const SERVICE: &str = "spiffe://webinar.local/integrationservice";
+pub const ADMIN: &str = "spiffe://webinar.local/admin";
+pub const CLIENT_ID: i64 = 22334;
+pub const TOKEN_KEY: &str = "sim-token-key-0001";
+pub const TOKEN_SECRET: &str = "sim-token-secret-0001";
+
+const POLICY: &str = r#"
+[[rule]]
+identity = "spiffe://webinar.local/integrationservice"
+operations = ["generate", "wrap", "unwrap", "rewrap"]
+keys = ["on24-credentials"]
+
+[[rule]]
+identity = "spiffe://webinar.local/admin"
+operations = ["admin:*"]
+keys = ["*"]
+"#;
+
+/// Which database a test runs on.
+#[derive(Clone, Copy, Debug)]
+pub enum Db {
+    Postgres,
+    Sqlite,
+}
+
+enum TestDb {
+    Postgres(xtask::testdb::TestPostgres),
+    Sqlite(xtask::testdb::TestSqlite),
+}
+
+impl TestDb {
+    fn new(db: Db) -> Self {
+        match db {
+            Db::Postgres => {
+                Self::Postgres(xtask::testdb::TestPostgres::new().expect("test postgres"))
+            }
+            Db::Sqlite => Self::Sqlite(xtask::testdb::TestSqlite::new().expect("test sqlite")),
+        }
+    }
+
+    fn url(&self) -> &str {
+        match self {
+            Self::Postgres(d) => &d.url,
+            Self::Sqlite(d) => &d.url,
+        }
+    }
+}
+
+/// A running key service with the `on24-credentials` key created.
+pub struct KeyService {
+    pub client_config: KeyClientConfig,
+    admin: KeyAdminServiceClient<Channel>,
+    shutdown: CancellationToken,
+    _db: TestDb,
+    _dir: tempfile::TempDir,
+}
+
+impl KeyService {
+    pub async fn start() -> Self {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ca = CertificateAuthority::new("engine test CA").expect("ca");
+        let server = ca
+            .server_cert(&["localhost", "127.0.0.1"])
+            .expect("server cert");
+        server
+            .write(dir.path(), "server")
+            .expect("write server cert");
+        ca.write_cert(&dir.path().join("ca.crt")).expect("write ca");
+        let root_key = dir.path().join("root.key");
+        keyservice::rootkey::generate_root_key_file(&root_key).expect("root key");
+        let policy = dir.path().join("policy.toml");
+        std::fs::write(&policy, POLICY).expect("policy");
+        let db = TestDb::new(Db::Sqlite);
+        let mut config = KsConfig::defaults().expect("defaults");
+        config.tls.cert = dir.path().join("server.crt");
+        config.tls.key = dir.path().join("server.key");
+        config.tls.client_ca = dir.path().join("ca.crt");
+        config.root_key.source = format!("file:{}", root_key.display());
+        config.database.url = db.url().to_owned();
+        config.database.pool_size = 4;
+        config.policy.file = policy;
+        config.audit.sink = format!("file:{}", dir.path().join("audit.log").display());
+        config.audit.fsync = "never".into();
+        config.hardening.lock_memory = false;
+        config.limits.rate_per_second = 0;
+        let main = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let health = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = main.local_addr().expect("addr");
+        let shutdown = CancellationToken::new();
+        tokio::spawn(run(config, Listeners { main, health }, shutdown.clone()));
+
+        let me = ca
+            .client_cert_for("integrationservice", SERVICE)
+            .expect("cert");
+        let client_config = KeyClientConfig {
+            endpoint: format!("https://127.0.0.1:{}", addr.port()),
+            domain_name: Some("localhost".into()),
+            ca_pem: ca.cert_pem.clone(),
+            cert_pem: me.cert_pem.clone(),
+            key_pem: Zeroizing::new(me.key_pem.clone()),
+            key_name: "keys/on24-credentials".into(),
+            timeout: Duration::from_secs(5),
+        };
+        let admin_cert = ca.client_cert_for("admin", ADMIN).expect("cert");
+        let tls = ClientTlsConfig::new()
+            .ca_certificate(Certificate::from_pem(&ca.cert_pem))
+            .identity(Identity::from_pem(
+                &admin_cert.cert_pem,
+                &admin_cert.key_pem,
+            ))
+            .domain_name("localhost");
+        let endpoint = Endpoint::from_shared(client_config.endpoint.clone())
+            .expect("endpoint")
+            .tls_config(tls)
+            .expect("tls");
+        let mut channel = None;
+        for _ in 0..200 {
+            if let Ok(c) = endpoint.connect().await {
+                channel = Some(c);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let mut admin = KeyAdminServiceClient::new(channel.expect("key service did not start"));
+        admin
+            .create_key(CreateKeyRequest {
+                key_id: "on24-credentials".into(),
+                key: Some(Key {
+                    purpose: KeyPurpose::EncryptDecrypt as i32,
+                    ..Key::default()
+                }),
+            })
+            .await
+            .expect("create key");
+        Self {
+            client_config,
+            admin,
+            shutdown,
+            _db: db,
+            _dir: dir,
+        }
+    }
+
+    /// Rotates the credentials key; returns the new primary version.
+    pub async fn rotate(&self) -> u32 {
+        let r = self
+            .admin
+            .clone()
+            .rotate_key(RotateKeyRequest {
+                name: "keys/on24-credentials".into(),
+            })
+            .await
+            .expect("rotate")
+            .into_inner();
+        r.key_version.expect("version").version
+    }
+}
+
+impl Drop for KeyService {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// Everything a test needs.
+pub struct Stack {
+    pub engine: Engine,
+    pub sim: SimHandle,
+    pub keys: KeyService,
+    pub tenant: String,
+    shutdown: CancellationToken,
+    _workers: Workers,
+    _db: TestDb,
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// Worker settings for tests: fast polling, short back-off and quota pauses.
+pub fn fast_workers() -> WorkerConfig {
+    WorkerConfig {
+        poll_interval: Duration::from_millis(50),
+        backoff: Backoff {
+            base: Duration::from_millis(20),
+            max: Duration::from_millis(200),
+        },
+        quota_pause: Duration::from_millis(100),
+        quota_pause_max: Duration::from_millis(500),
+        wait_delay: Duration::from_millis(30),
+        metrics_poll_interval: Duration::from_millis(200),
+        rewrap_interval: None,
+        ..WorkerConfig::default()
+    }
+}
+
+impl Stack {
+    pub async fn start(db: Db) -> Self {
+        Self::start_with(db, fast_workers(), Duration::from_secs(5)).await
+    }
+
+    /// A stack whose ON24 calls give up after `call_timeout`.
+    pub async fn start_with(db: Db, workers: WorkerConfig, call_timeout: Duration) -> Self {
+        let keys = KeyService::start().await;
+        let sim = Simulator::start(SimConfig::with_account(CLIENT_ID, TOKEN_KEY, TOKEN_SECRET))
+            .await
+            .expect("simulator");
+        let test_db = TestDb::new(db);
+        let store = Store::connect(test_db.url(), 16).expect("store");
+        store.migrate().await.expect("migrate");
+        let key_client = KeyClient::connect_lazy(&keys.client_config).expect("key client");
+        let envelope = Envelope::new(key_client, DekCache::new(1000, Duration::from_secs(60)));
+        let provider = Arc::new(On24Provider::with_request_timeout(call_timeout));
+        let engine = Engine::new(store, envelope, provider);
+        let shutdown = CancellationToken::new();
+        let workers = Workers::start(engine.clone(), workers, shutdown.clone());
+        Self {
+            engine,
+            sim,
+            keys,
+            tenant: "acme".into(),
+            shutdown,
+            _workers: workers,
+            _db: test_db,
+        }
+    }
+
+    pub fn credentials(&self, secret: &str) -> CredentialsInput {
+        CredentialsInput {
+            client_id: CLIENT_ID.to_string(),
+            access_token_key: SecretString::from(TOKEN_KEY.to_owned()),
+            access_token_secret: SecretString::from(secret.to_owned()),
+            region: "NA".into(),
+            base_url: Some(self.sim.base_url.clone()),
+            check: true,
+        }
+    }
+
+    /// Puts working credentials for `tenant`.
+    pub async fn put_credentials(&self, tenant: &str) {
+        self.engine
+            .providers()
+            .put(tenant, self.credentials(TOKEN_SECRET))
+            .await
+            .expect("put credentials");
+    }
+
+    /// Creates a webinar (ended three hours ago) and waits until it exists at the simulator;
+    /// returns (id, event id).
+    pub async fn active_webinar(&self, tenant: &str, reference: &str) -> (String, i64) {
+        self.active_webinar_with(tenant, webinar_input(reference))
+            .await
+    }
+
+    /// Like `active_webinar` with the given fields.
+    pub async fn active_webinar_with(&self, tenant: &str, input: WebinarInput) -> (String, i64) {
+        let w = self
+            .engine
+            .webinars()
+            .create(tenant, input, None)
+            .await
+            .expect("create webinar");
+        let id = w.id.clone();
+        let event = eventually(
+            "webinar created at ON24",
+            Duration::from_secs(20),
+            || async {
+                self.engine
+                    .webinars()
+                    .get(tenant, &id)
+                    .await
+                    .ok()
+                    .and_then(|w| w.on24_event_id)
+            },
+        )
+        .await;
+        (w.id, event)
+    }
+
+    /// Waits until every registration of the webinar has `status` (and there are `n`).
+    pub async fn wait_all(
+        &self,
+        tenant: &str,
+        webinar: &str,
+        n: usize,
+        status: RegistrationStatus,
+        within: Duration,
+    ) -> Vec<Registration> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let all = self.list_all(tenant, webinar).await;
+            if all.len() == n && all.iter().all(|r| r.status == status) {
+                return all;
+            }
+            if tokio::time::Instant::now() > deadline {
+                let mut by_status = std::collections::BTreeMap::new();
+                for r in &all {
+                    *by_status.entry(r.status.as_str()).or_insert(0) += 1;
+                }
+                let t = tenant.to_owned();
+                let jobs = self
+                    .engine
+                    .store()
+                    .run(move |conn| {
+                        use diesel::prelude::*;
+                        use integrationservice::store::schema::outbox_jobs::dsl as j;
+                        j::outbox_jobs
+                            .filter(j::tenant.eq(t))
+                            .select((
+                                j::kind,
+                                j::state,
+                                j::attempts,
+                                j::last_error,
+                                j::next_run_at,
+                                j::lease_until,
+                            ))
+                            .limit(5)
+                            .load::<(String, String, i32, Option<String>, i64, Option<i64>)>(conn)
+                            .map_err(integrationservice::store::StoreError::from)
+                    })
+                    .await;
+                panic!(
+                    "timed out waiting for {n} registrations {}: {by_status:?}; now {}; jobs {jobs:?}",
+                    status.as_str(),
+                    chrono::Utc::now().timestamp_millis()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn list_all(&self, tenant: &str, webinar: &str) -> Vec<Registration> {
+        let mut out = Vec::new();
+        let mut token = String::new();
+        loop {
+            let page = self
+                .engine
+                .registrations()
+                .list(tenant, webinar, None, 1000, &token)
+                .await
+                .expect("list");
+            out.extend(page.items);
+            if page.next_page_token.is_empty() {
+                return out;
+            }
+            token = page.next_page_token;
+        }
+    }
+
+    /// Journal entries of ON24 calls whose path contains `fragment`.
+    pub async fn journal_count(&self, method: &str, fragment: &str) -> usize {
+        self.sim
+            .control()
+            .journal()
+            .await
+            .expect("journal")
+            .iter()
+            .filter(|e| e.method == method && e.path.contains(fragment))
+            .count()
+    }
+}
+
+pub fn webinar_input(reference: &str) -> WebinarInput {
+    WebinarInput {
+        crm_reference_id: reference.into(),
+        title: format!("Webinar {reference}"),
+        description: Some("A test webinar".into()),
+        // ended two hours ago: attendance is available
+        start_at: chrono::Utc::now().timestamp_millis() - 3 * 3_600_000,
+        duration_minutes: 60,
+        time_zone: "Europe/Paris".into(),
+        language: "en".into(),
+        event_type: String::new(),
+    }
+}
+
+pub fn person(n: usize) -> RegistrationInput {
+    RegistrationInput {
+        email: format!("Person{n}@Example.com"),
+        first_name: format!("First{n}"),
+        last_name: format!("Last{n}"),
+        company: Some("Example Ltd".into()),
+        job_title: Some("Engineer".into()),
+        ..RegistrationInput::default()
+    }
+}
+
+/// Polls `probe` until it yields a value, failing the test after `within`.
+pub async fn eventually<T, F, Fut>(what: &str, within: Duration, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if let Some(v) = probe().await {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Runs an async test body on PostgreSQL and on SQLite.
+#[macro_export]
+macro_rules! both_backends {
+    ($name:ident, $body:path) => {
+        mod $name {
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres() {
+                $body($crate::engine_harness::Db::Postgres).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                $body($crate::engine_harness::Db::Sqlite).await;
+            }
+        }
+    };
+}
