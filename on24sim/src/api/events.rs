@@ -14,6 +14,7 @@ use super::{event_id, page};
 use crate::auth::Caller;
 use crate::shapes::Shapes;
 use crate::sim::Sim;
+use crate::state::events::DateFilterMode;
 use crate::state::time::parse_query_date;
 
 /// ON24 limits a `startDate`..`endDate` range to six months.
@@ -43,13 +44,15 @@ pub async fn list(
     // Without dates ON24 lists the past three months; upcoming webinars are included so a
     // client can see what it just created.
     let from = from.or_else(|| (to.is_none()).then(|| Utc::now() - chrono::Duration::days(90)));
+    let mode = DateFilterMode::parse(q.get("dateFilterMode"))
+        .ok_or_else(|| ApiError::bad_request("Invalid value for the dateFilterMode parameter."))?;
     let descending = q
         .get("filterOrder")
         .is_some_and(|v| v.eq_ignore_ascii_case("desc"));
     let with_pages = q.flag("includeSubaccounts");
     let (offset, per_page) = page(&q)?;
     let store = sim.store();
-    let all = store.list_events(c.client_id, from, to, descending);
+    let all = store.list_events(c.client_id, mode, from, to, descending);
     let tpl = if with_pages {
         &Shapes::get().event_list_item_paged
     } else {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::{Extension, Json};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::error::{ApiError, ApiResult};
@@ -15,8 +15,65 @@ use super::{event_id, page, path_param};
 use crate::auth::Caller;
 use crate::shapes::Shapes;
 use crate::sim::Sim;
+use crate::state::Registrant;
+use crate::state::time::parse_query_date;
 
 type P = Path<Vec<(String, String)>>;
+
+/// The registrant list filters: `email`, `partnerref`, and `startDate`/`endDate` on the
+/// registration time (or on the last activity with `dateFilterMode=lastActivity`).
+struct Filter {
+    email: Option<String>,
+    partnerref: Option<String>,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    by_activity: bool,
+}
+
+impl Filter {
+    fn new(q: &Params) -> ApiResult<Self> {
+        let bad = || ApiError::bad_request("Error, incorrect date formats.");
+        let by_activity = match q.get("dateFilterMode") {
+            None => false,
+            Some(m) if m.eq_ignore_ascii_case("lastactivity") => true,
+            Some(_) => {
+                return Err(ApiError::bad_request(
+                    "Invalid value for the dateFilterMode parameter.",
+                ));
+            }
+        };
+        Ok(Self {
+            email: q.get("email").map(str::to_string),
+            partnerref: q.get("partnerref").map(str::to_string),
+            from: q
+                .get("startDate")
+                .map(|v| parse_query_date(v, false).ok_or_else(bad))
+                .transpose()?,
+            to: q
+                .get("endDate")
+                .map(|v| parse_query_date(v, true).ok_or_else(bad))
+                .transpose()?,
+            by_activity,
+        })
+    }
+
+    fn matches(&self, r: &Registrant) -> bool {
+        let t = if self.by_activity {
+            r.last_activity
+        } else {
+            r.created
+        };
+        self.email
+            .as_deref()
+            .is_none_or(|e| r.email.eq_ignore_ascii_case(e))
+            && self
+                .partnerref
+                .as_deref()
+                .is_none_or(|p| r.fields.get("partnerref").and_then(Option::as_deref) == Some(p))
+            && self.from.is_none_or(|f| t >= f)
+            && self.to.is_none_or(|to| t <= to)
+    }
+}
 
 pub async fn create(
     State(sim): State<Arc<Sim>>,
@@ -55,17 +112,12 @@ pub async fn list_event(
     let id = event_id(&p)?;
     let store = sim.store();
     store.event(c.client_id, id)?;
-    let email = q.get("email").map(str::to_string);
+    let filter = Filter::new(&q)?;
     let tpl = &Shapes::get().event_registrant;
     let regs: Vec<Value> = store
         .registrants_where(
             Some(id),
-            move |r| {
-                r.event_id == id
-                    && email
-                        .as_deref()
-                        .is_none_or(|e| r.email.eq_ignore_ascii_case(e))
-            },
+            move |r| r.event_id == id && filter.matches(r),
             q.get("userstatus"),
         )
         .map(|r| registrant(&store, r, tpl))
@@ -83,8 +135,13 @@ pub async fn list_client(
     let (offset, per_page) = page(&q)?;
     let store = sim.store();
     let client = c.client_id;
+    let filter = Filter::new(&q)?;
     let all: Vec<_> = store
-        .registrants_where(None, move |r| r.client_id == client, q.get("userstatus"))
+        .registrants_where(
+            None,
+            move |r| r.client_id == client && filter.matches(r),
+            q.get("userstatus"),
+        )
         .collect();
     let tpl = &Shapes::get().client_registrant;
     let regs: Vec<Value> = all

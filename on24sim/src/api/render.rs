@@ -75,7 +75,9 @@ pub fn wcc_event(
 
 /// Counts over an event's registrants and viewing for `eventanalytics`.
 fn analytics(store: &Store, ev: &Event, template: &Value) -> Value {
-    let regs: Vec<&Registrant> = store.registrants_where(Some(ev.id), |_| true, None).collect();
+    let regs: Vec<&Registrant> = store
+        .registrants_where(Some(ev.id), |_| true, None)
+        .collect();
     let span = (ev.duration_min + 15) * 60;
     let stats: Vec<AttendeeStats> = regs
         .iter()

@@ -74,6 +74,47 @@ fn apply(ev: &mut Event, f: &FormFields) -> ApiResult<()> {
     Ok(())
 }
 
+/// Which date of an event `startDate`/`endDate` filter on (`dateFilterMode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DateFilterMode {
+    GoodAfter,
+    Creation,
+    Modified,
+    LiveStart,
+    LiveEnd,
+    ArchiveStart,
+    ArchiveEnd,
+}
+
+impl DateFilterMode {
+    /// ON24's values, not case-sensitive; `updated` uses the modification time here because
+    /// the simulator has no separate audience-activity clock.
+    pub fn parse(v: Option<&str>) -> Option<Self> {
+        Some(match v.map(str::to_ascii_lowercase).as_deref() {
+            None | Some("goodafter") => Self::GoodAfter,
+            Some("creation") => Self::Creation,
+            Some("modified" | "updated") => Self::Modified,
+            Some("livestart") => Self::LiveStart,
+            Some("liveend") => Self::LiveEnd,
+            Some("archivestart") => Self::ArchiveStart,
+            Some("archiveend") => Self::ArchiveEnd,
+            Some(_) => return None,
+        })
+    }
+
+    pub fn of(self, e: &Event) -> DateTime<Utc> {
+        match self {
+            Self::GoodAfter => e.good_after,
+            Self::Creation => e.created,
+            Self::Modified => e.modified,
+            Self::LiveStart => e.live_start(),
+            Self::LiveEnd => e.live_end(),
+            Self::ArchiveStart => e.archive_start(),
+            Self::ArchiveEnd => e.archive_end(),
+        }
+    }
+}
+
 impl Store {
     /// `POST /client/{clientId}/event`. `liveStart` and `liveDuration` are required.
     pub fn create_event(
@@ -168,6 +209,7 @@ impl Store {
     pub fn list_events(
         &self,
         client_id: i64,
+        mode: DateFilterMode,
         from: Option<DateTime<Utc>>,
         to: Option<DateTime<Utc>>,
         descending: bool,
@@ -177,10 +219,11 @@ impl Store {
             .values()
             .filter(|e| e.client_id == client_id && !e.deleted)
             .filter(|e| {
-                from.is_none_or(|f| e.good_after >= f) && to.is_none_or(|t| e.good_after <= t)
+                let t = mode.of(e);
+                from.is_none_or(|f| t >= f) && to.is_none_or(|to| t <= to)
             })
             .collect();
-        v.sort_by_key(|e| (e.good_after, e.id));
+        v.sort_by_key(|e| (mode.of(e), e.id));
         if descending {
             v.reverse();
         }

@@ -377,7 +377,11 @@ impl Store {
         let filter = userstatus.map(str::to_ascii_lowercase);
         let all: Box<dyn Iterator<Item = &'a Registrant> + 'a> = match event {
             Some(e) => Box::new(
-                self.by_event.get(&e).into_iter().flatten().filter_map(|id| self.registrants.get(id)),
+                self.by_event
+                    .get(&e)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|id| self.registrants.get(id)),
             ),
             None => Box::new(self.registrants.values()),
         };

@@ -129,7 +129,9 @@ impl Store {
 
     /// True if the registrant watched anything (only they are attendees).
     pub fn attended(&self, eventuserid: i64) -> bool {
-        self.sessions.get(&eventuserid).is_some_and(|v| !v.is_empty())
+        self.sessions
+            .get(&eventuserid)
+            .is_some_and(|v| !v.is_empty())
     }
 
     pub fn attendee_stats(&self, eventuserid: i64, live_span_secs: i64) -> AttendeeStats {

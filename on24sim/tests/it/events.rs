@@ -181,3 +181,25 @@ async fn multipart_event_create() {
         .expect("send");
     assert_eq!(ok(r).await["wccevent"]["title"], "MP");
 }
+
+#[tokio::test]
+async fn date_filter_mode_picks_the_date() {
+    let env = Env::new().await;
+    let id = env.event_at("2031-01-15T10:00:00").await;
+    // Created today, live in 2031: found by creation date only with datefiltermode=creation.
+    // Query dates are Pacific days.
+    let today = on24sim::state::time::iso_pacific(chrono::Utc::now())[..10].to_string();
+    let q = format!("/event?startDate={today}&endDate={today}");
+    assert_eq!(ok(env.get(&q).await).await["totalevents"], 0);
+    let v = ok(env.get(&format!("{q}&dateFilterMode=creation")).await).await;
+    assert_eq!(v["events"][0]["eventid"], id);
+    let v = ok(env
+        .get("/event?startDate=2031-01-15&endDate=2031-01-15&dateFilterMode=LIVEEND")
+        .await)
+    .await;
+    assert_eq!(v["totalevents"], 1);
+    assert_eq!(
+        err(env.get("/event?dateFilterMode=nonsense").await).await.0,
+        400
+    );
+}

@@ -11,3 +11,4 @@ mod faults;
 mod journal;
 mod quota;
 mod registrants;
+mod time;

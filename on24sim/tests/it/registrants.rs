@@ -329,3 +329,52 @@ async fn forgetall_forgets_every_registrant_of_the_event() {
     );
     assert_eq!(err(env.post("/event/1/forgetall", &[]).await).await.0, 404);
 }
+
+#[tokio::test]
+async fn registrant_list_filters() {
+    let env = Env::new().await;
+    let ev = env.future_event().await;
+    let path = format!("/event/{ev}/registrant");
+    ok(env
+        .post(&path, &[("email", "p1@example.com"), ("partnerRef", "crm")])
+        .await)
+    .await;
+    ok(env
+        .post(&path, &[("email", "p2@example.com"), ("partnerRef", "web")])
+        .await)
+    .await;
+    let v = ok(env.get(&format!("{path}?partnerref=crm")).await).await;
+    assert_eq!(
+        (
+            v["totalregistrants"].as_i64(),
+            v["registrants"][0]["email"].as_str()
+        ),
+        (Some(1), Some("p1@example.com"))
+    );
+    assert_eq!(
+        ok(env.get(&format!("{path}?email=P2@example.com")).await).await["totalregistrants"],
+        1
+    );
+    assert_eq!(
+        ok(env
+            .get("/registrant?startDate=2000-01-01&endDate=2000-01-02")
+            .await)
+        .await["totalregistrants"],
+        0
+    );
+    // Query dates are Pacific days.
+    let today = on24sim::state::time::iso_pacific(chrono::Utc::now())[..10].to_string();
+    let v = ok(env
+        .get(&format!(
+            "/registrant?startDate=2000-01-01&endDate={today}&dateFilterMode=lastActivity"
+        ))
+        .await)
+    .await;
+    assert_eq!(v["totalregistrants"], 2);
+    assert_eq!(
+        err(env.get(&format!("{path}?startDate=yesterday")).await)
+            .await
+            .0,
+        400
+    );
+}
