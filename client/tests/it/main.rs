@@ -1,0 +1,9 @@
+//! Integration tests of the webinar client and webinarctl: the library against a real TLS
+//! gRPC server (retries, bearer tokens, change-feed resume), and the whole local stack started
+//! by `xtask up` as a process (the webinarctl tour, restart, CSV import).
+
+mod feed_server;
+mod import;
+mod library;
+mod stack;
+mod tour;
