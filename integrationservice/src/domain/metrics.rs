@@ -128,7 +128,6 @@ pub(crate) fn store_reports(
         .filter_map(|e| ids.get(e))
         .map(|id| changes::change(tenant, "ATTENDEE_METRICS", Some(webinar), Some(id)))
         .collect();
-    changes::append(conn, &feed)?;
     {
         use crate::store::schema::webinars::dsl as w;
         use diesel::prelude::*;
@@ -141,6 +140,8 @@ pub(crate) fn store_reports(
         .execute(conn)?;
     }
     providers::set_last_metrics(conn, tenant, now)?;
+    // Last: appending takes the feed's lock, held until commit (see `store::changes`).
+    changes::append(conn, &feed)?;
     Ok(emails.len())
 }
 
