@@ -55,7 +55,19 @@ impl On24Client {
                 env!("CARGO_PKG_VERSION")
             )),
         );
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder();
+        if let Some(pem) = &config.extra_root_certs_pem {
+            let roots = reqwest::Certificate::from_pem_bundle(pem.as_bytes()).map_err(|e| {
+                On24Error::Config(format!("extra root certificates: {}", e.without_url()))
+            })?;
+            if roots.is_empty() {
+                return Err(On24Error::Config(
+                    "extra root certificates: no PEM certificate".into(),
+                ));
+            }
+            builder = builder.tls_certs_merge(roots);
+        }
+        let http = builder
             .default_headers(headers)
             .connect_timeout(config.connect_timeout)
             .timeout(config.request_timeout)

@@ -161,6 +161,9 @@ pub struct On24ClientConfig {
     pub pool_max_idle_per_host: usize,
     /// Page size for paginated reads (ON24 accepts up to 100 on most list operations).
     pub page_size: u32,
+    /// PEM certificates trusted in addition to the platform's roots (e.g. the CA of a
+    /// TLS-inspecting egress proxy, or a test CA). `None`: platform roots only.
+    pub extra_root_certs_pem: Option<String>,
 }
 
 impl On24ClientConfig {
@@ -176,6 +179,7 @@ impl On24ClientConfig {
             pool_idle_timeout: Duration::from_secs(90),
             pool_max_idle_per_host: 16,
             page_size: 100,
+            extra_root_certs_pem: None,
         }
     }
 }

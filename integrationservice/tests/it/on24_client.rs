@@ -819,3 +819,100 @@ async fn account_and_client_attendees_decode_the_contract_examples_over_http() {
     })
     .await;
 }
+
+/// A blocking rustls HTTPS server on 127.0.0.1 with a certificate from a fresh dev CA
+/// (`xtask::pki`). Answers every request with an empty event list. Returns the port and
+/// the CA's PEM.
+fn tls_server() -> (u16, String) {
+    use std::io::{Read, Write};
+    let ca = xtask::pki::CertificateAuthority::new("on24 test CA").expect("ca");
+    let leaf = ca
+        .server_cert(&["127.0.0.1", "localhost"])
+        .expect("server cert");
+    let certs = rustls_pemfile::certs(&mut leaf.cert_pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .expect("certs");
+    let key = rustls_pemfile::private_key(&mut leaf.key_pem.as_bytes())
+        .expect("key")
+        .expect("a key");
+    let config = std::sync::Arc::new(
+        rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .expect("server config"),
+    );
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(8) {
+            let Ok(stream) = stream else { continue };
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+            let Ok(conn) = rustls::ServerConnection::new(config.clone()) else {
+                continue;
+            };
+            let mut tls = rustls::StreamOwned::new(conn, stream);
+            let mut head = Vec::new();
+            let mut buf = [0u8; 2048];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                match tls.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => head.extend_from_slice(&buf[..n]),
+                }
+            }
+            if head.is_empty() {
+                continue; // handshake refused by the client
+            }
+            let body = r#"{"totalevents":0,"events":[]}"#;
+            let _ = write!(
+                tls,
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            tls.conn.send_close_notify();
+            let _ = tls.flush();
+        }
+    });
+    (port, ca.cert_pem)
+}
+
+#[tokio::test]
+async fn https_verifies_the_server_and_trusts_only_configured_roots() {
+    within(20, async {
+        let (port, ca_pem) = tls_server();
+        let url = format!("https://127.0.0.1:{port}/v2");
+        let creds = || On24Credentials::new(CLIENT, KEY, SECRET);
+
+        // Platform roots only: our dev CA is unknown, so the handshake is refused.
+        let strict = On24Client::new(
+            On24ClientConfig::with_base_url(BaseUrl::parse(&url).expect("url")),
+            creds(),
+        )
+        .expect("client");
+        let err = strict
+            .check_credentials()
+            .await
+            .expect_err("untrusted server");
+        assert_eq!(err.class(), "connection", "{err}");
+
+        // With the CA configured as an extra root, the same server is accepted.
+        let mut cfg = On24ClientConfig::with_base_url(BaseUrl::parse(&url).expect("url"));
+        cfg.extra_root_certs_pem = Some(ca_pem);
+        let trusting = On24Client::new(cfg, creds()).expect("client");
+        trusting.check_credentials().await.expect("trusted server");
+
+        let mut bad = On24ClientConfig::with_base_url(BaseUrl::parse(&url).expect("url"));
+        bad.extra_root_certs_pem = Some("not a certificate".into());
+        assert_eq!(
+            On24Client::new(bad, creds())
+                .map(|_| ())
+                .expect_err("no PEM")
+                .class(),
+            "config"
+        );
+    })
+    .await;
+}
