@@ -15,7 +15,7 @@
 ARG RUST_VERSION=1.95
 ARG DEBIAN=bookworm
 
-# ---- build: one release build of every binary --------------------------------------------
+# ---- build: one release build of the three service binaries --------------------------------------------
 FROM rust:${RUST_VERSION}-slim-${DEBIAN} AS build
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 # libpq-dev: diesel's PostgreSQL backend links libpq; the runtime libraries it needs are
@@ -31,7 +31,7 @@ COPY . .
 # need beyond what distroless/cc ships (libpq and its dependencies) go to /out/lib.
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    cargo build --release --locked --bins \
+    cargo build --release --locked --bins -p keyservice -p integrationservice -p on24sim \
  && mkdir -p /out/bin /out/lib \
  && cp target/release/keyservice target/release/integrationservice target/release/on24sim /out/bin/ \
  && ldd /out/bin/* | awk '$3 ~ /^\// { print $3 }' | sort -u \
