@@ -168,6 +168,16 @@ impl Operation {
         }
     }
 
+    /// Whether sending this operation twice has the effect of sending it once, so a
+    /// retryable error may be retried blindly. Only event creation is not: ON24 has no
+    /// idempotency keys, and a create whose answer was lost (timeout, reset) may already
+    /// exist — retrying makes a duplicate webinar. Callers should look the event up (e.g.
+    /// by `campaignCode`) before creating again. Registration is an upsert by email, and
+    /// a repeated forget or soft delete changes nothing more.
+    pub fn is_retry_safe(&self) -> bool {
+        !matches!(self, Self::CreateEvent(_))
+    }
+
     /// Builds the transport-free request for `client_id`. Fails (before any I/O) on
     /// values ON24 would refuse; the error names the field, never its value.
     pub fn spec(&self, client_id: u64) -> Result<RequestSpec, String> {
@@ -307,5 +317,34 @@ impl Operation {
             query,
             form,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_event_creation_is_unsafe_to_retry() {
+        let start = chrono::DateTime::parse_from_rfc3339("2026-12-01T17:00:00Z").expect("date");
+        assert!(!Operation::CreateEvent(NewEvent::new("t", start, 60)).is_retry_safe());
+        assert!(Operation::GetClient.is_retry_safe());
+        assert!(
+            Operation::CreateRegistrant {
+                event_id: 1,
+                registrant: RegistrantForm::new("a@example.com"),
+            }
+            .is_retry_safe()
+        );
+    }
+
+    #[test]
+    fn invalid_values_fail_before_any_request_and_name_no_value() {
+        let op = Operation::GetRegistrant {
+            email: "not-an-email".into(),
+            event_id: None,
+        };
+        let err = op.spec(1).expect_err("refused");
+        assert!(!err.contains("not-an-email"), "{err}");
     }
 }
