@@ -35,6 +35,19 @@ def unknown_keys(rendered: dict, known: dict, prefix: str = "") -> list[str]:
     return bad
 
 
+def wrong_types(rendered: dict, known: dict, prefix: str = "") -> list[str]:
+    """Keys whose rendered TOML type differs from the default's (e.g. 30.0 for an integer)."""
+    bad = []
+    for key, value in rendered.items():
+        if key not in known:
+            continue
+        if isinstance(value, dict):
+            bad += wrong_types(value, known[key], f"{prefix}{key}.")
+        elif type(value) is not type(known[key]):
+            bad.append(f"{prefix}{key}={value!r} (default {known[key]!r})")
+    return bad
+
+
 def config_of(docs: list[dict], component: str, name: str = "config.toml") -> dict:
     (cm,) = [c for c in find(docs, "ConfigMap", component)]
     return tomllib.loads(cm["data"][name])
@@ -47,6 +60,7 @@ def test_rendered_config_uses_only_known_keys(manifests, service, value_set):
     for component in (service, f"{service}-migrate"):
         rendered = config_of(manifests[value_set], component)
         assert not unknown_keys(rendered, known), unknown_keys(rendered, known)
+        assert not wrong_types(rendered, known), wrong_types(rendered, known)
         # The URL with the password is never in the file, only in the env var.
         assert "url" not in rendered.get("database", {})
 
@@ -74,6 +88,19 @@ def test_integrationservice_config(manifests):
     assert config_of(manifests["on24sim"], "integrationservice")["on24"]["allow_http"] is True
     policy = tomllib.loads(find(manifests["default"], "ConfigMap", "integrationservice")[0]["data"]["tenant-policy.toml"])
     assert policy == {}, "deny by default: no principal unless the operator lists one"
+
+
+def test_numbers_from_values_stay_integers():
+    from conftest import objects, render
+
+    docs = objects(render({"integrationservice": {"config": {"database": {"max_connections": 32}, "workers": {"concurrency": 8}}},
+                           "keyservice": {"config": {"limits": {"rate_per_second": 2000}}}}))
+    config = config_of(docs, "integrationservice")
+    assert config["database"]["max_connections"] == 32 and isinstance(config["database"]["max_connections"], int)
+    assert isinstance(config["jwt"]["leeway_seconds"], int)
+    assert not wrong_types(config, service_defaults("integrationservice"))
+    ks = config_of(docs, "keyservice")
+    assert ks["limits"]["rate_per_second"] == 2000 and isinstance(ks["limits"]["rate_per_second"], int)
 
 
 def test_tenant_policy_and_page_token_key_from_values():

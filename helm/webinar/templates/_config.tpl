@@ -6,6 +6,23 @@ merged over them. Secrets never appear here: database URLs come from env vars (S
 material from mounted Secret files.
 */}}
 
+{{/*
+Helm reads every number in values as a float, and toToml would write 30 as 30.0, which the
+services' integer settings refuse. This turns whole floats back into integers, in place,
+through nested tables.
+*/}}
+{{- define "webinar.intify" -}}
+{{- range $key, $value := . -}}
+{{- if kindIs "float64" $value -}}
+{{- if eq $value (float64 (int64 $value)) -}}
+{{- $_ := set $ $key (int64 $value) -}}
+{{- end -}}
+{{- else if kindIs "map" $value -}}
+{{- include "webinar.intify" $value -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
 {{- define "webinar.keyservice.configToml" -}}
 {{- $ks := .Values.keyservice -}}
 {{- $rootKeySource := "" -}}
@@ -24,7 +41,9 @@ material from mounted Secret files.
   "root_key" (dict "source" $rootKeySource)
   "policy" (dict "file" "/etc/keyservice/policy.toml")
 -}}
-{{- toToml (mergeOverwrite $config (deepCopy $ks.config)) -}}
+{{- $config = mergeOverwrite $config (deepCopy $ks.config) -}}
+{{- include "webinar.intify" $config -}}
+{{- toToml $config -}}
 {{- end -}}
 
 {{- define "webinar.keyservice.policyToml" -}}
@@ -65,7 +84,9 @@ keys = {{ .keys | toJson }}
     "key_id" $is.keyserviceKeyId)
   "on24" (dict "allow_http" .Values.on24sim.enabled)
 -}}
-{{- toToml (mergeOverwrite $config (deepCopy $is.config)) -}}
+{{- $config = mergeOverwrite $config (deepCopy $is.config) -}}
+{{- include "webinar.intify" $config -}}
+{{- toToml $config -}}
 {{- end -}}
 
 {{- define "webinar.integrationservice.tenantPolicyToml" -}}
