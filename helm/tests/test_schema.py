@@ -32,7 +32,16 @@ BAD_VALUES = [
     ({"tls": {"certManager": {"issuerRef": {"name": "ca", "kind": "Secret"}}}}, "/tls/certManager/issuerRef/kind"),
     ({"keyservice": {"policy": [{"identity": "x", "operations": [], "keys": ["k"]}]}}, "/keyservice/policy/0/operations"),
     ({"keyservice": {"databse": {}}}, "databse"),
+    # Without mTLS the service has no way to authenticate callers unless JWTs are configured.
+    ({"integrationservice": {"tls": {"mtls": False}}}, "/integrationservice/jwt/issuer"),
 ]
+
+
+def test_jwt_only_is_accepted(chart):
+    chart.validate_schema(chart.merge_values({"integrationservice": {
+        "tls": {"mtls": False},
+        "jwt": {"issuer": "https://idp.example", "audience": "webinar", "jwksUrl": "https://idp.example/jwks"},
+    }}))
 
 
 @pytest.mark.parametrize(("values", "where"), BAD_VALUES, ids=[w for _, w in BAD_VALUES])
