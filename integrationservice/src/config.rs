@@ -98,6 +98,7 @@ allow_http = false
 
 /// Listening addresses.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ListenConfig {
     /// TLS gRPC address.
     pub grpc: SocketAddr,
@@ -107,6 +108,7 @@ pub struct ListenConfig {
 
 /// Server TLS material.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TlsConfig {
     /// Certificate chain (PEM).
     pub cert_file: PathBuf,
@@ -118,6 +120,7 @@ pub struct TlsConfig {
 
 /// Bearer-token validation.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct JwtConfig {
     /// JWKS file.
     pub jwks_file: PathBuf,
@@ -144,6 +147,7 @@ impl JwtConfig {
 
 /// Authorization policy.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AuthConfig {
     /// Principal to tenants policy file.
     pub policy_file: PathBuf,
@@ -153,6 +157,7 @@ pub struct AuthConfig {
 
 /// API edge settings.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ApiConfig {
     /// Page-token signing key file.
     pub page_token_key_file: PathBuf,
@@ -160,6 +165,7 @@ pub struct ApiConfig {
 
 /// Database settings.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DatabaseConfig {
     /// PostgreSQL URL or SQLite path.
     pub url: String,
@@ -171,6 +177,7 @@ pub struct DatabaseConfig {
 
 /// Key service client settings (mTLS).
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct KeyServiceConfig {
     /// `https://host:port`.
     pub endpoint: String,
@@ -190,6 +197,7 @@ pub struct KeyServiceConfig {
 
 /// Cache of unwrapped data keys.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DekCacheConfig {
     /// Bound on cached keys.
     pub max_entries: u64,
@@ -199,6 +207,7 @@ pub struct DekCacheConfig {
 
 /// Outbox delivery workers.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct WorkersConfig {
     /// Run workers in this process.
     pub enabled: bool,
@@ -218,6 +227,7 @@ pub struct WorkersConfig {
 
 /// Metrics poll schedule.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct MetricsPollConfig {
     /// Run the poller in this process.
     pub enabled: bool,
@@ -235,6 +245,7 @@ pub struct MetricsPollConfig {
 
 /// ON24 HTTP client settings.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct On24Config {
     /// Whole-request timeout.
     pub request_timeout_ms: u64,
@@ -244,6 +255,7 @@ pub struct On24Config {
 
 /// The whole configuration.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Config {
     /// Listening addresses.
     pub listen: ListenConfig,
@@ -282,7 +294,12 @@ impl Config {
             figment = figment.merge(Toml::file_exact(file));
         }
         let config: Self = figment
-            .merge(Env::prefixed("INTEGRATIONSERVICE_").split("__"))
+            // `INTEGRATIONSERVICE_CONFIG` names the file (a CLI flag), not a key.
+            .merge(
+                Env::prefixed("INTEGRATIONSERVICE_")
+                    .ignore(&["config"])
+                    .split("__"),
+            )
             .extract()
             .map_err(|e| ConfigError(e.to_string()))?;
         config.validate()?;
@@ -384,6 +401,15 @@ mod tests {
         assert_eq!(config.keyservice.key_id, "on24-credentials");
         let err = config.validate().expect_err("cert file is required");
         assert!(err.to_string().contains("tls.cert_file"), "{err}");
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_by_name() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("bad.toml");
+        std::fs::write(&file, "[database]\nurll = \"x\"\n").expect("write");
+        let err = Config::load(Some(&file)).expect_err("typo refused");
+        assert!(err.to_string().contains("urll"), "{err}");
     }
 
     #[test]

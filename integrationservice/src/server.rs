@@ -115,6 +115,7 @@ pub async fn run(
         tokens,
         allow_http: config.on24.allow_http,
         engine: engine.clone(),
+        shutdown: shutdown.clone(),
     });
     let authn = Authenticator::new(jwt, !config.tls.client_ca_file.as_os_str().is_empty());
 

@@ -345,6 +345,7 @@ impl MetricsService for MetricsApi {
                     metrics.wait_changes(&query.tenant, after, WATCH_BATCH, HEARTBEAT, WATCH_POLL);
                 let found = tokio::select! {
                     () = tx.closed() => return,
+                    () = renderer.state.shutdown.cancelled() => return,
                     found = wait => found,
                 };
                 let message = match found {

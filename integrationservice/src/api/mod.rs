@@ -31,6 +31,8 @@ pub struct ApiState {
     pub allow_http: bool,
     /// The domain services.
     pub engine: crate::domain::Engine,
+    /// Cancelled at shutdown: long-lived streams end so the server can drain.
+    pub shutdown: tokio_util::sync::CancellationToken,
 }
 
 impl ApiState {

@@ -61,11 +61,24 @@ fn write(dir: &std::path::Path, name: &str, body: &str) -> PathBuf {
 }
 
 impl Harness {
-    /// Starts a server that accepts mTLS (test CA) and JWT (test JWKS).
+    /// Starts a server that accepts mTLS (test CA) and JWT (test JWKS); the key service is a
+    /// bare port (nothing that needs keys works) and the database a fresh SQLite file.
     pub async fn start() -> Self {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let dir = tempfile::tempdir().expect("tempdir");
         let ca = CertificateAuthority::new("api test CA").expect("CA");
+        Self::launch(ca, |_| {}).await
+    }
+
+    /// Starts a server with the test PKI, JWKS and policy, then lets `configure` change the
+    /// configuration (key service, database, workers) before `run`.
+    pub async fn launch(ca: CertificateAuthority, configure: impl FnOnce(&mut Config)) -> Self {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        if let Ok(filter) = std::env::var("API_TEST_LOG") {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_test_writer()
+                .try_init();
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
         let server = ca
             .server_cert(&["localhost", "127.0.0.1"])
             .expect("server cert");
@@ -102,6 +115,7 @@ impl Harness {
         config.keyservice.key_file = write(dir.path(), "is.key", &me.key_pem);
         config.workers.enabled = false;
         config.metrics_poll.enabled = false;
+        configure(&mut config);
 
         let listeners = Listeners {
             grpc: tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -11,3 +11,4 @@ mod engine_rewrap;
 mod api_auth;
 mod api_harness;
 mod api_validation;
+mod api_lifecycle;

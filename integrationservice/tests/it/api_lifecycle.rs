@@ -1,0 +1,557 @@
+//! The life of a tenant through the public API only, with everything real: the service's own
+//! `run` over TLS, the key service over mTLS, the ON24 simulator over HTTP, and SQLite or
+//! PostgreSQL. Credentials, webinar, batch registration with a bad row, pagination, delivery,
+//! viewing and metrics, the change feed (list and watch), cancel, forget, and credential
+//! deletion disabling the tenant.
+
+use std::time::Duration;
+
+use prost_types::Timestamp;
+use proto::webinar::v1::{
+    metrics_service_client::MetricsServiceClient,
+    provider_config_service_client::ProviderConfigServiceClient,
+    registration_service_client::RegistrationServiceClient,
+    webinar_service_client::WebinarServiceClient, *,
+};
+use tokio::net::TcpListener;
+use tokio_stream::StreamExt;
+use tokio_util::sync::CancellationToken;
+use tonic::{
+    Code,
+    transport::{Certificate, ClientTlsConfig, Endpoint, Identity},
+};
+use xtask::pki::CertificateAuthority;
+
+use super::api_harness::{Harness, assert_bad_field, assert_reason};
+
+const CLIENT_ID: i64 = 44551;
+const TOKEN_KEY: &str = "api-token-key-0001";
+const TOKEN_SECRET: &str = "api-token-secret-0001";
+
+const KS_POLICY: &str = r#"
+[[rule]]
+identity = "spiffe://webinar.local/integrationservice"
+operations = ["generate", "wrap", "unwrap", "rewrap"]
+keys = ["on24-credentials"]
+
+[[rule]]
+identity = "spiffe://webinar.local/admin"
+operations = ["admin:*"]
+keys = ["*"]
+"#;
+
+/// Starts the key service on the harness CA and creates the credentials key.
+async fn key_service(
+    ca: &CertificateAuthority,
+    dir: &std::path::Path,
+) -> (String, CancellationToken) {
+    use proto::keyservice::v1::{
+        CreateKeyRequest, Key, KeyPurpose, key_admin_service_client::KeyAdminServiceClient,
+    };
+    let server = ca
+        .server_cert(&["localhost", "127.0.0.1"])
+        .expect("server cert");
+    server.write(dir, "ks").expect("write");
+    ca.write_cert(&dir.join("ca.crt")).expect("ca");
+    let root_key = dir.join("root.key");
+    keyservice::rootkey::generate_root_key_file(&root_key).expect("root key");
+    std::fs::write(dir.join("policy.toml"), KS_POLICY).expect("policy");
+    let mut config = keyservice::config::Config::defaults().expect("defaults");
+    config.tls.cert = dir.join("ks.crt");
+    config.tls.key = dir.join("ks.key");
+    config.tls.client_ca = dir.join("ca.crt");
+    config.root_key.source = format!("file:{}", root_key.display());
+    config.database.url = dir.join("ks.sqlite").display().to_string();
+    config.database.pool_size = 4;
+    config.policy.file = dir.join("policy.toml");
+    config.audit.sink = format!("file:{}", dir.join("audit.log").display());
+    config.audit.fsync = "never".into();
+    config.hardening.lock_memory = false;
+    config.limits.rate_per_second = 0;
+    let main = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let health = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let endpoint = format!(
+        "https://127.0.0.1:{}",
+        main.local_addr().expect("addr").port()
+    );
+    let shutdown = CancellationToken::new();
+    tokio::spawn(keyservice::server::run(
+        config,
+        keyservice::server::Listeners { main, health },
+        shutdown.clone(),
+    ));
+    let admin = ca
+        .client_cert_for("admin", "spiffe://webinar.local/admin")
+        .expect("cert");
+    let tls = ClientTlsConfig::new()
+        .ca_certificate(Certificate::from_pem(&ca.cert_pem))
+        .identity(Identity::from_pem(&admin.cert_pem, &admin.key_pem))
+        .domain_name("localhost");
+    let ep = Endpoint::from_shared(endpoint.clone())
+        .expect("uri")
+        .tls_config(tls)
+        .expect("tls");
+    let mut channel = None;
+    for _ in 0..200 {
+        if let Ok(c) = ep.connect().await {
+            channel = Some(c);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    KeyAdminServiceClient::new(channel.expect("key service up"))
+        .create_key(CreateKeyRequest {
+            key_id: "on24-credentials".into(),
+            key: Some(Key {
+                purpose: KeyPurpose::EncryptDecrypt as i32,
+                ..Key::default()
+            }),
+        })
+        .await
+        .expect("create key");
+    (endpoint, shutdown)
+}
+
+async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    for _ in 0..300 {
+        if let Some(v) = f().await {
+            return v;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+fn person(i: usize) -> Registration {
+    Registration {
+        email: format!("person{i}@example.com"),
+        first_name: format!("First{i}"),
+        last_name: "Tester".into(),
+        company: "Acme".into(),
+        job_function: "Engineering".into(),
+        ..Default::default()
+    }
+}
+
+async fn life_of_a_tenant(database_url: String) {
+    let ks_dir = tempfile::tempdir().expect("tempdir");
+    let ca = CertificateAuthority::new("api lifecycle CA").expect("CA");
+    let (ks_endpoint, ks_stop) = key_service(&ca, ks_dir.path()).await;
+    let sim = on24sim::Simulator::start(on24sim::SimConfig::with_account(
+        CLIENT_ID,
+        TOKEN_KEY,
+        TOKEN_SECRET,
+    ))
+    .await
+    .expect("simulator");
+    let h = Harness::launch(ca, move |c| {
+        c.keyservice.endpoint = ks_endpoint;
+        c.keyservice.server_name = "localhost".into();
+        c.database.url = database_url;
+        c.on24.allow_http = true;
+        c.on24.request_timeout_ms = 5000;
+        c.workers.enabled = true;
+        c.workers.poll_interval_ms = 50;
+        c.workers.backoff_base_ms = 20;
+        c.workers.backoff_max_ms = 200;
+    })
+    .await;
+    let channel = h.tenant_a().await;
+    let mut creds = ProviderConfigServiceClient::new(channel.clone());
+    let mut webinars = WebinarServiceClient::new(channel.clone());
+    let mut regs = RegistrationServiceClient::new(channel.clone());
+    let mut metrics = MetricsServiceClient::new(channel.clone());
+
+    // Before credentials, the integration is disabled.
+    let new_webinar = CreateWebinarRequest {
+        parent: "tenants/tenant-a".into(),
+        webinar: Some(Webinar {
+            crm_reference_id: "event-42".into(),
+            title: "Quarterly launch".into(),
+            start_time: Some(Timestamp {
+                seconds: chrono::Utc::now().timestamp() + 86_400,
+                nanos: 0,
+            }),
+            duration_minutes: 60,
+            time_zone: "Europe/Paris".into(),
+            ..Default::default()
+        }),
+        request_id: "0190f0c4-8b7e-7c3a-9a53-4f1e2d3c4b5a".into(),
+    };
+    assert_reason(
+        &webinars
+            .create_webinar(new_webinar.clone())
+            .await
+            .expect_err("disabled"),
+        Code::FailedPrecondition,
+        "INTEGRATION_DISABLED",
+    );
+
+    // Wrong secret with a live check: refused, nothing stored.
+    let mut on24 = On24Credentials {
+        name: "tenants/tenant-a/on24Credentials".into(),
+        client_id: CLIENT_ID.to_string(),
+        access_token_key: TOKEN_KEY.into(),
+        access_token_secret: "wrong-secret-000".into(),
+        base_url: sim.base_url.clone(),
+        ..Default::default()
+    };
+    let refused = creds
+        .put_on24_credentials(PutOn24CredentialsRequest {
+            on24_credentials: Some(on24.clone()),
+            live_check: true,
+            validate_only: false,
+        })
+        .await
+        .expect_err("wrong secret");
+    assert_reason(&refused, Code::FailedPrecondition, "ON24_NOT_AUTHENTICATED");
+    assert!(!refused.message().contains("wrong-secret-000"));
+    assert_eq!(
+        creds
+            .get_on24_credentials(GetOn24CredentialsRequest {
+                name: on24.name.clone()
+            })
+            .await
+            .expect_err("not stored")
+            .code(),
+        Code::NotFound
+    );
+    on24.access_token_secret = TOKEN_SECRET.into();
+    let stored = creds
+        .put_on24_credentials(PutOn24CredentialsRequest {
+            on24_credentials: Some(on24.clone()),
+            live_check: true,
+            validate_only: false,
+        })
+        .await
+        .expect("put")
+        .into_inner()
+        .on24_credentials
+        .expect("credentials");
+    assert_eq!(stored.status, CredentialStatus::Healthy as i32);
+    assert_eq!(stored.access_token_key_last_four, "0001");
+    assert!(stored.access_token_key.is_empty() && stored.access_token_secret.is_empty());
+
+    // Webinar: created, idempotent by request id, then ACTIVE at ON24 with URLs.
+    let w = webinars
+        .create_webinar(new_webinar.clone())
+        .await
+        .expect("create")
+        .into_inner()
+        .webinar
+        .expect("w");
+    let again = webinars
+        .create_webinar(new_webinar)
+        .await
+        .expect("retry")
+        .into_inner()
+        .webinar
+        .expect("w");
+    assert_eq!(w.name, again.name, "request_id makes create idempotent");
+    let active = eventually("webinar ACTIVE", || {
+        let mut c = webinars.clone();
+        let name = w.name.clone();
+        async move {
+            let w = c
+                .get_webinar(GetWebinarRequest { name })
+                .await
+                .ok()?
+                .into_inner()
+                .webinar?;
+            (w.status == WebinarStatus::Active as i32).then_some(w)
+        }
+    })
+    .await;
+    assert!(active.on24_event_id > 0);
+    assert!(!active.audience_url.is_empty(), "audience URL kept");
+
+    // Batch: 25 good rows and one bad, a result per item.
+    let mut items: Vec<CreateRegistrationRequest> = (0..25)
+        .map(|i| CreateRegistrationRequest {
+            parent: String::new(),
+            registration: Some(person(i)),
+            request_id: String::new(),
+        })
+        .collect();
+    items.push(CreateRegistrationRequest {
+        parent: String::new(),
+        registration: Some(Registration {
+            email: "broken".into(),
+            ..person(99)
+        }),
+        request_id: String::new(),
+    });
+    let results = regs
+        .batch_create_registrations(BatchCreateRegistrationsRequest {
+            parent: w.name.clone(),
+            requests: items,
+        })
+        .await
+        .expect("batch")
+        .into_inner()
+        .results;
+    assert_eq!(results.len(), 26);
+    assert!(results[..25].iter().all(|r| r.created));
+    match &results[25].result {
+        Some(batch_create_registration_result::Result::Error(e)) => {
+            assert_eq!(e.code, Code::InvalidArgument as i32);
+            assert!(
+                e.field_violations
+                    .iter()
+                    .any(|v| v.field == "requests[25].registration.email"),
+                "{e:?}"
+            );
+        }
+        other => panic!("bad row accepted: {other:?}"),
+    }
+    // Registering the same email again returns the existing registration.
+    let repeat = regs
+        .create_registration(CreateRegistrationRequest {
+            parent: w.name.clone(),
+            registration: Some(person(3)),
+            request_id: String::new(),
+        })
+        .await
+        .expect("repeat")
+        .into_inner();
+    assert!(!repeat.created);
+
+    // Every registration is delivered; pages of 10 walk them all.
+    eventually("all DELIVERED", || {
+        let mut c = regs.clone();
+        let parent = w.name.clone();
+        async move {
+            let page = c
+                .list_registrations(ListRegistrationsRequest {
+                    parent,
+                    page_size: 1000,
+                    filter: "status = DELIVERED".into(),
+                    ..Default::default()
+                })
+                .await
+                .ok()?
+                .into_inner();
+            (page.registrations.len() == 25).then_some(())
+        }
+    })
+    .await;
+    let mut seen = 0;
+    let mut token = String::new();
+    loop {
+        let page = regs
+            .list_registrations(ListRegistrationsRequest {
+                parent: w.name.clone(),
+                page_size: 10,
+                page_token: token.clone(),
+                ..Default::default()
+            })
+            .await
+            .expect("page")
+            .into_inner();
+        seen += page.registrations.len();
+        assert!(page.registrations.iter().all(|r| r.on24_event_user_id > 0));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        // A token is bound to its request: another filter refuses it.
+        let err = regs
+            .list_registrations(ListRegistrationsRequest {
+                parent: w.name.clone(),
+                page_size: 10,
+                page_token: page.next_page_token.clone(),
+                filter: "status = FAILED".into(),
+            })
+            .await
+            .expect_err("token of another filter");
+        assert_bad_field(&err, "page_token");
+        token = page.next_page_token;
+    }
+    assert_eq!(seen, 25);
+
+    // Viewing at ON24, then a sync on demand; metrics come back joined to registrations.
+    sim.control()
+        .add_viewing(
+            active.on24_event_id,
+            &on24sim::ViewingRequest {
+                email: "person1@example.com".into(),
+                live_minutes: Some(30.0),
+                questions: 2,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("viewing");
+    metrics
+        .sync_webinar_metrics(SyncWebinarMetricsRequest {
+            name: w.name.clone(),
+        })
+        .await
+        .expect("sync");
+    let attendees = metrics
+        .list_attendee_metrics(ListAttendeeMetricsRequest {
+            parent: w.name.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("attendees")
+        .into_inner()
+        .attendee_metrics;
+    let one = attendees
+        .iter()
+        .find(|a| a.email == "person1@example.com")
+        .expect("attendee");
+    assert_eq!(one.live_minutes, 30);
+    assert_eq!(one.questions_asked, 2);
+    assert!(
+        one.registration.starts_with(&w.name),
+        "joined to the registration"
+    );
+    let totals = metrics
+        .get_webinar_metrics(GetWebinarMetricsRequest {
+            name: format!("{}/metrics", w.name),
+        })
+        .await
+        .expect("totals")
+        .into_inner()
+        .webinar_metrics
+        .expect("metrics");
+    assert_eq!(totals.delivered_count, 25);
+    assert!(totals.total_live_minutes >= 30);
+
+    // Change feed: everything so far, then nothing after the returned cursor.
+    let feed = metrics
+        .list_changes(ListChangesRequest {
+            parent: "tenants/tenant-a".into(),
+            page_size: 1000,
+            ..Default::default()
+        })
+        .await
+        .expect("changes")
+        .into_inner();
+    assert!(
+        feed.changes
+            .iter()
+            .any(|c| c.r#type == ChangeType::AttendeeMetrics as i32)
+    );
+    let empty = metrics
+        .list_changes(ListChangesRequest {
+            parent: "tenants/tenant-a".into(),
+            after_cursor: feed.next_cursor.clone(),
+            page_size: 1000,
+            ..Default::default()
+        })
+        .await
+        .expect("after cursor")
+        .into_inner();
+    assert!(empty.changes.is_empty());
+    // Tenant B cannot replay tenant A's cursor against its own feed either.
+    let mut b_metrics = MetricsServiceClient::new(h.tenant_b().await);
+    assert_bad_field(
+        &b_metrics
+            .list_changes(ListChangesRequest {
+                parent: "tenants/tenant-b".into(),
+                after_cursor: feed.next_cursor.clone(),
+                ..Default::default()
+            })
+            .await
+            .expect_err("foreign cursor"),
+        "after_cursor",
+    );
+
+    // Watch from the cursor, cancel a registration: the stream shows it.
+    let mut stream = metrics
+        .watch_changes(WatchChangesRequest {
+            parent: "tenants/tenant-a".into(),
+            after_cursor: feed.next_cursor,
+            webinar: w.name.clone(),
+        })
+        .await
+        .expect("watch")
+        .into_inner();
+    let victim = repeat.registration.expect("registration");
+    regs.cancel_registration(CancelRegistrationRequest {
+        name: victim.name.clone(),
+    })
+    .await
+    .expect("cancel");
+    let change = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let msg = stream.next().await.expect("open").expect("message");
+            if let Some(c) = msg.changes.into_iter().find(|c| c.resource == victim.name) {
+                return c;
+            }
+        }
+    })
+    .await
+    .expect("change streamed");
+    assert_eq!(change.r#type, ChangeType::Registration as i32);
+
+    // Forget a person: erased locally.
+    let forgotten = regs
+        .forget_person(ForgetPersonRequest {
+            parent: "tenants/tenant-a".into(),
+            email: "Person2@Example.com".into(),
+        })
+        .await
+        .expect("forget")
+        .into_inner();
+    assert_eq!(forgotten.forgotten_registration_count, 1);
+
+    // Tenant B sees none of it.
+    let mut b_webinars = WebinarServiceClient::new(h.tenant_b().await);
+    assert_eq!(
+        b_webinars
+            .get_webinar(GetWebinarRequest {
+                name: w.name.clone()
+            })
+            .await
+            .expect_err("foreign")
+            .code(),
+        Code::PermissionDenied
+    );
+    let b_list = b_webinars
+        .list_webinars(ListWebinarsRequest {
+            parent: "tenants/tenant-b".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("own list")
+        .into_inner();
+    assert!(b_list.webinars.is_empty());
+
+    // Deleting the credentials disables the tenant's webinar writes.
+    creds
+        .delete_on24_credentials(DeleteOn24CredentialsRequest {
+            name: on24.name.clone(),
+        })
+        .await
+        .expect("delete");
+    let err = regs
+        .create_registration(CreateRegistrationRequest {
+            parent: w.name.clone(),
+            registration: Some(person(50)),
+            request_id: String::new(),
+        })
+        .await
+        .expect_err("disabled");
+    assert_reason(&err, Code::FailedPrecondition, "INTEGRATION_DISABLED");
+
+    h.stop().await;
+    ks_stop.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn life_of_a_tenant_on_sqlite() {
+    let db = xtask::testdb::TestSqlite::new().expect("sqlite");
+    life_of_a_tenant(db.url.clone()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn life_of_a_tenant_on_postgres() {
+    let db = xtask::testdb::TestPostgres::new().expect("postgres");
+    life_of_a_tenant(db.url.clone()).await;
+}
