@@ -95,6 +95,14 @@ impl On24Client {
         })
     }
 
+    /// The same pool and credential with another total per-call timeout (e.g. longer for
+    /// big analytics pages, shorter for an interactive credential check).
+    pub fn with_request_timeout(&self, timeout: std::time::Duration) -> Self {
+        let mut client = self.clone();
+        client.config.request_timeout = timeout;
+        client
+    }
+
     pub fn client_id(&self) -> u64 {
         self.credentials.client_id
     }

@@ -475,6 +475,13 @@ async fn slow_and_hung_calls_time_out_as_retryable() {
         assert!(err.is_retryable(), "{err}");
         assert_eq!(err.class(), "timeout");
 
+        // A per-call timeout on the same pool: a longer one lets the slow call through.
+        let patient = client.with_request_timeout(Duration::from_secs(10));
+        patient
+            .check_credentials()
+            .await
+            .expect("3 s is within 10 s");
+
         let hang = FaultConfig {
             hang_rate: 1.0,
             ..FaultConfig::default()
