@@ -1,14 +1,15 @@
 //! The integration service's integration tests: one binary, one module per area.
 
-mod on24_client;
-mod on24_contract;
+mod api_auth;
+mod api_harness;
+mod api_lifecycle;
+mod api_validation;
+mod engine_faults;
+mod engine_forget;
 mod engine_harness;
 mod engine_lifecycle;
 mod engine_pause;
-mod engine_forget;
-mod engine_faults;
+mod engine_poller;
 mod engine_rewrap;
-mod api_auth;
-mod api_harness;
-mod api_validation;
-mod api_lifecycle;
+mod on24_client;
+mod on24_contract;
