@@ -156,6 +156,21 @@ fn result(
     }
 }
 
+/// The domain numbers items among those it was given; the caller numbers them in its request.
+fn reindex(e: domain::Error, domain_index: usize, request_index: usize) -> domain::Error {
+    match e {
+        domain::Error::Validation { field, message } => {
+            let local = format!("requests[{domain_index}].");
+            let field = match field.strip_prefix(&local) {
+                Some(rest) => format!("requests[{request_index}].{rest}"),
+                None => field,
+            };
+            domain::Error::Validation { field, message }
+        }
+        other => other,
+    }
+}
+
 #[tonic::async_trait]
 impl RegistrationService for RegistrationApi {
     async fn create_registration(
@@ -217,10 +232,14 @@ impl RegistrationService for RegistrationApi {
                 .registrations()
                 .register_batch(&webinar.tenant, &webinar.webinar.to_string(), valid)
                 .await?;
-            for (position, outcome) in positions.into_iter().zip(done) {
+            for (n, (position, outcome)) in positions.into_iter().zip(done).enumerate() {
                 let created = outcome.created;
-                outcomes[position] =
-                    Some(outcome.result.map(|r| (r, created)).map_err(Status::from));
+                outcomes[position] = Some(
+                    outcome
+                        .result
+                        .map(|r| (r, created))
+                        .map_err(|e| Status::from(reindex(e, n, position))),
+                );
             }
         }
         let results = outcomes
@@ -409,5 +428,25 @@ impl RegistrationService for RegistrationApi {
         Ok(Response::new(ForgetPersonResponse {
             forgotten_registration_count: count as i64,
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_errors_name_the_callers_item() {
+        let e = reindex(
+            domain::Error::invalid("requests[1].registration.email", "bad"),
+            1,
+            7,
+        );
+        assert_eq!(
+            e,
+            domain::Error::invalid("requests[7].registration.email", "bad")
+        );
+        let other = reindex(domain::Error::not_found("x"), 1, 7);
+        assert_eq!(other, domain::Error::not_found("x"));
     }
 }

@@ -371,3 +371,66 @@ async fn readiness_follows_the_key_service() {
     );
     h.stop().await;
 }
+
+/// Serves `body` as JSON to every HTTP request on a loopback port (a JWKS endpoint).
+async fn serve_json(body: String) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}/jwks.json", listener.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let body = body.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = socket.read(&mut buf).await;
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(response.as_bytes()).await;
+            });
+        }
+    });
+    url
+}
+
+#[tokio::test]
+async fn jwks_can_come_from_a_url() {
+    // The JWKS of a key that is not the harness's: only tokens signed by it are accepted.
+    let idp = CertificateAuthority::new("idp").expect("CA");
+    let key_pem = idp.client_cert_for("k", "spiffe://k").expect("key").key_pem;
+    let signing = jsonwebtoken::EncodingKey::from_ec_pem(key_pem.as_bytes()).expect("key");
+    let mut jwk =
+        jsonwebtoken::jwk::Jwk::from_encoding_key(&signing, jsonwebtoken::Algorithm::ES256)
+            .expect("jwk");
+    jwk.common.key_id = Some("url-key".into());
+    let url = serve_json(serde_json::json!({ "keys": [jwk] }).to_string()).await;
+    let ca = CertificateAuthority::new("api test CA").expect("CA");
+    let h = Harness::launch(ca, move |c| {
+        c.jwt.jwks_file = std::path::PathBuf::new();
+        c.jwt.jwks_url = url;
+    })
+    .await;
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+    header.kid = Some("url-key".into());
+    let token = jsonwebtoken::encode(&header, &Harness::claims("crm-a"), &signing).expect("sign");
+    let channel = h.anonymous().await;
+    let mut c = WebinarServiceClient::new(with_token(channel.clone(), &token));
+    assert_bad_field(
+        &c.create_webinar(probe("tenant-a")).await.expect_err("in"),
+        "webinar",
+    );
+    // The harness's own file key is not in this JWKS.
+    let other = h.token(Harness::claims("crm-a"));
+    let mut c = WebinarServiceClient::new(with_token(channel, &other));
+    assert_eq!(
+        c.create_webinar(probe("tenant-a"))
+            .await
+            .expect_err("unknown key")
+            .code(),
+        Code::Unauthenticated
+    );
+    h.stop().await;
+}

@@ -137,6 +137,24 @@ fn person(i: usize) -> Registration {
     }
 }
 
+fn new_webinar_for_dup() -> CreateWebinarRequest {
+    CreateWebinarRequest {
+        parent: String::new(),
+        webinar: Some(Webinar {
+            crm_reference_id: "event-42".into(),
+            title: "Another".into(),
+            start_time: Some(Timestamp {
+                seconds: chrono::Utc::now().timestamp() + 86_400,
+                nanos: 0,
+            }),
+            duration_minutes: 30,
+            time_zone: "UTC".into(),
+            ..Default::default()
+        }),
+        request_id: String::new(),
+    }
+}
+
 async fn life_of_a_tenant(database_url: String) {
     let ks_dir = tempfile::tempdir().expect("tempdir");
     let ca = CertificateAuthority::new("api lifecycle CA").expect("CA");
@@ -221,6 +239,29 @@ async fn life_of_a_tenant(database_url: String) {
         Code::NotFound
     );
     on24.access_token_secret = TOKEN_SECRET.into();
+    // validate_only with a live check: answered as it would be stored, and nothing is stored.
+    let preview = creds
+        .put_on24_credentials(PutOn24CredentialsRequest {
+            on24_credentials: Some(on24.clone()),
+            live_check: true,
+            validate_only: true,
+        })
+        .await
+        .expect("validate only")
+        .into_inner()
+        .on24_credentials
+        .expect("preview");
+    assert_eq!(preview.status, CredentialStatus::Healthy as i32);
+    assert_eq!(
+        creds
+            .get_on24_credentials(GetOn24CredentialsRequest {
+                name: on24.name.clone()
+            })
+            .await
+            .expect_err("validate_only stores nothing")
+            .code(),
+        Code::NotFound
+    );
     let stored = creds
         .put_on24_credentials(PutOn24CredentialsRequest {
             on24_credentials: Some(on24.clone()),
@@ -252,6 +293,26 @@ async fn life_of_a_tenant(database_url: String) {
         .webinar
         .expect("w");
     assert_eq!(w.name, again.name, "request_id makes create idempotent");
+    let mut duplicate = new_webinar_for_dup();
+    duplicate.parent = "tenants/tenant-a".into();
+    assert_eq!(
+        webinars
+            .create_webinar(duplicate)
+            .await
+            .expect_err("same CRM reference, no request id")
+            .code(),
+        Code::AlreadyExists
+    );
+    assert_eq!(
+        webinars
+            .get_webinar(GetWebinarRequest {
+                name: "tenants/tenant-a/webinars/0190f0c4-8b7e-7c3a-9a53-4f1e2d3c4b5f".into()
+            })
+            .await
+            .expect_err("unknown webinar")
+            .code(),
+        Code::NotFound
+    );
     let active = eventually("webinar ACTIVE", || {
         let mut c = webinars.clone();
         let name = w.name.clone();
