@@ -57,9 +57,39 @@ fn load_average() -> String {
         .join(" ")
 }
 
+/// Request mix (`BENCH_MIX`): `mixed` (default), `post` (registrant creates only) or `get`
+/// (attendee reports only).
+#[derive(Debug, Clone, Copy)]
+enum Mix {
+    Mixed,
+    Post,
+    Get,
+}
+
+impl Mix {
+    fn from_env() -> Self {
+        match std::env::var("BENCH_MIX").unwrap_or_default().as_str() {
+            "post" => Self::Post,
+            "get" => Self::Get,
+            _ => Self::Mixed,
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Self::Mixed => "50% registrant POST / 50% attendee GET",
+            Self::Post => "100% registrant POST",
+            Self::Get => "100% attendee GET",
+        }
+    }
+}
+
+/// Counters and the two switches every worker watches.
 struct Stats {
     ok: AtomicU64,
     failed: AtomicU64,
+    stop: AtomicBool,
+    measuring: AtomicBool,
 }
 
 async fn worker(
@@ -67,9 +97,8 @@ async fn worker(
     n: u64,
     reg_event: i64,
     att_event: i64,
-    stop: Arc<AtomicBool>,
-    measuring: Arc<AtomicBool>,
     stats: Arc<Stats>,
+    mix: Mix,
 ) -> anyhow::Result<Vec<u32>> {
     let stream = tokio::net::TcpStream::connect(addr).await?;
     stream.set_nodelay(true)?;
@@ -78,9 +107,14 @@ async fn worker(
     tokio::spawn(conn);
     let mut lat = Vec::new();
     let mut i = 0u64;
-    while !stop.load(Ordering::Relaxed) {
+    while !stats.stop.load(Ordering::Relaxed) {
         i += 1;
-        let req = if i.is_multiple_of(2) {
+        let post = match mix {
+            Mix::Mixed => i.is_multiple_of(2),
+            Mix::Post => true,
+            Mix::Get => false,
+        };
+        let req = if post {
             // Upserts over a bounded set of emails, as a CRM sync does.
             let body = format!(
                 "email=u{}-{}%40bench.example&firstName=Bench&company=ACME",
@@ -104,7 +138,7 @@ async fn worker(
         let res = send.send_request(req).await?;
         let status = res.status();
         axum::body::to_bytes(Body::new(res.into_body()), usize::MAX).await?;
-        if measuring.load(Ordering::Relaxed) {
+        if stats.measuring.load(Ordering::Relaxed) {
             if status.is_success() {
                 stats.ok.fetch_add(1, Ordering::Relaxed);
                 lat.push(u32::try_from(t.elapsed().as_micros()).unwrap_or(u32::MAX));
@@ -120,6 +154,7 @@ fn main() -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let secs = env_u64("BENCH_SECS", 10);
     let conns = env_u64("BENCH_CONNS", 32);
+    let mix = Mix::from_env();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -141,21 +176,24 @@ fn main() -> anyhow::Result<()> {
             let v = ViewingRequest { email, live_minutes: Some(30.0), archive_minutes: Some(5.0), questions: 1, ..Default::default() };
             ctl.add_viewing(att_event, &v).await?;
         }
-        let stop = Arc::new(AtomicBool::new(false));
-        let measuring = Arc::new(AtomicBool::new(false));
-        let stats = Arc::new(Stats { ok: AtomicU64::new(0), failed: AtomicU64::new(0) });
+        let stats = Arc::new(Stats {
+            ok: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+            stop: AtomicBool::new(false),
+            measuring: AtomicBool::new(false),
+        });
         let tasks: Vec<_> = (0..conns)
-            .map(|n| tokio::spawn(worker(sim.addr, n, reg_event, att_event, stop.clone(), measuring.clone(), stats.clone())))
+            .map(|n| tokio::spawn(worker(sim.addr, n, reg_event, att_event, stats.clone(), mix)))
             .collect();
         tokio::time::sleep(Duration::from_secs(1)).await; // warm-up, not counted
-        measuring.store(true, Ordering::Relaxed);
+        stats.measuring.store(true, Ordering::Relaxed);
         let t = Instant::now();
         let cpu0 = cpu_secs();
         tokio::time::sleep(Duration::from_secs(secs)).await;
-        measuring.store(false, Ordering::Relaxed);
+        stats.measuring.store(false, Ordering::Relaxed);
         let elapsed = t.elapsed().as_secs_f64();
         let cpu = cpu0.zip(cpu_secs()).map(|(a, b)| b - a);
-        stop.store(true, Ordering::Relaxed);
+        stats.stop.store(true, Ordering::Relaxed);
         let mut lat = Vec::new();
         for task in tasks {
             lat.extend(task.await??);
@@ -163,7 +201,10 @@ fn main() -> anyhow::Result<()> {
         lat.sort_unstable();
         let pct = |p: f64| lat.get(((lat.len() as f64 - 1.0) * p) as usize).copied().unwrap_or(0);
         let ok = stats.ok.load(Ordering::Relaxed);
-        println!("on24sim throughput: {conns} keep-alive connections, {secs} s, 50% registrant POST / 50% attendee GET, faults off");
+        println!(
+            "on24sim throughput: {conns} keep-alive connections, {secs} s, {}, faults off",
+            mix.describe()
+        );
         println!("  requests ok: {ok}, failed: {}", stats.failed.load(Ordering::Relaxed));
         println!("  throughput: {:.0} requests/s", ok as f64 / elapsed);
         println!("  latency: p50 {} us, p99 {} us, max {} us", pct(0.5), pct(0.99), pct(1.0));

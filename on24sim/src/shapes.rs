@@ -136,6 +136,28 @@ impl Shapes {
     }
 }
 
+/// `render` without building a map: serialises the template's keys straight to the output, for
+/// hot paths such as the attendee report (same keys, same values).
+#[derive(Debug)]
+pub struct Lazy<'a, F> {
+    pub template: &'a Map<String, Value>,
+    pub fill: F,
+}
+
+impl<F: Fn(&str) -> Option<Value>> serde::Serialize for Lazy<'_, F> {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = ser.serialize_map(Some(self.template.len()))?;
+        for (k, v) in self.template {
+            match (self.fill)(k) {
+                Some(x) => m.serialize_entry(k, &x)?,
+                None => m.serialize_entry(k, v)?,
+            }
+        }
+        m.end()
+    }
+}
+
 /// A template with the fields `fill` knows replaced; unknown fields keep their neutral value.
 /// Only the template's keys are emitted, so a response never has a field ON24 does not send.
 pub fn render(template: &Map<String, Value>, fill: impl Fn(&str) -> Option<Value>) -> Value {

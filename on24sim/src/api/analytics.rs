@@ -7,7 +7,9 @@ use axum::extract::{Path, State};
 use axum::{Extension, Json};
 use serde_json::{Value, json};
 
-use super::error::ApiResult;
+use axum::response::{IntoResponse, Response};
+
+use super::error::{ApiError, ApiResult};
 use super::form::Params;
 use super::render::{attendee, session};
 use super::{event_id, page};
@@ -22,12 +24,12 @@ pub async fn attendees(
     Extension(c): Extension<Caller>,
     Path(p): P,
     q: Params,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     let id = event_id(&p)?;
     let store = sim.store();
     let ev = store.event(c.client_id, id)?;
     let span = (ev.duration_min + 15) * 60;
-    let list: Vec<Value> = store
+    let stats: Vec<_> = store
         // Attendance survives a soft delete, so by default active and deleted registrants count.
         .registrants_where(
             Some(id),
@@ -35,11 +37,23 @@ pub async fn attendees(
             q.get("userstatus").or(Some("all")),
         )
         .filter(|r| store.attended(r.eventuserid))
-        .map(|r| attendee(r, &store.attendee_stats(r.eventuserid, span)))
+        .map(|r| (r, store.attendee_stats(r.eventuserid, span)))
         .collect();
-    Ok(Json(
-        json!({ "eventid": id, "totalattendees": list.len(), "attendees": list }),
-    ))
+    #[derive(serde::Serialize)]
+    struct Body<T> {
+        eventid: i64,
+        totalattendees: usize,
+        attendees: Vec<T>,
+    }
+    let body = Body {
+        eventid: id,
+        totalattendees: stats.len(),
+        attendees: stats.iter().map(|(r, st)| attendee(r, st)).collect(),
+    };
+    // Serialised while the store is locked: the attendee views borrow from it.
+    let bytes =
+        serde_json::to_vec(&body).map_err(|_| ApiError::new(500, "Internal Server Error"))?;
+    Ok(([(http::header::CONTENT_TYPE, "application/json")], bytes).into_response())
 }
 
 pub async fn sessions(

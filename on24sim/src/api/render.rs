@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::shapes::{Shapes, render};
+use crate::shapes::{Lazy, Shapes, render};
 use crate::state::time::{hms, iso_pacific, wcc_pacific};
 use crate::state::viewing::{AttendeeStats, round_minutes};
 use crate::state::{Event, Registrant, Session, Store, Usage};
@@ -189,51 +189,60 @@ pub fn registrant(store: &Store, r: &Registrant, template: &Map<String, Value>) 
     })
 }
 
-/// One attendee of `GET .../event/{id}/attendee`.
-pub fn attendee(r: &Registrant, st: &AttendeeStats) -> Value {
-    let t = |v: Option<chrono::DateTime<chrono::Utc>>| {
-        v.map_or(Value::Null, |v| Value::String(iso_pacific(v)))
-    };
-    render(&Shapes::get().attendee, |k| match k {
-        "email" => s(&r.email),
-        "eventuserid" => Some(json!(r.eventuserid)),
-        "exteventusercd" => r
-            .fields
-            .get("exteventusercd")
-            .map(|v| v.clone().map_or(Value::Null, Value::String)),
-        "partnerref" => r
-            .fields
-            .get("partnerref")
-            .map(|v| v.clone().map_or(Value::Null, Value::String)),
-        "userstatus" => s(r.status.as_str()),
-        "isblocked" => s(if r.blocked { "Y" } else { "N" }),
-        "engagementscore" => Some(json!(st.activity.engagement.unwrap_or(0.0))),
-        "liveminutes" => Some(json!(round_minutes(st.unique_live_secs))),
-        "cumulativeliveminutes" | "livemediaplayerminutes" => {
-            Some(json!(round_minutes(st.live_secs)))
-        }
-        "archiveminutes" | "cumulativearchiveminutes" | "archivemediaplayerminutes" => {
-            Some(json!(round_minutes(st.archive_secs)))
-        }
-        "liveviewed" => Some(json!(st.live_sessions)),
-        "archiveviewed" => Some(json!(st.archive_sessions)),
-        "attendeesessions" => Some(json!(st.live_sessions + st.archive_sessions)),
-        "firstliveactivity" => Some(t(st.first_live)),
-        "lastliveactivity" => Some(t(st.last_live)),
-        "firstarchiveactivity" => Some(t(st.first_archive)),
-        "lastarchiveactivity" => Some(t(st.last_archive)),
-        "askedquestions" => Some(json!(st.activity.questions)),
-        "answeredpolls" => Some(json!(st.activity.polls)),
-        "answeredsurveys" => Some(json!(st.activity.surveys)),
-        "resourcesdownloaded" => Some(json!(st.activity.resources)),
-        "sourceeventid" => Some(json!(r.event_id)),
-        "userprofileurl" => s(format!(
-            "https://data.on24.com/webcast/lead?token=sim-{}",
-            r.eventuserid
-        )),
-        "launchmode" => s("Watching remote"),
-        _ => None,
-    })
+fn opt_time(v: Option<chrono::DateTime<chrono::Utc>>) -> Value {
+    v.map_or(Value::Null, |v| Value::String(iso_pacific(v)))
+}
+
+/// One attendee of `GET .../event/{id}/attendee` (serialised lazily: the report is the
+/// simulator's heaviest answer).
+pub fn attendee<'a>(
+    r: &'a Registrant,
+    st: &'a AttendeeStats,
+) -> Lazy<'a, impl Fn(&str) -> Option<Value> + 'a> {
+    let t = opt_time;
+    Lazy {
+        template: &Shapes::get().attendee,
+        fill: move |k: &str| match k {
+            "email" => s(&r.email),
+            "eventuserid" => Some(json!(r.eventuserid)),
+            "exteventusercd" => r
+                .fields
+                .get("exteventusercd")
+                .map(|v| v.clone().map_or(Value::Null, Value::String)),
+            "partnerref" => r
+                .fields
+                .get("partnerref")
+                .map(|v| v.clone().map_or(Value::Null, Value::String)),
+            "userstatus" => s(r.status.as_str()),
+            "isblocked" => s(if r.blocked { "Y" } else { "N" }),
+            "engagementscore" => Some(json!(st.activity.engagement.unwrap_or(0.0))),
+            "liveminutes" => Some(json!(round_minutes(st.unique_live_secs))),
+            "cumulativeliveminutes" | "livemediaplayerminutes" => {
+                Some(json!(round_minutes(st.live_secs)))
+            }
+            "archiveminutes" | "cumulativearchiveminutes" | "archivemediaplayerminutes" => {
+                Some(json!(round_minutes(st.archive_secs)))
+            }
+            "liveviewed" => Some(json!(st.live_sessions)),
+            "archiveviewed" => Some(json!(st.archive_sessions)),
+            "attendeesessions" => Some(json!(st.live_sessions + st.archive_sessions)),
+            "firstliveactivity" => Some(t(st.first_live)),
+            "lastliveactivity" => Some(t(st.last_live)),
+            "firstarchiveactivity" => Some(t(st.first_archive)),
+            "lastarchiveactivity" => Some(t(st.last_archive)),
+            "askedquestions" => Some(json!(st.activity.questions)),
+            "answeredpolls" => Some(json!(st.activity.polls)),
+            "answeredsurveys" => Some(json!(st.activity.surveys)),
+            "resourcesdownloaded" => Some(json!(st.activity.resources)),
+            "sourceeventid" => Some(json!(r.event_id)),
+            "userprofileurl" => s(format!(
+                "https://data.on24.com/webcast/lead?token=sim-{}",
+                r.eventuserid
+            )),
+            "launchmode" => s("Watching remote"),
+            _ => None,
+        },
+    }
 }
 
 /// One item of `GET .../event/{id}/attendeesession`.
