@@ -311,8 +311,35 @@ impl ProviderConfigs<'_> {
 
     /// Decrypts the tenant's credentials for one use.
     pub async fn credentials(&self, tenant: &str) -> Result<ProviderCredentials, Error> {
+        self.decrypt(tenant, false).await
+    }
+
+    /// Like `credentials`, but refuses (IntegrationDisabled) while the provider refuses them,
+    /// so background work does not call the provider with credentials known to be bad.
+    pub async fn credentials_for_work(&self, tenant: &str) -> Result<ProviderCredentials, Error> {
+        self.decrypt(tenant, true).await
+    }
+
+    async fn decrypt(
+        &self,
+        tenant: &str,
+        refuse_blocked: bool,
+    ) -> Result<ProviderCredentials, Error> {
         let t = tenant.to_owned();
-        let row = self.engine.store.run(move |conn| enabled(conn, &t)).await?;
+        let row = self
+            .engine
+            .store
+            .run(move |conn| {
+                let row = enabled(conn, &t)?;
+                if refuse_blocked && is_blocked(&row) {
+                    return Err(Error::IntegrationDisabled {
+                        tenant: t,
+                        reason: "ON24 refused the credentials".into(),
+                    });
+                }
+                Ok(row)
+            })
+            .await?;
         let sealed = Sealed {
             wrapped_dek: row.wrapped_dek.clone(),
             key_version: u32::try_from(row.dek_key_version).unwrap_or(0),

@@ -113,7 +113,7 @@ pub async fn run(engine: &Engine, job: &JobRow) -> Result<Outcome, Error> {
     if loaded.older {
         return Ok(Outcome::Wait);
     }
-    let creds = match engine.providers().credentials(&job.tenant).await {
+    let creds = match engine.providers().credentials_for_work(&job.tenant).await {
         Ok(c) => c,
         Err(Error::IntegrationDisabled { .. }) => return Ok(Outcome::Disabled),
         Err(e) => return Err(e),

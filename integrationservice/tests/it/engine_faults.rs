@@ -30,19 +30,18 @@ async fn faults_then_quota(db: Db) {
         .set_faults(&faults)
         .await
         .expect("faults");
+    // A quota burst too: 25 calls per second for this client.
+    stack
+        .sim
+        .control()
+        .set_quota(Some(CLIENT_ID), Some(25), Duration::from_secs(1))
+        .await
+        .expect("quota");
     engine
         .registrations()
         .register_batch(&tenant, &webinar, (0..100).map(person).collect())
         .await
         .expect("batch");
-    // Midway, a quota burst: 10 calls per second for this client.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    stack
-        .sim
-        .control()
-        .set_quota(Some(CLIENT_ID), Some(10), Duration::from_secs(1))
-        .await
-        .expect("quota");
     let done = stack
         .wait_all(
             &tenant,
