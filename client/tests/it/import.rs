@@ -27,7 +27,6 @@ fn csv_with_bad_rows() -> (String, BTreeSet<u64>) {
 }
 
 #[test]
-#[ignore = "waiting for BatchCreateRegistrations with per-item results and ListRegistrations in the integration service (issue 4)"]
 fn import_reports_bad_rows_by_line_and_a_rerun_registers_nothing_twice() {
     let state = tempfile::tempdir().expect("tempdir");
     let stack = Stack::start(state.path());

@@ -9,7 +9,6 @@ use serde_json::Value;
 use crate::stack::Stack;
 
 #[test]
-#[ignore = "waiting for the integration service end to end: PutOn24Credentials, CreateWebinar, CreateRegistration delivered to on24sim, GetWebinarMetrics, ListChanges (issue 4)"]
 fn webinarctl_tour_then_restart_keeps_the_data() {
     let state = tempfile::tempdir().expect("tempdir");
     let stack = Stack::start(state.path());
@@ -144,7 +143,6 @@ fn webinarctl_tour_then_restart_keeps_the_data() {
 }
 
 #[test]
-#[ignore = "waiting for the integration service binary to serve (xtask up readiness probe: GetOn24Credentials answers OK or NOT_FOUND)"]
 fn the_stack_starts_stops_on_sigint_and_keeps_its_keys() {
     let state = tempfile::tempdir().expect("tempdir");
     let stack = Stack::start(state.path());

@@ -125,6 +125,15 @@ fn set(registration: &mut pb::Registration, column: &str, value: String) {
 }
 
 /// Reads the file: rows to send (with their line numbers) and rows refused while reading.
+/// The field path inside the item: batch errors may name it from the request root
+/// (`requests[5].registration.email`); the report already has the line, so keep the rest.
+fn item_field(field: &str) -> &str {
+    match field.strip_prefix("requests[") {
+        Some(rest) => rest.split_once("].").map_or(field, |(_, tail)| tail),
+        None => field,
+    }
+}
+
 /// A row to send: its line number in the file and the registration.
 type Row = (u64, pb::Registration);
 
@@ -286,7 +295,7 @@ pub async fn run(global: &Global, args: Args) -> Result<()> {
                     violations: error
                         .field_violations
                         .into_iter()
-                        .map(|v| (v.field, v.description))
+                        .map(|v| (item_field(&v.field).to_string(), v.description))
                         .collect(),
                 }),
             }
@@ -364,6 +373,15 @@ mod tests {
         assert_eq!(rows[1].0, 4);
         assert_eq!(refused.len(), 1);
         assert_eq!(refused[0].line, 3);
+    }
+
+    #[test]
+    fn batch_field_paths_lose_their_request_index() {
+        assert_eq!(
+            item_field("requests[5].registration.email"),
+            "registration.email"
+        );
+        assert_eq!(item_field("registration.email"), "registration.email");
     }
 
     #[test]
