@@ -83,7 +83,9 @@ pub async fn run(
 ) -> Result<(), ServerError> {
     config.validate().map_err(setup)?;
     let jwt = if config.jwt.enabled() {
-        let verifier = JwtVerifier::from_config(&config.jwt).await.map_err(setup)?;
+        let verifier = JwtVerifier::from_config(&config.jwt)
+            .await
+            .map_err(|e| ServerError::Setup(format!("`jwt.jwks_file`/`jwt.jwks_url`: {e}")))?;
         if !config.jwt.jwks_url.is_empty() {
             verifier.spawn_refresh(
                 config.jwt.jwks_url.clone(),
@@ -95,8 +97,8 @@ pub async fn run(
     } else {
         None
     };
-    let policy =
-        TenantPolicy::load(&config.auth.policy_file, config.auth.allow_wildcard).map_err(setup)?;
+    let policy = TenantPolicy::load(&config.auth.policy_file, config.auth.allow_wildcard)
+        .map_err(|e| ServerError::Setup(format!("`auth.policy_file`: {e}")))?;
     let tokens = if config.api.page_token_key_file.as_os_str().is_empty() {
         tracing::warn!(
             "api.page_token_key_file is not set: page tokens are valid in this process only"
