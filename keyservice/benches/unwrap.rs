@@ -3,7 +3,7 @@
 //! channel, with 64 requests in flight. Prints both, their ratio, and the server's RSS.
 //!
 //! Run: `cargo bench -p keyservice --bench unwrap` (release profile). Environment knobs:
-//! `BENCH_SECONDS` (per phase, default 5), `BENCH_CONCURRENCY` (default 64).
+//! `BENCH_SECONDS` (rounds of 1 s per operation, default 5), `BENCH_CONCURRENCY` (default 64).
 
 use std::{
     path::Path,
@@ -95,20 +95,47 @@ struct Phase {
     errors: u64,
 }
 
-/// Runs `call` from `concurrency` tasks for `seconds` and reports rate and latency.
-async fn phase<F, Fut>(name: &'static str, concurrency: usize, seconds: u64, call: F) -> Phase
+/// Latencies and errors gathered over several rounds of one operation.
+#[derive(Default)]
+struct Samples {
+    latencies: Vec<Duration>,
+    errors: u64,
+    measured: Duration,
+}
+
+impl Samples {
+    fn summary(mut self, name: &'static str) -> Phase {
+        self.latencies.sort_unstable();
+        let all = &self.latencies;
+        let pick = |q: f64| {
+            all.get(((all.len() as f64 * q) as usize).min(all.len().saturating_sub(1)))
+                .copied()
+                .unwrap_or_default()
+        };
+        Phase {
+            name,
+            per_second: all.len() as f64 / self.measured.as_secs_f64().max(1e-9),
+            p50: pick(0.50),
+            p99: pick(0.99),
+            errors: self.errors,
+        }
+    }
+}
+
+/// One round: `concurrency` tasks call `call` back to back for `length` after a short
+/// warm-up; requests started in the measured window are recorded.
+async fn round<F, Fut>(concurrency: usize, length: Duration, call: Arc<F>, into: &mut Samples)
 where
     F: Fn() -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = bool> + Send,
 {
-    let call = Arc::new(call);
-    let warmup = Instant::now() + Duration::from_millis(500);
-    let end = warmup + Duration::from_secs(seconds);
+    let warmup = Instant::now() + Duration::from_millis(100);
+    let end = warmup + length;
     let mut tasks = Vec::new();
     for _ in 0..concurrency {
         let call = call.clone();
         tasks.push(tokio::spawn(async move {
-            let mut latencies = Vec::with_capacity(1 << 16);
+            let mut latencies = Vec::with_capacity(1 << 14);
             let mut errors = 0u64;
             loop {
                 let start = Instant::now();
@@ -124,27 +151,13 @@ where
             (latencies, errors)
         }));
     }
-    let mut all = Vec::new();
-    let mut errors = 0;
     for task in tasks {
-        if let Ok((latencies, e)) = task.await {
-            all.extend(latencies);
-            errors += e;
+        if let Ok((latencies, errors)) = task.await {
+            into.latencies.extend(latencies);
+            into.errors += errors;
         }
     }
-    all.sort_unstable();
-    let pick = |q: f64| {
-        all.get(((all.len() as f64 * q) as usize).min(all.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or_default()
-    };
-    Phase {
-        name,
-        per_second: all.len() as f64 / seconds as f64,
-        p50: pick(0.50),
-        p99: pick(0.99),
-        errors,
-    }
+    into.measured += length;
 }
 
 fn rss_kib(pid: u32, field: &str) -> u64 {
@@ -219,21 +232,36 @@ fn main() -> Result<()> {
         let rss_idle = rss_kib(pid, "VmRSS:");
 
         let health = HealthClient::new(channel.clone());
-        let noop = phase("health Check (no-op)", concurrency, seconds, move || {
+        let noop_call = Arc::new(move || {
             let mut health = health.clone();
-            async move { health.check(HealthCheckRequest { service: String::new() }).await.is_ok() }
-        })
-        .await;
-        let unwrap = phase("UnwrapKey", concurrency, seconds, move || {
+            async move {
+                health
+                    .check(HealthCheckRequest { service: String::new() })
+                    .await
+                    .is_ok()
+            }
+        });
+        let unwrap_call = Arc::new(move || {
             let mut keys = keys.clone();
-            let request = UnwrapKeyRequest { wrapped_key: wrapped.clone(), associated_data: aad.clone() };
+            let request = UnwrapKeyRequest {
+                wrapped_key: wrapped.clone(),
+                associated_data: aad.clone(),
+            };
             async move { keys.unwrap_key(request).await.is_ok() }
-        })
-        .await;
+        });
+        // Alternate one-second rounds so that load from other processes on the machine
+        // affects both operations alike and the ratio stays meaningful.
+        let (mut noop, mut unwrap) = (Samples::default(), Samples::default());
+        for _ in 0..seconds {
+            round(concurrency, Duration::from_secs(1), noop_call.clone(), &mut noop).await;
+            round(concurrency, Duration::from_secs(1), unwrap_call.clone(), &mut unwrap).await;
+        }
+        let noop = noop.summary("health Check (no-op)");
+        let unwrap = unwrap.summary("UnwrapKey");
         let rss = rss_kib(pid, "VmRSS:");
         let hwm = rss_kib(pid, "VmHWM:");
 
-        println!("keyservice unwrap benchmark: {concurrency} concurrent requests, {seconds} s per phase, one mTLS channel");
+        println!("keyservice unwrap benchmark: {concurrency} concurrent requests, {seconds} alternating 1 s rounds of each, one mTLS channel");
         for p in [&noop, &unwrap] {
             println!(
                 "  {:<22} {:>9.0} req/s   p50 {:>7.3} ms   p99 {:>7.3} ms   errors {}",

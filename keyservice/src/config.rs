@@ -44,7 +44,7 @@ fsync_interval_ms = 1000
 hmac_key = ""              # key of the associated-data HMAC: "file:/path", "env:VAR", "" = random per start
 
 [limits]
-max_request_bytes = 65536
+max_request_bytes = 1048576  # a full batch with 4 KiB associated data per item fits
 rate_per_second = 5000     # per identity; 0 = no limit
 rate_burst = 10000
 max_concurrent_requests = 512

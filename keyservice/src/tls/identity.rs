@@ -1,19 +1,23 @@
 //! The caller's identity, read from the leaf certificate rustls already verified: the first
 //! URI SAN (e.g. `spiffe://webinar.local/integrationservice`), else the subject CN.
 
-use std::fmt;
+use std::{
+    collections::HashMap,
+    fmt,
+    sync::{Arc, OnceLock, RwLock},
+};
 
 use rustls::pki_types::CertificateDer;
 use x509_parser::{extensions::GeneralName, prelude::FromDer};
 
 /// A verified caller identity (a URI such as a SPIFFE id, or a certificate CN).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Identity(String);
+pub struct Identity(Arc<str>);
 
 impl Identity {
     /// Wraps a string as an identity (used by tests and policy evaluation).
     pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
+        Self(Arc::from(value.into()))
     }
 
     /// The identity as text.
@@ -50,7 +54,29 @@ pub fn identity_from_cert(der: &[u8]) -> Option<Identity> {
 pub fn identity_from_request<T>(request: &tonic::Request<T>) -> Option<Identity> {
     let certs = request.peer_certs()?;
     let leaf: &CertificateDer<'_> = certs.first()?;
-    identity_from_cert(leaf.as_ref())
+    cached_identity(leaf.as_ref())
+}
+
+/// Most entries the identity cache holds before it starts over.
+const CACHE_LIMIT: usize = 4096;
+
+/// Parsing X.509 on every request costs more than the unwrap itself, and a handful of
+/// client certificates make all the traffic, so identities are cached by the exact DER of
+/// the (already verified) leaf certificate.
+fn cached_identity(der: &[u8]) -> Option<Identity> {
+    static CACHE: OnceLock<RwLock<HashMap<Vec<u8>, Option<Identity>>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(hit) = cache.read().ok().and_then(|map| map.get(der).cloned()) {
+        return hit;
+    }
+    let identity = identity_from_cert(der);
+    if let Ok(mut map) = cache.write() {
+        if map.len() >= CACHE_LIMIT {
+            map.clear();
+        }
+        map.insert(der.to_vec(), identity.clone());
+    }
+    identity
 }
 
 #[cfg(test)]

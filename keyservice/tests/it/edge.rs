@@ -116,3 +116,29 @@ async fn unwritable_audit_sink_refuses_operations() {
     assert_eq!(refused.code(), Code::Unavailable);
     service.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_requests_are_refused_before_decoding() {
+    use proto::keyservice::v1::WrapKeyRequest;
+    let db = TestDb::sqlite();
+    let service = TestService::start(&db, |config| {
+        config.limits.max_request_bytes = 1024;
+    })
+    .await;
+    let refused = service
+        .keys(SERVICE)
+        .await
+        .wrap_key(WrapKeyRequest {
+            name: KEY.into(),
+            plaintext: vec![1; 32],
+            associated_data: vec![0; 2048],
+        })
+        .await
+        .expect_err("larger than limits.max_request_bytes");
+    // tonic reports an over-long message as OUT_OF_RANGE (older versions: RESOURCE_EXHAUSTED)
+    assert!(
+        matches!(refused.code(), Code::OutOfRange | Code::ResourceExhausted),
+        "{refused:?}"
+    );
+    service.stop().await;
+}
