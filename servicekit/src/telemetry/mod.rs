@@ -1,0 +1,199 @@
+//! Telemetry setup: JSON logs with trace and span ids, and, when an OTLP endpoint is
+//! configured through the standard `OTEL_*` environment variables, traces and metrics
+//! exported over OTLP/gRPC.
+//!
+//! Export is off unless `OTEL_EXPORTER_OTLP_ENDPOINT` (or the traces/metrics specific
+//! variant) is set, and exporters are batched on their own threads, so a collector that is
+//! down or slow never blocks or fails a request: spans and points are dropped instead.
+
+mod grpc;
+mod propagation;
+
+pub use grpc::{GrpcServerTraceLayer, GrpcServerTraceService, inject_grpc_trace_context};
+pub use propagation::{
+    HeaderExtractor, HeaderInjector, context_from_traceparent, current_traceparent,
+    inject_http_headers,
+};
+
+use opentelemetry::{global, trace::TracerProvider as _};
+use opentelemetry_sdk::{
+    Resource, metrics::SdkMeterProvider, propagation::TraceContextPropagator,
+    trace::SdkTracerProvider,
+};
+use tracing_subscriber::{EnvFilter, Layer, layer::SubscriberExt, util::SubscriberInitExt};
+
+/// Where log lines go. The key service keeps stdout for its audit records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogTarget {
+    /// JSON lines on standard output.
+    Stdout,
+    /// JSON lines on standard error.
+    Stderr,
+}
+
+/// Flushes and stops the exporters when dropped (at the end of `main`).
+#[derive(Debug, Default)]
+pub struct TelemetryGuard {
+    tracer_provider: Option<SdkTracerProvider>,
+    meter_provider: Option<SdkMeterProvider>,
+}
+
+impl TelemetryGuard {
+    /// True when traces and metrics are exported over OTLP.
+    pub fn exporting(&self) -> bool {
+        self.tracer_provider.is_some()
+    }
+
+    /// Exports everything recorded so far. Blocks: call it off the async runtime's workers
+    /// (e.g. in `spawn_blocking`).
+    pub fn flush(&self) {
+        if let Some(provider) = &self.tracer_provider {
+            let _ = provider.force_flush();
+        }
+        if let Some(provider) = &self.meter_provider {
+            let _ = provider.force_flush();
+        }
+    }
+}
+
+impl Drop for TelemetryGuard {
+    fn drop(&mut self) {
+        if let Some(provider) = self.tracer_provider.take() {
+            let _ = provider.shutdown();
+        }
+        if let Some(provider) = self.meter_provider.take() {
+            let _ = provider.shutdown();
+        }
+    }
+}
+
+/// Errors setting telemetry up. Only configuration mistakes end here; a collector that
+/// cannot be reached is not an error.
+#[derive(Debug, thiserror::Error)]
+pub enum TelemetryError {
+    /// The OTLP exporter could not be built from the `OTEL_*` settings.
+    #[error("cannot set up the OTLP exporter: {0}")]
+    Exporter(String),
+    /// A global subscriber was already installed.
+    #[error("telemetry was already initialised")]
+    AlreadyInitialised,
+}
+
+/// What [`init_with`] sets up.
+#[derive(Debug, Clone)]
+pub struct TelemetryConfig {
+    /// `service.name` unless `OTEL_SERVICE_NAME` is set.
+    pub service_name: String,
+    /// Where JSON log lines go.
+    pub logs: LogTarget,
+    /// Export traces and metrics over OTLP/gRPC. `Some(None)` uses the endpoint from the
+    /// `OTEL_EXPORTER_OTLP_*` variables; `Some(Some(url))` overrides it.
+    pub otlp: Option<Option<String>>,
+}
+
+impl TelemetryConfig {
+    /// The configuration the standard `OTEL_*` environment variables describe.
+    pub fn from_env(service_name: &str, logs: LogTarget) -> Self {
+        Self {
+            service_name: service_name.to_string(),
+            logs,
+            otlp: otlp_configured().then_some(None),
+        }
+    }
+}
+
+/// True when the standard OTLP endpoint variables ask for export.
+pub fn otlp_configured() -> bool {
+    [
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+    ]
+    .iter()
+    .any(|name| std::env::var(name).is_ok_and(|value| !value.trim().is_empty()))
+}
+
+/// Sets up logging (filtered by `RUST_LOG`, default `info`) and, when configured, OTLP
+/// export of traces and metrics for the process. `service_name` is used unless
+/// `OTEL_SERVICE_NAME` says otherwise. Must be called inside a Tokio runtime.
+pub fn init(service_name: &str, logs: LogTarget) -> Result<TelemetryGuard, TelemetryError> {
+    init_with(TelemetryConfig::from_env(service_name, logs))
+}
+
+/// [`init`] with explicit settings (tests point it at an in-process collector).
+pub fn init_with(config: TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> {
+    let TelemetryConfig {
+        service_name,
+        logs,
+        otlp,
+    } = config;
+    global::set_text_map_propagator(TraceContextPropagator::new());
+    let mut guard = TelemetryGuard::default();
+    let otel_layer = if let Some(endpoint) = otlp {
+        let resource = resource(&service_name);
+        let (tracer_provider, meter_provider) = otlp_providers(resource, endpoint)?;
+        let tracer = tracer_provider.tracer(service_name.clone());
+        global::set_tracer_provider(tracer_provider.clone());
+        global::set_meter_provider(meter_provider.clone());
+        guard.tracer_provider = Some(tracer_provider);
+        guard.meter_provider = Some(meter_provider);
+        Some(tracing_opentelemetry::layer().with_tracer(tracer))
+    } else {
+        None
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let json = tracing_subscriber::fmt::layer()
+        .json()
+        .with_current_span(true)
+        .with_span_list(false);
+    let json = match logs {
+        LogTarget::Stdout => json.with_writer(std::io::stdout).boxed(),
+        LogTarget::Stderr => json.with_writer(std::io::stderr).boxed(),
+    };
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(otel_layer)
+        .with(json)
+        .try_init()
+        .map_err(|_| TelemetryError::AlreadyInitialised)?;
+    Ok(guard)
+}
+
+fn resource(service_name: &str) -> Resource {
+    // The builder reads OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME; ours is the fallback.
+    let from_env = std::env::var("OTEL_SERVICE_NAME").is_ok_and(|v| !v.is_empty());
+    let builder = Resource::builder();
+    if from_env {
+        builder.build()
+    } else {
+        builder.with_service_name(service_name.to_string()).build()
+    }
+}
+
+fn otlp_providers(
+    resource: Resource,
+    endpoint: Option<String>,
+) -> Result<(SdkTracerProvider, SdkMeterProvider), TelemetryError> {
+    use opentelemetry_otlp::WithExportConfig;
+    let mut spans = opentelemetry_otlp::SpanExporter::builder().with_tonic();
+    let mut metrics = opentelemetry_otlp::MetricExporter::builder().with_tonic();
+    if let Some(endpoint) = endpoint {
+        spans = spans.with_endpoint(endpoint.clone());
+        metrics = metrics.with_endpoint(endpoint);
+    }
+    let spans = spans
+        .build()
+        .map_err(|e| TelemetryError::Exporter(e.to_string()))?;
+    let metrics = metrics
+        .build()
+        .map_err(|e| TelemetryError::Exporter(e.to_string()))?;
+    let tracer_provider = SdkTracerProvider::builder()
+        .with_batch_exporter(spans)
+        .with_resource(resource.clone())
+        .build();
+    let meter_provider = SdkMeterProvider::builder()
+        .with_periodic_exporter(metrics)
+        .with_resource(resource)
+        .build();
+    Ok((tracer_provider, meter_provider))
+}

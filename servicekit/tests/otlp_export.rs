@@ -1,0 +1,98 @@
+//! A traced gRPC call is exported to an OTLP collector: the server span continues the
+//! caller's trace (same trace id, parent = the caller's span), carries OpenTelemetry's RPC
+//! attributes, and the per-RPC duration metric arrives with its attributes.
+
+mod support;
+
+use std::time::Duration;
+
+use opentelemetry::trace::TraceContextExt;
+use servicekit::telemetry::{self, LogTarget, TelemetryConfig, inject_grpc_trace_context};
+use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+use tracing::Instrument;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_spans_join_the_callers_trace_and_metrics_arrive() {
+    let (collector, received) = support::start_collector().await;
+    let guard = telemetry::init_with(TelemetryConfig {
+        service_name: "telemetry-test".into(),
+        logs: LogTarget::Stderr,
+        otlp: Some(Some(format!("http://{collector}"))),
+    })
+    .expect("telemetry init");
+    assert!(guard.exporting());
+
+    let server = support::start_traced_health_server().await;
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{server}"))
+        .expect("endpoint")
+        .connect()
+        .await
+        .expect("connect");
+    let mut client = HealthClient::with_interceptor(channel, inject_grpc_trace_context);
+
+    let caller = tracing::info_span!("crm.request");
+    let caller_context = caller.context();
+    let caller_span = caller_context.span().span_context().clone();
+    assert!(caller_span.is_valid(), "the caller span is recorded");
+    client
+        .check(HealthCheckRequest::default())
+        .instrument(caller)
+        .await
+        .expect("health check");
+
+    tokio::task::spawn_blocking(move || {
+        guard.flush();
+        guard
+    })
+    .await
+    .expect("flush");
+
+    let mut server_span = None;
+    for _ in 0..50 {
+        server_span = received
+            .spans()
+            .into_iter()
+            .find(|span| span.name == "grpc.health.v1.Health/Check");
+        if server_span.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let server_span = server_span.expect("the server span was exported");
+    assert_eq!(
+        server_span.trace_id,
+        caller_span.trace_id().to_bytes().to_vec(),
+        "same trace as the caller"
+    );
+    assert_eq!(
+        server_span.parent_span_id,
+        caller_span.span_id().to_bytes().to_vec(),
+        "parent is the caller's span"
+    );
+    assert_eq!(server_span.kind, 2, "SPAN_KIND_SERVER");
+    assert_eq!(
+        support::attribute(&server_span, "rpc.system").as_deref(),
+        Some("grpc")
+    );
+    assert_eq!(
+        support::attribute(&server_span, "rpc.service").as_deref(),
+        Some("grpc.health.v1.Health")
+    );
+    assert_eq!(
+        support::attribute(&server_span, "rpc.method").as_deref(),
+        Some("Check")
+    );
+    assert_eq!(
+        support::attribute(&server_span, "rpc.grpc.status_code").as_deref(),
+        Some("0")
+    );
+    assert!(
+        received
+            .metric_names()
+            .iter()
+            .any(|name| name == "rpc.server.duration"),
+        "duration metric exported, got {:?}",
+        received.metric_names()
+    );
+}

@@ -1,0 +1,129 @@
+//! An in-process OTLP collector (the collector's trace and metrics gRPC services from
+//! `opentelemetry-proto`) and a tiny traced gRPC server, shared by the telemetry tests.
+#![allow(dead_code)]
+
+use std::{
+    net::SocketAddr,
+    sync::{Arc, Mutex},
+};
+
+use opentelemetry_proto::tonic::collector::{
+    metrics::v1::{
+        ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+        metrics_service_server::{MetricsService, MetricsServiceServer},
+    },
+    trace::v1::{
+        ExportTraceServiceRequest, ExportTraceServiceResponse,
+        trace_service_server::{TraceService, TraceServiceServer},
+    },
+};
+use opentelemetry_proto::tonic::{common::v1::any_value, trace::v1::Span};
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+
+/// Everything the collector received.
+#[derive(Debug, Default, Clone)]
+pub struct Received {
+    pub traces: Arc<Mutex<Vec<ExportTraceServiceRequest>>>,
+    pub metrics: Arc<Mutex<Vec<ExportMetricsServiceRequest>>>,
+}
+
+impl Received {
+    pub fn spans(&self) -> Vec<Span> {
+        let traces = self.traces.lock().unwrap_or_else(|e| e.into_inner());
+        traces
+            .iter()
+            .flat_map(|request| &request.resource_spans)
+            .flat_map(|resource| &resource.scope_spans)
+            .flat_map(|scope| scope.spans.clone())
+            .collect()
+    }
+
+    pub fn metric_names(&self) -> Vec<String> {
+        let metrics = self.metrics.lock().unwrap_or_else(|e| e.into_inner());
+        metrics
+            .iter()
+            .flat_map(|request| &request.resource_metrics)
+            .flat_map(|resource| &resource.scope_metrics)
+            .flat_map(|scope| scope.metrics.iter().map(|m| m.name.clone()))
+            .collect()
+    }
+}
+
+#[tonic::async_trait]
+impl TraceService for Received {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        self.traces
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(request.into_inner());
+        Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
+    }
+}
+
+#[tonic::async_trait]
+impl MetricsService for Received {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportMetricsServiceRequest>,
+    ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
+        self.metrics
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(request.into_inner());
+        Ok(tonic::Response::new(ExportMetricsServiceResponse::default()))
+    }
+}
+
+/// Starts the collector on a loopback port.
+pub async fn start_collector() -> (SocketAddr, Received) {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind collector");
+    let address = listener.local_addr().expect("collector address");
+    let received = Received::default();
+    let router = tonic::transport::Server::builder()
+        .add_service(TraceServiceServer::new(received.clone()))
+        .add_service(MetricsServiceServer::new(received.clone()));
+    tokio::spawn(router.serve_with_incoming(TcpListenerStream::new(listener)));
+    (address, received)
+}
+
+/// Starts a gRPC health server behind [`servicekit::telemetry::GrpcServerTraceLayer`].
+pub async fn start_traced_health_server() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind server");
+    let address = listener.local_addr().expect("server address");
+    let (reporter, health) = tonic_health::server::health_reporter();
+    reporter
+        .set_service_status("", tonic_health::ServingStatus::Serving)
+        .await;
+    let router = tonic::transport::Server::builder()
+        .layer(servicekit::telemetry::GrpcServerTraceLayer::new())
+        .add_service(health);
+    tokio::spawn(async move {
+        let _reporter = reporter;
+        router
+            .serve_with_incoming(TcpListenerStream::new(listener))
+            .await
+    });
+    address
+}
+
+/// A string attribute of a span, if present.
+pub fn attribute(span: &Span, key: &str) -> Option<String> {
+    span.attributes
+        .iter()
+        .find(|kv| kv.key == key)
+        .and_then(|kv| kv.value.as_ref())
+        .and_then(|value| value.value.as_ref())
+        .map(|value| match value {
+            any_value::Value::StringValue(s) => s.clone(),
+            any_value::Value::IntValue(i) => i.to_string(),
+            any_value::Value::BoolValue(b) => b.to_string(),
+            any_value::Value::DoubleValue(d) => d.to_string(),
+            other => format!("{other:?}"),
+        })
+}
