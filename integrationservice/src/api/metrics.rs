@@ -145,13 +145,19 @@ impl FeedRenderer {
                     .map(|r| Snapshot::Registration(convert::registration(&r))),
             ),
             domain::ChangeKind::AttendeeMetrics => {
-                let m = engine
+                let found = engine
                     .metrics()
                     .for_registration(tenant, webinar, registration)
                     .await
                     .ok()
-                    .flatten()
-                    .map(|m| convert::attendee(tenant, &m, ""));
+                    .flatten();
+                let m = match found {
+                    Some(m) => {
+                        let crm = crm_reference(&self.state, tenant, &m).await;
+                        Some(convert::attendee(tenant, &m, &crm))
+                    }
+                    None => None,
+                };
                 (
                     pb::ChangeType::AttendeeMetrics,
                     m.as_ref().map_or_else(
@@ -212,6 +218,21 @@ impl FeedRenderer {
     }
 }
 
+/// The CRM's contact id of the registration an attendee's metrics belong to (empty if none).
+async fn crm_reference(state: &State, tenant: &str, m: &domain::AttendeeMetrics) -> String {
+    let Some(registration) = &m.registration_id else {
+        return String::new();
+    };
+    state
+        .engine
+        .registrations()
+        .get(tenant, &m.webinar_id, registration)
+        .await
+        .ok()
+        .and_then(|r| r.crm_reference_id)
+        .unwrap_or_default()
+}
+
 /// The stream type of `WatchChanges`.
 pub type WatchStream = Pin<Box<dyn Stream<Item = Result<WatchChangesResponse, Status>> + Send>>;
 
@@ -248,12 +269,11 @@ impl MetricsService for MetricsApi {
             .metrics()
             .attendees(&webinar.tenant, &webinar.webinar.to_string())
             .await?;
-        let page: Vec<pb::AttendeeMetrics> = all
-            .iter()
-            .skip(offset)
-            .take(size)
-            .map(|m| convert::attendee(&webinar.tenant, m, ""))
-            .collect();
+        let mut page = Vec::with_capacity(size.min(all.len()));
+        for m in all.iter().skip(offset).take(size) {
+            let crm = crm_reference(&self.state, &webinar.tenant, m).await;
+            page.push(convert::attendee(&webinar.tenant, m, &crm));
+        }
         let next = offset + page.len();
         let next_page_token = if next < all.len() {
             wrap_token(&self.state, &scope, &next.to_string())

@@ -128,6 +128,7 @@ where
 
 fn person(i: usize) -> Registration {
     Registration {
+        crm_reference_id: format!("contact-{i}"),
         email: format!("person{i}@example.com"),
         first_name: format!("First{i}"),
         last_name: "Tester".into(),
@@ -471,6 +472,7 @@ async fn life_of_a_tenant(database_url: String) {
         one.registration.starts_with(&w.name),
         "joined to the registration"
     );
+    assert_eq!(one.crm_reference_id, "contact-1");
     let totals = metrics
         .get_webinar_metrics(GetWebinarMetricsRequest {
             name: format!("{}/metrics", w.name),
@@ -550,6 +552,19 @@ async fn life_of_a_tenant(database_url: String) {
     .await
     .expect("change streamed");
     assert_eq!(change.r#type, ChangeType::Registration as i32);
+    // Resuming after that change's cursor never repeats it.
+    drop(stream);
+    let after = metrics
+        .list_changes(ListChangesRequest {
+            parent: "tenants/tenant-a".into(),
+            after_cursor: change.cursor.clone(),
+            page_size: 1000,
+            webinar: w.name.clone(),
+        })
+        .await
+        .expect("resume")
+        .into_inner();
+    assert!(after.changes.iter().all(|c| c.cursor != change.cursor));
 
     // Forget a person: erased locally.
     let forgotten = regs
