@@ -21,7 +21,7 @@ use crate::{
     crypto::Kek,
     rootkey::RootKey,
     store::{
-        DbConn, StoreError,
+        DbConn,
         models::{KEY_ENABLED, KeyRow, VERSION_ENABLED},
         queries,
     },
@@ -29,25 +29,56 @@ use crate::{
 
 use super::types::{kek_aad, version_num};
 
+/// Wraps done by this replica with one version, shared by every snapshot so no count is
+/// lost when snapshots are replaced.
+#[derive(Debug, Default)]
+pub(crate) struct WrapCounter {
+    /// Every wrap this replica has done with the version (only grows).
+    total: AtomicU64,
+    /// How many of `total` have been added to the database (changed only by refresh).
+    flushed: AtomicU64,
+}
+
 /// One version in the snapshot.
 #[derive(Debug)]
 pub(crate) struct CachedVersion {
     pub(crate) enabled: bool,
-    /// Wrap count stored in the database at the last refresh.
+    /// Wrap count stored in the database when this snapshot was loaded.
     pub(crate) stored_wraps: i64,
-    /// Wraps done by this replica not yet written to the database. Carried across
-    /// snapshots so no count is lost.
-    pub(crate) pending_wraps: Arc<AtomicU64>,
+    /// This replica's counter for the version.
+    pub(crate) counter: Arc<WrapCounter>,
+    /// `counter.flushed` when `stored_wraps` was read: the local wraps already inside it.
+    pub(crate) flushed_at_load: u64,
     /// `None` when the key is not enabled or unsealing failed (logged).
     pub(crate) kek: Option<Arc<Kek>>,
 }
 
 impl CachedVersion {
-    /// Wraps done by this version as far as this replica knows.
+    /// Wraps done by this version as far as this replica knows: the stored count plus the
+    /// local wraps not yet in it. Never undercounts while a refresh is in flight, because
+    /// both terms come from the same moment of this snapshot.
     pub(crate) fn wraps(&self) -> u64 {
+        let local = self
+            .counter
+            .total
+            .load(Ordering::Acquire)
+            .saturating_sub(self.flushed_at_load);
         u64::try_from(self.stored_wraps)
             .unwrap_or(0)
-            .saturating_add(self.pending_wraps.load(Ordering::Relaxed))
+            .saturating_add(local)
+    }
+
+    /// Counts one more wrap if the version stays within `limit`; `false` (nothing counted)
+    /// when it has reached it.
+    pub(crate) fn try_count_wrap(&self, limit: u64) -> bool {
+        let before = self.counter.total.fetch_add(1, Ordering::AcqRel);
+        let stored = u64::try_from(self.stored_wraps).unwrap_or(0);
+        if stored.saturating_add(before.saturating_sub(self.flushed_at_load)) < limit {
+            true
+        } else {
+            self.counter.total.fetch_sub(1, Ordering::AcqRel);
+            false
+        }
     }
 }
 
@@ -83,39 +114,49 @@ pub(crate) struct Snapshot {
     pub(crate) keys: HashMap<String, CachedKey>,
 }
 
+/// Local wraps of one version not yet in the database.
+#[derive(Debug, Clone)]
+pub(crate) struct PendingWraps {
+    pub(crate) key_id: String,
+    pub(crate) version: i32,
+    pub(crate) count: i64,
+    counter: Arc<WrapCounter>,
+    total: u64,
+}
+
+impl PendingWraps {
+    /// Records that `count` is now in the database.
+    pub(crate) fn mark_flushed(&self) {
+        self.counter.flushed.store(self.total, Ordering::Release);
+    }
+}
+
 impl Snapshot {
-    /// Pending wrap counts to flush, as `(key id, version, n)`, taking them out of the
-    /// counters. Call [`Snapshot::restore_pending`] if the write fails.
-    pub(crate) fn take_pending(&self) -> Vec<(String, i32, i64)> {
+    /// Local wrap counts not yet written to the database. Nothing changes until
+    /// [`PendingWraps::mark_flushed`] after a successful write.
+    pub(crate) fn pending(&self) -> Vec<PendingWraps> {
         let mut out = Vec::new();
         for (id, key) in &self.keys {
             for (n, v) in &key.versions {
-                let pending = v.pending_wraps.swap(0, Ordering::Relaxed);
-                if pending > 0 {
-                    out.push((
-                        id.clone(),
-                        i32::try_from(*n).unwrap_or(i32::MAX),
-                        i64::try_from(pending).unwrap_or(i64::MAX),
-                    ));
+                let total = v.counter.total.load(Ordering::Acquire);
+                let flushed = v.counter.flushed.load(Ordering::Acquire);
+                if total > flushed {
+                    out.push(PendingWraps {
+                        key_id: id.clone(),
+                        version: i32::try_from(*n).unwrap_or(i32::MAX),
+                        count: i64::try_from(total - flushed).unwrap_or(i64::MAX),
+                        counter: v.counter.clone(),
+                        total,
+                    });
                 }
             }
         }
         out
     }
-
-    pub(crate) fn restore_pending(&self, taken: &[(String, i32, i64)]) {
-        for (id, n, count) in taken {
-            if let Some(v) = self
-                .keys
-                .get(id)
-                .and_then(|k| k.versions.get(&version_num(*n)))
-            {
-                v.pending_wraps
-                    .fetch_add(u64::try_from(*count).unwrap_or(0), Ordering::Relaxed);
-            }
-        }
-    }
 }
+
+/// Above this many KEKs to unseal, sealed rows are read in one query instead of one each.
+const BULK_LOAD_THRESHOLD: usize = 8;
 
 /// Builds a new snapshot from the database, reusing KEKs and pending counters of `old`.
 /// With `strict`, a KEK that fails to unseal is an error (used at start, where a wrong root
@@ -139,6 +180,36 @@ pub(crate) fn load(
             )
         })
         .collect();
+    // Versions whose KEK this replica does not hold yet. At start that is all of them, so
+    // they are fetched in one query; later usually one or two new versions.
+    let missing: Vec<(String, u32)> = version_rows
+        .iter()
+        .filter(|meta| {
+            keys.get(&meta.key_id)
+                .is_some_and(|k| k.row.state == KEY_ENABLED)
+                && old
+                    .keys
+                    .get(&meta.key_id)
+                    .and_then(|k| k.versions.get(&version_num(meta.version)))
+                    .and_then(|v| v.kek.as_ref())
+                    .is_none()
+        })
+        .map(|meta| (meta.key_id.clone(), version_num(meta.version)))
+        .collect();
+    let mut sealed: HashMap<(String, u32), Vec<u8>> = HashMap::new();
+    if missing.len() > BULK_LOAD_THRESHOLD {
+        for (id, n, bytes) in queries::sealed_keks_of_enabled(conn)? {
+            sealed.insert((id, version_num(n)), bytes);
+        }
+    } else {
+        for (id, n) in &missing {
+            if let Some(bytes) =
+                queries::sealed_kek(conn, id, i32::try_from(*n).unwrap_or(i32::MAX))?
+            {
+                sealed.insert((id.clone(), *n), bytes);
+            }
+        }
+    }
     for meta in version_rows {
         let Some(key) = keys.get_mut(&meta.key_id) else {
             continue;
@@ -150,7 +221,7 @@ pub(crate) fn load(
         } else if let Some(kek) = previous.and_then(|p| p.kek.clone()) {
             Some(kek)
         } else {
-            match unseal(conn, root, &meta.key_id, n) {
+            match unseal(root, &meta.key_id, n, sealed.get(&(meta.key_id.clone(), n))) {
                 Ok(kek) => Some(Arc::new(kek)),
                 Err(e) if strict => return Err(e),
                 Err(e) => {
@@ -159,14 +230,14 @@ pub(crate) fn load(
                 }
             }
         };
+        let counter = previous.map(|p| p.counter.clone()).unwrap_or_default();
         key.versions.insert(
             n,
             CachedVersion {
                 enabled: meta.state == VERSION_ENABLED,
                 stored_wraps: meta.wrap_count,
-                pending_wraps: previous
-                    .map(|p| p.pending_wraps.clone())
-                    .unwrap_or_default(),
+                flushed_at_load: counter.flushed.load(Ordering::Acquire),
+                counter,
                 kek,
             },
         );
@@ -175,14 +246,18 @@ pub(crate) fn load(
 }
 
 fn unseal(
-    conn: &mut DbConn,
     root: &dyn RootKey,
     key_id: &str,
     version: u32,
+    sealed: Option<&Vec<u8>>,
 ) -> Result<Kek, super::Error> {
-    let sealed = queries::sealed_kek(conn, key_id, i32::try_from(version).unwrap_or(i32::MAX))?
-        .ok_or_else(|| StoreError::Unavailable("version vanished during refresh".into()))?;
-    let plain = root.unseal(&kek_aad(key_id, version), &sealed)?;
+    // Missing only if the key was destroyed between the two reads of this refresh.
+    let sealed = sealed.ok_or_else(|| {
+        super::Error::Internal(format!(
+            "keys/{key_id}/versions/{version} vanished during refresh"
+        ))
+    })?;
+    let plain = root.unseal(&kek_aad(key_id, version), sealed)?;
     Kek::from_slice(&plain).ok_or_else(|| {
         super::Error::Internal(format!(
             "sealed KEK of keys/{key_id}/versions/{version} has the wrong length"

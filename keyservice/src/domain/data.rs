@@ -2,7 +2,7 @@
 //! only the in-memory snapshot; the database is touched only when a version reaches its
 //! wrap limit and must be rotated.
 
-use std::sync::{Arc, atomic::Ordering};
+use std::sync::Arc;
 
 use rand::RngCore;
 use zeroize::Zeroizing;
@@ -15,6 +15,10 @@ use crate::{
     crypto::{self, Kek, WrappedKey},
     store::models::{KEY_DELETE_SCHEDULED, KEY_ENABLED},
 };
+
+/// How often a wrap retries after finding the primary at its wrap limit and rotating. Under
+/// heavy concurrency with a tiny limit, other wraps may fill each new version first.
+const WRAP_ATTEMPTS: usize = 10;
 
 /// Length of generated data keys (AES-256).
 pub const DATA_KEY_LEN: usize = 32;
@@ -44,7 +48,7 @@ impl KeyManager {
     /// Picks the primary KEK of `key_id` for one more wrap, counting it. Rotates first when
     /// the primary has reached its wrap limit.
     async fn primary_for_wrap(&self, key_id: &str) -> Result<(Arc<Kek>, u32)> {
-        for _ in 0..3 {
+        for _ in 0..WRAP_ATTEMPTS {
             let limit_reached_at = {
                 let snapshot = self.snapshot();
                 let key = snapshot
@@ -71,8 +75,7 @@ impl KeyManager {
                     Error::Internal(format!("primary KEK of keys/{key_id} is not unsealed"))
                 })?;
                 let limit = self.wrap_limit(key.row.max_wraps_per_version);
-                if version.wraps() < limit {
-                    version.pending_wraps.fetch_add(1, Ordering::Relaxed);
+                if version.try_count_wrap(limit) {
                     return Ok((kek, n));
                 }
                 n

@@ -187,18 +187,19 @@ impl KeyManager {
     pub async fn refresh(&self) -> Result<()> {
         let _one_at_a_time = self.inner.refresh_lock.lock().await;
         let old = self.snapshot();
-        let pending = old.take_pending();
+        // Flushed before loading, so the new snapshot's stored counts include them. Counters
+        // are marked flushed only after the write commits; a failed write loses nothing.
+        let pending = old.pending();
         if !pending.is_empty() {
-            let counts = pending.clone();
-            let flushed = self
-                .inner
+            let counts: Vec<(String, i32, i64)> = pending
+                .iter()
+                .map(|p| (p.key_id.clone(), p.version, p.count))
+                .collect();
+            self.inner
                 .store
                 .run(move |conn| crate::store::queries::add_wrap_counts(conn, &counts))
-                .await;
-            if let Err(e) = flushed {
-                old.restore_pending(&pending);
-                return Err(e.into());
-            }
+                .await?;
+            pending.iter().for_each(cache::PendingWraps::mark_flushed);
         }
         let root = self.inner.root.clone();
         let previous = old.clone();

@@ -96,6 +96,21 @@ pub fn sealed_kek(
         .optional()?)
 }
 
+/// Every sealed KEK of every enabled key, for loading many versions at start in one query.
+pub fn sealed_keks_of_enabled(
+    conn: &mut DbConn,
+) -> Result<Vec<(String, i32, Vec<u8>)>, StoreError> {
+    Ok(key_versions::table
+        .inner_join(keys::table)
+        .filter(keys::state.eq(super::models::KEY_ENABLED))
+        .select((
+            key_versions::key_id,
+            key_versions::version,
+            key_versions::sealed_kek,
+        ))
+        .load(conn)?)
+}
+
 /// Writes every mutable column of `key` if its generation is still `key.generation`,
 /// bumping it. `Ok(false)` if another writer got there first.
 fn save_key_cas(c: &mut DbConn, key: &KeyRow) -> Result<bool, DieselError> {

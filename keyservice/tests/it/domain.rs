@@ -175,6 +175,52 @@ both_backends!(
     rotate_unwrap_sqlite
 );
 
+async fn restart_loads_every_version(url: &str) {
+    let root = software_root();
+    let km = manager(url, root.clone()).await;
+    km.create_key(new_key("many")).await.expect("creates");
+    km.create_key(new_key("gone")).await.expect("creates");
+    let mut wrapped = Vec::new();
+    for n in 1..=12u8 {
+        wrapped.push(km.wrap("many", &[n; 8], &[n]).await.expect("wraps"));
+        km.rotate_key("many").await.expect("rotates");
+    }
+    km.schedule_key_deletion("gone", None)
+        .await
+        .expect("schedules");
+    drop(km);
+    // A restarted replica unseals all 13 versions (in one query) and unwraps each.
+    let km = manager(url, root).await;
+    for (i, w) in wrapped.iter().enumerate() {
+        let n = i as u8 + 1;
+        let (plain, from) = km.unwrap(&w.wrapped_key, &[n]).await.expect("unwraps");
+        assert_eq!(
+            (plain.as_slice(), from.version),
+            (&[n; 8][..], u32::from(n))
+        );
+    }
+    assert_eq!(
+        km.wrap("many", b"k", b"")
+            .await
+            .expect("wraps")
+            .version
+            .version,
+        13
+    );
+    // A wrong root key stops the start instead of serving with unusable keys.
+    let store = Store::open(url, 2).expect("store");
+    assert!(
+        KeyManager::open(store, software_root(), settings())
+            .await
+            .is_err()
+    );
+}
+both_backends!(
+    restart_loads_every_version,
+    restart_postgres,
+    restart_sqlite
+);
+
 async fn min_decryption_and_disabled_versions_refuse(url: &str) {
     let km = manager(url, software_root()).await;
     km.create_key(new_key("k")).await.expect("creates");
@@ -507,6 +553,59 @@ both_backends!(
     rotation_policy_rotates_by_itself,
     rotation_policy_postgres,
     rotation_policy_sqlite
+);
+
+async fn wrap_limit_holds_under_concurrency(url: &str) {
+    // A refresh every 10 ms races the wraps: the count must never dip while one runs.
+    let busy = DomainSettings {
+        refresh_interval: Duration::from_millis(10),
+        ..settings()
+    };
+    let store = Store::open(url, 4).expect("store");
+    let km = KeyManager::open(store, software_root(), busy)
+        .await
+        .expect("opens");
+    let limited = NewKey {
+        rotation_policy: RotationPolicy {
+            rotation_period: None,
+            max_wraps_per_version: 25,
+        },
+        ..new_key("limited")
+    };
+    km.create_key(limited).await.expect("creates");
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let km = km.clone();
+            tokio::spawn(async move {
+                for _ in 0..40 {
+                    km.generate_data_key("limited", b"")
+                        .await
+                        .expect("generates");
+                    tokio::task::yield_now().await;
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("task");
+    }
+    km.refresh().await.expect("flushes");
+    let (_, versions) = km.get_key("limited").await.expect("gets");
+    let counts: Vec<u64> = versions.iter().map(|v| v.wrap_count).collect();
+    assert_eq!(
+        counts.iter().sum::<u64>(),
+        320,
+        "every wrap counted: {counts:?}"
+    );
+    assert!(
+        counts.iter().all(|c| *c <= 25),
+        "a version exceeded its limit: {counts:?}"
+    );
+}
+both_backends!(
+    wrap_limit_holds_under_concurrency,
+    wrap_limit_postgres,
+    wrap_limit_sqlite
 );
 
 async fn batches_report_per_item(url: &str) {
