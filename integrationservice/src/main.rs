@@ -34,11 +34,10 @@ enum Command {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+    // JSON logs on stdout; OTLP traces and metrics when OTEL_EXPORTER_OTLP_ENDPOINT is set.
+    // The guard flushes the exporters when main returns.
+    let _telemetry =
+        servicekit::telemetry::init("integrationservice", servicekit::telemetry::LogTarget::Stdout)?;
     let cli = Cli::parse();
     let config = Config::load(cli.config.as_deref())?;
     match cli.command {

@@ -131,6 +131,7 @@ pub async fn run(
         .tls_config(server_tls(&config.tls).map_err(setup)?)?
         .timeout(Duration::from_secs(60))
         .concurrency_limit_per_connection(256)
+        .layer(servicekit::telemetry::GrpcServerTraceLayer::new())
         .add_service(InterceptedService::new(
             ProviderConfigServiceServer::new(ProviderConfigApi::new(state.clone())),
             authn.clone(),

@@ -54,17 +54,6 @@ impl MetricsApi {
         Self { state }
     }
 
-    fn webinar<T>(
-        &self,
-        request: &Request<T>,
-        field: &str,
-        name: &str,
-    ) -> Result<names::WebinarName, Status> {
-        let name = names::parse_webinar(name).map_err(|d| validate::invalid(field, d))?;
-        self.state.authorize(request, &name.tenant)?;
-        Ok(name)
-    }
-
     fn feed<T>(
         &self,
         request: &Request<T>,
@@ -72,10 +61,10 @@ impl MetricsApi {
         after: &str,
         webinar: &str,
     ) -> Result<FeedQuery, Status> {
-        let tenant = names::parse_tenant(parent)
-            .map_err(|d| validate::invalid("parent", d))?
+        let tenant = self
+            .state
+            .resolve(request, "parent", parent, names::parse_tenant)?
             .tenant;
-        self.state.authorize(request, &tenant)?;
         let mut v = Violations::new();
         let after = if after.is_empty() {
             Some(0)
@@ -243,7 +232,9 @@ impl MetricsService for MetricsApi {
         request: Request<ListAttendeeMetricsRequest>,
     ) -> Result<Response<ListAttendeeMetricsResponse>, Status> {
         let req = request.get_ref();
-        let webinar = self.webinar(&request, "parent", &req.parent)?;
+        let webinar = self
+            .state
+            .resolve(&request, "parent", &req.parent, names::parse_webinar)?;
         let mut v = Violations::new();
         let size = v.check("page_size", validate::page_size(req.page_size));
         let scope = format!("attendees|{}|{}", webinar.tenant, webinar.webinar);
@@ -290,9 +281,12 @@ impl MetricsService for MetricsApi {
         &self,
         request: Request<GetWebinarMetricsRequest>,
     ) -> Result<Response<GetWebinarMetricsResponse>, Status> {
-        let name = names::parse_webinar_metrics(&request.get_ref().name)
-            .map_err(|d| validate::invalid("name", d))?;
-        self.state.authorize(&request, &name.tenant)?;
+        let name = self.state.resolve(
+            &request,
+            "name",
+            &request.get_ref().name,
+            names::parse_webinar_metrics,
+        )?;
         let id = name.webinar.to_string();
         let m = self
             .state
@@ -309,7 +303,12 @@ impl MetricsService for MetricsApi {
         &self,
         request: Request<SyncWebinarMetricsRequest>,
     ) -> Result<Response<SyncWebinarMetricsResponse>, Status> {
-        let webinar = self.webinar(&request, "name", &request.get_ref().name)?;
+        let webinar = self.state.resolve(
+            &request,
+            "name",
+            &request.get_ref().name,
+            names::parse_webinar,
+        )?;
         let request_time = convert::ts(crate::store::now_ms());
         self.state
             .engine

@@ -40,6 +40,20 @@ impl ApiState {
     pub fn authorize<T>(&self, request: &Request<T>, tenant: &str) -> Result<Principal, Status> {
         self.authz.check(request, tenant)
     }
+
+    /// Parses the resource name in `field` (INVALID_ARGUMENT naming it) and authorizes the
+    /// caller for its tenant (PERMISSION_DENIED), in that order.
+    pub fn resolve<T, N: names::Tenanted>(
+        &self,
+        request: &Request<T>,
+        field: &str,
+        name: &str,
+        parse: fn(&str) -> Result<N, String>,
+    ) -> Result<N, Status> {
+        let parsed = parse(name).map_err(|d| validate::invalid(field, d))?;
+        self.authorize(request, parsed.tenant())?;
+        Ok(parsed)
+    }
 }
 
 /// Shared handle given to every service.

@@ -31,6 +31,30 @@ pub struct RegistrationName {
     pub registration: Uuid,
 }
 
+/// A parsed name that belongs to one tenant.
+pub trait Tenanted {
+    /// The tenant the name belongs to.
+    fn tenant(&self) -> &str;
+}
+
+impl Tenanted for TenantName {
+    fn tenant(&self) -> &str {
+        &self.tenant
+    }
+}
+
+impl Tenanted for WebinarName {
+    fn tenant(&self) -> &str {
+        &self.tenant
+    }
+}
+
+impl Tenanted for RegistrationName {
+    fn tenant(&self) -> &str {
+        &self.tenant
+    }
+}
+
 /// True for 1 to 63 characters of `[a-z0-9-]`, starting and ending with a letter or digit.
 pub fn is_valid_tenant_id(id: &str) -> bool {
     let bytes = id.as_bytes();

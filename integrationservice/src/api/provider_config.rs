@@ -118,14 +118,6 @@ impl ProviderConfigApi {
     pub fn new(state: State) -> Self {
         Self { state }
     }
-
-    fn tenant_of<T>(&self, request: &Request<T>, name: &str) -> Result<String, Status> {
-        let tenant = names::parse_credentials(name)
-            .map_err(|d| validate::invalid("name", d))?
-            .tenant;
-        self.state.authorize(request, &tenant)?;
-        Ok(tenant)
-    }
 }
 
 /// The ErrorInfo reason and code for an ON24 refusal seen by a live check.
@@ -241,7 +233,15 @@ impl ProviderConfigService for ProviderConfigApi {
         &self,
         request: Request<GetOn24CredentialsRequest>,
     ) -> Result<Response<GetOn24CredentialsResponse>, Status> {
-        let tenant = self.tenant_of(&request, &request.get_ref().name)?;
+        let tenant = self
+            .state
+            .resolve(
+                &request,
+                "name",
+                &request.get_ref().name,
+                names::parse_credentials,
+            )?
+            .tenant;
         let config = self.state.engine.providers().get(&tenant).await?;
         Ok(Response::new(GetOn24CredentialsResponse {
             on24_credentials: Some(convert::credentials(&config)),
@@ -252,7 +252,15 @@ impl ProviderConfigService for ProviderConfigApi {
         &self,
         request: Request<CheckOn24CredentialsRequest>,
     ) -> Result<Response<CheckOn24CredentialsResponse>, Status> {
-        let tenant = self.tenant_of(&request, &request.get_ref().name)?;
+        let tenant = self
+            .state
+            .resolve(
+                &request,
+                "name",
+                &request.get_ref().name,
+                names::parse_credentials,
+            )?
+            .tenant;
         let config = self
             .state
             .engine
@@ -269,7 +277,15 @@ impl ProviderConfigService for ProviderConfigApi {
         &self,
         request: Request<DeleteOn24CredentialsRequest>,
     ) -> Result<Response<DeleteOn24CredentialsResponse>, Status> {
-        let tenant = self.tenant_of(&request, &request.get_ref().name)?;
+        let tenant = self
+            .state
+            .resolve(
+                &request,
+                "name",
+                &request.get_ref().name,
+                names::parse_credentials,
+            )?
+            .tenant;
         self.state.engine.providers().delete(&tenant).await?;
         Ok(Response::new(DeleteOn24CredentialsResponse {
             paused_delivery_count: 0,

@@ -71,28 +71,6 @@ impl RegistrationApi {
     pub fn new(state: State) -> Self {
         Self { state }
     }
-
-    fn webinar<T>(
-        &self,
-        request: &Request<T>,
-        field: &str,
-        name: &str,
-    ) -> Result<names::WebinarName, Status> {
-        let name = names::parse_webinar(name).map_err(|d| validate::invalid(field, d))?;
-        self.state.authorize(request, &name.tenant)?;
-        Ok(name)
-    }
-
-    fn registration<T>(
-        &self,
-        request: &Request<T>,
-        field: &str,
-        name: &str,
-    ) -> Result<names::RegistrationName, Status> {
-        let name = names::parse_registration(name).map_err(|d| validate::invalid(field, d))?;
-        self.state.authorize(request, &name.tenant)?;
-        Ok(name)
-    }
 }
 
 fn input(item: NewRegistration) -> RegistrationInput {
@@ -177,7 +155,12 @@ impl RegistrationService for RegistrationApi {
         &self,
         request: Request<CreateRegistrationRequest>,
     ) -> Result<Response<CreateRegistrationResponse>, Status> {
-        let webinar = self.webinar(&request, "parent", &request.get_ref().parent)?;
+        let webinar = self.state.resolve(
+            &request,
+            "parent",
+            &request.get_ref().parent,
+            names::parse_webinar,
+        )?;
         let mut v = Violations::new();
         let item = validate_item(request.get_ref(), &webinar, &mut v, false);
         v.into_result()?;
@@ -198,7 +181,12 @@ impl RegistrationService for RegistrationApi {
         &self,
         request: Request<BatchCreateRegistrationsRequest>,
     ) -> Result<Response<BatchCreateRegistrationsResponse>, Status> {
-        let webinar = self.webinar(&request, "parent", &request.get_ref().parent)?;
+        let webinar = self.state.resolve(
+            &request,
+            "parent",
+            &request.get_ref().parent,
+            names::parse_webinar,
+        )?;
         let items = &request.get_ref().requests;
         if items.is_empty() || items.len() > MAX_BATCH {
             return Err(validate::invalid(
@@ -259,7 +247,12 @@ impl RegistrationService for RegistrationApi {
         &self,
         request: Request<GetRegistrationRequest>,
     ) -> Result<Response<GetRegistrationResponse>, Status> {
-        let name = self.registration(&request, "name", &request.get_ref().name)?;
+        let name = self.state.resolve(
+            &request,
+            "name",
+            &request.get_ref().name,
+            names::parse_registration,
+        )?;
         let r = self
             .state
             .engine
@@ -280,7 +273,9 @@ impl RegistrationService for RegistrationApi {
         request: Request<ListRegistrationsRequest>,
     ) -> Result<Response<ListRegistrationsResponse>, Status> {
         let req = request.get_ref();
-        let webinar = self.webinar(&request, "parent", &req.parent)?;
+        let webinar = self
+            .state
+            .resolve(&request, "parent", &req.parent, names::parse_webinar)?;
         let mut v = Violations::new();
         let size = v.check("page_size", validate::page_size(req.page_size));
         let statuses = v.check(
@@ -343,7 +338,12 @@ impl RegistrationService for RegistrationApi {
         let Some(r) = &req.registration else {
             return Err(validate::invalid("registration", "required"));
         };
-        let name = self.registration(&request, "registration.name", &r.name)?;
+        let name = self.state.resolve(
+            &request,
+            "registration.name",
+            &r.name,
+            names::parse_registration,
+        )?;
         let mut v = Violations::new();
         let allowed = registration_fields::updatable();
         let paths: Vec<&str> = req
@@ -394,7 +394,12 @@ impl RegistrationService for RegistrationApi {
         &self,
         request: Request<CancelRegistrationRequest>,
     ) -> Result<Response<CancelRegistrationResponse>, Status> {
-        let name = self.registration(&request, "name", &request.get_ref().name)?;
+        let name = self.state.resolve(
+            &request,
+            "name",
+            &request.get_ref().name,
+            names::parse_registration,
+        )?;
         let r = self
             .state
             .engine
@@ -415,9 +420,9 @@ impl RegistrationService for RegistrationApi {
         request: Request<ForgetPersonRequest>,
     ) -> Result<Response<ForgetPersonResponse>, Status> {
         let req = request.get_ref();
-        let tenant =
-            names::parse_tenant(&req.parent).map_err(|d| validate::invalid("parent", d))?;
-        self.state.authorize(&request, &tenant.tenant)?;
+        let tenant = self
+            .state
+            .resolve(&request, "parent", &req.parent, names::parse_tenant)?;
         validate::email(&req.email).map_err(|d| validate::invalid("email", d))?;
         let count = self
             .state

@@ -197,25 +197,6 @@ impl WebinarApi {
     pub fn new(state: State) -> Self {
         Self { state }
     }
-
-    fn parent<T>(&self, request: &Request<T>, parent: &str) -> Result<String, Status> {
-        let tenant = names::parse_tenant(parent)
-            .map_err(|d| validate::invalid("parent", d))?
-            .tenant;
-        self.state.authorize(request, &tenant)?;
-        Ok(tenant)
-    }
-
-    fn webinar<T>(
-        &self,
-        request: &Request<T>,
-        field: &str,
-        name: &str,
-    ) -> Result<names::WebinarName, Status> {
-        let name = names::parse_webinar(name).map_err(|d| validate::invalid(field, d))?;
-        self.state.authorize(request, &name.tenant)?;
-        Ok(name)
-    }
 }
 
 fn input(create: CreateWebinar) -> WebinarInput {
@@ -241,7 +222,15 @@ impl WebinarService for WebinarApi {
         &self,
         request: Request<CreateWebinarRequest>,
     ) -> Result<Response<CreateWebinarResponse>, Status> {
-        let tenant = self.parent(&request, &request.get_ref().parent)?;
+        let tenant = self
+            .state
+            .resolve(
+                &request,
+                "parent",
+                &request.get_ref().parent,
+                names::parse_tenant,
+            )?
+            .tenant;
         let create = validate_create(tenant.clone(), request.get_ref())?;
         let request_id = create.request_id.map(|r| r.to_string());
         let w = self
@@ -259,7 +248,15 @@ impl WebinarService for WebinarApi {
         &self,
         request: Request<LinkWebinarRequest>,
     ) -> Result<Response<LinkWebinarResponse>, Status> {
-        let tenant = self.parent(&request, &request.get_ref().parent)?;
+        let tenant = self
+            .state
+            .resolve(
+                &request,
+                "parent",
+                &request.get_ref().parent,
+                names::parse_tenant,
+            )?
+            .tenant;
         let (event, request_id) = validate_link(request.get_ref())?;
         let w = self
             .state
@@ -281,7 +278,12 @@ impl WebinarService for WebinarApi {
         &self,
         request: Request<GetWebinarRequest>,
     ) -> Result<Response<GetWebinarResponse>, Status> {
-        let name = self.webinar(&request, "name", &request.get_ref().name)?;
+        let name = self.state.resolve(
+            &request,
+            "name",
+            &request.get_ref().name,
+            names::parse_webinar,
+        )?;
         let w = self
             .state
             .engine
@@ -298,7 +300,10 @@ impl WebinarService for WebinarApi {
         request: Request<ListWebinarsRequest>,
     ) -> Result<Response<ListWebinarsResponse>, Status> {
         let req = request.get_ref();
-        let tenant = self.parent(&request, &req.parent)?;
+        let tenant = self
+            .state
+            .resolve(&request, "parent", &req.parent, names::parse_tenant)?
+            .tenant;
         let mut v = Violations::new();
         let size = v.check("page_size", validate::page_size(req.page_size));
         let scope = format!("webinars|{tenant}|{}", req.show_unlinked);
@@ -367,7 +372,12 @@ impl WebinarService for WebinarApi {
         &self,
         request: Request<UnlinkWebinarRequest>,
     ) -> Result<Response<UnlinkWebinarResponse>, Status> {
-        let name = self.webinar(&request, "name", &request.get_ref().name)?;
+        let name = self.state.resolve(
+            &request,
+            "name",
+            &request.get_ref().name,
+            names::parse_webinar,
+        )?;
         let w = self
             .state
             .engine
