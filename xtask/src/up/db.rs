@@ -27,7 +27,11 @@ pub fn urls(layout: &Layout, database_url: Option<&str>) -> Result<(String, Stri
         ));
     };
     let base = database_name(url).unwrap_or("webinar").to_string();
-    let mut conn = PgConnection::establish(url).context("connecting to DATABASE_URL")?;
+    // The URL's own database may not exist (it only names the others): fall back to the
+    // server's maintenance database to create them.
+    let mut conn = PgConnection::establish(url)
+        .or_else(|_| PgConnection::establish(&with_database(url, "postgres")))
+        .context("connecting to DATABASE_URL (or its `postgres` database)")?;
     let mut out = Vec::new();
     for service in ["keyservice", "integrationservice"] {
         let name = format!("{base}_{service}");
