@@ -7,7 +7,8 @@ use base64::Engine;
 use super::{
     Error, Key, KeyManager, KeyPage, KeyVersion, KeyVersionRef, KeyVersionState,
     MAX_WRAPS_PER_VERSION_LIMIT, NewKey, Result,
-    types::{kek_aad, key_from_row, now_micros, version_from_meta, version_num},
+    rows::{key_from_row, now_micros, version_from_meta, version_num},
+    types::kek_aad,
 };
 use crate::{
     crypto::{Kek, is_valid_key_id},
@@ -218,7 +219,7 @@ impl KeyManager {
                 },
                 state: KeyVersionState::Enabled,
                 wrap_count: 0,
-                create_time: super::types::time(now),
+                create_time: super::rows::time(now),
             };
             Ok(Some((key, version)))
         })

@@ -27,7 +27,7 @@ use crate::{
     },
 };
 
-use super::types::{kek_aad, version_num};
+use super::{rows::version_num, types::kek_aad};
 
 /// Wraps done by this replica with one version, shared by every snapshot so no count is
 /// lost when snapshots are replaced.

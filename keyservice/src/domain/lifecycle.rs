@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::{
     Error, Key, KeyManager, KeyVersion, KeyVersionRef, KeyVersionState, Result,
     admin::{CAS_ATTEMPTS, key_view, load_key, require_enabled, to_i32},
-    types::{duration_micros, now_micros, version_code, version_from_meta, version_num},
+    rows::{duration_micros, now_micros, version_code, version_from_meta, version_num},
 };
 use crate::store::{
     models::{KEY_DELETE_SCHEDULED, KEY_ENABLED, KeyRow, VERSION_DISABLED, VERSION_ENABLED},

@@ -3,7 +3,7 @@
 
 use std::{sync::Arc, time::Instant};
 
-use super::{KeyManager, KeyVersionRef, Result, types::now_micros};
+use super::{KeyManager, KeyVersionRef, Result, rows::now_micros};
 use crate::store::{
     models::{KEY_DELETE_SCHEDULED, KEY_ENABLED},
     queries,
@@ -37,7 +37,7 @@ impl KeyManager {
             if aged || worn {
                 due.push((
                     row.id.clone(),
-                    super::types::version_num(row.primary_version),
+                    super::rows::version_num(row.primary_version),
                 ));
             }
         }

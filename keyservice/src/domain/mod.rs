@@ -31,6 +31,7 @@ mod data;
 mod error;
 mod lifecycle;
 mod maintenance;
+mod rows;
 mod types;
 
 use std::{

@@ -11,6 +11,7 @@
 mod env;
 mod file;
 mod pkcs11;
+mod pkcs11_config;
 mod software;
 
 use std::sync::Arc;
@@ -19,7 +20,8 @@ use zeroize::Zeroizing;
 
 pub use env::EnvRootKey;
 pub use file::{FileRootKey, generate_root_key_file};
-pub use pkcs11::{PinSource, Pkcs11Config, Pkcs11RootKey, create_pkcs11_root_key};
+pub use pkcs11::{Pkcs11RootKey, create_pkcs11_root_key};
+pub use pkcs11_config::{PinSource, Pkcs11Config};
 pub use software::SoftwareRootKey;
 
 /// Hides which provider holds the root key.
