@@ -36,8 +36,10 @@ async fn main() -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     // JSON logs on stdout; OTLP traces and metrics when OTEL_EXPORTER_OTLP_ENDPOINT is set.
     // The guard flushes the exporters when main returns.
-    let _telemetry =
-        servicekit::telemetry::init("integrationservice", servicekit::telemetry::LogTarget::Stdout)?;
+    let _telemetry = servicekit::telemetry::init(
+        "integrationservice",
+        servicekit::telemetry::LogTarget::Stdout,
+    )?;
     let cli = Cli::parse();
     let config = Config::load(cli.config.as_deref())?;
     match cli.command {
