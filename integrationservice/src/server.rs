@@ -155,11 +155,6 @@ pub async fn run(
             shutdown.clone().cancelled_owned(),
         );
 
-    crate::telemetry::spawn_store_gauges(
-        engine.store().clone(),
-        Duration::from_secs(10),
-        shutdown.clone(),
-    );
     tokio::spawn(readiness(
         health.clone(),
         engine.store().clone(),
