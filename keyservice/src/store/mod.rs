@@ -62,8 +62,8 @@ impl From<r2d2::PoolError> for StoreError {
 }
 
 /// Which database a URL names: `postgres://`/`postgresql://` is PostgreSQL, anything else a
-/// SQLite path (an optional `sqlite://` prefix is removed).
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// SQLite path (an optional `sqlite://` prefix is removed). `Debug` hides credentials.
+#[derive(Clone, PartialEq, Eq)]
 pub enum Backend {
     /// PostgreSQL URL.
     Postgres(String),
@@ -78,6 +78,21 @@ impl Backend {
             Self::Postgres(url.to_owned())
         } else {
             Self::Sqlite(url.strip_prefix("sqlite://").unwrap_or(url).to_owned())
+        }
+    }
+}
+
+impl std::fmt::Debug for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            // Drop user, password and query (which may carry a password) from the URL.
+            Self::Postgres(url) => {
+                let rest = url.split_once("://").map_or(url.as_str(), |(_, r)| r);
+                let host = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+                let host = host.split('?').next().unwrap_or_default();
+                write!(f, "Postgres(postgres://{host})")
+            }
+            Self::Sqlite(path) => write!(f, "Sqlite({path})"),
         }
     }
 }
@@ -198,5 +213,23 @@ impl Store {
     ) -> Result<T, StoreError> {
         let mut conn = self.pool.get()?;
         f(&mut conn)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Backend;
+
+    #[test]
+    fn debug_hides_credentials() {
+        let shown = format!(
+            "{:?}",
+            Backend::from_url("postgres://ks:s3cret@db.example:5432/keys?password=other")
+        );
+        assert_eq!(shown, "Postgres(postgres://db.example:5432/keys)");
+        assert_eq!(
+            format!("{:?}", Backend::from_url("sqlite:///var/lib/ks.db")),
+            "Sqlite(/var/lib/ks.db)"
+        );
     }
 }
