@@ -93,6 +93,7 @@ struct Phase {
     p50: Duration,
     p99: Duration,
     errors: u64,
+    per_server_cpu_second: f64,
 }
 
 /// Latencies and errors gathered over several rounds of one operation.
@@ -101,6 +102,8 @@ struct Samples {
     latencies: Vec<Duration>,
     errors: u64,
     measured: Duration,
+    /// Server CPU time (user + system) spent during the rounds.
+    server_cpu: Duration,
 }
 
 impl Samples {
@@ -118,6 +121,7 @@ impl Samples {
             p50: pick(0.50),
             p99: pick(0.99),
             errors: self.errors,
+            per_server_cpu_second: all.len() as f64 / self.server_cpu.as_secs_f64().max(1e-9),
         }
     }
 }
@@ -158,6 +162,19 @@ where
         }
     }
     into.measured += length;
+}
+
+/// User + system CPU time of a process, from `/proc/<pid>/stat` (clock ticks of 10 ms).
+fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks: u64 = [11, 12]
+        .iter()
+        .filter_map(|i| fields.get(*i).and_then(|v| v.parse::<u64>().ok()))
+        .sum();
+    Duration::from_millis(ticks * 10)
 }
 
 fn rss_kib(pid: u32, field: &str) -> u64 {
@@ -253,8 +270,12 @@ fn main() -> Result<()> {
         // affects both operations alike and the ratio stays meaningful.
         let (mut noop, mut unwrap) = (Samples::default(), Samples::default());
         for _ in 0..seconds {
+            let before = cpu_time(pid);
             round(concurrency, Duration::from_secs(1), noop_call.clone(), &mut noop).await;
+            let middle = cpu_time(pid);
             round(concurrency, Duration::from_secs(1), unwrap_call.clone(), &mut unwrap).await;
+            noop.server_cpu += middle.saturating_sub(before);
+            unwrap.server_cpu += cpu_time(pid).saturating_sub(middle);
         }
         let noop = noop.summary("health Check (no-op)");
         let unwrap = unwrap.summary("UnwrapKey");
@@ -264,12 +285,13 @@ fn main() -> Result<()> {
         println!("keyservice unwrap benchmark: {concurrency} concurrent requests, {seconds} alternating 1 s rounds of each, one mTLS channel");
         for p in [&noop, &unwrap] {
             println!(
-                "  {:<22} {:>9.0} req/s   p50 {:>7.3} ms   p99 {:>7.3} ms   errors {}",
+                "  {:<22} {:>9.0} req/s   p50 {:>7.3} ms   p99 {:>7.3} ms   errors {}   {:>7.0} req per server CPU-second",
                 p.name,
                 p.per_second,
                 p.p50.as_secs_f64() * 1e3,
                 p.p99.as_secs_f64() * 1e3,
-                p.errors
+                p.errors,
+                p.per_server_cpu_second
             );
         }
         println!("  ratio unwrap / no-op: {:.2}", unwrap.per_second / noop.per_second.max(1.0));

@@ -1,5 +1,6 @@
 //! Integration tests of the key service (one test binary).
 
+mod cli;
 mod domain;
 mod edge;
 mod rpc;
