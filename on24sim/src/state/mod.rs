@@ -3,6 +3,7 @@
 //! ON24's JSON lives in `api`.
 
 pub mod events;
+pub mod forget;
 pub mod registrants;
 pub mod time;
 pub mod viewing;

@@ -1,6 +1,6 @@
 //! Registrant operations: REST Registration (upsert by email within an event, soft delete with
-//! `isDeleted`), PATCH updates at event and client level, forget (GDPR) with ON24's field
-//! rewrites, and the look-ups behind the registrant listings.
+//! `isDeleted`), PATCH updates at event and client level, and the look-ups behind the
+//! registrant listings. Forget lives in `forget`.
 
 use std::collections::BTreeMap;
 
@@ -49,18 +49,7 @@ pub const REG_FIELDS: &[&str] = &[
     "emailformat",
 ];
 
-/// Fields a forget keeps with a value (everything else becomes NULL).
-const FORGET_VALUES: &[(&str, &str)] = &[
-    ("firstname", "deleted"),
-    ("lastname", "deleted"),
-    ("eventemail", "N"),
-    ("marketingemail", "N"),
-];
-
-/// ON24's limit on users forgotten by one request.
-const FORGET_LIMIT: usize = 100_000;
-
-const NOT_FOUND_EMAIL: &str = "No registrant was found for that email address";
+pub(crate) const NOT_FOUND_EMAIL: &str = "No registrant was found for that email address";
 
 fn apply_fields(fields: &mut BTreeMap<String, Option<String>>, f: &FormFields) {
     for name in REG_FIELDS {
@@ -96,7 +85,7 @@ fn yes_no(v: &str, param: &str) -> ApiResult<bool> {
 }
 
 impl Store {
-    fn key(event_id: i64, email: &str) -> (i64, String) {
+    pub(crate) fn key(event_id: i64, email: &str) -> (i64, String) {
         (event_id, email.to_ascii_lowercase())
     }
 
@@ -288,81 +277,6 @@ impl Store {
             })
             .map(|r| r.eventuserid)
             .collect()
-    }
-
-    /// Applies ON24's forget rewrites to registrations.
-    fn forget_ids(&mut self, ids: &[i64], now: DateTime<Utc>) {
-        for id in ids {
-            let Some(r) = self.registrants.get_mut(id) else {
-                continue;
-            };
-            let old = Self::key(r.event_id, &r.email);
-            r.email = format!("{}-deleted", r.eventuserid);
-            for name in REG_FIELDS {
-                r.fields.insert((*name).to_string(), None);
-            }
-            for (name, v) in FORGET_VALUES {
-                r.fields.insert((*name).to_string(), Some((*v).to_string()));
-            }
-            r.status = UserStatus::Forgotten;
-            r.last_activity = now;
-            let new = Self::key(r.event_id, &r.email);
-            let rid = r.eventuserid;
-            self.by_email.remove(&old);
-            self.by_email.insert(new, rid);
-        }
-    }
-
-    /// `POST /client/{clientId}/forget`: `email` is one address or a comma-separated list.
-    pub fn forget(
-        &mut self,
-        client_id: i64,
-        emails: &str,
-        event_id: Option<i64>,
-        now: DateTime<Utc>,
-    ) -> ApiResult<Vec<i64>> {
-        let list: Vec<&str> = emails
-            .split(',')
-            .map(str::trim)
-            .filter(|e| !e.is_empty())
-            .collect();
-        if list.len() > FORGET_LIMIT {
-            return Err(ApiError::bad_request(
-                "You have exceeded the maximum number of user to be deleted (100,000)",
-            ));
-        }
-        let mut ids: Vec<i64> = list
-            .iter()
-            .flat_map(|e| self.ids_for_email(client_id, e, event_id))
-            .collect();
-        ids.sort_unstable();
-        ids.dedup();
-        if ids.is_empty() {
-            return Err(ApiError::new(404, NOT_FOUND_EMAIL));
-        }
-        self.forget_ids(&ids, now);
-        Ok(ids)
-    }
-
-    /// `POST .../event/{eventId}/forgetall`: every registration of the event.
-    pub fn forget_all(
-        &mut self,
-        client_id: i64,
-        event_id: i64,
-        now: DateTime<Utc>,
-    ) -> ApiResult<Vec<i64>> {
-        self.event(client_id, event_id)?;
-        let ids: Vec<i64> = self
-            .registrants_where(Some(event_id), |_| true, Some("all"))
-            .map(|r| r.eventuserid)
-            .collect();
-        if ids.len() > FORGET_LIMIT {
-            return Err(ApiError::bad_request(
-                "You have exceeded the maximum number of user to be deleted (100,000)",
-            ));
-        }
-        self.forget_ids(&ids, now);
-        Ok(ids)
     }
 
     /// Registrations matching ON24's `userstatus` filter: absent = active only; `any` = all;
