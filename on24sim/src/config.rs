@@ -72,6 +72,10 @@ pub struct SimConfig {
     pub quota: QuotaConfig,
     #[serde(default)]
     pub faults: FaultConfig,
+    /// Where to keep JSON snapshots of the world (events, registrants, viewing); read at start
+    /// if present, written every few seconds and at shutdown. `None`: memory only.
+    #[serde(default)]
+    pub state_file: Option<std::path::PathBuf>,
     /// Journal capacity: older entries are dropped first so a long benchmark cannot grow memory.
     #[serde(default = "default_journal_capacity")]
     pub journal_capacity: usize,

@@ -29,6 +29,9 @@ struct Args {
         hide_env_values = true
     )]
     token_secret: Vec<String>,
+    /// Keep the world (events, registrants, viewing) in this JSON file across restarts.
+    #[arg(long)]
+    state: Option<PathBuf>,
     /// Calls allowed per client per window (unlimited if absent).
     #[arg(long)]
     quota_calls: Option<u64>,
@@ -68,6 +71,9 @@ fn config(a: &Args) -> anyhow::Result<SimConfig> {
     for ((id, key), secret) in a.client_id.iter().zip(&a.token_key).zip(&a.token_secret) {
         cfg.accounts
             .push(AccountConfig::new(*id, key.clone(), secret.clone()));
+    }
+    if a.state.is_some() {
+        cfg.state_file.clone_from(&a.state);
     }
     if a.quota_calls.is_some() {
         cfg.quota = QuotaConfig {

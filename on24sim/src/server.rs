@@ -17,9 +17,13 @@ use crate::api::gate::ConnKill;
 use crate::config::SimConfig;
 use crate::control::client::ControlClient;
 use crate::sim::Sim;
+use crate::state::Store;
 
 /// How long open connections get to finish after shutdown starts.
 const DRAIN: Duration = Duration::from_secs(2);
+
+/// How often `--state` snapshots are written.
+const SNAPSHOT_EVERY: Duration = Duration::from_secs(5);
 
 /// The whole application: ON24 routes plus the control API.
 pub fn app(sim: Arc<Sim>) -> Router {
@@ -33,7 +37,32 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     let sim = Arc::new(Sim::new(&config, shutdown.clone()));
-    serve(listener, sim).await
+    if let Some(path) = &config.state_file {
+        if path.exists() {
+            *sim.store() = Store::load(path)?;
+        }
+        tokio::spawn(snapshots(sim.clone(), path.clone()));
+    }
+    let served = serve(listener, sim.clone()).await;
+    if let Some(path) = &config.state_file {
+        sim.store().save(path)?;
+    }
+    served
+}
+
+/// Writes a snapshot every few seconds so a killed simulator loses little.
+async fn snapshots(sim: Arc<Sim>, path: std::path::PathBuf) {
+    let mut tick = tokio::time::interval(SNAPSHOT_EVERY);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                if let Err(e) = sim.store().save(&path) {
+                    tracing::warn!(error = %e, "state snapshot failed");
+                }
+            }
+            () = sim.shutdown.cancelled() => return,
+        }
+    }
 }
 
 async fn serve(listener: TcpListener, sim: Arc<Sim>) -> std::io::Result<()> {

@@ -4,6 +4,7 @@
 
 pub mod events;
 pub mod forget;
+pub mod persist;
 pub mod registrants;
 pub mod time;
 pub mod viewing;
@@ -11,9 +12,10 @@ pub mod viewing;
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
 /// A webinar.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Event {
     pub id: i64,
     pub client_id: i64,
@@ -68,7 +70,7 @@ impl Event {
 }
 
 /// ON24's three registrant states (`userstatus`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum UserStatus {
     Active,
     Deleted,
@@ -86,7 +88,7 @@ impl UserStatus {
 }
 
 /// One registration of one email for one event.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Registrant {
     pub eventuserid: i64,
     pub event_id: i64,
@@ -102,14 +104,14 @@ pub struct Registrant {
 }
 
 /// Whether a session was watched live or on demand.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Usage {
     Live,
     Archived,
 }
 
 /// One viewing session of an attendee.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Session {
     pub id: i64,
     pub eventuserid: i64,
@@ -119,7 +121,7 @@ pub struct Session {
 }
 
 /// What an attendee did besides watching.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Activity {
     pub questions: u32,
     pub polls: u32,
@@ -129,14 +131,16 @@ pub struct Activity {
 }
 
 /// The whole world. Guarded by one mutex in `Sim`: every operation is short and in memory.
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Store {
     next_event: i64,
     next_user: i64,
     next_session: i64,
     pub events: BTreeMap<i64, Event>,
     pub registrants: BTreeMap<i64, Registrant>,
-    /// (event id, lower-case email) to eventuserid: the upsert key.
+    /// (event id, lower-case email) to eventuserid: the upsert key. Rebuilt on load (JSON
+    /// maps cannot have tuple keys).
+    #[serde(skip)]
     pub by_email: HashMap<(i64, String), i64>,
     /// Registrations of each event, oldest first (registrations are never removed).
     pub by_event: HashMap<i64, Vec<i64>>,

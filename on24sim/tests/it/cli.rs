@@ -120,3 +120,28 @@ async fn accounts_from_toml_and_json_files() {
     assert!(!e.contains("leak-me"), "{e}");
     let _ = (CLIENT, KEY);
 }
+
+#[tokio::test]
+async fn state_file_keeps_the_world_across_restarts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = dir.path().join("state.json");
+    let mut cfg = SimConfig::with_account(CLIENT, KEY, SECRET);
+    cfg.state_file = Some(state.clone());
+    let env = Env::with(cfg.clone()).await;
+    let ev = env.future_event().await;
+    let uid = env.register(ev, "kept@example.com", "K").await;
+    env.sim.shutdown().await;
+    assert!(state.is_file());
+    let env = Env::with(cfg).await;
+    let v = ok(env
+        .get(&format!("/registrant/kept@example.com?eventid={ev}"))
+        .await)
+    .await;
+    assert_eq!(v["registrant"]["eventuserid"], uid);
+    // Upsert by email still works after a reload (the email index is rebuilt).
+    assert_eq!(env.register(ev, "KEPT@example.com", "K2").await, uid);
+    assert!(
+        env.future_event().await > ev,
+        "ids continue after the reload"
+    );
+}
