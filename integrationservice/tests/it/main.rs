@@ -4,6 +4,7 @@ mod api_auth;
 mod api_harness;
 mod api_lifecycle;
 mod api_validation;
+mod crash_safety;
 mod engine_faults;
 mod engine_forget;
 mod engine_harness;
