@@ -93,7 +93,7 @@ fn registration_ids(
 }
 
 /// Writes a sync's figures: only changed rows are written, each with a feed entry.
-pub(crate) fn store_reports(
+pub fn store_reports(
     conn: &mut DbConnection,
     tenant: &str,
     webinar: &str,
@@ -120,9 +120,7 @@ pub(crate) fn store_reports(
         .collect();
     let ids = registration_ids(conn, tenant, webinar, &emails)?;
     metrics::insert(conn, &inserts)?;
-    for row in &updates {
-        metrics::update(conn, row)?;
-    }
+    metrics::upsert(conn, &updates)?;
     let feed: Vec<_> = emails
         .iter()
         .filter_map(|e| ids.get(e))

@@ -72,3 +72,45 @@ pub fn delete_email(conn: &mut DbConnection, tenant: &str, email: &str) -> Query
     )
     .execute(conn)
 }
+
+/// Replaces existing rows. On PostgreSQL in multi-row `INSERT … ON CONFLICT DO UPDATE`
+/// statements, so a sync of 100,000 attendees is a hundred statements, not 100,000; diesel
+/// cannot build that for SQLite, where per-row updates inside the one transaction are cheap.
+pub fn upsert(conn: &mut DbConnection, rows: &[MetricsRow]) -> QueryResult<()> {
+    use diesel::upsert::excluded;
+    macro_rules! run {
+        ($c:expr, $chunk:expr) => {
+            diesel::insert_into(m::attendee_metrics)
+                .values($chunk)
+                .on_conflict((m::tenant, m::webinar_id, m::email))
+                .do_update()
+                .set((
+                    m::eventuserid.eq(excluded(m::eventuserid)),
+                    m::live_minutes.eq(excluded(m::live_minutes)),
+                    m::archive_minutes.eq(excluded(m::archive_minutes)),
+                    m::cumulative_live_minutes.eq(excluded(m::cumulative_live_minutes)),
+                    m::cumulative_archive_minutes.eq(excluded(m::cumulative_archive_minutes)),
+                    m::engagement_score.eq(excluded(m::engagement_score)),
+                    m::questions_asked.eq(excluded(m::questions_asked)),
+                    m::polls_answered.eq(excluded(m::polls_answered)),
+                    m::surveys_answered.eq(excluded(m::surveys_answered)),
+                    m::resources_downloaded.eq(excluded(m::resources_downloaded)),
+                    m::first_activity_at.eq(excluded(m::first_activity_at)),
+                    m::last_activity_at.eq(excluded(m::last_activity_at)),
+                    m::updated_at.eq(excluded(m::updated_at)),
+                ))
+                .execute($c)
+        };
+    }
+    // 16 columns: 1,000 rows stay under PostgreSQL's bound-parameter limit.
+    if let DbConnection::Pg(c) = conn {
+        for chunk in rows.chunks(1000) {
+            run!(c, chunk)?;
+        }
+        return Ok(());
+    }
+    for row in rows {
+        update(conn, row)?;
+    }
+    Ok(())
+}

@@ -169,7 +169,45 @@ async fn full_life(db: Db) {
         .await
         .expect("sync");
     assert_eq!(again.changed, 0);
-    let last = after.last().expect("changes").seq;
+    // More viewing for one person: the next sync replaces that row only.
+    stack
+        .sim
+        .control()
+        .add_viewing(
+            event,
+            &ViewingRequest {
+                email: "person3@example.com".into(),
+                archive_minutes: Some(20.0),
+                ..ViewingRequest::default()
+            },
+        )
+        .await
+        .expect("viewing");
+    let third = engine
+        .metrics()
+        .sync_now(&tenant, &webinar)
+        .await
+        .expect("sync");
+    assert_eq!(third.changed, 1);
+    let attendees = engine
+        .metrics()
+        .attendees(&tenant, &webinar)
+        .await
+        .expect("metrics");
+    let p3 = attendees
+        .iter()
+        .find(|a| a.email == "person3@example.com")
+        .expect("person3");
+    assert!(p3.archive_minutes >= 20, "{}", p3.archive_minutes);
+    assert_eq!(p3.live_minutes, 33);
+    let last = engine
+        .metrics()
+        .changes(&tenant, cursor, 1000)
+        .await
+        .expect("feed")
+        .last()
+        .expect("changes")
+        .seq;
     let none = engine
         .metrics()
         .wait_changes(
