@@ -103,6 +103,16 @@ fn webinarctl_tour_then_restart_keeps_the_data() {
         .collect();
     assert!(changes.iter().any(|c| c["type"] == "REGISTRATION"), "{out}");
 
+    // The streaming feed (WatchChanges) gives the same changes, each with its cursor.
+    let (code, out, err) = stack.ctl(&["metrics", "watch", "--count", "2"]);
+    assert_eq!(code, 0, "{err}");
+    let streamed: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    assert_eq!(streamed.len(), 2);
+    assert_eq!(streamed[0]["cursor"], changes[0]["cursor"]);
+
     // Failures have documented exit codes and say what is wrong.
     let (code, _, _) = stack.ctl(&["webinar", "show", "00000000-0000-4000-8000-000000000000"]);
     assert_eq!(code, 3, "not found");
