@@ -11,4 +11,5 @@ pub mod on24;
 pub mod provider;
 pub mod server;
 pub mod store;
+pub mod telemetry;
 pub mod workers;

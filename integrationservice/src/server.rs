@@ -155,6 +155,11 @@ pub async fn run(
             shutdown.clone().cancelled_owned(),
         );
 
+    crate::telemetry::spawn_store_gauges(
+        engine.store().clone(),
+        Duration::from_secs(10),
+        shutdown.clone(),
+    );
     tokio::spawn(readiness(
         health.clone(),
         engine.store().clone(),

@@ -69,15 +69,6 @@ enum RootKeyCommand {
 
 fn main() -> std::process::ExitCode {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    // Logs go to stderr so stdout stays pure audit JSON lines when the audit sink is stdout.
-    tracing_subscriber::fmt()
-        .json()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
     let cli = Cli::parse();
     match dispatch(cli) {
         Ok(code) => code,
@@ -116,6 +107,12 @@ fn dispatch(cli: Cli) -> Result<std::process::ExitCode> {
         command => {
             let config = Config::load(cli.config.as_deref())?;
             let runtime = tokio::runtime::Runtime::new()?;
+            // Logs go to stderr so stdout stays pure audit JSON lines when the audit sink is
+            // stdout. The OTLP exporter needs the runtime; the guard flushes before it stops.
+            let _telemetry = {
+                let _runtime = runtime.enter();
+                servicekit::telemetry::init("keyservice", servicekit::telemetry::LogTarget::Stderr)?
+            };
             runtime.block_on(async_command(command, config))?;
             Ok(std::process::ExitCode::SUCCESS)
         }

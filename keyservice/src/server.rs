@@ -136,6 +136,7 @@ pub async fn run(
     let max_bytes = config.limits.max_request_bytes;
     let main = Server::builder()
         .timeout(config.request_timeout())
+        .layer(servicekit::telemetry::GrpcServerTraceLayer::new())
         .layer(GlobalConcurrencyLimitLayer::new(
             config.limits.max_concurrent_requests,
         ))

@@ -53,7 +53,13 @@ impl DekCache {
 
     /// The cached DEK for this wrapped key and binding.
     pub fn get(&self, wrapped: &[u8], aad: &[u8]) -> Option<Arc<Zeroizing<Vec<u8>>>> {
-        self.inner.as_ref()?.get(&Self::key(wrapped, aad))
+        // A disabled cache counts as a miss: the caller goes to the key service either way.
+        let found = self
+            .inner
+            .as_ref()
+            .and_then(|cache| cache.get(&Self::key(wrapped, aad)));
+        crate::telemetry::dek_cache_lookup(found.is_some());
+        found
     }
 
     /// Caches a DEK and hands it back for the current use.

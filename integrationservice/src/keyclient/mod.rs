@@ -9,6 +9,8 @@ use proto::keyservice::v1::{
     GenerateDataKeyRequest, RewrapKeyRequest, UnwrapKeyRequest,
     key_service_client::KeyServiceClient,
 };
+use servicekit::telemetry::{TraceInterceptor, inject_grpc_trace_context};
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
 use zeroize::{Zeroize, Zeroizing};
 
@@ -89,7 +91,7 @@ impl std::fmt::Debug for DataKey {
 /// The key service client. Cheap to clone (one HTTP/2 channel).
 #[derive(Clone, Debug)]
 pub struct KeyClient {
-    inner: KeyServiceClient<Channel>,
+    inner: KeyServiceClient<InterceptedService<Channel, TraceInterceptor>>,
     key_name: String,
     timeout: Duration,
 }
@@ -115,7 +117,8 @@ impl KeyClient {
             .map_err(|e| KeyError::Config(e.to_string()))?
             .connect_lazy();
         Ok(Self {
-            inner: KeyServiceClient::new(channel),
+            // Every call carries the current trace to the key service (`traceparent`).
+            inner: KeyServiceClient::with_interceptor(channel, inject_grpc_trace_context),
             key_name: config.key_name.clone(),
             timeout: config.timeout,
         })

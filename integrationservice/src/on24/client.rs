@@ -12,6 +12,7 @@ use std::time::Instant;
 use reqwest::header::{ACCEPT, HeaderMap, HeaderName, HeaderValue, USER_AGENT};
 use secrecy::ExposeSecret;
 use serde::de::DeserializeOwned;
+use tracing::Instrument;
 
 use super::config::{On24ClientConfig, On24Credentials};
 use super::error::{On24Error, extract_message};
@@ -168,7 +169,14 @@ impl On24Client {
     pub(crate) async fn send(&self, op: &Operation) -> Result<Vec<u8>, On24Error> {
         let spec = self.spec(op)?;
         let operation = spec.operation;
-        let request = self.to_request(&spec)?;
+        let mut request = self.to_request(&spec)?;
+        // A CLIENT span per call, its trace context in `traceparent` for ON24 and proxies.
+        let span = servicekit::telemetry::http_client_span(
+            request.method().as_str(),
+            request.url().host_str().unwrap_or_default(),
+            operation,
+        );
+        servicekit::telemetry::inject_span_context(&span, request.headers_mut());
         let started = Instant::now();
         let limit = self.config.request_timeout;
         // Our own clock bounds the whole exchange, body included, whatever the peer does.
@@ -182,11 +190,13 @@ impl On24Client {
             let body = read_body(response, operation).await?;
             Ok::<_, On24Error>((status, body))
         };
-        let result = match tokio::time::timeout(limit, exchange).await {
+        let result = match tokio::time::timeout(limit, exchange.instrument(span.clone())).await {
             Ok(r) => r,
             Err(_) => Err(On24Error::timeout(operation, limit)),
         };
         let elapsed_ms = started.elapsed().as_millis() as u64;
+        let _entered = span.enter();
+        crate::telemetry::on24_answered(&span, operation, &result);
         match result {
             Ok((status, body)) if (200..300).contains(&status) => {
                 tracing::debug!(operation, status, elapsed_ms, "ON24 call succeeded");

@@ -189,6 +189,11 @@ impl Store {
         result.map_err(|e| StoreError::Migration(e.to_string()))
     }
 
+    /// Connections open and idle in the pool (for the pool usage gauge).
+    pub fn pool_state(&self) -> r2d2::State {
+        self.pool.state()
+    }
+
     /// Applies pending migrations from async code.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         let store = self.clone();
@@ -205,7 +210,10 @@ impl Store {
         E: From<StoreError> + Send + 'static,
     {
         let pool = self.pool.clone();
+        // The caller's span follows the work, so an enqueued job records the request's trace.
+        let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
+            let _entered = span.enter();
             let mut conn = pool.get().map_err(StoreError::from)?;
             f(&mut conn)
         })

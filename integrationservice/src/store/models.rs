@@ -137,6 +137,8 @@ pub struct NewJob {
     pub state: String,
     pub attempts: i32,
     pub next_run_at: i64,
+    /// W3C `traceparent` of the request that caused the job (delivery spans continue it).
+    pub trace_context: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
 }

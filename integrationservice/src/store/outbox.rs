@@ -38,6 +38,7 @@ pub fn new_job(
         state: READY.to_owned(),
         attempts: 0,
         next_run_at: now,
+        trace_context: servicekit::telemetry::current_traceparent(),
         created_at: now,
         updated_at: now,
     }

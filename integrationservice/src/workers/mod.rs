@@ -17,6 +17,7 @@ use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 pub use backoff::Backoff;
 pub use schedule::MetricsSchedule;
@@ -162,6 +163,7 @@ async fn deliver_loop(engine: Engine, cfg: WorkerConfig, shutdown: CancellationT
             let engine = engine.clone();
             let cfg = cfg.clone();
             let tenant_permit = tenants.try_acquire(&job.tenant);
+            let span = crate::telemetry::job_span(&job);
             running.spawn(async move {
                 let _permit = permit;
                 let outcome = match tenant_permit {
@@ -175,6 +177,7 @@ async fn deliver_loop(engine: Engine, cfg: WorkerConfig, shutdown: CancellationT
                         }
                     },
                 };
+                crate::telemetry::job_ran(&job, &outcome);
                 let (id, kind) = (job.id, job.kind.clone());
                 if let Err(e) = apply::apply(&engine, &cfg, job, owner.clone(), outcome).await {
                     tracing::warn!(error = %e, job = id, %kind, "job result could not be recorded; it runs again");
@@ -188,7 +191,7 @@ async fn deliver_loop(engine: Engine, cfg: WorkerConfig, shutdown: CancellationT
                         })
                         .await;
                 }
-            });
+            }.instrument(span));
         }
         if got_any && global.available_permits() > 0 {
             continue;

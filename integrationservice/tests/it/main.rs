@@ -14,3 +14,4 @@ mod engine_poller;
 mod engine_rewrap;
 mod on24_client;
 mod on24_contract;
+mod telemetry;

@@ -151,6 +151,10 @@ where
     }
 }
 
+/// The type of [`inject_grpc_trace_context`], for naming a client's type:
+/// `FooClient<InterceptedService<Channel, TraceInterceptor>>`.
+pub type TraceInterceptor = fn(tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status>;
+
 /// A tonic client interceptor that sends the current span's trace context as
 /// `traceparent`/`tracestate` metadata.
 pub fn inject_grpc_trace_context(

@@ -7,9 +7,13 @@
 //! down or slow never blocks or fails a request: spans and points are dropped instead.
 
 mod grpc;
+mod http;
 mod propagation;
 
-pub use grpc::{GrpcServerTraceLayer, GrpcServerTraceService, inject_grpc_trace_context};
+pub use grpc::{
+    GrpcServerTraceLayer, GrpcServerTraceService, TraceInterceptor, inject_grpc_trace_context,
+};
+pub use http::{http_client_span, inject_span_context, record_http_outcome};
 pub use propagation::{
     HeaderExtractor, HeaderInjector, context_from_traceparent, current_traceparent,
     inject_http_headers,
