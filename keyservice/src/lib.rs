@@ -11,4 +11,5 @@ pub mod hardening;
 pub mod rootkey;
 pub mod server;
 pub mod store;
+pub mod telemetry;
 pub mod tls;

@@ -277,6 +277,12 @@ async fn one_trace_joins_the_crm_call_the_key_service_and_the_on24_delivery() {
         "deliver_registration"
     ));
     assert!(has("dek_cache.lookups", "result", "miss"));
+    assert!(has(
+        "keyservice.operations",
+        "keyservice.operation",
+        "unwrap"
+    ));
+    assert!(has("keyservice.operations", "key.id", "on24-credentials"));
     assert!(has("outbox.depth", "outbox.state", "READY"));
     assert!(has("db.client.connection.count", "state", "idle"));
 

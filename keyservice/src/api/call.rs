@@ -135,6 +135,7 @@ impl Edge {
         subject: Subject<'_>,
         outcome: Outcome,
     ) -> Result<(), Status> {
+        crate::telemetry::operation(subject.operation, subject.key_id, outcome);
         self.audit
             .record(&AuditEvent {
                 identity: call.identity.as_str(),
