@@ -1,8 +1,8 @@
 //! The integration service's own telemetry: the span an outbox job runs in (continuing the
 //! trace of the CRM request that enqueued it), and its metrics instruments — ON24 answers by
-//! class, delivery latency from accept to ON24 acknowledgement, DEK cache hits and misses,
-//! outbox depth and age per state, and database pool usage. Process-wide setup (exporters,
-//! logs, the gRPC server layer) lives in `servicekit::telemetry`.
+//! class, delivery latency from accept to ON24 acknowledgement, metrics sync lag per webinar,
+//! DEK cache hits and misses, outbox depth and age per state, and database pool usage.
+//! Process-wide setup (exporters, logs, the gRPC server layer) is `servicekit::telemetry`.
 //!
 //! Attributes are low-cardinality ids only: tenant, webinar and job ids, operation names and
 //! error classes. Never an email, a name or a credential.
@@ -28,6 +28,7 @@ use crate::store::{Store, now_ms, outbox};
 struct Instruments {
     on24_responses: Counter<u64>,
     delivery_latency: Histogram<f64>,
+    sync_lag: Histogram<f64>,
     dek_cache: Counter<u64>,
 }
 
@@ -48,6 +49,11 @@ fn instruments() -> &'static Instruments {
                 .f64_histogram("outbox.delivery.latency")
                 .with_unit("ms")
                 .with_description("From the job's enqueue (CRM accept) to ON24's acknowledgement")
+                .build(),
+            sync_lag: meter
+                .f64_histogram("metrics.sync.lag")
+                .with_unit("ms")
+                .with_description("From a metrics sync falling due to its ON24 answer, per webinar")
                 .build(),
             dek_cache: meter
                 .u64_counter("dek_cache.lookups")
@@ -88,6 +94,15 @@ pub fn job_ran(job: &JobRow, outcome: &crate::workers::execute::Outcome) {
     let name = match outcome {
         Outcome::Done(_) => {
             let latency = now_ms().saturating_sub(job.created_at).max(0);
+            if job.kind == crate::domain::jobs::SYNC_METRICS {
+                instruments().sync_lag.record(
+                    latency as f64,
+                    &[KeyValue::new(
+                        "webinar.id",
+                        job.webinar_id.clone().unwrap_or_default(),
+                    )],
+                );
+            }
             instruments().delivery_latency.record(
                 latency as f64,
                 &[
