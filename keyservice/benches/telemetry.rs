@@ -147,7 +147,10 @@ fn start(dir: &Path, ca: &CertificateAuthority, otlp: Option<&str>) -> Result<(S
         .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
         .stdout(Stdio::null());
     if let Some(endpoint) = otlp {
-        serve.env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint);
+        // Metrics every second (default 60 s), so the run pays for metric export too.
+        serve
+            .env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
+            .env("OTEL_METRIC_EXPORT_INTERVAL", "1000");
     }
     Ok((Server(serve.spawn().context("keyservice serve")?), main))
 }

@@ -24,7 +24,9 @@ use opentelemetry_sdk::{
     Resource, metrics::SdkMeterProvider, propagation::TraceContextPropagator,
     trace::SdkTracerProvider,
 };
-use tracing_subscriber::{EnvFilter, Layer, layer::SubscriberExt, util::SubscriberInitExt};
+use tracing_subscriber::{
+    EnvFilter, Layer, Registry, filter::LevelFilter, layer::SubscriberExt, util::SubscriberInitExt,
+};
 
 /// Where log lines go. The key service keeps stdout for its audit records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,7 +135,10 @@ pub fn init_with(config: TelemetryConfig) -> Result<TelemetryGuard, TelemetryErr
     } = config;
     global::set_text_map_propagator(TraceContextPropagator::new());
     let mut guard = TelemetryGuard::default();
-    let otel_layer = if let Some(endpoint) = otlp {
+    // Each layer has its own filter: `RUST_LOG` chooses what is logged, and traces keep the
+    // info-level spans (every RPC, job and ON24 call) even when logs are quieter.
+    let mut layers: Vec<Box<dyn Layer<Registry> + Send + Sync>> = Vec::new();
+    if let Some(endpoint) = otlp {
         let resource = resource(&service_name);
         let (tracer_provider, meter_provider) = otlp_providers(resource, endpoint)?;
         let tracer = tracer_provider.tracer(service_name.clone());
@@ -141,23 +146,30 @@ pub fn init_with(config: TelemetryConfig) -> Result<TelemetryGuard, TelemetryErr
         global::set_meter_provider(meter_provider.clone());
         guard.tracer_provider = Some(tracer_provider);
         guard.meter_provider = Some(meter_provider);
-        Some(tracing_opentelemetry::layer().with_tracer(tracer))
-    } else {
-        None
-    };
+        layers.push(
+            tracing_opentelemetry::layer()
+                .with_tracer(tracer)
+                .with_filter(LevelFilter::INFO)
+                .boxed(),
+        );
+    }
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let json = tracing_subscriber::fmt::layer()
         .json()
         .with_current_span(true)
         .with_span_list(false);
-    let json = match logs {
-        LogTarget::Stdout => json.with_writer(std::io::stdout).boxed(),
-        LogTarget::Stderr => json.with_writer(std::io::stderr).boxed(),
-    };
+    layers.push(match logs {
+        LogTarget::Stdout => json
+            .with_writer(std::io::stdout)
+            .with_filter(filter)
+            .boxed(),
+        LogTarget::Stderr => json
+            .with_writer(std::io::stderr)
+            .with_filter(filter)
+            .boxed(),
+    });
     tracing_subscriber::registry()
-        .with(filter)
-        .with(otel_layer)
-        .with(json)
+        .with(layers)
         .try_init()
         .map_err(|_| TelemetryError::AlreadyInitialised)?;
     Ok(guard)
