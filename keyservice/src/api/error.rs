@@ -46,9 +46,12 @@ pub fn invalid_field(field: &str, reason: &str) -> Status {
     )
 }
 
+/// The message of the UNAVAILABLE returned when the audit record could not be written.
+pub const AUDIT_UNAVAILABLE: &str = "audit log unavailable; operation refused";
+
 /// The audit record could not be written, so the operation is refused (fail closed).
 pub fn audit_unavailable() -> Status {
-    Status::unavailable("audit log unavailable; operation refused")
+    Status::unavailable(AUDIT_UNAVAILABLE)
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use tonic::{Request, Response, Status};
 use super::{
     Edge, KeyServiceApi,
     call::{Call, Subject},
-    error::{CANNOT_UNWRAP, invalid_field},
+    error::{AUDIT_UNAVAILABLE, CANNOT_UNWRAP, invalid_field},
 };
 use crate::{
     authz::Operation,
@@ -159,7 +159,7 @@ fn item_status(status: &Status) -> pb::ItemStatus {
 }
 
 fn is_audit_failure(status: &Status) -> bool {
-    status.code() == tonic::Code::Unavailable && status.message().starts_with("audit log")
+    status.code() == tonic::Code::Unavailable && status.message() == AUDIT_UNAVAILABLE
 }
 
 fn batch_cost(len: usize) -> u32 {
