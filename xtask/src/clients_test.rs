@@ -91,9 +91,20 @@ impl Drop for Stack {
     }
 }
 
-fn start_stack(state: &Path, no_build: bool) -> Result<Stack> {
+/// This very program, for `xtask up`. The test command's workspace build may have replaced
+/// the running binary on disk, in which case Linux reports our path with " (deleted)"
+/// appended; the new binary at the original path is the one to run.
+fn xtask_binary() -> Result<std::path::PathBuf> {
     let exe = std::env::current_exe().context("locating the xtask binary")?;
-    let mut command = Command::new(exe);
+    let text = exe.to_string_lossy();
+    Ok(match text.strip_suffix(" (deleted)") {
+        Some(original) => std::path::PathBuf::from(original),
+        None => exe,
+    })
+}
+
+fn start_stack(state: &Path, no_build: bool) -> Result<Stack> {
+    let mut command = Command::new(xtask_binary()?);
     command
         .args(["up", "--ports", "auto", "--state-dir"])
         .arg(state);
