@@ -29,6 +29,9 @@ client_ca = "tls/client-ca.crt"
 # Where the root key comes from: "file:/path", "env:VAR" (development only) or "pkcs11:...".
 [root_key]
 source = "file:root.key"
+# Accept a file: root key readable by its group (mode 0440, as Kubernetes mounts Secrets for a
+# non-root pod with its fsGroup). Off: only the owner may have any access.
+allow_group_read = false
 
 [database]
 url = "keyservice.sqlite"  # postgres://... or a SQLite path
@@ -126,6 +129,8 @@ pub struct Tls {
 pub struct RootKey {
     /// `file:/path`, `env:VAR` or `pkcs11:...` (a locator, never the key itself).
     pub source: String,
+    /// Accept a `file:` root key its group may read (0440/0640), as Kubernetes mounts Secrets.
+    pub allow_group_read: bool,
 }
 
 /// `[database]`.

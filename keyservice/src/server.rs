@@ -75,10 +75,12 @@ pub async fn open_manager(
     let url = config.database.url.clone();
     let pool = config.database.pool_size;
     let source = config.root_key.source.clone();
+    let allow_group_read = config.root_key.allow_group_read;
     // Both may block (file I/O, PKCS#11 login, migrations).
     let (store, root) = tokio::task::spawn_blocking(move || {
         let store = Store::open(&url, pool).map_err(setup("database"))?;
-        let root = crate::rootkey::open(&source).map_err(setup("root_key.source"))?;
+        let root = crate::rootkey::open_with(&source, allow_group_read)
+            .map_err(setup("root_key.source"))?;
         Ok::<_, ServeError>((store, root))
     })
     .await

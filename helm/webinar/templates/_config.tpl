@@ -38,7 +38,7 @@ through nested tables.
     "cert" "/var/run/secrets/webinar/tls/tls.crt"
     "key" "/var/run/secrets/webinar/tls/tls.key"
     "client_ca" "/var/run/secrets/webinar/client-ca/ca.crt")
-  "root_key" (dict "source" $rootKeySource)
+  "root_key" (dict "source" $rootKeySource "allow_group_read" (eq $ks.rootKey.provider "file"))
   "policy" (dict "file" "/etc/keyservice/policy.toml")
 -}}
 {{- $config = mergeOverwrite $config (deepCopy $ks.config) -}}

@@ -20,6 +20,14 @@ pub struct FileRootKey(SoftwareRootKey);
 impl FileRootKey {
     /// Reads the key, refusing a file that group or others can read (or write).
     pub fn open(path: impl AsRef<Path>) -> Result<Self, RootKeyError> {
+        Self::open_with(path, false)
+    }
+
+    /// Like [`Self::open`], but with `allow_group_read` a file its group may read (mode
+    /// 0440 or 0640) is accepted: Kubernetes mounts Secrets for non-root pods that way, with
+    /// the pod's own `fsGroup` as the group. Write or execute for the group, and any access
+    /// for others, are still refused.
+    pub fn open_with(path: impl AsRef<Path>, allow_group_read: bool) -> Result<Self, RootKeyError> {
         let path = path.as_ref();
         let shown = path.display().to_string();
         let io = |source| RootKeyError::Io {
@@ -27,7 +35,8 @@ impl FileRootKey {
             source,
         };
         let meta = fs::metadata(path).map_err(io)?;
-        if meta.permissions().mode() & 0o077 != 0 {
+        let forbidden = if allow_group_read { 0o037 } else { 0o077 };
+        if meta.permissions().mode() & forbidden != 0 {
             return Err(RootKeyError::InsecurePermissions(shown));
         }
         let raw = Zeroizing::new(fs::read(path).map_err(io)?);
@@ -113,6 +122,29 @@ mod tests {
             FileRootKey::open(&short),
             Err(RootKeyError::BadLength(_))
         ));
+    }
+
+    #[test]
+    fn group_read_only_when_allowed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("root.key");
+        generate_root_key_file(&path).expect("generates");
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o440)).expect("chmod");
+        assert!(matches!(
+            FileRootKey::open(&path),
+            Err(RootKeyError::InsecurePermissions(_))
+        ));
+        FileRootKey::open_with(&path, true).expect("group read allowed on request");
+        for mode in [0o460, 0o450, 0o444, 0o404] {
+            fs::set_permissions(&path, fs::Permissions::from_mode(mode)).expect("chmod");
+            assert!(
+                matches!(
+                    FileRootKey::open_with(&path, true),
+                    Err(RootKeyError::InsecurePermissions(_))
+                ),
+                "mode {mode:o}"
+            );
+        }
     }
 
     #[test]

@@ -64,8 +64,14 @@ pub enum RootKeyError {
 
 /// Opens the provider named by `spec` (`file:PATH`, `env:VAR` or a `pkcs11:` URI).
 pub fn open(spec: &str) -> Result<Arc<dyn RootKey>, RootKeyError> {
+    open_with(spec, false)
+}
+
+/// [`open`], where `allow_group_read` lets a `file:` key be readable by its group (see
+/// [`FileRootKey::open_with`]).
+pub fn open_with(spec: &str, allow_group_read: bool) -> Result<Arc<dyn RootKey>, RootKeyError> {
     if let Some(path) = spec.strip_prefix("file:") {
-        Ok(Arc::new(FileRootKey::open(path)?))
+        Ok(Arc::new(FileRootKey::open_with(path, allow_group_read)?))
     } else if let Some(var) = spec.strip_prefix("env:") {
         Ok(Arc::new(EnvRootKey::open(var)?))
     } else if spec.starts_with("pkcs11:") {
