@@ -32,14 +32,14 @@ pub fn run(args: &Args) -> Result<()> {
     let mut stack = start_stack(state.path(), args.no_build)?;
     let stack_json = state.path().join("stack.json");
     let result = wait_for(&stack_json, &mut stack.child, Duration::from_secs(300)).and_then(|()| {
-        let py = root.join("clients").join("python");
+        let py = root.join("client").join("python");
         exec(
             Command::new(&python)
                 .current_dir(&py)
                 .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"])
                 .env("WEBINAR_STACK_JSON", &stack_json),
         )?;
-        let node = root.join("clients").join("node");
+        let node = root.join("client").join("node");
         exec(
             Command::new("node")
                 .current_dir(&node)
@@ -137,7 +137,7 @@ pub fn wait_for(stack_json: &Path, child: &mut Child, timeout: Duration) -> Resu
 /// `clients/python/.venv` with `requirements.txt` installed (re-installed only when it
 /// changes); returns its python.
 fn ensure_python(root: &Path) -> Result<PathBuf> {
-    let dir = root.join("clients").join("python");
+    let dir = root.join("client").join("python");
     let venv = dir.join(".venv");
     let python = venv.join("bin").join("python");
     let requirements = fs::read_to_string(dir.join("requirements.txt"))?;
@@ -172,7 +172,7 @@ fn ensure_node(root: &Path) -> Result<()> {
     if !on_path("node") || !on_path("npm") {
         bail!("node and npm are needed for the Node client; install them");
     }
-    let dir = root.join("clients").join("node");
+    let dir = root.join("client").join("node");
     let lock = dir.join("package-lock.json");
     let marker = dir.join("node_modules").join(".package-lock.json");
     let fresh = match (fs::metadata(&lock), fs::metadata(&marker)) {

@@ -3,7 +3,7 @@
 // is off.
 //
 //   cargo xtask up                       # another terminal
-//   node clients/node/example.js         # reads .state/stack.json
+//   node client/node/example.js         # reads .state/stack.json
 import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
 

@@ -21,7 +21,7 @@ def proto_dir() -> Path:
     configured = os.environ.get("WEBINAR_PROTO_DIR")
     if configured:
         return Path(configured).resolve()
-    # clients/python/webinar_client/build.py -> repository root / proto
+    # client/python/webinar_client/build.py -> repository root / proto
     return Path(__file__).resolve().parents[3] / "proto"
 
 
