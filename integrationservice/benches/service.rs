@@ -1,0 +1,501 @@
+//! Service benchmark (not a test): the real `integrationservice` binary as a child process on
+//! PostgreSQL, called over real TLS (mTLS client certificates), with the in-process key service
+//! and ON24 simulator. Prints: CreateRegistration with 32 concurrent callers beside a raw
+//! single-row INSERT baseline of the same rows (32 connections), batch registration beside a
+//! raw 1,000-row INSERT baseline, delivery to the simulator with 50 ms ON24 latency, and the
+//! child's peak RSS (VmHWM) and CPU time in each phase, with the load average.
+//!
+//! `cargo bench -p integrationservice --bench service`
+//! (`BENCH_SINGLE`, `BENCH_BATCHES`, `BENCH_DELIVERIES` change the sizes.)
+
+#[path = "../tests/it/engine_harness.rs"]
+#[allow(dead_code, unused_imports)]
+mod engine_harness;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use diesel::{Connection, PgConnection, RunQueryDsl};
+use prost_types::Timestamp;
+use proto::webinar::v1::{
+    provider_config_service_client::ProviderConfigServiceClient,
+    registration_service_client::RegistrationServiceClient,
+    webinar_service_client::WebinarServiceClient, *,
+};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
+use xtask::pki::CertificateAuthority;
+
+use engine_harness::{CLIENT_ID, KeyService, TOKEN_KEY, TOKEN_SECRET};
+
+const CRM: &str = "spiffe://webinar.local/crm/demo";
+const CALLERS: usize = 32;
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn write(dir: &Path, name: &str, body: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, body).expect("write bench file");
+    path
+}
+
+fn free_port() -> std::net::SocketAddr {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr")
+}
+
+/// CPU seconds (user + system) of a process, from `/proc/<pid>/stat` (clock ticks of 1/100 s).
+fn cpu_secs(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// A `/proc/<pid>/status` field in KiB (VmHWM, VmRSS).
+fn status_kib(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+struct Service {
+    dir: tempfile::TempDir,
+    ca: CertificateAuthority,
+    url: String,
+    ks: String,
+}
+
+struct Running {
+    child: Child,
+    grpc: std::net::SocketAddr,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Running {
+    fn report(&self, phase: &str, cpu_before: f64, wall: Duration) {
+        let pid = self.child.id();
+        let cpu = cpu_secs(&pid.to_string()) - cpu_before;
+        println!(
+            "  [{phase}] service VmHWM {:.1} MiB, VmRSS {:.1} MiB, service CPU {cpu:.2} s in {:.2} s wall, load {}",
+            status_kib(pid, "VmHWM:") as f64 / 1024.0,
+            status_kib(pid, "VmRSS:") as f64 / 1024.0,
+            wall.as_secs_f64(),
+            loadavg()
+        );
+    }
+    fn cpu(&self) -> f64 {
+        cpu_secs(&self.child.id().to_string())
+    }
+}
+
+impl Service {
+    fn start(&self, workers: bool) -> Running {
+        let (grpc, health) = (free_port(), free_port());
+        let d = self.dir.path().display();
+        let config = format!(
+            r#"
+[listen]
+grpc = "{grpc}"
+health = "{health}"
+[tls]
+cert_file = "{d}/server.crt"
+key_file = "{d}/server.key"
+client_ca_file = "{d}/ca.crt"
+[auth]
+policy_file = "{d}/policy.toml"
+[database]
+url = "{url}"
+max_connections = 16
+[keyservice]
+endpoint = "{ks}"
+server_name = "localhost"
+ca_file = "{d}/ks-ca.crt"
+cert_file = "{d}/is.crt"
+key_file = "{d}/is.key"
+[workers]
+enabled = {workers}
+concurrency = 64
+per_tenant_concurrency = 64
+backoff_base_ms = 50
+backoff_max_ms = 1000
+poll_interval_ms = 100
+[metrics_poll]
+enabled = false
+[on24]
+request_timeout_ms = 10000
+allow_http = true
+"#,
+            url = self.url,
+            ks = self.ks,
+        );
+        let path = write(self.dir.path(), "integrationservice.toml", &config);
+        let child = Command::new(env!("CARGO_BIN_EXE_integrationservice"))
+            .arg("--config")
+            .arg(&path)
+            .arg("serve")
+            .env("RUST_LOG", "warn")
+            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn integrationservice");
+        Running { child, grpc }
+    }
+
+    async fn channel(&self, running: &Running) -> Channel {
+        let crm = self.ca.client_cert_for("crm-demo", CRM).expect("cert");
+        let tls = ClientTlsConfig::new()
+            .ca_certificate(Certificate::from_pem(&self.ca.cert_pem))
+            .identity(Identity::from_pem(&crm.cert_pem, &crm.key_pem))
+            .domain_name("localhost");
+        let endpoint = Channel::from_shared(format!("https://{}", running.grpc))
+            .expect("uri")
+            .tls_config(tls)
+            .expect("tls")
+            .timeout(Duration::from_secs(60));
+        for _ in 0..600 {
+            if let Ok(c) = endpoint.connect().await {
+                return c;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("service did not come up");
+    }
+}
+
+fn registration(prefix: &str, i: usize) -> Registration {
+    Registration {
+        email: format!("{prefix}{i}@example.com"),
+        first_name: format!("First{i}"),
+        last_name: "Bench".into(),
+        company: "Example Ltd".into(),
+        ..Default::default()
+    }
+}
+
+async fn webinar(channel: &Channel, reference: &str) -> String {
+    let mut webinars = WebinarServiceClient::new(channel.clone());
+    let w = webinars
+        .create_webinar(CreateWebinarRequest {
+            parent: "tenants/demo".into(),
+            webinar: Some(Webinar {
+                crm_reference_id: reference.into(),
+                title: format!("Bench {reference}"),
+                start_time: Some(Timestamp {
+                    seconds: chrono::Utc::now().timestamp() + 86_400,
+                    nanos: 0,
+                }),
+                duration_minutes: 60,
+                time_zone: "UTC".into(),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .expect("create webinar")
+        .into_inner()
+        .webinar
+        .expect("webinar");
+    for _ in 0..600 {
+        let got = webinars
+            .get_webinar(GetWebinarRequest {
+                name: w.name.clone(),
+            })
+            .await
+            .expect("get")
+            .into_inner()
+            .webinar
+            .expect("webinar");
+        if got.on24_event_id > 0 {
+            return w.name;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("webinar not created at ON24");
+}
+
+/// Raw baseline rows: the same columns the service writes, straight into `registrations`.
+fn raw_values(webinar: &str, prefix: &str, range: std::ops::Range<usize>) -> String {
+    // The column holds the webinar's id, the last segment of its resource name.
+    let webinar = webinar.rsplit('/').next().unwrap_or(webinar);
+    range
+        .map(|i| {
+            format!(
+                "('baseline', '{prefix}-{i}', '{webinar}', '{prefix}{i}@example.com', 'First{i}', 'Bench', \
+                 'Example Ltd', NULL, NULL, '{{}}', 'PENDING', NULL, 0, NULL, NULL, NULL, NULL, 0, 0)"
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+const RAW_INSERT: &str = "INSERT INTO registrations (tenant, id, webinar_id, email, first_name, \
+    last_name, company, job_title, crm_reference_id, extra, status, eventuserid, attempts, \
+    last_error, next_attempt_at, request_id, delivered_at, created_at, updated_at) VALUES ";
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let single = env_usize("BENCH_SINGLE", 6400);
+    let batches = env_usize("BENCH_BATCHES", 20);
+    let deliveries = env_usize("BENCH_DELIVERIES", 3000);
+    println!(
+        "service benchmark (child process, PostgreSQL, TLS); nproc {}, load at start {}",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        loadavg()
+    );
+    let bench_cpu0 = cpu_secs("self");
+
+    let keys = KeyService::start().await;
+    let sim = on24sim::Simulator::start(on24sim::SimConfig::with_account(
+        CLIENT_ID,
+        TOKEN_KEY,
+        TOKEN_SECRET,
+    ))
+    .await
+    .expect("simulator");
+    let pg = xtask::testdb::TestPostgres::new().expect("postgres");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca = CertificateAuthority::new("bench CA").expect("CA");
+    let server = ca.server_cert(&["localhost", "127.0.0.1"]).expect("cert");
+    let kc = &keys.client_config;
+    write(dir.path(), "server.crt", &server.cert_pem);
+    write(dir.path(), "server.key", &server.key_pem);
+    write(dir.path(), "ca.crt", &ca.cert_pem);
+    write(
+        dir.path(),
+        "policy.toml",
+        "[[principal]]\nid = \"spiffe://webinar.local/crm/demo\"\ntenants = [\"demo\"]\n",
+    );
+    write(dir.path(), "ks-ca.crt", &kc.ca_pem);
+    write(dir.path(), "is.crt", &kc.cert_pem);
+    write(dir.path(), "is.key", &kc.key_pem);
+    let service = Service {
+        dir,
+        ca,
+        url: pg.url.clone(),
+        ks: kc.endpoint.clone(),
+    };
+
+    // Phase 1, workers on: credentials, three webinars live at ON24, then delivery.
+    let running = service.start(true);
+    let channel = service.channel(&running).await;
+    ProviderConfigServiceClient::new(channel.clone())
+        .put_on24_credentials(PutOn24CredentialsRequest {
+            on24_credentials: Some(On24Credentials {
+                name: "tenants/demo/on24Credentials".into(),
+                client_id: CLIENT_ID.to_string(),
+                access_token_key: TOKEN_KEY.into(),
+                access_token_secret: TOKEN_SECRET.into(),
+                base_url: sim.base_url.clone(),
+                ..Default::default()
+            }),
+            live_check: true,
+            validate_only: false,
+        })
+        .await
+        .expect("credentials");
+    let w_single = webinar(&channel, "single").await;
+    let w_batch = webinar(&channel, "batch").await;
+    let w_deliver = webinar(&channel, "deliver").await;
+
+    sim.control()
+        .set_faults(&on24sim::FaultConfig {
+            latency_ms: 50,
+            ..on24sim::FaultConfig::default()
+        })
+        .await
+        .expect("latency");
+    let mut regs = RegistrationServiceClient::new(channel.clone());
+    let cpu0 = running.cpu();
+    let started = Instant::now();
+    for b in 0..deliveries.div_ceil(1000) {
+        let requests = (b * 1000..((b + 1) * 1000).min(deliveries))
+            .map(|i| CreateRegistrationRequest {
+                parent: String::new(),
+                registration: Some(registration("deliver", i)),
+                request_id: String::new(),
+            })
+            .collect();
+        regs.batch_create_registrations(BatchCreateRegistrationsRequest {
+            parent: w_deliver.clone(),
+            requests,
+        })
+        .await
+        .expect("batch");
+    }
+    // Done when every registration of the webinar reads DELIVERED (all pages counted).
+    loop {
+        let mut delivered = 0;
+        let mut page_token = String::new();
+        loop {
+            let page = regs
+                .list_registrations(ListRegistrationsRequest {
+                    parent: w_deliver.clone(),
+                    page_size: 1000,
+                    page_token,
+                    filter: "status = DELIVERED".into(),
+                })
+                .await
+                .expect("list")
+                .into_inner();
+            delivered += page.registrations.len();
+            if page.next_page_token.is_empty() {
+                break;
+            }
+            page_token = page.next_page_token;
+        }
+        if delivered >= deliveries {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "delivery too slow"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let wall = started.elapsed();
+    println!(
+        "(c) delivery, 50 ms ON24 latency:   {:>8.0} registrations/s ({deliveries} in {:.2} s)",
+        deliveries as f64 / wall.as_secs_f64(),
+        wall.as_secs_f64()
+    );
+    running.report("delivery", cpu0, wall);
+    sim.control().clear_faults().await.expect("faults");
+    drop(regs);
+    drop(channel);
+    drop(running);
+
+    // Phase 2, workers off: registration throughput without delivery beside it.
+    let running = service.start(false);
+    let mut channels = Vec::new();
+    for _ in 0..CALLERS {
+        channels.push(service.channel(&running).await);
+    }
+    let per_caller = single / CALLERS;
+    let cpu0 = running.cpu();
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for (c, channel) in channels.iter().enumerate() {
+        let mut client = RegistrationServiceClient::new(channel.clone());
+        let parent = w_single.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in c * per_caller..(c + 1) * per_caller {
+                client
+                    .create_registration(CreateRegistrationRequest {
+                        parent: parent.clone(),
+                        registration: Some(registration("single", i)),
+                        request_id: String::new(),
+                    })
+                    .await
+                    .expect("create");
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("caller");
+    }
+    let wall = started.elapsed();
+    let api = (per_caller * CALLERS) as f64 / wall.as_secs_f64();
+    running.report("CreateRegistration", cpu0, wall);
+
+    // Raw baseline: the same rows, single-row autocommit INSERTs from 32 connections.
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..CALLERS {
+        let (url, webinar) = (pg.url.clone(), w_single.clone());
+        tasks.push(tokio::task::spawn_blocking(move || {
+            let mut conn = PgConnection::establish(&url).expect("connect");
+            for i in c * per_caller..(c + 1) * per_caller {
+                let sql = format!("{RAW_INSERT}{}", raw_values(&webinar, "single", i..i + 1));
+                diesel::sql_query(sql).execute(&mut conn).expect("insert");
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("raw caller");
+    }
+    let raw = (per_caller * CALLERS) as f64 / started.elapsed().as_secs_f64();
+    println!(
+        "(a) CreateRegistration, {CALLERS} callers:  {api:>8.0} registrations/s; raw INSERT baseline {raw:.0} rows/s; ratio {:.2}",
+        api / raw
+    );
+
+    let mut regs = RegistrationServiceClient::new(channels[0].clone());
+    let cpu0 = running.cpu();
+    let started = Instant::now();
+    for b in 0..batches {
+        let requests = (b * 1000..(b + 1) * 1000)
+            .map(|i| CreateRegistrationRequest {
+                parent: String::new(),
+                registration: Some(registration("batch", i)),
+                request_id: String::new(),
+            })
+            .collect();
+        let results = regs
+            .batch_create_registrations(BatchCreateRegistrationsRequest {
+                parent: w_batch.clone(),
+                requests,
+            })
+            .await
+            .expect("batch")
+            .into_inner()
+            .results;
+        assert!(results.iter().all(|r| r.created));
+    }
+    let wall = started.elapsed();
+    let api = (batches * 1000) as f64 / wall.as_secs_f64();
+    running.report("batch", cpu0, wall);
+    let (url, webinar) = (pg.url.clone(), w_batch.clone());
+    let raw_wall = tokio::task::spawn_blocking(move || {
+        let mut conn = PgConnection::establish(&url).expect("connect");
+        let started = Instant::now();
+        for b in 0..batches {
+            let sql = format!(
+                "{RAW_INSERT}{}",
+                raw_values(&webinar, "batch", b * 1000..(b + 1) * 1000)
+            );
+            diesel::sql_query(sql).execute(&mut conn).expect("insert");
+        }
+        started.elapsed()
+    })
+    .await
+    .expect("raw batch");
+    let raw = (batches * 1000) as f64 / raw_wall.as_secs_f64();
+    println!(
+        "(b) batch registration (1,000/call): {api:>8.0} registrations/s; raw 1,000-row INSERT baseline {raw:.0} rows/s; ratio {:.2}",
+        api / raw
+    );
+    println!(
+        "service peak RSS (VmHWM) in phase 2: {:.1} MiB; benchmark process (key service, simulator, callers) CPU {:.1} s; load at end {}",
+        status_kib(running.child.id(), "VmHWM:") as f64 / 1024.0,
+        cpu_secs("self") - bench_cpu0,
+        loadavg()
+    );
+}
