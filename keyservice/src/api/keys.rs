@@ -158,6 +158,27 @@ fn item_status(status: &Status) -> pb::ItemStatus {
     }
 }
 
+/// Runs the items of a batch in order. A failed item becomes its `ItemStatus`; an audit
+/// failure aborts the whole batch, because nothing may happen unaudited (fail closed).
+async fn each_item<I, T, F, Fut>(
+    items: Vec<I>,
+    mut one: F,
+) -> Result<Vec<Result<T, pb::ItemStatus>>, Status>
+where
+    F: FnMut(I) -> Fut,
+    Fut: std::future::Future<Output = Result<T, Status>>,
+{
+    let mut results = Vec::with_capacity(items.len());
+    for item in items {
+        match one(item).await {
+            Ok(response) => results.push(Ok(response)),
+            Err(status) if is_audit_failure(&status) => return Err(status),
+            Err(status) => results.push(Err(item_status(&status))),
+        }
+    }
+    Ok(results)
+}
+
 fn is_audit_failure(status: &Status) -> bool {
     status.code() == tonic::Code::Unavailable && status.message() == AUDIT_UNAVAILABLE
 }
@@ -223,17 +244,13 @@ impl KeyService for KeyServiceApi {
             .begin(op, &request, batch_cost(request.get_ref().requests.len()))?;
         let items = request.into_inner().requests;
         self.0.check_batch(&call, op, items.len())?;
-        let mut results = Vec::with_capacity(items.len());
-        for item in items {
-            let result = match self.0.generate_one(&call, item).await {
-                Ok(response) => R::Response(response),
-                Err(status) if is_audit_failure(&status) => return Err(status),
-                Err(status) => R::Error(item_status(&status)),
-            };
-            results.push(pb::BatchGenerateDataKeysResult {
-                result: Some(result),
-            });
-        }
+        let results = each_item(items, |item| self.0.generate_one(&call, item))
+            .await?
+            .into_iter()
+            .map(|result| pb::BatchGenerateDataKeysResult {
+                result: Some(result.map_or_else(R::Error, R::Response)),
+            })
+            .collect();
         Ok(Response::new(pb::BatchGenerateDataKeysResponse { results }))
     }
 
@@ -248,17 +265,13 @@ impl KeyService for KeyServiceApi {
             .begin(op, &request, batch_cost(request.get_ref().requests.len()))?;
         let items = request.into_inner().requests;
         self.0.check_batch(&call, op, items.len())?;
-        let mut results = Vec::with_capacity(items.len());
-        for item in items {
-            let result = match self.0.unwrap_one(&call, item).await {
-                Ok(response) => R::Response(response),
-                Err(status) if is_audit_failure(&status) => return Err(status),
-                Err(status) => R::Error(item_status(&status)),
-            };
-            results.push(pb::BatchUnwrapKeysResult {
-                result: Some(result),
-            });
-        }
+        let results = each_item(items, |item| self.0.unwrap_one(&call, item))
+            .await?
+            .into_iter()
+            .map(|result| pb::BatchUnwrapKeysResult {
+                result: Some(result.map_or_else(R::Error, R::Response)),
+            })
+            .collect();
         Ok(Response::new(pb::BatchUnwrapKeysResponse { results }))
     }
 
@@ -273,17 +286,13 @@ impl KeyService for KeyServiceApi {
             .begin(op, &request, batch_cost(request.get_ref().requests.len()))?;
         let items = request.into_inner().requests;
         self.0.check_batch(&call, op, items.len())?;
-        let mut results = Vec::with_capacity(items.len());
-        for item in items {
-            let result = match self.0.rewrap_one(&call, item).await {
-                Ok(response) => R::Response(response),
-                Err(status) if is_audit_failure(&status) => return Err(status),
-                Err(status) => R::Error(item_status(&status)),
-            };
-            results.push(pb::BatchRewrapKeysResult {
-                result: Some(result),
-            });
-        }
+        let results = each_item(items, |item| self.0.rewrap_one(&call, item))
+            .await?
+            .into_iter()
+            .map(|result| pb::BatchRewrapKeysResult {
+                result: Some(result.map_or_else(R::Error, R::Response)),
+            })
+            .collect();
         Ok(Response::new(pb::BatchRewrapKeysResponse { results }))
     }
 }
