@@ -1,6 +1,7 @@
-//! Fault injection for the ON24 routes: fixed latency plus jitter, a 5xx rate, a hang rate and a
-//! connection-reset rate. Draws come from one seeded RNG, so a given seed and request order
-//! always give the same faults.
+//! Fault injection for the ON24 routes: fixed latency plus jitter, a 5xx rate, a hang rate, a
+//! connection-reset rate and a lost-answer rate (the call is carried out, then its answer never
+//! arrives). Faults can be limited to one method and path and to a number of injections. Draws
+//! come from one seeded RNG, so a given seed and request order always give the same faults.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -10,7 +11,7 @@ use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 /// Fault settings. Rates are probabilities in `0.0..=1.0`, drawn independently per request in
-/// the order reset, hang, error.
+/// the order reset, hang, lost answer, error.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct FaultConfig {
@@ -28,6 +29,17 @@ pub struct FaultConfig {
     pub hang_ms: Option<u64>,
     /// Share of calls whose TCP connection is reset (RST) instead of answered.
     pub reset_rate: f64,
+    /// Share of calls that are carried out (a created webinar exists, a registrant is stored)
+    /// but whose answer is lost: the connection stays silent for `hang_ms` (or until shutdown)
+    /// and is then reset, as when a client times out after ON24 did the work.
+    pub lost_answer_rate: f64,
+    /// Only calls with this HTTP method (e.g. `POST`) are delayed or faulted; `None`: all.
+    pub only_method: Option<String>,
+    /// Only calls whose path ends with this (e.g. `/event`) are delayed or faulted; `None`: all.
+    pub only_path_suffix: Option<String>,
+    /// Stop injecting after this many faults (latency alone is not a fault); `None`: no limit.
+    /// Setting the faults starts the count again.
+    pub max_faults: Option<u64>,
     /// RNG seed; the same seed replays the same fault sequence.
     pub seed: u64,
 }
@@ -42,6 +54,10 @@ impl Default for FaultConfig {
             hang_rate: 0.0,
             hang_ms: None,
             reset_rate: 0.0,
+            lost_answer_rate: 0.0,
+            only_method: None,
+            only_path_suffix: None,
+            max_faults: None,
             seed: 0x0024_0024,
         }
     }
@@ -54,6 +70,18 @@ impl FaultConfig {
             && self.error_rate <= 0.0
             && self.hang_rate <= 0.0
             && self.reset_rate <= 0.0
+            && self.lost_answer_rate <= 0.0
+    }
+
+    /// Whether a call is in the faults' scope (`only_method`, `only_path_suffix`).
+    fn applies_to(&self, method: &str, path: &str) -> bool {
+        self.only_method
+            .as_deref()
+            .is_none_or(|m| m.eq_ignore_ascii_case(method))
+            && self
+                .only_path_suffix
+                .as_deref()
+                .is_none_or(|s| path.trim_end_matches('/').ends_with(s))
     }
 
     /// Rejects rates outside `0..=1` and non-5xx error statuses.
@@ -62,6 +90,7 @@ impl FaultConfig {
             ("error_rate", self.error_rate),
             ("hang_rate", self.hang_rate),
             ("reset_rate", self.reset_rate),
+            ("lost_answer_rate", self.lost_answer_rate),
         ] {
             if !(0.0..=1.0).contains(&r) {
                 return Err(format!("{name} must be between 0 and 1"));
@@ -81,6 +110,8 @@ pub enum Fault {
     Error(u16),
     Hang(Option<Duration>),
     Reset,
+    /// Carry the call out, then never deliver the answer (silence for the duration, then reset).
+    LoseAnswer(Option<Duration>),
 }
 
 /// The decision for one request: a delay first, then the fault.
@@ -94,6 +125,8 @@ pub struct Decision {
 struct Inner {
     config: FaultConfig,
     rng: StdRng,
+    /// Faults injected since the settings were last set (for `max_faults`).
+    injected: u64,
 }
 
 /// Current settings plus the RNG they draw from.
@@ -106,7 +139,11 @@ impl Faults {
     pub fn new(config: FaultConfig) -> Self {
         let rng = StdRng::seed_from_u64(config.seed);
         Self {
-            inner: Mutex::new(Inner { config, rng }),
+            inner: Mutex::new(Inner {
+                config,
+                rng,
+                injected: 0,
+            }),
         }
     }
 
@@ -119,12 +156,18 @@ impl Faults {
         let mut g = lock(&self.inner);
         g.rng = StdRng::seed_from_u64(config.seed);
         g.config = config;
+        g.injected = 0;
     }
 
-    pub fn decide(&self) -> Decision {
+    /// The decision for a call with this method and path (as sent, prefix included).
+    pub fn decide(&self, method: &str, path: &str) -> Decision {
         let mut g = lock(&self.inner);
-        let Inner { config: c, rng } = &mut *g;
-        if c.is_off() {
+        let Inner {
+            config: c,
+            rng,
+            injected,
+        } = &mut *g;
+        if c.is_off() || !c.applies_to(method, path) {
             return Decision {
                 delay: Duration::ZERO,
                 fault: Fault::Pass,
@@ -140,10 +183,20 @@ impl Faults {
             Fault::Reset
         } else if rng.random_bool(c.hang_rate) {
             Fault::Hang(c.hang_ms.map(Duration::from_millis))
+        } else if rng.random_bool(c.lost_answer_rate) {
+            Fault::LoseAnswer(c.hang_ms.map(Duration::from_millis))
         } else if rng.random_bool(c.error_rate) {
             Fault::Error(c.error_status)
         } else {
             Fault::Pass
+        };
+        let fault = if fault == Fault::Pass {
+            fault
+        } else if c.max_faults.is_some_and(|max| *injected >= max) {
+            Fault::Pass
+        } else {
+            *injected += 1;
+            fault
         };
         Decision { delay, fault }
     }

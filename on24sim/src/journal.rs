@@ -31,7 +31,7 @@ pub struct JournalEntry {
     pub token_secret_present: bool,
     /// HTTP status sent, or 0 when the call was hung or reset.
     pub status: u16,
-    /// The injected fault, if any: "error", "hang" or "reset".
+    /// The injected fault, if any: "error", "hang", "reset" or "lost" (carried out, answer lost).
     pub fault: Option<String>,
 }
 

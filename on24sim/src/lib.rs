@@ -8,6 +8,7 @@ pub mod auth;
 pub mod config;
 pub mod control;
 pub mod faults;
+pub mod inflight;
 pub mod journal;
 pub mod quota;
 pub mod server;

@@ -8,6 +8,7 @@ use tokio_util::sync::CancellationToken;
 use crate::auth::Accounts;
 use crate::config::SimConfig;
 use crate::faults::Faults;
+use crate::inflight::InFlight;
 use crate::journal::Journal;
 use crate::quota::Quota;
 use crate::state::Store;
@@ -20,6 +21,8 @@ pub struct Sim {
     pub quota: Mutex<Quota>,
     pub faults: Faults,
     pub journal: Journal,
+    /// Calls in flight per client id.
+    pub inflight: InFlight,
     /// Cancelled on shutdown; hung calls wait on it so nothing outlives the simulator.
     pub shutdown: CancellationToken,
 }
@@ -32,6 +35,7 @@ impl Sim {
             quota: Mutex::new(Quota::new(cfg.quota)),
             faults: Faults::new(cfg.faults.clone()),
             journal: Journal::new(cfg.journal_capacity),
+            inflight: InFlight::default(),
             shutdown,
         }
     }

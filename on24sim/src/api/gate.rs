@@ -1,6 +1,7 @@
 //! What every ON24 call goes through before its handler, in ON24's order as seen from a client:
 //! network faults (latency, reset, hang, 5xx), then authentication and client scoping, then the
-//! quota; and afterwards the journal entry.
+//! quota; and afterwards the journal entry (and, for a lost-answer fault, the silence). Every
+//! call is counted in flight for its path's client id from arrival to answer.
 
 use std::sync::Arc;
 
@@ -53,13 +54,14 @@ pub async fn gate(State(sim): State<Arc<Sim>>, mut req: Request, next: Next) -> 
     };
     let slot = FormSlot::default();
     req.extensions_mut().insert(slot.clone());
+    let _inflight = path_client(&path).map(|c| sim.inflight.enter(c));
 
-    let decision = sim.faults.decide();
+    let decision = sim.faults.decide(req.method().as_str(), &path);
     if !decision.delay.is_zero() {
         tokio::time::sleep(decision.delay).await;
     }
     match decision.fault {
-        Fault::Pass => {}
+        Fault::Pass | Fault::LoseAnswer(_) => {}
         Fault::Error(status) => {
             entry.status = status;
             entry.fault = Some("error".into());
@@ -88,6 +90,7 @@ pub async fn gate(State(sim): State<Arc<Sim>>, mut req: Request, next: Next) -> 
         }
     }
 
+    let kill = req.extensions().get::<ConnKill>().cloned();
     let admitted = (|| {
         let client = path_client(&path).ok_or_else(|| ApiError::new(404, "Not Found"))?;
         let client_id: i64 = client
@@ -108,6 +111,23 @@ pub async fn gate(State(sim): State<Arc<Sim>>, mut req: Request, next: Next) -> 
     };
     entry.status = response.status().as_u16();
     entry.form = slot.take();
+    if let Fault::LoseAnswer(limit) = decision.fault {
+        // The work is done (and journaled with the status it would have had); the caller never
+        // hears of it: silence, then the connection is reset.
+        entry.fault = Some("lost".into());
+        sim.journal.push(entry);
+        match limit {
+            Some(d) => {
+                tokio::select! { _ = tokio::time::sleep(d) => {}, _ = sim.shutdown.cancelled() => {} }
+            }
+            None => sim.shutdown.cancelled().await,
+        }
+        if let Some(k) = kill {
+            k.0.cancel();
+        }
+        sim.shutdown.cancelled().await;
+        return response;
+    }
     sim.journal.push(entry);
     response
 }

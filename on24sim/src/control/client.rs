@@ -1,5 +1,6 @@
 //! A typed client for the control API, for tests in this and other crates: set faults and quota,
-//! add accounts, deactivate tokens, book viewing, read and clear the journal.
+//! add accounts, deactivate tokens, book viewing, read and clear the journal, read the calls in
+//! flight per client.
 
 use std::time::Duration;
 
@@ -10,6 +11,7 @@ use serde_json::json;
 use super::{ClientActive, DeactivateToken};
 use crate::config::AccountView;
 use crate::faults::FaultConfig;
+use crate::inflight::InFlightCount;
 use crate::journal::JournalEntry;
 use crate::quota::{QuotaConfig, QuotaUpdate};
 use crate::state::viewing::{ViewingRecorded, ViewingRequest};
@@ -183,6 +185,20 @@ impl ControlClient {
 
     pub async fn clear_journal(&self) -> Result<(), ControlError> {
         self.send(self.http.delete(self.url("/journal")))
+            .await
+            .map(drop)
+    }
+
+    /// Calls in flight for `client_id` now and at most since the last reset.
+    pub async fn inflight(&self, client_id: i64) -> Result<InFlightCount, ControlError> {
+        let all: std::collections::BTreeMap<String, InFlightCount> =
+            self.json(self.http.get(self.url("/inflight"))).await?;
+        Ok(all.get(&client_id.to_string()).copied().unwrap_or_default())
+    }
+
+    /// Starts the in-flight maxima again from the current counts.
+    pub async fn reset_inflight(&self) -> Result<(), ControlError> {
+        self.send(self.http.delete(self.url("/inflight")))
             .await
             .map(drop)
     }

@@ -1,5 +1,6 @@
 //! The control API under `/_sim` (outside ON24's paths, never faulted, never journaled): health,
-//! faults, quota, accounts and tokens, simulated viewing, and the request journal. Tests use it
+//! faults, quota, accounts and tokens, simulated viewing, the request journal, and the calls in
+//! flight per client. Tests use it
 //! through [`client::ControlClient`].
 
 pub mod client;
@@ -109,6 +110,15 @@ async fn clear_journal(State(sim): State<Arc<Sim>>) -> StatusCode {
     StatusCode::NO_CONTENT
 }
 
+async fn inflight(State(sim): State<Arc<Sim>>) -> Response {
+    Json(sim.inflight.snapshot()).into_response()
+}
+
+async fn reset_inflight(State(sim): State<Arc<Sim>>) -> StatusCode {
+    sim.inflight.reset();
+    StatusCode::NO_CONTENT
+}
+
 pub fn router(sim: Arc<Sim>) -> Router {
     Router::new()
         .route("/_sim/health", get(health))
@@ -119,5 +129,6 @@ pub fn router(sim: Arc<Sim>) -> Router {
         .route("/_sim/clients/{clientId}/active", post(client_active))
         .route("/_sim/events/{eventId}/viewing", post(viewing))
         .route("/_sim/journal", get(journal).delete(clear_journal))
+        .route("/_sim/inflight", get(inflight).delete(reset_inflight))
         .with_state(sim)
 }
