@@ -21,5 +21,5 @@ pub use client::On24Client;
 pub use config::{BaseUrl, On24ClientConfig, On24Credentials, Region};
 pub use error::{On24Error, PermanentKind, RetryableKind};
 pub use forms::{EventUpdate, NewEvent, RegistrantForm, RegistrantUpdate};
-pub use request::{DateRange, Operation, PageRequest, RequestSpec};
+pub use request::{DateFilterMode, DateRange, Operation, PageRequest, RequestSpec};
 pub use types::*;

@@ -20,6 +20,34 @@ pub struct PageRequest {
 pub struct DateRange {
     pub start: Option<String>,
     pub end: Option<String>,
+    /// Which date of an event the window applies to (`datefiltermode`, event lists only);
+    /// `None`: ON24's default, `goodafter`.
+    pub mode: Option<DateFilterMode>,
+}
+
+/// ON24's `datefiltermode` values for the event list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DateFilterMode {
+    /// When the event is first available to the audience (ON24's default).
+    GoodAfter,
+    /// When the event was created: finds what a create call made, whatever its start.
+    Creation,
+    /// When the event's information was last modified.
+    Modified,
+    /// When the live broadcast starts.
+    LiveStart,
+}
+
+impl DateFilterMode {
+    /// The query value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::GoodAfter => "goodafter",
+            Self::Creation => "creation",
+            Self::Modified => "modified",
+            Self::LiveStart => "livestart",
+        }
+    }
 }
 
 /// Every ON24 call this client can make.
@@ -140,6 +168,9 @@ fn page_query(page: &PageRequest, range: &DateRange) -> Vec<(&'static str, Strin
     }
     if let Some(e) = &range.end {
         q.push(("enddate", e.clone()));
+    }
+    if let Some(m) = range.mode {
+        q.push(("datefiltermode", m.as_str().to_owned()));
     }
     q
 }

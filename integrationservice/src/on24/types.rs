@@ -92,6 +92,10 @@ pub struct Event {
     #[serde(deserialize_with = "de::opt_string")]
     pub audienceurl: Option<String>,
     #[serde(deserialize_with = "de::opt_string")]
+    pub reporturl: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub previewurl: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
     pub campaigncode: Option<String>,
     #[serde(deserialize_with = "de::opt_string")]
     pub createtimestamp: Option<String>,

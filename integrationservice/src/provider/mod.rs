@@ -93,6 +93,10 @@ pub struct EventSpec {
     pub language: String,
     /// Provider event type; empty for the account default.
     pub event_type: String,
+    /// A code that is ours alone and names this webinar at the provider (ON24: the campaign
+    /// code), so a webinar whose creation answer was lost can be found again instead of being
+    /// created twice; empty for none.
+    pub marker: String,
 }
 
 /// What the provider tells us about a webinar.
@@ -184,6 +188,15 @@ pub trait WebinarProvider: Send + Sync + std::fmt::Debug {
     fn get_event<'a>(
         &'a self,
         c: &'a ProviderCredentials,
+    /// Finds the webinar an earlier `create_event` of `spec` made, by `spec.marker`, among
+    /// the webinars created since `created_after_ms`; None when there is none. The provider
+    /// has no idempotency key, so this is what makes a retried creation safe.
+    fn find_event<'a>(
+        &'a self,
+        c: &'a ProviderCredentials,
+        spec: &'a EventSpec,
+        created_after_ms: i64,
+    ) -> BoxFuture<'a, Result<Option<EventInfo>, ProviderError>>;
         event_id: i64,
     ) -> BoxFuture<'a, Result<EventInfo, ProviderError>>;
     /// Changes a webinar.

@@ -17,8 +17,8 @@ use super::{
     RegistrantSpec, WebinarProvider,
 };
 use crate::on24::{
-    BaseUrl, EventUpdate, NewEvent, On24Client, On24ClientConfig, On24Credentials, On24Error,
-    PermanentKind, Region, RegistrantForm, RegistrantUpdate,
+    BaseUrl, DateFilterMode, DateRange, EventUpdate, NewEvent, On24Client, On24ClientConfig,
+    On24Credentials, On24Error, PermanentKind, Region, RegistrantForm, RegistrantUpdate,
 };
 
 /// ON24 behind the provider seam.
@@ -174,6 +174,28 @@ pub const EXTRA_FIELDS: &[&str] = &[
     "std10",
 ];
 
+/// ON24 accepts at most six months between `startdate` and `enddate`.
+const MAX_WINDOW_DAYS: i64 = 180;
+
+/// The event-creation window to search for webinars created since `since_ms`: whole days, a
+/// day wider on each side because ON24 may read the dates in the account's time zone, and
+/// never more than ON24's six months (a job older than that searches its last six months).
+fn creation_window(since_ms: i64, now: DateTime<Utc>) -> DateRange {
+    let end = now + chrono::Duration::days(1);
+    let since = Utc
+        .timestamp_millis_opt(since_ms)
+        .single()
+        .unwrap_or(now)
+        .min(now)
+        - chrono::Duration::days(1);
+    let start = since.max(end - chrono::Duration::days(MAX_WINDOW_DAYS));
+    DateRange {
+        start: Some(start.format("%Y-%m-%d").to_string()),
+        end: Some(end.format("%Y-%m-%d").to_string()),
+        mode: Some(DateFilterMode::Creation),
+    }
+}
+
 fn event_id(id: i64) -> Result<u64, ProviderError> {
     u64::try_from(id).map_err(|_| ProviderError::Permanent {
         message: "invalid ON24 event id".into(),
@@ -208,6 +230,9 @@ impl WebinarProvider for On24Provider {
             if !spec.event_type.is_empty() {
                 ev.event_type = Some(spec.event_type.clone());
             }
+            if !spec.marker.is_empty() {
+                ev.campaign_code = Some(spec.marker.clone());
+            }
             let created = self.client(c)?.create_event(&ev).await.map_err(map_error)?;
             Ok(EventInfo {
                 event_id: to_i64(created.event_id),
@@ -216,6 +241,39 @@ impl WebinarProvider for On24Provider {
                 preview_url: created.preview_url,
                 live_end_ms: parse_time(created.live_end.as_deref()),
             })
+        }
+        .boxed()
+    }
+
+    fn find_event<'a>(
+        &'a self,
+        c: &'a ProviderCredentials,
+        spec: &'a EventSpec,
+        created_after_ms: i64,
+    ) -> BoxFuture<'a, Result<Option<EventInfo>, ProviderError>> {
+        async move {
+            if spec.marker.is_empty() {
+                return Ok(None);
+            }
+            let events = self
+                .client(c)?
+                .list_events(creation_window(created_after_ms, Utc::now()))
+                .await
+                .map_err(map_error)?;
+            // The campaign code is ours (see `EventSpec::marker`); should two ever carry it,
+            // the first created is the one kept.
+            Ok(events
+                .into_iter()
+                .filter(|e| e.campaigncode.as_deref() == Some(spec.marker.as_str()))
+                .filter_map(|e| Some((e.eventid?, e)))
+                .min_by_key(|(id, _)| *id)
+                .map(|(id, e)| EventInfo {
+                    event_id: to_i64(Some(id)),
+                    audience_url: e.audienceurl,
+                    report_url: e.reporturl,
+                    preview_url: e.previewurl,
+                    live_end_ms: parse_time(e.liveend.as_deref()),
+                }))
         }
         .boxed()
     }
@@ -388,6 +446,26 @@ impl WebinarProvider for On24Provider {
                         questions_asked: to_i64(a.askedquestions),
                         polls_answered: to_i64(a.answeredpolls),
                         surveys_answered: to_i64(a.answeredsurveys),
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn creation_window_is_padded_and_within_six_months() {
+        let now = DateTime::parse_from_rfc3339("2026-11-25T10:00:00Z")
+            .expect("date")
+            .with_timezone(&Utc);
+        let hour_ago = now.timestamp_millis() - 3_600_000;
+        let w = creation_window(hour_ago, now);
+        assert_eq!(w.start.as_deref(), Some("2026-11-24"));
+        assert_eq!(w.end.as_deref(), Some("2026-11-26"));
+        assert_eq!(w.mode, Some(DateFilterMode::Creation));
+        let year_ago = now.timestamp_millis() - 365 * 86_400_000;
+        let w = creation_window(year_ago, now);
+        assert_eq!(w.start.as_deref(), Some("2026-05-30"));
+    }
+}
                         resources_downloaded: to_i64(a.resourcesdownloaded),
                         first_activity_ms: first,
                         last_activity_ms: last,

@@ -123,6 +123,9 @@ pub struct JobRow {
     pub trace_context: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Times a worker leased it (the current lease included): more than one means an earlier
+    /// run may have reached the provider without its result being recorded.
+    pub claims: i32,
 }
 
 /// A job to enqueue.

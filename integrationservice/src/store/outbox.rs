@@ -57,47 +57,94 @@ pub fn enqueue(conn: &mut DbConnection, jobs: &[NewJob]) -> QueryResult<usize> {
     Ok(n)
 }
 
+/// Advisory lock key that serialises claims on PostgreSQL (see `claim`).
+const CLAIM_LOCK: i64 = 0x5745_4249_4e41_5202;
+
 /// Claims up to `limit` due jobs for `lease_owner` until `now + lease_ms`, skipping tenants
-/// that are being slowed down after a quota answer.
+/// that are being slowed down after a quota answer and never taking a tenant past
+/// `per_tenant` unexpired leases, counted over every replica (the leases are in the table).
+///
+/// The statement first locks candidate rows (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so a
+/// row being claimed or completed elsewhere is passed over), leaving out tenants already at
+/// their limit, then keeps at most `per_tenant - leased` candidates per tenant. Counting is
+/// only exact if two claims do not count at the same time, so on PostgreSQL each claim takes
+/// a transaction-scoped advisory lock first and runs its statement after it, with a snapshot
+/// that sees the leases the previous claim committed. A claim is one short statement, so
+/// replicas queue for a few milliseconds at most. SQLite has one consumer and one writer.
 pub fn claim(
     conn: &mut DbConnection,
     lease_owner: &str,
     lease_ms: i64,
     limit: i64,
+    per_tenant: i64,
 ) -> QueryResult<Vec<JobRow>> {
     let now = now_ms();
-    const PICK: &str = "SELECT o.id FROM outbox_jobs o \
-         WHERE ((o.state = 'READY' AND o.next_run_at <= {now}) \
-             OR (o.state = 'RUNNING' AND o.lease_until < {now})) \
-           AND NOT EXISTS (SELECT 1 FROM provider_configs p \
-               WHERE p.tenant = o.tenant AND p.throttle_until IS NOT NULL AND p.throttle_until > {now}) \
-         ORDER BY o.next_run_at, o.id LIMIT {limit}";
+    // Candidates beyond `limit`, so that one tenant at its limit does not use up the scan.
+    let scan = limit.saturating_mul(4).clamp(1, 2000);
+    const SQL: &str = "WITH full_tenants AS ( \
+             SELECT tenant FROM outbox_jobs \
+             WHERE state = 'RUNNING' AND lease_until >= {now} \
+             GROUP BY tenant HAVING COUNT(*) >= {per_tenant}), \
+         candidates AS ( \
+             SELECT o.id, o.tenant, o.next_run_at FROM outbox_jobs o \
+             WHERE ((o.state = 'READY' AND o.next_run_at <= {now}) \
+                 OR (o.state = 'RUNNING' AND o.lease_until < {now})) \
+               AND o.tenant NOT IN (SELECT tenant FROM full_tenants) \
+               AND NOT EXISTS (SELECT 1 FROM provider_configs p \
+                   WHERE p.tenant = o.tenant AND p.throttle_until IS NOT NULL \
+                     AND p.throttle_until > {now}) \
+             ORDER BY o.next_run_at, o.id LIMIT {scan} {lock}), \
+         leased AS ( \
+             SELECT tenant, COUNT(*) AS n FROM outbox_jobs \
+             WHERE state = 'RUNNING' AND lease_until >= {now} \
+               AND tenant IN (SELECT tenant FROM candidates) \
+             GROUP BY tenant), \
+         ranked AS ( \
+             SELECT c.id, c.next_run_at, COALESCE(l.n, 0) AS leased, \
+                    ROW_NUMBER() OVER (PARTITION BY c.tenant ORDER BY c.next_run_at, c.id) AS rn \
+             FROM candidates c LEFT JOIN leased l ON l.tenant = c.tenant), \
+         picked AS ( \
+             SELECT id FROM ranked WHERE leased + rn <= {per_tenant} \
+             ORDER BY next_run_at, id LIMIT {limit}) \
+         UPDATE outbox_jobs SET state = 'RUNNING', lease_owner = {owner}, \
+             lease_until = {until}, claims = claims + 1, updated_at = {now} \
+         WHERE id IN (SELECT id FROM picked) RETURNING *";
     match conn {
         DbConnection::Pg(pg) => {
-            let pick = PICK.replace("{now}", "$3").replace("{limit}", "$4");
-            let sql = format!(
-                "UPDATE outbox_jobs SET state = 'RUNNING', lease_owner = $1, lease_until = $2, \
-                 updated_at = $3 WHERE id IN ({pick} FOR UPDATE OF o SKIP LOCKED) RETURNING *"
-            );
-            diesel::sql_query(sql)
-                .bind::<Text, _>(lease_owner)
-                .bind::<BigInt, _>(now + lease_ms)
-                .bind::<BigInt, _>(now)
-                .bind::<BigInt, _>(limit)
-                .load(pg)
+            let sql = SQL
+                .replace("{owner}", "$1")
+                .replace("{until}", "$2")
+                .replace("{now}", "$3")
+                .replace("{limit}", "$4")
+                .replace("{per_tenant}", "$5")
+                .replace("{scan}", "$6")
+                .replace("{lock}", "FOR UPDATE OF o SKIP LOCKED");
+            pg.transaction(|pg| {
+                diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+                    .bind::<BigInt, _>(CLAIM_LOCK)
+                    .execute(pg)?;
+                diesel::sql_query(&sql)
+                    .bind::<Text, _>(lease_owner)
+                    .bind::<BigInt, _>(now + lease_ms)
+                    .bind::<BigInt, _>(now)
+                    .bind::<BigInt, _>(limit)
+                    .bind::<BigInt, _>(per_tenant)
+                    .bind::<BigInt, _>(scan)
+                    .load(pg)
+            })
         }
         DbConnection::Sqlite(lite) => {
-            let pick = PICK
+            let sql = SQL
+                .replace("{owner}", "?")
+                .replace("{until}", "?")
                 .replace("{now}", &now.to_string())
-                .replace("{limit}", &limit.to_string());
-            let sql = format!(
-                "UPDATE outbox_jobs SET state = 'RUNNING', lease_owner = ?, lease_until = ?, \
-                 updated_at = ? WHERE id IN ({pick}) RETURNING *"
-            );
+                .replace("{limit}", &limit.to_string())
+                .replace("{per_tenant}", &per_tenant.to_string())
+                .replace("{scan}", &scan.to_string())
+                .replace("{lock}", "");
             diesel::sql_query(sql)
                 .bind::<Text, _>(lease_owner)
                 .bind::<BigInt, _>(now + lease_ms)
-                .bind::<BigInt, _>(now)
                 .load(lite)
         }
     }
@@ -163,6 +210,25 @@ pub fn fail(conn: &mut DbConnection, id: i64, lease_owner: &str, error: &str) ->
     Ok(n == 1)
 }
 
+/// Holds one leased job (its tenant's integration is disabled or refused); false when the
+/// lease was lost meanwhile.
+pub fn pause_job(conn: &mut DbConnection, id: i64, lease_owner: &str) -> QueryResult<bool> {
+    let n = diesel::update(
+        j::outbox_jobs
+            .filter(j::id.eq(id))
+            .filter(j::lease_owner.eq(lease_owner))
+            .filter(j::state.eq(RUNNING)),
+    )
+    .set((
+        j::state.eq(PAUSED),
+        j::lease_owner.eq(None::<String>),
+        j::lease_until.eq(None::<i64>),
+        j::updated_at.eq(now_ms()),
+    ))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
 /// Holds every pending job of a tenant (its integration was disabled); nothing is dropped.
 pub fn pause_tenant(conn: &mut DbConnection, tenant: &str) -> QueryResult<usize> {
     diesel::update(
@@ -204,10 +270,19 @@ pub fn count(conn: &mut DbConnection, tenant: &str, state: &str) -> QueryResult<
         .get_result(conn)
 }
 
-/// Earliest time any ready job is due (to sleep until then rather than poll blindly).
-pub fn next_due(conn: &mut DbConnection) -> QueryResult<Option<i64>> {
-    j::outbox_jobs
+/// Earliest time after `after` that a ready job comes due or a tenant's quota pause ends (to
+/// sleep until then rather than poll blindly). Jobs due already but not claimed wait for a
+/// tenant's slot, which a finishing job or the poll brings, so they do not count here.
+pub fn next_due(conn: &mut DbConnection, after: i64) -> QueryResult<Option<i64>> {
+    use super::schema::provider_configs::dsl as p;
+    let job: Option<i64> = j::outbox_jobs
         .filter(j::state.eq(READY))
+        .filter(j::next_run_at.gt(after))
         .select(diesel::dsl::min(j::next_run_at))
-        .first(conn)
+        .first(conn)?;
+    let pause_end: Option<i64> = p::provider_configs
+        .filter(p::throttle_until.gt(after))
+        .select(diesel::dsl::min(p::throttle_until))
+        .first(conn)?;
+    Ok(job.into_iter().chain(pause_end).min())
 }

@@ -61,6 +61,15 @@ pub fn mark_deleted(conn: &mut DbConnection, tenant: &str) -> QueryResult<usize>
         .execute(conn)
 }
 
+/// Locks the tenant's row until the transaction ends (the first lock of the lock order), so
+/// what is read next cannot change before the transaction commits.
+pub fn lock(conn: &mut DbConnection, tenant: &str) -> QueryResult<usize> {
+    // A no-op update: a row lock on PostgreSQL, the write lock on SQLite; no FOR UPDATE there.
+    diesel::update(p::provider_configs.filter(p::tenant.eq(tenant)))
+        .set(p::updated_at.eq(p::updated_at))
+        .execute(conn)
+}
+
 /// Slows a tenant down until `until` after a quota answer (`level` grows the next pause).
 pub fn throttle(
     conn: &mut DbConnection,
@@ -76,12 +85,19 @@ pub fn throttle(
         .execute(conn)
 }
 
-/// Clears the slow-down after a successful call.
+/// Clears the slow-down after a successful call, once its pause is over: a call that was
+/// already on the wire when another replica met the quota may succeed, and must not lift the
+/// pause the quota answer just started.
 pub fn clear_throttle(conn: &mut DbConnection, tenant: &str) -> QueryResult<usize> {
     diesel::update(
         p::provider_configs
             .filter(p::tenant.eq(tenant))
-            .filter(p::throttle_level.gt(0)),
+            .filter(p::throttle_level.gt(0))
+            .filter(
+                p::throttle_until
+                    .is_null()
+                    .or(p::throttle_until.le(now_ms())),
+            ),
     )
     .set((p::throttle_until.eq(None::<i64>), p::throttle_level.eq(0)))
     .execute(conn)

@@ -95,6 +95,7 @@ diesel::table! {
         trace_context -> Nullable<Text>,
         created_at -> BigInt,
         updated_at -> BigInt,
+        claims -> Integer,
     }
 }
 

@@ -3,6 +3,12 @@
 //! FAILED with the permanent reason, the tenant slowed down after a quota answer, or the
 //! tenant's work held after its credentials were refused. Every visible change of a
 //! registration or webinar is appended to the change feed in the same transaction.
+//!
+//! Replicas record results concurrently, so each decision about the tenant (slow down, hold,
+//! release) is taken with its provider row locked, on what the row says then: a burst of quota
+//! answers from calls that were in flight together lengthens the pause once, not once per call;
+//! a refusal of credentials that were replaced meanwhile holds nothing; a job that finds its
+//! tenant disabled is held with the tenant's other work instead of lingering leased.
 
 use std::time::Duration;
 
@@ -10,8 +16,11 @@ use diesel::prelude::*;
 
 use super::WorkerConfig;
 use super::backoff::quota_pause;
-use super::execute::{Effect, Outcome};
-use crate::domain::{Engine, Error, RegistrationStatus as S, WebinarStatus, jobs};
+use super::execute::{Effect, Outcome, Ran};
+use crate::domain::providers::{is_blocked, pause_tenant, status_of};
+use crate::domain::{
+    CredentialStatus, Engine, Error, RegistrationStatus as S, WebinarStatus, jobs,
+};
 use crate::provider::ProviderError;
 use crate::store::models::JobRow;
 use crate::store::schema::{registrations::dsl as r, webinars::dsl as w};
@@ -138,10 +147,17 @@ fn write_effect(
             let next = end
                 .and_then(|end| cfg.metrics.next_after(end, now))
                 .or(row.next_metrics_at);
-            diesel::update(
+            // Link only an unlinked webinar (or refresh the same link): when two runs of a
+            // create raced, the first recorded wins and the other event is reported.
+            let linked = diesel::update(
                 w::webinars
                     .filter(w::tenant.eq(&job.tenant))
-                    .filter(w::id.eq(&webinar_id)),
+                    .filter(w::id.eq(&webinar_id))
+                    .filter(
+                        w::on24_event_id
+                            .is_null()
+                            .or(w::on24_event_id.eq(info.event_id)),
+                    ),
             )
             .set((
                 w::on24_event_id.eq(Some(info.event_id)),
@@ -154,6 +170,15 @@ fn write_effect(
                 w::updated_at.eq(now),
             ))
             .execute(conn)?;
+            if linked == 0 {
+                tracing::warn!(
+                    job = job.id,
+                    on24.event_id = info.event_id,
+                    linked_event_id = row.on24_event_id,
+                    "the webinar is already linked to another ON24 event; this one stays unlinked"
+                );
+                return Ok(());
+            }
             changes::append(
                 conn,
                 &[changes::change(
@@ -203,34 +228,146 @@ fn stop(conn: &mut DbConnection, job: &JobRow, owner: &str, reason: &str) -> Res
     Ok(())
 }
 
-/// Records `outcome` of `job` (claimed by `owner`).
+/// Records what a run of `job` (claimed by `owner`) produced.
 pub async fn apply(
     engine: &Engine,
     cfg: &WorkerConfig,
     job: JobRow,
     owner: String,
-    outcome: Outcome,
+    ran: Ran,
 ) -> Result<(), Error> {
     let cfg = cfg.clone();
-    match outcome {
-        Outcome::Disabled => Ok(()),
-        Outcome::Failed(ProviderError::Credentials { problem, message }) => {
-            tracing::warn!(tenant = %job.tenant, ?problem, "provider refused the credentials; holding the tenant's work");
+    let Ran {
+        outcome,
+        secret_version,
+    } = ran;
+    let feed_grew = match outcome {
+        Outcome::Disabled => {
             engine
-                .providers()
-                .record(
-                    &job.tenant,
-                    &Err(ProviderError::Credentials { problem, message }),
-                )
-                .await
+                .store()
+                .transaction(move |conn| disabled(conn, &cfg, &job, &owner))
+                .await?
+        }
+        Outcome::Failed(e @ ProviderError::Credentials { .. }) => {
+            let Some((status, message)) = status_of(&Err(e)) else {
+                return Ok(());
+            };
+            engine
+                .store()
+                .transaction(move |conn| {
+                    refused(conn, &job, &owner, secret_version, status, message)
+                })
+                .await?
         }
         other => {
             engine
                 .store()
                 .transaction(move |conn| write(conn, &cfg, &job, &owner, other))
-                .await
+                .await?;
+            false
         }
+    };
+    if feed_grew {
+        engine.signals().changes_added();
     }
+    Ok(())
+}
+
+/// Holds one leased job and its registration (the tenant's work is held); true when the
+/// registration changed.
+fn hold(conn: &mut DbConnection, job: &JobRow, owner: &str) -> Result<bool, Error> {
+    if !outbox::pause_job(conn, job.id, owner)? {
+        return Ok(false);
+    }
+    let (Some(webinar), Some(reg)) = (&job.webinar_id, &job.registration_id) else {
+        return Ok(false);
+    };
+    let n = diesel::update(
+        r::registrations
+            .filter(r::tenant.eq(&job.tenant))
+            .filter(r::id.eq(reg))
+            .filter(r::status.eq_any([S::Pending.as_str(), S::Retrying.as_str()])),
+    )
+    .set((r::status.eq(S::Paused.as_str()), r::updated_at.eq(now_ms())))
+    .execute(conn)?;
+    if n > 0 {
+        changes::append(
+            conn,
+            &[changes::change(
+                &job.tenant,
+                "REGISTRATION",
+                Some(webinar),
+                Some(reg),
+            )],
+        )?;
+    }
+    Ok(n > 0)
+}
+
+/// The run found the tenant's integration disabled (credentials deleted or refused). Usually
+/// the job was held with the tenant's work already; but a job enqueued by a transaction that
+/// read the tenant as enabled just before it was disabled is still leased: hold it too, so it
+/// resumes with the rest when credentials are put back (not at some lease expiry).
+fn disabled(
+    conn: &mut DbConnection,
+    cfg: &WorkerConfig,
+    job: &JobRow,
+    owner: &str,
+) -> Result<bool, Error> {
+    providers::lock(conn, &job.tenant)?;
+    let usable = providers::get(conn, &job.tenant)?.is_some_and(|p| !p.deleted && !is_blocked(&p));
+    if usable {
+        // Credentials were put back meanwhile: run it again soon.
+        outbox::retry_later(
+            conn,
+            job.id,
+            owner,
+            now_ms() + ms(cfg.wait_delay),
+            None,
+            false,
+        )?;
+        return Ok(false);
+    }
+    hold(conn, job, owner)
+}
+
+/// The provider refused the credentials the run used. If they are still the tenant's
+/// credentials, record the status and hold the tenant's work (this job included) so ON24 is
+/// not called with credentials it refuses; if they were replaced since the run read them,
+/// the refusal says nothing about the new ones: run the job again with those.
+fn refused(
+    conn: &mut DbConnection,
+    job: &JobRow,
+    owner: &str,
+    used_version: Option<i64>,
+    status: CredentialStatus,
+    message: Option<String>,
+) -> Result<bool, Error> {
+    providers::lock(conn, &job.tenant)?;
+    let Some(row) = providers::get(conn, &job.tenant)?.filter(|p| !p.deleted) else {
+        return hold(conn, job, owner);
+    };
+    if used_version.is_some_and(|v| v != row.secret_version) {
+        outbox::retry_later(conn, job.id, owner, now_ms(), None, false)?;
+        return Ok(false);
+    }
+    tracing::warn!(tenant = %job.tenant, status = status.as_str(), "provider refused the credentials; holding the tenant's work");
+    let was_blocked = is_blocked(&row);
+    providers::set_status(conn, &job.tenant, status.as_str(), message.as_deref())?;
+    if !status.blocks_calls() {
+        outbox::retry_later(conn, job.id, owner, now_ms(), None, false)?;
+        return Ok(false);
+    }
+    if was_blocked {
+        // Another run recorded the refusal and held the tenant's work already.
+        return hold(conn, job, owner);
+    }
+    pause_tenant(conn, &job.tenant)?;
+    changes::append(
+        conn,
+        &[changes::change(&job.tenant, "CREDENTIALS", None, None)],
+    )?;
+    Ok(true)
 }
 
 fn write(
@@ -252,14 +389,24 @@ fn write(
         Outcome::Stop(reason) => stop(conn, job, owner, &reason)?,
         Outcome::Failed(ProviderError::Permanent { message }) => stop(conn, job, owner, &message)?,
         Outcome::Failed(ProviderError::Quota { message }) => {
-            let level = providers::get(conn, &job.tenant)?.map_or(0, |p| p.throttle_level);
-            let until = now
-                + ms(quota_pause(
-                    cfg.quota_pause,
-                    cfg.quota_pause_max,
-                    u32::try_from(level).unwrap_or(0),
-                ));
-            providers::throttle(conn, &job.tenant, until, level.saturating_add(1))?;
+            providers::lock(conn, &job.tenant)?;
+            let row = providers::get(conn, &job.tenant)?;
+            let until = match row.as_ref().and_then(|p| p.throttle_until) {
+                // The tenant is already paused by an answer to a call that was in flight with
+                // this one: same burst, so wait with it instead of lengthening the pause again.
+                Some(until) if until > now => until,
+                _ => {
+                    let level = row.map_or(0, |p| p.throttle_level);
+                    let until = now
+                        + ms(quota_pause(
+                            cfg.quota_pause,
+                            cfg.quota_pause_max,
+                            u32::try_from(level).unwrap_or(0),
+                        ));
+                    providers::throttle(conn, &job.tenant, until, level.saturating_add(1))?;
+                    until
+                }
+            };
             if outbox::retry_later(conn, job.id, owner, until, Some(&message), false)? {
                 set_registration(conn, job, S::Retrying, Some(&message), Some(until))?;
             }
@@ -280,6 +427,7 @@ fn write(
                 }
             }
         }
+        // Recorded by `refused` and `disabled`.
         Outcome::Failed(ProviderError::Credentials { .. }) | Outcome::Disabled => {}
     }
     Ok(())

@@ -2,13 +2,38 @@
 //! result (registration status, event ids, metrics) together with the job's completion.
 //! Jobs of one registration run in order: a job waits while an older one for the same
 //! registration is still queued.
+//!
+//! Creating a webinar is the one call ON24 cannot make idempotent (no idempotency key), so
+//! every webinar is created with a marker of ours (its campaign code) and any run of a create
+//! job but the first clean one first looks for a webinar with that marker, adopting it rather
+//! than creating a second: an earlier run may have created it and lost the answer (timeout,
+//! reset), or been cut off (lease expired, tenant paused mid-call, replica gone).
 
 use diesel::prelude::*;
 
 use crate::domain::{Engine, Error, RegistrationStatus, WebinarStatus, jobs};
 use crate::provider::{AttendeeReport, EventInfo, EventSpec, ProviderError, RegistrantSpec};
 use crate::store::models::{JobRow, RegistrationRow, WebinarRow};
-use crate::store::{DbConnection, registrations, webinars};
+use crate::store::{DbConnection, providers, registrations, webinars};
+
+/// A job run: what happened, and which version of the tenant's credentials it used, so a
+/// refusal of credentials that were replaced meanwhile does not hold the tenant's work.
+#[derive(Debug)]
+pub struct Ran {
+    /// What happened.
+    pub outcome: Outcome,
+    /// `secret_version` of the credentials, read before they were decrypted.
+    pub secret_version: Option<i64>,
+}
+
+impl From<Outcome> for Ran {
+    fn from(outcome: Outcome) -> Self {
+        Self {
+            outcome,
+            secret_version: None,
+        }
+    }
+}
 
 /// What running a job produced.
 #[derive(Debug)]
@@ -71,8 +96,15 @@ fn spec(row: &RegistrationRow) -> RegistrantSpec {
     }
 }
 
+/// The marker a webinar carries at the provider (see the module comment): the webinar id is
+/// unique across tenants, so the marker names exactly one webinar of ours.
+pub fn event_marker(webinar_id: &str) -> String {
+    format!("crm-{webinar_id}")
+}
+
 fn event_spec(w: &WebinarRow) -> EventSpec {
     EventSpec {
+        marker: event_marker(&w.id),
         title: w.title.clone(),
         start_at_ms: w.start_at,
         duration_minutes: u32::try_from(w.duration_minutes).unwrap_or(60),
@@ -86,10 +118,18 @@ struct Loaded {
     registration: Option<RegistrationRow>,
     webinar: Option<WebinarRow>,
     older: bool,
+    secret_version: Option<i64>,
+}
+
+/// Whether an earlier run of `job` may have reached the provider without its result being
+/// recorded: it failed before (an ambiguous failure such as a timeout counts an attempt) or
+/// it was leased before (a lease that expired, a pause mid-call, a replica that died).
+pub fn may_have_run_before(job: &JobRow) -> bool {
+    job.claims > 1 || job.attempts > 0
 }
 
 /// Runs `job` once.
-pub async fn run(engine: &Engine, job: &JobRow) -> Result<Outcome, Error> {
+pub async fn run(engine: &Engine, job: &JobRow) -> Result<Ran, Error> {
     let j = job.clone();
     let loaded = engine
         .store()
@@ -103,16 +143,30 @@ pub async fn run(engine: &Engine, job: &JobRow) -> Result<Outcome, Error> {
                 (Some(w), Some(r)) => registrations::get(conn, &j.tenant, w, r)?,
                 _ => None,
             };
+            // Read before the credentials are: a refusal is then blamed on this version or an
+            // older one, never on credentials put after the call started.
+            let secret_version = providers::get(conn, &j.tenant)?.map(|p| p.secret_version);
             Ok::<_, Error>(Loaded {
                 registration,
                 webinar,
                 older,
+                secret_version,
             })
         })
         .await?;
     if loaded.older {
-        return Ok(Outcome::Wait);
+        return Ok(Outcome::Wait.into());
     }
+    let secret_version = loaded.secret_version;
+    let outcome = call(engine, job, loaded).await?;
+    Ok(Ran {
+        outcome,
+        secret_version,
+    })
+}
+
+/// The provider side of `run`, on the rows it loaded.
+async fn call(engine: &Engine, job: &JobRow, loaded: Loaded) -> Result<Outcome, Error> {
     let creds = match engine.providers().credentials_for_work(&job.tenant).await {
         Ok(c) => c,
         Err(Error::IntegrationDisabled { .. }) => return Ok(Outcome::Disabled),
@@ -138,15 +192,32 @@ pub async fn run(engine: &Engine, job: &JobRow) -> Result<Outcome, Error> {
             if webinar.on24_event_id.is_some() {
                 return Ok(Outcome::Done(Effect::Nothing));
             }
-            Ok(
-                match provider.create_event(&creds, &event_spec(&webinar)).await {
-                    Ok(info) => Outcome::Done(Effect::EventReady {
-                        webinar_id: webinar.id,
-                        info,
-                    }),
-                    Err(e) => Outcome::Failed(e),
-                },
-            )
+            let spec = event_spec(&webinar);
+            if may_have_run_before(job) {
+                match provider.find_event(&creds, &spec, job.created_at).await {
+                    Ok(Some(info)) => {
+                        tracing::info!(
+                            job = job.id,
+                            on24.event_id = info.event_id,
+                            "adopting the webinar an earlier run created"
+                        );
+                        return Ok(Outcome::Done(Effect::EventReady {
+                            webinar_id: webinar.id,
+                            info,
+                        }));
+                    }
+                    Ok(None) => {}
+                    // Creating without knowing could duplicate: retry the look-up later.
+                    Err(e) => return Ok(Outcome::Failed(e)),
+                }
+            }
+            Ok(match provider.create_event(&creds, &spec).await {
+                Ok(info) => Outcome::Done(Effect::EventReady {
+                    webinar_id: webinar.id,
+                    info,
+                }),
+                Err(e) => Outcome::Failed(e),
+            })
         }
         jobs::REFRESH_EVENT | jobs::UPDATE_EVENT | jobs::SYNC_METRICS => {
             let Some(event) = webinar.on24_event_id else {

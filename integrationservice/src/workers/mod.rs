@@ -1,20 +1,20 @@
 //! Background work of the integration service: outbox delivery workers (leases, back-off with
-//! jitter, a per-tenant concurrency limit, quota slow-down), the metrics poller, and the
-//! periodic rewrap of stored data keys. `Workers::start` runs them until the shutdown token
-//! is cancelled; workers wake on in-process job signals and poll as a fallback (for jobs
-//! other replicas enqueue and for retries coming due).
+//! jitter, a per-tenant concurrency limit held across replicas, quota slow-down), the metrics
+//! poller, and the periodic rewrap of stored data keys. `Workers::start` runs them until the
+//! shutdown token is cancelled; workers wake on in-process job signals and, on PostgreSQL, on
+//! notifications from other replicas (`wake`), and poll as a fallback (retries coming due).
 
 pub mod apply;
 pub mod backoff;
 pub mod execute;
 pub mod poller;
 pub mod schedule;
+pub mod wake;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -23,7 +23,7 @@ pub use backoff::Backoff;
 pub use schedule::MetricsSchedule;
 
 use crate::domain::Engine;
-use crate::store::{now_ms, outbox};
+use crate::store::{Backend, now_ms, outbox};
 
 /// Settings of the background workers.
 #[derive(Clone, Debug)]
@@ -32,7 +32,8 @@ pub struct WorkerConfig {
     pub worker_id: String,
     /// Jobs run at once by this replica.
     pub concurrency: usize,
-    /// Jobs of one tenant run at once by this replica.
+    /// Jobs of one tenant run at once, by all replicas together (the claim counts the
+    /// tenant's unexpired leases in the database).
     pub per_tenant_concurrency: usize,
     /// How long a claimed job belongs to this replica before others may take it.
     pub lease: Duration,
@@ -76,35 +77,30 @@ impl Default for WorkerConfig {
     }
 }
 
-/// Per-tenant limits of this replica.
-#[derive(Debug, Default)]
-struct TenantLimits {
-    limit: usize,
-    semaphores: Mutex<HashMap<String, Arc<Semaphore>>>,
-}
-
-impl TenantLimits {
-    fn try_acquire(&self, tenant: &str) -> Option<OwnedSemaphorePermit> {
-        let sem = {
-            let mut map = self.semaphores.lock().unwrap_or_else(|p| p.into_inner());
-            map.entry(tenant.to_owned())
-                .or_insert_with(|| Arc::new(Semaphore::new(self.limit.max(1))))
-                .clone()
-        };
-        sem.try_acquire_owned().ok()
-    }
-}
-
 /// The running background tasks.
 #[derive(Debug)]
 pub struct Workers {
     tasks: JoinSet<()>,
+    listening: watch::Receiver<bool>,
 }
 
 impl Workers {
-    /// Starts the delivery loop, the metrics poller and the rewrap timer.
+    /// Starts the delivery loop, the metrics poller and the rewrap timer, and on PostgreSQL
+    /// the listener that wakes the delivery loop when another replica enqueues jobs.
     pub fn start(engine: Engine, config: WorkerConfig, shutdown: CancellationToken) -> Self {
         let mut tasks = JoinSet::new();
+        let (listening_tx, listening) = watch::channel(false);
+        match engine.store().backend() {
+            Backend::Postgres(url) => {
+                let (url, signals, stop) =
+                    (url.clone(), engine.signals().clone(), shutdown.clone());
+                tasks.spawn_blocking(move || wake::listen(&url, &signals, &listening_tx, &stop));
+            }
+            // One process per database: in-process signals reach every worker.
+            Backend::Sqlite(_) => {
+                listening_tx.send_replace(true);
+            }
+        }
         tasks.spawn(deliver_loop(
             engine.clone(),
             config.clone(),
@@ -114,7 +110,14 @@ impl Workers {
         if let Some(every) = config.rewrap_interval {
             tasks.spawn(rewrap_loop(engine, every, shutdown));
         }
-        Self { tasks }
+        Self { tasks, listening }
+    }
+
+    /// Resolves once this replica hears jobs enqueued by other replicas (on PostgreSQL, once
+    /// its listener is subscribed; at once on SQLite).
+    pub async fn listening(&self) {
+        let mut rx = self.listening.clone();
+        let _ = rx.wait_for(|l| *l).await;
     }
 
     /// Waits until every task has stopped (after the shutdown token was cancelled).
@@ -125,15 +128,13 @@ impl Workers {
 
 async fn deliver_loop(engine: Engine, cfg: WorkerConfig, shutdown: CancellationToken) {
     let global = Arc::new(Semaphore::new(cfg.concurrency.max(1)));
-    let tenants = Arc::new(TenantLimits {
-        limit: cfg.per_tenant_concurrency,
-        ..TenantLimits::default()
-    });
     let mut running = JoinSet::new();
     let lease_ms = i64::try_from(cfg.lease.as_millis()).unwrap_or(i64::MAX);
+    let per_tenant = i64::try_from(cfg.per_tenant_concurrency.max(1)).unwrap_or(i64::MAX);
     loop {
         while running.try_join_next().is_some() {}
-        // Claim only what can start now, so claimed jobs never sit on a lease waiting.
+        // Claim only what can start now, so claimed jobs never sit on a lease waiting. The
+        // claim also keeps each tenant within its limit across replicas.
         let free = global.available_permits();
         let claimed = if free == 0 {
             Vec::new()
@@ -144,7 +145,8 @@ async fn deliver_loop(engine: Engine, cfg: WorkerConfig, shutdown: CancellationT
             match engine
                 .store()
                 .run(move |conn| {
-                    outbox::claim(conn, &o, lease_ms, limit).map_err(crate::store::StoreError::from)
+                    outbox::claim(conn, &o, lease_ms, limit, per_tenant)
+                        .map_err(crate::store::StoreError::from)
                 })
                 .await
             {
@@ -162,24 +164,19 @@ async fn deliver_loop(engine: Engine, cfg: WorkerConfig, shutdown: CancellationT
             };
             let engine = engine.clone();
             let cfg = cfg.clone();
-            let tenant_permit = tenants.try_acquire(&job.tenant);
             let span = crate::telemetry::job_span(&job);
             running.spawn(async move {
                 let _permit = permit;
-                let outcome = match tenant_permit {
-                    // The tenant is at its limit in this replica: hand the job back briefly.
-                    None => execute::Outcome::Wait,
-                    Some(_tenant) => match execute::run(&engine, &job).await {
-                        Ok(outcome) => outcome,
-                        Err(e) => {
-                            tracing::warn!(error = %e, job = job.id, kind = %job.kind, "job could not run");
-                            execute::Outcome::Wait
-                        }
-                    },
+                let ran = match execute::run(&engine, &job).await {
+                    Ok(ran) => ran,
+                    Err(e) => {
+                        tracing::warn!(error = %e, job = job.id, kind = %job.kind, "job could not run");
+                        execute::Outcome::Wait.into()
+                    }
                 };
-                crate::telemetry::job_ran(&job, &outcome);
+                crate::telemetry::job_ran(&job, &ran.outcome);
                 let (id, kind) = (job.id, job.kind.clone());
-                if let Err(e) = apply::apply(&engine, &cfg, job, owner.clone(), outcome).await {
+                if let Err(e) = apply::apply(&engine, &cfg, job, owner.clone(), ran).await {
                     tracing::warn!(error = %e, job = id, %kind, "job result could not be recorded; it runs again");
                     // Release the job now rather than when its lease expires.
                     let next = now_ms() + i64::try_from(cfg.wait_delay.as_millis()).unwrap_or(1000);
@@ -212,7 +209,7 @@ async fn deliver_loop(engine: Engine, cfg: WorkerConfig, shutdown: CancellationT
 async fn next_sleep(engine: &Engine, poll: Duration) -> Duration {
     let next = engine
         .store()
-        .run(|conn| outbox::next_due(conn).map_err(crate::store::StoreError::from))
+        .run(|conn| outbox::next_due(conn, now_ms()).map_err(crate::store::StoreError::from))
         .await
         .ok()
         .flatten();

@@ -200,9 +200,25 @@ pub struct Stack {
     pub sim: SimHandle,
     pub keys: KeyService,
     pub tenant: String,
+    /// This engine's workers (None: started without).
+    _workers: Option<Workers>,
+    call_timeout: Duration,
     shutdown: CancellationToken,
-    _workers: Workers,
-    _db: TestDb,
+    db: TestDb,
+}
+
+/// Another replica of the service: its own engine (pool, signals, workers) on the stack's
+/// database, key service and simulator.
+pub struct Replica {
+    pub engine: Engine,
+    pub workers: Option<Workers>,
+    shutdown: CancellationToken,
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
 }
 
 impl Drop for Stack {
@@ -235,28 +251,52 @@ impl Stack {
 
     /// A stack whose ON24 calls give up after `call_timeout`.
     pub async fn start_with(db: Db, workers: WorkerConfig, call_timeout: Duration) -> Self {
+        Self::start_opt(db, Some(workers), call_timeout).await
+    }
+
+    /// A stack whose engine runs the given workers, or none (an API-only replica).
+    pub async fn start_opt(db: Db, workers: Option<WorkerConfig>, call_timeout: Duration) -> Self {
         let keys = KeyService::start().await;
         let sim = Simulator::start(SimConfig::with_account(CLIENT_ID, TOKEN_KEY, TOKEN_SECRET))
             .await
             .expect("simulator");
         let test_db = TestDb::new(db);
-        let store = Store::connect(test_db.url(), 16).expect("store");
-        store.migrate().await.expect("migrate");
-        let key_client = KeyClient::connect_lazy(&keys.client_config).expect("key client");
-        let envelope = Envelope::new(key_client, DekCache::new(1000, Duration::from_secs(60)));
-        let provider = Arc::new(On24Provider::with_request_timeout(call_timeout));
-        let engine = Engine::new(store, envelope, provider);
+        let engine = engine_on(test_db.url(), &keys, call_timeout);
+        engine.store().migrate().await.expect("migrate");
         let shutdown = CancellationToken::new();
-        let workers = Workers::start(engine.clone(), workers, shutdown.clone());
+        let workers = workers.map(|w| Workers::start(engine.clone(), w, shutdown.clone()));
         Self {
             engine,
             sim,
             keys,
             tenant: "acme".into(),
-            shutdown,
             _workers: workers,
-            _db: test_db,
+            call_timeout,
+            shutdown,
+            db: test_db,
         }
+    }
+
+    /// Starts another replica on this stack's database (with `workers`, or none).
+    pub fn replica(&self, workers: Option<WorkerConfig>) -> Replica {
+        let engine = engine_on(self.db.url(), &self.keys, self.call_timeout);
+        let shutdown = CancellationToken::new();
+        let workers = workers.map(|w| Workers::start(engine.clone(), w, shutdown.clone()));
+        Replica {
+            engine,
+            workers,
+            shutdown,
+        }
+    }
+
+    /// A client of the simulator with the test account's working credentials.
+    pub fn on24(&self) -> integrationservice::on24::On24Client {
+        use integrationservice::on24::{BaseUrl, On24Client, On24ClientConfig, On24Credentials};
+        On24Client::new(
+            On24ClientConfig::with_base_url(BaseUrl::parse(&self.sim.base_url).expect("url")),
+            On24Credentials::new(CLIENT_ID as u64, TOKEN_KEY, TOKEN_SECRET),
+        )
+        .expect("client")
     }
 
     pub fn credentials(&self, secret: &str) -> CredentialsInput {
@@ -392,6 +432,15 @@ impl Stack {
             .filter(|e| e.method == method && e.path.contains(fragment))
             .count()
     }
+}
+
+/// An engine on the database at `url` with the stack's key service and a fresh ON24 provider.
+fn engine_on(url: &str, keys: &KeyService, call_timeout: Duration) -> Engine {
+    let store = Store::connect(url, 16).expect("store");
+    let key_client = KeyClient::connect_lazy(&keys.client_config).expect("key client");
+    let envelope = Envelope::new(key_client, DekCache::new(1000, Duration::from_secs(60)));
+    let provider = Arc::new(On24Provider::with_request_timeout(call_timeout));
+    Engine::new(store, envelope, provider)
 }
 
 pub fn webinar_input(reference: &str) -> WebinarInput {

@@ -67,6 +67,7 @@ fn samples() -> Vec<Operation> {
         live_start: Some(start),
         live_duration_minutes: Some(90),
         time_zone: Some("Europe/Paris".into()),
+        language_cd: Some("de".into()),
         promotional_summary: Some("s".into()),
         campaign_code: Some("c".into()),
         archive_available: Some(false),
@@ -79,6 +80,7 @@ fn samples() -> Vec<Operation> {
     let range = DateRange {
         start: Some("2026-01-01".into()),
         end: Some("2026-06-30".into()),
+        mode: Some(DateFilterMode::Creation),
     };
     vec![
         Operation::GetClient,

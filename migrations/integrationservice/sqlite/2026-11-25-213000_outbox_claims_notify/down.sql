@@ -1,0 +1,2 @@
+DROP INDEX outbox_leased;
+ALTER TABLE outbox_jobs DROP COLUMN claims;
