@@ -153,3 +153,70 @@ async fn same_seed_same_faults() {
     );
     assert_eq!(env.ctl.faults().await.expect("faults").seed, 8);
 }
+
+#[tokio::test]
+async fn lost_answer_carries_the_call_out_then_drops_it_within_scope_and_count() {
+    let env = Env::new().await;
+    env.ctl
+        .set_faults(&FaultConfig {
+            lost_answer_rate: 1.0,
+            hang_ms: Some(200),
+            only_method: Some("POST".into()),
+            only_path_suffix: Some("/event".into()),
+            max_faults: Some(1),
+            ..Default::default()
+        })
+        .await
+        .expect("faults");
+    // Out of scope (a GET): answered normally.
+    assert_eq!(env.get("/event").await.status(), 200);
+    // The create is carried out, but the client hears nothing and then sees the reset.
+    let lost = env
+        .auth(env.http.post(env.url("/event")))
+        .form(&[
+            ("liveStart", "2099-06-01T10:00:00"),
+            ("liveDuration", "60"),
+            ("title", "T"),
+        ])
+        .send()
+        .await;
+    assert!(lost.is_err(), "the answer was lost: {lost:?}");
+    let journal = env.ctl.journal().await.expect("journal");
+    let create = journal
+        .iter()
+        .find(|e| e.method == "POST")
+        .expect("journaled");
+    assert_eq!(
+        (create.status, create.fault.as_deref()),
+        (200, Some("lost"))
+    );
+    let listed = ok(env
+        .get("/event?startDate=2099-05-01&endDate=2099-07-01")
+        .await)
+    .await;
+    assert_eq!(listed["totalevents"], 1, "the webinar exists: {listed}");
+    // The one fault allowed is spent: the next create answers.
+    env.future_event().await;
+    let inflight = env.ctl.inflight(CLIENT).await.expect("inflight");
+    assert_eq!(inflight.current, 0, "{inflight:?}");
+    assert!(inflight.max >= 1);
+}
+
+#[tokio::test]
+async fn inflight_counts_concurrent_calls_per_client() {
+    let env = Env::new().await;
+    env.ctl
+        .set_faults(&FaultConfig {
+            latency_ms: 300,
+            ..Default::default()
+        })
+        .await
+        .expect("faults");
+    env.ctl.reset_inflight().await.expect("reset");
+    let (a, b, c) = tokio::join!(env.get("/event"), env.get("/event"), env.get("/event"));
+    assert!([a, b, c].iter().all(|r| r.status() == 200));
+    let f = env.ctl.inflight(CLIENT).await.expect("inflight");
+    assert_eq!((f.current, f.max), (0, 3));
+    env.ctl.reset_inflight().await.expect("reset");
+    assert_eq!(env.ctl.inflight(CLIENT).await.expect("inflight").max, 0);
+}
