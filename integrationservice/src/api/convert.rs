@@ -173,11 +173,7 @@ pub fn registration(r: &domain::Registration) -> pb::Registration {
 }
 
 /// An attendee's metrics.
-pub fn attendee(
-    tenant: &str,
-    m: &domain::AttendeeMetrics,
-    crm_reference_id: &str,
-) -> pb::AttendeeMetrics {
+pub fn attendee(tenant: &str, m: &domain::AttendeeMetrics) -> pb::AttendeeMetrics {
     let webinar = webinar_name(tenant, &m.webinar_id);
     let clamp = |v: i64| i32::try_from(v).unwrap_or(i32::MAX);
     pb::AttendeeMetrics {
@@ -191,7 +187,7 @@ pub fn attendee(
             .map(|r| registration_name(tenant, &m.webinar_id, r))
             .unwrap_or_default(),
         email: m.email.clone(),
-        crm_reference_id: crm_reference_id.to_owned(),
+        crm_reference_id: m.crm_reference_id.clone().unwrap_or_default(),
         on24_event_user_id: m.eventuserid.unwrap_or_default(),
         live_minutes: clamp(m.live_minutes),
         archive_minutes: clamp(m.archive_minutes),
@@ -202,11 +198,10 @@ pub fn attendee(
         polls_answered: clamp(m.polls_answered),
         surveys_answered: clamp(m.surveys_answered),
         resources_downloaded: clamp(m.resources_downloaded),
-        // The domain keeps one first/last activity (ON24 live activity first, else archive).
-        first_live_activity_time: opt_ts(m.first_activity_at),
-        last_live_activity_time: opt_ts(m.last_activity_at),
-        first_archive_activity_time: None,
-        last_archive_activity_time: None,
+        first_live_activity_time: opt_ts(m.first_live_activity_at),
+        last_live_activity_time: opt_ts(m.last_live_activity_at),
+        first_archive_activity_time: opt_ts(m.first_archive_activity_at),
+        last_archive_activity_time: opt_ts(m.last_archive_activity_at),
         live_attendance_percent: m.attendance_percent,
         update_time: Some(ts(m.updated_at)),
     }
@@ -234,11 +229,11 @@ pub fn webinar_metrics(
         total_live_minutes: m.total_live_minutes,
         total_archive_minutes: m.total_archive_minutes,
         average_engagement_score: m.average_engagement_score,
-        average_live_attendance_percent: 0.0,
+        average_live_attendance_percent: m.average_live_attendance_percent,
         questions_asked: m.questions_asked,
         polls_answered: m.polls_answered,
-        surveys_answered: 0,
+        surveys_answered: m.surveys_answered,
         last_sync_time: opt_ts(m.last_metrics_at),
-        next_sync_time: None,
+        next_sync_time: opt_ts(m.next_metrics_at),
     }
 }

@@ -59,13 +59,14 @@ impl From<crate::domain::Error> for Status {
             }
             E::IntegrationDisabled { tenant, .. } => integration_disabled(&tenant),
             E::FailedPrecondition(message) => {
-                let reason = if message.contains("unlinked") {
-                    "WEBINAR_UNLINKED"
-                } else {
-                    "INVALID_STATUS"
-                };
-                error_info_status(Code::FailedPrecondition, &message, reason, &[])
+                error_info_status(Code::FailedPrecondition, &message, "INVALID_STATUS", &[])
             }
+            E::WebinarUnlinked { resource } => error_info_status(
+                Code::FailedPrecondition,
+                "the webinar is unlinked: it accepts no more registrations or changes",
+                "WEBINAR_UNLINKED",
+                &[("resource", &resource)],
+            ),
             // The domain's message is already generic ("database unavailable", ...).
             E::Unavailable(message) => Status::unavailable(message),
             // The domain logged the cause where it happened.

@@ -15,7 +15,7 @@ use proto::webinar::v1::{
 
 use proto::webinar::v1 as pb;
 
-use super::{State, convert, names, validate, validate::Violations, wrap_token};
+use super::{State, convert, names, page_cursor, validate, validate::Violations, wrap_token};
 use crate::domain;
 
 /// How long a watch waits for a change before sending a heartbeat.
@@ -140,13 +140,7 @@ impl FeedRenderer {
                     .await
                     .ok()
                     .flatten();
-                let m = match found {
-                    Some(m) => {
-                        let crm = crm_reference(&self.state, tenant, &m).await;
-                        Some(convert::attendee(tenant, &m, &crm))
-                    }
-                    None => None,
-                };
+                let m = found.map(|m| convert::attendee(tenant, &m));
                 (
                     pb::ChangeType::AttendeeMetrics,
                     m.as_ref().map_or_else(
@@ -207,21 +201,6 @@ impl FeedRenderer {
     }
 }
 
-/// The CRM's contact id of the registration an attendee's metrics belong to (empty if none).
-async fn crm_reference(state: &State, tenant: &str, m: &domain::AttendeeMetrics) -> String {
-    let Some(registration) = &m.registration_id else {
-        return String::new();
-    };
-    state
-        .engine
-        .registrations()
-        .get(tenant, &m.webinar_id, registration)
-        .await
-        .ok()
-        .and_then(|r| r.crm_reference_id)
-        .unwrap_or_default()
-}
-
 /// The stream type of `WatchChanges`.
 pub type WatchStream = Pin<Box<dyn Stream<Item = Result<WatchChangesResponse, Status>> + Send>>;
 
@@ -238,42 +217,33 @@ impl MetricsService for MetricsApi {
         let mut v = Violations::new();
         let size = v.check("page_size", validate::page_size(req.page_size));
         let scope = format!("attendees|{}|{}", webinar.tenant, webinar.webinar);
-        let offset = if req.page_token.is_empty() {
-            Some(0usize)
-        } else {
-            v.check(
-                "page_token",
-                self.state
-                    .tokens
-                    .decode(&scope, &req.page_token)
-                    .and_then(|c| c.parse().map_err(|_| "is not a token of this list".into())),
-            )
-        };
+        let cursor = v.check(
+            "page_token",
+            page_cursor(&self.state, &scope, &req.page_token),
+        );
         v.into_result()?;
-        let (Some(size), Some(offset)) = (size, offset) else {
+        let (Some(size), Some(cursor)) = (size, cursor) else {
             return Err(Status::invalid_argument("invalid request"));
         };
-        // The domain returns the whole webinar (sorted by the store); pages are cut here.
-        let all = self
+        // One page is read from the database, never the whole webinar.
+        let page = self
             .state
             .engine
             .metrics()
-            .attendees(&webinar.tenant, &webinar.webinar.to_string())
+            .attendees(
+                &webinar.tenant,
+                &webinar.webinar.to_string(),
+                size as i32,
+                &cursor,
+            )
             .await?;
-        let mut page = Vec::with_capacity(size.min(all.len()));
-        for m in all.iter().skip(offset).take(size) {
-            let crm = crm_reference(&self.state, &webinar.tenant, m).await;
-            page.push(convert::attendee(&webinar.tenant, m, &crm));
-        }
-        let next = offset + page.len();
-        let next_page_token = if next < all.len() {
-            wrap_token(&self.state, &scope, &next.to_string())
-        } else {
-            String::new()
-        };
         Ok(Response::new(ListAttendeeMetricsResponse {
-            attendee_metrics: page,
-            next_page_token,
+            attendee_metrics: page
+                .items
+                .iter()
+                .map(|m| convert::attendee(&webinar.tenant, m))
+                .collect(),
+            next_page_token: wrap_token(&self.state, &scope, &page.next_page_token),
         }))
     }
 

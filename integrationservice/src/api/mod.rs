@@ -67,3 +67,13 @@ pub(crate) fn wrap_token(state: &ApiState, scope: &str, inner: &str) -> String {
         state.tokens.encode(scope, inner)
     }
 }
+
+/// Unwraps a page token of `scope` into the domain's page token; empty stays empty (the
+/// first page). The counterpart of `wrap_token`; the error is the field violation's text.
+pub(crate) fn page_cursor(state: &ApiState, scope: &str, token: &str) -> Result<String, String> {
+    if token.is_empty() {
+        Ok(String::new())
+    } else {
+        state.tokens.decode(scope, token)
+    }
+}

@@ -286,9 +286,9 @@ impl ProviderConfigService for ProviderConfigApi {
                 names::parse_credentials,
             )?
             .tenant;
-        self.state.engine.providers().delete(&tenant).await?;
+        let paused_delivery_count = self.state.engine.providers().delete(&tenant).await?;
         Ok(Response::new(DeleteOn24CredentialsResponse {
-            paused_delivery_count: 0,
+            paused_delivery_count,
         }))
     }
 }

@@ -15,7 +15,7 @@ use proto::webinar::v1::{
 };
 
 use super::{
-    State, convert, names,
+    State, convert, names, page_cursor,
     registration_fields::{self, RegistrationFields},
     validate,
     validate::Violations,
@@ -35,7 +35,8 @@ pub struct NewRegistration {
     pub request_id: Option<uuid::Uuid>,
 }
 
-/// Validates one create (alone or as batch item `prefix`), given the authorized webinar.
+/// Validates one create, alone or as a batch item, given the authorized webinar. Field paths
+/// are relative to the request item in both cases (`registration.email`).
 pub fn validate_item(
     request: &CreateRegistrationRequest,
     webinar: &names::WebinarName,
@@ -134,21 +135,6 @@ fn result(
     }
 }
 
-/// The domain numbers items among those it was given; the caller numbers them in its request.
-fn reindex(e: domain::Error, domain_index: usize, request_index: usize) -> domain::Error {
-    match e {
-        domain::Error::Validation { field, message } => {
-            let local = format!("requests[{domain_index}].");
-            let field = match field.strip_prefix(&local) {
-                Some(rest) => format!("requests[{request_index}].{rest}"),
-                None => field,
-            };
-            domain::Error::Validation { field, message }
-        }
-        other => other,
-    }
-}
-
 #[tonic::async_trait]
 impl RegistrationService for RegistrationApi {
     async fn create_registration(
@@ -200,7 +186,8 @@ impl RegistrationService for RegistrationApi {
         let mut valid = Vec::new();
         let mut positions = Vec::new();
         for (i, item) in items.iter().enumerate() {
-            let mut v = Violations::with_prefix(format!("requests[{i}]."));
+            // Paths inside the item (`registration.email`): the result's `index` names it.
+            let mut v = Violations::new();
             match validate_item(item, &webinar, &mut v, true) {
                 Some(ok) => {
                     positions.push(i);
@@ -220,14 +207,10 @@ impl RegistrationService for RegistrationApi {
                 .registrations()
                 .register_batch(&webinar.tenant, &webinar.webinar.to_string(), valid)
                 .await?;
-            for (n, (position, outcome)) in positions.into_iter().zip(done).enumerate() {
+            for (position, outcome) in positions.into_iter().zip(done) {
                 let created = outcome.created;
-                outcomes[position] = Some(
-                    outcome
-                        .result
-                        .map(|r| (r, created))
-                        .map_err(|e| Status::from(reindex(e, n, position))),
-                );
+                outcomes[position] =
+                    Some(outcome.result.map(|r| (r, created)).map_err(Status::from));
             }
         }
         let results = outcomes
@@ -288,14 +271,10 @@ impl RegistrationService for RegistrationApi {
             webinar.webinar,
             req.filter.trim()
         );
-        let cursor = if req.page_token.is_empty() {
-            Some(String::new())
-        } else {
-            v.check(
-                "page_token",
-                self.state.tokens.decode(&scope, &req.page_token),
-            )
-        };
+        let cursor = v.check(
+            "page_token",
+            page_cursor(&self.state, &scope, &req.page_token),
+        );
         v.into_result()?;
         let (Some(size), Some(statuses), Some(cursor)) = (size, statuses, cursor) else {
             return Err(Status::invalid_argument("invalid request"));
@@ -433,25 +412,5 @@ impl RegistrationService for RegistrationApi {
         Ok(Response::new(ForgetPersonResponse {
             forgotten_registration_count: count as i64,
         }))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn batch_errors_name_the_callers_item() {
-        let e = reindex(
-            domain::Error::invalid("requests[1].registration.email", "bad"),
-            1,
-            7,
-        );
-        assert_eq!(
-            e,
-            domain::Error::invalid("requests[7].registration.email", "bad")
-        );
-        let other = reindex(domain::Error::not_found("x"), 1, 7);
-        assert_eq!(other, domain::Error::not_found("x"));
     }
 }

@@ -5,10 +5,10 @@
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
 
-/// Collects field violations of one request (or one batch item).
+/// Collects field violations of one request (or one batch item, whose paths are relative
+/// to the item).
 #[derive(Debug, Default)]
 pub struct Violations {
-    prefix: String,
     list: Vec<FieldViolation>,
 }
 
@@ -18,20 +18,9 @@ impl Violations {
         Self::default()
     }
 
-    /// An empty collector whose field paths start with `prefix` (e.g. `requests[3].`).
-    pub fn with_prefix(prefix: impl Into<String>) -> Self {
-        Self {
-            prefix: prefix.into(),
-            list: Vec::new(),
-        }
-    }
-
     /// Records a violation.
     pub fn add(&mut self, field: &str, description: impl Into<String>) {
-        self.list.push(FieldViolation::new(
-            format!("{}{field}", self.prefix),
-            description,
-        ));
+        self.list.push(FieldViolation::new(field, description));
     }
 
     /// Records the error of `result` (if any) under `field` and returns its value.

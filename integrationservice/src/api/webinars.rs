@@ -10,12 +10,14 @@ use proto::webinar::v1::{
     Webinar, webinar_service_server::WebinarService,
 };
 
-use super::{State, convert, names, validate, validate::Violations, wrap_token};
+use super::{State, convert, names, page_cursor, validate, validate::Violations, wrap_token};
 use crate::domain::{WebinarInput, WebinarPatch};
 
 /// Fields of a webinar a CRM may set, validated.
 #[derive(Debug, Clone, Default)]
 pub struct WebinarFields {
+    /// CRM event or session id.
+    pub crm_reference_id: Option<String>,
     /// Title.
     pub title: Option<String>,
     /// Description.
@@ -34,18 +36,31 @@ pub struct WebinarFields {
 
 /// The fields `UpdateWebinar` may change.
 pub const UPDATABLE: &[&str] = &[
+    "crm_reference_id",
     "title",
     "description",
     "start_time",
     "duration_minutes",
     "time_zone",
+    "language_code",
 ];
+
+/// The fields only `CreateWebinar` sets (ON24 cannot change an event's type afterwards).
+const CREATE_ONLY: &[&str] = &["event_type"];
 
 /// Validates the named fields of `w`, recording violations under `prefix`.
 fn fields(w: &Webinar, only: &[&str], v: &mut Violations, prefix: &str) -> WebinarFields {
     let f = |name: &str| format!("{prefix}{name}");
     let wants = |name: &str| only.contains(&name);
     let mut out = WebinarFields::default();
+    if wants("crm_reference_id") {
+        out.crm_reference_id = v
+            .check(
+                &f("crm_reference_id"),
+                validate::crm_reference(&w.crm_reference_id, true),
+            )
+            .map(|()| w.crm_reference_id.clone());
+    }
     if wants("title") {
         out.title = v
             .check(&f("title"), validate::required_text(&w.title, 1, 250))
@@ -100,8 +115,6 @@ fn fields(w: &Webinar, only: &[&str], v: &mut Violations, prefix: &str) -> Webin
 pub struct CreateWebinar {
     /// Tenant id.
     pub tenant: String,
-    /// CRM event or session id.
-    pub crm_reference_id: String,
     /// Validated fields (all set).
     pub fields: WebinarFields,
     /// Client idempotency key.
@@ -117,18 +130,12 @@ pub fn validate_create(
     let Some(w) = &request.webinar else {
         return Err(validate::invalid("webinar", "required"));
     };
-    v.check(
-        "webinar.crm_reference_id",
-        validate::crm_reference(&w.crm_reference_id, true),
-    );
-    let mut all: Vec<&str> = UPDATABLE.to_vec();
-    all.extend(["language_code", "event_type"]);
+    let all: Vec<&str> = UPDATABLE.iter().chain(CREATE_ONLY).copied().collect();
     let fields = fields(w, &all, &mut v, "webinar.");
     let request_id = v.check("request_id", validate::request_id(&request.request_id));
     v.into_result()?;
     Ok(CreateWebinar {
         tenant,
-        crm_reference_id: w.crm_reference_id.clone(),
         fields,
         request_id: request_id.flatten(),
     })
@@ -202,7 +209,7 @@ impl WebinarApi {
 fn input(create: CreateWebinar) -> WebinarInput {
     let f = create.fields;
     WebinarInput {
-        crm_reference_id: create.crm_reference_id,
+        crm_reference_id: f.crm_reference_id.unwrap_or_default(),
         title: f.title.unwrap_or_default(),
         description: f.description.filter(|d| !d.is_empty()),
         start_at: f
@@ -307,14 +314,10 @@ impl WebinarService for WebinarApi {
         let mut v = Violations::new();
         let size = v.check("page_size", validate::page_size(req.page_size));
         let scope = format!("webinars|{tenant}|{}", req.show_unlinked);
-        let cursor = if req.page_token.is_empty() {
-            Some(String::new())
-        } else {
-            v.check(
-                "page_token",
-                self.state.tokens.decode(&scope, &req.page_token),
-            )
-        };
+        let cursor = v.check(
+            "page_token",
+            page_cursor(&self.state, &scope, &req.page_token),
+        );
         v.into_result()?;
         let (Some(size), Some(cursor)) = (size, cursor) else {
             return Err(Status::invalid_argument("invalid request"));
@@ -323,15 +326,10 @@ impl WebinarService for WebinarApi {
             .state
             .engine
             .webinars()
-            .list(&tenant, size as i32, &cursor)
+            .list(&tenant, req.show_unlinked, size as i32, &cursor)
             .await?;
         Ok(Response::new(ListWebinarsResponse {
-            webinars: page
-                .items
-                .iter()
-                .filter(|w| req.show_unlinked || w.status != crate::domain::WebinarStatus::Unlinked)
-                .map(convert::webinar)
-                .collect(),
+            webinars: page.items.iter().map(convert::webinar).collect(),
             next_page_token: wrap_token(&self.state, &scope, &page.next_page_token),
         }))
     }
@@ -356,6 +354,8 @@ impl WebinarService for WebinarApi {
             start_at: f.start_time.map(|t| t.timestamp_millis()),
             duration_minutes: f.duration_minutes.map(|d| d as i32),
             time_zone: f.time_zone,
+            language: f.language_code,
+            crm_reference_id: f.crm_reference_id,
         };
         let w = self
             .state

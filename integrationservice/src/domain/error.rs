@@ -37,9 +37,17 @@ pub enum Error {
         /// Why.
         reason: String,
     },
-    /// The resource is in a state that forbids this (FAILED_PRECONDITION).
+    /// The resource is in a state that forbids this (FAILED_PRECONDITION, `INVALID_STATUS`).
     #[error("{0}")]
     FailedPrecondition(String),
+    /// The webinar was unlinked: it takes no more registrations, updates or metrics pulls
+    /// (FAILED_PRECONDITION, `WEBINAR_UNLINKED`). Its own variant so the API maps it by type,
+    /// not by the wording of a message.
+    #[error("{resource} is unlinked")]
+    WebinarUnlinked {
+        /// The webinar's resource name.
+        resource: String,
+    },
     /// A dependency is down or overloaded; retry (UNAVAILABLE).
     #[error("unavailable: {0}")]
     Unavailable(String),

@@ -6,10 +6,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use super::{
-    AttendeeMetrics, Change, ChangeKind, Engine, Error, SyncReport, WebinarMetrics, validate,
+    AttendeeMetrics, Change, ChangeKind, Engine, Error, Page, SyncReport, WebinarMetrics, validate,
 };
 use crate::provider::AttendeeReport;
-use crate::store::models::{MetricsRow, WebinarRow};
+use crate::store::models::{MetricsRow, RegistrationRow, WebinarRow};
 use crate::store::{DbConnection, changes, metrics, now_ms, providers, registrations};
 
 /// Metrics and change-feed service.
@@ -18,19 +18,25 @@ pub struct Metrics<'a> {
     pub(crate) engine: &'a Engine,
 }
 
-fn joined(
-    row: &MetricsRow,
-    webinar: &WebinarRow,
-    registration_id: Option<String>,
-) -> AttendeeMetrics {
-    let percent = if webinar.duration_minutes > 0 {
+/// Live minutes as a percentage of the webinar's live duration, 0 to 100 (0 when the
+/// duration is unknown, as for a linked event not read yet).
+fn attendance_percent(row: &MetricsRow, webinar: &WebinarRow) -> f64 {
+    if webinar.duration_minutes > 0 {
         (row.live_minutes as f64 * 100.0 / f64::from(webinar.duration_minutes)).min(100.0)
     } else {
         0.0
-    };
+    }
+}
+
+fn joined(
+    row: &MetricsRow,
+    webinar: &WebinarRow,
+    registration: Option<&RegistrationRow>,
+) -> AttendeeMetrics {
     AttendeeMetrics {
         webinar_id: row.webinar_id.clone(),
-        registration_id,
+        registration_id: registration.map(|r| r.id.clone()),
+        crm_reference_id: registration.and_then(|r| r.crm_reference_id.clone()),
         email: row.email.clone(),
         eventuserid: row.eventuserid,
         live_minutes: row.live_minutes,
@@ -42,9 +48,11 @@ fn joined(
         polls_answered: row.polls_answered,
         surveys_answered: row.surveys_answered,
         resources_downloaded: row.resources_downloaded,
-        first_activity_at: row.first_activity_at,
-        last_activity_at: row.last_activity_at,
-        attendance_percent: percent,
+        first_live_activity_at: row.first_live_activity_at,
+        last_live_activity_at: row.last_live_activity_at,
+        first_archive_activity_at: row.first_archive_activity_at,
+        last_archive_activity_at: row.last_archive_activity_at,
+        attendance_percent: attendance_percent(row, webinar),
         updated_at: row.updated_at,
     }
 }
@@ -64,8 +72,10 @@ fn to_row(tenant: &str, webinar: &str, r: &AttendeeReport, now: i64) -> MetricsR
         polls_answered: r.polls_answered,
         surveys_answered: r.surveys_answered,
         resources_downloaded: r.resources_downloaded,
-        first_activity_at: r.first_activity_ms,
-        last_activity_at: r.last_activity_ms,
+        first_live_activity_at: r.first_live_activity_ms,
+        last_live_activity_at: r.last_live_activity_ms,
+        first_archive_activity_at: r.first_archive_activity_ms,
+        last_archive_activity_at: r.last_archive_activity_ms,
         updated_at: now,
     }
 }
@@ -80,15 +90,16 @@ fn same_figures(a: &MetricsRow, b: &MetricsRow) -> bool {
     }
 }
 
-fn registration_ids(
+/// The webinar's registrations of these emails, by email.
+fn registrations_by_email(
     conn: &mut DbConnection,
     tenant: &str,
     webinar: &str,
     emails: &[String],
-) -> diesel::QueryResult<HashMap<String, String>> {
+) -> diesel::QueryResult<HashMap<String, RegistrationRow>> {
     Ok(registrations::by_emails(conn, tenant, webinar, emails)?
         .into_iter()
-        .map(|r| (r.email, r.id))
+        .map(|r| (r.email.clone(), r))
         .collect())
 }
 
@@ -118,13 +129,13 @@ pub fn store_reports(
         .chain(&updates)
         .map(|r| r.email.clone())
         .collect();
-    let ids = registration_ids(conn, tenant, webinar, &emails)?;
+    let registered = registrations_by_email(conn, tenant, webinar, &emails)?;
     metrics::insert(conn, &inserts)?;
     metrics::upsert(conn, &updates)?;
     let feed: Vec<_> = emails
         .iter()
-        .filter_map(|e| ids.get(e))
-        .map(|id| changes::change(tenant, "ATTENDEE_METRICS", Some(webinar), Some(id)))
+        .filter_map(|e| registered.get(e))
+        .map(|r| changes::change(tenant, "ATTENDEE_METRICS", Some(webinar), Some(&r.id)))
         .collect();
     {
         use crate::store::schema::webinars::dsl as w;
@@ -144,26 +155,37 @@ pub fn store_reports(
 }
 
 impl Metrics<'_> {
-    /// Per-attendee metrics of a webinar, joined to registrations.
+    /// A page of a webinar's per-attendee metrics, joined to registrations, in email order.
+    /// Paged in the database by keyset on the email (the table's key within a webinar): a
+    /// page reads `page_size` rows however many attendees the webinar has, and attendees
+    /// added or forgotten between pages neither shift nor repeat the others.
     pub async fn attendees(
         &self,
         tenant: &str,
         webinar: &str,
-    ) -> Result<Vec<AttendeeMetrics>, Error> {
+        page_size: i32,
+        page_token: &str,
+    ) -> Result<Page<AttendeeMetrics>, Error> {
         validate::tenant(tenant)?;
         validate::id("parent", webinar)?;
+        let limit = validate::page_size(page_size)?;
+        let kind = format!("attendees/{webinar}");
+        let after = validate::decode_page_token(&kind, page_token)?;
         let (t, w) = (tenant.to_owned(), webinar.to_owned());
         self.engine
             .store
             .run(move |conn| {
-                let webinar = super::webinars::live(conn, &t, &w)?;
-                let rows = metrics::for_webinar(conn, &t, &w)?;
+                let webinar = super::webinars::existing(conn, &t, &w)?;
+                let rows = metrics::page(conn, &t, &w, after.as_deref(), limit + 1)?;
                 let emails: Vec<String> = rows.iter().map(|r| r.email.clone()).collect();
-                let ids = registration_ids(conn, &t, &w, &emails)?;
-                Ok(rows
-                    .iter()
-                    .map(|r| joined(r, &webinar, ids.get(&r.email).cloned()))
-                    .collect())
+                let registered = registrations_by_email(conn, &t, &w, &emails)?;
+                Ok(super::webinars::page(
+                    rows,
+                    limit,
+                    &kind,
+                    |r| r.email.clone(),
+                    |r| joined(r, &webinar, registered.get(&r.email)),
+                ))
             })
             .await
     }
@@ -183,12 +205,12 @@ impl Metrics<'_> {
         self.engine
             .store
             .run(move |conn| {
-                let webinar = super::webinars::live(conn, &t, &w)?;
+                let webinar = super::webinars::existing(conn, &t, &w)?;
                 let Some(reg) = registrations::get(conn, &t, &w, &r)? else {
                     return Ok(None);
                 };
                 let rows = metrics::for_emails(conn, &t, &w, std::slice::from_ref(&reg.email))?;
-                Ok(rows.first().map(|m| joined(m, &webinar, Some(r.clone()))))
+                Ok(rows.first().map(|m| joined(m, &webinar, Some(&reg))))
             })
             .await
     }
@@ -201,7 +223,7 @@ impl Metrics<'_> {
         self.engine
             .store
             .run(move |conn| {
-                let webinar = super::webinars::live(conn, &t, &w)?;
+                let webinar = super::webinars::existing(conn, &t, &w)?;
                 let rows = metrics::for_webinar(conn, &t, &w)?;
                 let by_status: BTreeMap<String, i64> =
                     registrations::count_by_status(conn, &t, &w)?
@@ -212,10 +234,15 @@ impl Metrics<'_> {
                     .filter(|r| r.live_minutes + r.archive_minutes > 0)
                     .collect();
                 let n = attendees.len() as i64;
+                let live_percents: Vec<f64> = rows
+                    .iter()
+                    .filter(|r| r.live_minutes > 0)
+                    .map(|r| attendance_percent(r, &webinar))
+                    .collect();
                 Ok(WebinarMetrics {
                     registrations_by_status: by_status,
                     attendees: n,
-                    live_attendees: rows.iter().filter(|r| r.live_minutes > 0).count() as i64,
+                    live_attendees: live_percents.len() as i64,
                     on_demand_attendees: rows.iter().filter(|r| r.archive_minutes > 0).count()
                         as i64,
                     total_live_minutes: rows.iter().map(|r| r.live_minutes).sum(),
@@ -225,9 +252,16 @@ impl Metrics<'_> {
                     } else {
                         0.0
                     },
+                    average_live_attendance_percent: if live_percents.is_empty() {
+                        0.0
+                    } else {
+                        live_percents.iter().sum::<f64>() / live_percents.len() as f64
+                    },
                     questions_asked: rows.iter().map(|r| r.questions_asked).sum(),
                     polls_answered: rows.iter().map(|r| r.polls_answered).sum(),
+                    surveys_answered: rows.iter().map(|r| r.surveys_answered).sum(),
                     last_metrics_at: webinar.last_metrics_at,
+                    next_metrics_at: webinar.next_metrics_at,
                 })
             })
             .await

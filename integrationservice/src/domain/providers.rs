@@ -291,10 +291,14 @@ impl ProviderConfigs<'_> {
     }
 
     /// Deletes the credentials: the integration is disabled for this tenant, its work held.
-    pub async fn delete(&self, tenant: &str) -> Result<(), Error> {
+    /// Returns how many registrations now wait in PAUSED for credentials to be put again:
+    /// the undelivered ones this deletion paused, plus any already paused because the
+    /// provider had refused the credentials (they too now wait for new credentials).
+    pub async fn delete(&self, tenant: &str) -> Result<i64, Error> {
         validate::tenant(tenant)?;
         let t = tenant.to_owned();
-        self.engine
+        let paused = self
+            .engine
             .store
             .transaction(move |conn| {
                 enabled(conn, &t)
@@ -302,11 +306,16 @@ impl ProviderConfigs<'_> {
                 providers::mark_deleted(conn, &t)?;
                 pause_tenant(conn, &t)?;
                 changes::append(conn, &[changes::change(&t, "CREDENTIALS", None, None)])?;
-                Ok::<_, Error>(())
+                // Counted in the same transaction, so it is exactly what the deletion left.
+                Ok::<_, Error>(registrations::count_in_status(
+                    conn,
+                    &t,
+                    RegistrationStatus::Paused.as_str(),
+                )?)
             })
             .await?;
         self.engine.signals.changes_added();
-        Ok(())
+        Ok(paused)
     }
 
     /// Decrypts the tenant's credentials for one use.

@@ -45,8 +45,10 @@ pub fn view(row: &RegistrationRow) -> Registration {
     }
 }
 
-/// Validates one item; returns the normalised email.
-fn check(prefix: &str, r: &RegistrationInput) -> Result<String, Error> {
+/// Validates one item; returns the normalised email. Field paths are relative to the item of
+/// the request (`registration.email`, `request_id`), alone or in a batch.
+fn check(r: &RegistrationInput) -> Result<String, Error> {
+    let prefix = "registration.";
     let email = validate::email(&format!("{prefix}email"), &r.email)?;
     validate::text(&format!("{prefix}first_name"), &r.first_name, 1, 100)?;
     validate::text(&format!("{prefix}last_name"), &r.last_name, 1, 100)?;
@@ -57,7 +59,7 @@ fn check(prefix: &str, r: &RegistrationInput) -> Result<String, Error> {
     }
     validate::extra(prefix.trim_end_matches('.'), &r.extra)?;
     if let Some(id) = &r.request_id {
-        validate::request_id(&format!("{prefix}request_id"), id)?;
+        validate::request_id("request_id", id)?;
     }
     Ok(email)
 }
@@ -108,15 +110,7 @@ impl Registrations<'_> {
     ) -> Result<(Registration, bool), Error> {
         let mut out = self.register_batch(tenant, webinar, vec![input]).await?;
         let item = out.pop().ok_or(Error::Internal)?;
-        // A single call reports the item's own error with plain field names.
-        let registration = item.result.map_err(|e| match e {
-            Error::Validation { field, message } => Error::Validation {
-                field: field.trim_start_matches("requests[0].").to_owned(),
-                message,
-            },
-            other => other,
-        })?;
-        Ok((registration, item.created))
+        Ok((item.result?, item.created))
     }
 
     /// Registers up to 1,000 people in one transaction, with one outcome per item in order.
@@ -180,7 +174,7 @@ impl Registrations<'_> {
             .engine
             .store
             .run(move |conn| {
-                super::webinars::live(conn, &t, &w)?;
+                super::webinars::existing(conn, &t, &w)?;
                 Ok::<_, Error>(registrations::list(
                     conn,
                     &t,
@@ -225,6 +219,8 @@ impl Registrations<'_> {
             .store
             .transaction(move |conn| {
                 let config = super::providers::enabled(conn, &t)?;
+                // An unlinked webinar takes no changes (WEBINAR_UNLINKED).
+                super::webinars::live(conn, &t, &w)?;
                 let mut row = find(conn, &t, &w, &i)?;
                 let status = S::parse(&row.status).unwrap_or(S::Failed);
                 if matches!(status, S::Cancelled | S::Forgotten) {
@@ -382,11 +378,7 @@ fn register_in(
     let config = super::providers::enabled(conn, tenant)?;
     super::webinars::live(conn, tenant, webinar)?;
     let paused = super::providers::is_blocked(&config);
-    let checked: Vec<Result<String, Error>> = items
-        .iter()
-        .enumerate()
-        .map(|(n, r)| check(&format!("requests[{n}]."), r))
-        .collect();
+    let checked: Vec<Result<String, Error>> = items.iter().map(check).collect();
     let emails: Vec<String> = checked
         .iter()
         .filter_map(|c| c.as_ref().ok().cloned())

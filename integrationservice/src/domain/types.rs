@@ -187,6 +187,10 @@ pub struct WebinarPatch {
     pub duration_minutes: Option<i32>,
     /// New time zone.
     pub time_zone: Option<String>,
+    /// New language code (sent to the provider with the other event fields).
+    pub language: Option<String>,
+    /// New CRM reference (local only: the provider never sees it); unique in the tenant.
+    pub crm_reference_id: Option<String>,
 }
 
 /// A webinar.
@@ -355,6 +359,8 @@ pub struct AttendeeMetrics {
     pub webinar_id: String,
     /// The registration, when the attendee registered through this service.
     pub registration_id: Option<String>,
+    /// That registration's CRM contact id, if it has one.
+    pub crm_reference_id: Option<String>,
     /// Email.
     pub email: String,
     /// Provider registrant id.
@@ -377,10 +383,14 @@ pub struct AttendeeMetrics {
     pub surveys_answered: i64,
     /// Resources downloaded.
     pub resources_downloaded: i64,
-    /// First activity.
-    pub first_activity_at: Option<i64>,
-    /// Last activity.
-    pub last_activity_at: Option<i64>,
+    /// First live activity.
+    pub first_live_activity_at: Option<i64>,
+    /// Last live activity.
+    pub last_live_activity_at: Option<i64>,
+    /// First on-demand activity.
+    pub first_archive_activity_at: Option<i64>,
+    /// Last on-demand activity.
+    pub last_archive_activity_at: Option<i64>,
     /// Percentage of the live duration watched live (0..=100).
     pub attendance_percent: f64,
     /// When these figures were pulled.
@@ -404,12 +414,18 @@ pub struct WebinarMetrics {
     pub total_archive_minutes: i64,
     /// Mean engagement score of attendees.
     pub average_engagement_score: f64,
+    /// Mean attendance percentage of live attendees.
+    pub average_live_attendance_percent: f64,
     /// Sum of questions.
     pub questions_asked: i64,
     /// Sum of polls answered.
     pub polls_answered: i64,
+    /// Sum of surveys answered.
+    pub surveys_answered: i64,
     /// Last metrics pull.
     pub last_metrics_at: Option<i64>,
+    /// Next scheduled pull (None: none scheduled).
+    pub next_metrics_at: Option<i64>,
 }
 
 /// One change-feed entry.

@@ -247,7 +247,8 @@ pub fn decode_page_token(kind: &str, token: &str) -> Result<Option<String>, Erro
         .strip_prefix(kind)
         .and_then(|r| r.strip_prefix(':'))
         .ok_or_else(bad)?;
-    if last.is_empty() || last.len() > 128 {
+    // Ids are 36 characters; an attendee list's key is an email, at most 254.
+    if last.is_empty() || last.len() > 254 {
         return Err(bad());
     }
     Ok(Some(last.to_owned()))

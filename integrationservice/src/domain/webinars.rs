@@ -61,9 +61,26 @@ fn job(row: &WebinarRow, kind: &str, paused: bool) -> NewJob {
     job
 }
 
-/// A live webinar of the tenant, or NOT_FOUND.
+/// A webinar of the tenant that still takes writes (registrations, updates, metrics pulls):
+/// NOT_FOUND if the tenant has no such webinar, `WebinarUnlinked` once it was unlinked.
 pub(crate) fn live(conn: &mut DbConnection, tenant: &str, id: &str) -> Result<WebinarRow, Error> {
-    webinars::get(conn, tenant, id)?
+    let row = existing(conn, tenant, id)?;
+    if row.deleted {
+        return Err(Error::WebinarUnlinked {
+            resource: format!("tenants/{tenant}/webinars/{id}"),
+        });
+    }
+    Ok(row)
+}
+
+/// A webinar of the tenant, unlinked or not (reads: its registrations and metrics are kept
+/// after an unlink), or NOT_FOUND.
+pub(crate) fn existing(
+    conn: &mut DbConnection,
+    tenant: &str,
+    id: &str,
+) -> Result<WebinarRow, Error> {
+    webinars::find(conn, tenant, id)?
         .ok_or_else(|| Error::not_found(format!("tenants/{tenant}/webinars/{id}")))
 }
 
@@ -244,15 +261,16 @@ impl Webinars<'_> {
         let row = self
             .engine
             .store
-            .run(move |conn| live(conn, &t, &i))
+            .run(move |conn| existing(conn, &t, &i))
             .await?;
         Ok(view(&row))
     }
 
-    /// A page of the tenant's webinars.
+    /// A page of the tenant's webinars, newest first; unlinked ones only if asked.
     pub async fn list(
         &self,
         tenant: &str,
+        include_unlinked: bool,
         page_size: i32,
         page_token: &str,
     ) -> Result<Page<Webinar>, Error> {
@@ -264,7 +282,8 @@ impl Webinars<'_> {
             .engine
             .store
             .run(move |conn| {
-                webinars::list(conn, &t, after.as_deref(), limit + 1).map_err(Error::from)
+                webinars::list(conn, &t, include_unlinked, after.as_deref(), limit + 1)
+                    .map_err(Error::from)
             })
             .await?;
         Ok(page(rows, limit, "webinars", |r| r.id.clone(), view))
@@ -292,6 +311,19 @@ impl Webinars<'_> {
         if patch.start_at.is_some_and(|s| s <= 0) {
             return Err(Error::invalid("webinar.start_time", "must be a valid time"));
         }
+        if let Some(l) = &patch.language {
+            validate::language("webinar.language_code", l)?;
+        }
+        if let Some(r) = &patch.crm_reference_id {
+            validate::reference("webinar.crm_reference_id", r)?;
+        }
+        // The CRM reference is ours alone; every other field is part of the provider's event.
+        let provider_change = patch.title.is_some()
+            || patch.description.is_some()
+            || patch.start_at.is_some()
+            || patch.duration_minutes.is_some()
+            || patch.time_zone.is_some()
+            || patch.language.is_some();
         let (t, i) = (tenant.to_owned(), id.to_owned());
         let row = self
             .engine
@@ -299,6 +331,17 @@ impl Webinars<'_> {
             .transaction(move |conn| {
                 let config = super::providers::enabled(conn, &t)?;
                 let mut row = live(conn, &t, &i)?;
+                if let Some(reference) = patch.crm_reference_id {
+                    if by_reference(conn, &t, &reference)?.is_some_and(|other| other.id != row.id) {
+                        return Err(Error::AlreadyExists {
+                            resource: format!("webinar with crm_reference_id {reference}"),
+                        });
+                    }
+                    row.crm_reference_id = reference;
+                }
+                if let Some(v) = patch.language {
+                    row.language = v;
+                }
                 if let Some(v) = patch.title {
                     row.title = v;
                 }
@@ -318,7 +361,7 @@ impl Webinars<'_> {
                 webinars::save(conn, &row)?;
                 // A webinar still PENDING is created from the latest row; only an existing
                 // provider event needs an update job.
-                if row.on24_event_id.is_some() {
+                if provider_change && row.on24_event_id.is_some() {
                     outbox::enqueue(
                         conn,
                         &[job(
@@ -346,7 +389,11 @@ impl Webinars<'_> {
             .engine
             .store
             .transaction(move |conn| {
-                let mut row = live(conn, &t, &i)?;
+                let mut row = existing(conn, &t, &i)?;
+                // Unlinking twice answers the unlinked webinar, as retries expect.
+                if row.deleted {
+                    return Ok(row);
+                }
                 row.deleted = true;
                 row.status = WebinarStatus::Unlinked.as_str().into();
                 row.next_metrics_at = None;

@@ -129,6 +129,8 @@ pub struct EventUpdate {
     pub live_start: Option<DateTime<FixedOffset>>,
     pub live_duration_minutes: Option<u32>,
     pub time_zone: Option<String>,
+    /// `languageCd` (ON24's `UpdateEventForm` takes it like the create form).
+    pub language_cd: Option<String>,
     pub promotional_summary: Option<String>,
     pub campaign_code: Option<String>,
     pub archive_available: Option<bool>,
@@ -152,6 +154,7 @@ impl EventUpdate {
             f.push(("liveDuration", m.to_string()));
         }
         push_opt(&mut f, "timeZone", &self.time_zone);
+        push_opt(&mut f, "languageCd", &self.language_cd);
         push_opt(&mut f, "promotionalSummary", &self.promotional_summary);
         push_opt(&mut f, "campaignCode", &self.campaign_code);
         if let Some(b) = self.archive_available {

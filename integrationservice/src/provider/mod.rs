@@ -163,10 +163,14 @@ pub struct AttendeeReport {
     pub surveys_answered: i64,
     /// Resources downloaded.
     pub resources_downloaded: i64,
-    /// First activity, ms since epoch.
-    pub first_activity_ms: Option<i64>,
-    /// Last activity, ms since epoch.
-    pub last_activity_ms: Option<i64>,
+    /// First live activity, ms since epoch.
+    pub first_live_activity_ms: Option<i64>,
+    /// Last live activity, ms since epoch.
+    pub last_live_activity_ms: Option<i64>,
+    /// First on-demand (archive) activity, ms since epoch.
+    pub first_archive_activity_ms: Option<i64>,
+    /// Last on-demand (archive) activity, ms since epoch.
+    pub last_archive_activity_ms: Option<i64>,
 }
 
 /// A webinar platform. Every call takes the tenant's credentials for that one call.
@@ -184,10 +188,6 @@ pub trait WebinarProvider: Send + Sync + std::fmt::Debug {
         c: &'a ProviderCredentials,
         spec: &'a EventSpec,
     ) -> BoxFuture<'a, Result<EventInfo, ProviderError>>;
-    /// Reads a webinar (for linking an existing one).
-    fn get_event<'a>(
-        &'a self,
-        c: &'a ProviderCredentials,
     /// Finds the webinar an earlier `create_event` of `spec` made, by `spec.marker`, among
     /// the webinars created since `created_after_ms`; None when there is none. The provider
     /// has no idempotency key, so this is what makes a retried creation safe.
@@ -197,6 +197,10 @@ pub trait WebinarProvider: Send + Sync + std::fmt::Debug {
         spec: &'a EventSpec,
         created_after_ms: i64,
     ) -> BoxFuture<'a, Result<Option<EventInfo>, ProviderError>>;
+    /// Reads a webinar (for linking an existing one).
+    fn get_event<'a>(
+        &'a self,
+        c: &'a ProviderCredentials,
         event_id: i64,
     ) -> BoxFuture<'a, Result<EventInfo, ProviderError>>;
     /// Changes a webinar.

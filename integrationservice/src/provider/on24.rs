@@ -312,6 +312,8 @@ impl WebinarProvider for On24Provider {
                 live_start: Some(start_time(spec.start_at_ms)),
                 live_duration_minutes: Some(spec.duration_minutes),
                 time_zone: Some(spec.time_zone.clone()),
+                // Linked events may carry no language of ours: leave ON24's as it is.
+                language_cd: (!spec.language.is_empty()).then(|| spec.language.clone()),
                 ..EventUpdate::default()
             };
             self.client(c)?
@@ -421,20 +423,6 @@ impl WebinarProvider for On24Provider {
                 .into_iter()
                 .filter_map(|a| {
                     let email = a.email.as_deref()?.trim().to_lowercase();
-                    let first = [
-                        a.firstliveactivity.as_deref(),
-                        a.firstarchiveactivity.as_deref(),
-                    ]
-                    .into_iter()
-                    .filter_map(parse_time)
-                    .min();
-                    let last = [
-                        a.lastliveactivity.as_deref(),
-                        a.lastarchiveactivity.as_deref(),
-                    ]
-                    .into_iter()
-                    .filter_map(parse_time)
-                    .max();
                     Some(AttendeeReport {
                         email,
                         eventuserid: a.eventuserid.map(|v| to_i64(Some(v))),
@@ -446,6 +434,18 @@ impl WebinarProvider for On24Provider {
                         questions_asked: to_i64(a.askedquestions),
                         polls_answered: to_i64(a.answeredpolls),
                         surveys_answered: to_i64(a.answeredsurveys),
+                        resources_downloaded: to_i64(a.resourcesdownloaded),
+                        first_live_activity_ms: parse_time(a.firstliveactivity.as_deref()),
+                        last_live_activity_ms: parse_time(a.lastliveactivity.as_deref()),
+                        first_archive_activity_ms: parse_time(a.firstarchiveactivity.as_deref()),
+                        last_archive_activity_ms: parse_time(a.lastarchiveactivity.as_deref()),
+                    })
+                })
+                .collect())
+        }
+        .boxed()
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -464,15 +464,5 @@ mod tests {
         let year_ago = now.timestamp_millis() - 365 * 86_400_000;
         let w = creation_window(year_ago, now);
         assert_eq!(w.start.as_deref(), Some("2026-05-30"));
-    }
-}
-                        resources_downloaded: to_i64(a.resourcesdownloaded),
-                        first_activity_ms: first,
-                        last_activity_ms: last,
-                    })
-                })
-                .collect())
-        }
-        .boxed()
     }
 }

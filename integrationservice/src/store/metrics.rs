@@ -21,6 +21,28 @@ pub fn for_webinar(
         .load(conn)
 }
 
+/// A page of one webinar's metrics in email order, after `after` (exclusive): a keyset read
+/// on the primary key, so deep pages cost the same as the first.
+pub fn page(
+    conn: &mut DbConnection,
+    tenant: &str,
+    webinar_id: &str,
+    after: Option<&str>,
+    limit: i64,
+) -> QueryResult<Vec<MetricsRow>> {
+    let mut q = m::attendee_metrics
+        .filter(m::tenant.eq(tenant))
+        .filter(m::webinar_id.eq(webinar_id))
+        .into_boxed();
+    if let Some(after) = after {
+        q = q.filter(m::email.gt(after.to_owned()));
+    }
+    q.order(m::email.asc())
+        .limit(limit)
+        .select(MetricsRow::as_select())
+        .load(conn)
+}
+
 /// Metrics of some emails of one webinar.
 pub fn for_emails(
     conn: &mut DbConnection,
@@ -95,14 +117,16 @@ pub fn upsert(conn: &mut DbConnection, rows: &[MetricsRow]) -> QueryResult<()> {
                     m::polls_answered.eq(excluded(m::polls_answered)),
                     m::surveys_answered.eq(excluded(m::surveys_answered)),
                     m::resources_downloaded.eq(excluded(m::resources_downloaded)),
-                    m::first_activity_at.eq(excluded(m::first_activity_at)),
-                    m::last_activity_at.eq(excluded(m::last_activity_at)),
+                    m::first_live_activity_at.eq(excluded(m::first_live_activity_at)),
+                    m::last_live_activity_at.eq(excluded(m::last_live_activity_at)),
+                    m::first_archive_activity_at.eq(excluded(m::first_archive_activity_at)),
+                    m::last_archive_activity_at.eq(excluded(m::last_archive_activity_at)),
                     m::updated_at.eq(excluded(m::updated_at)),
                 ))
                 .execute($c)
         };
     }
-    // 16 columns: 1,000 rows stay under PostgreSQL's bound-parameter limit.
+    // 18 columns: 1,000 rows stay under PostgreSQL's bound-parameter limit (65,535).
     if let DbConnection::Pg(c) = conn {
         for chunk in rows.chunks(1000) {
             run!(c, chunk)?;

@@ -164,9 +164,13 @@ pub struct MetricsRow {
     pub polls_answered: i64,
     pub surveys_answered: i64,
     pub resources_downloaded: i64,
-    pub first_activity_at: Option<i64>,
-    pub last_activity_at: Option<i64>,
+    /// First and last live viewing activity (ms), as the provider reports them.
+    pub first_live_activity_at: Option<i64>,
+    pub last_live_activity_at: Option<i64>,
     pub updated_at: i64,
+    /// First and last on-demand viewing activity (ms).
+    pub first_archive_activity_at: Option<i64>,
+    pub last_archive_activity_at: Option<i64>,
 }
 
 /// One entry of the change feed.

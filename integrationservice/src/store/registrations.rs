@@ -117,6 +117,15 @@ pub fn count_by_status(
         .load(conn)
 }
 
+/// Number of a tenant's registrations in one status, across its webinars.
+pub fn count_in_status(conn: &mut DbConnection, tenant: &str, status: &str) -> QueryResult<i64> {
+    r::registrations
+        .filter(r::tenant.eq(tenant))
+        .filter(r::status.eq(status))
+        .count()
+        .get_result(conn)
+}
+
 /// Moves a tenant's registrations from some statuses to another (pause and resume).
 pub fn move_status(
     conn: &mut DbConnection,

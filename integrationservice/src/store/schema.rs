@@ -114,9 +114,11 @@ diesel::table! {
         polls_answered -> BigInt,
         surveys_answered -> BigInt,
         resources_downloaded -> BigInt,
-        first_activity_at -> Nullable<BigInt>,
-        last_activity_at -> Nullable<BigInt>,
+        first_live_activity_at -> Nullable<BigInt>,
+        last_live_activity_at -> Nullable<BigInt>,
         updated_at -> BigInt,
+        first_archive_activity_at -> Nullable<BigInt>,
+        last_archive_activity_at -> Nullable<BigInt>,
     }
 }
 

@@ -18,6 +18,16 @@ pub fn get(conn: &mut DbConnection, tenant: &str, id: &str) -> QueryResult<Optio
         .optional()
 }
 
+/// One webinar of a tenant, unlinked or not.
+pub fn find(conn: &mut DbConnection, tenant: &str, id: &str) -> QueryResult<Option<WebinarRow>> {
+    w::webinars
+        .filter(w::tenant.eq(tenant))
+        .filter(w::id.eq(id))
+        .select(WebinarRow::as_select())
+        .first(conn)
+        .optional()
+}
+
 /// True if a row with this id exists, even unlinked (ids are never reused).
 pub fn exists(conn: &mut DbConnection, tenant: &str, id: &str) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(
@@ -48,21 +58,24 @@ pub fn save(conn: &mut DbConnection, row: &WebinarRow) -> QueryResult<()> {
     .map(|_| ())
 }
 
-/// A page of a tenant's webinars ordered by id, after `after` (exclusive).
+/// A page of a tenant's webinars, newest first, after `after` (exclusive); unlinked ones
+/// only with `include_unlinked`.
 pub fn list(
     conn: &mut DbConnection,
     tenant: &str,
+    include_unlinked: bool,
     after: Option<&str>,
     limit: i64,
 ) -> QueryResult<Vec<WebinarRow>> {
-    let mut q = w::webinars
-        .filter(w::tenant.eq(tenant))
-        .filter(w::deleted.eq(false))
-        .into_boxed();
-    if let Some(after) = after {
-        q = q.filter(w::id.gt(after.to_owned()));
+    let mut q = w::webinars.filter(w::tenant.eq(tenant)).into_boxed();
+    if !include_unlinked {
+        q = q.filter(w::deleted.eq(false));
     }
-    q.order(w::id.asc())
+    // Ids are UUIDv7, so descending ids are newest first, as the API promises.
+    if let Some(after) = after {
+        q = q.filter(w::id.lt(after.to_owned()));
+    }
+    q.order(w::id.desc())
         .limit(limit)
         .select(WebinarRow::as_select())
         .load(conn)

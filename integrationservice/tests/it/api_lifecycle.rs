@@ -24,9 +24,9 @@ use xtask::pki::CertificateAuthority;
 
 use super::api_harness::{Harness, assert_bad_field, assert_reason};
 
-const CLIENT_ID: i64 = 44551;
-const TOKEN_KEY: &str = "api-token-key-0001";
-const TOKEN_SECRET: &str = "api-token-secret-0001";
+pub(crate) const CLIENT_ID: i64 = 44551;
+pub(crate) const TOKEN_KEY: &str = "api-token-key-0001";
+pub(crate) const TOKEN_SECRET: &str = "api-token-secret-0001";
 
 const KS_POLICY: &str = r#"
 [[rule]]
@@ -41,7 +41,7 @@ keys = ["*"]
 "#;
 
 /// Starts the key service on the harness CA and creates the credentials key.
-async fn key_service(
+pub(crate) async fn key_service(
     ca: &CertificateAuthority,
     dir: &std::path::Path,
 ) -> (String, CancellationToken) {
@@ -112,7 +112,8 @@ async fn key_service(
     (endpoint, shutdown)
 }
 
-async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
+/// Polls `f` every 100 ms until it yields a value, failing the test after 30 s.
+pub(crate) async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
@@ -361,10 +362,11 @@ async fn life_of_a_tenant(database_url: String) {
     match &results[25].result {
         Some(batch_create_registration_result::Result::Error(e)) => {
             assert_eq!(e.code, Code::InvalidArgument as i32);
+            // Paths inside the item: `index` names the item.
             assert!(
                 e.field_violations
                     .iter()
-                    .any(|v| v.field == "requests[25].registration.email"),
+                    .any(|v| v.field == "registration.email"),
                 "{e:?}"
             );
         }

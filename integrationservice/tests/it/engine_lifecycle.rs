@@ -126,9 +126,10 @@ async fn full_life(db: Db) {
     assert!(report.attendees >= 10, "{report:?}");
     let attendees = engine
         .metrics()
-        .attendees(&tenant, &webinar)
+        .attendees(&tenant, &webinar, 1000, "")
         .await
-        .expect("metrics");
+        .expect("metrics")
+        .items;
     let watched: Vec<_> = attendees.iter().filter(|a| a.live_minutes > 0).collect();
     assert_eq!(watched.len(), 10);
     let p3 = watched
@@ -191,15 +192,31 @@ async fn full_life(db: Db) {
     assert_eq!(third.changed, 1);
     let attendees = engine
         .metrics()
-        .attendees(&tenant, &webinar)
+        .attendees(&tenant, &webinar, 1000, "")
         .await
-        .expect("metrics");
+        .expect("metrics")
+        .items;
     let p3 = attendees
         .iter()
         .find(|a| a.email == "person3@example.com")
         .expect("person3");
     assert!(p3.archive_minutes >= 20, "{}", p3.archive_minutes);
     assert_eq!(p3.live_minutes, 33);
+    // Live and on-demand activity keep their own first/last times, on-demand after live.
+    let (Some(live_last), Some(archive_first)) =
+        (p3.last_live_activity_at, p3.first_archive_activity_at)
+    else {
+        panic!("activity times missing: {p3:?}");
+    };
+    assert!(p3.first_live_activity_at.is_some_and(|t| t <= live_last));
+    assert!(
+        p3.last_archive_activity_at
+            .is_some_and(|t| t >= archive_first)
+    );
+    assert!(
+        archive_first > live_last,
+        "on-demand viewing follows the live event"
+    );
     let last = engine
         .metrics()
         .changes(&tenant, cursor, 1000)

@@ -80,8 +80,12 @@ async fn poller_follows_schedule(db: Db) {
         "metrics pulled by the poller",
         Duration::from_secs(20),
         || async {
-            let m = engine.metrics().attendees(&tenant, &webinar).await.ok()?;
-            m.into_iter().find(|a| a.live_minutes == 12)
+            let m = engine
+                .metrics()
+                .attendees(&tenant, &webinar, 1000, "")
+                .await
+                .ok()?;
+            m.items.into_iter().find(|a| a.live_minutes == 12)
         },
     )
     .await;
