@@ -143,8 +143,9 @@ pub async fn run(engine: &Engine, job: &JobRow) -> Result<Ran, Error> {
                 (Some(w), Some(r)) => registrations::get(conn, &j.tenant, w, r)?,
                 _ => None,
             };
-            // Read before the credentials are: a refusal is then blamed on this version or an
-            // older one, never on credentials put after the call started.
+            // Read before the credentials are decrypted: if they are replaced in between, the
+            // run counts as using the older version, so its refusal costs only a retry and is
+            // never recorded against credentials put after the call started.
             let secret_version = providers::get(conn, &j.tenant)?.map(|p| p.secret_version);
             Ok::<_, Error>(Loaded {
                 registration,
