@@ -15,7 +15,7 @@ use proto::webinar::v1::{
 
 use proto::webinar::v1 as pb;
 
-use super::{State, convert, names, page_cursor, validate, validate::Violations, wrap_token};
+use super::{State, convert, names, validate, validate::Violations, wrap_token};
 use crate::domain;
 
 /// How long a watch waits for a change before sending a heartbeat.
@@ -215,16 +215,11 @@ impl MetricsService for MetricsApi {
             .state
             .resolve(&request, "parent", &req.parent, names::parse_webinar)?;
         let mut v = Violations::new();
-        let size = v.check("page_size", validate::page_size(req.page_size));
         let scope = format!("attendees|{}|{}", webinar.tenant, webinar.webinar);
-        let cursor = v.check(
-            "page_token",
-            page_cursor(&self.state, &scope, &req.page_token),
-        );
-        v.into_result()?;
-        let (Some(size), Some(cursor)) = (size, cursor) else {
-            return Err(Status::invalid_argument("invalid request"));
-        };
+        let paging = self
+            .state
+            .paging(&mut v, &scope, req.page_size, &req.page_token);
+        let paging = v.into_value(paging)?;
         // One page is read from the database, never the whole webinar.
         let page = self
             .state
@@ -233,8 +228,8 @@ impl MetricsService for MetricsApi {
             .attendees(
                 &webinar.tenant,
                 &webinar.webinar.to_string(),
-                size as i32,
-                &cursor,
+                paging.size,
+                &paging.token,
             )
             .await?;
         Ok(Response::new(ListAttendeeMetricsResponse {

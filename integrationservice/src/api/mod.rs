@@ -68,12 +68,35 @@ pub(crate) fn wrap_token(state: &ApiState, scope: &str, inner: &str) -> String {
     }
 }
 
-/// Unwraps a page token of `scope` into the domain's page token; empty stays empty (the
-/// first page). The counterpart of `wrap_token`; the error is the field violation's text.
-pub(crate) fn page_cursor(state: &ApiState, scope: &str, token: &str) -> Result<String, String> {
-    if token.is_empty() {
-        Ok(String::new())
-    } else {
-        state.tokens.decode(scope, token)
+/// A list request's page, checked: how many items and the domain's page token.
+#[derive(Debug)]
+pub(crate) struct Paging {
+    /// Items on the page (the default when the request said 0).
+    pub size: i32,
+    /// The domain's page token; empty for the first page.
+    pub token: String,
+}
+
+impl ApiState {
+    /// Checks a list request's `page_size` and `page_token` (signed for `scope`: the method,
+    /// parent and filter, so a token cannot be replayed elsewhere), recording violations in
+    /// `v`. The counterpart of `wrap_token`.
+    pub(crate) fn paging(
+        &self,
+        v: &mut validate::Violations,
+        scope: &str,
+        page_size: i32,
+        page_token: &str,
+    ) -> Option<Paging> {
+        let size = v.check("page_size", validate::page_size(page_size));
+        let token = if page_token.is_empty() {
+            Some(String::new())
+        } else {
+            v.check("page_token", self.tokens.decode(scope, page_token))
+        };
+        Some(Paging {
+            size: i32::try_from(size?).unwrap_or(i32::MAX),
+            token: token?,
+        })
     }
 }

@@ -15,7 +15,7 @@ use proto::webinar::v1::{
 };
 
 use super::{
-    State, convert, names, page_cursor,
+    State, convert, names,
     registration_fields::{self, RegistrationFields},
     validate,
     validate::Violations,
@@ -260,7 +260,6 @@ impl RegistrationService for RegistrationApi {
             .state
             .resolve(&request, "parent", &req.parent, names::parse_webinar)?;
         let mut v = Violations::new();
-        let size = v.check("page_size", validate::page_size(req.page_size));
         let statuses = v.check(
             "filter",
             registration_fields::parse_status_filter(&req.filter),
@@ -271,14 +270,10 @@ impl RegistrationService for RegistrationApi {
             webinar.webinar,
             req.filter.trim()
         );
-        let cursor = v.check(
-            "page_token",
-            page_cursor(&self.state, &scope, &req.page_token),
-        );
-        v.into_result()?;
-        let (Some(size), Some(statuses), Some(cursor)) = (size, statuses, cursor) else {
-            return Err(Status::invalid_argument("invalid request"));
-        };
+        let paging = self
+            .state
+            .paging(&mut v, &scope, req.page_size, &req.page_token);
+        let (statuses, paging) = v.into_value(statuses.zip(paging))?;
         let wanted: Vec<domain::RegistrationStatus> = statuses
             .iter()
             .filter_map(|s| convert::domain_status(*s))
@@ -294,8 +289,8 @@ impl RegistrationService for RegistrationApi {
                 &webinar.tenant,
                 &webinar.webinar.to_string(),
                 single,
-                size as i32,
-                &cursor,
+                paging.size,
+                &paging.token,
             )
             .await?;
         Ok(Response::new(ListRegistrationsResponse {

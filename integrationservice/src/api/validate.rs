@@ -44,6 +44,13 @@ impl Violations {
         self.list
     }
 
+    /// `value` (what the checks produced), or INVALID_ARGUMENT naming every recorded field.
+    /// `value` is None only when a check failed, so the fallback status is never sent.
+    pub fn into_value<T>(self, value: Option<T>) -> Result<T, Status> {
+        self.into_result()?;
+        value.ok_or_else(|| Status::invalid_argument("invalid request"))
+    }
+
     /// `Ok(())`, or INVALID_ARGUMENT with a BadRequest naming every recorded field.
     pub fn into_result(self) -> Result<(), Status> {
         if self.list.is_empty() {

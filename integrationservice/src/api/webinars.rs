@@ -10,7 +10,7 @@ use proto::webinar::v1::{
     Webinar, webinar_service_server::WebinarService,
 };
 
-use super::{State, convert, names, page_cursor, validate, validate::Violations, wrap_token};
+use super::{State, convert, names, validate, validate::Violations, wrap_token};
 use crate::domain::{WebinarInput, WebinarPatch};
 
 /// Fields of a webinar a CRM may set, validated.
@@ -312,21 +312,16 @@ impl WebinarService for WebinarApi {
             .resolve(&request, "parent", &req.parent, names::parse_tenant)?
             .tenant;
         let mut v = Violations::new();
-        let size = v.check("page_size", validate::page_size(req.page_size));
         let scope = format!("webinars|{tenant}|{}", req.show_unlinked);
-        let cursor = v.check(
-            "page_token",
-            page_cursor(&self.state, &scope, &req.page_token),
-        );
-        v.into_result()?;
-        let (Some(size), Some(cursor)) = (size, cursor) else {
-            return Err(Status::invalid_argument("invalid request"));
-        };
+        let paging = self
+            .state
+            .paging(&mut v, &scope, req.page_size, &req.page_token);
+        let paging = v.into_value(paging)?;
         let page = self
             .state
             .engine
             .webinars()
-            .list(&tenant, req.show_unlinked, size as i32, &cursor)
+            .list(&tenant, req.show_unlinked, paging.size, &paging.token)
             .await?;
         Ok(Response::new(ListWebinarsResponse {
             webinars: page.items.iter().map(convert::webinar).collect(),

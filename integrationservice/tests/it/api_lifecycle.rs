@@ -24,9 +24,9 @@ use xtask::pki::CertificateAuthority;
 
 use super::api_harness::{Harness, assert_bad_field, assert_reason};
 
-pub(crate) const CLIENT_ID: i64 = 44551;
-pub(crate) const TOKEN_KEY: &str = "api-token-key-0001";
-pub(crate) const TOKEN_SECRET: &str = "api-token-secret-0001";
+const CLIENT_ID: i64 = 44551;
+const TOKEN_KEY: &str = "api-token-key-0001";
+const TOKEN_SECRET: &str = "api-token-secret-0001";
 
 const KS_POLICY: &str = r#"
 [[rule]]
@@ -41,7 +41,7 @@ keys = ["*"]
 "#;
 
 /// Starts the key service on the harness CA and creates the credentials key.
-pub(crate) async fn key_service(
+async fn key_service(
     ca: &CertificateAuthority,
     dir: &std::path::Path,
 ) -> (String, CancellationToken) {
@@ -157,29 +157,74 @@ fn new_webinar_for_dup() -> CreateWebinarRequest {
     }
 }
 
+/// Everything behind the API, real: the key service over mTLS, the ON24 simulator over HTTP,
+/// and the service on `database_url` with fast workers.
+pub(crate) struct FullStack {
+    pub h: Harness,
+    pub sim: on24sim::SimHandle,
+    ks_stop: CancellationToken,
+    _ks_dir: tempfile::TempDir,
+}
+
+impl FullStack {
+    /// Starts the stack; `configure` may change the service's configuration further.
+    pub(crate) async fn start(
+        database_url: String,
+        configure: impl FnOnce(&mut integrationservice::config::Config),
+    ) -> Self {
+        let ks_dir = tempfile::tempdir().expect("tempdir");
+        let ca = CertificateAuthority::new("api stack CA").expect("CA");
+        let (ks_endpoint, ks_stop) = key_service(&ca, ks_dir.path()).await;
+        let sim = on24sim::Simulator::start(on24sim::SimConfig::with_account(
+            CLIENT_ID,
+            TOKEN_KEY,
+            TOKEN_SECRET,
+        ))
+        .await
+        .expect("simulator");
+        let h = Harness::launch(ca, move |c| {
+            c.keyservice.endpoint = ks_endpoint;
+            c.keyservice.server_name = "localhost".into();
+            c.database.url = database_url;
+            c.on24.allow_http = true;
+            c.on24.request_timeout_ms = 5000;
+            c.workers.enabled = true;
+            c.workers.poll_interval_ms = 50;
+            c.workers.backoff_base_ms = 20;
+            c.workers.backoff_max_ms = 200;
+            configure(c);
+        })
+        .await;
+        Self {
+            h,
+            sim,
+            ks_stop,
+            _ks_dir: ks_dir,
+        }
+    }
+
+    /// The simulator's account as tenant A's credentials.
+    pub(crate) fn credentials(&self) -> On24Credentials {
+        On24Credentials {
+            name: "tenants/tenant-a/on24Credentials".into(),
+            client_id: CLIENT_ID.to_string(),
+            access_token_key: TOKEN_KEY.into(),
+            access_token_secret: TOKEN_SECRET.into(),
+            base_url: self.sim.base_url.clone(),
+            ..Default::default()
+        }
+    }
+
+    /// Stops the service (checking it exits cleanly) and the key service.
+    pub(crate) async fn stop(self) {
+        self.h.stop().await;
+        self.ks_stop.cancel();
+    }
+}
+
 async fn life_of_a_tenant(database_url: String) {
-    let ks_dir = tempfile::tempdir().expect("tempdir");
-    let ca = CertificateAuthority::new("api lifecycle CA").expect("CA");
-    let (ks_endpoint, ks_stop) = key_service(&ca, ks_dir.path()).await;
-    let sim = on24sim::Simulator::start(on24sim::SimConfig::with_account(
-        CLIENT_ID,
-        TOKEN_KEY,
-        TOKEN_SECRET,
-    ))
-    .await
-    .expect("simulator");
-    let h = Harness::launch(ca, move |c| {
-        c.keyservice.endpoint = ks_endpoint;
-        c.keyservice.server_name = "localhost".into();
-        c.database.url = database_url;
-        c.on24.allow_http = true;
-        c.on24.request_timeout_ms = 5000;
-        c.workers.enabled = true;
-        c.workers.poll_interval_ms = 50;
-        c.workers.backoff_base_ms = 20;
-        c.workers.backoff_max_ms = 200;
-    })
-    .await;
+    let stack = FullStack::start(database_url, |_| {}).await;
+    let (h, sim) = (&stack.h, &stack.sim);
     let channel = h.tenant_a().await;
     let mut creds = ProviderConfigServiceClient::new(channel.clone());
     let mut webinars = WebinarServiceClient::new(channel.clone());
@@ -213,12 +258,8 @@ async fn life_of_a_tenant(database_url: String) {
 
     // Wrong secret with a live check: refused, nothing stored.
     let mut on24 = On24Credentials {
-        name: "tenants/tenant-a/on24Credentials".into(),
-        client_id: CLIENT_ID.to_string(),
-        access_token_key: TOKEN_KEY.into(),
         access_token_secret: "wrong-secret-000".into(),
-        base_url: sim.base_url.clone(),
-        ..Default::default()
+        ..stack.credentials()
     };
     let refused = creds
         .put_on24_credentials(PutOn24CredentialsRequest {
@@ -618,8 +659,7 @@ async fn life_of_a_tenant(database_url: String) {
         .expect_err("disabled");
     assert_reason(&err, Code::FailedPrecondition, "INTEGRATION_DISABLED");
 
-    h.stop().await;
-    ks_stop.cancel();
+    stack.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -14,10 +14,9 @@ use proto::webinar::v1::{
     webinar_service_client::WebinarServiceClient, *,
 };
 use tonic::{Code, transport::Channel};
-use xtask::pki::CertificateAuthority;
 
-use super::api_harness::{Harness, assert_bad_field, assert_reason};
-use super::api_lifecycle::{CLIENT_ID, TOKEN_KEY, TOKEN_SECRET, eventually, key_service};
+use super::api_harness::{assert_bad_field, assert_reason};
+use super::api_lifecycle::{FullStack, eventually};
 
 const TENANT: &str = "tenants/tenant-a";
 
@@ -666,31 +665,10 @@ async fn delete_counts_paused_deliveries(c: &mut Clients, sim: &on24sim::SimHand
 }
 
 async fn promises(database_url: String) {
-    let ks_dir = tempfile::tempdir().expect("tempdir");
-    let ca = CertificateAuthority::new("api promises CA").expect("CA");
-    let (ks_endpoint, ks_stop) = key_service(&ca, ks_dir.path()).await;
-    let sim = on24sim::Simulator::start(on24sim::SimConfig::with_account(
-        CLIENT_ID,
-        TOKEN_KEY,
-        TOKEN_SECRET,
-    ))
-    .await
-    .expect("simulator");
-    let h = Harness::launch(ca, move |c| {
-        c.keyservice.endpoint = ks_endpoint;
-        c.keyservice.server_name = "localhost".into();
-        c.database.url = database_url;
-        c.on24.allow_http = true;
-        c.on24.request_timeout_ms = 5000;
-        c.workers.enabled = true;
-        c.workers.poll_interval_ms = 50;
-        c.workers.backoff_base_ms = 20;
-        c.workers.backoff_max_ms = 200;
-        // The freshness schedule behind `next_sync_time` exists only with the poller on.
-        c.metrics_poll.enabled = true;
-    })
-    .await;
-    let channel = h.tenant_a().await;
+    // The freshness schedule behind `next_sync_time` exists only with the poller on.
+    let stack = FullStack::start(database_url, |c| c.metrics_poll.enabled = true).await;
+    let sim = &stack.sim;
+    let channel = stack.h.tenant_a().await;
     let mut c = Clients {
         creds: ProviderConfigServiceClient::new(channel.clone()),
         webinars: WebinarServiceClient::new(channel.clone()),
@@ -699,14 +677,7 @@ async fn promises(database_url: String) {
     };
     c.creds
         .put_on24_credentials(PutOn24CredentialsRequest {
-            on24_credentials: Some(On24Credentials {
-                name: format!("{TENANT}/on24Credentials"),
-                client_id: CLIENT_ID.to_string(),
-                access_token_key: TOKEN_KEY.into(),
-                access_token_secret: TOKEN_SECRET.into(),
-                base_url: sim.base_url.clone(),
-                ..Default::default()
-            }),
+            on24_credentials: Some(stack.credentials()),
             live_check: true,
             validate_only: false,
         })
@@ -716,13 +687,11 @@ async fn promises(database_url: String) {
     let w = c.active_webinar(webinar("promises-main", 120)).await;
 
     batch_items_name_fields_inside_the_item(&mut c, &w.name).await;
-    let w = language_and_reference_are_updatable(&mut c, &sim, &w).await;
-    metrics_come_from_the_report(&mut c, &sim, &w).await;
+    let w = language_and_reference_are_updatable(&mut c, sim, &w).await;
+    metrics_come_from_the_report(&mut c, sim, &w).await;
     unlinked_refuses_writes_and_keeps_data(&mut c, &w).await;
-    delete_counts_paused_deliveries(&mut c, &sim).await;
-
-    h.stop().await;
-    ks_stop.cancel();
+    delete_counts_paused_deliveries(&mut c, sim).await;
+    stack.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
