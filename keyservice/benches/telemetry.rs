@@ -1,12 +1,15 @@
-//! Benchmark (not a test): the cost of OpenTelemetry export on unwrap throughput. Two real
-//! `keyservice serve` processes, identical but for `OTEL_EXPORTER_OTLP_ENDPOINT`: one exports
-//! traces and metrics to an in-process OTLP sink (the collector's gRPC services from
-//! `opentelemetry-proto`, counting what arrives), the other exports nothing. Alternating 1 s
+//! Benchmark (not a test): the cost of OpenTelemetry export on unwrap throughput. Three real
+//! `keyservice serve` processes, identical but for their `OTEL_*` settings: one exports
+//! nothing; one exports every call's trace, and metrics every second, to an in-process OTLP
+//! sink (the collector's gRPC services from `opentelemetry-proto`, counting what arrives);
+//! one does the same with 10 % head sampling (`parentbased_traceidratio`, 0.1). Rotating 1 s
 //! rounds of unwrap against each over one mTLS channel, so load from other processes hits
-//! both alike; prints both throughputs, their ratio and the spans the sink received.
+//! all alike; prints the throughputs, the ratios to the export-off server and what the sink
+//! received.
 //!
 //! Run: `cargo bench -p keyservice --bench telemetry`. Knobs: `BENCH_SECONDS` (rounds per
-//! side, default 5), `BENCH_CONCURRENCY` (default 64).
+//! server, default 5), `BENCH_CONCURRENCY` (default 64). `BENCH_HOLD=1` prints the servers'
+//! pids and keeps running rounds until killed, to attach `perf record -g -p <pid>`.
 
 use std::{
     path::Path,
@@ -46,11 +49,26 @@ impl Drop for Server {
     }
 }
 
-/// An OTLP sink that counts spans and metric exports.
+/// An OTLP sink that counts spans and metric exports (of one server: each has its own).
 #[derive(Clone, Default)]
 struct Sink {
     spans: Arc<AtomicU64>,
     metric_exports: Arc<AtomicU64>,
+}
+
+impl Sink {
+    /// Starts the sink on a loopback port; returns its endpoint.
+    async fn start(&self) -> Result<String> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let address = listener.local_addr()?;
+        tokio::spawn(
+            tonic::transport::Server::builder()
+                .add_service(TraceServiceServer::new(self.clone()))
+                .add_service(MetricsServiceServer::new(self.clone()))
+                .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+        );
+        Ok(format!("http://{address}"))
+    }
 }
 
 #[tonic::async_trait]
@@ -122,8 +140,14 @@ fn write_setup(dir: &Path, ca: &CertificateAuthority, main: u16, health: u16) ->
     Ok(())
 }
 
-/// Starts `keyservice serve` in `dir` (with the `bench` key), exporting to `otlp` if given.
-fn start(dir: &Path, ca: &CertificateAuthority, otlp: Option<&str>) -> Result<(Server, u16)> {
+/// Starts `keyservice serve` in `dir` (with the `bench` key), exporting to `otlp` if given,
+/// sampling traces at `ratio` if given (every trace otherwise).
+fn start(
+    dir: &Path,
+    ca: &CertificateAuthority,
+    otlp: Option<&str>,
+    ratio: Option<&str>,
+) -> Result<(Server, u16)> {
     let (main, health) = (free_port()?, free_port()?);
     write_setup(dir, ca, main, health)?;
     let binary = env!("CARGO_BIN_EXE_keyservice");
@@ -145,7 +169,14 @@ fn start(dir: &Path, ca: &CertificateAuthority, otlp: Option<&str>) -> Result<(S
         .arg("serve")
         .env("RUST_LOG", "warn")
         .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .env_remove("OTEL_TRACES_SAMPLER")
+        .env_remove("OTEL_TRACES_SAMPLER_ARG")
         .stdout(Stdio::null());
+    if let Some(ratio) = ratio {
+        serve
+            .env("OTEL_TRACES_SAMPLER", "parentbased_traceidratio")
+            .env("OTEL_TRACES_SAMPLER_ARG", ratio);
+    }
     if let Some(endpoint) = otlp {
         // Metrics every second (default 60 s), so the run pays for metric export too.
         serve
@@ -235,52 +266,70 @@ fn main() -> Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let seconds = env_or("BENCH_SECONDS", 5);
     let concurrency = env_or("BENCH_CONCURRENCY", 64) as usize;
+    let hold = std::env::var("BENCH_HOLD").is_ok_and(|v| v == "1");
     let ca = CertificateAuthority::new("telemetry bench CA")?;
-    let (dir_off, dir_on) = (tempfile::tempdir()?, tempfile::tempdir()?);
+    let dirs = [
+        tempfile::tempdir()?,
+        tempfile::tempdir()?,
+        tempfile::tempdir()?,
+    ];
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
-        let sink = Sink::default();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let sink_address = listener.local_addr()?;
-        tokio::spawn(
-            tonic::transport::Server::builder()
-                .add_service(TraceServiceServer::new(sink.clone()))
-                .add_service(MetricsServiceServer::new(sink.clone()))
-                .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
-        );
-        let (_off, off_port) = start(dir_off.path(), &ca, None)?;
-        let (_on, on_port) = start(dir_on.path(), &ca, Some(&format!("http://{sink_address}")))?;
-        let off = unwrapper(connect(&ca, off_port).await?).await?;
-        let on = unwrapper(connect(&ca, on_port).await?).await?;
-        // Warm both up (connections, caches) before measuring.
-        round(concurrency, Duration::from_millis(300), off.clone()).await;
-        round(concurrency, Duration::from_millis(300), on.clone()).await;
-        let (mut off_total, mut on_total) = ((0, 0), (0, 0));
-        for _ in 0..seconds {
-            let r = round(concurrency, Duration::from_secs(1), off.clone()).await;
-            off_total = (off_total.0 + r.0, off_total.1 + r.1);
-            let r = round(concurrency, Duration::from_secs(1), on.clone()).await;
-            on_total = (on_total.0 + r.0, on_total.1 + r.1);
+        let (sink_all, sink_sampled) = (Sink::default(), Sink::default());
+        let (endpoint_all, endpoint_sampled) = (sink_all.start().await?, sink_sampled.start().await?);
+        let servers = [
+            start(dirs[0].path(), &ca, None, None)?,
+            start(dirs[1].path(), &ca, Some(&endpoint_all), None)?,
+            start(dirs[2].path(), &ca, Some(&endpoint_sampled), Some("0.1"))?,
+        ];
+        let labels = [
+            "export off",
+            "export on, every call traced",
+            "export on, 10 % sampled",
+        ];
+        let mut callers = Vec::new();
+        for (_, port) in &servers {
+            callers.push(unwrapper(connect(&ca, *port).await?).await?);
         }
-        // Let the batch exporter deliver what it has (it exports every few seconds).
+        if hold {
+            for ((server, _), label) in servers.iter().zip(labels) {
+                println!("pid {} = {label}", server.0.id());
+            }
+        }
+        // Warm all up (connections, caches) before measuring.
+        for caller in &callers {
+            round(concurrency, Duration::from_millis(300), caller.clone()).await;
+        }
+        let mut totals = [(0u64, 0u64); 3];
+        let mut rounds = 0;
+        while rounds < seconds || hold {
+            for (caller, total) in callers.iter().zip(totals.iter_mut()) {
+                let r = round(concurrency, Duration::from_secs(1), caller.clone()).await;
+                *total = (total.0 + r.0, total.1 + r.1);
+            }
+            rounds += 1;
+        }
+        // Let the batch exporters deliver what they have (they export every few seconds).
         tokio::time::sleep(Duration::from_secs(6)).await;
-        let secs = seconds.max(1) as f64;
-        let (off_rate, on_rate) = (off_total.0 as f64 / secs, on_total.0 as f64 / secs);
+        let secs = rounds.max(1) as f64;
+        let rates = totals.map(|(ok, _)| ok as f64 / secs);
         println!(
-            "keyservice unwrap with OpenTelemetry export on vs off: {concurrency} concurrent requests, {seconds} alternating 1 s rounds each"
+            "keyservice unwrap with OpenTelemetry export on vs off: {concurrency} concurrent requests, {rounds} rotating 1 s rounds each"
         );
-        println!("  export off          {off_rate:>9.0} req/s   errors {}", off_total.1);
-        println!(
-            "  export on (OTLP)    {on_rate:>9.0} req/s   errors {}   spans received {}   metric exports {}",
-            on_total.1,
-            sink.spans.load(Ordering::Relaxed),
-            sink.metric_exports.load(Ordering::Relaxed)
-        );
-        println!(
-            "  ratio on / off: {:.3} ({:+.1}% throughput)",
-            on_rate / off_rate.max(1.0),
-            (on_rate / off_rate.max(1.0) - 1.0) * 100.0
-        );
+        let sinks = [None, Some(&sink_all), Some(&sink_sampled)];
+        for (((label, rate), (_, errors)), sink) in labels.iter().zip(rates).zip(totals).zip(sinks) {
+            print!("  {label:<30} {rate:>9.0} req/s   errors {errors}");
+            match sink {
+                Some(sink) => println!(
+                    "   spans received {}   metric exports {}   ratio to off {:.3} ({:+.1}%)",
+                    sink.spans.load(Ordering::Relaxed),
+                    sink.metric_exports.load(Ordering::Relaxed),
+                    rate / rates[0].max(1.0),
+                    (rate / rates[0].max(1.0) - 1.0) * 100.0
+                ),
+                None => println!(),
+            }
+        }
         Ok::<_, anyhow::Error>(())
     })
 }

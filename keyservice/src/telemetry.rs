@@ -5,9 +5,12 @@
 //! Only key ids of keys that answered go into attributes: a refused or failed request's key id
 //! is whatever the caller sent, and would let callers create unbounded series.
 
-use std::sync::OnceLock;
+use std::{
+    collections::HashMap,
+    sync::{OnceLock, RwLock},
+};
 
-use opentelemetry::{KeyValue, global, metrics::Counter};
+use opentelemetry::{KeyValue, StringValue, global, metrics::Counter};
 
 use crate::audit::Outcome;
 use crate::authz::Operation;
@@ -22,6 +25,23 @@ fn operations() -> &'static Counter<u64> {
     })
 }
 
+/// The `key.id` attribute value of a key that answered, built once per key: every unwrap
+/// names a key, and an `Arc` clone is cheaper than a new string per call. Bounded by the keys
+/// that exist, since only answered keys get here.
+fn key_value(key: &str) -> StringValue {
+    static KEYS: OnceLock<RwLock<HashMap<Box<str>, StringValue>>> = OnceLock::new();
+    let keys = KEYS.get_or_init(RwLock::default);
+    if let Some(value) = keys.read().unwrap_or_else(|e| e.into_inner()).get(key) {
+        return value.clone();
+    }
+    let value = StringValue::from(std::sync::Arc::<str>::from(key));
+    keys.write()
+        .unwrap_or_else(|e| e.into_inner())
+        .entry(key.into())
+        .or_insert(value)
+        .clone()
+}
+
 /// Counts one audited operation.
 pub fn operation(operation: Operation, key_id: Option<&str>, outcome: Outcome) {
     let (outcome, key) = match outcome {
@@ -33,7 +53,7 @@ pub fn operation(operation: Operation, key_id: Option<&str>, outcome: Outcome) {
         1,
         &[
             KeyValue::new("keyservice.operation", operation.name()),
-            KeyValue::new("key.id", key.to_owned()),
+            KeyValue::new("key.id", key_value(key)),
             KeyValue::new("outcome", outcome),
         ],
     );

@@ -3,26 +3,105 @@
 //! per-RPC duration metric; and a client interceptor that sends the current trace on.
 
 use std::{
+    collections::HashMap,
     future::Future,
     pin::Pin,
+    sync::{Arc, OnceLock, RwLock},
     task::{Context as TaskContext, Poll},
     time::Instant,
 };
 
-use opentelemetry::{
-    KeyValue, global,
-    metrics::Histogram,
-    trace::{TraceContextExt, TraceId},
-};
+use opentelemetry::{KeyValue, StringValue, global, metrics::Histogram};
 use tracing::{Instrument, field::Empty};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use super::propagation::{HeaderExtractor, HeaderInjector};
 
+/// Distinct RPC paths remembered; others are reported as `_OTHER`, so a client calling made-up
+/// paths can neither grow the cache nor create metric series without bound.
+const MAX_RPCS: usize = 256;
+
+/// What a path contributes to every call of it, built once per path: the span name, and the
+/// span's and the duration metric's attributes (cloning them clones `Arc`s, not strings).
+#[derive(Debug)]
+struct Rpc {
+    /// `package.Service/Method`, the span name.
+    name: Arc<str>,
+    service: Arc<str>,
+    method: Arc<str>,
+    /// `rpc.system`, `rpc.service`, `rpc.method`: the metric's attributes but the status.
+    metric_attributes: [KeyValue; 3],
+}
+
+impl Rpc {
+    fn new(service: &str, method: &str) -> Self {
+        let (service, method): (Arc<str>, Arc<str>) = (service.into(), method.into());
+        let name: Arc<str> = if method.is_empty() {
+            service.clone()
+        } else {
+            format!("{service}/{method}").into()
+        };
+        Self {
+            metric_attributes: [
+                KeyValue::new("rpc.system", "grpc"),
+                KeyValue::new("rpc.service", StringValue::from(service.clone())),
+                KeyValue::new("rpc.method", StringValue::from(method.clone())),
+            ],
+            name,
+            service,
+            method,
+        }
+    }
+
+    fn from_path(path: &str) -> Self {
+        let (service, method) = rpc_names(path);
+        Self::new(service, method)
+    }
+}
+
+/// Path -> [`Rpc`], shared by every connection of a server.
+#[derive(Debug, Default)]
+struct Rpcs {
+    known: RwLock<HashMap<Box<str>, Arc<Rpc>>>,
+    other: OnceLock<Arc<Rpc>>,
+}
+
+impl Rpcs {
+    fn get(&self, path: &str) -> Arc<Rpc> {
+        if let Some(rpc) = self
+            .known
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(path)
+        {
+            return rpc.clone();
+        }
+        let mut known = self.known.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(rpc) = known.get(path) {
+            return rpc.clone();
+        }
+        if known.len() >= MAX_RPCS {
+            return self
+                .other
+                .get_or_init(|| Arc::new(Rpc::new("_OTHER", "_OTHER")))
+                .clone();
+        }
+        let rpc = Arc::new(Rpc::from_path(path));
+        known.insert(path.into(), rpc.clone());
+        rpc
+    }
+}
+
 /// Tower layer for a tonic server: one `SERVER` span and one duration point per RPC.
+///
+/// Per call it extracts the caller's context, opens one `tracing` span whose fields are the
+/// span's only attributes, and records one histogram point with attributes built once per
+/// method. Whether the span is sampled is decided once, by the SDK's sampler, when the span
+/// starts; an unsampled span is never exported.
 #[derive(Debug, Clone)]
 pub struct GrpcServerTraceLayer {
     duration: Histogram<f64>,
+    rpcs: Arc<Rpcs>,
 }
 
 impl GrpcServerTraceLayer {
@@ -34,7 +113,10 @@ impl GrpcServerTraceLayer {
             .with_unit("ms")
             .with_description("Duration of inbound gRPC calls")
             .build();
-        Self { duration }
+        Self {
+            duration,
+            rpcs: Arc::default(),
+        }
     }
 }
 
@@ -51,6 +133,7 @@ impl<S> tower::Layer<S> for GrpcServerTraceLayer {
         GrpcServerTraceService {
             inner,
             duration: self.duration.clone(),
+            rpcs: self.rpcs.clone(),
         }
     }
 }
@@ -60,15 +143,13 @@ impl<S> tower::Layer<S> for GrpcServerTraceLayer {
 pub struct GrpcServerTraceService<S> {
     inner: S,
     duration: Histogram<f64>,
+    rpcs: Arc<Rpcs>,
 }
 
 /// `/package.Service/Method` split into its service and method; unknown shapes keep the path.
-fn rpc_names(path: &str) -> (String, String) {
+fn rpc_names(path: &str) -> (&str, &str) {
     let trimmed = path.trim_start_matches('/');
-    match trimmed.split_once('/') {
-        Some((service, method)) => (service.to_string(), method.to_string()),
-        None => (trimmed.to_string(), String::new()),
-    }
+    trimmed.split_once('/').unwrap_or((trimmed, ""))
 }
 
 /// The gRPC status code of a response whose status is in its headers (errors and
@@ -97,25 +178,24 @@ where
     }
 
     fn call(&mut self, request: http::Request<ReqBody>) -> Self::Future {
-        let (service, method) = rpc_names(request.uri().path());
-        let parent = global::get_text_map_propagator(|propagator| {
-            propagator.extract(&HeaderExtractor(request.headers()))
-        });
+        let rpc = self.rpcs.get(request.uri().path());
         let span = tracing::info_span!(
             "grpc.server",
-            otel.name = %format!("{service}/{method}"),
+            otel.name = &*rpc.name,
             otel.kind = "server",
             otel.status_code = Empty,
             rpc.system = "grpc",
-            rpc.service = %service,
-            rpc.method = %method,
+            rpc.service = &*rpc.service,
+            rpc.method = &*rpc.method,
             rpc.grpc.status_code = Empty,
-            trace_id = Empty,
         );
-        let _ = span.set_parent(parent);
-        let trace_id = span.context().span().span_context().trace_id();
-        if trace_id != TraceId::INVALID {
-            span.record("trace_id", tracing::field::display(trace_id));
+        // Only a caller that sent `traceparent` has a context to continue; skipping the
+        // propagator otherwise saves a lock and an empty context per call.
+        if super::traces_on() && request.headers().contains_key("traceparent") {
+            let parent = global::get_text_map_propagator(|propagator| {
+                propagator.extract(&HeaderExtractor(request.headers()))
+            });
+            let _ = span.set_parent(parent);
         }
         let started = Instant::now();
         let duration = self.duration.clone();
@@ -123,6 +203,7 @@ where
             let _entered = span.enter();
             self.inner.call(request)
         };
+        let recorder = span.clone();
         Box::pin(
             async move {
                 let result = future.await;
@@ -130,17 +211,17 @@ where
                     Ok(response) => status_code(response),
                     Err(_) => 2, // UNKNOWN: the transport failed before a status existed
                 };
-                let span = tracing::Span::current();
-                span.record("rpc.grpc.status_code", code);
+                recorder.record("rpc.grpc.status_code", code);
                 if code != 0 {
-                    span.record("otel.status_code", "ERROR");
+                    recorder.record("otel.status_code", "ERROR");
                 }
+                let [system, service, method] = &rpc.metric_attributes;
                 duration.record(
                     started.elapsed().as_secs_f64() * 1000.0,
                     &[
-                        KeyValue::new("rpc.system", "grpc"),
-                        KeyValue::new("rpc.service", service),
-                        KeyValue::new("rpc.method", method),
+                        system.clone(),
+                        service.clone(),
+                        method.clone(),
                         KeyValue::new("rpc.grpc.status_code", code),
                     ],
                 );
@@ -186,11 +267,28 @@ mod tests {
     fn splits_grpc_paths_into_service_and_method() {
         assert_eq!(
             rpc_names("/keyservice.v1.KeyService/UnwrapKey"),
-            (
-                "keyservice.v1.KeyService".to_string(),
-                "UnwrapKey".to_string()
-            )
+            ("keyservice.v1.KeyService", "UnwrapKey")
         );
-        assert_eq!(rpc_names("/odd"), ("odd".to_string(), String::new()));
+        assert_eq!(rpc_names("/odd"), ("odd", ""));
+    }
+
+    #[test]
+    fn remembers_a_bounded_number_of_paths() {
+        let rpcs = super::Rpcs::default();
+        let first = rpcs.get("/a.B/C");
+        assert!(
+            std::sync::Arc::ptr_eq(&first, &rpcs.get("/a.B/C")),
+            "built once"
+        );
+        assert_eq!(&*first.name, "a.B/C");
+        for i in 0..super::MAX_RPCS {
+            rpcs.get(&format!("/x.Y/M{i}"));
+        }
+        assert_eq!(&*rpcs.get("/made.Up/Path").name, "_OTHER/_OTHER");
+        assert_eq!(
+            &*rpcs.get("/a.B/C").name,
+            "a.B/C",
+            "known paths keep their names"
+        );
     }
 }

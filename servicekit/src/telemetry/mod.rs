@@ -8,7 +8,10 @@
 
 mod grpc;
 mod http;
+mod logs;
 mod propagation;
+
+use std::sync::atomic::{AtomicBool, Ordering};
 
 pub use grpc::{
     GrpcServerTraceLayer, GrpcServerTraceService, TraceInterceptor, inject_grpc_trace_context,
@@ -27,6 +30,14 @@ use opentelemetry_sdk::{
 use tracing_subscriber::{
     EnvFilter, Layer, Registry, filter::LevelFilter, layer::SubscriberExt, util::SubscriberInitExt,
 };
+
+/// Set once traces are exported: the gRPC layer skips reading `traceparent` otherwise.
+static TRACES_ON: AtomicBool = AtomicBool::new(false);
+
+/// True when this process exports traces (after [`init`] with an endpoint).
+pub(crate) fn traces_on() -> bool {
+    TRACES_ON.load(Ordering::Relaxed)
+}
 
 /// Where log lines go. The key service keeps stdout for its audit records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,6 +149,7 @@ pub fn init_with(config: TelemetryConfig) -> Result<TelemetryGuard, TelemetryErr
     // Each layer has its own filter: `RUST_LOG` chooses what is logged, and traces keep the
     // info-level spans (every RPC, job and ON24 call) even when logs are quieter.
     let mut layers: Vec<Box<dyn Layer<Registry> + Send + Sync>> = Vec::new();
+    let tracing = otlp.is_some();
     if let Some(endpoint) = otlp {
         let resource = resource(&service_name);
         let (tracer_provider, meter_provider) = otlp_providers(resource, endpoint)?;
@@ -149,25 +161,27 @@ pub fn init_with(config: TelemetryConfig) -> Result<TelemetryGuard, TelemetryErr
         layers.push(
             tracing_opentelemetry::layer()
                 .with_tracer(tracer)
+                // Only the attributes we name: source location, thread, target and busy/idle
+                // times would be 8 more attributes to build, send and store on every span.
+                .with_location(false)
+                .with_threads(false)
+                .with_target(false)
+                .with_tracked_inactivity(false)
+                // Nothing reads OpenTelemetry's thread-local context (propagation and the log
+                // layer ask the `tracing` span), so entering a span need not attach it: that
+                // saves a context clone and attach on every poll of every traced future.
+                .with_context_activation(false)
                 .with_filter(LevelFilter::INFO)
                 .boxed(),
         );
+        TRACES_ON.store(true, Ordering::Relaxed);
     }
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let json = tracing_subscriber::fmt::layer()
-        .json()
-        .with_current_span(true)
-        .with_span_list(false);
-    layers.push(match logs {
-        LogTarget::Stdout => json
-            .with_writer(std::io::stdout)
-            .with_filter(filter)
+    layers.push(
+        logs::JsonLogLayer::new(logs, tracing)
+            .with_filter(logs::LogFilter::new(filter, tracing))
             .boxed(),
-        LogTarget::Stderr => json
-            .with_writer(std::io::stderr)
-            .with_filter(filter)
-            .boxed(),
-    });
+    );
     tracing_subscriber::registry()
         .with(layers)
         .try_init()
