@@ -62,7 +62,8 @@ async fn quota_burst_pauses_once(db: Db) {
     let mut workers = fast_workers();
     workers.concurrency = 16;
     workers.per_tenant_concurrency = 8;
-    workers.quota_pause = Duration::from_secs(3);
+    // Long enough that the checks below run inside the pause even on a loaded machine.
+    workers.quota_pause = Duration::from_secs(6);
     workers.quota_pause_max = Duration::from_secs(60);
     let stack = Stack::start_with(db, workers, Duration::from_secs(5)).await;
     let tenant = stack.tenant.clone();
@@ -124,7 +125,7 @@ async fn quota_burst_pauses_once(db: Db) {
             &webinar,
             8,
             RegistrationStatus::Delivered,
-            Duration::from_secs(20),
+            Duration::from_secs(30),
         )
         .await;
     assert_eq!(throttle_of(&stack, &tenant).await, (None, 0));
@@ -136,12 +137,13 @@ async fn refusal_of_replaced_credentials_holds_nothing(db: Db) {
     stack.put_credentials(&tenant).await;
     let (webinar, _) = stack.active_webinar(&tenant, "ev-replaced").await;
 
-    // The delivery's call sits 1.5 s at ON24 before being authenticated...
+    // The delivery's call sits 3 s at ON24 before being authenticated (time enough for the
+    // new credentials to be put first, even on a loaded machine)...
     stack
         .sim
         .control()
         .set_faults(&FaultConfig {
-            latency_ms: 1500,
+            latency_ms: 3000,
             only_method: Some("POST".into()),
             only_path_suffix: Some("/registrant".into()),
             ..FaultConfig::default()
@@ -179,6 +181,11 @@ async fn refusal_of_replaced_credentials_holds_nothing(db: Db) {
         .await
         .expect("deactivate");
     put_second_token(&stack, &tenant).await;
+    assert_eq!(
+        stack.journal_count("POST", "/registrant").await,
+        0,
+        "the new credentials were in place while the old call still waited"
+    );
     stack.sim.control().clear_faults().await.expect("faults");
 
     let delivered = stack
