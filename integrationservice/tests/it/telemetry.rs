@@ -5,7 +5,9 @@
 //! The global tracer and meter providers are process-wide, so the instrumented run happens
 //! in a child process (this test binary re-run on `child_end_to_end`), configured exactly
 //! as in production by `OTEL_EXPORTER_OTLP_ENDPOINT`. That also gives us every log line the
-//! run wrote, for the secret scan, and keeps the other tests of this binary out of it.
+//! run wrote, for the secret scan and the log lines' trace ids, and keeps the other tests of
+//! this binary out of it. Every test runs on PostgreSQL and on SQLite (the integration
+//! service's database; `TELEMETRY_E2E_DB` tells the child which).
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -38,9 +40,10 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 use xtask::pki::CertificateAuthority;
 
 use super::api_harness::Harness;
-use super::engine_harness::{CLIENT_ID, KeyService, TOKEN_KEY, TOKEN_SECRET};
+use super::engine_harness::{CLIENT_ID, Db, KeyService, TOKEN_KEY, TOKEN_SECRET};
 
 const CHILD: &str = "TELEMETRY_E2E_CHILD";
+const CHILD_DB: &str = "TELEMETRY_E2E_DB";
 const EMAIL: &str = "telemetry.person@example.com";
 const FIRST_NAME: &str = "Zebulon";
 const LAST_NAME: &str = "Quackenbush";
@@ -147,8 +150,9 @@ fn points(metrics: &[Metric], name: &str) -> Vec<Vec<KeyValue>> {
         .collect()
 }
 
-/// Runs `child_end_to_end` in a child process exporting to `endpoint`; returns its output.
-async fn run_child(endpoint: String) -> (bool, String) {
+/// Runs `child_end_to_end` on `db` in a child process exporting to `endpoint`; returns its
+/// output.
+async fn run_child(db: Db, endpoint: String) -> (bool, String) {
     let exe = std::env::current_exe().expect("test binary");
     let output = tokio::process::Command::new(exe)
         .args([
@@ -158,6 +162,7 @@ async fn run_child(endpoint: String) -> (bool, String) {
             "--nocapture",
         ])
         .env(CHILD, "1")
+        .env(CHILD_DB, format!("{db:?}"))
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
         .env("OTEL_SERVICE_NAME", "webinar-e2e")
         .env("RUST_LOG", "info,integrationservice=debug,keyservice=debug")
@@ -177,10 +182,14 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn one_trace_joins_the_crm_call_the_key_service_and_the_on24_delivery() {
+crate::both_backends!(
+    one_trace_joins_the_crm_call_the_key_service_and_the_on24_delivery,
+    one_trace_end_to_end
+);
+
+async fn one_trace_end_to_end(db: Db) {
     let (address, received) = start_receiver().await;
-    let (ok, output) = run_child(format!("http://{address}")).await;
+    let (ok, output) = run_child(db, format!("http://{address}")).await;
     assert!(ok, "the end-to-end run failed:\n{output}");
     let crm = output
         .lines()
@@ -305,15 +314,38 @@ async fn one_trace_joins_the_crm_call_the_key_service_and_the_on24_delivery() {
         output.contains("\"level\":\"INFO\""),
         "JSON logs were written"
     );
+
+    // The line the ON24 call logged names the call's span in the CRM's trace.
+    let on24_line = output
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|l| {
+            l["fields"]["message"] == "ON24 call succeeded"
+                && l["fields"]["operation"] == "create_registrant"
+        })
+        .unwrap_or_else(|| panic!("no ON24 log line in:\n{output}"));
+    assert_eq!(
+        on24_line["trace_id"], trace_id,
+        "the line is in the CRM trace"
+    );
+    assert_eq!(
+        on24_line["span_id"],
+        hex(&on24.span_id),
+        "the line names the ON24 call's span"
+    );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_flow_succeeds_with_the_collector_down() {
+crate::both_backends!(
+    the_flow_succeeds_with_the_collector_down,
+    collector_down_end_to_end
+);
+
+async fn collector_down_end_to_end(db: Db) {
     let closed = {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         listener.local_addr().expect("addr")
     };
-    let (ok, output) = run_child(format!("http://{closed}")).await;
+    let (ok, output) = run_child(db, format!("http://{closed}")).await;
     assert!(ok, "the run failed with the collector down:\n{output}");
 }
 
@@ -338,6 +370,19 @@ async fn child_end_to_end() {
     ))
     .await
     .expect("simulator");
+    // The integration service's database: the one the parent test asked for.
+    let (_pg, _sqlite, database_url) = match std::env::var(CHILD_DB).as_deref() {
+        Ok("Postgres") => {
+            let pg = xtask::testdb::TestPostgres::new().expect("test postgres");
+            let url = pg.url.clone();
+            (Some(pg), None, url)
+        }
+        _ => {
+            let sqlite = xtask::testdb::TestSqlite::new().expect("test sqlite");
+            let url = sqlite.url.clone();
+            (None, Some(sqlite), url)
+        }
+    };
     let dir = tempfile::tempdir().expect("tempdir");
     let ks = keys.client_config.clone();
     let write = |name: &str, body: &str| {
@@ -353,6 +398,7 @@ async fn child_end_to_end() {
     let h = Harness::launch(
         CertificateAuthority::new("telemetry CA").expect("CA"),
         move |c| {
+            c.database.url = database_url;
             c.keyservice.endpoint = ks.endpoint;
             c.keyservice.server_name = "localhost".into();
             c.keyservice.ca_file = ca_file;
