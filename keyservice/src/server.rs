@@ -136,6 +136,12 @@ pub async fn run(
         .map_err(setup("reflection"))?;
 
     let max_bytes = config.limits.max_request_bytes;
+    // The accept loop stops on its own token, cancelled only once health says NOT_SERVING:
+    // were it to follow `shutdown` directly it could close the listener first (and end the
+    // incoming stream, after which tonic no longer polls the shutdown future at all).
+    let stop_accepting = CancellationToken::new();
+    // However `run` returns, the accept loop ends with it.
+    let _stop_accepting_on_return = stop_accepting.clone().drop_guard();
     let main = Server::builder()
         .timeout(config.request_timeout())
         .layer(servicekit::telemetry::GrpcServerTraceLayer::new())
@@ -151,8 +157,8 @@ pub async fn run(
         // (and the benchmark has a no-op RPC on the same connection as unwrap).
         .add_service(health_service.clone())
         .serve_with_incoming_shutdown(
-            tls_incoming(listeners.main, tls, shutdown.clone()),
-            not_serving_then_stop(health.clone(), shutdown.clone()),
+            tls_incoming(listeners.main, tls, stop_accepting.clone()),
+            not_serving_then_stop(health.clone(), shutdown.clone(), stop_accepting.clone()),
         );
     // The health port outlives the main port by the drain, so probes see NOT_SERVING.
     let health_stop = CancellationToken::new();
@@ -186,10 +192,12 @@ pub async fn run(
 }
 
 /// Resolves when shutdown is requested, after health says NOT_SERVING, so probes see the
-/// change while the main port drains.
+/// change while the main port drains; only then does it stop the accept loop
+/// (`stop_accepting`), so no probe sees SERVING from a port that refuses connections.
 async fn not_serving_then_stop(
     health: tonic_health::server::HealthReporter,
     shutdown: CancellationToken,
+    stop_accepting: CancellationToken,
 ) {
     shutdown.cancelled().await;
     tracing::info!("shutting down: health NOT_SERVING, draining");
@@ -202,6 +210,7 @@ async fn not_serving_then_stop(
     health
         .set_service_status("", ServingStatus::NotServing)
         .await;
+    stop_accepting.cancel();
 }
 
 /// Rotates keys whose policy says they are due and purges keys past their deletion date,
@@ -225,16 +234,18 @@ async fn rotation_task(
             Ok(rotated) => {
                 for version in rotated {
                     let request_id = uuid::Uuid::now_v7().to_string();
-                    let recorded = audit.record(&AuditEvent {
-                        identity: "keyservice",
-                        operation: Operation::AutoRotate,
-                        key_id: Some(&version.key_id),
-                        key_version: Some(version.version),
-                        outcome: Outcome::Ok,
-                        request_id: &request_id,
-                        trace_id: None,
-                        associated_data: None,
-                    });
+                    let recorded = audit
+                        .record(&AuditEvent {
+                            identity: "keyservice",
+                            operation: Operation::AutoRotate,
+                            key_id: Some(&version.key_id),
+                            key_version: Some(version.version),
+                            outcome: Outcome::Ok,
+                            request_id: &request_id,
+                            trace_id: None,
+                            associated_data: None,
+                        })
+                        .await;
                     if let Err(error) = recorded {
                         tracing::error!(%error, key = %version.key_id, "automatic rotation not audited");
                     }
@@ -243,16 +254,18 @@ async fn rotation_task(
             Err(error) => {
                 tracing::warn!(%error, "automatic rotation check failed");
                 let request_id = uuid::Uuid::now_v7().to_string();
-                let _ = audit.record(&AuditEvent {
-                    identity: "keyservice",
-                    operation: Operation::AutoRotate,
-                    key_id: None,
-                    key_version: None,
-                    outcome: Outcome::Error(Code::Internal),
-                    request_id: &request_id,
-                    trace_id: None,
-                    associated_data: None,
-                });
+                let _ = audit
+                    .record(&AuditEvent {
+                        identity: "keyservice",
+                        operation: Operation::AutoRotate,
+                        key_id: None,
+                        key_version: None,
+                        outcome: Outcome::Error(Code::Internal),
+                        request_id: &request_id,
+                        trace_id: None,
+                        associated_data: None,
+                    })
+                    .await;
             }
         }
         if let Err(error) = manager.purge_deleted_keys().await {

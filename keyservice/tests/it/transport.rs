@@ -179,3 +179,92 @@ async fn health_port_serves_and_reflection_lists_services() {
 
     service.stop().await;
 }
+
+/// Graceful shutdown tells probes first: by the time the mTLS port stops accepting
+/// connections, the plaintext health port already answers NOT_SERVING (for the server and
+/// each service), and it keeps answering while in-flight calls drain. A load balancer that
+/// polls health therefore never sees SERVING from a replica that refuses connections.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_reports_not_serving_before_the_listener_closes() {
+    use std::time::{Duration, Instant};
+    use tonic_health::pb::{
+        HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+    };
+    const SERVICES: [&str; 3] = [
+        "",
+        "keyservice.v1.KeyService",
+        "keyservice.v1.KeyAdminService",
+    ];
+    let db = TestDb::sqlite();
+    let service = TestService::start(&db, |_| {}).await;
+    let plain = Endpoint::from_shared(format!("http://{}", service.health_addr))
+        .expect("endpoint")
+        .connect()
+        .await
+        .expect("plaintext health port");
+    let mut probe = HealthClient::new(plain);
+    // A call in flight on the mTLS port (an open Watch stream) keeps the server draining, as
+    // a slow unwrap would, so the health port must stay up after the listener has closed.
+    let mut in_flight = HealthClient::new(service.channel(ADMIN).await)
+        .watch(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .expect("watch on the mTLS port")
+        .into_inner();
+    let first = in_flight.message().await.expect("watch stream");
+    assert_eq!(first.map(|m| m.status), Some(ServingStatus::Serving as i32));
+    for name in SERVICES {
+        let serving = health_of(&mut probe, name).await;
+        assert_eq!(
+            serving,
+            Ok(ServingStatus::Serving as i32),
+            "{name:?} before shutdown"
+        );
+    }
+
+    service.shutdown.cancel();
+    // Wait for the mTLS listener to close (a new TCP connection is refused)...
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(service.addr).await.is_ok() {
+        assert!(
+            Instant::now() < deadline,
+            "the mTLS listener still accepts 10 s after shutdown was requested"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    // ...and by then the health port must already have flipped.
+    for name in SERVICES {
+        let answer = health_of(&mut probe, name).await;
+        assert_eq!(
+            answer,
+            Ok(ServingStatus::NotServing as i32),
+            "{name:?} once the mTLS listener is closed"
+        );
+    }
+    // The call in flight was told as well, over its own connection.
+    let update = tokio::time::timeout(Duration::from_secs(5), in_flight.message())
+        .await
+        .expect("the watcher hears of the shutdown")
+        .expect("watch stream still open");
+    assert_eq!(
+        update.map(|m| m.status),
+        Some(ServingStatus::NotServing as i32)
+    );
+    drop(in_flight);
+    service.stop().await;
+}
+
+/// The status a health server reports for `service`, or the code of the failed call.
+async fn health_of(
+    client: &mut tonic_health::pb::health_client::HealthClient<tonic::transport::Channel>,
+    service: &str,
+) -> Result<i32, tonic::Code> {
+    client
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: service.into(),
+        })
+        .await
+        .map(|r| r.into_inner().status)
+        .map_err(|s| s.code())
+}
