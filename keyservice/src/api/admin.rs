@@ -15,15 +15,19 @@ use crate::{
 macro_rules! admin_call {
     ($edge:expr, $request:expr, $op:expr, |$req:ident| $key_id:expr, |$id:ident| $body:expr) => {{
         let edge = &$edge;
-        let call = edge.begin($op, &$request, 1)?;
+        let call = edge.begin($op, &$request, 1).await?;
         let $req = $request.into_inner();
         let key_id: Result<String, Status> = $key_id;
         let key_id = match key_id {
             Ok(id) => id,
-            Err(status) => return edge.finish(&call, Subject::new($op, None), Err(status)),
+            Err(status) => {
+                return edge
+                    .finish(&call, Subject::new($op, None), Err(status))
+                    .await;
+            }
         };
         let subject = Subject::new($op, Some(&key_id));
-        edge.authorize(&call, subject)?;
+        edge.authorize(&call, subject).await?;
         let $id = key_id.clone();
         let result: Result<(_, Option<u32>), Status> = async { $body }.await;
         let version = result.as_ref().ok().and_then(|(_, v)| *v);
@@ -32,6 +36,7 @@ macro_rules! admin_call {
             subject.version(version),
             result.map(|(r, _)| Response::new(r)),
         )
+        .await
     }};
 }
 
@@ -88,11 +93,11 @@ impl KeyAdminService for KeyAdminApi {
     ) -> Result<Response<pb::ListKeysResponse>, Status> {
         let edge = &self.0;
         let op = Operation::ListKeys;
-        let call = edge.begin(op, &request, 1)?;
+        let call = edge.begin(op, &request, 1).await?;
         let req = request.into_inner();
         // Listing reveals every key name, so it needs a grant on all keys.
         let subject = Subject::new(op, None);
-        edge.authorize(&call, subject)?;
+        edge.authorize(&call, subject).await?;
         let result = edge
             .manager
             .list_keys(req.page_size, &req.page_token)
@@ -102,7 +107,7 @@ impl KeyAdminService for KeyAdminApi {
                 keys: page.keys.iter().map(convert::key).collect(),
                 next_page_token: page.next_page_token,
             });
-        edge.finish(&call, subject, result).map(Response::new)
+        edge.finish(&call, subject, result).await.map(Response::new)
     }
 
     async fn rotate_key(

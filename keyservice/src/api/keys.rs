@@ -26,10 +26,14 @@ impl Edge {
         let aad = item.associated_data.as_slice();
         let key_id = match parse_key_name(&item.name) {
             Ok(id) => id,
-            Err(e) => return self.finish(call, Subject::new(op, None).aad(aad), Err(e.into())),
+            Err(e) => {
+                return self
+                    .finish(call, Subject::new(op, None).aad(aad), Err(e.into()))
+                    .await;
+            }
         };
         let subject = Subject::new(op, Some(&key_id)).aad(aad);
-        self.authorize(call, subject)?;
+        self.authorize(call, subject).await?;
         let result = self.manager.generate_data_key(&key_id, aad).await;
         let version = result.as_ref().ok().map(|g| g.version.version);
         let result = result
@@ -40,7 +44,7 @@ impl Edge {
                 wrapped_key: g.wrapped_key,
                 key_version: g.version.name(),
             });
-        self.finish(call, subject.version(version), result)
+        self.finish(call, subject.version(version), result).await
     }
 
     async fn wrap_one(
@@ -52,10 +56,14 @@ impl Edge {
         let aad = item.associated_data.as_slice();
         let key_id = match parse_key_name(&item.name) {
             Ok(id) => id,
-            Err(e) => return self.finish(call, Subject::new(op, None).aad(aad), Err(e.into())),
+            Err(e) => {
+                return self
+                    .finish(call, Subject::new(op, None).aad(aad), Err(e.into()))
+                    .await;
+            }
         };
         let subject = Subject::new(op, Some(&key_id)).aad(aad);
-        self.authorize(call, subject)?;
+        self.authorize(call, subject).await?;
         // Wipe the caller's plaintext once it has been wrapped.
         let plaintext = zeroize::Zeroizing::new(item.plaintext);
         let result = self.manager.wrap(&key_id, &plaintext, aad).await;
@@ -64,11 +72,11 @@ impl Edge {
             wrapped_key: w.wrapped_key,
             key_version: w.version.name(),
         });
-        self.finish(call, subject.version(version), result)
+        self.finish(call, subject.version(version), result).await
     }
 
     /// Reads the header and authorizes `op` on its key. Audits and returns the refusal.
-    fn authorize_wrapped(
+    async fn authorize_wrapped(
         &self,
         call: &Call,
         op: Operation,
@@ -79,13 +87,15 @@ impl Edge {
             Ok(h) => h,
             Err(_) => {
                 let refused = Err(Status::invalid_argument(CANNOT_UNWRAP));
-                return self.finish(call, Subject::new(op, None).aad(aad), refused);
+                return self
+                    .finish(call, Subject::new(op, None).aad(aad), refused)
+                    .await;
             }
         };
         let subject = Subject::new(op, Some(&header.key_id))
             .version(Some(header.version))
             .aad(aad);
-        self.authorize(call, subject)?;
+        self.authorize(call, subject).await?;
         Ok(KeyVersionRef {
             key_id: header.key_id,
             version: header.version,
@@ -99,7 +109,9 @@ impl Edge {
     ) -> Result<pb::UnwrapKeyResponse, Status> {
         let op = Operation::Unwrap;
         let aad = item.associated_data.as_slice();
-        let from = self.authorize_wrapped(call, op, &item.wrapped_key, aad)?;
+        let from = self
+            .authorize_wrapped(call, op, &item.wrapped_key, aad)
+            .await?;
         let result = self
             .manager
             .unwrap(&item.wrapped_key, aad)
@@ -112,7 +124,7 @@ impl Edge {
         let subject = Subject::new(op, Some(&from.key_id))
             .version(Some(from.version))
             .aad(aad);
-        self.finish(call, subject, result)
+        self.finish(call, subject, result).await
     }
 
     async fn rewrap_one(
@@ -122,7 +134,9 @@ impl Edge {
     ) -> Result<pb::RewrapKeyResponse, Status> {
         let op = Operation::Rewrap;
         let aad = item.associated_data.as_slice();
-        let from = self.authorize_wrapped(call, op, &item.wrapped_key, aad)?;
+        let from = self
+            .authorize_wrapped(call, op, &item.wrapped_key, aad)
+            .await?;
         let result = self.manager.rewrap(&item.wrapped_key, aad).await;
         // The record names the version the key was moved *to* when it succeeded.
         let version = result.as_ref().map_or(from.version, |w| w.version.version);
@@ -133,11 +147,11 @@ impl Edge {
         let subject = Subject::new(op, Some(&from.key_id))
             .version(Some(version))
             .aad(aad);
-        self.finish(call, subject, result)
+        self.finish(call, subject, result).await
     }
 
     /// Bounded batch size; an empty batch is a caller mistake too.
-    fn check_batch(&self, call: &Call, op: Operation, len: usize) -> Result<(), Status> {
+    async fn check_batch(&self, call: &Call, op: Operation, len: usize) -> Result<(), Status> {
         if (1..=self.max_batch_items).contains(&len) {
             return Ok(());
         }
@@ -147,6 +161,7 @@ impl Edge {
             Subject::new(op, None),
             Err(invalid_field("requests", &reason)),
         )
+        .await
     }
 }
 
@@ -193,7 +208,7 @@ impl KeyService for KeyServiceApi {
         &self,
         request: Request<pb::GenerateDataKeyRequest>,
     ) -> Result<Response<pb::GenerateDataKeyResponse>, Status> {
-        let call = self.0.begin(Operation::Generate, &request, 1)?;
+        let call = self.0.begin(Operation::Generate, &request, 1).await?;
         self.0
             .generate_one(&call, request.into_inner())
             .await
@@ -204,7 +219,7 @@ impl KeyService for KeyServiceApi {
         &self,
         request: Request<pb::WrapKeyRequest>,
     ) -> Result<Response<pb::WrapKeyResponse>, Status> {
-        let call = self.0.begin(Operation::Wrap, &request, 1)?;
+        let call = self.0.begin(Operation::Wrap, &request, 1).await?;
         self.0
             .wrap_one(&call, request.into_inner())
             .await
@@ -215,7 +230,7 @@ impl KeyService for KeyServiceApi {
         &self,
         request: Request<pb::UnwrapKeyRequest>,
     ) -> Result<Response<pb::UnwrapKeyResponse>, Status> {
-        let call = self.0.begin(Operation::Unwrap, &request, 1)?;
+        let call = self.0.begin(Operation::Unwrap, &request, 1).await?;
         self.0
             .unwrap_one(&call, request.into_inner())
             .await
@@ -226,7 +241,7 @@ impl KeyService for KeyServiceApi {
         &self,
         request: Request<pb::RewrapKeyRequest>,
     ) -> Result<Response<pb::RewrapKeyResponse>, Status> {
-        let call = self.0.begin(Operation::Rewrap, &request, 1)?;
+        let call = self.0.begin(Operation::Rewrap, &request, 1).await?;
         self.0
             .rewrap_one(&call, request.into_inner())
             .await
@@ -241,9 +256,10 @@ impl KeyService for KeyServiceApi {
         let op = Operation::Generate;
         let call = self
             .0
-            .begin(op, &request, batch_cost(request.get_ref().requests.len()))?;
+            .begin(op, &request, batch_cost(request.get_ref().requests.len()))
+            .await?;
         let items = request.into_inner().requests;
-        self.0.check_batch(&call, op, items.len())?;
+        self.0.check_batch(&call, op, items.len()).await?;
         let results = each_item(items, |item| self.0.generate_one(&call, item))
             .await?
             .into_iter()
@@ -262,9 +278,10 @@ impl KeyService for KeyServiceApi {
         let op = Operation::Unwrap;
         let call = self
             .0
-            .begin(op, &request, batch_cost(request.get_ref().requests.len()))?;
+            .begin(op, &request, batch_cost(request.get_ref().requests.len()))
+            .await?;
         let items = request.into_inner().requests;
-        self.0.check_batch(&call, op, items.len())?;
+        self.0.check_batch(&call, op, items.len()).await?;
         let results = each_item(items, |item| self.0.unwrap_one(&call, item))
             .await?
             .into_iter()
@@ -283,9 +300,10 @@ impl KeyService for KeyServiceApi {
         let op = Operation::Rewrap;
         let call = self
             .0
-            .begin(op, &request, batch_cost(request.get_ref().requests.len()))?;
+            .begin(op, &request, batch_cost(request.get_ref().requests.len()))
+            .await?;
         let items = request.into_inner().requests;
-        self.0.check_batch(&call, op, items.len())?;
+        self.0.check_batch(&call, op, items.len()).await?;
         let results = each_item(items, |item| self.0.rewrap_one(&call, item))
             .await?
             .into_iter()

@@ -1,7 +1,7 @@
 //! Where audit lines go: stdout (for a log collector) or an append-only file with a
-//! documented fsync policy. Lines are written unbuffered (one `write` per line), so a crash of
-//! the process loses nothing the kernel accepted; the fsync policy decides what a crash of the
-//! machine may lose.
+//! documented fsync policy. Lines are written unbuffered (one `write` per group of lines, see
+//! `AuditLog`), so a crash of the process loses nothing the kernel accepted; the fsync policy
+//! decides what a crash of the machine may lose.
 
 use std::{
     fs::{File, OpenOptions},
@@ -16,7 +16,8 @@ use super::{AuditError, record};
 /// When the file sink calls `fsync`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FsyncPolicy {
-    /// After every record: nothing acknowledged is ever lost, at a large throughput cost.
+    /// After every write (a group of records), before their callers are answered: nothing
+    /// acknowledged is ever lost, at a large throughput cost.
     Always,
     /// At most once per interval, in the write path: a machine crash may lose the records of
     /// the last interval (the default, 1 s).
@@ -82,14 +83,12 @@ impl Sink {
         }
     }
 
-    pub(super) fn write_line(&mut self, line: &str) -> io::Result<()> {
-        let mut bytes = Vec::with_capacity(line.len() + 1);
-        bytes.extend_from_slice(line.as_bytes());
-        bytes.push(b'\n');
+    /// Writes `bytes` (complete lines, each ending in a newline) with one `write` call.
+    pub(super) fn write_lines(&mut self, bytes: &[u8]) -> io::Result<()> {
         match self {
             Self::Stdout => {
                 let mut out = io::stdout().lock();
-                out.write_all(&bytes)?;
+                out.write_all(bytes)?;
                 out.flush()
             }
             Self::File {
@@ -97,7 +96,7 @@ impl Sink {
                 fsync,
                 last_sync,
             } => {
-                file.write_all(&bytes)?;
+                file.write_all(bytes)?;
                 let due = match fsync {
                     FsyncPolicy::Always => true,
                     FsyncPolicy::Interval(every) => last_sync.elapsed() >= *every,

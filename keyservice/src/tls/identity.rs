@@ -62,11 +62,19 @@ const CACHE_LIMIT: usize = 4096;
 
 /// Parsing X.509 on every request costs more than the unwrap itself, and a handful of
 /// client certificates make all the traffic, so identities are cached by the exact DER of
-/// the (already verified) leaf certificate.
+/// the (already verified) leaf certificate. The map is keyed by a hash of the DER's last bytes
+/// (signature bytes, which differ between certificates) rather than of all of it, which cost
+/// as much as the rest of the lookup; a hit still requires the whole DER to be equal.
 fn cached_identity(der: &[u8]) -> Option<Identity> {
-    static CACHE: OnceLock<RwLock<HashMap<Vec<u8>, Option<Identity>>>> = OnceLock::new();
+    type Cache = HashMap<u64, (Box<[u8]>, Option<Identity>)>;
+    static CACHE: OnceLock<RwLock<Cache>> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
-    if let Some(hit) = cache.read().ok().and_then(|map| map.get(der).cloned()) {
+    let key = tail_hash(der);
+    if let Some(hit) = cache.read().ok().and_then(|map| {
+        map.get(&key)
+            .filter(|(cached, _)| **cached == *der)
+            .map(|(_, identity)| identity.clone())
+    }) {
         return hit;
     }
     let identity = identity_from_cert(der);
@@ -74,9 +82,19 @@ fn cached_identity(der: &[u8]) -> Option<Identity> {
         if map.len() >= CACHE_LIMIT {
             map.clear();
         }
-        map.insert(der.to_vec(), identity.clone());
+        // A different certificate with the same tail just takes the slot over.
+        map.insert(key, (Box::from(der), identity.clone()));
     }
     identity
+}
+
+fn tail_hash(der: &[u8]) -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    static SEED: OnceLock<std::collections::hash_map::RandomState> = OnceLock::new();
+    let mut hasher = SEED.get_or_init(Default::default).build_hasher();
+    hasher.write(&der[der.len().saturating_sub(32)..]);
+    hasher.write_usize(der.len());
+    hasher.finish()
 }
 
 #[cfg(test)]
@@ -109,6 +127,39 @@ mod tests {
             Some(Identity::new("batch-job"))
         );
         assert_eq!(identity_from_cert(b"not a certificate"), None);
+        Ok(())
+    }
+
+    #[test]
+    fn cache_answers_by_the_whole_certificate_not_its_tail() -> anyhow::Result<()> {
+        let ca = xtask::pki::CertificateAuthority::new("test ca")?;
+        let a = der(&ca
+            .client_cert_for("a", "spiffe://webinar.local/a")?
+            .cert_pem);
+        let b = der(&ca
+            .client_cert_for("b", "spiffe://webinar.local/b")?
+            .cert_pem);
+        assert_eq!(
+            cached_identity(&a),
+            Some(Identity::new("spiffe://webinar.local/a"))
+        );
+        // Same last 32 bytes and length as `a` (so the same slot), different certificate.
+        let mut forged = b.clone();
+        forged.resize(a.len(), 0);
+        let tail = a.len().saturating_sub(32);
+        forged[tail..].copy_from_slice(&a[tail..]);
+        assert_ne!(
+            cached_identity(&forged),
+            Some(Identity::new("spiffe://webinar.local/a"))
+        );
+        assert_eq!(
+            cached_identity(&a),
+            Some(Identity::new("spiffe://webinar.local/a"))
+        );
+        assert_eq!(
+            cached_identity(&b),
+            Some(Identity::new("spiffe://webinar.local/b"))
+        );
         Ok(())
     }
 }
