@@ -258,3 +258,24 @@ pub fn assert_reason(status: &Status, code: Code, reason: &str) {
     assert_eq!(info.reason, reason);
     assert_eq!(info.domain, "webinar.local");
 }
+
+/// Runs an async API test body, which takes a database URL, on PostgreSQL and on SQLite (tests
+/// `$name::postgres` and `$name::sqlite`).
+#[macro_export]
+macro_rules! api_both_backends {
+    ($name:ident, $body:path) => {
+        mod $name {
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let db = xtask::testdb::TestPostgres::new().expect("postgres");
+                $body(db.url.clone()).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let db = xtask::testdb::TestSqlite::new().expect("sqlite");
+                $body(db.url.clone()).await;
+            }
+        }
+    };
+}

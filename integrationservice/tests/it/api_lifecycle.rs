@@ -23,6 +23,7 @@ use tonic::{
 use xtask::pki::CertificateAuthority;
 
 use super::api_harness::{Harness, assert_bad_field, assert_reason};
+use crate::api_both_backends;
 
 const CLIENT_ID: i64 = 44551;
 const TOKEN_KEY: &str = "api-token-key-0001";
@@ -662,14 +663,4 @@ async fn life_of_a_tenant(database_url: String) {
     stack.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn life_of_a_tenant_on_sqlite() {
-    let db = xtask::testdb::TestSqlite::new().expect("sqlite");
-    life_of_a_tenant(db.url.clone()).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn life_of_a_tenant_on_postgres() {
-    let db = xtask::testdb::TestPostgres::new().expect("postgres");
-    life_of_a_tenant(db.url.clone()).await;
-}
+api_both_backends!(life_of_a_tenant_runs, life_of_a_tenant);

@@ -17,6 +17,7 @@ use tonic::{Code, transport::Channel};
 
 use super::api_harness::{assert_bad_field, assert_reason};
 use super::api_lifecycle::{FullStack, eventually};
+use crate::api_both_backends;
 
 const TENANT: &str = "tenants/tenant-a";
 
@@ -799,26 +800,5 @@ async fn large_attendee_list(database_url: String) {
     stack.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn large_attendee_list_pages_on_sqlite() {
-    let db = xtask::testdb::TestSqlite::new().expect("sqlite");
-    large_attendee_list(db.url.clone()).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn large_attendee_list_pages_on_postgres() {
-    let db = xtask::testdb::TestPostgres::new().expect("postgres");
-    large_attendee_list(db.url.clone()).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn protos_promises_hold_on_sqlite() {
-    let db = xtask::testdb::TestSqlite::new().expect("sqlite");
-    promises(db.url.clone()).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn protos_promises_hold_on_postgres() {
-    let db = xtask::testdb::TestPostgres::new().expect("postgres");
-    promises(db.url.clone()).await;
-}
+api_both_backends!(large_attendee_list_pages, large_attendee_list);
+api_both_backends!(protos_promises_hold, promises);
