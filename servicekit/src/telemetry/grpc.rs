@@ -11,11 +11,14 @@ use std::{
     time::Instant,
 };
 
-use opentelemetry::{KeyValue, StringValue, global, metrics::Histogram};
+use opentelemetry::{KeyValue, StringValue, context::FutureExt as _, global, metrics::Histogram};
 use tracing::{Instrument, field::Empty};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-use super::propagation::{HeaderExtractor, HeaderInjector};
+use super::{
+    propagation::{HeaderExtractor, HeaderInjector, current_context},
+    sampling::{self, Decision},
+};
 
 /// Distinct RPC paths remembered; others are reported as `_OTHER`, so a client calling made-up
 /// paths can neither grow the cache nor create metric series without bound.
@@ -94,10 +97,10 @@ impl Rpcs {
 
 /// Tower layer for a tonic server: one `SERVER` span and one duration point per RPC.
 ///
-/// Per call it extracts the caller's context, opens one `tracing` span whose fields are the
-/// span's only attributes, and records one histogram point with attributes built once per
-/// method. Whether the span is sampled is decided once, by the SDK's sampler, when the span
-/// starts; an unsampled span is never exported.
+/// Per call it decides sampling first (see `sampling`): a sampled call gets one `tracing`
+/// span whose fields are the span's only attributes; a dropped one gets no span and runs under
+/// a non-recording context. Either records one histogram point with attributes built once per
+/// method.
 #[derive(Debug, Clone)]
 pub struct GrpcServerTraceLayer {
     duration: Histogram<f64>,
@@ -179,6 +182,39 @@ where
 
     fn call(&mut self, request: http::Request<ReqBody>) -> Self::Future {
         let rpc = self.rpcs.get(request.uri().path());
+        let started = Instant::now();
+        let duration = self.duration.clone();
+        let mut parent = None;
+        if super::traces_on() {
+            // Only a caller that sent `traceparent` has a context to continue; skipping the
+            // propagator otherwise saves a lock and an empty context per call.
+            let caller = if request.headers().contains_key("traceparent") {
+                global::get_text_map_propagator(|propagator| {
+                    propagator.extract(&HeaderExtractor(request.headers()))
+                })
+            } else {
+                opentelemetry::Context::new()
+            };
+            match sampling::decide(caller, &rpc.name) {
+                Decision::Sample(context) => parent = Some(context),
+                Decision::Drop(context) => {
+                    // No span: the call runs under the non-recording context, which is what
+                    // its inner spans and outgoing calls see as their parent.
+                    let future = {
+                        let _attached = context.clone().attach();
+                        self.inner.call(request)
+                    };
+                    return Box::pin(
+                        async move {
+                            let result = future.await;
+                            record_duration(&duration, &rpc, started, call_code(&result));
+                            result
+                        }
+                        .with_context(context),
+                    );
+                }
+            }
+        }
         let span = tracing::info_span!(
             "grpc.server",
             otel.name = &*rpc.name,
@@ -189,16 +225,9 @@ where
             rpc.method = &*rpc.method,
             rpc.grpc.status_code = Empty,
         );
-        // Only a caller that sent `traceparent` has a context to continue; skipping the
-        // propagator otherwise saves a lock and an empty context per call.
-        if super::traces_on() && request.headers().contains_key("traceparent") {
-            let parent = global::get_text_map_propagator(|propagator| {
-                propagator.extract(&HeaderExtractor(request.headers()))
-            });
+        if let Some(parent) = parent {
             let _ = span.set_parent(parent);
         }
-        let started = Instant::now();
-        let duration = self.duration.clone();
         let future = {
             let _entered = span.enter();
             self.inner.call(request)
@@ -207,29 +236,39 @@ where
         Box::pin(
             async move {
                 let result = future.await;
-                let code = match &result {
-                    Ok(response) => status_code(response),
-                    Err(_) => 2, // UNKNOWN: the transport failed before a status existed
-                };
+                let code = call_code(&result);
                 recorder.record("rpc.grpc.status_code", code);
                 if code != 0 {
                     recorder.record("otel.status_code", "ERROR");
                 }
-                let [system, service, method] = &rpc.metric_attributes;
-                duration.record(
-                    started.elapsed().as_secs_f64() * 1000.0,
-                    &[
-                        system.clone(),
-                        service.clone(),
-                        method.clone(),
-                        KeyValue::new("rpc.grpc.status_code", code),
-                    ],
-                );
+                record_duration(&duration, &rpc, started, code);
                 result
             }
             .instrument(span),
         )
     }
+}
+
+/// The gRPC status code of a finished call.
+fn call_code<B, E>(result: &Result<http::Response<B>, E>) -> i64 {
+    match result {
+        Ok(response) => status_code(response),
+        Err(_) => 2, // UNKNOWN: the transport failed before a status existed
+    }
+}
+
+/// One `rpc.server.duration` point, with the method's prebuilt attributes.
+fn record_duration(duration: &Histogram<f64>, rpc: &Rpc, started: Instant, code: i64) {
+    let [system, service, method] = &rpc.metric_attributes;
+    duration.record(
+        started.elapsed().as_secs_f64() * 1000.0,
+        &[
+            system.clone(),
+            service.clone(),
+            method.clone(),
+            KeyValue::new("rpc.grpc.status_code", code),
+        ],
+    );
 }
 
 /// The type of [`inject_grpc_trace_context`], for naming a client's type:
@@ -242,7 +281,7 @@ pub fn inject_grpc_trace_context(
     mut request: tonic::Request<()>,
 ) -> Result<tonic::Request<()>, tonic::Status> {
     let mut headers = http::HeaderMap::new();
-    let context = tracing::Span::current().context();
+    let context = current_context();
     global::get_text_map_propagator(|propagator| {
         propagator.inject_context(&context, &mut HeaderInjector(&mut headers))
     });

@@ -62,8 +62,11 @@ fn otel_ids<S>(event: &Event<'_>, ctx: &Context<'_, S>) -> Option<(String, Strin
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
-    let mut scope = Some(ctx.event_scope(event)?);
-    tracing::dispatcher::get_default(|dispatch| {
+    let Some(scope) = ctx.event_scope(event) else {
+        return attached_ids();
+    };
+    let mut scope = Some(scope);
+    let found = tracing::dispatcher::get_default(|dispatch| {
         for span in scope.take().into_iter().flatten() {
             // `get_otel_context` reads the span's extensions: none of ours are held here.
             if let Some(cx) = tracing_opentelemetry::get_otel_context(&span.id(), dispatch) {
@@ -78,6 +81,22 @@ where
             }
         }
         None
+    });
+    found.or_else(attached_ids)
+}
+
+/// The ids of the attached OpenTelemetry context: a call the sampler dropped runs under one
+/// without a traced `tracing` span, and its lines still name its trace.
+fn attached_ids() -> Option<(String, String)> {
+    opentelemetry::Context::map_current(|cx| {
+        let span = cx.span();
+        let context = span.span_context();
+        context.is_valid().then(|| {
+            (
+                context.trace_id().to_string(),
+                context.span_id().to_string(),
+            )
+        })
     })
 }
 

@@ -10,6 +10,7 @@ mod grpc;
 mod http;
 mod logs;
 mod propagation;
+mod sampling;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -218,6 +219,7 @@ fn otlp_providers(
         .build()
         .map_err(|e| TelemetryError::Exporter(e.to_string()))?;
     let tracer_provider = SdkTracerProvider::builder()
+        .with_sampler(sampling::from_env())
         .with_batch_exporter(spans)
         .with_resource(resource.clone())
         .build();

@@ -4,6 +4,7 @@
 use opentelemetry::{
     Context, global,
     propagation::{Extractor, Injector},
+    trace::TraceContextExt,
 };
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
@@ -37,9 +38,16 @@ impl Injector for HeaderInjector<'_> {
     }
 }
 
-/// The OpenTelemetry context of the current `tracing` span.
-fn current_context() -> Context {
-    tracing::Span::current().context()
+/// The OpenTelemetry context of the current `tracing` span, or, outside any traced span, the
+/// attached one: a gRPC call the sampler dropped runs under a non-recording context without a
+/// `tracing` span (see `sampling`), and what it sends on must still say "not sampled".
+pub(crate) fn current_context() -> Context {
+    let context = tracing::Span::current().context();
+    if context.span().span_context().is_valid() {
+        context
+    } else {
+        Context::current()
+    }
 }
 
 /// Adds the current span's trace context to outgoing HTTP headers (e.g. a call to ON24).

@@ -1,0 +1,100 @@
+//! Head sampling decided once per gRPC call, before anything is built for its span.
+//!
+//! The sampler is the one the standard `OTEL_TRACES_SAMPLER` / `OTEL_TRACES_SAMPLER_ARG`
+//! variables describe (the SDK reads them). [`GrpcServerTraceLayer`](super::GrpcServerTraceLayer)
+//! asks it first: a call it drops gets no `tracing` span at all (that span, its attributes and
+//! its enter/exit on every poll were most of the cost of an unsampled call), and runs under a
+//! non-recording OpenTelemetry context instead, so spans opened inside it and the
+//! `traceparent` it sends on carry the "not sampled" decision. A root call it keeps gets a
+//! span whose parent context is marked [`SampledByLayer`], and the provider's sampler
+//! ([`Presampled`]) honours that mark instead of deciding a second time.
+
+use std::sync::OnceLock;
+
+use opentelemetry::{
+    Context, KeyValue,
+    trace::{Link, SpanContext, SpanKind, TraceContextExt, TraceFlags, TraceId, TraceState},
+};
+use opentelemetry_sdk::trace::{
+    IdGenerator, RandomIdGenerator, SamplingDecision, SamplingResult, ShouldSample,
+};
+
+/// The sampler from the environment, once traces are exported.
+static SAMPLER: OnceLock<Box<dyn ShouldSample>> = OnceLock::new();
+
+/// A context value: the gRPC layer already decided to sample this root call.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SampledByLayer;
+
+/// The provider's sampler: the environment's, except for calls the layer already sampled.
+#[derive(Debug, Clone)]
+pub(crate) struct Presampled(Box<dyn ShouldSample>);
+
+impl ShouldSample for Presampled {
+    fn should_sample(
+        &self,
+        parent_context: Option<&Context>,
+        trace_id: TraceId,
+        name: &str,
+        span_kind: &SpanKind,
+        attributes: &[KeyValue],
+        links: &[Link],
+    ) -> SamplingResult {
+        if parent_context.is_some_and(|cx| cx.get::<SampledByLayer>().is_some()) {
+            return SamplingResult {
+                decision: SamplingDecision::RecordAndSample,
+                attributes: Vec::new(),
+                trace_state: TraceState::default(),
+            };
+        }
+        self.0
+            .should_sample(parent_context, trace_id, name, span_kind, attributes, links)
+    }
+}
+
+/// The provider's sampler, built from the `OTEL_TRACES_SAMPLER*` variables; remembers it for
+/// [`decide`].
+pub(crate) fn from_env() -> Presampled {
+    let sampler = opentelemetry_sdk::trace::Config::default().sampler;
+    let _ = SAMPLER.set(sampler.clone());
+    Presampled(sampler)
+}
+
+/// What the layer decided for one call.
+pub(crate) enum Decision {
+    /// Open the span with this parent: the caller's context, or a root marked as sampled.
+    Sample(Context),
+    /// Run the call under this non-recording context (the caller's, or a fresh trace id).
+    Drop(Context),
+}
+
+/// Decides for a server call named `name` whose caller sent `parent` (empty if none). A
+/// fresh trace id decides a root call and identifies it downstream if dropped.
+pub(crate) fn decide(parent: Context, name: &str) -> Decision {
+    let Some(sampler) = SAMPLER.get() else {
+        return Decision::Sample(parent);
+    };
+    let caller = parent.span().span_context().clone();
+    let trace_id = if caller.is_valid() {
+        caller.trace_id()
+    } else {
+        RandomIdGenerator::default().new_trace_id()
+    };
+    let result = sampler.should_sample(Some(&parent), trace_id, name, &SpanKind::Server, &[], &[]);
+    match (result.decision, caller.is_valid()) {
+        (SamplingDecision::Drop, true) => Decision::Drop(parent),
+        (SamplingDecision::Drop, false) => {
+            let span_id = RandomIdGenerator::default().new_span_id();
+            let unsampled = SpanContext::new(
+                trace_id,
+                span_id,
+                TraceFlags::default(),
+                false,
+                TraceState::default(),
+            );
+            Decision::Drop(parent.with_remote_span_context(unsampled))
+        }
+        (_, true) => Decision::Sample(parent),
+        (_, false) => Decision::Sample(parent.with_value(SampledByLayer)),
+    }
+}

@@ -1,0 +1,146 @@
+//! Sampling is decided once per gRPC call, in the server layer, by the sampler the standard
+//! variables describe (here `parentbased_always_off`: only calls whose caller sampled them):
+//! a kept call is exported and continues the caller's trace; a dropped call exports nothing,
+//! yet what it sends on (`traceparent`) and the lines it logs carry its trace, "not sampled".
+//!
+//! The sampler is read once per process, so the calls run in a child process (this test
+//! binary re-run on `child_calls_under_a_sampler`).
+
+mod support;
+
+use std::{convert::Infallible, time::Duration};
+
+use servicekit::telemetry::{self, GrpcServerTraceLayer, LogTarget, TelemetryConfig};
+use tower::{Layer, ServiceExt};
+
+const CHILD: &str = "SAMPLING_CHILD";
+const ENDPOINT: &str = "SAMPLING_COLLECTOR";
+const SAMPLED_TRACE: &str = "11111111111111111111111111111111";
+const UNSAMPLED_TRACE: &str = "22222222222222222222222222222222";
+const CALLER_SPAN: &str = "00f067aa0ba902b7";
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_layer_decides_once_and_dropped_calls_still_propagate() {
+    let (collector, received) = support::start_collector().await;
+    let output = tokio::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args([
+            "child_calls_under_a_sampler",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env(CHILD, "1")
+        .env(ENDPOINT, format!("http://{collector}"))
+        .env("OTEL_TRACES_SAMPLER", "parentbased_always_off")
+        .env("RUST_LOG", "warn")
+        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .kill_on_drop(true)
+        .output()
+        .await
+        .expect("run child");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "child failed:\n{stdout}\n{stderr}");
+    let sent = |call: &str| {
+        stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{call}=")))
+            .unwrap_or_else(|| panic!("no {call} in:\n{stdout}"))
+            .trim()
+            .to_string()
+    };
+
+    // Root call, dropped by the sampler: a fresh trace, sent on as not sampled.
+    let root = sent("ROOT");
+    let parts: Vec<&str> = root.split('-').collect();
+    assert_eq!(parts.len(), 4, "a traceparent: {root}");
+    assert_ne!(parts[1], "0".repeat(32), "a valid trace id");
+    assert_eq!(parts[3], "00", "not sampled");
+    // Caller sampled it: continued and sampled.
+    let sampled = sent("SAMPLED");
+    assert!(sampled.starts_with(&format!("00-{SAMPLED_TRACE}-")));
+    assert!(sampled.ends_with("-01"), "sampled: {sampled}");
+    // Caller did not: the caller's trace, still not sampled.
+    assert_eq!(
+        sent("UNSAMPLED"),
+        format!("00-{UNSAMPLED_TRACE}-{CALLER_SPAN}-00")
+    );
+
+    // The dropped call's log line names its trace.
+    let logged = stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|l| l["fields"]["marker"] == "root")
+        .unwrap_or_else(|| panic!("no log line in:\n{stderr}"));
+    assert_eq!(logged["trace_id"], parts[1]);
+
+    let mut spans = Vec::new();
+    for _ in 0..50 {
+        spans = received.spans();
+        if !spans.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let traces: Vec<String> = spans.iter().map(|s| hex(&s.trace_id)).collect();
+    assert_eq!(
+        traces,
+        vec![SAMPLED_TRACE.to_string()],
+        "only the sampled call exported"
+    );
+    assert_eq!(hex(&spans[0].parent_span_id), CALLER_SPAN);
+}
+
+/// The calls; only does something in the child process the test above starts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "run in a child process by the_layer_decides_once_and_dropped_calls_still_propagate"]
+async fn child_calls_under_a_sampler() {
+    let Ok(endpoint) = std::env::var(ENDPOINT) else {
+        return;
+    };
+    if std::env::var(CHILD).is_err() {
+        return;
+    }
+    let guard = telemetry::init_with(TelemetryConfig {
+        service_name: "sampling-test".into(),
+        logs: LogTarget::Stderr,
+        otlp: Some(Some(endpoint)),
+    })
+    .expect("telemetry init");
+    // The handler answers with the traceparent it would send on.
+    let service =
+        GrpcServerTraceLayer::new().layer(tower::service_fn(|_request: http::Request<()>| async {
+            tracing::warn!(marker = "root", "handling the call");
+            let traceparent = servicekit::telemetry::current_traceparent().unwrap_or_default();
+            Ok::<_, Infallible>(http::Response::new(traceparent))
+        }));
+    for (call, traceparent) in [
+        ("ROOT", None),
+        (
+            "SAMPLED",
+            Some(format!("00-{SAMPLED_TRACE}-{CALLER_SPAN}-01")),
+        ),
+        (
+            "UNSAMPLED",
+            Some(format!("00-{UNSAMPLED_TRACE}-{CALLER_SPAN}-00")),
+        ),
+    ] {
+        let mut request = http::Request::builder().uri("/test.v1.Echo/Say");
+        if let Some(traceparent) = traceparent {
+            request = request.header("traceparent", traceparent);
+        }
+        let response = service
+            .clone()
+            .oneshot(request.body(()).expect("request"))
+            .await
+            .expect("call");
+        println!("{call}={}", response.into_body());
+    }
+    tokio::task::spawn_blocking(move || guard.flush())
+        .await
+        .expect("flush");
+}
