@@ -224,42 +224,34 @@ impl Metrics<'_> {
             .store
             .run(move |conn| {
                 let webinar = super::webinars::existing(conn, &t, &w)?;
-                let rows = metrics::for_webinar(conn, &t, &w)?;
+                // Summed in the database: a 100,000-attendee webinar is one row back.
+                let totals = metrics::totals(conn, &t, &w, webinar.duration_minutes)?;
                 let by_status: BTreeMap<String, i64> =
                     registrations::count_by_status(conn, &t, &w)?
                         .into_iter()
                         .collect();
-                let attendees: Vec<&MetricsRow> = rows
-                    .iter()
-                    .filter(|r| r.live_minutes + r.archive_minutes > 0)
-                    .collect();
-                let n = attendees.len() as i64;
-                let live_percents: Vec<f64> = rows
-                    .iter()
-                    .filter(|r| r.live_minutes > 0)
-                    .map(|r| attendance_percent(r, &webinar))
-                    .collect();
+                let mean = |sum: f64, n: i64| if n > 0 { sum / n as f64 } else { 0.0 };
                 Ok(WebinarMetrics {
                     registrations_by_status: by_status,
-                    attendees: n,
-                    live_attendees: live_percents.len() as i64,
-                    on_demand_attendees: rows.iter().filter(|r| r.archive_minutes > 0).count()
-                        as i64,
-                    total_live_minutes: rows.iter().map(|r| r.live_minutes).sum(),
-                    total_archive_minutes: rows.iter().map(|r| r.archive_minutes).sum(),
-                    average_engagement_score: if n > 0 {
-                        attendees.iter().map(|r| r.engagement_score).sum::<f64>() / n as f64
+                    attendees: totals.attendees,
+                    live_attendees: totals.live_attendees,
+                    on_demand_attendees: totals.archive_attendees,
+                    total_live_minutes: totals.live_minutes,
+                    total_archive_minutes: totals.archive_minutes,
+                    average_engagement_score: mean(totals.engagement_sum, totals.attendees),
+                    // Each live attendee's percentage is min(live, duration) / duration.
+                    average_live_attendance_percent: if webinar.duration_minutes > 0 {
+                        mean(
+                            totals.capped_live_minutes as f64 * 100.0
+                                / f64::from(webinar.duration_minutes),
+                            totals.live_attendees,
+                        )
                     } else {
                         0.0
                     },
-                    average_live_attendance_percent: if live_percents.is_empty() {
-                        0.0
-                    } else {
-                        live_percents.iter().sum::<f64>() / live_percents.len() as f64
-                    },
-                    questions_asked: rows.iter().map(|r| r.questions_asked).sum(),
-                    polls_answered: rows.iter().map(|r| r.polls_answered).sum(),
-                    surveys_answered: rows.iter().map(|r| r.surveys_answered).sum(),
+                    questions_asked: totals.questions_asked,
+                    polls_answered: totals.polls_answered,
+                    surveys_answered: totals.surveys_answered,
                     last_metrics_at: webinar.last_metrics_at,
                     next_metrics_at: webinar.next_metrics_at,
                 })

@@ -43,6 +43,87 @@ pub fn page(
         .load(conn)
 }
 
+/// One webinar's metrics summed in the database: one row back however many attendees.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Totals {
+    /// Attendees with any viewing.
+    pub attendees: i64,
+    /// Attendees with live viewing.
+    pub live_attendees: i64,
+    /// Attendees with on-demand viewing.
+    pub archive_attendees: i64,
+    /// Sum of live minutes.
+    pub live_minutes: i64,
+    /// Sum of on-demand minutes.
+    pub archive_minutes: i64,
+    /// Sum of live minutes, each attendee's capped at the live duration (for the mean
+    /// attendance percentage).
+    pub capped_live_minutes: i64,
+    /// Sum of questions asked.
+    pub questions_asked: i64,
+    /// Sum of polls answered.
+    pub polls_answered: i64,
+    /// Sum of surveys answered.
+    pub surveys_answered: i64,
+    /// Sum of the engagement scores of attendees with any viewing.
+    pub engagement_sum: f64,
+}
+
+/// Sums one webinar's metrics (`duration_minutes`: its live duration, from our own row).
+/// Portable SQL: integer sums are cast back to BIGINT because PostgreSQL sums them as NUMERIC.
+pub fn totals(
+    conn: &mut DbConnection,
+    tenant: &str,
+    webinar_id: &str,
+    duration_minutes: i32,
+) -> QueryResult<Totals> {
+    use diesel::dsl::sql;
+    use diesel::sql_types::{BigInt, Double};
+    let sum = |expr: &str| sql::<BigInt>(&format!("CAST(COALESCE(SUM({expr}), 0) AS BIGINT)"));
+    let count = |cond: &str| sql::<BigInt>(&format!("COUNT(CASE WHEN {cond} THEN 1 END)"));
+    // An integer we stored ourselves, never caller text.
+    let cap = i64::from(duration_minutes.max(0));
+    let row = m::attendee_metrics
+        .filter(m::tenant.eq(tenant))
+        .filter(m::webinar_id.eq(webinar_id))
+        .select((
+            (
+                count("live_minutes + archive_minutes > 0"),
+                count("live_minutes > 0"),
+                count("archive_minutes > 0"),
+                sum("live_minutes"),
+                sum("archive_minutes"),
+                sum(&format!(
+                    "CASE WHEN live_minutes > {cap} THEN {cap} ELSE live_minutes END"
+                )),
+            ),
+            (
+                sum("questions_asked"),
+                sum("polls_answered"),
+                sum("surveys_answered"),
+                sql::<Double>(
+                    "CAST(COALESCE(SUM(CASE WHEN live_minutes + archive_minutes > 0 \
+                     THEN engagement_score END), 0.0) AS DOUBLE PRECISION)",
+                ),
+            ),
+        ))
+        .get_result::<((i64, i64, i64, i64, i64, i64), (i64, i64, i64, f64))>(conn)?;
+    let ((attendees, live_attendees, archive_attendees, live, archive, capped), rest) = row;
+    let (questions_asked, polls_answered, surveys_answered, engagement_sum) = rest;
+    Ok(Totals {
+        attendees,
+        live_attendees,
+        archive_attendees,
+        live_minutes: live,
+        archive_minutes: archive,
+        capped_live_minutes: capped,
+        questions_asked,
+        polls_answered,
+        surveys_answered,
+        engagement_sum,
+    })
+}
+
 /// Metrics of some emails of one webinar.
 pub fn for_emails(
     conn: &mut DbConnection,

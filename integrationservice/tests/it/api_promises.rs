@@ -756,6 +756,34 @@ async fn large_attendee_list(database_url: String) {
         .await
         .expect("insert attendees");
     let mut client = MetricsServiceClient::new(channel);
+    // The aggregates are summed in the database; check them against the rows written.
+    let started = std::time::Instant::now();
+    let totals = client
+        .get_webinar_metrics(GetWebinarMetricsRequest {
+            name: format!("{}/metrics", w.name),
+        })
+        .await
+        .expect("totals")
+        .into_inner()
+        .webinar_metrics
+        .expect("metrics");
+    let totals_time = started.elapsed();
+    let live = |i: usize| (i % 61) as i64;
+    let live_n = (0..n).filter(|i| live(*i) > 0).count() as i64;
+    assert_eq!(totals.live_attendee_count, live_n);
+    assert_eq!(totals.total_live_minutes, (0..n).map(live).sum::<i64>());
+    // Every live attendee watched at most the 60-minute duration, except the 60-minute ones.
+    let percent: f64 = (0..n)
+        .filter(|i| live(*i) > 0)
+        .map(|i| (live(i).min(60) as f64) * 100.0 / 60.0)
+        .sum::<f64>()
+        / live_n as f64;
+    assert!(
+        (totals.average_live_attendance_percent - percent).abs() < 1e-6,
+        "{} vs {percent}",
+        totals.average_live_attendance_percent
+    );
+    assert!((totals.average_engagement_score - 1.0).abs() < 1e-9);
     let (mut emails, mut times) = (Vec::with_capacity(n), Vec::new());
     let mut token = String::new();
     loop {
@@ -790,8 +818,13 @@ async fn large_attendee_list(database_url: String) {
     let whole = started.elapsed();
     assert_eq!(all.len(), n);
     eprintln!(
-        "{n} attendees in {} pages of 1,000: first {:?}, last {:?}, slowest {:?}; \
-         reading them all once (the old per-page floor): {whole:?}",
+        "{}: {n} attendees in {} pages of 1,000: first {:?}, last {:?}, slowest {:?}; \
+         reading them all once (the old per-page floor): {whole:?}; aggregates: {totals_time:?}",
+        if database_url.starts_with("postgres") {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        },
         times.len(),
         times[0],
         times[times.len() - 1],
