@@ -22,4 +22,5 @@ pub use faults::FaultConfig;
 pub use journal::JournalEntry;
 pub use quota::{QUOTA_MESSAGE, QuotaConfig};
 pub use server::{SimHandle, Simulator, run};
+pub use state::seed::{SeedAttendees, SeedResult};
 pub use state::viewing::ViewingRequest;

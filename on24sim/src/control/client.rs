@@ -14,6 +14,7 @@ use crate::faults::FaultConfig;
 use crate::inflight::InFlightCount;
 use crate::journal::JournalEntry;
 use crate::quota::{QuotaConfig, QuotaUpdate};
+use crate::state::seed::{SeedAttendees, SeedResult};
 use crate::state::viewing::{ViewingRecorded, ViewingRequest};
 
 /// Why a control call failed.
@@ -177,6 +178,20 @@ impl ControlClient {
             )
             .await?;
         Ok(r.eventuserid)
+    }
+
+    /// Registers many people to an event at once, each with the same viewing (benchmarks).
+    pub async fn seed_attendees(
+        &self,
+        event_id: i64,
+        req: &SeedAttendees,
+    ) -> Result<SeedResult, ControlError> {
+        self.json(
+            self.http
+                .post(self.url(&format!("/events/{event_id}/attendees")))
+                .json(req),
+        )
+        .await
     }
 
     pub async fn journal(&self) -> Result<Vec<JournalEntry>, ControlError> {

@@ -1,6 +1,6 @@
 //! The control API under `/_sim` (outside ON24's paths, never faulted, never journaled): health,
-//! faults, quota, accounts and tokens, simulated viewing, the request journal, and the calls in
-//! flight per client. Tests use it
+//! faults, quota, accounts and tokens, simulated viewing (one attendee, or many seeded at once
+//! for benchmarks), the request journal, and the calls in flight per client. Tests use it
 //! through [`client::ControlClient`].
 
 pub mod client;
@@ -19,6 +19,7 @@ use crate::config::AccountConfig;
 use crate::faults::FaultConfig;
 use crate::quota::QuotaUpdate;
 use crate::sim::Sim;
+use crate::state::seed::SeedAttendees;
 use crate::state::viewing::{ViewingRecorded, ViewingRequest};
 
 /// Body of `POST /_sim/tokens/deactivate`.
@@ -101,6 +102,20 @@ async fn viewing(
     }
 }
 
+async fn seed_attendees(
+    State(sim): State<Arc<Sim>>,
+    Path(id): Path<i64>,
+    Json(req): Json<SeedAttendees>,
+) -> Response {
+    match sim.store().seed_attendees(id, &req) {
+        Ok(done) => Json(done).into_response(),
+        Err(e) => control_error(
+            StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
+            e.message,
+        ),
+    }
+}
+
 async fn journal(State(sim): State<Arc<Sim>>) -> Response {
     Json(sim.journal.entries()).into_response()
 }
@@ -128,6 +143,7 @@ pub fn router(sim: Arc<Sim>) -> Router {
         .route("/_sim/tokens/deactivate", post(deactivate))
         .route("/_sim/clients/{clientId}/active", post(client_active))
         .route("/_sim/events/{eventId}/viewing", post(viewing))
+        .route("/_sim/events/{eventId}/attendees", post(seed_attendees))
         .route("/_sim/journal", get(journal).delete(clear_journal))
         .route("/_sim/inflight", get(inflight).delete(reset_inflight))
         .with_state(sim)

@@ -6,6 +6,7 @@ pub mod events;
 pub mod forget;
 pub mod persist;
 pub mod registrants;
+pub mod seed;
 pub mod time;
 pub mod viewing;
 

@@ -155,7 +155,7 @@ impl Store {
         }
     }
 
-    fn insert_registrant(
+    pub(super) fn insert_registrant(
         &mut self,
         client_id: i64,
         event_id: i64,

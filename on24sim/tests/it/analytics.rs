@@ -168,3 +168,50 @@ async fn sessions_paginate_to_the_end() {
     assert_eq!(live["attendeesession"][0]["usage"], "Live");
     assert_eq!(live["attendeesession"][0]["duration"], "00:01:00");
 }
+
+#[tokio::test]
+async fn bulk_seeded_attendees_read_like_booked_viewing() {
+    let env = Env::new().await;
+    let ev = env.future_event().await;
+    // One person registered the ordinary way first: seeding keeps that registration.
+    let existing = env.register(ev, "seed1@example.com", "Known").await;
+    let req = on24sim::SeedAttendees {
+        count: 2_000,
+        email_prefix: "seed".into(),
+        viewing: ViewingRequest {
+            live_minutes: Some(12.0),
+            questions: 1,
+            engagement: Some(4.0),
+            ..ViewingRequest::default()
+        },
+        ..on24sim::SeedAttendees::default()
+    };
+    let done = env.ctl.seed_attendees(ev, &req).await.expect("seed");
+    assert_eq!(done.seeded, 2_000);
+    let list = ok(env.get(&format!("/event/{ev}/attendee")).await).await;
+    assert_eq!(list["totalattendees"], 2_000);
+    let attendees = list["attendees"].as_array().expect("attendees");
+    let known = attendees
+        .iter()
+        .find(|a| a["email"] == "seed1@example.com")
+        .expect("seeded existing registrant");
+    assert_eq!(known["eventuserid"].as_i64(), Some(existing));
+    let last = attendees
+        .iter()
+        .find(|a| a["email"] == "seed1999@example.com")
+        .expect("last seeded");
+    assert_eq!(last["liveminutes"], 12);
+    assert_eq!(last["askedquestions"], 1);
+    assert_eq!(last["eventuserid"].as_i64(), Some(done.last_eventuserid));
+
+    // Bad input is refused, naming the field; an unknown event is 404.
+    let zero = on24sim::SeedAttendees::default();
+    let err = env
+        .ctl
+        .seed_attendees(ev, &zero)
+        .await
+        .expect_err("count 0");
+    assert!(err.to_string().contains("count"), "{err}");
+    let err = env.ctl.seed_attendees(1, &req).await.expect_err("no event");
+    assert!(err.to_string().contains("404"), "{err}");
+}
