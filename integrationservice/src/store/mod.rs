@@ -166,6 +166,10 @@ impl Store {
         let pool = r2d2::Pool::builder()
             .max_size(size)
             .min_idle(Some(1))
+            // No `SELECT 1` before every checkout: it was a round trip on every call. A
+            // connection that died fails its next query, diesel marks it broken and the pool
+            // drops it on return (`has_broken`); the caller gets UNAVAILABLE and retries.
+            .test_on_check_out(false)
             .connection_timeout(Duration::from_secs(10))
             .build(Manager {
                 backend: backend.clone(),

@@ -133,6 +133,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Feed entries not yet sequenced into `changes` (PostgreSQL; see `store::changes`).
+    changes_pending (id) {
+        id -> BigInt,
+        tenant -> Text,
+        kind -> Text,
+        webinar_id -> Nullable<Text>,
+        registration_id -> Nullable<Text>,
+        created_at -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     provider_configs,
     webinars,
