@@ -7,7 +7,7 @@
 use std::{sync::Arc, time::Duration};
 
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
+use tokio_stream::{StreamExt, wrappers::TcpListenerStream};
 use tokio_util::sync::CancellationToken;
 use tonic::{service::interceptor::InterceptedService, transport::Server};
 
@@ -151,7 +151,16 @@ pub async fn run(
         ))
         .add_service(reflection)
         .serve_with_incoming_shutdown(
-            TcpListenerStream::new(listeners.grpc),
+            // Answers go out as several small writes (headers, data, trailers); with Nagle's
+            // algorithm on, a write waits for the peer's delayed ACK (40 ms on Linux) and
+            // unary calls crawl while the process sits idle. tonic's `tcp_nodelay` setting
+            // does not reach sockets from our own listener, so it is set here.
+            TcpListenerStream::new(listeners.grpc).map(|conn| {
+                if let Ok(stream) = &conn {
+                    let _ = stream.set_nodelay(true);
+                }
+                conn
+            }),
             shutdown.clone().cancelled_owned(),
         );
 

@@ -221,6 +221,277 @@ impl On24Client {
     }
 }
 
+/// The largest answer read by [`On24Client::call_array`]: it is parsed as it arrives and never
+/// held, so the bound is on time and transfer, not memory (ON24 sends an event's attendee
+/// report as one body, about 1 KB per attendee).
+const MAX_STREAMED_BYTES: usize = 1024 * 1024 * 1024;
+
+impl On24Client {
+    /// Sends `op` and passes each element of the answer's top-level array `field` to `each`
+    /// while the body arrives, keeping what `each` returns. Neither the body nor a parsed
+    /// tree of it is ever held whole: an event's attendee report is one unpaged body, about
+    /// 100 MB for 100,000 attendees, which buffered and parsed at once would take gigabytes.
+    /// Elements that do not decode as `T` are skipped, as `de::lenient_vec` does.
+    pub(crate) async fn call_array<T, R, F>(
+        &self,
+        op: &Operation,
+        field: &'static str,
+        each: F,
+    ) -> Result<Vec<R>, On24Error>
+    where
+        T: DeserializeOwned,
+        R: Send + 'static,
+        F: FnMut(T) -> Option<R> + Send + 'static,
+    {
+        let spec = self.spec(op)?;
+        let operation = spec.operation;
+        let mut request = self.to_request(&spec)?;
+        let span = servicekit::telemetry::http_client_span(
+            request.method().as_str(),
+            request.url().host_str().unwrap_or_default(),
+            operation,
+        );
+        servicekit::telemetry::inject_span_context(&span, request.headers_mut());
+        let started = Instant::now();
+        let limit = self.config.request_timeout;
+        let exchange = async {
+            let mut response = self
+                .http
+                .execute(request)
+                .await
+                .map_err(|e| On24Error::from_transport(operation, &e))?;
+            let status = response.status().as_u16();
+            if !(200..300).contains(&status) {
+                let body = read_body(response, operation).await?;
+                return Ok((status, Err(body)));
+            }
+            // The parser runs on the blocking pool and reads chunks from a small channel, so
+            // at most a few chunks are in memory between the socket and the parser.
+            let (tx, rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
+            let parser = tokio::task::spawn_blocking(move || {
+                stream::parse_array(rx, field, each, operation)
+            });
+            let mut total = 0usize;
+            while let Some(chunk) = response
+                .chunk()
+                .await
+                .map_err(|e| On24Error::from_transport(operation, &e))?
+            {
+                total += chunk.len();
+                if total > MAX_STREAMED_BYTES {
+                    return Err(On24Error::Decode {
+                        operation,
+                        detail: format!("body larger than {MAX_STREAMED_BYTES} bytes"),
+                    });
+                }
+                if tx.send(chunk.into()).await.is_err() {
+                    break; // The parser stopped on an error; it reports it below.
+                }
+            }
+            drop(tx);
+            let items = parser.await.map_err(|_| On24Error::Decode {
+                operation,
+                detail: "the parser stopped".into(),
+            })??;
+            Ok((status, Ok(items)))
+        };
+        let result = match tokio::time::timeout(limit, exchange.instrument(span.clone())).await {
+            Ok(r) => r,
+            Err(_) => Err(On24Error::timeout(operation, limit)),
+        };
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        let _entered = span.enter();
+        crate::telemetry::on24_answered(&span, operation, &result);
+        match result {
+            Ok((status, Ok(items))) => {
+                tracing::debug!(operation, status, elapsed_ms, "ON24 call succeeded");
+                Ok(items)
+            }
+            Ok((status, Err(body))) => {
+                let err = On24Error::from_status(operation, status, extract_message(&body));
+                tracing::warn!(operation, status, elapsed_ms, class = err.class(), error = %err, "ON24 call refused");
+                Err(err)
+            }
+            Err(err) => {
+                tracing::warn!(operation, elapsed_ms, class = err.class(), error = %err, "ON24 call failed");
+                Err(err)
+            }
+        }
+    }
+}
+
+/// Incremental decoding of one array inside a JSON object, fed by body chunks.
+mod stream {
+    use std::fmt;
+    use std::io::{BufReader, Read};
+    use std::marker::PhantomData;
+
+    use serde::de::{DeserializeOwned, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+    use super::On24Error;
+
+    /// Blocking `Read` over the chunks the async side sends.
+    struct Chunks {
+        rx: tokio::sync::mpsc::Receiver<Vec<u8>>,
+        current: Vec<u8>,
+        at: usize,
+    }
+
+    impl Read for Chunks {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            while self.at >= self.current.len() {
+                match self.rx.blocking_recv() {
+                    Some(next) => (self.current, self.at) = (next, 0),
+                    None => return Ok(0),
+                }
+            }
+            let n = buf.len().min(self.current.len() - self.at);
+            buf[..n].copy_from_slice(&self.current[self.at..self.at + n]);
+            self.at += n;
+            Ok(n)
+        }
+    }
+
+    pub(super) fn parse_array<T, R, F>(
+        rx: tokio::sync::mpsc::Receiver<Vec<u8>>,
+        field: &'static str,
+        mut each: F,
+        operation: &'static str,
+    ) -> Result<Vec<R>, On24Error>
+    where
+        T: DeserializeOwned,
+        F: FnMut(T) -> Option<R>,
+    {
+        let reader = BufReader::with_capacity(
+            64 * 1024,
+            Chunks {
+                rx,
+                current: Vec::new(),
+                at: 0,
+            },
+        );
+        let mut out = Vec::new();
+        let mut de = serde_json::Deserializer::from_reader(reader);
+        let top = Top {
+            field,
+            each: &mut each,
+            out: &mut out,
+            _t: PhantomData,
+        };
+        // Same error detail as `decode`: category and position, never the offending value.
+        let fail = |e: serde_json::Error| On24Error::Decode {
+            operation,
+            detail: format!(
+                "{:?} error at line {} column {}",
+                e.classify(),
+                e.line(),
+                e.column()
+            ),
+        };
+        top.deserialize(&mut de).map_err(fail)?;
+        de.end().map_err(fail)?;
+        Ok(out)
+    }
+
+    /// The answer object: `field` is streamed, every other member skipped.
+    struct Top<'a, T, R, F> {
+        field: &'static str,
+        each: &'a mut F,
+        out: &'a mut Vec<R>,
+        _t: PhantomData<T>,
+    }
+
+    impl<'de, T: DeserializeOwned, R, F: FnMut(T) -> Option<R>> DeserializeSeed<'de>
+        for Top<'_, T, R, F>
+    {
+        type Value = ();
+        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_map(self)
+        }
+    }
+
+    impl<'de, T: DeserializeOwned, R, F: FnMut(T) -> Option<R>> Visitor<'de> for Top<'_, T, R, F> {
+        type Value = ();
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            while let Some(key) = map.next_key::<String>()? {
+                if key == self.field {
+                    map.next_value_seed(Items {
+                        each: &mut *self.each,
+                        out: &mut *self.out,
+                        _t: PhantomData,
+                    })?;
+                } else {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            Ok(())
+        }
+    }
+
+    /// The array: each element read on its own and decoded leniently.
+    struct Items<'a, T, R, F> {
+        each: &'a mut F,
+        out: &'a mut Vec<R>,
+        _t: PhantomData<T>,
+    }
+
+    impl<'de, T: DeserializeOwned, R, F: FnMut(T) -> Option<R>> DeserializeSeed<'de>
+        for Items<'_, T, R, F>
+    {
+        type Value = ();
+        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    impl<'de, T: DeserializeOwned, R, F: FnMut(T) -> Option<R>> Visitor<'de> for Items<'_, T, R, F> {
+        type Value = ();
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an array or null")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            while let Some(v) = seq.next_element::<serde_json::Value>()? {
+                if let Some(r) = serde_json::from_value::<T>(v)
+                    .ok()
+                    .and_then(&mut *self.each)
+                {
+                    self.out.push(r);
+                }
+            }
+            Ok(())
+        }
+        // Absent, null or another shape: no elements, as `de::lenient_vec` reads it.
+        fn visit_unit<E>(self) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_none<E>(self) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_str<E>(self, _: &str) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            Ok(())
+        }
+    }
+}
+
 /// Decodes a JSON body; an empty 2xx body reads as `{}`. The error keeps serde's
 /// category and position only: its message can quote the offending (personal) value.
 pub(crate) fn decode<T: DeserializeOwned>(

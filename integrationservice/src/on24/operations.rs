@@ -191,6 +191,25 @@ impl On24Client {
         self.call(&Operation::ListEventAttendees { event_id }).await
     }
 
+    /// The same report, each attendee passed to `each` as it is read and what it returns
+    /// kept: for big events, whose report is one body too large to hold (see `call_array`).
+    pub async fn each_event_attendee<R, F>(
+        &self,
+        event_id: u64,
+        each: F,
+    ) -> Result<Vec<R>, On24Error>
+    where
+        R: Send + 'static,
+        F: FnMut(Attendee) -> Option<R> + Send + 'static,
+    {
+        self.call_array(
+            &Operation::ListEventAttendees { event_id },
+            "attendees",
+            each,
+        )
+        .await
+    }
+
     /// Attendee analytics across the account in `range`, reading pages to the end.
     pub async fn list_client_attendees(
         &self,

@@ -413,15 +413,10 @@ impl WebinarProvider for On24Provider {
         id: i64,
     ) -> BoxFuture<'a, Result<Vec<AttendeeReport>, ProviderError>> {
         async move {
-            let page = self
-                .client(c)?
-                .list_event_attendees(event_id(id)?)
-                .await
-                .map_err(map_error)?;
-            Ok(page
-                .attendees
-                .into_iter()
-                .filter_map(|a| {
+            // Streamed: each attendee becomes a compact report as the body is read, so a
+            // 100,000-attendee event never sits in memory as ON24's JSON.
+            self.client(c)?
+                .each_event_attendee(event_id(id)?, |a| {
                     let email = a.email.as_deref()?.trim().to_lowercase();
                     Some(AttendeeReport {
                         email,
@@ -441,7 +436,8 @@ impl WebinarProvider for On24Provider {
                         last_archive_activity_ms: parse_time(a.lastarchiveactivity.as_deref()),
                     })
                 })
-                .collect())
+                .await
+                .map_err(map_error)
         }
         .boxed()
     }
