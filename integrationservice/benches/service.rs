@@ -2,11 +2,14 @@
 //! PostgreSQL, called over real TLS (mTLS client certificates), with the in-process key service
 //! and ON24 simulator. Prints: CreateRegistration with 32 concurrent callers beside a raw
 //! single-row INSERT baseline of the same rows (32 connections), batch registration beside a
-//! raw 1,000-row INSERT baseline, delivery to the simulator with 50 ms ON24 latency, and the
-//! child's peak RSS (VmHWM) and CPU time in each phase, with the load average.
+//! raw 1,000-row INSERT baseline, delivery to the simulator with 50 ms ON24 latency, a metrics
+//! sync of `BENCH_ATTENDEES` (100,000) attendees seeded in the simulator (SyncWebinarMetrics:
+//! the service pulls ON24's attendee report over HTTP and stores every row), and the child's
+//! peak RSS (VmHWM) and CPU time in each phase, with the load average.
 //!
 //! `cargo bench -p integrationservice --bench service`
-//! (`BENCH_SINGLE`, `BENCH_BATCHES`, `BENCH_DELIVERIES` change the sizes.)
+//! (`BENCH_SINGLE`, `BENCH_BATCHES`, `BENCH_DELIVERIES`, `BENCH_ATTENDEES` change the sizes;
+//! `BENCH_POOL` the service's `database.max_connections`, 32 by default: one per caller.)
 
 #[path = "../tests/it/engine_harness.rs"]
 #[allow(dead_code, unused_imports)]
@@ -19,6 +22,7 @@ use std::time::{Duration, Instant};
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use prost_types::Timestamp;
 use proto::webinar::v1::{
+    metrics_service_client::MetricsServiceClient,
     provider_config_service_client::ProviderConfigServiceClient,
     registration_service_client::RegistrationServiceClient,
     webinar_service_client::WebinarServiceClient, *,
@@ -83,6 +87,7 @@ struct Service {
     ca: CertificateAuthority,
     url: String,
     ks: String,
+    pool: usize,
 }
 
 struct Running {
@@ -131,7 +136,7 @@ client_ca_file = "{d}/ca.crt"
 policy_file = "{d}/policy.toml"
 [database]
 url = "{url}"
-max_connections = 16
+max_connections = {pool}
 [keyservice]
 endpoint = "{ks}"
 server_name = "localhost"
@@ -153,6 +158,7 @@ allow_http = true
 "#,
             url = self.url,
             ks = self.ks,
+            pool = self.pool,
         );
         let path = write(self.dir.path(), "integrationservice.toml", &config);
         let child = Command::new(env!("CARGO_BIN_EXE_integrationservice"))
@@ -199,7 +205,8 @@ fn registration(prefix: &str, i: usize) -> Registration {
     }
 }
 
-async fn webinar(channel: &Channel, reference: &str) -> String {
+/// Creates a webinar and waits until it exists at ON24; returns its name and ON24 event id.
+async fn webinar(channel: &Channel, reference: &str) -> (String, i64) {
     let mut webinars = WebinarServiceClient::new(channel.clone());
     let w = webinars
         .create_webinar(CreateWebinarRequest {
@@ -233,7 +240,7 @@ async fn webinar(channel: &Channel, reference: &str) -> String {
             .webinar
             .expect("webinar");
         if got.on24_event_id > 0 {
-            return w.name;
+            return (w.name, got.on24_event_id);
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -265,6 +272,7 @@ async fn main() {
     let single = env_usize("BENCH_SINGLE", 6400);
     let batches = env_usize("BENCH_BATCHES", 20);
     let deliveries = env_usize("BENCH_DELIVERIES", 3000);
+    let attendees = env_usize("BENCH_ATTENDEES", 100_000);
     println!(
         "service benchmark (child process, PostgreSQL, TLS); nproc {}, load at start {}",
         std::thread::available_parallelism().map_or(0, |n| n.get()),
@@ -301,6 +309,7 @@ async fn main() {
         ca,
         url: pg.url.clone(),
         ks: kc.endpoint.clone(),
+        pool: env_usize("BENCH_POOL", CALLERS),
     };
 
     // Phase 1, workers on: credentials, three webinars live at ON24, then delivery.
@@ -321,9 +330,10 @@ async fn main() {
         })
         .await
         .expect("credentials");
-    let w_single = webinar(&channel, "single").await;
-    let w_batch = webinar(&channel, "batch").await;
-    let w_deliver = webinar(&channel, "deliver").await;
+    let (w_single, _) = webinar(&channel, "single").await;
+    let (w_batch, _) = webinar(&channel, "batch").await;
+    let (w_deliver, _) = webinar(&channel, "deliver").await;
+    let (w_sync, sync_event) = webinar(&channel, "sync").await;
 
     sim.control()
         .set_faults(&on24sim::FaultConfig {
@@ -493,9 +503,118 @@ async fn main() {
         api / raw
     );
     println!(
-        "service peak RSS (VmHWM) in phase 2: {:.1} MiB; benchmark process (key service, simulator, callers) CPU {:.1} s; load at end {}",
+        "service peak RSS (VmHWM) in phase 2: {:.1} MiB; benchmark process (key service, simulator, callers) CPU {:.1} s; load {}",
         status_kib(running.child.id(), "VmHWM:") as f64 / 1024.0,
         cpu_secs("self") - bench_cpu0,
         loadavg()
     );
+    drop(regs);
+    drop(channels);
+    drop(running);
+
+    // Phase 3, a fresh process (workers off, so its VmHWM is the sync's alone): a metrics
+    // sync of `attendees` people, every one registered here and at ON24 with viewing.
+    let running = service.start(false);
+    let channel = service.channel(&running).await;
+    let mut regs = RegistrationServiceClient::new(channel.clone());
+    let started = Instant::now();
+    for b in 0..attendees.div_ceil(1000) {
+        let requests = (b * 1000..((b + 1) * 1000).min(attendees))
+            .map(|i| CreateRegistrationRequest {
+                parent: String::new(),
+                registration: Some(registration("attendee", i)),
+                request_id: String::new(),
+            })
+            .collect();
+        regs.batch_create_registrations(BatchCreateRegistrationsRequest {
+            parent: w_sync.clone(),
+            requests,
+        })
+        .await
+        .expect("batch");
+    }
+    let registered = started.elapsed();
+    let started = Instant::now();
+    let seeded = sim
+        .control()
+        .seed_attendees(
+            sync_event,
+            &on24sim::SeedAttendees {
+                count: u32::try_from(attendees).expect("attendees"),
+                email_prefix: "attendee".into(),
+                viewing: on24sim::ViewingRequest {
+                    live_minutes: Some(42.0),
+                    archive_minutes: Some(3.0),
+                    questions: 1,
+                    polls: 2,
+                    engagement: Some(6.5),
+                    ..on24sim::ViewingRequest::default()
+                },
+                ..on24sim::SeedAttendees::default()
+            },
+        )
+        .await
+        .expect("seed");
+    println!(
+        "  [sync setup] {attendees} registered in {:.2} s; {} attendees seeded at the simulator in {:.2} s; service VmHWM so far {:.1} MiB",
+        registered.as_secs_f64(),
+        seeded.seeded,
+        started.elapsed().as_secs_f64(),
+        status_kib(running.child.id(), "VmHWM:") as f64 / 1024.0,
+    );
+    let mut metrics = MetricsServiceClient::new(channel.clone());
+    let cpu0 = running.cpu();
+    let started = Instant::now();
+    metrics
+        .sync_webinar_metrics(SyncWebinarMetricsRequest {
+            name: w_sync.clone(),
+        })
+        .await
+        .expect("sync");
+    let answered = started.elapsed();
+    // Finished when the service's own aggregates count every attendee as stored (the call
+    // answers after storing today; polling keeps the figure right if it ever only queues).
+    loop {
+        let m = metrics
+            .get_webinar_metrics(GetWebinarMetricsRequest {
+                name: format!("{w_sync}/metrics"),
+            })
+            .await
+            .expect("metrics")
+            .into_inner()
+            .webinar_metrics
+            .expect("webinar metrics");
+        if m.live_attendee_count as usize >= attendees {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "sync did not store {attendees} attendees (stored {})",
+            m.live_attendee_count
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let wall = started.elapsed();
+    println!(
+        "(d) metrics sync of {attendees} attendees: {:>8.2} s end to end (SyncWebinarMetrics answered in {:.2} s: ON24 report over HTTP, every row stored)",
+        wall.as_secs_f64(),
+        answered.as_secs_f64(),
+    );
+    running.report("metrics sync", cpu0, wall);
+    // Again with nothing changed: the pull and comparison alone.
+    let cpu0 = running.cpu();
+    let started = Instant::now();
+    metrics
+        .sync_webinar_metrics(SyncWebinarMetricsRequest {
+            name: w_sync.clone(),
+        })
+        .await
+        .expect("sync again");
+    let wall = started.elapsed();
+    println!(
+        "(d') the same sync again, nothing changed: {:.2} s",
+        wall.as_secs_f64()
+    );
+    running.report("metrics sync, unchanged", cpu0, wall);
+    println!("load at end {}", loadavg());
 }
