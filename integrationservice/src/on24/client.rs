@@ -490,6 +490,46 @@ mod stream {
             Ok(())
         }
     }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[derive(serde::Deserialize)]
+        struct Item {
+            id: u64,
+        }
+
+        fn run(chunks: &[&str]) -> Result<Vec<u64>, On24Error> {
+            let (tx, rx) = tokio::sync::mpsc::channel(16);
+            for c in chunks {
+                tx.try_send(c.as_bytes().to_vec()).expect("send");
+            }
+            drop(tx);
+            parse_array(rx, "items", |i: Item| Some(i.id), "test")
+        }
+
+        #[test]
+        fn elements_split_across_chunks_are_read_and_bad_ones_skipped() {
+            let got = run(&[
+                r#"{"total":3,"ite"#,
+                r#"ms":[{"id":1},{"id":"x"},{"i"#,
+                r#"d":3}],"more":{"a":[1,{"b":null}]}}"#,
+            ])
+            .expect("parse");
+            assert_eq!(got, vec![1, 3]);
+        }
+
+        #[test]
+        fn null_or_absent_array_is_empty_and_broken_json_fails_without_the_value() {
+            assert!(run(&[r#"{"items":null}"#]).expect("null").is_empty());
+            assert!(run(&[r#"{"other":1}"#]).expect("absent").is_empty());
+            let err =
+                run(&[r#"{"items":[{"id":1},{"id":"secret@example.com""#]).expect_err("truncated");
+            assert!(matches!(err, On24Error::Decode { .. }), "{err:?}");
+            assert!(!format!("{err}").contains("secret"), "{err}");
+        }
+    }
 }
 
 /// Decodes a JSON body; an empty 2xx body reads as `{}`. The error keeps serde's
