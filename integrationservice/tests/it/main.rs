@@ -18,4 +18,5 @@ mod engine_replicas;
 mod engine_rewrap;
 mod on24_client;
 mod on24_contract;
+mod store_feed;
 mod telemetry;
