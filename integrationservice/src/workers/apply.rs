@@ -26,6 +26,24 @@ use crate::store::models::JobRow;
 use crate::store::schema::{registrations::dsl as r, webinars::dsl as w};
 use crate::store::{DbConnection, changes, now_ms, outbox, providers};
 
+/// Appends one REGISTRATION entry to the change feed, in the caller's transaction.
+fn registration_changed(
+    conn: &mut DbConnection,
+    tenant: &str,
+    webinar: Option<&str>,
+    registration: Option<&str>,
+) -> QueryResult<()> {
+    changes::append(
+        conn,
+        &[changes::change(
+            tenant,
+            "REGISTRATION",
+            webinar,
+            registration,
+        )],
+    )
+}
+
 fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
@@ -51,15 +69,7 @@ fn set_registration(
             )
             .set((r::last_error.eq(last_error), r::updated_at.eq(now_ms())))
             .execute(conn)?;
-            changes::append(
-                conn,
-                &[changes::change(
-                    &job.tenant,
-                    "REGISTRATION",
-                    Some(webinar),
-                    Some(reg),
-                )],
-            )?;
+            registration_changed(conn, &job.tenant, Some(webinar), Some(reg))?;
         }
         return Ok(());
     }
@@ -78,15 +88,7 @@ fn set_registration(
     ))
     .execute(conn)?;
     if n > 0 {
-        changes::append(
-            conn,
-            &[changes::change(
-                &job.tenant,
-                "REGISTRATION",
-                Some(webinar),
-                Some(reg),
-            )],
-        )?;
+        registration_changed(conn, &job.tenant, Some(webinar), Some(reg))?;
     }
     Ok(())
 }
@@ -124,14 +126,11 @@ fn write_effect(
             ))
             .execute(conn)?;
             if n > 0 {
-                changes::append(
+                registration_changed(
                     conn,
-                    &[changes::change(
-                        &job.tenant,
-                        "REGISTRATION",
-                        job.webinar_id.as_deref(),
-                        Some(&registration_id),
-                    )],
+                    &job.tenant,
+                    job.webinar_id.as_deref(),
+                    Some(&registration_id),
                 )?;
             }
         }
@@ -291,15 +290,7 @@ fn hold(conn: &mut DbConnection, job: &JobRow, owner: &str) -> Result<bool, Erro
     .set((r::status.eq(S::Paused.as_str()), r::updated_at.eq(now_ms())))
     .execute(conn)?;
     if n > 0 {
-        changes::append(
-            conn,
-            &[changes::change(
-                &job.tenant,
-                "REGISTRATION",
-                Some(webinar),
-                Some(reg),
-            )],
-        )?;
+        registration_changed(conn, &job.tenant, Some(webinar), Some(reg))?;
     }
     Ok(n > 0)
 }
