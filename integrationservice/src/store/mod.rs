@@ -214,9 +214,14 @@ impl Store {
         E: From<StoreError> + Send + 'static,
     {
         let pool = self.pool.clone();
-        // The caller's span follows the work, so an enqueued job records the request's trace.
+        // The caller's trace follows the work onto the blocking thread, so an enqueued job
+        // records the request's `traceparent` and DB spans join it: the `tracing` span, and
+        // the OpenTelemetry context a call the sampler dropped runs under (it has no `tracing`
+        // span; without it the job would start a trace of its own and be sampled again).
         let span = tracing::Span::current();
+        let context = opentelemetry::Context::current();
         tokio::task::spawn_blocking(move || {
+            let _attached = context.attach();
             let _entered = span.enter();
             let mut conn = pool.get().map_err(StoreError::from)?;
             f(&mut conn)

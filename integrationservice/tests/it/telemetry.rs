@@ -47,6 +47,9 @@ const CHILD_DB: &str = "TELEMETRY_E2E_DB";
 const EMAIL: &str = "telemetry.person@example.com";
 const FIRST_NAME: &str = "Zebulon";
 const LAST_NAME: &str = "Quackenbush";
+const EMAIL_UNSAMPLED: &str = "telemetry.unsampled@example.com";
+/// The trace id of a CRM call whose caller did not sample it.
+const UNSAMPLED_TRACE: &str = "5eed5eed5eed5eed5eed5eed5eed5eed";
 
 /// What the receiver got.
 #[derive(Debug, Default, Clone)]
@@ -233,6 +236,22 @@ async fn one_trace_end_to_end(db: Db) {
         job.parent_span_id, server.span_id,
         "the delivery continues the request"
     );
+    // The unsampled CRM call's delivery kept the caller's decision: no span of its trace and
+    // no delivery span outside the sampled CRM trace (a delivery that lost the request's
+    // context would have started a trace of its own and been sampled again).
+    assert!(
+        spans.iter().all(|s| hex(&s.trace_id) != UNSAMPLED_TRACE),
+        "a span of the unsampled CRM call was exported"
+    );
+    let deliveries: Vec<String> = spans
+        .iter()
+        .filter(|s| s.name == "outbox deliver_registration")
+        .map(|s| hex(&s.trace_id))
+        .collect();
+    assert!(
+        deliveries.iter().all(|t| t == trace_id),
+        "every exported delivery belongs to the sampled CRM call's trace: {deliveries:?}"
+    );
     assert_eq!(
         attr(&job.attributes, "tenant.id").as_deref(),
         Some("tenant-a")
@@ -301,6 +320,7 @@ async fn one_trace_end_to_end(db: Db) {
         TOKEN_KEY,
         TOKEN_SECRET,
         EMAIL,
+        EMAIL_UNSAMPLED,
         FIRST_NAME,
         LAST_NAME,
         "PRIVATE KEY",
@@ -505,6 +525,49 @@ async fn child_end_to_end() {
         crm_context.trace_id(),
         crm_context.span_id()
     );
+
+    // A CRM call its caller did not sample (`traceparent` flag 00): its delivery, run later
+    // from the outbox, must keep that decision and export nothing.
+    let unsampled = format!("00-{UNSAMPLED_TRACE}-00f067aa0ba902b7-00");
+    let mut unsampled_regs = RegistrationServiceClient::with_interceptor(
+        channel.clone(),
+        move |mut request: tonic::Request<()>| {
+            request
+                .metadata_mut()
+                .insert("traceparent", unsampled.parse().expect("metadata value"));
+            Ok(request)
+        },
+    );
+    let second = unsampled_regs
+        .create_registration(CreateRegistrationRequest {
+            parent: webinar.name.clone(),
+            registration: Some(Registration {
+                crm_reference_id: "contact-telemetry-unsampled".into(),
+                email: EMAIL_UNSAMPLED.into(),
+                first_name: FIRST_NAME.into(),
+                last_name: LAST_NAME.into(),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .expect("unsampled registration")
+        .into_inner()
+        .registration
+        .expect("registration");
+    wait("unsampled registration delivered", || {
+        let mut c = regs.clone();
+        let name = second.name.clone();
+        async move {
+            let r = c
+                .get_registration(GetRegistrationRequest { name })
+                .await
+                .ok()?;
+            (r.into_inner().registration?.status == RegistrationStatus::Delivered as i32)
+                .then_some(())
+        }
+    })
+    .await;
     h.stop().await;
     tokio::task::spawn_blocking(move || telemetry.flush())
         .await
