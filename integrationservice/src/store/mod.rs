@@ -216,8 +216,9 @@ impl Store {
         let pool = self.pool.clone();
         // The caller's trace follows the work onto the blocking thread, so an enqueued job
         // records the request's `traceparent` and DB spans join it: the `tracing` span, and
-        // the OpenTelemetry context a call the sampler dropped runs under (it has no `tracing`
-        // span; without it the job would start a trace of its own and be sampled again).
+        // the OpenTelemetry context a gRPC call runs under (its server span, or the
+        // non-recording context of a call the sampler dropped, is no `tracing` span; without
+        // it the job would start a trace of its own and be sampled again).
         let span = tracing::Span::current();
         let context = opentelemetry::Context::current();
         tokio::task::spawn_blocking(move || {

@@ -11,9 +11,14 @@ use std::{
     time::Instant,
 };
 
-use opentelemetry::{KeyValue, StringValue, context::FutureExt as _, global, metrics::Histogram};
-use tracing::{Instrument, field::Empty};
-use tracing_opentelemetry::OpenTelemetrySpanExt;
+use opentelemetry::{
+    KeyValue, StringValue,
+    context::FutureExt as _,
+    global,
+    metrics::Histogram,
+    trace::{SpanBuilder, SpanKind, Status, TraceContextExt, Tracer as _},
+};
+use tracing::Instrument;
 
 use super::{
     propagation::{HeaderExtractor, HeaderInjector, current_context},
@@ -24,35 +29,33 @@ use super::{
 /// paths can neither grow the cache nor create metric series without bound.
 const MAX_RPCS: usize = 256;
 
-/// What a path contributes to every call of it, built once per path: the span name, and the
-/// span's and the duration metric's attributes (cloning them clones `Arc`s, not strings).
+/// What a path contributes to every call of it, built once per path: the span name and the
+/// attributes the span and the duration metric share (cloning them clones `Arc`s, not strings).
 #[derive(Debug)]
 struct Rpc {
-    /// `package.Service/Method`, the span name.
-    name: Arc<str>,
-    service: Arc<str>,
-    method: Arc<str>,
-    /// `rpc.system`, `rpc.service`, `rpc.method`: the metric's attributes but the status.
-    metric_attributes: [KeyValue; 3],
+    /// `package.Service/Method`, the span name. Leaked once per distinct path: at most
+    /// [`MAX_RPCS`] + 1 names live for the process, and a span takes the name without copying.
+    name: &'static str,
+    /// `rpc.system`, `rpc.service`, `rpc.method`: the span's and the metric's attributes but
+    /// the status.
+    attributes: [KeyValue; 3],
 }
 
 impl Rpc {
     fn new(service: &str, method: &str) -> Self {
-        let (service, method): (Arc<str>, Arc<str>) = (service.into(), method.into());
-        let name: Arc<str> = if method.is_empty() {
-            service.clone()
+        let name = if method.is_empty() {
+            service.to_owned()
         } else {
-            format!("{service}/{method}").into()
+            format!("{service}/{method}")
         };
+        let (service, method): (Arc<str>, Arc<str>) = (service.into(), method.into());
         Self {
-            metric_attributes: [
+            name: Box::leak(name.into_boxed_str()),
+            attributes: [
                 KeyValue::new("rpc.system", "grpc"),
-                KeyValue::new("rpc.service", StringValue::from(service.clone())),
-                KeyValue::new("rpc.method", StringValue::from(method.clone())),
+                KeyValue::new("rpc.service", StringValue::from(service)),
+                KeyValue::new("rpc.method", StringValue::from(method)),
             ],
-            name,
-            service,
-            method,
         }
     }
 
@@ -97,10 +100,12 @@ impl Rpcs {
 
 /// Tower layer for a tonic server: one `SERVER` span and one duration point per RPC.
 ///
-/// Per call it decides sampling first (see `sampling`): a sampled call gets one `tracing`
-/// span whose fields are the span's only attributes; a dropped one gets no span and runs under
-/// a non-recording context. Either records one histogram point with attributes built once per
-/// method.
+/// Per call it decides sampling first (see `sampling`): a sampled call gets one OpenTelemetry
+/// span, built with the SDK directly (not through a `tracing` span), with the RPC attributes;
+/// a dropped one gets no span and runs under a non-recording context. Either way the call runs
+/// under its OpenTelemetry context, attached on every poll, and records one histogram point
+/// with attributes built once per method. With traces off it only opens a `tracing` span named
+/// `grpc.server` (for the log lines' `span.name`).
 #[derive(Debug, Clone)]
 pub struct GrpcServerTraceLayer {
     duration: Histogram<f64>,
@@ -184,67 +189,71 @@ where
         let rpc = self.rpcs.get(request.uri().path());
         let started = Instant::now();
         let duration = self.duration.clone();
-        let mut parent = None;
-        if super::traces_on() {
-            // Only a caller that sent `traceparent` has a context to continue; skipping the
-            // propagator otherwise saves a lock and an empty context per call.
-            let caller = if request.headers().contains_key("traceparent") {
-                global::get_text_map_propagator(|propagator| {
-                    propagator.extract(&HeaderExtractor(request.headers()))
-                })
-            } else {
-                opentelemetry::Context::new()
+        let Some(tracer) = super::tracer() else {
+            // Traces off: a `tracing` span only, for the log lines' `span.name`.
+            let span = tracing::info_span!("grpc.server");
+            let future = {
+                let _entered = span.enter();
+                self.inner.call(request)
             };
-            match sampling::decide(caller, &rpc.name) {
-                Decision::Sample(context) => parent = Some(context),
-                Decision::Drop(context) => {
-                    // No span: the call runs under the non-recording context, which is what
-                    // its inner spans and outgoing calls see as their parent.
-                    let future = {
-                        let _attached = context.clone().attach();
-                        self.inner.call(request)
-                    };
-                    return Box::pin(
-                        async move {
-                            let result = future.await;
-                            record_duration(&duration, &rpc, started, call_code(&result));
-                            result
-                        }
-                        .with_context(context),
-                    );
+            return Box::pin(
+                async move {
+                    let result = future.await;
+                    record_duration(&duration, &rpc, started, call_code(&result));
+                    result
                 }
+                .instrument(span),
+            );
+        };
+        // Only a caller that sent `traceparent` has a context to continue; skipping the
+        // propagator otherwise saves a lock and an empty context per call.
+        let caller = if request.headers().contains_key("traceparent") {
+            global::get_text_map_propagator(|propagator| {
+                propagator.extract(&HeaderExtractor(request.headers()))
+            })
+        } else {
+            opentelemetry::Context::new()
+        };
+        let context = match sampling::decide(caller, rpc.name) {
+            // The server span, built directly with the OpenTelemetry API: no `tracing` span
+            // (registry slot, field visits, enter/exit in every layer on every poll, the
+            // layer's builder), only the SDK span the exporter needs.
+            Decision::Sample(parent) => {
+                let span = tracer.build_with_context(
+                    SpanBuilder::from_name(rpc.name)
+                        .with_kind(SpanKind::Server)
+                        .with_attributes(rpc.attributes.iter().cloned()),
+                    &parent,
+                );
+                parent.with_span(span)
             }
-        }
-        let span = tracing::info_span!(
-            "grpc.server",
-            otel.name = &*rpc.name,
-            otel.kind = "server",
-            otel.status_code = Empty,
-            rpc.system = "grpc",
-            rpc.service = &*rpc.service,
-            rpc.method = &*rpc.method,
-            rpc.grpc.status_code = Empty,
-        );
-        if let Some(parent) = parent {
-            let _ = span.set_parent(parent);
-        }
+            // No span: the call runs under the non-recording context, which is what its inner
+            // spans and outgoing calls see as their parent.
+            Decision::Drop(context) => context,
+        };
+        // The call runs under its context (attached on every poll): inner `tracing` spans take
+        // it as their parent, outgoing calls send it on, log lines carry its ids.
         let future = {
-            let _entered = span.enter();
+            let _attached = context.clone().attach();
             self.inner.call(request)
         };
-        let recorder = span.clone();
+        let finish = context.clone();
         Box::pin(
             async move {
                 let result = future.await;
                 let code = call_code(&result);
-                recorder.record("rpc.grpc.status_code", code);
-                if code != 0 {
-                    recorder.record("otel.status_code", "ERROR");
+                let span = finish.span();
+                if span.is_recording() {
+                    span.set_attribute(KeyValue::new("rpc.grpc.status_code", code));
+                    if code != 0 {
+                        span.set_status(Status::error(""));
+                    }
+                    span.end();
                 }
                 record_duration(&duration, &rpc, started, code);
                 result
             }
-            .instrument(span),
+            .with_context(context),
         )
     }
 }
@@ -259,7 +268,7 @@ fn call_code<B, E>(result: &Result<http::Response<B>, E>) -> i64 {
 
 /// One `rpc.server.duration` point, with the method's prebuilt attributes.
 fn record_duration(duration: &Histogram<f64>, rpc: &Rpc, started: Instant, code: i64) {
-    let [system, service, method] = &rpc.metric_attributes;
+    let [system, service, method] = &rpc.attributes;
     duration.record(
         started.elapsed().as_secs_f64() * 1000.0,
         &[
@@ -319,13 +328,13 @@ mod tests {
             std::sync::Arc::ptr_eq(&first, &rpcs.get("/a.B/C")),
             "built once"
         );
-        assert_eq!(&*first.name, "a.B/C");
+        assert_eq!(first.name, "a.B/C");
         for i in 0..super::MAX_RPCS {
             rpcs.get(&format!("/x.Y/M{i}"));
         }
-        assert_eq!(&*rpcs.get("/made.Up/Path").name, "_OTHER/_OTHER");
+        assert_eq!(rpcs.get("/made.Up/Path").name, "_OTHER/_OTHER");
         assert_eq!(
-            &*rpcs.get("/a.B/C").name,
+            rpcs.get("/a.B/C").name,
             "a.B/C",
             "known paths keep their names"
         );

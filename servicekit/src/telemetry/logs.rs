@@ -119,14 +119,23 @@ where
             "target".into(),
             Value::String(metadata.target().to_string()),
         );
-        if let Some(span) = ctx.event_span(event) {
+        let ids = if self.with_ids {
+            otel_ids(event, &ctx)
+        } else {
+            None
+        };
+        let span_name = match ctx.event_span(event) {
+            Some(span) => Some(span.name()),
+            // A gRPC call with traces on runs under an attached OpenTelemetry context and no
+            // `tracing` span of its own (see `grpc`): its lines are written in `grpc.server`.
+            None => ids.as_ref().map(|_| "grpc.server"),
+        };
+        if let Some(span_name) = span_name {
             let mut name = Map::new();
-            name.insert("name".into(), Value::String(span.name().to_string()));
+            name.insert("name".into(), Value::String(span_name.to_string()));
             line.insert("span".into(), Value::Object(name));
         }
-        if self.with_ids
-            && let Some((trace_id, span_id)) = otel_ids(event, &ctx)
-        {
+        if let Some((trace_id, span_id)) = ids {
             line.insert("trace_id".into(), Value::String(trace_id));
             line.insert("span_id".into(), Value::String(span_id));
         }

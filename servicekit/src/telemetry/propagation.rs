@@ -39,8 +39,9 @@ impl Injector for HeaderInjector<'_> {
 }
 
 /// The OpenTelemetry context of the current `tracing` span, or, outside any traced span, the
-/// attached one: a gRPC call the sampler dropped runs under a non-recording context without a
-/// `tracing` span (see `sampling`), and what it sends on must still say "not sampled".
+/// attached one: a gRPC call runs under its server span's context (or, if the sampler dropped
+/// it, a non-recording one) without a `tracing` span (see `grpc`), and what it sends on must
+/// continue it (or still say "not sampled").
 pub(crate) fn current_context() -> Context {
     let context = tracing::Span::current().context();
     if context.span().span_context().is_valid() {

@@ -6,8 +6,9 @@
 //! its enter/exit on every poll were most of the cost of an unsampled call), and runs under a
 //! non-recording OpenTelemetry context instead, so spans opened inside it and the
 //! `traceparent` it sends on carry the "not sampled" decision. A root call it keeps gets a
-//! span whose parent context is marked [`SampledByLayer`], and the provider's sampler
-//! ([`Presampled`]) honours that mark instead of deciding a second time.
+//! span (built with the OpenTelemetry API, no `tracing` span either) whose parent context is
+//! marked [`SampledByLayer`], and the provider's sampler ([`Presampled`]) honours that mark
+//! instead of deciding a second time.
 
 use std::sync::OnceLock;
 
