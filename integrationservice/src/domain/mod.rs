@@ -69,6 +69,8 @@ pub struct Engine {
     pub(crate) envelope: Envelope,
     pub(crate) provider: Arc<dyn WebinarProvider>,
     pub(crate) signals: Signals,
+    /// Coalesced NOTIFY to other replicas after registrations (PostgreSQL).
+    pub(crate) replica_wake: Arc<registrations::ReplicaWake>,
 }
 
 impl Engine {
@@ -79,6 +81,7 @@ impl Engine {
             envelope,
             provider,
             signals: Signals::default(),
+            replica_wake: Arc::default(),
         }
     }
 

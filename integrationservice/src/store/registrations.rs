@@ -190,3 +190,169 @@ pub fn drop_waiting_jobs(
     )
     .execute(conn)
 }
+
+/// What [`insert_new_pg`] found and did.
+#[derive(Debug, QueryableByName)]
+pub struct InsertedPg {
+    /// False when the tenant has no live credentials or the webinar is missing or unlinked:
+    /// nothing was written (the caller's transactional path says which refusal applies).
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    pub accepted: bool,
+    /// The tenant's credentials block calls: rows are PAUSED and jobs held.
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    pub paused: bool,
+    /// Ids of the rows inserted; a row missing here met an existing one on (tenant, webinar,
+    /// email) or (tenant, webinar, request_id) and was left alone.
+    #[diesel(sql_type = diesel::sql_types::Array<diesel::sql_types::Text>)]
+    pub inserted: Vec<String>,
+}
+
+/// New registrations to insert on PostgreSQL in one statement (see [`insert_new_pg`]).
+#[derive(Debug)]
+pub struct NewRowsPg<'a> {
+    pub tenant: &'a str,
+    pub webinar_id: &'a str,
+    /// Credential statuses that hold work (`CredentialStatus::blocks_calls`).
+    pub blocking: &'a [&'a str],
+    pub now: i64,
+    pub job_kind: &'a str,
+    pub change_kind: &'a str,
+    pub trace_context: Option<&'a str>,
+    pub rows: &'a [RegistrationRow],
+}
+
+/// The statement of [`insert_new_pg`]: a fixed SQL text, so diesel keeps it prepared per
+/// connection (an `sql_query` is parsed and planned again on every call). Every bind appears
+/// once, in order; the scalars go through the `a` row.
+struct InsertNewPg<'a> {
+    args: NewRowsPg<'a>,
+    ids: Vec<&'a str>,
+    emails: Vec<&'a str>,
+    first_names: Vec<&'a str>,
+    last_names: Vec<&'a str>,
+    companies: Vec<Option<&'a str>>,
+    job_titles: Vec<Option<&'a str>>,
+    crm_references: Vec<Option<&'a str>>,
+    extras: Vec<&'a str>,
+    request_ids: Vec<Option<&'a str>>,
+}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for InsertNewPg<'_> {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        use diesel::sql_types::{Array, BigInt, Nullable, Text};
+        let a = &self.args;
+        out.push_sql("WITH a AS (SELECT ");
+        out.push_bind_param::<Text, _>(&a.tenant)?;
+        out.push_sql("::text AS tenant, ");
+        out.push_bind_param::<Text, _>(&a.webinar_id)?;
+        out.push_sql("::text AS webinar_id, ");
+        out.push_bind_param::<Array<Text>, _>(&a.blocking)?;
+        out.push_sql("::text[] AS blocking, ");
+        out.push_bind_param::<BigInt, _>(&a.now)?;
+        out.push_sql("::bigint AS now, ");
+        out.push_bind_param::<Text, _>(&a.job_kind)?;
+        out.push_sql("::text AS job_kind, ");
+        out.push_bind_param::<Text, _>(&a.change_kind)?;
+        out.push_sql("::text AS change_kind, ");
+        out.push_bind_param::<Nullable<Text>, _>(&a.trace_context)?;
+        // The checks the transactional path makes: live credentials and a live webinar.
+        // `set_config` asks the outbox trigger not to NOTIFY in this transaction: every
+        // notifying commit holds one database-wide lock through its WAL flush, so commits
+        // would run one at a time; the caller wakes other replicas after the commit instead.
+        out.push_sql(
+            "::text AS trace_context), \
+             ok AS (SELECT p.status = ANY(a.blocking) AS paused, \
+                    set_config('integrationservice.outbox_notify', 'deferred', true) AS quiet \
+                 FROM a JOIN provider_configs p ON p.tenant = a.tenant AND NOT p.deleted \
+                 JOIN webinars w ON w.tenant = a.tenant AND w.id = a.webinar_id AND NOT w.deleted), \
+             input AS (SELECT * FROM unnest(",
+        );
+        out.push_bind_param::<Array<Text>, _>(&self.ids)?;
+        out.push_sql("::text[], ");
+        out.push_bind_param::<Array<Text>, _>(&self.emails)?;
+        out.push_sql("::text[], ");
+        out.push_bind_param::<Array<Text>, _>(&self.first_names)?;
+        out.push_sql("::text[], ");
+        out.push_bind_param::<Array<Text>, _>(&self.last_names)?;
+        out.push_sql("::text[], ");
+        out.push_bind_param::<Array<Nullable<Text>>, _>(&self.companies)?;
+        out.push_sql("::text[], ");
+        out.push_bind_param::<Array<Nullable<Text>>, _>(&self.job_titles)?;
+        out.push_sql("::text[], ");
+        out.push_bind_param::<Array<Nullable<Text>>, _>(&self.crm_references)?;
+        out.push_sql("::text[], ");
+        out.push_bind_param::<Array<Text>, _>(&self.extras)?;
+        out.push_sql("::text[], ");
+        out.push_bind_param::<Array<Nullable<Text>>, _>(&self.request_ids)?;
+        // ON CONFLICT DO NOTHING covers both unique keys, (tenant, webinar, email) and
+        // (tenant, webinar, request_id), also between two items of this statement; it waits for
+        // a concurrent insert of the same key and then skips the row instead of failing.
+        out.push_sql(
+            "::text[]) WITH ORDINALITY AS t(id, email, first_name, last_name, company, \
+                 job_title, crm_reference_id, extra, request_id, ord)), \
+             ins AS (INSERT INTO registrations (tenant, id, webinar_id, email, first_name, \
+                 last_name, company, job_title, crm_reference_id, extra, status, attempts, \
+                 request_id, created_at, updated_at) \
+                 SELECT a.tenant, i.id, a.webinar_id, i.email, i.first_name, i.last_name, \
+                     i.company, i.job_title, i.crm_reference_id, i.extra, \
+                     CASE WHEN ok.paused THEN 'PAUSED' ELSE 'PENDING' END, 0, i.request_id, \
+                     a.now, a.now \
+                 FROM input i CROSS JOIN a CROSS JOIN ok ORDER BY i.ord \
+                 ON CONFLICT DO NOTHING RETURNING id), \
+             jobs AS (INSERT INTO outbox_jobs (tenant, kind, webinar_id, registration_id, \
+                 payload, state, attempts, next_run_at, trace_context, created_at, updated_at) \
+                 SELECT a.tenant, a.job_kind, a.webinar_id, ins.id, NULL, \
+                     CASE WHEN ok.paused THEN 'PAUSED' ELSE 'READY' END, 0, a.now, \
+                     a.trace_context, a.now, a.now \
+                 FROM ins CROSS JOIN a CROSS JOIN ok), \
+             feed AS (INSERT INTO changes_pending (tenant, kind, webinar_id, registration_id, \
+                 created_at) \
+                 SELECT a.tenant, a.change_kind, a.webinar_id, ins.id, a.now FROM ins CROSS JOIN a) \
+             SELECT EXISTS (SELECT 1 FROM ok) AS accepted, \
+                 COALESCE((SELECT paused FROM ok), FALSE) AS paused, \
+                 ARRAY(SELECT id FROM ins) AS inserted",
+        );
+        Ok(())
+    }
+}
+
+impl diesel::query_builder::QueryId for InsertNewPg<'_> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl diesel::query_builder::Query for InsertNewPg<'_> {
+    type SqlType = diesel::sql_types::Untyped;
+}
+
+impl RunQueryDsl<diesel::pg::PgConnection> for InsertNewPg<'_> {}
+
+/// Inserts new registrations with their delivery jobs and change-feed entries in ONE
+/// statement (autocommit: the statement is its own transaction, so a row, its job and its feed
+/// entry commit together): one round trip for a batch of any size. Rows whose email or
+/// request id the webinar already holds are skipped, not failed: the caller resolves those
+/// (idempotent repeat, reactivation of a cancelled one, request id of another email) on its
+/// transactional path. Nothing is written when the checks fail (`accepted` false).
+/// The rows' `status` is ignored: PENDING, or PAUSED when the credentials block calls.
+pub fn insert_new_pg(
+    conn: &mut diesel::pg::PgConnection,
+    args: NewRowsPg<'_>,
+) -> QueryResult<InsertedPg> {
+    let rows = args.rows;
+    let query = InsertNewPg {
+        ids: rows.iter().map(|r| r.id.as_str()).collect(),
+        emails: rows.iter().map(|r| r.email.as_str()).collect(),
+        first_names: rows.iter().map(|r| r.first_name.as_str()).collect(),
+        last_names: rows.iter().map(|r| r.last_name.as_str()).collect(),
+        companies: rows.iter().map(|r| r.company.as_deref()).collect(),
+        job_titles: rows.iter().map(|r| r.job_title.as_deref()).collect(),
+        crm_references: rows.iter().map(|r| r.crm_reference_id.as_deref()).collect(),
+        extras: rows.iter().map(|r| r.extra.as_str()).collect(),
+        request_ids: rows.iter().map(|r| r.request_id.as_deref()).collect(),
+        args,
+    };
+    query.get_result(conn)
+}

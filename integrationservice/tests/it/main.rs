@@ -18,5 +18,6 @@ mod engine_replicas;
 mod engine_rewrap;
 mod on24_client;
 mod on24_contract;
+mod registration_writes;
 mod store_feed;
 mod telemetry;
