@@ -103,7 +103,89 @@ fn registrations_by_email(
         .collect())
 }
 
-/// Writes a sync's figures: only changed rows are written, each with a feed entry.
+/// Attendees a sync compares and writes per transaction: memory and transaction length stay
+/// the same whatever the webinar's size (a chunk is about 0.5 MB of reports and rows).
+pub const SYNC_CHUNK: usize = 2_000;
+
+/// Chunks a sync lets the provider's reader get ahead of the writer (up to 100,000 compact
+/// reports, about 20 MB). The reader runs under the provider call's timeout, which covers
+/// the whole answer: were it to wait for the writer, a slow database would make the read
+/// time out; so it only waits once this many chunks are queued (webinars far above 100,000).
+const SYNC_QUEUE: usize = 50;
+
+/// Stores one chunk of a sync's figures (every row stamped `now`), in the caller's
+/// transaction: rows new or with a different figure are written, each with exactly one
+/// change-feed entry (when the email is registered); unchanged rows write nothing. When an
+/// email appears twice in the chunk, its last report counts. Returns how many rows changed.
+///
+/// Each chunk is consistent on its own (rows and their feed entries commit together), so a
+/// sync stopped half-way leaves the chunks it stored, and the next sync, comparing against
+/// them, writes only what is still missing or different.
+pub fn store_chunk(
+    conn: &mut DbConnection,
+    tenant: &str,
+    webinar: &str,
+    reports: &[AttendeeReport],
+    now: i64,
+) -> Result<usize, Error> {
+    let mut rows: Vec<MetricsRow> = Vec::with_capacity(reports.len());
+    let mut at: HashMap<&str, usize> = HashMap::with_capacity(reports.len());
+    for r in reports {
+        let row = to_row(tenant, webinar, r, now);
+        match at.get(r.email.as_str()) {
+            Some(&i) => rows[i] = row,
+            None => {
+                at.insert(&r.email, rows.len());
+                rows.push(row);
+            }
+        }
+    }
+    let emails: Vec<String> = rows.iter().map(|r| r.email.clone()).collect();
+    let existing: HashMap<String, MetricsRow> =
+        metrics::for_emails(conn, tenant, webinar, &emails)?
+            .into_iter()
+            .map(|m| (m.email.clone(), m))
+            .collect();
+    let (mut inserts, mut updates) = (Vec::new(), Vec::new());
+    for row in rows {
+        match existing.get(&row.email) {
+            None => inserts.push(row),
+            Some(old) if !same_figures(old, &row) => updates.push(row),
+            Some(_) => {}
+        }
+    }
+    let written = metrics::write_changed(conn, tenant, webinar, now, &inserts, &updates)?;
+    let feed: Vec<_> = metrics::registration_ids(conn, tenant, webinar, &written)?
+        .iter()
+        .map(|(_, id)| changes::change(tenant, "ATTENDEE_METRICS", Some(webinar), Some(id)))
+        .collect();
+    changes::append(conn, &feed)?;
+    Ok(written.len())
+}
+
+/// Records that a sync of the webinar finished at `now`, once every chunk is stored.
+pub fn finish_sync(
+    conn: &mut DbConnection,
+    tenant: &str,
+    webinar: &str,
+    now: i64,
+) -> Result<(), Error> {
+    use crate::store::schema::webinars::dsl as w;
+    use diesel::prelude::*;
+    diesel::update(
+        w::webinars
+            .filter(w::tenant.eq(tenant))
+            .filter(w::id.eq(webinar)),
+    )
+    .set(w::last_metrics_at.eq(Some(now)))
+    .execute(conn)?;
+    providers::set_last_metrics(conn, tenant, now)?;
+    Ok(())
+}
+
+/// Writes a whole sync's figures in the caller's transaction, chunk by chunk
+/// ([`store_chunk`]), then marks the sync finished. Returns how many rows changed.
+/// `Metrics::sync_now` instead stores each chunk in its own transaction as the report streams.
 pub fn store_reports(
     conn: &mut DbConnection,
     tenant: &str,
@@ -111,47 +193,12 @@ pub fn store_reports(
     reports: &[AttendeeReport],
 ) -> Result<usize, Error> {
     let now = now_ms();
-    let existing: HashMap<String, MetricsRow> = metrics::for_webinar(conn, tenant, webinar)?
-        .into_iter()
-        .map(|m| (m.email.clone(), m))
-        .collect();
-    let (mut inserts, mut updates) = (Vec::new(), Vec::new());
-    for r in reports {
-        let row = to_row(tenant, webinar, r, now);
-        match existing.get(&row.email) {
-            None => inserts.push(row),
-            Some(old) if !same_figures(old, &row) => updates.push(row),
-            Some(_) => {}
-        }
+    let mut changed = 0;
+    for chunk in reports.chunks(SYNC_CHUNK) {
+        changed += store_chunk(conn, tenant, webinar, chunk, now)?;
     }
-    let emails: Vec<String> = inserts
-        .iter()
-        .chain(&updates)
-        .map(|r| r.email.clone())
-        .collect();
-    let registered = registrations_by_email(conn, tenant, webinar, &emails)?;
-    metrics::insert(conn, &inserts)?;
-    metrics::upsert(conn, &updates)?;
-    let feed: Vec<_> = emails
-        .iter()
-        .filter_map(|e| registered.get(e))
-        .map(|r| changes::change(tenant, "ATTENDEE_METRICS", Some(webinar), Some(&r.id)))
-        .collect();
-    {
-        use crate::store::schema::webinars::dsl as w;
-        use diesel::prelude::*;
-        diesel::update(
-            w::webinars
-                .filter(w::tenant.eq(tenant))
-                .filter(w::id.eq(webinar)),
-        )
-        .set(w::last_metrics_at.eq(Some(now)))
-        .execute(conn)?;
-    }
-    providers::set_last_metrics(conn, tenant, now)?;
-    // Last: appending takes the feed's lock, held until commit (see `store::changes`).
-    changes::append(conn, &feed)?;
-    Ok(emails.len())
+    finish_sync(conn, tenant, webinar, now)?;
+    Ok(changed)
 }
 
 impl Metrics<'_> {
@@ -273,22 +320,44 @@ impl Metrics<'_> {
             Error::FailedPrecondition("the webinar does not exist at ON24 yet".into())
         })?;
         let creds = self.engine.providers().credentials(tenant).await?;
-        let result = self.engine.provider.list_attendees(&creds, event).await;
-        self.engine
-            .providers()
-            .record(tenant, &result.as_ref().map(|_| ()).map_err(Clone::clone))
-            .await?;
-        let reports = result.map_err(|e| Error::Unavailable(e.to_string()))?;
-        let attendees = reports.len();
+        // The provider hands the report over in chunks as it reads it; each chunk is compared
+        // and written in its own short transaction while the next is read, so neither the
+        // report nor the webinar's stored rows are ever held whole. Only when the report ended
+        // well and every chunk is stored is the sync recorded as finished.
+        let engine = self.engine;
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<AttendeeReport>>(SYNC_QUEUE);
+        let pull = async {
+            let result = engine
+                .provider
+                .attendee_chunks(&creds, event, SYNC_CHUNK, tx)
+                .await;
+            engine.providers().record(tenant, &result).await?;
+            result.map_err(|e| Error::Unavailable(e.to_string()))
+        };
+        let now = now_ms();
+        let store = async {
+            let (mut attendees, mut changed) = (0, 0);
+            while let Some(chunk) = rx.recv().await {
+                attendees += chunk.len();
+                let (t, w) = (tenant.to_owned(), webinar.to_owned());
+                let n = engine
+                    .store
+                    .transaction(move |conn| store_chunk(conn, &t, &w, &chunk, now))
+                    .await?;
+                if n > 0 {
+                    engine.signals.changes_added();
+                }
+                changed += n;
+            }
+            Ok::<_, Error>((attendees, changed))
+        };
+        // A failed write drops the pull (and so the HTTP read); a failed pull drops the writer.
+        let ((), (attendees, changed)) = tokio::try_join!(pull, store)?;
         let (t, w) = (tenant.to_owned(), webinar.to_owned());
-        let changed = self
-            .engine
+        self.engine
             .store
-            .transaction(move |conn| store_reports(conn, &t, &w, &reports))
+            .transaction(move |conn| finish_sync(conn, &t, &w, now))
             .await?;
-        if changed > 0 {
-            self.engine.signals.changes_added();
-        }
         Ok(SyncReport { attendees, changed })
     }
 

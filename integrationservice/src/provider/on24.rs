@@ -416,31 +416,73 @@ impl WebinarProvider for On24Provider {
             // Streamed: each attendee becomes a compact report as the body is read, so a
             // 100,000-attendee event never sits in memory as ON24's JSON.
             self.client(c)?
-                .each_event_attendee(event_id(id)?, |a| {
-                    let email = a.email.as_deref()?.trim().to_lowercase();
-                    Some(AttendeeReport {
-                        email,
-                        eventuserid: a.eventuserid.map(|v| to_i64(Some(v))),
-                        live_minutes: to_i64(a.liveminutes),
-                        archive_minutes: to_i64(a.archiveminutes),
-                        cumulative_live_minutes: to_i64(a.cumulativeliveminutes),
-                        cumulative_archive_minutes: to_i64(a.cumulativearchiveminutes),
-                        engagement_score: a.engagementscore.unwrap_or(0.0),
-                        questions_asked: to_i64(a.askedquestions),
-                        polls_answered: to_i64(a.answeredpolls),
-                        surveys_answered: to_i64(a.answeredsurveys),
-                        resources_downloaded: to_i64(a.resourcesdownloaded),
-                        first_live_activity_ms: parse_time(a.firstliveactivity.as_deref()),
-                        last_live_activity_ms: parse_time(a.lastliveactivity.as_deref()),
-                        first_archive_activity_ms: parse_time(a.firstarchiveactivity.as_deref()),
-                        last_archive_activity_ms: parse_time(a.lastarchiveactivity.as_deref()),
-                    })
-                })
+                .each_event_attendee(event_id(id)?, attendee_report)
                 .await
                 .map_err(map_error)
         }
         .boxed()
     }
+
+    fn attendee_chunks<'a>(
+        &'a self,
+        c: &'a ProviderCredentials,
+        id: i64,
+        chunk: usize,
+        tx: tokio::sync::mpsc::Sender<Vec<AttendeeReport>>,
+    ) -> BoxFuture<'a, Result<(), ProviderError>> {
+        async move {
+            let chunk = chunk.max(1);
+            // The parser calls back on a blocking thread for each attendee; a full chunk is
+            // sent from there (waiting while the channel is full, which slows the read of the
+            // body: memory stays bounded by the channel), the rest after the end.
+            let pending = std::sync::Arc::new(Mutex::new(Vec::with_capacity(chunk)));
+            let (buffer, sender) = (pending.clone(), tx.clone());
+            self.client(c)?
+                .each_event_attendee(event_id(id)?, move |a| {
+                    let report = attendee_report(a)?;
+                    let full = {
+                        let mut buffer = buffer.lock().unwrap_or_else(|p| p.into_inner());
+                        buffer.push(report);
+                        (buffer.len() >= chunk).then(|| std::mem::take(&mut *buffer))
+                    };
+                    if let Some(full) = full {
+                        // A closed receiver: the caller stopped and drops this future.
+                        let _ = sender.blocking_send(full);
+                    }
+                    None::<()>
+                })
+                .await
+                .map_err(map_error)?;
+            let rest = std::mem::take(&mut *pending.lock().unwrap_or_else(|p| p.into_inner()));
+            if !rest.is_empty() {
+                let _ = tx.send(rest).await;
+            }
+            Ok(())
+        }
+        .boxed()
+    }
+}
+
+/// One attendee of ON24's report as the provider's compact report; None without an email.
+fn attendee_report(a: crate::on24::people::Attendee) -> Option<AttendeeReport> {
+    let email = a.email.as_deref()?.trim().to_lowercase();
+    Some(AttendeeReport {
+        email,
+        eventuserid: a.eventuserid.map(|v| to_i64(Some(v))),
+        live_minutes: to_i64(a.liveminutes),
+        archive_minutes: to_i64(a.archiveminutes),
+        cumulative_live_minutes: to_i64(a.cumulativeliveminutes),
+        cumulative_archive_minutes: to_i64(a.cumulativearchiveminutes),
+        engagement_score: a.engagementscore.unwrap_or(0.0),
+        questions_asked: to_i64(a.askedquestions),
+        polls_answered: to_i64(a.answeredpolls),
+        surveys_answered: to_i64(a.answeredsurveys),
+        resources_downloaded: to_i64(a.resourcesdownloaded),
+        first_live_activity_ms: parse_time(a.firstliveactivity.as_deref()),
+        last_live_activity_ms: parse_time(a.lastliveactivity.as_deref()),
+        first_archive_activity_ms: parse_time(a.firstarchiveactivity.as_deref()),
+        last_archive_activity_ms: parse_time(a.lastarchiveactivity.as_deref()),
+    })
 }
 
 #[cfg(test)]

@@ -145,6 +145,142 @@ pub fn for_emails(
     Ok(out)
 }
 
+/// Registration ids of some emails of one webinar, as `(email, id)`: a sync's feed entries.
+pub fn registration_ids(
+    conn: &mut DbConnection,
+    tenant: &str,
+    webinar_id: &str,
+    emails: &[String],
+) -> QueryResult<Vec<(String, String)>> {
+    use super::schema::registrations::dsl as r;
+    let mut out = Vec::with_capacity(emails.len());
+    // 500 stays below SQLite's old 999-parameter limit; PostgreSQL binds one array.
+    for chunk in emails.chunks(500) {
+        out.extend(
+            r::registrations
+                .filter(r::tenant.eq(tenant))
+                .filter(r::webinar_id.eq(webinar_id))
+                .filter(r::email.eq_any(chunk))
+                .select((r::email, r::id))
+                .load::<(String, String)>(conn)?,
+        );
+    }
+    Ok(out)
+}
+
+/// An email a statement wrote.
+#[derive(QueryableByName)]
+struct Written {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    email: String,
+}
+
+/// One statement for a whole chunk on PostgreSQL: the rows come in as one array per column
+/// (`unnest`), so the statement has 18 parameters however many rows; a row that exists is
+/// replaced only when a figure differs (`IS DISTINCT FROM`, NULLs compared as values), so
+/// the emails returned are exactly the rows this statement changed, even if another sync of
+/// the same webinar committed in between.
+const UPSERT_CHANGED_PG: &str = "\
+INSERT INTO attendee_metrics (tenant, webinar_id, updated_at, email, eventuserid, live_minutes, \
+    archive_minutes, cumulative_live_minutes, cumulative_archive_minutes, engagement_score, \
+    questions_asked, polls_answered, surveys_answered, resources_downloaded, \
+    first_live_activity_at, last_live_activity_at, first_archive_activity_at, \
+    last_archive_activity_at) \
+SELECT $1, $2, $3, u.* FROM unnest($4::text[], $5::bigint[], $6::bigint[], $7::bigint[], \
+    $8::bigint[], $9::bigint[], $10::double precision[], $11::bigint[], $12::bigint[], \
+    $13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[], $17::bigint[], $18::bigint[]) \
+    AS u(email, eventuserid, live_minutes, archive_minutes, cumulative_live_minutes, \
+    cumulative_archive_minutes, engagement_score, questions_asked, polls_answered, \
+    surveys_answered, resources_downloaded, first_live_activity_at, last_live_activity_at, \
+    first_archive_activity_at, last_archive_activity_at) \
+ON CONFLICT (tenant, webinar_id, email) DO UPDATE SET \
+    eventuserid = EXCLUDED.eventuserid, live_minutes = EXCLUDED.live_minutes, \
+    archive_minutes = EXCLUDED.archive_minutes, \
+    cumulative_live_minutes = EXCLUDED.cumulative_live_minutes, \
+    cumulative_archive_minutes = EXCLUDED.cumulative_archive_minutes, \
+    engagement_score = EXCLUDED.engagement_score, questions_asked = EXCLUDED.questions_asked, \
+    polls_answered = EXCLUDED.polls_answered, surveys_answered = EXCLUDED.surveys_answered, \
+    resources_downloaded = EXCLUDED.resources_downloaded, \
+    first_live_activity_at = EXCLUDED.first_live_activity_at, \
+    last_live_activity_at = EXCLUDED.last_live_activity_at, \
+    first_archive_activity_at = EXCLUDED.first_archive_activity_at, \
+    last_archive_activity_at = EXCLUDED.last_archive_activity_at, \
+    updated_at = EXCLUDED.updated_at \
+WHERE (attendee_metrics.eventuserid, attendee_metrics.live_minutes, \
+    attendee_metrics.archive_minutes, attendee_metrics.cumulative_live_minutes, \
+    attendee_metrics.cumulative_archive_minutes, attendee_metrics.engagement_score, \
+    attendee_metrics.questions_asked, attendee_metrics.polls_answered, \
+    attendee_metrics.surveys_answered, attendee_metrics.resources_downloaded, \
+    attendee_metrics.first_live_activity_at, attendee_metrics.last_live_activity_at, \
+    attendee_metrics.first_archive_activity_at, attendee_metrics.last_archive_activity_at) \
+    IS DISTINCT FROM (EXCLUDED.eventuserid, EXCLUDED.live_minutes, EXCLUDED.archive_minutes, \
+    EXCLUDED.cumulative_live_minutes, EXCLUDED.cumulative_archive_minutes, \
+    EXCLUDED.engagement_score, EXCLUDED.questions_asked, EXCLUDED.polls_answered, \
+    EXCLUDED.surveys_answered, EXCLUDED.resources_downloaded, EXCLUDED.first_live_activity_at, \
+    EXCLUDED.last_live_activity_at, EXCLUDED.first_archive_activity_at, \
+    EXCLUDED.last_archive_activity_at) \
+RETURNING email";
+
+/// Writes the rows of one sync chunk that the caller found new (`inserts`) or different
+/// (`updates`), all of one tenant and webinar, stamped `now`, with distinct emails. Returns
+/// the emails actually written, each once: on PostgreSQL one `INSERT … SELECT FROM unnest …
+/// ON CONFLICT DO UPDATE … WHERE IS DISTINCT FROM … RETURNING` statement, which also leaves
+/// out rows a concurrent sync already wrote; on SQLite (one writer, so what the caller read
+/// still holds) a multi-row insert of the new rows and an update per changed row.
+pub fn write_changed(
+    conn: &mut DbConnection,
+    tenant: &str,
+    webinar_id: &str,
+    now: i64,
+    inserts: &[MetricsRow],
+    updates: &[MetricsRow],
+) -> QueryResult<Vec<String>> {
+    use diesel::sql_types::{Array, BigInt, Double, Nullable, Text};
+    if inserts.is_empty() && updates.is_empty() {
+        return Ok(Vec::new());
+    }
+    let DbConnection::Pg(pg) = conn else {
+        insert(conn, inserts)?;
+        for row in updates {
+            update(conn, row)?;
+        }
+        return Ok(inserts
+            .iter()
+            .chain(updates)
+            .map(|r| r.email.clone())
+            .collect());
+    };
+    let rows: Vec<&MetricsRow> = inserts.iter().chain(updates).collect();
+    let col = |f: fn(&MetricsRow) -> i64| rows.iter().map(|r| f(r)).collect::<Vec<i64>>();
+    let opt =
+        |f: fn(&MetricsRow) -> Option<i64>| rows.iter().map(|r| f(r)).collect::<Vec<Option<i64>>>();
+    let written = diesel::sql_query(UPSERT_CHANGED_PG)
+        .bind::<Text, _>(tenant)
+        .bind::<Text, _>(webinar_id)
+        .bind::<BigInt, _>(now)
+        .bind::<Array<Text>, _>(rows.iter().map(|r| r.email.as_str()).collect::<Vec<_>>())
+        .bind::<Array<Nullable<BigInt>>, _>(opt(|r| r.eventuserid))
+        .bind::<Array<BigInt>, _>(col(|r| r.live_minutes))
+        .bind::<Array<BigInt>, _>(col(|r| r.archive_minutes))
+        .bind::<Array<BigInt>, _>(col(|r| r.cumulative_live_minutes))
+        .bind::<Array<BigInt>, _>(col(|r| r.cumulative_archive_minutes))
+        .bind::<Array<Double>, _>(
+            rows.iter()
+                .map(|r| r.engagement_score)
+                .collect::<Vec<f64>>(),
+        )
+        .bind::<Array<BigInt>, _>(col(|r| r.questions_asked))
+        .bind::<Array<BigInt>, _>(col(|r| r.polls_answered))
+        .bind::<Array<BigInt>, _>(col(|r| r.surveys_answered))
+        .bind::<Array<BigInt>, _>(col(|r| r.resources_downloaded))
+        .bind::<Array<Nullable<BigInt>>, _>(opt(|r| r.first_live_activity_at))
+        .bind::<Array<Nullable<BigInt>>, _>(opt(|r| r.last_live_activity_at))
+        .bind::<Array<Nullable<BigInt>>, _>(opt(|r| r.first_archive_activity_at))
+        .bind::<Array<Nullable<BigInt>>, _>(opt(|r| r.last_archive_activity_at))
+        .load::<Written>(pg)?;
+    Ok(written.into_iter().map(|w| w.email).collect())
+}
+
 /// Inserts or replaces rows (the caller has already read which ones exist).
 pub fn insert(conn: &mut DbConnection, rows: &[MetricsRow]) -> QueryResult<()> {
     for chunk in rows.chunks(50) {
@@ -174,48 +310,4 @@ pub fn delete_email(conn: &mut DbConnection, tenant: &str, email: &str) -> Query
             .filter(m::email.eq(email)),
     )
     .execute(conn)
-}
-
-/// Replaces existing rows. On PostgreSQL in multi-row `INSERT … ON CONFLICT DO UPDATE`
-/// statements, so a sync of 100,000 attendees is a hundred statements, not 100,000; diesel
-/// cannot build that for SQLite, where per-row updates inside the one transaction are cheap.
-pub fn upsert(conn: &mut DbConnection, rows: &[MetricsRow]) -> QueryResult<()> {
-    use diesel::upsert::excluded;
-    macro_rules! run {
-        ($c:expr, $chunk:expr) => {
-            diesel::insert_into(m::attendee_metrics)
-                .values($chunk)
-                .on_conflict((m::tenant, m::webinar_id, m::email))
-                .do_update()
-                .set((
-                    m::eventuserid.eq(excluded(m::eventuserid)),
-                    m::live_minutes.eq(excluded(m::live_minutes)),
-                    m::archive_minutes.eq(excluded(m::archive_minutes)),
-                    m::cumulative_live_minutes.eq(excluded(m::cumulative_live_minutes)),
-                    m::cumulative_archive_minutes.eq(excluded(m::cumulative_archive_minutes)),
-                    m::engagement_score.eq(excluded(m::engagement_score)),
-                    m::questions_asked.eq(excluded(m::questions_asked)),
-                    m::polls_answered.eq(excluded(m::polls_answered)),
-                    m::surveys_answered.eq(excluded(m::surveys_answered)),
-                    m::resources_downloaded.eq(excluded(m::resources_downloaded)),
-                    m::first_live_activity_at.eq(excluded(m::first_live_activity_at)),
-                    m::last_live_activity_at.eq(excluded(m::last_live_activity_at)),
-                    m::first_archive_activity_at.eq(excluded(m::first_archive_activity_at)),
-                    m::last_archive_activity_at.eq(excluded(m::last_archive_activity_at)),
-                    m::updated_at.eq(excluded(m::updated_at)),
-                ))
-                .execute($c)
-        };
-    }
-    // 18 columns: 1,000 rows stay under PostgreSQL's bound-parameter limit (65,535).
-    if let DbConnection::Pg(c) = conn {
-        for chunk in rows.chunks(1000) {
-            run!(c, chunk)?;
-        }
-        return Ok(());
-    }
-    for row in rows {
-        update(conn, row)?;
-    }
-    Ok(())
 }

@@ -16,6 +16,7 @@ mod engine_poller;
 mod engine_refusals;
 mod engine_replicas;
 mod engine_rewrap;
+mod metrics_sync;
 mod on24_client;
 mod on24_contract;
 mod registration_writes;
