@@ -71,12 +71,23 @@ const CLAIM_LOCK: i64 = 0x5745_4249_4e41_5202;
 /// a transaction-scoped advisory lock first and runs its statement after it, with a snapshot
 /// that sees the leases the previous claim committed. A claim is one short statement, so
 /// replicas queue for a few milliseconds at most. SQLite has one consumer and one writer.
+///
+/// Durability on PostgreSQL: a claim commits with `synchronous_commit = off`, so neither the
+/// claim nor the claims queued behind its advisory lock wait for its WAL flush. It is visible
+/// to every other session at once (the per-tenant count stays exact); only a crash of the
+/// database server within the WAL writer's delay (at most about 3 x `wal_writer_delay`) can
+/// lose it, and then the jobs are READY again and run again, which is harmless for work the
+/// provider treats as an upsert. WAL is flushed in order, so any later durable commit (the
+/// job's result) makes the claim durable too. A claim that took a job of `durable_kinds` (work
+/// whose repeat needs `claims` to say it may have run before: webinar creation) commits
+/// durably. SQLite commits every claim durably (one writer; nothing to gain).
 pub fn claim(
     conn: &mut DbConnection,
     lease_owner: &str,
     lease_ms: i64,
     limit: i64,
     per_tenant: i64,
+    durable_kinds: &[&str],
 ) -> QueryResult<Vec<JobRow>> {
     let now = now_ms();
     // Candidates beyond `limit`, so that one tenant at its limit does not use up the scan.
@@ -120,17 +131,30 @@ pub fn claim(
                 .replace("{scan}", "$6")
                 .replace("{lock}", "FOR UPDATE OF o SKIP LOCKED");
             pg.transaction(|pg| {
-                diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
-                    .bind::<BigInt, _>(CLAIM_LOCK)
-                    .execute(pg)?;
-                diesel::sql_query(&sql)
+                // One round trip: the commit of this claim need not wait for its WAL flush
+                // (see `claim`), and the advisory lock that serialises counting.
+                diesel::sql_query(
+                    "SELECT set_config('synchronous_commit', 'off', true), \
+                     pg_advisory_xact_lock($1)",
+                )
+                .bind::<BigInt, _>(CLAIM_LOCK)
+                .execute(pg)?;
+                let jobs: Vec<JobRow> = diesel::sql_query(&sql)
                     .bind::<Text, _>(lease_owner)
                     .bind::<BigInt, _>(now + lease_ms)
                     .bind::<BigInt, _>(now)
                     .bind::<BigInt, _>(limit)
                     .bind::<BigInt, _>(per_tenant)
                     .bind::<BigInt, _>(scan)
-                    .load(pg)
+                    .load(pg)?;
+                if jobs
+                    .iter()
+                    .any(|job| durable_kinds.contains(&job.kind.as_str()))
+                {
+                    // Read at commit time: this claim's `claims + 1` must survive a crash.
+                    diesel::sql_query("SET LOCAL synchronous_commit = on").execute(pg)?;
+                }
+                Ok(jobs)
             })
         }
         DbConnection::Sqlite(lite) => {

@@ -93,6 +93,34 @@ fn set_registration(
     Ok(())
 }
 
+/// Marks a registration DELIVERED with the provider's id (unless it was cancelled or
+/// forgotten since); true when it changed, so the caller appends its feed entry.
+fn delivered(
+    conn: &mut DbConnection,
+    job: &JobRow,
+    registration_id: &str,
+    eventuserid: i64,
+    now: i64,
+) -> QueryResult<bool> {
+    let n = diesel::update(
+        r::registrations
+            .filter(r::tenant.eq(&job.tenant))
+            .filter(r::id.eq(registration_id))
+            .filter(r::status.ne_all([S::Cancelled.as_str(), S::Forgotten.as_str()])),
+    )
+    .set((
+        r::status.eq(S::Delivered.as_str()),
+        r::eventuserid.eq(Some(eventuserid)),
+        r::attempts.eq(job.attempts + 1),
+        r::last_error.eq(None::<String>),
+        r::next_attempt_at.eq(None::<i64>),
+        r::delivered_at.eq(Some(now)),
+        r::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    Ok(n > 0)
+}
+
 fn write_effect(
     conn: &mut DbConnection,
     cfg: &WorkerConfig,
@@ -109,23 +137,7 @@ fn write_effect(
             registration_id,
             eventuserid,
         } => {
-            let n = diesel::update(
-                r::registrations
-                    .filter(r::tenant.eq(&job.tenant))
-                    .filter(r::id.eq(&registration_id))
-                    .filter(r::status.ne_all([S::Cancelled.as_str(), S::Forgotten.as_str()])),
-            )
-            .set((
-                r::status.eq(S::Delivered.as_str()),
-                r::eventuserid.eq(Some(eventuserid)),
-                r::attempts.eq(job.attempts + 1),
-                r::last_error.eq(None::<String>),
-                r::next_attempt_at.eq(None::<i64>),
-                r::delivered_at.eq(Some(now)),
-                r::updated_at.eq(now),
-            ))
-            .execute(conn)?;
-            if n > 0 {
+            if delivered(conn, job, &registration_id, eventuserid, now)? {
                 registration_changed(
                     conn,
                     &job.tenant,
@@ -422,4 +434,260 @@ fn write(
         Outcome::Failed(ProviderError::Credentials { .. }) | Outcome::Disabled => {}
     }
     Ok(())
+}
+
+/// A successful run whose result `Recorder` writes together with others: the common case
+/// (a registration delivered, or nothing to record), everything else is recorded alone.
+#[derive(Clone, Debug)]
+pub enum Quick {
+    /// Nothing to record but the job's completion.
+    Nothing,
+    /// The registration reached the provider.
+    Delivered {
+        registration_id: String,
+        eventuserid: i64,
+    },
+}
+
+/// How a run is recorded: with others, or alone.
+#[derive(Debug)]
+pub enum Recording {
+    /// A success `Recorder` writes with others.
+    Batched(Quick),
+    /// Anything else, recorded by `apply`.
+    Alone(Ran),
+}
+
+impl Quick {
+    /// Whether a run is recorded with others (the quick form) or alone.
+    pub fn split(ran: Ran) -> Recording {
+        match ran.outcome {
+            Outcome::Done(Effect::Nothing) => Recording::Batched(Self::Nothing),
+            Outcome::Done(Effect::Delivered {
+                registration_id,
+                eventuserid,
+            }) => Recording::Batched(Self::Delivered {
+                registration_id,
+                eventuserid,
+            }),
+            outcome => Recording::Alone(Ran { outcome, ..ran }),
+        }
+    }
+
+    /// Back to a run, to record it alone.
+    pub fn into_ran(self) -> Ran {
+        Outcome::Done(match self {
+            Self::Nothing => Effect::Nothing,
+            Self::Delivered {
+                registration_id,
+                eventuserid,
+            } => Effect::Delivered {
+                registration_id,
+                eventuserid,
+            },
+        })
+        .into()
+    }
+}
+
+/// Most jobs recorded in one transaction.
+const MAX_BATCH: usize = 256;
+/// Batches written at once.
+const WRITERS: usize = 4;
+
+type Finished = (JobRow, String, Quick);
+
+/// Records successful runs of many jobs in one durable transaction (jobs completed,
+/// registrations DELIVERED, their feed entries), so a commit's WAL flush and round trips are
+/// shared by every job that finished while the previous batch was being written, instead of
+/// one flush per job. A batch forms when a writer is free, from whatever finished meanwhile:
+/// one job when deliveries are sparse, many under load; nothing waits on a timer.
+#[derive(Clone, Debug)]
+pub struct Recorder {
+    tx: tokio::sync::mpsc::UnboundedSender<(Finished, tokio::sync::oneshot::Sender<bool>)>,
+}
+
+impl Recorder {
+    /// Starts the recorder; it stops once every `Recorder` clone is dropped and the queued
+    /// results are written.
+    pub fn start(engine: Engine) -> (Self, tokio::task::JoinHandle<()>) {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        (Self { tx }, tokio::spawn(record_loop(engine, rx)))
+    }
+
+    /// Records a successful run of `job` (claimed by `owner`) with others; false when the
+    /// batch could not be written, and the caller records it alone.
+    pub async fn record(&self, job: JobRow, owner: String, quick: Quick) -> bool {
+        let (done, answer) = tokio::sync::oneshot::channel();
+        if self.tx.send(((job, owner, quick), done)).is_err() {
+            return false;
+        }
+        answer.await.unwrap_or(false)
+    }
+}
+
+async fn record_loop(
+    engine: Engine,
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<(Finished, tokio::sync::oneshot::Sender<bool>)>,
+) {
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(WRITERS));
+    let mut writing = tokio::task::JoinSet::new();
+    loop {
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            break;
+        };
+        let Some(first) = rx.recv().await else {
+            break;
+        };
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH
+            && let Ok(more) = rx.try_recv()
+        {
+            batch.push(more);
+        }
+        let engine = engine.clone();
+        writing.spawn(async move {
+            let _slot = slot;
+            let (rows, answers): (Vec<Finished>, Vec<_>) = batch.into_iter().unzip();
+            let n = rows.len();
+            let result = engine
+                .store()
+                .transaction(move |conn| write_batch(conn, rows))
+                .await;
+            let ok = match result {
+                Ok(feed_grew) => {
+                    if feed_grew {
+                        engine.signals().changes_added();
+                    }
+                    true
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, jobs = n, "a batch of job results could not be recorded; recording them one by one");
+                    false
+                }
+            };
+            for answer in answers {
+                let _ = answer.send(ok);
+            }
+        });
+        while writing.try_join_next().is_some() {}
+    }
+    while writing.join_next().await.is_some() {}
+}
+
+/// One transaction for many successful runs, rows locked in the usual order: provider
+/// configurations (a success ends a finished quota pause), then jobs in id order, then
+/// registrations, then the change feed. Same effects as `write` on each run alone.
+fn write_batch(conn: &mut DbConnection, mut rows: Vec<Finished>) -> Result<bool, Error> {
+    let mut tenants: Vec<&str> = rows.iter().map(|(job, _, _)| job.tenant.as_str()).collect();
+    tenants.sort_unstable();
+    tenants.dedup();
+    for tenant in tenants {
+        providers::clear_throttle(conn, tenant)?;
+    }
+    rows.sort_by_key(|(job, _, _)| job.id);
+    let now = now_ms();
+    let mut feed = Vec::new();
+    if let DbConnection::Pg(pg) = conn {
+        for fed in complete_delivered_pg(pg, &rows, now)? {
+            feed.push(changes::change(
+                &fed.tenant,
+                "REGISTRATION",
+                Some(&fed.webinar_id),
+                Some(&fed.id),
+            ));
+        }
+        changes::append(conn, &feed)?;
+        return Ok(!feed.is_empty());
+    }
+    for (job, owner, quick) in &rows {
+        outbox::complete(conn, job.id, owner)?;
+        if let Quick::Delivered {
+            registration_id,
+            eventuserid,
+        } = quick
+            && delivered(conn, job, registration_id, *eventuserid, now)?
+        {
+            feed.push(changes::change(
+                &job.tenant,
+                "REGISTRATION",
+                job.webinar_id.as_deref(),
+                Some(registration_id),
+            ));
+        }
+    }
+    changes::append(conn, &feed)?;
+    Ok(!feed.is_empty())
+}
+
+/// A registration a batch marked DELIVERED (for its feed entry).
+#[derive(diesel::QueryableByName)]
+struct Fed {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    tenant: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    webinar_id: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    id: String,
+}
+
+/// PostgreSQL: a batch's job completions and DELIVERED registrations in one statement (the
+/// rows as arrays), the same rules as `outbox::complete` and `delivered` one by one: a job is
+/// removed only under its lease owner; a registration becomes DELIVERED unless it was
+/// cancelled or forgotten since. Returns the registrations that changed.
+fn complete_delivered_pg(
+    pg: &mut diesel::PgConnection,
+    rows: &[Finished],
+    now: i64,
+) -> QueryResult<Vec<Fed>> {
+    use diesel::sql_types::{Array, BigInt, Integer, Nullable, Text};
+    let mut ids = Vec::with_capacity(rows.len());
+    let mut owners = Vec::with_capacity(rows.len());
+    let mut tenants = Vec::with_capacity(rows.len());
+    let mut registrations = Vec::with_capacity(rows.len());
+    let mut eventuserids = Vec::with_capacity(rows.len());
+    let mut attempts = Vec::with_capacity(rows.len());
+    for (job, owner, quick) in rows {
+        ids.push(job.id);
+        owners.push(owner.as_str());
+        tenants.push(job.tenant.as_str());
+        attempts.push(job.attempts.saturating_add(1));
+        match quick {
+            Quick::Delivered {
+                registration_id,
+                eventuserid,
+            } => {
+                registrations.push(Some(registration_id.as_str()));
+                eventuserids.push(Some(*eventuserid));
+            }
+            Quick::Nothing => {
+                registrations.push(None);
+                eventuserids.push(None);
+            }
+        }
+    }
+    let sql = format!(
+        "WITH v AS (SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], \
+             $5::bigint[], $6::int[]) AS v(job_id, owner, tenant, registration_id, eventuserid, attempts)), \
+         done AS (DELETE FROM outbox_jobs o USING v \
+             WHERE o.id = v.job_id AND o.lease_owner = v.owner RETURNING o.id) \
+         UPDATE registrations r SET status = '{delivered}', eventuserid = v.eventuserid, \
+             attempts = v.attempts, last_error = NULL, next_attempt_at = NULL, \
+             delivered_at = $7, updated_at = $7 \
+         FROM v WHERE v.registration_id IS NOT NULL AND r.tenant = v.tenant \
+             AND r.id = v.registration_id AND r.status NOT IN ('{cancelled}', '{forgotten}') \
+         RETURNING r.tenant, r.webinar_id, r.id",
+        delivered = S::Delivered.as_str(),
+        cancelled = S::Cancelled.as_str(),
+        forgotten = S::Forgotten.as_str(),
+    );
+    diesel::sql_query(sql)
+        .bind::<Array<BigInt>, _>(ids)
+        .bind::<Array<Text>, _>(owners)
+        .bind::<Array<Text>, _>(tenants)
+        .bind::<Array<Nullable<Text>>, _>(registrations)
+        .bind::<Array<Nullable<BigInt>>, _>(eventuserids)
+        .bind::<Array<Integer>, _>(attempts)
+        .bind::<BigInt, _>(now)
+        .load(pg)
 }

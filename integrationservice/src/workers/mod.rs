@@ -126,11 +126,16 @@ impl Workers {
     }
 }
 
+/// Job kinds whose claim commits durably (see `outbox::claim`): a repeated webinar creation
+/// must know from `claims` that an earlier run may have created the webinar.
+const DURABLE_CLAIMS: &[&str] = &[crate::domain::jobs::CREATE_EVENT];
+
 async fn deliver_loop(engine: Engine, cfg: WorkerConfig, shutdown: CancellationToken) {
     let global = Arc::new(Semaphore::new(cfg.concurrency.max(1)));
     let mut running = JoinSet::new();
     let lease_ms = i64::try_from(cfg.lease.as_millis()).unwrap_or(i64::MAX);
     let per_tenant = i64::try_from(cfg.per_tenant_concurrency.max(1)).unwrap_or(i64::MAX);
+    let (recorder, recording) = apply::Recorder::start(engine.clone());
     loop {
         while running.try_join_next().is_some() {}
         // Claim only what can start now, so claimed jobs never sit on a lease waiting. The
@@ -145,7 +150,7 @@ async fn deliver_loop(engine: Engine, cfg: WorkerConfig, shutdown: CancellationT
             match engine
                 .store()
                 .run(move |conn| {
-                    outbox::claim(conn, &o, lease_ms, limit, per_tenant)
+                    outbox::claim(conn, &o, lease_ms, limit, per_tenant, DURABLE_CLAIMS)
                         .map_err(crate::store::StoreError::from)
                 })
                 .await
@@ -158,16 +163,31 @@ async fn deliver_loop(engine: Engine, cfg: WorkerConfig, shutdown: CancellationT
             }
         };
         let got_any = !claimed.is_empty();
-        for (job, owner) in claimed {
+        // One read of the claimed jobs' rows for all of them (each run reads alone if it fails).
+        let mut loaded: Vec<Option<execute::Loaded>> = if claimed.is_empty() {
+            Vec::new()
+        } else {
+            let jobs: Vec<_> = claimed.iter().map(|(job, _)| job.clone()).collect();
+            match execute::load_all(&engine, &jobs).await {
+                Ok(rows) => rows.into_iter().map(Some).collect(),
+                Err(e) => {
+                    tracing::warn!(error = %e, "reading the claimed jobs' rows failed");
+                    Vec::new()
+                }
+            }
+        };
+        loaded.resize_with(claimed.len(), || None);
+        for ((job, owner), loaded) in claimed.into_iter().zip(loaded) {
             let Ok(permit) = global.clone().try_acquire_owned() else {
                 break;
             };
             let engine = engine.clone();
             let cfg = cfg.clone();
+            let recorder = recorder.clone();
             let span = crate::telemetry::job_span(&job);
             running.spawn(async move {
                 let _permit = permit;
-                let ran = match execute::run(&engine, &job).await {
+                let ran = match execute::run_loaded(&engine, &job, loaded).await {
                     Ok(ran) => ran,
                     Err(e) => {
                         tracing::warn!(error = %e, job = job.id, kind = %job.kind, "job could not run");
@@ -175,6 +195,17 @@ async fn deliver_loop(engine: Engine, cfg: WorkerConfig, shutdown: CancellationT
                     }
                 };
                 crate::telemetry::job_ran(&job, &ran.outcome);
+                // Successes are recorded in batches with others that finished meanwhile; the
+                // rest (and a batch that failed) one by one.
+                let ran = match apply::Quick::split(ran) {
+                    apply::Recording::Batched(quick) => {
+                        if recorder.record(job.clone(), owner.clone(), quick.clone()).await {
+                            return;
+                        }
+                        quick.into_ran()
+                    }
+                    apply::Recording::Alone(ran) => ran,
+                };
                 let (id, kind) = (job.id, job.kind.clone());
                 if let Err(e) = apply::apply(&engine, &cfg, job, owner.clone(), ran).await {
                     tracing::warn!(error = %e, job = id, %kind, "job result could not be recorded; it runs again");
@@ -193,6 +224,15 @@ async fn deliver_loop(engine: Engine, cfg: WorkerConfig, shutdown: CancellationT
         if got_any && global.available_permits() > 0 {
             continue;
         }
+        if global.available_permits() == 0 {
+            // Every slot is busy: only a finishing job (or shutdown) can make a claim useful,
+            // so wait for that without asking the database when the next job is due.
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                Some(_) = running.join_next() => {}
+            }
+            continue;
+        }
         let sleep = next_sleep(&engine, cfg.poll_interval).await;
         tokio::select! {
             _ = shutdown.cancelled() => break,
@@ -203,6 +243,8 @@ async fn deliver_loop(engine: Engine, cfg: WorkerConfig, shutdown: CancellationT
     }
     // Let running jobs finish their provider call and record it; leases cover the rest.
     while running.join_next().await.is_some() {}
+    drop(recorder);
+    let _ = recording.await;
 }
 
 /// Sleeps until the next job is due, at most `poll`.
