@@ -147,7 +147,9 @@ pub struct NewJob {
 }
 
 /// Metrics of one attendee of one webinar, as last pulled from the provider.
-#[derive(Clone, Debug, PartialEq, Queryable, Selectable, Insertable, AsChangeset)]
+#[derive(
+    Clone, Debug, PartialEq, Queryable, QueryableByName, Selectable, Insertable, AsChangeset,
+)]
 #[diesel(table_name = attendee_metrics)]
 #[diesel(treat_none_as_null = true)]
 pub struct MetricsRow {
