@@ -13,7 +13,8 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use opentelemetry::trace::TraceContextExt;
+use opentelemetry::context::FutureExt as _;
+use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
 use opentelemetry_proto::tonic::collector::{
     metrics::v1::{
         ExportMetricsServiceRequest, ExportMetricsServiceResponse,
@@ -367,6 +368,55 @@ async fn collector_down_end_to_end(db: Db) {
     };
     let (ok, output) = run_child(db, format!("http://{closed}")).await;
     assert!(ok, "the run failed with the collector down:\n{output}");
+}
+
+crate::both_backends!(
+    store_work_runs_in_the_callers_opentelemetry_context,
+    store_context_body
+);
+
+/// `Store::run` carries the caller's OpenTelemetry context onto the blocking pool. A gRPC call
+/// runs under such a context and no `tracing` span (its server span, or the non-recording
+/// context of a call the sampler dropped), and what the closure enqueues must record that
+/// trace and its sampling decision; a closure that saw no context would start a new trace.
+async fn store_context_body(db: Db) {
+    let (_pg, _sqlite, url) = match db {
+        Db::Postgres => {
+            let pg = xtask::testdb::TestPostgres::new().expect("test postgres");
+            let url = pg.url.clone();
+            (Some(pg), None, url)
+        }
+        Db::Sqlite => {
+            let sqlite = xtask::testdb::TestSqlite::new().expect("test sqlite");
+            let url = sqlite.url.clone();
+            (None, Some(sqlite), url)
+        }
+    };
+    let store = integrationservice::store::Store::connect(&url, 2).expect("store");
+    let caller = SpanContext::new(
+        TraceId::from_hex(UNSAMPLED_TRACE).expect("trace id"),
+        SpanId::from_hex("00f067aa0ba902b7").expect("span id"),
+        TraceFlags::default(),
+        true,
+        TraceState::default(),
+    );
+    let context = opentelemetry::Context::new().with_remote_span_context(caller.clone());
+    let seen = store
+        .run(|_conn| {
+            Ok::<_, integrationservice::store::StoreError>(
+                opentelemetry::Context::current()
+                    .span()
+                    .span_context()
+                    .clone(),
+            )
+        })
+        .with_context(context)
+        .await
+        .expect("store run");
+    assert_eq!(
+        seen, caller,
+        "the closure runs in the caller's trace, not sampled"
+    );
 }
 
 /// The instrumented run; only does something in the child process the tests above start.
