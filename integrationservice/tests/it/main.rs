@@ -13,6 +13,7 @@ mod engine_harness;
 mod engine_lifecycle;
 mod engine_pause;
 mod engine_poller;
+mod engine_recorder;
 mod engine_refusals;
 mod engine_replicas;
 mod engine_rewrap;
