@@ -183,6 +183,61 @@ pub fn finish_sync(
     Ok(())
 }
 
+/// Pulls the webinar's attendee report from the provider and stores it as it streams in:
+/// the provider hands the report over in chunks while reading it, and each chunk is compared
+/// and written in its own short transaction while the next is read, so neither the report nor
+/// the webinar's stored rows are ever held whole. Used by `Metrics::sync_now` and by the
+/// poller's sync jobs; the caller records the sync as finished ([`finish_sync`]) only when
+/// the report ended well. Returns (attendees read, rows changed), or the provider's error
+/// (chunks stored before it stay: they are valid data, and the next sync compares with them).
+pub async fn pull_and_store(
+    engine: &Engine,
+    creds: &crate::provider::ProviderCredentials,
+    tenant: &str,
+    webinar: &str,
+    event: i64,
+    now: i64,
+) -> Result<Result<(usize, usize), crate::provider::ProviderError>, Error> {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<AttendeeReport>>(SYNC_QUEUE);
+    let pull = engine
+        .provider
+        .attendee_chunks(creds, event, SYNC_CHUNK, tx);
+    let store = async {
+        let (mut attendees, mut changed) = (0, 0);
+        while let Some(chunk) = rx.recv().await {
+            attendees += chunk.len();
+            let (t, w) = (tenant.to_owned(), webinar.to_owned());
+            let n = engine
+                .store
+                .transaction(move |conn| store_chunk(conn, &t, &w, &chunk, now))
+                .await?;
+            if n > 0 {
+                engine.signals.changes_added();
+            }
+            changed += n;
+        }
+        Ok::<_, Error>((attendees, changed))
+    };
+    // A failed write drops the pull (and so the HTTP read). A failed pull closes the channel,
+    // so the writer ends after the chunks already sent.
+    tokio::pin!(pull);
+    tokio::pin!(store);
+    let mut pulled = None;
+    loop {
+        tokio::select! {
+            result = &mut pull, if pulled.is_none() => pulled = Some(result),
+            stored = &mut store => {
+                let counts = stored?;
+                let pulled = match pulled {
+                    Some(result) => result,
+                    None => pull.await,
+                };
+                return Ok(pulled.map(|()| counts));
+            }
+        }
+    }
+}
+
 /// Writes a whole sync's figures in the caller's transaction, chunk by chunk
 /// ([`store_chunk`]), then marks the sync finished. Returns how many rows changed.
 /// `Metrics::sync_now` instead stores each chunk in its own transaction as the report streams.
@@ -320,39 +375,13 @@ impl Metrics<'_> {
             Error::FailedPrecondition("the webinar does not exist at ON24 yet".into())
         })?;
         let creds = self.engine.providers().credentials(tenant).await?;
-        // The provider hands the report over in chunks as it reads it; each chunk is compared
-        // and written in its own short transaction while the next is read, so neither the
-        // report nor the webinar's stored rows are ever held whole. Only when the report ended
-        // well and every chunk is stored is the sync recorded as finished.
-        let engine = self.engine;
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<AttendeeReport>>(SYNC_QUEUE);
-        let pull = async {
-            let result = engine
-                .provider
-                .attendee_chunks(&creds, event, SYNC_CHUNK, tx)
-                .await;
-            engine.providers().record(tenant, &result).await?;
-            result.map_err(|e| Error::Unavailable(e.to_string()))
-        };
         let now = now_ms();
-        let store = async {
-            let (mut attendees, mut changed) = (0, 0);
-            while let Some(chunk) = rx.recv().await {
-                attendees += chunk.len();
-                let (t, w) = (tenant.to_owned(), webinar.to_owned());
-                let n = engine
-                    .store
-                    .transaction(move |conn| store_chunk(conn, &t, &w, &chunk, now))
-                    .await?;
-                if n > 0 {
-                    engine.signals.changes_added();
-                }
-                changed += n;
-            }
-            Ok::<_, Error>((attendees, changed))
-        };
-        // A failed write drops the pull (and so the HTTP read); a failed pull drops the writer.
-        let ((), (attendees, changed)) = tokio::try_join!(pull, store)?;
+        let pulled = pull_and_store(self.engine, &creds, tenant, webinar, event, now).await?;
+        self.engine
+            .providers()
+            .record(tenant, &pulled.as_ref().map(|_| ()).map_err(Clone::clone))
+            .await?;
+        let (attendees, changed) = pulled.map_err(|e| Error::Unavailable(e.to_string()))?;
         let (t, w) = (tenant.to_owned(), webinar.to_owned());
         self.engine
             .store

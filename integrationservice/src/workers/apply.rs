@@ -200,11 +200,8 @@ fn write_effect(
                 )],
             )?;
         }
-        Effect::Metrics {
-            webinar_id,
-            reports,
-        } => {
-            crate::domain::metrics::store_reports(conn, &job.tenant, &webinar_id, &reports)?;
+        Effect::MetricsSynced { webinar_id, at } => {
+            crate::domain::metrics::finish_sync(conn, &job.tenant, &webinar_id, at)?;
         }
     }
     Ok(())

@@ -12,7 +12,7 @@
 use diesel::prelude::*;
 
 use crate::domain::{Engine, Error, RegistrationStatus, WebinarStatus, jobs};
-use crate::provider::{AttendeeReport, EventInfo, EventSpec, ProviderError, RegistrantSpec};
+use crate::provider::{EventInfo, EventSpec, ProviderError, RegistrantSpec};
 use crate::store::models::{JobRow, ProviderConfigRow, RegistrationRow, WebinarRow};
 use crate::store::{DbConnection, providers, registrations, webinars};
 
@@ -63,11 +63,9 @@ pub enum Effect {
     },
     /// The webinar exists at the provider.
     EventReady { webinar_id: String, info: EventInfo },
-    /// Fresh metrics for a webinar.
-    Metrics {
-        webinar_id: String,
-        reports: Vec<AttendeeReport>,
-    },
+    /// A webinar's metrics were pulled and stored (chunk by chunk, as they streamed in) with
+    /// figures stamped `at`; the sync is recorded as finished.
+    MetricsSynced { webinar_id: String, at: i64 },
 }
 
 fn older_job_pending(conn: &mut DbConnection, job: &JobRow) -> QueryResult<bool> {
@@ -371,13 +369,24 @@ async fn call(engine: &Engine, job: &JobRow, mut loaded: Loaded) -> Result<Outco
                     .update_event(&creds, event, &event_spec(&webinar))
                     .await
                     .map(|()| Effect::Nothing),
-                _ => provider
-                    .list_attendees(&creds, event)
-                    .await
-                    .map(|reports| Effect::Metrics {
+                // Stored chunk by chunk as the report streams in (never held whole); the
+                // sync is recorded as finished with the job's completion.
+                _ => {
+                    let at = crate::store::now_ms();
+                    crate::domain::metrics::pull_and_store(
+                        engine,
+                        &creds,
+                        &job.tenant,
+                        &webinar.id,
+                        event,
+                        at,
+                    )
+                    .await?
+                    .map(|_| Effect::MetricsSynced {
                         webinar_id: webinar.id.clone(),
-                        reports,
-                    }),
+                        at,
+                    })
+                }
             };
             Ok(match result {
                 Ok(effect) => Outcome::Done(effect),
