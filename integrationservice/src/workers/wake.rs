@@ -1,6 +1,10 @@
 //! Cross-replica wake-ups on PostgreSQL: a trigger (migration `outbox_claims_notify`) sends
 //! `NOTIFY outbox_jobs` when a transaction that enqueued or released jobs commits, and every
-//! replica keeps one connection that LISTENs and wakes its delivery loop. So a job enqueued
+//! replica keeps one connection that LISTENs and wakes its delivery loop. Registration writes
+//! are the exception: their one-statement insert switches the trigger off for its transaction
+//! (a notifying commit holds a database-wide lock through its WAL flush, so every registration
+//! would commit one at a time) and the service sends one coalesced NOTIFY right after the
+//! commit instead (`domain::registrations::ReplicaWake`, at most one every few milliseconds). So a job enqueued
 //! through one replica is picked up by an idle one at once rather than at its next poll; the
 //! poll stays as the fallback (for retries coming due, and while the listener reconnects).
 //! SQLite has one process per database: the in-process signal is enough there.
