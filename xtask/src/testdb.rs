@@ -205,9 +205,12 @@ fn rustix_is_root() -> bool {
 }
 
 /// `initdb` refuses to run as root, so as root the cluster belongs to the `postgres` user.
+/// Only the folder itself changes owner (postgres writes its socket, log and `data` in it;
+/// initdb creates `data` as postgres): a recursive chown would race the running server of
+/// other test processes, which create and delete files under `data` all the time.
 fn chown_postgres(dir: &Path) -> Result<()> {
     let status = Command::new("chown")
-        .args(["-R", "postgres:postgres"])
+        .arg("postgres:postgres")
         .arg(dir)
         .status()
         .context("chown (is there a `postgres` user?)")?;
