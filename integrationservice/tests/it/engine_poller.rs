@@ -96,12 +96,18 @@ async fn poller_follows_schedule(db: Db) {
         .await
         .expect("feed");
     assert!(feed.iter().any(|c| c.kind == ChangeKind::AttendeeMetrics));
-    let webinar_row = engine
-        .metrics()
-        .webinar(&tenant, &webinar)
-        .await
-        .expect("aggregates");
-    assert!(webinar_row.last_metrics_at.is_some());
+    // The sync's chunks (rows and feed entries) commit as the report streams in; the sync is
+    // recorded as finished with the job's completion just after, so the watcher can see the
+    // rows a moment before `last_metrics_at` moves.
+    eventually(
+        "the poller's sync recorded as finished",
+        Duration::from_secs(20),
+        || async {
+            let row = engine.metrics().webinar(&tenant, &webinar).await.ok()?;
+            row.last_metrics_at
+        },
+    )
+    .await;
 }
 
 both_backends!(metrics_poller_follows_the_schedule, poller_follows_schedule);
