@@ -240,7 +240,8 @@ pub async fn pull_and_store(
 
 /// Writes a whole sync's figures in the caller's transaction, chunk by chunk
 /// ([`store_chunk`]), then marks the sync finished. Returns how many rows changed.
-/// `Metrics::sync_now` instead stores each chunk in its own transaction as the report streams.
+/// The service itself syncs through [`pull_and_store`] (each chunk in its own transaction as
+/// the report streams); this whole-report form is the engine benchmark's store-side figure.
 pub fn store_reports(
     conn: &mut DbConnection,
     tenant: &str,

@@ -243,35 +243,17 @@ pub trait WebinarProvider: Send + Sync + std::fmt::Debug {
         c: &'a ProviderCredentials,
         emails: &'a [String],
     ) -> BoxFuture<'a, Result<(), ProviderError>>;
-    /// Every attendee of a webinar with their metrics.
-    fn list_attendees<'a>(
-        &'a self,
-        c: &'a ProviderCredentials,
-        event_id: i64,
-    ) -> BoxFuture<'a, Result<Vec<AttendeeReport>, ProviderError>>;
-    /// The same report handed over in chunks of at most `chunk` attendees (at least one) as
-    /// it is read, so a caller can store a big webinar's report piece by piece without holding
-    /// it whole. `tx` is dropped when the report ends; the result says whether it ended well
-    /// (chunks already sent stay valid data either way). A closed receiver stops nothing by
-    /// itself: drop this future to stop reading. The default collects `list_attendees`.
+    /// Every attendee of a webinar with their metrics, handed over in chunks of at most
+    /// `chunk` attendees (at least one) as the report is read, so a caller can store a big
+    /// webinar's report piece by piece without holding it whole. `tx` is dropped when the
+    /// report ends; the result says whether it ended well (chunks already sent stay valid
+    /// data either way). A closed receiver stops nothing by itself: drop this future to stop
+    /// reading.
     fn attendee_chunks<'a>(
         &'a self,
         c: &'a ProviderCredentials,
         event_id: i64,
         chunk: usize,
         tx: tokio::sync::mpsc::Sender<Vec<AttendeeReport>>,
-    ) -> BoxFuture<'a, Result<(), ProviderError>> {
-        use futures::FutureExt as _;
-        async move {
-            let mut all = self.list_attendees(c, event_id).await?;
-            while !all.is_empty() {
-                let rest = all.split_off(all.len().min(chunk.max(1)));
-                if tx.send(std::mem::replace(&mut all, rest)).await.is_err() {
-                    break;
-                }
-            }
-            Ok(())
-        }
-        .boxed()
-    }
+    ) -> BoxFuture<'a, Result<(), ProviderError>>;
 }

@@ -407,22 +407,6 @@ impl WebinarProvider for On24Provider {
         .boxed()
     }
 
-    fn list_attendees<'a>(
-        &'a self,
-        c: &'a ProviderCredentials,
-        id: i64,
-    ) -> BoxFuture<'a, Result<Vec<AttendeeReport>, ProviderError>> {
-        async move {
-            // Streamed: each attendee becomes a compact report as the body is read, so a
-            // 100,000-attendee event never sits in memory as ON24's JSON.
-            self.client(c)?
-                .each_event_attendee(event_id(id)?, attendee_report)
-                .await
-                .map_err(map_error)
-        }
-        .boxed()
-    }
-
     fn attendee_chunks<'a>(
         &'a self,
         c: &'a ProviderCredentials,
@@ -432,7 +416,8 @@ impl WebinarProvider for On24Provider {
     ) -> BoxFuture<'a, Result<(), ProviderError>> {
         async move {
             let chunk = chunk.max(1);
-            // The parser calls back on a blocking thread for each attendee; a full chunk is
+            // Streamed: each attendee becomes a compact report as the body is read, so a
+            // 100,000-attendee event never sits in memory as ON24's JSON. The parser calls back on a blocking thread for each attendee; a full chunk is
             // sent from there (waiting while the channel is full, which slows the read of the
             // body: memory stays bounded by the channel), the rest after the end.
             let pending = std::sync::Arc::new(Mutex::new(Vec::with_capacity(chunk)));

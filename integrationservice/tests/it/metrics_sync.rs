@@ -127,12 +127,18 @@ async fn sync_in_chunks(db: Db) {
         token_key: SecretString::from(TOKEN_KEY.to_owned()),
         token_secret: SecretString::from(TOKEN_SECRET.to_owned()),
     };
-    let reports = provider
-        .list_attendees(&creds, event)
+    let (tx, mut rx) = tokio::sync::mpsc::channel(ATTENDEES.div_ceil(SYNC_CHUNK));
+    provider
+        .attendee_chunks(&creds, event, SYNC_CHUNK, tx)
         .await
         .expect("report");
-    assert_eq!(reports.len(), ATTENDEES);
-    let first: Vec<_> = reports[..SYNC_CHUNK].to_vec();
+    let mut chunks = Vec::new();
+    while let Some(chunk) = rx.recv().await {
+        chunks.push(chunk);
+    }
+    assert_eq!(chunks.iter().map(Vec::len).sum::<usize>(), ATTENDEES);
+    let first = chunks.swap_remove(0);
+    assert_eq!(first.len(), SYNC_CHUNK);
     let (t, w) = (tenant.clone(), webinar.clone());
     let stored = engine
         .store()
