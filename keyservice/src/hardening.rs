@@ -3,6 +3,9 @@
 //! Process: no core dumps (`PR_SET_DUMPABLE 0`, which also blocks ptrace by other users and
 //! `/proc/<pid>/mem`, and `RLIMIT_CORE 0`), and all memory locked so key material is never
 //! swapped (`mlockall`, best effort: it needs `CAP_IPC_LOCK` or a large `RLIMIT_MEMLOCK`).
+//! Memory is locked as it is first touched (`MCL_ONFAULT`): a page that holds data is locked
+//! from the moment it holds any, while address space that is only reserved (thread stacks,
+//! allocator arenas) is not made resident just to be locked.
 //! All three go through rustix's safe wrappers, so this crate needs no `unsafe` at all.
 //!
 //! Requests: a per-identity rate limit (governor GCRA, keyed by the certificate identity).
@@ -19,7 +22,7 @@ pub struct HardeningReport {
     pub not_dumpable: bool,
     /// `RLIMIT_CORE` is 0.
     pub no_core: bool,
-    /// `mlockall(MCL_CURRENT | MCL_FUTURE)` succeeded.
+    /// `mlockall(MCL_CURRENT | MCL_FUTURE [| MCL_ONFAULT])` succeeded.
     pub memory_locked: bool,
 }
 
@@ -40,9 +43,7 @@ pub fn harden_process(lock_memory: bool) -> HardeningReport {
     .inspect_err(|e| tracing::warn!(error = %e, "RLIMIT_CORE 0 failed"))
     .is_ok();
     let memory_locked = lock_memory
-        && rustix::mm::mlockall(
-            rustix::mm::MlockAllFlags::CURRENT | rustix::mm::MlockAllFlags::FUTURE,
-        )
+        && lock_all_memory()
         .inspect_err(|e| {
             tracing::warn!(
                 error = %e,
@@ -62,6 +63,17 @@ pub fn harden_process(lock_memory: bool) -> HardeningReport {
         "process hardening applied"
     );
     report
+}
+
+/// Locks current and future memory, each page when first touched; kernels older than 4.4
+/// (no `MCL_ONFAULT`, `EINVAL`) lock every mapping whole instead.
+fn lock_all_memory() -> rustix::io::Result<()> {
+    use rustix::mm::{MlockAllFlags, mlockall};
+    let all = MlockAllFlags::CURRENT | MlockAllFlags::FUTURE;
+    match mlockall(all | MlockAllFlags::ONFAULT) {
+        Err(rustix::io::Errno::INVAL) => mlockall(all),
+        other => other,
+    }
 }
 
 /// Per-identity request rate limit. Each identity has its own bucket, so one noisy caller

@@ -13,6 +13,13 @@ use keyservice::{
 };
 use tokio_util::sync::CancellationToken;
 
+/// mimalloc instead of the system allocator: per-thread heaps with cheap frees from other
+/// threads (spans and audit buffers are built on request threads and freed on export and
+/// writer threads). Memory locking is `MCL_ONFAULT` (see `hardening`), so the address space it
+/// reserves up front is not made resident.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Hardened key service: wraps and unwraps data keys over mTLS.
 #[derive(Debug, Parser)]
 #[command(version)]
