@@ -7,10 +7,13 @@
 
 use std::{
     collections::HashMap,
-    sync::{OnceLock, RwLock},
+    sync::{Arc, OnceLock, RwLock},
 };
 
-use opentelemetry::{KeyValue, StringValue, global, metrics::Counter};
+use opentelemetry::{
+    KeyValue, StringValue, global,
+    metrics::{BoundCounter, Counter},
+};
 
 use crate::audit::Outcome;
 use crate::authz::Operation;
@@ -25,36 +28,64 @@ fn operations() -> &'static Counter<u64> {
     })
 }
 
-/// The `key.id` attribute value of a key that answered, built once per key: every unwrap
-/// names a key, and an `Arc` clone is cheaper than a new string per call. Bounded by the keys
-/// that exist, since only answered keys get here.
-fn key_value(key: &str) -> StringValue {
-    static KEYS: OnceLock<RwLock<HashMap<Box<str>, StringValue>>> = OnceLock::new();
-    let keys = KEYS.get_or_init(RwLock::default);
-    if let Some(value) = keys.read().unwrap_or_else(|e| e.into_inner()).get(key) {
-        return value.clone();
+/// Slots per key: every [`Operation`] (indexed by its discriminant) times the three outcomes.
+/// An operation added beyond this bound is still counted, without a bound handle.
+const SLOTS: usize = 16 * OUTCOMES.len();
+const OUTCOMES: [&str; 3] = ["ok", "denied", "error"];
+
+/// One key's `key.id` attribute value and its counter handles, bound to each operation and
+/// outcome on first use. Every unwrap names a key: a bound handle records without building,
+/// hashing and looking up three attributes per call.
+struct KeyCounters {
+    key: StringValue,
+    bound: [OnceLock<BoundCounter<u64>>; SLOTS],
+}
+
+impl KeyCounters {
+    fn add(&self, operation: Operation, outcome: usize) {
+        let attributes = || {
+            [
+                KeyValue::new("keyservice.operation", operation.name()),
+                KeyValue::new("key.id", self.key.clone()),
+                KeyValue::new("outcome", OUTCOMES[outcome]),
+            ]
+        };
+        match self
+            .bound
+            .get(operation as usize * OUTCOMES.len() + outcome)
+        {
+            Some(slot) => slot.get_or_init(|| operations().bind(&attributes())).add(1),
+            None => operations().add(1, &attributes()),
+        }
     }
-    let value = StringValue::from(std::sync::Arc::<str>::from(key));
+}
+
+/// The counters of `key`, created once per key. Bounded by the keys that exist, since only
+/// answered keys get here (and the fixed `*` and `other`).
+fn key_counters(key: &str) -> Arc<KeyCounters> {
+    static KEYS: OnceLock<RwLock<HashMap<Box<str>, Arc<KeyCounters>>>> = OnceLock::new();
+    let keys = KEYS.get_or_init(RwLock::default);
+    if let Some(counters) = keys.read().unwrap_or_else(|e| e.into_inner()).get(key) {
+        return counters.clone();
+    }
     keys.write()
         .unwrap_or_else(|e| e.into_inner())
         .entry(key.into())
-        .or_insert(value)
+        .or_insert_with(|| {
+            Arc::new(KeyCounters {
+                key: StringValue::from(Arc::<str>::from(key)),
+                bound: [const { OnceLock::new() }; SLOTS],
+            })
+        })
         .clone()
 }
 
 /// Counts one audited operation.
 pub fn operation(operation: Operation, key_id: Option<&str>, outcome: Outcome) {
     let (outcome, key) = match outcome {
-        Outcome::Ok => ("ok", key_id.unwrap_or("*")),
-        Outcome::Denied(_) => ("denied", "other"),
-        Outcome::Error(_) => ("error", "other"),
+        Outcome::Ok => (0, key_id.unwrap_or("*")),
+        Outcome::Denied(_) => (1, "other"),
+        Outcome::Error(_) => (2, "other"),
     };
-    operations().add(
-        1,
-        &[
-            KeyValue::new("keyservice.operation", operation.name()),
-            KeyValue::new("key.id", key_value(key)),
-            KeyValue::new("outcome", outcome),
-        ],
-    );
+    key_counters(key).add(operation, outcome);
 }

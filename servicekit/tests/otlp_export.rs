@@ -40,6 +40,14 @@ async fn server_spans_join_the_callers_trace_and_metrics_arrive() {
         .instrument(caller)
         .await
         .expect("health check");
+    // A call that fails (no such service): its duration point carries its status code.
+    let unknown = client
+        .check(HealthCheckRequest {
+            service: "no.such.Service".into(),
+        })
+        .await
+        .expect_err("unknown service");
+    assert_eq!(unknown.code(), tonic::Code::NotFound);
 
     tokio::task::spawn_blocking(move || {
         guard.flush();
@@ -95,4 +103,25 @@ async fn server_spans_join_the_callers_trace_and_metrics_arrive() {
         "duration metric exported, got {:?}",
         received.metric_names()
     );
+    // One point per method and status code, each with the four RPC attributes.
+    let mut points = received.histogram_points("rpc.server.duration");
+    points
+        .iter_mut()
+        .for_each(|(attributes, _)| attributes.sort());
+    points.sort();
+    let point = |code: &str| {
+        (
+            vec![
+                ("rpc.grpc.status_code".to_string(), code.to_string()),
+                ("rpc.method".to_string(), "Check".to_string()),
+                (
+                    "rpc.service".to_string(),
+                    "grpc.health.v1.Health".to_string(),
+                ),
+                ("rpc.system".to_string(), "grpc".to_string()),
+            ],
+            1,
+        )
+    };
+    assert_eq!(points, vec![point("0"), point("5")]);
 }

@@ -144,3 +144,101 @@ async fn child_calls_under_a_sampler() {
         .await
         .expect("flush");
 }
+
+/// Root calls under `traceidratio` 0.5: the layer's decision is the only one (the provider's
+/// sampler does not decide a second time on the span it then builds, which would keep about a
+/// quarter), every call it kept is exported under the trace the call saw, and no other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn root_calls_are_sampled_once_at_the_configured_ratio() {
+    let (collector, received) = support::start_collector().await;
+    let output = tokio::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args(["child_root_calls", "--exact", "--ignored", "--nocapture"])
+        .env(CHILD, "1")
+        .env(ENDPOINT, format!("http://{collector}"))
+        .env("OTEL_TRACES_SAMPLER", "traceidratio")
+        .env("OTEL_TRACES_SAMPLER_ARG", "0.5")
+        .env("RUST_LOG", "warn")
+        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .kill_on_drop(true)
+        .output()
+        .await
+        .expect("run child");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "child failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let seen: Vec<(String, bool)> = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("CALL="))
+        .map(|traceparent| {
+            let parts: Vec<&str> = traceparent.trim().split('-').collect();
+            (parts[1].to_string(), parts[3] == "01")
+        })
+        .collect();
+    assert_eq!(seen.len(), ROOT_CALLS, "every call answered:\n{stdout}");
+    let mut kept: Vec<String> = seen
+        .iter()
+        .filter(|(_, sampled)| *sampled)
+        .map(|(trace, _)| trace.clone())
+        .collect();
+    kept.sort();
+    // 400 calls at 0.5: 200 expected, standard deviation 10; sampling twice would keep ~100.
+    assert!(
+        (150..=250).contains(&kept.len()),
+        "{} of {ROOT_CALLS} root calls sampled",
+        kept.len()
+    );
+
+    let mut exported = Vec::new();
+    for _ in 0..50 {
+        exported = received.spans();
+        if exported.len() >= kept.len() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut exported: Vec<String> = exported.iter().map(|s| hex(&s.trace_id)).collect();
+    exported.sort();
+    assert_eq!(
+        exported, kept,
+        "exported exactly the calls that saw a sampled trace"
+    );
+}
+
+const ROOT_CALLS: usize = 400;
+
+/// The calls of the test above; only does something in the child process it starts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "run in a child process by root_calls_are_sampled_once_at_the_configured_ratio"]
+async fn child_root_calls() {
+    let Ok(endpoint) = std::env::var(ENDPOINT) else {
+        return;
+    };
+    if std::env::var(CHILD).is_err() {
+        return;
+    }
+    let guard = telemetry::init_with(TelemetryConfig {
+        service_name: "sampling-test".into(),
+        logs: LogTarget::Stderr,
+        otlp: Some(Some(endpoint)),
+    })
+    .expect("telemetry init");
+    let service =
+        GrpcServerTraceLayer::new().layer(tower::service_fn(|_request: http::Request<()>| async {
+            let traceparent = servicekit::telemetry::current_traceparent().unwrap_or_default();
+            Ok::<_, Infallible>(http::Response::new(traceparent))
+        }));
+    for _ in 0..ROOT_CALLS {
+        let request = http::Request::builder()
+            .uri("/test.v1.Echo/Say")
+            .body(())
+            .expect("request");
+        let response = service.clone().oneshot(request).await.expect("call");
+        println!("CALL={}", response.into_body());
+    }
+    tokio::task::spawn_blocking(move || guard.flush())
+        .await
+        .expect("flush");
+}

@@ -156,7 +156,13 @@ pub fn init_with(config: TelemetryConfig) -> Result<TelemetryGuard, TelemetryErr
     if let Some(endpoint) = otlp {
         let resource = resource(&service_name);
         let (tracer_provider, meter_provider) = otlp_providers(resource, endpoint)?;
-        let tracer = tracer_provider.tracer(service_name.clone());
+        // The scope is this instrumentation, with a static name and version: every span's
+        // data carries a clone of it, which then copies no strings.
+        let tracer = tracer_provider.tracer_with_scope(
+            opentelemetry::InstrumentationScope::builder("servicekit")
+                .with_version(env!("CARGO_PKG_VERSION"))
+                .build(),
+        );
         let _ = TRACER.set(tracer.clone());
         global::set_tracer_provider(tracer_provider.clone());
         global::set_meter_provider(meter_provider.clone());

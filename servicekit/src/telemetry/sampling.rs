@@ -6,11 +6,10 @@
 //! its enter/exit on every poll were most of the cost of an unsampled call), and runs under a
 //! non-recording OpenTelemetry context instead, so spans opened inside it and the
 //! `traceparent` it sends on carry the "not sampled" decision. A root call it keeps gets a
-//! span (built with the OpenTelemetry API, no `tracing` span either) whose parent context is
-//! marked [`SampledByLayer`], and the provider's sampler ([`Presampled`]) honours that mark
-//! instead of deciding a second time.
+//! span (built with the OpenTelemetry API, no `tracing` span either) inside [`presampled`],
+//! and the provider's sampler ([`Presampled`]) honours that instead of deciding a second time.
 
-use std::sync::OnceLock;
+use std::{cell::Cell, sync::OnceLock};
 
 use opentelemetry::{
     Context, KeyValue,
@@ -23,9 +22,27 @@ use opentelemetry_sdk::trace::{
 /// The sampler from the environment, once traces are exported.
 static SAMPLER: OnceLock<Box<dyn ShouldSample>> = OnceLock::new();
 
-/// A context value: the gRPC layer already decided to sample this root call.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct SampledByLayer;
+thread_local! {
+    /// Set while the gRPC layer builds the span of a root call it already sampled. A flag on
+    /// the building thread rather than a value in the parent context: adding a context value
+    /// allocates a map for every sampled root call.
+    static PRESAMPLED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `build` (which builds a root span the layer already sampled) so that [`Presampled`]
+/// records it without asking the environment's sampler again.
+pub(crate) fn presampled<T>(build: impl FnOnce() -> T) -> T {
+    /// Clears the flag however `build` ends.
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            PRESAMPLED.with(|flag| flag.set(false));
+        }
+    }
+    PRESAMPLED.with(|flag| flag.set(true));
+    let _reset = Reset;
+    build()
+}
 
 /// The provider's sampler: the environment's, except for calls the layer already sampled.
 #[derive(Debug, Clone)]
@@ -41,7 +58,7 @@ impl ShouldSample for Presampled {
         attributes: &[KeyValue],
         links: &[Link],
     ) -> SamplingResult {
-        if parent_context.is_some_and(|cx| cx.get::<SampledByLayer>().is_some()) {
+        if PRESAMPLED.with(Cell::get) {
             return SamplingResult {
                 decision: SamplingDecision::RecordAndSample,
                 attributes: Vec::new(),
@@ -63,7 +80,8 @@ pub(crate) fn from_env() -> Presampled {
 
 /// What the layer decided for one call.
 pub(crate) enum Decision {
-    /// Open the span with this parent: the caller's context, or a root marked as sampled.
+    /// Open the span with this parent: the caller's context, or an empty one for a root call
+    /// (build that span inside [`presampled`]).
     Sample(Context),
     /// Run the call under this non-recording context (the caller's, or a fresh trace id).
     Drop(Context),
@@ -96,6 +114,6 @@ pub(crate) fn decide(parent: Context, name: &str) -> Decision {
             Decision::Drop(parent.with_remote_span_context(unsampled))
         }
         (_, true) => Decision::Sample(parent),
-        (_, false) => Decision::Sample(parent.with_value(SampledByLayer)),
+        (_, false) => Decision::Sample(parent),
     }
 }

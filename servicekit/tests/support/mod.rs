@@ -17,7 +17,11 @@ use opentelemetry_proto::tonic::collector::{
         trace_service_server::{TraceService, TraceServiceServer},
     },
 };
-use opentelemetry_proto::tonic::{common::v1::any_value, trace::v1::Span};
+use opentelemetry_proto::tonic::{
+    common::v1::{AnyValue, any_value},
+    metrics::v1::metric,
+    trace::v1::Span,
+};
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 
@@ -47,6 +51,46 @@ impl Received {
             .flat_map(|resource| &resource.scope_metrics)
             .flat_map(|scope| scope.metrics.iter().map(|m| m.name.clone()))
             .collect()
+    }
+
+    /// The data points of the histogram `name` in the latest export that has it: each
+    /// point's attributes (as strings) and count.
+    pub fn histogram_points(&self, name: &str) -> Vec<(Vec<(String, String)>, u64)> {
+        let metrics = self.metrics.lock().unwrap_or_else(|e| e.into_inner());
+        let latest = metrics
+            .iter()
+            .rev()
+            .flat_map(|request| &request.resource_metrics)
+            .flat_map(|resource| &resource.scope_metrics)
+            .flat_map(|scope| &scope.metrics)
+            .find(|metric| metric.name == name);
+        let Some(metric::Data::Histogram(histogram)) = latest.and_then(|m| m.data.as_ref()) else {
+            return Vec::new();
+        };
+        histogram
+            .data_points
+            .iter()
+            .map(|point| {
+                let attributes = point
+                    .attributes
+                    .iter()
+                    .map(|kv| (kv.key.clone(), value_string(kv.value.as_ref())))
+                    .collect();
+                (attributes, point.count)
+            })
+            .collect()
+    }
+}
+
+/// An attribute value as a string.
+fn value_string(value: Option<&AnyValue>) -> String {
+    match value.and_then(|value| value.value.as_ref()) {
+        Some(any_value::Value::StringValue(s)) => s.clone(),
+        Some(any_value::Value::IntValue(i)) => i.to_string(),
+        Some(any_value::Value::BoolValue(b)) => b.to_string(),
+        Some(any_value::Value::DoubleValue(d)) => d.to_string(),
+        Some(other) => format!("{other:?}"),
+        None => String::new(),
     }
 }
 
@@ -117,13 +161,5 @@ pub fn attribute(span: &Span, key: &str) -> Option<String> {
     span.attributes
         .iter()
         .find(|kv| kv.key == key)
-        .and_then(|kv| kv.value.as_ref())
-        .and_then(|value| value.value.as_ref())
-        .map(|value| match value {
-            any_value::Value::StringValue(s) => s.clone(),
-            any_value::Value::IntValue(i) => i.to_string(),
-            any_value::Value::BoolValue(b) => b.to_string(),
-            any_value::Value::DoubleValue(d) => d.to_string(),
-            other => format!("{other:?}"),
-        })
+        .map(|kv| value_string(kv.value.as_ref()))
 }
