@@ -1,9 +1,10 @@
 //! Benchmark (not a test): the cost of OpenTelemetry export on unwrap throughput. Real
 //! `keyservice serve` processes, identical but for their `OTEL_*` settings: one exports
 //! nothing; one exports every call's trace, and metrics every second, to an OTLP sink of its
-//! own in this process; one does the same with 10 % head sampling
-//! (`parentbased_traceidratio`, 0.1). With `BENCH_BEFORE_BIN=<path of another keyservice
-//! binary>` the same three run that binary too (e.g. built before a change), so before and
+//! own in this process (OTLP/gRPC); one does the same with 10 % head sampling
+//! (`parentbased_traceidratio`, 0.1); one exports every call's trace over OTLP/HTTP
+//! (`OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf`). With `BENCH_BEFORE_BIN=<path of another
+//! keyservice binary>` the same four run that binary too (e.g. built before a change), so before and
 //! after are compared in one run. Rotating 1 s rounds of unwrap against each over one mTLS
 //! channel, so load from other processes hits all alike; prints the throughputs, the ratios
 //! to the export-off server of the same binary and what the sinks received.
@@ -75,6 +76,47 @@ impl Sink {
         Ok(format!("http://{address}"))
     }
 
+    /// Starts the sink's OTLP/HTTP side (`POST /v1/traces`, `/v1/metrics`, protobuf bodies
+    /// kept as bytes like the gRPC side); returns its base URL.
+    async fn start_http(&self) -> Result<String> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let address = listener.local_addr()?;
+        let traces = self.clone();
+        let metrics = self.clone();
+        let app = axum::Router::new()
+            .route(
+                "/v1/traces",
+                axum::routing::post(move |body: Bytes| {
+                    traces.keep_traces(body);
+                    std::future::ready(([("content-type", "application/x-protobuf")], Bytes::new()))
+                }),
+            )
+            .route(
+                "/v1/metrics",
+                axum::routing::post(move |body: Bytes| {
+                    metrics.count_metrics(&body);
+                    std::future::ready(([("content-type", "application/x-protobuf")], Bytes::new()))
+                }),
+            );
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Ok(format!("http://{address}"))
+    }
+
+    fn keep_traces(&self, message: Bytes) {
+        self.trace_bytes
+            .fetch_add(message.len() as u64, Ordering::Relaxed);
+        self.traces
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(message);
+    }
+
+    fn count_metrics(&self, message: &Bytes) {
+        self.metric_exports.fetch_add(1, Ordering::Relaxed);
+        self.metric_bytes
+            .fetch_add(message.len() as u64, Ordering::Relaxed);
+    }
+
     /// Decodes what arrived: (trace export requests, spans). Call after the measurement.
     fn spans(&self) -> Result<(usize, usize)> {
         let traces = self.traces.lock().unwrap_or_else(|e| e.into_inner());
@@ -121,16 +163,9 @@ impl<const T: bool> tower::Service<http::Request<tonic::body::Body>> for RawExpo
             let export = tower::service_fn(move |request: tonic::Request<Bytes>| {
                 let message = request.into_inner();
                 if T {
-                    sink.trace_bytes
-                        .fetch_add(message.len() as u64, Ordering::Relaxed);
-                    sink.traces
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .push(message);
+                    sink.keep_traces(message);
                 } else {
-                    sink.metric_exports.fetch_add(1, Ordering::Relaxed);
-                    sink.metric_bytes
-                        .fetch_add(message.len() as u64, Ordering::Relaxed);
+                    sink.count_metrics(&message);
                 }
                 // An empty message is the (empty) export response.
                 std::future::ready(Ok::<_, tonic::Status>(tonic::Response::new(())))
@@ -222,13 +257,15 @@ fn write_setup(dir: &Path, ca: &CertificateAuthority, main: u16, health: u16) ->
     Ok(())
 }
 
-/// Starts `keyservice serve` in `dir` (with the `bench` key), exporting to `otlp` if given,
-/// sampling traces at `ratio` if given (every trace otherwise).
+/// Starts `keyservice serve` in `dir` (with the `bench` key), exporting to `otlp` if given
+/// (over OTLP/HTTP if `http`, else gRPC), sampling traces at `ratio` if given (every trace
+/// otherwise).
 fn start(
     binary: &str,
     dir: &Path,
     ca: &CertificateAuthority,
     otlp: Option<&str>,
+    http: bool,
     ratio: Option<&str>,
 ) -> Result<(Server, u16)> {
     let (main, health) = (free_port()?, free_port()?);
@@ -251,6 +288,7 @@ fn start(
         .arg("serve")
         .env("RUST_LOG", "warn")
         .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .env_remove("OTEL_EXPORTER_OTLP_PROTOCOL")
         .env_remove("OTEL_TRACES_SAMPLER")
         .env_remove("OTEL_TRACES_SAMPLER_ARG")
         .stdout(Stdio::null());
@@ -264,6 +302,9 @@ fn start(
         serve
             .env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
             .env("OTEL_METRIC_EXPORT_INTERVAL", "1000");
+        if http {
+            serve.env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf");
+        }
     }
     Ok((Server(serve.spawn().context("keyservice serve")?), main))
 }
@@ -364,13 +405,16 @@ struct Setup {
     binary: String,
     /// Export to a sink of its own.
     export: bool,
+    /// Over OTLP/HTTP instead of gRPC.
+    http: bool,
     /// Head sampling ratio (every trace otherwise).
     ratio: Option<&'static str>,
     /// Index of the export-off server of the same binary, its baseline.
     base: usize,
 }
 
-/// The servers: off, every call traced and 10 % sampled, of this build and, with
+/// The servers: off, every call traced (over gRPC and over HTTP) and 10 % sampled (gRPC), of
+/// this build and, with
 /// `BENCH_BEFORE_BIN`, of another keyservice binary (e.g. one built before a change).
 fn setups() -> Vec<Setup> {
     let mut binaries = vec![("", env!("CARGO_BIN_EXE_keyservice").to_string())];
@@ -380,15 +424,17 @@ fn setups() -> Vec<Setup> {
     let mut setups = Vec::new();
     for (prefix, binary) in binaries {
         let base = setups.len();
-        for (what, export, ratio) in [
-            ("export off", false, None),
-            ("export on, every call traced", true, None),
-            ("export on, 10 % sampled", true, Some("0.1")),
+        for (what, export, http, ratio) in [
+            ("export off", false, false, None),
+            ("export on, every call traced", true, false, None),
+            ("export on, 10 % sampled", true, false, Some("0.1")),
+            ("OTLP/HTTP, every call traced", true, true, None),
         ] {
             setups.push(Setup {
                 label: format!("{prefix}{what}"),
                 binary: binary.clone(),
                 export,
+                http,
                 ratio,
                 base,
             });
@@ -415,13 +461,24 @@ fn main() -> Result<()> {
         for (setup, dir) in setups.iter().zip(&dirs) {
             let sink = if setup.export {
                 let sink = Sink::default();
-                let endpoint = sink.start().await?;
+                let endpoint = if setup.http {
+                    sink.start_http().await?
+                } else {
+                    sink.start().await?
+                };
                 Some((sink, endpoint))
             } else {
                 None
             };
             let endpoint = sink.as_ref().map(|(_, endpoint)| endpoint.as_str());
-            servers.push(start(&setup.binary, dir.path(), &ca, endpoint, setup.ratio)?);
+            servers.push(start(
+                &setup.binary,
+                dir.path(),
+                &ca,
+                endpoint,
+                setup.http,
+                setup.ratio,
+            )?);
             sinks.push(sink.map(|(sink, _)| sink));
         }
         let mut callers = Vec::new();

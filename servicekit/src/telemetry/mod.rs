@@ -230,23 +230,104 @@ fn resource(service_name: &str) -> Resource {
     }
 }
 
+/// The OTLP transport, from `OTEL_EXPORTER_OTLP_{TRACES,METRICS}_PROTOCOL` or
+/// `OTEL_EXPORTER_OTLP_PROTOCOL`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Transport {
+    /// `grpc` (the default here, port 4317).
+    Grpc,
+    /// `http/protobuf` (port 4318): each batch is encoded once, without the copy the gRPC
+    /// exporter makes of every batch so it could retry it (cheaper on busy servers).
+    HttpProtobuf,
+}
+
+impl Transport {
+    /// The transport for `signal` (`TRACES` or `METRICS`). `http/json` is not offered: refused
+    /// like any other value, so a typo cannot silently send to the wrong port.
+    fn from_env(signal: &str) -> Result<Self, TelemetryError> {
+        let variable = |name: String| {
+            std::env::var(&name)
+                .ok()
+                .map(|value| value.trim().to_ascii_lowercase())
+                .filter(|value| !value.is_empty())
+                .map(|value| (name, value))
+        };
+        let Some((name, value)) = variable(format!("OTEL_EXPORTER_OTLP_{signal}_PROTOCOL"))
+            .or_else(|| variable("OTEL_EXPORTER_OTLP_PROTOCOL".to_string()))
+        else {
+            return Ok(Self::Grpc);
+        };
+        match value.as_str() {
+            "grpc" => Ok(Self::Grpc),
+            "http/protobuf" => Ok(Self::HttpProtobuf),
+            _ => Err(TelemetryError::Exporter(format!(
+                "{name} must be grpc or http/protobuf, not {value:?}"
+            ))),
+        }
+    }
+}
+
+fn span_exporter(
+    endpoint: Option<&str>,
+) -> Result<opentelemetry_otlp::SpanExporter, TelemetryError> {
+    use opentelemetry_otlp::{Protocol, SpanExporter, WithExportConfig};
+    let built = match Transport::from_env("TRACES")? {
+        Transport::Grpc => {
+            let builder = SpanExporter::builder().with_tonic();
+            match endpoint {
+                Some(endpoint) => builder.with_endpoint(endpoint).build(),
+                None => builder.build(),
+            }
+        }
+        Transport::HttpProtobuf => {
+            let builder = SpanExporter::builder()
+                .with_http()
+                .with_protocol(Protocol::HttpBinary);
+            // Like OTEL_EXPORTER_OTLP_ENDPOINT, an explicit endpoint is the base URL.
+            match endpoint {
+                Some(endpoint) => builder
+                    .with_endpoint(format!("{}/v1/traces", endpoint.trim_end_matches('/')))
+                    .build(),
+                None => builder.build(),
+            }
+        }
+    };
+    built.map_err(|e| TelemetryError::Exporter(e.to_string()))
+}
+
+fn metric_exporter(
+    endpoint: Option<&str>,
+) -> Result<opentelemetry_otlp::MetricExporter, TelemetryError> {
+    use opentelemetry_otlp::{MetricExporter, Protocol, WithExportConfig};
+    let built = match Transport::from_env("METRICS")? {
+        Transport::Grpc => {
+            let builder = MetricExporter::builder().with_tonic();
+            match endpoint {
+                Some(endpoint) => builder.with_endpoint(endpoint).build(),
+                None => builder.build(),
+            }
+        }
+        Transport::HttpProtobuf => {
+            let builder = MetricExporter::builder()
+                .with_http()
+                .with_protocol(Protocol::HttpBinary);
+            match endpoint {
+                Some(endpoint) => builder
+                    .with_endpoint(format!("{}/v1/metrics", endpoint.trim_end_matches('/')))
+                    .build(),
+                None => builder.build(),
+            }
+        }
+    };
+    built.map_err(|e| TelemetryError::Exporter(e.to_string()))
+}
+
 fn otlp_providers(
     resource: Resource,
     endpoint: Option<String>,
 ) -> Result<(SdkTracerProvider, SdkMeterProvider), TelemetryError> {
-    use opentelemetry_otlp::WithExportConfig;
-    let mut spans = opentelemetry_otlp::SpanExporter::builder().with_tonic();
-    let mut metrics = opentelemetry_otlp::MetricExporter::builder().with_tonic();
-    if let Some(endpoint) = endpoint {
-        spans = spans.with_endpoint(endpoint.clone());
-        metrics = metrics.with_endpoint(endpoint);
-    }
-    let spans = spans
-        .build()
-        .map_err(|e| TelemetryError::Exporter(e.to_string()))?;
-    let metrics = metrics
-        .build()
-        .map_err(|e| TelemetryError::Exporter(e.to_string()))?;
+    let spans = span_exporter(endpoint.as_deref())?;
+    let metrics = metric_exporter(endpoint.as_deref())?;
     let tracer_provider = SdkTracerProvider::builder()
         .with_sampler(sampling::from_env())
         .with_span_processor(
