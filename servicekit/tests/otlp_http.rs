@@ -1,0 +1,178 @@
+//! `OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf` exports over OTLP/HTTP: spans and metrics arrive
+//! as protobuf `POST`s on `/v1/traces` and `/v1/metrics` of the configured base URL. A protocol
+//! the services do not speak is refused at start, naming the variable.
+//!
+//! The exporters read the protocol once per process, so each case runs in a child process
+//! (this test binary re-run on `child_exports`).
+
+use std::{
+    net::SocketAddr,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use axum::{Router, body::Bytes, extract::State, http::HeaderMap, routing::post};
+use opentelemetry_proto::tonic::collector::{
+    metrics::v1::ExportMetricsServiceRequest, trace::v1::ExportTraceServiceRequest,
+};
+use prost::Message as _;
+use servicekit::telemetry::{self, GrpcServerTraceLayer, LogTarget, TelemetryConfig};
+use tower::{Layer, ServiceExt};
+
+const CHILD: &str = "OTLP_HTTP_CHILD";
+const ENDPOINT: &str = "OTLP_HTTP_COLLECTOR";
+
+/// What the HTTP collector received: (path, content type, body) per request.
+type Posts = Arc<Mutex<Vec<(String, String, Bytes)>>>;
+
+async fn start_http_collector() -> (SocketAddr, Posts) {
+    let posts = Posts::default();
+    let record = |path: &'static str| {
+        move |State(posts): State<Posts>, headers: HeaderMap, body: Bytes| async move {
+            let content_type = headers
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string();
+            posts.lock().unwrap_or_else(|e| e.into_inner()).push((
+                path.to_string(),
+                content_type,
+                body,
+            ));
+            // An empty protobuf message is the (empty) export response.
+            ([("content-type", "application/x-protobuf")], Bytes::new())
+        }
+    };
+    let app = Router::new()
+        .route("/v1/traces", post(record("/v1/traces")))
+        .route("/v1/metrics", post(record("/v1/metrics")))
+        .with_state(posts.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind collector");
+    let address = listener.local_addr().expect("collector address");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (address, posts)
+}
+
+async fn run_child(protocol: &str, collector: SocketAddr) -> std::process::Output {
+    tokio::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args(["child_exports", "--exact", "--ignored", "--nocapture"])
+        .env(CHILD, "1")
+        .env(ENDPOINT, format!("http://{collector}"))
+        .env("OTEL_EXPORTER_OTLP_PROTOCOL", protocol)
+        .env("RUST_LOG", "warn")
+        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .env_remove("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+        .env_remove("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL")
+        .kill_on_drop(true)
+        .output()
+        .await
+        .expect("run child")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_protobuf_exports_spans_and_metrics_over_http() {
+    let (collector, posts) = start_http_collector().await;
+    let output = run_child("http/protobuf", collector).await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "child failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    assert!(stdout.contains("SHUTDOWN_OK"), "clean shutdown:\n{stdout}");
+    let posts = posts.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    assert!(
+        posts
+            .iter()
+            .all(|(_, content_type, _)| content_type == "application/x-protobuf"),
+        "protobuf bodies"
+    );
+    let spans: Vec<String> = posts
+        .iter()
+        .filter(|(path, _, _)| path == "/v1/traces")
+        .flat_map(|(_, _, body)| {
+            ExportTraceServiceRequest::decode(body.clone())
+                .expect("an OTLP trace export")
+                .resource_spans
+        })
+        .flat_map(|r| r.scope_spans)
+        .flat_map(|s| s.spans)
+        .map(|span| span.name)
+        .collect();
+    assert_eq!(spans, vec!["test.v1.Echo/Say".to_string()]);
+    let metrics: Vec<String> = posts
+        .iter()
+        .filter(|(path, _, _)| path == "/v1/metrics")
+        .flat_map(|(_, _, body)| {
+            ExportMetricsServiceRequest::decode(body.clone())
+                .expect("an OTLP metrics export")
+                .resource_metrics
+        })
+        .flat_map(|r| r.scope_metrics)
+        .flat_map(|s| s.metrics)
+        .map(|metric| metric.name)
+        .collect();
+    assert!(
+        metrics.iter().any(|name| name == "rpc.server.duration"),
+        "duration metric over HTTP, got {metrics:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_protocol_is_refused_at_start() {
+    let (collector, posts) = start_http_collector().await;
+    let output = run_child("http/json", collector).await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("INIT_ERROR=")
+            && stdout.contains("OTEL_EXPORTER_OTLP_PROTOCOL must be grpc or http/protobuf"),
+        "refused, naming the variable:\n{stdout}"
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(posts.lock().unwrap_or_else(|e| e.into_inner()).is_empty());
+}
+
+/// One traced call, then a flush; only does something in the child process the tests start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "run in a child process by the tests above"]
+async fn child_exports() {
+    let Ok(endpoint) = std::env::var(ENDPOINT) else {
+        return;
+    };
+    if std::env::var(CHILD).is_err() {
+        return;
+    }
+    let guard = match telemetry::init_with(TelemetryConfig {
+        service_name: "otlp-http-test".into(),
+        logs: LogTarget::Stderr,
+        otlp: Some(Some(endpoint)),
+    }) {
+        Ok(guard) => guard,
+        Err(error) => {
+            println!("INIT_ERROR={error}");
+            return;
+        }
+    };
+    let service =
+        GrpcServerTraceLayer::new().layer(tower::service_fn(|_request: http::Request<()>| async {
+            Ok::<_, std::convert::Infallible>(http::Response::new(()))
+        }));
+    let request = http::Request::builder()
+        .uri("/test.v1.Echo/Say")
+        .body(())
+        .expect("request");
+    service.oneshot(request).await.expect("call");
+    let guard = tokio::task::spawn_blocking(move || {
+        guard.flush();
+        guard
+    })
+    .await
+    .expect("flush");
+    // Dropped on a runtime thread, as at the end of an async `main`: shutting the exporters
+    // down there must not panic (the HTTP client blocks, so it lives on exporter threads).
+    drop(guard);
+    println!("SHUTDOWN_OK");
+}
