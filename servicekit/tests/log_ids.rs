@@ -10,11 +10,9 @@ mod support;
 
 use std::{convert::Infallible, time::Duration};
 
-use servicekit::telemetry::{self, GrpcServerTraceLayer, LogTarget, TelemetryConfig};
+use servicekit::telemetry::GrpcServerTraceLayer;
 use tower::{Layer, ServiceExt};
 
-const CHILD: &str = "LOG_IDS_CHILD";
-const ENDPOINT: &str = "LOG_IDS_COLLECTOR";
 /// The caller's trace, sent as `traceparent`.
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const CALLER_SPAN_ID: &str = "00f067aa0ba902b7";
@@ -26,22 +24,13 @@ fn hex(bytes: &[u8]) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn log_lines_carry_the_trace_and_span_ids_of_the_call() {
     let (collector, received) = support::start_collector().await;
-    let output = tokio::process::Command::new(std::env::current_exe().expect("test binary"))
-        .args([
-            "child_logs_inside_a_traced_call",
-            "--exact",
-            "--ignored",
-            "--nocapture",
-        ])
-        .env(CHILD, "1")
-        .env(ENDPOINT, format!("http://{collector}"))
-        // Quieter than the `info` server span: the line must still find it.
-        .env("RUST_LOG", "warn")
-        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
-        .kill_on_drop(true)
-        .output()
-        .await
-        .expect("run child");
+    // `RUST_LOG=warn`, quieter than the `info` server span: the line must still find it.
+    let output = support::run_child(
+        "child_logs_inside_a_traced_call",
+        &format!("http://{collector}"),
+        &[],
+    )
+    .await;
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "child failed:\n{stderr}");
 
@@ -109,18 +98,10 @@ async fn log_lines_carry_the_trace_and_span_ids_of_the_call() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "run in a child process by log_lines_carry_the_trace_and_span_ids_of_the_call"]
 async fn child_logs_inside_a_traced_call() {
-    let Ok(endpoint) = std::env::var(ENDPOINT) else {
+    let Some(guard) = support::child_telemetry("log-ids-test") else {
         return;
     };
-    if std::env::var(CHILD).is_err() {
-        return;
-    }
-    let guard = telemetry::init_with(TelemetryConfig {
-        service_name: "log-ids-test".into(),
-        logs: LogTarget::Stderr,
-        otlp: Some(Some(endpoint)),
-    })
-    .expect("telemetry init");
+    let guard = guard.expect("telemetry init");
     let service =
         GrpcServerTraceLayer::new().layer(tower::service_fn(|_request: http::Request<()>| async {
             tracing::warn!(marker = "inside", "handling the call");

@@ -5,6 +5,8 @@
 //! The exporters read the protocol once per process, so each case runs in a child process
 //! (this test binary re-run on `child_exports`).
 
+mod support;
+
 use std::{
     net::SocketAddr,
     sync::{Arc, Mutex},
@@ -16,11 +18,8 @@ use opentelemetry_proto::tonic::collector::{
     metrics::v1::ExportMetricsServiceRequest, trace::v1::ExportTraceServiceRequest,
 };
 use prost::Message as _;
-use servicekit::telemetry::{self, GrpcServerTraceLayer, LogTarget, TelemetryConfig};
+use servicekit::telemetry::GrpcServerTraceLayer;
 use tower::{Layer, ServiceExt};
-
-const CHILD: &str = "OTLP_HTTP_CHILD";
-const ENDPOINT: &str = "OTLP_HTTP_COLLECTOR";
 
 /// What the HTTP collector received: (path, content type, body) per request.
 type Posts = Arc<Mutex<Vec<(String, String, Bytes)>>>;
@@ -56,19 +55,12 @@ async fn start_http_collector() -> (SocketAddr, Posts) {
 }
 
 async fn run_child(protocol: &str, collector: SocketAddr) -> std::process::Output {
-    tokio::process::Command::new(std::env::current_exe().expect("test binary"))
-        .args(["child_exports", "--exact", "--ignored", "--nocapture"])
-        .env(CHILD, "1")
-        .env(ENDPOINT, format!("http://{collector}"))
-        .env("OTEL_EXPORTER_OTLP_PROTOCOL", protocol)
-        .env("RUST_LOG", "warn")
-        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
-        .env_remove("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
-        .env_remove("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL")
-        .kill_on_drop(true)
-        .output()
-        .await
-        .expect("run child")
+    support::run_child(
+        "child_exports",
+        &format!("http://{collector}"),
+        &[("OTEL_EXPORTER_OTLP_PROTOCOL", protocol)],
+    )
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -139,17 +131,10 @@ async fn an_unknown_protocol_is_refused_at_start() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "run in a child process by the tests above"]
 async fn child_exports() {
-    let Ok(endpoint) = std::env::var(ENDPOINT) else {
+    let Some(init) = support::child_telemetry("otlp-http-test") else {
         return;
     };
-    if std::env::var(CHILD).is_err() {
-        return;
-    }
-    let guard = match telemetry::init_with(TelemetryConfig {
-        service_name: "otlp-http-test".into(),
-        logs: LogTarget::Stderr,
-        otlp: Some(Some(endpoint)),
-    }) {
+    let guard = match init {
         Ok(guard) => guard,
         Err(error) => {
             println!("INIT_ERROR={error}");

@@ -10,11 +10,9 @@ mod support;
 
 use std::{convert::Infallible, time::Duration};
 
-use servicekit::telemetry::{self, GrpcServerTraceLayer, LogTarget, TelemetryConfig};
+use servicekit::telemetry::GrpcServerTraceLayer;
 use tower::{Layer, ServiceExt};
 
-const CHILD: &str = "SAMPLING_CHILD";
-const ENDPOINT: &str = "SAMPLING_COLLECTOR";
 const SAMPLED_TRACE: &str = "11111111111111111111111111111111";
 const UNSAMPLED_TRACE: &str = "22222222222222222222222222222222";
 const CALLER_SPAN: &str = "00f067aa0ba902b7";
@@ -26,22 +24,12 @@ fn hex(bytes: &[u8]) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_layer_decides_once_and_dropped_calls_still_propagate() {
     let (collector, received) = support::start_collector().await;
-    let output = tokio::process::Command::new(std::env::current_exe().expect("test binary"))
-        .args([
-            "child_calls_under_a_sampler",
-            "--exact",
-            "--ignored",
-            "--nocapture",
-        ])
-        .env(CHILD, "1")
-        .env(ENDPOINT, format!("http://{collector}"))
-        .env("OTEL_TRACES_SAMPLER", "parentbased_always_off")
-        .env("RUST_LOG", "warn")
-        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
-        .kill_on_drop(true)
-        .output()
-        .await
-        .expect("run child");
+    let output = support::run_child(
+        "child_calls_under_a_sampler",
+        &format!("http://{collector}"),
+        &[("OTEL_TRACES_SAMPLER", "parentbased_always_off")],
+    )
+    .await;
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "child failed:\n{stdout}\n{stderr}");
@@ -99,18 +87,10 @@ async fn the_layer_decides_once_and_dropped_calls_still_propagate() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "run in a child process by the_layer_decides_once_and_dropped_calls_still_propagate"]
 async fn child_calls_under_a_sampler() {
-    let Ok(endpoint) = std::env::var(ENDPOINT) else {
+    let Some(guard) = support::child_telemetry("sampling-test") else {
         return;
     };
-    if std::env::var(CHILD).is_err() {
-        return;
-    }
-    let guard = telemetry::init_with(TelemetryConfig {
-        service_name: "sampling-test".into(),
-        logs: LogTarget::Stderr,
-        otlp: Some(Some(endpoint)),
-    })
-    .expect("telemetry init");
+    let guard = guard.expect("telemetry init");
     // The handler answers with the traceparent it would send on.
     let service =
         GrpcServerTraceLayer::new().layer(tower::service_fn(|_request: http::Request<()>| async {
@@ -151,18 +131,15 @@ async fn child_calls_under_a_sampler() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn root_calls_are_sampled_once_at_the_configured_ratio() {
     let (collector, received) = support::start_collector().await;
-    let output = tokio::process::Command::new(std::env::current_exe().expect("test binary"))
-        .args(["child_root_calls", "--exact", "--ignored", "--nocapture"])
-        .env(CHILD, "1")
-        .env(ENDPOINT, format!("http://{collector}"))
-        .env("OTEL_TRACES_SAMPLER", "traceidratio")
-        .env("OTEL_TRACES_SAMPLER_ARG", "0.5")
-        .env("RUST_LOG", "warn")
-        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
-        .kill_on_drop(true)
-        .output()
-        .await
-        .expect("run child");
+    let output = support::run_child(
+        "child_root_calls",
+        &format!("http://{collector}"),
+        &[
+            ("OTEL_TRACES_SAMPLER", "traceidratio"),
+            ("OTEL_TRACES_SAMPLER_ARG", "0.5"),
+        ],
+    )
+    .await;
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
@@ -213,18 +190,10 @@ const ROOT_CALLS: usize = 400;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "run in a child process by root_calls_are_sampled_once_at_the_configured_ratio"]
 async fn child_root_calls() {
-    let Ok(endpoint) = std::env::var(ENDPOINT) else {
+    let Some(guard) = support::child_telemetry("sampling-test") else {
         return;
     };
-    if std::env::var(CHILD).is_err() {
-        return;
-    }
-    let guard = telemetry::init_with(TelemetryConfig {
-        service_name: "sampling-test".into(),
-        logs: LogTarget::Stderr,
-        otlp: Some(Some(endpoint)),
-    })
-    .expect("telemetry init");
+    let guard = guard.expect("telemetry init");
     let service =
         GrpcServerTraceLayer::new().layer(tower::service_fn(|_request: http::Request<()>| async {
             let traceparent = servicekit::telemetry::current_traceparent().unwrap_or_default();

@@ -267,67 +267,50 @@ impl Transport {
     }
 }
 
-fn span_exporter(
-    endpoint: Option<&str>,
-) -> Result<opentelemetry_otlp::SpanExporter, TelemetryError> {
-    use opentelemetry_otlp::{Protocol, SpanExporter, WithExportConfig};
-    let built = match Transport::from_env("TRACES")? {
-        Transport::Grpc => {
-            let builder = SpanExporter::builder().with_tonic();
-            match endpoint {
-                Some(endpoint) => builder.with_endpoint(endpoint).build(),
-                None => builder.build(),
+/// Builds the OTLP exporter `$exporter` (`SpanExporter` or `MetricExporter`) for the signal
+/// `$signal` (`"TRACES"` or `"METRICS"`, for the protocol variable) on the transport the
+/// environment names. An explicit `$endpoint` is the base URL, as `OTEL_EXPORTER_OTLP_ENDPOINT`
+/// would be: over HTTP the signal's `$path` is appended. A macro because the two exporters'
+/// builders are different types with the same methods.
+macro_rules! otlp_exporter {
+    ($exporter:ident, $signal:literal, $path:literal, $endpoint:expr) => {{
+        use opentelemetry_otlp::{Protocol, WithExportConfig, $exporter};
+        let endpoint: Option<&str> = $endpoint;
+        let built = match Transport::from_env($signal)? {
+            Transport::Grpc => {
+                let builder = $exporter::builder().with_tonic();
+                match endpoint {
+                    Some(endpoint) => builder.with_endpoint(endpoint).build(),
+                    None => builder.build(),
+                }
             }
-        }
-        Transport::HttpProtobuf => {
-            let builder = SpanExporter::builder()
-                .with_http()
-                .with_protocol(Protocol::HttpBinary);
-            // Like OTEL_EXPORTER_OTLP_ENDPOINT, an explicit endpoint is the base URL.
-            match endpoint {
-                Some(endpoint) => builder
-                    .with_endpoint(format!("{}/v1/traces", endpoint.trim_end_matches('/')))
-                    .build(),
-                None => builder.build(),
+            Transport::HttpProtobuf => {
+                let builder = $exporter::builder()
+                    .with_http()
+                    .with_protocol(Protocol::HttpBinary);
+                match endpoint {
+                    Some(endpoint) => builder
+                        .with_endpoint(format!("{}{}", endpoint.trim_end_matches('/'), $path))
+                        .build(),
+                    None => builder.build(),
+                }
             }
-        }
-    };
-    built.map_err(|e| TelemetryError::Exporter(e.to_string()))
-}
-
-fn metric_exporter(
-    endpoint: Option<&str>,
-) -> Result<opentelemetry_otlp::MetricExporter, TelemetryError> {
-    use opentelemetry_otlp::{MetricExporter, Protocol, WithExportConfig};
-    let built = match Transport::from_env("METRICS")? {
-        Transport::Grpc => {
-            let builder = MetricExporter::builder().with_tonic();
-            match endpoint {
-                Some(endpoint) => builder.with_endpoint(endpoint).build(),
-                None => builder.build(),
-            }
-        }
-        Transport::HttpProtobuf => {
-            let builder = MetricExporter::builder()
-                .with_http()
-                .with_protocol(Protocol::HttpBinary);
-            match endpoint {
-                Some(endpoint) => builder
-                    .with_endpoint(format!("{}/v1/metrics", endpoint.trim_end_matches('/')))
-                    .build(),
-                None => builder.build(),
-            }
-        }
-    };
-    built.map_err(|e| TelemetryError::Exporter(e.to_string()))
+        };
+        built.map_err(|e| TelemetryError::Exporter(e.to_string()))
+    }};
 }
 
 fn otlp_providers(
     resource: Resource,
     endpoint: Option<String>,
 ) -> Result<(SdkTracerProvider, SdkMeterProvider), TelemetryError> {
-    let spans = span_exporter(endpoint.as_deref())?;
-    let metrics = metric_exporter(endpoint.as_deref())?;
+    let spans = otlp_exporter!(SpanExporter, "TRACES", "/v1/traces", endpoint.as_deref())?;
+    let metrics = otlp_exporter!(
+        MetricExporter,
+        "METRICS",
+        "/v1/metrics",
+        endpoint.as_deref()
+    )?;
     let tracer_provider = SdkTracerProvider::builder()
         .with_sampler(sampling::from_env())
         .with_span_processor(

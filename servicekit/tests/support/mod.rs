@@ -122,6 +122,48 @@ impl MetricsService for Received {
     }
 }
 
+/// Set in a child process a test starts: the base URL of the parent's collector.
+const CHILD_COLLECTOR: &str = "SERVICEKIT_TEST_CHILD_COLLECTOR";
+
+/// Runs the ignored test `child` of this test binary in a child process (telemetry settings are
+/// read once per process), exporting to `collector` (a base URL), with `RUST_LOG=warn`, none of
+/// the caller's OTLP and sampler variables, and `env` on top.
+pub async fn run_child(child: &str, collector: &str, env: &[(&str, &str)]) -> std::process::Output {
+    let mut command = tokio::process::Command::new(std::env::current_exe().expect("test binary"));
+    command
+        .args([child, "--exact", "--ignored", "--nocapture"])
+        .env(CHILD_COLLECTOR, collector)
+        .env("RUST_LOG", "warn")
+        .kill_on_drop(true);
+    for name in [
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+        "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL",
+        "OTEL_TRACES_SAMPLER",
+        "OTEL_TRACES_SAMPLER_ARG",
+    ] {
+        command.env_remove(name);
+    }
+    command.envs(env.iter().copied());
+    command.output().await.expect("run child")
+}
+
+/// In the child process [`run_child`] starts: telemetry exporting to the parent's collector,
+/// logs on stderr. `None` in an ordinary test run, where the child test does nothing.
+pub fn child_telemetry(
+    service_name: &str,
+) -> Option<Result<servicekit::telemetry::TelemetryGuard, servicekit::telemetry::TelemetryError>> {
+    let endpoint = std::env::var(CHILD_COLLECTOR).ok()?;
+    Some(servicekit::telemetry::init_with(
+        servicekit::telemetry::TelemetryConfig {
+            service_name: service_name.into(),
+            logs: servicekit::telemetry::LogTarget::Stderr,
+            otlp: Some(Some(endpoint)),
+        },
+    ))
+}
+
 /// Starts the collector on a loopback port.
 pub async fn start_collector() -> (SocketAddr, Received) {
     let listener = TcpListener::bind("127.0.0.1:0")
