@@ -4,9 +4,10 @@
 //! are the exception: their one-statement insert switches the trigger off for its transaction
 //! (a notifying commit holds a database-wide lock through its WAL flush, so every registration
 //! would commit one at a time) and the service sends one coalesced NOTIFY right after the
-//! commit instead (`domain::registrations::ReplicaWake`, at most one every few milliseconds). So a job enqueued
-//! through one replica is picked up by an idle one at once rather than at its next poll; the
-//! poll stays as the fallback (for retries coming due, and while the listener reconnects).
+//! commit instead (`domain::registrations::ReplicaWake`, at most one every few milliseconds).
+//! So a job enqueued through one replica is picked up by an idle one at once rather than at its
+//! next poll; the poll stays as the fallback (for retries coming due, and while the listener
+//! reconnects).
 //! SQLite has one process per database: the in-process signal is enough there.
 //!
 //! libpq delivers notifications as they arrive on the connection, but diesel exposes only a
@@ -31,6 +32,10 @@ const CHECK_EVERY: Duration = Duration::from_millis(20);
 const PING_EVERY: Duration = Duration::from_secs(15);
 /// Longest wait between reconnection attempts.
 const RECONNECT_MAX: Duration = Duration::from_secs(30);
+/// How long one connection attempt may take (libpq `connect_timeout`, in whole seconds), unless
+/// the URL says otherwise: a server that accepts but never answers must not hold the listener
+/// (and a shutdown waiting for it) forever.
+const CONNECT_TIMEOUT_SECONDS: u32 = 5;
 
 /// Listens on `url` until `shutdown`, calling `signals.jobs_added()` on every notification
 /// (and once after each (re)connection, for what was enqueued while not listening).
@@ -64,7 +69,8 @@ pub fn listen(
 }
 
 fn subscribe(url: &str) -> Result<PgConnection, String> {
-    let mut conn = PgConnection::establish(url).map_err(|e| e.to_string())?;
+    let url = with_connect_timeout(url, CONNECT_TIMEOUT_SECONDS);
+    let mut conn = PgConnection::establish(&url).map_err(|e| e.to_string())?;
     diesel::sql_query(format!("LISTEN {CHANNEL}"))
         .execute(&mut conn)
         .map_err(|e| e.to_string())?;
@@ -103,5 +109,63 @@ fn sleep_unless_cancelled(d: Duration, shutdown: &CancellationToken) {
     let until = Instant::now() + d;
     while !shutdown.is_cancelled() && Instant::now() < until {
         std::thread::sleep(CHECK_EVERY.max(Duration::from_millis(50)));
+    }
+}
+
+/// `url` with libpq's `connect_timeout` set to `seconds`, unless it already sets one. Works for
+/// both forms libpq accepts: a URI (`postgres://…`, the parameter goes in the query string) and
+/// `key=value` pairs.
+fn with_connect_timeout(url: &str, seconds: u32) -> String {
+    if url.contains("connect_timeout=") {
+        return url.to_string();
+    }
+    if url.contains("://") {
+        let separator = if url.contains('?') { '&' } else { '?' };
+        format!("{url}{separator}connect_timeout={seconds}")
+    } else {
+        format!("{url} connect_timeout={seconds}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connect_timeout_is_added_to_both_url_forms_unless_set() {
+        assert_eq!(
+            with_connect_timeout("postgres://u@127.0.0.1:5432/db", 5),
+            "postgres://u@127.0.0.1:5432/db?connect_timeout=5"
+        );
+        assert_eq!(
+            with_connect_timeout("postgres://u@h/db?sslmode=disable", 5),
+            "postgres://u@h/db?sslmode=disable&connect_timeout=5"
+        );
+        assert_eq!(
+            with_connect_timeout("host=h dbname=db", 5),
+            "host=h dbname=db connect_timeout=5"
+        );
+        assert_eq!(
+            with_connect_timeout("postgres://h/db?connect_timeout=2", 5),
+            "postgres://h/db?connect_timeout=2"
+        );
+    }
+
+    /// A server that accepts the connection and never answers: the attempt gives up after the
+    /// default timeout instead of holding the listener thread.
+    #[test]
+    fn a_silent_server_does_not_hold_the_listener() {
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = silent.local_addr().expect("address").port();
+        let held = std::thread::spawn(move || silent.accept().map(|(socket, _)| socket));
+        let started = Instant::now();
+        let result = subscribe(&format!("postgres://nobody@127.0.0.1:{port}/nothing"));
+        assert!(result.is_err(), "no connection to a silent server");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "gave up after the timeout, took {:?}",
+            started.elapsed()
+        );
+        drop(held.join());
     }
 }
