@@ -148,6 +148,10 @@ pub fn init_with(config: TelemetryConfig) -> Result<TelemetryGuard, TelemetryErr
         otlp,
     } = config;
     global::set_text_map_propagator(TraceContextPropagator::new());
+    // The OTLP/HTTP client's TLS (and the gRPC exporter's, for https endpoints) uses the
+    // process's rustls provider; the services install ring at start, and so does this for any
+    // other caller (a no-op when a provider is already installed).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let mut guard = TelemetryGuard::default();
     // Each layer has its own filter: `RUST_LOG` chooses what is logged, and traces keep the
     // info-level spans (every RPC, job and ON24 call) even when logs are quieter.
