@@ -137,8 +137,8 @@ impl Rpcs {
 /// span, built with the SDK directly (not through a `tracing` span), with the RPC attributes;
 /// a dropped one gets no span and runs under a non-recording context. Either way the call runs
 /// under its OpenTelemetry context, attached on every poll, and records one histogram point
-/// through a handle bound once per method and status code. With traces off it only opens a `tracing` span named
-/// `grpc.server` (for the log lines' `span.name`).
+/// through a handle bound once per method and status code. With traces off it only opens a
+/// `tracing` span named `grpc.server` (for the log lines' `span.name`).
 #[derive(Debug, Clone)]
 pub struct GrpcServerTraceLayer {
     duration: Histogram<f64>,
