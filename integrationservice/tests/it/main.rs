@@ -22,4 +22,5 @@ mod on24_client;
 mod on24_contract;
 mod registration_writes;
 mod store_feed;
+mod store_indexes;
 mod telemetry;
