@@ -417,9 +417,10 @@ impl WebinarProvider for On24Provider {
         async move {
             let chunk = chunk.max(1);
             // Streamed: each attendee becomes a compact report as the body is read, so a
-            // 100,000-attendee event never sits in memory as ON24's JSON. The parser calls back on a blocking thread for each attendee; a full chunk is
-            // sent from there (waiting while the channel is full, which slows the read of the
-            // body: memory stays bounded by the channel), the rest after the end.
+            // 100,000-attendee event never sits in memory as ON24's JSON. The parser calls back
+            // on a blocking thread for each attendee; a full chunk is sent from there (waiting
+            // while the channel is full, which slows the read of the body: memory stays bounded
+            // by the channel), the rest after the end.
             let pending = std::sync::Arc::new(Mutex::new(Vec::with_capacity(chunk)));
             let (buffer, sender) = (pending.clone(), tx.clone());
             self.client(c)?

@@ -257,13 +257,7 @@ where
                 let mut attributes = Vec::with_capacity(rpc.attributes.len() + 1);
                 attributes.extend(rpc.attributes.iter().cloned());
                 builder.attributes = Some(attributes);
-                let root = !parent.span().span_context().is_valid();
-                let build = || tracer.build_with_context(builder, &parent);
-                let span = if root {
-                    sampling::presampled(build)
-                } else {
-                    build()
-                };
+                let span = sampling::presampled(|| tracer.build_with_context(builder, &parent));
                 parent.with_span(span)
             }
             // No span: the call runs under the non-recording context, which is what its inner

@@ -5,9 +5,9 @@
 //! asks it first: a call it drops gets no `tracing` span at all (that span, its attributes and
 //! its enter/exit on every poll were most of the cost of an unsampled call), and runs under a
 //! non-recording OpenTelemetry context instead, so spans opened inside it and the
-//! `traceparent` it sends on carry the "not sampled" decision. A root call it keeps gets a
-//! span (built with the OpenTelemetry API, no `tracing` span either) inside [`presampled`],
-//! and the provider's sampler ([`Presampled`]) honours that instead of deciding a second time.
+//! `traceparent` it sends on carry the "not sampled" decision. A call it keeps gets a span
+//! (built with the OpenTelemetry API, no `tracing` span either) inside [`presampled`], and the
+//! provider's sampler ([`Presampled`]) honours that instead of deciding a second time.
 
 use std::{cell::Cell, sync::OnceLock};
 
@@ -23,14 +23,16 @@ use opentelemetry_sdk::trace::{
 static SAMPLER: OnceLock<Box<dyn ShouldSample>> = OnceLock::new();
 
 thread_local! {
-    /// Set while the gRPC layer builds the span of a root call it already sampled. A flag on
-    /// the building thread rather than a value in the parent context: adding a context value
-    /// allocates a map for every sampled root call.
+    /// Set while the gRPC layer builds the span of a call it already sampled. A flag on the
+    /// building thread rather than a value in the parent context: adding a context value
+    /// allocates a map for every sampled call.
     static PRESAMPLED: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Runs `build` (which builds a root span the layer already sampled) so that [`Presampled`]
-/// records it without asking the environment's sampler again.
+/// Runs `build` (which builds the span of a call the layer already sampled) so that
+/// [`Presampled`] records it without asking the environment's sampler again. Asking again would
+/// give a root call's span a new trace id and a second draw of a ratio sampler (keeping about
+/// the square of the ratio); for a caller's trace it would only repeat the same decision.
 pub(crate) fn presampled<T>(build: impl FnOnce() -> T) -> T {
     /// Clears the flag however `build` ends.
     struct Reset;
@@ -80,8 +82,8 @@ pub(crate) fn from_env() -> Presampled {
 
 /// What the layer decided for one call.
 pub(crate) enum Decision {
-    /// Open the span with this parent: the caller's context, or an empty one for a root call
-    /// (build that span inside [`presampled`]).
+    /// Open the span with this parent (the caller's context, or an empty one for a root call),
+    /// inside [`presampled`].
     Sample(Context),
     /// Run the call under this non-recording context (the caller's, or a fresh trace id).
     Drop(Context),
@@ -113,7 +115,6 @@ pub(crate) fn decide(parent: Context, name: &str) -> Decision {
             );
             Decision::Drop(parent.with_remote_span_context(unsampled))
         }
-        (_, true) => Decision::Sample(parent),
-        (_, false) => Decision::Sample(parent),
+        _ => Decision::Sample(parent),
     }
 }
