@@ -29,8 +29,7 @@ fn operations() -> &'static Counter<u64> {
 }
 
 /// Slots per key: every [`Operation`] (indexed by its discriminant) times the three outcomes.
-/// An operation added beyond this bound is still counted, without a bound handle.
-const SLOTS: usize = 16 * OUTCOMES.len();
+const SLOTS: usize = Operation::COUNT * OUTCOMES.len();
 const OUTCOMES: [&str; 3] = ["ok", "denied", "error"];
 
 /// One key's `key.id` attribute value and its counter handles, bound to each operation and

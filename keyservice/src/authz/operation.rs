@@ -54,6 +54,9 @@ const NAMES: &[(Operation, &str)] = &[
 ];
 
 impl Operation {
+    /// How many operations there are: every one in the policy's list, and `AutoRotate`.
+    pub const COUNT: usize = NAMES.len() + 1;
+
     /// The operation's name in policy files and audit records.
     pub fn name(self) -> &'static str {
         match self {
@@ -80,5 +83,24 @@ impl Operation {
 impl fmt::Display for Operation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn count_covers_every_discriminant() {
+        let all: Vec<Operation> = NAMES
+            .iter()
+            .map(|(op, _)| *op)
+            .chain([Operation::AutoRotate])
+            .collect();
+        assert_eq!(all.len(), Operation::COUNT);
+        let mut indices: Vec<usize> = all.iter().map(|op| *op as usize).collect();
+        indices.sort_unstable();
+        indices.dedup();
+        assert_eq!(indices, (0..Operation::COUNT).collect::<Vec<_>>());
     }
 }
