@@ -170,16 +170,21 @@ allow_http = true
             .tls_config(tls)
             .expect("tls")
             .timeout(Duration::from_secs(30));
-        for _ in 0..600 {
+        let up = testkit::wait_for(Duration::from_secs(60), || {
             if let Some(status) = running.child.try_wait().expect("child status") {
                 panic!("service exited with {status}:\n{}", self.log_tail());
             }
-            if let Ok(channel) = endpoint.connect().await {
-                return channel;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("service did not come up:\n{}", self.log_tail());
+            let endpoint = endpoint.clone();
+            async move { endpoint.connect().await }
+        })
+        .await;
+        up.unwrap_or_else(|last| {
+            panic!(
+                "service did not come up ({}):\n{}",
+                last.unwrap_or_default(),
+                self.log_tail()
+            )
+        })
     }
 }
 
@@ -221,17 +226,15 @@ async fn posts(sim: &on24sim::SimHandle) -> usize {
 
 /// Waits until the simulator has seen at least `n` registrant POSTs.
 async fn wait_posts(sim: &on24sim::SimHandle, n: usize) -> usize {
-    tokio::time::timeout(Duration::from_secs(120), async {
-        loop {
+    testkit::eventually(
+        format!("delivery to reach {n} registrant calls"),
+        Duration::from_secs(120),
+        || async {
             let seen = posts(sim).await;
-            if seen >= n {
-                return seen;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    })
+            (seen >= n).then_some(seen)
+        },
+    )
     .await
-    .unwrap_or_else(|_| panic!("delivery did not reach {n} registrant calls"))
 }
 
 /// Every registration of the webinar, all pages.
@@ -322,25 +325,21 @@ async fn crash_and_restart(db: Db) {
         .into_inner()
         .webinar
         .expect("webinar");
-    let event = tokio::time::timeout(Duration::from_secs(60), async {
-        loop {
+    let event = testkit::eventually("webinar created at ON24", Duration::from_secs(60), || {
+        let mut webinars = webinars.clone();
+        let name = webinar.name.clone();
+        async move {
             let w = webinars
-                .get_webinar(GetWebinarRequest {
-                    name: webinar.name.clone(),
-                })
+                .get_webinar(GetWebinarRequest { name })
                 .await
                 .expect("get webinar")
                 .into_inner()
                 .webinar
                 .expect("webinar");
-            if w.on24_event_id > 0 {
-                return w.on24_event_id;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            (w.on24_event_id > 0).then_some(w.on24_event_id)
         }
     })
-    .await
-    .expect("webinar created at ON24");
+    .await;
 
     // Latency on every ON24 call so the 2,000 deliveries take seconds, not milliseconds.
     sim.control()
@@ -395,23 +394,32 @@ async fn crash_and_restart(db: Db) {
         let _ = service.connect(&mut running).await;
     }
     let channel = service.connect(&mut running).await;
-    let mut regs = RegistrationServiceClient::new(channel);
+    let regs = RegistrationServiceClient::new(channel);
 
-    let all = tokio::time::timeout(Duration::from_secs(180), async {
-        loop {
-            let all = list_all(&mut regs, &webinar.name).await;
-            if all.len() == TOTAL
-                && all
-                    .iter()
-                    .all(|r| r.status == RegistrationStatus::Delivered as i32)
-            {
-                return all;
+    let all = testkit::wait_for(Duration::from_secs(180), || {
+        let mut regs = regs.clone();
+        let name = webinar.name.clone();
+        async move {
+            let all = list_all(&mut regs, &name).await;
+            let delivered = all
+                .iter()
+                .filter(|r| r.status == RegistrationStatus::Delivered as i32)
+                .count();
+            if all.len() == TOTAL && delivered == TOTAL {
+                Ok(all)
+            } else {
+                Err(format!("{delivered} of {} delivered", all.len()))
             }
-            tokio::time::sleep(Duration::from_millis(200)).await;
         }
     })
     .await
-    .unwrap_or_else(|_| panic!("not all delivered in time:\n{}", service.log_tail()));
+    .unwrap_or_else(|last| {
+        panic!(
+            "not all delivered in time ({}):\n{}",
+            last.unwrap_or_default(),
+            service.log_tail()
+        )
+    });
 
     // Our side: 2,000 DELIVERED registrations, each with its own ON24 eventuserid.
     assert_eq!(all.len(), TOTAL);

@@ -342,33 +342,20 @@ async fn readiness_follows_the_key_service() {
                 .status
         }
     };
-    let mut seen = status().await;
-    for _ in 0..100 {
-        if seen == ServingStatus::Serving as i32 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        seen = status().await;
-    }
-    assert_eq!(
-        seen,
-        ServingStatus::Serving as i32,
-        "ready with database and key service"
-    );
+    testkit::eventually(
+        "ready with database and key service",
+        std::time::Duration::from_secs(10),
+        || async { status().await == ServingStatus::Serving as i32 },
+    )
+    .await;
     // The key service goes away: the next probe (every 5 s) reports NOT_SERVING.
     drop(h.keyservice.take());
-    for _ in 0..80 {
-        seen = status().await;
-        if seen == ServingStatus::NotServing as i32 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    assert_eq!(
-        seen,
-        ServingStatus::NotServing as i32,
-        "unready without the key service"
-    );
+    testkit::eventually(
+        "unready without the key service",
+        std::time::Duration::from_secs(15),
+        || async { status().await == ServingStatus::NotServing as i32 },
+    )
+    .await;
     h.stop().await;
 }
 

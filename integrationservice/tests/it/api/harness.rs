@@ -152,14 +152,13 @@ impl Harness {
             .expect("uri")
             .tls_config(tls)
             .expect("tls");
-        // The server task may still be starting: retry briefly.
-        for _ in 0..50 {
-            if let Ok(channel) = endpoint.connect().await {
-                return channel;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-        panic!("server did not come up");
+        // The server task may still be starting.
+        testkit::eventually(
+            "the server to accept connections",
+            std::time::Duration::from_secs(5),
+            || endpoint.connect(),
+        )
+        .await
     }
 
     /// A channel authenticated by a client certificate.

@@ -13,119 +13,29 @@ use proto::webinar::v1::{
     registration_service_client::RegistrationServiceClient,
     webinar_service_client::WebinarServiceClient, *,
 };
-use tokio::net::TcpListener;
 use tokio_stream::StreamExt;
-use tokio_util::sync::CancellationToken;
-use tonic::{
-    Code,
-    transport::{Certificate, ClientTlsConfig, Endpoint, Identity},
-};
+use tonic::Code;
 use xtask::pki::CertificateAuthority;
 
 use crate::api::harness::{Harness, assert_bad_field, assert_reason};
 use crate::api_both_backends;
 
-const CLIENT_ID: i64 = 44551;
-const TOKEN_KEY: &str = "api-token-key-0001";
-const TOKEN_SECRET: &str = "api-token-secret-0001";
+const ACCOUNT: testkit::sim::Account = testkit::sim::Account {
+    client_id: 44551,
+    token_key: "api-token-key-0001",
+    token_secret: "api-token-secret-0001",
+};
+const CLIENT_ID: i64 = ACCOUNT.client_id;
+const TOKEN_KEY: &str = ACCOUNT.token_key;
+const TOKEN_SECRET: &str = ACCOUNT.token_secret;
 
-const KS_POLICY: &str = r#"
-[[rule]]
-identity = "spiffe://webinar.local/integrationservice"
-operations = ["generate", "wrap", "unwrap", "rewrap"]
-keys = ["on24-credentials"]
-
-[[rule]]
-identity = "spiffe://webinar.local/admin"
-operations = ["admin:*"]
-keys = ["*"]
-"#;
-
-/// Starts the key service on the harness CA and creates the credentials key.
-async fn key_service(
-    ca: &CertificateAuthority,
-    dir: &std::path::Path,
-) -> (String, CancellationToken) {
-    use proto::keyservice::v1::{
-        CreateKeyRequest, Key, KeyPurpose, key_admin_service_client::KeyAdminServiceClient,
-    };
-    let server = ca
-        .server_cert(&["localhost", "127.0.0.1"])
-        .expect("server cert");
-    server.write(dir, "ks").expect("write");
-    ca.write_cert(&dir.join("ca.crt")).expect("ca");
-    let root_key = dir.join("root.key");
-    keyservice::rootkey::generate_root_key_file(&root_key).expect("root key");
-    std::fs::write(dir.join("policy.toml"), KS_POLICY).expect("policy");
-    let mut config = keyservice::config::Config::defaults().expect("defaults");
-    config.tls.cert = dir.join("ks.crt");
-    config.tls.key = dir.join("ks.key");
-    config.tls.client_ca = dir.join("ca.crt");
-    config.root_key.source = format!("file:{}", root_key.display());
-    config.database.url = dir.join("ks.sqlite").display().to_string();
-    config.database.pool_size = 4;
-    config.policy.file = dir.join("policy.toml");
-    config.audit.sink = format!("file:{}", dir.join("audit.log").display());
-    config.audit.fsync = "never".into();
-    config.hardening.lock_memory = false;
-    config.limits.rate_per_second = 0;
-    let main = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let health = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let endpoint = format!(
-        "https://127.0.0.1:{}",
-        main.local_addr().expect("addr").port()
-    );
-    let shutdown = CancellationToken::new();
-    tokio::spawn(keyservice::server::run(
-        config,
-        keyservice::server::Listeners { main, health },
-        shutdown.clone(),
-    ));
-    let admin = ca
-        .client_cert_for("admin", "spiffe://webinar.local/admin")
-        .expect("cert");
-    let tls = ClientTlsConfig::new()
-        .ca_certificate(Certificate::from_pem(&ca.cert_pem))
-        .identity(Identity::from_pem(&admin.cert_pem, &admin.key_pem))
-        .domain_name("localhost");
-    let ep = Endpoint::from_shared(endpoint.clone())
-        .expect("uri")
-        .tls_config(tls)
-        .expect("tls");
-    let mut channel = None;
-    for _ in 0..200 {
-        if let Ok(c) = ep.connect().await {
-            channel = Some(c);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    KeyAdminServiceClient::new(channel.expect("key service up"))
-        .create_key(CreateKeyRequest {
-            key_id: "on24-credentials".into(),
-            key: Some(Key {
-                purpose: KeyPurpose::EncryptDecrypt as i32,
-                ..Key::default()
-            }),
-        })
-        .await
-        .expect("create key");
-    (endpoint, shutdown)
-}
-
-/// Polls `f` every 100 ms until it yields a value, failing the test after 30 s.
-pub(crate) async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
+/// Waits up to 30 s for `f` to yield a value.
+pub(crate) async fn eventually<T, F, Fut>(what: &str, f: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
 {
-    for _ in 0..300 {
-        if let Some(v) = f().await {
-            return v;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("timed out waiting for {what}");
+    testkit::eventually(what, Duration::from_secs(30), f).await
 }
 
 fn person(i: usize) -> Registration {
@@ -163,8 +73,7 @@ fn new_webinar_for_dup() -> CreateWebinarRequest {
 pub(crate) struct FullStack {
     pub h: Harness,
     pub sim: on24sim::SimHandle,
-    ks_stop: CancellationToken,
-    _ks_dir: tempfile::TempDir,
+    keys: testkit::KeyService,
 }
 
 impl FullStack {
@@ -173,16 +82,10 @@ impl FullStack {
         database_url: String,
         configure: impl FnOnce(&mut integrationservice::config::Config),
     ) -> Self {
-        let ks_dir = tempfile::tempdir().expect("tempdir");
         let ca = CertificateAuthority::new("api stack CA").expect("CA");
-        let (ks_endpoint, ks_stop) = key_service(&ca, ks_dir.path()).await;
-        let sim = on24sim::Simulator::start(on24sim::SimConfig::with_account(
-            CLIENT_ID,
-            TOKEN_KEY,
-            TOKEN_SECRET,
-        ))
-        .await
-        .expect("simulator");
+        let keys = testkit::KeyService::for_credentials(&ca).await;
+        let ks_endpoint = keys.endpoint.clone();
+        let sim = testkit::sim::start(ACCOUNT).await;
         let h = Harness::launch(ca, move |c| {
             c.keyservice.endpoint = ks_endpoint;
             c.keyservice.server_name = "localhost".into();
@@ -196,12 +99,7 @@ impl FullStack {
             configure(c);
         })
         .await;
-        Self {
-            h,
-            sim,
-            ks_stop,
-            _ks_dir: ks_dir,
-        }
+        Self { h, sim, keys }
     }
 
     /// The simulator's account as tenant A's credentials.
@@ -219,7 +117,7 @@ impl FullStack {
     /// Stops the service (checking it exits cleanly) and the key service.
     pub(crate) async fn stop(self) {
         self.h.stop().await;
-        self.ks_stop.cancel();
+        self.keys.stop().await;
     }
 }
 

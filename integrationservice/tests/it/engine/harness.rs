@@ -2,7 +2,6 @@
 //! `xtask::pki`), the in-process ON24 simulator over HTTP, and PostgreSQL or SQLite from
 //! `xtask::testdb`, with the engine and its workers on short, configurable back-offs.
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,182 +14,53 @@ use integrationservice::keyclient::{KeyClient, KeyClientConfig};
 use integrationservice::provider::on24::On24Provider;
 use integrationservice::store::Store;
 use integrationservice::workers::{Backoff, WorkerConfig, Workers};
-use keyservice::config::Config as KsConfig;
-use keyservice::server::{Listeners, run};
-use on24sim::{SimConfig, SimHandle, Simulator};
-use proto::keyservice::v1::{
-    CreateKeyRequest, Key, KeyPurpose, RotateKeyRequest,
-    key_admin_service_client::KeyAdminServiceClient,
-};
+use on24sim::SimHandle;
 use secrecy::SecretString;
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 use xtask::pki::CertificateAuthority;
 use zeroize::Zeroizing;
 
-pub const SERVICE: &str = "spiffe://webinar.local/integrationservice";
-pub const ADMIN: &str = "spiffe://webinar.local/admin";
-pub const CLIENT_ID: i64 = 22334;
-pub const TOKEN_KEY: &str = "sim-token-key-0001";
-pub const TOKEN_SECRET: &str = "sim-token-secret-0001";
+pub use testkit::keyservice::SERVICE;
+pub const CLIENT_ID: i64 = testkit::sim::Account::TEST.client_id;
+pub const TOKEN_KEY: &str = testkit::sim::Account::TEST.token_key;
+pub const TOKEN_SECRET: &str = testkit::sim::Account::TEST.token_secret;
 
-const POLICY: &str = r#"
-[[rule]]
-identity = "spiffe://webinar.local/integrationservice"
-operations = ["generate", "wrap", "unwrap", "rewrap"]
-keys = ["on24-credentials"]
+pub use testkit::{Backend as Db, TestDb, eventually};
 
-[[rule]]
-identity = "spiffe://webinar.local/admin"
-operations = ["admin:*"]
-keys = ["*"]
-"#;
-
-/// Which database a test runs on.
-#[derive(Clone, Copy, Debug)]
-pub enum Db {
-    Postgres,
-    Sqlite,
-}
-
-enum TestDb {
-    Postgres(xtask::testdb::TestPostgres),
-    Sqlite(xtask::testdb::TestSqlite),
-}
-
-impl TestDb {
-    fn new(db: Db) -> Self {
-        match db {
-            Db::Postgres => {
-                Self::Postgres(xtask::testdb::TestPostgres::new().expect("test postgres"))
-            }
-            Db::Sqlite => Self::Sqlite(xtask::testdb::TestSqlite::new().expect("test sqlite")),
-        }
-    }
-
-    fn url(&self) -> &str {
-        match self {
-            Self::Postgres(d) => &d.url,
-            Self::Sqlite(d) => &d.url,
-        }
-    }
-}
-
-/// A running key service with the `on24-credentials` key created.
+/// A running key service (`testkit`'s, with the credentials key created) and the key client
+/// configuration the engine uses to reach it.
 pub struct KeyService {
     pub client_config: KeyClientConfig,
-    admin: KeyAdminServiceClient<Channel>,
-    shutdown: CancellationToken,
-    _db: TestDb,
-    _dir: tempfile::TempDir,
+    service: testkit::KeyService,
 }
 
 impl KeyService {
     pub async fn start() -> Self {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let dir = tempfile::tempdir().expect("tempdir");
         let ca = CertificateAuthority::new("engine test CA").expect("ca");
-        let server = ca
-            .server_cert(&["localhost", "127.0.0.1"])
-            .expect("server cert");
-        server
-            .write(dir.path(), "server")
-            .expect("write server cert");
-        ca.write_cert(&dir.path().join("ca.crt")).expect("write ca");
-        let root_key = dir.path().join("root.key");
-        keyservice::rootkey::generate_root_key_file(&root_key).expect("root key");
-        let policy = dir.path().join("policy.toml");
-        std::fs::write(&policy, POLICY).expect("policy");
-        let db = TestDb::new(Db::Sqlite);
-        let mut config = KsConfig::defaults().expect("defaults");
-        config.tls.cert = dir.path().join("server.crt");
-        config.tls.key = dir.path().join("server.key");
-        config.tls.client_ca = dir.path().join("ca.crt");
-        config.root_key.source = format!("file:{}", root_key.display());
-        config.database.url = db.url().to_owned();
-        config.database.pool_size = 4;
-        config.policy.file = policy;
-        config.audit.sink = format!("file:{}", dir.path().join("audit.log").display());
-        config.audit.fsync = "never".into();
-        config.hardening.lock_memory = false;
-        config.limits.rate_per_second = 0;
-        let main = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let health = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = main.local_addr().expect("addr");
-        let shutdown = CancellationToken::new();
-        tokio::spawn(run(config, Listeners { main, health }, shutdown.clone()));
-
+        let service = testkit::KeyService::for_credentials(&ca).await;
         let me = ca
             .client_cert_for("integrationservice", SERVICE)
             .expect("cert");
         let client_config = KeyClientConfig {
-            endpoint: format!("https://127.0.0.1:{}", addr.port()),
+            endpoint: service.endpoint.clone(),
             domain_name: Some("localhost".into()),
             ca_pem: ca.cert_pem.clone(),
             cert_pem: me.cert_pem.clone(),
             key_pem: Zeroizing::new(me.key_pem.clone()),
-            key_name: "keys/on24-credentials".into(),
+            key_name: format!("keys/{}", testkit::keyservice::CREDENTIALS_KEY),
             timeout: Duration::from_secs(5),
         };
-        let admin_cert = ca.client_cert_for("admin", ADMIN).expect("cert");
-        let tls = ClientTlsConfig::new()
-            .ca_certificate(Certificate::from_pem(&ca.cert_pem))
-            .identity(Identity::from_pem(
-                &admin_cert.cert_pem,
-                &admin_cert.key_pem,
-            ))
-            .domain_name("localhost");
-        let endpoint = Endpoint::from_shared(client_config.endpoint.clone())
-            .expect("endpoint")
-            .tls_config(tls)
-            .expect("tls");
-        let mut channel = None;
-        for _ in 0..200 {
-            if let Ok(c) = endpoint.connect().await {
-                channel = Some(c);
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let mut admin = KeyAdminServiceClient::new(channel.expect("key service did not start"));
-        admin
-            .create_key(CreateKeyRequest {
-                key_id: "on24-credentials".into(),
-                key: Some(Key {
-                    purpose: KeyPurpose::EncryptDecrypt as i32,
-                    ..Key::default()
-                }),
-            })
-            .await
-            .expect("create key");
         Self {
             client_config,
-            admin,
-            shutdown,
-            _db: db,
-            _dir: dir,
+            service,
         }
     }
 
     /// Rotates the credentials key; returns the new primary version.
     pub async fn rotate(&self) -> u32 {
-        let r = self
-            .admin
-            .clone()
-            .rotate_key(RotateKeyRequest {
-                name: "keys/on24-credentials".into(),
-            })
+        self.service
+            .rotate(testkit::keyservice::CREDENTIALS_KEY)
             .await
-            .expect("rotate")
-            .into_inner();
-        r.key_version.expect("version").version
-    }
-}
-
-impl Drop for KeyService {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
     }
 }
 
@@ -257,9 +127,7 @@ impl Stack {
     /// A stack whose engine runs the given workers, or none (an API-only replica).
     pub async fn start_opt(db: Db, workers: Option<WorkerConfig>, call_timeout: Duration) -> Self {
         let keys = KeyService::start().await;
-        let sim = Simulator::start(SimConfig::with_account(CLIENT_ID, TOKEN_KEY, TOKEN_SECRET))
-            .await
-            .expect("simulator");
+        let sim = testkit::sim::start(testkit::sim::Account::TEST).await;
         let test_db = TestDb::new(db);
         let engine = engine_on(test_db.url(), &keys, call_timeout);
         engine.store().migrate().await.expect("migrate");
@@ -360,17 +228,23 @@ impl Stack {
         status: RegistrationStatus,
         within: Duration,
     ) -> Vec<Registration> {
-        let deadline = tokio::time::Instant::now() + within;
-        loop {
+        let waited = testkit::wait_for(within, || async {
             let all = self.list_all(tenant, webinar).await;
             if all.len() == n && all.iter().all(|r| r.status == status) {
-                return all;
-            }
-            if tokio::time::Instant::now() > deadline {
+                Ok(all)
+            } else {
                 let mut by_status = std::collections::BTreeMap::new();
                 for r in &all {
                     *by_status.entry(r.status.as_str()).or_insert(0) += 1;
                 }
+                Err(by_status)
+            }
+        })
+        .await;
+        match waited {
+            Ok(all) => all,
+            Err(by_status) => {
+                let by_status = by_status.unwrap_or_default();
                 let t = tenant.to_owned();
                 let jobs = self
                     .engine
@@ -394,12 +268,11 @@ impl Stack {
                     })
                     .await;
                 panic!(
-                    "timed out waiting for {n} registrations {}: {by_status:?}; now {}; jobs {jobs:?}",
+                    "timed out waiting for {n} registrations {}: {by_status}; now {}; jobs {jobs:?}",
                     status.as_str(),
                     chrono::Utc::now().timestamp_millis()
                 );
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
@@ -465,25 +338,6 @@ pub fn person(n: usize) -> RegistrationInput {
         company: Some("Example Ltd".into()),
         job_title: Some("Engineer".into()),
         ..RegistrationInput::default()
-    }
-}
-
-/// Polls `probe` until it yields a value, failing the test after `within`.
-pub async fn eventually<T, F, Fut>(what: &str, within: Duration, mut probe: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + within;
-    loop {
-        if let Some(v) = probe().await {
-            return v;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

@@ -4,11 +4,12 @@
 
 use std::time::Duration;
 
-use integrationservice::domain::{CredentialStatus, Error, RegistrationStatus};
+use integrationservice::domain::{CredentialStatus, CredentialsInput, Error, RegistrationStatus};
 use on24sim::FaultConfig;
+use secrecy::SecretString;
 
 use crate::both_backends;
-use crate::engine::harness::{Db, Stack, TOKEN_SECRET, eventually, person};
+use crate::engine::harness::{CLIENT_ID, Db, Stack, TOKEN_KEY, TOKEN_SECRET, eventually, person};
 
 async fn delete_pauses_and_put_resumes(db: Db) {
     let stack = Stack::start(db).await;
@@ -90,7 +91,22 @@ async fn delete_pauses_and_put_resumes(db: Db) {
             Duration::from_secs(20),
         )
         .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // A second bystander delivery, enqueued after the first was done, proves the workers went
+    // through their queue again after the held tenant's jobs could have been picked up.
+    engine
+        .registrations()
+        .register("bystander", &other_webinar, person(2))
+        .await
+        .expect("bystander");
+    stack
+        .wait_all(
+            "bystander",
+            &other_webinar,
+            2,
+            RegistrationStatus::Delivered,
+            Duration::from_secs(20),
+        )
+        .await;
     let paused = stack.list_all(&tenant, &webinar).await;
     assert!(
         paused
@@ -99,8 +115,8 @@ async fn delete_pauses_and_put_resumes(db: Db) {
     );
     assert_eq!(
         stack.journal_count("POST", "/registrant").await,
-        1,
-        "only the bystander's delivery"
+        2,
+        "only the bystander's deliveries"
     );
 
     // Credentials back: everything queued is delivered.
@@ -131,7 +147,7 @@ async fn unauthorized_stops_calling(db: Db) {
     stack
         .sim
         .control()
-        .deactivate_token(crate::engine::harness::TOKEN_KEY)
+        .deactivate_token(TOKEN_KEY)
         .await
         .expect("deactivate");
     stack.sim.control().clear_journal().await.expect("journal");
@@ -168,10 +184,57 @@ async fn unauthorized_stops_calling(db: Db) {
         )
         .await;
     // Calls already on the wire when the 401 came back may still land; then nothing more.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let calls = stack.sim.control().journal().await.expect("journal").len();
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let later = stack.sim.control().journal().await.expect("journal").len();
+    let control = stack.sim.control();
+    eventually("no call on the wire", Duration::from_secs(10), || async {
+        control.inflight(CLIENT_ID).await.expect("inflight").current == 0
+    })
+    .await;
+    let refused_calls = || async {
+        control
+            .journal()
+            .await
+            .expect("journal")
+            .iter()
+            .filter(|e| e.token_key.as_deref() == Some(TOKEN_KEY))
+            .count()
+    };
+    let calls = refused_calls().await;
+    // A bystander on another ON24 account gets a webinar and a delivery: the workers ran
+    // their queue again after the refused tenant's jobs were paused.
+    const BYSTANDER: (i64, &str, &str) = (22335, "bystander-key-0001", "bystander-secret-0001");
+    control
+        .add_account(BYSTANDER.0, BYSTANDER.1, BYSTANDER.2, false)
+        .await
+        .expect("account");
+    engine
+        .providers()
+        .put(
+            "bystander",
+            CredentialsInput {
+                client_id: BYSTANDER.0.to_string(),
+                access_token_key: SecretString::from(BYSTANDER.1.to_owned()),
+                access_token_secret: SecretString::from(BYSTANDER.2.to_owned()),
+                ..stack.credentials(TOKEN_SECRET)
+            },
+        )
+        .await
+        .expect("bystander credentials");
+    let (other_webinar, _) = stack.active_webinar("bystander", "ev-by").await;
+    engine
+        .registrations()
+        .register("bystander", &other_webinar, person(1))
+        .await
+        .expect("bystander");
+    stack
+        .wait_all(
+            "bystander",
+            &other_webinar,
+            1,
+            RegistrationStatus::Delivered,
+            Duration::from_secs(20),
+        )
+        .await;
+    let later = refused_calls().await;
     assert_eq!(calls, later, "no more calls with refused credentials");
     assert!(calls <= 30, "at most the calls already in flight: {calls}");
 
