@@ -19,7 +19,7 @@ use proto::webinar::v1::{
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
 use xtask::pki::CertificateAuthority;
 
-use super::engine_harness::{CLIENT_ID, Db, KeyService, TOKEN_KEY, TOKEN_SECRET};
+use crate::engine::harness::{CLIENT_ID, Db, KeyService, TOKEN_KEY, TOKEN_SECRET};
 
 const TOTAL: usize = 2000;
 const CRM: &str = "spiffe://webinar.local/crm/demo";

@@ -40,8 +40,8 @@ use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 use xtask::pki::CertificateAuthority;
 
-use super::api_harness::Harness;
-use super::engine_harness::{CLIENT_ID, Db, KeyService, TOKEN_KEY, TOKEN_SECRET};
+use crate::api::harness::Harness;
+use crate::engine::harness::{CLIENT_ID, Db, KeyService, TOKEN_KEY, TOKEN_SECRET};
 
 const CHILD: &str = "TELEMETRY_E2E_CHILD";
 const CHILD_DB: &str = "TELEMETRY_E2E_DB";

@@ -12,7 +12,7 @@ use integrationservice::store::schema::outbox_jobs::dsl as j;
 use on24sim::FaultConfig;
 
 use crate::both_backends;
-use crate::engine_harness::{CLIENT_ID, Db, Stack, eventually, fast_workers, person};
+use crate::engine::harness::{CLIENT_ID, Db, Stack, eventually, fast_workers, person};
 
 /// Lease owners (`worker_id:claim`) of the jobs running now, reduced to their worker ids.
 async fn running_workers(stack: &Stack) -> BTreeSet<String> {
@@ -155,7 +155,7 @@ async fn other_replica_wakes_at_once(db: Db) {
         .webinars()
         .create(
             &tenant,
-            crate::engine_harness::webinar_input("ev-wake"),
+            crate::engine::harness::webinar_input("ev-wake"),
             None,
         )
         .await

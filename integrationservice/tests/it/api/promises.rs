@@ -15,8 +15,8 @@ use proto::webinar::v1::{
 };
 use tonic::{Code, transport::Channel};
 
-use super::api_harness::{assert_bad_field, assert_reason};
-use super::api_lifecycle::{FullStack, eventually};
+use crate::api::harness::{assert_bad_field, assert_reason};
+use crate::api::lifecycle::{FullStack, eventually};
 use crate::api_both_backends;
 
 const TENANT: &str = "tenants/tenant-a";

@@ -9,7 +9,7 @@ use integrationservice::workers::execute::event_marker;
 use on24sim::FaultConfig;
 
 use crate::both_backends;
-use crate::engine_harness::{Db, Stack, eventually, fast_workers, webinar_input};
+use crate::engine::harness::{Db, Stack, eventually, fast_workers, webinar_input};
 
 async fn lost_create_answer_is_adopted(db: Db) {
     // ON24 calls give up after 400 ms; the lost answer stays silent for 1.5 s.

@@ -8,7 +8,7 @@ use integrationservice::domain::{CredentialStatus, Error, RegistrationStatus};
 use on24sim::FaultConfig;
 
 use crate::both_backends;
-use crate::engine_harness::{Db, Stack, TOKEN_SECRET, eventually, person};
+use crate::engine::harness::{Db, Stack, TOKEN_SECRET, eventually, person};
 
 async fn delete_pauses_and_put_resumes(db: Db) {
     let stack = Stack::start(db).await;
@@ -131,7 +131,7 @@ async fn unauthorized_stops_calling(db: Db) {
     stack
         .sim
         .control()
-        .deactivate_token(crate::engine_harness::TOKEN_KEY)
+        .deactivate_token(crate::engine::harness::TOKEN_KEY)
         .await
         .expect("deactivate");
     stack.sim.control().clear_journal().await.expect("journal");

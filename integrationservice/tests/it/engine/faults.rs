@@ -7,7 +7,7 @@ use integrationservice::domain::RegistrationStatus;
 use on24sim::FaultConfig;
 
 use crate::both_backends;
-use crate::engine_harness::{CLIENT_ID, Db, Stack, fast_workers, person};
+use crate::engine::harness::{CLIENT_ID, Db, Stack, fast_workers, person};
 
 async fn faults_then_quota(db: Db) {
     let stack = Stack::start_with(db, fast_workers(), Duration::from_millis(400)).await;
@@ -78,8 +78,8 @@ async fn faults_then_quota(db: Db) {
         ),
         integrationservice::on24::On24Credentials::new(
             CLIENT_ID as u64,
-            crate::engine_harness::TOKEN_KEY,
-            crate::engine_harness::TOKEN_SECRET,
+            crate::engine::harness::TOKEN_KEY,
+            crate::engine::harness::TOKEN_SECRET,
         ),
     )
     .expect("client");

@@ -22,7 +22,7 @@ use tonic::{
 };
 use xtask::pki::CertificateAuthority;
 
-use super::api_harness::{Harness, assert_bad_field, assert_reason};
+use crate::api::harness::{Harness, assert_bad_field, assert_reason};
 use crate::api_both_backends;
 
 const CLIENT_ID: i64 = 44551;

@@ -495,11 +495,11 @@ macro_rules! both_backends {
             use super::*;
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn postgres() {
-                $body($crate::engine_harness::Db::Postgres).await;
+                $body($crate::engine::harness::Db::Postgres).await;
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn sqlite() {
-                $body($crate::engine_harness::Db::Sqlite).await;
+                $body($crate::engine::harness::Db::Sqlite).await;
             }
         }
     };

@@ -8,7 +8,7 @@ use integrationservice::domain::{ChangeKind, CredentialStatus, Error, Registrati
 use on24sim::ViewingRequest;
 
 use crate::both_backends;
-use crate::engine_harness::{Db, Stack, person};
+use crate::engine::harness::{Db, Stack, person};
 
 async fn full_life(db: Db) {
     let stack = Stack::start(db).await;
@@ -18,7 +18,7 @@ async fn full_life(db: Db) {
     // Before credentials, the integration is disabled for the tenant.
     let refused = engine
         .webinars()
-        .create(&tenant, crate::engine_harness::webinar_input("ev-1"), None)
+        .create(&tenant, crate::engine::harness::webinar_input("ev-1"), None)
         .await;
     assert!(
         matches!(refused, Err(Error::IntegrationDisabled { .. })),
@@ -72,9 +72,9 @@ async fn full_life(db: Db) {
             integrationservice::on24::BaseUrl::parse(&stack.sim.base_url).expect("url"),
         ),
         integrationservice::on24::On24Credentials::new(
-            crate::engine_harness::CLIENT_ID as u64,
-            crate::engine_harness::TOKEN_KEY,
-            crate::engine_harness::TOKEN_SECRET,
+            crate::engine::harness::CLIENT_ID as u64,
+            crate::engine::harness::TOKEN_KEY,
+            crate::engine::harness::TOKEN_SECRET,
         ),
     )
     .expect("client");

@@ -13,7 +13,7 @@ use on24sim::FaultConfig;
 use secrecy::SecretString;
 
 use crate::both_backends;
-use crate::engine_harness::{CLIENT_ID, Db, Stack, TOKEN_KEY, eventually, fast_workers, person};
+use crate::engine::harness::{CLIENT_ID, Db, Stack, TOKEN_KEY, eventually, fast_workers, person};
 
 const KEY2: &str = "sim-token-key-0002";
 const SECRET2: &str = "sim-token-secret-0002";

@@ -12,7 +12,7 @@ use proto::webinar::v1::{
     webinar_service_client::WebinarServiceClient, *,
 };
 
-use super::api_harness::{Harness, assert_bad_field, assert_reason, now, with_token};
+use crate::api::harness::{Harness, assert_bad_field, assert_reason, now, with_token};
 
 const B_WEBINAR: &str = "tenants/tenant-b/webinars/0190f0c4-8b7e-7c3a-9a53-4f1e2d3c4b5a";
 const B_REGISTRATION: &str = "tenants/tenant-b/webinars/0190f0c4-8b7e-7c3a-9a53-4f1e2d3c4b5a/registrations/0190f0c4-8b7e-7c3a-9a53-4f1e2d3c4b5b";
@@ -214,7 +214,7 @@ async fn certificate_identities_map_to_principals() {
     // A certificate from another CA with tenant A's identity never gets in.
     let other = CertificateAuthority::new("rogue CA").expect("CA");
     let forged = other
-        .client_cert_for("crm-a", super::api_harness::URI_A)
+        .client_cert_for("crm-a", crate::api::harness::URI_A)
         .expect("cert");
     let endpoint = tonic::transport::Channel::from_shared(format!("https://{}", h.grpc))
         .expect("uri")

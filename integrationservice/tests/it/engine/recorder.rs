@@ -12,7 +12,7 @@ use integrationservice::store::{StoreError, outbox};
 use integrationservice::workers::apply::{Quick, Recorder};
 
 use crate::both_backends;
-use crate::engine_harness::{Db, Stack, person, webinar_input};
+use crate::engine::harness::{Db, Stack, person, webinar_input};
 
 async fn job_exists(stack: &Stack, id: i64) -> bool {
     stack

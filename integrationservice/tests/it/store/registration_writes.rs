@@ -12,7 +12,7 @@ use integrationservice::domain::{
 use integrationservice::store::{StoreError, schema};
 
 use crate::both_backends;
-use crate::engine_harness::{Db, Stack, person, webinar_input};
+use crate::engine::harness::{Db, Stack, person, webinar_input};
 
 /// A well-formed webinar id that names no webinar.
 const MISSING: &str = "0190b3c4-0000-7000-8000-000000000000";

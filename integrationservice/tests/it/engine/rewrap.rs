@@ -13,7 +13,7 @@ use integrationservice::store::schema::provider_configs::dsl as p;
 use secrecy::ExposeSecret;
 
 use crate::both_backends;
-use crate::engine_harness::{Db, Stack, TOKEN_KEY, TOKEN_SECRET, person};
+use crate::engine::harness::{Db, Stack, TOKEN_KEY, TOKEN_SECRET, person};
 
 async fn stored(stack: &Stack) -> Vec<(String, i32, Vec<u8>, Vec<u8>)> {
     stack

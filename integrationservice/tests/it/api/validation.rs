@@ -10,7 +10,7 @@ use proto::webinar::v1::{
     webinar_service_client::WebinarServiceClient, *,
 };
 
-use super::api_harness::{Harness, assert_bad_field};
+use crate::api::harness::{Harness, assert_bad_field};
 
 const WEBINAR: &str = "tenants/tenant-a/webinars/0190f0c4-8b7e-7c3a-9a53-4f1e2d3c4b5a";
 const REGISTRATION: &str = "tenants/tenant-a/webinars/0190f0c4-8b7e-7c3a-9a53-4f1e2d3c4b5a/registrations/0190f0c4-8b7e-7c3a-9a53-4f1e2d3c4b5b";

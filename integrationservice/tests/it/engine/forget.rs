@@ -5,7 +5,7 @@ use std::time::Duration;
 use integrationservice::domain::{Error, RegistrationStatus};
 
 use crate::both_backends;
-use crate::engine_harness::{Db, Stack, eventually, person, webinar_input};
+use crate::engine::harness::{Db, Stack, eventually, person, webinar_input};
 
 async fn cancel_and_forget(db: Db) {
     let stack = Stack::start(db).await;

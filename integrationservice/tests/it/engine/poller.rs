@@ -8,7 +8,7 @@ use integrationservice::workers::MetricsSchedule;
 use on24sim::ViewingRequest;
 
 use crate::both_backends;
-use crate::engine_harness::{Db, Stack, eventually, fast_workers, person, webinar_input};
+use crate::engine::harness::{Db, Stack, eventually, fast_workers, person, webinar_input};
 
 async fn poller_follows_schedule(db: Db) {
     let mut workers = fast_workers();

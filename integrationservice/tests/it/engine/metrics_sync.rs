@@ -15,7 +15,7 @@ use on24sim::{SeedAttendees, ViewingRequest};
 use secrecy::SecretString;
 
 use crate::both_backends;
-use crate::engine_harness::{CLIENT_ID, Db, Stack, TOKEN_KEY, TOKEN_SECRET, fast_workers};
+use crate::engine::harness::{CLIENT_ID, Db, Stack, TOKEN_KEY, TOKEN_SECRET, fast_workers};
 
 /// Attendees at ON24: more than two chunks, the last one partial.
 const ATTENDEES: usize = 2 * SYNC_CHUNK + SYNC_CHUNK / 4;
