@@ -48,6 +48,12 @@ allow_wildcard = false
 # Empty: a random key per process (tokens do not survive a restart or cross replicas).
 page_token_key_file = ""
 
+[hardening]
+# No core dumps (always) and, when true, memory locked as it is touched (mlockall, best
+# effort: needs CAP_IPC_LOCK or a large RLIMIT_MEMLOCK), so ON24 secrets and data keys are
+# never swapped or dumped.
+lock_memory = true
+
 [database]
 # postgres://... or a SQLite path (optionally prefixed sqlite://).
 url = "integrationservice.sqlite"
@@ -104,6 +110,14 @@ pub struct ListenConfig {
     pub grpc: SocketAddr,
     /// Plaintext health address.
     pub health: SocketAddr,
+}
+
+/// Process hardening (`servicekit::hardening`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HardeningConfig {
+    /// Lock memory (`mlockall`, best effort); core dumps are refused either way.
+    pub lock_memory: bool,
 }
 
 /// Server TLS material.
@@ -267,6 +281,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// API edge.
     pub api: ApiConfig,
+    /// Process hardening.
+    pub hardening: HardeningConfig,
     /// Database.
     pub database: DatabaseConfig,
     /// Key service client.

@@ -1,6 +1,8 @@
 //! Plumbing the key service and the integration service share, so it is written once:
 //! OpenTelemetry traces and metrics over OTLP, structured logs, and W3C trace-context
-//! propagation over gRPC metadata and HTTP headers.
+//! propagation over gRPC metadata and HTTP headers, and process hardening (no core dumps,
+//! locked memory).
 #![forbid(unsafe_code)]
 
+pub mod hardening;
 pub mod telemetry;

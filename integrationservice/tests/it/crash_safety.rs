@@ -188,6 +188,37 @@ allow_http = true
     }
 }
 
+/// The process that holds ON24 secrets and data keys refuses core dumps before it reads any of
+/// them, and says whether it could lock its memory (as root it can; elsewhere it may not).
+fn assert_hardened(service: &Service, running: &Running) {
+    let pid = running.child.id();
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).expect("limits");
+    let core = limits
+        .lines()
+        .find(|l| l.starts_with("Max core file size"))
+        .expect("core limit line");
+    let soft_hard: Vec<&str> = core.split_whitespace().skip(4).take(2).collect();
+    assert_eq!(soft_hard, ["0", "0"], "{core}");
+    let log = std::fs::read_to_string(service.dir.path().join("service.log")).expect("log");
+    let line = log
+        .lines()
+        .find(|l| l.contains("process hardening applied"))
+        .unwrap_or_else(|| panic!("no hardening line in the log:\n{}", service.log_tail()));
+    assert!(line.contains("\"not_dumpable\":true"), "{line}");
+    assert!(line.contains("\"no_core\":true"), "{line}");
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    let locked_kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmLck:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .expect("VmLck");
+    assert_eq!(
+        line.contains("\"memory_locked\":true"),
+        locked_kb > 0,
+        "log says {line}, VmLck {locked_kb} kB"
+    );
+}
+
 /// Emails of the event's registrants as ON24 lists them (soft-deleted included).
 async fn on24_registrants(sim: &on24sim::SimHandle, event: i64) -> Vec<String> {
     let body: serde_json::Value = reqwest::Client::new()
@@ -287,6 +318,7 @@ async fn crash_and_restart(db: Db) {
     let service = Service::new(&keys, url);
     let mut running = service.start();
     let channel = service.connect(&mut running).await;
+    assert_hardened(&service, &running);
 
     ProviderConfigServiceClient::new(channel.clone())
         .put_on24_credentials(PutOn24CredentialsRequest {
