@@ -18,8 +18,6 @@ mod engine_refusals;
 mod engine_replicas;
 mod engine_rewrap;
 mod metrics_sync;
-mod on24_client;
-mod on24_contract;
 mod registration_writes;
 mod store_feed;
 mod store_indexes;
