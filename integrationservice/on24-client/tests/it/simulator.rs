@@ -7,7 +7,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use chrono::{DateTime, FixedOffset, Utc};
-use integrationservice::on24::*;
+use on24_client::*;
 use on24sim::{FaultConfig, SimConfig, SimHandle, Simulator, ViewingRequest};
 
 const CLIENT: u64 = 4467;
@@ -618,9 +618,7 @@ async fn logs_carry_operations_and_classes_but_no_secrets_or_emails() {
     let writer = buf.clone();
     // Our client at its most verbose (reqwest and hyper log through `log`, not tracing).
     let subscriber = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(
-            "integrationservice=trace",
-        ))
+        .with_env_filter(tracing_subscriber::EnvFilter::new("on24_client=trace"))
         .with_writer(move || writer.clone())
         .with_ansi(false)
         .finish();
@@ -695,7 +693,7 @@ async fn page_stream_makes_one_call_per_page_polled() {
         }
         sim.control().clear_journal().await.expect("cleared");
         let first = {
-            let mut pages = std::pin::pin!(pagination::pages::<EventPage>(&client, |page| {
+            let mut pages = std::pin::pin!(pages::<EventPage>(&client, |page| {
                 Operation::ListEvents {
                     page,
                     range: DateRange::default(),
@@ -717,7 +715,7 @@ async fn contract_example_server() -> (String, std::sync::Arc<std::sync::Mutex<V
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../on24sim/contract/on24-openapi.json"
+        "/../../on24sim/contract/on24-openapi.json"
     );
     let doc: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(path).expect("contract")).expect("json");

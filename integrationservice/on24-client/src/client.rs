@@ -196,7 +196,7 @@ impl On24Client {
         };
         let elapsed_ms = started.elapsed().as_millis() as u64;
         let _entered = span.enter();
-        crate::telemetry::on24_answered(&span, operation, &result);
+        crate::telemetry::answered(&span, operation, &result);
         match result {
             Ok((status, body)) if (200..300).contains(&status) => {
                 tracing::debug!(operation, status, elapsed_ms, "ON24 call succeeded");
@@ -301,7 +301,7 @@ impl On24Client {
         };
         let elapsed_ms = started.elapsed().as_millis() as u64;
         let _entered = span.enter();
-        crate::telemetry::on24_answered(&span, operation, &result);
+        crate::telemetry::answered(&span, operation, &result);
         match result {
             Ok((status, Ok(items))) => {
                 tracing::debug!(operation, status, elapsed_ms, "ON24 call succeeded");

@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 
 use chrono::DateTime;
-use integrationservice::on24::*;
+use on24_client::*;
 use serde_json::Value;
 
 const CLIENT_ID: u64 = 22921;
@@ -16,7 +16,7 @@ const SECRET: &str = "contract-secret-9b1c";
 fn contract() -> Value {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../on24sim/contract/on24-openapi.json"
+        "/../../on24sim/contract/on24-openapi.json"
     );
     let text = std::fs::read_to_string(path).expect("contract fixture readable");
     serde_json::from_str(&text).expect("contract is JSON")

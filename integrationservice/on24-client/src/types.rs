@@ -173,7 +173,7 @@ pub struct MessageResponse {
     pub message: Option<String>,
 }
 
-pub use super::people::*;
+pub(crate) use super::people::*;
 
 /// A response that is one page of a paginated read.
 pub trait Paged {
