@@ -1,13 +1,12 @@
 //! `cargo xtask clients-test`: the other-language clients against a real stack. Builds the
-//! Python wheel and installs it into a fresh virtualenv outside the repository (see
-//! `python.rs`), starts `xtask up` (free ports, a throwaway state folder) as a child process,
-//! waits for its `stack.json`, runs the Python tests and the Node client's `node --test` suite
-//! with `WEBINAR_STACK_JSON` (and `WEBINAR_INTEGRATIONSERVICE_BIN`, for the tests that run and
-//! restart a private integration service) set, then stops the stack with SIGINT and requires
-//! a clean exit. `cargo xtask test` calls this as its client suite.
+//! Python wheel and installs it into a fresh virtualenv outside the repository (`python.rs`),
+//! builds and type-checks the TypeScript package (`typescript.rs`), starts `xtask up` (free
+//! ports, a throwaway state folder) as a child process, waits for its `stack.json`, runs both
+//! test suites with `WEBINAR_STACK_JSON` (and `WEBINAR_INTEGRATIONSERVICE_BIN`, for the tests
+//! that run and restart a private integration service) set, then stops the stack with SIGINT
+//! and requires a clean exit. `cargo xtask test` calls this as its client suite.
 
 use std::{
-    fs,
     path::Path,
     process::{Child, Command},
     time::{Duration, Instant},
@@ -15,9 +14,10 @@ use std::{
 
 use anyhow::{Context, Result, bail};
 
-use crate::run::{exec, on_path, target_dir, workspace_root};
+use crate::run::{target_dir, workspace_root};
 
 mod python;
+mod typescript;
 
 /// Options of `cargo xtask clients-test`.
 #[derive(Debug, clap::Args)]
@@ -31,23 +31,18 @@ pub struct Args {
 pub fn run(args: &Args) -> Result<()> {
     let root = workspace_root();
     let builder = python::ensure_builder(&root)?;
-    ensure_node(&root)?;
+    typescript::ensure_installed(&root)?;
     let work = tempfile::Builder::new().prefix("clients-test-").tempdir()?;
     // Built and installed before the stack starts: the stack is not needed for that.
     let (python, py_run) = python::install_wheel(&root, &builder, work.path())?;
+    typescript::build(&root)?;
     let state = work.path().join("state");
     let mut stack = start_stack(&state, args.no_build)?;
     let stack_json = state.join("stack.json");
     let bin = target_dir(&root).join("debug");
     let result = wait_for(&stack_json, &mut stack.child, Duration::from_secs(300)).and_then(|()| {
         python::run_tests(&python, &py_run, &stack_json, &bin)?;
-        let node = root.join("client").join("node");
-        exec(
-            Command::new("node")
-                .current_dir(&node)
-                .args(["--test", "test/"])
-                .env("WEBINAR_STACK_JSON", &stack_json),
-        )
+        typescript::run_tests(&root, &stack_json, &bin)
     });
     let stopped = stack.stop();
     result?;
@@ -132,28 +127,6 @@ pub fn wait_for(stack_json: &Path, child: &mut Child, timeout: Duration) -> Resu
             bail!("the stack was not ready within {timeout:?}");
         }
         std::thread::sleep(Duration::from_millis(200));
-    }
-    Ok(())
-}
-
-/// `npm ci` in `clients/node` when `node_modules` is missing or older than the lock file.
-fn ensure_node(root: &Path) -> Result<()> {
-    if !on_path("node") || !on_path("npm") {
-        bail!("node and npm are needed for the Node client; install them");
-    }
-    let dir = root.join("client").join("node");
-    let lock = dir.join("package-lock.json");
-    let marker = dir.join("node_modules").join(".package-lock.json");
-    let fresh = match (fs::metadata(&lock), fs::metadata(&marker)) {
-        (Ok(l), Ok(m)) => m.modified()? >= l.modified()?,
-        _ => false,
-    };
-    if !fresh {
-        exec(
-            Command::new("npm")
-                .current_dir(&dir)
-                .args(["ci", "--no-audit", "--no-fund"]),
-        )?;
     }
     Ok(())
 }
