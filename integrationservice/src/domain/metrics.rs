@@ -10,7 +10,7 @@ use super::{
 };
 use crate::provider::AttendeeReport;
 use crate::store::models::{MetricsRow, RegistrationRow, WebinarRow};
-use crate::store::{DbConnection, changes, metrics, now_ms, providers, registrations};
+use crate::store::{DbConnection, changes, metrics, now_ms, providers, registrations, webinars};
 
 /// Metrics and change-feed service.
 #[derive(Debug)]
@@ -170,15 +170,7 @@ pub fn finish_sync(
     webinar: &str,
     now: i64,
 ) -> Result<(), Error> {
-    use crate::store::schema::webinars::dsl as w;
-    use diesel::prelude::*;
-    diesel::update(
-        w::webinars
-            .filter(w::tenant.eq(tenant))
-            .filter(w::id.eq(webinar)),
-    )
-    .set(w::last_metrics_at.eq(Some(now)))
-    .execute(conn)?;
+    webinars::set_last_metrics(conn, tenant, webinar, now)?;
     providers::set_last_metrics(conn, tenant, now)?;
     Ok(())
 }

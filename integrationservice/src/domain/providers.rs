@@ -131,11 +131,8 @@ pub(crate) fn pause_tenant(conn: &mut DbConnection, tenant: &str) -> diesel::Que
     let moved = registrations::move_status(
         conn,
         tenant,
-        &[
-            RegistrationStatus::Pending.as_str(),
-            RegistrationStatus::Retrying.as_str(),
-        ],
-        RegistrationStatus::Paused.as_str(),
+        &[RegistrationStatus::Pending, RegistrationStatus::Retrying],
+        RegistrationStatus::Paused,
     )?;
     let feed: Vec<_> = moved
         .iter()
@@ -150,8 +147,8 @@ pub(crate) fn resume_tenant(conn: &mut DbConnection, tenant: &str) -> diesel::Qu
     let moved = registrations::move_status(
         conn,
         tenant,
-        &[RegistrationStatus::Paused.as_str()],
-        RegistrationStatus::Pending.as_str(),
+        &[RegistrationStatus::Paused],
+        RegistrationStatus::Pending,
     )?;
     let feed: Vec<_> = moved
         .iter()
@@ -310,7 +307,7 @@ impl ProviderConfigs<'_> {
                 Ok::<_, Error>(registrations::count_in_status(
                     conn,
                     &t,
-                    RegistrationStatus::Paused.as_str(),
+                    RegistrationStatus::Paused,
                 )?)
             })
             .await?;

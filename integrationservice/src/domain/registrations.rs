@@ -139,7 +139,7 @@ impl Registrations<'_> {
             self.engine.signals.changes_added();
         }
         if deferred {
-            self.engine.replica_wake.poke(&self.engine.store);
+            self.engine.store.wake_other_replicas();
         }
         Ok(out)
     }
@@ -182,7 +182,7 @@ impl Registrations<'_> {
                     conn,
                     &t,
                     &w,
-                    status.map(S::as_str),
+                    status,
                     after.as_deref(),
                     limit + 1,
                 )?)
@@ -371,81 +371,6 @@ impl Registrations<'_> {
     }
 }
 
-/// Coalesced cross-replica wake-up for jobs enqueued without the outbox trigger's NOTIFY
-/// (PostgreSQL). PostgreSQL serialises the commits of notifying transactions on one
-/// database-wide lock held through the commit's WAL flush, so a NOTIFY in every registration
-/// capped writes at about one commit per fsync (~400/s here, against ~5,500/s without). The
-/// registration statement asks the trigger to stay quiet; after its commit the caller pokes
-/// this, which sends one `NOTIFY` (its own tiny transaction, not waiting for its flush: a
-/// lost wake-up only means the other replicas find the jobs at their next poll) and folds
-/// every poke that arrives while it runs, or in the `SPACING` after it, into the next one.
-/// This replica's own workers are woken in-process as before.
-#[derive(Debug, Default)]
-pub(crate) struct ReplicaWake {
-    state: std::sync::Mutex<WakeState>,
-}
-
-#[derive(Debug, Default)]
-struct WakeState {
-    /// A task is sending (or waiting out `SPACING`).
-    running: bool,
-    /// Jobs were committed since that task's last NOTIFY.
-    again: bool,
-}
-
-impl ReplicaWake {
-    /// Least time between two notifications of one replica.
-    const SPACING: std::time::Duration = std::time::Duration::from_millis(5);
-
-    /// Makes sure a NOTIFY is sent after this call.
-    pub(crate) fn poke(self: &std::sync::Arc<Self>, store: &crate::store::Store) {
-        {
-            let mut s = self
-                .state
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if s.running {
-                s.again = true;
-                return;
-            }
-            s.running = true;
-        }
-        let (me, store) = (self.clone(), store.clone());
-        tokio::spawn(async move {
-            loop {
-                let sent = store
-                    .run(|conn| match conn {
-                        DbConnection::Pg(pg) => {
-                            use diesel::connection::SimpleConnection;
-                            pg.batch_execute(&format!(
-                                "BEGIN; SET LOCAL synchronous_commit TO OFF; \
-                                 SELECT pg_notify('{}', ''); COMMIT",
-                                crate::workers::wake::CHANNEL
-                            ))
-                            .map_err(crate::store::StoreError::from)
-                        }
-                        DbConnection::Sqlite(_) => Ok(()),
-                    })
-                    .await;
-                if let Err(e) = sent {
-                    tracing::warn!(error = %e, "could not notify other replicas of new jobs; they find them at their next poll");
-                }
-                tokio::time::sleep(Self::SPACING).await;
-                let mut s = me
-                    .state
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                if s.again {
-                    s.again = false;
-                } else {
-                    s.running = false;
-                    return;
-                }
-            }
-        });
-    }
-}
-
 /// Every credential status whose `blocks_calls` holds work (the match fails to compile when
 /// a status is added, so the list cannot fall behind).
 fn blocking_statuses() -> Vec<&'static str> {
@@ -478,7 +403,7 @@ fn blocking_statuses() -> Vec<&'static str> {
 /// for jobs committed without the trigger's NOTIFY.
 ///
 /// On PostgreSQL the new people (the common case) are written by one statement
-/// ([`registrations::insert_new_pg`]) that checks the credentials and the webinar and inserts
+/// ([`registrations::insert_new_in_one_statement`]) that checks the credentials and the webinar and inserts
 /// the rows, their jobs and feed entries with `ON CONFLICT DO NOTHING`: one round trip, and no
 /// look-up first. Only the items it skipped (an email or request id the webinar already
 /// holds) and refusals go through [`register_in`] in a transaction, which answers them exactly
@@ -493,10 +418,10 @@ fn register_any(
     items: Vec<RegistrationInput>,
 ) -> Result<(Vec<RegisterOutcome>, bool), Error> {
     use diesel::Connection;
-    let DbConnection::Pg(pg) = conn else {
+    if !registrations::one_statement_insert(conn) {
         let out = conn.transaction(|c| register_in(c, tenant, webinar, items))?;
         return Ok((out, false));
-    };
+    }
     let now = now_ms();
     let mut outcomes: Vec<Option<RegisterOutcome>> = Vec::with_capacity(items.len());
     let mut rows = Vec::with_capacity(items.len());
@@ -525,9 +450,9 @@ fn register_any(
     }
     let blocking = blocking_statuses();
     let trace_context = servicekit::telemetry::current_traceparent();
-    let done = registrations::insert_new_pg(
-        pg,
-        registrations::NewRowsPg {
+    let Some(done) = registrations::insert_new_in_one_statement(
+        conn,
+        registrations::NewRegistrations {
             tenant,
             webinar_id: webinar,
             blocking: &blocking,
@@ -537,7 +462,11 @@ fn register_any(
             trace_context: trace_context.as_deref(),
             rows: &rows,
         },
-    )?;
+    )?
+    else {
+        let out = conn.transaction(|c| register_in(c, tenant, webinar, items))?;
+        return Ok((out, false));
+    };
     if !done.accepted {
         // Refused (or the state changed since): the transactional path names the reason.
         let out = conn.transaction(|c| register_in(c, tenant, webinar, items))?;

@@ -89,15 +89,7 @@ fn by_reference(
     tenant: &str,
     reference: &str,
 ) -> Result<Option<WebinarRow>, Error> {
-    use crate::store::schema::webinars::dsl as w;
-    use diesel::prelude::*;
-    Ok(w::webinars
-        .filter(w::tenant.eq(tenant))
-        .filter(w::crm_reference_id.eq(reference))
-        .filter(w::deleted.eq(false))
-        .select(WebinarRow::as_select())
-        .first(conn)
-        .optional()?)
+    Ok(webinars::by_reference(conn, tenant, reference)?)
 }
 
 impl Webinars<'_> {

@@ -196,7 +196,8 @@ impl On24Client {
         };
         let elapsed_ms = started.elapsed().as_millis() as u64;
         let _entered = span.enter();
-        crate::telemetry::on24_answered(&span, operation, &result);
+        let (status, class) = answer_class(operation, &result);
+        crate::telemetry::on24_answered(&span, operation, status, class);
         match result {
             Ok((status, body)) if (200..300).contains(&status) => {
                 tracing::debug!(operation, status, elapsed_ms, "ON24 call succeeded");
@@ -301,7 +302,8 @@ impl On24Client {
         };
         let elapsed_ms = started.elapsed().as_millis() as u64;
         let _entered = span.enter();
-        crate::telemetry::on24_answered(&span, operation, &result);
+        let (status, class) = answer_class(operation, &result);
+        crate::telemetry::on24_answered(&span, operation, status, class);
         match result {
             Ok((status, Ok(items))) => {
                 tracing::debug!(operation, status, elapsed_ms, "ON24 call succeeded");
@@ -582,3 +584,19 @@ pub(crate) fn page_size(client: &On24Client) -> u32 {
 
 /// Used by `pagination` to bound the walk when ON24 keeps answering full pages.
 pub(crate) const MAX_PAGES: u32 = 100_000;
+
+/// An answer's HTTP status (None: no answer) and error class (None: a success), for
+/// telemetry.
+fn answer_class<T>(
+    operation: &'static str,
+    result: &Result<(u16, T), On24Error>,
+) -> (Option<u16>, Option<&'static str>) {
+    match result {
+        Ok((status, _)) if (200..300).contains(status) => (Some(*status), None),
+        Ok((status, _)) => (
+            Some(*status),
+            Some(On24Error::from_status(operation, *status, None).class()),
+        ),
+        Err(e) => (None, Some(e.class())),
+    }
+}

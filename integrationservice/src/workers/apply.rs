@@ -12,19 +12,16 @@
 
 use std::time::Duration;
 
-use diesel::prelude::*;
+use diesel::QueryResult;
 
 use super::WorkerConfig;
 use super::backoff::quota_pause;
 use super::execute::{Effect, Outcome, Ran};
 use crate::domain::providers::{is_blocked, pause_tenant, status_of};
-use crate::domain::{
-    CredentialStatus, Engine, Error, RegistrationStatus as S, WebinarStatus, jobs,
-};
+use crate::domain::{CredentialStatus, Engine, Error, RegistrationStatus as S, jobs};
 use crate::provider::ProviderError;
 use crate::store::models::JobRow;
-use crate::store::schema::{registrations::dsl as r, webinars::dsl as w};
-use crate::store::{DbConnection, changes, now_ms, outbox, providers};
+use crate::store::{DbConnection, changes, now_ms, outbox, providers, registrations, webinars};
 
 /// Appends one REGISTRATION entry to the change feed, in the caller's transaction.
 fn registration_changed(
@@ -62,32 +59,20 @@ fn set_registration(
     if job.kind == jobs::CANCEL_REGISTRATION {
         // The registration stays CANCELLED here; the provider's refusal is shown beside it.
         if status == S::Failed {
-            diesel::update(
-                r::registrations
-                    .filter(r::tenant.eq(&job.tenant))
-                    .filter(r::id.eq(reg)),
-            )
-            .set((r::last_error.eq(last_error), r::updated_at.eq(now_ms())))
-            .execute(conn)?;
+            registrations::set_last_error(conn, &job.tenant, reg, last_error)?;
             registration_changed(conn, &job.tenant, Some(webinar), Some(reg))?;
         }
         return Ok(());
     }
-    let n = diesel::update(
-        r::registrations
-            .filter(r::tenant.eq(&job.tenant))
-            .filter(r::id.eq(reg))
-            .filter(r::status.ne_all([S::Cancelled.as_str(), S::Forgotten.as_str()])),
-    )
-    .set((
-        r::status.eq(status.as_str()),
-        r::attempts.eq(job.attempts + 1),
-        r::last_error.eq(last_error),
-        r::next_attempt_at.eq(next_attempt_at),
-        r::updated_at.eq(now_ms()),
-    ))
-    .execute(conn)?;
-    if n > 0 {
+    if registrations::set_delivery_state(
+        conn,
+        &job.tenant,
+        reg,
+        status,
+        job.attempts + 1,
+        last_error,
+        next_attempt_at,
+    )? {
         registration_changed(conn, &job.tenant, Some(webinar), Some(reg))?;
     }
     Ok(())
@@ -102,23 +87,14 @@ fn delivered(
     eventuserid: i64,
     now: i64,
 ) -> QueryResult<bool> {
-    let n = diesel::update(
-        r::registrations
-            .filter(r::tenant.eq(&job.tenant))
-            .filter(r::id.eq(registration_id))
-            .filter(r::status.ne_all([S::Cancelled.as_str(), S::Forgotten.as_str()])),
+    registrations::mark_delivered(
+        conn,
+        &job.tenant,
+        registration_id,
+        eventuserid,
+        job.attempts + 1,
+        now,
     )
-    .set((
-        r::status.eq(S::Delivered.as_str()),
-        r::eventuserid.eq(Some(eventuserid)),
-        r::attempts.eq(job.attempts + 1),
-        r::last_error.eq(None::<String>),
-        r::next_attempt_at.eq(None::<i64>),
-        r::delivered_at.eq(Some(now)),
-        r::updated_at.eq(now),
-    ))
-    .execute(conn)?;
-    Ok(n > 0)
 }
 
 fn write_effect(
@@ -147,7 +123,7 @@ fn write_effect(
             }
         }
         Effect::EventReady { webinar_id, info } => {
-            let Some(row) = crate::store::webinars::get(conn, &job.tenant, &webinar_id)? else {
+            let Some(row) = webinars::get(conn, &job.tenant, &webinar_id)? else {
                 return Ok(());
             };
             let end = if row.start_at > 0 {
@@ -158,33 +134,24 @@ fn write_effect(
             let next = end
                 .and_then(|end| cfg.metrics.next_after(end, now))
                 .or(row.next_metrics_at);
-            // Link only an unlinked webinar (or refresh the same link): when two runs of a
-            // create raced, the first recorded wins and the other event is reported.
-            let linked = diesel::update(
-                w::webinars
-                    .filter(w::tenant.eq(&job.tenant))
-                    .filter(w::id.eq(&webinar_id))
-                    .filter(
-                        w::on24_event_id
-                            .is_null()
-                            .or(w::on24_event_id.eq(info.event_id)),
-                    ),
-            )
-            .set((
-                w::on24_event_id.eq(Some(info.event_id)),
-                w::status.eq(WebinarStatus::Active.as_str()),
-                w::last_error.eq(None::<String>),
-                w::audience_url.eq(info.audience_url.or(row.audience_url)),
-                w::report_url.eq(info.report_url.or(row.report_url)),
-                w::preview_url.eq(info.preview_url.or(row.preview_url)),
-                w::next_metrics_at.eq(next),
-                w::updated_at.eq(now),
-            ))
-            .execute(conn)?;
-            if linked == 0 {
+            let event_id = info.event_id;
+            let linked = webinars::link_event(
+                conn,
+                &job.tenant,
+                &webinar_id,
+                webinars::EventLink {
+                    event_id,
+                    audience_url: info.audience_url.or(row.audience_url),
+                    report_url: info.report_url.or(row.report_url),
+                    preview_url: info.preview_url.or(row.preview_url),
+                    next_metrics_at: next,
+                },
+                now,
+            )?;
+            if !linked {
                 tracing::warn!(
                     job = job.id,
-                    on24.event_id = info.event_id,
+                    on24.event_id = event_id,
                     linked_event_id = row.on24_event_id,
                     "the webinar is already linked to another ON24 event; this one stays unlinked"
                 );
@@ -216,17 +183,7 @@ fn stop(conn: &mut DbConnection, job: &JobRow, owner: &str, reason: &str) -> Res
     if job.kind == jobs::CREATE_EVENT
         && let Some(webinar) = &job.webinar_id
     {
-        diesel::update(
-            w::webinars
-                .filter(w::tenant.eq(&job.tenant))
-                .filter(w::id.eq(webinar)),
-        )
-        .set((
-            w::status.eq(WebinarStatus::Failed.as_str()),
-            w::last_error.eq(Some(reason)),
-            w::updated_at.eq(now_ms()),
-        ))
-        .execute(conn)?;
+        webinars::mark_failed(conn, &job.tenant, webinar, reason)?;
         changes::append(
             conn,
             &[changes::change(&job.tenant, "WEBINAR", Some(webinar), None)],
@@ -290,18 +247,11 @@ fn hold(conn: &mut DbConnection, job: &JobRow, owner: &str) -> Result<bool, Erro
     let (Some(webinar), Some(reg)) = (&job.webinar_id, &job.registration_id) else {
         return Ok(false);
     };
-    let n = diesel::update(
-        r::registrations
-            .filter(r::tenant.eq(&job.tenant))
-            .filter(r::id.eq(reg))
-            .filter(r::status.eq_any([S::Pending.as_str(), S::Retrying.as_str()])),
-    )
-    .set((r::status.eq(S::Paused.as_str()), r::updated_at.eq(now_ms())))
-    .execute(conn)?;
-    if n > 0 {
+    let paused = registrations::pause_undelivered(conn, &job.tenant, reg)?;
+    if paused {
         registration_changed(conn, &job.tenant, Some(webinar), Some(reg))?;
     }
-    Ok(n > 0)
+    Ok(paused)
 }
 
 /// The run found the tenant's integration disabled (credentials deleted or refused). Usually
@@ -583,108 +533,31 @@ fn write_batch(conn: &mut DbConnection, mut rows: Vec<Finished>) -> Result<bool,
         providers::clear_throttle(conn, tenant)?;
     }
     rows.sort_by_key(|(job, _, _)| job.id);
-    let now = now_ms();
-    let mut feed = Vec::new();
-    if let DbConnection::Pg(pg) = conn {
-        for fed in complete_delivered_pg(pg, &rows, now)? {
-            feed.push(changes::change(
-                &fed.tenant,
+    let done: Vec<outbox::Completion<'_>> = rows
+        .iter()
+        .map(|(job, owner, quick)| outbox::Completion {
+            job,
+            owner,
+            delivered: match quick {
+                Quick::Delivered {
+                    registration_id,
+                    eventuserid,
+                } => Some((registration_id.as_str(), *eventuserid)),
+                Quick::Nothing => None,
+            },
+        })
+        .collect();
+    let feed: Vec<_> = outbox::complete_batch(conn, &done, now_ms())?
+        .iter()
+        .map(|d| {
+            changes::change(
+                &d.tenant,
                 "REGISTRATION",
-                Some(&fed.webinar_id),
-                Some(&fed.id),
-            ));
-        }
-        changes::append(conn, &feed)?;
-        return Ok(!feed.is_empty());
-    }
-    for (job, owner, quick) in &rows {
-        outbox::complete(conn, job.id, owner)?;
-        if let Quick::Delivered {
-            registration_id,
-            eventuserid,
-        } = quick
-            && delivered(conn, job, registration_id, *eventuserid, now)?
-        {
-            feed.push(changes::change(
-                &job.tenant,
-                "REGISTRATION",
-                job.webinar_id.as_deref(),
-                Some(registration_id),
-            ));
-        }
-    }
+                d.webinar_id.as_deref(),
+                Some(&d.id),
+            )
+        })
+        .collect();
     changes::append(conn, &feed)?;
     Ok(!feed.is_empty())
-}
-
-/// A registration a batch marked DELIVERED (for its feed entry).
-#[derive(diesel::QueryableByName)]
-struct Fed {
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    tenant: String,
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    webinar_id: String,
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    id: String,
-}
-
-/// PostgreSQL: a batch's job completions and DELIVERED registrations in one statement (the
-/// rows as arrays), the same rules as `outbox::complete` and `delivered` one by one: a job is
-/// removed only under its lease owner; a registration becomes DELIVERED unless it was
-/// cancelled or forgotten since. Returns the registrations that changed.
-fn complete_delivered_pg(
-    pg: &mut diesel::PgConnection,
-    rows: &[Finished],
-    now: i64,
-) -> QueryResult<Vec<Fed>> {
-    use diesel::sql_types::{Array, BigInt, Integer, Nullable, Text};
-    let mut ids = Vec::with_capacity(rows.len());
-    let mut owners = Vec::with_capacity(rows.len());
-    let mut tenants = Vec::with_capacity(rows.len());
-    let mut registrations = Vec::with_capacity(rows.len());
-    let mut eventuserids = Vec::with_capacity(rows.len());
-    let mut attempts = Vec::with_capacity(rows.len());
-    for (job, owner, quick) in rows {
-        ids.push(job.id);
-        owners.push(owner.as_str());
-        tenants.push(job.tenant.as_str());
-        attempts.push(job.attempts.saturating_add(1));
-        match quick {
-            Quick::Delivered {
-                registration_id,
-                eventuserid,
-            } => {
-                registrations.push(Some(registration_id.as_str()));
-                eventuserids.push(Some(*eventuserid));
-            }
-            Quick::Nothing => {
-                registrations.push(None);
-                eventuserids.push(None);
-            }
-        }
-    }
-    let sql = format!(
-        "WITH v AS (SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], \
-             $5::bigint[], $6::int[]) AS v(job_id, owner, tenant, registration_id, eventuserid, attempts)), \
-         done AS (DELETE FROM outbox_jobs o USING v \
-             WHERE o.id = v.job_id AND o.lease_owner = v.owner RETURNING o.id) \
-         UPDATE registrations r SET status = '{delivered}', eventuserid = v.eventuserid, \
-             attempts = v.attempts, last_error = NULL, next_attempt_at = NULL, \
-             delivered_at = $7, updated_at = $7 \
-         FROM v WHERE v.registration_id IS NOT NULL AND r.tenant = v.tenant \
-             AND r.id = v.registration_id AND r.status NOT IN ('{cancelled}', '{forgotten}') \
-         RETURNING r.tenant, r.webinar_id, r.id",
-        delivered = S::Delivered.as_str(),
-        cancelled = S::Cancelled.as_str(),
-        forgotten = S::Forgotten.as_str(),
-    );
-    diesel::sql_query(sql)
-        .bind::<Array<BigInt>, _>(ids)
-        .bind::<Array<Text>, _>(owners)
-        .bind::<Array<Text>, _>(tenants)
-        .bind::<Array<Nullable<Text>>, _>(registrations)
-        .bind::<Array<Nullable<BigInt>>, _>(eventuserids)
-        .bind::<Array<Integer>, _>(attempts)
-        .bind::<BigInt, _>(now)
-        .load(pg)
 }

@@ -7,6 +7,7 @@
 pub mod apply;
 pub mod backoff;
 pub mod execute;
+pub mod gauges;
 pub mod poller;
 pub mod schedule;
 pub mod wake;
@@ -23,7 +24,9 @@ pub use backoff::Backoff;
 pub use schedule::MetricsSchedule;
 
 use crate::domain::Engine;
+use crate::store::models::JobRow;
 use crate::store::{Backend, now_ms, outbox};
+use crate::telemetry::{JobEnd, JobLabels};
 
 /// Settings of the background workers.
 #[derive(Clone, Debug)]
@@ -164,7 +167,7 @@ async fn deliver_loop(engine: Engine, cfg: WorkerConfig, shutdown: CancellationT
         };
         let got_any = !claimed.is_empty();
         // One read of the claimed jobs' rows for all of them (each run reads alone if it fails).
-        let mut loaded: Vec<Option<execute::Loaded>> = if claimed.is_empty() {
+        let mut loaded: Vec<Option<crate::store::job_inputs::JobInputs>> = if claimed.is_empty() {
             Vec::new()
         } else {
             let jobs: Vec<_> = claimed.iter().map(|(job, _)| job.clone()).collect();
@@ -184,7 +187,7 @@ async fn deliver_loop(engine: Engine, cfg: WorkerConfig, shutdown: CancellationT
             let engine = engine.clone();
             let cfg = cfg.clone();
             let recorder = recorder.clone();
-            let span = crate::telemetry::job_span(&job);
+            let span = crate::telemetry::job_span(&job_labels(&job));
             running.spawn(async move {
                 let _permit = permit;
                 let ran = match execute::run_loaded(&engine, &job, loaded).await {
@@ -194,7 +197,7 @@ async fn deliver_loop(engine: Engine, cfg: WorkerConfig, shutdown: CancellationT
                         execute::Outcome::Wait.into()
                     }
                 };
-                crate::telemetry::job_ran(&job, &ran.outcome);
+                crate::telemetry::job_ran(&job_labels(&job), job_end(&ran.outcome));
                 // Successes are recorded in batches with others that finished meanwhile; the
                 // rest (and a batch that failed) one by one.
                 let ran = match apply::Quick::split(ran) {
@@ -245,6 +248,32 @@ async fn deliver_loop(engine: Engine, cfg: WorkerConfig, shutdown: CancellationT
     while running.join_next().await.is_some() {}
     drop(recorder);
     let _ = recording.await;
+}
+
+/// What telemetry records of a job.
+fn job_labels(job: &JobRow) -> JobLabels<'_> {
+    JobLabels {
+        id: job.id,
+        kind: &job.kind,
+        tenant: &job.tenant,
+        webinar_id: job.webinar_id.as_deref(),
+        attempts: job.attempts,
+        trace_context: job.trace_context.as_deref(),
+        created_at: job.created_at,
+        metrics_sync: job.kind == crate::domain::jobs::SYNC_METRICS,
+    }
+}
+
+/// How telemetry names a run's outcome.
+fn job_end(outcome: &execute::Outcome) -> JobEnd {
+    use execute::Outcome;
+    match outcome {
+        Outcome::Done(_) => JobEnd::Done,
+        Outcome::Failed(_) => JobEnd::Failed,
+        Outcome::Wait => JobEnd::Other("wait"),
+        Outcome::Disabled => JobEnd::Other("disabled"),
+        Outcome::Stop(_) => JobEnd::Other("stopped"),
+    }
 }
 
 /// Sleeps until the next job is due, at most `poll`.
