@@ -268,6 +268,6 @@ mod tests {
             format!("{:?}", Backend::from_url("sqlite:///var/lib/ks.db")),
             "Sqlite(/var/lib/ks.db)"
         );
-        assert!(Backend::from_url("postgresql://u:p@h/db").is_sqlite() == false);
+        assert!(!Backend::from_url("postgresql://u:p@h/db").is_sqlite());
     }
 }

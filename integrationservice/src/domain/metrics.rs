@@ -157,7 +157,9 @@ pub fn store_chunk(
     let written = metrics::write_changed(conn, tenant, webinar, now, &inserts, &updates)?;
     let feed: Vec<_> = metrics::registration_ids(conn, tenant, webinar, &written)?
         .iter()
-        .map(|(_, id)| changes::change(tenant, "ATTENDEE_METRICS", Some(webinar), Some(id)))
+        .map(|(_, id)| {
+            changes::change(tenant, ChangeKind::AttendeeMetrics, Some(webinar), Some(id))
+        })
         .collect();
     changes::append(conn, &feed)?;
     Ok(written.len())

@@ -11,7 +11,7 @@ use super::models::{JobRow, NewJob};
 use super::schema::outbox_jobs::dsl as j;
 use super::{DbConnection, now_ms};
 
-pub use super::status::JobState;
+pub use super::status::{JobKind, JobState};
 
 /// Ready to be claimed once `next_run_at` has passed.
 pub const READY: &str = JobState::Ready.as_str();
@@ -25,7 +25,7 @@ pub const FAILED: &str = JobState::Failed.as_str();
 /// Builds a job that is ready now.
 pub fn new_job(
     tenant: &str,
-    kind: &str,
+    kind: JobKind,
     webinar_id: Option<&str>,
     registration_id: Option<&str>,
     payload: Option<String>,
@@ -33,7 +33,7 @@ pub fn new_job(
     let now = now_ms();
     NewJob {
         tenant: tenant.to_owned(),
-        kind: kind.to_owned(),
+        kind: kind.as_str().to_owned(),
         webinar_id: webinar_id.map(str::to_owned),
         registration_id: registration_id.map(str::to_owned),
         payload,
@@ -89,7 +89,7 @@ pub fn claim(
     lease_ms: i64,
     limit: i64,
     per_tenant: i64,
-    durable_kinds: &[&str],
+    durable_kinds: &[JobKind],
 ) -> QueryResult<Vec<JobRow>> {
     let now = now_ms();
     // Candidates beyond `limit`, so that one tenant at its limit does not use up the scan.
@@ -151,7 +151,7 @@ pub fn claim(
                     .load(pg)?;
                 if jobs
                     .iter()
-                    .any(|job| durable_kinds.contains(&job.kind.as_str()))
+                    .any(|job| durable_kinds.iter().any(|k| k.as_str() == job.kind))
                 {
                     // Read at commit time: this claim's `claims + 1` must survive a crash.
                     diesel::sql_query("SET LOCAL synchronous_commit = on").execute(pg)?;
@@ -318,13 +318,13 @@ pub fn has_unfinished(
     conn: &mut DbConnection,
     tenant: &str,
     webinar_id: &str,
-    kind: &str,
+    kind: JobKind,
 ) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(
         j::outbox_jobs
             .filter(j::tenant.eq(tenant))
             .filter(j::webinar_id.eq(webinar_id))
-            .filter(j::kind.eq(kind))
+            .filter(j::kind.eq(kind.as_str()))
             .filter(j::state.ne(FAILED)),
     ))
     .get_result(conn)

@@ -5,7 +5,7 @@ use diesel::prelude::*;
 
 use super::models::RegistrationRow;
 use super::schema::registrations::dsl as r;
-use super::status::{JobState, RegistrationStatus as S};
+use super::status::{ChangeKind, JobKind, JobState, RegistrationStatus as S};
 use super::{DbConnection, now_ms};
 
 /// Statuses a worker's result no longer changes: the CRM cancelled or forgot the person
@@ -309,8 +309,8 @@ pub struct NewRegistrations<'a> {
     /// Credential statuses that hold work (`CredentialStatus::blocks_calls`).
     pub blocking: &'a [&'a str],
     pub now: i64,
-    pub job_kind: &'a str,
-    pub change_kind: &'a str,
+    pub job_kind: JobKind,
+    pub change_kind: ChangeKind,
     pub trace_context: Option<&'a str>,
     pub rows: &'a [RegistrationRow],
 }
@@ -347,9 +347,9 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for InsertNewPg<'_> {
         out.push_sql("::text[] AS blocking, ");
         out.push_bind_param::<BigInt, _>(&a.now)?;
         out.push_sql("::bigint AS now, ");
-        out.push_bind_param::<Text, _>(&a.job_kind)?;
+        out.push_bind_param::<Text, _>(a.job_kind.as_str())?;
         out.push_sql("::text AS job_kind, ");
-        out.push_bind_param::<Text, _>(&a.change_kind)?;
+        out.push_bind_param::<Text, _>(a.change_kind.as_str())?;
         out.push_sql("::text AS change_kind, ");
         out.push_bind_param::<Nullable<Text>, _>(&a.trace_context)?;
         // The checks the transactional path makes: live credentials and a live webinar.

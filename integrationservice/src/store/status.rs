@@ -114,3 +114,26 @@ impl JobState {
     /// Every state, in the order the outbox gauges report them.
     pub const ALL: [Self; 4] = [Self::Ready, Self::Running, Self::Paused, Self::Failed];
 }
+
+string_enum!(
+    /// What an outbox job does at the provider (`outbox_jobs.kind`); `workers::jobs` has one
+    /// handler per kind.
+    JobKind {
+        /// Create the webinar at the provider.
+        CreateEvent = "create_event",
+        /// Read a linked webinar's URLs from the provider.
+        RefreshEvent = "refresh_event",
+        /// Push webinar changes to the provider.
+        UpdateEvent = "update_event",
+        /// Register a person at the provider.
+        DeliverRegistration = "deliver_registration",
+        /// Push a registration's changed fields.
+        UpdateRegistration = "update_registration",
+        /// Cancel a registration at the provider.
+        CancelRegistration = "cancel_registration",
+        /// Erase people at the provider; the payload is the emails.
+        Forget = "forget",
+        /// Pull a webinar's attendee metrics.
+        SyncMetrics = "sync_metrics",
+    }
+);

@@ -16,9 +16,12 @@ use diesel::QueryResult;
 
 use super::WorkerConfig;
 use super::backoff::quota_pause;
-use super::execute::{Effect, Outcome, Ran};
+use super::execute::{Effect, Outcome, RunResult};
+pub use super::recorder::{BatchedSuccess, Recorder, Recording};
 use crate::domain::providers::{is_blocked, pause_tenant, status_of};
-use crate::domain::{CredentialStatus, Engine, Error, RegistrationStatus as S, jobs};
+use crate::domain::{
+    ChangeKind, CredentialStatus, Engine, Error, RegistrationStatus as S, jobs::JobKind,
+};
 use crate::provider::ProviderError;
 use crate::store::models::JobRow;
 use crate::store::{DbConnection, changes, now_ms, outbox, providers, registrations, webinars};
@@ -34,7 +37,7 @@ fn registration_changed(
         conn,
         &[changes::change(
             tenant,
-            "REGISTRATION",
+            ChangeKind::Registration,
             webinar,
             registration,
         )],
@@ -56,7 +59,7 @@ fn set_registration(
     let (Some(webinar), Some(reg)) = (&job.webinar_id, &job.registration_id) else {
         return Ok(());
     };
-    if job.kind == jobs::CANCEL_REGISTRATION {
+    if job.kind == JobKind::CancelRegistration.as_str() {
         // The registration stays CANCELLED here; the provider's refusal is shown beside it.
         if status == S::Failed {
             registrations::set_last_error(conn, &job.tenant, reg, last_error)?;
@@ -161,7 +164,7 @@ fn write_effect(
                 conn,
                 &[changes::change(
                     &job.tenant,
-                    "WEBINAR",
+                    ChangeKind::Webinar,
                     Some(&webinar_id),
                     None,
                 )],
@@ -180,13 +183,18 @@ fn stop(conn: &mut DbConnection, job: &JobRow, owner: &str, reason: &str) -> Res
         // The lease was lost (the tenant was paused, or another replica took over).
         return Ok(());
     }
-    if job.kind == jobs::CREATE_EVENT
+    if job.kind == JobKind::CreateEvent.as_str()
         && let Some(webinar) = &job.webinar_id
     {
         webinars::mark_failed(conn, &job.tenant, webinar, reason)?;
         changes::append(
             conn,
-            &[changes::change(&job.tenant, "WEBINAR", Some(webinar), None)],
+            &[changes::change(
+                &job.tenant,
+                ChangeKind::Webinar,
+                Some(webinar),
+                None,
+            )],
         )?;
     }
     set_registration(conn, job, S::Failed, Some(reason), None)?;
@@ -199,13 +207,13 @@ pub async fn apply(
     cfg: &WorkerConfig,
     job: JobRow,
     owner: String,
-    ran: Ran,
+    result: RunResult,
 ) -> Result<(), Error> {
     let cfg = cfg.clone();
-    let Ran {
+    let RunResult {
         outcome,
         secret_version,
-    } = ran;
+    } = result;
     let feed_grew = match outcome {
         Outcome::Disabled => {
             engine
@@ -240,7 +248,11 @@ pub async fn apply(
 
 /// Holds one leased job and its registration (the tenant's work is held); true when the
 /// registration changed.
-fn hold(conn: &mut DbConnection, job: &JobRow, owner: &str) -> Result<bool, Error> {
+fn hold_job_and_registration(
+    conn: &mut DbConnection,
+    job: &JobRow,
+    owner: &str,
+) -> Result<bool, Error> {
     if !outbox::pause_job(conn, job.id, owner)? {
         return Ok(false);
     }
@@ -278,7 +290,7 @@ fn disabled(
         )?;
         return Ok(false);
     }
-    hold(conn, job, owner)
+    hold_job_and_registration(conn, job, owner)
 }
 
 /// The provider refused the credentials the run used. If they are still the tenant's
@@ -295,7 +307,7 @@ fn refused(
 ) -> Result<bool, Error> {
     providers::lock(conn, &job.tenant)?;
     let Some(row) = providers::get(conn, &job.tenant)?.filter(|p| !p.deleted) else {
-        return hold(conn, job, owner);
+        return hold_job_and_registration(conn, job, owner);
     };
     if used_version.is_some_and(|v| v != row.secret_version) {
         outbox::retry_later(conn, job.id, owner, now_ms(), None, false)?;
@@ -310,12 +322,17 @@ fn refused(
     }
     if was_blocked {
         // Another run recorded the refusal and held the tenant's work already.
-        return hold(conn, job, owner);
+        return hold_job_and_registration(conn, job, owner);
     }
     pause_tenant(conn, &job.tenant)?;
     changes::append(
         conn,
-        &[changes::change(&job.tenant, "CREDENTIALS", None, None)],
+        &[changes::change(
+            &job.tenant,
+            ChangeKind::Credentials,
+            None,
+            None,
+        )],
     )?;
     Ok(true)
 }
@@ -381,183 +398,4 @@ fn write(
         Outcome::Failed(ProviderError::Credentials { .. }) | Outcome::Disabled => {}
     }
     Ok(())
-}
-
-/// A successful run whose result `Recorder` writes together with others: the common case
-/// (a registration delivered, or nothing to record), everything else is recorded alone.
-#[derive(Clone, Debug)]
-pub enum Quick {
-    /// Nothing to record but the job's completion.
-    Nothing,
-    /// The registration reached the provider.
-    Delivered {
-        registration_id: String,
-        eventuserid: i64,
-    },
-}
-
-/// How a run is recorded: with others, or alone.
-#[derive(Debug)]
-pub enum Recording {
-    /// A success `Recorder` writes with others.
-    Batched(Quick),
-    /// Anything else, recorded by `apply`.
-    Alone(Ran),
-}
-
-impl Quick {
-    /// Whether a run is recorded with others (the quick form) or alone.
-    pub fn split(ran: Ran) -> Recording {
-        match ran.outcome {
-            Outcome::Done(Effect::Nothing) => Recording::Batched(Self::Nothing),
-            Outcome::Done(Effect::Delivered {
-                registration_id,
-                eventuserid,
-            }) => Recording::Batched(Self::Delivered {
-                registration_id,
-                eventuserid,
-            }),
-            outcome => Recording::Alone(Ran { outcome, ..ran }),
-        }
-    }
-
-    /// Back to a run, to record it alone.
-    pub fn into_ran(self) -> Ran {
-        Outcome::Done(match self {
-            Self::Nothing => Effect::Nothing,
-            Self::Delivered {
-                registration_id,
-                eventuserid,
-            } => Effect::Delivered {
-                registration_id,
-                eventuserid,
-            },
-        })
-        .into()
-    }
-}
-
-/// Most jobs recorded in one transaction.
-const MAX_BATCH: usize = 256;
-/// Batches written at once.
-const WRITERS: usize = 4;
-
-type Finished = (JobRow, String, Quick);
-
-/// Records successful runs of many jobs in one durable transaction (jobs completed,
-/// registrations DELIVERED, their feed entries), so a commit's WAL flush and round trips are
-/// shared by every job that finished while the previous batch was being written, instead of
-/// one flush per job. A batch forms when a writer is free, from whatever finished meanwhile:
-/// one job when deliveries are sparse, many under load; nothing waits on a timer.
-#[derive(Clone, Debug)]
-pub struct Recorder {
-    tx: tokio::sync::mpsc::UnboundedSender<(Finished, tokio::sync::oneshot::Sender<bool>)>,
-}
-
-impl Recorder {
-    /// Starts the recorder; it stops once every `Recorder` clone is dropped and the queued
-    /// results are written.
-    pub fn start(engine: Engine) -> (Self, tokio::task::JoinHandle<()>) {
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        (Self { tx }, tokio::spawn(record_loop(engine, rx)))
-    }
-
-    /// Records a successful run of `job` (claimed by `owner`) with others; false when the
-    /// batch could not be written, and the caller records it alone.
-    pub async fn record(&self, job: JobRow, owner: String, quick: Quick) -> bool {
-        let (done, answer) = tokio::sync::oneshot::channel();
-        if self.tx.send(((job, owner, quick), done)).is_err() {
-            return false;
-        }
-        answer.await.unwrap_or(false)
-    }
-}
-
-async fn record_loop(
-    engine: Engine,
-    mut rx: tokio::sync::mpsc::UnboundedReceiver<(Finished, tokio::sync::oneshot::Sender<bool>)>,
-) {
-    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(WRITERS));
-    let mut writing = tokio::task::JoinSet::new();
-    loop {
-        let Ok(slot) = slots.clone().acquire_owned().await else {
-            break;
-        };
-        let Some(first) = rx.recv().await else {
-            break;
-        };
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH
-            && let Ok(more) = rx.try_recv()
-        {
-            batch.push(more);
-        }
-        let engine = engine.clone();
-        writing.spawn(async move {
-            let _slot = slot;
-            let (rows, answers): (Vec<Finished>, Vec<_>) = batch.into_iter().unzip();
-            let n = rows.len();
-            let result = engine
-                .store()
-                .transaction(move |conn| write_batch(conn, rows))
-                .await;
-            let ok = match result {
-                Ok(feed_grew) => {
-                    if feed_grew {
-                        engine.signals().changes_added();
-                    }
-                    true
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, jobs = n, "a batch of job results could not be recorded; recording them one by one");
-                    false
-                }
-            };
-            for answer in answers {
-                let _ = answer.send(ok);
-            }
-        });
-        while writing.try_join_next().is_some() {}
-    }
-    while writing.join_next().await.is_some() {}
-}
-
-/// One transaction for many successful runs, rows locked in the usual order: provider
-/// configurations (a success ends a finished quota pause), then jobs in id order, then
-/// registrations, then the change feed. Same effects as `write` on each run alone.
-fn write_batch(conn: &mut DbConnection, mut rows: Vec<Finished>) -> Result<bool, Error> {
-    let mut tenants: Vec<&str> = rows.iter().map(|(job, _, _)| job.tenant.as_str()).collect();
-    tenants.sort_unstable();
-    tenants.dedup();
-    for tenant in tenants {
-        providers::clear_throttle(conn, tenant)?;
-    }
-    rows.sort_by_key(|(job, _, _)| job.id);
-    let done: Vec<outbox::Completion<'_>> = rows
-        .iter()
-        .map(|(job, owner, quick)| outbox::Completion {
-            job,
-            owner,
-            delivered: match quick {
-                Quick::Delivered {
-                    registration_id,
-                    eventuserid,
-                } => Some((registration_id.as_str(), *eventuserid)),
-                Quick::Nothing => None,
-            },
-        })
-        .collect();
-    let feed: Vec<_> = outbox::complete_batch(conn, &done, now_ms())?
-        .iter()
-        .map(|d| {
-            changes::change(
-                &d.tenant,
-                "REGISTRATION",
-                d.webinar_id.as_deref(),
-                Some(&d.id),
-            )
-        })
-        .collect();
-    changes::append(conn, &feed)?;
-    Ok(!feed.is_empty())
 }

@@ -9,22 +9,22 @@
 //! than creating a second: an earlier run may have created it and lost the answer (timeout,
 //! reset), or been cut off (lease expired, tenant paused mid-call, replica gone).
 
-use crate::domain::{Engine, Error, RegistrationStatus, WebinarStatus, jobs};
-use crate::provider::{EventInfo, EventSpec, ProviderError, RegistrantSpec};
+use crate::domain::{Engine, Error};
+use crate::provider::{EventInfo, EventSpec, ProviderError};
 use crate::store::job_inputs::{self, JobInputs};
-use crate::store::models::{JobRow, RegistrationRow, WebinarRow};
+use crate::store::models::{JobRow, WebinarRow};
 
 /// A job run: what happened, and which version of the tenant's credentials it used, so a
 /// refusal of credentials that were replaced meanwhile does not hold the tenant's work.
 #[derive(Debug)]
-pub struct Ran {
+pub struct RunResult {
     /// What happened.
     pub outcome: Outcome,
     /// `secret_version` of the credentials, read before they were decrypted.
     pub secret_version: Option<i64>,
 }
 
-impl From<Outcome> for Ran {
+impl From<Outcome> for RunResult {
     fn from(outcome: Outcome) -> Self {
         Self {
             outcome,
@@ -66,24 +66,14 @@ pub enum Effect {
     MetricsSynced { webinar_id: String, at: i64 },
 }
 
-fn spec(row: &RegistrationRow) -> RegistrantSpec {
-    RegistrantSpec {
-        email: row.email.clone(),
-        first_name: row.first_name.clone(),
-        last_name: row.last_name.clone(),
-        company: row.company.clone(),
-        job_title: row.job_title.clone(),
-        extra: serde_json::from_str(&row.extra).unwrap_or_default(),
-    }
-}
-
 /// The marker a webinar carries at the provider (see the module comment): the webinar id is
 /// unique across tenants, so the marker names exactly one webinar of ours.
 pub fn event_marker(webinar_id: &str) -> String {
     format!("crm-{webinar_id}")
 }
 
-fn event_spec(w: &WebinarRow) -> EventSpec {
+/// The webinar as the provider takes it.
+pub(super) fn event_spec(w: &WebinarRow) -> EventSpec {
     EventSpec {
         marker: event_marker(&w.id),
         title: w.title.clone(),
@@ -113,7 +103,7 @@ pub async fn load_all(engine: &Engine, jobs: &[JobRow]) -> Result<Vec<JobInputs>
 }
 
 /// Runs `job` once.
-pub async fn run(engine: &Engine, job: &JobRow) -> Result<Ran, Error> {
+pub async fn run(engine: &Engine, job: &JobRow) -> Result<RunResult, Error> {
     run_loaded(engine, job, None).await
 }
 
@@ -122,7 +112,7 @@ pub async fn run_loaded(
     engine: &Engine,
     job: &JobRow,
     loaded: Option<JobInputs>,
-) -> Result<Ran, Error> {
+) -> Result<RunResult, Error> {
     if let Some(loaded) = loaded {
         return run_on(engine, job, loaded).await;
     }
@@ -137,19 +127,20 @@ pub async fn run_loaded(
     run_on(engine, job, loaded).await
 }
 
-async fn run_on(engine: &Engine, job: &JobRow, loaded: JobInputs) -> Result<Ran, Error> {
+async fn run_on(engine: &Engine, job: &JobRow, loaded: JobInputs) -> Result<RunResult, Error> {
     if loaded.older_job_pending {
         return Ok(Outcome::Wait.into());
     }
     let secret_version = loaded.provider.as_ref().map(|p| p.secret_version);
     let outcome = call(engine, job, loaded).await?;
-    Ok(Ran {
+    Ok(RunResult {
         outcome,
         secret_version,
     })
 }
 
-/// The provider side of `run`, on the rows it loaded.
+/// The provider side of `run`, on the rows it loaded: the tenant's credentials, then the
+/// job's handler (`workers::jobs`).
 async fn call(engine: &Engine, job: &JobRow, mut loaded: JobInputs) -> Result<Outcome, Error> {
     let creds = match engine
         .providers()
@@ -160,150 +151,5 @@ async fn call(engine: &Engine, job: &JobRow, mut loaded: JobInputs) -> Result<Ou
         Err(Error::IntegrationDisabled { .. }) => return Ok(Outcome::Disabled),
         Err(e) => return Err(e),
     };
-    let provider = engine.provider();
-    let kind = job.kind.as_str();
-    if kind == jobs::FORGET {
-        let payload: jobs::ForgetPayload =
-            serde_json::from_str(job.payload.as_deref().unwrap_or("{}"))
-                .map_err(|_| Error::Internal)?;
-        return Ok(match provider.forget(&creds, &payload.emails).await {
-            Ok(()) => Outcome::Done(Effect::Nothing),
-            Err(e) => Outcome::Failed(e),
-        });
-    }
-    let Some(webinar) = loaded.webinar else {
-        return Ok(Outcome::Stop("the webinar was unlinked".into()));
-    };
-    let status = WebinarStatus::parse(&webinar.status);
-    match kind {
-        jobs::CREATE_EVENT => {
-            if webinar.on24_event_id.is_some() {
-                return Ok(Outcome::Done(Effect::Nothing));
-            }
-            let spec = event_spec(&webinar);
-            if may_have_run_before(job) {
-                match provider.find_event(&creds, &spec, job.created_at).await {
-                    Ok(Some(info)) => {
-                        tracing::info!(
-                            job = job.id,
-                            on24.event_id = info.event_id,
-                            "adopting the webinar an earlier run created"
-                        );
-                        return Ok(Outcome::Done(Effect::EventReady {
-                            webinar_id: webinar.id,
-                            info,
-                        }));
-                    }
-                    Ok(None) => {}
-                    // Creating without knowing could duplicate: retry the look-up later.
-                    Err(e) => return Ok(Outcome::Failed(e)),
-                }
-            }
-            Ok(match provider.create_event(&creds, &spec).await {
-                Ok(info) => Outcome::Done(Effect::EventReady {
-                    webinar_id: webinar.id,
-                    info,
-                }),
-                Err(e) => Outcome::Failed(e),
-            })
-        }
-        jobs::REFRESH_EVENT | jobs::UPDATE_EVENT | jobs::SYNC_METRICS => {
-            let Some(event) = webinar.on24_event_id else {
-                return Ok(Outcome::Wait);
-            };
-            let result = match kind {
-                jobs::REFRESH_EVENT => {
-                    provider
-                        .get_event(&creds, event)
-                        .await
-                        .map(|info| Effect::EventReady {
-                            webinar_id: webinar.id.clone(),
-                            info,
-                        })
-                }
-                jobs::UPDATE_EVENT => provider
-                    .update_event(&creds, event, &event_spec(&webinar))
-                    .await
-                    .map(|()| Effect::Nothing),
-                // Stored chunk by chunk as the report streams in (never held whole); the
-                // sync is recorded as finished with the job's completion.
-                _ => {
-                    let at = crate::store::now_ms();
-                    crate::domain::metrics::pull_and_store(
-                        engine,
-                        &creds,
-                        &job.tenant,
-                        &webinar.id,
-                        event,
-                        at,
-                    )
-                    .await?
-                    .map(|_| Effect::MetricsSynced {
-                        webinar_id: webinar.id.clone(),
-                        at,
-                    })
-                }
-            };
-            Ok(match result {
-                Ok(effect) => Outcome::Done(effect),
-                Err(e) => Outcome::Failed(e),
-            })
-        }
-        jobs::DELIVER_REGISTRATION | jobs::UPDATE_REGISTRATION | jobs::CANCEL_REGISTRATION => {
-            let Some(reg) = loaded.registration else {
-                return Ok(Outcome::Done(Effect::Nothing));
-            };
-            let reg_status = RegistrationStatus::parse(&reg.status);
-            if kind != jobs::CANCEL_REGISTRATION
-                && matches!(
-                    reg_status,
-                    Some(RegistrationStatus::Cancelled | RegistrationStatus::Forgotten)
-                )
-            {
-                return Ok(Outcome::Done(Effect::Nothing));
-            }
-            let Some(event) = webinar.on24_event_id else {
-                if status == Some(WebinarStatus::Failed) {
-                    return Ok(Outcome::Stop(
-                        "the webinar could not be created at ON24".into(),
-                    ));
-                }
-                if kind == jobs::CANCEL_REGISTRATION {
-                    // Never delivered: nothing to cancel at the provider.
-                    return Ok(Outcome::Done(Effect::Nothing));
-                }
-                return Ok(Outcome::Wait);
-            };
-            let result = match kind {
-                jobs::DELIVER_REGISTRATION => provider
-                    .register(&creds, event, &spec(&reg))
-                    .await
-                    .map(|id| Effect::Delivered {
-                        registration_id: reg.id.clone(),
-                        eventuserid: id,
-                    }),
-                jobs::UPDATE_REGISTRATION => provider
-                    .update_registrant(&creds, event, &spec(&reg))
-                    .await
-                    .map(|()| Effect::Delivered {
-                        registration_id: reg.id.clone(),
-                        eventuserid: reg.eventuserid.unwrap_or_default(),
-                    }),
-                _ => {
-                    if reg.eventuserid.is_none() {
-                        return Ok(Outcome::Done(Effect::Nothing));
-                    }
-                    provider
-                        .cancel_registrant(&creds, event, &reg.email)
-                        .await
-                        .map(|()| Effect::Nothing)
-                }
-            };
-            Ok(match result {
-                Ok(effect) => Outcome::Done(effect),
-                Err(e) => Outcome::Failed(e),
-            })
-        }
-        other => Ok(Outcome::Stop(format!("unknown job kind {other}"))),
-    }
+    super::jobs::call(engine, job, &creds, loaded).await
 }

@@ -8,7 +8,10 @@ pub mod apply;
 pub mod backoff;
 pub mod execute;
 pub mod gauges;
+pub mod jobs;
 pub mod poller;
+pub mod recorder;
+pub mod rewrap;
 pub mod schedule;
 pub mod wake;
 
@@ -24,6 +27,7 @@ pub use backoff::Backoff;
 pub use schedule::MetricsSchedule;
 
 use crate::domain::Engine;
+use crate::domain::jobs::JobKind;
 use crate::store::models::JobRow;
 use crate::store::{Backend, now_ms, outbox};
 use crate::telemetry::{JobEnd, JobLabels};
@@ -131,14 +135,14 @@ impl Workers {
 
 /// Job kinds whose claim commits durably (see `outbox::claim`): a repeated webinar creation
 /// must know from `claims` that an earlier run may have created the webinar.
-const DURABLE_CLAIMS: &[&str] = &[crate::domain::jobs::CREATE_EVENT];
+const DURABLE_CLAIMS: &[JobKind] = &[JobKind::CreateEvent];
 
 async fn deliver_loop(engine: Engine, cfg: WorkerConfig, shutdown: CancellationToken) {
     let global = Arc::new(Semaphore::new(cfg.concurrency.max(1)));
     let mut running = JoinSet::new();
     let lease_ms = i64::try_from(cfg.lease.as_millis()).unwrap_or(i64::MAX);
     let per_tenant = i64::try_from(cfg.per_tenant_concurrency.max(1)).unwrap_or(i64::MAX);
-    let (recorder, recording) = apply::Recorder::start(engine.clone());
+    let (recorder, recording) = recorder::Recorder::start(engine.clone());
     loop {
         while running.try_join_next().is_some() {}
         // Claim only what can start now, so claimed jobs never sit on a lease waiting. The
@@ -190,27 +194,27 @@ async fn deliver_loop(engine: Engine, cfg: WorkerConfig, shutdown: CancellationT
             let span = crate::telemetry::job_span(&job_labels(&job));
             running.spawn(async move {
                 let _permit = permit;
-                let ran = match execute::run_loaded(&engine, &job, loaded).await {
-                    Ok(ran) => ran,
+                let result = match execute::run_loaded(&engine, &job, loaded).await {
+                    Ok(result) => result,
                     Err(e) => {
                         tracing::warn!(error = %e, job = job.id, kind = %job.kind, "job could not run");
                         execute::Outcome::Wait.into()
                     }
                 };
-                crate::telemetry::job_ran(&job_labels(&job), job_end(&ran.outcome));
+                crate::telemetry::job_ran(&job_labels(&job), job_end(&result.outcome));
                 // Successes are recorded in batches with others that finished meanwhile; the
                 // rest (and a batch that failed) one by one.
-                let ran = match apply::Quick::split(ran) {
-                    apply::Recording::Batched(quick) => {
-                        if recorder.record(job.clone(), owner.clone(), quick.clone()).await {
+                let result = match recorder::BatchedSuccess::split(result) {
+                    recorder::Recording::Batched(success) => {
+                        if recorder.record(job.clone(), owner.clone(), success.clone()).await {
                             return;
                         }
-                        quick.into_ran()
+                        success.into_run_result()
                     }
-                    apply::Recording::Alone(ran) => ran,
+                    recorder::Recording::Alone(result) => result,
                 };
                 let (id, kind) = (job.id, job.kind.clone());
-                if let Err(e) = apply::apply(&engine, &cfg, job, owner.clone(), ran).await {
+                if let Err(e) = apply::apply(&engine, &cfg, job, owner.clone(), result).await {
                     tracing::warn!(error = %e, job = id, %kind, "job result could not be recorded; it runs again");
                     // Release the job now rather than when its lease expires.
                     let next = now_ms() + i64::try_from(cfg.wait_delay.as_millis()).unwrap_or(1000);
@@ -260,7 +264,7 @@ fn job_labels(job: &JobRow) -> JobLabels<'_> {
         attempts: job.attempts,
         trace_context: job.trace_context.as_deref(),
         created_at: job.created_at,
-        metrics_sync: job.kind == crate::domain::jobs::SYNC_METRICS,
+        metrics_sync: job.kind == JobKind::SyncMetrics.as_str(),
     }
 }
 
@@ -311,7 +315,7 @@ async fn rewrap_loop(engine: Engine, every: Duration, shutdown: CancellationToke
             _ = shutdown.cancelled() => break,
             _ = tokio::time::sleep(every) => {}
         }
-        match crate::crypto::rewrap::rewrap_all(engine.store(), engine.envelope()).await {
+        match rewrap::rewrap_all(engine.store(), engine.envelope()).await {
             Ok(report) => tracing::info!(?report, "rewrap pass done"),
             Err(e) => tracing::warn!(error = %e, "rewrap pass failed"),
         }

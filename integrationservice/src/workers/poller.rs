@@ -3,7 +3,7 @@
 //! deliveries), and moves each webinar to its next slot in the freshness schedule.
 
 use super::WorkerConfig;
-use crate::domain::{Engine, Error, jobs};
+use crate::domain::{Engine, Error, jobs::JobKind};
 use crate::store::{now_ms, outbox, providers, webinars};
 
 /// Runs one polling pass; returns how many sync jobs were enqueued.
@@ -27,9 +27,9 @@ pub async fn poll_once(engine: &Engine, cfg: &WorkerConfig) -> Result<usize, Err
                     continue;
                 }
                 // One pending pull per webinar is enough.
-                if !outbox::has_unfinished(conn, &w.tenant, &w.id, jobs::SYNC_METRICS)? {
+                if !outbox::has_unfinished(conn, &w.tenant, &w.id, JobKind::SyncMetrics)? {
                     let mut job =
-                        outbox::new_job(&w.tenant, jobs::SYNC_METRICS, Some(&w.id), None, None);
+                        outbox::new_job(&w.tenant, JobKind::SyncMetrics, Some(&w.id), None, None);
                     if crate::domain::providers::is_blocked(&config) {
                         job.state = outbox::PAUSED.into();
                     }
