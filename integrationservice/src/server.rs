@@ -165,7 +165,7 @@ pub async fn run(
             shutdown.clone().cancelled_owned(),
         );
 
-    crate::telemetry::spawn_store_gauges(
+    crate::workers::gauges::spawn_store_gauges(
         engine.store().clone(),
         Duration::from_secs(10),
         shutdown.clone(),
@@ -280,15 +280,7 @@ async fn readiness(
         .ok()
         .and_then(|u| u.authority().map(|a| a.as_str().to_owned()));
     loop {
-        let db = store
-            .run(|conn| {
-                use diesel::RunQueryDsl;
-                diesel::sql_query("SELECT 1")
-                    .execute(conn)
-                    .map_err(crate::store::StoreError::from)
-            })
-            .await
-            .is_ok();
+        let db = store.ping().await;
         let keys = match &authority {
             Some(addr) => matches!(
                 tokio::time::timeout(

@@ -10,7 +10,7 @@ use super::{
 };
 use crate::provider::AttendeeReport;
 use crate::store::models::{MetricsRow, RegistrationRow, WebinarRow};
-use crate::store::{DbConnection, changes, metrics, now_ms, providers, registrations};
+use crate::store::{DbConnection, changes, metrics, now_ms, providers, registrations, webinars};
 
 /// Metrics and change-feed service.
 #[derive(Debug)]
@@ -157,7 +157,9 @@ pub fn store_chunk(
     let written = metrics::write_changed(conn, tenant, webinar, now, &inserts, &updates)?;
     let feed: Vec<_> = metrics::registration_ids(conn, tenant, webinar, &written)?
         .iter()
-        .map(|(_, id)| changes::change(tenant, "ATTENDEE_METRICS", Some(webinar), Some(id)))
+        .map(|(_, id)| {
+            changes::change(tenant, ChangeKind::AttendeeMetrics, Some(webinar), Some(id))
+        })
         .collect();
     changes::append(conn, &feed)?;
     Ok(written.len())
@@ -170,15 +172,7 @@ pub fn finish_sync(
     webinar: &str,
     now: i64,
 ) -> Result<(), Error> {
-    use crate::store::schema::webinars::dsl as w;
-    use diesel::prelude::*;
-    diesel::update(
-        w::webinars
-            .filter(w::tenant.eq(tenant))
-            .filter(w::id.eq(webinar)),
-    )
-    .set(w::last_metrics_at.eq(Some(now)))
-    .execute(conn)?;
+    webinars::set_last_metrics(conn, tenant, webinar, now)?;
     providers::set_last_metrics(conn, tenant, now)?;
     Ok(())
 }

@@ -69,8 +69,6 @@ pub struct Engine {
     pub(crate) envelope: Envelope,
     pub(crate) provider: Arc<dyn WebinarProvider>,
     pub(crate) signals: Signals,
-    /// Coalesced NOTIFY to other replicas after registrations (PostgreSQL).
-    pub(crate) replica_wake: Arc<registrations::ReplicaWake>,
 }
 
 impl Engine {
@@ -81,7 +79,6 @@ impl Engine {
             envelope,
             provider,
             signals: Signals::default(),
-            replica_wake: Arc::default(),
         }
     }
 

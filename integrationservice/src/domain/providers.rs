@@ -6,7 +6,8 @@ use secrecy::{ExposeSecret, SecretString};
 use zeroize::Zeroizing;
 
 use super::{
-    CredentialStatus, CredentialsInput, Engine, Error, ProviderConfig, RegistrationStatus, validate,
+    ChangeKind, CredentialStatus, CredentialsInput, Engine, Error, ProviderConfig,
+    RegistrationStatus, validate,
 };
 use crate::crypto::{Sealed, credentials_aad};
 use crate::provider::{CredentialProblem, ProviderCredentials, ProviderError};
@@ -131,15 +132,12 @@ pub(crate) fn pause_tenant(conn: &mut DbConnection, tenant: &str) -> diesel::Que
     let moved = registrations::move_status(
         conn,
         tenant,
-        &[
-            RegistrationStatus::Pending.as_str(),
-            RegistrationStatus::Retrying.as_str(),
-        ],
-        RegistrationStatus::Paused.as_str(),
+        &[RegistrationStatus::Pending, RegistrationStatus::Retrying],
+        RegistrationStatus::Paused,
     )?;
     let feed: Vec<_> = moved
         .iter()
-        .map(|(w, r)| changes::change(tenant, "REGISTRATION", Some(w), Some(r)))
+        .map(|(w, r)| changes::change(tenant, ChangeKind::Registration, Some(w), Some(r)))
         .collect();
     changes::append(conn, &feed)
 }
@@ -150,12 +148,12 @@ pub(crate) fn resume_tenant(conn: &mut DbConnection, tenant: &str) -> diesel::Qu
     let moved = registrations::move_status(
         conn,
         tenant,
-        &[RegistrationStatus::Paused.as_str()],
-        RegistrationStatus::Pending.as_str(),
+        &[RegistrationStatus::Paused],
+        RegistrationStatus::Pending,
     )?;
     let feed: Vec<_> = moved
         .iter()
-        .map(|(w, r)| changes::change(tenant, "REGISTRATION", Some(w), Some(r)))
+        .map(|(w, r)| changes::change(tenant, ChangeKind::Registration, Some(w), Some(r)))
         .collect();
     changes::append(conn, &feed)
 }
@@ -254,7 +252,12 @@ impl ProviderConfigs<'_> {
                 }
                 changes::append(
                     conn,
-                    &[changes::change(&row.tenant, "CREDENTIALS", None, None)],
+                    &[changes::change(
+                        &row.tenant,
+                        ChangeKind::Credentials,
+                        None,
+                        None,
+                    )],
                 )?;
                 Ok::<_, Error>(())
             })
@@ -305,12 +308,15 @@ impl ProviderConfigs<'_> {
                     .map_err(|_| Error::not_found(format!("tenants/{t}/on24Credentials")))?;
                 providers::mark_deleted(conn, &t)?;
                 pause_tenant(conn, &t)?;
-                changes::append(conn, &[changes::change(&t, "CREDENTIALS", None, None)])?;
+                changes::append(
+                    conn,
+                    &[changes::change(&t, ChangeKind::Credentials, None, None)],
+                )?;
                 // Counted in the same transaction, so it is exactly what the deletion left.
                 Ok::<_, Error>(registrations::count_in_status(
                     conn,
                     &t,
-                    RegistrationStatus::Paused.as_str(),
+                    RegistrationStatus::Paused,
                 )?)
             })
             .await?;
@@ -424,12 +430,18 @@ impl ProviderConfigs<'_> {
                 providers::set_status(conn, &t, status.as_str(), message.as_deref())?;
                 if status.blocks_calls() && !was_blocked {
                     pause_tenant(conn, &t)?;
-                    changes::append(conn, &[changes::change(&t, "CREDENTIALS", None, None)])?;
+                    changes::append(
+                        conn,
+                        &[changes::change(&t, ChangeKind::Credentials, None, None)],
+                    )?;
                     return Ok::<_, Error>(true);
                 }
                 if !status.blocks_calls() && was_blocked {
                     resume_tenant(conn, &t)?;
-                    changes::append(conn, &[changes::change(&t, "CREDENTIALS", None, None)])?;
+                    changes::append(
+                        conn,
+                        &[changes::change(&t, ChangeKind::Credentials, None, None)],
+                    )?;
                     return Ok(true);
                 }
                 Ok(false)

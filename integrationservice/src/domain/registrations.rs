@@ -6,8 +6,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::{
-    Engine, Error, Page, RegisterOutcome, Registration, RegistrationInput, RegistrationPatch,
-    RegistrationStatus as S, jobs, validate,
+    ChangeKind, Engine, Error, Page, RegisterOutcome, Registration, RegistrationInput,
+    RegistrationPatch, RegistrationStatus as S, jobs, jobs::JobKind, validate,
 };
 use crate::store::models::{NewJob, RegistrationRow};
 use crate::store::{DbConnection, changes, metrics, now_ms, outbox, registrations};
@@ -64,7 +64,7 @@ fn check(r: &RegistrationInput) -> Result<String, Error> {
     Ok(email)
 }
 
-fn job(row: &RegistrationRow, kind: &str, paused: bool, payload: Option<String>) -> NewJob {
+fn job(row: &RegistrationRow, kind: JobKind, paused: bool, payload: Option<String>) -> NewJob {
     let mut job = outbox::new_job(
         &row.tenant,
         kind,
@@ -81,7 +81,7 @@ fn job(row: &RegistrationRow, kind: &str, paused: bool, payload: Option<String>)
 fn feed(row: &RegistrationRow) -> crate::store::models::NewChange {
     changes::change(
         &row.tenant,
-        "REGISTRATION",
+        ChangeKind::Registration,
         Some(&row.webinar_id),
         Some(&row.id),
     )
@@ -132,14 +132,14 @@ impl Registrations<'_> {
         let (out, deferred) = self
             .engine
             .store
-            .run(move |conn| register_any(conn, &t, &w, items))
+            .run(move |conn| register_one_statement_first(conn, &t, &w, items))
             .await?;
         if out.iter().any(|o| o.created) {
             self.engine.signals.jobs_added();
             self.engine.signals.changes_added();
         }
         if deferred {
-            self.engine.replica_wake.poke(&self.engine.store);
+            self.engine.store.wake_other_replicas();
         }
         Ok(out)
     }
@@ -182,7 +182,7 @@ impl Registrations<'_> {
                     conn,
                     &t,
                     &w,
-                    status.map(S::as_str),
+                    status,
                     after.as_deref(),
                     limit + 1,
                 )?)
@@ -252,8 +252,8 @@ impl Registrations<'_> {
                 // Undelivered registrations are sent from the latest row by their pending job;
                 // delivered or failed ones need a new job.
                 let kind = match status {
-                    S::Delivered => Some(jobs::UPDATE_REGISTRATION),
-                    S::Failed => Some(jobs::DELIVER_REGISTRATION),
+                    S::Delivered => Some(JobKind::UpdateRegistration),
+                    S::Failed => Some(JobKind::DeliverRegistration),
                     _ => None,
                 };
                 if let Some(kind) = kind {
@@ -305,7 +305,7 @@ impl Registrations<'_> {
                     conn,
                     &[job(
                         &row,
-                        jobs::CANCEL_REGISTRATION,
+                        JobKind::CancelRegistration,
                         super::providers::is_blocked(&config),
                         None,
                     )],
@@ -356,7 +356,7 @@ impl Registrations<'_> {
                     emails: vec![email],
                 })
                 .map_err(|_| Error::Internal)?;
-                let mut forget = outbox::new_job(&t, jobs::FORGET, None, None, Some(payload));
+                let mut forget = outbox::new_job(&t, JobKind::Forget, None, None, Some(payload));
                 if super::providers::is_blocked(&config) {
                     forget.state = outbox::PAUSED.into();
                 }
@@ -368,81 +368,6 @@ impl Registrations<'_> {
         self.engine.signals.jobs_added();
         self.engine.signals.changes_added();
         Ok(n)
-    }
-}
-
-/// Coalesced cross-replica wake-up for jobs enqueued without the outbox trigger's NOTIFY
-/// (PostgreSQL). PostgreSQL serialises the commits of notifying transactions on one
-/// database-wide lock held through the commit's WAL flush, so a NOTIFY in every registration
-/// capped writes at about one commit per fsync (~400/s here, against ~5,500/s without). The
-/// registration statement asks the trigger to stay quiet; after its commit the caller pokes
-/// this, which sends one `NOTIFY` (its own tiny transaction, not waiting for its flush: a
-/// lost wake-up only means the other replicas find the jobs at their next poll) and folds
-/// every poke that arrives while it runs, or in the `SPACING` after it, into the next one.
-/// This replica's own workers are woken in-process as before.
-#[derive(Debug, Default)]
-pub(crate) struct ReplicaWake {
-    state: std::sync::Mutex<WakeState>,
-}
-
-#[derive(Debug, Default)]
-struct WakeState {
-    /// A task is sending (or waiting out `SPACING`).
-    running: bool,
-    /// Jobs were committed since that task's last NOTIFY.
-    again: bool,
-}
-
-impl ReplicaWake {
-    /// Least time between two notifications of one replica.
-    const SPACING: std::time::Duration = std::time::Duration::from_millis(5);
-
-    /// Makes sure a NOTIFY is sent after this call.
-    pub(crate) fn poke(self: &std::sync::Arc<Self>, store: &crate::store::Store) {
-        {
-            let mut s = self
-                .state
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if s.running {
-                s.again = true;
-                return;
-            }
-            s.running = true;
-        }
-        let (me, store) = (self.clone(), store.clone());
-        tokio::spawn(async move {
-            loop {
-                let sent = store
-                    .run(|conn| match conn {
-                        DbConnection::Pg(pg) => {
-                            use diesel::connection::SimpleConnection;
-                            pg.batch_execute(&format!(
-                                "BEGIN; SET LOCAL synchronous_commit TO OFF; \
-                                 SELECT pg_notify('{}', ''); COMMIT",
-                                crate::workers::wake::CHANNEL
-                            ))
-                            .map_err(crate::store::StoreError::from)
-                        }
-                        DbConnection::Sqlite(_) => Ok(()),
-                    })
-                    .await;
-                if let Err(e) = sent {
-                    tracing::warn!(error = %e, "could not notify other replicas of new jobs; they find them at their next poll");
-                }
-                tokio::time::sleep(Self::SPACING).await;
-                let mut s = me
-                    .state
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                if s.again {
-                    s.again = false;
-                } else {
-                    s.running = false;
-                    return;
-                }
-            }
-        });
     }
 }
 
@@ -478,25 +403,25 @@ fn blocking_statuses() -> Vec<&'static str> {
 /// for jobs committed without the trigger's NOTIFY.
 ///
 /// On PostgreSQL the new people (the common case) are written by one statement
-/// ([`registrations::insert_new_pg`]) that checks the credentials and the webinar and inserts
+/// ([`registrations::insert_new_in_one_statement`]) that checks the credentials and the webinar and inserts
 /// the rows, their jobs and feed entries with `ON CONFLICT DO NOTHING`: one round trip, and no
 /// look-up first. Only the items it skipped (an email or request id the webinar already
-/// holds) and refusals go through [`register_in`] in a transaction, which answers them exactly
+/// holds) and refusals go through [`register_in_transaction`] in a transaction, which answers them exactly
 /// as before (the existing registration, a reactivated cancelled one, ALREADY_EXISTS for a
 /// request id of another email, INTEGRATION_DISABLED, NOT_FOUND, WEBINAR_UNLINKED). Each
 /// registration still commits with its job and feed entry; a batch of new people and the
-/// repeats in it may commit in two transactions. SQLite runs [`register_in`] as before.
-fn register_any(
+/// repeats in it may commit in two transactions. SQLite runs [`register_in_transaction`] as before.
+fn register_one_statement_first(
     conn: &mut DbConnection,
     tenant: &str,
     webinar: &str,
     items: Vec<RegistrationInput>,
 ) -> Result<(Vec<RegisterOutcome>, bool), Error> {
     use diesel::Connection;
-    let DbConnection::Pg(pg) = conn else {
-        let out = conn.transaction(|c| register_in(c, tenant, webinar, items))?;
+    if !registrations::one_statement_insert(conn) {
+        let out = conn.transaction(|c| register_in_transaction(c, tenant, webinar, items))?;
         return Ok((out, false));
-    };
+    }
     let now = now_ms();
     let mut outcomes: Vec<Option<RegisterOutcome>> = Vec::with_capacity(items.len());
     let mut rows = Vec::with_capacity(items.len());
@@ -520,27 +445,31 @@ fn register_any(
         }
     }
     if rows.is_empty() {
-        let out = conn.transaction(|c| register_in(c, tenant, webinar, items))?;
+        let out = conn.transaction(|c| register_in_transaction(c, tenant, webinar, items))?;
         return Ok((out, false));
     }
     let blocking = blocking_statuses();
     let trace_context = servicekit::telemetry::current_traceparent();
-    let done = registrations::insert_new_pg(
-        pg,
-        registrations::NewRowsPg {
+    let Some(done) = registrations::insert_new_in_one_statement(
+        conn,
+        registrations::NewRegistrations {
             tenant,
             webinar_id: webinar,
             blocking: &blocking,
             now,
-            job_kind: jobs::DELIVER_REGISTRATION,
-            change_kind: "REGISTRATION",
+            job_kind: JobKind::DeliverRegistration,
+            change_kind: ChangeKind::Registration,
             trace_context: trace_context.as_deref(),
             rows: &rows,
         },
-    )?;
+    )?
+    else {
+        let out = conn.transaction(|c| register_in_transaction(c, tenant, webinar, items))?;
+        return Ok((out, false));
+    };
     if !done.accepted {
         // Refused (or the state changed since): the transactional path names the reason.
-        let out = conn.transaction(|c| register_in(c, tenant, webinar, items))?;
+        let out = conn.transaction(|c| register_in_transaction(c, tenant, webinar, items))?;
         return Ok((out, false));
     }
     let inserted: std::collections::HashSet<&str> =
@@ -563,7 +492,7 @@ fn register_any(
         }
     }
     if !rest.is_empty() {
-        let out = conn.transaction(|c| register_in(c, tenant, webinar, rest))?;
+        let out = conn.transaction(|c| register_in_transaction(c, tenant, webinar, rest))?;
         for (i, o) in rest_at.into_iter().zip(out) {
             outcomes[i] = Some(o);
         }
@@ -613,7 +542,7 @@ fn new_row(
 }
 
 /// The body of a batch registration, inside its transaction.
-fn register_in(
+fn register_in_transaction(
     conn: &mut DbConnection,
     tenant: &str,
     webinar: &str,
@@ -680,7 +609,7 @@ fn register_in(
             existing.status = if paused { S::Paused } else { S::Pending }.as_str().into();
             existing.attempts = 0;
             existing.last_error = None;
-            new_jobs.push(job(existing, jobs::DELIVER_REGISTRATION, paused, None));
+            new_jobs.push(job(existing, JobKind::DeliverRegistration, paused, None));
             feed_rows.push(feed(existing));
             updates.push(existing.clone());
             out.push(RegisterOutcome {
@@ -691,7 +620,7 @@ fn register_in(
         }
         let mut row = new_row(tenant, webinar, email.clone(), &item, now, paused);
         fill(&mut row, &item, now)?;
-        new_jobs.push(job(&row, jobs::DELIVER_REGISTRATION, paused, None));
+        new_jobs.push(job(&row, JobKind::DeliverRegistration, paused, None));
         feed_rows.push(feed(&row));
         out.push(RegisterOutcome {
             result: Ok(view(&row)),

@@ -2,7 +2,8 @@
 //! get, list, update and unlink. Creating and updating commit the row and the job together.
 
 use super::{
-    Engine, Error, Page, Webinar, WebinarInput, WebinarPatch, WebinarStatus, jobs, validate,
+    ChangeKind, Engine, Error, Page, Webinar, WebinarInput, WebinarPatch, WebinarStatus,
+    jobs::JobKind, validate,
 };
 use crate::store::models::{NewJob, WebinarRow};
 use crate::store::{DbConnection, changes, now_ms, outbox, webinars};
@@ -53,7 +54,7 @@ fn validate_input(w: &WebinarInput) -> Result<(), Error> {
     validate::event_type("webinar.event_type", &w.event_type)
 }
 
-fn job(row: &WebinarRow, kind: &str, paused: bool) -> NewJob {
+fn job(row: &WebinarRow, kind: JobKind, paused: bool) -> NewJob {
     let mut job = outbox::new_job(&row.tenant, kind, Some(&row.id), None, None);
     if paused {
         job.state = outbox::PAUSED.to_owned();
@@ -89,15 +90,7 @@ fn by_reference(
     tenant: &str,
     reference: &str,
 ) -> Result<Option<WebinarRow>, Error> {
-    use crate::store::schema::webinars::dsl as w;
-    use diesel::prelude::*;
-    Ok(w::webinars
-        .filter(w::tenant.eq(tenant))
-        .filter(w::crm_reference_id.eq(reference))
-        .filter(w::deleted.eq(false))
-        .select(WebinarRow::as_select())
-        .first(conn)
-        .optional()?)
+    Ok(webinars::by_reference(conn, tenant, reference)?)
 }
 
 impl Webinars<'_> {
@@ -166,11 +159,19 @@ impl Webinars<'_> {
                     conn,
                     &[job(
                         &row,
-                        jobs::CREATE_EVENT,
+                        JobKind::CreateEvent,
                         super::providers::is_blocked(&config),
                     )],
                 )?;
-                changes::append(conn, &[changes::change(&t, "WEBINAR", Some(&row.id), None)])?;
+                changes::append(
+                    conn,
+                    &[changes::change(
+                        &t,
+                        ChangeKind::Webinar,
+                        Some(&row.id),
+                        None,
+                    )],
+                )?;
                 Ok(row)
             })
             .await?;
@@ -240,11 +241,19 @@ impl Webinars<'_> {
                     conn,
                     &[job(
                         &row,
-                        jobs::REFRESH_EVENT,
+                        JobKind::RefreshEvent,
                         super::providers::is_blocked(&config),
                     )],
                 )?;
-                changes::append(conn, &[changes::change(&t, "WEBINAR", Some(&row.id), None)])?;
+                changes::append(
+                    conn,
+                    &[changes::change(
+                        &t,
+                        ChangeKind::Webinar,
+                        Some(&row.id),
+                        None,
+                    )],
+                )?;
                 Ok(row)
             })
             .await?;
@@ -366,12 +375,20 @@ impl Webinars<'_> {
                         conn,
                         &[job(
                             &row,
-                            jobs::UPDATE_EVENT,
+                            JobKind::UpdateEvent,
                             super::providers::is_blocked(&config),
                         )],
                     )?;
                 }
-                changes::append(conn, &[changes::change(&t, "WEBINAR", Some(&row.id), None)])?;
+                changes::append(
+                    conn,
+                    &[changes::change(
+                        &t,
+                        ChangeKind::Webinar,
+                        Some(&row.id),
+                        None,
+                    )],
+                )?;
                 Ok::<_, Error>(row)
             })
             .await?;
@@ -399,7 +416,15 @@ impl Webinars<'_> {
                 row.next_metrics_at = None;
                 row.updated_at = now_ms();
                 webinars::save(conn, &row)?;
-                changes::append(conn, &[changes::change(&t, "WEBINAR", Some(&row.id), None)])?;
+                changes::append(
+                    conn,
+                    &[changes::change(
+                        &t,
+                        ChangeKind::Webinar,
+                        Some(&row.id),
+                        None,
+                    )],
+                )?;
                 Ok::<_, Error>(row)
             })
             .await?;

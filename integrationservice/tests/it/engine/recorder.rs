@@ -9,7 +9,7 @@ use std::time::Duration;
 use diesel::prelude::*;
 use integrationservice::domain::{ChangeKind, RegistrationStatus, jobs};
 use integrationservice::store::{StoreError, outbox};
-use integrationservice::workers::apply::{Quick, Recorder};
+use integrationservice::workers::recorder::{BatchedSuccess, Recorder};
 
 use crate::both_backends;
 use crate::engine::harness::{Db, Stack, person, webinar_input};
@@ -57,7 +57,8 @@ async fn batch_keeps_the_rules(db: Db) {
         claimed
             .iter()
             .find(|j| {
-                j.kind == jobs::DELIVER_REGISTRATION && j.registration_id.as_deref() == Some(reg)
+                j.kind == jobs::JobKind::DeliverRegistration.as_str()
+                    && j.registration_id.as_deref() == Some(reg)
             })
             .cloned()
             .expect("delivery job claimed")
@@ -78,7 +79,7 @@ async fn batch_keeps_the_rules(db: Db) {
         .map_or(0, |c| c.seq);
 
     let (recorder, recording) = Recorder::start(engine.clone());
-    let delivered = |n: usize| Quick::Delivered {
+    let delivered = |n: usize| BatchedSuccess::Delivered {
         registration_id: regs[n].id.clone(),
         eventuserid: 7000 + n as i64,
     };
@@ -88,7 +89,7 @@ async fn batch_keeps_the_rules(db: Db) {
         // This run lost its lease: the job now belongs to someone else.
         recorder.record(jobs[1].clone(), "owner-b".into(), delivered(1)),
         recorder.record(jobs[2].clone(), "owner-a".into(), delivered(2)),
-        recorder.record(jobs[3].clone(), "owner-a".into(), Quick::Nothing),
+        recorder.record(jobs[3].clone(), "owner-a".into(), BatchedSuccess::Nothing),
     ])
     .await;
     assert_eq!(results, [true; 4], "every batch was written");

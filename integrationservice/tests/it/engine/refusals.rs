@@ -244,7 +244,7 @@ async fn job_of_refused_tenant_is_held(db: Db) {
                 conn,
                 &[outbox::new_job(
                     &t,
-                    jobs::SYNC_METRICS,
+                    jobs::JobKind::SyncMetrics,
                     Some(&w),
                     None,
                     None,

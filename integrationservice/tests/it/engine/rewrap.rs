@@ -5,11 +5,11 @@
 use std::time::Duration;
 
 use diesel::prelude::*;
-use integrationservice::crypto::rewrap::rewrap_all;
 use integrationservice::domain::RegistrationStatus;
 use integrationservice::keyclient::wrapped_version;
 use integrationservice::store::StoreError;
 use integrationservice::store::schema::provider_configs::dsl as p;
+use integrationservice::workers::rewrap::rewrap_all;
 use secrecy::ExposeSecret;
 
 use crate::both_backends;

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use integrationservice::store::{Store, StoreError, changes};
+use integrationservice::store::{Store, StoreError, changes, status::ChangeKind};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_cursor_reader_never_skips_a_change_of_a_slow_committer() {
@@ -23,7 +23,12 @@ async fn a_cursor_reader_never_skips_a_change_of_a_slow_committer() {
                     .transaction(move |conn| {
                         changes::append(
                             conn,
-                            &[changes::change("t", "REGISTRATION", None, Some(&id))],
+                            &[changes::change(
+                                "t",
+                                ChangeKind::Registration,
+                                None,
+                                Some(&id),
+                            )],
                         )?;
                         // Stay open a while after appending, so later writers commit first.
                         std::thread::sleep(Duration::from_millis(((w * 7 + i * 3) % 11) as u64));

@@ -33,7 +33,11 @@ async fn job_states(stack: &Stack, tenant: &str, registration: &str) -> Vec<Stri
             j::outbox_jobs
                 .filter(j::tenant.eq(t))
                 .filter(j::registration_id.eq(r))
-                .filter(j::kind.eq(integrationservice::domain::jobs::DELIVER_REGISTRATION))
+                .filter(
+                    j::kind.eq(
+                        integrationservice::domain::jobs::JobKind::DeliverRegistration.as_str(),
+                    ),
+                )
                 .select(j::state)
                 .load::<String>(conn)
                 .map_err(StoreError::from)

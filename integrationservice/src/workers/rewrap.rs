@@ -1,13 +1,12 @@
-//! Rewrap after a key rotation: every stored wrapped DEK is sent to the key service's
+//! The rewrap job, run every `WorkerConfig::rewrap_interval` after a key rotation: every stored wrapped DEK is sent to the key service's
 //! `RewrapKey`, which re-wraps it under the current primary version without the plaintext
 //! leaving the key service; the new wrapped DEK replaces the old one with a compare-and-set,
 //! so a concurrent credential change wins. The DEK itself does not change, so the stored
 //! ciphertext stays valid and decryption never fails during or after the move.
 
+use crate::crypto::{Envelope, credentials_aad};
 use crate::keyclient::KeyError;
 use crate::store::{Store, StoreError, providers};
-
-use super::{Envelope, credentials_aad};
 
 /// What one rewrap pass did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
