@@ -10,6 +10,7 @@ pub mod keyclient;
 pub mod on24;
 pub mod provider;
 pub mod server;
+pub mod status;
 pub mod store;
 pub mod telemetry;
 pub mod workers;

@@ -8,16 +8,18 @@ use integrationservice::domain::{CredentialStatus, Error, RegistrationStatus};
 use on24sim::FaultConfig;
 
 use crate::both_backends;
-use crate::engine_harness::{Db, Stack, TOKEN_SECRET, eventually, person};
+use crate::engine_harness::{Db, Stack, TOKEN_SECRET, eventually, person, tenant_id};
 
 async fn delete_pauses_and_put_resumes(db: Db) {
     let stack = Stack::start(db).await;
     let engine = &stack.engine;
     let tenant = stack.tenant.clone();
     stack.put_credentials(&tenant).await;
-    stack.put_credentials("bystander").await;
+    stack.put_credentials(&tenant_id("bystander")).await;
     let (webinar, _) = stack.active_webinar(&tenant, "ev-pause").await;
-    let (other_webinar, _) = stack.active_webinar("bystander", "ev-other").await;
+    let (other_webinar, _) = stack
+        .active_webinar(&tenant_id("bystander"), "ev-other")
+        .await;
 
     // ON24 fails every call, so deliveries stay queued (RETRYING).
     let failing = FaultConfig {
@@ -78,12 +80,12 @@ async fn delete_pauses_and_put_resumes(db: Db) {
     // The other tenant is not affected.
     engine
         .registrations()
-        .register("bystander", &other_webinar, person(1))
+        .register(&tenant_id("bystander"), &other_webinar, person(1))
         .await
         .expect("bystander");
     stack
         .wait_all(
-            "bystander",
+            &tenant_id("bystander"),
             &other_webinar,
             1,
             RegistrationStatus::Delivered,
@@ -178,7 +180,10 @@ async fn unauthorized_stops_calling(db: Db) {
     // Wrong credentials put with a check are recorded as NOT_AUTHENTICATED.
     let wrong = engine
         .providers()
-        .put("wrong", stack.credentials("definitely-not-the-secret"))
+        .put(
+            &tenant_id("wrong"),
+            stack.credentials("definitely-not-the-secret"),
+        )
         .await
         .expect("put");
     assert_eq!(wrong.status, CredentialStatus::NotAuthenticated);
