@@ -9,6 +9,7 @@ pub mod domain;
 pub mod keyclient;
 pub mod provider;
 pub mod server;
+pub mod status;
 pub mod store;
 pub mod telemetry;
 pub mod workers;

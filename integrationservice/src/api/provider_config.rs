@@ -19,7 +19,7 @@ use crate::{
 /// A validated put of ON24 credentials.
 pub struct PutCredentials {
     /// Tenant id.
-    pub tenant: String,
+    pub tenant: crate::domain::TenantId,
     /// ON24 client id.
     pub client_id: u64,
     /// `NA` or `EU`.
@@ -221,7 +221,10 @@ impl ProviderConfigService for ProviderConfigApi {
         let mut config = engine.providers().put(&put.tenant, input).await?;
         if put.live_check {
             // The check above passed: record it rather than calling ON24 a second time.
-            engine.providers().record(&put.tenant, &Ok(())).await?;
+            engine
+                .providers()
+                .record(put.tenant.as_str(), &Ok(()))
+                .await?;
             config = engine.providers().get(&put.tenant).await?;
         }
         Ok(Response::new(PutOn24CredentialsResponse {
@@ -297,7 +300,7 @@ impl ProviderConfigService for ProviderConfigApi {
 fn not_configured(e: crate::domain::Error) -> Status {
     match e {
         crate::domain::Error::IntegrationDisabled { tenant, .. } => {
-            Status::not_found(format!("{} not found", names::credentials_name(&tenant)))
+            Status::not_found(format!("tenants/{tenant}/on24Credentials not found"))
         }
         other => other.into(),
     }

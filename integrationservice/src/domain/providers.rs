@@ -7,7 +7,7 @@ use zeroize::Zeroizing;
 
 use super::{
     ChangeKind, CredentialStatus, CredentialsInput, Engine, Error, ProviderConfig,
-    RegistrationStatus, validate,
+    RegistrationStatus, TenantId,
 };
 use crate::crypto::{Sealed, credentials_aad};
 use crate::provider::{CredentialProblem, ProviderCredentials, ProviderError};
@@ -22,7 +22,7 @@ pub struct ProviderConfigs<'a> {
 
 fn view(row: &ProviderConfigRow) -> ProviderConfig {
     ProviderConfig {
-        tenant: row.tenant.clone(),
+        tenant: TenantId::from_stored(&row.tenant),
         client_id: row.client_id.to_string(),
         region: row.region.clone(),
         base_url: row.base_url.clone(),
@@ -55,8 +55,7 @@ pub fn status_of(result: &Result<(), ProviderError>) -> Option<(CredentialStatus
     }
 }
 
-fn validate_input(tenant: &str, input: &CredentialsInput) -> Result<(u64, String), Error> {
-    validate::tenant(tenant)?;
+fn validate_input(input: &CredentialsInput) -> Result<(u64, String), Error> {
     let id = &input.client_id;
     if id.is_empty() || id.len() > 20 || !id.bytes().all(|b| b.is_ascii_digit()) {
         return Err(Error::invalid(
@@ -179,10 +178,11 @@ impl ProviderConfigs<'_> {
     /// resumes the tenant's held work when they are usable.
     pub async fn put(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         input: CredentialsInput,
     ) -> Result<ProviderConfig, Error> {
-        let (client_id, region) = validate_input(tenant, &input)?;
+        let tenant = tenant.as_str();
+        let (client_id, region) = validate_input(&input)?;
         let creds = ProviderCredentials {
             client_id,
             region: region.clone(),
@@ -268,9 +268,8 @@ impl ProviderConfigs<'_> {
     }
 
     /// The tenant's configuration without secrets.
-    pub async fn get(&self, tenant: &str) -> Result<ProviderConfig, Error> {
-        validate::tenant(tenant)?;
-        let t = tenant.to_owned();
+    pub async fn get(&self, tenant: &TenantId) -> Result<ProviderConfig, Error> {
+        let t = tenant.to_string();
         let row = self
             .engine
             .store
@@ -285,11 +284,10 @@ impl ProviderConfigs<'_> {
     }
 
     /// Calls the provider now with the stored credentials and records the outcome.
-    pub async fn check(&self, tenant: &str) -> Result<ProviderConfig, Error> {
-        validate::tenant(tenant)?;
-        let creds = self.credentials(tenant).await?;
+    pub async fn check(&self, tenant: &TenantId) -> Result<ProviderConfig, Error> {
+        let creds = self.credentials(tenant.as_str()).await?;
         let result = self.engine.provider.check_credentials(&creds).await;
-        self.record(tenant, &result).await?;
+        self.record(tenant.as_str(), &result).await?;
         self.get(tenant).await
     }
 
@@ -297,9 +295,8 @@ impl ProviderConfigs<'_> {
     /// Returns how many registrations now wait in PAUSED for credentials to be put again:
     /// the undelivered ones this deletion paused, plus any already paused because the
     /// provider had refused the credentials (they too now wait for new credentials).
-    pub async fn delete(&self, tenant: &str) -> Result<i64, Error> {
-        validate::tenant(tenant)?;
-        let t = tenant.to_owned();
+    pub async fn delete(&self, tenant: &TenantId) -> Result<i64, Error> {
+        let t = tenant.to_string();
         let paused = self
             .engine
             .store

@@ -4,8 +4,6 @@
 
 pub mod on24;
 
-use std::collections::BTreeMap;
-
 use futures::future::BoxFuture;
 use secrecy::SecretString;
 
@@ -127,8 +125,8 @@ pub struct RegistrantSpec {
     pub company: Option<String>,
     /// Job title.
     pub job_title: Option<String>,
-    /// Other provider fields (ON24: `country`, `city`, `std1`…).
-    pub extra: BTreeMap<String, String>,
+    /// The other registrant fields (ON24's `AddRegistrantForm`).
+    pub fields: crate::domain::RegistrantFields,
 }
 
 impl std::fmt::Debug for RegistrantSpec {

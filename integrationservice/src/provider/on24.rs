@@ -121,58 +121,33 @@ fn to_i64(v: Option<u64>) -> i64 {
 }
 
 fn registrant_form(r: &RegistrantSpec) -> RegistrantForm {
+    let f = &r.fields;
     let mut form = RegistrantForm::new(r.email.clone());
     form.first_name = Some(r.first_name.clone());
     form.last_name = Some(r.last_name.clone());
     form.company = r.company.clone();
     form.job_title = r.job_title.clone();
-    for (k, v) in &r.extra {
-        let v = Some(v.clone());
-        match k.as_str() {
-            "job_function" => form.job_function = v,
-            "country" => form.country = v,
-            "state" => form.state = v,
-            "city" => form.city = v,
-            "zip" => form.zip = v,
-            "work_phone" => form.work_phone = v,
-            "partner_ref" => form.partner_ref = v,
-            "ext_event_user_cd" => form.ext_event_user_cd = v,
-            other => {
-                // std1..std10 custom fields; anything else was refused by validation.
-                if let Some(n) = other
-                    .strip_prefix("std")
-                    .and_then(|n| n.parse::<usize>().ok())
-                    && (1..=10).contains(&n)
-                {
-                    form.std[n - 1] = v;
-                }
-            }
-        }
-    }
+    form.job_function = f.job_function.clone();
+    form.city = f.city.clone();
+    form.state = f.state.clone();
+    form.zip = f.zip.clone();
+    form.country = f.country.clone();
+    form.work_phone = f.work_phone.clone();
+    form.partner_ref = f.partner_ref.clone();
+    form.std = [
+        f.std1.clone(),
+        f.std2.clone(),
+        f.std3.clone(),
+        f.std4.clone(),
+        f.std5.clone(),
+        f.std6.clone(),
+        f.std7.clone(),
+        f.std8.clone(),
+        f.std9.clone(),
+        f.std10.clone(),
+    ];
     form
 }
-
-/// The registrant fields the domain accepts in `extra` (validated there).
-pub const EXTRA_FIELDS: &[&str] = &[
-    "job_function",
-    "country",
-    "state",
-    "city",
-    "zip",
-    "work_phone",
-    "partner_ref",
-    "ext_event_user_cd",
-    "std1",
-    "std2",
-    "std3",
-    "std4",
-    "std5",
-    "std6",
-    "std7",
-    "std8",
-    "std9",
-    "std10",
-];
 
 /// ON24 accepts at most six months between `startdate` and `enddate`.
 const MAX_WINDOW_DAYS: i64 = 180;

@@ -37,7 +37,7 @@ use diesel::Connection;
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use servicekit::db::{Pool, PoolOptions};
 
-pub use servicekit::db::{Backend, DbConnection, StoreError};
+pub use servicekit::db::{Backend, DbConnection, MultiBackend, StoreError};
 
 const PG_MIGRATIONS: EmbeddedMigrations =
     embed_migrations!("../migrations/integrationservice/postgres");

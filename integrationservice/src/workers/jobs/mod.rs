@@ -89,7 +89,7 @@ fn registrant(row: &RegistrationRow) -> RegistrantSpec {
         last_name: row.last_name.clone(),
         company: row.company.clone(),
         job_title: row.job_title.clone(),
-        extra: serde_json::from_str(&row.extra).unwrap_or_default(),
+        fields: crate::domain::RegistrantFields::from_json(&row.extra),
     }
 }
 

@@ -77,7 +77,7 @@ async fn lost_create_answer_is_adopted(db: Db) {
         })
         .await
         .expect("events");
-    let marker = event_marker(&w.id);
+    let marker = event_marker(&w.id.to_string());
     let ours: Vec<_> = events
         .iter()
         .filter(|e| e.campaigncode.as_deref() == Some(marker.as_str()))

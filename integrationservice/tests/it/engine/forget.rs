@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use integrationservice::domain::{Error, RegistrationStatus};
+use integrationservice::domain::{Email, Error, RegistrationStatus, StartTime};
 
 use crate::both_backends;
 use crate::engine::harness::{Db, Stack, eventually, person, webinar_input};
@@ -13,7 +13,8 @@ async fn cancel_and_forget(db: Db) {
     let tenant = stack.tenant.clone();
     stack.put_credentials(&tenant).await;
     // ON24 refuses cancellations once an event started: these start tomorrow.
-    let tomorrow = chrono::Utc::now().timestamp_millis() + 86_400_000;
+    let tomorrow =
+        StartTime::from_parts(chrono::Utc::now().timestamp() + 86_400, 0).expect("tomorrow");
     let mut first = webinar_input("ev-gdpr");
     first.start_at = tomorrow;
     let mut later = webinar_input("ev-gdpr-2");
@@ -96,7 +97,10 @@ async fn cancel_and_forget(db: Db) {
     // Forget person1: both registrations are scrubbed tombstones, ON24 is told.
     let forgotten = engine
         .registrations()
-        .forget(&tenant, "PERSON1@example.com")
+        .forget(
+            &tenant,
+            &Email::parse("PERSON1@example.com").expect("email"),
+        )
         .await
         .expect("forget");
     assert_eq!(forgotten, 2);
@@ -117,7 +121,7 @@ async fn cancel_and_forget(db: Db) {
     .await;
     // The forget job is gone once ON24 confirmed: the address does not linger in the outbox.
     let remaining = eventually("the outbox to drain", Duration::from_secs(10), || async {
-        let t = tenant.clone();
+        let t = tenant.to_string();
         let n = engine
             .store()
             .run(move |conn| {

@@ -8,7 +8,9 @@ use std::time::Duration;
 use integrationservice::crypto::Envelope;
 use integrationservice::crypto::cache::DekCache;
 use integrationservice::domain::{
-    CredentialsInput, Engine, Registration, RegistrationInput, RegistrationStatus, WebinarInput,
+    CredentialsInput, CrmReference, Description, DurationMinutes, Email, Engine, EventType,
+    Language, PersonName, Registration, RegistrationInput, RegistrationStatus, StartTime, TenantId,
+    TimeZone, Title, WebinarId, WebinarInput,
 };
 use integrationservice::keyclient::{KeyClient, KeyClientConfig};
 use integrationservice::provider::on24::On24Provider;
@@ -69,7 +71,7 @@ pub struct Stack {
     pub engine: Engine,
     pub sim: SimHandle,
     pub keys: KeyService,
-    pub tenant: String,
+    pub tenant: TenantId,
     /// This engine's workers (None: started without).
     _workers: Option<Workers>,
     call_timeout: Duration,
@@ -137,7 +139,7 @@ impl Stack {
             engine,
             sim,
             keys,
-            tenant: "acme".into(),
+            tenant: tenant_id("acme"),
             _workers: workers,
             call_timeout,
             shutdown,
@@ -179,7 +181,7 @@ impl Stack {
     }
 
     /// Puts working credentials for `tenant`.
-    pub async fn put_credentials(&self, tenant: &str) {
+    pub async fn put_credentials(&self, tenant: &TenantId) {
         self.engine
             .providers()
             .put(tenant, self.credentials(TOKEN_SECRET))
@@ -189,20 +191,24 @@ impl Stack {
 
     /// Creates a webinar (ended three hours ago) and waits until it exists at the simulator;
     /// returns (id, event id).
-    pub async fn active_webinar(&self, tenant: &str, reference: &str) -> (String, i64) {
+    pub async fn active_webinar(&self, tenant: &TenantId, reference: &str) -> (WebinarId, i64) {
         self.active_webinar_with(tenant, webinar_input(reference))
             .await
     }
 
     /// Like `active_webinar` with the given fields.
-    pub async fn active_webinar_with(&self, tenant: &str, input: WebinarInput) -> (String, i64) {
+    pub async fn active_webinar_with(
+        &self,
+        tenant: &TenantId,
+        input: WebinarInput,
+    ) -> (WebinarId, i64) {
         let w = self
             .engine
             .webinars()
             .create(tenant, input, None)
             .await
             .expect("create webinar");
-        let id = w.id.clone();
+        let id = w.id;
         let event = eventually(
             "webinar created at ON24",
             Duration::from_secs(20),
@@ -222,8 +228,8 @@ impl Stack {
     /// Waits until every registration of the webinar has `status` (and there are `n`).
     pub async fn wait_all(
         &self,
-        tenant: &str,
-        webinar: &str,
+        tenant: &TenantId,
+        webinar: &WebinarId,
         n: usize,
         status: RegistrationStatus,
         within: Duration,
@@ -245,7 +251,7 @@ impl Stack {
             Ok(all) => all,
             Err(by_status) => {
                 let by_status = by_status.unwrap_or_default();
-                let t = tenant.to_owned();
+                let t = tenant.to_string();
                 let jobs = self
                     .engine
                     .store()
@@ -276,7 +282,7 @@ impl Stack {
         }
     }
 
-    pub async fn list_all(&self, tenant: &str, webinar: &str) -> Vec<Registration> {
+    pub async fn list_all(&self, tenant: &TenantId, webinar: &WebinarId) -> Vec<Registration> {
         let mut out = Vec::new();
         let mut token = String::new();
         loop {
@@ -316,28 +322,44 @@ fn engine_on(url: &str, keys: &KeyService, call_timeout: Duration) -> Engine {
     Engine::new(store, envelope, provider)
 }
 
+/// A tenant id (the test's own, known to be valid).
+pub fn tenant_id(id: &str) -> TenantId {
+    TenantId::parse(id).expect("tenant id")
+}
+
 pub fn webinar_input(reference: &str) -> WebinarInput {
+    // ended two hours ago: attendance is available
+    let start = chrono::Utc::now().timestamp() - 3 * 3_600;
     WebinarInput {
-        crm_reference_id: reference.into(),
-        title: format!("Webinar {reference}"),
-        description: Some("A test webinar".into()),
-        // ended two hours ago: attendance is available
-        start_at: chrono::Utc::now().timestamp_millis() - 3 * 3_600_000,
-        duration_minutes: 60,
-        time_zone: "Europe/Paris".into(),
-        language: "en".into(),
-        event_type: String::new(),
+        crm_reference_id: CrmReference::parse(reference).expect("reference"),
+        title: Title::parse(&format!("Webinar {reference}")).expect("title"),
+        description: Description::parse("A test webinar").expect("description"),
+        start_at: StartTime::from_parts(start, 0).expect("start"),
+        duration_minutes: DurationMinutes::parse(60).expect("duration"),
+        time_zone: TimeZone::parse("Europe/Paris").expect("time zone"),
+        language: Language::parse("en").expect("language"),
+        event_type: EventType::parse("").expect("event type"),
     }
+}
+
+/// A person with the required fields from `email`, `first` and `last`.
+pub fn registrant(email: &str, first: &str, last: &str) -> RegistrationInput {
+    RegistrationInput::new(
+        Email::parse(email).expect("email"),
+        PersonName::parse(first).expect("first name"),
+        PersonName::parse(last).expect("last name"),
+    )
 }
 
 pub fn person(n: usize) -> RegistrationInput {
     RegistrationInput {
-        email: format!("Person{n}@Example.com"),
-        first_name: format!("First{n}"),
-        last_name: format!("Last{n}"),
         company: Some("Example Ltd".into()),
         job_title: Some("Engineer".into()),
-        ..RegistrationInput::default()
+        ..registrant(
+            &format!("Person{n}@Example.com"),
+            &format!("First{n}"),
+            &format!("Last{n}"),
+        )
     }
 }
 

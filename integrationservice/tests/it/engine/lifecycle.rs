@@ -8,7 +8,7 @@ use integrationservice::domain::{ChangeKind, CredentialStatus, Error, Registrati
 use on24sim::ViewingRequest;
 
 use crate::both_backends;
-use crate::engine::harness::{Db, Stack, person};
+use crate::engine::harness::{Db, Stack, person, tenant_id};
 
 async fn full_life(db: Db) {
     let stack = Stack::start(db).await;
@@ -242,13 +242,13 @@ async fn full_life(db: Db) {
     assert!(
         engine
             .metrics()
-            .changes("other", 0, 1000)
+            .changes(&tenant_id("other"), 0, 1000)
             .await
             .expect("feed")
             .is_empty()
     );
     assert!(matches!(
-        engine.webinars().get("other", &webinar).await,
+        engine.webinars().get(&tenant_id("other"), &webinar).await,
         Err(Error::NotFound { .. })
     ));
 }

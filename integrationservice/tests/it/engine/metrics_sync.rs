@@ -7,7 +7,9 @@ use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use integrationservice::domain::metrics::{SYNC_CHUNK, store_chunk};
-use integrationservice::domain::{ChangeKind, Engine, RegistrationInput, RegistrationStatus};
+use integrationservice::domain::{
+    ChangeKind, Engine, RegistrationInput, RegistrationStatus, TenantId,
+};
 use integrationservice::provider::on24::On24Provider;
 use integrationservice::provider::{ProviderCredentials, WebinarProvider};
 use integrationservice::store::now_ms;
@@ -15,7 +17,9 @@ use on24sim::{SeedAttendees, ViewingRequest};
 use secrecy::SecretString;
 
 use crate::both_backends;
-use crate::engine::harness::{CLIENT_ID, Db, Stack, TOKEN_KEY, TOKEN_SECRET, fast_workers};
+use crate::engine::harness::{
+    CLIENT_ID, Db, Stack, TOKEN_KEY, TOKEN_SECRET, fast_workers, registrant,
+};
 
 /// Attendees at ON24: more than two chunks, the last one partial.
 const ATTENDEES: usize = 2 * SYNC_CHUNK + SYNC_CHUNK / 4;
@@ -43,7 +47,7 @@ fn seed(first: usize, count: usize) -> SeedAttendees {
 /// ATTENDEE_METRICS entries after `cursor`, as registration id -> count.
 async fn metric_changes(
     engine: &Engine,
-    tenant: &str,
+    tenant: &TenantId,
     cursor: i64,
 ) -> (HashMap<String, usize>, i64) {
     let (mut by_registration, mut cursor) = (HashMap::new(), cursor);
@@ -61,7 +65,7 @@ async fn metric_changes(
             .iter()
             .filter(|c| c.kind == ChangeKind::AttendeeMetrics)
         {
-            let id = c.registration_id.clone().expect("registration id");
+            let id = c.registration_id.expect("registration id").to_string();
             *by_registration.entry(id).or_insert(0) += 1;
         }
     }
@@ -79,12 +83,7 @@ async fn sync_in_chunks(db: Db) {
     // Every tenth attendee registered and delivered first, so ON24 knows them already.
     let people: Vec<RegistrationInput> = (0..ATTENDEES)
         .step_by(EVERY)
-        .map(|n| RegistrationInput {
-            email: email(n),
-            first_name: format!("First{n}"),
-            last_name: "Seeded".into(),
-            ..RegistrationInput::default()
-        })
+        .map(|n| registrant(&email(n), &format!("First{n}"), "Seeded"))
         .collect();
     let registered = people.len();
     let mut ids: HashMap<String, String> = HashMap::new();
@@ -96,7 +95,7 @@ async fn sync_in_chunks(db: Db) {
             .expect("register")
         {
             let r = outcome.result.expect("registered");
-            ids.insert(r.email.clone(), r.id.clone());
+            ids.insert(r.email.clone(), r.id.to_string());
         }
     }
     stack
@@ -139,7 +138,7 @@ async fn sync_in_chunks(db: Db) {
     assert_eq!(chunks.iter().map(Vec::len).sum::<usize>(), ATTENDEES);
     let first = chunks.swap_remove(0);
     assert_eq!(first.len(), SYNC_CHUNK);
-    let (t, w) = (tenant.clone(), webinar.clone());
+    let (t, w) = (tenant.to_string(), webinar.to_string());
     let stored = engine
         .store()
         .transaction(move |conn| store_chunk(conn, &t, &w, &first, now_ms()))

@@ -9,16 +9,20 @@ use on24sim::FaultConfig;
 use secrecy::SecretString;
 
 use crate::both_backends;
-use crate::engine::harness::{CLIENT_ID, Db, Stack, TOKEN_KEY, TOKEN_SECRET, eventually, person};
+use crate::engine::harness::{
+    CLIENT_ID, Db, Stack, TOKEN_KEY, TOKEN_SECRET, eventually, person, tenant_id,
+};
 
 async fn delete_pauses_and_put_resumes(db: Db) {
     let stack = Stack::start(db).await;
     let engine = &stack.engine;
     let tenant = stack.tenant.clone();
     stack.put_credentials(&tenant).await;
-    stack.put_credentials("bystander").await;
+    stack.put_credentials(&tenant_id("bystander")).await;
     let (webinar, _) = stack.active_webinar(&tenant, "ev-pause").await;
-    let (other_webinar, _) = stack.active_webinar("bystander", "ev-other").await;
+    let (other_webinar, _) = stack
+        .active_webinar(&tenant_id("bystander"), "ev-other")
+        .await;
 
     // ON24 fails every call, so deliveries stay queued (RETRYING).
     let failing = FaultConfig {
@@ -79,12 +83,12 @@ async fn delete_pauses_and_put_resumes(db: Db) {
     // The other tenant is not affected.
     engine
         .registrations()
-        .register("bystander", &other_webinar, person(1))
+        .register(&tenant_id("bystander"), &other_webinar, person(1))
         .await
         .expect("bystander");
     stack
         .wait_all(
-            "bystander",
+            &tenant_id("bystander"),
             &other_webinar,
             1,
             RegistrationStatus::Delivered,
@@ -95,12 +99,12 @@ async fn delete_pauses_and_put_resumes(db: Db) {
     // through their queue again after the held tenant's jobs could have been picked up.
     engine
         .registrations()
-        .register("bystander", &other_webinar, person(2))
+        .register(&tenant_id("bystander"), &other_webinar, person(2))
         .await
         .expect("bystander");
     stack
         .wait_all(
-            "bystander",
+            &tenant_id("bystander"),
             &other_webinar,
             2,
             RegistrationStatus::Delivered,
@@ -209,7 +213,7 @@ async fn unauthorized_stops_calling(db: Db) {
     engine
         .providers()
         .put(
-            "bystander",
+            &tenant_id("bystander"),
             CredentialsInput {
                 client_id: BYSTANDER.0.to_string(),
                 access_token_key: SecretString::from(BYSTANDER.1.to_owned()),
@@ -219,15 +223,15 @@ async fn unauthorized_stops_calling(db: Db) {
         )
         .await
         .expect("bystander credentials");
-    let (other_webinar, _) = stack.active_webinar("bystander", "ev-by").await;
+    let (other_webinar, _) = stack.active_webinar(&tenant_id("bystander"), "ev-by").await;
     engine
         .registrations()
-        .register("bystander", &other_webinar, person(1))
+        .register(&tenant_id("bystander"), &other_webinar, person(1))
         .await
         .expect("bystander");
     stack
         .wait_all(
-            "bystander",
+            &tenant_id("bystander"),
             &other_webinar,
             1,
             RegistrationStatus::Delivered,
@@ -241,7 +245,10 @@ async fn unauthorized_stops_calling(db: Db) {
     // Wrong credentials put with a check are recorded as NOT_AUTHENTICATED.
     let wrong = engine
         .providers()
-        .put("wrong", stack.credentials("definitely-not-the-secret"))
+        .put(
+            &tenant_id("wrong"),
+            stack.credentials("definitely-not-the-secret"),
+        )
         .await
         .expect("put");
     assert_eq!(wrong.status, CredentialStatus::NotAuthenticated);

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use integrationservice::domain::{ChangeKind, RegistrationStatus};
+use integrationservice::domain::{ChangeKind, DurationMinutes, RegistrationStatus, StartTime};
 use integrationservice::workers::MetricsSchedule;
 use on24sim::ViewingRequest;
 
@@ -22,8 +22,9 @@ async fn poller_follows_schedule(db: Db) {
     stack.put_credentials(&tenant).await;
     let mut input = webinar_input("ev-poll");
     // A 15-minute webinar ending right now.
-    input.duration_minutes = 15;
-    input.start_at = chrono::Utc::now().timestamp_millis() - 15 * 60_000;
+    input.duration_minutes = DurationMinutes::parse(15).expect("duration");
+    input.start_at =
+        StartTime::from_parts(chrono::Utc::now().timestamp() - 15 * 60, 0).expect("start");
     let (webinar, event) = stack.active_webinar_with(&tenant, input).await;
     engine
         .registrations()

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use diesel::prelude::*;
-use integrationservice::domain::{ChangeKind, RegistrationStatus, jobs};
+use integrationservice::domain::{ChangeKind, RegistrationId, RegistrationStatus, jobs};
 use integrationservice::store::{StoreError, outbox};
 use integrationservice::workers::recorder::{BatchedSuccess, Recorder};
 
@@ -53,12 +53,12 @@ async fn batch_keeps_the_rules(db: Db) {
         .run(|conn| outbox::claim(conn, "owner-a", 60_000, 100, 100, &[]).map_err(StoreError::from))
         .await
         .expect("claim");
-    let job_of = |reg: &str| {
+    let job_of = |reg: &RegistrationId| {
         claimed
             .iter()
             .find(|j| {
                 j.kind == jobs::JobKind::DeliverRegistration.as_str()
-                    && j.registration_id.as_deref() == Some(reg)
+                    && j.registration_id.as_deref() == Some(reg.to_string().as_str())
             })
             .cloned()
             .expect("delivery job claimed")
@@ -80,7 +80,7 @@ async fn batch_keeps_the_rules(db: Db) {
 
     let (recorder, recording) = Recorder::start(engine.clone());
     let delivered = |n: usize| BatchedSuccess::Delivered {
-        registration_id: regs[n].id.clone(),
+        registration_id: regs[n].id.to_string(),
         eventuserid: 7000 + n as i64,
     };
     // Recorded together (concurrently, so they share batches).
@@ -144,7 +144,7 @@ async fn batch_keeps_the_rules(db: Db) {
     );
     assert_eq!(fourth.eventuserid, None);
 
-    let fed: Vec<String> = engine
+    let fed: Vec<RegistrationId> = engine
         .metrics()
         .changes(&t, cursor, 1000)
         .await

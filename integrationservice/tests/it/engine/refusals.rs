@@ -7,7 +7,9 @@
 use std::time::Duration;
 
 use diesel::prelude::*;
-use integrationservice::domain::{CredentialStatus, CredentialsInput, RegistrationStatus, jobs};
+use integrationservice::domain::{
+    CredentialStatus, CredentialsInput, RegistrationStatus, TenantId, jobs,
+};
 use integrationservice::store::{StoreError, outbox, providers};
 use on24sim::FaultConfig;
 use secrecy::SecretString;
@@ -20,7 +22,7 @@ const SECRET2: &str = "sim-token-secret-0002";
 
 /// Adds a second token of the test account at the simulator and puts it as the tenant's
 /// credentials (checked).
-async fn put_second_token(stack: &Stack, tenant: &str) {
+async fn put_second_token(stack: &Stack, tenant: &TenantId) {
     stack
         .sim
         .control()
@@ -46,8 +48,8 @@ async fn put_second_token(stack: &Stack, tenant: &str) {
     assert_eq!(config.status, CredentialStatus::Healthy);
 }
 
-async fn throttle_of(stack: &Stack, tenant: &str) -> (Option<i64>, i32) {
-    let t = tenant.to_owned();
+async fn throttle_of(stack: &Stack, tenant: &TenantId) -> (Option<i64>, i32) {
+    let t = tenant.to_string();
     let row = stack
         .engine
         .store()
@@ -235,7 +237,7 @@ async fn job_of_refused_tenant_is_held(db: Db) {
 
     // A transaction that read the tenant as enabled just before the refusal commits its job
     // READY (the domain enqueues PAUSED for a refused tenant, so write it as that race would).
-    let (t, w) = (tenant.clone(), webinar.clone());
+    let (t, w) = (tenant.to_string(), webinar.to_string());
     stack
         .engine
         .store()
@@ -255,7 +257,7 @@ async fn job_of_refused_tenant_is_held(db: Db) {
         .await
         .expect("enqueue");
     stack.engine.signals().jobs_added();
-    let t = tenant.clone();
+    let t = tenant.to_string();
     let store = stack.engine.store().clone();
     eventually(
         "the job held with the tenant's work",

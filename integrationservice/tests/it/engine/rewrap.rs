@@ -13,7 +13,7 @@ use integrationservice::workers::rewrap::rewrap_all;
 use secrecy::ExposeSecret;
 
 use crate::both_backends;
-use crate::engine::harness::{Db, Stack, TOKEN_KEY, TOKEN_SECRET, person};
+use crate::engine::harness::{Db, Stack, TOKEN_KEY, TOKEN_SECRET, person, tenant_id};
 
 async fn stored(stack: &Stack) -> Vec<(String, i32, Vec<u8>, Vec<u8>)> {
     stack
@@ -35,7 +35,7 @@ async fn rotate_then_rewrap(db: Db) {
     let engine = &stack.engine;
     let tenants = ["acme", "globex", "initech"];
     for t in tenants {
-        stack.put_credentials(t).await;
+        stack.put_credentials(&tenant_id(t)).await;
     }
     let before = stored(&stack).await;
     assert!(
@@ -49,13 +49,13 @@ async fn rotate_then_rewrap(db: Db) {
         assert!(!hay.contains(TOKEN_SECRET) && !hay.contains(TOKEN_KEY));
     }
 
-    let (webinar, _) = stack.active_webinar("acme", "ev-rotate").await;
+    let (webinar, _) = stack.active_webinar(&tenant_id("acme"), "ev-rotate").await;
     let version = stack.keys.rotate().await;
     assert_eq!(version, 2);
     // Deliveries run while the rewrap happens; none may fail to decrypt.
     engine
         .registrations()
-        .register_batch("acme", &webinar, (0..30).map(person).collect())
+        .register_batch(&tenant_id("acme"), &webinar, (0..30).map(person).collect())
         .await
         .expect("batch");
     let report = rewrap_all(engine.store(), engine.envelope())
@@ -83,7 +83,7 @@ async fn rotate_then_rewrap(db: Db) {
     }
     stack
         .wait_all(
-            "acme",
+            &tenant_id("acme"),
             &webinar,
             30,
             RegistrationStatus::Delivered,
