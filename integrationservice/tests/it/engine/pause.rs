@@ -99,12 +99,12 @@ async fn delete_pauses_and_put_resumes(db: Db) {
     // through their queue again after the held tenant's jobs could have been picked up.
     engine
         .registrations()
-        .register("bystander", &other_webinar, person(2))
+        .register(&tenant_id("bystander"), &other_webinar, person(2))
         .await
         .expect("bystander");
     stack
         .wait_all(
-            "bystander",
+            &tenant_id("bystander"),
             &other_webinar,
             2,
             RegistrationStatus::Delivered,
@@ -213,7 +213,7 @@ async fn unauthorized_stops_calling(db: Db) {
     engine
         .providers()
         .put(
-            "bystander",
+            &tenant_id("bystander"),
             CredentialsInput {
                 client_id: BYSTANDER.0.to_string(),
                 access_token_key: SecretString::from(BYSTANDER.1.to_owned()),
@@ -223,15 +223,15 @@ async fn unauthorized_stops_calling(db: Db) {
         )
         .await
         .expect("bystander credentials");
-    let (other_webinar, _) = stack.active_webinar("bystander", "ev-by").await;
+    let (other_webinar, _) = stack.active_webinar(&tenant_id("bystander"), "ev-by").await;
     engine
         .registrations()
-        .register("bystander", &other_webinar, person(1))
+        .register(&tenant_id("bystander"), &other_webinar, person(1))
         .await
         .expect("bystander");
     stack
         .wait_all(
-            "bystander",
+            &tenant_id("bystander"),
             &other_webinar,
             1,
             RegistrationStatus::Delivered,
