@@ -1,7 +1,8 @@
 //! The integration service's own telemetry: the span an outbox job runs in (continuing the
 //! trace of the CRM request that enqueued it), and its metrics instruments — ON24 answers by
 //! class, delivery latency from accept to ON24 acknowledgement, metrics sync lag per webinar,
-//! DEK cache hits and misses, outbox depth and age per state, and database pool usage.
+//! DEK cache hits and misses, outbox depth and age per state, database pool usage, and each
+//! tenant's ON24 credentials status.
 //! Process-wide setup (exporters, logs, the gRPC server layer) is `servicekit::telemetry`.
 //!
 //! Attributes are low-cardinality ids only: tenant, webinar and job ids, operation names and
@@ -166,6 +167,8 @@ struct StoreSnapshot {
     outbox: Vec<(String, i64, i64)>,
     pool_connections: u32,
     pool_idle: u32,
+    /// (tenant, credentials status) of every tenant with credentials.
+    credentials: Vec<(String, String)>,
 }
 
 /// Registers the outbox depth/age and pool usage gauges and refreshes them from the store
@@ -175,6 +178,7 @@ pub fn spawn_store_gauges(store: Store, every: Duration, shutdown: CancellationT
     let snapshot = Arc::new(Mutex::new(StoreSnapshot::default()));
     let meter = meter();
     let (depth, age, pool) = (snapshot.clone(), snapshot.clone(), snapshot.clone());
+    let credentials = snapshot.clone();
     let read = |s: &Arc<Mutex<StoreSnapshot>>| s.lock().map(|s| s.clone()).unwrap_or_default();
     meter
         .i64_observable_gauge("outbox.depth")
@@ -203,6 +207,23 @@ pub fn spawn_store_gauges(store: Store, every: Duration, shutdown: CancellationT
             let used = s.pool_connections.saturating_sub(s.pool_idle);
             gauge.observe(i64::from(s.pool_idle), &[KeyValue::new("state", "idle")]);
             gauge.observe(i64::from(used), &[KeyValue::new("state", "used")]);
+        })
+        .build();
+    meter
+        .i64_observable_gauge("on24.credentials.status")
+        .with_description(
+            "1 per tenant with ON24 credentials, labelled with their status as last observed",
+        )
+        .with_callback(move |gauge| {
+            for (tenant, status) in read(&credentials).credentials {
+                gauge.observe(
+                    1,
+                    &[
+                        KeyValue::new("tenant.id", tenant),
+                        KeyValue::new("credentials.status", status),
+                    ],
+                );
+            }
         })
         .build();
     tokio::spawn(async move {
@@ -241,6 +262,15 @@ pub fn spawn_store_gauges(store: Store, every: Duration, shutdown: CancellationT
                     s.pool_connections = state.connections;
                     s.pool_idle = state.idle_connections;
                 }
+            }
+            if let Ok(statuses) = store
+                .run(|conn| {
+                    crate::store::providers::statuses(conn).map_err(crate::store::StoreError::from)
+                })
+                .await
+                && let Ok(mut s) = snapshot.lock()
+            {
+                s.credentials = statuses;
             }
             tokio::select! {
                 () = shutdown.cancelled() => break,
