@@ -19,8 +19,9 @@ import dashboard
 from conftest import CHART, NAMESPACE, find
 
 ROOT = CHART.parent.parent
-# Where the services register their instruments (servicekit, keyservice, integrationservice).
-SOURCES = ["servicekit/src", "keyservice/src", "integrationservice/src"]
+# Where the services register their instruments: every crate under these folders (the
+# integration service's ON24 client is a crate of its own inside integrationservice/).
+SOURCES = ["servicekit", "keyservice", "integrationservice"]
 INSTRUMENT = re.compile(
     r'\.(?P<kind>[a-z0-9]+_(?:observable_)?(?:counter|up_down_counter|histogram|gauge))'
     r'\(\s*"(?P<name>[^"]+)"\s*\)(?P<builder>(?:\s*\.\s*with_\w+\((?:[^()]|\([^()]*\))*\))*)'
@@ -50,7 +51,7 @@ def registered() -> dict[str, str]:
     the services' sources."""
     names: dict[str, str] = {}
     for folder in SOURCES:
-        for path in sorted((ROOT / folder).rglob("*.rs")):
+        for path in sorted((ROOT / folder).rglob("src/**/*.rs")):
             for match in INSTRUMENT.finditer(path.read_text()):
                 unit = re.search(r'with_unit\(\s*"([^"]*)"', match.group("builder"))
                 for series in prometheus_names(match["kind"], match["name"], unit and unit.group(1)):

@@ -1,0 +1,8 @@
+//! The CRM-facing gRPC API over real TLS: authentication, validation, and a tenant's life
+//! through the public API only.
+
+mod auth;
+pub mod harness;
+mod lifecycle;
+mod promises;
+mod validation;
