@@ -257,7 +257,7 @@ async fn strict_certificate_identities() {
         assert_eq!(status.code(), Code::Unauthenticated, "{what}: {status:?}")
     };
     let posing =
-        h.ca.client_cert_with_uris(super::api_harness::URI_A, &[])
+        h.ca.client_cert_with_uris(super::harness::URI_A, &[])
             .expect("cert");
     let mut c = WebinarServiceClient::new(h.mtls(&posing).await);
     unauthenticated(
@@ -267,7 +267,7 @@ async fn strict_certificate_identities() {
         "spiffe-looking CN",
     );
     let two =
-        h.ca.client_cert_with_uris("x", &[super::api_harness::URI_A, super::api_harness::URI_B])
+        h.ca.client_cert_with_uris("x", &[super::harness::URI_A, super::harness::URI_B])
             .expect("cert");
     let mut c = WebinarServiceClient::new(h.mtls(&two).await);
     unauthenticated(
