@@ -1,9 +1,10 @@
 //! The integration service's own telemetry: the span an outbox job runs in (continuing the
 //! trace of the CRM request that enqueued it), and its metrics instruments — delivery
 //! latency from accept to ON24 acknowledgement, metrics sync lag per webinar, DEK cache hits
-//! and misses, outbox depth and age per state, and database pool usage. ON24 answers by class
-//! are counted by the ON24 client itself (`on24_client`). Process-wide setup (exporters, logs,
-//! the gRPC server layer) is `servicekit::telemetry`.
+//! and misses, outbox depth and age per state, database pool usage, and each tenant's ON24
+//! credentials status. ON24 answers by class are counted by the ON24 client itself
+//! (`on24_client`). Process-wide setup (exporters, logs, the gRPC server layer) is
+//! `servicekit::telemetry`.
 //!
 //! A leaf: callers hand over labels and figures (ids, names, counts), so this module imports
 //! nothing of the service. Attributes are low-cardinality ids only: tenant, webinar and job
@@ -157,9 +158,11 @@ struct StoreSnapshot {
     outbox: Vec<(String, i64, i64)>,
     pool_connections: u32,
     pool_idle: u32,
+    /// (tenant, credentials status) of every tenant with credentials.
+    credentials: Vec<(String, String)>,
 }
 
-/// The outbox depth/age and pool usage gauges. They read the last snapshot handed to
+/// The outbox depth/age, pool usage and per-tenant credentials status gauges. They read the last snapshot handed to
 /// [`StoreGauges::update`], so the exporter's thread never waits on the database.
 #[derive(Clone, Debug)]
 pub struct StoreGauges {
@@ -172,6 +175,7 @@ impl StoreGauges {
         let snapshot = Arc::new(Mutex::new(StoreSnapshot::default()));
         let meter = meter();
         let (depth, age, pool) = (snapshot.clone(), snapshot.clone(), snapshot.clone());
+        let credentials = snapshot.clone();
         let read = |s: &Arc<Mutex<StoreSnapshot>>| s.lock().map(|s| s.clone()).unwrap_or_default();
         meter
             .i64_observable_gauge("outbox.depth")
@@ -202,6 +206,23 @@ impl StoreGauges {
                 gauge.observe(i64::from(used), &[KeyValue::new("state", "used")]);
             })
             .build();
+        meter
+            .i64_observable_gauge("on24.credentials.status")
+            .with_description(
+                "1 per tenant with ON24 credentials, labelled with their status as last observed",
+            )
+            .with_callback(move |gauge| {
+                for (tenant, status) in read(&credentials).credentials {
+                    gauge.observe(
+                        1,
+                        &[
+                            KeyValue::new("tenant.id", tenant),
+                            KeyValue::new("credentials.status", status),
+                        ],
+                    );
+                }
+            })
+            .build();
         Self { snapshot }
     }
 
@@ -213,6 +234,13 @@ impl StoreGauges {
             s.outbox = outbox;
             s.pool_connections = pool_connections;
             s.pool_idle = pool_idle;
+        }
+    }
+
+    /// Replaces the (tenant, credentials status) list of every tenant with credentials.
+    pub fn update_credentials(&self, credentials: Vec<(String, String)>) {
+        if let Ok(mut s) = self.snapshot.lock() {
+            s.credentials = credentials;
         }
     }
 }

@@ -1,11 +1,11 @@
 //! Refreshes the store gauges (`telemetry::StoreGauges`: outbox depth and age per state,
-//! pool usage) from the database every few seconds until shutdown.
+//! pool usage, each tenant's credentials status) from the database every few seconds until shutdown.
 
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::store::{JobState, Store, StoreError, now_ms, outbox};
+use crate::store::{JobState, Store, StoreError, now_ms, outbox, providers};
 use crate::telemetry::StoreGauges;
 
 /// Registers the gauges and refreshes them every `every` until `shutdown`.
@@ -32,6 +32,12 @@ pub fn spawn_store_gauges(store: Store, every: Duration, shutdown: CancellationT
                 }
                 let pool = store.pool_state();
                 gauges.update(states, pool.connections, pool.idle_connections);
+            }
+            if let Ok(statuses) = store
+                .run(|conn| providers::statuses(conn).map_err(StoreError::from))
+                .await
+            {
+                gauges.update_credentials(statuses);
             }
             tokio::select! {
                 () = shutdown.cancelled() => break,

@@ -314,6 +314,7 @@ async fn one_trace_end_to_end(db: Db) {
     assert!(has("keyservice.operations", "key.id", "on24-credentials"));
     assert!(has("outbox.depth", "outbox.state", "READY"));
     assert!(has("db.client.connection.count", "state", "idle"));
+    assert!(has("keyservice.audit.records", "outcome", "written"));
 
     // Nothing secret, no email and no name in anything exported or logged.
     let everything = format!("{}\n{output}", received.dump());

@@ -163,6 +163,7 @@ impl AuditLog {
         let rx = {
             let mut state = self.lock_state();
             if state.poisoned {
+                crate::telemetry::audit_recorded(false);
                 return Err(AuditError::Poisoned);
             }
             let prev = state.prev;
@@ -189,7 +190,9 @@ impl AuditLog {
             rx,
             finished: false,
         };
-        turn.wait().await
+        let written = turn.wait().await;
+        crate::telemetry::audit_recorded(written.is_ok());
+        written
     }
 
     /// The state, even after a panic elsewhere: then the log is poisoned, so every waiting
