@@ -169,7 +169,10 @@ async fn run_child(db: Db, endpoint: String) -> (bool, String) {
         .env(CHILD_DB, format!("{db:?}"))
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
         .env("OTEL_SERVICE_NAME", "webinar-e2e")
-        .env("RUST_LOG", "info,integrationservice=debug,keyservice=debug")
+        .env(
+            "RUST_LOG",
+            "info,integrationservice=debug,on24_client=debug,keyservice=debug",
+        )
         .kill_on_drop(true)
         .output()
         .await
