@@ -126,10 +126,16 @@ fn registrant_form(r: &RegistrantSpec) -> RegistrantForm {
     form.last_name = Some(r.last_name.clone());
     form.company = r.company.clone();
     form.job_title = r.job_title.clone();
+    form.ext_event_user_cd = r.crm_reference_id.clone();
     for (k, v) in &r.extra {
         let v = Some(v.clone());
         match k.as_str() {
             "job_function" => form.job_function = v,
+            "company_industry" => form.company_industry = v,
+            "company_size" => form.company_size = v,
+            "address_street1" => form.address_street1 = v,
+            "address_street2" => form.address_street2 = v,
+            "notes" => form.notes = v,
             "country" => form.country = v,
             "state" => form.state = v,
             "city" => form.city = v,
@@ -155,6 +161,11 @@ fn registrant_form(r: &RegistrantSpec) -> RegistrantForm {
 /// The registrant fields the domain accepts in `extra` (validated there).
 pub const EXTRA_FIELDS: &[&str] = &[
     "job_function",
+    "company_industry",
+    "company_size",
+    "address_street1",
+    "address_street2",
+    "notes",
     "country",
     "state",
     "city",
@@ -229,6 +240,9 @@ impl WebinarProvider for On24Provider {
             ev.language_cd = spec.language.clone();
             if !spec.event_type.is_empty() {
                 ev.event_type = Some(spec.event_type.clone());
+            }
+            if !spec.description.is_empty() {
+                ev.event_abstract = Some(spec.description.clone());
             }
             if !spec.marker.is_empty() {
                 ev.campaign_code = Some(spec.marker.clone());
@@ -474,6 +488,29 @@ fn attendee_report(a: on24_client::Attendee) -> Option<AttendeeReport> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_accepted_field_and_the_crm_id_are_in_the_form() {
+        let spec = RegistrantSpec {
+            email: "a@example.com".into(),
+            first_name: "A".into(),
+            last_name: "B".into(),
+            company: Some("C".into()),
+            job_title: Some("D".into()),
+            crm_reference_id: Some("crm-1".into()),
+            extra: EXTRA_FIELDS
+                .iter()
+                .filter(|k| **k != "ext_event_user_cd")
+                .map(|k| ((*k).to_owned(), format!("v-{k}")))
+                .collect(),
+        };
+        let form = registrant_form(&spec).to_form().expect("form");
+        for k in EXTRA_FIELDS.iter().filter(|k| **k != "ext_event_user_cd") {
+            let value = format!("v-{k}");
+            assert!(form.iter().any(|(_, v)| *v == value), "{k} is not sent");
+        }
+        assert!(form.contains(&("extEventUserCd", "crm-1".to_owned())));
+    }
 
     #[test]
     fn creation_window_is_padded_and_within_six_months() {

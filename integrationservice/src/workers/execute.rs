@@ -90,6 +90,7 @@ fn spec(row: &RegistrationRow) -> RegistrantSpec {
         last_name: row.last_name.clone(),
         company: row.company.clone(),
         job_title: row.job_title.clone(),
+        crm_reference_id: row.crm_reference_id.clone(),
         extra: serde_json::from_str(&row.extra).unwrap_or_default(),
     }
 }
@@ -109,6 +110,7 @@ fn event_spec(w: &WebinarRow) -> EventSpec {
         time_zone: w.time_zone.clone(),
         language: w.language.clone(),
         event_type: w.event_type.clone(),
+        description: w.description.clone().unwrap_or_default(),
     }
 }
 

@@ -18,6 +18,7 @@ mod engine_refusals;
 mod engine_replicas;
 mod engine_rewrap;
 mod metrics_sync;
+mod on24_fidelity;
 mod registration_writes;
 mod store_feed;
 mod store_indexes;
