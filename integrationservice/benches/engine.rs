@@ -4,7 +4,7 @@
 //!
 //! `cargo bench -p integrationservice --bench engine`
 
-#[path = "../tests/it/engine_harness.rs"]
+#[path = "../tests/it/engine/harness.rs"]
 #[allow(dead_code)]
 mod engine_harness;
 

@@ -12,7 +12,7 @@
 //! `BENCH_BATCH_CALLERS` (4) the concurrent batch callers of (b');
 //! `BENCH_POOL` the service's `database.max_connections`, 32 by default: one per caller.)
 
-#[path = "../tests/it/engine_harness.rs"]
+#[path = "../tests/it/engine/harness.rs"]
 #[allow(dead_code, unused_imports)]
 mod engine_harness;
 

@@ -42,11 +42,20 @@ jwks_refresh_seconds = 300
 policy_file = ""
 # Allow `tenants = ["*"]` entries in the policy (admin-like principals).
 allow_wildcard = false
+# Accept a client certificate without a URI SAN as the principal `cn:<subject CN>`. Off: a
+# certificate names its holder by exactly one URI SAN or is refused.
+allow_common_name = false
 
 [api]
 # File holding at least 32 bytes used to sign page tokens and cursors; shared by all replicas.
 # Empty: a random key per process (tokens do not survive a restart or cross replicas).
 page_token_key_file = ""
+
+[hardening]
+# No core dumps (always) and, when true, memory locked as it is touched (mlockall, best
+# effort: needs CAP_IPC_LOCK or a large RLIMIT_MEMLOCK), so ON24 secrets and data keys are
+# never swapped or dumped.
+lock_memory = true
 
 [database]
 # postgres://... or a SQLite path (optionally prefixed sqlite://).
@@ -106,6 +115,14 @@ pub struct ListenConfig {
     pub health: SocketAddr,
 }
 
+/// Process hardening (`servicekit::hardening`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HardeningConfig {
+    /// Lock memory (`mlockall`, best effort); core dumps are refused either way.
+    pub lock_memory: bool,
+}
+
 /// Server TLS material.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -153,6 +170,8 @@ pub struct AuthConfig {
     pub policy_file: PathBuf,
     /// Whether `*` is allowed in the policy.
     pub allow_wildcard: bool,
+    /// Whether a certificate without a URI SAN names its holder as `cn:<CN>`.
+    pub allow_common_name: bool,
 }
 
 /// API edge settings.
@@ -267,6 +286,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// API edge.
     pub api: ApiConfig,
+    /// Process hardening.
+    pub hardening: HardeningConfig,
     /// Database.
     pub database: DatabaseConfig,
     /// Key service client.

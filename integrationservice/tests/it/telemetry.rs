@@ -40,8 +40,8 @@ use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 use xtask::pki::CertificateAuthority;
 
-use super::api_harness::Harness;
-use super::engine_harness::{CLIENT_ID, Db, KeyService, TOKEN_KEY, TOKEN_SECRET};
+use crate::api::harness::Harness;
+use crate::engine::harness::{CLIENT_ID, Db, KeyService, TOKEN_KEY, TOKEN_SECRET};
 
 const CHILD: &str = "TELEMETRY_E2E_CHILD";
 const CHILD_DB: &str = "TELEMETRY_E2E_DB";
@@ -627,16 +627,10 @@ async fn child_end_to_end() {
         .expect("flush");
 }
 
-async fn wait<F, Fut>(what: &str, mut probe: F)
+async fn wait<F, Fut>(what: &str, probe: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<()>>,
 {
-    for _ in 0..300 {
-        if probe().await.is_some() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("timed out waiting for {what}");
+    testkit::eventually(what, Duration::from_secs(30), probe).await
 }
