@@ -17,16 +17,24 @@ use super::{
     RegistrantSpec, WebinarProvider,
 };
 use on24_client::{
-    BaseUrl, DateFilterMode, DateRange, EventUpdate, NewEvent, On24Client, On24ClientConfig,
-    On24Credentials, On24Error, PermanentKind, Region, RegistrantForm, RegistrantUpdate,
+    BaseUrl, DateFilterMode, DateRange, EgressPolicy, EventUpdate, NewEvent, On24Client,
+    On24ClientConfig, On24Credentials, On24Error, PermanentKind, Region, RegistrantForm,
+    RegistrantUpdate,
 };
 
 /// ON24 behind the provider seam.
 #[derive(Debug, Default)]
 pub struct On24Provider {
+    /// One client (one connection pool) per origin; origins are the operator's ON24 hosts
+    /// (plus loopback ports under the development flag), and the map is capped anyway.
     clients: Mutex<HashMap<String, On24Client>>,
     request_timeout: Option<Duration>,
+    egress: EgressPolicy,
 }
+
+/// The most clients kept; past it the map starts again (only loopback ports under the
+/// development flag can make more origins than the operator's host list).
+const MAX_CLIENTS: usize = 16;
 
 impl On24Provider {
     /// A provider with the client's default timeouts.
@@ -42,10 +50,28 @@ impl On24Provider {
         }
     }
 
-    /// The client for these credentials, sharing the pool of their API root.
+    /// The same provider under the operator's egress rule (the default allows only
+    /// `api.on24.com` and `api.eu.on24.com`, no loopback).
+    pub fn with_egress(mut self, egress: EgressPolicy) -> Self {
+        self.egress = egress;
+        self
+    }
+
+    /// How many HTTP clients (connection pools) are kept (for tests).
+    pub fn client_count(&self) -> usize {
+        self.clients.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    /// The client for these credentials, sharing the pool of their API host.
     fn client(&self, c: &ProviderCredentials) -> Result<On24Client, ProviderError> {
         let root = match &c.base_url {
-            Some(url) => BaseUrl::parse(url).map_err(map_error)?,
+            Some(url) => {
+                self.egress
+                    .check_base_url(url)
+                    .map_err(|rule| ProviderError::Permanent {
+                        message: format!("ON24 base URL {rule}"),
+                    })?
+            }
             None => BaseUrl::for_region(match c.region.as_str() {
                 "EU" => Region::Europe,
                 _ => Region::NorthAmerica,
@@ -57,18 +83,37 @@ impl On24Provider {
             c.token_secret.expose_secret(),
         );
         let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(base) = clients.get(root.as_str()) {
-            return base.with_credentials(credentials).map_err(map_error);
+        let origin = origin(&root);
+        if let Some(base) = clients.get(&origin) {
+            return base
+                .with_base_url(root)
+                .and_then(|c| c.with_credentials(credentials))
+                .map_err(map_error);
         }
         let mut config = On24ClientConfig::with_base_url(root.clone());
+        config.egress = self.egress.clone();
         if let Some(t) = self.request_timeout {
             config.request_timeout = t;
             config.connect_timeout = t;
         }
         let client = On24Client::new(config, credentials).map_err(map_error)?;
-        clients.insert(root.as_str().to_owned(), client.clone());
+        if clients.len() >= MAX_CLIENTS {
+            clients.clear();
+        }
+        clients.insert(origin, client.clone());
         Ok(client)
     }
+}
+
+/// `scheme://host:port` of an API root: what a connection pool is for.
+fn origin(root: &BaseUrl) -> String {
+    let s = root.as_str();
+    let after_scheme = s.find("://").map(|i| i + 3).unwrap_or(0);
+    let end = s[after_scheme..]
+        .find('/')
+        .map(|i| after_scheme + i)
+        .unwrap_or(s.len());
+    s[..end].to_ascii_lowercase()
 }
 
 /// ON24's error classes as the provider seam's.

@@ -479,7 +479,7 @@ async fn child_end_to_end() {
             c.keyservice.key_file = key_file;
             // No cached DEK: the delivery unwraps, so the key service shows in its trace.
             c.dek_cache.max_age_seconds = 0;
-            c.on24.allow_http = true;
+            c.on24.allow_loopback = true;
             c.workers.enabled = true;
             c.workers.poll_interval_ms = 50;
             c.workers.backoff_base_ms = 20;

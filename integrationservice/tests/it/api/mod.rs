@@ -2,6 +2,7 @@
 //! through the public API only.
 
 mod auth;
+mod egress;
 pub mod harness;
 mod lifecycle;
 mod on24_fidelity;
