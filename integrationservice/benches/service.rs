@@ -155,7 +155,7 @@ poll_interval_ms = 100
 enabled = false
 [on24]
 request_timeout_ms = 10000
-allow_http = true
+allow_loopback = true
 "#,
             url = self.url,
             ks = self.ks,

@@ -101,8 +101,12 @@ tick_seconds = 60
 
 [on24]
 request_timeout_ms = 30000
-# Allow http:// base URLs (the local simulator). Never in production.
-allow_http = false
+# The ON24 API hosts a tenant's base_url may name (https, port 443, no IP literal); the
+# addresses they resolve to must be public.
+allowed_hosts = ["api.on24.com", "api.eu.on24.com"]
+# Development only: also allow loopback hosts and addresses (any scheme and port), for the
+# ON24 simulator on 127.0.0.1. Never in production. (Also read as `allow_http`.)
+allow_loopback = false
 "#;
 
 /// Listening addresses.
@@ -268,8 +272,18 @@ pub struct MetricsPollConfig {
 pub struct On24Config {
     /// Whole-request timeout.
     pub request_timeout_ms: u64,
-    /// Allow `http://` base URLs.
-    pub allow_http: bool,
+    /// ON24 hosts tenants may name.
+    pub allowed_hosts: Vec<String>,
+    /// Development only: loopback hosts and addresses allowed (the simulator).
+    #[serde(alias = "allow_http")]
+    pub allow_loopback: bool,
+}
+
+impl On24Config {
+    /// The egress rule for ON24 calls this configuration sets.
+    pub fn egress(&self) -> on24_client::EgressPolicy {
+        on24_client::EgressPolicy::new(&self.allowed_hosts, self.allow_loopback)
+    }
 }
 
 /// The whole configuration.

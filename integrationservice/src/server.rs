@@ -115,7 +115,7 @@ pub async fn run(
     let state = Arc::new(ApiState {
         authz: Authorizer::new(policy),
         tokens,
-        allow_http: config.on24.allow_http,
+        egress: config.on24.egress(),
         engine: engine.clone(),
         shutdown: shutdown.clone(),
     });
@@ -225,7 +225,8 @@ pub async fn assemble(config: &Config) -> Result<Engine, ServerError> {
         Duration::from_secs(config.dek_cache.max_age_seconds),
     );
     let provider =
-        On24Provider::with_request_timeout(Duration::from_millis(config.on24.request_timeout_ms));
+        On24Provider::with_request_timeout(Duration::from_millis(config.on24.request_timeout_ms))
+            .with_egress(config.on24.egress());
     Ok(Engine::new(
         store,
         Envelope::new(keys, cache),

@@ -46,6 +46,10 @@ impl std::fmt::Debug for On24Client {
 impl On24Client {
     pub fn new(config: On24ClientConfig, credentials: On24Credentials) -> Result<Self, On24Error> {
         credentials.validate()?;
+        config
+            .egress
+            .check_url(config.base_url.url())
+            .map_err(|rule| On24Error::Config(format!("ON24 base URL {rule}")))?;
         let _ = rustls::crypto::ring::default_provider().install_default();
         let mut headers = HeaderMap::new();
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
@@ -69,6 +73,8 @@ impl On24Client {
             builder = builder.tls_certs_merge(roots);
         }
         let http = builder
+            // Every name is resolved through the egress rule (IP literals were checked above).
+            .dns_resolver(std::sync::Arc::new(config.egress.resolver()))
             .default_headers(headers)
             .connect_timeout(config.connect_timeout)
             .timeout(config.request_timeout)
@@ -85,6 +91,18 @@ impl On24Client {
             config,
             credentials,
         })
+    }
+
+    /// The same pool and settings with another API root (e.g. another tenant's path on the
+    /// same host), checked against the egress rule.
+    pub fn with_base_url(&self, base_url: crate::config::BaseUrl) -> Result<Self, On24Error> {
+        self.config
+            .egress
+            .check_url(base_url.url())
+            .map_err(|rule| On24Error::Config(format!("ON24 base URL {rule}")))?;
+        let mut client = self.clone();
+        client.config.base_url = base_url;
+        Ok(client)
     }
 
     /// The same pool and settings, another credential.

@@ -131,6 +131,15 @@ impl BaseUrl {
         self.0.as_str().trim_end_matches('/')
     }
 
+    /// Whether the host is a loopback name or address.
+    pub fn is_loopback(&self) -> bool {
+        self.0.host_str().is_some_and(is_loopback)
+    }
+
+    pub(crate) fn url(&self) -> &Url {
+        &self.0
+    }
+
     pub fn is_https(&self) -> bool {
         self.0.scheme() == "https"
     }
@@ -164,6 +173,8 @@ pub struct On24ClientConfig {
     /// PEM certificates trusted in addition to the platform's roots (e.g. the CA of a
     /// TLS-inspecting egress proxy, or a test CA). `None`: platform roots only.
     pub extra_root_certs_pem: Option<String>,
+    /// Where the client may connect (hosts, and the addresses names resolve to).
+    pub egress: crate::egress::EgressPolicy,
 }
 
 impl On24ClientConfig {
@@ -172,6 +183,7 @@ impl On24ClientConfig {
     }
 
     pub fn with_base_url(base_url: BaseUrl) -> Self {
+        let loopback = base_url.is_loopback();
         Self {
             base_url,
             connect_timeout: Duration::from_secs(5),
@@ -180,6 +192,9 @@ impl On24ClientConfig {
             pool_max_idle_per_host: 16,
             page_size: 100,
             extra_root_certs_pem: None,
+            // Code that names a loopback root itself (tests, tools) may reach it; the service
+            // always sets the operator's policy instead.
+            egress: crate::egress::EgressPolicy::new(crate::egress::DEFAULT_ON24_HOSTS, loopback),
         }
     }
 }

@@ -2,9 +2,10 @@
 //!
 //! ON24 reports quota exhaustion as HTTP 403 with a message, the same status it uses for
 //! "no permission" or "inactive client"; only the message text tells them apart, so the
-//! classification reads it. Error strings carry the operation name, the HTTP status and
-//! ON24's own `message` (bounded in length) — never credentials, URLs (they can hold an
-//! email address) or request bodies.
+//! classification reads it. Error strings carry the operation name, the class and the HTTP
+//! status only — never ON24's answer text (a tenant-chosen host could put anything there),
+//! credentials, URLs (they can hold an email address) or request bodies. ON24's `message`
+//! stays readable by code through `on24_message` for classification and tests.
 
 use std::time::Duration;
 
@@ -78,7 +79,7 @@ impl RetryableKind {
 #[derive(Debug, thiserror::Error)]
 pub enum On24Error {
     /// The call may succeed later.
-    #[error("ON24 {operation}: retryable {} error{}{}", kind.class(), fmt_status(*status), fmt_message(message))]
+    #[error("ON24 {operation}: retryable {} error{}", kind.class(), fmt_status(*status))]
     Retryable {
         operation: &'static str,
         kind: RetryableKind,
@@ -86,7 +87,7 @@ pub enum On24Error {
         message: Option<String>,
     },
     /// ON24 refused the call; the same request will fail again.
-    #[error("ON24 {operation}: {} error{}{}", kind.class(), fmt_status(Some(*status)), fmt_message(message))]
+    #[error("ON24 {operation}: {} error{}", kind.class(), fmt_status(Some(*status)))]
     Permanent {
         operation: &'static str,
         kind: PermanentKind,
@@ -113,13 +114,6 @@ pub enum On24Error {
 
 fn fmt_status(status: Option<u16>) -> String {
     status.map(|s| format!(" (HTTP {s})")).unwrap_or_default()
-}
-
-fn fmt_message(message: &Option<String>) -> String {
-    message
-        .as_deref()
-        .map(|m| format!(": {m}"))
-        .unwrap_or_default()
 }
 
 impl On24Error {
@@ -281,6 +275,16 @@ fn bound(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_answer_text_never_reaches_display() {
+        let canary = "CANARY-7f3a internal detail";
+        for status in [400, 401, 403, 404, 500, 503] {
+            let e = On24Error::from_status("get_event", status, extract_message(canary.as_bytes()));
+            assert!(!e.to_string().contains("CANARY"), "{e}");
+            assert!(!format!("{e:?}").is_empty());
+        }
+    }
 
     #[test]
     fn quota_403_is_retryable_and_permission_403_is_not() {

@@ -179,12 +179,17 @@ pub struct RegistrantForm {
     pub company: Option<String>,
     pub job_title: Option<String>,
     pub job_function: Option<String>,
+    pub company_industry: Option<String>,
+    pub company_size: Option<String>,
+    pub address_street1: Option<String>,
+    pub address_street2: Option<String>,
     pub country: Option<String>,
     pub state: Option<String>,
     pub city: Option<String>,
     pub zip: Option<String>,
     pub work_phone: Option<String>,
     pub partner_ref: Option<String>,
+    pub notes: Option<String>,
     /// Our own id for the person, echoed back by ON24 as `exteventusercd`.
     pub ext_event_user_cd: Option<String>,
     pub marketing_email: Option<bool>,
@@ -212,12 +217,17 @@ impl RegistrantForm {
         push_opt(&mut f, "company", &self.company);
         push_opt(&mut f, "jobTitle", &self.job_title);
         push_opt(&mut f, "jobFunction", &self.job_function);
+        push_opt(&mut f, "companyIndustry", &self.company_industry);
+        push_opt(&mut f, "companySize", &self.company_size);
+        push_opt(&mut f, "addressStreet1", &self.address_street1);
+        push_opt(&mut f, "addressStreet2", &self.address_street2);
         push_opt(&mut f, "country", &self.country);
         push_opt(&mut f, "state", &self.state);
         push_opt(&mut f, "city", &self.city);
         push_opt(&mut f, "zip", &self.zip);
         push_opt(&mut f, "workPhone", &self.work_phone);
         push_opt(&mut f, "partnerRef", &self.partner_ref);
+        push_opt(&mut f, "notes", &self.notes);
         push_opt(&mut f, "extEventUserCd", &self.ext_event_user_cd);
         if let Some(b) = self.marketing_email {
             f.push(("marketingEmail", yn(b)));

@@ -9,13 +9,15 @@
 //! - `client`: the HTTP exchange (bounded bodies, streamed attendee reports).
 //! - `operations`: one typed method per ON24 call the product makes.
 //! - `pagination`: reading paged lists to the end.
-//! - `error`: what went wrong, classified.
+//! - `error`: what went wrong, classified (never ON24's answer text in `Display`).
+//! - `egress`: which hosts and addresses the client may reach.
 //! - `telemetry`: the client span's outcome and the `on24.responses` counter.
 #![forbid(unsafe_code)]
 
 mod client;
 mod config;
 mod de;
+mod egress;
 mod error;
 mod forms;
 mod operations;
@@ -27,6 +29,7 @@ mod types;
 
 pub use client::On24Client;
 pub use config::{BaseUrl, On24ClientConfig, On24Credentials, Region};
+pub use egress::{DEFAULT_ON24_HOSTS, EgressPolicy};
 pub use error::{On24Error, PermanentKind, RetryableKind};
 pub use forms::{
     EventUpdate, FormFields, MAX_FORGET_EMAILS, NewEvent, RegistrantForm, RegistrantUpdate,

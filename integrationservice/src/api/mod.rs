@@ -29,8 +29,8 @@ pub struct ApiState {
     pub authz: Authorizer,
     /// Page-token and cursor signer.
     pub tokens: PageTokens,
-    /// Whether `http://` ON24 base URLs are accepted (simulator).
-    pub allow_http: bool,
+    /// Which ON24 base URLs tenants may name.
+    pub egress: on24_client::EgressPolicy,
     /// The domain services.
     pub engine: crate::domain::Engine,
     /// Cancelled at shutdown: long-lived streams end so the server can drain.

@@ -50,7 +50,7 @@ impl std::fmt::Debug for PutCredentials {
 /// Validates a put request (everything but the tenant authorization).
 pub fn validate_put(
     request: PutOn24CredentialsRequest,
-    allow_http: bool,
+    egress: &on24_client::EgressPolicy,
 ) -> Result<PutCredentials, Status> {
     let mut v = Violations::new();
     let Some(creds) = request.on24_credentials else {
@@ -78,7 +78,7 @@ pub fn validate_put(
     );
     v.check(
         "on24_credentials.base_url",
-        validate::base_url(&creds.base_url, allow_http),
+        crate::provider::egress::base_url(&creds.base_url, egress),
     );
     let region = match On24Region::try_from(creds.region) {
         Ok(On24Region::Unspecified | On24Region::Na) => Some("NA"),
@@ -157,7 +157,7 @@ impl ProviderConfigService for ProviderConfigApi {
         if let Ok(tenant) = names::parse_credentials(&name) {
             self.state.authorize(&request, &tenant.tenant)?;
         }
-        let put = validate_put(request.into_inner(), self.state.allow_http)?;
+        let put = validate_put(request.into_inner(), &self.state.egress)?;
         let engine = &self.state.engine;
         if put.live_check {
             let creds = ProviderCredentials {

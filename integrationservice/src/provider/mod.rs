@@ -2,6 +2,7 @@
 //! object-safe trait. ON24 is the one implementation today (`on24`); another platform is added
 //! by implementing `WebinarProvider`, without touching the API or the workers.
 
+pub mod egress;
 pub mod on24;
 
 use futures::future::BoxFuture;
@@ -91,6 +92,8 @@ pub struct EventSpec {
     pub language: String,
     /// Provider event type; empty for the account default.
     pub event_type: String,
+    /// Description (ON24: `eventAbstract`, sent on creation only); empty for none.
+    pub description: String,
     /// A code that is ours alone and names this webinar at the provider (ON24: the campaign
     /// code), so a webinar whose creation answer was lost can be found again instead of being
     /// created twice; empty for none.
@@ -125,6 +128,8 @@ pub struct RegistrantSpec {
     pub company: Option<String>,
     /// Job title.
     pub job_title: Option<String>,
+    /// The CRM's id of the contact (ON24: `extEventUserCd`).
+    pub crm_reference_id: Option<String>,
     /// The other registrant fields (ON24's `AddRegistrantForm`).
     pub fields: crate::domain::RegistrantFields,
 }

@@ -17,16 +17,24 @@ use super::{
     RegistrantSpec, WebinarProvider,
 };
 use on24_client::{
-    BaseUrl, DateFilterMode, DateRange, EventUpdate, NewEvent, On24Client, On24ClientConfig,
-    On24Credentials, On24Error, PermanentKind, Region, RegistrantForm, RegistrantUpdate,
+    BaseUrl, DateFilterMode, DateRange, EgressPolicy, EventUpdate, NewEvent, On24Client,
+    On24ClientConfig, On24Credentials, On24Error, PermanentKind, Region, RegistrantForm,
+    RegistrantUpdate,
 };
 
 /// ON24 behind the provider seam.
 #[derive(Debug, Default)]
 pub struct On24Provider {
+    /// One client (one connection pool) per origin; origins are the operator's ON24 hosts
+    /// (plus loopback ports under the development flag), and the map is capped anyway.
     clients: Mutex<HashMap<String, On24Client>>,
     request_timeout: Option<Duration>,
+    egress: EgressPolicy,
 }
+
+/// The most clients kept; past it the map starts again (only loopback ports under the
+/// development flag can make more origins than the operator's host list).
+const MAX_CLIENTS: usize = 16;
 
 impl On24Provider {
     /// A provider with the client's default timeouts.
@@ -42,10 +50,28 @@ impl On24Provider {
         }
     }
 
-    /// The client for these credentials, sharing the pool of their API root.
+    /// The same provider under the operator's egress rule (the default allows only
+    /// `api.on24.com` and `api.eu.on24.com`, no loopback).
+    pub fn with_egress(mut self, egress: EgressPolicy) -> Self {
+        self.egress = egress;
+        self
+    }
+
+    /// How many HTTP clients (connection pools) are kept (for tests).
+    pub fn client_count(&self) -> usize {
+        self.clients.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    /// The client for these credentials, sharing the pool of their API host.
     fn client(&self, c: &ProviderCredentials) -> Result<On24Client, ProviderError> {
         let root = match &c.base_url {
-            Some(url) => BaseUrl::parse(url).map_err(map_error)?,
+            Some(url) => {
+                self.egress
+                    .check_base_url(url)
+                    .map_err(|rule| ProviderError::Permanent {
+                        message: format!("ON24 base URL {rule}"),
+                    })?
+            }
             None => BaseUrl::for_region(match c.region.as_str() {
                 "EU" => Region::Europe,
                 _ => Region::NorthAmerica,
@@ -57,18 +83,37 @@ impl On24Provider {
             c.token_secret.expose_secret(),
         );
         let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(base) = clients.get(root.as_str()) {
-            return base.with_credentials(credentials).map_err(map_error);
+        let origin = origin(&root);
+        if let Some(base) = clients.get(&origin) {
+            return base
+                .with_base_url(root)
+                .and_then(|c| c.with_credentials(credentials))
+                .map_err(map_error);
         }
         let mut config = On24ClientConfig::with_base_url(root.clone());
+        config.egress = self.egress.clone();
         if let Some(t) = self.request_timeout {
             config.request_timeout = t;
             config.connect_timeout = t;
         }
         let client = On24Client::new(config, credentials).map_err(map_error)?;
-        clients.insert(root.as_str().to_owned(), client.clone());
+        if clients.len() >= MAX_CLIENTS {
+            clients.clear();
+        }
+        clients.insert(origin, client.clone());
         Ok(client)
     }
+}
+
+/// `scheme://host:port` of an API root: what a connection pool is for.
+fn origin(root: &BaseUrl) -> String {
+    let s = root.as_str();
+    let after_scheme = s.find("://").map(|i| i + 3).unwrap_or(0);
+    let end = s[after_scheme..]
+        .find('/')
+        .map(|i| after_scheme + i)
+        .unwrap_or(s.len());
+    s[..end].to_ascii_lowercase()
 }
 
 /// ON24's error classes as the provider seam's.
@@ -127,7 +172,13 @@ fn registrant_form(r: &RegistrantSpec) -> RegistrantForm {
     form.last_name = Some(r.last_name.clone());
     form.company = r.company.clone();
     form.job_title = r.job_title.clone();
+    form.ext_event_user_cd = r.crm_reference_id.clone();
     form.job_function = f.job_function.clone();
+    form.company_industry = f.company_industry.clone();
+    form.company_size = f.company_size.clone();
+    form.address_street1 = f.address_street1.clone();
+    form.address_street2 = f.address_street2.clone();
+    form.notes = f.notes.clone();
     form.city = f.city.clone();
     form.state = f.state.clone();
     form.zip = f.zip.clone();
@@ -204,6 +255,9 @@ impl WebinarProvider for On24Provider {
             ev.language_cd = spec.language.clone();
             if !spec.event_type.is_empty() {
                 ev.event_type = Some(spec.event_type.clone());
+            }
+            if !spec.description.is_empty() {
+                ev.event_abstract = Some(spec.description.clone());
             }
             if !spec.marker.is_empty() {
                 ev.campaign_code = Some(spec.marker.clone());
@@ -449,6 +503,34 @@ fn attendee_report(a: on24_client::Attendee) -> Option<AttendeeReport> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::RegistrantField;
+
+    #[test]
+    fn every_accepted_field_and_the_crm_id_are_in_the_form() {
+        let spec = RegistrantSpec {
+            email: "a@example.com".into(),
+            first_name: "A".into(),
+            last_name: "B".into(),
+            company: Some("C".into()),
+            job_title: Some("D".into()),
+            crm_reference_id: Some("crm-1".into()),
+            fields: crate::domain::RegistrantFields::from_json(
+                &serde_json::Value::Object(
+                    RegistrantField::ALL
+                        .iter()
+                        .map(|f| (f.name().to_owned(), format!("v-{}", f.name()).into()))
+                        .collect(),
+                )
+                .to_string(),
+            ),
+        };
+        let form = registrant_form(&spec).to_form().expect("form");
+        for k in RegistrantField::ALL.iter().map(|f| f.name()) {
+            let value = format!("v-{k}");
+            assert!(form.iter().any(|(_, v)| *v == value), "{k} is not sent");
+        }
+        assert!(form.contains(&("extEventUserCd", "crm-1".to_owned())));
+    }
 
     #[test]
     fn creation_window_is_padded_and_within_six_months() {

@@ -82,6 +82,7 @@ pub(super) fn event_spec(w: &WebinarRow) -> EventSpec {
         time_zone: w.time_zone.clone(),
         language: w.language.clone(),
         event_type: w.event_type.clone(),
+        description: w.description.clone().unwrap_or_default(),
     }
 }
 

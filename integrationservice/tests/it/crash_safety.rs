@@ -128,7 +128,7 @@ poll_interval_ms = 50
 enabled = false
 [on24]
 request_timeout_ms = 5000
-allow_http = true
+allow_loopback = true
 "#,
             url = self.database_url,
             ks = self.keyservice_endpoint,

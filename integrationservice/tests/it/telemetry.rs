@@ -169,7 +169,10 @@ async fn run_child(db: Db, endpoint: String) -> (bool, String) {
         .env(CHILD_DB, format!("{db:?}"))
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
         .env("OTEL_SERVICE_NAME", "webinar-e2e")
-        .env("RUST_LOG", "info,integrationservice=debug,keyservice=debug")
+        .env(
+            "RUST_LOG",
+            "info,integrationservice=debug,on24_client=debug,keyservice=debug",
+        )
         .kill_on_drop(true)
         .output()
         .await
@@ -477,7 +480,7 @@ async fn child_end_to_end() {
             c.keyservice.key_file = key_file;
             // No cached DEK: the delivery unwraps, so the key service shows in its trace.
             c.dek_cache.max_age_seconds = 0;
-            c.on24.allow_http = true;
+            c.on24.allow_loopback = true;
             c.workers.enabled = true;
             c.workers.poll_interval_ms = 50;
             c.workers.backoff_base_ms = 20;

@@ -37,6 +37,11 @@ fn full_registrant(email: &str) -> RegistrantForm {
     r.company = Some("Acme".into());
     r.job_title = Some("CTO".into());
     r.job_function = Some("IT".into());
+    r.company_industry = Some("Software".into());
+    r.company_size = Some("51-200".into());
+    r.address_street1 = Some("1 rue de Rivoli".into());
+    r.address_street2 = Some("Bâtiment B".into());
+    r.notes = Some("Asked for the recording".into());
     r.country = Some("France".into());
     r.state = Some("IDF".into());
     r.city = Some("Paris".into());

@@ -89,6 +89,7 @@ fn registrant(row: &RegistrationRow) -> RegistrantSpec {
         last_name: row.last_name.clone(),
         company: row.company.clone(),
         job_title: row.job_title.clone(),
+        crm_reference_id: row.crm_reference_id.clone(),
         fields: crate::domain::RegistrantFields::from_json(&row.extra),
     }
 }

@@ -90,7 +90,7 @@ impl FullStack {
             c.keyservice.endpoint = ks_endpoint;
             c.keyservice.server_name = "localhost".into();
             c.database.url = database_url;
-            c.on24.allow_http = true;
+            c.on24.allow_loopback = true;
             c.on24.request_timeout_ms = 5000;
             c.workers.enabled = true;
             c.workers.poll_interval_ms = 50;

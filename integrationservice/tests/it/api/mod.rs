@@ -2,7 +2,9 @@
 //! through the public API only.
 
 mod auth;
+mod egress;
 pub mod harness;
 mod lifecycle;
+mod on24_fidelity;
 mod promises;
 mod validation;

@@ -318,7 +318,11 @@ fn engine_on(url: &str, keys: &KeyService, call_timeout: Duration) -> Engine {
     let store = Store::connect(url, 16).expect("store");
     let key_client = KeyClient::connect_lazy(&keys.client_config).expect("key client");
     let envelope = Envelope::new(key_client, DekCache::new(1000, Duration::from_secs(60)));
-    let provider = Arc::new(On24Provider::with_request_timeout(call_timeout));
+    let provider = Arc::new(
+        On24Provider::with_request_timeout(call_timeout).with_egress(
+            on24_client::EgressPolicy::new(on24_client::DEFAULT_ON24_HOSTS, true),
+        ),
+    );
     Engine::new(store, envelope, provider)
 }
 

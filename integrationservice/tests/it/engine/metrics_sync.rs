@@ -118,7 +118,9 @@ async fn sync_in_chunks(db: Db) {
 
     // A sync that stopped after its first chunk (a crash): that chunk is stored with its
     // feed entries, the webinar is not marked synced.
-    let provider = On24Provider::with_request_timeout(Duration::from_secs(30));
+    let provider = On24Provider::with_request_timeout(Duration::from_secs(30)).with_egress(
+        on24_client::EgressPolicy::new(on24_client::DEFAULT_ON24_HOSTS, true),
+    );
     let creds = ProviderCredentials {
         client_id: CLIENT_ID as u64,
         region: "NA".into(),
