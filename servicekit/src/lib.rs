@@ -3,6 +3,7 @@
 //! propagation over gRPC metadata and HTTP headers, and process hardening (no core dumps,
 //! locked memory).
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod hardening;
 pub mod telemetry;

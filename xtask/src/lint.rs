@@ -1,6 +1,7 @@
 //! `cargo xtask lint`: the linters that are not cargo's, run from the project's virtualenv so
 //! nothing has to be installed by hand: `buf lint` on `proto/` and `hadolint` on the
-//! `Dockerfile`. CI (`.ci/run`) calls this between clippy and `cargo xtask test`.
+//! `Dockerfile`; and the workspace's `rust-version` (`msrv.rs`). CI (`.ci/run`) calls this
+//! between clippy and `cargo xtask test`.
 
 use std::process::Command;
 
@@ -18,6 +19,9 @@ pub struct Args {}
 /// Runs every linter; fails on the first finding.
 pub fn run(_args: &Args) -> Result<()> {
     let root = workspace_root();
+    println!("==> rust-version");
+    crate::msrv::check(&root)?;
+
     let bin = ensure_venv(&root)?;
 
     println!("==> buf lint (proto/)");

@@ -6,6 +6,7 @@
 
 mod clients_test;
 mod lint;
+mod msrv;
 mod python;
 mod run;
 mod test;
