@@ -42,6 +42,9 @@ jwks_refresh_seconds = 300
 policy_file = ""
 # Allow `tenants = ["*"]` entries in the policy (admin-like principals).
 allow_wildcard = false
+# Accept a client certificate without a URI SAN as the principal `cn:<subject CN>`. Off: a
+# certificate names its holder by exactly one URI SAN or is refused.
+allow_common_name = false
 
 [api]
 # File holding at least 32 bytes used to sign page tokens and cursors; shared by all replicas.
@@ -167,6 +170,8 @@ pub struct AuthConfig {
     pub policy_file: PathBuf,
     /// Whether `*` is allowed in the policy.
     pub allow_wildcard: bool,
+    /// Whether a certificate without a URI SAN names its holder as `cn:<CN>`.
+    pub allow_common_name: bool,
 }
 
 /// API edge settings.

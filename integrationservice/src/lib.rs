@@ -7,7 +7,6 @@ pub mod config;
 pub mod crypto;
 pub mod domain;
 pub mod keyclient;
-pub mod on24;
 pub mod provider;
 pub mod server;
 pub mod store;

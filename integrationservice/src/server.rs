@@ -26,7 +26,7 @@ use crate::{
         ApiState, metrics::MetricsApi, page_token::PageTokens, provider_config::ProviderConfigApi,
         registrations::RegistrationApi, webinars::WebinarApi,
     },
-    auth::{Authenticator, Authorizer, JwtVerifier, TenantPolicy, tls::server_tls},
+    auth::{Authenticator, Authorizer, CommonNames, JwtVerifier, TenantPolicy, tls::server_tls},
     config::{Config, ListenConfig},
 };
 use crate::{
@@ -97,7 +97,7 @@ pub async fn run(
     } else {
         None
     };
-    let policy = TenantPolicy::load(&config.auth.policy_file, config.auth.allow_wildcard)
+    let policy = TenantPolicy::load(&config.auth)
         .map_err(|e| ServerError::Setup(format!("`auth.policy_file`: {e}")))?;
     let tokens = if config.api.page_token_key_file.as_os_str().is_empty() {
         tracing::warn!(
@@ -119,7 +119,8 @@ pub async fn run(
         engine: engine.clone(),
         shutdown: shutdown.clone(),
     });
-    let authn = Authenticator::new(jwt, !config.tls.client_ca_file.as_os_str().is_empty());
+    let authn = Authenticator::new(jwt, !config.tls.client_ca_file.as_os_str().is_empty())
+        .common_names(CommonNames::accept_if(config.auth.allow_common_name));
 
     let (health, health_service) = tonic_health::server::health_reporter();
     let reflection = tonic_reflection::server::Builder::configure()

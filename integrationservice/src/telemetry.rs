@@ -1,8 +1,9 @@
 //! The integration service's own telemetry: the span an outbox job runs in (continuing the
-//! trace of the CRM request that enqueued it), and its metrics instruments — ON24 answers by
-//! class, delivery latency from accept to ON24 acknowledgement, metrics sync lag per webinar,
-//! DEK cache hits and misses, outbox depth and age per state, and database pool usage.
-//! Process-wide setup (exporters, logs, the gRPC server layer) is `servicekit::telemetry`.
+//! trace of the CRM request that enqueued it), and its metrics instruments — delivery
+//! latency from accept to ON24 acknowledgement, metrics sync lag per webinar, DEK cache hits
+//! and misses, outbox depth and age per state, and database pool usage. ON24 answers by class
+//! are counted by the ON24 client itself (`on24_client`). Process-wide setup (exporters, logs,
+//! the gRPC server layer) is `servicekit::telemetry`.
 //!
 //! Attributes are low-cardinality ids only: tenant, webinar and job ids, operation names and
 //! error classes. Never an email, a name or a credential.
@@ -20,13 +21,11 @@ use tokio_util::sync::CancellationToken;
 use tracing::{Span, field::Empty};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-use crate::on24::On24Error;
 use crate::store::models::JobRow;
 use crate::store::{Store, now_ms, outbox};
 
 /// The instruments, built once from the global meter provider (after `servicekit` init).
 struct Instruments {
-    on24_responses: Counter<u64>,
     delivery_latency: Histogram<f64>,
     sync_lag: Histogram<f64>,
     dek_cache: Counter<u64>,
@@ -41,10 +40,6 @@ fn instruments() -> &'static Instruments {
     INSTRUMENTS.get_or_init(|| {
         let meter = meter();
         Instruments {
-            on24_responses: meter
-                .u64_counter("on24.responses")
-                .with_description("ON24 API answers by operation and class (ok or error class)")
-                .build(),
             delivery_latency: meter
                 .f64_histogram("outbox.delivery.latency")
                 .with_unit("ms")
@@ -121,34 +116,6 @@ pub fn job_ran(job: &JobRow, outcome: &crate::workers::execute::Outcome) {
         Outcome::Stop(_) => "stopped",
     };
     span.record("outcome", name);
-}
-
-/// Records an ON24 answer on its client span and in the `on24.responses` counter.
-pub fn on24_answered<T>(
-    span: &Span,
-    operation: &'static str,
-    result: &Result<(u16, T), On24Error>,
-) {
-    let (status, class) = match result {
-        Ok((status, _)) if (200..300).contains(status) => (Some(*status), None),
-        Ok((status, _)) => (
-            Some(*status),
-            Some(On24Error::from_status(operation, *status, None).class()),
-        ),
-        Err(e) => (None, Some(e.class())),
-    };
-    servicekit::telemetry::record_http_outcome(span, status, class);
-    if let Some(class) = class {
-        // The enclosing job span carries the class too, for "why is this delivery late".
-        Span::current().record("on24.error_class", class);
-    }
-    instruments().on24_responses.add(
-        1,
-        &[
-            KeyValue::new("on24.operation", operation),
-            KeyValue::new("on24.class", class.unwrap_or("ok")),
-        ],
-    );
 }
 
 /// Counts a DEK cache lookup.

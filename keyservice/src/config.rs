@@ -25,6 +25,9 @@ health = "0.0.0.0:7080"    # plaintext, grpc.health.v1 only
 cert = "tls/server.crt"
 key = "tls/server.key"
 client_ca = "tls/client-ca.crt"
+# Accept a client certificate without a URI SAN, naming its holder `cn:<subject CN>`. Off: a
+# caller is identified by exactly one URI SAN (e.g. a SPIFFE id) or refused.
+allow_common_name = false
 
 # Where the root key comes from: "file:/path", "env:VAR" (development only) or "pkcs11:...".
 [root_key]
@@ -121,6 +124,8 @@ pub struct Tls {
     pub key: PathBuf,
     /// Client CA bundle.
     pub client_ca: PathBuf,
+    /// Identify a certificate without a URI SAN as `cn:<CN>` instead of refusing it.
+    pub allow_common_name: bool,
 }
 
 /// `[root_key]`.

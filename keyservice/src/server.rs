@@ -8,6 +8,7 @@ use proto::keyservice::v1::{
     FILE_DESCRIPTOR_SET, key_admin_service_server::KeyAdminServiceServer,
     key_service_server::KeyServiceServer,
 };
+use servicekit::identity::CommonNames;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
@@ -96,7 +97,9 @@ pub async fn run(
 ) -> Result<(), ServeError> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     config.validate().map_err(setup("configuration"))?;
-    let policy = Arc::new(Policy::load(&config.policy.file).map_err(setup("policy.file"))?);
+    let common_names = CommonNames::accept_if(config.tls.allow_common_name);
+    let policy =
+        Arc::new(Policy::load(&config.policy.file, common_names).map_err(setup("policy.file"))?);
     let tls = server_config(&TlsPaths {
         cert: &config.tls.cert,
         key: &config.tls.key,

@@ -1,9 +1,10 @@
 //! Plumbing the key service and the integration service share, so it is written once:
-//! OpenTelemetry traces and metrics over OTLP, structured logs, and W3C trace-context
-//! propagation over gRPC metadata and HTTP headers, and process hardening (no core dumps,
-//! locked memory).
+//! caller identities and policy patterns, the keyed audit chain, OpenTelemetry traces and
+//! metrics over OTLP, structured logs, W3C trace-context propagation over gRPC metadata and
+//! HTTP headers, and process hardening (no core dumps, locked memory).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod hardening;
+pub mod identity;
 pub mod telemetry;

@@ -112,6 +112,24 @@ impl CertificateAuthority {
         })
     }
 
+    /// A client certificate with the given CN and exactly these URI SANs (none, or several:
+    /// shapes the services must refuse, for negative tests).
+    pub fn client_cert_with_uris(
+        &self,
+        common_name: &str,
+        uris: &[&str],
+    ) -> Result<IssuedCertificate> {
+        let mut params = CertificateParams::new(Vec::<String>::new())?;
+        params.distinguished_name = name(common_name);
+        params.subject_alt_names = uris
+            .iter()
+            .map(|uri| Ok(SanType::URI((*uri).try_into()?)))
+            .collect::<Result<_>>()?;
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        self.issue(params)
+    }
+
     fn issue(&self, params: CertificateParams) -> Result<IssuedCertificate> {
         let key = KeyPair::generate()?;
         let cert = params.signed_by(&key, &self.issuer)?;

@@ -1,7 +1,8 @@
 //! `cargo xtask test`: the README's test command. Builds the workspace once (debug), runs the
 //! Rust tests, then the suites in other languages (Helm chart tests in Python, the Node ON24
-//! client against the simulator, the client examples), prints a summary and fails if any
-//! suite failed. Works on a fresh clone with the Rust toolchain, python3 and node/npm.
+//! client against the simulator, the Python and TypeScript clients against a local stack),
+//! prints a summary and fails if any suite failed. Works on a fresh clone with the Rust
+//! toolchain, python3 and node/npm.
 
 use std::{
     path::Path,
@@ -62,7 +63,7 @@ pub fn run(args: &Args) -> Result<()> {
             });
             step(
                 &mut results,
-                "client examples (python, node)",
+                "clients (python wheel, typescript)",
                 client_examples,
             );
         }
@@ -222,7 +223,7 @@ fn node_on24(root: &Path) -> Result<Outcome> {
     Ok(Outcome::Passed)
 }
 
-/// The Python and Node client suites against a stack started with `xtask up` (see
+/// The Python and TypeScript client suites against a stack started with `xtask up` (see
 /// `clients_test.rs`); the binaries come from the build step above.
 fn client_examples() -> Result<Outcome> {
     crate::clients_test::run(&crate::clients_test::Args { no_build: true })?;

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use tonic::{Request, Status, metadata::MetadataValue};
 
-pub use identity::Principal;
+pub use identity::{CommonNames, Principal};
 pub use jwt::JwtVerifier;
 pub use policy::TenantPolicy;
 
@@ -25,15 +25,24 @@ use crate::api::error::error_info_status;
 pub struct Authenticator {
     jwt: Option<JwtVerifier>,
     accept_certificates: bool,
+    common_names: CommonNames,
 }
 
 impl Authenticator {
     /// `jwt`: bearer tokens accepted when set; `accept_certificates`: a client CA is configured.
+    /// Certificates without a URI SAN are refused until [`Self::common_names`] says otherwise.
     pub fn new(jwt: Option<JwtVerifier>, accept_certificates: bool) -> Self {
         Self {
             jwt,
             accept_certificates,
+            common_names: CommonNames::Refuse,
         }
+    }
+
+    /// How certificates without a URI SAN are treated (`auth.allow_common_name`).
+    pub fn common_names(mut self, common_names: CommonNames) -> Self {
+        self.common_names = common_names;
+        self
     }
 
     /// Authenticates one request.
@@ -45,9 +54,9 @@ impl Authenticator {
             && let Some(certs) = request.peer_certs()
             && let Some(leaf) = certs.first()
         {
-            return Principal::from_certificate(leaf.as_ref()).ok_or_else(|| {
-                Status::unauthenticated("the client certificate names no identity")
-            });
+            return identity::CertificateIdentity::parse(leaf.as_ref())
+                .principal(self.common_names)
+                .map_err(|refused| Status::unauthenticated(refused.to_string()));
         }
         Err(Status::unauthenticated(
             "authenticate with a client certificate or a bearer token",
@@ -71,7 +80,8 @@ impl Authenticator {
         let subject = verifier.verify(token.trim()).map_err(|reason| {
             error_info_status(tonic::Code::Unauthenticated, reason, "INVALID_TOKEN", &[])
         })?;
-        Ok(Principal::from_token_subject(&subject))
+        Principal::from_token_subject(&subject)
+            .map_err(|refused| Status::unauthenticated(refused.to_string()))
     }
 }
 

@@ -1,4 +1,4 @@
-//! The ON24 implementation of `WebinarProvider`, on the ON24 REST client (`crate::on24`).
+//! The ON24 implementation of `WebinarProvider`, on the ON24 REST client (the `on24_client` crate).
 //! One pooled HTTP client per API root is reused for every tenant (`with_credentials`), and
 //! ON24's error classes become the provider's: quota 403 slows the tenant down, 401/403
 //! stop it, 5xx/timeouts retry, the rest are permanent.
@@ -16,7 +16,7 @@ use super::{
     AttendeeReport, CredentialProblem, EventInfo, EventSpec, ProviderCredentials, ProviderError,
     RegistrantSpec, WebinarProvider,
 };
-use crate::on24::{
+use on24_client::{
     BaseUrl, DateFilterMode, DateRange, EventUpdate, NewEvent, On24Client, On24ClientConfig,
     On24Credentials, On24Error, PermanentKind, Region, RegistrantForm, RegistrantUpdate,
 };
@@ -450,7 +450,7 @@ impl WebinarProvider for On24Provider {
 }
 
 /// One attendee of ON24's report as the provider's compact report; None without an email.
-fn attendee_report(a: crate::on24::people::Attendee) -> Option<AttendeeReport> {
+fn attendee_report(a: on24_client::Attendee) -> Option<AttendeeReport> {
     let email = a.email.as_deref()?.trim().to_lowercase();
     Some(AttendeeReport {
         email,

@@ -3,6 +3,5 @@
 mod api;
 mod crash_safety;
 mod engine;
-mod on24;
 mod store;
 mod telemetry;

@@ -71,18 +71,21 @@ impl Edge {
             .get("traceparent")
             .and_then(|v| v.to_str().ok())
             .and_then(trace_id_of);
-        let Some(identity) = identity_from_request(request) else {
-            // The listener only yields client-authenticated connections, so this means a
-            // certificate that names nobody.
-            let call = Call {
-                identity: Identity::new("unidentified"),
-                request_id,
-                trace_id,
-            };
-            let status = Status::unauthenticated("client certificate names no identity");
-            return self
-                .finish(&call, Subject::new(operation, None), Err(status))
-                .await;
+        let identity = match identity_from_request(request, self.policy.common_names()) {
+            Ok(identity) => identity,
+            Err(refused) => {
+                // The listener only yields client-authenticated connections, so this means a
+                // certificate that names nobody acceptable (no or several URI SANs, a bad CN).
+                let call = Call {
+                    identity: Identity::internal("unidentified"),
+                    request_id,
+                    trace_id,
+                };
+                let status = Status::unauthenticated(refused.to_string());
+                return self
+                    .finish(&call, Subject::new(operation, None), Err(status))
+                    .await;
+            }
         };
         let call = Call {
             identity,

@@ -5,7 +5,7 @@
 //!
 //! ```toml
 //! [[rule]]
-//! identity = "spiffe://webinar.local/integrationservice"   # exact, or a prefix ending in "*"
+//! identity = "spiffe://webinar.local/integrationservice"   # exact, ".../*" or ".../name*"
 //! operations = ["generate", "wrap", "unwrap", "rewrap"]
 //! keys = ["on24-credentials"]                              # exact names, or "*" for all
 //!
@@ -14,6 +14,12 @@
 //! operations = ["admin:*"]                                 # or e.g. "admin:rotate"
 //! keys = ["*"]
 //! ```
+//!
+//! Identity patterns follow the shared rules of `servicekit::identity::PrincipalPattern`: a
+//! `*` ends the pattern and stands for whole path segments only (`spiffe://td/crm*` matches
+//! `spiffe://td/crm` and `spiffe://td/crm/a`, never `spiffe://td/crm-evil`). Key patterns are
+//! plain prefixes (`crm-*`), as key names have no segments. A `cn:` identity is refused unless
+//! `tls.allow_common_name` is on, since such a caller could never be identified.
 
 mod operation;
 
@@ -22,6 +28,7 @@ pub use operation::Operation;
 use std::path::Path;
 
 use serde::Deserialize;
+use servicekit::identity::{CommonNames, PrincipalPattern};
 
 use crate::tls::Identity;
 
@@ -45,11 +52,12 @@ pub enum PolicyError {
 #[derive(Debug, Clone, Default)]
 pub struct Policy {
     rules: Vec<Rule>,
+    common_names: CommonNames,
 }
 
 #[derive(Debug, Clone)]
 struct Rule {
-    identity: Pattern,
+    identity: PrincipalPattern,
     operations: Vec<OpPattern>,
     keys: Vec<Pattern>,
 }
@@ -107,18 +115,29 @@ struct RuleFile {
 }
 
 impl Policy {
-    /// Reads and validates a policy file.
-    pub fn load(path: &Path) -> Result<Self, PolicyError> {
+    /// Reads and validates a policy file for a service that treats certificate common names
+    /// as `common_names` says.
+    pub fn load(path: &Path, common_names: CommonNames) -> Result<Self, PolicyError> {
         let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Read {
             path: path.display().to_string(),
             source,
         })?;
-        Self::parse(&text)
+        Self::parse_with(&text, common_names)
+    }
+
+    /// Parses policy TOML for a service that refuses common names.
+    pub fn parse(text: &str) -> Result<Self, PolicyError> {
+        Self::parse_with(text, CommonNames::Refuse)
+    }
+
+    /// How callers' certificates without a URI SAN are treated (`tls.allow_common_name`).
+    pub fn common_names(&self) -> CommonNames {
+        self.common_names
     }
 
     /// Parses policy TOML. Unknown fields and unknown operation names are errors, so a typo
     /// cannot silently grant less (or more) than intended.
-    pub fn parse(text: &str) -> Result<Self, PolicyError> {
+    pub fn parse_with(text: &str, common_names: CommonNames) -> Result<Self, PolicyError> {
         use figment::{
             Figment,
             providers::{Format, Toml},
@@ -146,20 +165,31 @@ impl Policy {
                 .map(|k| Pattern::parse(k, "key"))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(at)?;
+            let identity = PrincipalPattern::parse(&rule.identity)
+                .map_err(|e| at(PolicyError::Invalid(e.to_string())))?;
+            if identity.names_common_name() && common_names == CommonNames::Refuse {
+                return Err(at(PolicyError::Invalid(format!(
+                    "identity {:?} is a certificate common name, but tls.allow_common_name is off",
+                    rule.identity
+                ))));
+            }
             rules.push(Rule {
-                identity: Pattern::parse(&rule.identity, "identity").map_err(at)?,
+                identity,
                 operations,
                 keys,
             });
         }
-        Ok(Self { rules })
+        Ok(Self {
+            rules,
+            common_names,
+        })
     }
 
     /// Whether `identity` may perform `operation` on `key`. For operations that are not about
     /// one key (listing), pass `"*"`: only a rule granting all keys allows it.
     pub fn allows(&self, identity: &Identity, operation: Operation, key: &str) -> bool {
         self.rules.iter().any(|rule| {
-            rule.identity.matches(identity.as_str())
+            rule.identity.matches(identity)
                 && rule.operations.iter().any(|op| match op {
                     OpPattern::One(one) => *one == operation,
                     OpPattern::AllAdmin => operation.is_admin(),

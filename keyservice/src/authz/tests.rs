@@ -18,7 +18,7 @@ keys = ["crm-*"]
 "#;
 
 fn id(s: &str) -> Identity {
-    Identity::new(s)
+    Identity::from_uri_san(s).expect("a valid URI SAN")
 }
 
 #[test]
@@ -48,7 +48,7 @@ fn grants_exactly_what_rules_say() -> Result<(), PolicyError> {
 #[test]
 fn empty_policy_denies_everything() -> Result<(), PolicyError> {
     let policy = Policy::parse("")?;
-    assert!(!policy.allows(&id("anyone"), Operation::GetKey, "k"));
+    assert!(!policy.allows(&id("spiffe://td/anyone"), Operation::GetKey, "k"));
     Ok(())
 }
 
@@ -60,4 +60,29 @@ fn typos_are_errors_not_silent_grants() {
     assert!(
         Policy::parse("[[rule]]\nidentity='a'\noperations=['auto_rotate']\nkeys=['k']").is_err()
     );
+}
+
+/// Identity wildcards stop at path segments, and principals keep their source.
+#[test]
+fn identity_wildcards_stop_at_segments() -> Result<(), PolicyError> {
+    let policy = Policy::parse(
+        "[[rule]]\nidentity = 'spiffe://td/crm*'\noperations = ['unwrap']\nkeys = ['k']\n\
+         [[rule]]\nidentity = 'jwt:alice'\noperations = ['unwrap']\nkeys = ['k']\n",
+    )?;
+    assert!(policy.allows(&id("spiffe://td/crm"), Operation::Unwrap, "k"));
+    assert!(policy.allows(&id("spiffe://td/crm/a"), Operation::Unwrap, "k"));
+    assert!(!policy.allows(&id("spiffe://td/crm-evil"), Operation::Unwrap, "k"));
+    assert!(!policy.allows(&Identity::internal("jwt:alice"), Operation::Unwrap, "k"));
+    Ok(())
+}
+
+#[test]
+fn common_name_rules_need_common_names() -> Result<(), PolicyError> {
+    let text = "[[rule]]\nidentity = 'cn:batch'\noperations = ['unwrap']\nkeys = ['k']\n";
+    assert!(Policy::parse(text).is_err());
+    let policy = Policy::parse_with(text, CommonNames::Accept)?;
+    let batch = Identity::from_common_name("batch").expect("plain CN");
+    assert!(policy.allows(&batch, Operation::Unwrap, "k"));
+    assert_eq!(policy.common_names(), CommonNames::Accept);
+    Ok(())
 }

@@ -1,60 +1,37 @@
-//! The caller's identity, read from the leaf certificate rustls already verified: the first
-//! URI SAN (e.g. `spiffe://webinar.local/integrationservice`), else the subject CN.
+//! The caller's identity, read from the leaf certificate rustls already verified, by the
+//! rules both services share (`servicekit::identity`): exactly one URI SAN (e.g.
+//! `spiffe://webinar.local/integrationservice`), else `cn:<CN>` only where
+//! `tls.allow_common_name` is on, else refused.
 
 use std::{
     collections::HashMap,
-    fmt,
-    sync::{Arc, OnceLock, RwLock},
+    sync::{OnceLock, RwLock},
 };
 
 use rustls::pki_types::CertificateDer;
-use x509_parser::{extensions::GeneralName, prelude::FromDer};
+use servicekit::identity::{CertificateIdentity, CommonNames, IdentityError};
 
-/// A verified caller identity (a URI such as a SPIFFE id, or a certificate CN).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Identity(Arc<str>);
+/// A verified caller identity: the shared principal type.
+pub use servicekit::identity::Principal as Identity;
 
-impl Identity {
-    /// Wraps a string as an identity (used by tests and policy evaluation).
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(Arc::from(value.into()))
-    }
-
-    /// The identity as text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
+/// Extracts the identity of a DER certificate under `common_names`.
+pub fn identity_from_cert(
+    der: &[u8],
+    common_names: CommonNames,
+) -> Result<Identity, IdentityError> {
+    CertificateIdentity::parse(der).principal(common_names)
 }
 
-impl fmt::Display for Identity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// Extracts the identity of a DER certificate: first URI SAN, else the first CN.
-/// Returns `None` for an unparsable certificate or one that names nobody.
-pub fn identity_from_cert(der: &[u8]) -> Option<Identity> {
-    let (_, cert) = x509_parser::certificate::X509Certificate::from_der(der).ok()?;
-    if let Ok(Some(san)) = cert.subject_alternative_name() {
-        for name in &san.value.general_names {
-            if let GeneralName::URI(uri) = name
-                && !uri.is_empty()
-            {
-                return Some(Identity::new(*uri));
-            }
-        }
-    }
-    let cn = cert.subject().iter_common_name().next()?.as_str().ok()?;
-    (!cn.is_empty()).then(|| Identity::new(cn))
-}
-
-/// The identity of the peer of a request on the mTLS port, or `None` when the request did not
-/// come over a client-authenticated TLS connection (which the listener never lets happen).
-pub fn identity_from_request<T>(request: &tonic::Request<T>) -> Option<Identity> {
-    let certs = request.peer_certs()?;
-    let leaf: &CertificateDer<'_> = certs.first()?;
-    cached_identity(leaf.as_ref())
+/// The identity of the peer of a request on the mTLS port. Refused for a request that did
+/// not come over a client-authenticated TLS connection (which the listener never lets
+/// happen) as for a certificate that names nobody acceptable.
+pub fn identity_from_request<T>(
+    request: &tonic::Request<T>,
+    common_names: CommonNames,
+) -> Result<Identity, IdentityError> {
+    let certs = request.peer_certs().ok_or(IdentityError::NoUri)?;
+    let leaf: &CertificateDer<'_> = certs.first().ok_or(IdentityError::NoUri)?;
+    cached_identity(leaf.as_ref()).principal(common_names)
 }
 
 /// Most entries the identity cache holds before it starts over.
@@ -65,8 +42,8 @@ const CACHE_LIMIT: usize = 4096;
 /// the (already verified) leaf certificate. The map is keyed by a hash of the DER's last bytes
 /// (signature bytes, which differ between certificates) rather than of all of it, which cost
 /// as much as the rest of the lookup; a hit still requires the whole DER to be equal.
-fn cached_identity(der: &[u8]) -> Option<Identity> {
-    type Cache = HashMap<u64, (Box<[u8]>, Option<Identity>)>;
+fn cached_identity(der: &[u8]) -> CertificateIdentity {
+    type Cache = HashMap<u64, (Box<[u8]>, CertificateIdentity)>;
     static CACHE: OnceLock<RwLock<Cache>> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
     let key = tail_hash(der);
@@ -77,7 +54,7 @@ fn cached_identity(der: &[u8]) -> Option<Identity> {
     }) {
         return hit;
     }
-    let identity = identity_from_cert(der);
+    let identity = CertificateIdentity::parse(der);
     if let Ok(mut map) = cache.write() {
         if map.len() >= CACHE_LIMIT {
             map.clear();
@@ -111,22 +88,29 @@ mod tests {
     }
 
     #[test]
-    fn uri_san_wins_over_cn_and_cn_is_the_fallback() -> anyhow::Result<()> {
+    fn uri_san_names_the_caller_and_cn_only_where_allowed() -> anyhow::Result<()> {
         let ca = xtask::pki::CertificateAuthority::new("test ca")?;
         let with_uri = ca.client_cert_for("svc", "spiffe://webinar.local/integrationservice")?;
-        assert_eq!(
-            identity_from_cert(&der(&with_uri.cert_pem)),
-            Some(Identity::new("spiffe://webinar.local/integrationservice"))
-        );
+        for rule in [CommonNames::Refuse, CommonNames::Accept] {
+            assert_eq!(
+                identity_from_cert(&der(&with_uri.cert_pem), rule).map(|i| i.as_str().to_owned()),
+                Ok("spiffe://webinar.local/integrationservice".to_owned())
+            );
+        }
         let cn_only = ca.client_cert(&xtask::pki::ClientIdentity {
             common_name: "batch-job".into(),
             ..Default::default()
         })?;
         assert_eq!(
-            identity_from_cert(&der(&cn_only.cert_pem)),
-            Some(Identity::new("batch-job"))
+            identity_from_cert(&der(&cn_only.cert_pem), CommonNames::Refuse),
+            Err(IdentityError::NoUri)
         );
-        assert_eq!(identity_from_cert(b"not a certificate"), None);
+        assert_eq!(
+            identity_from_cert(&der(&cn_only.cert_pem), CommonNames::Accept)
+                .map(|i| i.as_str().to_owned()),
+            Ok("cn:batch-job".to_owned())
+        );
+        assert!(identity_from_cert(b"not a certificate", CommonNames::Accept).is_err());
         Ok(())
     }
 
@@ -139,27 +123,22 @@ mod tests {
         let b = der(&ca
             .client_cert_for("b", "spiffe://webinar.local/b")?
             .cert_pem);
-        assert_eq!(
-            cached_identity(&a),
-            Some(Identity::new("spiffe://webinar.local/a"))
-        );
+        let name = |der: &[u8]| {
+            cached_identity(der)
+                .principal(CommonNames::Refuse)
+                .map(|i| i.as_str().to_owned())
+                .ok()
+        };
+        let a_name = Some("spiffe://webinar.local/a".to_owned());
+        assert_eq!(name(&a), a_name);
         // Same last 32 bytes and length as `a` (so the same slot), different certificate.
         let mut forged = b.clone();
         forged.resize(a.len(), 0);
         let tail = a.len().saturating_sub(32);
         forged[tail..].copy_from_slice(&a[tail..]);
-        assert_ne!(
-            cached_identity(&forged),
-            Some(Identity::new("spiffe://webinar.local/a"))
-        );
-        assert_eq!(
-            cached_identity(&a),
-            Some(Identity::new("spiffe://webinar.local/a"))
-        );
-        assert_eq!(
-            cached_identity(&b),
-            Some(Identity::new("spiffe://webinar.local/b"))
-        );
+        assert_ne!(name(&forged), a_name);
+        assert_eq!(name(&a), a_name);
+        assert_eq!(name(&b), Some("spiffe://webinar.local/b".to_owned()));
         Ok(())
     }
 }

@@ -3,6 +3,7 @@
 mod cli;
 mod domain;
 mod edge;
+mod identity;
 mod rpc;
 mod support;
 mod transport;

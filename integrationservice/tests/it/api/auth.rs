@@ -247,6 +247,64 @@ async fn certificate_identities_map_to_principals() {
     h.stop().await;
 }
 
+/// The identity rules both services share, over real mTLS: a CN that spells a SPIFFE id is
+/// not that id, two URI SANs are refused, a `jwt:` URI SAN is not the token principal, and
+/// `crm*` stops at a path segment.
+#[tokio::test]
+async fn strict_certificate_identities() {
+    let h = Harness::start().await;
+    let unauthenticated = |status: tonic::Status, what: &str| {
+        assert_eq!(status.code(), Code::Unauthenticated, "{what}: {status:?}")
+    };
+    let posing =
+        h.ca.client_cert_with_uris(super::harness::URI_A, &[])
+            .expect("cert");
+    let mut c = WebinarServiceClient::new(h.mtls(&posing).await);
+    unauthenticated(
+        c.create_webinar(probe("tenant-a"))
+            .await
+            .expect_err("CN-only certificate"),
+        "spiffe-looking CN",
+    );
+    let two =
+        h.ca.client_cert_with_uris("x", &[super::harness::URI_A, super::harness::URI_B])
+            .expect("cert");
+    let mut c = WebinarServiceClient::new(h.mtls(&two).await);
+    unauthenticated(
+        c.create_webinar(probe("tenant-a"))
+            .await
+            .expect_err("two URI SANs"),
+        "two URI SANs",
+    );
+    // `jwt:crm-a` may act for tenant-a; a certificate saying so is not that principal.
+    let jwt =
+        h.ca.client_cert_with_uris("x", &["jwt:crm-a"])
+            .expect("cert");
+    let mut c = WebinarServiceClient::new(h.mtls(&jwt).await);
+    let status = c
+        .create_webinar(probe("tenant-a"))
+        .await
+        .expect_err("jwt: URI SAN");
+    assert_ne!(status.code(), Code::InvalidArgument, "let in as jwt:crm-a");
+    unauthenticated(status, "jwt: URI SAN");
+    // `spiffe://webinar.local/crm*` (tenant-c): crm and below, never crm-evil.
+    for (uri, allowed) in [
+        ("spiffe://webinar.local/crm", true),
+        ("spiffe://webinar.local/crm/partner", true),
+        ("spiffe://webinar.local/crm-evil", false),
+    ] {
+        let cert = h.ca.client_cert_for("x", uri).expect("cert");
+        let mut c = WebinarServiceClient::new(h.mtls(&cert).await);
+        let status = c.create_webinar(probe("tenant-c")).await.expect_err(uri);
+        if allowed {
+            assert_bad_field(&status, "webinar");
+        } else {
+            assert_reason(&status, Code::PermissionDenied, "TENANT_MISMATCH");
+        }
+    }
+    h.stop().await;
+}
+
 #[tokio::test]
 async fn bearer_tokens_are_verified() {
     let h = Harness::start().await;

@@ -52,6 +52,10 @@ tenants = ["tenant-b"]
 [[principal]]
 id = "jwt:crm-a"
 tenants = ["tenant-a"]
+
+[[principal]]
+id = "spiffe://webinar.local/crm*"
+tenants = ["tenant-c"]
 "#;
 
 fn write(dir: &std::path::Path, name: &str, body: &str) -> PathBuf {
@@ -98,6 +102,7 @@ impl Harness {
         config.jwt.audience = AUDIENCE.into();
         config.jwt.leeway_seconds = 0;
         config.auth.policy_file = write(dir.path(), "policy.toml", POLICY);
+        config.auth.allow_common_name = true;
         config.database.url = dir.path().join("db.sqlite").display().to_string();
         // The key client connects lazily; readiness only needs the port to accept.
         let keyservice = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use integrationservice::on24::{DateFilterMode, DateRange};
 use integrationservice::workers::execute::event_marker;
+use on24_client::{DateFilterMode, DateRange};
 use on24sim::FaultConfig;
 
 use crate::both_backends;

@@ -72,11 +72,11 @@ async fn faults_then_quota(db: Db) {
         .set_quota(Some(CLIENT_ID), None, Duration::from_secs(1))
         .await
         .expect("quota");
-    let on24 = integrationservice::on24::On24Client::new(
-        integrationservice::on24::On24ClientConfig::with_base_url(
-            integrationservice::on24::BaseUrl::parse(&stack.sim.base_url).expect("url"),
+    let on24 = on24_client::On24Client::new(
+        on24_client::On24ClientConfig::with_base_url(
+            on24_client::BaseUrl::parse(&stack.sim.base_url).expect("url"),
         ),
-        integrationservice::on24::On24Credentials::new(
+        on24_client::On24Credentials::new(
             CLIENT_ID as u64,
             crate::engine::harness::TOKEN_KEY,
             crate::engine::harness::TOKEN_SECRET,

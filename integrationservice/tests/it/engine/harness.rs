@@ -158,8 +158,8 @@ impl Stack {
     }
 
     /// A client of the simulator with the test account's working credentials.
-    pub fn on24(&self) -> integrationservice::on24::On24Client {
-        use integrationservice::on24::{BaseUrl, On24Client, On24ClientConfig, On24Credentials};
+    pub fn on24(&self) -> on24_client::On24Client {
+        use on24_client::{BaseUrl, On24Client, On24ClientConfig, On24Credentials};
         On24Client::new(
             On24ClientConfig::with_base_url(BaseUrl::parse(&self.sim.base_url).expect("url")),
             On24Credentials::new(CLIENT_ID as u64, TOKEN_KEY, TOKEN_SECRET),
