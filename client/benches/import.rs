@@ -56,10 +56,7 @@ fn sigint_and_wait(child: &mut Child) {
     let _ = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let _ = testkit::wait_for_sync(Duration::from_secs(60), || child.try_wait().ok().flatten());
     let _ = child.kill();
 }
 
@@ -95,12 +92,10 @@ fn main() {
     }
     let mut stack = up.spawn().expect("starting xtask up");
     let stack_json = dir.path().join("stack.json");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while !stack_json.is_file() {
+    testkit::eventually_sync("stack.json from xtask up", Duration::from_secs(120), || {
         assert!(stack.try_wait().expect("wait").is_none(), "xtask up exited");
-        assert!(Instant::now() < deadline, "stack not ready");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+        stack_json.is_file()
+    });
 
     ctl(
         &webinarctl,

@@ -12,6 +12,7 @@
 //! # let _ = first_page; Ok(()) }
 //! ```
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod changes;
 pub mod channel;

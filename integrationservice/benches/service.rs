@@ -186,13 +186,10 @@ allow_loopback = true
             .tls_config(tls)
             .expect("tls")
             .timeout(Duration::from_secs(60));
-        for _ in 0..600 {
-            if let Ok(c) = endpoint.connect().await {
-                return c;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("service did not come up");
+        testkit::eventually("the service to come up", Duration::from_secs(60), || {
+            endpoint.connect()
+        })
+        .await
     }
 }
 
@@ -230,22 +227,22 @@ async fn webinar(channel: &Channel, reference: &str) -> (String, i64) {
         .into_inner()
         .webinar
         .expect("webinar");
-    for _ in 0..600 {
-        let got = webinars
-            .get_webinar(GetWebinarRequest {
-                name: w.name.clone(),
-            })
-            .await
-            .expect("get")
-            .into_inner()
-            .webinar
-            .expect("webinar");
-        if got.on24_event_id > 0 {
-            return (w.name, got.on24_event_id);
+    let event = testkit::eventually("the webinar at ON24", Duration::from_secs(60), || {
+        let mut webinars = webinars.clone();
+        let name = w.name.clone();
+        async move {
+            let got = webinars
+                .get_webinar(GetWebinarRequest { name })
+                .await
+                .expect("get")
+                .into_inner()
+                .webinar
+                .expect("webinar");
+            (got.on24_event_id > 0).then_some(got.on24_event_id)
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("webinar not created at ON24");
+    })
+    .await;
+    (w.name, event)
 }
 
 /// Raw baseline rows: the same columns the service writes, straight into `registrations`.

@@ -316,15 +316,9 @@ async fn connect(ca: &CertificateAuthority, port: u16) -> Result<Channel> {
         .identity(Identity::from_pem(&client.cert_pem, &client.key_pem))
         .domain_name("localhost");
     let endpoint = Endpoint::from_shared(format!("https://127.0.0.1:{port}"))?.tls_config(tls)?;
-    let mut last = anyhow::anyhow!("not started");
-    for _ in 0..100 {
-        match endpoint.connect().await {
-            Ok(channel) => return Ok(channel),
-            Err(e) => last = e.into(),
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    Err(last)
+    testkit::wait_for(Duration::from_secs(10), || endpoint.connect())
+        .await
+        .map_err(|last| anyhow::anyhow!("connecting: {}", last.unwrap_or_default()))
 }
 
 /// Unwrap calls against one server: a client and a wrapped key it made.

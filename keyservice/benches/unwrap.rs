@@ -223,15 +223,11 @@ fn main() -> Result<()> {
 
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
-        let mut channel_result = Err(anyhow::anyhow!("not started"));
-        for _ in 0..100 {
-            channel_result = connect(&ca, main_port, SERVICE).await;
-            if channel_result.is_ok() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        let channel = channel_result.context("connecting to the server")?;
+        let channel = testkit::wait_for(Duration::from_secs(10), || {
+            connect(&ca, main_port, SERVICE)
+        })
+        .await
+        .map_err(|last| anyhow::anyhow!("connecting to the server: {}", last.unwrap_or_default()))?;
         let _ = KeyAdminServiceClient::new(connect(&ca, main_port, ADMIN).await?)
             .create_key(CreateKeyRequest {
                 key_id: "bench".into(),

@@ -4,6 +4,7 @@
 //! HTTP headers, process hardening (no core dumps, locked memory) and the database pool
 //! (`db`).
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod db;
 pub mod hardening;

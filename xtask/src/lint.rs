@@ -1,7 +1,8 @@
 //! `cargo xtask lint`: the checks that are not cargo's. First the layering of the services
 //! (SQL only in `store/`, no import cycle between the integration service's top-level
-//! modules), then, from the project's virtualenv so nothing has to be installed by hand,
-//! `buf lint` on `proto/` and `hadolint` on the `Dockerfile`. CI (`.ci/run`) calls this
+//! modules) and the workspace's `rust-version` (`msrv.rs`), then, from the project's
+//! virtualenv so nothing has to be installed by hand, `buf lint` on `proto/` and `hadolint`
+//! on the `Dockerfile`. CI (`.ci/run`) calls this
 //! between clippy and `cargo xtask test`.
 
 use std::process::Command;
@@ -26,6 +27,8 @@ pub fn run(_args: &Args) -> Result<()> {
     sql_boundary::check(&root)?;
     println!("==> no import cycle between top-level modules");
     module_cycles::check(&root)?;
+    println!("==> rust-version");
+    crate::msrv::check(&root)?;
 
     let bin = ensure_venv(&root)?;
 

@@ -7,6 +7,7 @@
 mod clients_test;
 mod lint;
 mod module_cycles;
+mod msrv;
 mod python;
 mod run;
 mod rust_source;

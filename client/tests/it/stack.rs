@@ -6,7 +6,7 @@ use std::{
     path::{Path, PathBuf},
     process::{Child, Command, ExitStatus},
     sync::OnceLock,
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use serde_json::Value;
@@ -75,15 +75,13 @@ impl Stack {
             child: Some(child),
             stack_json: state.join("stack.json"),
         };
-        let deadline = Instant::now() + Duration::from_secs(180);
-        while !stack.stack_json.is_file() {
+        testkit::eventually_sync("stack.json from xtask up", Duration::from_secs(180), || {
             let child = stack.child.as_mut().expect("child");
             if let Some(status) = child.try_wait().expect("try_wait") {
                 panic!("xtask up exited ({status}) before writing stack.json");
             }
-            assert!(Instant::now() < deadline, "stack not ready within 180 s");
-            std::thread::sleep(Duration::from_millis(200));
-        }
+            stack.stack_json.is_file()
+        });
         stack
     }
 
@@ -91,17 +89,11 @@ impl Stack {
     pub fn interrupt(mut self) -> ExitStatus {
         let mut child = self.child.take().expect("child");
         sigint(&child);
-        let deadline = Instant::now() + Duration::from_secs(90);
-        loop {
-            if let Some(status) = child.try_wait().expect("try_wait") {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "xtask up did not stop after SIGINT"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        testkit::eventually_sync(
+            "xtask up to stop after SIGINT",
+            Duration::from_secs(90),
+            || child.try_wait().expect("try_wait"),
+        )
     }
 
     /// Runs webinarctl with this stack; returns the exit code, stdout and stderr.
@@ -132,10 +124,9 @@ impl Drop for Stack {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
             sigint(&child);
-            let deadline = Instant::now() + Duration::from_secs(60);
-            while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(100));
-            }
+            // Best effort while dropping: a stack that does not stop is killed, not a panic.
+            let _ =
+                testkit::wait_for_sync(Duration::from_secs(60), || child.try_wait().ok().flatten());
             let _ = child.kill();
         }
     }

@@ -2,7 +2,7 @@
 //! every step asserted on `--output json`, exit codes of failures, then SIGINT, a clean exit,
 //! and a restart that still has the data.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -72,23 +72,25 @@ fn webinarctl_tour_then_restart_keeps_the_data() {
     assert_eq!(again["name"], first["name"]);
 
     // Delivery to the simulator happens in the background.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let delivered = stack.ctl_ok(&[
-            "registrations",
-            "list",
-            "--webinar",
-            &id,
-            "--status",
-            "DELIVERED",
-        ]);
-        if delivered.as_array().is_some_and(|a| a.len() == 1) {
-            assert!(delivered[0]["on24_event_user_id"].as_i64().unwrap_or(0) > 0);
-            break;
-        }
-        assert!(Instant::now() < deadline, "not delivered within 60 s");
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    let delivered = testkit::eventually_sync(
+        "the registration delivered",
+        Duration::from_secs(60),
+        || {
+            let delivered = stack.ctl_ok(&[
+                "registrations",
+                "list",
+                "--webinar",
+                &id,
+                "--status",
+                "DELIVERED",
+            ]);
+            delivered
+                .as_array()
+                .is_some_and(|a| a.len() == 1)
+                .then_some(delivered)
+        },
+    );
+    assert!(delivered[0]["on24_event_user_id"].as_i64().unwrap_or(0) > 0);
 
     let metrics = stack.ctl_ok(&["metrics", "show", &id]);
     assert_eq!(metrics["registration_count"], 1);

@@ -257,9 +257,11 @@ async fn posts(sim: &on24sim::SimHandle) -> usize {
 
 /// Waits until the simulator has seen at least `n` registrant POSTs.
 async fn wait_posts(sim: &on24sim::SimHandle, n: usize) -> usize {
-    testkit::eventually(
+    // The journal grows to thousands of entries: reading it is not free, so not too often.
+    testkit::eventually_every(
         format!("delivery to reach {n} registrant calls"),
         Duration::from_secs(120),
+        Duration::from_millis(50),
         || async {
             let seen = posts(sim).await;
             (seen >= n).then_some(seen)
@@ -428,7 +430,8 @@ async fn crash_and_restart(db: Db) {
     let channel = service.connect(&mut running).await;
     let regs = RegistrationServiceClient::new(channel);
 
-    let all = testkit::wait_for(Duration::from_secs(180), || {
+    // Listing 2,000 registrations competes with the deliveries: every 200 ms is enough.
+    let all = testkit::wait_for_every(Duration::from_secs(180), Duration::from_millis(200), || {
         let mut regs = regs.clone();
         let name = webinar.name.clone();
         async move {

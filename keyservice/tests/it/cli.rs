@@ -112,39 +112,32 @@ async fn init_serve_and_sigterm_as_a_process() {
         .stderr(Stdio::null())
         .spawn()
         .expect("serve");
-    let mut serving = false;
-    for _ in 0..100 {
-        if let Ok(channel) = Endpoint::from_shared(format!("http://{health_addr}"))
+    let serving = testkit::wait_for(Duration::from_secs(10), || async {
+        let channel = Endpoint::from_shared(format!("http://{health_addr}"))
             .expect("endpoint")
             .connect()
             .await
-        {
-            let status = HealthClient::new(channel)
-                .check(HealthCheckRequest {
-                    service: String::new(),
-                })
-                .await
-                .map(|r| r.into_inner().status);
-            serving = status.ok() == Some(ServingStatus::Serving as i32);
-            if serving {
-                break;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+            .ok()?;
+        let status = HealthClient::new(channel)
+            .check(HealthCheckRequest {
+                service: String::new(),
+            })
+            .await
+            .map(|r| r.into_inner().status);
+        (status.ok() == Some(ServingStatus::Serving as i32)).then_some(())
+    })
+    .await
+    .is_ok();
     let kill = Command::new("kill")
         .args(["-TERM", &server.id().to_string()])
         .status()
         .expect("kill");
     assert!(kill.success());
-    let mut exit = None;
-    for _ in 0..100 {
-        if let Some(status) = server.try_wait().expect("wait") {
-            exit = Some(status);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let exit = testkit::wait_for(Duration::from_secs(10), || {
+        std::future::ready(server.try_wait().expect("wait"))
+    })
+    .await
+    .ok();
     let _ = server.kill();
     assert!(
         serving,

@@ -14,5 +14,8 @@ mod wait;
 pub use db::{Backend, TestDb};
 pub use keyservice::KeyService;
 pub use skip::skip;
-pub use wait::{Condition, eventually, eventually_sync, wait_for};
+pub use wait::{
+    Condition, eventually, eventually_every, eventually_sync, wait_for, wait_for_every,
+    wait_for_sync,
+};
 pub use xtask::pki;

@@ -66,8 +66,38 @@ where
 
 /// Like [`eventually`] but hands the timeout back (with the probe's last answer) so the
 /// caller can gather more evidence before failing.
-pub async fn wait_for<C, F, Fut>(
+pub async fn wait_for<C, F, Fut>(within: Duration, probe: F) -> Result<C::Output, Option<String>>
+where
+    C: Condition,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = C>,
+{
+    wait_for_every(within, POLL, probe).await
+}
+
+/// [`eventually`] polling every `every`: more often for a test whose point is how soon
+/// something changes relative to something else, less often for a costly probe.
+pub async fn eventually_every<C, F, Fut>(
+    what: impl Display,
     within: Duration,
+    every: Duration,
+    probe: F,
+) -> C::Output
+where
+    C: Condition,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = C>,
+{
+    match wait_for_every(within, every, probe).await {
+        Ok(value) => value,
+        Err(last) => timed_out(&what, within, last),
+    }
+}
+
+/// [`wait_for`] polling every `every`, for a probe too costly to run every 25 ms.
+pub async fn wait_for_every<C, F, Fut>(
+    within: Duration,
+    every: Duration,
     mut probe: F,
 ) -> Result<C::Output, Option<String>>
 where
@@ -84,12 +114,24 @@ where
         if Instant::now() >= deadline {
             return Err(last);
         }
-        tokio::time::sleep(POLL).await;
+        tokio::time::sleep(every).await;
     }
 }
 
 /// [`eventually`] for blocking code: polls `probe` on this thread.
-pub fn eventually_sync<C, F>(what: impl Display, within: Duration, mut probe: F) -> C::Output
+pub fn eventually_sync<C, F>(what: impl Display, within: Duration, probe: F) -> C::Output
+where
+    C: Condition,
+    F: FnMut() -> C,
+{
+    match wait_for_sync(within, probe) {
+        Ok(value) => value,
+        Err(last) => timed_out(&what, within, last),
+    }
+}
+
+/// [`wait_for`] for blocking code.
+pub fn wait_for_sync<C, F>(within: Duration, mut probe: F) -> Result<C::Output, Option<String>>
 where
     C: Condition,
     F: FnMut() -> C,
@@ -97,11 +139,11 @@ where
     let deadline = Instant::now() + within;
     loop {
         let last = match probe().check() {
-            Ok(value) => return value,
+            Ok(value) => return Ok(value),
             Err(last) => last,
         };
         if Instant::now() >= deadline {
-            timed_out(&what, within, last);
+            return Err(last);
         }
         std::thread::sleep(POLL);
     }

@@ -234,7 +234,8 @@ impl Stack {
         status: RegistrationStatus,
         within: Duration,
     ) -> Vec<Registration> {
-        let waited = testkit::wait_for(within, || async {
+        // Listing every registration is not free: every 50 ms, not every 25.
+        let waited = testkit::wait_for_every(within, Duration::from_millis(50), || async {
             let all = self.list_all(tenant, webinar).await;
             if all.len() == n && all.iter().all(|r| r.status == status) {
                 Ok(all)

@@ -207,7 +207,7 @@ async fn unauthorized_stops_calling(db: Db) {
     // their queue again after the refused tenant's jobs were paused.
     const BYSTANDER: (i64, &str, &str) = (22335, "bystander-key-0001", "bystander-secret-0001");
     control
-        .add_account(BYSTANDER.0, BYSTANDER.1, BYSTANDER.2, false)
+        .add_account(BYSTANDER.0, BYSTANDER.1, BYSTANDER.2, true)
         .await
         .expect("account");
     engine

@@ -1,11 +1,7 @@
 //! Domain-layer tests of the key service against real PostgreSQL and SQLite (the same test
 //! body on both), and the root-key providers, including PKCS#11 with SoftHSM2.
 
-pub(crate) use std::{
-    path::Path,
-    sync::Arc,
-    time::{Duration, Instant},
-};
+pub(crate) use std::{path::Path, sync::Arc, time::Duration};
 
 pub(crate) use keyservice::{
     domain::{
@@ -85,3 +81,13 @@ mod lifecycle;
 mod replicas;
 mod root_keys;
 mod storage;
+
+/// Waits until the clock has passed `when` (a key's rotation or deletion time), which the
+/// domain compares with the same clock.
+pub(crate) async fn until_past(what: &str, when: Option<chrono::DateTime<chrono::Utc>>) {
+    let when = when.expect("the key has the time");
+    testkit::eventually(what, Duration::from_secs(10), || async {
+        chrono::Utc::now() > when
+    })
+    .await
+}

@@ -5,17 +5,10 @@ use super::*;
 /// Polls `check` until it holds or a few refresh intervals have passed.
 async fn eventually<F, Fut>(what: &str, check: F)
 where
-    F: Fn() -> Fut,
+    F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    let deadline = Instant::now() + REFRESH * 10;
-    while !check().await {
-        assert!(
-            Instant::now() < deadline,
-            "replicas did not agree in time: {what}"
-        );
-        tokio::time::sleep(REFRESH / 4).await;
-    }
+    testkit::eventually(format!("replicas to agree: {what}"), REFRESH * 10, check).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -84,8 +77,8 @@ async fn replicas_on_one_postgres_agree() {
         },
         ..new_key("due")
     };
-    a.create_key(due).await.expect("creates");
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let due = a.create_key(due).await.expect("creates");
+    until_past("the rotation time", due.next_rotation_time).await;
     let (ra, rb) = tokio::join!(a.rotate_due_keys(), b.rotate_due_keys());
     let total = ra.expect("a").len() + rb.expect("b").len();
     assert_eq!(total, 1);
@@ -113,21 +106,41 @@ async fn postgres_notify_spreads_changes_quickly() {
     let b = KeyManager::open(Store::open(&db.url, 2).expect("store"), root, slow)
         .await
         .expect("opens");
-    // Give b's listener time to connect before the first change.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Both replicas' LISTEN sessions show in pg_stat_activity before the first change.
+    testkit::eventually(
+        "both replicas listening",
+        Duration::from_secs(10),
+        || async { listening_sessions(&db.url) >= 2 },
+    )
+    .await;
     a.create_key(new_key("notified")).await.expect("creates");
-    let deadline = Instant::now() + Duration::from_secs(3);
-    while b.wrap("notified", b"k", b"").await.is_err() {
-        assert!(Instant::now() < deadline, "b never heard of the new key");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    testkit::eventually("b to hear of the new key", Duration::from_secs(3), || {
+        b.wrap("notified", b"k", b"")
+    })
+    .await;
     a.rotate_key("notified").await.expect("rotates");
-    let deadline = Instant::now() + Duration::from_secs(3);
-    while !matches!(b.wrap("notified", b"k", b"").await, Ok(w) if w.version.version == 2) {
-        assert!(
-            Instant::now() < deadline,
-            "b never used the rotated version"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    testkit::eventually(
+        "b to use the rotated version",
+        Duration::from_secs(3),
+        || async { matches!(b.wrap("notified", b"k", b"").await, Ok(w) if w.version.version == 2) },
+    )
+    .await;
+}
+
+/// How many sessions on this database have run `LISTEN` last (the replicas' listeners).
+fn listening_sessions(url: &str) -> i64 {
+    use diesel::{Connection, RunQueryDsl, pg::PgConnection, sql_types::BigInt};
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
     }
+    let mut conn = PgConnection::establish(url).expect("connect");
+    diesel::sql_query(
+        "SELECT count(*) AS n FROM pg_stat_activity \
+         WHERE datname = current_database() AND query ILIKE 'LISTEN%'",
+    )
+    .get_result::<Count>(&mut conn)
+    .expect("count listeners")
+    .n
 }
