@@ -4,5 +4,6 @@
 //! and HTTP headers.
 #![forbid(unsafe_code)]
 
+pub mod audit;
 pub mod identity;
 pub mod telemetry;
