@@ -2,8 +2,8 @@
 per value set, and shares the parsed manifests with every test module.
 
 The value sets cover the switches that change which objects exist: the defaults (cert-manager
-on), user-provided TLS Secrets (cert-manager off), the autoscaler, the ON24 simulator and a
-PKCS#11 root key.
+on), user-provided TLS Secrets (cert-manager off), the autoscaler, the ON24 simulator, a
+PKCS#11 root key and the monitoring objects (dashboard and alerts).
 """
 
 from __future__ import annotations
@@ -46,6 +46,16 @@ VALUE_SETS: dict[str, dict] = {
         },
     },
     "on24sim": {"on24sim": {"enabled": True}},
+    "monitoring": {
+        "monitoring": {
+            "enabled": True,
+            "dashboard": {"annotations": {"grafana_folder": "Webinar"}},
+            "prometheusRule": {
+                "labels": {"release": "kube-prometheus-stack"},
+                "additionalAlertLabels": {"team": "crm"},
+            },
+        }
+    },
     "pkcs11-digests": {
         "keyservice": {
             "rootKey": {"provider": "pkcs11"},

@@ -9,7 +9,7 @@ import pytest
 from conftest import CHART, KUBE_VERSION, NAMESPACE, VALUE_SETS, find
 
 # Kinds that are CRDs (no schema in kubernetes-validate); their shape is checked below.
-CRD_KINDS = {"Certificate"}
+CRD_KINDS = {"Certificate", "PrometheusRule"}
 
 
 @pytest.mark.parametrize("value_set", sorted(VALUE_SETS))

@@ -102,6 +102,22 @@ def test_integrationservice_egress_is_limited(manifests, value_set):
         assert rule.get("to"), "every egress rule names its destination"
 
 
+def test_on24_egress_excludes_internal_ranges(manifests):
+    """The ON24 egress rule on 443 leaves out every range no ON24 host lives in."""
+    (policy,) = [p for p in find(manifests["default"], "NetworkPolicy", "integrationservice")]
+    (rule,) = [r for r in policy["spec"]["egress"] if any(p["port"] == 443 for p in r["ports"])]
+    blocks = {peer["ipBlock"]["cidr"]: set(peer["ipBlock"].get("except", [])) for peer in rule["to"]}
+    assert blocks["0.0.0.0/0"] >= {
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "169.254.0.0/16",
+        "100.64.0.0/10",
+        "127.0.0.0/8",
+    }
+    assert blocks["::/0"] >= {"fc00::/7", "fe80::/10", "::1/128"}
+
+
 SECRET_PATTERNS = [
     re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
     re.compile(r"postgres(ql)?://[^/\s]*:[^@\s]*@", re.I),  # a URL with a password

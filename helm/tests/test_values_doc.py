@@ -8,7 +8,7 @@ from values_doc import CHART, documented_keys, readme_with_table
 
 # Keys whose value is free-form content, documented as a whole (their children are examples).
 FREE_FORM = ("resources", "policy", "config", "networkPolicyPeers", "podLabels",
-             "extraIngress", "ingressFrom")
+             "extraIngress", "ingressFrom", "labels", "annotations", "additionalAlertLabels")
 
 
 def _leaf_paths(node, prefix=""):

@@ -4,7 +4,7 @@
 //!
 //! `cargo bench -p integrationservice --bench engine`
 
-#[path = "../tests/it/engine_harness.rs"]
+#[path = "../tests/it/engine/harness.rs"]
 #[allow(dead_code)]
 mod engine_harness;
 
@@ -44,7 +44,7 @@ async fn main() {
     stack.put_credentials(&tenant).await;
     // Registration throughput is measured on a tenant whose work is held (credentials refused
     // by ON24), so deliveries do not run beside it; the writes are the same (jobs PAUSED).
-    let held = "held";
+    let held = &engine_harness::tenant_id("held");
     engine
         .providers()
         .put(held, stack.credentials("not-the-right-secret"))
@@ -63,7 +63,7 @@ async fn main() {
         .map(|n| RegistrationRow {
             tenant: "baseline".into(),
             id: uuid::Uuid::now_v7().to_string(),
-            webinar_id: webinar.clone(),
+            webinar_id: webinar.to_string(),
             email: format!("raw{n}@example.com"),
             first_name: "F".into(),
             last_name: "L".into(),
@@ -171,7 +171,7 @@ async fn main() {
         if pass != "first" {
             reports.iter_mut().for_each(|r| r.questions_asked += 1);
         }
-        let (t, w) = (tenant.clone(), webinar.clone());
+        let (t, w) = (tenant.to_string(), webinar.to_string());
         let started = Instant::now();
         let changed = engine
             .store()

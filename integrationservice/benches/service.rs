@@ -12,7 +12,7 @@
 //! `BENCH_BATCH_CALLERS` (4) the concurrent batch callers of (b');
 //! `BENCH_POOL` the service's `database.max_connections`, 32 by default: one per caller.)
 
-#[path = "../tests/it/engine_harness.rs"]
+#[path = "../tests/it/engine/harness.rs"]
 #[allow(dead_code, unused_imports)]
 mod engine_harness;
 
@@ -155,7 +155,7 @@ poll_interval_ms = 100
 enabled = false
 [on24]
 request_timeout_ms = 10000
-allow_http = true
+allow_loopback = true
 "#,
             url = self.url,
             ks = self.ks,

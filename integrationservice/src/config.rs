@@ -51,6 +51,12 @@ allow_common_name = false
 # Empty: a random key per process (tokens do not survive a restart or cross replicas).
 page_token_key_file = ""
 
+[hardening]
+# No core dumps (always) and, when true, memory locked as it is touched (mlockall, best
+# effort: needs CAP_IPC_LOCK or a large RLIMIT_MEMLOCK), so ON24 secrets and data keys are
+# never swapped or dumped.
+lock_memory = true
+
 [database]
 # postgres://... or a SQLite path (optionally prefixed sqlite://).
 url = "integrationservice.sqlite"
@@ -95,8 +101,12 @@ tick_seconds = 60
 
 [on24]
 request_timeout_ms = 30000
-# Allow http:// base URLs (the local simulator). Never in production.
-allow_http = false
+# The ON24 API hosts a tenant's base_url may name (https, port 443, no IP literal); the
+# addresses they resolve to must be public.
+allowed_hosts = ["api.on24.com", "api.eu.on24.com"]
+# Development only: also allow loopback hosts and addresses (any scheme and port), for the
+# ON24 simulator on 127.0.0.1. Never in production. (Also read as `allow_http`.)
+allow_loopback = false
 "#;
 
 /// Listening addresses.
@@ -107,6 +117,14 @@ pub struct ListenConfig {
     pub grpc: SocketAddr,
     /// Plaintext health address.
     pub health: SocketAddr,
+}
+
+/// Process hardening (`servicekit::hardening`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HardeningConfig {
+    /// Lock memory (`mlockall`, best effort); core dumps are refused either way.
+    pub lock_memory: bool,
 }
 
 /// Server TLS material.
@@ -254,8 +272,18 @@ pub struct MetricsPollConfig {
 pub struct On24Config {
     /// Whole-request timeout.
     pub request_timeout_ms: u64,
-    /// Allow `http://` base URLs.
-    pub allow_http: bool,
+    /// ON24 hosts tenants may name.
+    pub allowed_hosts: Vec<String>,
+    /// Development only: loopback hosts and addresses allowed (the simulator).
+    #[serde(alias = "allow_http")]
+    pub allow_loopback: bool,
+}
+
+impl On24Config {
+    /// The egress rule for ON24 calls this configuration sets.
+    pub fn egress(&self) -> on24_client::EgressPolicy {
+        on24_client::EgressPolicy::new(&self.allowed_hosts, self.allow_loopback)
+    }
 }
 
 /// The whole configuration.
@@ -272,6 +300,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// API edge.
     pub api: ApiConfig,
+    /// Process hardening.
+    pub hardening: HardeningConfig,
     /// Database.
     pub database: DatabaseConfig,
     /// Key service client.

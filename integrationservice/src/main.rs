@@ -44,6 +44,8 @@ async fn main() -> anyhow::Result<()> {
     let config = Config::load(cli.config.as_deref())?;
     match cli.command {
         Command::Serve => {
+            // Before any secret (TLS key, data key, ON24 token) is read into memory.
+            servicekit::hardening::harden_process(config.hardening.lock_memory);
             let listeners = Listeners::bind(&config.listen)
                 .await
                 .context("binding listen.grpc / listen.health")?;

@@ -115,7 +115,7 @@ pub async fn run(
     let state = Arc::new(ApiState {
         authz: Authorizer::new(policy),
         tokens,
-        allow_http: config.on24.allow_http,
+        egress: config.on24.egress(),
         engine: engine.clone(),
         shutdown: shutdown.clone(),
     });
@@ -165,7 +165,7 @@ pub async fn run(
             shutdown.clone().cancelled_owned(),
         );
 
-    crate::telemetry::spawn_store_gauges(
+    crate::workers::gauges::spawn_store_gauges(
         engine.store().clone(),
         Duration::from_secs(10),
         shutdown.clone(),
@@ -225,7 +225,8 @@ pub async fn assemble(config: &Config) -> Result<Engine, ServerError> {
         Duration::from_secs(config.dek_cache.max_age_seconds),
     );
     let provider =
-        On24Provider::with_request_timeout(Duration::from_millis(config.on24.request_timeout_ms));
+        On24Provider::with_request_timeout(Duration::from_millis(config.on24.request_timeout_ms))
+            .with_egress(config.on24.egress());
     Ok(Engine::new(
         store,
         Envelope::new(keys, cache),
@@ -280,15 +281,7 @@ async fn readiness(
         .ok()
         .and_then(|u| u.authority().map(|a| a.as_str().to_owned()));
     loop {
-        let db = store
-            .run(|conn| {
-                use diesel::RunQueryDsl;
-                diesel::sql_query("SELECT 1")
-                    .execute(conn)
-                    .map_err(crate::store::StoreError::from)
-            })
-            .await
-            .is_ok();
+        let db = store.ping().await;
         let keys = match &authority {
             Some(addr) => matches!(
                 tokio::time::timeout(

@@ -1,32 +1,26 @@
 //! The integration service's own telemetry: the span an outbox job runs in (continuing the
-//! trace of the CRM request that enqueued it), and its metrics instruments — ON24 answers by
-//! class, delivery latency from accept to ON24 acknowledgement, metrics sync lag per webinar,
-//! DEK cache hits and misses, outbox depth and age per state, and database pool usage.
-//! Process-wide setup (exporters, logs, the gRPC server layer) is `servicekit::telemetry`.
+//! trace of the CRM request that enqueued it), and its metrics instruments — delivery
+//! latency from accept to ON24 acknowledgement, metrics sync lag per webinar, DEK cache hits
+//! and misses, outbox depth and age per state, database pool usage, and each tenant's ON24
+//! credentials status. ON24 answers by class are counted by the ON24 client itself
+//! (`on24_client`). Process-wide setup (exporters, logs, the gRPC server layer) is
+//! `servicekit::telemetry`.
 //!
-//! Attributes are low-cardinality ids only: tenant, webinar and job ids, operation names and
-//! error classes. Never an email, a name or a credential.
+//! A leaf: callers hand over labels and figures (ids, names, counts), so this module imports
+//! nothing of the service. Attributes are low-cardinality ids only: tenant, webinar and job
+//! ids, operation names and error classes. Never an email, a name or a credential.
 
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
 
-use diesel::dsl::{count_star, min};
-use diesel::prelude::*;
 use opentelemetry::{
     KeyValue, global,
     metrics::{Counter, Histogram, Meter},
 };
-use tokio_util::sync::CancellationToken;
 use tracing::{Span, field::Empty};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-use crate::on24::On24Error;
-use crate::store::models::JobRow;
-use crate::store::{Store, now_ms, outbox};
-
 /// The instruments, built once from the global meter provider (after `servicekit` init).
 struct Instruments {
-    on24_responses: Counter<u64>,
     delivery_latency: Histogram<f64>,
     sync_lag: Histogram<f64>,
     dek_cache: Counter<u64>,
@@ -41,10 +35,6 @@ fn instruments() -> &'static Instruments {
     INSTRUMENTS.get_or_init(|| {
         let meter = meter();
         Instruments {
-            on24_responses: meter
-                .u64_counter("on24.responses")
-                .with_description("ON24 API answers by operation and class (ok or error class)")
-                .build(),
             delivery_latency: meter
                 .f64_histogram("outbox.delivery.latency")
                 .with_unit("ms")
@@ -63,24 +53,56 @@ fn instruments() -> &'static Instruments {
     })
 }
 
+/// What telemetry knows of an outbox job: its ids and kind, never its payload.
+#[derive(Clone, Copy, Debug)]
+pub struct JobLabels<'a> {
+    /// The job's id.
+    pub id: i64,
+    /// Its kind's stored name.
+    pub kind: &'a str,
+    /// Its tenant.
+    pub tenant: &'a str,
+    /// Its webinar, if any.
+    pub webinar_id: Option<&'a str>,
+    /// Attempts counted before this run.
+    pub attempts: i32,
+    /// W3C `traceparent` of the request that enqueued it.
+    pub trace_context: Option<&'a str>,
+    /// When it was enqueued (ms since the epoch).
+    pub created_at: i64,
+    /// A metrics pull (its success also records the sync lag).
+    pub metrics_sync: bool,
+}
+
+/// How a job run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JobEnd {
+    /// Done: the provider acknowledged (records the delivery latency).
+    Done,
+    /// The provider call failed.
+    Failed,
+    /// Any other end, by name (`wait`, `disabled`, `stopped`).
+    Other(&'static str),
+}
+
 /// The span a claimed outbox job runs in: a child of the CRM request that enqueued it (its
 /// stored `traceparent`), so one trace shows the request, the key service call and the ON24
 /// delivery that happened later.
-pub fn job_span(job: &JobRow) -> Span {
+pub fn job_span(job: &JobLabels<'_>) -> Span {
     let span = tracing::info_span!(
         "outbox.job",
         otel.name = %format!("outbox {}", job.kind),
         otel.kind = "consumer",
         otel.status_code = Empty,
         tenant.id = %job.tenant,
-        webinar.id = job.webinar_id.as_deref().unwrap_or_default(),
+        webinar.id = job.webinar_id.unwrap_or_default(),
         outbox.job_id = job.id,
         outbox.kind = %job.kind,
         outbox.attempt = job.attempts,
         outcome = Empty,
         on24.error_class = Empty,
     );
-    if let Some(traceparent) = &job.trace_context {
+    if let Some(traceparent) = job.trace_context {
         let _ = span.set_parent(servicekit::telemetry::context_from_traceparent(traceparent));
     }
     span
@@ -88,67 +110,37 @@ pub fn job_span(job: &JobRow) -> Span {
 
 /// Records a finished job run on the current (job) span; a success of a job that reached
 /// ON24 also records the delivery latency since the job was enqueued.
-pub fn job_ran(job: &JobRow, outcome: &crate::workers::execute::Outcome) {
-    use crate::workers::execute::Outcome;
+pub fn job_ran(job: &JobLabels<'_>, end: JobEnd) {
     let span = Span::current();
-    let name = match outcome {
-        Outcome::Done(_) => {
-            let latency = now_ms().saturating_sub(job.created_at).max(0);
-            if job.kind == crate::domain::jobs::SYNC_METRICS {
+    let name = match end {
+        JobEnd::Done => {
+            let now = chrono::Utc::now().timestamp_millis();
+            let latency = now.saturating_sub(job.created_at).max(0);
+            if job.metrics_sync {
                 instruments().sync_lag.record(
                     latency as f64,
                     &[KeyValue::new(
                         "webinar.id",
-                        job.webinar_id.clone().unwrap_or_default(),
+                        job.webinar_id.unwrap_or_default().to_owned(),
                     )],
                 );
             }
             instruments().delivery_latency.record(
                 latency as f64,
                 &[
-                    KeyValue::new("outbox.kind", job.kind.clone()),
-                    KeyValue::new("tenant.id", job.tenant.clone()),
+                    KeyValue::new("outbox.kind", job.kind.to_owned()),
+                    KeyValue::new("tenant.id", job.tenant.to_owned()),
                 ],
             );
             "done"
         }
-        Outcome::Failed(_) => {
+        JobEnd::Failed => {
             span.record("otel.status_code", "ERROR");
             "failed"
         }
-        Outcome::Wait => "wait",
-        Outcome::Disabled => "disabled",
-        Outcome::Stop(_) => "stopped",
+        JobEnd::Other(name) => name,
     };
     span.record("outcome", name);
-}
-
-/// Records an ON24 answer on its client span and in the `on24.responses` counter.
-pub fn on24_answered<T>(
-    span: &Span,
-    operation: &'static str,
-    result: &Result<(u16, T), On24Error>,
-) {
-    let (status, class) = match result {
-        Ok((status, _)) if (200..300).contains(status) => (Some(*status), None),
-        Ok((status, _)) => (
-            Some(*status),
-            Some(On24Error::from_status(operation, *status, None).class()),
-        ),
-        Err(e) => (None, Some(e.class())),
-    };
-    servicekit::telemetry::record_http_outcome(span, status, class);
-    if let Some(class) = class {
-        // The enclosing job span carries the class too, for "why is this delivery late".
-        Span::current().record("on24.error_class", class);
-    }
-    instruments().on24_responses.add(
-        1,
-        &[
-            KeyValue::new("on24.operation", operation),
-            KeyValue::new("on24.class", class.unwrap_or("ok")),
-        ],
-    );
 }
 
 /// Counts a DEK cache lookup.
@@ -159,93 +151,96 @@ pub fn dek_cache_lookup(hit: bool) {
     );
 }
 
-/// What the store gauges report, refreshed by [`spawn_store_gauges`].
+/// What the store gauges report, refreshed by [`StoreGauges::update`].
 #[derive(Debug, Default, Clone)]
 struct StoreSnapshot {
     /// (state, jobs, age of the oldest job in ms)
     outbox: Vec<(String, i64, i64)>,
     pool_connections: u32,
     pool_idle: u32,
+    /// (tenant, credentials status) of every tenant with credentials.
+    credentials: Vec<(String, String)>,
 }
 
-/// Registers the outbox depth/age and pool usage gauges and refreshes them from the store
-/// every `every` until `shutdown`. The gauges read a snapshot: the exporter's thread never
-/// waits on the database.
-pub fn spawn_store_gauges(store: Store, every: Duration, shutdown: CancellationToken) {
-    let snapshot = Arc::new(Mutex::new(StoreSnapshot::default()));
-    let meter = meter();
-    let (depth, age, pool) = (snapshot.clone(), snapshot.clone(), snapshot.clone());
-    let read = |s: &Arc<Mutex<StoreSnapshot>>| s.lock().map(|s| s.clone()).unwrap_or_default();
-    meter
-        .i64_observable_gauge("outbox.depth")
-        .with_description("Outbox jobs per state")
-        .with_callback(move |gauge| {
-            for (state, jobs, _) in read(&depth).outbox {
-                gauge.observe(jobs, &[KeyValue::new("outbox.state", state)]);
-            }
-        })
-        .build();
-    meter
-        .i64_observable_gauge("outbox.oldest_age")
-        .with_unit("ms")
-        .with_description("Age of the oldest outbox job per state")
-        .with_callback(move |gauge| {
-            for (state, _, oldest) in read(&age).outbox {
-                gauge.observe(oldest, &[KeyValue::new("outbox.state", state)]);
-            }
-        })
-        .build();
-    meter
-        .i64_observable_gauge("db.client.connection.count")
-        .with_description("Database pool connections by state (idle or used)")
-        .with_callback(move |gauge| {
-            let s = read(&pool);
-            let used = s.pool_connections.saturating_sub(s.pool_idle);
-            gauge.observe(i64::from(s.pool_idle), &[KeyValue::new("state", "idle")]);
-            gauge.observe(i64::from(used), &[KeyValue::new("state", "used")]);
-        })
-        .build();
-    tokio::spawn(async move {
-        loop {
-            let now = now_ms();
-            let counted = store
-                .run(move |conn| {
-                    use crate::store::schema::outbox_jobs::dsl as j;
-                    j::outbox_jobs
-                        .group_by(j::state)
-                        .select((j::state, count_star(), min(j::created_at)))
-                        .load::<(String, i64, Option<i64>)>(conn)
-                        .map_err(crate::store::StoreError::from)
-                })
-                .await;
-            if let Ok(rows) = counted {
-                let state = store.pool_state();
-                if let Ok(mut s) = snapshot.lock() {
-                    // Every known state is reported, 0 when empty, so dashboards see the drop.
-                    s.outbox = [
-                        outbox::READY,
-                        outbox::RUNNING,
-                        outbox::PAUSED,
-                        outbox::FAILED,
-                    ]
-                    .iter()
-                    .map(|state| (state.to_string(), 0, 0))
-                    .collect();
-                    for (state, n, oldest) in rows {
-                        let age = now - oldest.unwrap_or(now);
-                        match s.outbox.iter_mut().find(|(known, _, _)| *known == state) {
-                            Some(entry) => *entry = (state, n, age),
-                            None => s.outbox.push((state, n, age)),
-                        }
-                    }
-                    s.pool_connections = state.connections;
-                    s.pool_idle = state.idle_connections;
+/// The outbox depth/age, pool usage and per-tenant credentials status gauges. They read the last snapshot handed to
+/// [`StoreGauges::update`], so the exporter's thread never waits on the database.
+#[derive(Clone, Debug)]
+pub struct StoreGauges {
+    snapshot: Arc<Mutex<StoreSnapshot>>,
+}
+
+impl StoreGauges {
+    /// Registers the gauges.
+    pub fn register() -> Self {
+        let snapshot = Arc::new(Mutex::new(StoreSnapshot::default()));
+        let meter = meter();
+        let (depth, age, pool) = (snapshot.clone(), snapshot.clone(), snapshot.clone());
+        let credentials = snapshot.clone();
+        let read = |s: &Arc<Mutex<StoreSnapshot>>| s.lock().map(|s| s.clone()).unwrap_or_default();
+        meter
+            .i64_observable_gauge("outbox.depth")
+            .with_description("Outbox jobs per state")
+            .with_callback(move |gauge| {
+                for (state, jobs, _) in read(&depth).outbox {
+                    gauge.observe(jobs, &[KeyValue::new("outbox.state", state)]);
                 }
-            }
-            tokio::select! {
-                () = shutdown.cancelled() => break,
-                () = tokio::time::sleep(every) => {}
-            }
+            })
+            .build();
+        meter
+            .i64_observable_gauge("outbox.oldest_age")
+            .with_unit("ms")
+            .with_description("Age of the oldest outbox job per state")
+            .with_callback(move |gauge| {
+                for (state, _, oldest) in read(&age).outbox {
+                    gauge.observe(oldest, &[KeyValue::new("outbox.state", state)]);
+                }
+            })
+            .build();
+        meter
+            .i64_observable_gauge("db.client.connection.count")
+            .with_description("Database pool connections by state (idle or used)")
+            .with_callback(move |gauge| {
+                let s = read(&pool);
+                let used = s.pool_connections.saturating_sub(s.pool_idle);
+                gauge.observe(i64::from(s.pool_idle), &[KeyValue::new("state", "idle")]);
+                gauge.observe(i64::from(used), &[KeyValue::new("state", "used")]);
+            })
+            .build();
+        meter
+            .i64_observable_gauge("on24.credentials.status")
+            .with_description(
+                "1 per tenant with ON24 credentials, labelled with their status as last observed",
+            )
+            .with_callback(move |gauge| {
+                for (tenant, status) in read(&credentials).credentials {
+                    gauge.observe(
+                        1,
+                        &[
+                            KeyValue::new("tenant.id", tenant),
+                            KeyValue::new("credentials.status", status),
+                        ],
+                    );
+                }
+            })
+            .build();
+        Self { snapshot }
+    }
+
+    /// Replaces the snapshot: `outbox` is (state, jobs, age of the oldest in ms) for every
+    /// state (0 when empty, so dashboards see the drop), then the pool's open and idle
+    /// connections.
+    pub fn update(&self, outbox: Vec<(String, i64, i64)>, pool_connections: u32, pool_idle: u32) {
+        if let Ok(mut s) = self.snapshot.lock() {
+            s.outbox = outbox;
+            s.pool_connections = pool_connections;
+            s.pool_idle = pool_idle;
         }
-    });
+    }
+
+    /// Replaces the (tenant, credentials status) list of every tenant with credentials.
+    pub fn update_credentials(&self, credentials: Vec<(String, String)>) {
+        if let Ok(mut s) = self.snapshot.lock() {
+            s.credentials = credentials;
+        }
+    }
 }

@@ -1,6 +1,6 @@
-//! The key service's own metrics: operations by key, operation and outcome. Process-wide
-//! setup (exporters, JSON logs, the gRPC server span and duration metric) is
-//! `servicekit::telemetry`; this adds what only the key service knows.
+//! The key service's own metrics: operations by key, operation and outcome, and audit records
+//! written or failed. Process-wide setup (exporters, JSON logs, the gRPC server span and
+//! duration metric) is `servicekit::telemetry`; this adds what only the key service knows.
 //!
 //! Only key ids of keys that answered go into attributes: a refused or failed request's key id
 //! is whatever the caller sent, and would let callers create unbounded series.
@@ -87,4 +87,22 @@ pub fn operation(operation: Operation, key_id: Option<&str>, outcome: Outcome) {
         Outcome::Error(_) => (2, "other"),
     };
     key_counters(key).add(operation, outcome);
+}
+
+/// The audit log's health: records written, and records that could not be written (each one
+/// an operation refused, fail closed). Bound once: every operation records one.
+fn audit_records() -> &'static [BoundCounter<u64>; 2] {
+    static RECORDS: OnceLock<[BoundCounter<u64>; 2]> = OnceLock::new();
+    RECORDS.get_or_init(|| {
+        let counter = global::meter("keyservice")
+            .u64_counter("keyservice.audit.records")
+            .with_description("Audit records by outcome (written, failed)")
+            .build();
+        ["written", "failed"].map(|outcome| counter.bind(&[KeyValue::new("outcome", outcome)]))
+    })
+}
+
+/// Counts one audit record, written or not.
+pub fn audit_recorded(written: bool) {
+    audit_records()[usize::from(!written)].add(1);
 }

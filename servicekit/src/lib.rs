@@ -1,9 +1,12 @@
 //! Plumbing the key service and the integration service share, so it is written once:
 //! caller identities and policy patterns, the keyed audit chain, OpenTelemetry traces and
-//! metrics over OTLP, structured logs, and W3C trace-context propagation over gRPC metadata
-//! and HTTP headers.
+//! metrics over OTLP, structured logs, W3C trace-context propagation over gRPC metadata and
+//! HTTP headers, process hardening (no core dumps, locked memory) and the database pool
+//! (`db`).
 #![forbid(unsafe_code)]
 
 pub mod audit;
+pub mod db;
+pub mod hardening;
 pub mod identity;
 pub mod telemetry;

@@ -1,19 +1,23 @@
-//! `cargo xtask clients-test`: the other-language clients against a real stack. Starts
-//! `xtask up` (free ports, a throwaway state folder) as a child process, waits for its
-//! `stack.json`, runs the Python client's pytest suite (example + reflection) and the Node
-//! client's `node --test` suite with `WEBINAR_STACK_JSON` pointing at it, then stops the stack
-//! with SIGINT and requires a clean exit. `cargo xtask test` calls this as its client suite.
+//! `cargo xtask clients-test`: the other-language clients against a real stack. Builds the
+//! Python wheel and installs it into a fresh virtualenv outside the repository (`python.rs`),
+//! builds and type-checks the TypeScript package (`typescript.rs`), starts `xtask up` (free
+//! ports, a throwaway state folder) as a child process, waits for its `stack.json`, runs both
+//! test suites with `WEBINAR_STACK_JSON` (and `WEBINAR_INTEGRATIONSERVICE_BIN`, for the tests
+//! that run and restart a private integration service) set, then stops the stack with SIGINT
+//! and requires a clean exit. `cargo xtask test` calls this as its client suite.
 
 use std::{
-    fs,
-    path::{Path, PathBuf},
+    path::Path,
     process::{Child, Command},
     time::{Duration, Instant},
 };
 
 use anyhow::{Context, Result, bail};
 
-use crate::run::{exec, on_path, workspace_root};
+use crate::run::{target_dir, workspace_root};
+
+mod python;
+mod typescript;
 
 /// Options of `cargo xtask clients-test`.
 #[derive(Debug, clap::Args)]
@@ -26,26 +30,19 @@ pub struct Args {
 /// Runs both client suites against a fresh stack.
 pub fn run(args: &Args) -> Result<()> {
     let root = workspace_root();
-    let python = ensure_python(&root)?;
-    ensure_node(&root)?;
-    let state = tempfile::Builder::new().prefix("clients-test-").tempdir()?;
-    let mut stack = start_stack(state.path(), args.no_build)?;
-    let stack_json = state.path().join("stack.json");
+    let builder = python::ensure_builder(&root)?;
+    typescript::ensure_installed(&root)?;
+    let work = tempfile::Builder::new().prefix("clients-test-").tempdir()?;
+    // Built and installed before the stack starts: the stack is not needed for that.
+    let (python, py_run) = python::install_wheel(&root, &builder, work.path())?;
+    typescript::build(&root)?;
+    let state = work.path().join("state");
+    let mut stack = start_stack(&state, args.no_build)?;
+    let stack_json = state.join("stack.json");
+    let bin = target_dir(&root).join("debug");
     let result = wait_for(&stack_json, &mut stack.child, Duration::from_secs(300)).and_then(|()| {
-        let py = root.join("client").join("python");
-        exec(
-            Command::new(&python)
-                .current_dir(&py)
-                .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"])
-                .env("WEBINAR_STACK_JSON", &stack_json),
-        )?;
-        let node = root.join("client").join("node");
-        exec(
-            Command::new("node")
-                .current_dir(&node)
-                .args(["--test", "test/"])
-                .env("WEBINAR_STACK_JSON", &stack_json),
-        )
+        python::run_tests(&python, &py_run, &stack_json, &bin)?;
+        typescript::run_tests(&root, &stack_json, &bin)
     });
     let stopped = stack.stop();
     result?;
@@ -130,61 +127,6 @@ pub fn wait_for(stack_json: &Path, child: &mut Child, timeout: Duration) -> Resu
             bail!("the stack was not ready within {timeout:?}");
         }
         std::thread::sleep(Duration::from_millis(200));
-    }
-    Ok(())
-}
-
-/// `clients/python/.venv` with `requirements.txt` installed (re-installed only when it
-/// changes); returns its python.
-fn ensure_python(root: &Path) -> Result<PathBuf> {
-    let dir = root.join("client").join("python");
-    let venv = dir.join(".venv");
-    let python = venv.join("bin").join("python");
-    let requirements = fs::read_to_string(dir.join("requirements.txt"))?;
-    if !python.is_file() {
-        let system = ["python3", "python"]
-            .into_iter()
-            .find(|p| on_path(p))
-            .context("python3 is needed for the Python client; install it")?;
-        exec(Command::new(system).args(["-m", "venv"]).arg(&venv))?;
-    }
-    let stamp = venv.join(".requirements.installed");
-    if fs::read_to_string(&stamp).ok().as_deref() != Some(requirements.as_str()) {
-        exec(
-            Command::new(&python)
-                .args([
-                    "-m",
-                    "pip",
-                    "install",
-                    "--quiet",
-                    "--disable-pip-version-check",
-                    "-r",
-                ])
-                .arg(dir.join("requirements.txt")),
-        )?;
-        fs::write(&stamp, &requirements)?;
-    }
-    Ok(python)
-}
-
-/// `npm ci` in `clients/node` when `node_modules` is missing or older than the lock file.
-fn ensure_node(root: &Path) -> Result<()> {
-    if !on_path("node") || !on_path("npm") {
-        bail!("node and npm are needed for the Node client; install them");
-    }
-    let dir = root.join("client").join("node");
-    let lock = dir.join("package-lock.json");
-    let marker = dir.join("node_modules").join(".package-lock.json");
-    let fresh = match (fs::metadata(&lock), fs::metadata(&marker)) {
-        (Ok(l), Ok(m)) => m.modified()? >= l.modified()?,
-        _ => false,
-    };
-    if !fresh {
-        exec(
-            Command::new("npm")
-                .current_dir(&dir)
-                .args(["ci", "--no-audit", "--no-fund"]),
-        )?;
     }
     Ok(())
 }

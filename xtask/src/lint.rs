@@ -1,14 +1,18 @@
-//! `cargo xtask lint`: the linters that are not cargo's, run from the project's virtualenv so
-//! nothing has to be installed by hand: `buf lint` on `proto/` and `hadolint` on the
-//! `Dockerfile`. CI (`.ci/run`) calls this between clippy and `cargo xtask test`.
+//! `cargo xtask lint`: the checks that are not cargo's. First the layering of the services
+//! (SQL only in `store/`, no import cycle between the integration service's top-level
+//! modules), then, from the project's virtualenv so nothing has to be installed by hand,
+//! `buf lint` on `proto/` and `hadolint` on the `Dockerfile`. CI (`.ci/run`) calls this
+//! between clippy and `cargo xtask test`.
 
 use std::process::Command;
 
 use anyhow::Result;
 
 use crate::{
+    module_cycles,
     python::ensure_venv,
     run::{exec, workspace_root},
+    sql_boundary,
 };
 
 /// Options of `cargo xtask lint` (none yet).
@@ -18,6 +22,11 @@ pub struct Args {}
 /// Runs every linter; fails on the first finding.
 pub fn run(_args: &Args) -> Result<()> {
     let root = workspace_root();
+    println!("==> SQL only in store/");
+    sql_boundary::check(&root)?;
+    println!("==> no import cycle between top-level modules");
+    module_cycles::check(&root)?;
+
     let bin = ensure_venv(&root)?;
 
     println!("==> buf lint (proto/)");

@@ -6,8 +6,11 @@
 
 mod clients_test;
 mod lint;
+mod module_cycles;
 mod python;
 mod run;
+mod rust_source;
+mod sql_boundary;
 mod test;
 mod up;
 
@@ -28,7 +31,7 @@ struct Cli {
 enum Command {
     /// Build the workspace once and run every test suite (Rust, chart, Node, clients).
     Test(test::Args),
-    /// Lint what cargo does not: `buf lint` on proto/, hadolint on the Dockerfile.
+    /// Lint what cargo does not: SQL only in store/, no module cycles, `buf lint`, hadolint.
     Lint(lint::Args),
     /// Start the local stack (key service, integration service, on24sim) until Ctrl-C.
     Up(up::Args),

@@ -4,7 +4,7 @@
 use prost_types::Timestamp;
 use proto::webinar::v1 as pb;
 
-use crate::domain;
+use crate::domain::{self, TenantId, WebinarId};
 
 use super::names;
 
@@ -52,20 +52,7 @@ pub fn credentials(c: &domain::ProviderConfig) -> pb::On24Credentials {
     }
 }
 
-fn uuid_of(id: &str) -> uuid::Uuid {
-    // Ids come from our own store, always UUIDs; nil only if a row was corrupted.
-    uuid::Uuid::try_parse(id).unwrap_or_default()
-}
-
-/// `tenants/{t}/webinars/{w}` from domain ids.
-pub fn webinar_name(tenant: &str, id: &str) -> String {
-    names::webinar_name(tenant, &uuid_of(id))
-}
-
-/// `tenants/{t}/webinars/{w}/registrations/{r}` from domain ids.
-pub fn registration_name(tenant: &str, webinar: &str, id: &str) -> String {
-    names::registration_name(tenant, &uuid_of(webinar), &uuid_of(id))
-}
+pub use names::{registration_name, webinar_name};
 
 /// A webinar.
 pub fn webinar(w: &domain::Webinar) -> pb::Webinar {
@@ -124,7 +111,8 @@ pub fn domain_status(s: pb::RegistrationStatus) -> Option<domain::RegistrationSt
 /// A registration.
 pub fn registration(r: &domain::Registration) -> pb::Registration {
     let status = registration_status(r.status);
-    let extra = |k: &str| r.extra.get(k).cloned().unwrap_or_default();
+    let fields = &r.fields;
+    let text = |v: &Option<String>| v.clone().unwrap_or_default();
     let failed = r.status == domain::RegistrationStatus::Failed;
     pb::Registration {
         name: registration_name(&r.tenant, &r.webinar_id, &r.id),
@@ -134,23 +122,21 @@ pub fn registration(r: &domain::Registration) -> pb::Registration {
         company: r.company.clone().unwrap_or_default(),
         job_title: r.job_title.clone().unwrap_or_default(),
         crm_reference_id: r.crm_reference_id.clone().unwrap_or_default(),
-        job_function: extra("job_function"),
-        company_industry: extra("company_industry"),
-        company_size: extra("company_size"),
-        address_street1: extra("address_street1"),
-        address_street2: extra("address_street2"),
-        city: extra("city"),
-        state: extra("state"),
-        zip: extra("zip"),
-        country: extra("country"),
-        work_phone: extra("work_phone"),
-        partner_ref: extra("partner_ref"),
-        notes: extra("notes"),
-        standard_fields: r
-            .extra
-            .iter()
-            .filter(|(k, _)| k.starts_with("std"))
-            .map(|(k, v)| (k.clone(), v.clone()))
+        job_function: text(&fields.job_function),
+        company_industry: text(&fields.company_industry),
+        company_size: text(&fields.company_size),
+        address_street1: text(&fields.address_street1),
+        address_street2: text(&fields.address_street2),
+        city: text(&fields.city),
+        state: text(&fields.state),
+        zip: text(&fields.zip),
+        country: text(&fields.country),
+        work_phone: text(&fields.work_phone),
+        partner_ref: text(&fields.partner_ref),
+        notes: text(&fields.notes),
+        standard_fields: fields
+            .standard()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
             .collect(),
         status: status as i32,
         on24_event_user_id: r.eventuserid.unwrap_or_default(),
@@ -173,7 +159,7 @@ pub fn registration(r: &domain::Registration) -> pb::Registration {
 }
 
 /// An attendee's metrics.
-pub fn attendee(tenant: &str, m: &domain::AttendeeMetrics) -> pb::AttendeeMetrics {
+pub fn attendee(tenant: &TenantId, m: &domain::AttendeeMetrics) -> pb::AttendeeMetrics {
     let webinar = webinar_name(tenant, &m.webinar_id);
     let clamp = |v: i64| i32::try_from(v).unwrap_or(i32::MAX);
     pb::AttendeeMetrics {
@@ -183,8 +169,7 @@ pub fn attendee(tenant: &str, m: &domain::AttendeeMetrics) -> pb::AttendeeMetric
         ),
         registration: m
             .registration_id
-            .as_deref()
-            .map(|r| registration_name(tenant, &m.webinar_id, r))
+            .map(|r| registration_name(tenant, &m.webinar_id, &r))
             .unwrap_or_default(),
         email: m.email.clone(),
         crm_reference_id: m.crm_reference_id.clone().unwrap_or_default(),
@@ -209,8 +194,8 @@ pub fn attendee(tenant: &str, m: &domain::AttendeeMetrics) -> pb::AttendeeMetric
 
 /// A webinar's aggregates.
 pub fn webinar_metrics(
-    tenant: &str,
-    webinar: &str,
+    tenant: &TenantId,
+    webinar: &WebinarId,
     m: &domain::WebinarMetrics,
 ) -> pb::WebinarMetrics {
     let count = |s: &str| m.registrations_by_status.get(s).copied().unwrap_or(0);

@@ -4,32 +4,9 @@
 //! FAILED_PRECONDITION with `ErrorInfo`, pool exhausted -> UNAVAILABLE, anything unexpected ->
 //! logged with context here and answered as a plain INTERNAL that reveals nothing.
 
-use std::collections::HashMap;
-
 use tonic::{Code, Status};
-use tonic_types::{ErrorDetails, StatusExt};
 
-/// `google.rpc.ErrorInfo.domain` of every error this API sends.
-pub const ERROR_DOMAIN: &str = "webinar.local";
-
-/// A status with an `ErrorInfo` detail (`reason` as in `webinar.v1.ErrorReason`, without
-/// its prefix).
-pub fn error_info_status(
-    code: Code,
-    message: &str,
-    reason: &str,
-    metadata: &[(&str, &str)],
-) -> Status {
-    let metadata: HashMap<String, String> = metadata
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    Status::with_error_details(
-        code,
-        message,
-        ErrorDetails::with_error_info(reason, ERROR_DOMAIN, metadata),
-    )
-}
+pub use crate::status::{ERROR_DOMAIN, error_info_status};
 
 /// FAILED_PRECONDITION `INTEGRATION_DISABLED` for `tenant`.
 pub fn integration_disabled(tenant: &str) -> Status {

@@ -16,7 +16,7 @@ use proto::webinar::v1::{
 use proto::webinar::v1 as pb;
 
 use super::{State, convert, names, validate, validate::Violations, wrap_token};
-use crate::domain;
+use crate::domain::{self, TenantId, WebinarId};
 
 /// How long a watch waits for a change before sending a heartbeat.
 const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(30);
@@ -29,16 +29,16 @@ const WATCH_BATCH: i32 = 100;
 #[derive(Debug, Clone)]
 pub struct FeedQuery {
     /// Tenant id.
-    pub tenant: String,
+    pub tenant: TenantId,
     /// Feed position to start after; 0 means the oldest retained change.
     pub after: i64,
     /// Only this webinar's changes.
-    pub webinar: Option<uuid::Uuid>,
+    pub webinar: Option<WebinarId>,
 }
 
 /// The signing scope of change cursors: per tenant, so a cursor never crosses tenants. It does
 /// not include the webinar filter, so a CRM may narrow or widen its watch from the same cursor.
-pub fn cursor_scope(tenant: &str) -> String {
+pub fn cursor_scope(tenant: &TenantId) -> String {
     format!("changes|{tenant}")
 }
 
@@ -111,17 +111,21 @@ struct FeedRenderer {
 }
 
 impl FeedRenderer {
-    fn cursor(&self, tenant: &str, seq: i64) -> String {
+    fn cursor(&self, tenant: &TenantId, seq: i64) -> String {
         self.state
             .tokens
             .encode(&cursor_scope(tenant), &seq.to_string())
     }
 
-    async fn render(&self, tenant: &str, c: &domain::Change) -> pb::Change {
+    async fn render(&self, tenant: &TenantId, c: &domain::Change) -> pb::Change {
         use pb::change::Snapshot;
         let engine = &self.state.engine;
-        let webinar = c.webinar_id.as_deref().unwrap_or_default();
-        let registration = c.registration_id.as_deref().unwrap_or_default();
+        // Every change but a credentials one names its webinar; a registration and a metrics
+        // change name their registration. The nil id (never assigned) stands for a missing one.
+        let webinar = &c.webinar_id.unwrap_or(WebinarId::from(uuid::Uuid::nil()));
+        let registration = &c
+            .registration_id
+            .unwrap_or(domain::RegistrationId::from(uuid::Uuid::nil()));
         let (kind, resource, snapshot) = match c.kind {
             domain::ChangeKind::Registration => (
                 pb::ChangeType::Registration,
@@ -173,8 +177,7 @@ impl FeedRenderer {
             resource,
             webinar: c
                 .webinar_id
-                .as_deref()
-                .map(|w| convert::webinar_name(tenant, w))
+                .map(|w| convert::webinar_name(tenant, &w))
                 .unwrap_or_default(),
             snapshot,
         }
@@ -188,7 +191,7 @@ impl FeedRenderer {
         changes: &[domain::Change],
         mut after: i64,
     ) -> (Vec<pb::Change>, i64) {
-        let wanted = query.webinar.map(|w| w.to_string());
+        let wanted = query.webinar;
         let mut out = Vec::with_capacity(changes.len());
         for c in changes {
             after = after.max(c.seq);
@@ -227,7 +230,7 @@ impl MetricsService for MetricsApi {
             .metrics()
             .attendees(
                 &webinar.tenant,
-                &webinar.webinar.to_string(),
+                &webinar.webinar,
                 paging.size,
                 &paging.token,
             )
@@ -252,15 +255,14 @@ impl MetricsService for MetricsApi {
             &request.get_ref().name,
             names::parse_webinar_metrics,
         )?;
-        let id = name.webinar.to_string();
         let m = self
             .state
             .engine
             .metrics()
-            .webinar(&name.tenant, &id)
+            .webinar(&name.tenant, &name.webinar)
             .await?;
         Ok(Response::new(GetWebinarMetricsResponse {
-            webinar_metrics: Some(convert::webinar_metrics(&name.tenant, &id, &m)),
+            webinar_metrics: Some(convert::webinar_metrics(&name.tenant, &name.webinar, &m)),
         }))
     }
 
@@ -278,7 +280,7 @@ impl MetricsService for MetricsApi {
         self.state
             .engine
             .metrics()
-            .sync_now(&webinar.tenant, &webinar.webinar.to_string())
+            .sync_now(&webinar.tenant, &webinar.webinar)
             .await?;
         Ok(Response::new(SyncWebinarMetricsResponse {
             request_time: Some(request_time),
@@ -291,8 +293,9 @@ impl MetricsService for MetricsApi {
     ) -> Result<Response<ListChangesResponse>, Status> {
         let req = request.get_ref();
         let query = self.feed(&request, &req.parent, &req.after_cursor, &req.webinar)?;
-        let size =
-            validate::page_size(req.page_size).map_err(|d| validate::invalid("page_size", d))?;
+        let size = domain::PageSize::parse(req.page_size)
+            .map_err(|e| validate::invalid("page_size", e))?
+            .get();
         let changes = self
             .state
             .engine

@@ -1,6 +1,7 @@
-//! The gRPC edge of `webinar.v1`: thin handlers that validate every field, authorize the
-//! tenant named in the request, map proto <-> domain, and call the domain services. Rules live
-//! in the domain, not here.
+//! The gRPC edge of `webinar.v1`: thin handlers that parse every field into its domain type
+//! (naming each refused field in a `google.rpc.BadRequest`), authorize the tenant named in the
+//! request, map proto <-> domain, and call the domain services. Rules live in the domain
+//! types' constructors, not here.
 
 pub mod convert;
 pub mod error;
@@ -18,6 +19,7 @@ use std::sync::Arc;
 use tonic::{Request, Status};
 
 use crate::auth::{Authorizer, Principal};
+use crate::domain::{PageSize, TenantId};
 use page_token::PageTokens;
 
 /// What every handler shares.
@@ -27,8 +29,8 @@ pub struct ApiState {
     pub authz: Authorizer,
     /// Page-token and cursor signer.
     pub tokens: PageTokens,
-    /// Whether `http://` ON24 base URLs are accepted (simulator).
-    pub allow_http: bool,
+    /// Which ON24 base URLs tenants may name.
+    pub egress: on24_client::EgressPolicy,
     /// The domain services.
     pub engine: crate::domain::Engine,
     /// Cancelled at shutdown: long-lived streams end so the server can drain.
@@ -37,8 +39,12 @@ pub struct ApiState {
 
 impl ApiState {
     /// Authorizes the request's caller for `tenant`.
-    pub fn authorize<T>(&self, request: &Request<T>, tenant: &str) -> Result<Principal, Status> {
-        self.authz.check(request, tenant)
+    pub fn authorize<T>(
+        &self,
+        request: &Request<T>,
+        tenant: &TenantId,
+    ) -> Result<Principal, Status> {
+        self.authz.check(request, tenant.as_str())
     }
 
     /// Parses the resource name in `field` (INVALID_ARGUMENT naming it) and authorizes the
@@ -88,7 +94,7 @@ impl ApiState {
         page_size: i32,
         page_token: &str,
     ) -> Option<Paging> {
-        let size = v.check("page_size", validate::page_size(page_size));
+        let size = v.check("page_size", PageSize::parse(page_size).map(PageSize::get));
         let token = if page_token.is_empty() {
             Some(String::new())
         } else {

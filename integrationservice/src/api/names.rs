@@ -2,84 +2,69 @@
 //! lowercase UUID ids, valid tenant id) so an id can never smuggle a path or a wildcard into a
 //! query, and the tenant in a name is always the one authorized.
 
-use uuid::Uuid;
+use crate::domain::{RegistrationId, TenantId, WebinarId};
 
 /// `tenants/{tenant}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TenantName {
     /// Tenant id.
-    pub tenant: String,
+    pub tenant: TenantId,
 }
 
 /// `tenants/{tenant}/webinars/{webinar}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebinarName {
     /// Tenant id.
-    pub tenant: String,
+    pub tenant: TenantId,
     /// Webinar id.
-    pub webinar: Uuid,
+    pub webinar: WebinarId,
 }
 
 /// `tenants/{tenant}/webinars/{webinar}/registrations/{registration}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegistrationName {
     /// Tenant id.
-    pub tenant: String,
+    pub tenant: TenantId,
     /// Webinar id.
-    pub webinar: Uuid,
+    pub webinar: WebinarId,
     /// Registration id.
-    pub registration: Uuid,
+    pub registration: RegistrationId,
 }
 
 /// A parsed name that belongs to one tenant.
 pub trait Tenanted {
     /// The tenant the name belongs to.
-    fn tenant(&self) -> &str;
+    fn tenant(&self) -> &TenantId;
 }
 
 impl Tenanted for TenantName {
-    fn tenant(&self) -> &str {
+    fn tenant(&self) -> &TenantId {
         &self.tenant
     }
 }
 
 impl Tenanted for WebinarName {
-    fn tenant(&self) -> &str {
+    fn tenant(&self) -> &TenantId {
         &self.tenant
     }
 }
 
 impl Tenanted for RegistrationName {
-    fn tenant(&self) -> &str {
+    fn tenant(&self) -> &TenantId {
         &self.tenant
     }
 }
 
-/// True for 1 to 63 characters of `[a-z0-9-]`, starting and ending with a letter or digit.
-pub fn is_valid_tenant_id(id: &str) -> bool {
-    let bytes = id.as_bytes();
-    !bytes.is_empty()
-        && bytes.len() <= 63
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
-        && bytes[0] != b'-'
-        && bytes[bytes.len() - 1] != b'-'
+fn tenant(id: &str) -> Result<TenantId, String> {
+    TenantId::parse(id).map_err(String::from)
 }
 
-fn tenant(id: &str) -> Result<String, String> {
-    if is_valid_tenant_id(id) {
-        Ok(id.to_owned())
-    } else {
-        Err("the tenant id must be 1 to 63 characters of [a-z0-9-], not starting or ending with `-`".into())
-    }
+fn webinar(id: &str) -> Result<WebinarId, String> {
+    WebinarId::parse(id).map_err(String::from)
 }
 
-fn uuid(id: &str, what: &str) -> Result<Uuid, String> {
-    match Uuid::try_parse(id) {
-        Ok(u) if u.hyphenated().to_string() == id => Ok(u),
-        _ => Err(format!("the {what} id must be a lowercase hyphenated UUID")),
-    }
+fn registration(id: &str) -> Result<RegistrationId, String> {
+    RegistrationId::parse(id).map_err(String::from)
 }
 
 fn segments<'a>(name: &'a str, shape: &str) -> Result<Vec<&'a str>, String> {
@@ -124,7 +109,7 @@ pub fn parse_webinar(name: &str) -> Result<WebinarName, String> {
     let s = segments(name, "tenants/{tenant}/webinars/{webinar}")?;
     Ok(WebinarName {
         tenant: tenant(s[1])?,
-        webinar: uuid(s[3], "webinar")?,
+        webinar: webinar(s[3])?,
     })
 }
 
@@ -133,7 +118,7 @@ pub fn parse_webinar_metrics(name: &str) -> Result<WebinarName, String> {
     let s = segments(name, "tenants/{tenant}/webinars/{webinar}/metrics")?;
     Ok(WebinarName {
         tenant: tenant(s[1])?,
-        webinar: uuid(s[3], "webinar")?,
+        webinar: webinar(s[3])?,
     })
 }
 
@@ -145,28 +130,28 @@ pub fn parse_registration(name: &str) -> Result<RegistrationName, String> {
     )?;
     Ok(RegistrationName {
         tenant: tenant(s[1])?,
-        webinar: uuid(s[3], "webinar")?,
-        registration: uuid(s[5], "registration")?,
+        webinar: webinar(s[3])?,
+        registration: registration(s[5])?,
     })
 }
 
-/// Formats names for responses.
-pub fn credentials_name(tenant: &str) -> String {
+/// `tenants/{tenant}/on24Credentials`.
+pub fn credentials_name(tenant: &TenantId) -> String {
     format!("tenants/{tenant}/on24Credentials")
 }
 
 /// `tenants/{tenant}/webinars/{webinar}`.
-pub fn webinar_name(tenant: &str, webinar: &Uuid) -> String {
-    format!("tenants/{tenant}/webinars/{}", webinar.hyphenated())
+pub fn webinar_name(tenant: &TenantId, webinar: &WebinarId) -> String {
+    format!("tenants/{tenant}/webinars/{webinar}")
 }
 
 /// `tenants/{tenant}/webinars/{webinar}/registrations/{registration}`.
-pub fn registration_name(tenant: &str, webinar: &Uuid, registration: &Uuid) -> String {
-    format!(
-        "tenants/{tenant}/webinars/{}/registrations/{}",
-        webinar.hyphenated(),
-        registration.hyphenated()
-    )
+pub fn registration_name(
+    tenant: &TenantId,
+    webinar: &WebinarId,
+    registration: &RegistrationId,
+) -> String {
+    format!("tenants/{tenant}/webinars/{webinar}/registrations/{registration}")
 }
 
 #[cfg(test)]
@@ -176,7 +161,7 @@ mod tests {
     #[test]
     fn names_parse_strictly() {
         let w = "tenants/acme/webinars/0190f0c4-8b7e-7c3a-9a53-4f1e2d3c4b5a";
-        assert_eq!(parse_webinar(w).expect("valid").tenant, "acme");
+        assert_eq!(parse_webinar(w).expect("valid").tenant.as_str(), "acme");
         for bad in [
             "",
             "tenants/acme",

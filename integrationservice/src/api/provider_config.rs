@@ -19,7 +19,7 @@ use crate::{
 /// A validated put of ON24 credentials.
 pub struct PutCredentials {
     /// Tenant id.
-    pub tenant: String,
+    pub tenant: crate::domain::TenantId,
     /// ON24 client id.
     pub client_id: u64,
     /// `NA` or `EU`.
@@ -50,7 +50,7 @@ impl std::fmt::Debug for PutCredentials {
 /// Validates a put request (everything but the tenant authorization).
 pub fn validate_put(
     request: PutOn24CredentialsRequest,
-    allow_http: bool,
+    egress: &on24_client::EgressPolicy,
 ) -> Result<PutCredentials, Status> {
     let mut v = Violations::new();
     let Some(creds) = request.on24_credentials else {
@@ -78,7 +78,7 @@ pub fn validate_put(
     );
     v.check(
         "on24_credentials.base_url",
-        validate::base_url(&creds.base_url, allow_http),
+        crate::provider::egress::base_url(&creds.base_url, egress),
     );
     let region = match On24Region::try_from(creds.region) {
         Ok(On24Region::Unspecified | On24Region::Na) => Some("NA"),
@@ -157,7 +157,7 @@ impl ProviderConfigService for ProviderConfigApi {
         if let Ok(tenant) = names::parse_credentials(&name) {
             self.state.authorize(&request, &tenant.tenant)?;
         }
-        let put = validate_put(request.into_inner(), self.state.allow_http)?;
+        let put = validate_put(request.into_inner(), &self.state.egress)?;
         let engine = &self.state.engine;
         if put.live_check {
             let creds = ProviderCredentials {
@@ -221,7 +221,10 @@ impl ProviderConfigService for ProviderConfigApi {
         let mut config = engine.providers().put(&put.tenant, input).await?;
         if put.live_check {
             // The check above passed: record it rather than calling ON24 a second time.
-            engine.providers().record(&put.tenant, &Ok(())).await?;
+            engine
+                .providers()
+                .record(put.tenant.as_str(), &Ok(()))
+                .await?;
             config = engine.providers().get(&put.tenant).await?;
         }
         Ok(Response::new(PutOn24CredentialsResponse {
@@ -297,7 +300,7 @@ impl ProviderConfigService for ProviderConfigApi {
 fn not_configured(e: crate::domain::Error) -> Status {
     match e {
         crate::domain::Error::IntegrationDisabled { tenant, .. } => {
-            Status::not_found(format!("{} not found", names::credentials_name(&tenant)))
+            Status::not_found(format!("tenants/{tenant}/on24Credentials not found"))
         }
         other => other.into(),
     }

@@ -1,48 +1,33 @@
-//! Validation of the attendee fields of a `Registration`, and of the `ListRegistrations`
-//! status filter. The optional ON24 registrant fields travel to the domain as a map keyed by
-//! their proto field names (`job_function`, `std1`, ...), the domain's `extra` keys.
-
-use std::collections::BTreeMap;
+//! Parsing of the attendee fields of a `Registration` into their domain types, and of the
+//! `ListRegistrations` status filter. The optional ON24 registrant fields are named once, in
+//! `domain::RegistrantField`; only their proto accessors are listed here.
 
 use proto::webinar::v1::{Registration, RegistrationStatus};
 
-use super::{validate, validate::Violations};
+use super::validate::Violations;
+use crate::domain::{
+    CrmReference, Email, PersonName, RegistrantField, RegistrantFields, organisation_text,
+};
 
-/// Validated attendee fields.
+/// Parsed attendee fields; a field is `None` when not asked for or refused.
 #[derive(Debug, Clone, Default)]
 pub struct RegistrationFields {
-    /// Email, lowercased for the (tenant, webinar, email) key.
-    pub email: Option<String>,
+    /// Email, normalised.
+    pub email: Option<Email>,
     /// First name.
-    pub first_name: Option<String>,
+    pub first_name: Option<PersonName>,
     /// Last name.
-    pub last_name: Option<String>,
-    /// Company (empty: none).
-    pub company: Option<String>,
-    /// Job title (empty: none).
-    pub job_title: Option<String>,
-    /// CRM contact id (empty: none).
-    pub crm_reference_id: Option<String>,
-    /// Other registrant fields by proto name; only the masked or non-empty ones.
-    pub extra: BTreeMap<String, String>,
+    pub last_name: Option<PersonName>,
+    /// Company (`Some(None)`: given empty).
+    pub company: Option<Option<String>>,
+    /// Job title (`Some(None)`: given empty).
+    pub job_title: Option<Option<String>>,
+    /// CRM contact id (`Some(None)`: given empty).
+    pub crm_reference_id: Option<Option<CrmReference>>,
+    /// The other registrant fields given (on create only the non-empty named ones; on update
+    /// every masked one, an empty value clearing).
+    pub fields: RegistrantFields,
 }
-
-/// Optional registrant fields: proto field (also the domain's key), longest value (the
-/// domain's `EXTRA_LIMITS`).
-const EXTRA: &[(&str, usize)] = &[
-    ("job_function", 255),
-    ("company_industry", 255),
-    ("company_size", 64),
-    ("address_street1", 255),
-    ("address_street2", 255),
-    ("city", 128),
-    ("state", 128),
-    ("zip", 32),
-    ("country", 128),
-    ("work_phone", 32),
-    ("partner_ref", 255),
-    ("notes", 2000),
-];
 
 /// Every field `UpdateRegistration` may change.
 pub fn updatable() -> Vec<&'static str> {
@@ -53,29 +38,38 @@ pub fn updatable() -> Vec<&'static str> {
         "job_title",
         "standard_fields",
     ];
-    all.extend(EXTRA.iter().map(|(p, _)| *p));
+    all.extend(
+        RegistrantField::ALL
+            .iter()
+            .filter(|f| !f.is_standard())
+            .map(|f| f.name()),
+    );
     all
 }
 
-fn extra_value<'a>(r: &'a Registration, field: &str) -> &'a str {
+/// The proto value of a named (not custom) registrant field.
+fn named_value(r: &Registration, field: RegistrantField) -> &str {
+    use RegistrantField as F;
     match field {
-        "job_function" => &r.job_function,
-        "company_industry" => &r.company_industry,
-        "company_size" => &r.company_size,
-        "address_street1" => &r.address_street1,
-        "address_street2" => &r.address_street2,
-        "city" => &r.city,
-        "state" => &r.state,
-        "zip" => &r.zip,
-        "country" => &r.country,
-        "work_phone" => &r.work_phone,
-        "partner_ref" => &r.partner_ref,
-        "notes" => &r.notes,
-        _ => "",
+        F::JobFunction => &r.job_function,
+        F::CompanyIndustry => &r.company_industry,
+        F::CompanySize => &r.company_size,
+        F::AddressStreet1 => &r.address_street1,
+        F::AddressStreet2 => &r.address_street2,
+        F::City => &r.city,
+        F::State => &r.state,
+        F::Zip => &r.zip,
+        F::Country => &r.country,
+        F::WorkPhone => &r.work_phone,
+        F::PartnerRef => &r.partner_ref,
+        F::Notes => &r.notes,
+        // Custom fields come from the `standard_fields` map.
+        F::Std1 | F::Std2 | F::Std3 | F::Std4 | F::Std5 => "",
+        F::Std6 | F::Std7 | F::Std8 | F::Std9 | F::Std10 => "",
     }
 }
 
-/// Validates the fields of `r` named in `only` (or all when `only` is `None`), recording
+/// Parses the fields of `r` named in `only` (or all when `only` is `None`), recording
 /// violations under `prefix` (e.g. `registration.`).
 pub fn validate(
     r: &Registration,
@@ -87,66 +81,43 @@ pub fn validate(
     let f = |name: &str| format!("{prefix}{name}");
     let mut out = RegistrationFields::default();
     if wants("email") {
-        out.email = v
-            .check(&f("email"), validate::email(&r.email))
-            .map(|()| r.email.to_ascii_lowercase());
+        out.email = v.check(&f("email"), Email::parse(&r.email));
     }
-    let text = |v: &mut Violations, name: &str, value: &str, required: bool, max: usize| {
-        let result = if required {
-            validate::required_text(value, 1, max)
-        } else {
-            validate::optional_text(value, max)
-        };
-        v.check(&f(name), result).map(|()| value.to_owned())
-    };
     if wants("first_name") {
-        out.first_name = text(v, "first_name", &r.first_name, true, 100);
+        out.first_name = v.check(&f("first_name"), PersonName::parse(&r.first_name));
     }
     if wants("last_name") {
-        out.last_name = text(v, "last_name", &r.last_name, true, 100);
+        out.last_name = v.check(&f("last_name"), PersonName::parse(&r.last_name));
     }
     if wants("company") {
-        out.company = text(v, "company", &r.company, false, 255);
+        out.company = v.check(&f("company"), organisation_text(&r.company));
     }
     if wants("job_title") {
-        out.job_title = text(v, "job_title", &r.job_title, false, 255);
+        out.job_title = v.check(&f("job_title"), organisation_text(&r.job_title));
     }
     if wants("crm_reference_id") {
-        out.crm_reference_id = v
-            .check(
-                &f("crm_reference_id"),
-                validate::crm_reference(&r.crm_reference_id, false),
-            )
-            .map(|()| r.crm_reference_id.clone());
+        out.crm_reference_id = v.check(
+            &f("crm_reference_id"),
+            CrmReference::parse_optional(&r.crm_reference_id),
+        );
     }
-    for (field, max) in EXTRA {
-        let value = extra_value(r, field);
+    for &field in RegistrantField::ALL.iter().filter(|f| !f.is_standard()) {
+        let value = named_value(r, field);
         // On create only non-empty values travel; on update a masked empty value clears.
-        if wants(field)
-            && (only.is_some() || !value.is_empty())
-            && text(v, field, value, false, *max).is_some()
-        {
-            out.extra.insert((*field).to_owned(), value.to_owned());
+        if wants(field.name()) && (only.is_some() || !value.is_empty()) {
+            let result = out.fields.set(field, value);
+            v.check(&f(field.name()), result);
         }
     }
     if wants("standard_fields") {
         for (key, value) in &r.standard_fields {
-            let known = key
-                .strip_prefix("std")
-                .and_then(|n| n.parse::<u8>().ok())
-                .is_some_and(|n| {
-                    (1..=10).contains(&n) && key.len() <= 5 && !key.starts_with("std0")
-                });
-            if !known {
-                v.add(
-                    &f(&format!("standard_fields[{key:?}]")),
-                    "keys must be std1 to std10",
-                );
-            } else if let Some(()) = v.check(
-                &f(&format!("standard_fields[{key:?}]")),
-                validate::optional_text(value, 255),
-            ) {
-                out.extra.insert(key.clone(), value.clone());
+            let path = f(&format!("standard_fields[{key:?}]"));
+            match RegistrantField::standard(key) {
+                None => v.add(&path, "keys must be std1 to std10"),
+                Some(field) => {
+                    let result = out.fields.set(field, value);
+                    v.check(&path, result);
+                }
             }
         }
     }
@@ -211,6 +182,6 @@ mod tests {
         let mut v = Violations::new();
         let out = validate(&r, Some(&["standard_fields"]), &mut v, "registration.");
         assert_eq!(v.into_vec().len(), 2);
-        assert_eq!(out.extra.get("std10").map(String::as_str), Some("x"));
+        assert_eq!(out.fields.std10.as_deref(), Some("x"));
     }
 }

@@ -21,28 +21,19 @@ use super::{
     validate::Violations,
     wrap_token,
 };
-use crate::domain::{self, RegistrationInput, RegistrationPatch};
+use crate::domain::{self, Email, RegistrationInput, RegistrationPatch, RequestId};
 
 /// Most items in one `BatchCreateRegistrations`.
 pub const MAX_BATCH: usize = 1000;
 
-/// A validated registration to create.
-#[derive(Debug, Clone)]
-pub struct NewRegistration {
-    /// Attendee fields (email, first and last name always set).
-    pub fields: RegistrationFields,
-    /// Client idempotency key.
-    pub request_id: Option<uuid::Uuid>,
-}
-
-/// Validates one create, alone or as a batch item, given the authorized webinar. Field paths
+/// Parses one create, alone or as a batch item, given the authorized webinar. Field paths
 /// are relative to the request item in both cases (`registration.email`).
 pub fn validate_item(
     request: &CreateRegistrationRequest,
     webinar: &names::WebinarName,
     v: &mut Violations,
     in_batch: bool,
-) -> Option<NewRegistration> {
+) -> Option<RegistrationInput> {
     if in_batch && !request.parent.is_empty() {
         match names::parse_webinar(&request.parent) {
             Ok(parent) if &parent == webinar => {}
@@ -53,12 +44,12 @@ pub fn validate_item(
         v.add("registration", "required");
         return None;
     };
-    let fields = registration_fields::validate(r, None, v, "registration.");
-    let request_id = v.check("request_id", validate::request_id(&request.request_id));
-    v.is_empty().then(|| NewRegistration {
-        fields,
-        request_id: request_id.flatten(),
-    })
+    let f = registration_fields::validate(r, None, v, "registration.");
+    let request_id = v.check("request_id", RequestId::parse_optional(&request.request_id));
+    if !v.is_empty() {
+        return None;
+    }
+    input(f, request_id?)
 }
 
 /// The gRPC service.
@@ -74,19 +65,18 @@ impl RegistrationApi {
     }
 }
 
-fn input(item: NewRegistration) -> RegistrationInput {
-    let f = item.fields;
-    let some = |v: Option<String>| v.filter(|s| !s.is_empty());
-    RegistrationInput {
-        email: f.email.unwrap_or_default(),
-        first_name: f.first_name.unwrap_or_default(),
-        last_name: f.last_name.unwrap_or_default(),
-        company: some(f.company),
-        job_title: some(f.job_title),
-        crm_reference_id: some(f.crm_reference_id),
-        extra: f.extra,
-        request_id: item.request_id.map(|r| r.to_string()),
-    }
+/// The domain's input from fields that all parsed (None if a required one is missing).
+fn input(f: RegistrationFields, request_id: Option<RequestId>) -> Option<RegistrationInput> {
+    Some(RegistrationInput {
+        email: f.email?,
+        first_name: f.first_name?,
+        last_name: f.last_name?,
+        company: f.company.flatten(),
+        job_title: f.job_title.flatten(),
+        crm_reference_id: f.crm_reference_id.flatten(),
+        fields: f.fields,
+        request_id,
+    })
 }
 
 /// A batch item's error as the proto's `ItemError`.
@@ -155,7 +145,7 @@ impl RegistrationService for RegistrationApi {
             .state
             .engine
             .registrations()
-            .register(&webinar.tenant, &webinar.webinar.to_string(), input(item))
+            .register(&webinar.tenant, &webinar.webinar, item)
             .await?;
         Ok(Response::new(CreateRegistrationResponse {
             registration: Some(convert::registration(&r)),
@@ -191,7 +181,7 @@ impl RegistrationService for RegistrationApi {
             match validate_item(item, &webinar, &mut v, true) {
                 Some(ok) => {
                     positions.push(i);
-                    valid.push(input(ok));
+                    valid.push(ok);
                     outcomes.push(None);
                 }
                 None => outcomes.push(Some(Err(v
@@ -205,7 +195,7 @@ impl RegistrationService for RegistrationApi {
                 .state
                 .engine
                 .registrations()
-                .register_batch(&webinar.tenant, &webinar.webinar.to_string(), valid)
+                .register_batch(&webinar.tenant, &webinar.webinar, valid)
                 .await?;
             for (position, outcome) in positions.into_iter().zip(done) {
                 let created = outcome.created;
@@ -240,11 +230,7 @@ impl RegistrationService for RegistrationApi {
             .state
             .engine
             .registrations()
-            .get(
-                &name.tenant,
-                &name.webinar.to_string(),
-                &name.registration.to_string(),
-            )
+            .get(&name.tenant, &name.webinar, &name.registration)
             .await?;
         Ok(Response::new(GetRegistrationResponse {
             registration: Some(convert::registration(&r)),
@@ -287,7 +273,7 @@ impl RegistrationService for RegistrationApi {
             .registrations()
             .list(
                 &webinar.tenant,
-                &webinar.webinar.to_string(),
+                &webinar.webinar,
                 single,
                 paging.size,
                 &paging.token,
@@ -344,20 +330,15 @@ impl RegistrationService for RegistrationApi {
         let patch = RegistrationPatch {
             first_name: f.first_name,
             last_name: f.last_name,
-            company: f.company,
-            job_title: f.job_title,
-            extra: f.extra,
+            company: f.company.map(Option::unwrap_or_default),
+            job_title: f.job_title.map(Option::unwrap_or_default),
+            fields: f.fields,
         };
         let updated = self
             .state
             .engine
             .registrations()
-            .update(
-                &name.tenant,
-                &name.webinar.to_string(),
-                &name.registration.to_string(),
-                patch,
-            )
+            .update(&name.tenant, &name.webinar, &name.registration, patch)
             .await?;
         Ok(Response::new(UpdateRegistrationResponse {
             registration: Some(convert::registration(&updated)),
@@ -378,11 +359,7 @@ impl RegistrationService for RegistrationApi {
             .state
             .engine
             .registrations()
-            .cancel(
-                &name.tenant,
-                &name.webinar.to_string(),
-                &name.registration.to_string(),
-            )
+            .cancel(&name.tenant, &name.webinar, &name.registration)
             .await?;
         Ok(Response::new(CancelRegistrationResponse {
             registration: Some(convert::registration(&r)),
@@ -397,12 +374,12 @@ impl RegistrationService for RegistrationApi {
         let tenant = self
             .state
             .resolve(&request, "parent", &req.parent, names::parse_tenant)?;
-        validate::email(&req.email).map_err(|d| validate::invalid("email", d))?;
+        let email = Email::parse(&req.email).map_err(|e| validate::invalid("email", e))?;
         let count = self
             .state
             .engine
             .registrations()
-            .forget(&tenant.tenant, &req.email.to_ascii_lowercase())
+            .forget(&tenant.tenant, &email)
             .await?;
         Ok(Response::new(ForgetPersonResponse {
             forgotten_registration_count: count as i64,

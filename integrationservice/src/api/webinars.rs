@@ -1,6 +1,5 @@
 //! `WebinarService`: create, link, get, list, update and unlink webinars.
 
-use chrono::{DateTime, Utc};
 use tonic::{Request, Response, Status};
 
 use proto::webinar::v1::{
@@ -11,27 +10,30 @@ use proto::webinar::v1::{
 };
 
 use super::{State, convert, names, validate, validate::Violations, wrap_token};
-use crate::domain::{WebinarInput, WebinarPatch};
+use crate::domain::{
+    CrmReference, Description, DurationMinutes, EventType, Invalid, Language, RequestId, StartTime,
+    TimeZone, Title, WebinarInput, WebinarPatch,
+};
 
-/// Fields of a webinar a CRM may set, validated.
+/// Fields of a webinar a CRM may set, each parsed into its domain type.
 #[derive(Debug, Clone, Default)]
 pub struct WebinarFields {
     /// CRM event or session id.
-    pub crm_reference_id: Option<String>,
+    pub crm_reference_id: Option<CrmReference>,
     /// Title.
-    pub title: Option<String>,
-    /// Description.
-    pub description: Option<String>,
+    pub title: Option<Title>,
+    /// Description (`Some(None)`: given empty).
+    pub description: Option<Option<Description>>,
     /// Live start.
-    pub start_time: Option<DateTime<Utc>>,
+    pub start_time: Option<StartTime>,
     /// Live duration.
-    pub duration_minutes: Option<u32>,
-    /// IANA zone.
-    pub time_zone: Option<String>,
-    /// Language code.
-    pub language_code: Option<String>,
+    pub duration_minutes: Option<DurationMinutes>,
+    /// Time zone.
+    pub time_zone: Option<TimeZone>,
+    /// Language code (empty: `en`).
+    pub language_code: Option<Language>,
     /// ON24 event type.
-    pub event_type: Option<String>,
+    pub event_type: Option<EventType>,
 }
 
 /// The fields `UpdateWebinar` may change.
@@ -48,101 +50,92 @@ pub const UPDATABLE: &[&str] = &[
 /// The fields only `CreateWebinar` sets (ON24 cannot change an event's type afterwards).
 const CREATE_ONLY: &[&str] = &["event_type"];
 
-/// Validates the named fields of `w`, recording violations under `prefix`.
+/// A required start time.
+fn start_time(value: Option<&prost_types::Timestamp>) -> Result<StartTime, Invalid> {
+    let ts = value.ok_or_else(|| Invalid::new("required"))?;
+    StartTime::from_parts(ts.seconds, ts.nanos)
+}
+
+/// Parses the named fields of `w`, recording violations under `prefix`.
 fn fields(w: &Webinar, only: &[&str], v: &mut Violations, prefix: &str) -> WebinarFields {
     let f = |name: &str| format!("{prefix}{name}");
     let wants = |name: &str| only.contains(&name);
     let mut out = WebinarFields::default();
     if wants("crm_reference_id") {
-        out.crm_reference_id = v
-            .check(
-                &f("crm_reference_id"),
-                validate::crm_reference(&w.crm_reference_id, true),
-            )
-            .map(|()| w.crm_reference_id.clone());
+        out.crm_reference_id = v.check(
+            &f("crm_reference_id"),
+            CrmReference::parse(&w.crm_reference_id),
+        );
     }
     if wants("title") {
-        out.title = v
-            .check(&f("title"), validate::required_text(&w.title, 1, 250))
-            .map(|()| w.title.clone());
+        out.title = v.check(&f("title"), Title::parse(&w.title));
     }
     if wants("description") {
-        out.description = v
-            .check(
-                &f("description"),
-                validate::optional_text(&w.description, 4000),
-            )
-            .map(|()| w.description.clone());
+        out.description = v.check(&f("description"), Description::parse(&w.description));
     }
     if wants("start_time") {
-        out.start_time = v.check(&f("start_time"), validate::timestamp(w.start_time.as_ref()));
+        out.start_time = v.check(&f("start_time"), start_time(w.start_time.as_ref()));
     }
     if wants("duration_minutes") {
         out.duration_minutes = v.check(
             &f("duration_minutes"),
-            validate::duration_minutes(w.duration_minutes),
+            DurationMinutes::parse(w.duration_minutes),
         );
     }
     if wants("time_zone") {
-        out.time_zone = v
-            .check(&f("time_zone"), validate::time_zone(&w.time_zone))
-            .map(|()| w.time_zone.clone());
+        out.time_zone = v.check(&f("time_zone"), TimeZone::parse(&w.time_zone));
     }
     if wants("language_code") {
-        out.language_code = v
-            .check(
-                &f("language_code"),
-                validate::language_code(&w.language_code),
-            )
-            .map(|()| {
-                if w.language_code.is_empty() {
-                    "en".to_owned()
-                } else {
-                    w.language_code.clone()
-                }
-            });
+        out.language_code = v.check(
+            &f("language_code"),
+            Language::parse_or_english(&w.language_code),
+        );
     }
     if wants("event_type") {
-        out.event_type = v
-            .check(&f("event_type"), validate::event_type(&w.event_type))
-            .map(|()| w.event_type.clone());
+        out.event_type = v.check(&f("event_type"), EventType::parse(&w.event_type));
     }
     out
 }
 
-/// A validated `CreateWebinar`.
+/// A parsed `CreateWebinar`.
 #[derive(Debug, Clone)]
 pub struct CreateWebinar {
-    /// Tenant id.
-    pub tenant: String,
-    /// Validated fields (all set).
-    pub fields: WebinarFields,
+    /// The webinar's fields.
+    pub input: WebinarInput,
     /// Client idempotency key.
-    pub request_id: Option<uuid::Uuid>,
+    pub request_id: Option<RequestId>,
 }
 
-/// Validates a create request; the parent is already authorized.
-pub fn validate_create(
-    tenant: String,
-    request: &CreateWebinarRequest,
-) -> Result<CreateWebinar, Status> {
+/// Parses a create request; the parent is already authorized.
+pub fn validate_create(request: &CreateWebinarRequest) -> Result<CreateWebinar, Status> {
     let mut v = Violations::new();
     let Some(w) = &request.webinar else {
         return Err(validate::invalid("webinar", "required"));
     };
     let all: Vec<&str> = UPDATABLE.iter().chain(CREATE_ONLY).copied().collect();
-    let fields = fields(w, &all, &mut v, "webinar.");
-    let request_id = v.check("request_id", validate::request_id(&request.request_id));
-    v.into_result()?;
-    Ok(CreateWebinar {
-        tenant,
-        fields,
-        request_id: request_id.flatten(),
-    })
+    let f = fields(w, &all, &mut v, "webinar.");
+    let request_id = v.check("request_id", RequestId::parse_optional(&request.request_id));
+    let input = (|| {
+        Some(WebinarInput {
+            crm_reference_id: f.crm_reference_id?,
+            title: f.title?,
+            description: f.description?,
+            start_at: f.start_time?,
+            duration_minutes: f.duration_minutes?,
+            time_zone: f.time_zone?,
+            language: f.language_code?,
+            event_type: f.event_type?,
+        })
+    })();
+    let (input, request_id) = v.into_value(input.zip(request_id))?;
+    Ok(CreateWebinar { input, request_id })
 }
 
-/// Validates a link request; the parent is already authorized.
-pub fn validate_link(request: &LinkWebinarRequest) -> Result<(i64, Option<uuid::Uuid>), Status> {
+/// A parsed `LinkWebinar`: the ON24 event id, the CRM reference and the request id.
+pub type LinkWebinar = (i64, CrmReference, Option<RequestId>);
+
+/// Parses a link request; the parent is already authorized.
+pub fn validate_link(request: &LinkWebinarRequest) -> Result<LinkWebinar, Status> {
     let mut v = Violations::new();
     if request.on24_event_id <= 0 {
         v.add(
@@ -150,13 +143,13 @@ pub fn validate_link(request: &LinkWebinarRequest) -> Result<(i64, Option<uuid::
             "required; must be a positive ON24 event id",
         );
     }
-    v.check(
+    let reference = v.check(
         "crm_reference_id",
-        validate::crm_reference(&request.crm_reference_id, true),
+        CrmReference::parse(&request.crm_reference_id),
     );
-    let request_id = v.check("request_id", validate::request_id(&request.request_id));
-    v.into_result()?;
-    Ok((request.on24_event_id, request_id.flatten()))
+    let request_id = v.check("request_id", RequestId::parse_optional(&request.request_id));
+    let (reference, request_id) = v.into_value(reference.zip(request_id))?;
+    Ok((request.on24_event_id, reference, request_id))
 }
 
 /// Validates an update: the mask names only updatable fields and those fields are valid.
@@ -206,23 +199,6 @@ impl WebinarApi {
     }
 }
 
-fn input(create: CreateWebinar) -> WebinarInput {
-    let f = create.fields;
-    WebinarInput {
-        crm_reference_id: f.crm_reference_id.unwrap_or_default(),
-        title: f.title.unwrap_or_default(),
-        description: f.description.filter(|d| !d.is_empty()),
-        start_at: f
-            .start_time
-            .map(|t| t.timestamp_millis())
-            .unwrap_or_default(),
-        duration_minutes: f.duration_minutes.map(|d| d as i32).unwrap_or_default(),
-        time_zone: f.time_zone.unwrap_or_default(),
-        language: f.language_code.unwrap_or_else(|| "en".into()),
-        event_type: f.event_type.unwrap_or_default(),
-    }
-}
-
 #[tonic::async_trait]
 impl WebinarService for WebinarApi {
     async fn create_webinar(
@@ -238,13 +214,12 @@ impl WebinarService for WebinarApi {
                 names::parse_tenant,
             )?
             .tenant;
-        let create = validate_create(tenant.clone(), request.get_ref())?;
-        let request_id = create.request_id.map(|r| r.to_string());
+        let create = validate_create(request.get_ref())?;
         let w = self
             .state
             .engine
             .webinars()
-            .create(&tenant, input(create), request_id)
+            .create(&tenant, create.input, create.request_id)
             .await?;
         Ok(Response::new(CreateWebinarResponse {
             webinar: Some(convert::webinar(&w)),
@@ -264,17 +239,12 @@ impl WebinarService for WebinarApi {
                 names::parse_tenant,
             )?
             .tenant;
-        let (event, request_id) = validate_link(request.get_ref())?;
+        let (event, reference, request_id) = validate_link(request.get_ref())?;
         let w = self
             .state
             .engine
             .webinars()
-            .link(
-                &tenant,
-                event,
-                &request.get_ref().crm_reference_id,
-                request_id.map(|r| r.to_string()),
-            )
+            .link(&tenant, event, &reference, request_id)
             .await?;
         Ok(Response::new(LinkWebinarResponse {
             webinar: Some(convert::webinar(&w)),
@@ -295,7 +265,7 @@ impl WebinarService for WebinarApi {
             .state
             .engine
             .webinars()
-            .get(&name.tenant, &name.webinar.to_string())
+            .get(&name.tenant, &name.webinar)
             .await?;
         Ok(Response::new(GetWebinarResponse {
             webinar: Some(convert::webinar(&w)),
@@ -346,8 +316,8 @@ impl WebinarService for WebinarApi {
         let patch = WebinarPatch {
             title: f.title,
             description: f.description,
-            start_at: f.start_time.map(|t| t.timestamp_millis()),
-            duration_minutes: f.duration_minutes.map(|d| d as i32),
+            start_at: f.start_time,
+            duration_minutes: f.duration_minutes,
             time_zone: f.time_zone,
             language: f.language_code,
             crm_reference_id: f.crm_reference_id,
@@ -356,7 +326,7 @@ impl WebinarService for WebinarApi {
             .state
             .engine
             .webinars()
-            .update(&name.tenant, &name.webinar.to_string(), patch)
+            .update(&name.tenant, &name.webinar, patch)
             .await?;
         Ok(Response::new(UpdateWebinarResponse {
             webinar: Some(convert::webinar(&w)),
@@ -377,7 +347,7 @@ impl WebinarService for WebinarApi {
             .state
             .engine
             .webinars()
-            .unlink(&name.tenant, &name.webinar.to_string())
+            .unlink(&name.tenant, &name.webinar)
             .await?;
         Ok(Response::new(UnlinkWebinarResponse {
             webinar: Some(convert::webinar(&w)),

@@ -18,7 +18,7 @@ pub use identity::{CommonNames, Principal};
 pub use jwt::JwtVerifier;
 pub use policy::TenantPolicy;
 
-use crate::api::error::error_info_status;
+use crate::status::error_info_status;
 
 /// Turns request credentials into a [`Principal`] (the gRPC interceptor).
 #[derive(Clone, Debug)]

@@ -112,7 +112,7 @@ impl TenantPolicy {
                 Grant::All
             } else {
                 for tenant in &entry.tenants {
-                    if !crate::api::names::is_valid_tenant_id(tenant) {
+                    if crate::domain::TenantId::parse(tenant).is_err() {
                         return Err(PolicyError(format!(
                             "principal `{}`: `{tenant}` is not a valid tenant id",
                             entry.id

@@ -3,11 +3,10 @@
 //! tenant and record identity as additional authenticated data (the same bytes are bound to the
 //! wrapped DEK in the key service). We store wrapped DEK + nonce + ciphertext; plaintext exists
 //! only in `Zeroizing` buffers for one use. `cache` keeps recently unwrapped DEKs briefly so a
-//! burst of deliveries does not cost a key-service round trip each; `rewrap` moves stored
-//! wrapped DEKs to the key service's new primary version after a rotation.
+//! burst of deliveries does not cost a key-service round trip each. Moving stored wrapped DEKs
+//! to a new primary key version is a worker job (`workers::rewrap`).
 
 pub mod cache;
-pub mod rewrap;
 
 use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use aes_gcm::{Aes256Gcm, Key, Nonce};

@@ -73,6 +73,35 @@ impl Error {
     }
 }
 
+/// Why a value was refused: the rule it breaks, in words a caller can act on. It never holds
+/// the value (which may be personal data or a secret); [`Invalid::at`] names the field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Invalid(std::borrow::Cow<'static, str>);
+
+impl Invalid {
+    /// A refusal stating `rule`.
+    pub fn new(rule: impl Into<std::borrow::Cow<'static, str>>) -> Self {
+        Self(rule.into())
+    }
+
+    /// The rule, as a field violation's description.
+    pub fn rule(&self) -> &str {
+        &self.0
+    }
+
+    /// The validation error of `field` (a proto field path, e.g. `webinar.title`).
+    pub fn at(self, field: impl Into<String>) -> Error {
+        Error::invalid(field, self.0)
+    }
+}
+
+impl From<Invalid> for String {
+    fn from(i: Invalid) -> Self {
+        i.0.into_owned()
+    }
+}
+
 impl From<StoreError> for Error {
     fn from(e: StoreError) -> Self {
         match e {

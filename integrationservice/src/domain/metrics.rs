@@ -6,11 +6,12 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use super::{
-    AttendeeMetrics, Change, ChangeKind, Engine, Error, Page, SyncReport, WebinarMetrics, validate,
+    AttendeeMetrics, Change, ChangeKind, Engine, Error, Page, RegistrationId, SyncReport, TenantId,
+    WebinarId, WebinarMetrics, paging,
 };
 use crate::provider::AttendeeReport;
 use crate::store::models::{MetricsRow, RegistrationRow, WebinarRow};
-use crate::store::{DbConnection, changes, metrics, now_ms, providers, registrations};
+use crate::store::{DbConnection, changes, metrics, now_ms, providers, registrations, webinars};
 
 /// Metrics and change-feed service.
 #[derive(Debug)]
@@ -34,8 +35,8 @@ fn joined(
     registration: Option<&RegistrationRow>,
 ) -> AttendeeMetrics {
     AttendeeMetrics {
-        webinar_id: row.webinar_id.clone(),
-        registration_id: registration.map(|r| r.id.clone()),
+        webinar_id: WebinarId::from_stored(&row.webinar_id),
+        registration_id: registration.map(|r| RegistrationId::from_stored(&r.id)),
         crm_reference_id: registration.and_then(|r| r.crm_reference_id.clone()),
         email: row.email.clone(),
         eventuserid: row.eventuserid,
@@ -157,7 +158,9 @@ pub fn store_chunk(
     let written = metrics::write_changed(conn, tenant, webinar, now, &inserts, &updates)?;
     let feed: Vec<_> = metrics::registration_ids(conn, tenant, webinar, &written)?
         .iter()
-        .map(|(_, id)| changes::change(tenant, "ATTENDEE_METRICS", Some(webinar), Some(id)))
+        .map(|(_, id)| {
+            changes::change(tenant, ChangeKind::AttendeeMetrics, Some(webinar), Some(id))
+        })
         .collect();
     changes::append(conn, &feed)?;
     Ok(written.len())
@@ -170,15 +173,7 @@ pub fn finish_sync(
     webinar: &str,
     now: i64,
 ) -> Result<(), Error> {
-    use crate::store::schema::webinars::dsl as w;
-    use diesel::prelude::*;
-    diesel::update(
-        w::webinars
-            .filter(w::tenant.eq(tenant))
-            .filter(w::id.eq(webinar)),
-    )
-    .set(w::last_metrics_at.eq(Some(now)))
-    .execute(conn)?;
+    webinars::set_last_metrics(conn, tenant, webinar, now)?;
     providers::set_last_metrics(conn, tenant, now)?;
     Ok(())
 }
@@ -264,17 +259,15 @@ impl Metrics<'_> {
     /// added or forgotten between pages neither shift nor repeat the others.
     pub async fn attendees(
         &self,
-        tenant: &str,
-        webinar: &str,
+        tenant: &TenantId,
+        webinar: &WebinarId,
         page_size: i32,
         page_token: &str,
     ) -> Result<Page<AttendeeMetrics>, Error> {
-        validate::tenant(tenant)?;
-        validate::id("parent", webinar)?;
-        let limit = validate::page_size(page_size)?;
+        let limit = paging::limit(page_size)?;
         let kind = format!("attendees/{webinar}");
-        let after = validate::decode_page_token(&kind, page_token)?;
-        let (t, w) = (tenant.to_owned(), webinar.to_owned());
+        let after = paging::decode_page_token(&kind, page_token)?;
+        let (t, w) = (tenant.to_string(), webinar.to_string());
         self.engine
             .store
             .run(move |conn| {
@@ -296,14 +289,14 @@ impl Metrics<'_> {
     /// One attendee's metrics by registration (for change-feed snapshots).
     pub async fn for_registration(
         &self,
-        tenant: &str,
-        webinar: &str,
-        registration: &str,
+        tenant: &TenantId,
+        webinar: &WebinarId,
+        registration: &RegistrationId,
     ) -> Result<Option<AttendeeMetrics>, Error> {
         let (t, w, r) = (
-            tenant.to_owned(),
-            webinar.to_owned(),
-            registration.to_owned(),
+            tenant.to_string(),
+            webinar.to_string(),
+            registration.to_string(),
         );
         self.engine
             .store
@@ -319,10 +312,12 @@ impl Metrics<'_> {
     }
 
     /// Aggregates of a webinar.
-    pub async fn webinar(&self, tenant: &str, webinar: &str) -> Result<WebinarMetrics, Error> {
-        validate::tenant(tenant)?;
-        validate::id("name", webinar)?;
-        let (t, w) = (tenant.to_owned(), webinar.to_owned());
+    pub async fn webinar(
+        &self,
+        tenant: &TenantId,
+        webinar: &WebinarId,
+    ) -> Result<WebinarMetrics, Error> {
+        let (t, w) = (tenant.to_string(), webinar.to_string());
         self.engine
             .store
             .run(move |conn| {
@@ -363,10 +358,13 @@ impl Metrics<'_> {
     }
 
     /// Pulls the webinar's metrics from the provider now.
-    pub async fn sync_now(&self, tenant: &str, webinar: &str) -> Result<SyncReport, Error> {
-        validate::tenant(tenant)?;
-        validate::id("name", webinar)?;
-        let (t, w) = (tenant.to_owned(), webinar.to_owned());
+    pub async fn sync_now(
+        &self,
+        tenant: &TenantId,
+        webinar: &WebinarId,
+    ) -> Result<SyncReport, Error> {
+        let (tenant, webinar) = (tenant.as_str(), webinar.to_string());
+        let (t, w) = (tenant.to_owned(), webinar.clone());
         let row = self
             .engine
             .store
@@ -377,7 +375,7 @@ impl Metrics<'_> {
         })?;
         let creds = self.engine.providers().credentials(tenant).await?;
         let now = now_ms();
-        let pulled = pull_and_store(self.engine, &creds, tenant, webinar, event, now).await?;
+        let pulled = pull_and_store(self.engine, &creds, tenant, &webinar, event, now).await?;
         self.engine
             .providers()
             .record(tenant, &pulled.as_ref().map(|_| ()).map_err(Clone::clone))
@@ -394,16 +392,15 @@ impl Metrics<'_> {
     /// Changes of the tenant after `cursor` (0: from the beginning), oldest first.
     pub async fn changes(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         cursor: i64,
         limit: i32,
     ) -> Result<Vec<Change>, Error> {
-        validate::tenant(tenant)?;
         if cursor < 0 {
             return Err(Error::invalid("cursor", "must not be negative"));
         }
-        let limit = validate::page_size(limit)?;
-        let t = tenant.to_owned();
+        let limit = paging::limit(limit)?;
+        let t = tenant.to_string();
         let rows = self
             .engine
             .store
@@ -415,8 +412,11 @@ impl Metrics<'_> {
                 Some(Change {
                     seq: r.seq,
                     kind: ChangeKind::parse(&r.kind)?,
-                    webinar_id: r.webinar_id,
-                    registration_id: r.registration_id,
+                    webinar_id: r.webinar_id.as_deref().map(WebinarId::from_stored),
+                    registration_id: r
+                        .registration_id
+                        .as_deref()
+                        .map(RegistrationId::from_stored),
                     created_at: r.created_at,
                 })
             })
@@ -428,7 +428,7 @@ impl Metrics<'_> {
     /// The watch stream of the API loops on this.
     pub async fn wait_changes(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         cursor: i64,
         limit: i32,
         max_wait: Duration,

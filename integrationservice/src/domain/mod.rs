@@ -4,20 +4,30 @@
 //! workers and the change watchers in this process (other replicas poll).
 
 pub mod error;
+pub mod ids;
 pub mod jobs;
 pub mod metrics;
+pub mod paging;
 pub mod providers;
+pub mod registrant;
 pub mod registrations;
 pub mod types;
-pub mod validate;
+pub mod webinar_fields;
 pub mod webinars;
 
 use std::sync::Arc;
 
 use tokio::sync::{Notify, watch};
 
-pub use error::Error;
+pub use error::{Error, Invalid};
+pub use ids::{RegistrationId, TenantId, WebinarId};
+pub use paging::PageSize;
+pub use registrant::{Email, PersonName, RegistrantField, RegistrantFields, organisation_text};
 pub use types::*;
+pub use webinar_fields::{
+    CrmReference, Description, DurationMinutes, EventType, Language, RequestId, StartTime,
+    TimeZone, Title,
+};
 
 use crate::crypto::Envelope;
 use crate::provider::WebinarProvider;
@@ -69,8 +79,6 @@ pub struct Engine {
     pub(crate) envelope: Envelope,
     pub(crate) provider: Arc<dyn WebinarProvider>,
     pub(crate) signals: Signals,
-    /// Coalesced NOTIFY to other replicas after registrations (PostgreSQL).
-    pub(crate) replica_wake: Arc<registrations::ReplicaWake>,
 }
 
 impl Engine {
@@ -81,7 +89,6 @@ impl Engine {
             envelope,
             provider,
             signals: Signals::default(),
-            replica_wake: Arc::default(),
         }
     }
 

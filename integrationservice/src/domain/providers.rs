@@ -6,7 +6,8 @@ use secrecy::{ExposeSecret, SecretString};
 use zeroize::Zeroizing;
 
 use super::{
-    CredentialStatus, CredentialsInput, Engine, Error, ProviderConfig, RegistrationStatus, validate,
+    ChangeKind, CredentialStatus, CredentialsInput, Engine, Error, ProviderConfig,
+    RegistrationStatus, TenantId,
 };
 use crate::crypto::{Sealed, credentials_aad};
 use crate::provider::{CredentialProblem, ProviderCredentials, ProviderError};
@@ -21,7 +22,7 @@ pub struct ProviderConfigs<'a> {
 
 fn view(row: &ProviderConfigRow) -> ProviderConfig {
     ProviderConfig {
-        tenant: row.tenant.clone(),
+        tenant: TenantId::from_stored(&row.tenant),
         client_id: row.client_id.to_string(),
         region: row.region.clone(),
         base_url: row.base_url.clone(),
@@ -54,8 +55,7 @@ pub fn status_of(result: &Result<(), ProviderError>) -> Option<(CredentialStatus
     }
 }
 
-fn validate_input(tenant: &str, input: &CredentialsInput) -> Result<(u64, String), Error> {
-    validate::tenant(tenant)?;
+fn validate_input(input: &CredentialsInput) -> Result<(u64, String), Error> {
     let id = &input.client_id;
     if id.is_empty() || id.len() > 20 || !id.bytes().all(|b| b.is_ascii_digit()) {
         return Err(Error::invalid(
@@ -131,15 +131,12 @@ pub(crate) fn pause_tenant(conn: &mut DbConnection, tenant: &str) -> diesel::Que
     let moved = registrations::move_status(
         conn,
         tenant,
-        &[
-            RegistrationStatus::Pending.as_str(),
-            RegistrationStatus::Retrying.as_str(),
-        ],
-        RegistrationStatus::Paused.as_str(),
+        &[RegistrationStatus::Pending, RegistrationStatus::Retrying],
+        RegistrationStatus::Paused,
     )?;
     let feed: Vec<_> = moved
         .iter()
-        .map(|(w, r)| changes::change(tenant, "REGISTRATION", Some(w), Some(r)))
+        .map(|(w, r)| changes::change(tenant, ChangeKind::Registration, Some(w), Some(r)))
         .collect();
     changes::append(conn, &feed)
 }
@@ -150,12 +147,12 @@ pub(crate) fn resume_tenant(conn: &mut DbConnection, tenant: &str) -> diesel::Qu
     let moved = registrations::move_status(
         conn,
         tenant,
-        &[RegistrationStatus::Paused.as_str()],
-        RegistrationStatus::Pending.as_str(),
+        &[RegistrationStatus::Paused],
+        RegistrationStatus::Pending,
     )?;
     let feed: Vec<_> = moved
         .iter()
-        .map(|(w, r)| changes::change(tenant, "REGISTRATION", Some(w), Some(r)))
+        .map(|(w, r)| changes::change(tenant, ChangeKind::Registration, Some(w), Some(r)))
         .collect();
     changes::append(conn, &feed)
 }
@@ -181,10 +178,11 @@ impl ProviderConfigs<'_> {
     /// resumes the tenant's held work when they are usable.
     pub async fn put(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         input: CredentialsInput,
     ) -> Result<ProviderConfig, Error> {
-        let (client_id, region) = validate_input(tenant, &input)?;
+        let tenant = tenant.as_str();
+        let (client_id, region) = validate_input(&input)?;
         let creds = ProviderCredentials {
             client_id,
             region: region.clone(),
@@ -254,7 +252,12 @@ impl ProviderConfigs<'_> {
                 }
                 changes::append(
                     conn,
-                    &[changes::change(&row.tenant, "CREDENTIALS", None, None)],
+                    &[changes::change(
+                        &row.tenant,
+                        ChangeKind::Credentials,
+                        None,
+                        None,
+                    )],
                 )?;
                 Ok::<_, Error>(())
             })
@@ -265,9 +268,8 @@ impl ProviderConfigs<'_> {
     }
 
     /// The tenant's configuration without secrets.
-    pub async fn get(&self, tenant: &str) -> Result<ProviderConfig, Error> {
-        validate::tenant(tenant)?;
-        let t = tenant.to_owned();
+    pub async fn get(&self, tenant: &TenantId) -> Result<ProviderConfig, Error> {
+        let t = tenant.to_string();
         let row = self
             .engine
             .store
@@ -282,11 +284,10 @@ impl ProviderConfigs<'_> {
     }
 
     /// Calls the provider now with the stored credentials and records the outcome.
-    pub async fn check(&self, tenant: &str) -> Result<ProviderConfig, Error> {
-        validate::tenant(tenant)?;
-        let creds = self.credentials(tenant).await?;
+    pub async fn check(&self, tenant: &TenantId) -> Result<ProviderConfig, Error> {
+        let creds = self.credentials(tenant.as_str()).await?;
         let result = self.engine.provider.check_credentials(&creds).await;
-        self.record(tenant, &result).await?;
+        self.record(tenant.as_str(), &result).await?;
         self.get(tenant).await
     }
 
@@ -294,9 +295,8 @@ impl ProviderConfigs<'_> {
     /// Returns how many registrations now wait in PAUSED for credentials to be put again:
     /// the undelivered ones this deletion paused, plus any already paused because the
     /// provider had refused the credentials (they too now wait for new credentials).
-    pub async fn delete(&self, tenant: &str) -> Result<i64, Error> {
-        validate::tenant(tenant)?;
-        let t = tenant.to_owned();
+    pub async fn delete(&self, tenant: &TenantId) -> Result<i64, Error> {
+        let t = tenant.to_string();
         let paused = self
             .engine
             .store
@@ -305,12 +305,15 @@ impl ProviderConfigs<'_> {
                     .map_err(|_| Error::not_found(format!("tenants/{t}/on24Credentials")))?;
                 providers::mark_deleted(conn, &t)?;
                 pause_tenant(conn, &t)?;
-                changes::append(conn, &[changes::change(&t, "CREDENTIALS", None, None)])?;
+                changes::append(
+                    conn,
+                    &[changes::change(&t, ChangeKind::Credentials, None, None)],
+                )?;
                 // Counted in the same transaction, so it is exactly what the deletion left.
                 Ok::<_, Error>(registrations::count_in_status(
                     conn,
                     &t,
-                    RegistrationStatus::Paused.as_str(),
+                    RegistrationStatus::Paused,
                 )?)
             })
             .await?;
@@ -424,12 +427,18 @@ impl ProviderConfigs<'_> {
                 providers::set_status(conn, &t, status.as_str(), message.as_deref())?;
                 if status.blocks_calls() && !was_blocked {
                     pause_tenant(conn, &t)?;
-                    changes::append(conn, &[changes::change(&t, "CREDENTIALS", None, None)])?;
+                    changes::append(
+                        conn,
+                        &[changes::change(&t, ChangeKind::Credentials, None, None)],
+                    )?;
                     return Ok::<_, Error>(true);
                 }
                 if !status.blocks_calls() && was_blocked {
                     resume_tenant(conn, &t)?;
-                    changes::append(conn, &[changes::change(&t, "CREDENTIALS", None, None)])?;
+                    changes::append(
+                        conn,
+                        &[changes::change(&t, ChangeKind::Credentials, None, None)],
+                    )?;
                     return Ok(true);
                 }
                 Ok(false)

@@ -3,11 +3,12 @@
 //! filter, update, cancel, and forget a person (erase locally, then at the provider).
 //! Each accepted write commits the registration, its outbox job and its feed entry together.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use super::{
-    Engine, Error, Page, RegisterOutcome, Registration, RegistrationInput, RegistrationPatch,
-    RegistrationStatus as S, jobs, validate,
+    ChangeKind, Email, Engine, Error, Page, RegisterOutcome, RegistrantFields, Registration,
+    RegistrationId, RegistrationInput, RegistrationPatch, RegistrationStatus as S, TenantId,
+    WebinarId, jobs, jobs::JobKind, paging,
 };
 use crate::store::models::{NewJob, RegistrationRow};
 use crate::store::{DbConnection, changes, metrics, now_ms, outbox, registrations};
@@ -24,16 +25,16 @@ pub struct Registrations<'a> {
 /// Row to domain type.
 pub fn view(row: &RegistrationRow) -> Registration {
     Registration {
-        tenant: row.tenant.clone(),
-        webinar_id: row.webinar_id.clone(),
-        id: row.id.clone(),
+        tenant: TenantId::from_stored(&row.tenant),
+        webinar_id: WebinarId::from_stored(&row.webinar_id),
+        id: RegistrationId::from_stored(&row.id),
         email: row.email.clone(),
         first_name: row.first_name.clone(),
         last_name: row.last_name.clone(),
         company: row.company.clone(),
         job_title: row.job_title.clone(),
         crm_reference_id: row.crm_reference_id.clone(),
-        extra: serde_json::from_str(&row.extra).unwrap_or_default(),
+        fields: RegistrantFields::from_json(&row.extra),
         status: S::parse(&row.status).unwrap_or(S::Failed),
         eventuserid: row.eventuserid,
         attempts: row.attempts,
@@ -45,26 +46,7 @@ pub fn view(row: &RegistrationRow) -> Registration {
     }
 }
 
-/// Validates one item; returns the normalised email. Field paths are relative to the item of
-/// the request (`registration.email`, `request_id`), alone or in a batch.
-fn check(r: &RegistrationInput) -> Result<String, Error> {
-    let prefix = "registration.";
-    let email = validate::email(&format!("{prefix}email"), &r.email)?;
-    validate::text(&format!("{prefix}first_name"), &r.first_name, 1, 100)?;
-    validate::text(&format!("{prefix}last_name"), &r.last_name, 1, 100)?;
-    validate::opt_text(&format!("{prefix}company"), r.company.as_deref(), 256)?;
-    validate::opt_text(&format!("{prefix}job_title"), r.job_title.as_deref(), 256)?;
-    if let Some(c) = &r.crm_reference_id {
-        validate::reference(&format!("{prefix}crm_reference_id"), c)?;
-    }
-    validate::extra(prefix.trim_end_matches('.'), &r.extra)?;
-    if let Some(id) = &r.request_id {
-        validate::request_id("request_id", id)?;
-    }
-    Ok(email)
-}
-
-fn job(row: &RegistrationRow, kind: &str, paused: bool, payload: Option<String>) -> NewJob {
+fn job(row: &RegistrationRow, kind: JobKind, paused: bool, payload: Option<String>) -> NewJob {
     let mut job = outbox::new_job(
         &row.tenant,
         kind,
@@ -81,7 +63,7 @@ fn job(row: &RegistrationRow, kind: &str, paused: bool, payload: Option<String>)
 fn feed(row: &RegistrationRow) -> crate::store::models::NewChange {
     changes::change(
         &row.tenant,
-        "REGISTRATION",
+        ChangeKind::Registration,
         Some(&row.webinar_id),
         Some(&row.id),
     )
@@ -104,8 +86,8 @@ impl Registrations<'_> {
     /// Registers one person.
     pub async fn register(
         &self,
-        tenant: &str,
-        webinar: &str,
+        tenant: &TenantId,
+        webinar: &WebinarId,
         input: RegistrationInput,
     ) -> Result<(Registration, bool), Error> {
         let mut out = self.register_batch(tenant, webinar, vec![input]).await?;
@@ -116,40 +98,40 @@ impl Registrations<'_> {
     /// Registers up to 1,000 people in one transaction, with one outcome per item in order.
     pub async fn register_batch(
         &self,
-        tenant: &str,
-        webinar: &str,
+        tenant: &TenantId,
+        webinar: &WebinarId,
         items: Vec<RegistrationInput>,
     ) -> Result<Vec<RegisterOutcome>, Error> {
-        validate::tenant(tenant)?;
-        validate::id("parent", webinar)?;
         if items.is_empty() || items.len() > MAX_BATCH {
             return Err(Error::invalid(
                 "requests",
                 format!("must hold 1 to {MAX_BATCH} items"),
             ));
         }
-        let (t, w) = (tenant.to_owned(), webinar.to_owned());
+        let (t, w) = (tenant.to_string(), webinar.to_string());
         let (out, deferred) = self
             .engine
             .store
-            .run(move |conn| register_any(conn, &t, &w, items))
+            .run(move |conn| register_one_statement_first(conn, &t, &w, items))
             .await?;
         if out.iter().any(|o| o.created) {
             self.engine.signals.jobs_added();
             self.engine.signals.changes_added();
         }
         if deferred {
-            self.engine.replica_wake.poke(&self.engine.store);
+            self.engine.store.wake_other_replicas();
         }
         Ok(out)
     }
 
     /// One registration.
-    pub async fn get(&self, tenant: &str, webinar: &str, id: &str) -> Result<Registration, Error> {
-        validate::tenant(tenant)?;
-        validate::id("name", webinar)?;
-        validate::id("name", id)?;
-        let (t, w, i) = (tenant.to_owned(), webinar.to_owned(), id.to_owned());
+    pub async fn get(
+        &self,
+        tenant: &TenantId,
+        webinar: &WebinarId,
+        id: &RegistrationId,
+    ) -> Result<Registration, Error> {
+        let (t, w, i) = (tenant.to_string(), webinar.to_string(), id.to_string());
         let row = self
             .engine
             .store
@@ -161,18 +143,16 @@ impl Registrations<'_> {
     /// A page of a webinar's registrations, optionally with one status.
     pub async fn list(
         &self,
-        tenant: &str,
-        webinar: &str,
+        tenant: &TenantId,
+        webinar: &WebinarId,
         status: Option<S>,
         page_size: i32,
         page_token: &str,
     ) -> Result<Page<Registration>, Error> {
-        validate::tenant(tenant)?;
-        validate::id("parent", webinar)?;
-        let limit = validate::page_size(page_size)?;
+        let limit = paging::limit(page_size)?;
         let kind = format!("registrations/{webinar}");
-        let after = validate::decode_page_token(&kind, page_token)?;
-        let (t, w) = (tenant.to_owned(), webinar.to_owned());
+        let after = paging::decode_page_token(&kind, page_token)?;
+        let (t, w) = (tenant.to_string(), webinar.to_string());
         let rows = self
             .engine
             .store
@@ -182,7 +162,7 @@ impl Registrations<'_> {
                     conn,
                     &t,
                     &w,
-                    status.map(S::as_str),
+                    status,
                     after.as_deref(),
                     limit + 1,
                 )?)
@@ -200,23 +180,12 @@ impl Registrations<'_> {
     /// Changes a registration's details; a delivered one is updated at the provider by a job.
     pub async fn update(
         &self,
-        tenant: &str,
-        webinar: &str,
-        id: &str,
+        tenant: &TenantId,
+        webinar: &WebinarId,
+        id: &RegistrationId,
         patch: RegistrationPatch,
     ) -> Result<Registration, Error> {
-        validate::tenant(tenant)?;
-        validate::id("registration.name", id)?;
-        if let Some(v) = &patch.first_name {
-            validate::text("registration.first_name", v, 1, 100)?;
-        }
-        if let Some(v) = &patch.last_name {
-            validate::text("registration.last_name", v, 1, 100)?;
-        }
-        validate::opt_text("registration.company", patch.company.as_deref(), 256)?;
-        validate::opt_text("registration.job_title", patch.job_title.as_deref(), 256)?;
-        validate::extra("registration", &patch.extra)?;
-        let (t, w, i) = (tenant.to_owned(), webinar.to_owned(), id.to_owned());
+        let (t, w, i) = (tenant.to_string(), webinar.to_string(), id.to_string());
         let row = self
             .engine
             .store
@@ -233,10 +202,10 @@ impl Registrations<'_> {
                     )));
                 }
                 if let Some(v) = patch.first_name {
-                    row.first_name = v;
+                    row.first_name = v.into_string();
                 }
                 if let Some(v) = patch.last_name {
-                    row.last_name = v;
+                    row.last_name = v.into_string();
                 }
                 if let Some(v) = patch.company {
                     row.company = Some(v);
@@ -244,16 +213,15 @@ impl Registrations<'_> {
                 if let Some(v) = patch.job_title {
                     row.job_title = Some(v);
                 }
-                let mut extra: BTreeMap<String, String> =
-                    serde_json::from_str(&row.extra).unwrap_or_default();
-                extra.extend(patch.extra);
-                row.extra = serde_json::to_string(&extra).map_err(|_| Error::Internal)?;
+                let mut fields = RegistrantFields::from_json(&row.extra);
+                fields.merge(patch.fields);
+                row.extra = fields.to_json();
                 let paused = super::providers::is_blocked(&config);
                 // Undelivered registrations are sent from the latest row by their pending job;
                 // delivered or failed ones need a new job.
                 let kind = match status {
-                    S::Delivered => Some(jobs::UPDATE_REGISTRATION),
-                    S::Failed => Some(jobs::DELIVER_REGISTRATION),
+                    S::Delivered => Some(JobKind::UpdateRegistration),
+                    S::Failed => Some(JobKind::DeliverRegistration),
                     _ => None,
                 };
                 if let Some(kind) = kind {
@@ -276,13 +244,11 @@ impl Registrations<'_> {
     /// Cancels a registration (soft delete at the provider once delivered).
     pub async fn cancel(
         &self,
-        tenant: &str,
-        webinar: &str,
-        id: &str,
+        tenant: &TenantId,
+        webinar: &WebinarId,
+        id: &RegistrationId,
     ) -> Result<Registration, Error> {
-        validate::tenant(tenant)?;
-        validate::id("name", id)?;
-        let (t, w, i) = (tenant.to_owned(), webinar.to_owned(), id.to_owned());
+        let (t, w, i) = (tenant.to_string(), webinar.to_string(), id.to_string());
         let row = self
             .engine
             .store
@@ -305,7 +271,7 @@ impl Registrations<'_> {
                     conn,
                     &[job(
                         &row,
-                        jobs::CANCEL_REGISTRATION,
+                        JobKind::CancelRegistration,
                         super::providers::is_blocked(&config),
                         None,
                     )],
@@ -322,10 +288,9 @@ impl Registrations<'_> {
     /// Forgets a person in the tenant (GDPR): every registration of the email is scrubbed to a
     /// FORGOTTEN tombstone, their metrics deleted, and a job erases them at the provider.
     /// Returns how many registrations were forgotten.
-    pub async fn forget(&self, tenant: &str, email: &str) -> Result<usize, Error> {
-        validate::tenant(tenant)?;
-        let email = validate::email("email", email)?;
-        let t = tenant.to_owned();
+    pub async fn forget(&self, tenant: &TenantId, email: &Email) -> Result<usize, Error> {
+        let email = email.as_str().to_owned();
+        let t = tenant.to_string();
         let n = self
             .engine
             .store
@@ -356,7 +321,7 @@ impl Registrations<'_> {
                     emails: vec![email],
                 })
                 .map_err(|_| Error::Internal)?;
-                let mut forget = outbox::new_job(&t, jobs::FORGET, None, None, Some(payload));
+                let mut forget = outbox::new_job(&t, JobKind::Forget, None, None, Some(payload));
                 if super::providers::is_blocked(&config) {
                     forget.state = outbox::PAUSED.into();
                 }
@@ -368,81 +333,6 @@ impl Registrations<'_> {
         self.engine.signals.jobs_added();
         self.engine.signals.changes_added();
         Ok(n)
-    }
-}
-
-/// Coalesced cross-replica wake-up for jobs enqueued without the outbox trigger's NOTIFY
-/// (PostgreSQL). PostgreSQL serialises the commits of notifying transactions on one
-/// database-wide lock held through the commit's WAL flush, so a NOTIFY in every registration
-/// capped writes at about one commit per fsync (~400/s here, against ~5,500/s without). The
-/// registration statement asks the trigger to stay quiet; after its commit the caller pokes
-/// this, which sends one `NOTIFY` (its own tiny transaction, not waiting for its flush: a
-/// lost wake-up only means the other replicas find the jobs at their next poll) and folds
-/// every poke that arrives while it runs, or in the `SPACING` after it, into the next one.
-/// This replica's own workers are woken in-process as before.
-#[derive(Debug, Default)]
-pub(crate) struct ReplicaWake {
-    state: std::sync::Mutex<WakeState>,
-}
-
-#[derive(Debug, Default)]
-struct WakeState {
-    /// A task is sending (or waiting out `SPACING`).
-    running: bool,
-    /// Jobs were committed since that task's last NOTIFY.
-    again: bool,
-}
-
-impl ReplicaWake {
-    /// Least time between two notifications of one replica.
-    const SPACING: std::time::Duration = std::time::Duration::from_millis(5);
-
-    /// Makes sure a NOTIFY is sent after this call.
-    pub(crate) fn poke(self: &std::sync::Arc<Self>, store: &crate::store::Store) {
-        {
-            let mut s = self
-                .state
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if s.running {
-                s.again = true;
-                return;
-            }
-            s.running = true;
-        }
-        let (me, store) = (self.clone(), store.clone());
-        tokio::spawn(async move {
-            loop {
-                let sent = store
-                    .run(|conn| match conn {
-                        DbConnection::Pg(pg) => {
-                            use diesel::connection::SimpleConnection;
-                            pg.batch_execute(&format!(
-                                "BEGIN; SET LOCAL synchronous_commit TO OFF; \
-                                 SELECT pg_notify('{}', ''); COMMIT",
-                                crate::workers::wake::CHANNEL
-                            ))
-                            .map_err(crate::store::StoreError::from)
-                        }
-                        DbConnection::Sqlite(_) => Ok(()),
-                    })
-                    .await;
-                if let Err(e) = sent {
-                    tracing::warn!(error = %e, "could not notify other replicas of new jobs; they find them at their next poll");
-                }
-                tokio::time::sleep(Self::SPACING).await;
-                let mut s = me
-                    .state
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                if s.again {
-                    s.again = false;
-                } else {
-                    s.running = false;
-                    return;
-                }
-            }
-        });
     }
 }
 
@@ -478,69 +368,58 @@ fn blocking_statuses() -> Vec<&'static str> {
 /// for jobs committed without the trigger's NOTIFY.
 ///
 /// On PostgreSQL the new people (the common case) are written by one statement
-/// ([`registrations::insert_new_pg`]) that checks the credentials and the webinar and inserts
+/// ([`registrations::insert_new_in_one_statement`]) that checks the credentials and the webinar and inserts
 /// the rows, their jobs and feed entries with `ON CONFLICT DO NOTHING`: one round trip, and no
 /// look-up first. Only the items it skipped (an email or request id the webinar already
-/// holds) and refusals go through [`register_in`] in a transaction, which answers them exactly
+/// holds) and refusals go through [`register_in_transaction`] in a transaction, which answers them exactly
 /// as before (the existing registration, a reactivated cancelled one, ALREADY_EXISTS for a
 /// request id of another email, INTEGRATION_DISABLED, NOT_FOUND, WEBINAR_UNLINKED). Each
 /// registration still commits with its job and feed entry; a batch of new people and the
-/// repeats in it may commit in two transactions. SQLite runs [`register_in`] as before.
-fn register_any(
+/// repeats in it may commit in two transactions. SQLite runs [`register_in_transaction`] as before.
+fn register_one_statement_first(
     conn: &mut DbConnection,
     tenant: &str,
     webinar: &str,
     items: Vec<RegistrationInput>,
 ) -> Result<(Vec<RegisterOutcome>, bool), Error> {
     use diesel::Connection;
-    let DbConnection::Pg(pg) = conn else {
-        let out = conn.transaction(|c| register_in(c, tenant, webinar, items))?;
+    if !registrations::one_statement_insert(conn) {
+        let out = conn.transaction(|c| register_in_transaction(c, tenant, webinar, items))?;
         return Ok((out, false));
-    };
+    }
     let now = now_ms();
     let mut outcomes: Vec<Option<RegisterOutcome>> = Vec::with_capacity(items.len());
     let mut rows = Vec::with_capacity(items.len());
     let mut row_of = Vec::with_capacity(items.len());
     for item in &items {
-        match check(item) {
-            Ok(email) => {
-                let mut row = new_row(tenant, webinar, email, item, now, false);
-                fill(&mut row, item, now)?;
-                row_of.push(Some(rows.len()));
-                rows.push(row);
-                outcomes.push(None);
-            }
-            Err(e) => {
-                row_of.push(None);
-                outcomes.push(Some(RegisterOutcome {
-                    result: Err(e),
-                    created: false,
-                }));
-            }
-        }
-    }
-    if rows.is_empty() {
-        let out = conn.transaction(|c| register_in(c, tenant, webinar, items))?;
-        return Ok((out, false));
+        let mut row = new_row(tenant, webinar, item, now, false);
+        fill(&mut row, item, now);
+        row_of.push(Some(rows.len()));
+        rows.push(row);
+        outcomes.push(None);
     }
     let blocking = blocking_statuses();
     let trace_context = servicekit::telemetry::current_traceparent();
-    let done = registrations::insert_new_pg(
-        pg,
-        registrations::NewRowsPg {
+    let Some(done) = registrations::insert_new_in_one_statement(
+        conn,
+        registrations::NewRegistrations {
             tenant,
             webinar_id: webinar,
             blocking: &blocking,
             now,
-            job_kind: jobs::DELIVER_REGISTRATION,
-            change_kind: "REGISTRATION",
+            job_kind: JobKind::DeliverRegistration,
+            change_kind: ChangeKind::Registration,
             trace_context: trace_context.as_deref(),
             rows: &rows,
         },
-    )?;
+    )?
+    else {
+        let out = conn.transaction(|c| register_in_transaction(c, tenant, webinar, items))?;
+        return Ok((out, false));
+    };
     if !done.accepted {
         // Refused (or the state changed since): the transactional path names the reason.
-        let out = conn.transaction(|c| register_in(c, tenant, webinar, items))?;
+        let out = conn.transaction(|c| register_in_transaction(c, tenant, webinar, items))?;
         return Ok((out, false));
     }
     let inserted: std::collections::HashSet<&str> =
@@ -563,7 +442,7 @@ fn register_any(
         }
     }
     if !rest.is_empty() {
-        let out = conn.transaction(|c| register_in(c, tenant, webinar, rest))?;
+        let out = conn.transaction(|c| register_in_transaction(c, tenant, webinar, rest))?;
         for (i, o) in rest_at.into_iter().zip(out) {
             outcomes[i] = Some(o);
         }
@@ -584,16 +463,15 @@ fn register_any(
 fn new_row(
     tenant: &str,
     webinar: &str,
-    email: String,
     item: &RegistrationInput,
     now: i64,
     paused: bool,
 ) -> RegistrationRow {
     RegistrationRow {
         tenant: tenant.to_owned(),
-        id: uuid::Uuid::now_v7().to_string(),
+        id: RegistrationId::generate().to_string(),
         webinar_id: webinar.to_owned(),
-        email,
+        email: item.email.as_str().to_owned(),
         first_name: String::new(),
         last_name: String::new(),
         company: None,
@@ -605,7 +483,7 @@ fn new_row(
         attempts: 0,
         last_error: None,
         next_attempt_at: None,
-        request_id: item.request_id.clone(),
+        request_id: item.request_id.map(|r| r.to_string()),
         delivered_at: None,
         created_at: now,
         updated_at: now,
@@ -613,7 +491,7 @@ fn new_row(
 }
 
 /// The body of a batch registration, inside its transaction.
-fn register_in(
+fn register_in_transaction(
     conn: &mut DbConnection,
     tenant: &str,
     webinar: &str,
@@ -622,12 +500,11 @@ fn register_in(
     let config = super::providers::enabled(conn, tenant)?;
     super::webinars::live(conn, tenant, webinar)?;
     let paused = super::providers::is_blocked(&config);
-    let checked: Vec<Result<String, Error>> = items.iter().map(check).collect();
-    let emails: Vec<String> = checked
+    let emails: Vec<String> = items.iter().map(|r| r.email.as_str().to_owned()).collect();
+    let request_ids: Vec<String> = items
         .iter()
-        .filter_map(|c| c.as_ref().ok().cloned())
+        .filter_map(|r| r.request_id.map(|id| id.to_string()))
         .collect();
-    let request_ids: Vec<String> = items.iter().filter_map(|r| r.request_id.clone()).collect();
     let mut by_email: HashMap<String, RegistrationRow> =
         registrations::by_emails(conn, tenant, webinar, &emails)?
             .into_iter()
@@ -643,19 +520,10 @@ fn register_in(
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut out = Vec::with_capacity(items.len());
     let mut seen_request: HashMap<String, String> = HashMap::new();
-    for (item, email) in items.into_iter().zip(checked) {
-        let email = match email {
-            Ok(e) => e,
-            Err(e) => {
-                out.push(RegisterOutcome {
-                    result: Err(e),
-                    created: false,
-                });
-                continue;
-            }
-        };
-        if let Some(rid) = &item.request_id {
-            let owner = by_request.get(rid).or_else(|| seen_request.get(rid));
+    for item in items {
+        let email = item.email.as_str().to_owned();
+        if let Some(rid) = item.request_id.map(|id| id.to_string()) {
+            let owner = by_request.get(&rid).or_else(|| seen_request.get(&rid));
             if owner.is_some_and(|o| *o != email) {
                 out.push(RegisterOutcome {
                     result: Err(Error::AlreadyExists {
@@ -665,7 +533,7 @@ fn register_in(
                 });
                 continue;
             }
-            seen_request.insert(rid.clone(), email.clone());
+            seen_request.insert(rid, email.clone());
         }
         if let Some(existing) = by_email.get_mut(&email) {
             if existing.status != S::Cancelled.as_str() {
@@ -676,11 +544,11 @@ fn register_in(
                 continue;
             }
             // Registering a cancelled person again reactivates the same registration.
-            fill(existing, &item, now)?;
+            fill(existing, &item, now);
             existing.status = if paused { S::Paused } else { S::Pending }.as_str().into();
             existing.attempts = 0;
             existing.last_error = None;
-            new_jobs.push(job(existing, jobs::DELIVER_REGISTRATION, paused, None));
+            new_jobs.push(job(existing, JobKind::DeliverRegistration, paused, None));
             feed_rows.push(feed(existing));
             updates.push(existing.clone());
             out.push(RegisterOutcome {
@@ -689,9 +557,9 @@ fn register_in(
             });
             continue;
         }
-        let mut row = new_row(tenant, webinar, email.clone(), &item, now, paused);
-        fill(&mut row, &item, now)?;
-        new_jobs.push(job(&row, jobs::DELIVER_REGISTRATION, paused, None));
+        let mut row = new_row(tenant, webinar, &item, now, paused);
+        fill(&mut row, &item, now);
+        new_jobs.push(job(&row, JobKind::DeliverRegistration, paused, None));
         feed_rows.push(feed(&row));
         out.push(RegisterOutcome {
             result: Ok(view(&row)),
@@ -709,13 +577,15 @@ fn register_in(
     Ok(out)
 }
 
-fn fill(row: &mut RegistrationRow, item: &RegistrationInput, now: i64) -> Result<(), Error> {
-    row.first_name = item.first_name.trim().to_owned();
-    row.last_name = item.last_name.trim().to_owned();
+fn fill(row: &mut RegistrationRow, item: &RegistrationInput, now: i64) {
+    row.first_name = item.first_name.as_str().to_owned();
+    row.last_name = item.last_name.as_str().to_owned();
     row.company = item.company.clone();
     row.job_title = item.job_title.clone();
-    row.crm_reference_id = item.crm_reference_id.clone();
-    row.extra = serde_json::to_string(&item.extra).map_err(|_| Error::Internal)?;
+    row.crm_reference_id = item
+        .crm_reference_id
+        .as_ref()
+        .map(|c| c.as_str().to_owned());
+    row.extra = item.fields.to_json();
     row.updated_at = now;
-    Ok(())
 }

@@ -5,99 +5,12 @@ use std::collections::BTreeMap;
 
 use secrecy::SecretString;
 
-macro_rules! string_enum {
-    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $variant:ident = $s:literal),+ $(,)? }) => {
-        $(#[$m])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-        pub enum $name { $($(#[$vm])* $variant),+ }
-        impl $name {
-            /// The stored name.
-            pub fn as_str(self) -> &'static str {
-                match self { $(Self::$variant => $s),+ }
-            }
-            /// Reads a stored name.
-            pub fn parse(s: &str) -> Option<Self> {
-                match s { $($s => Some(Self::$variant),)+ _ => None }
-            }
-        }
-    };
-}
+pub use crate::store::status::{ChangeKind, CredentialStatus, RegistrationStatus, WebinarStatus};
 
-string_enum!(
-    /// Where a registration stands with the provider.
-    RegistrationStatus {
-        /// Accepted, not yet delivered.
-        Pending = "PENDING",
-        /// The provider has it (with its `eventuserid`).
-        Delivered = "DELIVERED",
-        /// A delivery failed and will be retried.
-        Retrying = "RETRYING",
-        /// The provider refused it for good.
-        Failed = "FAILED",
-        /// Cancelled (soft delete at the provider).
-        Cancelled = "CANCELLED",
-        /// Erased on request (GDPR).
-        Forgotten = "FORGOTTEN",
-        /// Held while the tenant's integration is disabled.
-        Paused = "PAUSED",
-    }
-);
-
-string_enum!(
-    /// Health of a tenant's provider credentials.
-    CredentialStatus {
-        /// Never checked yet.
-        Unchecked = "UNCHECKED",
-        /// The last call worked.
-        Healthy = "HEALTHY",
-        /// Wrong client id, key or secret.
-        NotAuthenticated = "NOT_AUTHENTICATED",
-        /// The token was deactivated.
-        TokenExpired = "TOKEN_EXPIRED",
-        /// The account may not do this.
-        Forbidden = "FORBIDDEN",
-        /// The provider failed for another reason.
-        Unhealthy = "UNHEALTHY",
-    }
-);
-
-string_enum!(
-    /// Where a webinar stands with the provider.
-    WebinarStatus {
-        /// Waiting to be created at the provider.
-        Pending = "PENDING",
-        /// Exists at the provider.
-        Active = "ACTIVE",
-        /// The provider refused to create it.
-        Failed = "FAILED",
-        /// Unlinked from this service.
-        Unlinked = "UNLINKED",
-    }
-);
-
-string_enum!(
-    /// What a change-feed entry is about.
-    ChangeKind {
-        /// A registration changed (status or fields).
-        Registration = "REGISTRATION",
-        /// An attendee's metrics changed.
-        AttendeeMetrics = "ATTENDEE_METRICS",
-        /// A webinar changed.
-        Webinar = "WEBINAR",
-        /// The tenant's credentials changed.
-        Credentials = "CREDENTIALS",
-    }
-);
-
-impl CredentialStatus {
-    /// True when calls with these credentials are pointless until they change.
-    pub fn blocks_calls(self) -> bool {
-        matches!(
-            self,
-            Self::NotAuthenticated | Self::TokenExpired | Self::Forbidden
-        )
-    }
-}
+use super::{
+    CrmReference, Description, DurationMinutes, Email, EventType, Language, PersonName,
+    RegistrantFields, RegistrationId, RequestId, StartTime, TenantId, TimeZone, Title, WebinarId,
+};
 
 /// ON24 credentials as put by the CRM.
 #[derive(Clone)]
@@ -130,7 +43,7 @@ impl std::fmt::Debug for CredentialsInput {
 #[derive(Clone, Debug, PartialEq)]
 pub struct ProviderConfig {
     /// Tenant id.
-    pub tenant: String,
+    pub tenant: TenantId,
     /// ON24 client id.
     pub client_id: String,
     /// `NA` or `EU`.
@@ -153,53 +66,53 @@ pub struct ProviderConfig {
     pub updated_at: i64,
 }
 
-/// Fields of a webinar to create (or the new values of an update).
-#[derive(Clone, Debug, Default)]
+/// Fields of a webinar to create, each valid by construction.
+#[derive(Clone, Debug)]
 pub struct WebinarInput {
     /// CRM id of the event or session, unique in the tenant.
-    pub crm_reference_id: String,
+    pub crm_reference_id: CrmReference,
     /// Title.
-    pub title: String,
+    pub title: Title,
     /// Description.
-    pub description: Option<String>,
+    pub description: Option<Description>,
     /// Live start.
-    pub start_at: i64,
+    pub start_at: StartTime,
     /// Live duration.
-    pub duration_minutes: i32,
-    /// IANA time zone.
-    pub time_zone: String,
-    /// Language code (default `en`).
-    pub language: String,
+    pub duration_minutes: DurationMinutes,
+    /// Time zone.
+    pub time_zone: TimeZone,
+    /// Language code.
+    pub language: Language,
     /// Provider event type (empty: account default).
-    pub event_type: String,
+    pub event_type: EventType,
 }
 
 /// Optional changes to a webinar.
 #[derive(Clone, Debug, Default)]
 pub struct WebinarPatch {
     /// New title.
-    pub title: Option<String>,
-    /// New description.
-    pub description: Option<String>,
+    pub title: Option<Title>,
+    /// New description (`Some(None)` clears it).
+    pub description: Option<Option<Description>>,
     /// New start.
-    pub start_at: Option<i64>,
+    pub start_at: Option<StartTime>,
     /// New duration.
-    pub duration_minutes: Option<i32>,
+    pub duration_minutes: Option<DurationMinutes>,
     /// New time zone.
-    pub time_zone: Option<String>,
+    pub time_zone: Option<TimeZone>,
     /// New language code (sent to the provider with the other event fields).
-    pub language: Option<String>,
+    pub language: Option<Language>,
     /// New CRM reference (local only: the provider never sees it); unique in the tenant.
-    pub crm_reference_id: Option<String>,
+    pub crm_reference_id: Option<CrmReference>,
 }
 
 /// A webinar.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Webinar {
     /// Tenant id.
-    pub tenant: String,
-    /// Server-assigned id (UUID).
-    pub id: String,
+    pub tenant: TenantId,
+    /// Server-assigned id.
+    pub id: WebinarId,
     /// CRM reference.
     pub crm_reference_id: String,
     /// Title.
@@ -236,25 +149,41 @@ pub struct Webinar {
     pub updated_at: i64,
 }
 
-/// A person to register.
-#[derive(Clone, Default)]
+/// A person to register, each field valid by construction.
+#[derive(Clone)]
 pub struct RegistrationInput {
-    /// Email (compared case-insensitively).
-    pub email: String,
+    /// Email, normalised (registrations are keyed by it).
+    pub email: Email,
     /// First name.
-    pub first_name: String,
+    pub first_name: PersonName,
     /// Last name.
-    pub last_name: String,
-    /// Company.
+    pub last_name: PersonName,
+    /// Company (see [`super::organisation_text`]).
     pub company: Option<String>,
-    /// Job title.
+    /// Job title (see [`super::organisation_text`]).
     pub job_title: Option<String>,
     /// CRM contact id.
-    pub crm_reference_id: Option<String>,
-    /// Other provider fields (`validate::EXTRA_LIMITS` names).
-    pub extra: BTreeMap<String, String>,
+    pub crm_reference_id: Option<CrmReference>,
+    /// The other ON24 registrant fields.
+    pub fields: RegistrantFields,
     /// Client request id for idempotent retries.
-    pub request_id: Option<String>,
+    pub request_id: Option<RequestId>,
+}
+
+impl RegistrationInput {
+    /// A person with only the required fields.
+    pub fn new(email: Email, first_name: PersonName, last_name: PersonName) -> Self {
+        Self {
+            email,
+            first_name,
+            last_name,
+            company: None,
+            job_title: None,
+            crm_reference_id: None,
+            fields: RegistrantFields::default(),
+            request_id: None,
+        }
+    }
 }
 
 impl std::fmt::Debug for RegistrationInput {
@@ -267,12 +196,12 @@ impl std::fmt::Debug for RegistrationInput {
 #[derive(Clone, PartialEq)]
 pub struct Registration {
     /// Tenant id.
-    pub tenant: String,
+    pub tenant: TenantId,
     /// Webinar id.
-    pub webinar_id: String,
-    /// Server-assigned id (UUID).
-    pub id: String,
-    /// Normalised email.
+    pub webinar_id: WebinarId,
+    /// Server-assigned id.
+    pub id: RegistrationId,
+    /// Normalised email (`forgotten:{id}` once forgotten).
     pub email: String,
     /// First name.
     pub first_name: String,
@@ -284,8 +213,8 @@ pub struct Registration {
     pub job_title: Option<String>,
     /// CRM contact id.
     pub crm_reference_id: Option<String>,
-    /// Other provider fields.
-    pub extra: BTreeMap<String, String>,
+    /// The other ON24 registrant fields.
+    pub fields: RegistrantFields,
     /// Delivery status.
     pub status: RegistrationStatus,
     /// Provider's registrant id once delivered.
@@ -323,15 +252,15 @@ impl std::fmt::Debug for Registration {
 #[allow(missing_debug_implementations)] // personal data: no Debug at all
 pub struct RegistrationPatch {
     /// New first name.
-    pub first_name: Option<String>,
+    pub first_name: Option<PersonName>,
     /// New last name.
-    pub last_name: Option<String>,
-    /// New company.
+    pub last_name: Option<PersonName>,
+    /// New company (empty clears).
     pub company: Option<String>,
-    /// New job title.
+    /// New job title (empty clears).
     pub job_title: Option<String>,
-    /// Replacement extra fields (merged key by key).
-    pub extra: BTreeMap<String, String>,
+    /// The registrant fields to change (merged field by field; an empty value clears).
+    pub fields: RegistrantFields,
 }
 
 /// One item's outcome in a batch.
@@ -356,9 +285,9 @@ pub struct Page<T> {
 #[derive(Clone, Debug, PartialEq)]
 pub struct AttendeeMetrics {
     /// Webinar id.
-    pub webinar_id: String,
+    pub webinar_id: WebinarId,
     /// The registration, when the attendee registered through this service.
-    pub registration_id: Option<String>,
+    pub registration_id: Option<RegistrationId>,
     /// That registration's CRM contact id, if it has one.
     pub crm_reference_id: Option<String>,
     /// Email.
@@ -436,9 +365,9 @@ pub struct Change {
     /// What changed.
     pub kind: ChangeKind,
     /// The webinar, if any.
-    pub webinar_id: Option<String>,
+    pub webinar_id: Option<WebinarId>,
     /// The registration, if any.
-    pub registration_id: Option<String>,
+    pub registration_id: Option<RegistrationId>,
     /// When.
     pub created_at: i64,
 }

@@ -2,7 +2,8 @@
 //! get, list, update and unlink. Creating and updating commit the row and the job together.
 
 use super::{
-    Engine, Error, Page, Webinar, WebinarInput, WebinarPatch, WebinarStatus, jobs, validate,
+    ChangeKind, CrmReference, Engine, Error, Page, RequestId, TenantId, Webinar, WebinarId,
+    WebinarInput, WebinarPatch, WebinarStatus, jobs::JobKind, paging,
 };
 use crate::store::models::{NewJob, WebinarRow};
 use crate::store::{DbConnection, changes, now_ms, outbox, webinars};
@@ -16,8 +17,8 @@ pub struct Webinars<'a> {
 /// Row to domain type.
 pub fn view(row: &WebinarRow) -> Webinar {
     Webinar {
-        tenant: row.tenant.clone(),
-        id: row.id.clone(),
+        tenant: TenantId::from_stored(&row.tenant),
+        id: WebinarId::from_stored(&row.id),
         crm_reference_id: row.crm_reference_id.clone(),
         title: row.title.clone(),
         description: row.description.clone(),
@@ -38,22 +39,7 @@ pub fn view(row: &WebinarRow) -> Webinar {
     }
 }
 
-fn validate_input(w: &WebinarInput) -> Result<(), Error> {
-    validate::reference("webinar.crm_reference_id", &w.crm_reference_id)?;
-    validate::text("webinar.title", &w.title, 1, 250)?;
-    validate::opt_text("webinar.description", w.description.as_deref(), 4000)?;
-    if w.start_at <= 0 {
-        return Err(Error::invalid("webinar.start_time", "is required"));
-    }
-    validate::duration_minutes("webinar.duration_minutes", w.duration_minutes)?;
-    validate::time_zone("webinar.time_zone", &w.time_zone)?;
-    if !w.language.is_empty() {
-        validate::language("webinar.language_code", &w.language)?;
-    }
-    validate::event_type("webinar.event_type", &w.event_type)
-}
-
-fn job(row: &WebinarRow, kind: &str, paused: bool) -> NewJob {
+fn job(row: &WebinarRow, kind: JobKind, paused: bool) -> NewJob {
     let mut job = outbox::new_job(&row.tenant, kind, Some(&row.id), None, None);
     if paused {
         job.state = outbox::PAUSED.to_owned();
@@ -89,15 +75,7 @@ fn by_reference(
     tenant: &str,
     reference: &str,
 ) -> Result<Option<WebinarRow>, Error> {
-    use crate::store::schema::webinars::dsl as w;
-    use diesel::prelude::*;
-    Ok(w::webinars
-        .filter(w::tenant.eq(tenant))
-        .filter(w::crm_reference_id.eq(reference))
-        .filter(w::deleted.eq(false))
-        .select(WebinarRow::as_select())
-        .first(conn)
-        .optional()?)
+    Ok(webinars::by_reference(conn, tenant, reference)?)
 }
 
 impl Webinars<'_> {
@@ -105,22 +83,18 @@ impl Webinars<'_> {
     /// Retrying with the same `request_id` returns the webinar the first call created.
     pub async fn create(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         input: WebinarInput,
-        request_id: Option<String>,
+        request_id: Option<RequestId>,
     ) -> Result<Webinar, Error> {
-        validate::tenant(tenant)?;
-        validate_input(&input)?;
-        if let Some(r) = &request_id {
-            validate::request_id("request_id", r)?;
-        }
-        let t = tenant.to_owned();
+        let request_id = request_id.map(|r| r.to_string());
+        let t = tenant.to_string();
         let row = self
             .engine
             .store
             .transaction(move |conn| {
                 let config = super::providers::enabled(conn, &t)?;
-                if let Some(existing) = by_reference(conn, &t, &input.crm_reference_id)? {
+                if let Some(existing) = by_reference(conn, &t, input.crm_reference_id.as_str())? {
                     if request_id.is_some() && existing.request_id == request_id {
                         return Ok(existing);
                     }
@@ -134,22 +108,18 @@ impl Webinars<'_> {
                 let now = now_ms();
                 let row = WebinarRow {
                     tenant: t.clone(),
-                    id: uuid::Uuid::now_v7().to_string(),
-                    crm_reference_id: input.crm_reference_id,
+                    id: WebinarId::generate().to_string(),
+                    crm_reference_id: input.crm_reference_id.into_string(),
                     request_id,
-                    description: input.description,
+                    description: input.description.map(|d| d.into_string()),
                     on24_event_id: None,
                     linked: false,
-                    title: input.title,
-                    start_at: input.start_at,
-                    duration_minutes: input.duration_minutes,
-                    time_zone: input.time_zone,
-                    language: if input.language.is_empty() {
-                        "en".into()
-                    } else {
-                        input.language
-                    },
-                    event_type: input.event_type,
+                    title: input.title.into_string(),
+                    start_at: input.start_at.as_millis(),
+                    duration_minutes: input.duration_minutes.get() as i32,
+                    time_zone: input.time_zone.into_string(),
+                    language: input.language.into_string(),
+                    event_type: input.event_type.into_string(),
                     status: WebinarStatus::Pending.as_str().into(),
                     last_error: None,
                     audience_url: None,
@@ -166,11 +136,19 @@ impl Webinars<'_> {
                     conn,
                     &[job(
                         &row,
-                        jobs::CREATE_EVENT,
+                        JobKind::CreateEvent,
                         super::providers::is_blocked(&config),
                     )],
                 )?;
-                changes::append(conn, &[changes::change(&t, "WEBINAR", Some(&row.id), None)])?;
+                changes::append(
+                    conn,
+                    &[changes::change(
+                        &t,
+                        ChangeKind::Webinar,
+                        Some(&row.id),
+                        None,
+                    )],
+                )?;
                 Ok(row)
             })
             .await?;
@@ -182,20 +160,16 @@ impl Webinars<'_> {
     /// Links an existing provider event; its URLs are read by a job.
     pub async fn link(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         on24_event_id: i64,
-        crm_reference_id: &str,
-        request_id: Option<String>,
+        crm_reference_id: &CrmReference,
+        request_id: Option<RequestId>,
     ) -> Result<Webinar, Error> {
-        validate::tenant(tenant)?;
-        validate::reference("crm_reference_id", crm_reference_id)?;
         if on24_event_id <= 0 {
             return Err(Error::invalid("on24_event_id", "must be positive"));
         }
-        if let Some(r) = &request_id {
-            validate::request_id("request_id", r)?;
-        }
-        let (t, reference) = (tenant.to_owned(), crm_reference_id.to_owned());
+        let request_id = request_id.map(|r| r.to_string());
+        let (t, reference) = (tenant.to_string(), crm_reference_id.as_str().to_owned());
         let row = self
             .engine
             .store
@@ -212,7 +186,7 @@ impl Webinars<'_> {
                 let now = now_ms();
                 let row = WebinarRow {
                     tenant: t.clone(),
-                    id: uuid::Uuid::now_v7().to_string(),
+                    id: WebinarId::generate().to_string(),
                     crm_reference_id: reference,
                     request_id,
                     description: None,
@@ -240,11 +214,19 @@ impl Webinars<'_> {
                     conn,
                     &[job(
                         &row,
-                        jobs::REFRESH_EVENT,
+                        JobKind::RefreshEvent,
                         super::providers::is_blocked(&config),
                     )],
                 )?;
-                changes::append(conn, &[changes::change(&t, "WEBINAR", Some(&row.id), None)])?;
+                changes::append(
+                    conn,
+                    &[changes::change(
+                        &t,
+                        ChangeKind::Webinar,
+                        Some(&row.id),
+                        None,
+                    )],
+                )?;
                 Ok(row)
             })
             .await?;
@@ -254,10 +236,8 @@ impl Webinars<'_> {
     }
 
     /// One webinar.
-    pub async fn get(&self, tenant: &str, id: &str) -> Result<Webinar, Error> {
-        validate::tenant(tenant)?;
-        validate::id("name", id)?;
-        let (t, i) = (tenant.to_owned(), id.to_owned());
+    pub async fn get(&self, tenant: &TenantId, id: &WebinarId) -> Result<Webinar, Error> {
+        let (t, i) = (tenant.to_string(), id.to_string());
         let row = self
             .engine
             .store
@@ -269,15 +249,14 @@ impl Webinars<'_> {
     /// A page of the tenant's webinars, newest first; unlinked ones only if asked.
     pub async fn list(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         include_unlinked: bool,
         page_size: i32,
         page_token: &str,
     ) -> Result<Page<Webinar>, Error> {
-        validate::tenant(tenant)?;
-        let limit = validate::page_size(page_size)?;
-        let after = validate::decode_page_token("webinars", page_token)?;
-        let t = tenant.to_owned();
+        let limit = paging::limit(page_size)?;
+        let after = paging::decode_page_token("webinars", page_token)?;
+        let t = tenant.to_string();
         let rows = self
             .engine
             .store
@@ -292,31 +271,10 @@ impl Webinars<'_> {
     /// Changes a webinar; the provider is updated by a job once the event exists there.
     pub async fn update(
         &self,
-        tenant: &str,
-        id: &str,
+        tenant: &TenantId,
+        id: &WebinarId,
         patch: WebinarPatch,
     ) -> Result<Webinar, Error> {
-        validate::tenant(tenant)?;
-        validate::id("webinar.name", id)?;
-        if let Some(t) = &patch.title {
-            validate::text("webinar.title", t, 1, 250)?;
-        }
-        validate::opt_text("webinar.description", patch.description.as_deref(), 4000)?;
-        if let Some(d) = patch.duration_minutes {
-            validate::duration_minutes("webinar.duration_minutes", d)?;
-        }
-        if let Some(z) = &patch.time_zone {
-            validate::time_zone("webinar.time_zone", z)?;
-        }
-        if patch.start_at.is_some_and(|s| s <= 0) {
-            return Err(Error::invalid("webinar.start_time", "must be a valid time"));
-        }
-        if let Some(l) = &patch.language {
-            validate::language("webinar.language_code", l)?;
-        }
-        if let Some(r) = &patch.crm_reference_id {
-            validate::reference("webinar.crm_reference_id", r)?;
-        }
         // The CRM reference is ours alone; every other field is part of the provider's event.
         let provider_change = patch.title.is_some()
             || patch.description.is_some()
@@ -324,14 +282,14 @@ impl Webinars<'_> {
             || patch.duration_minutes.is_some()
             || patch.time_zone.is_some()
             || patch.language.is_some();
-        let (t, i) = (tenant.to_owned(), id.to_owned());
+        let (t, i) = (tenant.to_string(), id.to_string());
         let row = self
             .engine
             .store
             .transaction(move |conn| {
                 let config = super::providers::enabled(conn, &t)?;
                 let mut row = live(conn, &t, &i)?;
-                if let Some(reference) = patch.crm_reference_id {
+                if let Some(reference) = patch.crm_reference_id.map(CrmReference::into_string) {
                     if by_reference(conn, &t, &reference)?.is_some_and(|other| other.id != row.id) {
                         return Err(Error::AlreadyExists {
                             resource: format!("webinar with crm_reference_id {reference}"),
@@ -340,22 +298,22 @@ impl Webinars<'_> {
                     row.crm_reference_id = reference;
                 }
                 if let Some(v) = patch.language {
-                    row.language = v;
+                    row.language = v.into_string();
                 }
                 if let Some(v) = patch.title {
-                    row.title = v;
+                    row.title = v.into_string();
                 }
                 if let Some(v) = patch.description {
-                    row.description = Some(v);
+                    row.description = v.map(|d| d.into_string());
                 }
                 if let Some(v) = patch.start_at {
-                    row.start_at = v;
+                    row.start_at = v.as_millis();
                 }
                 if let Some(v) = patch.duration_minutes {
-                    row.duration_minutes = v;
+                    row.duration_minutes = v.get() as i32;
                 }
                 if let Some(v) = patch.time_zone {
-                    row.time_zone = v;
+                    row.time_zone = v.into_string();
                 }
                 row.updated_at = now_ms();
                 webinars::save(conn, &row)?;
@@ -366,12 +324,20 @@ impl Webinars<'_> {
                         conn,
                         &[job(
                             &row,
-                            jobs::UPDATE_EVENT,
+                            JobKind::UpdateEvent,
                             super::providers::is_blocked(&config),
                         )],
                     )?;
                 }
-                changes::append(conn, &[changes::change(&t, "WEBINAR", Some(&row.id), None)])?;
+                changes::append(
+                    conn,
+                    &[changes::change(
+                        &t,
+                        ChangeKind::Webinar,
+                        Some(&row.id),
+                        None,
+                    )],
+                )?;
                 Ok::<_, Error>(row)
             })
             .await?;
@@ -381,10 +347,8 @@ impl Webinars<'_> {
     }
 
     /// Unlinks a webinar from this service (the provider event is left as it is).
-    pub async fn unlink(&self, tenant: &str, id: &str) -> Result<Webinar, Error> {
-        validate::tenant(tenant)?;
-        validate::id("name", id)?;
-        let (t, i) = (tenant.to_owned(), id.to_owned());
+    pub async fn unlink(&self, tenant: &TenantId, id: &WebinarId) -> Result<Webinar, Error> {
+        let (t, i) = (tenant.to_string(), id.to_string());
         let row = self
             .engine
             .store
@@ -399,7 +363,15 @@ impl Webinars<'_> {
                 row.next_metrics_at = None;
                 row.updated_at = now_ms();
                 webinars::save(conn, &row)?;
-                changes::append(conn, &[changes::change(&t, "WEBINAR", Some(&row.id), None)])?;
+                changes::append(
+                    conn,
+                    &[changes::change(
+                        &t,
+                        ChangeKind::Webinar,
+                        Some(&row.id),
+                        None,
+                    )],
+                )?;
                 Ok::<_, Error>(row)
             })
             .await?;
@@ -419,7 +391,7 @@ pub(crate) fn page<R, T>(
     let more = rows.len() as i64 > limit;
     rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
     let next_page_token = match (more, rows.last()) {
-        (true, Some(last)) => validate::encode_page_token(kind, &key(last)),
+        (true, Some(last)) => paging::encode_page_token(kind, &key(last)),
         _ => String::new(),
     };
     Page {

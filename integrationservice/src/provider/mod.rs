@@ -2,9 +2,8 @@
 //! object-safe trait. ON24 is the one implementation today (`on24`); another platform is added
 //! by implementing `WebinarProvider`, without touching the API or the workers.
 
+pub mod egress;
 pub mod on24;
-
-use std::collections::BTreeMap;
 
 use futures::future::BoxFuture;
 use secrecy::SecretString;
@@ -93,6 +92,8 @@ pub struct EventSpec {
     pub language: String,
     /// Provider event type; empty for the account default.
     pub event_type: String,
+    /// Description (ON24: `eventAbstract`, sent on creation only); empty for none.
+    pub description: String,
     /// A code that is ours alone and names this webinar at the provider (ON24: the campaign
     /// code), so a webinar whose creation answer was lost can be found again instead of being
     /// created twice; empty for none.
@@ -127,8 +128,10 @@ pub struct RegistrantSpec {
     pub company: Option<String>,
     /// Job title.
     pub job_title: Option<String>,
-    /// Other provider fields (ON24: `country`, `city`, `std1`…).
-    pub extra: BTreeMap<String, String>,
+    /// The CRM's id of the contact (ON24: `extEventUserCd`).
+    pub crm_reference_id: Option<String>,
+    /// The other registrant fields (ON24's `AddRegistrantForm`).
+    pub fields: crate::domain::RegistrantFields,
 }
 
 impl std::fmt::Debug for RegistrantSpec {

@@ -1,4 +1,4 @@
-//! The ON24 implementation of `WebinarProvider`, on the ON24 REST client (`crate::on24`).
+//! The ON24 implementation of `WebinarProvider`, on the ON24 REST client (the `on24_client` crate).
 //! One pooled HTTP client per API root is reused for every tenant (`with_credentials`), and
 //! ON24's error classes become the provider's: quota 403 slows the tenant down, 401/403
 //! stop it, 5xx/timeouts retry, the rest are permanent.
@@ -16,17 +16,25 @@ use super::{
     AttendeeReport, CredentialProblem, EventInfo, EventSpec, ProviderCredentials, ProviderError,
     RegistrantSpec, WebinarProvider,
 };
-use crate::on24::{
-    BaseUrl, DateFilterMode, DateRange, EventUpdate, NewEvent, On24Client, On24ClientConfig,
-    On24Credentials, On24Error, PermanentKind, Region, RegistrantForm, RegistrantUpdate,
+use on24_client::{
+    BaseUrl, DateFilterMode, DateRange, EgressPolicy, EventUpdate, NewEvent, On24Client,
+    On24ClientConfig, On24Credentials, On24Error, PermanentKind, Region, RegistrantForm,
+    RegistrantUpdate,
 };
 
 /// ON24 behind the provider seam.
 #[derive(Debug, Default)]
 pub struct On24Provider {
+    /// One client (one connection pool) per origin; origins are the operator's ON24 hosts
+    /// (plus loopback ports under the development flag), and the map is capped anyway.
     clients: Mutex<HashMap<String, On24Client>>,
     request_timeout: Option<Duration>,
+    egress: EgressPolicy,
 }
+
+/// The most clients kept; past it the map starts again (only loopback ports under the
+/// development flag can make more origins than the operator's host list).
+const MAX_CLIENTS: usize = 16;
 
 impl On24Provider {
     /// A provider with the client's default timeouts.
@@ -42,10 +50,28 @@ impl On24Provider {
         }
     }
 
-    /// The client for these credentials, sharing the pool of their API root.
+    /// The same provider under the operator's egress rule (the default allows only
+    /// `api.on24.com` and `api.eu.on24.com`, no loopback).
+    pub fn with_egress(mut self, egress: EgressPolicy) -> Self {
+        self.egress = egress;
+        self
+    }
+
+    /// How many HTTP clients (connection pools) are kept (for tests).
+    pub fn client_count(&self) -> usize {
+        self.clients.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    /// The client for these credentials, sharing the pool of their API host.
     fn client(&self, c: &ProviderCredentials) -> Result<On24Client, ProviderError> {
         let root = match &c.base_url {
-            Some(url) => BaseUrl::parse(url).map_err(map_error)?,
+            Some(url) => {
+                self.egress
+                    .check_base_url(url)
+                    .map_err(|rule| ProviderError::Permanent {
+                        message: format!("ON24 base URL {rule}"),
+                    })?
+            }
             None => BaseUrl::for_region(match c.region.as_str() {
                 "EU" => Region::Europe,
                 _ => Region::NorthAmerica,
@@ -57,18 +83,37 @@ impl On24Provider {
             c.token_secret.expose_secret(),
         );
         let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(base) = clients.get(root.as_str()) {
-            return base.with_credentials(credentials).map_err(map_error);
+        let origin = origin(&root);
+        if let Some(base) = clients.get(&origin) {
+            return base
+                .with_base_url(root)
+                .and_then(|c| c.with_credentials(credentials))
+                .map_err(map_error);
         }
         let mut config = On24ClientConfig::with_base_url(root.clone());
+        config.egress = self.egress.clone();
         if let Some(t) = self.request_timeout {
             config.request_timeout = t;
             config.connect_timeout = t;
         }
         let client = On24Client::new(config, credentials).map_err(map_error)?;
-        clients.insert(root.as_str().to_owned(), client.clone());
+        if clients.len() >= MAX_CLIENTS {
+            clients.clear();
+        }
+        clients.insert(origin, client.clone());
         Ok(client)
     }
+}
+
+/// `scheme://host:port` of an API root: what a connection pool is for.
+fn origin(root: &BaseUrl) -> String {
+    let s = root.as_str();
+    let after_scheme = s.find("://").map(|i| i + 3).unwrap_or(0);
+    let end = s[after_scheme..]
+        .find('/')
+        .map(|i| after_scheme + i)
+        .unwrap_or(s.len());
+    s[..end].to_ascii_lowercase()
 }
 
 /// ON24's error classes as the provider seam's.
@@ -121,58 +166,39 @@ fn to_i64(v: Option<u64>) -> i64 {
 }
 
 fn registrant_form(r: &RegistrantSpec) -> RegistrantForm {
+    let f = &r.fields;
     let mut form = RegistrantForm::new(r.email.clone());
     form.first_name = Some(r.first_name.clone());
     form.last_name = Some(r.last_name.clone());
     form.company = r.company.clone();
     form.job_title = r.job_title.clone();
-    for (k, v) in &r.extra {
-        let v = Some(v.clone());
-        match k.as_str() {
-            "job_function" => form.job_function = v,
-            "country" => form.country = v,
-            "state" => form.state = v,
-            "city" => form.city = v,
-            "zip" => form.zip = v,
-            "work_phone" => form.work_phone = v,
-            "partner_ref" => form.partner_ref = v,
-            "ext_event_user_cd" => form.ext_event_user_cd = v,
-            other => {
-                // std1..std10 custom fields; anything else was refused by validation.
-                if let Some(n) = other
-                    .strip_prefix("std")
-                    .and_then(|n| n.parse::<usize>().ok())
-                    && (1..=10).contains(&n)
-                {
-                    form.std[n - 1] = v;
-                }
-            }
-        }
-    }
+    form.ext_event_user_cd = r.crm_reference_id.clone();
+    form.job_function = f.job_function.clone();
+    form.company_industry = f.company_industry.clone();
+    form.company_size = f.company_size.clone();
+    form.address_street1 = f.address_street1.clone();
+    form.address_street2 = f.address_street2.clone();
+    form.notes = f.notes.clone();
+    form.city = f.city.clone();
+    form.state = f.state.clone();
+    form.zip = f.zip.clone();
+    form.country = f.country.clone();
+    form.work_phone = f.work_phone.clone();
+    form.partner_ref = f.partner_ref.clone();
+    form.std = [
+        f.std1.clone(),
+        f.std2.clone(),
+        f.std3.clone(),
+        f.std4.clone(),
+        f.std5.clone(),
+        f.std6.clone(),
+        f.std7.clone(),
+        f.std8.clone(),
+        f.std9.clone(),
+        f.std10.clone(),
+    ];
     form
 }
-
-/// The registrant fields the domain accepts in `extra` (validated there).
-pub const EXTRA_FIELDS: &[&str] = &[
-    "job_function",
-    "country",
-    "state",
-    "city",
-    "zip",
-    "work_phone",
-    "partner_ref",
-    "ext_event_user_cd",
-    "std1",
-    "std2",
-    "std3",
-    "std4",
-    "std5",
-    "std6",
-    "std7",
-    "std8",
-    "std9",
-    "std10",
-];
 
 /// ON24 accepts at most six months between `startdate` and `enddate`.
 const MAX_WINDOW_DAYS: i64 = 180;
@@ -229,6 +255,9 @@ impl WebinarProvider for On24Provider {
             ev.language_cd = spec.language.clone();
             if !spec.event_type.is_empty() {
                 ev.event_type = Some(spec.event_type.clone());
+            }
+            if !spec.description.is_empty() {
+                ev.event_abstract = Some(spec.description.clone());
             }
             if !spec.marker.is_empty() {
                 ev.campaign_code = Some(spec.marker.clone());
@@ -450,7 +479,7 @@ impl WebinarProvider for On24Provider {
 }
 
 /// One attendee of ON24's report as the provider's compact report; None without an email.
-fn attendee_report(a: crate::on24::people::Attendee) -> Option<AttendeeReport> {
+fn attendee_report(a: on24_client::Attendee) -> Option<AttendeeReport> {
     let email = a.email.as_deref()?.trim().to_lowercase();
     Some(AttendeeReport {
         email,
@@ -474,6 +503,34 @@ fn attendee_report(a: crate::on24::people::Attendee) -> Option<AttendeeReport> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::RegistrantField;
+
+    #[test]
+    fn every_accepted_field_and_the_crm_id_are_in_the_form() {
+        let spec = RegistrantSpec {
+            email: "a@example.com".into(),
+            first_name: "A".into(),
+            last_name: "B".into(),
+            company: Some("C".into()),
+            job_title: Some("D".into()),
+            crm_reference_id: Some("crm-1".into()),
+            fields: crate::domain::RegistrantFields::from_json(
+                &serde_json::Value::Object(
+                    RegistrantField::ALL
+                        .iter()
+                        .map(|f| (f.name().to_owned(), format!("v-{}", f.name()).into()))
+                        .collect(),
+                )
+                .to_string(),
+            ),
+        };
+        let form = registrant_form(&spec).to_form().expect("form");
+        for k in RegistrantField::ALL.iter().map(|f| f.name()) {
+            let value = format!("v-{k}");
+            assert!(form.iter().any(|(_, v)| *v == value), "{k} is not sent");
+        }
+        assert!(form.contains(&("extEventUserCd", "crm-1".to_owned())));
+    }
 
     #[test]
     fn creation_window_is_padded_and_within_six_months() {

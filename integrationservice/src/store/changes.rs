@@ -21,6 +21,7 @@ use super::DbConnection;
 use super::models::{ChangeRow, NewChange};
 use super::schema::changes::dsl as c;
 use super::schema::changes_pending;
+use super::status::ChangeKind;
 
 /// Advisory lock key that serialises sequencing into `changes` on PostgreSQL.
 const CHANGES_LOCK: i64 = 0x5745_4249_4e41_5201;
@@ -128,13 +129,13 @@ pub fn last_seq(conn: &mut DbConnection) -> QueryResult<i64> {
 /// Builds a change row stamped now.
 pub fn change(
     tenant: &str,
-    kind: &str,
+    kind: ChangeKind,
     webinar_id: Option<&str>,
     registration_id: Option<&str>,
 ) -> NewChange {
     NewChange {
         tenant: tenant.to_owned(),
-        kind: kind.to_owned(),
+        kind: kind.as_str().to_owned(),
         webinar_id: webinar_id.map(str::to_owned),
         registration_id: registration_id.map(str::to_owned),
         created_at: super::now_ms(),

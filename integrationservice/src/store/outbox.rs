@@ -11,19 +11,21 @@ use super::models::{JobRow, NewJob};
 use super::schema::outbox_jobs::dsl as j;
 use super::{DbConnection, now_ms};
 
+pub use super::status::{JobKind, JobState};
+
 /// Ready to be claimed once `next_run_at` has passed.
-pub const READY: &str = "READY";
+pub const READY: &str = JobState::Ready.as_str();
 /// Leased by a worker until `lease_until`.
-pub const RUNNING: &str = "RUNNING";
+pub const RUNNING: &str = JobState::Running.as_str();
 /// Held while the tenant's integration is disabled.
-pub const PAUSED: &str = "PAUSED";
+pub const PAUSED: &str = JobState::Paused.as_str();
 /// Stopped by a permanent error; kept for inspection.
-pub const FAILED: &str = "FAILED";
+pub const FAILED: &str = JobState::Failed.as_str();
 
 /// Builds a job that is ready now.
 pub fn new_job(
     tenant: &str,
-    kind: &str,
+    kind: JobKind,
     webinar_id: Option<&str>,
     registration_id: Option<&str>,
     payload: Option<String>,
@@ -31,7 +33,7 @@ pub fn new_job(
     let now = now_ms();
     NewJob {
         tenant: tenant.to_owned(),
-        kind: kind.to_owned(),
+        kind: kind.as_str().to_owned(),
         webinar_id: webinar_id.map(str::to_owned),
         registration_id: registration_id.map(str::to_owned),
         payload,
@@ -87,7 +89,7 @@ pub fn claim(
     lease_ms: i64,
     limit: i64,
     per_tenant: i64,
-    durable_kinds: &[&str],
+    durable_kinds: &[JobKind],
 ) -> QueryResult<Vec<JobRow>> {
     let now = now_ms();
     // Candidates beyond `limit`, so that one tenant at its limit does not use up the scan.
@@ -149,7 +151,7 @@ pub fn claim(
                     .load(pg)?;
                 if jobs
                     .iter()
-                    .any(|job| durable_kinds.contains(&job.kind.as_str()))
+                    .any(|job| durable_kinds.iter().any(|k| k.as_str() == job.kind))
                 {
                     // Read at commit time: this claim's `claims + 1` must survive a crash.
                     diesel::sql_query("SET LOCAL synchronous_commit = on").execute(pg)?;
@@ -309,4 +311,160 @@ pub fn next_due(conn: &mut DbConnection, after: i64) -> QueryResult<Option<i64>>
         .select(diesel::dsl::min(p::throttle_until))
         .first(conn)?;
     Ok(job.into_iter().chain(pause_end).min())
+}
+
+/// Whether the webinar has a job of `kind` that is not FAILED (queued, leased or held).
+pub fn has_unfinished(
+    conn: &mut DbConnection,
+    tenant: &str,
+    webinar_id: &str,
+    kind: JobKind,
+) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        j::outbox_jobs
+            .filter(j::tenant.eq(tenant))
+            .filter(j::webinar_id.eq(webinar_id))
+            .filter(j::kind.eq(kind.as_str()))
+            .filter(j::state.ne(FAILED)),
+    ))
+    .get_result(conn)
+}
+
+/// Whether a job older than `job_id` of the same registration is still queued, leased or
+/// held (jobs of one registration run in order).
+pub fn older_unfinished(
+    conn: &mut DbConnection,
+    tenant: &str,
+    registration_id: &str,
+    job_id: i64,
+) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        j::outbox_jobs
+            .filter(j::tenant.eq(tenant))
+            .filter(j::registration_id.eq(registration_id))
+            .filter(j::id.lt(job_id))
+            .filter(j::state.ne(FAILED)),
+    ))
+    .get_result(conn)
+}
+
+/// Jobs per state with the creation time of the oldest (for the outbox gauges).
+pub fn counts_by_state(conn: &mut DbConnection) -> QueryResult<Vec<(String, i64, Option<i64>)>> {
+    j::outbox_jobs
+        .group_by(j::state)
+        .select((
+            j::state,
+            diesel::dsl::count_star(),
+            diesel::dsl::min(j::created_at),
+        ))
+        .load(conn)
+}
+
+/// A successful run recorded with others by [`complete_batch`].
+#[derive(Clone, Copy, Debug)]
+pub struct Completion<'a> {
+    /// The job, as claimed.
+    pub job: &'a JobRow,
+    /// Its lease owner.
+    pub owner: &'a str,
+    /// The registration it delivered and the provider's `eventuserid`, if it delivered one.
+    pub delivered: Option<(&'a str, i64)>,
+}
+
+/// A registration [`complete_batch`] marked DELIVERED (for its feed entry).
+#[derive(Debug, QueryableByName)]
+pub struct DeliveredRegistration {
+    /// Its tenant.
+    #[diesel(sql_type = Text)]
+    pub tenant: String,
+    /// Its webinar.
+    #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+    pub webinar_id: Option<String>,
+    /// Its id.
+    #[diesel(sql_type = Text)]
+    pub id: String,
+}
+
+/// Completes many jobs (each only under its lease owner) and marks the registrations they
+/// delivered DELIVERED (unless cancelled or forgotten since), in the caller's transaction;
+/// returns the registrations that changed. `done` is in job id order, the lock order.
+/// PostgreSQL does it in one statement over arrays; SQLite job by job, the same rules as
+/// [`complete`] and [`super::registrations::mark_delivered`].
+pub fn complete_batch(
+    conn: &mut DbConnection,
+    done: &[Completion<'_>],
+    now: i64,
+) -> QueryResult<Vec<DeliveredRegistration>> {
+    if let DbConnection::Pg(pg) = conn {
+        return complete_batch_pg(pg, done, now);
+    }
+    let mut changed = Vec::new();
+    for c in done {
+        complete(conn, c.job.id, c.owner)?;
+        if let Some((registration, eventuserid)) = c.delivered
+            && super::registrations::mark_delivered(
+                conn,
+                &c.job.tenant,
+                registration,
+                eventuserid,
+                c.job.attempts + 1,
+                now,
+            )?
+        {
+            changed.push(DeliveredRegistration {
+                tenant: c.job.tenant.clone(),
+                webinar_id: c.job.webinar_id.clone(),
+                id: registration.to_owned(),
+            });
+        }
+    }
+    Ok(changed)
+}
+
+/// [`complete_batch`] on PostgreSQL: one statement, the rows as arrays.
+fn complete_batch_pg(
+    pg: &mut diesel::PgConnection,
+    done: &[Completion<'_>],
+    now: i64,
+) -> QueryResult<Vec<DeliveredRegistration>> {
+    use super::status::RegistrationStatus as S;
+    use diesel::sql_types::{Array, Integer, Nullable};
+    let mut ids = Vec::with_capacity(done.len());
+    let mut owners = Vec::with_capacity(done.len());
+    let mut tenants = Vec::with_capacity(done.len());
+    let mut registrations = Vec::with_capacity(done.len());
+    let mut eventuserids = Vec::with_capacity(done.len());
+    let mut attempts = Vec::with_capacity(done.len());
+    for c in done {
+        ids.push(c.job.id);
+        owners.push(c.owner);
+        tenants.push(c.job.tenant.as_str());
+        attempts.push(c.job.attempts.saturating_add(1));
+        registrations.push(c.delivered.map(|(registration, _)| registration));
+        eventuserids.push(c.delivered.map(|(_, eventuserid)| eventuserid));
+    }
+    let sql = format!(
+        "WITH v AS (SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], \
+             $5::bigint[], $6::int[]) AS v(job_id, owner, tenant, registration_id, eventuserid, attempts)), \
+         done AS (DELETE FROM outbox_jobs o USING v \
+             WHERE o.id = v.job_id AND o.lease_owner = v.owner RETURNING o.id) \
+         UPDATE registrations r SET status = '{delivered}', eventuserid = v.eventuserid, \
+             attempts = v.attempts, last_error = NULL, next_attempt_at = NULL, \
+             delivered_at = $7, updated_at = $7 \
+         FROM v WHERE v.registration_id IS NOT NULL AND r.tenant = v.tenant \
+             AND r.id = v.registration_id AND r.status NOT IN ('{cancelled}', '{forgotten}') \
+         RETURNING r.tenant, r.webinar_id, r.id",
+        delivered = S::Delivered.as_str(),
+        cancelled = S::Cancelled.as_str(),
+        forgotten = S::Forgotten.as_str(),
+    );
+    diesel::sql_query(sql)
+        .bind::<Array<BigInt>, _>(ids)
+        .bind::<Array<Text>, _>(owners)
+        .bind::<Array<Text>, _>(tenants)
+        .bind::<Array<Nullable<Text>>, _>(registrations)
+        .bind::<Array<Nullable<BigInt>>, _>(eventuserids)
+        .bind::<Array<Integer>, _>(attempts)
+        .bind::<BigInt, _>(now)
+        .load(pg)
 }

@@ -103,6 +103,16 @@ pub fn clear_throttle(conn: &mut DbConnection, tenant: &str) -> QueryResult<usiz
     .execute(conn)
 }
 
+/// (tenant, credentials status) of every tenant with credentials, for the per-tenant health
+/// gauge.
+pub fn statuses(conn: &mut DbConnection) -> QueryResult<Vec<(String, String)>> {
+    p::provider_configs
+        .filter(p::deleted.eq(false))
+        .select((p::tenant, p::status))
+        .order(p::tenant)
+        .load(conn)
+}
+
 /// Records when metrics were last pulled for the tenant.
 pub fn set_last_metrics(conn: &mut DbConnection, tenant: &str, at: i64) -> QueryResult<usize> {
     diesel::update(p::provider_configs.filter(p::tenant.eq(tenant)))

@@ -5,7 +5,12 @@ use diesel::prelude::*;
 
 use super::models::RegistrationRow;
 use super::schema::registrations::dsl as r;
+use super::status::{ChangeKind, JobKind, JobState, RegistrationStatus as S};
 use super::{DbConnection, now_ms};
+
+/// Statuses a worker's result no longer changes: the CRM cancelled or forgot the person
+/// while the job ran.
+const SETTLED: [&str; 2] = [S::Cancelled.as_str(), S::Forgotten.as_str()];
 
 /// One registration by id.
 pub fn get(
@@ -84,12 +89,100 @@ pub fn save(conn: &mut DbConnection, row: &RegistrationRow) -> QueryResult<()> {
     .map(|_| ())
 }
 
+/// Sets a registration's visible delivery state after a job run, unless it was cancelled or
+/// forgotten since; true when it changed.
+pub fn set_delivery_state(
+    conn: &mut DbConnection,
+    tenant: &str,
+    id: &str,
+    status: S,
+    attempts: i32,
+    last_error: Option<&str>,
+    next_attempt_at: Option<i64>,
+) -> QueryResult<bool> {
+    let n = diesel::update(
+        r::registrations
+            .filter(r::tenant.eq(tenant))
+            .filter(r::id.eq(id))
+            .filter(r::status.ne_all(SETTLED)),
+    )
+    .set((
+        r::status.eq(status.as_str()),
+        r::attempts.eq(attempts),
+        r::last_error.eq(last_error),
+        r::next_attempt_at.eq(next_attempt_at),
+        r::updated_at.eq(now_ms()),
+    ))
+    .execute(conn)?;
+    Ok(n > 0)
+}
+
+/// Shows a provider's refusal beside a registration without changing its status (a refused
+/// cancellation stays CANCELLED).
+pub fn set_last_error(
+    conn: &mut DbConnection,
+    tenant: &str,
+    id: &str,
+    last_error: Option<&str>,
+) -> QueryResult<()> {
+    diesel::update(
+        r::registrations
+            .filter(r::tenant.eq(tenant))
+            .filter(r::id.eq(id)),
+    )
+    .set((r::last_error.eq(last_error), r::updated_at.eq(now_ms())))
+    .execute(conn)
+    .map(|_| ())
+}
+
+/// Marks a registration DELIVERED with the provider's id (unless it was cancelled or
+/// forgotten since); true when it changed.
+pub fn mark_delivered(
+    conn: &mut DbConnection,
+    tenant: &str,
+    id: &str,
+    eventuserid: i64,
+    attempts: i32,
+    now: i64,
+) -> QueryResult<bool> {
+    let n = diesel::update(
+        r::registrations
+            .filter(r::tenant.eq(tenant))
+            .filter(r::id.eq(id))
+            .filter(r::status.ne_all(SETTLED)),
+    )
+    .set((
+        r::status.eq(S::Delivered.as_str()),
+        r::eventuserid.eq(Some(eventuserid)),
+        r::attempts.eq(attempts),
+        r::last_error.eq(None::<String>),
+        r::next_attempt_at.eq(None::<i64>),
+        r::delivered_at.eq(Some(now)),
+        r::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    Ok(n > 0)
+}
+
+/// Holds one undelivered (PENDING or RETRYING) registration as PAUSED; true when it changed.
+pub fn pause_undelivered(conn: &mut DbConnection, tenant: &str, id: &str) -> QueryResult<bool> {
+    let n = diesel::update(
+        r::registrations
+            .filter(r::tenant.eq(tenant))
+            .filter(r::id.eq(id))
+            .filter(r::status.eq_any([S::Pending.as_str(), S::Retrying.as_str()])),
+    )
+    .set((r::status.eq(S::Paused.as_str()), r::updated_at.eq(now_ms())))
+    .execute(conn)?;
+    Ok(n > 0)
+}
+
 /// A page of a webinar's registrations ordered by id, optionally with one status.
 pub fn list(
     conn: &mut DbConnection,
     tenant: &str,
     webinar_id: &str,
-    status: Option<&str>,
+    status: Option<S>,
     after: Option<&str>,
     limit: i64,
 ) -> QueryResult<Vec<RegistrationRow>> {
@@ -98,7 +191,7 @@ pub fn list(
         .filter(r::webinar_id.eq(webinar_id))
         .into_boxed();
     if let Some(status) = status {
-        q = q.filter(r::status.eq(status.to_owned()));
+        q = q.filter(r::status.eq(status.as_str()));
     }
     if let Some(after) = after {
         q = q.filter(r::id.gt(after.to_owned()));
@@ -124,10 +217,10 @@ pub fn count_by_status(
 }
 
 /// Number of a tenant's registrations in one status, across its webinars.
-pub fn count_in_status(conn: &mut DbConnection, tenant: &str, status: &str) -> QueryResult<i64> {
+pub fn count_in_status(conn: &mut DbConnection, tenant: &str, status: S) -> QueryResult<i64> {
     r::registrations
         .filter(r::tenant.eq(tenant))
-        .filter(r::status.eq(status))
+        .filter(r::status.eq(status.as_str()))
         .count()
         .get_result(conn)
 }
@@ -136,20 +229,21 @@ pub fn count_in_status(conn: &mut DbConnection, tenant: &str, status: &str) -> Q
 pub fn move_status(
     conn: &mut DbConnection,
     tenant: &str,
-    from: &[&str],
-    to: &str,
+    from: &[S],
+    to: S,
 ) -> QueryResult<Vec<(String, String)>> {
+    let from: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
     let ids: Vec<(String, String)> = r::registrations
         .filter(r::tenant.eq(tenant))
-        .filter(r::status.eq_any(from))
+        .filter(r::status.eq_any(&from))
         .select((r::webinar_id, r::id))
         .load(conn)?;
     diesel::update(
         r::registrations
             .filter(r::tenant.eq(tenant))
-            .filter(r::status.eq_any(from)),
+            .filter(r::status.eq_any(&from)),
     )
-    .set((r::status.eq(to), r::updated_at.eq(now_ms())))
+    .set((r::status.eq(to.as_str()), r::updated_at.eq(now_ms())))
     .execute(conn)?;
     Ok(ids)
 }
@@ -186,14 +280,14 @@ pub fn drop_waiting_jobs(
         j::outbox_jobs
             .filter(j::tenant.eq(tenant))
             .filter(j::registration_id.eq_any(ids))
-            .filter(j::state.ne("RUNNING")),
+            .filter(j::state.ne(JobState::Running.as_str())),
     )
     .execute(conn)
 }
 
-/// What [`insert_new_pg`] found and did.
+/// What [`insert_new_in_one_statement`] found and did.
 #[derive(Debug, QueryableByName)]
-pub struct InsertedPg {
+pub struct Inserted {
     /// False when the tenant has no live credentials or the webinar is missing or unlinked:
     /// nothing was written (the caller's transactional path says which refusal applies).
     #[diesel(sql_type = diesel::sql_types::Bool)]
@@ -207,25 +301,25 @@ pub struct InsertedPg {
     pub inserted: Vec<String>,
 }
 
-/// New registrations to insert on PostgreSQL in one statement (see [`insert_new_pg`]).
+/// New registrations to insert on PostgreSQL in one statement (see [`insert_new_in_one_statement`]).
 #[derive(Debug)]
-pub struct NewRowsPg<'a> {
+pub struct NewRegistrations<'a> {
     pub tenant: &'a str,
     pub webinar_id: &'a str,
     /// Credential statuses that hold work (`CredentialStatus::blocks_calls`).
     pub blocking: &'a [&'a str],
     pub now: i64,
-    pub job_kind: &'a str,
-    pub change_kind: &'a str,
+    pub job_kind: JobKind,
+    pub change_kind: ChangeKind,
     pub trace_context: Option<&'a str>,
     pub rows: &'a [RegistrationRow],
 }
 
-/// The statement of [`insert_new_pg`]: a fixed SQL text, so diesel keeps it prepared per
+/// The statement of [`insert_new_in_one_statement`]: a fixed SQL text, so diesel keeps it prepared per
 /// connection (an `sql_query` is parsed and planned again on every call). Every bind appears
 /// once, in order; the scalars go through the `a` row.
 struct InsertNewPg<'a> {
-    args: NewRowsPg<'a>,
+    args: NewRegistrations<'a>,
     ids: Vec<&'a str>,
     emails: Vec<&'a str>,
     first_names: Vec<&'a str>,
@@ -253,9 +347,9 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for InsertNewPg<'_> {
         out.push_sql("::text[] AS blocking, ");
         out.push_bind_param::<BigInt, _>(&a.now)?;
         out.push_sql("::bigint AS now, ");
-        out.push_bind_param::<Text, _>(&a.job_kind)?;
+        out.push_bind_param::<Text, _>(a.job_kind.as_str())?;
         out.push_sql("::text AS job_kind, ");
-        out.push_bind_param::<Text, _>(&a.change_kind)?;
+        out.push_bind_param::<Text, _>(a.change_kind.as_str())?;
         out.push_sql("::text AS change_kind, ");
         out.push_bind_param::<Nullable<Text>, _>(&a.trace_context)?;
         // The checks the transactional path makes: live credentials and a live webinar.
@@ -337,10 +431,27 @@ impl RunQueryDsl<diesel::pg::PgConnection> for InsertNewPg<'_> {}
 /// (idempotent repeat, reactivation of a cancelled one, request id of another email) on its
 /// transactional path. Nothing is written when the checks fail (`accepted` false).
 /// The rows' `status` is ignored: PENDING, or PAUSED when the credentials block calls.
-pub fn insert_new_pg(
+/// On SQLite there is no such statement: `None`, and the caller takes its transactional path
+/// (check [`one_statement_insert`] first to skip building the rows).
+pub fn insert_new_in_one_statement(
+    conn: &mut DbConnection,
+    args: NewRegistrations<'_>,
+) -> QueryResult<Option<Inserted>> {
+    match conn {
+        DbConnection::Pg(pg) => insert_new_pg(pg, args).map(Some),
+        DbConnection::Sqlite(_) => Ok(None),
+    }
+}
+
+/// Whether [`insert_new_in_one_statement`] can write on this connection (PostgreSQL).
+pub fn one_statement_insert(conn: &DbConnection) -> bool {
+    matches!(conn, DbConnection::Pg(_))
+}
+
+fn insert_new_pg(
     conn: &mut diesel::pg::PgConnection,
-    args: NewRowsPg<'_>,
-) -> QueryResult<InsertedPg> {
+    args: NewRegistrations<'_>,
+) -> QueryResult<Inserted> {
     let rows = args.rows;
     let query = InsertNewPg {
         ids: rows.iter().map(|r| r.id.as_str()).collect(),

@@ -5,6 +5,7 @@ use diesel::prelude::*;
 
 use super::models::WebinarRow;
 use super::schema::webinars::dsl as w;
+use super::status::WebinarStatus;
 use super::{DbConnection, now_ms};
 
 /// One webinar of a tenant, unless unlinked.
@@ -111,4 +112,106 @@ pub fn schedule_metrics(
     )
     .set((w::next_metrics_at.eq(next), w::updated_at.eq(now_ms())))
     .execute(conn)
+}
+
+/// The tenant's live webinar with this CRM reference, if any.
+pub fn by_reference(
+    conn: &mut DbConnection,
+    tenant: &str,
+    reference: &str,
+) -> QueryResult<Option<WebinarRow>> {
+    w::webinars
+        .filter(w::tenant.eq(tenant))
+        .filter(w::crm_reference_id.eq(reference))
+        .filter(w::deleted.eq(false))
+        .select(WebinarRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// What the provider said about a webinar's event, to link it with.
+#[derive(Debug)]
+pub struct EventLink {
+    /// The provider's event id.
+    pub event_id: i64,
+    /// Where attendees join.
+    pub audience_url: Option<String>,
+    /// The provider's report page.
+    pub report_url: Option<String>,
+    /// The presenter's preview.
+    pub preview_url: Option<String>,
+    /// When the poller next pulls its metrics.
+    pub next_metrics_at: Option<i64>,
+}
+
+/// Links a webinar to its provider event and makes it ACTIVE, only while it is unlinked or
+/// linked to this same event (when two runs of a create raced, the first recorded wins);
+/// true when it was linked.
+pub fn link_event(
+    conn: &mut DbConnection,
+    tenant: &str,
+    id: &str,
+    link: EventLink,
+    now: i64,
+) -> QueryResult<bool> {
+    let n = diesel::update(
+        w::webinars
+            .filter(w::tenant.eq(tenant))
+            .filter(w::id.eq(id))
+            .filter(
+                w::on24_event_id
+                    .is_null()
+                    .or(w::on24_event_id.eq(link.event_id)),
+            ),
+    )
+    .set((
+        w::on24_event_id.eq(Some(link.event_id)),
+        w::status.eq(WebinarStatus::Active.as_str()),
+        w::last_error.eq(None::<String>),
+        w::audience_url.eq(link.audience_url),
+        w::report_url.eq(link.report_url),
+        w::preview_url.eq(link.preview_url),
+        w::next_metrics_at.eq(link.next_metrics_at),
+        w::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    Ok(n > 0)
+}
+
+/// Marks a webinar FAILED with the provider's reason (its creation stopped for good).
+pub fn mark_failed(
+    conn: &mut DbConnection,
+    tenant: &str,
+    id: &str,
+    reason: &str,
+) -> QueryResult<()> {
+    diesel::update(
+        w::webinars
+            .filter(w::tenant.eq(tenant))
+            .filter(w::id.eq(id)),
+    )
+    .set((
+        w::status.eq(WebinarStatus::Failed.as_str()),
+        w::last_error.eq(Some(reason)),
+        w::updated_at.eq(now_ms()),
+    ))
+    .execute(conn)
+    .map(|_| ())
+}
+
+/// Records when the webinar's metrics were last pulled.
+pub fn set_last_metrics(
+    conn: &mut DbConnection,
+    tenant: &str,
+    id: &str,
+    at: i64,
+) -> QueryResult<()> {
+    diesel::update(
+        w::webinars
+            .filter(w::tenant.eq(tenant))
+            .filter(w::id.eq(id)),
+    )
+    .set(w::last_metrics_at.eq(Some(at)))
+    .execute(conn)
+    .map(|_| ())
 }

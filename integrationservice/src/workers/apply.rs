@@ -12,19 +12,19 @@
 
 use std::time::Duration;
 
-use diesel::prelude::*;
+use diesel::QueryResult;
 
 use super::WorkerConfig;
 use super::backoff::quota_pause;
-use super::execute::{Effect, Outcome, Ran};
+use super::execute::{Effect, Outcome, RunResult};
+pub use super::recorder::{BatchedSuccess, Recorder, Recording};
 use crate::domain::providers::{is_blocked, pause_tenant, status_of};
 use crate::domain::{
-    CredentialStatus, Engine, Error, RegistrationStatus as S, WebinarStatus, jobs,
+    ChangeKind, CredentialStatus, Engine, Error, RegistrationStatus as S, jobs::JobKind,
 };
 use crate::provider::ProviderError;
 use crate::store::models::JobRow;
-use crate::store::schema::{registrations::dsl as r, webinars::dsl as w};
-use crate::store::{DbConnection, changes, now_ms, outbox, providers};
+use crate::store::{DbConnection, changes, now_ms, outbox, providers, registrations, webinars};
 
 /// Appends one REGISTRATION entry to the change feed, in the caller's transaction.
 fn registration_changed(
@@ -37,7 +37,7 @@ fn registration_changed(
         conn,
         &[changes::change(
             tenant,
-            "REGISTRATION",
+            ChangeKind::Registration,
             webinar,
             registration,
         )],
@@ -59,35 +59,23 @@ fn set_registration(
     let (Some(webinar), Some(reg)) = (&job.webinar_id, &job.registration_id) else {
         return Ok(());
     };
-    if job.kind == jobs::CANCEL_REGISTRATION {
+    if job.kind == JobKind::CancelRegistration.as_str() {
         // The registration stays CANCELLED here; the provider's refusal is shown beside it.
         if status == S::Failed {
-            diesel::update(
-                r::registrations
-                    .filter(r::tenant.eq(&job.tenant))
-                    .filter(r::id.eq(reg)),
-            )
-            .set((r::last_error.eq(last_error), r::updated_at.eq(now_ms())))
-            .execute(conn)?;
+            registrations::set_last_error(conn, &job.tenant, reg, last_error)?;
             registration_changed(conn, &job.tenant, Some(webinar), Some(reg))?;
         }
         return Ok(());
     }
-    let n = diesel::update(
-        r::registrations
-            .filter(r::tenant.eq(&job.tenant))
-            .filter(r::id.eq(reg))
-            .filter(r::status.ne_all([S::Cancelled.as_str(), S::Forgotten.as_str()])),
-    )
-    .set((
-        r::status.eq(status.as_str()),
-        r::attempts.eq(job.attempts + 1),
-        r::last_error.eq(last_error),
-        r::next_attempt_at.eq(next_attempt_at),
-        r::updated_at.eq(now_ms()),
-    ))
-    .execute(conn)?;
-    if n > 0 {
+    if registrations::set_delivery_state(
+        conn,
+        &job.tenant,
+        reg,
+        status,
+        job.attempts + 1,
+        last_error,
+        next_attempt_at,
+    )? {
         registration_changed(conn, &job.tenant, Some(webinar), Some(reg))?;
     }
     Ok(())
@@ -102,23 +90,14 @@ fn delivered(
     eventuserid: i64,
     now: i64,
 ) -> QueryResult<bool> {
-    let n = diesel::update(
-        r::registrations
-            .filter(r::tenant.eq(&job.tenant))
-            .filter(r::id.eq(registration_id))
-            .filter(r::status.ne_all([S::Cancelled.as_str(), S::Forgotten.as_str()])),
+    registrations::mark_delivered(
+        conn,
+        &job.tenant,
+        registration_id,
+        eventuserid,
+        job.attempts + 1,
+        now,
     )
-    .set((
-        r::status.eq(S::Delivered.as_str()),
-        r::eventuserid.eq(Some(eventuserid)),
-        r::attempts.eq(job.attempts + 1),
-        r::last_error.eq(None::<String>),
-        r::next_attempt_at.eq(None::<i64>),
-        r::delivered_at.eq(Some(now)),
-        r::updated_at.eq(now),
-    ))
-    .execute(conn)?;
-    Ok(n > 0)
 }
 
 fn write_effect(
@@ -147,7 +126,7 @@ fn write_effect(
             }
         }
         Effect::EventReady { webinar_id, info } => {
-            let Some(row) = crate::store::webinars::get(conn, &job.tenant, &webinar_id)? else {
+            let Some(row) = webinars::get(conn, &job.tenant, &webinar_id)? else {
                 return Ok(());
             };
             let end = if row.start_at > 0 {
@@ -158,33 +137,24 @@ fn write_effect(
             let next = end
                 .and_then(|end| cfg.metrics.next_after(end, now))
                 .or(row.next_metrics_at);
-            // Link only an unlinked webinar (or refresh the same link): when two runs of a
-            // create raced, the first recorded wins and the other event is reported.
-            let linked = diesel::update(
-                w::webinars
-                    .filter(w::tenant.eq(&job.tenant))
-                    .filter(w::id.eq(&webinar_id))
-                    .filter(
-                        w::on24_event_id
-                            .is_null()
-                            .or(w::on24_event_id.eq(info.event_id)),
-                    ),
-            )
-            .set((
-                w::on24_event_id.eq(Some(info.event_id)),
-                w::status.eq(WebinarStatus::Active.as_str()),
-                w::last_error.eq(None::<String>),
-                w::audience_url.eq(info.audience_url.or(row.audience_url)),
-                w::report_url.eq(info.report_url.or(row.report_url)),
-                w::preview_url.eq(info.preview_url.or(row.preview_url)),
-                w::next_metrics_at.eq(next),
-                w::updated_at.eq(now),
-            ))
-            .execute(conn)?;
-            if linked == 0 {
+            let event_id = info.event_id;
+            let linked = webinars::link_event(
+                conn,
+                &job.tenant,
+                &webinar_id,
+                webinars::EventLink {
+                    event_id,
+                    audience_url: info.audience_url.or(row.audience_url),
+                    report_url: info.report_url.or(row.report_url),
+                    preview_url: info.preview_url.or(row.preview_url),
+                    next_metrics_at: next,
+                },
+                now,
+            )?;
+            if !linked {
                 tracing::warn!(
                     job = job.id,
-                    on24.event_id = info.event_id,
+                    on24.event_id = event_id,
                     linked_event_id = row.on24_event_id,
                     "the webinar is already linked to another ON24 event; this one stays unlinked"
                 );
@@ -194,7 +164,7 @@ fn write_effect(
                 conn,
                 &[changes::change(
                     &job.tenant,
-                    "WEBINAR",
+                    ChangeKind::Webinar,
                     Some(&webinar_id),
                     None,
                 )],
@@ -213,23 +183,18 @@ fn stop(conn: &mut DbConnection, job: &JobRow, owner: &str, reason: &str) -> Res
         // The lease was lost (the tenant was paused, or another replica took over).
         return Ok(());
     }
-    if job.kind == jobs::CREATE_EVENT
+    if job.kind == JobKind::CreateEvent.as_str()
         && let Some(webinar) = &job.webinar_id
     {
-        diesel::update(
-            w::webinars
-                .filter(w::tenant.eq(&job.tenant))
-                .filter(w::id.eq(webinar)),
-        )
-        .set((
-            w::status.eq(WebinarStatus::Failed.as_str()),
-            w::last_error.eq(Some(reason)),
-            w::updated_at.eq(now_ms()),
-        ))
-        .execute(conn)?;
+        webinars::mark_failed(conn, &job.tenant, webinar, reason)?;
         changes::append(
             conn,
-            &[changes::change(&job.tenant, "WEBINAR", Some(webinar), None)],
+            &[changes::change(
+                &job.tenant,
+                ChangeKind::Webinar,
+                Some(webinar),
+                None,
+            )],
         )?;
     }
     set_registration(conn, job, S::Failed, Some(reason), None)?;
@@ -242,13 +207,13 @@ pub async fn apply(
     cfg: &WorkerConfig,
     job: JobRow,
     owner: String,
-    ran: Ran,
+    result: RunResult,
 ) -> Result<(), Error> {
     let cfg = cfg.clone();
-    let Ran {
+    let RunResult {
         outcome,
         secret_version,
-    } = ran;
+    } = result;
     let feed_grew = match outcome {
         Outcome::Disabled => {
             engine
@@ -283,25 +248,22 @@ pub async fn apply(
 
 /// Holds one leased job and its registration (the tenant's work is held); true when the
 /// registration changed.
-fn hold(conn: &mut DbConnection, job: &JobRow, owner: &str) -> Result<bool, Error> {
+fn hold_job_and_registration(
+    conn: &mut DbConnection,
+    job: &JobRow,
+    owner: &str,
+) -> Result<bool, Error> {
     if !outbox::pause_job(conn, job.id, owner)? {
         return Ok(false);
     }
     let (Some(webinar), Some(reg)) = (&job.webinar_id, &job.registration_id) else {
         return Ok(false);
     };
-    let n = diesel::update(
-        r::registrations
-            .filter(r::tenant.eq(&job.tenant))
-            .filter(r::id.eq(reg))
-            .filter(r::status.eq_any([S::Pending.as_str(), S::Retrying.as_str()])),
-    )
-    .set((r::status.eq(S::Paused.as_str()), r::updated_at.eq(now_ms())))
-    .execute(conn)?;
-    if n > 0 {
+    let paused = registrations::pause_undelivered(conn, &job.tenant, reg)?;
+    if paused {
         registration_changed(conn, &job.tenant, Some(webinar), Some(reg))?;
     }
-    Ok(n > 0)
+    Ok(paused)
 }
 
 /// The run found the tenant's integration disabled (credentials deleted or refused). Usually
@@ -328,7 +290,7 @@ fn disabled(
         )?;
         return Ok(false);
     }
-    hold(conn, job, owner)
+    hold_job_and_registration(conn, job, owner)
 }
 
 /// The provider refused the credentials the run used. If they are still the tenant's
@@ -345,7 +307,7 @@ fn refused(
 ) -> Result<bool, Error> {
     providers::lock(conn, &job.tenant)?;
     let Some(row) = providers::get(conn, &job.tenant)?.filter(|p| !p.deleted) else {
-        return hold(conn, job, owner);
+        return hold_job_and_registration(conn, job, owner);
     };
     if used_version.is_some_and(|v| v != row.secret_version) {
         outbox::retry_later(conn, job.id, owner, now_ms(), None, false)?;
@@ -360,12 +322,17 @@ fn refused(
     }
     if was_blocked {
         // Another run recorded the refusal and held the tenant's work already.
-        return hold(conn, job, owner);
+        return hold_job_and_registration(conn, job, owner);
     }
     pause_tenant(conn, &job.tenant)?;
     changes::append(
         conn,
-        &[changes::change(&job.tenant, "CREDENTIALS", None, None)],
+        &[changes::change(
+            &job.tenant,
+            ChangeKind::Credentials,
+            None,
+            None,
+        )],
     )?;
     Ok(true)
 }
@@ -431,260 +398,4 @@ fn write(
         Outcome::Failed(ProviderError::Credentials { .. }) | Outcome::Disabled => {}
     }
     Ok(())
-}
-
-/// A successful run whose result `Recorder` writes together with others: the common case
-/// (a registration delivered, or nothing to record), everything else is recorded alone.
-#[derive(Clone, Debug)]
-pub enum Quick {
-    /// Nothing to record but the job's completion.
-    Nothing,
-    /// The registration reached the provider.
-    Delivered {
-        registration_id: String,
-        eventuserid: i64,
-    },
-}
-
-/// How a run is recorded: with others, or alone.
-#[derive(Debug)]
-pub enum Recording {
-    /// A success `Recorder` writes with others.
-    Batched(Quick),
-    /// Anything else, recorded by `apply`.
-    Alone(Ran),
-}
-
-impl Quick {
-    /// Whether a run is recorded with others (the quick form) or alone.
-    pub fn split(ran: Ran) -> Recording {
-        match ran.outcome {
-            Outcome::Done(Effect::Nothing) => Recording::Batched(Self::Nothing),
-            Outcome::Done(Effect::Delivered {
-                registration_id,
-                eventuserid,
-            }) => Recording::Batched(Self::Delivered {
-                registration_id,
-                eventuserid,
-            }),
-            outcome => Recording::Alone(Ran { outcome, ..ran }),
-        }
-    }
-
-    /// Back to a run, to record it alone.
-    pub fn into_ran(self) -> Ran {
-        Outcome::Done(match self {
-            Self::Nothing => Effect::Nothing,
-            Self::Delivered {
-                registration_id,
-                eventuserid,
-            } => Effect::Delivered {
-                registration_id,
-                eventuserid,
-            },
-        })
-        .into()
-    }
-}
-
-/// Most jobs recorded in one transaction.
-const MAX_BATCH: usize = 256;
-/// Batches written at once.
-const WRITERS: usize = 4;
-
-type Finished = (JobRow, String, Quick);
-
-/// Records successful runs of many jobs in one durable transaction (jobs completed,
-/// registrations DELIVERED, their feed entries), so a commit's WAL flush and round trips are
-/// shared by every job that finished while the previous batch was being written, instead of
-/// one flush per job. A batch forms when a writer is free, from whatever finished meanwhile:
-/// one job when deliveries are sparse, many under load; nothing waits on a timer.
-#[derive(Clone, Debug)]
-pub struct Recorder {
-    tx: tokio::sync::mpsc::UnboundedSender<(Finished, tokio::sync::oneshot::Sender<bool>)>,
-}
-
-impl Recorder {
-    /// Starts the recorder; it stops once every `Recorder` clone is dropped and the queued
-    /// results are written.
-    pub fn start(engine: Engine) -> (Self, tokio::task::JoinHandle<()>) {
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        (Self { tx }, tokio::spawn(record_loop(engine, rx)))
-    }
-
-    /// Records a successful run of `job` (claimed by `owner`) with others; false when the
-    /// batch could not be written, and the caller records it alone.
-    pub async fn record(&self, job: JobRow, owner: String, quick: Quick) -> bool {
-        let (done, answer) = tokio::sync::oneshot::channel();
-        if self.tx.send(((job, owner, quick), done)).is_err() {
-            return false;
-        }
-        answer.await.unwrap_or(false)
-    }
-}
-
-async fn record_loop(
-    engine: Engine,
-    mut rx: tokio::sync::mpsc::UnboundedReceiver<(Finished, tokio::sync::oneshot::Sender<bool>)>,
-) {
-    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(WRITERS));
-    let mut writing = tokio::task::JoinSet::new();
-    loop {
-        let Ok(slot) = slots.clone().acquire_owned().await else {
-            break;
-        };
-        let Some(first) = rx.recv().await else {
-            break;
-        };
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH
-            && let Ok(more) = rx.try_recv()
-        {
-            batch.push(more);
-        }
-        let engine = engine.clone();
-        writing.spawn(async move {
-            let _slot = slot;
-            let (rows, answers): (Vec<Finished>, Vec<_>) = batch.into_iter().unzip();
-            let n = rows.len();
-            let result = engine
-                .store()
-                .transaction(move |conn| write_batch(conn, rows))
-                .await;
-            let ok = match result {
-                Ok(feed_grew) => {
-                    if feed_grew {
-                        engine.signals().changes_added();
-                    }
-                    true
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, jobs = n, "a batch of job results could not be recorded; recording them one by one");
-                    false
-                }
-            };
-            for answer in answers {
-                let _ = answer.send(ok);
-            }
-        });
-        while writing.try_join_next().is_some() {}
-    }
-    while writing.join_next().await.is_some() {}
-}
-
-/// One transaction for many successful runs, rows locked in the usual order: provider
-/// configurations (a success ends a finished quota pause), then jobs in id order, then
-/// registrations, then the change feed. Same effects as `write` on each run alone.
-fn write_batch(conn: &mut DbConnection, mut rows: Vec<Finished>) -> Result<bool, Error> {
-    let mut tenants: Vec<&str> = rows.iter().map(|(job, _, _)| job.tenant.as_str()).collect();
-    tenants.sort_unstable();
-    tenants.dedup();
-    for tenant in tenants {
-        providers::clear_throttle(conn, tenant)?;
-    }
-    rows.sort_by_key(|(job, _, _)| job.id);
-    let now = now_ms();
-    let mut feed = Vec::new();
-    if let DbConnection::Pg(pg) = conn {
-        for fed in complete_delivered_pg(pg, &rows, now)? {
-            feed.push(changes::change(
-                &fed.tenant,
-                "REGISTRATION",
-                Some(&fed.webinar_id),
-                Some(&fed.id),
-            ));
-        }
-        changes::append(conn, &feed)?;
-        return Ok(!feed.is_empty());
-    }
-    for (job, owner, quick) in &rows {
-        outbox::complete(conn, job.id, owner)?;
-        if let Quick::Delivered {
-            registration_id,
-            eventuserid,
-        } = quick
-            && delivered(conn, job, registration_id, *eventuserid, now)?
-        {
-            feed.push(changes::change(
-                &job.tenant,
-                "REGISTRATION",
-                job.webinar_id.as_deref(),
-                Some(registration_id),
-            ));
-        }
-    }
-    changes::append(conn, &feed)?;
-    Ok(!feed.is_empty())
-}
-
-/// A registration a batch marked DELIVERED (for its feed entry).
-#[derive(diesel::QueryableByName)]
-struct Fed {
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    tenant: String,
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    webinar_id: String,
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    id: String,
-}
-
-/// PostgreSQL: a batch's job completions and DELIVERED registrations in one statement (the
-/// rows as arrays), the same rules as `outbox::complete` and `delivered` one by one: a job is
-/// removed only under its lease owner; a registration becomes DELIVERED unless it was
-/// cancelled or forgotten since. Returns the registrations that changed.
-fn complete_delivered_pg(
-    pg: &mut diesel::PgConnection,
-    rows: &[Finished],
-    now: i64,
-) -> QueryResult<Vec<Fed>> {
-    use diesel::sql_types::{Array, BigInt, Integer, Nullable, Text};
-    let mut ids = Vec::with_capacity(rows.len());
-    let mut owners = Vec::with_capacity(rows.len());
-    let mut tenants = Vec::with_capacity(rows.len());
-    let mut registrations = Vec::with_capacity(rows.len());
-    let mut eventuserids = Vec::with_capacity(rows.len());
-    let mut attempts = Vec::with_capacity(rows.len());
-    for (job, owner, quick) in rows {
-        ids.push(job.id);
-        owners.push(owner.as_str());
-        tenants.push(job.tenant.as_str());
-        attempts.push(job.attempts.saturating_add(1));
-        match quick {
-            Quick::Delivered {
-                registration_id,
-                eventuserid,
-            } => {
-                registrations.push(Some(registration_id.as_str()));
-                eventuserids.push(Some(*eventuserid));
-            }
-            Quick::Nothing => {
-                registrations.push(None);
-                eventuserids.push(None);
-            }
-        }
-    }
-    let sql = format!(
-        "WITH v AS (SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], \
-             $5::bigint[], $6::int[]) AS v(job_id, owner, tenant, registration_id, eventuserid, attempts)), \
-         done AS (DELETE FROM outbox_jobs o USING v \
-             WHERE o.id = v.job_id AND o.lease_owner = v.owner RETURNING o.id) \
-         UPDATE registrations r SET status = '{delivered}', eventuserid = v.eventuserid, \
-             attempts = v.attempts, last_error = NULL, next_attempt_at = NULL, \
-             delivered_at = $7, updated_at = $7 \
-         FROM v WHERE v.registration_id IS NOT NULL AND r.tenant = v.tenant \
-             AND r.id = v.registration_id AND r.status NOT IN ('{cancelled}', '{forgotten}') \
-         RETURNING r.tenant, r.webinar_id, r.id",
-        delivered = S::Delivered.as_str(),
-        cancelled = S::Cancelled.as_str(),
-        forgotten = S::Forgotten.as_str(),
-    );
-    diesel::sql_query(sql)
-        .bind::<Array<BigInt>, _>(ids)
-        .bind::<Array<Text>, _>(owners)
-        .bind::<Array<Text>, _>(tenants)
-        .bind::<Array<Nullable<Text>>, _>(registrations)
-        .bind::<Array<Nullable<BigInt>>, _>(eventuserids)
-        .bind::<Array<Integer>, _>(attempts)
-        .bind::<BigInt, _>(now)
-        .load(pg)
 }

@@ -7,7 +7,11 @@
 pub mod apply;
 pub mod backoff;
 pub mod execute;
+pub mod gauges;
+pub mod jobs;
 pub mod poller;
+pub mod recorder;
+pub mod rewrap;
 pub mod schedule;
 pub mod wake;
 
@@ -23,7 +27,10 @@ pub use backoff::Backoff;
 pub use schedule::MetricsSchedule;
 
 use crate::domain::Engine;
+use crate::domain::jobs::JobKind;
+use crate::store::models::JobRow;
 use crate::store::{Backend, now_ms, outbox};
+use crate::telemetry::{JobEnd, JobLabels};
 
 /// Settings of the background workers.
 #[derive(Clone, Debug)]
@@ -128,14 +135,14 @@ impl Workers {
 
 /// Job kinds whose claim commits durably (see `outbox::claim`): a repeated webinar creation
 /// must know from `claims` that an earlier run may have created the webinar.
-const DURABLE_CLAIMS: &[&str] = &[crate::domain::jobs::CREATE_EVENT];
+const DURABLE_CLAIMS: &[JobKind] = &[JobKind::CreateEvent];
 
 async fn deliver_loop(engine: Engine, cfg: WorkerConfig, shutdown: CancellationToken) {
     let global = Arc::new(Semaphore::new(cfg.concurrency.max(1)));
     let mut running = JoinSet::new();
     let lease_ms = i64::try_from(cfg.lease.as_millis()).unwrap_or(i64::MAX);
     let per_tenant = i64::try_from(cfg.per_tenant_concurrency.max(1)).unwrap_or(i64::MAX);
-    let (recorder, recording) = apply::Recorder::start(engine.clone());
+    let (recorder, recording) = recorder::Recorder::start(engine.clone());
     loop {
         while running.try_join_next().is_some() {}
         // Claim only what can start now, so claimed jobs never sit on a lease waiting. The
@@ -164,7 +171,7 @@ async fn deliver_loop(engine: Engine, cfg: WorkerConfig, shutdown: CancellationT
         };
         let got_any = !claimed.is_empty();
         // One read of the claimed jobs' rows for all of them (each run reads alone if it fails).
-        let mut loaded: Vec<Option<execute::Loaded>> = if claimed.is_empty() {
+        let mut loaded: Vec<Option<crate::store::job_inputs::JobInputs>> = if claimed.is_empty() {
             Vec::new()
         } else {
             let jobs: Vec<_> = claimed.iter().map(|(job, _)| job.clone()).collect();
@@ -184,30 +191,30 @@ async fn deliver_loop(engine: Engine, cfg: WorkerConfig, shutdown: CancellationT
             let engine = engine.clone();
             let cfg = cfg.clone();
             let recorder = recorder.clone();
-            let span = crate::telemetry::job_span(&job);
+            let span = crate::telemetry::job_span(&job_labels(&job));
             running.spawn(async move {
                 let _permit = permit;
-                let ran = match execute::run_loaded(&engine, &job, loaded).await {
-                    Ok(ran) => ran,
+                let result = match execute::run_loaded(&engine, &job, loaded).await {
+                    Ok(result) => result,
                     Err(e) => {
                         tracing::warn!(error = %e, job = job.id, kind = %job.kind, "job could not run");
                         execute::Outcome::Wait.into()
                     }
                 };
-                crate::telemetry::job_ran(&job, &ran.outcome);
+                crate::telemetry::job_ran(&job_labels(&job), job_end(&result.outcome));
                 // Successes are recorded in batches with others that finished meanwhile; the
                 // rest (and a batch that failed) one by one.
-                let ran = match apply::Quick::split(ran) {
-                    apply::Recording::Batched(quick) => {
-                        if recorder.record(job.clone(), owner.clone(), quick.clone()).await {
+                let result = match recorder::BatchedSuccess::split(result) {
+                    recorder::Recording::Batched(success) => {
+                        if recorder.record(job.clone(), owner.clone(), success.clone()).await {
                             return;
                         }
-                        quick.into_ran()
+                        success.into_run_result()
                     }
-                    apply::Recording::Alone(ran) => ran,
+                    recorder::Recording::Alone(result) => result,
                 };
                 let (id, kind) = (job.id, job.kind.clone());
-                if let Err(e) = apply::apply(&engine, &cfg, job, owner.clone(), ran).await {
+                if let Err(e) = apply::apply(&engine, &cfg, job, owner.clone(), result).await {
                     tracing::warn!(error = %e, job = id, %kind, "job result could not be recorded; it runs again");
                     // Release the job now rather than when its lease expires.
                     let next = now_ms() + i64::try_from(cfg.wait_delay.as_millis()).unwrap_or(1000);
@@ -247,6 +254,32 @@ async fn deliver_loop(engine: Engine, cfg: WorkerConfig, shutdown: CancellationT
     let _ = recording.await;
 }
 
+/// What telemetry records of a job.
+fn job_labels(job: &JobRow) -> JobLabels<'_> {
+    JobLabels {
+        id: job.id,
+        kind: &job.kind,
+        tenant: &job.tenant,
+        webinar_id: job.webinar_id.as_deref(),
+        attempts: job.attempts,
+        trace_context: job.trace_context.as_deref(),
+        created_at: job.created_at,
+        metrics_sync: job.kind == JobKind::SyncMetrics.as_str(),
+    }
+}
+
+/// How telemetry names a run's outcome.
+fn job_end(outcome: &execute::Outcome) -> JobEnd {
+    use execute::Outcome;
+    match outcome {
+        Outcome::Done(_) => JobEnd::Done,
+        Outcome::Failed(_) => JobEnd::Failed,
+        Outcome::Wait => JobEnd::Other("wait"),
+        Outcome::Disabled => JobEnd::Other("disabled"),
+        Outcome::Stop(_) => JobEnd::Other("stopped"),
+    }
+}
+
 /// Sleeps until the next job is due, at most `poll`.
 async fn next_sleep(engine: &Engine, poll: Duration) -> Duration {
     let next = engine
@@ -282,7 +315,7 @@ async fn rewrap_loop(engine: Engine, every: Duration, shutdown: CancellationToke
             _ = shutdown.cancelled() => break,
             _ = tokio::time::sleep(every) => {}
         }
-        match crate::crypto::rewrap::rewrap_all(engine.store(), engine.envelope()).await {
+        match rewrap::rewrap_all(engine.store(), engine.envelope()).await {
             Ok(report) => tracing::info!(?report, "rewrap pass done"),
             Err(e) => tracing::warn!(error = %e, "rewrap pass failed"),
         }

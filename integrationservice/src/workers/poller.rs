@@ -2,11 +2,8 @@
 //! each (so pulls go through the same leases, per-tenant limits and quota slow-down as
 //! deliveries), and moves each webinar to its next slot in the freshness schedule.
 
-use diesel::prelude::*;
-
 use super::WorkerConfig;
-use crate::domain::{Engine, Error, jobs};
-use crate::store::schema::outbox_jobs::dsl as j;
+use crate::domain::{Engine, Error, jobs::JobKind};
 use crate::store::{now_ms, outbox, providers, webinars};
 
 /// Runs one polling pass; returns how many sync jobs were enqueued.
@@ -30,17 +27,9 @@ pub async fn poll_once(engine: &Engine, cfg: &WorkerConfig) -> Result<usize, Err
                     continue;
                 }
                 // One pending pull per webinar is enough.
-                let pending: bool = diesel::select(diesel::dsl::exists(
-                    j::outbox_jobs
-                        .filter(j::tenant.eq(&w.tenant))
-                        .filter(j::webinar_id.eq(&w.id))
-                        .filter(j::kind.eq(jobs::SYNC_METRICS))
-                        .filter(j::state.ne(outbox::FAILED)),
-                ))
-                .get_result(conn)?;
-                if !pending {
+                if !outbox::has_unfinished(conn, &w.tenant, &w.id, JobKind::SyncMetrics)? {
                     let mut job =
-                        outbox::new_job(&w.tenant, jobs::SYNC_METRICS, Some(&w.id), None, None);
+                        outbox::new_job(&w.tenant, JobKind::SyncMetrics, Some(&w.id), None, None);
                     if crate::domain::providers::is_blocked(&config) {
                         job.state = outbox::PAUSED.into();
                     }

@@ -1,10 +1,10 @@
-//! Cross-replica wake-ups on PostgreSQL: a trigger (migration `outbox_claims_notify`) sends
+//! Cross-replica wake-ups on PostgreSQL, the listening side: a trigger (migration `outbox_claims_notify`) sends
 //! `NOTIFY outbox_jobs` when a transaction that enqueued or released jobs commits, and every
 //! replica keeps one connection that LISTENs and wakes its delivery loop. Registration writes
 //! are the exception: their one-statement insert switches the trigger off for its transaction
 //! (a notifying commit holds a database-wide lock through its WAL flush, so every registration
 //! would commit one at a time) and the service sends one coalesced NOTIFY right after the
-//! commit instead (`domain::registrations::ReplicaWake`, at most one every few milliseconds).
+//! commit instead (`store::notify::ReplicaWake`, at most one every few milliseconds).
 //! So a job enqueued through one replica is picked up by an idle one at once rather than at its
 //! next poll; the poll stays as the fallback (for retries coming due, and while the listener
 //! reconnects).
@@ -16,15 +16,11 @@
 
 use std::time::{Duration, Instant};
 
-use diesel::pg::PgConnection;
-use diesel::{Connection, RunQueryDsl};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::domain::Signals;
-
-/// The channel the trigger notifies.
-pub const CHANNEL: &str = "outbox_jobs";
+use crate::store::notify::Listener;
 
 /// How often pending notifications are read: the worst added latency of a wake-up.
 const CHECK_EVERY: Duration = Duration::from_millis(20);
@@ -68,36 +64,24 @@ pub fn listen(
     }
 }
 
-fn subscribe(url: &str) -> Result<PgConnection, String> {
-    let url = with_connect_timeout(url, CONNECT_TIMEOUT_SECONDS);
-    let mut conn = PgConnection::establish(&url).map_err(|e| e.to_string())?;
-    diesel::sql_query(format!("LISTEN {CHANNEL}"))
-        .execute(&mut conn)
-        .map_err(|e| e.to_string())?;
-    Ok(conn)
+fn subscribe(url: &str) -> Result<Listener, String> {
+    Listener::subscribe(&with_connect_timeout(url, CONNECT_TIMEOUT_SECONDS))
 }
 
 /// Wakes the workers for each batch of notifications until shutdown (Ok) or a broken
 /// connection (Err).
 fn follow(
-    conn: &mut PgConnection,
+    listener: &mut Listener,
     signals: &Signals,
     shutdown: &CancellationToken,
 ) -> Result<(), String> {
     let mut pinged = Instant::now();
     while !shutdown.is_cancelled() {
-        let mut woke = false;
-        for n in conn.notifications_iter() {
-            n.map_err(|e| e.to_string())?;
-            woke = true;
-        }
-        if woke {
+        if listener.drain()? {
             signals.jobs_added();
         }
         if pinged.elapsed() >= PING_EVERY {
-            diesel::sql_query("SELECT 1")
-                .execute(conn)
-                .map_err(|e| e.to_string())?;
+            listener.ping()?;
             pinged = Instant::now();
         }
         std::thread::sleep(CHECK_EVERY);

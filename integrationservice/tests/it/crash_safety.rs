@@ -19,7 +19,7 @@ use proto::webinar::v1::{
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
 use xtask::pki::CertificateAuthority;
 
-use super::engine_harness::{CLIENT_ID, Db, KeyService, TOKEN_KEY, TOKEN_SECRET};
+use crate::engine::harness::{CLIENT_ID, Db, KeyService, TOKEN_KEY, TOKEN_SECRET};
 
 const TOTAL: usize = 2000;
 const CRM: &str = "spiffe://webinar.local/crm/demo";
@@ -128,7 +128,7 @@ poll_interval_ms = 50
 enabled = false
 [on24]
 request_timeout_ms = 5000
-allow_http = true
+allow_loopback = true
 "#,
             url = self.database_url,
             ks = self.keyservice_endpoint,
@@ -170,17 +170,53 @@ allow_http = true
             .tls_config(tls)
             .expect("tls")
             .timeout(Duration::from_secs(30));
-        for _ in 0..600 {
+        let up = testkit::wait_for(Duration::from_secs(60), || {
             if let Some(status) = running.child.try_wait().expect("child status") {
                 panic!("service exited with {status}:\n{}", self.log_tail());
             }
-            if let Ok(channel) = endpoint.connect().await {
-                return channel;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("service did not come up:\n{}", self.log_tail());
+            let endpoint = endpoint.clone();
+            async move { endpoint.connect().await }
+        })
+        .await;
+        up.unwrap_or_else(|last| {
+            panic!(
+                "service did not come up ({}):\n{}",
+                last.unwrap_or_default(),
+                self.log_tail()
+            )
+        })
     }
+}
+
+/// The process that holds ON24 secrets and data keys refuses core dumps before it reads any of
+/// them, and says whether it could lock its memory (as root it can; elsewhere it may not).
+fn assert_hardened(service: &Service, running: &Running) {
+    let pid = running.child.id();
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).expect("limits");
+    let core = limits
+        .lines()
+        .find(|l| l.starts_with("Max core file size"))
+        .expect("core limit line");
+    let soft_hard: Vec<&str> = core.split_whitespace().skip(4).take(2).collect();
+    assert_eq!(soft_hard, ["0", "0"], "{core}");
+    let log = std::fs::read_to_string(service.dir.path().join("service.log")).expect("log");
+    let line = log
+        .lines()
+        .find(|l| l.contains("process hardening applied"))
+        .unwrap_or_else(|| panic!("no hardening line in the log:\n{}", service.log_tail()));
+    assert!(line.contains("\"not_dumpable\":true"), "{line}");
+    assert!(line.contains("\"no_core\":true"), "{line}");
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    let locked_kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmLck:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .expect("VmLck");
+    assert_eq!(
+        line.contains("\"memory_locked\":true"),
+        locked_kb > 0,
+        "log says {line}, VmLck {locked_kb} kB"
+    );
 }
 
 /// Emails of the event's registrants as ON24 lists them (soft-deleted included).
@@ -221,17 +257,15 @@ async fn posts(sim: &on24sim::SimHandle) -> usize {
 
 /// Waits until the simulator has seen at least `n` registrant POSTs.
 async fn wait_posts(sim: &on24sim::SimHandle, n: usize) -> usize {
-    tokio::time::timeout(Duration::from_secs(120), async {
-        loop {
+    testkit::eventually(
+        format!("delivery to reach {n} registrant calls"),
+        Duration::from_secs(120),
+        || async {
             let seen = posts(sim).await;
-            if seen >= n {
-                return seen;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    })
+            (seen >= n).then_some(seen)
+        },
+    )
     .await
-    .unwrap_or_else(|_| panic!("delivery did not reach {n} registrant calls"))
 }
 
 /// Every registration of the webinar, all pages.
@@ -284,6 +318,7 @@ async fn crash_and_restart(db: Db) {
     let service = Service::new(&keys, url);
     let mut running = service.start();
     let channel = service.connect(&mut running).await;
+    assert_hardened(&service, &running);
 
     ProviderConfigServiceClient::new(channel.clone())
         .put_on24_credentials(PutOn24CredentialsRequest {
@@ -322,25 +357,21 @@ async fn crash_and_restart(db: Db) {
         .into_inner()
         .webinar
         .expect("webinar");
-    let event = tokio::time::timeout(Duration::from_secs(60), async {
-        loop {
+    let event = testkit::eventually("webinar created at ON24", Duration::from_secs(60), || {
+        let mut webinars = webinars.clone();
+        let name = webinar.name.clone();
+        async move {
             let w = webinars
-                .get_webinar(GetWebinarRequest {
-                    name: webinar.name.clone(),
-                })
+                .get_webinar(GetWebinarRequest { name })
                 .await
                 .expect("get webinar")
                 .into_inner()
                 .webinar
                 .expect("webinar");
-            if w.on24_event_id > 0 {
-                return w.on24_event_id;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            (w.on24_event_id > 0).then_some(w.on24_event_id)
         }
     })
-    .await
-    .expect("webinar created at ON24");
+    .await;
 
     // Latency on every ON24 call so the 2,000 deliveries take seconds, not milliseconds.
     sim.control()
@@ -395,23 +426,32 @@ async fn crash_and_restart(db: Db) {
         let _ = service.connect(&mut running).await;
     }
     let channel = service.connect(&mut running).await;
-    let mut regs = RegistrationServiceClient::new(channel);
+    let regs = RegistrationServiceClient::new(channel);
 
-    let all = tokio::time::timeout(Duration::from_secs(180), async {
-        loop {
-            let all = list_all(&mut regs, &webinar.name).await;
-            if all.len() == TOTAL
-                && all
-                    .iter()
-                    .all(|r| r.status == RegistrationStatus::Delivered as i32)
-            {
-                return all;
+    let all = testkit::wait_for(Duration::from_secs(180), || {
+        let mut regs = regs.clone();
+        let name = webinar.name.clone();
+        async move {
+            let all = list_all(&mut regs, &name).await;
+            let delivered = all
+                .iter()
+                .filter(|r| r.status == RegistrationStatus::Delivered as i32)
+                .count();
+            if all.len() == TOTAL && delivered == TOTAL {
+                Ok(all)
+            } else {
+                Err(format!("{delivered} of {} delivered", all.len()))
             }
-            tokio::time::sleep(Duration::from_millis(200)).await;
         }
     })
     .await
-    .unwrap_or_else(|_| panic!("not all delivered in time:\n{}", service.log_tail()));
+    .unwrap_or_else(|last| {
+        panic!(
+            "not all delivered in time ({}):\n{}",
+            last.unwrap_or_default(),
+            service.log_tail()
+        )
+    });
 
     // Our side: 2,000 DELIVERED registrations, each with its own ON24 eventuserid.
     assert_eq!(all.len(), TOTAL);

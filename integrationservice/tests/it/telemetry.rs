@@ -40,8 +40,8 @@ use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 use xtask::pki::CertificateAuthority;
 
-use super::api_harness::Harness;
-use super::engine_harness::{CLIENT_ID, Db, KeyService, TOKEN_KEY, TOKEN_SECRET};
+use crate::api::harness::Harness;
+use crate::engine::harness::{CLIENT_ID, Db, KeyService, TOKEN_KEY, TOKEN_SECRET};
 
 const CHILD: &str = "TELEMETRY_E2E_CHILD";
 const CHILD_DB: &str = "TELEMETRY_E2E_DB";
@@ -169,7 +169,10 @@ async fn run_child(db: Db, endpoint: String) -> (bool, String) {
         .env(CHILD_DB, format!("{db:?}"))
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
         .env("OTEL_SERVICE_NAME", "webinar-e2e")
-        .env("RUST_LOG", "info,integrationservice=debug,keyservice=debug")
+        .env(
+            "RUST_LOG",
+            "info,integrationservice=debug,on24_client=debug,keyservice=debug",
+        )
         .kill_on_drop(true)
         .output()
         .await
@@ -314,6 +317,7 @@ async fn one_trace_end_to_end(db: Db) {
     assert!(has("keyservice.operations", "key.id", "on24-credentials"));
     assert!(has("outbox.depth", "outbox.state", "READY"));
     assert!(has("db.client.connection.count", "state", "idle"));
+    assert!(has("keyservice.audit.records", "outcome", "written"));
 
     // Nothing secret, no email and no name in anything exported or logged.
     let everything = format!("{}\n{output}", received.dump());
@@ -476,7 +480,7 @@ async fn child_end_to_end() {
             c.keyservice.key_file = key_file;
             // No cached DEK: the delivery unwraps, so the key service shows in its trace.
             c.dek_cache.max_age_seconds = 0;
-            c.on24.allow_http = true;
+            c.on24.allow_loopback = true;
             c.workers.enabled = true;
             c.workers.poll_interval_ms = 50;
             c.workers.backoff_base_ms = 20;
@@ -624,16 +628,10 @@ async fn child_end_to_end() {
         .expect("flush");
 }
 
-async fn wait<F, Fut>(what: &str, mut probe: F)
+async fn wait<F, Fut>(what: &str, probe: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<()>>,
 {
-    for _ in 0..300 {
-        if probe().await.is_some() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("timed out waiting for {what}");
+    testkit::eventually(what, Duration::from_secs(30), probe).await
 }

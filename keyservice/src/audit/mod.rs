@@ -90,7 +90,9 @@ impl AuditLog {
     pub async fn record(&self, event: &AuditEvent<'_>) -> Result<(), AuditError> {
         let aad_hmac = event.associated_data.map(|aad| self.aad_hmac(aad));
         let aad_hmac = aad_hmac.as_ref().and_then(|h| std::str::from_utf8(h).ok());
-        self.chain.record(&Record::new(event, aad_hmac)).await
+        let written = self.chain.record(&Record::new(event, aad_hmac)).await;
+        crate::telemetry::audit_recorded(written.is_ok());
+        written
     }
 
     /// Signs the chain's head now (also done every so many records and on drop).

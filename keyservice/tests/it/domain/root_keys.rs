@@ -11,9 +11,9 @@ const SOFTHSM_LIB: &str = "/usr/lib/softhsm/libsofthsm2.so";
 #[test]
 fn pkcs11_root_key_with_softhsm() {
     if !Path::new(SOFTHSM_LIB).exists() {
-        eprintln!(
-            "\n!!!!! SKIPPED pkcs11_root_key_with_softhsm: {SOFTHSM_LIB} is missing (apt-get install softhsm2) !!!!!\n"
-        );
+        testkit::skip(&format!(
+            "{SOFTHSM_LIB} is missing (apt-get install softhsm2)"
+        ));
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");

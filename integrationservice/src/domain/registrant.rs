@@ -1,0 +1,351 @@
+//! The values a registration is made of, each checked once by its constructor: the email,
+//! the names, and [`RegistrantFields`], every optional ON24 registrant field we accept (ON24's
+//! `AddRegistrantForm`), named once here. The API fills them from the proto, the store keeps
+//! them as one JSON column, and the provider maps them to ON24's form.
+
+use serde::{Deserialize, Serialize};
+
+use super::Invalid;
+use super::webinar_fields::{optional_text, required_text};
+
+/// A normalised email address: at most 254 characters, one `@`, a local part of 1 to 64
+/// visible characters (no leading, trailing or doubled dot, none of `"(),:;<>@[\]`) and a
+/// domain of at least two dot-separated labels of `[A-Za-z0-9-]` (not starting or ending with
+/// `-`). Stored in lower case: registrations are keyed by (tenant, webinar, email).
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Email(String);
+
+impl Email {
+    /// Checks an address and lowercases it.
+    pub fn parse(value: &str) -> Result<Self, Invalid> {
+        const RULE: &str =
+            "must be an email address like name@example.com (at most 254 characters)";
+        if value.is_empty() {
+            return Err(Invalid::new("required"));
+        }
+        let bad = || Invalid::new(RULE);
+        if value.len() > 254 || value.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            return Err(bad());
+        }
+        let (local, domain) = value.split_once('@').ok_or_else(bad)?;
+        let local_ok = !local.is_empty()
+            && local.len() <= 64
+            && !local.starts_with('.')
+            && !local.ends_with('.')
+            && !local.contains("..")
+            && !local.contains(['"', '(', ')', ',', ':', ';', '<', '>', '@', '[', '\\', ']']);
+        let labels: Vec<&str> = domain.split('.').collect();
+        let domain_ok = labels.len() >= 2
+            && labels.iter().all(|l| {
+                !l.is_empty()
+                    && l.len() <= 63
+                    && !l.starts_with('-')
+                    && !l.ends_with('-')
+                    && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            });
+        if local_ok && domain_ok {
+            Ok(Self(value.to_lowercase()))
+        } else {
+            Err(bad())
+        }
+    }
+
+    /// The normalised address.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The normalised address, owned.
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl std::fmt::Debug for Email {
+    // Personal data stays out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Email(..)")
+    }
+}
+
+/// A first or last name: 1 to 100 characters, no control characters, no surrounding blanks.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PersonName(String);
+
+impl PersonName {
+    /// Checks a name.
+    pub fn parse(value: &str) -> Result<Self, Invalid> {
+        required_text(value, 100).map(Self)
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The name, owned.
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl std::fmt::Debug for PersonName {
+    // Personal data stays out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PersonName(..)")
+    }
+}
+
+/// A company or job title: at most 255 characters, no control characters, no surrounding
+/// blanks; empty means none.
+pub fn organisation_text(value: &str) -> Result<Option<String>, Invalid> {
+    optional_text(value, 255)
+}
+
+macro_rules! registrant_fields {
+    ($($(#[$doc:meta])* $field:ident / $variant:ident : $max:literal),+ $(,)?) => {
+        /// Every optional ON24 registrant field we accept, by its proto field name (also its
+        /// key in the stored JSON). `None`: not given; `Some("")` on an update: cleared.
+        #[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+        pub struct RegistrantFields {
+            $(
+                $(#[$doc])*
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub $field: Option<String>,
+            )+
+        }
+
+        /// Names one of [`RegistrantFields`]' fields.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum RegistrantField {
+            $(
+                $(#[$doc])*
+                $variant,
+            )+
+        }
+
+        impl RegistrantField {
+            /// Every field, in proto order.
+            pub const ALL: &'static [Self] = &[$(Self::$variant),+];
+
+            /// The proto field name (and stored JSON key).
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Self::$variant => stringify!($field),)+
+                }
+            }
+
+            /// The most characters a value may have.
+            pub fn max_chars(self) -> usize {
+                match self {
+                    $(Self::$variant => $max,)+
+                }
+            }
+        }
+
+        impl RegistrantFields {
+            /// The value of one field.
+            pub fn get(&self, field: RegistrantField) -> Option<&str> {
+                match field {
+                    $(RegistrantField::$variant => self.$field.as_deref(),)+
+                }
+            }
+
+            fn slot(&mut self, field: RegistrantField) -> &mut Option<String> {
+                match field {
+                    $(RegistrantField::$variant => &mut self.$field,)+
+                }
+            }
+        }
+    };
+}
+
+registrant_fields! {
+    /// Job function (ON24 `jobFunction`).
+    job_function / JobFunction: 255,
+    /// Company industry (ON24 `companyIndustry`).
+    company_industry / CompanyIndustry: 255,
+    /// Company size (ON24 `companySize`).
+    company_size / CompanySize: 64,
+    /// Street address, first line (ON24 `addressStreet1`).
+    address_street1 / AddressStreet1: 255,
+    /// Street address, second line (ON24 `addressStreet2`).
+    address_street2 / AddressStreet2: 255,
+    /// City.
+    city / City: 128,
+    /// State or province.
+    state / State: 128,
+    /// Postal code.
+    zip / Zip: 32,
+    /// Country.
+    country / Country: 128,
+    /// Work phone (ON24 `workPhone`).
+    work_phone / WorkPhone: 32,
+    /// Partner reference (ON24 `partnerRef`), for source tracking.
+    partner_ref / PartnerRef: 255,
+    /// Free notes.
+    notes / Notes: 2000,
+    /// ON24 custom field 1.
+    std1 / Std1: 255,
+    /// ON24 custom field 2.
+    std2 / Std2: 255,
+    /// ON24 custom field 3.
+    std3 / Std3: 255,
+    /// ON24 custom field 4.
+    std4 / Std4: 255,
+    /// ON24 custom field 5.
+    std5 / Std5: 255,
+    /// ON24 custom field 6.
+    std6 / Std6: 255,
+    /// ON24 custom field 7.
+    std7 / Std7: 255,
+    /// ON24 custom field 8.
+    std8 / Std8: 255,
+    /// ON24 custom field 9.
+    std9 / Std9: 255,
+    /// ON24 custom field 10.
+    std10 / Std10: 255,
+}
+
+impl RegistrantField {
+    /// True for ON24's custom fields `std1` to `std10` (the proto's `standard_fields` map).
+    pub fn is_standard(self) -> bool {
+        self.name().starts_with("std")
+    }
+
+    /// A named field (not a custom one) by proto name.
+    pub fn named(name: &str) -> Option<Self> {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|f| !f.is_standard() && f.name() == name)
+    }
+
+    /// A custom field by its `standard_fields` key, `std1` to `std10`.
+    pub fn standard(key: &str) -> Option<Self> {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|f| f.is_standard() && f.name() == key)
+    }
+}
+
+impl RegistrantFields {
+    /// Sets `field` to `value` after checking it: at most the field's length, no control
+    /// characters, no surrounding blanks. An empty value is kept (it clears on an update).
+    pub fn set(&mut self, field: RegistrantField, value: &str) -> Result<(), Invalid> {
+        let checked = optional_text(value, field.max_chars())?;
+        *self.slot(field) = Some(checked.unwrap_or_default());
+        Ok(())
+    }
+
+    /// Takes every field `patch` gives (a given empty value clears).
+    pub fn merge(&mut self, patch: RegistrantFields) {
+        for &field in RegistrantField::ALL {
+            if let Some(v) = patch.get(field) {
+                *self.slot(field) = Some(v.to_owned());
+            }
+        }
+    }
+
+    /// The custom fields `std1` to `std10` that are set, by key.
+    pub fn standard(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        RegistrantField::ALL
+            .iter()
+            .filter(|f| f.is_standard())
+            .filter_map(|&f| Some((f.name(), self.get(f)?)))
+    }
+
+    /// The stored form: a JSON object of the fields that are set.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| "{}".into())
+    }
+
+    /// Reads the stored form; keys this version does not know are ignored.
+    pub fn from_json(json: &str) -> Self {
+        serde_json::from_str(json).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Debug for RegistrantFields {
+    // Personal data stays out of logs: only which fields are set.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(
+                RegistrantField::ALL
+                    .iter()
+                    .filter(|&&field| self.get(field).is_some())
+                    .map(|field| field.name()),
+            )
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails() {
+        for ok in ["a@b.co", "first.last+tag@sub.example.com", "x_y@a-b.io"] {
+            assert!(Email::parse(ok).is_ok(), "{ok}");
+        }
+        assert_eq!(
+            Email::parse("Ada@Example.COM")
+                .map(Email::into_string)
+                .ok()
+                .as_deref(),
+            Some("ada@example.com")
+        );
+        for bad in [
+            "", "a", "a@b", "@b.co", "a@.co", "a@b..co", "a b@c.co", "a@b.co\n", "a@@b.co",
+            ".a@b.co", "a@-b.co", "a@b_c.co", " a@b.co ", "a@b.c.",
+        ] {
+            assert!(Email::parse(bad).is_err(), "{bad:?}");
+        }
+        assert!(Email::parse(&format!("{}@b.co", "a".repeat(65))).is_err());
+    }
+
+    #[test]
+    fn names_and_fields() {
+        assert!(PersonName::parse("Ada").is_ok());
+        assert!(PersonName::parse("").is_err());
+        assert!(PersonName::parse(&"x".repeat(101)).is_err());
+        assert_eq!(organisation_text("").ok(), Some(None));
+        assert!(organisation_text(&"x".repeat(256)).is_err());
+        let mut f = RegistrantFields::default();
+        assert!(f.set(RegistrantField::Zip, &"9".repeat(33)).is_err());
+        assert!(f.set(RegistrantField::Notes, &"n".repeat(2000)).is_ok());
+        assert!(f.set(RegistrantField::City, "a\u{0}").is_err());
+        f.set(RegistrantField::Std10, "x").expect("std10");
+        assert_eq!(
+            RegistrantField::standard("std10"),
+            Some(RegistrantField::Std10)
+        );
+        assert_eq!(RegistrantField::standard("std11"), None);
+        assert_eq!(RegistrantField::standard("city"), None);
+        assert_eq!(RegistrantField::named("std1"), None);
+        assert_eq!(f.standard().collect::<Vec<_>>(), vec![("std10", "x")]);
+    }
+
+    #[test]
+    fn stored_form_is_a_json_object_of_set_fields() {
+        let mut f = RegistrantFields::default();
+        f.set(RegistrantField::Country, "FR").expect("country");
+        f.set(RegistrantField::Std2, "b").expect("std2");
+        assert_eq!(f.to_json(), r#"{"country":"FR","std2":"b"}"#);
+        assert_eq!(RegistrantFields::from_json(&f.to_json()), f);
+        let mut patch = RegistrantFields::default();
+        patch.set(RegistrantField::Country, "").expect("clear");
+        f.merge(patch);
+        assert_eq!(f.country.as_deref(), Some(""));
+        assert_eq!(f.std2.as_deref(), Some("b"));
+        assert_eq!(format!("{f:?}"), r#"["country", "std2"]"#);
+        assert_eq!(
+            RegistrantFields::from_json(r#"{"ext_event_user_cd":"x","city":"Lyon"}"#)
+                .city
+                .as_deref(),
+            Some("Lyon")
+        );
+    }
+}

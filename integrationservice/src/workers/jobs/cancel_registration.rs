@@ -1,0 +1,23 @@
+//! `cancel_registration`: cancel a delivered registration at the provider (a registration
+//! never delivered has nothing to cancel there).
+
+use super::{Call, finish};
+use crate::domain::Error;
+use crate::store::models::RegistrationRow;
+use crate::workers::execute::{Effect, Outcome};
+
+pub(super) async fn run(
+    call: Call<'_>,
+    event: i64,
+    reg: RegistrationRow,
+) -> Result<Outcome, Error> {
+    if reg.eventuserid.is_none() {
+        return Ok(Outcome::Done(Effect::Nothing));
+    }
+    let result = call
+        .engine
+        .provider()
+        .cancel_registrant(call.creds, event, &reg.email)
+        .await;
+    Ok(finish(result, |()| Effect::Nothing))
+}

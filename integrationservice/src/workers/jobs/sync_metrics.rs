@@ -1,0 +1,25 @@
+//! `sync_metrics`: pull a webinar's attendee metrics. They are stored chunk by chunk as the
+//! report streams in (never held whole); the sync is recorded as finished with the job's
+//! completion.
+
+use super::{Call, finish};
+use crate::domain::Error;
+use crate::store::models::WebinarRow;
+use crate::workers::execute::{Effect, Outcome};
+
+pub(super) async fn run(call: Call<'_>, webinar: WebinarRow, event: i64) -> Result<Outcome, Error> {
+    let at = crate::store::now_ms();
+    let result = crate::domain::metrics::pull_and_store(
+        call.engine,
+        call.creds,
+        &call.job.tenant,
+        &webinar.id,
+        event,
+        at,
+    )
+    .await?;
+    Ok(finish(result, |_| Effect::MetricsSynced {
+        webinar_id: webinar.id,
+        at,
+    }))
+}

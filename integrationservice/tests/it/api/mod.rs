@@ -1,0 +1,10 @@
+//! The CRM-facing gRPC API over real TLS: authentication, validation, and a tenant's life
+//! through the public API only.
+
+mod auth;
+mod egress;
+pub mod harness;
+mod lifecycle;
+mod on24_fidelity;
+mod promises;
+mod validation;

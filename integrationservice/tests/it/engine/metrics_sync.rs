@@ -1,0 +1,237 @@
+//! A metrics sync bigger than one chunk (`domain::metrics::SYNC_CHUNK` attendees per
+//! transaction): every attendee is stored, each changed registered attendee gets exactly one
+//! ATTENDEE_METRICS feed entry and unchanged ones none, a sync stopped after its first chunk
+//! is completed by the next one, and the webinar's last sync time moves only at the end.
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::Duration;
+
+use integrationservice::domain::metrics::{SYNC_CHUNK, store_chunk};
+use integrationservice::domain::{
+    ChangeKind, Engine, RegistrationInput, RegistrationStatus, TenantId,
+};
+use integrationservice::provider::on24::On24Provider;
+use integrationservice::provider::{ProviderCredentials, WebinarProvider};
+use integrationservice::store::now_ms;
+use on24sim::{SeedAttendees, ViewingRequest};
+use secrecy::SecretString;
+
+use crate::both_backends;
+use crate::engine::harness::{
+    CLIENT_ID, Db, Stack, TOKEN_KEY, TOKEN_SECRET, fast_workers, registrant,
+};
+
+/// Attendees at ON24: more than two chunks, the last one partial.
+const ATTENDEES: usize = 2 * SYNC_CHUNK + SYNC_CHUNK / 4;
+/// Every tenth attendee is registered with us (the feed names registrations).
+const EVERY: usize = 10;
+
+fn email(n: usize) -> String {
+    format!("attendee{n}@example.com")
+}
+
+fn seed(first: usize, count: usize) -> SeedAttendees {
+    SeedAttendees {
+        count: u32::try_from(count).expect("count"),
+        first: first as u64,
+        email_prefix: "attendee".into(),
+        viewing: ViewingRequest {
+            live_minutes: Some(10.0),
+            questions: 1,
+            ..ViewingRequest::default()
+        },
+        ..SeedAttendees::default()
+    }
+}
+
+/// ATTENDEE_METRICS entries after `cursor`, as registration id -> count.
+async fn metric_changes(
+    engine: &Engine,
+    tenant: &TenantId,
+    cursor: i64,
+) -> (HashMap<String, usize>, i64) {
+    let (mut by_registration, mut cursor) = (HashMap::new(), cursor);
+    loop {
+        let page = engine
+            .metrics()
+            .changes(tenant, cursor, 1000)
+            .await
+            .expect("feed");
+        let Some(last) = page.last() else {
+            return (by_registration, cursor);
+        };
+        cursor = last.seq;
+        for c in page
+            .iter()
+            .filter(|c| c.kind == ChangeKind::AttendeeMetrics)
+        {
+            let id = c.registration_id.expect("registration id").to_string();
+            *by_registration.entry(id).or_insert(0) += 1;
+        }
+    }
+}
+
+async fn sync_in_chunks(db: Db) {
+    // The report's read (one ON24 call) is timed; a debug build on a busy machine needs more
+    // than the harness's 5 s for thousands of attendees.
+    let stack = Stack::start_with(db, fast_workers(), Duration::from_secs(30)).await;
+    let engine = &stack.engine;
+    let tenant = stack.tenant.clone();
+    stack.put_credentials(&tenant).await;
+    let (webinar, event) = stack.active_webinar(&tenant, "ev-chunks").await;
+
+    // Every tenth attendee registered and delivered first, so ON24 knows them already.
+    let people: Vec<RegistrationInput> = (0..ATTENDEES)
+        .step_by(EVERY)
+        .map(|n| registrant(&email(n), &format!("First{n}"), "Seeded"))
+        .collect();
+    let registered = people.len();
+    let mut ids: HashMap<String, String> = HashMap::new();
+    for batch in people.chunks(1000) {
+        for outcome in engine
+            .registrations()
+            .register_batch(&tenant, &webinar, batch.to_vec())
+            .await
+            .expect("register")
+        {
+            let r = outcome.result.expect("registered");
+            ids.insert(r.email.clone(), r.id.to_string());
+        }
+    }
+    stack
+        .wait_all(
+            &tenant,
+            &webinar,
+            registered,
+            RegistrationStatus::Delivered,
+            Duration::from_secs(60),
+        )
+        .await;
+    let seeded = stack
+        .sim
+        .control()
+        .seed_attendees(event, &seed(0, ATTENDEES))
+        .await
+        .expect("seed");
+    assert_eq!(seeded.seeded as usize, ATTENDEES);
+    let (_, start) = metric_changes(engine, &tenant, 0).await;
+
+    // A sync that stopped after its first chunk (a crash): that chunk is stored with its
+    // feed entries, the webinar is not marked synced.
+    let provider = On24Provider::with_request_timeout(Duration::from_secs(30)).with_egress(
+        on24_client::EgressPolicy::new(on24_client::DEFAULT_ON24_HOSTS, true),
+    );
+    let creds = ProviderCredentials {
+        client_id: CLIENT_ID as u64,
+        region: "NA".into(),
+        base_url: Some(stack.sim.base_url.clone()),
+        token_key: SecretString::from(TOKEN_KEY.to_owned()),
+        token_secret: SecretString::from(TOKEN_SECRET.to_owned()),
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::channel(ATTENDEES.div_ceil(SYNC_CHUNK));
+    provider
+        .attendee_chunks(&creds, event, SYNC_CHUNK, tx)
+        .await
+        .expect("report");
+    let mut chunks = Vec::new();
+    while let Some(chunk) = rx.recv().await {
+        chunks.push(chunk);
+    }
+    assert_eq!(chunks.iter().map(Vec::len).sum::<usize>(), ATTENDEES);
+    let first = chunks.swap_remove(0);
+    assert_eq!(first.len(), SYNC_CHUNK);
+    let (t, w) = (tenant.to_string(), webinar.to_string());
+    let stored = engine
+        .store()
+        .transaction(move |conn| store_chunk(conn, &t, &w, &first, now_ms()))
+        .await
+        .expect("first chunk");
+    assert_eq!(stored, SYNC_CHUNK);
+    let partial = engine
+        .metrics()
+        .webinar(&tenant, &webinar)
+        .await
+        .expect("metrics");
+    assert_eq!(partial.attendees, SYNC_CHUNK as i64);
+    assert_eq!(
+        partial.last_metrics_at, None,
+        "not synced before every chunk is stored"
+    );
+
+    // The next sync stores the rest: only the rows not stored yet change.
+    let report = engine
+        .metrics()
+        .sync_now(&tenant, &webinar)
+        .await
+        .expect("sync");
+    assert_eq!(report.attendees, ATTENDEES);
+    assert_eq!(report.changed, ATTENDEES - SYNC_CHUNK);
+    let full = engine
+        .metrics()
+        .webinar(&tenant, &webinar)
+        .await
+        .expect("metrics");
+    assert_eq!(full.attendees, ATTENDEES as i64, "every attendee stored");
+    assert_eq!(full.total_live_minutes, 10 * ATTENDEES as i64);
+    assert_eq!(full.questions_asked, ATTENDEES as i64);
+    assert!(full.last_metrics_at.is_some());
+    // Over the stopped sync and this one: one entry per registered attendee, no more.
+    let (changes, cursor) = metric_changes(engine, &tenant, start).await;
+    assert_eq!(
+        changes.len(),
+        registered,
+        "one entry per registered attendee"
+    );
+    assert!(
+        changes.values().all(|&n| n == 1),
+        "no attendee twice: {changes:?}"
+    );
+    let expected: BTreeSet<&String> = ids.values().collect();
+    assert_eq!(changes.keys().collect::<BTreeSet<_>>(), expected);
+
+    // Nothing changed at ON24: nothing written, no feed entry.
+    let again = engine
+        .metrics()
+        .sync_now(&tenant, &webinar)
+        .await
+        .expect("sync");
+    assert_eq!((again.attendees, again.changed), (ATTENDEES, 0));
+    let (changes, cursor) = metric_changes(engine, &tenant, cursor).await;
+    assert!(
+        changes.is_empty(),
+        "unchanged rows wrote feed entries: {changes:?}"
+    );
+
+    // More viewing for ten attendees across the first chunk boundary and ten at the end:
+    // exactly those rows change, the two registered among them get one entry each.
+    for first in [SYNC_CHUNK - 5, ATTENDEES - 10] {
+        stack
+            .sim
+            .control()
+            .seed_attendees(event, &seed(first, 10))
+            .await
+            .expect("seed more");
+    }
+    let more = engine
+        .metrics()
+        .sync_now(&tenant, &webinar)
+        .await
+        .expect("sync");
+    assert_eq!((more.attendees, more.changed), (ATTENDEES, 20));
+    let after = engine
+        .metrics()
+        .webinar(&tenant, &webinar)
+        .await
+        .expect("metrics");
+    assert_eq!(after.attendees, ATTENDEES as i64);
+    assert_eq!(after.total_live_minutes, 10 * (ATTENDEES as i64 + 20));
+    let (changes, _) = metric_changes(engine, &tenant, cursor).await;
+    let expected: BTreeSet<&String> = [SYNC_CHUNK, ATTENDEES - 10]
+        .iter()
+        .map(|&n| &ids[&email(n)])
+        .collect();
+    assert_eq!(changes.keys().collect::<BTreeSet<_>>(), expected);
+    assert!(changes.values().all(|&n| n == 1), "{changes:?}");
+}
+
+both_backends!(sync_larger_than_a_chunk, sync_in_chunks);

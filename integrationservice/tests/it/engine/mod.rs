@@ -1,0 +1,15 @@
+//! The engine and its workers against the real key service, the ON24 simulator and both
+//! database backends: delivery, faults, pausing, polling, replicas, rewrap and metrics sync.
+
+mod create;
+mod faults;
+mod forget;
+pub mod harness;
+mod lifecycle;
+mod metrics_sync;
+mod pause;
+mod poller;
+mod recorder;
+mod refusals;
+mod replicas;
+mod rewrap;
