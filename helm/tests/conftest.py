@@ -59,6 +59,7 @@ VALUE_SETS: dict[str, dict] = {
     "pkcs11-digests": {
         "keyservice": {
             "rootKey": {"provider": "pkcs11"},
+            "audit": {"keySecret": "webinar-keyservice-audit-key"},
             "image": {"repository": "keyservice", "digest": "sha256:" + "a" * 64},
         },
         "integrationservice": {

@@ -69,6 +69,11 @@ def test_keyservice_config(manifests):
     config = config_of(manifests["default"], "keyservice")
     assert config["listen"] == {"main": "0.0.0.0:7443", "health": "0.0.0.0:7080"}
     assert config["root_key"]["source"] == "file:/var/run/secrets/webinar/root-key/root-key"
+    # With an HSM root key the audit key is a mounted Secret (it cannot be derived).
+    assert (
+        config_of(manifests["pkcs11-digests"], "keyservice")["audit"]["key"]
+        == "file:/var/run/secrets/webinar/audit-key/audit-key"
+    )
     pkcs11 = config_of(manifests["pkcs11-digests"], "keyservice")["root_key"]["source"]
     assert pkcs11.startswith("pkcs11:token=webinar;object=webinar-root?module-path=")
     assert pkcs11.endswith("&pin-source=file:/var/run/secrets/webinar/pkcs11-pin/pin")

@@ -47,7 +47,14 @@ file = "policy.toml"       # see docs/keyservice.md for the format
 sink = "stdout"            # "stdout" or "file:/path"
 fsync = "interval"         # always | interval | never (file sink only)
 fsync_interval_ms = 1000
-hmac_key = ""              # key of the associated-data HMAC: "file:/path", "env:VAR", "" = random per start
+# The key of the audit chain's HMAC: "" = derived from the root key (HKDF-SHA-256, label
+# "webinar keyservice audit key v1"; not possible with a pkcs11: root key), or "file:/path"
+# (32 bytes raw, hex or base64; mode 0600, or 0440 as a mounted Kubernetes Secret).
+key = ""
+hmac_key = ""              # key of the associated-data HMAC: "" = derived from the audit key, "file:/path" or "env:VAR"
+instance = ""              # instance named in chain start records; "" = $HOSTNAME, else "keyservice"
+checkpoint_records = 1000  # sign the chain head at least every N records...
+checkpoint_interval_secs = 10  # ...or seconds (kept in <file>.checkpoint and the service log)
 
 [limits]
 max_request_bytes = 1048576  # a full batch with 4 KiB associated data per item fits
@@ -166,8 +173,16 @@ pub struct Audit {
     pub fsync: String,
     /// Interval of the `interval` policy.
     pub fsync_interval_ms: u64,
-    /// Source of the associated-data HMAC key: `file:/path`, `env:VAR` or empty.
+    /// Source of the chain key: `file:/path`, or empty (derived from the root key).
+    pub key: String,
+    /// Source of the associated-data HMAC key: `file:/path`, `env:VAR` or empty (derived).
     pub hmac_key: String,
+    /// Instance name in chain start records; empty: `$HOSTNAME`, else `keyservice`.
+    pub instance: String,
+    /// Records between signed checkpoints.
+    pub checkpoint_records: u64,
+    /// Seconds between signed checkpoints.
+    pub checkpoint_interval_secs: u64,
 }
 
 /// `[limits]`.
@@ -253,6 +268,15 @@ impl Config {
         {
             return invalid("audit.hmac_key", "must be empty, file:/path or env:VAR");
         }
+        if !(self.audit.key.is_empty() || self.audit.key.starts_with("file:")) {
+            return invalid("audit.key", "must be empty or file:/path");
+        }
+        if self.audit.checkpoint_records == 0 || self.audit.checkpoint_interval_secs == 0 {
+            return invalid(
+                "audit.checkpoint_records",
+                "checkpoint_records and checkpoint_interval_secs must be at least 1",
+            );
+        }
         if !(1024..=16 * 1024 * 1024).contains(&self.limits.max_request_bytes) {
             return invalid(
                 "limits.max_request_bytes",
@@ -272,6 +296,25 @@ impl Config {
             return invalid("rotation.check_interval_secs", "must be at least 1");
         }
         Ok(())
+    }
+
+    /// The instance name for audit start records.
+    pub fn audit_instance(&self) -> String {
+        if !self.audit.instance.is_empty() {
+            return self.audit.instance.clone();
+        }
+        std::env::var("HOSTNAME")
+            .ok()
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "keyservice".to_owned())
+    }
+
+    /// When the audit chain signs checkpoints.
+    pub fn audit_checkpoints(&self) -> crate::audit::CheckpointPolicy {
+        crate::audit::CheckpointPolicy {
+            every_records: self.audit.checkpoint_records,
+            every: Duration::from_secs(self.audit.checkpoint_interval_secs),
+        }
     }
 
     /// The audit sink described by `audit.sink` and `audit.fsync*`.

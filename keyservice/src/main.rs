@@ -57,10 +57,21 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum AuditCommand {
-    /// Verifies the hash chain of an audit log file and reports the first broken line.
+    /// Verifies the keyed chain of an audit log file and reports the first broken line. The
+    /// key comes from `--key`, `--root-key`, or the configuration (`audit.key`, else the root
+    /// key); the checkpoint from `--checkpoint`, else `<FILE>.checkpoint` when it exists.
     Verify {
         /// The audit log (JSON lines).
         file: PathBuf,
+        /// The audit key file (as `audit.key = "file:…"`).
+        #[arg(long, conflicts_with = "root_key")]
+        key: Option<PathBuf>,
+        /// A root key to derive the audit key from (`file:…` or `env:…`, as `root_key.source`).
+        #[arg(long)]
+        root_key: Option<String>,
+        /// A signed checkpoint (the checkpoint file, or the JSON of a logged checkpoint).
+        #[arg(long)]
+        checkpoint: Option<PathBuf>,
     },
 }
 
@@ -89,17 +100,14 @@ fn main() -> std::process::ExitCode {
 fn dispatch(cli: Cli) -> Result<std::process::ExitCode> {
     match cli.command {
         Command::Audit {
-            command: AuditCommand::Verify { file },
-        } => match keyservice::audit::verify_file(&file) {
-            Ok(count) => {
-                println!("{}: {count} records, chain intact", file.display());
-                Ok(std::process::ExitCode::SUCCESS)
-            }
-            Err(error) => {
-                println!("{}: BROKEN at {error}", file.display());
-                Ok(std::process::ExitCode::from(2))
-            }
-        },
+            command:
+                AuditCommand::Verify {
+                    file,
+                    key,
+                    root_key,
+                    checkpoint,
+                },
+        } => verify_audit(cli.config.as_deref(), &file, key, root_key, checkpoint),
         Command::RootKey {
             command: RootKeyCommand::Generate { out },
         } => {
@@ -122,6 +130,70 @@ fn dispatch(cli: Cli) -> Result<std::process::ExitCode> {
             };
             runtime.block_on(async_command(command, config))?;
             Ok(std::process::ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn verify_audit(
+    config: Option<&std::path::Path>,
+    file: &std::path::Path,
+    key: Option<PathBuf>,
+    root_key: Option<String>,
+    checkpoint: Option<PathBuf>,
+) -> Result<std::process::ExitCode> {
+    use keyservice::audit::{AuditKey, Checkpoint, checkpoint_path, verify_file};
+    let key = match (key, root_key) {
+        (Some(path), _) => AuditKey::load_file(&path)?,
+        (None, Some(spec)) => keyservice::rootkey::open_with(&spec, true)?.audit_key()?,
+        (None, None) => {
+            let config = Config::load(config)?;
+            let root = if config.audit.key.is_empty() {
+                Some(keyservice::rootkey::open_with(
+                    &config.root_key.source,
+                    config.root_key.allow_group_read,
+                )?)
+            } else {
+                None
+            };
+            keyservice::audit::AuditKeys::load(
+                &config.audit.key,
+                &config.audit.hmac_key,
+                root.as_deref(),
+            )
+            .map_err(anyhow::Error::msg)?
+            .chain
+        }
+    };
+    let checkpoint_file = checkpoint.or_else(|| {
+        let beside = checkpoint_path(file);
+        beside.exists().then_some(beside)
+    });
+    let checkpoint = match &checkpoint_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            Some(Checkpoint::parse(&text).with_context(|| format!("{}", path.display()))?)
+        }
+        None => None,
+    };
+    match verify_file(file, &key, checkpoint.as_ref()) {
+        Ok(report) => {
+            let tail = if report.checkpoint_checked {
+                "reaches its checkpoint"
+            } else {
+                "no checkpoint given: a cut-off tail cannot be detected"
+            };
+            println!(
+                "{}: {} records in {} chains, chain intact, {tail}",
+                file.display(),
+                report.records,
+                report.chains
+            );
+            Ok(std::process::ExitCode::SUCCESS)
+        }
+        Err(error) => {
+            println!("{}: BROKEN at {error}", file.display());
+            Ok(std::process::ExitCode::from(2))
         }
     }
 }

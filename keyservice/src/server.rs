@@ -18,7 +18,7 @@ use tower::limit::GlobalConcurrencyLimitLayer;
 
 use crate::{
     api::{Edge, KeyAdminApi, KeyServiceApi},
-    audit::{AuditEvent, AuditLog, Outcome, load_hmac_key},
+    audit::{AuditEvent, AuditKeys, AuditLog, Outcome},
     authz::{Operation, Policy},
     config::Config,
     domain::{DomainSettings, KeyManager},
@@ -73,20 +73,27 @@ pub async fn open_manager(
     config: &Config,
     settings: DomainSettings,
 ) -> Result<KeyManager, ServeError> {
+    let (store, root) = open_store_and_root(config).await?;
+    Ok(KeyManager::open(store, root, settings).await?)
+}
+
+/// Opens the store (running migrations) and the root key.
+async fn open_store_and_root(
+    config: &Config,
+) -> Result<(Store, Arc<dyn crate::rootkey::RootKey>), ServeError> {
     let url = config.database.url.clone();
     let pool = config.database.pool_size;
     let source = config.root_key.source.clone();
     let allow_group_read = config.root_key.allow_group_read;
     // Both may block (file I/O, PKCS#11 login, migrations).
-    let (store, root) = tokio::task::spawn_blocking(move || {
+    tokio::task::spawn_blocking(move || {
         let store = Store::open(&url, pool).map_err(setup("database"))?;
         let root = crate::rootkey::open_with(&source, allow_group_read)
             .map_err(setup("root_key.source"))?;
         Ok::<_, ServeError>((store, root))
     })
     .await
-    .map_err(setup("startup task"))??;
-    Ok(KeyManager::open(store, root, settings).await?)
+    .map_err(setup("startup task"))?
 }
 
 /// Runs the service until `shutdown` is cancelled.
@@ -106,16 +113,31 @@ pub async fn run(
         client_ca: &config.tls.client_ca,
     })
     .map_err(setup("tls"))?;
-    let hmac_key = load_hmac_key(&config.audit.hmac_key).map_err(setup("audit.hmac_key"))?;
+    let (store, root) = open_store_and_root(&config).await?;
+    let keys = AuditKeys::load(
+        &config.audit.key,
+        &config.audit.hmac_key,
+        Some(root.as_ref()),
+    )
+    .map_err(setup("audit.key"))?;
     let sink = config.audit_sink().map_err(setup("audit"))?;
-    let audit = Arc::new(AuditLog::open(&sink, hmac_key).map_err(setup("audit.sink"))?);
+    let audit = Arc::new(
+        AuditLog::open(
+            &sink,
+            &keys,
+            &config.audit_instance(),
+            config.audit_checkpoints(),
+        )
+        .map_err(setup("audit.sink"))?,
+    );
+    drop(keys);
     let settings = DomainSettings {
         // Rotation runs here, so that it is audited; see `rotation_task`.
         maintenance_interval: None,
         max_batch_items: config.limits.max_batch_items,
         ..DomainSettings::default()
     };
-    let manager = open_manager(&config, settings).await?;
+    let manager = KeyManager::open(store, root, settings).await?;
     let rate = RateLimit::new(config.limits.rate_per_second, config.limits.rate_burst);
     let edge = Edge::new(
         manager.clone(),
@@ -174,7 +196,7 @@ pub async fn run(
     let health_task = tokio::spawn(health_server);
     let rotation = tokio::spawn(rotation_task(
         manager,
-        audit,
+        audit.clone(),
         rate,
         Duration::from_secs(config.rotation.check_interval_secs),
         shutdown.clone(),
@@ -191,6 +213,10 @@ pub async fn run(
     health_stop.cancel();
     rotation.abort();
     let _ = health_task.await;
+    // Sign the head of everything written, so a log cut short after a clean stop is detected.
+    if let Err(error) = audit.checkpoint() {
+        tracing::error!(%error, "final audit checkpoint not written");
+    }
     result.map_err(ServeError::from)
 }
 

@@ -41,6 +41,11 @@ through nested tables.
   "root_key" (dict "source" $rootKeySource "allow_group_read" (eq $ks.rootKey.provider "file"))
   "policy" (dict "file" "/etc/keyservice/policy.toml")
 -}}
+{{- if $ks.audit.keySecret -}}
+{{- $_ := set $config "audit" (dict "key" (printf "file:/var/run/secrets/webinar/audit-key/%s" $ks.audit.keySecretKey)) -}}
+{{- else if ne $ks.rootKey.provider "file" -}}
+{{- fail "keyservice.audit.keySecret is required with rootKey.provider pkcs11 (the audit key cannot be derived from an HSM key)" -}}
+{{- end -}}
 {{- $config = mergeOverwrite $config (deepCopy $ks.config) -}}
 {{- include "webinar.intify" $config -}}
 {{- toToml $config -}}

@@ -41,4 +41,8 @@ impl RootKey for EnvRootKey {
     fn describe(&self) -> String {
         self.0.describe()
     }
+
+    fn audit_key(&self) -> Result<servicekit::audit::AuditKey, RootKeyError> {
+        self.0.audit_key()
+    }
 }

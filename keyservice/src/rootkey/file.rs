@@ -57,6 +57,10 @@ impl RootKey for FileRootKey {
     fn describe(&self) -> String {
         self.0.describe()
     }
+
+    fn audit_key(&self) -> Result<servicekit::audit::AuditKey, RootKeyError> {
+        self.0.audit_key()
+    }
 }
 
 /// Writes a new random root key, base64 with a trailing newline, to `path` with mode 0600.

@@ -32,6 +32,12 @@ pub trait RootKey: Send + Sync + std::fmt::Debug {
     fn unseal(&self, aad: &[u8], sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, RootKeyError>;
     /// A short description for logs (provider kind, token label); never secret.
     fn describe(&self) -> String;
+    /// The audit key derived from the root key (HKDF-SHA-256, `audit::AUDIT_KEY_LABEL`), for
+    /// providers that hold the key in memory; an HSM key never leaves the token, so there
+    /// `audit.key` must name a key file.
+    fn audit_key(&self) -> Result<servicekit::audit::AuditKey, RootKeyError> {
+        Err(RootKeyError::CannotDerive(self.describe()))
+    }
 }
 
 /// Why a root key could not be opened or used. Messages never contain key material or PINs.
@@ -57,6 +63,9 @@ pub enum RootKeyError {
     /// The HSM refused or failed.
     #[error("PKCS#11 error: {0}")]
     Pkcs11(String),
+    /// The provider cannot derive other keys (an HSM key never leaves the token).
+    #[error("root key {0} cannot derive the audit key")]
+    CannotDerive(String),
     /// A sealed blob did not authenticate under this root key and AAD.
     #[error("sealed data does not authenticate under the root key")]
     Unseal,

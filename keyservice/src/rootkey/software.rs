@@ -85,6 +85,13 @@ impl RootKey for SoftwareRootKey {
             .map_err(|_| RootKeyError::Unseal)
     }
 
+    fn audit_key(&self) -> Result<servicekit::audit::AuditKey, RootKeyError> {
+        Ok(servicekit::audit::AuditKey::derive(
+            self.key.as_slice(),
+            crate::audit::AUDIT_KEY_LABEL,
+        ))
+    }
+
     fn describe(&self) -> String {
         self.origin.clone()
     }

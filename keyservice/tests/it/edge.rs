@@ -9,10 +9,18 @@ use tonic::Code;
 
 use crate::support::{ADMIN, KEY, SERVICE, TestDb, TestService, create_key};
 
-fn verify_with_binary(path: &std::path::Path) -> (i32, String) {
+/// Runs `keyservice audit verify` with the audit key derived from the service's root key and
+/// the checkpoint file the service kept beside the log.
+fn verify_with_binary(
+    path: &std::path::Path,
+    root_key: &std::path::Path,
+    checkpoint: &std::path::Path,
+) -> (i32, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_keyservice"))
         .args(["audit", "verify"])
         .arg(path)
+        .arg(format!("--root-key=file:{}", root_key.display()))
+        .arg(format!("--checkpoint={}", checkpoint.display()))
         .output()
         .expect("run keyservice audit verify");
     (
@@ -36,11 +44,17 @@ async fn audit_verify_detects_removed_and_edited_lines() {
         .expect("generate");
     }
     let audit = service.audit_path.clone();
-    let _dir = service.stop().await;
+    let service_dir = service.stop().await;
+    let root_key = service_dir.path().join("root.key");
+    let checkpoint = keyservice::audit::checkpoint_path(&audit);
+    let verify = |path: &std::path::Path| verify_with_binary(path, &root_key, &checkpoint);
 
-    let (code, out) = verify_with_binary(&audit);
+    // The start record, the key's creation and five generates; the final checkpoint signs
+    // the last of them.
+    let (code, out) = verify(&audit);
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("6 records"), "{out}");
+    assert!(out.contains("7 records"), "{out}");
+    assert!(out.contains("reaches its checkpoint"), "{out}");
 
     let text = std::fs::read_to_string(&audit).expect("log");
     let lines: Vec<&str> = text.lines().collect();
@@ -50,7 +64,7 @@ async fn audit_verify_detects_removed_and_edited_lines() {
     let mut kept = lines.clone();
     kept.remove(3);
     std::fs::write(&removed, kept.join("\n") + "\n").expect("write");
-    let (code, out) = verify_with_binary(&removed);
+    let (code, out) = verify(&removed);
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("line 4"), "{out}");
 
@@ -60,9 +74,25 @@ async fn audit_verify_detects_removed_and_edited_lines() {
     assert_ne!(forged, lines[2]);
     changed[2] = &forged;
     std::fs::write(&edited, changed.join("\n") + "\n").expect("write");
-    let (code, out) = verify_with_binary(&edited);
+    let (code, out) = verify(&edited);
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("line 3"), "{out}");
+
+    // Two records swapped.
+    let reordered = dir.path().join("reordered.log");
+    let mut swapped = lines.clone();
+    swapped.swap(4, 5);
+    std::fs::write(&reordered, swapped.join("\n") + "\n").expect("write");
+    let (code, out) = verify(&reordered);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("line 5"), "{out}");
+
+    // The last record cut off: the chain alone is intact, the checkpoint is not reached.
+    let truncated = dir.path().join("truncated.log");
+    std::fs::write(&truncated, lines[..lines.len() - 1].join("\n") + "\n").expect("write");
+    let (code, out) = verify(&truncated);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("truncated"), "{out}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

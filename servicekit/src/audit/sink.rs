@@ -1,17 +1,18 @@
 //! Where audit lines go: stdout (for a log collector) or an append-only file with a
 //! documented fsync policy. Lines are written unbuffered (one `write` per group of lines, see
 //! `AuditLog`), so a crash of the process loses nothing the kernel accepted; the fsync policy
-//! decides what a crash of the machine may lose.
+//! decides what a crash of the machine may lose. A file sink keeps the latest signed
+//! checkpoint beside the log (`<file>.checkpoint`, replaced atomically).
 
 use std::{
     fs::{File, OpenOptions},
     io::{self, Read, Seek, SeekFrom, Write},
     os::unix::fs::OpenOptionsExt,
-    path::PathBuf,
+    path::{Path, PathBuf},
     time::{Duration, Instant},
 };
 
-use super::{AuditError, record};
+use super::AuditError;
 
 /// When the file sink calls `fsync`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,12 +47,20 @@ pub(super) enum Sink {
         file: File,
         fsync: FsyncPolicy,
         last_sync: Instant,
+        checkpoint: PathBuf,
     },
 }
 
+/// Where a file sink keeps its latest checkpoint.
+pub fn checkpoint_path(log: &Path) -> PathBuf {
+    let mut name = log.as_os_str().to_owned();
+    name.push(".checkpoint");
+    PathBuf::from(name)
+}
+
 impl Sink {
-    /// Opens the sink and returns, for a file with records, the (seq, hash) to continue from.
-    pub(super) fn open(config: &SinkConfig) -> Result<(Self, Option<(u64, String)>), AuditError> {
+    /// Opens the sink and returns, for a file with records, its last line.
+    pub(super) fn open(config: &SinkConfig) -> Result<(Self, Option<String>), AuditError> {
         match config {
             SinkConfig::Stdout => Ok((Self::Stdout, None)),
             SinkConfig::File { path, fsync } => {
@@ -76,6 +85,7 @@ impl Sink {
                         file,
                         fsync: *fsync,
                         last_sync: Instant::now(),
+                        checkpoint: checkpoint_path(path),
                     },
                     resume,
                 ))
@@ -95,6 +105,7 @@ impl Sink {
                 file,
                 fsync,
                 last_sync,
+                ..
             } => {
                 file.write_all(bytes)?;
                 let due = match fsync {
@@ -110,10 +121,35 @@ impl Sink {
             }
         }
     }
+
+    /// Replaces the checkpoint file beside a file log (write a temporary file, then rename,
+    /// so a reader sees the old or the new checkpoint, never half of one). Stdout has none.
+    pub(super) fn write_checkpoint(&mut self, line: &[u8]) -> io::Result<()> {
+        let Self::File {
+            checkpoint, fsync, ..
+        } = self
+        else {
+            return Ok(());
+        };
+        let mut temporary = checkpoint.as_os_str().to_owned();
+        temporary.push(".tmp");
+        let temporary = PathBuf::from(temporary);
+        let mut file = OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&temporary)?;
+        file.write_all(line)?;
+        if *fsync != FsyncPolicy::Never {
+            file.sync_data()?;
+        }
+        std::fs::rename(&temporary, checkpoint)
+    }
 }
 
-/// Reads the last line of the file and checks it is an intact record.
-fn last_record(file: &mut File) -> Result<Option<(u64, String)>, String> {
+/// Reads the last non-empty line of the file.
+fn last_record(file: &mut File) -> Result<Option<String>, String> {
     const TAIL: u64 = 64 * 1024;
     let len = file.metadata().map_err(|e| e.to_string())?.len();
     file.seek(SeekFrom::Start(len.saturating_sub(TAIL)))
@@ -121,18 +157,9 @@ fn last_record(file: &mut File) -> Result<Option<(u64, String)>, String> {
     let mut tail = String::new();
     file.read_to_string(&mut tail)
         .map_err(|_| "the end of the file is not UTF-8 text".to_owned())?;
-    let Some(line) = tail.lines().rev().find(|l| !l.trim().is_empty()) else {
-        return Ok(None);
-    };
-    let (body, hash) =
-        record::split_line(line).ok_or_else(|| "the last line has no hash".to_owned())?;
-    if record::hash_body(&body) != hash {
-        return Err("the last line does not match its hash".to_owned());
-    }
-    let value: serde_json::Value =
-        serde_json::from_str(&body).map_err(|_| "the last line is not JSON".to_owned())?;
-    let seq = value["seq"]
-        .as_u64()
-        .ok_or_else(|| "the last line has no seq".to_owned())?;
-    Ok(Some((seq, hash.to_owned())))
+    Ok(tail
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .map(str::to_owned))
 }
