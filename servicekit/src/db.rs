@@ -106,12 +106,11 @@ impl From<r2d2::PoolError> for StoreError {
 }
 
 /// The pragmas every SQLite connection starts with: WAL lets readers run beside the writer,
-/// `synchronous = NORMAL` is durable with WAL except for the last commits on power loss,
 /// `busy_timeout` waits for the writer instead of failing, and foreign keys are enforced.
+/// `synchronous` follows [`PoolOptions::sync_every_commit`].
 const SQLITE_PRAGMAS: &[&str] = &[
     "PRAGMA busy_timeout = 15000",
     "PRAGMA journal_mode = WAL",
-    "PRAGMA synchronous = NORMAL",
     "PRAGMA foreign_keys = ON",
 ];
 
@@ -124,12 +123,18 @@ pub struct PoolOptions {
     /// Check each connection with a query before handing it out. Without it a connection that
     /// died fails its next query, diesel marks it broken and the pool drops it on return.
     pub test_on_check_out: bool,
+    /// SQLite `synchronous = FULL`: every commit survives a power loss. Off, it is `NORMAL`,
+    /// durable with WAL except for the last commits on power loss, which the integration
+    /// service's outbox tolerates (a lost write was never acknowledged to a replica) but the
+    /// key service does not (a KEK version that already wrapped data keys must never vanish).
+    pub sync_every_commit: bool,
 }
 
 /// Opens connections of the right variant, with the pragmas on SQLite.
 #[derive(Debug)]
 pub struct Manager {
     backend: Backend,
+    synchronous: &'static str,
 }
 
 impl ManageConnection for Manager {
@@ -144,7 +149,7 @@ impl ManageConnection for Manager {
             Backend::Sqlite(path) => {
                 let mut conn =
                     SqliteConnection::establish(path).map_err(r2d2::Error::ConnectionError)?;
-                for pragma in SQLITE_PRAGMAS {
+                for pragma in SQLITE_PRAGMAS.iter().chain([&self.synchronous]) {
                     diesel::sql_query(*pragma)
                         .execute(&mut conn)
                         .map_err(r2d2::Error::QueryError)?;
@@ -186,6 +191,11 @@ impl Pool {
             .connection_timeout(Duration::from_secs(10))
             .build(Manager {
                 backend: backend.clone(),
+                synchronous: if options.sync_every_commit {
+                    "PRAGMA synchronous = FULL"
+                } else {
+                    "PRAGMA synchronous = NORMAL"
+                },
             })
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         Ok(Self { pool, backend })

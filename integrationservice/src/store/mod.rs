@@ -62,6 +62,7 @@ impl Store {
                 // connection that died fails its next query, diesel marks it broken and the
                 // pool drops it on return; the caller gets UNAVAILABLE and retries.
                 test_on_check_out: false,
+                sync_every_commit: false,
             },
         )?;
         Ok(Self {

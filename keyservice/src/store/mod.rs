@@ -36,6 +36,8 @@ impl Store {
             PoolOptions {
                 max_connections,
                 test_on_check_out: true,
+                // A KEK version that wrapped data keys must survive a power loss.
+                sync_every_commit: true,
             },
         )?;
         pool.migrate(PG_MIGRATIONS, SQLITE_MIGRATIONS, Some(MIGRATION_LOCK))?;
