@@ -8,6 +8,7 @@ pub mod crypto;
 pub mod domain;
 pub mod keyclient;
 pub mod provider;
+pub mod registrant_fields;
 pub mod server;
 pub mod status;
 pub mod store;

@@ -3,8 +3,6 @@
 //! `AddRegistrantForm`), named once here. The API fills them from the proto, the store keeps
 //! them as one JSON column, and the provider maps them to ON24's form.
 
-use serde::{Deserialize, Serialize};
-
 use super::Invalid;
 use super::webinar_fields::{optional_text, required_text};
 
@@ -102,133 +100,7 @@ pub fn organisation_text(value: &str) -> Result<Option<String>, Invalid> {
     optional_text(value, 255)
 }
 
-macro_rules! registrant_fields {
-    ($($(#[$doc:meta])* $field:ident / $variant:ident : $max:literal),+ $(,)?) => {
-        /// Every optional ON24 registrant field we accept, by its proto field name (also its
-        /// key in the stored JSON). `None`: not given; `Some("")` on an update: cleared.
-        #[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-        pub struct RegistrantFields {
-            $(
-                $(#[$doc])*
-                #[serde(default, skip_serializing_if = "Option::is_none")]
-                pub $field: Option<String>,
-            )+
-        }
-
-        /// Names one of [`RegistrantFields`]' fields.
-        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-        pub enum RegistrantField {
-            $(
-                $(#[$doc])*
-                $variant,
-            )+
-        }
-
-        impl RegistrantField {
-            /// Every field, in proto order.
-            pub const ALL: &'static [Self] = &[$(Self::$variant),+];
-
-            /// The proto field name (and stored JSON key).
-            pub fn name(self) -> &'static str {
-                match self {
-                    $(Self::$variant => stringify!($field),)+
-                }
-            }
-
-            /// The most characters a value may have.
-            pub fn max_chars(self) -> usize {
-                match self {
-                    $(Self::$variant => $max,)+
-                }
-            }
-        }
-
-        impl RegistrantFields {
-            /// The value of one field.
-            pub fn get(&self, field: RegistrantField) -> Option<&str> {
-                match field {
-                    $(RegistrantField::$variant => self.$field.as_deref(),)+
-                }
-            }
-
-            fn slot(&mut self, field: RegistrantField) -> &mut Option<String> {
-                match field {
-                    $(RegistrantField::$variant => &mut self.$field,)+
-                }
-            }
-        }
-    };
-}
-
-registrant_fields! {
-    /// Job function (ON24 `jobFunction`).
-    job_function / JobFunction: 255,
-    /// Company industry (ON24 `companyIndustry`).
-    company_industry / CompanyIndustry: 255,
-    /// Company size (ON24 `companySize`).
-    company_size / CompanySize: 64,
-    /// Street address, first line (ON24 `addressStreet1`).
-    address_street1 / AddressStreet1: 255,
-    /// Street address, second line (ON24 `addressStreet2`).
-    address_street2 / AddressStreet2: 255,
-    /// City.
-    city / City: 128,
-    /// State or province.
-    state / State: 128,
-    /// Postal code.
-    zip / Zip: 32,
-    /// Country.
-    country / Country: 128,
-    /// Work phone (ON24 `workPhone`).
-    work_phone / WorkPhone: 32,
-    /// Partner reference (ON24 `partnerRef`), for source tracking.
-    partner_ref / PartnerRef: 255,
-    /// Free notes.
-    notes / Notes: 2000,
-    /// ON24 custom field 1.
-    std1 / Std1: 255,
-    /// ON24 custom field 2.
-    std2 / Std2: 255,
-    /// ON24 custom field 3.
-    std3 / Std3: 255,
-    /// ON24 custom field 4.
-    std4 / Std4: 255,
-    /// ON24 custom field 5.
-    std5 / Std5: 255,
-    /// ON24 custom field 6.
-    std6 / Std6: 255,
-    /// ON24 custom field 7.
-    std7 / Std7: 255,
-    /// ON24 custom field 8.
-    std8 / Std8: 255,
-    /// ON24 custom field 9.
-    std9 / Std9: 255,
-    /// ON24 custom field 10.
-    std10 / Std10: 255,
-}
-
-impl RegistrantField {
-    /// True for ON24's custom fields `std1` to `std10` (the proto's `standard_fields` map).
-    pub fn is_standard(self) -> bool {
-        self.name().starts_with("std")
-    }
-
-    /// A named field (not a custom one) by proto name.
-    pub fn named(name: &str) -> Option<Self> {
-        Self::ALL
-            .iter()
-            .copied()
-            .find(|f| !f.is_standard() && f.name() == name)
-    }
-
-    /// A custom field by its `standard_fields` key, `std1` to `std10`.
-    pub fn standard(key: &str) -> Option<Self> {
-        Self::ALL
-            .iter()
-            .copied()
-            .find(|f| f.is_standard() && f.name() == key)
-    }
-}
+pub use crate::registrant_fields::{RegistrantField, RegistrantFields};
 
 impl RegistrantFields {
     /// Sets `field` to `value` after checking it: at most the field's length, no control
@@ -237,47 +109,6 @@ impl RegistrantFields {
         let checked = optional_text(value, field.max_chars())?;
         *self.slot(field) = Some(checked.unwrap_or_default());
         Ok(())
-    }
-
-    /// Takes every field `patch` gives (a given empty value clears).
-    pub fn merge(&mut self, patch: RegistrantFields) {
-        for &field in RegistrantField::ALL {
-            if let Some(v) = patch.get(field) {
-                *self.slot(field) = Some(v.to_owned());
-            }
-        }
-    }
-
-    /// The custom fields `std1` to `std10` that are set, by key.
-    pub fn standard(&self) -> impl Iterator<Item = (&'static str, &str)> {
-        RegistrantField::ALL
-            .iter()
-            .filter(|f| f.is_standard())
-            .filter_map(|&f| Some((f.name(), self.get(f)?)))
-    }
-
-    /// The stored form: a JSON object of the fields that are set.
-    pub fn to_json(&self) -> String {
-        serde_json::to_string(self).unwrap_or_else(|_| "{}".into())
-    }
-
-    /// Reads the stored form; keys this version does not know are ignored.
-    pub fn from_json(json: &str) -> Self {
-        serde_json::from_str(json).unwrap_or_default()
-    }
-}
-
-impl std::fmt::Debug for RegistrantFields {
-    // Personal data stays out of logs: only which fields are set.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list()
-            .entries(
-                RegistrantField::ALL
-                    .iter()
-                    .filter(|&&field| self.get(field).is_some())
-                    .map(|field| field.name()),
-            )
-            .finish()
     }
 }
 

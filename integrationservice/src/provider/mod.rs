@@ -131,7 +131,7 @@ pub struct RegistrantSpec {
     /// The CRM's id of the contact (ON24: `extEventUserCd`).
     pub crm_reference_id: Option<String>,
     /// The other registrant fields (ON24's `AddRegistrantForm`).
-    pub fields: crate::domain::RegistrantFields,
+    pub fields: crate::registrant_fields::RegistrantFields,
 }
 
 impl std::fmt::Debug for RegistrantSpec {

@@ -503,7 +503,7 @@ fn attendee_report(a: on24_client::Attendee) -> Option<AttendeeReport> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::RegistrantField;
+    use crate::registrant_fields::{RegistrantField, RegistrantFields};
 
     #[test]
     fn every_accepted_field_and_the_crm_id_are_in_the_form() {
@@ -514,7 +514,7 @@ mod tests {
             company: Some("C".into()),
             job_title: Some("D".into()),
             crm_reference_id: Some("crm-1".into()),
-            fields: crate::domain::RegistrantFields::from_json(
+            fields: RegistrantFields::from_json(
                 &serde_json::Value::Object(
                     RegistrantField::ALL
                         .iter()
