@@ -89,8 +89,8 @@ def test_integrationservice_config(manifests):
     assert config["keyservice"]["cert_file"].startswith("/var/run/secrets/webinar/keyservice-client/")
     # The migration Jobs migrate; the pods don't race them.
     assert config["database"]["migrate_on_start"] is False
-    assert config["on24"]["allow_http"] is False
-    assert config_of(manifests["on24sim"], "integrationservice")["on24"]["allow_http"] is True
+    assert config["on24"]["allow_loopback"] is False
+    assert config_of(manifests["on24sim"], "integrationservice")["on24"]["allow_loopback"] is True
     policy = tomllib.loads(find(manifests["default"], "ConfigMap", "integrationservice")[0]["data"]["tenant-policy.toml"])
     assert policy == {}, "deny by default: no principal unless the operator lists one"
 

@@ -87,7 +87,7 @@ keys = {{ .keys | toJson }}
     "cert_file" "/var/run/secrets/webinar/keyservice-client/tls.crt"
     "key_file" "/var/run/secrets/webinar/keyservice-client/tls.key"
     "key_id" $is.keyserviceKeyId)
-  "on24" (dict "allow_http" .Values.on24sim.enabled)
+  "on24" (dict "allow_loopback" .Values.on24sim.enabled)
 -}}
 {{- $config = mergeOverwrite $config (deepCopy $is.config) -}}
 {{- include "webinar.intify" $config -}}
