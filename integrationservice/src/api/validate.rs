@@ -104,35 +104,6 @@ pub fn access_token(value: &str) -> Result<(), String> {
     }
 }
 
-/// An ON24 API base URL: https (http only if allowed), no credentials, query or fragment.
-pub fn base_url(value: &str, allow_http: bool) -> Result<(), String> {
-    if value.is_empty() {
-        return Ok(());
-    }
-    let url = reqwest::Url::parse(value).map_err(|_| "must be an absolute URL".to_string())?;
-    let scheme_ok = url.scheme() == "https" || allow_http && url.scheme() == "http";
-    if !scheme_ok {
-        return Err(if allow_http {
-            "must be an http or https URL".into()
-        } else {
-            "must be an https URL".into()
-        });
-    }
-    if url.host_str().is_none()
-        || !url.username().is_empty()
-        || url.password().is_some()
-        || url.query().is_some()
-        || url.fragment().is_some()
-        || value.len() > 512
-    {
-        return Err(
-            "must be a plain URL (no credentials, query or fragment; at most 512 characters)"
-                .into(),
-        );
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,9 +113,5 @@ mod tests {
         assert!(on24_client_id("12345").is_ok());
         assert!(on24_client_id("12a").is_err());
         assert!(access_token("short").is_err());
-        assert!(base_url("https://api.on24.com/v2", false).is_ok());
-        assert!(base_url("http://127.0.0.1:9080/v2", false).is_err());
-        assert!(base_url("http://127.0.0.1:9080/v2", true).is_ok());
-        assert!(base_url("https://u:p@x.com/v2", false).is_err());
     }
 }
