@@ -171,7 +171,7 @@ async fn main() {
         if pass != "first" {
             reports.iter_mut().for_each(|r| r.questions_asked += 1);
         }
-        let (t, w) = (tenant.to_string(), webinar.to_string());
+        let (t, w) = (tenant.clone(), webinar);
         let started = Instant::now();
         let changed = engine
             .store()

@@ -6,6 +6,8 @@ pub mod auth;
 pub mod config;
 pub mod crypto;
 pub mod domain;
+pub mod ids;
+pub mod invalid;
 pub mod keyclient;
 pub mod provider;
 pub mod registrant_fields;

@@ -221,10 +221,7 @@ impl ProviderConfigService for ProviderConfigApi {
         let mut config = engine.providers().put(&put.tenant, input).await?;
         if put.live_check {
             // The check above passed: record it rather than calling ON24 a second time.
-            engine
-                .providers()
-                .record(put.tenant.as_str(), &Ok(()))
-                .await?;
+            engine.providers().record(&put.tenant, &Ok(())).await?;
             config = engine.providers().get(&put.tenant).await?;
         }
         Ok(Response::new(PutOn24CredentialsResponse {

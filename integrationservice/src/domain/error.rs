@@ -2,6 +2,8 @@
 //! the caller (no secrets, no SQL, no personal data); details of unexpected failures are
 //! logged where they happen and the caller gets a plain internal error.
 
+pub use crate::invalid::Invalid;
+
 use crate::crypto::CryptoError;
 use crate::keyclient::KeyError;
 use crate::store::StoreError;
@@ -73,32 +75,11 @@ impl Error {
     }
 }
 
-/// Why a value was refused: the rule it breaks, in words a caller can act on. It never holds
-/// the value (which may be personal data or a secret); [`Invalid::at`] names the field.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct Invalid(std::borrow::Cow<'static, str>);
-
+/// The validation error of a field (see [`Invalid`]).
 impl Invalid {
-    /// A refusal stating `rule`.
-    pub fn new(rule: impl Into<std::borrow::Cow<'static, str>>) -> Self {
-        Self(rule.into())
-    }
-
-    /// The rule, as a field violation's description.
-    pub fn rule(&self) -> &str {
-        &self.0
-    }
-
     /// The validation error of `field` (a proto field path, e.g. `webinar.title`).
     pub fn at(self, field: impl Into<String>) -> Error {
-        Error::invalid(field, self.0)
-    }
-}
-
-impl From<Invalid> for String {
-    fn from(i: Invalid) -> Self {
-        i.0.into_owned()
+        Error::invalid(field, String::from(self))
     }
 }
 

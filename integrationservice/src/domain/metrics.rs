@@ -58,10 +58,10 @@ fn joined(
     }
 }
 
-fn to_row(tenant: &str, webinar: &str, r: &AttendeeReport, now: i64) -> MetricsRow {
+fn to_row(tenant: &TenantId, webinar: &WebinarId, r: &AttendeeReport, now: i64) -> MetricsRow {
     MetricsRow {
-        tenant: tenant.to_owned(),
-        webinar_id: webinar.to_owned(),
+        tenant: tenant.to_string(),
+        webinar_id: webinar.to_string(),
         email: r.email.clone(),
         eventuserid: r.eventuserid,
         live_minutes: r.live_minutes,
@@ -94,8 +94,8 @@ fn same_figures(a: &MetricsRow, b: &MetricsRow) -> bool {
 /// The webinar's registrations of these emails, by email.
 fn registrations_by_email(
     conn: &mut DbConnection,
-    tenant: &str,
-    webinar: &str,
+    tenant: &TenantId,
+    webinar: &WebinarId,
     emails: &[String],
 ) -> diesel::QueryResult<HashMap<String, RegistrationRow>> {
     Ok(registrations::by_emails(conn, tenant, webinar, emails)?
@@ -124,8 +124,8 @@ const SYNC_QUEUE: usize = 50;
 /// them, writes only what is still missing or different.
 pub fn store_chunk(
     conn: &mut DbConnection,
-    tenant: &str,
-    webinar: &str,
+    tenant: &TenantId,
+    webinar: &WebinarId,
     reports: &[AttendeeReport],
     now: i64,
 ) -> Result<usize, Error> {
@@ -169,8 +169,8 @@ pub fn store_chunk(
 /// Records that a sync of the webinar finished at `now`, once every chunk is stored.
 pub fn finish_sync(
     conn: &mut DbConnection,
-    tenant: &str,
-    webinar: &str,
+    tenant: &TenantId,
+    webinar: &WebinarId,
     now: i64,
 ) -> Result<(), Error> {
     webinars::set_last_metrics(conn, tenant, webinar, now)?;
@@ -188,8 +188,8 @@ pub fn finish_sync(
 pub async fn pull_and_store(
     engine: &Engine,
     creds: &crate::provider::ProviderCredentials,
-    tenant: &str,
-    webinar: &str,
+    tenant: &TenantId,
+    webinar: &WebinarId,
     event: i64,
     now: i64,
 ) -> Result<Result<(usize, usize), crate::provider::ProviderError>, Error> {
@@ -201,7 +201,7 @@ pub async fn pull_and_store(
         let (mut attendees, mut changed) = (0, 0);
         while let Some(chunk) = rx.recv().await {
             attendees += chunk.len();
-            let (t, w) = (tenant.to_owned(), webinar.to_owned());
+            let (t, w) = (tenant.clone(), *webinar);
             let n = engine
                 .store
                 .transaction(move |conn| store_chunk(conn, &t, &w, &chunk, now))
@@ -239,8 +239,8 @@ pub async fn pull_and_store(
 /// the report streams); this whole-report form is the engine benchmark's store-side figure.
 pub fn store_reports(
     conn: &mut DbConnection,
-    tenant: &str,
-    webinar: &str,
+    tenant: &TenantId,
+    webinar: &WebinarId,
     reports: &[AttendeeReport],
 ) -> Result<usize, Error> {
     let now = now_ms();
@@ -267,7 +267,7 @@ impl Metrics<'_> {
         let limit = paging::limit(page_size)?;
         let kind = format!("attendees/{webinar}");
         let after = paging::decode_page_token(&kind, page_token)?;
-        let (t, w) = (tenant.to_string(), webinar.to_string());
+        let (t, w) = (tenant.clone(), *webinar);
         self.engine
             .store
             .run(move |conn| {
@@ -293,11 +293,7 @@ impl Metrics<'_> {
         webinar: &WebinarId,
         registration: &RegistrationId,
     ) -> Result<Option<AttendeeMetrics>, Error> {
-        let (t, w, r) = (
-            tenant.to_string(),
-            webinar.to_string(),
-            registration.to_string(),
-        );
+        let (t, w, r) = (tenant.clone(), *webinar, *registration);
         self.engine
             .store
             .run(move |conn| {
@@ -317,7 +313,7 @@ impl Metrics<'_> {
         tenant: &TenantId,
         webinar: &WebinarId,
     ) -> Result<WebinarMetrics, Error> {
-        let (t, w) = (tenant.to_string(), webinar.to_string());
+        let (t, w) = (tenant.clone(), *webinar);
         self.engine
             .store
             .run(move |conn| {
@@ -363,8 +359,7 @@ impl Metrics<'_> {
         tenant: &TenantId,
         webinar: &WebinarId,
     ) -> Result<SyncReport, Error> {
-        let (tenant, webinar) = (tenant.as_str(), webinar.to_string());
-        let (t, w) = (tenant.to_owned(), webinar.clone());
+        let (t, w) = (tenant.clone(), *webinar);
         let row = self
             .engine
             .store
@@ -375,13 +370,13 @@ impl Metrics<'_> {
         })?;
         let creds = self.engine.providers().credentials(tenant).await?;
         let now = now_ms();
-        let pulled = pull_and_store(self.engine, &creds, tenant, &webinar, event, now).await?;
+        let pulled = pull_and_store(self.engine, &creds, tenant, webinar, event, now).await?;
         self.engine
             .providers()
             .record(tenant, &pulled.as_ref().map(|_| ()).map_err(Clone::clone))
             .await?;
         let (attendees, changed) = pulled.map_err(|e| Error::Unavailable(e.to_string()))?;
-        let (t, w) = (tenant.to_owned(), webinar.to_owned());
+        let (t, w) = (tenant.clone(), *webinar);
         self.engine
             .store
             .transaction(move |conn| finish_sync(conn, &t, &w, now))
@@ -400,7 +395,7 @@ impl Metrics<'_> {
             return Err(Error::invalid("cursor", "must not be negative"));
         }
         let limit = paging::limit(limit)?;
-        let t = tenant.to_string();
+        let t = tenant.clone();
         let rows = self
             .engine
             .store

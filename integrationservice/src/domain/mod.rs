@@ -4,7 +4,6 @@
 //! workers and the change watchers in this process (other replicas poll).
 
 pub mod error;
-pub mod ids;
 pub mod jobs;
 pub mod metrics;
 pub mod paging;
@@ -19,8 +18,8 @@ use std::sync::Arc;
 
 use tokio::sync::{Notify, watch};
 
+pub use crate::ids::{RegistrationId, TenantId, WebinarId};
 pub use error::{Error, Invalid};
-pub use ids::{RegistrationId, TenantId, WebinarId};
 pub use paging::PageSize;
 pub use registrant::{Email, PersonName, RegistrantField, RegistrantFields, organisation_text};
 pub use types::*;

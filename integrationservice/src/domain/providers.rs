@@ -126,7 +126,7 @@ fn decode_secret(plain: &[u8]) -> Option<(SecretString, SecretString)> {
 }
 
 /// Holds a tenant's work: jobs PAUSED, undelivered registrations PAUSED (with feed entries).
-pub(crate) fn pause_tenant(conn: &mut DbConnection, tenant: &str) -> diesel::QueryResult<()> {
+pub(crate) fn pause_tenant(conn: &mut DbConnection, tenant: &TenantId) -> diesel::QueryResult<()> {
     outbox::pause_tenant(conn, tenant)?;
     let moved = registrations::move_status(
         conn,
@@ -142,7 +142,7 @@ pub(crate) fn pause_tenant(conn: &mut DbConnection, tenant: &str) -> diesel::Que
 }
 
 /// Releases a tenant's held work.
-pub(crate) fn resume_tenant(conn: &mut DbConnection, tenant: &str) -> diesel::QueryResult<()> {
+pub(crate) fn resume_tenant(conn: &mut DbConnection, tenant: &TenantId) -> diesel::QueryResult<()> {
     outbox::resume_tenant(conn, tenant)?;
     let moved = registrations::move_status(
         conn,
@@ -163,11 +163,14 @@ pub(crate) fn is_blocked(row: &ProviderConfigRow) -> bool {
 }
 
 /// The tenant's live configuration, or `IntegrationDisabled`.
-pub(crate) fn enabled(conn: &mut DbConnection, tenant: &str) -> Result<ProviderConfigRow, Error> {
+pub(crate) fn enabled(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+) -> Result<ProviderConfigRow, Error> {
     match providers::get(conn, tenant)? {
         Some(row) if !row.deleted => Ok(row),
         _ => Err(Error::IntegrationDisabled {
-            tenant: tenant.to_owned(),
+            tenant: tenant.to_string(),
             reason: "no ON24 credentials are configured for this tenant".into(),
         }),
     }
@@ -181,7 +184,6 @@ impl ProviderConfigs<'_> {
         tenant: &TenantId,
         input: CredentialsInput,
     ) -> Result<ProviderConfig, Error> {
-        let tenant = tenant.as_str();
         let (client_id, region) = validate_input(&input)?;
         let creds = ProviderCredentials {
             client_id,
@@ -196,14 +198,14 @@ impl ProviderConfigs<'_> {
         } else {
             None
         };
-        let t = tenant.to_owned();
+        let t = tenant.clone();
         let previous = self
             .engine
             .store
             .run(move |conn| providers::get(conn, &t).map_err(Error::from))
             .await?;
         let secret_version = previous.as_ref().map_or(1, |p| p.secret_version + 1);
-        let aad = credentials_aad(tenant, secret_version);
+        let aad = credentials_aad(tenant.as_str(), secret_version);
         let plain = encode_secret(&input.access_token_key, &input.access_token_secret);
         let sealed = self.engine.envelope.seal(&aad, &plain).await?;
         drop(plain);
@@ -217,7 +219,7 @@ impl ProviderConfigs<'_> {
             .clone()
             .unwrap_or((CredentialStatus::Unchecked, None));
         let row = ProviderConfigRow {
-            tenant: tenant.to_owned(),
+            tenant: tenant.to_string(),
             provider: self.engine.provider.name().to_owned(),
             client_id: i64::try_from(client_id)
                 .map_err(|_| Error::invalid("credentials.client_id", "is too large"))?,
@@ -241,23 +243,19 @@ impl ProviderConfigs<'_> {
         };
         let blocked = status.blocks_calls();
         let saved = row.clone();
+        let t = tenant.clone();
         self.engine
             .store
             .transaction(move |conn| {
                 providers::put(conn, &row)?;
                 if blocked {
-                    pause_tenant(conn, &row.tenant)?;
+                    pause_tenant(conn, &t)?;
                 } else {
-                    resume_tenant(conn, &row.tenant)?;
+                    resume_tenant(conn, &t)?;
                 }
                 changes::append(
                     conn,
-                    &[changes::change(
-                        &row.tenant,
-                        ChangeKind::Credentials,
-                        None,
-                        None,
-                    )],
+                    &[changes::change(&t, ChangeKind::Credentials, None, None)],
                 )?;
                 Ok::<_, Error>(())
             })
@@ -269,7 +267,7 @@ impl ProviderConfigs<'_> {
 
     /// The tenant's configuration without secrets.
     pub async fn get(&self, tenant: &TenantId) -> Result<ProviderConfig, Error> {
-        let t = tenant.to_string();
+        let t = tenant.clone();
         let row = self
             .engine
             .store
@@ -285,9 +283,9 @@ impl ProviderConfigs<'_> {
 
     /// Calls the provider now with the stored credentials and records the outcome.
     pub async fn check(&self, tenant: &TenantId) -> Result<ProviderConfig, Error> {
-        let creds = self.credentials(tenant.as_str()).await?;
+        let creds = self.credentials(tenant).await?;
         let result = self.engine.provider.check_credentials(&creds).await;
-        self.record(tenant.as_str(), &result).await?;
+        self.record(tenant, &result).await?;
         self.get(tenant).await
     }
 
@@ -296,7 +294,7 @@ impl ProviderConfigs<'_> {
     /// the undelivered ones this deletion paused, plus any already paused because the
     /// provider had refused the credentials (they too now wait for new credentials).
     pub async fn delete(&self, tenant: &TenantId) -> Result<i64, Error> {
-        let t = tenant.to_string();
+        let t = tenant.clone();
         let paused = self
             .engine
             .store
@@ -322,22 +320,25 @@ impl ProviderConfigs<'_> {
     }
 
     /// Decrypts the tenant's credentials for one use.
-    pub async fn credentials(&self, tenant: &str) -> Result<ProviderCredentials, Error> {
+    pub async fn credentials(&self, tenant: &TenantId) -> Result<ProviderCredentials, Error> {
         self.decrypt(tenant, false).await
     }
 
     /// Like `credentials`, but refuses (IntegrationDisabled) while the provider refuses them,
     /// so background work does not call the provider with credentials known to be bad.
-    pub async fn credentials_for_work(&self, tenant: &str) -> Result<ProviderCredentials, Error> {
+    pub async fn credentials_for_work(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<ProviderCredentials, Error> {
         self.decrypt(tenant, true).await
     }
 
     async fn decrypt(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         refuse_blocked: bool,
     ) -> Result<ProviderCredentials, Error> {
-        let t = tenant.to_owned();
+        let t = tenant.clone();
         let row = self
             .engine
             .store
@@ -345,7 +346,7 @@ impl ProviderConfigs<'_> {
                 let row = enabled(conn, &t)?;
                 if refuse_blocked && is_blocked(&row) {
                     return Err(Error::IntegrationDisabled {
-                        tenant: t,
+                        tenant: t.to_string(),
                         reason: "ON24 refused the credentials".into(),
                     });
                 }
@@ -360,20 +361,20 @@ impl ProviderConfigs<'_> {
     /// refused configuration, otherwise decrypts for one use.
     pub async fn credentials_for_work_from(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         row: Option<ProviderConfigRow>,
     ) -> Result<ProviderCredentials, Error> {
         let row = match row {
             Some(row) if !row.deleted && !is_blocked(&row) => row,
             Some(row) if !row.deleted => {
                 return Err(Error::IntegrationDisabled {
-                    tenant: tenant.to_owned(),
+                    tenant: tenant.to_string(),
                     reason: "ON24 refused the credentials".into(),
                 });
             }
             _ => {
                 return Err(Error::IntegrationDisabled {
-                    tenant: tenant.to_owned(),
+                    tenant: tenant.to_string(),
                     reason: "no ON24 credentials are configured for this tenant".into(),
                 });
             }
@@ -383,7 +384,7 @@ impl ProviderConfigs<'_> {
 
     async fn open_row(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         row: ProviderConfigRow,
     ) -> Result<ProviderCredentials, Error> {
         let sealed = Sealed {
@@ -395,7 +396,10 @@ impl ProviderConfigs<'_> {
         let plain = self
             .engine
             .envelope
-            .open(&credentials_aad(tenant, row.secret_version), &sealed)
+            .open(
+                &credentials_aad(tenant.as_str(), row.secret_version),
+                &sealed,
+            )
             .await?;
         let (token_key, token_secret) = decode_secret(&plain).ok_or(Error::Internal)?;
         Ok(ProviderCredentials {
@@ -411,13 +415,13 @@ impl ProviderConfigs<'_> {
     /// tenant's work so the provider is not hammered with credentials it rejects.
     pub async fn record(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         result: &Result<(), ProviderError>,
     ) -> Result<(), Error> {
         let Some((status, message)) = status_of(result) else {
             return Ok(());
         };
-        let t = tenant.to_owned();
+        let t = tenant.clone();
         let paused = self
             .engine
             .store

@@ -40,7 +40,7 @@ pub fn view(row: &WebinarRow) -> Webinar {
 }
 
 fn job(row: &WebinarRow, kind: JobKind, paused: bool) -> NewJob {
-    let mut job = outbox::new_job(&row.tenant, kind, Some(&row.id), None, None);
+    let mut job = outbox::new_job(&row.tenant_id(), kind, Some(&row.webinar()), None, None);
     if paused {
         job.state = outbox::PAUSED.to_owned();
     }
@@ -49,7 +49,11 @@ fn job(row: &WebinarRow, kind: JobKind, paused: bool) -> NewJob {
 
 /// A webinar of the tenant that still takes writes (registrations, updates, metrics pulls):
 /// NOT_FOUND if the tenant has no such webinar, `WebinarUnlinked` once it was unlinked.
-pub(crate) fn live(conn: &mut DbConnection, tenant: &str, id: &str) -> Result<WebinarRow, Error> {
+pub(crate) fn live(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    id: &WebinarId,
+) -> Result<WebinarRow, Error> {
     let row = existing(conn, tenant, id)?;
     if row.deleted {
         return Err(Error::WebinarUnlinked {
@@ -63,8 +67,8 @@ pub(crate) fn live(conn: &mut DbConnection, tenant: &str, id: &str) -> Result<We
 /// after an unlink), or NOT_FOUND.
 pub(crate) fn existing(
     conn: &mut DbConnection,
-    tenant: &str,
-    id: &str,
+    tenant: &TenantId,
+    id: &WebinarId,
 ) -> Result<WebinarRow, Error> {
     webinars::find(conn, tenant, id)?
         .ok_or_else(|| Error::not_found(format!("tenants/{tenant}/webinars/{id}")))
@@ -72,7 +76,7 @@ pub(crate) fn existing(
 
 fn by_reference(
     conn: &mut DbConnection,
-    tenant: &str,
+    tenant: &TenantId,
     reference: &str,
 ) -> Result<Option<WebinarRow>, Error> {
     Ok(webinars::by_reference(conn, tenant, reference)?)
@@ -88,7 +92,7 @@ impl Webinars<'_> {
         request_id: Option<RequestId>,
     ) -> Result<Webinar, Error> {
         let request_id = request_id.map(|r| r.to_string());
-        let t = tenant.to_string();
+        let t = tenant.clone();
         let row = self
             .engine
             .store
@@ -107,7 +111,7 @@ impl Webinars<'_> {
                 }
                 let now = now_ms();
                 let row = WebinarRow {
-                    tenant: t.clone(),
+                    tenant: t.to_string(),
                     id: WebinarId::generate().to_string(),
                     crm_reference_id: input.crm_reference_id.into_string(),
                     request_id,
@@ -145,7 +149,7 @@ impl Webinars<'_> {
                     &[changes::change(
                         &t,
                         ChangeKind::Webinar,
-                        Some(&row.id),
+                        Some(&row.webinar()),
                         None,
                     )],
                 )?;
@@ -169,7 +173,7 @@ impl Webinars<'_> {
             return Err(Error::invalid("on24_event_id", "must be positive"));
         }
         let request_id = request_id.map(|r| r.to_string());
-        let (t, reference) = (tenant.to_string(), crm_reference_id.as_str().to_owned());
+        let (t, reference) = (tenant.clone(), crm_reference_id.as_str().to_owned());
         let row = self
             .engine
             .store
@@ -185,7 +189,7 @@ impl Webinars<'_> {
                 }
                 let now = now_ms();
                 let row = WebinarRow {
-                    tenant: t.clone(),
+                    tenant: t.to_string(),
                     id: WebinarId::generate().to_string(),
                     crm_reference_id: reference,
                     request_id,
@@ -223,7 +227,7 @@ impl Webinars<'_> {
                     &[changes::change(
                         &t,
                         ChangeKind::Webinar,
-                        Some(&row.id),
+                        Some(&row.webinar()),
                         None,
                     )],
                 )?;
@@ -237,7 +241,7 @@ impl Webinars<'_> {
 
     /// One webinar.
     pub async fn get(&self, tenant: &TenantId, id: &WebinarId) -> Result<Webinar, Error> {
-        let (t, i) = (tenant.to_string(), id.to_string());
+        let (t, i) = (tenant.clone(), *id);
         let row = self
             .engine
             .store
@@ -256,7 +260,7 @@ impl Webinars<'_> {
     ) -> Result<Page<Webinar>, Error> {
         let limit = paging::limit(page_size)?;
         let after = paging::decode_page_token("webinars", page_token)?;
-        let t = tenant.to_string();
+        let t = tenant.clone();
         let rows = self
             .engine
             .store
@@ -282,7 +286,7 @@ impl Webinars<'_> {
             || patch.duration_minutes.is_some()
             || patch.time_zone.is_some()
             || patch.language.is_some();
-        let (t, i) = (tenant.to_string(), id.to_string());
+        let (t, i) = (tenant.clone(), *id);
         let row = self
             .engine
             .store
@@ -334,7 +338,7 @@ impl Webinars<'_> {
                     &[changes::change(
                         &t,
                         ChangeKind::Webinar,
-                        Some(&row.id),
+                        Some(&row.webinar()),
                         None,
                     )],
                 )?;
@@ -348,7 +352,7 @@ impl Webinars<'_> {
 
     /// Unlinks a webinar from this service (the provider event is left as it is).
     pub async fn unlink(&self, tenant: &TenantId, id: &WebinarId) -> Result<Webinar, Error> {
-        let (t, i) = (tenant.to_string(), id.to_string());
+        let (t, i) = (tenant.clone(), *id);
         let row = self
             .engine
             .store
@@ -368,7 +372,7 @@ impl Webinars<'_> {
                     &[changes::change(
                         &t,
                         ChangeKind::Webinar,
-                        Some(&row.id),
+                        Some(&row.webinar()),
                         None,
                     )],
                 )?;

@@ -22,6 +22,7 @@ use super::models::{ChangeRow, NewChange};
 use super::schema::changes::dsl as c;
 use super::schema::changes_pending;
 use super::status::ChangeKind;
+use crate::ids::{RegistrationId, TenantId, WebinarId};
 
 /// Advisory lock key that serialises sequencing into `changes` on PostgreSQL.
 const CHANGES_LOCK: i64 = 0x5745_4249_4e41_5201;
@@ -105,10 +106,11 @@ pub fn sequence(conn: &mut DbConnection) -> QueryResult<usize> {
 /// Changes of a tenant after `cursor`, oldest first.
 pub fn list_after(
     conn: &mut DbConnection,
-    tenant: &str,
+    tenant: &TenantId,
     cursor: i64,
     limit: i64,
 ) -> QueryResult<Vec<ChangeRow>> {
+    let tenant = tenant.as_str();
     sequence(conn)?;
     c::changes
         .filter(c::tenant.eq(tenant))
@@ -128,16 +130,16 @@ pub fn last_seq(conn: &mut DbConnection) -> QueryResult<i64> {
 
 /// Builds a change row stamped now.
 pub fn change(
-    tenant: &str,
+    tenant: &TenantId,
     kind: ChangeKind,
-    webinar_id: Option<&str>,
-    registration_id: Option<&str>,
+    webinar_id: Option<&WebinarId>,
+    registration_id: Option<&RegistrationId>,
 ) -> NewChange {
     NewChange {
-        tenant: tenant.to_owned(),
+        tenant: tenant.to_string(),
         kind: kind.as_str().to_owned(),
-        webinar_id: webinar_id.map(str::to_owned),
-        registration_id: registration_id.map(str::to_owned),
+        webinar_id: webinar_id.map(ToString::to_string),
+        registration_id: registration_id.map(ToString::to_string),
         created_at: super::now_ms(),
     }
 }

@@ -39,19 +39,20 @@ impl std::fmt::Debug for JobInputs {
 
 /// Reads the inputs of one job.
 pub fn read_one(conn: &mut DbConnection, job: &JobRow) -> QueryResult<JobInputs> {
-    let older_job_pending = match &job.registration_id {
-        Some(reg) => outbox::older_unfinished(conn, &job.tenant, reg, job.id)?,
+    let tenant = job.tenant_id();
+    let older_job_pending = match job.registration() {
+        Some(reg) => outbox::older_unfinished(conn, &tenant, &reg, job.id)?,
         None => false,
     };
-    let webinar = match &job.webinar_id {
-        Some(w) => webinars::get(conn, &job.tenant, w)?,
+    let webinar = match job.webinar() {
+        Some(w) => webinars::get(conn, &tenant, &w)?,
         None => None,
     };
-    let registration = match (&job.webinar_id, &job.registration_id) {
-        (Some(w), Some(r)) => registrations::get(conn, &job.tenant, w, r)?,
+    let registration = match (job.webinar(), job.registration()) {
+        (Some(w), Some(r)) => registrations::get(conn, &tenant, &w, &r)?,
         _ => None,
     };
-    let provider = providers::get(conn, &job.tenant)?;
+    let provider = providers::get(conn, &tenant)?;
     Ok(JobInputs {
         registration,
         webinar,

@@ -6,13 +6,17 @@ use diesel::prelude::*;
 use super::DbConnection;
 use super::models::MetricsRow;
 use super::schema::attendee_metrics::dsl as m;
+use crate::ids::{RegistrationId, TenantId, WebinarId};
 
 /// Metrics of one webinar, keyed by email.
 pub fn for_webinar(
     conn: &mut DbConnection,
-    tenant: &str,
-    webinar_id: &str,
+    tenant: &TenantId,
+    webinar_id: &WebinarId,
 ) -> QueryResult<Vec<MetricsRow>> {
+    let tenant = tenant.as_str();
+    let webinar_id = webinar_id.to_string();
+    let webinar_id = webinar_id.as_str();
     m::attendee_metrics
         .filter(m::tenant.eq(tenant))
         .filter(m::webinar_id.eq(webinar_id))
@@ -25,11 +29,14 @@ pub fn for_webinar(
 /// on the primary key, so deep pages cost the same as the first.
 pub fn page(
     conn: &mut DbConnection,
-    tenant: &str,
-    webinar_id: &str,
+    tenant: &TenantId,
+    webinar_id: &WebinarId,
     after: Option<&str>,
     limit: i64,
 ) -> QueryResult<Vec<MetricsRow>> {
+    let tenant = tenant.as_str();
+    let webinar_id = webinar_id.to_string();
+    let webinar_id = webinar_id.as_str();
     let mut q = m::attendee_metrics
         .filter(m::tenant.eq(tenant))
         .filter(m::webinar_id.eq(webinar_id))
@@ -73,12 +80,15 @@ pub struct Totals {
 /// Portable SQL: integer sums are cast back to BIGINT because PostgreSQL sums them as NUMERIC.
 pub fn totals(
     conn: &mut DbConnection,
-    tenant: &str,
-    webinar_id: &str,
+    tenant: &TenantId,
+    webinar_id: &WebinarId,
     duration_minutes: i32,
 ) -> QueryResult<Totals> {
     use diesel::dsl::sql;
     use diesel::sql_types::{BigInt, Double};
+    let tenant = tenant.as_str();
+    let webinar_id = webinar_id.to_string();
+    let webinar_id = webinar_id.as_str();
     let sum = |expr: &str| sql::<BigInt>(&format!("CAST(COALESCE(SUM({expr}), 0) AS BIGINT)"));
     let count = |cond: &str| sql::<BigInt>(&format!("COUNT(CASE WHEN {cond} THEN 1 END)"));
     // An integer we stored ourselves, never caller text.
@@ -127,10 +137,13 @@ pub fn totals(
 /// Metrics of some emails of one webinar.
 pub fn for_emails(
     conn: &mut DbConnection,
-    tenant: &str,
-    webinar_id: &str,
+    tenant: &TenantId,
+    webinar_id: &WebinarId,
     emails: &[String],
 ) -> QueryResult<Vec<MetricsRow>> {
+    let tenant = tenant.as_str();
+    let webinar_id = webinar_id.to_string();
+    let webinar_id = webinar_id.as_str();
     if let DbConnection::Pg(pg) = conn {
         return by_unnest(pg, METRICS_PG, tenant, webinar_id, emails);
     }
@@ -151,16 +164,19 @@ pub fn for_emails(
 /// Registration ids of some emails of one webinar, as `(email, id)`: a sync's feed entries.
 pub fn registration_ids(
     conn: &mut DbConnection,
-    tenant: &str,
-    webinar_id: &str,
+    tenant: &TenantId,
+    webinar_id: &WebinarId,
     emails: &[String],
-) -> QueryResult<Vec<(String, String)>> {
+) -> QueryResult<Vec<(String, RegistrationId)>> {
     use super::schema::registrations::dsl as r;
+    let tenant = tenant.as_str();
+    let webinar_id = webinar_id.to_string();
+    let webinar_id = webinar_id.as_str();
     if let DbConnection::Pg(pg) = conn {
         return Ok(
             by_unnest::<EmailId>(pg, REGISTRATION_IDS_PG, tenant, webinar_id, emails)?
                 .into_iter()
-                .map(|e| (e.email, e.id))
+                .map(|e| (e.email, RegistrationId::from_stored(&e.id)))
                 .collect(),
         );
     }
@@ -173,7 +189,9 @@ pub fn registration_ids(
                 .filter(r::webinar_id.eq(webinar_id))
                 .filter(r::email.eq_any(chunk))
                 .select((r::email, r::id))
-                .load::<(String, String)>(conn)?,
+                .load::<(String, String)>(conn)?
+                .into_iter()
+                .map(|(email, id)| (email, RegistrationId::from_stored(&id))),
         );
     }
     Ok(out)
@@ -277,13 +295,16 @@ RETURNING email";
 /// still holds) a multi-row insert of the new rows and an update per changed row.
 pub fn write_changed(
     conn: &mut DbConnection,
-    tenant: &str,
-    webinar_id: &str,
+    tenant: &TenantId,
+    webinar_id: &WebinarId,
     now: i64,
     inserts: &[MetricsRow],
     updates: &[MetricsRow],
 ) -> QueryResult<Vec<String>> {
     use diesel::sql_types::{Array, BigInt, Double, Nullable, Text};
+    let tenant = tenant.as_str();
+    let webinar_id = webinar_id.to_string();
+    let webinar_id = webinar_id.as_str();
     if inserts.is_empty() && updates.is_empty() {
         return Ok(Vec::new());
     }
@@ -351,7 +372,8 @@ pub fn update(conn: &mut DbConnection, row: &MetricsRow) -> QueryResult<()> {
 }
 
 /// Erases a person's metrics in a tenant (forget).
-pub fn delete_email(conn: &mut DbConnection, tenant: &str, email: &str) -> QueryResult<usize> {
+pub fn delete_email(conn: &mut DbConnection, tenant: &TenantId, email: &str) -> QueryResult<usize> {
+    let tenant = tenant.as_str();
     diesel::delete(
         m::attendee_metrics
             .filter(m::tenant.eq(tenant))

@@ -4,6 +4,52 @@
 use diesel::prelude::*;
 
 use super::schema::*;
+use crate::ids::{RegistrationId, TenantId, WebinarId};
+
+/// The typed ids of a row's key columns. Stored ids were parsed on the way in, so reading
+/// them back does not check them again.
+macro_rules! typed_ids {
+    ($row:ty { tenant $(, $getter:ident: $column:ident as $id:ident)* $(, ?$opt:ident: $ocolumn:ident as $oid:ident)* }) => {
+        impl $row {
+            /// The tenant the row belongs to.
+            pub fn tenant_id(&self) -> TenantId {
+                TenantId::from_stored(&self.tenant)
+            }
+            $(
+                /// The row's id column, typed.
+                pub fn $getter(&self) -> $id {
+                    $id::from_stored(&self.$column)
+                }
+            )*
+            $(
+                /// The row's optional id column, typed.
+                pub fn $opt(&self) -> Option<$oid> {
+                    self.$ocolumn.as_deref().map($oid::from_stored)
+                }
+            )*
+        }
+    };
+}
+
+typed_ids!(ProviderConfigRow { tenant });
+typed_ids!(WebinarRow {
+    tenant,
+    webinar: id as WebinarId
+});
+typed_ids!(RegistrationRow {
+    tenant,
+    registration: id as RegistrationId,
+    webinar: webinar_id as WebinarId
+});
+typed_ids!(JobRow {
+    tenant,
+    ?webinar: webinar_id as WebinarId,
+    ?registration: registration_id as RegistrationId
+});
+typed_ids!(MetricsRow {
+    tenant,
+    webinar: webinar_id as WebinarId
+});
 
 /// A tenant's provider configuration, with its credentials envelope-encrypted.
 #[derive(Clone, Queryable, Selectable, Insertable, AsChangeset)]

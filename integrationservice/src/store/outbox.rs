@@ -10,6 +10,7 @@ use diesel::sql_types::{BigInt, Text};
 use super::models::{JobRow, NewJob};
 use super::schema::outbox_jobs::dsl as j;
 use super::{DbConnection, now_ms};
+use crate::ids::{RegistrationId, TenantId, WebinarId};
 
 pub use super::status::{JobKind, JobState};
 
@@ -24,18 +25,18 @@ pub const FAILED: &str = JobState::Failed.as_str();
 
 /// Builds a job that is ready now.
 pub fn new_job(
-    tenant: &str,
+    tenant: &TenantId,
     kind: JobKind,
-    webinar_id: Option<&str>,
-    registration_id: Option<&str>,
+    webinar_id: Option<&WebinarId>,
+    registration_id: Option<&RegistrationId>,
     payload: Option<String>,
 ) -> NewJob {
     let now = now_ms();
     NewJob {
-        tenant: tenant.to_owned(),
+        tenant: tenant.to_string(),
         kind: kind.as_str().to_owned(),
-        webinar_id: webinar_id.map(str::to_owned),
-        registration_id: registration_id.map(str::to_owned),
+        webinar_id: webinar_id.map(ToString::to_string),
+        registration_id: registration_id.map(ToString::to_string),
         payload,
         state: READY.to_owned(),
         attempts: 0,
@@ -256,7 +257,8 @@ pub fn pause_job(conn: &mut DbConnection, id: i64, lease_owner: &str) -> QueryRe
 }
 
 /// Holds every pending job of a tenant (its integration was disabled); nothing is dropped.
-pub fn pause_tenant(conn: &mut DbConnection, tenant: &str) -> QueryResult<usize> {
+pub fn pause_tenant(conn: &mut DbConnection, tenant: &TenantId) -> QueryResult<usize> {
+    let tenant = tenant.as_str();
     diesel::update(
         j::outbox_jobs
             .filter(j::tenant.eq(tenant))
@@ -272,7 +274,8 @@ pub fn pause_tenant(conn: &mut DbConnection, tenant: &str) -> QueryResult<usize>
 }
 
 /// Makes a tenant's held jobs runnable again (credentials were put back).
-pub fn resume_tenant(conn: &mut DbConnection, tenant: &str) -> QueryResult<usize> {
+pub fn resume_tenant(conn: &mut DbConnection, tenant: &TenantId) -> QueryResult<usize> {
+    let tenant = tenant.as_str();
     let now = now_ms();
     diesel::update(
         j::outbox_jobs
@@ -288,7 +291,8 @@ pub fn resume_tenant(conn: &mut DbConnection, tenant: &str) -> QueryResult<usize
 }
 
 /// Number of jobs of a tenant in a state (for tests, metrics and status pages).
-pub fn count(conn: &mut DbConnection, tenant: &str, state: &str) -> QueryResult<i64> {
+pub fn count(conn: &mut DbConnection, tenant: &TenantId, state: &str) -> QueryResult<i64> {
+    let tenant = tenant.as_str();
     j::outbox_jobs
         .filter(j::tenant.eq(tenant))
         .filter(j::state.eq(state))
@@ -316,10 +320,13 @@ pub fn next_due(conn: &mut DbConnection, after: i64) -> QueryResult<Option<i64>>
 /// Whether the webinar has a job of `kind` that is not FAILED (queued, leased or held).
 pub fn has_unfinished(
     conn: &mut DbConnection,
-    tenant: &str,
-    webinar_id: &str,
+    tenant: &TenantId,
+    webinar_id: &WebinarId,
     kind: JobKind,
 ) -> QueryResult<bool> {
+    let tenant = tenant.as_str();
+    let webinar_id = webinar_id.to_string();
+    let webinar_id = webinar_id.as_str();
     diesel::select(diesel::dsl::exists(
         j::outbox_jobs
             .filter(j::tenant.eq(tenant))
@@ -334,10 +341,13 @@ pub fn has_unfinished(
 /// held (jobs of one registration run in order).
 pub fn older_unfinished(
     conn: &mut DbConnection,
-    tenant: &str,
-    registration_id: &str,
+    tenant: &TenantId,
+    registration_id: &RegistrationId,
     job_id: i64,
 ) -> QueryResult<bool> {
+    let tenant = tenant.as_str();
+    let registration_id = registration_id.to_string();
+    let registration_id = registration_id.as_str();
     diesel::select(diesel::dsl::exists(
         j::outbox_jobs
             .filter(j::tenant.eq(tenant))
@@ -368,7 +378,7 @@ pub struct Completion<'a> {
     /// Its lease owner.
     pub owner: &'a str,
     /// The registration it delivered and the provider's `eventuserid`, if it delivered one.
-    pub delivered: Option<(&'a str, i64)>,
+    pub delivered: Option<(RegistrationId, i64)>,
 }
 
 /// A registration [`complete_batch`] marked DELIVERED (for its feed entry).
@@ -383,6 +393,17 @@ pub struct DeliveredRegistration {
     /// Its id.
     #[diesel(sql_type = Text)]
     pub id: String,
+}
+
+impl DeliveredRegistration {
+    /// Its tenant, webinar and registration ids, typed.
+    pub fn ids(&self) -> (TenantId, Option<WebinarId>, RegistrationId) {
+        (
+            TenantId::from_stored(&self.tenant),
+            self.webinar_id.as_deref().map(WebinarId::from_stored),
+            RegistrationId::from_stored(&self.id),
+        )
+    }
 }
 
 /// Completes many jobs (each only under its lease owner) and marks the registrations they
@@ -404,8 +425,8 @@ pub fn complete_batch(
         if let Some((registration, eventuserid)) = c.delivered
             && super::registrations::mark_delivered(
                 conn,
-                &c.job.tenant,
-                registration,
+                &c.job.tenant_id(),
+                &registration,
                 eventuserid,
                 c.job.attempts + 1,
                 now,
@@ -414,7 +435,7 @@ pub fn complete_batch(
             changed.push(DeliveredRegistration {
                 tenant: c.job.tenant.clone(),
                 webinar_id: c.job.webinar_id.clone(),
-                id: registration.to_owned(),
+                id: registration.to_string(),
             });
         }
     }
@@ -440,7 +461,10 @@ fn complete_batch_pg(
         owners.push(c.owner);
         tenants.push(c.job.tenant.as_str());
         attempts.push(c.job.attempts.saturating_add(1));
-        registrations.push(c.delivered.map(|(registration, _)| registration));
+        registrations.push(
+            c.delivered
+                .map(|(registration, _)| registration.to_string()),
+        );
         eventuserids.push(c.delivered.map(|(_, eventuserid)| eventuserid));
     }
     let sql = format!(

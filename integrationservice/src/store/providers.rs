@@ -6,9 +6,11 @@ use diesel::prelude::*;
 use super::models::ProviderConfigRow;
 use super::schema::provider_configs::dsl as p;
 use super::{DbConnection, now_ms};
+use crate::ids::TenantId;
 
 /// The tenant's configuration, deleted or not.
-pub fn get(conn: &mut DbConnection, tenant: &str) -> QueryResult<Option<ProviderConfigRow>> {
+pub fn get(conn: &mut DbConnection, tenant: &TenantId) -> QueryResult<Option<ProviderConfigRow>> {
+    let tenant = tenant.as_str();
     p::provider_configs
         .filter(p::tenant.eq(tenant))
         .select(ProviderConfigRow::as_select())
@@ -32,10 +34,11 @@ pub fn put(conn: &mut DbConnection, row: &ProviderConfigRow) -> QueryResult<()> 
 /// Records the result of a credential check or of a call that revealed the credentials' state.
 pub fn set_status(
     conn: &mut DbConnection,
-    tenant: &str,
+    tenant: &TenantId,
     status: &str,
     message: Option<&str>,
 ) -> QueryResult<usize> {
+    let tenant = tenant.as_str();
     let now = now_ms();
     diesel::update(p::provider_configs.filter(p::tenant.eq(tenant)))
         .set((
@@ -49,7 +52,8 @@ pub fn set_status(
 
 /// Marks the configuration deleted and wipes its secret columns; the row stays so the tenant's
 /// status can still be read and the integration reports itself disabled.
-pub fn mark_deleted(conn: &mut DbConnection, tenant: &str) -> QueryResult<usize> {
+pub fn mark_deleted(conn: &mut DbConnection, tenant: &TenantId) -> QueryResult<usize> {
+    let tenant = tenant.as_str();
     diesel::update(p::provider_configs.filter(p::tenant.eq(tenant)))
         .set((
             p::deleted.eq(true),
@@ -63,7 +67,8 @@ pub fn mark_deleted(conn: &mut DbConnection, tenant: &str) -> QueryResult<usize>
 
 /// Locks the tenant's row until the transaction ends (the first lock of the lock order), so
 /// what is read next cannot change before the transaction commits.
-pub fn lock(conn: &mut DbConnection, tenant: &str) -> QueryResult<usize> {
+pub fn lock(conn: &mut DbConnection, tenant: &TenantId) -> QueryResult<usize> {
+    let tenant = tenant.as_str();
     // A no-op update: a row lock on PostgreSQL, the write lock on SQLite; no FOR UPDATE there.
     diesel::update(p::provider_configs.filter(p::tenant.eq(tenant)))
         .set(p::updated_at.eq(p::updated_at))
@@ -73,10 +78,11 @@ pub fn lock(conn: &mut DbConnection, tenant: &str) -> QueryResult<usize> {
 /// Slows a tenant down until `until` after a quota answer (`level` grows the next pause).
 pub fn throttle(
     conn: &mut DbConnection,
-    tenant: &str,
+    tenant: &TenantId,
     until: i64,
     level: i32,
 ) -> QueryResult<usize> {
+    let tenant = tenant.as_str();
     diesel::update(p::provider_configs.filter(p::tenant.eq(tenant)))
         .set((
             p::throttle_until.eq(Some(until)),
@@ -88,7 +94,8 @@ pub fn throttle(
 /// Clears the slow-down after a successful call, once its pause is over: a call that was
 /// already on the wire when another replica met the quota may succeed, and must not lift the
 /// pause the quota answer just started.
-pub fn clear_throttle(conn: &mut DbConnection, tenant: &str) -> QueryResult<usize> {
+pub fn clear_throttle(conn: &mut DbConnection, tenant: &TenantId) -> QueryResult<usize> {
+    let tenant = tenant.as_str();
     diesel::update(
         p::provider_configs
             .filter(p::tenant.eq(tenant))
@@ -114,7 +121,8 @@ pub fn statuses(conn: &mut DbConnection) -> QueryResult<Vec<(String, String)>> {
 }
 
 /// Records when metrics were last pulled for the tenant.
-pub fn set_last_metrics(conn: &mut DbConnection, tenant: &str, at: i64) -> QueryResult<usize> {
+pub fn set_last_metrics(conn: &mut DbConnection, tenant: &TenantId, at: i64) -> QueryResult<usize> {
+    let tenant = tenant.as_str();
     diesel::update(p::provider_configs.filter(p::tenant.eq(tenant)))
         .set(p::last_metrics_at.eq(Some(at)))
         .execute(conn)
@@ -139,12 +147,13 @@ pub fn wrapped_below(
 /// (compare-and-set: a concurrent put of new credentials wins).
 pub fn swap_wrapped_dek(
     conn: &mut DbConnection,
-    tenant: &str,
+    tenant: &TenantId,
     secret_version: i64,
     old: &[u8],
     new: &[u8],
     new_version: i32,
 ) -> QueryResult<bool> {
+    let tenant = tenant.as_str();
     let n = diesel::update(
         p::provider_configs
             .filter(p::tenant.eq(tenant))

@@ -7,6 +7,7 @@ use super::models::RegistrationRow;
 use super::schema::registrations::dsl as r;
 use super::status::{ChangeKind, JobKind, JobState, RegistrationStatus as S};
 use super::{DbConnection, now_ms};
+use crate::ids::{RegistrationId, TenantId, WebinarId};
 
 /// Statuses a worker's result no longer changes: the CRM cancelled or forgot the person
 /// while the job ran.
@@ -15,14 +16,14 @@ const SETTLED: [&str; 2] = [S::Cancelled.as_str(), S::Forgotten.as_str()];
 /// One registration by id.
 pub fn get(
     conn: &mut DbConnection,
-    tenant: &str,
-    webinar_id: &str,
-    id: &str,
+    tenant: &TenantId,
+    webinar_id: &WebinarId,
+    id: &RegistrationId,
 ) -> QueryResult<Option<RegistrationRow>> {
     r::registrations
-        .filter(r::tenant.eq(tenant))
-        .filter(r::webinar_id.eq(webinar_id))
-        .filter(r::id.eq(id))
+        .filter(r::tenant.eq(tenant.as_str()))
+        .filter(r::webinar_id.eq(webinar_id.to_string()))
+        .filter(r::id.eq(id.to_string()))
         .select(RegistrationRow::as_select())
         .first(conn)
         .optional()
@@ -31,16 +32,17 @@ pub fn get(
 /// Registrations of a webinar with any of these emails (already normalised).
 pub fn by_emails(
     conn: &mut DbConnection,
-    tenant: &str,
-    webinar_id: &str,
+    tenant: &TenantId,
+    webinar_id: &WebinarId,
     emails: &[String],
 ) -> QueryResult<Vec<RegistrationRow>> {
+    let (tenant, webinar_id) = (tenant.as_str(), webinar_id.to_string());
     let mut out = Vec::new();
     for chunk in emails.chunks(500) {
         out.extend(
             r::registrations
                 .filter(r::tenant.eq(tenant))
-                .filter(r::webinar_id.eq(webinar_id))
+                .filter(r::webinar_id.eq(&webinar_id))
                 .filter(r::email.eq_any(chunk))
                 .select(RegistrationRow::as_select())
                 .load(conn)?,
@@ -52,11 +54,11 @@ pub fn by_emails(
 /// Every registration of one person in a tenant (for forget).
 pub fn by_email_all_webinars(
     conn: &mut DbConnection,
-    tenant: &str,
+    tenant: &TenantId,
     email: &str,
 ) -> QueryResult<Vec<RegistrationRow>> {
     r::registrations
-        .filter(r::tenant.eq(tenant))
+        .filter(r::tenant.eq(tenant.as_str()))
         .filter(r::email.eq(email))
         .select(RegistrationRow::as_select())
         .load(conn)
@@ -93,8 +95,8 @@ pub fn save(conn: &mut DbConnection, row: &RegistrationRow) -> QueryResult<()> {
 /// forgotten since; true when it changed.
 pub fn set_delivery_state(
     conn: &mut DbConnection,
-    tenant: &str,
-    id: &str,
+    tenant: &TenantId,
+    id: &RegistrationId,
     status: S,
     attempts: i32,
     last_error: Option<&str>,
@@ -102,8 +104,8 @@ pub fn set_delivery_state(
 ) -> QueryResult<bool> {
     let n = diesel::update(
         r::registrations
-            .filter(r::tenant.eq(tenant))
-            .filter(r::id.eq(id))
+            .filter(r::tenant.eq(tenant.as_str()))
+            .filter(r::id.eq(id.to_string()))
             .filter(r::status.ne_all(SETTLED)),
     )
     .set((
@@ -121,14 +123,14 @@ pub fn set_delivery_state(
 /// cancellation stays CANCELLED).
 pub fn set_last_error(
     conn: &mut DbConnection,
-    tenant: &str,
-    id: &str,
+    tenant: &TenantId,
+    id: &RegistrationId,
     last_error: Option<&str>,
 ) -> QueryResult<()> {
     diesel::update(
         r::registrations
-            .filter(r::tenant.eq(tenant))
-            .filter(r::id.eq(id)),
+            .filter(r::tenant.eq(tenant.as_str()))
+            .filter(r::id.eq(id.to_string())),
     )
     .set((r::last_error.eq(last_error), r::updated_at.eq(now_ms())))
     .execute(conn)
@@ -139,16 +141,16 @@ pub fn set_last_error(
 /// forgotten since); true when it changed.
 pub fn mark_delivered(
     conn: &mut DbConnection,
-    tenant: &str,
-    id: &str,
+    tenant: &TenantId,
+    id: &RegistrationId,
     eventuserid: i64,
     attempts: i32,
     now: i64,
 ) -> QueryResult<bool> {
     let n = diesel::update(
         r::registrations
-            .filter(r::tenant.eq(tenant))
-            .filter(r::id.eq(id))
+            .filter(r::tenant.eq(tenant.as_str()))
+            .filter(r::id.eq(id.to_string()))
             .filter(r::status.ne_all(SETTLED)),
     )
     .set((
@@ -165,11 +167,15 @@ pub fn mark_delivered(
 }
 
 /// Holds one undelivered (PENDING or RETRYING) registration as PAUSED; true when it changed.
-pub fn pause_undelivered(conn: &mut DbConnection, tenant: &str, id: &str) -> QueryResult<bool> {
+pub fn pause_undelivered(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    id: &RegistrationId,
+) -> QueryResult<bool> {
     let n = diesel::update(
         r::registrations
-            .filter(r::tenant.eq(tenant))
-            .filter(r::id.eq(id))
+            .filter(r::tenant.eq(tenant.as_str()))
+            .filter(r::id.eq(id.to_string()))
             .filter(r::status.eq_any([S::Pending.as_str(), S::Retrying.as_str()])),
     )
     .set((r::status.eq(S::Paused.as_str()), r::updated_at.eq(now_ms())))
@@ -180,15 +186,15 @@ pub fn pause_undelivered(conn: &mut DbConnection, tenant: &str, id: &str) -> Que
 /// A page of a webinar's registrations ordered by id, optionally with one status.
 pub fn list(
     conn: &mut DbConnection,
-    tenant: &str,
-    webinar_id: &str,
+    tenant: &TenantId,
+    webinar_id: &WebinarId,
     status: Option<S>,
     after: Option<&str>,
     limit: i64,
 ) -> QueryResult<Vec<RegistrationRow>> {
     let mut q = r::registrations
-        .filter(r::tenant.eq(tenant))
-        .filter(r::webinar_id.eq(webinar_id))
+        .filter(r::tenant.eq(tenant.as_str()))
+        .filter(r::webinar_id.eq(webinar_id.to_string()))
         .into_boxed();
     if let Some(status) = status {
         q = q.filter(r::status.eq(status.as_str()));
@@ -205,33 +211,35 @@ pub fn list(
 /// Number of a webinar's registrations per status.
 pub fn count_by_status(
     conn: &mut DbConnection,
-    tenant: &str,
-    webinar_id: &str,
+    tenant: &TenantId,
+    webinar_id: &WebinarId,
 ) -> QueryResult<Vec<(String, i64)>> {
     r::registrations
-        .filter(r::tenant.eq(tenant))
-        .filter(r::webinar_id.eq(webinar_id))
+        .filter(r::tenant.eq(tenant.as_str()))
+        .filter(r::webinar_id.eq(webinar_id.to_string()))
         .group_by(r::status)
         .select((r::status, diesel::dsl::count_star()))
         .load(conn)
 }
 
 /// Number of a tenant's registrations in one status, across its webinars.
-pub fn count_in_status(conn: &mut DbConnection, tenant: &str, status: S) -> QueryResult<i64> {
+pub fn count_in_status(conn: &mut DbConnection, tenant: &TenantId, status: S) -> QueryResult<i64> {
     r::registrations
-        .filter(r::tenant.eq(tenant))
+        .filter(r::tenant.eq(tenant.as_str()))
         .filter(r::status.eq(status.as_str()))
         .count()
         .get_result(conn)
 }
 
-/// Moves a tenant's registrations from some statuses to another (pause and resume).
+/// Moves a tenant's registrations from some statuses to another (pause and resume); returns
+/// the (webinar, registration) ids it moved.
 pub fn move_status(
     conn: &mut DbConnection,
-    tenant: &str,
+    tenant: &TenantId,
     from: &[S],
     to: S,
-) -> QueryResult<Vec<(String, String)>> {
+) -> QueryResult<Vec<(WebinarId, RegistrationId)>> {
+    let tenant = tenant.as_str();
     let from: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
     let ids: Vec<(String, String)> = r::registrations
         .filter(r::tenant.eq(tenant))
@@ -245,22 +253,26 @@ pub fn move_status(
     )
     .set((r::status.eq(to.as_str()), r::updated_at.eq(now_ms())))
     .execute(conn)?;
-    Ok(ids)
+    Ok(ids
+        .iter()
+        .map(|(w, r)| (WebinarId::from_stored(w), RegistrationId::from_stored(r)))
+        .collect())
 }
 
 /// Registrations of a webinar holding any of these request ids.
 pub fn by_request_ids(
     conn: &mut DbConnection,
-    tenant: &str,
-    webinar_id: &str,
+    tenant: &TenantId,
+    webinar_id: &WebinarId,
     ids: &[String],
 ) -> QueryResult<Vec<RegistrationRow>> {
+    let (tenant, webinar_id) = (tenant.as_str(), webinar_id.to_string());
     let mut out = Vec::new();
     for chunk in ids.chunks(500) {
         out.extend(
             r::registrations
                 .filter(r::tenant.eq(tenant))
-                .filter(r::webinar_id.eq(webinar_id))
+                .filter(r::webinar_id.eq(&webinar_id))
                 .filter(r::request_id.eq_any(chunk))
                 .select(RegistrationRow::as_select())
                 .load(conn)?,
@@ -272,13 +284,14 @@ pub fn by_request_ids(
 /// Drops jobs of these registrations that no worker holds (forget: nothing left to send).
 pub fn drop_waiting_jobs(
     conn: &mut DbConnection,
-    tenant: &str,
-    ids: &[String],
+    tenant: &TenantId,
+    ids: &[RegistrationId],
 ) -> QueryResult<usize> {
     use super::schema::outbox_jobs::dsl as j;
+    let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
     diesel::delete(
         j::outbox_jobs
-            .filter(j::tenant.eq(tenant))
+            .filter(j::tenant.eq(tenant.as_str()))
             .filter(j::registration_id.eq_any(ids))
             .filter(j::state.ne(JobState::Running.as_str())),
     )
@@ -304,8 +317,8 @@ pub struct Inserted {
 /// New registrations to insert on PostgreSQL in one statement (see [`insert_new_in_one_statement`]).
 #[derive(Debug)]
 pub struct NewRegistrations<'a> {
-    pub tenant: &'a str,
-    pub webinar_id: &'a str,
+    pub tenant: &'a TenantId,
+    pub webinar_id: &'a WebinarId,
     /// Credential statuses that hold work (`CredentialStatus::blocks_calls`).
     pub blocking: &'a [&'a str],
     pub now: i64,
@@ -320,6 +333,8 @@ pub struct NewRegistrations<'a> {
 /// once, in order; the scalars go through the `a` row.
 struct InsertNewPg<'a> {
     args: NewRegistrations<'a>,
+    tenant: &'a str,
+    webinar_id: String,
     ids: Vec<&'a str>,
     emails: Vec<&'a str>,
     first_names: Vec<&'a str>,
@@ -339,9 +354,9 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for InsertNewPg<'_> {
         use diesel::sql_types::{Array, BigInt, Nullable, Text};
         let a = &self.args;
         out.push_sql("WITH a AS (SELECT ");
-        out.push_bind_param::<Text, _>(&a.tenant)?;
+        out.push_bind_param::<Text, _>(&self.tenant)?;
         out.push_sql("::text AS tenant, ");
-        out.push_bind_param::<Text, _>(&a.webinar_id)?;
+        out.push_bind_param::<Text, _>(&self.webinar_id)?;
         out.push_sql("::text AS webinar_id, ");
         out.push_bind_param::<Array<Text>, _>(&a.blocking)?;
         out.push_sql("::text[] AS blocking, ");
@@ -454,6 +469,8 @@ fn insert_new_pg(
 ) -> QueryResult<Inserted> {
     let rows = args.rows;
     let query = InsertNewPg {
+        tenant: args.tenant.as_str(),
+        webinar_id: args.webinar_id.to_string(),
         ids: rows.iter().map(|r| r.id.as_str()).collect(),
         emails: rows.iter().map(|r| r.email.as_str()).collect(),
         first_names: rows.iter().map(|r| r.first_name.as_str()).collect(),

@@ -7,12 +7,17 @@ use super::models::WebinarRow;
 use super::schema::webinars::dsl as w;
 use super::status::WebinarStatus;
 use super::{DbConnection, now_ms};
+use crate::ids::{TenantId, WebinarId};
 
 /// One webinar of a tenant, unless unlinked.
-pub fn get(conn: &mut DbConnection, tenant: &str, id: &str) -> QueryResult<Option<WebinarRow>> {
+pub fn get(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    id: &WebinarId,
+) -> QueryResult<Option<WebinarRow>> {
     w::webinars
-        .filter(w::tenant.eq(tenant))
-        .filter(w::id.eq(id))
+        .filter(w::tenant.eq(tenant.as_str()))
+        .filter(w::id.eq(id.to_string()))
         .filter(w::deleted.eq(false))
         .select(WebinarRow::as_select())
         .first(conn)
@@ -20,21 +25,25 @@ pub fn get(conn: &mut DbConnection, tenant: &str, id: &str) -> QueryResult<Optio
 }
 
 /// One webinar of a tenant, unlinked or not.
-pub fn find(conn: &mut DbConnection, tenant: &str, id: &str) -> QueryResult<Option<WebinarRow>> {
+pub fn find(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    id: &WebinarId,
+) -> QueryResult<Option<WebinarRow>> {
     w::webinars
-        .filter(w::tenant.eq(tenant))
-        .filter(w::id.eq(id))
+        .filter(w::tenant.eq(tenant.as_str()))
+        .filter(w::id.eq(id.to_string()))
         .select(WebinarRow::as_select())
         .first(conn)
         .optional()
 }
 
 /// True if a row with this id exists, even unlinked (ids are never reused).
-pub fn exists(conn: &mut DbConnection, tenant: &str, id: &str) -> QueryResult<bool> {
+pub fn exists(conn: &mut DbConnection, tenant: &TenantId, id: &WebinarId) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(
         w::webinars
-            .filter(w::tenant.eq(tenant))
-            .filter(w::id.eq(id)),
+            .filter(w::tenant.eq(tenant.as_str()))
+            .filter(w::id.eq(id.to_string())),
     ))
     .get_result(conn)
 }
@@ -63,12 +72,14 @@ pub fn save(conn: &mut DbConnection, row: &WebinarRow) -> QueryResult<()> {
 /// only with `include_unlinked`.
 pub fn list(
     conn: &mut DbConnection,
-    tenant: &str,
+    tenant: &TenantId,
     include_unlinked: bool,
     after: Option<&str>,
     limit: i64,
 ) -> QueryResult<Vec<WebinarRow>> {
-    let mut q = w::webinars.filter(w::tenant.eq(tenant)).into_boxed();
+    let mut q = w::webinars
+        .filter(w::tenant.eq(tenant.as_str()))
+        .into_boxed();
     if !include_unlinked {
         q = q.filter(w::deleted.eq(false));
     }
@@ -101,14 +112,14 @@ pub fn due_for_metrics(
 /// Sets when the poller should next pull this webinar's metrics (None: never again).
 pub fn schedule_metrics(
     conn: &mut DbConnection,
-    tenant: &str,
-    id: &str,
+    tenant: &TenantId,
+    id: &WebinarId,
     next: Option<i64>,
 ) -> QueryResult<usize> {
     diesel::update(
         w::webinars
-            .filter(w::tenant.eq(tenant))
-            .filter(w::id.eq(id)),
+            .filter(w::tenant.eq(tenant.as_str()))
+            .filter(w::id.eq(id.to_string())),
     )
     .set((w::next_metrics_at.eq(next), w::updated_at.eq(now_ms())))
     .execute(conn)
@@ -117,11 +128,11 @@ pub fn schedule_metrics(
 /// The tenant's live webinar with this CRM reference, if any.
 pub fn by_reference(
     conn: &mut DbConnection,
-    tenant: &str,
+    tenant: &TenantId,
     reference: &str,
 ) -> QueryResult<Option<WebinarRow>> {
     w::webinars
-        .filter(w::tenant.eq(tenant))
+        .filter(w::tenant.eq(tenant.as_str()))
         .filter(w::crm_reference_id.eq(reference))
         .filter(w::deleted.eq(false))
         .select(WebinarRow::as_select())
@@ -149,15 +160,15 @@ pub struct EventLink {
 /// true when it was linked.
 pub fn link_event(
     conn: &mut DbConnection,
-    tenant: &str,
-    id: &str,
+    tenant: &TenantId,
+    id: &WebinarId,
     link: EventLink,
     now: i64,
 ) -> QueryResult<bool> {
     let n = diesel::update(
         w::webinars
-            .filter(w::tenant.eq(tenant))
-            .filter(w::id.eq(id))
+            .filter(w::tenant.eq(tenant.as_str()))
+            .filter(w::id.eq(id.to_string()))
             .filter(
                 w::on24_event_id
                     .is_null()
@@ -181,14 +192,14 @@ pub fn link_event(
 /// Marks a webinar FAILED with the provider's reason (its creation stopped for good).
 pub fn mark_failed(
     conn: &mut DbConnection,
-    tenant: &str,
-    id: &str,
+    tenant: &TenantId,
+    id: &WebinarId,
     reason: &str,
 ) -> QueryResult<()> {
     diesel::update(
         w::webinars
-            .filter(w::tenant.eq(tenant))
-            .filter(w::id.eq(id)),
+            .filter(w::tenant.eq(tenant.as_str()))
+            .filter(w::id.eq(id.to_string())),
     )
     .set((
         w::status.eq(WebinarStatus::Failed.as_str()),
@@ -202,14 +213,14 @@ pub fn mark_failed(
 /// Records when the webinar's metrics were last pulled.
 pub fn set_last_metrics(
     conn: &mut DbConnection,
-    tenant: &str,
-    id: &str,
+    tenant: &TenantId,
+    id: &WebinarId,
     at: i64,
 ) -> QueryResult<()> {
     diesel::update(
         w::webinars
-            .filter(w::tenant.eq(tenant))
-            .filter(w::id.eq(id)),
+            .filter(w::tenant.eq(tenant.as_str()))
+            .filter(w::id.eq(id.to_string())),
     )
     .set(w::last_metrics_at.eq(Some(at)))
     .execute(conn)

@@ -22,6 +22,7 @@ use crate::domain::providers::{is_blocked, pause_tenant, status_of};
 use crate::domain::{
     ChangeKind, CredentialStatus, Engine, Error, RegistrationStatus as S, jobs::JobKind,
 };
+use crate::ids::{RegistrationId, TenantId, WebinarId};
 use crate::provider::ProviderError;
 use crate::store::models::JobRow;
 use crate::store::{DbConnection, changes, now_ms, outbox, providers, registrations, webinars};
@@ -29,9 +30,9 @@ use crate::store::{DbConnection, changes, now_ms, outbox, providers, registratio
 /// Appends one REGISTRATION entry to the change feed, in the caller's transaction.
 fn registration_changed(
     conn: &mut DbConnection,
-    tenant: &str,
-    webinar: Option<&str>,
-    registration: Option<&str>,
+    tenant: &TenantId,
+    webinar: Option<&WebinarId>,
+    registration: Option<&RegistrationId>,
 ) -> QueryResult<()> {
     changes::append(
         conn,
@@ -56,27 +57,28 @@ fn set_registration(
     last_error: Option<&str>,
     next_attempt_at: Option<i64>,
 ) -> QueryResult<()> {
-    let (Some(webinar), Some(reg)) = (&job.webinar_id, &job.registration_id) else {
+    let (Some(webinar), Some(reg)) = (job.webinar(), job.registration()) else {
         return Ok(());
     };
+    let tenant = job.tenant_id();
     if job.kind == JobKind::CancelRegistration.as_str() {
         // The registration stays CANCELLED here; the provider's refusal is shown beside it.
         if status == S::Failed {
-            registrations::set_last_error(conn, &job.tenant, reg, last_error)?;
-            registration_changed(conn, &job.tenant, Some(webinar), Some(reg))?;
+            registrations::set_last_error(conn, &tenant, &reg, last_error)?;
+            registration_changed(conn, &tenant, Some(&webinar), Some(&reg))?;
         }
         return Ok(());
     }
     if registrations::set_delivery_state(
         conn,
-        &job.tenant,
-        reg,
+        &tenant,
+        &reg,
         status,
         job.attempts + 1,
         last_error,
         next_attempt_at,
     )? {
-        registration_changed(conn, &job.tenant, Some(webinar), Some(reg))?;
+        registration_changed(conn, &tenant, Some(&webinar), Some(&reg))?;
     }
     Ok(())
 }
@@ -86,13 +88,13 @@ fn set_registration(
 fn delivered(
     conn: &mut DbConnection,
     job: &JobRow,
-    registration_id: &str,
+    registration_id: &RegistrationId,
     eventuserid: i64,
     now: i64,
 ) -> QueryResult<bool> {
     registrations::mark_delivered(
         conn,
-        &job.tenant,
+        &job.tenant_id(),
         registration_id,
         eventuserid,
         job.attempts + 1,
@@ -108,7 +110,8 @@ fn write_effect(
 ) -> Result<(), Error> {
     // Rows are locked in one order in every transaction (provider config, job, business
     // rows, change feed last) so concurrent workers cannot deadlock on each other.
-    providers::clear_throttle(conn, &job.tenant)?;
+    let tenant = job.tenant_id();
+    providers::clear_throttle(conn, &tenant)?;
     let now = now_ms();
     match effect {
         Effect::Nothing => {}
@@ -119,14 +122,14 @@ fn write_effect(
             if delivered(conn, job, &registration_id, eventuserid, now)? {
                 registration_changed(
                     conn,
-                    &job.tenant,
-                    job.webinar_id.as_deref(),
+                    &tenant,
+                    job.webinar().as_ref(),
                     Some(&registration_id),
                 )?;
             }
         }
         Effect::EventReady { webinar_id, info } => {
-            let Some(row) = webinars::get(conn, &job.tenant, &webinar_id)? else {
+            let Some(row) = webinars::get(conn, &tenant, &webinar_id)? else {
                 return Ok(());
             };
             let end = if row.start_at > 0 {
@@ -140,7 +143,7 @@ fn write_effect(
             let event_id = info.event_id;
             let linked = webinars::link_event(
                 conn,
-                &job.tenant,
+                &tenant,
                 &webinar_id,
                 webinars::EventLink {
                     event_id,
@@ -163,7 +166,7 @@ fn write_effect(
             changes::append(
                 conn,
                 &[changes::change(
-                    &job.tenant,
+                    &tenant,
                     ChangeKind::Webinar,
                     Some(&webinar_id),
                     None,
@@ -171,7 +174,7 @@ fn write_effect(
             )?;
         }
         Effect::MetricsSynced { webinar_id, at } => {
-            crate::domain::metrics::finish_sync(conn, &job.tenant, &webinar_id, at)?;
+            crate::domain::metrics::finish_sync(conn, &tenant, &webinar_id, at)?;
         }
     }
     Ok(())
@@ -184,15 +187,16 @@ fn stop(conn: &mut DbConnection, job: &JobRow, owner: &str, reason: &str) -> Res
         return Ok(());
     }
     if job.kind == JobKind::CreateEvent.as_str()
-        && let Some(webinar) = &job.webinar_id
+        && let Some(webinar) = job.webinar()
     {
-        webinars::mark_failed(conn, &job.tenant, webinar, reason)?;
+        let tenant = job.tenant_id();
+        webinars::mark_failed(conn, &tenant, &webinar, reason)?;
         changes::append(
             conn,
             &[changes::change(
-                &job.tenant,
+                &tenant,
                 ChangeKind::Webinar,
-                Some(webinar),
+                Some(&webinar),
                 None,
             )],
         )?;
@@ -256,12 +260,13 @@ fn hold_job_and_registration(
     if !outbox::pause_job(conn, job.id, owner)? {
         return Ok(false);
     }
-    let (Some(webinar), Some(reg)) = (&job.webinar_id, &job.registration_id) else {
+    let (Some(webinar), Some(reg)) = (job.webinar(), job.registration()) else {
         return Ok(false);
     };
-    let paused = registrations::pause_undelivered(conn, &job.tenant, reg)?;
+    let tenant = job.tenant_id();
+    let paused = registrations::pause_undelivered(conn, &tenant, &reg)?;
     if paused {
-        registration_changed(conn, &job.tenant, Some(webinar), Some(reg))?;
+        registration_changed(conn, &tenant, Some(&webinar), Some(&reg))?;
     }
     Ok(paused)
 }
@@ -276,8 +281,9 @@ fn disabled(
     job: &JobRow,
     owner: &str,
 ) -> Result<bool, Error> {
-    providers::lock(conn, &job.tenant)?;
-    let usable = providers::get(conn, &job.tenant)?.is_some_and(|p| !p.deleted && !is_blocked(&p));
+    let tenant = job.tenant_id();
+    providers::lock(conn, &tenant)?;
+    let usable = providers::get(conn, &tenant)?.is_some_and(|p| !p.deleted && !is_blocked(&p));
     if usable {
         // Credentials were put back meanwhile: run it again soon.
         outbox::retry_later(
@@ -305,8 +311,9 @@ fn refused(
     status: CredentialStatus,
     message: Option<String>,
 ) -> Result<bool, Error> {
-    providers::lock(conn, &job.tenant)?;
-    let Some(row) = providers::get(conn, &job.tenant)?.filter(|p| !p.deleted) else {
+    let tenant = job.tenant_id();
+    providers::lock(conn, &tenant)?;
+    let Some(row) = providers::get(conn, &tenant)?.filter(|p| !p.deleted) else {
         return hold_job_and_registration(conn, job, owner);
     };
     if used_version.is_some_and(|v| v != row.secret_version) {
@@ -315,7 +322,7 @@ fn refused(
     }
     tracing::warn!(tenant = %job.tenant, status = status.as_str(), "provider refused the credentials; holding the tenant's work");
     let was_blocked = is_blocked(&row);
-    providers::set_status(conn, &job.tenant, status.as_str(), message.as_deref())?;
+    providers::set_status(conn, &tenant, status.as_str(), message.as_deref())?;
     if !status.blocks_calls() {
         outbox::retry_later(conn, job.id, owner, now_ms(), None, false)?;
         return Ok(false);
@@ -324,11 +331,11 @@ fn refused(
         // Another run recorded the refusal and held the tenant's work already.
         return hold_job_and_registration(conn, job, owner);
     }
-    pause_tenant(conn, &job.tenant)?;
+    pause_tenant(conn, &tenant)?;
     changes::append(
         conn,
         &[changes::change(
-            &job.tenant,
+            &tenant,
             ChangeKind::Credentials,
             None,
             None,
@@ -356,8 +363,9 @@ fn write(
         Outcome::Stop(reason) => stop(conn, job, owner, &reason)?,
         Outcome::Failed(ProviderError::Permanent { message }) => stop(conn, job, owner, &message)?,
         Outcome::Failed(ProviderError::Quota { message }) => {
-            providers::lock(conn, &job.tenant)?;
-            let row = providers::get(conn, &job.tenant)?;
+            let tenant = job.tenant_id();
+            providers::lock(conn, &tenant)?;
+            let row = providers::get(conn, &tenant)?;
             let until = match row.as_ref().and_then(|p| p.throttle_until) {
                 // The tenant is already paused by an answer to a call that was in flight with
                 // this one: same burst, so wait with it instead of lengthening the pause again.
@@ -370,7 +378,7 @@ fn write(
                             cfg.quota_pause_max,
                             u32::try_from(level).unwrap_or(0),
                         ));
-                    providers::throttle(conn, &job.tenant, until, level.saturating_add(1))?;
+                    providers::throttle(conn, &tenant, until, level.saturating_add(1))?;
                     until
                 }
             };

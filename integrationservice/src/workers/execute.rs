@@ -10,6 +10,7 @@
 //! reset), or been cut off (lease expired, tenant paused mid-call, replica gone).
 
 use crate::domain::{Engine, Error};
+use crate::ids::{RegistrationId, WebinarId};
 use crate::provider::{EventInfo, EventSpec, ProviderError};
 use crate::store::job_inputs::{self, JobInputs};
 use crate::store::models::{JobRow, WebinarRow};
@@ -56,14 +57,17 @@ pub enum Effect {
     Nothing,
     /// The registration reached the provider.
     Delivered {
-        registration_id: String,
+        registration_id: RegistrationId,
         eventuserid: i64,
     },
     /// The webinar exists at the provider.
-    EventReady { webinar_id: String, info: EventInfo },
+    EventReady {
+        webinar_id: WebinarId,
+        info: EventInfo,
+    },
     /// A webinar's metrics were pulled and stored (chunk by chunk, as they streamed in) with
     /// figures stamped `at`; the sync is recorded as finished.
-    MetricsSynced { webinar_id: String, at: i64 },
+    MetricsSynced { webinar_id: WebinarId, at: i64 },
 }
 
 /// The marker a webinar carries at the provider (see the module comment): the webinar id is
@@ -145,7 +149,7 @@ async fn run_on(engine: &Engine, job: &JobRow, loaded: JobInputs) -> Result<RunR
 async fn call(engine: &Engine, job: &JobRow, mut loaded: JobInputs) -> Result<Outcome, Error> {
     let creds = match engine
         .providers()
-        .credentials_for_work_from(&job.tenant, loaded.provider.take())
+        .credentials_for_work_from(&job.tenant_id(), loaded.provider.take())
         .await
     {
         Ok(c) => c,

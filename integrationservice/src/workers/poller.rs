@@ -19,17 +19,18 @@ pub async fn poll_once(engine: &Engine, cfg: &WorkerConfig) -> Result<usize, Err
                 let end =
                     (w.start_at > 0).then(|| w.start_at + i64::from(w.duration_minutes) * 60_000);
                 let next = end.and_then(|end| schedule.next_after(end, now));
-                webinars::schedule_metrics(conn, &w.tenant, &w.id, next)?;
-                let Some(config) = providers::get(conn, &w.tenant)? else {
+                let (tenant, webinar) = (w.tenant_id(), w.webinar());
+                webinars::schedule_metrics(conn, &tenant, &webinar, next)?;
+                let Some(config) = providers::get(conn, &tenant)? else {
                     continue;
                 };
                 if config.deleted {
                     continue;
                 }
                 // One pending pull per webinar is enough.
-                if !outbox::has_unfinished(conn, &w.tenant, &w.id, JobKind::SyncMetrics)? {
+                if !outbox::has_unfinished(conn, &tenant, &webinar, JobKind::SyncMetrics)? {
                     let mut job =
-                        outbox::new_job(&w.tenant, JobKind::SyncMetrics, Some(&w.id), None, None);
+                        outbox::new_job(&tenant, JobKind::SyncMetrics, Some(&webinar), None, None);
                     if crate::domain::providers::is_blocked(&config) {
                         job.state = outbox::PAUSED.into();
                     }

@@ -5,6 +5,7 @@
 
 use super::execute::{Effect, Outcome, RunResult};
 use crate::domain::{ChangeKind, Engine, Error};
+use crate::ids::{RegistrationId, TenantId};
 use crate::store::models::JobRow;
 use crate::store::{DbConnection, changes, now_ms, outbox, providers};
 
@@ -16,7 +17,7 @@ pub enum BatchedSuccess {
     Nothing,
     /// The registration reached the provider.
     Delivered {
-        registration_id: String,
+        registration_id: RegistrationId,
         eventuserid: i64,
     },
 }
@@ -155,7 +156,7 @@ fn write_batch(conn: &mut DbConnection, mut rows: Vec<Finished>) -> Result<bool,
     tenants.sort_unstable();
     tenants.dedup();
     for tenant in tenants {
-        providers::clear_throttle(conn, tenant)?;
+        providers::clear_throttle(conn, &TenantId::from_stored(tenant))?;
     }
     rows.sort_by_key(|(job, _, _)| job.id);
     let done: Vec<outbox::Completion<'_>> = rows
@@ -167,7 +168,7 @@ fn write_batch(conn: &mut DbConnection, mut rows: Vec<Finished>) -> Result<bool,
                 BatchedSuccess::Delivered {
                     registration_id,
                     eventuserid,
-                } => Some((registration_id.as_str(), *eventuserid)),
+                } => Some((*registration_id, *eventuserid)),
                 BatchedSuccess::Nothing => None,
             },
         })
@@ -175,11 +176,12 @@ fn write_batch(conn: &mut DbConnection, mut rows: Vec<Finished>) -> Result<bool,
     let feed: Vec<_> = outbox::complete_batch(conn, &done, now_ms())?
         .iter()
         .map(|d| {
+            let (tenant, webinar, registration) = d.ids();
             changes::change(
-                &d.tenant,
+                &tenant,
                 ChangeKind::Registration,
-                d.webinar_id.as_deref(),
-                Some(&d.id),
+                webinar.as_ref(),
+                Some(&registration),
             )
         })
         .collect();

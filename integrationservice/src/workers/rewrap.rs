@@ -63,7 +63,7 @@ pub async fn rewrap_all(store: &Store, envelope: &Envelope) -> Result<RewrapRepo
             .run(move |conn| {
                 providers::swap_wrapped_dek(
                     conn,
-                    &row.tenant,
+                    &row.tenant_id(),
                     row.secret_version,
                     &row.wrapped_dek,
                     &wrapped,

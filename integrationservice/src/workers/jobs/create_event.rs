@@ -25,7 +25,7 @@ pub(super) async fn run(call: Call<'_>, webinar: WebinarRow) -> Result<Outcome, 
                     "adopting the webinar an earlier run created"
                 );
                 return Ok(Outcome::Done(Effect::EventReady {
-                    webinar_id: webinar.id,
+                    webinar_id: webinar.webinar(),
                     info,
                 }));
             }
@@ -36,7 +36,7 @@ pub(super) async fn run(call: Call<'_>, webinar: WebinarRow) -> Result<Outcome, 
     }
     let result = provider.create_event(call.creds, &spec).await;
     Ok(finish(result, |info| Effect::EventReady {
-        webinar_id: webinar.id,
+        webinar_id: webinar.webinar(),
         info,
     }))
 }

@@ -16,7 +16,7 @@ pub(super) async fn run(
         .register(call.creds, event, &registrant(&reg))
         .await;
     Ok(finish(result, |eventuserid| Effect::Delivered {
-        registration_id: reg.id,
+        registration_id: reg.registration(),
         eventuserid,
     }))
 }

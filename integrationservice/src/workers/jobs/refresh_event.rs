@@ -8,7 +8,7 @@ use crate::workers::execute::{Effect, Outcome};
 pub(super) async fn run(call: Call<'_>, webinar: WebinarRow, event: i64) -> Result<Outcome, Error> {
     let result = call.engine.provider().get_event(call.creds, event).await;
     Ok(finish(result, |info| Effect::EventReady {
-        webinar_id: webinar.id,
+        webinar_id: webinar.webinar(),
         info,
     }))
 }

@@ -12,14 +12,14 @@ pub(super) async fn run(call: Call<'_>, webinar: WebinarRow, event: i64) -> Resu
     let result = crate::domain::metrics::pull_and_store(
         call.engine,
         call.creds,
-        &call.job.tenant,
-        &webinar.id,
+        &call.job.tenant_id(),
+        &webinar.webinar(),
         event,
         at,
     )
     .await?;
     Ok(finish(result, |_| Effect::MetricsSynced {
-        webinar_id: webinar.id,
+        webinar_id: webinar.webinar(),
         at,
     }))
 }

@@ -16,7 +16,7 @@ pub(super) async fn run(
         .update_registrant(call.creds, event, &registrant(&reg))
         .await;
     Ok(finish(result, |()| Effect::Delivered {
-        registration_id: reg.id,
+        registration_id: reg.registration(),
         eventuserid: reg.eventuserid.unwrap_or_default(),
     }))
 }

@@ -808,7 +808,10 @@ async fn large_attendee_list(database_url: String) {
     assert!(emails.windows(2).all(|p| p[0] < p[1]), "sorted, no repeats");
     // Same-run baseline: reading the whole webinar, which every page cost before.
     let started = std::time::Instant::now();
-    let (t, wid) = ("tenant-a".to_owned(), id.clone());
+    let (t, wid) = (
+        integrationservice::domain::TenantId::parse("tenant-a").expect("tenant"),
+        integrationservice::domain::WebinarId::parse(&id).expect("webinar id"),
+    );
     let all = store
         .run(move |conn| {
             metrics::for_webinar(conn, &t, &wid).map_err(integrationservice::domain::Error::from)

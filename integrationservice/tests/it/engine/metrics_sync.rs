@@ -140,7 +140,7 @@ async fn sync_in_chunks(db: Db) {
     assert_eq!(chunks.iter().map(Vec::len).sum::<usize>(), ATTENDEES);
     let first = chunks.swap_remove(0);
     assert_eq!(first.len(), SYNC_CHUNK);
-    let (t, w) = (tenant.to_string(), webinar.to_string());
+    let (t, w) = (tenant.clone(), webinar);
     let stored = engine
         .store()
         .transaction(move |conn| store_chunk(conn, &t, &w, &first, now_ms()))

@@ -80,7 +80,7 @@ async fn batch_keeps_the_rules(db: Db) {
 
     let (recorder, recording) = Recorder::start(engine.clone());
     let delivered = |n: usize| BatchedSuccess::Delivered {
-        registration_id: regs[n].id.to_string(),
+        registration_id: regs[n].id,
         eventuserid: 7000 + n as i64,
     };
     // Recorded together (concurrently, so they share batches).

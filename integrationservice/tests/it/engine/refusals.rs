@@ -49,7 +49,7 @@ async fn put_second_token(stack: &Stack, tenant: &TenantId) {
 }
 
 async fn throttle_of(stack: &Stack, tenant: &TenantId) -> (Option<i64>, i32) {
-    let t = tenant.to_string();
+    let t = tenant.clone();
     let row = stack
         .engine
         .store()
@@ -237,7 +237,7 @@ async fn job_of_refused_tenant_is_held(db: Db) {
 
     // A transaction that read the tenant as enabled just before the refusal commits its job
     // READY (the domain enqueues PAUSED for a refused tenant, so write it as that race would).
-    let (t, w) = (tenant.to_string(), webinar.to_string());
+    let (t, w) = (tenant.clone(), webinar);
     stack
         .engine
         .store()
@@ -257,7 +257,7 @@ async fn job_of_refused_tenant_is_held(db: Db) {
         .await
         .expect("enqueue");
     stack.engine.signals().jobs_added();
-    let t = tenant.to_string();
+    let t = tenant.clone();
     let store = stack.engine.store().clone();
     eventually(
         "the job held with the tenant's work",

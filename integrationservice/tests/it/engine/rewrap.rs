@@ -76,7 +76,7 @@ async fn rotate_then_rewrap(db: Db) {
     for t in tenants {
         let creds = engine
             .providers()
-            .credentials(t)
+            .credentials(&tenant_id(t))
             .await
             .expect("decrypts after rewrap");
         assert_eq!(creds.token_secret.expose_secret(), TOKEN_SECRET);

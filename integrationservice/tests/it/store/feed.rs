@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use integrationservice::domain::{RegistrationId, TenantId};
 use integrationservice::store::{Store, StoreError, changes, status::ChangeKind};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -18,13 +19,14 @@ async fn a_cursor_reader_never_skips_a_change_of_a_slow_committer() {
         let store = store.clone();
         writers.push(tokio::spawn(async move {
             for i in 0..EACH {
-                let id = format!("w{w}-{i}");
+                let id = RegistrationId::generate();
+                let tenant = TenantId::parse("t").expect("tenant");
                 store
                     .transaction(move |conn| {
                         changes::append(
                             conn,
                             &[changes::change(
-                                "t",
+                                &tenant,
                                 ChangeKind::Registration,
                                 None,
                                 Some(&id),
@@ -44,7 +46,10 @@ async fn a_cursor_reader_never_skips_a_change_of_a_slow_committer() {
     while seen.len() < WRITERS * EACH {
         let c = cursor;
         let rows = store
-            .run(move |conn| changes::list_after(conn, "t", c, 50).map_err(StoreError::from))
+            .run(move |conn| {
+                let tenant = TenantId::parse("t").expect("tenant");
+                changes::list_after(conn, &tenant, c, 50).map_err(StoreError::from)
+            })
             .await
             .expect("read");
         for r in rows {

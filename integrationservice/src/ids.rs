@@ -1,13 +1,15 @@
 //! Typed ids of the integration service: a tenant, a webinar and a registration. Each is
 //! parsed once where it enters (the API's resource names, the auth policy, a stored row) and
 //! travels as its type from there, so a webinar id can never be passed where a registration
-//! id is expected, and no layer re-checks a string it was already given.
+//! id is expected, and no layer re-checks a string it was already given. A leaf: the domain
+//! and the store both take these types, and it imports nothing of the service but
+//! [`Invalid`].
 
 use std::fmt;
 
 use uuid::Uuid;
 
-use super::Invalid;
+use crate::invalid::Invalid;
 
 /// A tenant id: 1 to 63 characters of `[a-z0-9-]`, not starting or ending with `-` (a DNS
 /// label, so it fits resource names, metric labels and certificate names alike).
@@ -27,14 +29,14 @@ use super::Invalid;
 pub struct TenantId(String);
 
 /// Stored as its text, like any string column (`tenant` in every table).
-impl diesel::serialize::ToSql<diesel::sql_types::Text, crate::store::MultiBackend> for TenantId {
+impl diesel::serialize::ToSql<diesel::sql_types::Text, servicekit::db::MultiBackend> for TenantId {
     fn to_sql<'b>(
         &'b self,
-        out: &mut diesel::serialize::Output<'b, '_, crate::store::MultiBackend>,
+        out: &mut diesel::serialize::Output<'b, '_, servicekit::db::MultiBackend>,
     ) -> diesel::serialize::Result {
         <String as diesel::serialize::ToSql<
             diesel::sql_types::Text,
-            crate::store::MultiBackend,
+            servicekit::db::MultiBackend,
         >>::to_sql(&self.0, out)
     }
 }

@@ -1,0 +1,121 @@
+//! Changes to a registration the CRM asks for: new details, or a cancellation.
+
+use super::enqueue::{feed, job};
+use super::{Registrations, find, view};
+use crate::domain::jobs::JobKind;
+use crate::domain::{
+    Error, RegistrantFields, Registration, RegistrationPatch, RegistrationStatus as S,
+    providers as provider_rules, webinars as webinar_rules,
+};
+use crate::ids::{RegistrationId, TenantId, WebinarId};
+use crate::store::{changes, now_ms, outbox, registrations};
+
+impl Registrations<'_> {
+    /// Changes a registration's details; a delivered one is updated at the provider by a job.
+    pub async fn update(
+        &self,
+        tenant: &TenantId,
+        webinar: &WebinarId,
+        id: &RegistrationId,
+        patch: RegistrationPatch,
+    ) -> Result<Registration, Error> {
+        let (t, w, i) = (tenant.clone(), *webinar, *id);
+        let row = self
+            .engine
+            .store
+            .transaction(move |conn| {
+                let config = provider_rules::enabled(conn, &t)?;
+                // An unlinked webinar takes no changes (WEBINAR_UNLINKED).
+                webinar_rules::live(conn, &t, &w)?;
+                let mut row = find(conn, &t, &w, &i)?;
+                let status = S::parse(&row.status).unwrap_or(S::Failed);
+                if matches!(status, S::Cancelled | S::Forgotten) {
+                    return Err(Error::FailedPrecondition(format!(
+                        "the registration is {}",
+                        status.as_str()
+                    )));
+                }
+                if let Some(v) = patch.first_name {
+                    row.first_name = v.into_string();
+                }
+                if let Some(v) = patch.last_name {
+                    row.last_name = v.into_string();
+                }
+                if let Some(v) = patch.company {
+                    row.company = Some(v);
+                }
+                if let Some(v) = patch.job_title {
+                    row.job_title = Some(v);
+                }
+                let mut fields = RegistrantFields::from_json(&row.extra);
+                fields.merge(patch.fields);
+                row.extra = fields.to_json();
+                let paused = provider_rules::is_blocked(&config);
+                // Undelivered registrations are sent from the latest row by their pending job;
+                // delivered or failed ones need a new job.
+                let kind = match status {
+                    S::Delivered => Some(JobKind::UpdateRegistration),
+                    S::Failed => Some(JobKind::DeliverRegistration),
+                    _ => None,
+                };
+                if let Some(kind) = kind {
+                    row.status = if paused { S::Paused } else { S::Pending }.as_str().into();
+                    row.attempts = 0;
+                    row.last_error = None;
+                    outbox::enqueue(conn, &[job(&row, kind, paused, None)])?;
+                }
+                row.updated_at = now_ms();
+                registrations::save(conn, &row)?;
+                changes::append(conn, &[feed(&row)])?;
+                Ok(row)
+            })
+            .await?;
+        self.engine.signals.jobs_added();
+        self.engine.signals.changes_added();
+        Ok(view(&row))
+    }
+
+    /// Cancels a registration (soft delete at the provider once delivered).
+    pub async fn cancel(
+        &self,
+        tenant: &TenantId,
+        webinar: &WebinarId,
+        id: &RegistrationId,
+    ) -> Result<Registration, Error> {
+        let (t, w, i) = (tenant.clone(), *webinar, *id);
+        let row = self
+            .engine
+            .store
+            .transaction(move |conn| {
+                let config = provider_rules::enabled(conn, &t)?;
+                let mut row = find(conn, &t, &w, &i)?;
+                match S::parse(&row.status) {
+                    Some(S::Cancelled) => return Ok(row),
+                    Some(S::Forgotten) => {
+                        return Err(Error::FailedPrecondition(
+                            "the registration was forgotten".into(),
+                        ));
+                    }
+                    _ => {}
+                }
+                row.status = S::Cancelled.as_str().into();
+                row.updated_at = now_ms();
+                registrations::save(conn, &row)?;
+                outbox::enqueue(
+                    conn,
+                    &[job(
+                        &row,
+                        JobKind::CancelRegistration,
+                        provider_rules::is_blocked(&config),
+                        None,
+                    )],
+                )?;
+                changes::append(conn, &[feed(&row)])?;
+                Ok::<_, Error>(row)
+            })
+            .await?;
+        self.engine.signals.jobs_added();
+        self.engine.signals.changes_added();
+        Ok(view(&row))
+    }
+}

@@ -1,0 +1,63 @@
+//! Reads: one registration, and a page of a webinar's registrations.
+
+use super::{Registrations, find, view};
+use crate::domain::{
+    Error, Page, Registration, RegistrationStatus as S, paging, webinars as webinar_rules,
+};
+use crate::ids::{RegistrationId, TenantId, WebinarId};
+use crate::store::registrations;
+
+impl Registrations<'_> {
+    /// One registration.
+    pub async fn get(
+        &self,
+        tenant: &TenantId,
+        webinar: &WebinarId,
+        id: &RegistrationId,
+    ) -> Result<Registration, Error> {
+        let (t, w, i) = (tenant.clone(), *webinar, *id);
+        let row = self
+            .engine
+            .store
+            .run(move |conn| find(conn, &t, &w, &i))
+            .await?;
+        Ok(view(&row))
+    }
+
+    /// A page of a webinar's registrations, optionally with one status.
+    pub async fn list(
+        &self,
+        tenant: &TenantId,
+        webinar: &WebinarId,
+        status: Option<S>,
+        page_size: i32,
+        page_token: &str,
+    ) -> Result<Page<Registration>, Error> {
+        let limit = paging::limit(page_size)?;
+        let kind = format!("registrations/{webinar}");
+        let after = paging::decode_page_token(&kind, page_token)?;
+        let (t, w) = (tenant.clone(), *webinar);
+        let rows = self
+            .engine
+            .store
+            .run(move |conn| {
+                webinar_rules::existing(conn, &t, &w)?;
+                Ok::<_, Error>(registrations::list(
+                    conn,
+                    &t,
+                    &w,
+                    status,
+                    after.as_deref(),
+                    limit + 1,
+                )?)
+            })
+            .await?;
+        Ok(webinar_rules::page(
+            rows,
+            limit,
+            &kind,
+            |r| r.id.clone(),
+            view,
+        ))
+    }
+}

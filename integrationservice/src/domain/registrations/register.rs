@@ -1,0 +1,315 @@
+//! Registering people: one, or a batch of up to [`MAX_BATCH`] with one outcome per item in
+//! order, idempotent by (tenant, webinar, email) and by a client request id.
+//!
+//! On PostgreSQL the new people (the common case) are written by one statement
+//! ([`registrations::insert_new_in_one_statement`]): one round trip, no look-up first. The
+//! items it skipped (an email or request id the webinar already holds) and refusals take
+//! [`register_in_transaction`], which answers each exactly: the existing registration, a
+//! reactivated cancelled one, ALREADY_EXISTS for a request id of another email,
+//! INTEGRATION_DISABLED, NOT_FOUND, WEBINAR_UNLINKED. SQLite always takes the transactional
+//! path.
+
+use std::collections::{HashMap, HashSet};
+
+use super::enqueue::{feed, job};
+use super::{MAX_BATCH, Registrations, view};
+use crate::domain::jobs::JobKind;
+use crate::domain::{
+    ChangeKind, CredentialStatus, Error, RegisterOutcome, Registration, RegistrationInput,
+    RegistrationStatus as S, providers as provider_rules, webinars as webinar_rules,
+};
+use crate::ids::{RegistrationId, TenantId, WebinarId};
+use crate::store::changes;
+use crate::store::models::RegistrationRow;
+use crate::store::{DbConnection, now_ms, outbox, registrations};
+
+impl Registrations<'_> {
+    /// Registers one person.
+    pub async fn register(
+        &self,
+        tenant: &TenantId,
+        webinar: &WebinarId,
+        input: RegistrationInput,
+    ) -> Result<(Registration, bool), Error> {
+        let mut out = self.register_batch(tenant, webinar, vec![input]).await?;
+        let item = out.pop().ok_or(Error::Internal)?;
+        Ok((item.result?, item.created))
+    }
+
+    /// Registers up to 1,000 people, with one outcome per item in order.
+    pub async fn register_batch(
+        &self,
+        tenant: &TenantId,
+        webinar: &WebinarId,
+        items: Vec<RegistrationInput>,
+    ) -> Result<Vec<RegisterOutcome>, Error> {
+        if items.is_empty() || items.len() > MAX_BATCH {
+            return Err(Error::invalid(
+                "requests",
+                format!("must hold 1 to {MAX_BATCH} items"),
+            ));
+        }
+        let (t, w) = (tenant.clone(), *webinar);
+        let (out, deferred) = self
+            .engine
+            .store
+            .run(move |conn| register_one_statement_first(conn, &t, &w, items))
+            .await?;
+        if out.iter().any(|o| o.created) {
+            self.engine.signals.jobs_added();
+            self.engine.signals.changes_added();
+        }
+        if deferred {
+            self.engine.store.wake_other_replicas();
+        }
+        Ok(out)
+    }
+}
+
+/// Every credential status whose `blocks_calls` holds work (the match fails to compile when
+/// a status is added, so the list cannot fall behind).
+fn blocking_statuses() -> Vec<&'static str> {
+    use CredentialStatus as C;
+    let all = [
+        C::Unchecked,
+        C::Healthy,
+        C::NotAuthenticated,
+        C::TokenExpired,
+        C::Forbidden,
+        C::Unhealthy,
+    ];
+    for c in all {
+        match c {
+            C::Unchecked
+            | C::Healthy
+            | C::NotAuthenticated
+            | C::TokenExpired
+            | C::Forbidden
+            | C::Unhealthy => {}
+        }
+    }
+    all.into_iter()
+        .filter(|c| c.blocks_calls())
+        .map(C::as_str)
+        .collect()
+}
+
+/// Registers a batch; returns the outcomes and whether other replicas still need a wake-up
+/// for jobs committed without the trigger's NOTIFY.
+///
+/// The one statement checks the credentials and the webinar and inserts the rows, their jobs
+/// and feed entries with `ON CONFLICT DO NOTHING`. Each registration commits with its job and
+/// feed entry; a batch of new people and the repeats in it may commit in two transactions.
+fn register_one_statement_first(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    webinar: &WebinarId,
+    items: Vec<RegistrationInput>,
+) -> Result<(Vec<RegisterOutcome>, bool), Error> {
+    use diesel::Connection;
+    if !registrations::one_statement_insert(conn) {
+        let out = conn.transaction(|c| register_in_transaction(c, tenant, webinar, items))?;
+        return Ok((out, false));
+    }
+    let now = now_ms();
+    let mut outcomes: Vec<Option<RegisterOutcome>> = Vec::with_capacity(items.len());
+    let mut rows = Vec::with_capacity(items.len());
+    let mut row_of = Vec::with_capacity(items.len());
+    for item in &items {
+        let mut row = new_row(tenant, webinar, item, now, false);
+        fill(&mut row, item, now);
+        row_of.push(Some(rows.len()));
+        rows.push(row);
+        outcomes.push(None);
+    }
+    let blocking = blocking_statuses();
+    let trace_context = servicekit::telemetry::current_traceparent();
+    let Some(done) = registrations::insert_new_in_one_statement(
+        conn,
+        registrations::NewRegistrations {
+            tenant,
+            webinar_id: webinar,
+            blocking: &blocking,
+            now,
+            job_kind: JobKind::DeliverRegistration,
+            change_kind: ChangeKind::Registration,
+            trace_context: trace_context.as_deref(),
+            rows: &rows,
+        },
+    )?
+    else {
+        let out = conn.transaction(|c| register_in_transaction(c, tenant, webinar, items))?;
+        return Ok((out, false));
+    };
+    if !done.accepted {
+        // Refused (or the state changed since): the transactional path names the reason.
+        let out = conn.transaction(|c| register_in_transaction(c, tenant, webinar, items))?;
+        return Ok((out, false));
+    }
+    let inserted: HashSet<&str> = done.inserted.iter().map(String::as_str).collect();
+    let status = if done.paused { S::Paused } else { S::Pending };
+    let mut rest = Vec::new();
+    let mut rest_at = Vec::new();
+    for (i, item) in items.into_iter().enumerate() {
+        let Some(r) = row_of[i] else { continue };
+        let row = &mut rows[r];
+        if inserted.contains(row.id.as_str()) {
+            row.status = status.as_str().into();
+            outcomes[i] = Some(RegisterOutcome {
+                result: Ok(view(row)),
+                created: true,
+            });
+        } else {
+            rest.push(item);
+            rest_at.push(i);
+        }
+    }
+    if !rest.is_empty() {
+        let out = conn.transaction(|c| register_in_transaction(c, tenant, webinar, rest))?;
+        for (i, o) in rest_at.into_iter().zip(out) {
+            outcomes[i] = Some(o);
+        }
+    }
+    let out = outcomes
+        .into_iter()
+        .map(|o| {
+            o.unwrap_or(RegisterOutcome {
+                result: Err(Error::Internal),
+                created: false,
+            })
+        })
+        .collect();
+    Ok((out, !inserted.is_empty() && !done.paused))
+}
+
+/// A new registration row (its details are `fill`ed by the caller).
+fn new_row(
+    tenant: &TenantId,
+    webinar: &WebinarId,
+    item: &RegistrationInput,
+    now: i64,
+    paused: bool,
+) -> RegistrationRow {
+    RegistrationRow {
+        tenant: tenant.to_string(),
+        id: RegistrationId::generate().to_string(),
+        webinar_id: webinar.to_string(),
+        email: item.email.as_str().to_owned(),
+        first_name: String::new(),
+        last_name: String::new(),
+        company: None,
+        job_title: None,
+        crm_reference_id: None,
+        extra: String::new(),
+        status: if paused { S::Paused } else { S::Pending }.as_str().into(),
+        eventuserid: None,
+        attempts: 0,
+        last_error: None,
+        next_attempt_at: None,
+        request_id: item.request_id.map(|r| r.to_string()),
+        delivered_at: None,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+/// The body of a batch registration, inside its transaction.
+fn register_in_transaction(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    webinar: &WebinarId,
+    items: Vec<RegistrationInput>,
+) -> Result<Vec<RegisterOutcome>, Error> {
+    let config = provider_rules::enabled(conn, tenant)?;
+    webinar_rules::live(conn, tenant, webinar)?;
+    let paused = provider_rules::is_blocked(&config);
+    let emails: Vec<String> = items.iter().map(|r| r.email.as_str().to_owned()).collect();
+    let request_ids: Vec<String> = items
+        .iter()
+        .filter_map(|r| r.request_id.map(|id| id.to_string()))
+        .collect();
+    let mut by_email: HashMap<String, RegistrationRow> =
+        registrations::by_emails(conn, tenant, webinar, &emails)?
+            .into_iter()
+            .map(|r| (r.email.clone(), r))
+            .collect();
+    let by_request: HashMap<String, String> =
+        registrations::by_request_ids(conn, tenant, webinar, &request_ids)?
+            .into_iter()
+            .filter_map(|r| r.request_id.map(|id| (id, r.email)))
+            .collect();
+    let now = now_ms();
+    let (mut inserts, mut updates, mut new_jobs, mut feed_rows) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut out = Vec::with_capacity(items.len());
+    let mut seen_request: HashMap<String, String> = HashMap::new();
+    for item in items {
+        let email = item.email.as_str().to_owned();
+        if let Some(rid) = item.request_id.map(|id| id.to_string()) {
+            let owner = by_request.get(&rid).or_else(|| seen_request.get(&rid));
+            if owner.is_some_and(|o| *o != email) {
+                out.push(RegisterOutcome {
+                    result: Err(Error::AlreadyExists {
+                        resource: "a registration with this request_id".into(),
+                    }),
+                    created: false,
+                });
+                continue;
+            }
+            seen_request.insert(rid, email.clone());
+        }
+        if let Some(existing) = by_email.get_mut(&email) {
+            if existing.status != S::Cancelled.as_str() {
+                out.push(RegisterOutcome {
+                    result: Ok(view(existing)),
+                    created: false,
+                });
+                continue;
+            }
+            // Registering a cancelled person again reactivates the same registration.
+            fill(existing, &item, now);
+            existing.status = if paused { S::Paused } else { S::Pending }.as_str().into();
+            existing.attempts = 0;
+            existing.last_error = None;
+            new_jobs.push(job(existing, JobKind::DeliverRegistration, paused, None));
+            feed_rows.push(feed(existing));
+            updates.push(existing.clone());
+            out.push(RegisterOutcome {
+                result: Ok(view(existing)),
+                created: true,
+            });
+            continue;
+        }
+        let mut row = new_row(tenant, webinar, &item, now, paused);
+        fill(&mut row, &item, now);
+        new_jobs.push(job(&row, JobKind::DeliverRegistration, paused, None));
+        feed_rows.push(feed(&row));
+        out.push(RegisterOutcome {
+            result: Ok(view(&row)),
+            created: true,
+        });
+        by_email.insert(email, row.clone());
+        inserts.push(row);
+    }
+    registrations::insert(conn, &inserts)?;
+    for row in &updates {
+        registrations::save(conn, row)?;
+    }
+    outbox::enqueue(conn, &new_jobs)?;
+    changes::append(conn, &feed_rows)?;
+    Ok(out)
+}
+
+/// Copies the person's details from the request onto the row.
+fn fill(row: &mut RegistrationRow, item: &RegistrationInput, now: i64) {
+    row.first_name = item.first_name.as_str().to_owned();
+    row.last_name = item.last_name.as_str().to_owned();
+    row.company = item.company.clone();
+    row.job_title = item.job_title.clone();
+    row.crm_reference_id = item
+        .crm_reference_id
+        .as_ref()
+        .map(|c| c.as_str().to_owned());
+    row.extra = item.fields.to_json();
+    row.updated_at = now;
+}
