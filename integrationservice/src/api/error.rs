@@ -29,7 +29,7 @@ impl From<crate::domain::Error> for Status {
     fn from(error: crate::domain::Error) -> Self {
         use crate::domain::Error as E;
         match error {
-            E::Validation { field, message } => super::validate::invalid(&field, message),
+            E::Validation { field, message } => super::violations::invalid(&field, message),
             E::NotFound { resource } => Status::not_found(format!("{resource} not found")),
             E::AlreadyExists { resource } => {
                 Status::already_exists(format!("{resource} already exists"))

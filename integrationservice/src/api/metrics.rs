@@ -15,7 +15,7 @@ use proto::webinar::v1::{
 
 use proto::webinar::v1 as pb;
 
-use super::{State, convert, names, validate, validate::Violations, wrap_token};
+use super::{State, convert, names, violations, violations::Violations, wrap_token};
 use crate::domain::{self, TenantId, WebinarId};
 
 /// How long a watch waits for a change before sending a heartbeat.
@@ -294,7 +294,7 @@ impl MetricsService for MetricsApi {
         let req = request.get_ref();
         let query = self.feed(&request, &req.parent, &req.after_cursor, &req.webinar)?;
         let size = domain::PageSize::parse(req.page_size)
-            .map_err(|e| validate::invalid("page_size", e))?
+            .map_err(|e| violations::invalid("page_size", e))?
             .get();
         let changes = self
             .state

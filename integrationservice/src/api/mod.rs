@@ -11,7 +11,7 @@ pub mod page_token;
 pub mod provider_config;
 pub mod registration_fields;
 pub mod registrations;
-pub mod validate;
+pub mod violations;
 pub mod webinars;
 
 use std::sync::Arc;
@@ -56,7 +56,7 @@ impl ApiState {
         name: &str,
         parse: fn(&str) -> Result<N, String>,
     ) -> Result<N, Status> {
-        let parsed = parse(name).map_err(|d| validate::invalid(field, d))?;
+        let parsed = parse(name).map_err(|d| violations::invalid(field, d))?;
         self.authorize(request, parsed.tenant())?;
         Ok(parsed)
     }
@@ -89,7 +89,7 @@ impl ApiState {
     /// `v`. The counterpart of `wrap_token`.
     pub(crate) fn paging(
         &self,
-        v: &mut validate::Violations,
+        v: &mut violations::Violations,
         scope: &str,
         page_size: i32,
         page_token: &str,

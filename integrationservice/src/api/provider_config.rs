@@ -1,7 +1,7 @@
 //! `ProviderConfigService`: put, get, check and delete a tenant's ON24 credentials.
-//! Secrets are taken into `SecretString` as soon as they are validated and never echoed back.
+//! Secrets are taken into secrets by their constructors (`domain::AccessToken`) and never
+//! echoed back.
 
-use secrecy::{ExposeSecret, SecretString};
 use tonic::{Request, Response, Status};
 
 use proto::webinar::v1::{
@@ -11,43 +11,25 @@ use proto::webinar::v1::{
     provider_config_service_server::ProviderConfigService,
 };
 
-use super::{State, convert, error::error_info_status, names, validate, validate::Violations};
-use crate::{
-    domain::CredentialsInput, domain::providers::status_of, provider::ProviderCredentials,
-};
+use super::{State, convert, error::error_info_status, names, violations::Violations};
+use crate::domain::providers::status_of;
+use crate::domain::{AccessToken, BaseUrl, CredentialsInput, On24ClientId, Region};
 
-/// A validated put of ON24 credentials.
+/// A validated put of ON24 credentials. `Debug` prints no part of the tokens.
+#[derive(Debug)]
 pub struct PutCredentials {
     /// Tenant id.
     pub tenant: crate::domain::TenantId,
-    /// ON24 client id.
-    pub client_id: u64,
-    /// `NA` or `EU`.
-    pub region: &'static str,
-    /// Explicit base URL, if any.
-    pub base_url: Option<String>,
-    /// Access token key.
-    pub token_key: SecretString,
-    /// Access token secret.
-    pub token_secret: SecretString,
+    /// The credentials, each field checked by its domain constructor.
+    pub input: CredentialsInput,
     /// Store nothing.
     pub validate_only: bool,
     /// Call ON24 first.
     pub live_check: bool,
 }
 
-impl std::fmt::Debug for PutCredentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PutCredentials")
-            .field("tenant", &self.tenant)
-            .field("client_id", &self.client_id)
-            .field("region", &self.region)
-            .field("base_url", &self.base_url)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Validates a put request (everything but the tenant authorization).
+/// Validates a put request (everything but the tenant authorization): each field through
+/// its domain constructor, every refusal named with its proto field path.
 pub fn validate_put(
     request: PutOn24CredentialsRequest,
     egress: &on24_client::EgressPolicy,
@@ -66,23 +48,23 @@ pub fn validate_put(
     );
     let client_id = v.check(
         "on24_credentials.client_id",
-        validate::on24_client_id(&creds.client_id),
+        On24ClientId::parse(&creds.client_id),
     );
-    v.check(
+    let token_key = v.check(
         "on24_credentials.access_token_key",
-        validate::access_token(&creds.access_token_key),
+        AccessToken::parse(creds.access_token_key),
     );
-    v.check(
+    let token_secret = v.check(
         "on24_credentials.access_token_secret",
-        validate::access_token(&creds.access_token_secret),
+        AccessToken::parse(creds.access_token_secret),
     );
-    v.check(
+    let base_url = v.check(
         "on24_credentials.base_url",
-        crate::provider::egress::base_url(&creds.base_url, egress),
+        BaseUrl::parse(&creds.base_url, egress),
     );
     let region = match On24Region::try_from(creds.region) {
-        Ok(On24Region::Unspecified | On24Region::Na) => Some("NA"),
-        Ok(On24Region::Eu) => Some("EU"),
+        Ok(On24Region::Unspecified | On24Region::Na) => Some(Region::Na),
+        Ok(On24Region::Eu) => Some(Region::Eu),
         Err(_) => {
             v.add(
                 "on24_credentials.region",
@@ -92,16 +74,27 @@ pub fn validate_put(
         }
     };
     v.into_result()?;
-    let (Some(tenant), Some(client_id), Some(region)) = (tenant, client_id, region) else {
+    let (
+        Some(tenant),
+        Some(client_id),
+        Some(access_token_key),
+        Some(access_token_secret),
+        Some(base_url),
+        Some(region),
+    ) = (tenant, client_id, token_key, token_secret, base_url, region)
+    else {
         return Err(Status::invalid_argument("invalid request"));
     };
     Ok(PutCredentials {
         tenant: tenant.tenant,
-        client_id,
-        region,
-        base_url: (!creds.base_url.is_empty()).then_some(creds.base_url),
-        token_key: SecretString::from(creds.access_token_key),
-        token_secret: SecretString::from(creds.access_token_secret),
+        input: CredentialsInput {
+            client_id,
+            access_token_key,
+            access_token_secret,
+            region,
+            base_url,
+            check: false,
+        },
         validate_only: request.validate_only,
         live_check: request.live_check,
     })
@@ -160,13 +153,7 @@ impl ProviderConfigService for ProviderConfigApi {
         let put = validate_put(request.into_inner(), &self.state.egress)?;
         let engine = &self.state.engine;
         if put.live_check {
-            let creds = ProviderCredentials {
-                client_id: put.client_id,
-                region: put.region.to_owned(),
-                base_url: put.base_url.clone(),
-                token_key: put.token_key.clone(),
-                token_secret: put.token_secret.clone(),
-            };
+            let creds = put.input.provider_credentials();
             let result = engine.provider().check_credentials(&creds).await;
             match status_of(&result) {
                 Some((crate::domain::CredentialStatus::Healthy, _)) => {}
@@ -183,18 +170,14 @@ impl ProviderConfigService for ProviderConfigApi {
             }
         }
         if put.validate_only {
-            let key = put.token_key.expose_secret();
-            let last_four: String = key
-                .chars()
-                .skip(key.chars().count().saturating_sub(4))
-                .collect();
             let now = crate::store::now_ms();
+            let input = &put.input;
             let preview = crate::domain::ProviderConfig {
                 tenant: put.tenant.clone(),
-                client_id: put.client_id.to_string(),
-                region: put.region.to_owned(),
-                base_url: put.base_url.clone(),
-                key_last_four: last_four,
+                client_id: input.client_id.get().to_string(),
+                region: input.region.as_str().to_owned(),
+                base_url: input.base_url.as_ref().map(|u| u.as_str().to_owned()),
+                key_last_four: input.access_token_key.last_four(),
                 status: if put.live_check {
                     crate::domain::CredentialStatus::Healthy
                 } else {
@@ -210,15 +193,7 @@ impl ProviderConfigService for ProviderConfigApi {
                 on24_credentials: Some(convert::credentials(&preview)),
             }));
         }
-        let input = CredentialsInput {
-            client_id: put.client_id.to_string(),
-            access_token_key: put.token_key,
-            access_token_secret: put.token_secret,
-            region: put.region.to_owned(),
-            base_url: put.base_url,
-            check: false,
-        };
-        let mut config = engine.providers().put(&put.tenant, input).await?;
+        let mut config = engine.providers().put(&put.tenant, put.input).await?;
         if put.live_check {
             // The check above passed: record it rather than calling ON24 a second time.
             engine.providers().record(&put.tenant, &Ok(())).await?;

@@ -4,7 +4,7 @@
 
 use proto::webinar::v1::{Registration, RegistrationStatus};
 
-use super::validate::Violations;
+use super::violations::Violations;
 use crate::domain::{
     CrmReference, Email, PersonName, RegistrantField, RegistrantFields, organisation_text,
 };

@@ -17,8 +17,8 @@ use proto::webinar::v1::{
 use super::{
     State, convert, names,
     registration_fields::{self, RegistrationFields},
-    validate,
-    validate::Violations,
+    violations,
+    violations::Violations,
     wrap_token,
 };
 use crate::domain::{self, Email, RegistrationInput, RegistrationPatch, RequestId};
@@ -165,7 +165,7 @@ impl RegistrationService for RegistrationApi {
         )?;
         let items = &request.get_ref().requests;
         if items.is_empty() || items.len() > MAX_BATCH {
-            return Err(validate::invalid(
+            return Err(violations::invalid(
                 "requests",
                 format!("must hold 1 to {MAX_BATCH} items"),
             ));
@@ -296,7 +296,7 @@ impl RegistrationService for RegistrationApi {
     ) -> Result<Response<UpdateRegistrationResponse>, Status> {
         let req = request.get_ref();
         let Some(r) = &req.registration else {
-            return Err(validate::invalid("registration", "required"));
+            return Err(violations::invalid("registration", "required"));
         };
         let name = self.state.resolve(
             &request,
@@ -374,7 +374,7 @@ impl RegistrationService for RegistrationApi {
         let tenant = self
             .state
             .resolve(&request, "parent", &req.parent, names::parse_tenant)?;
-        let email = Email::parse(&req.email).map_err(|e| validate::invalid("email", e))?;
+        let email = Email::parse(&req.email).map_err(|e| violations::invalid("email", e))?;
         let count = self
             .state
             .engine

@@ -9,7 +9,7 @@ use proto::webinar::v1::{
     Webinar, webinar_service_server::WebinarService,
 };
 
-use super::{State, convert, names, validate, validate::Violations, wrap_token};
+use super::{State, convert, names, violations, violations::Violations, wrap_token};
 use crate::domain::{
     CrmReference, Description, DurationMinutes, EventType, Invalid, Language, RequestId, StartTime,
     TimeZone, Title, WebinarInput, WebinarPatch,
@@ -110,7 +110,7 @@ pub struct CreateWebinar {
 pub fn validate_create(request: &CreateWebinarRequest) -> Result<CreateWebinar, Status> {
     let mut v = Violations::new();
     let Some(w) = &request.webinar else {
-        return Err(validate::invalid("webinar", "required"));
+        return Err(violations::invalid("webinar", "required"));
     };
     let all: Vec<&str> = UPDATABLE.iter().chain(CREATE_ONLY).copied().collect();
     let f = fields(w, &all, &mut v, "webinar.");
@@ -157,7 +157,7 @@ pub fn validate_update(
     request: &UpdateWebinarRequest,
 ) -> Result<(names::WebinarName, WebinarFields), Status> {
     let Some(w) = &request.webinar else {
-        return Err(validate::invalid("webinar", "required"));
+        return Err(violations::invalid("webinar", "required"));
     };
     let mut v = Violations::new();
     let name = v.check("webinar.name", names::parse_webinar(&w.name));
@@ -182,7 +182,7 @@ pub fn validate_update(
     }
     let fields = fields(w, &paths, &mut v, "webinar.");
     v.into_result()?;
-    let name = name.ok_or_else(|| validate::invalid("webinar.name", "required"))?;
+    let name = name.ok_or_else(|| violations::invalid("webinar.name", "required"))?;
     Ok((name, fields))
 }
 

@@ -3,6 +3,7 @@
 //! rows, its outbox jobs and its change-feed entries in one transaction, then wakes the
 //! workers and the change watchers in this process (other replicas poll).
 
+pub mod credentials;
 pub mod error;
 pub mod jobs;
 pub mod metrics;
@@ -19,6 +20,7 @@ use std::sync::Arc;
 use tokio::sync::{Notify, watch};
 
 pub use crate::ids::{RegistrationId, TenantId, WebinarId};
+pub use credentials::{AccessToken, BaseUrl, On24ClientId, Region};
 pub use error::{Error, Invalid};
 pub use paging::PageSize;
 pub use registrant::{Email, PersonName, RegistrantField, RegistrantFields, organisation_text};

@@ -6,7 +6,7 @@ use secrecy::{ExposeSecret, SecretString};
 use zeroize::Zeroizing;
 
 use super::{
-    ChangeKind, CredentialStatus, CredentialsInput, Engine, Error, ProviderConfig,
+    BaseUrl, ChangeKind, CredentialStatus, CredentialsInput, Engine, Error, ProviderConfig,
     RegistrationStatus, TenantId,
 };
 use crate::crypto::{Sealed, credentials_aad};
@@ -53,53 +53,6 @@ pub fn status_of(result: &Result<(), ProviderError>) -> Option<(CredentialStatus
         }
         Err(_) => None,
     }
-}
-
-fn validate_input(input: &CredentialsInput) -> Result<(u64, String), Error> {
-    let id = &input.client_id;
-    if id.is_empty() || id.len() > 20 || !id.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(Error::invalid(
-            "credentials.client_id",
-            "must be 1 to 20 digits",
-        ));
-    }
-    let client_id: u64 = id
-        .parse()
-        .map_err(|_| Error::invalid("credentials.client_id", "is too large"))?;
-    for (field, value) in [
-        ("credentials.access_token_key", &input.access_token_key),
-        (
-            "credentials.access_token_secret",
-            &input.access_token_secret,
-        ),
-    ] {
-        let v = value.expose_secret();
-        if !(8..=256).contains(&v.len()) || !v.bytes().all(|b| (0x21..0x7f).contains(&b)) {
-            return Err(Error::invalid(
-                field,
-                "must be 8 to 256 printable ASCII characters",
-            ));
-        }
-    }
-    let region = match input.region.as_str() {
-        "" | "NA" => "NA",
-        "EU" => "EU",
-        _ => return Err(Error::invalid("credentials.region", "must be NA or EU")),
-    };
-    if let Some(url) = &input.base_url {
-        let ok = url.len() <= 256
-            && (url.starts_with("https://")
-                || url.starts_with("http://127.0.0.1")
-                || url.starts_with("http://localhost")
-                || url.starts_with("http://[::1]"));
-        if !ok {
-            return Err(Error::invalid(
-                "credentials.base_url",
-                "must be an https URL (http only for a loopback simulator)",
-            ));
-        }
-    }
-    Ok((client_id, region.to_owned()))
 }
 
 /// The secret plaintext: key length (u32, big-endian), key, secret.
@@ -184,14 +137,7 @@ impl ProviderConfigs<'_> {
         tenant: &TenantId,
         input: CredentialsInput,
     ) -> Result<ProviderConfig, Error> {
-        let (client_id, region) = validate_input(&input)?;
-        let creds = ProviderCredentials {
-            client_id,
-            region: region.clone(),
-            base_url: input.base_url.clone(),
-            token_key: input.access_token_key.clone(),
-            token_secret: input.access_token_secret.clone(),
-        };
+        let creds = input.provider_credentials();
         let checked = if input.check {
             let result = self.engine.provider.check_credentials(&creds).await;
             status_of(&result)
@@ -206,14 +152,12 @@ impl ProviderConfigs<'_> {
             .await?;
         let secret_version = previous.as_ref().map_or(1, |p| p.secret_version + 1);
         let aad = credentials_aad(tenant.as_str(), secret_version);
-        let plain = encode_secret(&input.access_token_key, &input.access_token_secret);
+        let plain = encode_secret(
+            input.access_token_key.secret(),
+            input.access_token_secret.secret(),
+        );
         let sealed = self.engine.envelope.seal(&aad, &plain).await?;
         drop(plain);
-        let key = input.access_token_key.expose_secret();
-        let key_hint: String = key
-            .chars()
-            .skip(key.chars().count().saturating_sub(4))
-            .collect();
         let now = now_ms();
         let (status, message) = checked
             .clone()
@@ -221,11 +165,10 @@ impl ProviderConfigs<'_> {
         let row = ProviderConfigRow {
             tenant: tenant.to_string(),
             provider: self.engine.provider.name().to_owned(),
-            client_id: i64::try_from(client_id)
-                .map_err(|_| Error::invalid("credentials.client_id", "is too large"))?,
-            region,
-            base_url: input.base_url,
-            key_hint,
+            client_id: input.client_id.stored(),
+            region: input.region.as_str().to_owned(),
+            base_url: input.base_url.map(BaseUrl::into_string),
+            key_hint: input.access_token_key.last_four(),
             wrapped_dek: sealed.wrapped_dek,
             dek_key_version: i32::try_from(sealed.key_version).unwrap_or(i32::MAX),
             nonce: sealed.nonce,

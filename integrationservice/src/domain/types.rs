@@ -3,39 +3,44 @@
 
 use std::collections::BTreeMap;
 
-use secrecy::SecretString;
+use crate::provider::ProviderCredentials;
 
 pub use crate::store::status::{ChangeKind, CredentialStatus, RegistrationStatus, WebinarStatus};
 
+use super::credentials::{AccessToken, BaseUrl, On24ClientId, Region};
 use super::{
     CrmReference, Description, DurationMinutes, Email, EventType, Language, PersonName,
     RegistrantFields, RegistrationId, RequestId, StartTime, TenantId, TimeZone, Title, WebinarId,
 };
 
-/// ON24 credentials as put by the CRM.
-#[derive(Clone)]
+/// ON24 credentials as put by the CRM, every field checked by its constructor. `Debug`
+/// prints no part of the tokens.
+#[derive(Clone, Debug)]
 pub struct CredentialsInput {
-    /// ON24 client id (digits).
-    pub client_id: String,
+    /// ON24 client id.
+    pub client_id: On24ClientId,
     /// `accessTokenKey`.
-    pub access_token_key: SecretString,
+    pub access_token_key: AccessToken,
     /// `accessTokenSecret`.
-    pub access_token_secret: SecretString,
-    /// `NA` or `EU`.
-    pub region: String,
+    pub access_token_secret: AccessToken,
+    /// The region whose API root calls go to.
+    pub region: Region,
     /// Explicit API root, overriding the region.
-    pub base_url: Option<String>,
+    pub base_url: Option<BaseUrl>,
     /// Check against the provider before answering.
     pub check: bool,
 }
 
-impl std::fmt::Debug for CredentialsInput {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CredentialsInput")
-            .field("client_id", &self.client_id)
-            .field("region", &self.region)
-            .field("base_url", &self.base_url)
-            .finish_non_exhaustive()
+impl CredentialsInput {
+    /// The credentials as the provider takes them for a call.
+    pub fn provider_credentials(&self) -> ProviderCredentials {
+        ProviderCredentials {
+            client_id: self.client_id.get(),
+            region: self.region.as_str().to_owned(),
+            base_url: self.base_url.as_ref().map(|u| u.as_str().to_owned()),
+            token_key: self.access_token_key.secret().clone(),
+            token_secret: self.access_token_secret.secret().clone(),
+        }
     }
 }
 

@@ -2,7 +2,6 @@
 //! object-safe trait. ON24 is the one implementation today (`on24`); another platform is added
 //! by implementing `WebinarProvider`, without touching the API or the workers.
 
-pub mod egress;
 pub mod on24;
 
 use futures::future::BoxFuture;

@@ -8,16 +8,15 @@ use std::time::Duration;
 use integrationservice::crypto::Envelope;
 use integrationservice::crypto::cache::DekCache;
 use integrationservice::domain::{
-    CredentialsInput, CrmReference, Description, DurationMinutes, Email, Engine, EventType,
-    Language, PersonName, Registration, RegistrationInput, RegistrationStatus, StartTime, TenantId,
-    TimeZone, Title, WebinarId, WebinarInput,
+    AccessToken, BaseUrl, CredentialsInput, CrmReference, Description, DurationMinutes, Email,
+    Engine, EventType, Language, On24ClientId, PersonName, Region, Registration, RegistrationInput,
+    RegistrationStatus, StartTime, TenantId, TimeZone, Title, WebinarId, WebinarInput,
 };
 use integrationservice::keyclient::{KeyClient, KeyClientConfig};
 use integrationservice::provider::on24::On24Provider;
 use integrationservice::store::Store;
 use integrationservice::workers::{Backoff, WorkerConfig, Workers};
 use on24sim::SimHandle;
-use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
 use xtask::pki::CertificateAuthority;
 use zeroize::Zeroizing;
@@ -169,13 +168,20 @@ impl Stack {
         .expect("client")
     }
 
+    /// The test account's credentials with `secret`, calling the simulator.
     pub fn credentials(&self, secret: &str) -> CredentialsInput {
+        self.account_credentials(CLIENT_ID, TOKEN_KEY, secret)
+    }
+
+    /// Credentials of any simulator account, built through the domain's constructors.
+    pub fn account_credentials(&self, client_id: i64, key: &str, secret: &str) -> CredentialsInput {
+        let loopback = on24_client::EgressPolicy::new(Vec::<String>::new(), true);
         CredentialsInput {
-            client_id: CLIENT_ID.to_string(),
-            access_token_key: SecretString::from(TOKEN_KEY.to_owned()),
-            access_token_secret: SecretString::from(secret.to_owned()),
-            region: "NA".into(),
-            base_url: Some(self.sim.base_url.clone()),
+            client_id: On24ClientId::parse(&client_id.to_string()).expect("client id"),
+            access_token_key: AccessToken::parse(key.to_owned()).expect("key"),
+            access_token_secret: AccessToken::parse(secret.to_owned()).expect("secret"),
+            region: Region::Na,
+            base_url: BaseUrl::parse(&self.sim.base_url, &loopback).expect("simulator url"),
             check: true,
         }
     }

@@ -4,9 +4,8 @@
 
 use std::time::Duration;
 
-use integrationservice::domain::{CredentialStatus, CredentialsInput, Error, RegistrationStatus};
+use integrationservice::domain::{CredentialStatus, Error, RegistrationStatus};
 use on24sim::FaultConfig;
-use secrecy::SecretString;
 
 use crate::both_backends;
 use crate::engine::harness::{
@@ -214,12 +213,7 @@ async fn unauthorized_stops_calling(db: Db) {
         .providers()
         .put(
             &tenant_id("bystander"),
-            CredentialsInput {
-                client_id: BYSTANDER.0.to_string(),
-                access_token_key: SecretString::from(BYSTANDER.1.to_owned()),
-                access_token_secret: SecretString::from(BYSTANDER.2.to_owned()),
-                ..stack.credentials(TOKEN_SECRET)
-            },
+            stack.account_credentials(BYSTANDER.0, BYSTANDER.1, BYSTANDER.2),
         )
         .await
         .expect("bystander credentials");

@@ -7,12 +7,9 @@
 use std::time::Duration;
 
 use diesel::prelude::*;
-use integrationservice::domain::{
-    CredentialStatus, CredentialsInput, RegistrationStatus, TenantId, jobs,
-};
+use integrationservice::domain::{CredentialStatus, RegistrationStatus, TenantId, jobs};
 use integrationservice::store::{StoreError, outbox, providers};
 use on24sim::FaultConfig;
-use secrecy::SecretString;
 
 use crate::both_backends;
 use crate::engine::harness::{CLIENT_ID, Db, Stack, TOKEN_KEY, eventually, fast_workers, person};
@@ -32,17 +29,7 @@ async fn put_second_token(stack: &Stack, tenant: &TenantId) {
     let config = stack
         .engine
         .providers()
-        .put(
-            tenant,
-            CredentialsInput {
-                client_id: CLIENT_ID.to_string(),
-                access_token_key: SecretString::from(KEY2.to_owned()),
-                access_token_secret: SecretString::from(SECRET2.to_owned()),
-                region: "NA".into(),
-                base_url: Some(stack.sim.base_url.clone()),
-                check: true,
-            },
-        )
+        .put(tenant, stack.account_credentials(CLIENT_ID, KEY2, SECRET2))
         .await
         .expect("put");
     assert_eq!(config.status, CredentialStatus::Healthy);

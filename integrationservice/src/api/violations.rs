@@ -1,8 +1,8 @@
 //! Field violations at the edge. The rules of the resources' fields live in the domain types'
-//! constructors (`Email::parse`, `TimeZone::parse`, ...); the [`Violations`] collector gathers
-//! their refusals with the field path and answers INVALID_ARGUMENT with a `google.rpc.BadRequest`
-//! naming every bad field at once (never the value). The few rules here are the API's own:
-//! the ON24 credentials of `PutOn24Credentials`.
+//! constructors (`Email::parse`, `TimeZone::parse`, `AccessToken::parse`, ...); the
+//! [`Violations`] collector gathers their refusals with the field path and answers
+//! INVALID_ARGUMENT with a `google.rpc.BadRequest` naming every bad field at once (never the
+//! value).
 
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
@@ -75,43 +75,4 @@ pub fn invalid(field: &str, description: impl Into<String>) -> Status {
     v.into_result()
         .err()
         .unwrap_or_else(|| Status::invalid_argument(""))
-}
-
-/// An ON24 client id: 1 to 20 digits.
-pub fn on24_client_id(value: &str) -> Result<u64, String> {
-    if value.is_empty() {
-        return Err("required".into());
-    }
-    if value.len() <= 20 && value.bytes().all(|b| b.is_ascii_digit()) {
-        value
-            .parse()
-            .map_err(|_| "must be a number that fits 64 bits".into())
-    } else {
-        Err("must be 1 to 20 digits".into())
-    }
-}
-
-/// An ON24 access token key or secret: 8 to 256 printable ASCII characters. The description
-/// never repeats the value.
-pub fn access_token(value: &str) -> Result<(), String> {
-    if value.is_empty() {
-        return Err("required".into());
-    }
-    if (8..=256).contains(&value.len()) && value.bytes().all(|b| (0x21..=0x7e).contains(&b)) {
-        Ok(())
-    } else {
-        Err("must be 8 to 256 printable ASCII characters without spaces".into())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn credentials() {
-        assert!(on24_client_id("12345").is_ok());
-        assert!(on24_client_id("12a").is_err());
-        assert!(access_token("short").is_err());
-    }
 }
