@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use integrationservice::domain::RegistrationStatus;
 use integrationservice::domain::metrics::store_reports;
-use integrationservice::provider::AttendeeReport;
+use integrationservice::provider::{AttendeeActivity, AttendeeReport};
 use integrationservice::store::models::RegistrationRow;
 use integrationservice::store::{StoreError, registrations};
 use on24sim::FaultConfig;
@@ -160,16 +160,21 @@ async fn main() {
     let reports: Vec<AttendeeReport> = (0..attendees)
         .map(|n| AttendeeReport {
             email: format!("person{n}@example.com"),
-            live_minutes: (n % 60) as i64,
-            archive_minutes: (n % 7) as i64,
-            engagement_score: (n % 10) as f64,
+            activity: AttendeeActivity {
+                live_minutes: (n % 60) as i64,
+                archive_minutes: (n % 7) as i64,
+                engagement_score: (n % 10) as f64,
+                ..AttendeeActivity::default()
+            },
             ..AttendeeReport::default()
         })
         .collect();
     for pass in ["first", "all changed"] {
         let mut reports = reports.clone();
         if pass != "first" {
-            reports.iter_mut().for_each(|r| r.questions_asked += 1);
+            reports
+                .iter_mut()
+                .for_each(|r| r.activity.questions_asked += 1);
         }
         let (t, w) = (tenant.clone(), webinar);
         let started = Instant::now();

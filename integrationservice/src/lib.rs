@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod attendee_activity;
 pub mod auth;
 pub mod config;
 pub mod crypto;

@@ -162,6 +162,7 @@ pub fn registration(r: &domain::Registration) -> pb::Registration {
 pub fn attendee(tenant: &TenantId, m: &domain::AttendeeMetrics) -> pb::AttendeeMetrics {
     let webinar = webinar_name(tenant, &m.webinar_id);
     let clamp = |v: i64| i32::try_from(v).unwrap_or(i32::MAX);
+    let a = &m.activity;
     pb::AttendeeMetrics {
         name: format!(
             "{webinar}/attendeeMetrics/{}",
@@ -174,19 +175,19 @@ pub fn attendee(tenant: &TenantId, m: &domain::AttendeeMetrics) -> pb::AttendeeM
         email: m.email.clone(),
         crm_reference_id: m.crm_reference_id.clone().unwrap_or_default(),
         on24_event_user_id: m.eventuserid.unwrap_or_default(),
-        live_minutes: clamp(m.live_minutes),
-        archive_minutes: clamp(m.archive_minutes),
-        cumulative_live_minutes: clamp(m.cumulative_live_minutes),
-        cumulative_archive_minutes: clamp(m.cumulative_archive_minutes),
-        engagement_score: m.engagement_score,
-        questions_asked: clamp(m.questions_asked),
-        polls_answered: clamp(m.polls_answered),
-        surveys_answered: clamp(m.surveys_answered),
-        resources_downloaded: clamp(m.resources_downloaded),
-        first_live_activity_time: opt_ts(m.first_live_activity_at),
-        last_live_activity_time: opt_ts(m.last_live_activity_at),
-        first_archive_activity_time: opt_ts(m.first_archive_activity_at),
-        last_archive_activity_time: opt_ts(m.last_archive_activity_at),
+        live_minutes: clamp(a.live_minutes),
+        archive_minutes: clamp(a.archive_minutes),
+        cumulative_live_minutes: clamp(a.cumulative_live_minutes),
+        cumulative_archive_minutes: clamp(a.cumulative_archive_minutes),
+        engagement_score: a.engagement_score,
+        questions_asked: clamp(a.questions_asked),
+        polls_answered: clamp(a.polls_answered),
+        surveys_answered: clamp(a.surveys_answered),
+        resources_downloaded: clamp(a.resources_downloaded),
+        first_live_activity_time: opt_ts(a.first_live_activity_at),
+        last_live_activity_time: opt_ts(a.last_live_activity_at),
+        first_archive_activity_time: opt_ts(a.first_archive_activity_at),
+        last_archive_activity_time: opt_ts(a.last_archive_activity_at),
         live_attendance_percent: m.attendance_percent,
         update_time: Some(ts(m.updated_at)),
     }

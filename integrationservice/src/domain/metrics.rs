@@ -40,45 +40,14 @@ fn joined(
         crm_reference_id: registration.and_then(|r| r.crm_reference_id.clone()),
         email: row.email.clone(),
         eventuserid: row.eventuserid,
-        live_minutes: row.live_minutes,
-        archive_minutes: row.archive_minutes,
-        cumulative_live_minutes: row.cumulative_live_minutes,
-        cumulative_archive_minutes: row.cumulative_archive_minutes,
-        engagement_score: row.engagement_score,
-        questions_asked: row.questions_asked,
-        polls_answered: row.polls_answered,
-        surveys_answered: row.surveys_answered,
-        resources_downloaded: row.resources_downloaded,
-        first_live_activity_at: row.first_live_activity_at,
-        last_live_activity_at: row.last_live_activity_at,
-        first_archive_activity_at: row.first_archive_activity_at,
-        last_archive_activity_at: row.last_archive_activity_at,
+        activity: row.activity(),
         attendance_percent: attendance_percent(row, webinar),
         updated_at: row.updated_at,
     }
 }
 
 fn to_row(tenant: &TenantId, webinar: &WebinarId, r: &AttendeeReport, now: i64) -> MetricsRow {
-    MetricsRow {
-        tenant: tenant.to_string(),
-        webinar_id: webinar.to_string(),
-        email: r.email.clone(),
-        eventuserid: r.eventuserid,
-        live_minutes: r.live_minutes,
-        archive_minutes: r.archive_minutes,
-        cumulative_live_minutes: r.cumulative_live_minutes,
-        cumulative_archive_minutes: r.cumulative_archive_minutes,
-        engagement_score: r.engagement_score,
-        questions_asked: r.questions_asked,
-        polls_answered: r.polls_answered,
-        surveys_answered: r.surveys_answered,
-        resources_downloaded: r.resources_downloaded,
-        first_live_activity_at: r.first_live_activity_ms,
-        last_live_activity_at: r.last_live_activity_ms,
-        first_archive_activity_at: r.first_archive_activity_ms,
-        last_archive_activity_at: r.last_archive_activity_ms,
-        updated_at: now,
-    }
+    MetricsRow::new(tenant, webinar, &r.email, r.eventuserid, &r.activity, now)
 }
 
 fn same_figures(a: &MetricsRow, b: &MetricsRow) -> bool {

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+pub use crate::attendee_activity::AttendeeActivity;
 use crate::provider::ProviderCredentials;
 
 pub use crate::store::status::{ChangeKind, CredentialStatus, RegistrationStatus, WebinarStatus};
@@ -299,32 +300,8 @@ pub struct AttendeeMetrics {
     pub email: String,
     /// Provider registrant id.
     pub eventuserid: Option<i64>,
-    /// Minutes live.
-    pub live_minutes: i64,
-    /// Minutes on demand.
-    pub archive_minutes: i64,
-    /// Cumulative minutes live.
-    pub cumulative_live_minutes: i64,
-    /// Cumulative minutes on demand.
-    pub cumulative_archive_minutes: i64,
-    /// Engagement score.
-    pub engagement_score: f64,
-    /// Questions asked.
-    pub questions_asked: i64,
-    /// Polls answered.
-    pub polls_answered: i64,
-    /// Surveys answered.
-    pub surveys_answered: i64,
-    /// Resources downloaded.
-    pub resources_downloaded: i64,
-    /// First live activity.
-    pub first_live_activity_at: Option<i64>,
-    /// Last live activity.
-    pub last_live_activity_at: Option<i64>,
-    /// First on-demand activity.
-    pub first_archive_activity_at: Option<i64>,
-    /// Last on-demand activity.
-    pub last_archive_activity_at: Option<i64>,
+    /// What they did in the webinar.
+    pub activity: AttendeeActivity,
     /// Percentage of the live duration watched live (0..=100).
     pub attendance_percent: f64,
     /// When these figures were pulled.

@@ -7,6 +7,8 @@ pub mod on24;
 use futures::future::BoxFuture;
 use secrecy::SecretString;
 
+pub use crate::attendee_activity::AttendeeActivity;
+
 /// A tenant's credentials for its provider account, decrypted for one use.
 #[derive(Clone)]
 pub struct ProviderCredentials {
@@ -140,39 +142,15 @@ impl std::fmt::Debug for RegistrantSpec {
     }
 }
 
-/// Metrics of one attendee as the provider reports them.
+/// One attendee of a webinar as the provider reports them.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct AttendeeReport {
     /// Email (normalised to lower case).
     pub email: String,
     /// Provider's registrant id.
     pub eventuserid: Option<i64>,
-    /// Minutes watched live.
-    pub live_minutes: i64,
-    /// Minutes watched on demand.
-    pub archive_minutes: i64,
-    /// Cumulative live minutes.
-    pub cumulative_live_minutes: i64,
-    /// Cumulative on-demand minutes.
-    pub cumulative_archive_minutes: i64,
-    /// Engagement score.
-    pub engagement_score: f64,
-    /// Questions asked.
-    pub questions_asked: i64,
-    /// Polls answered.
-    pub polls_answered: i64,
-    /// Surveys answered.
-    pub surveys_answered: i64,
-    /// Resources downloaded.
-    pub resources_downloaded: i64,
-    /// First live activity, ms since epoch.
-    pub first_live_activity_ms: Option<i64>,
-    /// Last live activity, ms since epoch.
-    pub last_live_activity_ms: Option<i64>,
-    /// First on-demand (archive) activity, ms since epoch.
-    pub first_archive_activity_ms: Option<i64>,
-    /// Last on-demand (archive) activity, ms since epoch.
-    pub last_archive_activity_ms: Option<i64>,
+    /// What they did in the webinar.
+    pub activity: AttendeeActivity,
 }
 
 /// A webinar platform. Every call takes the tenant's credentials for that one call.

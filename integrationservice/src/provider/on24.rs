@@ -13,8 +13,8 @@ use futures::future::BoxFuture;
 use secrecy::ExposeSecret;
 
 use super::{
-    AttendeeReport, CredentialProblem, EventInfo, EventSpec, ProviderCredentials, ProviderError,
-    RegistrantSpec, WebinarProvider,
+    AttendeeActivity, AttendeeReport, CredentialProblem, EventInfo, EventSpec, ProviderCredentials,
+    ProviderError, RegistrantSpec, WebinarProvider,
 };
 use on24_client::{
     BaseUrl, DateFilterMode, DateRange, EgressPolicy, EventUpdate, NewEvent, On24Client,
@@ -484,19 +484,21 @@ fn attendee_report(a: on24_client::Attendee) -> Option<AttendeeReport> {
     Some(AttendeeReport {
         email,
         eventuserid: a.eventuserid.map(|v| to_i64(Some(v))),
-        live_minutes: to_i64(a.liveminutes),
-        archive_minutes: to_i64(a.archiveminutes),
-        cumulative_live_minutes: to_i64(a.cumulativeliveminutes),
-        cumulative_archive_minutes: to_i64(a.cumulativearchiveminutes),
-        engagement_score: a.engagementscore.unwrap_or(0.0),
-        questions_asked: to_i64(a.askedquestions),
-        polls_answered: to_i64(a.answeredpolls),
-        surveys_answered: to_i64(a.answeredsurveys),
-        resources_downloaded: to_i64(a.resourcesdownloaded),
-        first_live_activity_ms: parse_time(a.firstliveactivity.as_deref()),
-        last_live_activity_ms: parse_time(a.lastliveactivity.as_deref()),
-        first_archive_activity_ms: parse_time(a.firstarchiveactivity.as_deref()),
-        last_archive_activity_ms: parse_time(a.lastarchiveactivity.as_deref()),
+        activity: AttendeeActivity {
+            live_minutes: to_i64(a.liveminutes),
+            archive_minutes: to_i64(a.archiveminutes),
+            cumulative_live_minutes: to_i64(a.cumulativeliveminutes),
+            cumulative_archive_minutes: to_i64(a.cumulativearchiveminutes),
+            engagement_score: a.engagementscore.unwrap_or(0.0),
+            questions_asked: to_i64(a.askedquestions),
+            polls_answered: to_i64(a.answeredpolls),
+            surveys_answered: to_i64(a.answeredsurveys),
+            resources_downloaded: to_i64(a.resourcesdownloaded),
+            first_live_activity_at: parse_time(a.firstliveactivity.as_deref()),
+            last_live_activity_at: parse_time(a.lastliveactivity.as_deref()),
+            first_archive_activity_at: parse_time(a.firstarchiveactivity.as_deref()),
+            last_archive_activity_at: parse_time(a.lastarchiveactivity.as_deref()),
+        },
     })
 }
 

@@ -4,6 +4,7 @@
 use diesel::prelude::*;
 
 use super::schema::*;
+use crate::attendee_activity::AttendeeActivity;
 use crate::ids::{RegistrationId, TenantId, WebinarId};
 
 /// The typed ids of a row's key columns. Stored ids were parsed on the way in, so reading
@@ -192,7 +193,9 @@ pub struct NewJob {
     pub updated_at: i64,
 }
 
-/// Metrics of one attendee of one webinar, as last pulled from the provider.
+/// Metrics of one attendee of one webinar, as last pulled from the provider: the columns of
+/// `attendee_metrics`, one per field of [`AttendeeActivity`] (which the rest of the service
+/// uses; [`MetricsRow::new`] and [`MetricsRow::activity`] convert).
 #[derive(
     Clone, Debug, PartialEq, Queryable, QueryableByName, Selectable, Insertable, AsChangeset,
 )]
@@ -219,6 +222,59 @@ pub struct MetricsRow {
     /// First and last on-demand viewing activity (ms).
     pub first_archive_activity_at: Option<i64>,
     pub last_archive_activity_at: Option<i64>,
+}
+
+impl MetricsRow {
+    /// The row of one attendee's `activity` in a webinar, stamped `now`.
+    pub fn new(
+        tenant: &TenantId,
+        webinar: &WebinarId,
+        email: &str,
+        eventuserid: Option<i64>,
+        activity: &AttendeeActivity,
+        now: i64,
+    ) -> Self {
+        let a = activity.clone();
+        Self {
+            tenant: tenant.to_string(),
+            webinar_id: webinar.to_string(),
+            email: email.to_owned(),
+            eventuserid,
+            live_minutes: a.live_minutes,
+            archive_minutes: a.archive_minutes,
+            cumulative_live_minutes: a.cumulative_live_minutes,
+            cumulative_archive_minutes: a.cumulative_archive_minutes,
+            engagement_score: a.engagement_score,
+            questions_asked: a.questions_asked,
+            polls_answered: a.polls_answered,
+            surveys_answered: a.surveys_answered,
+            resources_downloaded: a.resources_downloaded,
+            first_live_activity_at: a.first_live_activity_at,
+            last_live_activity_at: a.last_live_activity_at,
+            updated_at: now,
+            first_archive_activity_at: a.first_archive_activity_at,
+            last_archive_activity_at: a.last_archive_activity_at,
+        }
+    }
+
+    /// What the row says the attendee did.
+    pub fn activity(&self) -> AttendeeActivity {
+        AttendeeActivity {
+            live_minutes: self.live_minutes,
+            archive_minutes: self.archive_minutes,
+            cumulative_live_minutes: self.cumulative_live_minutes,
+            cumulative_archive_minutes: self.cumulative_archive_minutes,
+            engagement_score: self.engagement_score,
+            questions_asked: self.questions_asked,
+            polls_answered: self.polls_answered,
+            surveys_answered: self.surveys_answered,
+            resources_downloaded: self.resources_downloaded,
+            first_live_activity_at: self.first_live_activity_at,
+            last_live_activity_at: self.last_live_activity_at,
+            first_archive_activity_at: self.first_archive_activity_at,
+            last_archive_activity_at: self.last_archive_activity_at,
+        }
+    }
 }
 
 /// One entry of the change feed.

@@ -130,14 +130,17 @@ async fn full_life(db: Db) {
         .await
         .expect("metrics")
         .items;
-    let watched: Vec<_> = attendees.iter().filter(|a| a.live_minutes > 0).collect();
+    let watched: Vec<_> = attendees
+        .iter()
+        .filter(|a| a.activity.live_minutes > 0)
+        .collect();
     assert_eq!(watched.len(), 10);
     let p3 = watched
         .iter()
         .find(|a| a.email == "person3@example.com")
         .expect("person3");
-    assert_eq!(p3.live_minutes, 33);
-    assert_eq!(p3.questions_asked, 2);
+    assert_eq!(p3.activity.live_minutes, 33);
+    assert_eq!(p3.activity.questions_asked, 2);
     assert!(
         p3.registration_id.is_some(),
         "metrics are joined to the registration"
@@ -200,17 +203,27 @@ async fn full_life(db: Db) {
         .iter()
         .find(|a| a.email == "person3@example.com")
         .expect("person3");
-    assert!(p3.archive_minutes >= 20, "{}", p3.archive_minutes);
-    assert_eq!(p3.live_minutes, 33);
+    assert!(
+        p3.activity.archive_minutes >= 20,
+        "{}",
+        p3.activity.archive_minutes
+    );
+    assert_eq!(p3.activity.live_minutes, 33);
     // Live and on-demand activity keep their own first/last times, on-demand after live.
-    let (Some(live_last), Some(archive_first)) =
-        (p3.last_live_activity_at, p3.first_archive_activity_at)
-    else {
+    let (Some(live_last), Some(archive_first)) = (
+        p3.activity.last_live_activity_at,
+        p3.activity.first_archive_activity_at,
+    ) else {
         panic!("activity times missing: {p3:?}");
     };
-    assert!(p3.first_live_activity_at.is_some_and(|t| t <= live_last));
     assert!(
-        p3.last_archive_activity_at
+        p3.activity
+            .first_live_activity_at
+            .is_some_and(|t| t <= live_last)
+    );
+    assert!(
+        p3.activity
+            .last_archive_activity_at
             .is_some_and(|t| t >= archive_first)
     );
     assert!(

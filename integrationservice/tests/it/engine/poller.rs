@@ -86,7 +86,7 @@ async fn poller_follows_schedule(db: Db) {
                 .attendees(&tenant, &webinar, 1000, "")
                 .await
                 .ok()?;
-            m.items.into_iter().find(|a| a.live_minutes == 12)
+            m.items.into_iter().find(|a| a.activity.live_minutes == 12)
         },
     )
     .await;
