@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 
 use integrationservice::domain::RegistrationStatus;
 use integrationservice::domain::metrics::store_reports;
-use integrationservice::provider::{AttendeeActivity, AttendeeReport};
-use integrationservice::store::models::RegistrationRow;
-use integrationservice::store::{StoreError, registrations};
+use integrationservice::testing::models::RegistrationRow;
+use integrationservice::testing::{AttendeeActivity, AttendeeReport};
+use integrationservice::testing::{StoreError, registrations};
 use on24sim::FaultConfig;
 
 use engine_harness::{Db, Stack, fast_workers, person};
@@ -126,7 +126,7 @@ async fn main() {
         .expect("latency");
     let mut delivery = fast_workers();
     delivery.poll_interval = Duration::from_millis(100);
-    let second = integrationservice::workers::Workers::start(
+    let second = integrationservice::testing::Workers::start(
         engine.clone(),
         delivery,
         tokio_util::sync::CancellationToken::new(),

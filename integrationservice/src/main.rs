@@ -59,12 +59,7 @@ async fn main() -> anyhow::Result<()> {
             run(config, listeners, shutdown).await?;
         }
         Command::Migrate => {
-            let store = integrationservice::store::Store::connect(
-                &config.database.url,
-                config.database.max_connections,
-            )
-            .context("database.url")?;
-            store.migrate().await.context("applying migrations")?;
+            integrationservice::server::migrate(&config).await?;
             tracing::info!("migrations applied");
         }
     }

@@ -75,6 +75,16 @@ fn setup(e: impl std::fmt::Display) -> ServerError {
     ServerError::Setup(e.to_string())
 }
 
+/// Applies the database migrations of `config.database` (the `migrate` command).
+pub async fn migrate(config: &Config) -> Result<(), ServerError> {
+    let store = crate::store::Store::connect(&config.database.url, config.database.max_connections)
+        .map_err(|e| ServerError::Setup(format!("`database.url`: {e}")))?;
+    store
+        .migrate()
+        .await
+        .map_err(|e| ServerError::Setup(format!("applying migrations: {e}")))
+}
+
 /// Runs the service until `shutdown` is cancelled.
 pub async fn run(
     config: Config,

@@ -7,11 +7,11 @@ use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
 /// `google.rpc.ErrorInfo.domain` of every error this API sends.
-pub const ERROR_DOMAIN: &str = "webinar.local";
+pub(crate) const ERROR_DOMAIN: &str = "webinar.local";
 
 /// A status with an `ErrorInfo` detail (`reason` as in `webinar.v1.ErrorReason`, without
 /// its prefix).
-pub fn error_info_status(
+pub(crate) fn error_info_status(
     code: Code,
     message: &str,
     reason: &str,

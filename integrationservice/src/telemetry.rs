@@ -55,7 +55,7 @@ fn instruments() -> &'static Instruments {
 
 /// What telemetry knows of an outbox job: its ids and kind, never its payload.
 #[derive(Clone, Copy, Debug)]
-pub struct JobLabels<'a> {
+pub(crate) struct JobLabels<'a> {
     /// The job's id.
     pub id: i64,
     /// Its kind's stored name.
@@ -76,7 +76,7 @@ pub struct JobLabels<'a> {
 
 /// How a job run ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum JobEnd {
+pub(crate) enum JobEnd {
     /// Done: the provider acknowledged (records the delivery latency).
     Done,
     /// The provider call failed.
@@ -88,7 +88,7 @@ pub enum JobEnd {
 /// The span a claimed outbox job runs in: a child of the CRM request that enqueued it (its
 /// stored `traceparent`), so one trace shows the request, the key service call and the ON24
 /// delivery that happened later.
-pub fn job_span(job: &JobLabels<'_>) -> Span {
+pub(crate) fn job_span(job: &JobLabels<'_>) -> Span {
     let span = tracing::info_span!(
         "outbox.job",
         otel.name = %format!("outbox {}", job.kind),
@@ -110,7 +110,7 @@ pub fn job_span(job: &JobLabels<'_>) -> Span {
 
 /// Records a finished job run on the current (job) span; a success of a job that reached
 /// ON24 also records the delivery latency since the job was enqueued.
-pub fn job_ran(job: &JobLabels<'_>, end: JobEnd) {
+pub(crate) fn job_ran(job: &JobLabels<'_>, end: JobEnd) {
     let span = Span::current();
     let name = match end {
         JobEnd::Done => {
@@ -144,7 +144,7 @@ pub fn job_ran(job: &JobLabels<'_>, end: JobEnd) {
 }
 
 /// Counts a DEK cache lookup.
-pub fn dek_cache_lookup(hit: bool) {
+pub(crate) fn dek_cache_lookup(hit: bool) {
     instruments().dek_cache.add(
         1,
         &[KeyValue::new("result", if hit { "hit" } else { "miss" })],
@@ -165,13 +165,13 @@ struct StoreSnapshot {
 /// The outbox depth/age, pool usage and per-tenant credentials status gauges. They read the last snapshot handed to
 /// [`StoreGauges::update`], so the exporter's thread never waits on the database.
 #[derive(Clone, Debug)]
-pub struct StoreGauges {
+pub(crate) struct StoreGauges {
     snapshot: Arc<Mutex<StoreSnapshot>>,
 }
 
 impl StoreGauges {
     /// Registers the gauges.
-    pub fn register() -> Self {
+    pub(crate) fn register() -> Self {
         let snapshot = Arc::new(Mutex::new(StoreSnapshot::default()));
         let meter = meter();
         let (depth, age, pool) = (snapshot.clone(), snapshot.clone(), snapshot.clone());
@@ -229,7 +229,12 @@ impl StoreGauges {
     /// Replaces the snapshot: `outbox` is (state, jobs, age of the oldest in ms) for every
     /// state (0 when empty, so dashboards see the drop), then the pool's open and idle
     /// connections.
-    pub fn update(&self, outbox: Vec<(String, i64, i64)>, pool_connections: u32, pool_idle: u32) {
+    pub(crate) fn update(
+        &self,
+        outbox: Vec<(String, i64, i64)>,
+        pool_connections: u32,
+        pool_idle: u32,
+    ) {
         if let Ok(mut s) = self.snapshot.lock() {
             s.outbox = outbox;
             s.pool_connections = pool_connections;
@@ -238,7 +243,7 @@ impl StoreGauges {
     }
 
     /// Replaces the (tenant, credentials status) list of every tenant with credentials.
-    pub fn update_credentials(&self, credentials: Vec<(String, String)>) {
+    pub(crate) fn update_credentials(&self, credentials: Vec<(String, String)>) {
         if let Ok(mut s) = self.snapshot.lock() {
             s.credentials = credentials;
         }

@@ -9,7 +9,7 @@ use crate::domain::{self, TenantId, WebinarId};
 use super::names;
 
 /// Milliseconds since the epoch as a protobuf timestamp.
-pub fn ts(ms: i64) -> Timestamp {
+pub(crate) fn ts(ms: i64) -> Timestamp {
     Timestamp {
         seconds: ms.div_euclid(1000),
         nanos: (ms.rem_euclid(1000) * 1_000_000) as i32,
@@ -21,7 +21,7 @@ fn opt_ts(ms: Option<i64>) -> Option<Timestamp> {
 }
 
 /// A provider configuration (never the secrets).
-pub fn credentials(c: &domain::ProviderConfig) -> pb::On24Credentials {
+pub(crate) fn credentials(c: &domain::ProviderConfig) -> pb::On24Credentials {
     use domain::CredentialStatus as S;
     let status = match c.status {
         S::Unchecked => pb::CredentialStatus::Unspecified,
@@ -52,10 +52,10 @@ pub fn credentials(c: &domain::ProviderConfig) -> pb::On24Credentials {
     }
 }
 
-pub use names::{registration_name, webinar_name};
+pub(crate) use names::{registration_name, webinar_name};
 
 /// A webinar.
-pub fn webinar(w: &domain::Webinar) -> pb::Webinar {
+pub(crate) fn webinar(w: &domain::Webinar) -> pb::Webinar {
     use domain::WebinarStatus as S;
     let status = match w.status {
         S::Pending => pb::WebinarStatus::Pending,
@@ -90,7 +90,7 @@ pub fn webinar(w: &domain::Webinar) -> pb::Webinar {
 }
 
 /// Domain status -> proto status.
-pub fn registration_status(s: domain::RegistrationStatus) -> pb::RegistrationStatus {
+pub(crate) fn registration_status(s: domain::RegistrationStatus) -> pb::RegistrationStatus {
     use domain::RegistrationStatus as S;
     match s {
         S::Pending => pb::RegistrationStatus::Pending,
@@ -104,12 +104,12 @@ pub fn registration_status(s: domain::RegistrationStatus) -> pb::RegistrationSta
 }
 
 /// Proto status -> domain status (`None` for UNSPECIFIED).
-pub fn domain_status(s: pb::RegistrationStatus) -> Option<domain::RegistrationStatus> {
+pub(crate) fn domain_status(s: pb::RegistrationStatus) -> Option<domain::RegistrationStatus> {
     domain::RegistrationStatus::parse(s.as_str_name().trim_start_matches("REGISTRATION_STATUS_"))
 }
 
 /// A registration.
-pub fn registration(r: &domain::Registration) -> pb::Registration {
+pub(crate) fn registration(r: &domain::Registration) -> pb::Registration {
     let status = registration_status(r.status);
     let fields = &r.fields;
     let text = |v: &Option<String>| v.clone().unwrap_or_default();
@@ -159,7 +159,7 @@ pub fn registration(r: &domain::Registration) -> pb::Registration {
 }
 
 /// An attendee's metrics.
-pub fn attendee(tenant: &TenantId, m: &domain::AttendeeMetrics) -> pb::AttendeeMetrics {
+pub(crate) fn attendee(tenant: &TenantId, m: &domain::AttendeeMetrics) -> pb::AttendeeMetrics {
     let webinar = webinar_name(tenant, &m.webinar_id);
     let clamp = |v: i64| i32::try_from(v).unwrap_or(i32::MAX);
     let a = &m.activity;
@@ -194,7 +194,7 @@ pub fn attendee(tenant: &TenantId, m: &domain::AttendeeMetrics) -> pb::AttendeeM
 }
 
 /// A webinar's aggregates.
-pub fn webinar_metrics(
+pub(crate) fn webinar_metrics(
     tenant: &TenantId,
     webinar: &WebinarId,
     m: &domain::WebinarMetrics,

@@ -6,22 +6,16 @@
 
 use tonic::{Code, Status};
 
-pub use crate::status::{ERROR_DOMAIN, error_info_status};
+pub(crate) use crate::status::error_info_status;
 
 /// FAILED_PRECONDITION `INTEGRATION_DISABLED` for `tenant`.
-pub fn integration_disabled(tenant: &str) -> Status {
+pub(crate) fn integration_disabled(tenant: &str) -> Status {
     error_info_status(
         Code::FailedPrecondition,
         "the ON24 integration is disabled for this tenant: put ON24 credentials to enable it",
         "INTEGRATION_DISABLED",
         &[("tenant", tenant)],
     )
-}
-
-/// A plain INTERNAL status; the cause is logged here, never sent.
-pub fn internal(context: &str, cause: &dyn std::fmt::Display) -> Status {
-    tracing::error!(context, error = %cause, "internal error");
-    Status::internal("internal error")
 }
 
 /// The one mapping of domain errors to gRPC statuses.

@@ -27,7 +27,7 @@ const WATCH_BATCH: i32 = 100;
 
 /// A validated change-feed position and scope.
 #[derive(Debug, Clone)]
-pub struct FeedQuery {
+pub(crate) struct FeedQuery {
     /// Tenant id.
     pub tenant: TenantId,
     /// Feed position to start after; 0 means the oldest retained change.
@@ -38,19 +38,19 @@ pub struct FeedQuery {
 
 /// The signing scope of change cursors: per tenant, so a cursor never crosses tenants. It does
 /// not include the webinar filter, so a CRM may narrow or widen its watch from the same cursor.
-pub fn cursor_scope(tenant: &TenantId) -> String {
+pub(crate) fn cursor_scope(tenant: &TenantId) -> String {
     format!("changes|{tenant}")
 }
 
 /// The gRPC service.
 #[derive(Debug, Clone)]
-pub struct MetricsApi {
+pub(crate) struct MetricsApi {
     state: State,
 }
 
 impl MetricsApi {
     /// A service over the shared state.
-    pub fn new(state: State) -> Self {
+    pub(crate) fn new(state: State) -> Self {
         Self { state }
     }
 
@@ -205,7 +205,8 @@ impl FeedRenderer {
 }
 
 /// The stream type of `WatchChanges`.
-pub type WatchStream = Pin<Box<dyn Stream<Item = Result<WatchChangesResponse, Status>> + Send>>;
+pub(crate) type WatchStream =
+    Pin<Box<dyn Stream<Item = Result<WatchChangesResponse, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl MetricsService for MetricsApi {

@@ -3,16 +3,16 @@
 //! request, map proto <-> domain, and call the domain services. Rules live in the domain
 //! types' constructors, not here.
 
-pub mod convert;
-pub mod error;
-pub mod metrics;
-pub mod names;
-pub mod page_token;
-pub mod provider_config;
-pub mod registration_fields;
-pub mod registrations;
-pub mod violations;
-pub mod webinars;
+pub(crate) mod convert;
+pub(crate) mod error;
+pub(crate) mod metrics;
+pub(crate) mod names;
+pub(crate) mod page_token;
+pub(crate) mod provider_config;
+pub(crate) mod registration_fields;
+pub(crate) mod registrations;
+pub(crate) mod violations;
+pub(crate) mod webinars;
 
 use std::sync::Arc;
 
@@ -24,7 +24,7 @@ use page_token::PageTokens;
 
 /// What every handler shares.
 #[derive(Debug)]
-pub struct ApiState {
+pub(crate) struct ApiState {
     /// Tenant authorization.
     pub authz: Authorizer,
     /// Page-token and cursor signer.
@@ -39,7 +39,7 @@ pub struct ApiState {
 
 impl ApiState {
     /// Authorizes the request's caller for `tenant`.
-    pub fn authorize<T>(
+    pub(crate) fn authorize<T>(
         &self,
         request: &Request<T>,
         tenant: &TenantId,
@@ -49,7 +49,7 @@ impl ApiState {
 
     /// Parses the resource name in `field` (INVALID_ARGUMENT naming it) and authorizes the
     /// caller for its tenant (PERMISSION_DENIED), in that order.
-    pub fn resolve<T, N: names::Tenanted>(
+    pub(crate) fn resolve<T, N: names::Tenanted>(
         &self,
         request: &Request<T>,
         field: &str,
@@ -63,7 +63,7 @@ impl ApiState {
 }
 
 /// Shared handle given to every service.
-pub type State = Arc<ApiState>;
+pub(crate) type State = Arc<ApiState>;
 
 /// Wraps a domain page token (or change cursor) for `scope`; empty stays empty.
 pub(crate) fn wrap_token(state: &ApiState, scope: &str, inner: &str) -> String {

@@ -6,14 +6,14 @@ use crate::domain::{RegistrationId, TenantId, WebinarId};
 
 /// `tenants/{tenant}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TenantName {
+pub(crate) struct TenantName {
     /// Tenant id.
     pub tenant: TenantId,
 }
 
 /// `tenants/{tenant}/webinars/{webinar}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WebinarName {
+pub(crate) struct WebinarName {
     /// Tenant id.
     pub tenant: TenantId,
     /// Webinar id.
@@ -22,7 +22,7 @@ pub struct WebinarName {
 
 /// `tenants/{tenant}/webinars/{webinar}/registrations/{registration}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RegistrationName {
+pub(crate) struct RegistrationName {
     /// Tenant id.
     pub tenant: TenantId,
     /// Webinar id.
@@ -32,7 +32,7 @@ pub struct RegistrationName {
 }
 
 /// A parsed name that belongs to one tenant.
-pub trait Tenanted {
+pub(crate) trait Tenanted {
     /// The tenant the name belongs to.
     fn tenant(&self) -> &TenantId;
 }
@@ -89,7 +89,7 @@ fn segments<'a>(name: &'a str, shape: &str) -> Result<Vec<&'a str>, String> {
 }
 
 /// Parses `tenants/{tenant}`.
-pub fn parse_tenant(name: &str) -> Result<TenantName, String> {
+pub(crate) fn parse_tenant(name: &str) -> Result<TenantName, String> {
     let s = segments(name, "tenants/{tenant}")?;
     Ok(TenantName {
         tenant: tenant(s[1])?,
@@ -97,7 +97,7 @@ pub fn parse_tenant(name: &str) -> Result<TenantName, String> {
 }
 
 /// Parses `tenants/{tenant}/on24Credentials`.
-pub fn parse_credentials(name: &str) -> Result<TenantName, String> {
+pub(crate) fn parse_credentials(name: &str) -> Result<TenantName, String> {
     let s = segments(name, "tenants/{tenant}/on24Credentials")?;
     Ok(TenantName {
         tenant: tenant(s[1])?,
@@ -105,7 +105,7 @@ pub fn parse_credentials(name: &str) -> Result<TenantName, String> {
 }
 
 /// Parses `tenants/{tenant}/webinars/{webinar}`.
-pub fn parse_webinar(name: &str) -> Result<WebinarName, String> {
+pub(crate) fn parse_webinar(name: &str) -> Result<WebinarName, String> {
     let s = segments(name, "tenants/{tenant}/webinars/{webinar}")?;
     Ok(WebinarName {
         tenant: tenant(s[1])?,
@@ -114,7 +114,7 @@ pub fn parse_webinar(name: &str) -> Result<WebinarName, String> {
 }
 
 /// Parses `tenants/{tenant}/webinars/{webinar}/metrics`.
-pub fn parse_webinar_metrics(name: &str) -> Result<WebinarName, String> {
+pub(crate) fn parse_webinar_metrics(name: &str) -> Result<WebinarName, String> {
     let s = segments(name, "tenants/{tenant}/webinars/{webinar}/metrics")?;
     Ok(WebinarName {
         tenant: tenant(s[1])?,
@@ -123,7 +123,7 @@ pub fn parse_webinar_metrics(name: &str) -> Result<WebinarName, String> {
 }
 
 /// Parses `tenants/{tenant}/webinars/{webinar}/registrations/{registration}`.
-pub fn parse_registration(name: &str) -> Result<RegistrationName, String> {
+pub(crate) fn parse_registration(name: &str) -> Result<RegistrationName, String> {
     let s = segments(
         name,
         "tenants/{tenant}/webinars/{webinar}/registrations/{registration}",
@@ -136,17 +136,17 @@ pub fn parse_registration(name: &str) -> Result<RegistrationName, String> {
 }
 
 /// `tenants/{tenant}/on24Credentials`.
-pub fn credentials_name(tenant: &TenantId) -> String {
+pub(crate) fn credentials_name(tenant: &TenantId) -> String {
     format!("tenants/{tenant}/on24Credentials")
 }
 
 /// `tenants/{tenant}/webinars/{webinar}`.
-pub fn webinar_name(tenant: &TenantId, webinar: &WebinarId) -> String {
+pub(crate) fn webinar_name(tenant: &TenantId, webinar: &WebinarId) -> String {
     format!("tenants/{tenant}/webinars/{webinar}")
 }
 
 /// `tenants/{tenant}/webinars/{webinar}/registrations/{registration}`.
-pub fn registration_name(
+pub(crate) fn registration_name(
     tenant: &TenantId,
     webinar: &WebinarId,
     registration: &RegistrationId,

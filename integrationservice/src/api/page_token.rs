@@ -27,7 +27,7 @@ const MAX_TOKEN_LEN: usize = 1024;
 
 /// Seals and opens page tokens.
 #[derive(Clone)]
-pub struct PageTokens {
+pub(crate) struct PageTokens {
     /// Derives the synthetic nonces.
     nonce_key: Zeroizing<Vec<u8>>,
     /// Encrypts the cursors.
@@ -72,14 +72,14 @@ impl PageTokens {
     }
 
     /// A sealer with a random key (tokens do not survive a restart).
-    pub fn random() -> Self {
+    pub(crate) fn random() -> Self {
         let mut key = Zeroizing::new(vec![0u8; 32]);
         rand::fill(key.as_mut_slice());
         Self::with_master(&key)
     }
 
     /// A sealer with the key in `path` (at least 32 bytes).
-    pub fn from_file(path: &std::path::Path) -> Result<Self, String> {
+    pub(crate) fn from_file(path: &std::path::Path) -> Result<Self, String> {
         let key = Zeroizing::new(
             std::fs::read(path)
                 .map_err(|e| format!("api.page_token_key_file ({}): {e}", path.display()))?,
@@ -95,7 +95,7 @@ impl PageTokens {
     }
 
     /// Seals a store cursor for `scope`.
-    pub fn encode(&self, scope: &str, cursor: &str) -> String {
+    pub(crate) fn encode(&self, scope: &str, cursor: &str) -> String {
         let aad = aad(scope);
         let mut mac = hmac(&self.nonce_key);
         mac.update(&aad);
@@ -121,7 +121,7 @@ impl PageTokens {
     }
 
     /// Opens a token for `scope` and returns the store cursor inside.
-    pub fn decode(&self, scope: &str, token: &str) -> Result<String, String> {
+    pub(crate) fn decode(&self, scope: &str, token: &str) -> Result<String, String> {
         const INVALID: &str = "is not a token returned by this API for the same request";
         if token.len() > MAX_TOKEN_LEN {
             return Err(INVALID.into());

@@ -17,7 +17,7 @@ use crate::domain::{AccessToken, BaseUrl, CredentialsInput, On24ClientId, Region
 
 /// A validated put of ON24 credentials. `Debug` prints no part of the tokens.
 #[derive(Debug)]
-pub struct PutCredentials {
+pub(crate) struct PutCredentials {
     /// Tenant id.
     pub tenant: crate::domain::TenantId,
     /// The credentials, each field checked by its domain constructor.
@@ -30,7 +30,7 @@ pub struct PutCredentials {
 
 /// Validates a put request (everything but the tenant authorization): each field through
 /// its domain constructor, every refusal named with its proto field path.
-pub fn validate_put(
+pub(crate) fn validate_put(
     request: PutOn24CredentialsRequest,
     egress: &on24_client::EgressPolicy,
 ) -> Result<PutCredentials, Status> {
@@ -102,13 +102,13 @@ pub fn validate_put(
 
 /// The gRPC service.
 #[derive(Debug, Clone)]
-pub struct ProviderConfigApi {
+pub(crate) struct ProviderConfigApi {
     state: State,
 }
 
 impl ProviderConfigApi {
     /// A service over the shared state.
-    pub fn new(state: State) -> Self {
+    pub(crate) fn new(state: State) -> Self {
         Self { state }
     }
 }

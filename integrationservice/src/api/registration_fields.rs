@@ -11,7 +11,7 @@ use crate::domain::{
 
 /// Parsed attendee fields; a field is `None` when not asked for or refused.
 #[derive(Debug, Clone, Default)]
-pub struct RegistrationFields {
+pub(crate) struct RegistrationFields {
     /// Email, normalised.
     pub email: Option<Email>,
     /// First name.
@@ -30,7 +30,7 @@ pub struct RegistrationFields {
 }
 
 /// Every field `UpdateRegistration` may change.
-pub fn updatable() -> Vec<&'static str> {
+pub(crate) fn updatable() -> Vec<&'static str> {
     let mut all = vec![
         "first_name",
         "last_name",
@@ -71,7 +71,7 @@ fn named_value(r: &Registration, field: RegistrantField) -> &str {
 
 /// Parses the fields of `r` named in `only` (or all when `only` is `None`), recording
 /// violations under `prefix` (e.g. `registration.`).
-pub fn validate(
+pub(crate) fn validate(
     r: &Registration,
     only: Option<&[&str]>,
     v: &mut Violations,
@@ -125,7 +125,7 @@ pub fn validate(
 }
 
 /// Parses `status = X [OR status = Y ...]`; empty means every status.
-pub fn parse_status_filter(filter: &str) -> Result<Vec<RegistrationStatus>, String> {
+pub(crate) fn parse_status_filter(filter: &str) -> Result<Vec<RegistrationStatus>, String> {
     const RULE: &str = "must be `status = <STATUS>` optionally joined by ` OR `, with STATUS one of \
                         PENDING, DELIVERED, RETRYING, FAILED, CANCELLED, FORGOTTEN, PAUSED";
     let filter = filter.trim();

@@ -24,11 +24,11 @@ use super::{
 use crate::domain::{self, Email, RegistrationInput, RegistrationPatch, RequestId};
 
 /// Most items in one `BatchCreateRegistrations`.
-pub const MAX_BATCH: usize = 1000;
+pub(crate) const MAX_BATCH: usize = 1000;
 
 /// Parses one create, alone or as a batch item, given the authorized webinar. Field paths
 /// are relative to the request item in both cases (`registration.email`).
-pub fn validate_item(
+pub(crate) fn validate_item(
     request: &CreateRegistrationRequest,
     webinar: &names::WebinarName,
     v: &mut Violations,
@@ -54,13 +54,13 @@ pub fn validate_item(
 
 /// The gRPC service.
 #[derive(Debug, Clone)]
-pub struct RegistrationApi {
+pub(crate) struct RegistrationApi {
     state: State,
 }
 
 impl RegistrationApi {
     /// A service over the shared state.
-    pub fn new(state: State) -> Self {
+    pub(crate) fn new(state: State) -> Self {
         Self { state }
     }
 }

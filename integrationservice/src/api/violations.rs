@@ -10,23 +10,27 @@ use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
 /// Collects field violations of one request (or one batch item, whose paths are relative
 /// to the item).
 #[derive(Debug, Default)]
-pub struct Violations {
+pub(crate) struct Violations {
     list: Vec<FieldViolation>,
 }
 
 impl Violations {
     /// An empty collector; field paths are used as given.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
     /// Records a violation.
-    pub fn add(&mut self, field: &str, description: impl Into<String>) {
+    pub(crate) fn add(&mut self, field: &str, description: impl Into<String>) {
         self.list.push(FieldViolation::new(field, description));
     }
 
     /// Records the error of `result` (if any) under `field` and returns its value.
-    pub fn check<T, E: Into<String>>(&mut self, field: &str, result: Result<T, E>) -> Option<T> {
+    pub(crate) fn check<T, E: Into<String>>(
+        &mut self,
+        field: &str,
+        result: Result<T, E>,
+    ) -> Option<T> {
         match result {
             Ok(value) => Some(value),
             Err(description) => {
@@ -36,25 +40,26 @@ impl Violations {
         }
     }
 
-    /// True if nothing was recorded.
-    pub fn is_empty(&self) -> bool {
-        self.list.is_empty()
+    /// The violations recorded so far.
+    #[cfg(test)]
+    pub(crate) fn into_vec(self) -> Vec<FieldViolation> {
+        self.list
     }
 
-    /// The violations recorded so far (for batch item results).
-    pub fn into_vec(self) -> Vec<FieldViolation> {
-        self.list
+    /// True if nothing was recorded.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.list.is_empty()
     }
 
     /// `value` (what the checks produced), or INVALID_ARGUMENT naming every recorded field.
     /// `value` is None only when a check failed, so the fallback status is never sent.
-    pub fn into_value<T>(self, value: Option<T>) -> Result<T, Status> {
+    pub(crate) fn into_value<T>(self, value: Option<T>) -> Result<T, Status> {
         self.into_result()?;
         value.ok_or_else(|| Status::invalid_argument("invalid request"))
     }
 
     /// `Ok(())`, or INVALID_ARGUMENT with a BadRequest naming every recorded field.
-    pub fn into_result(self) -> Result<(), Status> {
+    pub(crate) fn into_result(self) -> Result<(), Status> {
         if self.list.is_empty() {
             return Ok(());
         }
@@ -69,7 +74,7 @@ impl Violations {
 }
 
 /// INVALID_ARGUMENT naming one field.
-pub fn invalid(field: &str, description: impl Into<String>) -> Status {
+pub(crate) fn invalid(field: &str, description: impl Into<String>) -> Status {
     let mut v = Violations::new();
     v.add(field, description);
     v.into_result()

@@ -17,7 +17,7 @@ use crate::domain::{
 
 /// Fields of a webinar a CRM may set, each parsed into its domain type.
 #[derive(Debug, Clone, Default)]
-pub struct WebinarFields {
+pub(crate) struct WebinarFields {
     /// CRM event or session id.
     pub crm_reference_id: Option<CrmReference>,
     /// Title.
@@ -37,7 +37,7 @@ pub struct WebinarFields {
 }
 
 /// The fields `UpdateWebinar` may change.
-pub const UPDATABLE: &[&str] = &[
+pub(crate) const UPDATABLE: &[&str] = &[
     "crm_reference_id",
     "title",
     "description",
@@ -99,7 +99,7 @@ fn fields(w: &Webinar, only: &[&str], v: &mut Violations, prefix: &str) -> Webin
 
 /// A parsed `CreateWebinar`.
 #[derive(Debug, Clone)]
-pub struct CreateWebinar {
+pub(crate) struct CreateWebinar {
     /// The webinar's fields.
     pub input: WebinarInput,
     /// Client idempotency key.
@@ -107,7 +107,7 @@ pub struct CreateWebinar {
 }
 
 /// Parses a create request; the parent is already authorized.
-pub fn validate_create(request: &CreateWebinarRequest) -> Result<CreateWebinar, Status> {
+pub(crate) fn validate_create(request: &CreateWebinarRequest) -> Result<CreateWebinar, Status> {
     let mut v = Violations::new();
     let Some(w) = &request.webinar else {
         return Err(violations::invalid("webinar", "required"));
@@ -132,10 +132,10 @@ pub fn validate_create(request: &CreateWebinarRequest) -> Result<CreateWebinar, 
 }
 
 /// A parsed `LinkWebinar`: the ON24 event id, the CRM reference and the request id.
-pub type LinkWebinar = (i64, CrmReference, Option<RequestId>);
+pub(crate) type LinkWebinar = (i64, CrmReference, Option<RequestId>);
 
 /// Parses a link request; the parent is already authorized.
-pub fn validate_link(request: &LinkWebinarRequest) -> Result<LinkWebinar, Status> {
+pub(crate) fn validate_link(request: &LinkWebinarRequest) -> Result<LinkWebinar, Status> {
     let mut v = Violations::new();
     if request.on24_event_id <= 0 {
         v.add(
@@ -153,7 +153,7 @@ pub fn validate_link(request: &LinkWebinarRequest) -> Result<LinkWebinar, Status
 }
 
 /// Validates an update: the mask names only updatable fields and those fields are valid.
-pub fn validate_update(
+pub(crate) fn validate_update(
     request: &UpdateWebinarRequest,
 ) -> Result<(names::WebinarName, WebinarFields), Status> {
     let Some(w) = &request.webinar else {
@@ -188,13 +188,13 @@ pub fn validate_update(
 
 /// The gRPC service.
 #[derive(Debug, Clone)]
-pub struct WebinarApi {
+pub(crate) struct WebinarApi {
     state: State,
 }
 
 impl WebinarApi {
     /// A service over the shared state.
-    pub fn new(state: State) -> Self {
+    pub(crate) fn new(state: State) -> Self {
         Self { state }
     }
 }

@@ -3,4 +3,4 @@
 //! `auth.allow_common_name` is on, or `jwt:<sub>` from its bearer token. The TLS layer has
 //! already verified the certificate chains to the configured client CA.
 
-pub use servicekit::identity::{CertificateIdentity, CommonNames, IdentityError, Principal};
+pub(crate) use servicekit::identity::{CertificateIdentity, CommonNames, Principal};

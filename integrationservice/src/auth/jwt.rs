@@ -21,7 +21,7 @@ use crate::config::JwtConfig;
 
 /// Why a JWKS could not be used.
 #[derive(Debug, thiserror::Error)]
-pub enum JwksError {
+pub(crate) enum JwksError {
     /// The file or URL could not be read.
     #[error("cannot read the JWKS: {0}")]
     Read(String),
@@ -39,7 +39,7 @@ struct VerifyKey {
 
 /// Verifies bearer tokens. Cheap to clone; the key set can be swapped by a refresh task.
 #[derive(Clone)]
-pub struct JwtVerifier {
+pub(crate) struct JwtVerifier {
     issuer: String,
     audience: String,
     leeway: u64,
@@ -62,7 +62,7 @@ struct Claims {
 
 impl JwtVerifier {
     /// Builds a verifier from a JWKS document.
-    pub fn new(config: &JwtConfig, jwks_json: &str) -> Result<Self, JwksError> {
+    pub(crate) fn new(config: &JwtConfig, jwks_json: &str) -> Result<Self, JwksError> {
         let keys = parse_jwks(jwks_json)?;
         Ok(Self {
             issuer: config.issuer.clone(),
@@ -73,7 +73,7 @@ impl JwtVerifier {
     }
 
     /// Loads the JWKS named by the configuration (file, or URL fetched once now).
-    pub async fn from_config(config: &JwtConfig) -> Result<Self, JwksError> {
+    pub(crate) async fn from_config(config: &JwtConfig) -> Result<Self, JwksError> {
         let json = if config.jwks_url.is_empty() {
             std::fs::read_to_string(&config.jwks_file)
                 .map_err(|e| JwksError::Read(format!("{}: {e}", config.jwks_file.display())))?
@@ -84,7 +84,7 @@ impl JwtVerifier {
     }
 
     /// Replaces the key set (after a refresh of the JWKS URL).
-    pub fn replace_keys(&self, jwks_json: &str) -> Result<(), JwksError> {
+    pub(crate) fn replace_keys(&self, jwks_json: &str) -> Result<(), JwksError> {
         let keys = Arc::new(parse_jwks(jwks_json)?);
         // A poisoned lock only means a panic elsewhere mid-swap; the Arc inside is intact.
         *self.keys.write().unwrap_or_else(|p| p.into_inner()) = keys;
@@ -92,7 +92,7 @@ impl JwtVerifier {
     }
 
     /// Fetches `url` every `period` and swaps the keys; a failed fetch keeps the old keys.
-    pub fn spawn_refresh(
+    pub(crate) fn spawn_refresh(
         &self,
         url: String,
         period: Duration,
@@ -116,7 +116,7 @@ impl JwtVerifier {
     }
 
     /// Verifies `token` and returns its subject. The error is safe to show the caller.
-    pub fn verify(&self, token: &str) -> Result<String, &'static str> {
+    pub(crate) fn verify(&self, token: &str) -> Result<String, &'static str> {
         let header = decode_header(token).map_err(|_| "malformed bearer token")?;
         let keys = self.keys.read().unwrap_or_else(|p| p.into_inner()).clone();
         let candidates = keys.iter().filter(|k| {

@@ -5,24 +5,24 @@
 //! client certificate names the caller. The resulting [`Principal`] travels in the request
 //! extensions, and handlers call [`Authorizer::check`] with the tenant named in the request.
 
-pub mod identity;
-pub mod jwt;
-pub mod policy;
-pub mod tls;
+pub(crate) mod identity;
+pub(crate) mod jwt;
+pub(crate) mod policy;
+pub(crate) mod tls;
 
 use std::sync::Arc;
 
 use tonic::{Request, Status, metadata::MetadataValue};
 
-pub use identity::{CommonNames, Principal};
-pub use jwt::JwtVerifier;
-pub use policy::TenantPolicy;
+pub(crate) use identity::{CommonNames, Principal};
+pub(crate) use jwt::JwtVerifier;
+pub(crate) use policy::TenantPolicy;
 
 use crate::status::error_info_status;
 
 /// Turns request credentials into a [`Principal`] (the gRPC interceptor).
 #[derive(Clone, Debug)]
-pub struct Authenticator {
+pub(crate) struct Authenticator {
     jwt: Option<JwtVerifier>,
     accept_certificates: bool,
     common_names: CommonNames,
@@ -31,7 +31,7 @@ pub struct Authenticator {
 impl Authenticator {
     /// `jwt`: bearer tokens accepted when set; `accept_certificates`: a client CA is configured.
     /// Certificates without a URI SAN are refused until [`Self::common_names`] says otherwise.
-    pub fn new(jwt: Option<JwtVerifier>, accept_certificates: bool) -> Self {
+    pub(crate) fn new(jwt: Option<JwtVerifier>, accept_certificates: bool) -> Self {
         Self {
             jwt,
             accept_certificates,
@@ -40,13 +40,13 @@ impl Authenticator {
     }
 
     /// How certificates without a URI SAN are treated (`auth.allow_common_name`).
-    pub fn common_names(mut self, common_names: CommonNames) -> Self {
+    pub(crate) fn common_names(mut self, common_names: CommonNames) -> Self {
         self.common_names = common_names;
         self
     }
 
     /// Authenticates one request.
-    pub fn authenticate<T>(&self, request: &Request<T>) -> Result<Principal, Status> {
+    pub(crate) fn authenticate<T>(&self, request: &Request<T>) -> Result<Principal, Status> {
         if let Some(header) = request.metadata().get("authorization") {
             return self.bearer(header);
         }
@@ -95,13 +95,13 @@ impl tonic::service::Interceptor for Authenticator {
 
 /// Checks that the authenticated caller may act for a tenant.
 #[derive(Clone, Debug)]
-pub struct Authorizer {
+pub(crate) struct Authorizer {
     policy: Arc<TenantPolicy>,
 }
 
 impl Authorizer {
     /// Wraps a loaded policy.
-    pub fn new(policy: TenantPolicy) -> Self {
+    pub(crate) fn new(policy: TenantPolicy) -> Self {
         Self {
             policy: Arc::new(policy),
         }
@@ -109,7 +109,7 @@ impl Authorizer {
 
     /// PERMISSION_DENIED (`TENANT_MISMATCH`) unless the request's principal may act for
     /// `tenant`. The answer does not depend on whether anything exists in that tenant.
-    pub fn check<T>(&self, request: &Request<T>, tenant: &str) -> Result<Principal, Status> {
+    pub(crate) fn check<T>(&self, request: &Request<T>, tenant: &str) -> Result<Principal, Status> {
         let principal = request
             .extensions()
             .get::<Principal>()

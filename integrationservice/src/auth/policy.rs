@@ -28,7 +28,7 @@ use crate::config::AuthConfig;
 /// Why a policy file was refused.
 #[derive(Debug, thiserror::Error)]
 #[error("tenant policy: {0}")]
-pub struct PolicyError(String);
+pub(crate) struct PolicyError(String);
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -53,7 +53,7 @@ enum Grant {
 
 /// The loaded policy.
 #[derive(Debug, Clone, Default)]
-pub struct TenantPolicy {
+pub(crate) struct TenantPolicy {
     /// Entries naming one principal, by its text.
     grants: HashMap<String, (PrincipalPattern, Grant)>,
     /// Entries whose `id` ends in `*`.
@@ -62,7 +62,7 @@ pub struct TenantPolicy {
 
 impl TenantPolicy {
     /// Reads and checks the policy file `auth.policy_file` under the `auth` settings.
-    pub fn load(auth: &AuthConfig) -> Result<Self, PolicyError> {
+    pub(crate) fn load(auth: &AuthConfig) -> Result<Self, PolicyError> {
         let path: &Path = &auth.policy_file;
         let text = std::fs::read_to_string(path)
             .map_err(|e| PolicyError(format!("{}: {e}", path.display())))?;
@@ -74,12 +74,13 @@ impl TenantPolicy {
     }
 
     /// Parses and checks a policy document for a service that refuses common names.
-    pub fn parse(text: &str, allow_wildcard: bool) -> Result<Self, PolicyError> {
+    #[cfg(test)]
+    pub(crate) fn parse(text: &str, allow_wildcard: bool) -> Result<Self, PolicyError> {
         Self::parse_with(text, allow_wildcard, CommonNames::Refuse)
     }
 
     /// Parses and checks a policy document.
-    pub fn parse_with(
+    pub(crate) fn parse_with(
         text: &str,
         allow_wildcard: bool,
         common_names: CommonNames,
@@ -139,7 +140,7 @@ impl TenantPolicy {
     }
 
     /// True if `principal` may act for `tenant`.
-    pub fn allows(&self, principal: &Principal, tenant: &str) -> bool {
+    pub(crate) fn allows(&self, principal: &Principal, tenant: &str) -> bool {
         let grants = |grant: &Grant| match grant {
             Grant::All => true,
             Grant::Tenants(tenants) => tenants.contains(tenant),

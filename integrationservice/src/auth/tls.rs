@@ -9,7 +9,7 @@ use crate::config::TlsConfig;
 /// Why the TLS material could not be loaded.
 #[derive(Debug, thiserror::Error)]
 #[error("TLS: cannot read `{key}` ({path}): {source}")]
-pub struct TlsError {
+pub(crate) struct TlsError {
     key: &'static str,
     path: String,
     source: std::io::Error,
@@ -24,7 +24,7 @@ fn read(key: &'static str, path: &std::path::Path) -> Result<Vec<u8>, TlsError> 
 }
 
 /// Builds tonic's TLS configuration from the configured files.
-pub fn server_tls(config: &TlsConfig) -> Result<ServerTlsConfig, TlsError> {
+pub(crate) fn server_tls(config: &TlsConfig) -> Result<ServerTlsConfig, TlsError> {
     let cert = read("tls.cert_file", &config.cert_file)?;
     // The key bytes are dropped (and the Vec freed) once tonic has parsed them.
     let key = zeroize::Zeroizing::new(read("tls.key_file", &config.key_file)?);

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 /// A cached DEK, shared with its current users and wiped when the last one drops it.
-pub type SharedDek = Arc<Zeroizing<Vec<u8>>>;
+pub(crate) type SharedDek = Arc<Zeroizing<Vec<u8>>>;
 
 /// Shared cache of DEKs. Cheap to clone.
 #[derive(Clone)]

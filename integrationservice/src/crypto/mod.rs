@@ -6,7 +6,7 @@
 //! burst of deliveries does not cost a key-service round trip each. Moving stored wrapped DEKs
 //! to a new primary key version is a worker job (`workers::rewrap`).
 
-pub mod cache;
+pub(crate) mod cache;
 
 use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
@@ -53,7 +53,7 @@ pub enum CryptoError {
 
 /// The additional authenticated data of a tenant's provider credentials: the purpose, the
 /// tenant and the record version, length-prefixed so no two identities share bytes.
-pub fn credentials_aad(tenant: &str, secret_version: i64) -> Vec<u8> {
+pub(crate) fn credentials_aad(tenant: &str, secret_version: i64) -> Vec<u8> {
     format!(
         "webinar.integrationservice/v1/provider-credentials/{}:{tenant}/{secret_version}",
         tenant.len()

@@ -193,7 +193,7 @@ fn check_len(plaintext: &[u8]) -> Result<(), KeyError> {
 }
 
 /// `keys/{key}/versions/{n}` (or a bare number) to `n`.
-pub fn parse_version(name: &str) -> Result<u32, KeyError> {
+pub(crate) fn parse_version(name: &str) -> Result<u32, KeyError> {
     name.rsplit('/')
         .next()
         .and_then(|n| n.parse().ok())

@@ -2,7 +2,7 @@
 //! object-safe trait. ON24 is the one implementation today (`on24`); another platform is added
 //! by implementing `WebinarProvider`, without touching the API or the workers.
 
-pub mod on24;
+pub(crate) mod on24;
 
 use futures::future::BoxFuture;
 use secrecy::SecretString;

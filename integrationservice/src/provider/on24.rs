@@ -117,7 +117,7 @@ fn origin(root: &BaseUrl) -> String {
 }
 
 /// ON24's error classes as the provider seam's.
-pub fn map_error(e: On24Error) -> ProviderError {
+pub(crate) fn map_error(e: On24Error) -> ProviderError {
     let message = e.to_string();
     if e.is_quota() {
         return ProviderError::Quota { message };

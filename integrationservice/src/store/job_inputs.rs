@@ -14,7 +14,7 @@ use super::status::JobState;
 use super::{outbox, providers, registrations, webinars};
 
 /// The rows one job run works on.
-pub struct JobInputs {
+pub(crate) struct JobInputs {
     /// The job's registration, if it has one and it exists.
     pub registration: Option<RegistrationRow>,
     /// The job's webinar, unless it was unlinked.
@@ -38,7 +38,7 @@ impl std::fmt::Debug for JobInputs {
 }
 
 /// Reads the inputs of one job.
-pub fn read_one(conn: &mut DbConnection, job: &JobRow) -> QueryResult<JobInputs> {
+pub(crate) fn read_one(conn: &mut DbConnection, job: &JobRow) -> QueryResult<JobInputs> {
     let tenant = job.tenant_id();
     let older_job_pending = match job.registration() {
         Some(reg) => outbox::older_unfinished(conn, &tenant, &reg, job.id)?,
@@ -63,7 +63,10 @@ pub fn read_one(conn: &mut DbConnection, job: &JobRow) -> QueryResult<JobInputs>
 
 /// Reads the inputs of every job of one claim in four statements; the claim just leased
 /// them, so the rows are as fresh as a read at the start of each run. In the order of `jobs`.
-pub fn read_claimed(conn: &mut DbConnection, jobs: &[JobRow]) -> QueryResult<Vec<JobInputs>> {
+pub(crate) fn read_claimed(
+    conn: &mut DbConnection,
+    jobs: &[JobRow],
+) -> QueryResult<Vec<JobInputs>> {
     let mut tenants: Vec<&str> = jobs.iter().map(|job| job.tenant.as_str()).collect();
     tenants.sort_unstable();
     tenants.dedup();

@@ -20,24 +20,24 @@ macro_rules! insert_batch {
 }
 
 pub mod changes;
-pub mod job_inputs;
+pub(crate) mod job_inputs;
 pub mod metrics;
 pub mod models;
-pub mod notify;
+pub(crate) mod notify;
 pub mod outbox;
 pub mod providers;
 pub mod registrations;
 pub mod schema;
 pub mod status;
-pub mod webinars;
+pub(crate) mod webinars;
 
-pub use status::JobState;
+pub(crate) use status::JobState;
 
 use diesel::Connection;
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use servicekit::db::{Pool, PoolOptions};
 
-pub use servicekit::db::{Backend, DbConnection, MultiBackend, StoreError};
+pub(crate) use servicekit::db::{Backend, DbConnection, StoreError};
 
 const PG_MIGRATIONS: EmbeddedMigrations =
     embed_migrations!("../migrations/integrationservice/postgres");

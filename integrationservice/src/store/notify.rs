@@ -11,10 +11,10 @@ use diesel::{Connection, RunQueryDsl};
 use super::DbConnection;
 
 /// The channel the trigger notifies.
-pub const CHANNEL: &str = "outbox_jobs";
+pub(crate) const CHANNEL: &str = "outbox_jobs";
 
 /// A connection subscribed to [`CHANNEL`].
-pub struct Listener {
+pub(crate) struct Listener {
     conn: PgConnection,
 }
 
@@ -26,7 +26,7 @@ impl std::fmt::Debug for Listener {
 
 impl Listener {
     /// Connects to `url` (PostgreSQL) and subscribes.
-    pub fn subscribe(url: &str) -> Result<Self, String> {
+    pub(crate) fn subscribe(url: &str) -> Result<Self, String> {
         let mut conn = PgConnection::establish(url).map_err(|e| e.to_string())?;
         diesel::sql_query(format!("LISTEN {CHANNEL}"))
             .execute(&mut conn)
@@ -36,7 +36,7 @@ impl Listener {
 
     /// Reads the notifications that arrived (a read of the local socket buffer, no query);
     /// true when there was at least one. Err when the connection broke.
-    pub fn drain(&mut self) -> Result<bool, String> {
+    pub(crate) fn drain(&mut self) -> Result<bool, String> {
         let mut any = false;
         for n in self.conn.notifications_iter() {
             n.map_err(|e| e.to_string())?;
@@ -46,7 +46,7 @@ impl Listener {
     }
 
     /// Proves the connection alive with a query (a dead peer may not show on a plain read).
-    pub fn ping(&mut self) -> Result<(), String> {
+    pub(crate) fn ping(&mut self) -> Result<(), String> {
         diesel::sql_query("SELECT 1")
             .execute(&mut self.conn)
             .map(|_| ())
@@ -57,7 +57,7 @@ impl Listener {
 /// Sends one NOTIFY on [`CHANNEL`] in its own tiny transaction that does not wait for its WAL
 /// flush (a lost wake-up only means other replicas find the jobs at their next poll).
 /// Nothing to do on SQLite, where one process serves the database.
-pub fn notify_replicas(conn: &mut DbConnection) -> diesel::QueryResult<()> {
+pub(crate) fn notify_replicas(conn: &mut DbConnection) -> diesel::QueryResult<()> {
     match conn {
         DbConnection::Pg(pg) => pg.batch_execute(&format!(
             "BEGIN; SET LOCAL synchronous_commit TO OFF; SELECT pg_notify('{CHANNEL}', ''); COMMIT"

@@ -10,7 +10,7 @@ use super::{DbConnection, now_ms};
 use crate::ids::{TenantId, WebinarId};
 
 /// One webinar of a tenant, unless unlinked.
-pub fn get(
+pub(crate) fn get(
     conn: &mut DbConnection,
     tenant: &TenantId,
     id: &WebinarId,
@@ -25,7 +25,7 @@ pub fn get(
 }
 
 /// One webinar of a tenant, unlinked or not.
-pub fn find(
+pub(crate) fn find(
     conn: &mut DbConnection,
     tenant: &TenantId,
     id: &WebinarId,
@@ -38,18 +38,8 @@ pub fn find(
         .optional()
 }
 
-/// True if a row with this id exists, even unlinked (ids are never reused).
-pub fn exists(conn: &mut DbConnection, tenant: &TenantId, id: &WebinarId) -> QueryResult<bool> {
-    diesel::select(diesel::dsl::exists(
-        w::webinars
-            .filter(w::tenant.eq(tenant.as_str()))
-            .filter(w::id.eq(id.to_string())),
-    ))
-    .get_result(conn)
-}
-
 /// Inserts a new webinar.
-pub fn insert(conn: &mut DbConnection, row: &WebinarRow) -> QueryResult<()> {
+pub(crate) fn insert(conn: &mut DbConnection, row: &WebinarRow) -> QueryResult<()> {
     diesel::insert_into(w::webinars)
         .values(row)
         .execute(conn)
@@ -57,7 +47,7 @@ pub fn insert(conn: &mut DbConnection, row: &WebinarRow) -> QueryResult<()> {
 }
 
 /// Writes every column of the row back.
-pub fn save(conn: &mut DbConnection, row: &WebinarRow) -> QueryResult<()> {
+pub(crate) fn save(conn: &mut DbConnection, row: &WebinarRow) -> QueryResult<()> {
     diesel::update(
         w::webinars
             .filter(w::tenant.eq(&row.tenant))
@@ -70,7 +60,7 @@ pub fn save(conn: &mut DbConnection, row: &WebinarRow) -> QueryResult<()> {
 
 /// A page of a tenant's webinars, newest first, after `after` (exclusive); unlinked ones
 /// only with `include_unlinked`.
-pub fn list(
+pub(crate) fn list(
     conn: &mut DbConnection,
     tenant: &TenantId,
     include_unlinked: bool,
@@ -94,7 +84,7 @@ pub fn list(
 }
 
 /// Webinars whose next metrics pull is due, across tenants.
-pub fn due_for_metrics(
+pub(crate) fn due_for_metrics(
     conn: &mut DbConnection,
     now: i64,
     limit: i64,
@@ -110,7 +100,7 @@ pub fn due_for_metrics(
 }
 
 /// Sets when the poller should next pull this webinar's metrics (None: never again).
-pub fn schedule_metrics(
+pub(crate) fn schedule_metrics(
     conn: &mut DbConnection,
     tenant: &TenantId,
     id: &WebinarId,
@@ -126,7 +116,7 @@ pub fn schedule_metrics(
 }
 
 /// The tenant's live webinar with this CRM reference, if any.
-pub fn by_reference(
+pub(crate) fn by_reference(
     conn: &mut DbConnection,
     tenant: &TenantId,
     reference: &str,
@@ -142,7 +132,7 @@ pub fn by_reference(
 
 /// What the provider said about a webinar's event, to link it with.
 #[derive(Debug)]
-pub struct EventLink {
+pub(crate) struct EventLink {
     /// The provider's event id.
     pub event_id: i64,
     /// Where attendees join.
@@ -158,7 +148,7 @@ pub struct EventLink {
 /// Links a webinar to its provider event and makes it ACTIVE, only while it is unlinked or
 /// linked to this same event (when two runs of a create raced, the first recorded wins);
 /// true when it was linked.
-pub fn link_event(
+pub(crate) fn link_event(
     conn: &mut DbConnection,
     tenant: &TenantId,
     id: &WebinarId,
@@ -190,7 +180,7 @@ pub fn link_event(
 }
 
 /// Marks a webinar FAILED with the provider's reason (its creation stopped for good).
-pub fn mark_failed(
+pub(crate) fn mark_failed(
     conn: &mut DbConnection,
     tenant: &TenantId,
     id: &WebinarId,
@@ -211,7 +201,7 @@ pub fn mark_failed(
 }
 
 /// Records when the webinar's metrics were last pulled.
-pub fn set_last_metrics(
+pub(crate) fn set_last_metrics(
     conn: &mut DbConnection,
     tenant: &TenantId,
     id: &WebinarId,

@@ -17,7 +17,6 @@ use diesel::QueryResult;
 use super::WorkerConfig;
 use super::backoff::quota_pause;
 use super::execute::{Effect, Outcome, RunResult};
-pub use super::recorder::{BatchedSuccess, Recorder, Recording};
 use crate::domain::providers::{is_blocked, pause_tenant, status_of};
 use crate::domain::{
     ChangeKind, CredentialStatus, Engine, Error, RegistrationStatus as S, jobs::JobKind,
@@ -206,7 +205,7 @@ fn stop(conn: &mut DbConnection, job: &JobRow, owner: &str, reason: &str) -> Res
 }
 
 /// Records what a run of `job` (claimed by `owner`) produced.
-pub async fn apply(
+pub(crate) async fn apply(
     engine: &Engine,
     cfg: &WorkerConfig,
     job: JobRow,

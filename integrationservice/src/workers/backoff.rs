@@ -37,7 +37,7 @@ impl Backoff {
 }
 
 /// The pause of a tenant after its `level`-th consecutive quota answer.
-pub fn quota_pause(base: Duration, max: Duration, level: u32) -> Duration {
+pub(crate) fn quota_pause(base: Duration, max: Duration, level: u32) -> Duration {
     base.saturating_mul(1u32 << level.min(20)).min(max)
 }
 

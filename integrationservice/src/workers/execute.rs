@@ -93,13 +93,13 @@ pub(super) fn event_spec(w: &WebinarRow) -> EventSpec {
 /// Whether an earlier run of `job` may have reached the provider without its result being
 /// recorded: it failed before (an ambiguous failure such as a timeout counts an attempt) or
 /// it was leased before (a lease that expired, a pause mid-call, a replica that died).
-pub fn may_have_run_before(job: &JobRow) -> bool {
+pub(crate) fn may_have_run_before(job: &JobRow) -> bool {
     job.claims > 1 || job.attempts > 0
 }
 
 /// Reads what the runs of `jobs` (one claim) need in four statements for all of them, instead
 /// of four per job. In the order of `jobs`.
-pub async fn load_all(engine: &Engine, jobs: &[JobRow]) -> Result<Vec<JobInputs>, Error> {
+pub(crate) async fn load_all(engine: &Engine, jobs: &[JobRow]) -> Result<Vec<JobInputs>, Error> {
     let jobs = jobs.to_vec();
     engine
         .store()
@@ -107,13 +107,8 @@ pub async fn load_all(engine: &Engine, jobs: &[JobRow]) -> Result<Vec<JobInputs>
         .await
 }
 
-/// Runs `job` once.
-pub async fn run(engine: &Engine, job: &JobRow) -> Result<RunResult, Error> {
-    run_loaded(engine, job, None).await
-}
-
 /// Runs `job` once on rows `load_all` read for it (None: reads them now).
-pub async fn run_loaded(
+pub(crate) async fn run_loaded(
     engine: &Engine,
     job: &JobRow,
     loaded: Option<JobInputs>,

@@ -9,7 +9,7 @@ use crate::store::{JobState, Store, StoreError, now_ms, outbox, providers};
 use crate::telemetry::StoreGauges;
 
 /// Registers the gauges and refreshes them every `every` until `shutdown`.
-pub fn spawn_store_gauges(store: Store, every: Duration, shutdown: CancellationToken) {
+pub(crate) fn spawn_store_gauges(store: Store, every: Duration, shutdown: CancellationToken) {
     let gauges = StoreGauges::register();
     tokio::spawn(async move {
         loop {

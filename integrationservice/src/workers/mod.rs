@@ -4,16 +4,16 @@
 //! shutdown token is cancelled; workers wake on in-process job signals and, on PostgreSQL, on
 //! notifications from other replicas (`wake`), and poll as a fallback (retries coming due).
 
-pub mod apply;
-pub mod backoff;
-pub mod execute;
-pub mod gauges;
-pub mod jobs;
-pub mod poller;
-pub mod recorder;
-pub mod rewrap;
-pub mod schedule;
-pub mod wake;
+pub(crate) mod apply;
+pub(crate) mod backoff;
+pub(crate) mod execute;
+pub(crate) mod gauges;
+pub(crate) mod jobs;
+pub(crate) mod poller;
+pub(crate) mod recorder;
+pub(crate) mod rewrap;
+pub(crate) mod schedule;
+pub(crate) mod wake;
 
 use std::sync::Arc;
 use std::time::Duration;

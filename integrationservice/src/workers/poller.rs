@@ -7,7 +7,7 @@ use crate::domain::{Engine, Error, jobs::JobKind};
 use crate::store::{now_ms, outbox, providers, webinars};
 
 /// Runs one polling pass; returns how many sync jobs were enqueued.
-pub async fn poll_once(engine: &Engine, cfg: &WorkerConfig) -> Result<usize, Error> {
+pub(crate) async fn poll_once(engine: &Engine, cfg: &WorkerConfig) -> Result<usize, Error> {
     let schedule = cfg.metrics.clone();
     let n = engine
         .store()

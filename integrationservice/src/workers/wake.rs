@@ -36,7 +36,7 @@ const CONNECT_TIMEOUT_SECONDS: u32 = 5;
 /// Listens on `url` until `shutdown`, calling `signals.jobs_added()` on every notification
 /// (and once after each (re)connection, for what was enqueued while not listening).
 /// `listening` is true while a connection is subscribed. Blocking: run it on its own thread.
-pub fn listen(
+pub(crate) fn listen(
     url: &str,
     signals: &Signals,
     listening: &watch::Sender<bool>,

@@ -396,7 +396,7 @@ async fn store_context_body(db: Db) {
             (None, Some(sqlite), url)
         }
     };
-    let store = integrationservice::store::Store::connect(&url, 2).expect("store");
+    let store = integrationservice::testing::Store::connect(&url, 2).expect("store");
     let caller = SpanContext::new(
         TraceId::from_hex(UNSAMPLED_TRACE).expect("trace id"),
         SpanId::from_hex("00f067aa0ba902b7").expect("span id"),
@@ -407,7 +407,7 @@ async fn store_context_body(db: Db) {
     let context = opentelemetry::Context::new().with_remote_span_context(caller.clone());
     let seen = store
         .run(|_conn| {
-            Ok::<_, integrationservice::store::StoreError>(
+            Ok::<_, integrationservice::testing::StoreError>(
                 opentelemetry::Context::current()
                     .span()
                     .span_context()

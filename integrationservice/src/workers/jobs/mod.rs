@@ -21,7 +21,7 @@ use crate::store::models::{JobRow, RegistrationRow, WebinarRow};
 
 /// A job, typed: what to do at the provider, with what its row carries.
 #[derive(Debug)]
-pub enum Job {
+pub(crate) enum Job {
     /// Create the webinar at the provider (or adopt the one an earlier run created).
     CreateEvent,
     /// Read a linked webinar's URLs from the provider.
@@ -42,7 +42,7 @@ pub enum Job {
 
 impl Job {
     /// The typed job of a row; `Ok(None)` for a kind this build does not know.
-    pub fn from_row(row: &JobRow) -> Result<Option<Self>, Error> {
+    pub(crate) fn from_row(row: &JobRow) -> Result<Option<Self>, Error> {
         let Some(kind) = JobKind::parse(&row.kind) else {
             return Ok(None);
         };

@@ -699,7 +699,7 @@ async fn promises(database_url: String) {
 /// email order, with the first and the deepest pages read alike. `PROMISES_ATTENDEES` sets how
 /// many attendees (20,000 by default; the figures in the report are for 100,000).
 async fn large_attendee_list(database_url: String) {
-    use integrationservice::store::{Store, metrics, models::MetricsRow};
+    use integrationservice::testing::{Store, metrics, models::MetricsRow};
     let n: usize = std::env::var("PROMISES_ATTENDEES")
         .ok()
         .and_then(|v| v.parse().ok())

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use integrationservice::workers::execute::event_marker;
+use integrationservice::testing::event_marker;
 use on24_client::{DateFilterMode, DateRange};
 use on24sim::FaultConfig;
 

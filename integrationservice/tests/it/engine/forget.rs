@@ -126,12 +126,12 @@ async fn cancel_and_forget(db: Db) {
             .store()
             .run(move |conn| {
                 use diesel::prelude::*;
-                use integrationservice::store::schema::outbox_jobs::dsl as j;
+                use integrationservice::testing::schema::outbox_jobs::dsl as j;
                 j::outbox_jobs
                     .filter(j::tenant.eq(t))
                     .count()
                     .get_result::<i64>(conn)
-                    .map_err(integrationservice::store::StoreError::from)
+                    .map_err(integrationservice::testing::StoreError::from)
             })
             .await
             .ok()?;

@@ -5,17 +5,17 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use integrationservice::crypto::Envelope;
-use integrationservice::crypto::cache::DekCache;
 use integrationservice::domain::{
     AccessToken, BaseUrl, CredentialsInput, CrmReference, Description, DurationMinutes, Email,
     Engine, EventType, Language, On24ClientId, PersonName, Region, Registration, RegistrationInput,
     RegistrationStatus, StartTime, TenantId, TimeZone, Title, WebinarId, WebinarInput,
 };
-use integrationservice::keyclient::{KeyClient, KeyClientConfig};
-use integrationservice::provider::on24::On24Provider;
-use integrationservice::store::Store;
-use integrationservice::workers::{Backoff, WorkerConfig, Workers};
+use integrationservice::testing::DekCache;
+use integrationservice::testing::Envelope;
+use integrationservice::testing::On24Provider;
+use integrationservice::testing::Store;
+use integrationservice::testing::{Backoff, WorkerConfig, Workers};
+use integrationservice::testing::{KeyClient, KeyClientConfig};
 use on24sim::SimHandle;
 use tokio_util::sync::CancellationToken;
 use xtask::pki::CertificateAuthority;
@@ -264,7 +264,7 @@ impl Stack {
                     .store()
                     .run(move |conn| {
                         use diesel::prelude::*;
-                        use integrationservice::store::schema::outbox_jobs::dsl as j;
+                        use integrationservice::testing::schema::outbox_jobs::dsl as j;
                         j::outbox_jobs
                             .filter(j::tenant.eq(t))
                             .select((
@@ -277,7 +277,7 @@ impl Stack {
                             ))
                             .limit(5)
                             .load::<(String, String, i32, Option<String>, i64, Option<i64>)>(conn)
-                            .map_err(integrationservice::store::StoreError::from)
+                            .map_err(integrationservice::testing::StoreError::from)
                     })
                     .await;
                 panic!(

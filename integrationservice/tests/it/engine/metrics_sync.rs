@@ -10,9 +10,9 @@ use integrationservice::domain::metrics::{SYNC_CHUNK, store_chunk};
 use integrationservice::domain::{
     ChangeKind, Engine, RegistrationInput, RegistrationStatus, TenantId,
 };
-use integrationservice::provider::on24::On24Provider;
-use integrationservice::provider::{ProviderCredentials, WebinarProvider};
-use integrationservice::store::now_ms;
+use integrationservice::testing::On24Provider;
+use integrationservice::testing::now_ms;
+use integrationservice::testing::{ProviderCredentials, WebinarProvider};
 use on24sim::{SeedAttendees, ViewingRequest};
 use secrecy::SecretString;
 

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use integrationservice::domain::{ChangeKind, DurationMinutes, RegistrationStatus, StartTime};
-use integrationservice::workers::MetricsSchedule;
+use integrationservice::testing::MetricsSchedule;
 use on24sim::ViewingRequest;
 
 use crate::both_backends;

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use diesel::prelude::*;
 use integrationservice::domain::{ChangeKind, RegistrationId, RegistrationStatus, jobs};
-use integrationservice::store::{StoreError, outbox};
-use integrationservice::workers::recorder::{BatchedSuccess, Recorder};
+use integrationservice::testing::{BatchedSuccess, Recorder};
+use integrationservice::testing::{StoreError, outbox};
 
 use crate::both_backends;
 use crate::engine::harness::{Db, Stack, person, webinar_input};
@@ -19,7 +19,7 @@ async fn job_exists(stack: &Stack, id: i64) -> bool {
         .engine
         .store()
         .run(move |conn| {
-            use integrationservice::store::schema::outbox_jobs::dsl as j;
+            use integrationservice::testing::schema::outbox_jobs::dsl as j;
             diesel::select(diesel::dsl::exists(j::outbox_jobs.filter(j::id.eq(id))))
                 .get_result::<bool>(conn)
                 .map_err(StoreError::from)

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use diesel::prelude::*;
 use integrationservice::domain::{CredentialStatus, RegistrationStatus, TenantId, jobs};
-use integrationservice::store::{StoreError, outbox, providers};
+use integrationservice::testing::{StoreError, outbox, providers};
 use on24sim::FaultConfig;
 
 use crate::both_backends;
@@ -272,7 +272,7 @@ async fn job_of_refused_tenant_is_held(db: Db) {
         async move {
             let left = store
                 .run(move |conn| {
-                    use integrationservice::store::schema::outbox_jobs::dsl as j;
+                    use integrationservice::testing::schema::outbox_jobs::dsl as j;
                     j::outbox_jobs
                         .filter(j::tenant.eq(&t))
                         .count()

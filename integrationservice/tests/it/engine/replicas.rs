@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use diesel::prelude::*;
 use integrationservice::domain::RegistrationStatus;
-use integrationservice::store::schema::outbox_jobs::dsl as j;
+use integrationservice::testing::schema::outbox_jobs::dsl as j;
 use on24sim::FaultConfig;
 
 use crate::both_backends;
@@ -24,7 +24,7 @@ async fn running_workers(stack: &Stack) -> BTreeSet<String> {
                 .filter(j::state.eq("RUNNING"))
                 .select(j::lease_owner)
                 .load::<Option<String>>(conn)
-                .map_err(integrationservice::store::StoreError::from)
+                .map_err(integrationservice::testing::StoreError::from)
         })
         .await
         .expect("owners")
@@ -52,7 +52,7 @@ async fn tenant_limit_holds_across_replicas(db: Db) {
     )
     .await;
     let b = postgres.then(|| {
-        stack.replica(Some(integrationservice::workers::WorkerConfig {
+        stack.replica(Some(integrationservice::testing::WorkerConfig {
             worker_id: "replica-b".into(),
             concurrency: 1,
             ..workers.clone()

@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use diesel::prelude::*;
 use integrationservice::domain::RegistrationStatus;
-use integrationservice::keyclient::wrapped_version;
-use integrationservice::store::StoreError;
-use integrationservice::store::schema::provider_configs::dsl as p;
-use integrationservice::workers::rewrap::rewrap_all;
+use integrationservice::testing::StoreError;
+use integrationservice::testing::rewrap_all;
+use integrationservice::testing::schema::provider_configs::dsl as p;
+use integrationservice::testing::wrapped_version;
 use secrecy::ExposeSecret;
 
 use crate::both_backends;

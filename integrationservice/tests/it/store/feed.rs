@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use integrationservice::domain::{RegistrationId, TenantId};
-use integrationservice::store::{Store, StoreError, changes, status::ChangeKind};
+use integrationservice::testing::{Store, StoreError, changes, status::ChangeKind};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_cursor_reader_never_skips_a_change_of_a_slow_committer() {

@@ -4,7 +4,7 @@
 
 use diesel::prelude::*;
 use diesel::sql_types::Text;
-use integrationservice::store::{Store, StoreError};
+use integrationservice::testing::{Store, StoreError};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_ordering_check_uses_the_registration_index_on_postgres() {

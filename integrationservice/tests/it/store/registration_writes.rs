@@ -10,7 +10,7 @@ use integrationservice::domain::{
     ChangeKind, Email, Error, RegisterOutcome, RegistrationId, RegistrationInput,
     RegistrationStatus, RequestId, TenantId, WebinarId,
 };
-use integrationservice::store::{StoreError, schema};
+use integrationservice::testing::{StoreError, schema};
 
 use crate::both_backends;
 use crate::engine::harness::{Db, Stack, person, webinar_input};
