@@ -11,6 +11,7 @@ mod support;
 use std::{convert::Infallible, time::Duration};
 
 use servicekit::telemetry::GrpcServerTraceLayer;
+use testkit::eventually;
 use tower::{Layer, ServiceExt};
 
 /// The caller's trace, sent as `traceparent`.
@@ -58,18 +59,14 @@ async fn log_lines_carry_the_trace_and_span_ids_of_the_call() {
         "no ids outside a span: {outside}"
     );
 
-    let mut exported = None;
-    for _ in 0..50 {
-        exported = received
+    let exported = eventually("the server span exported", Duration::from_secs(5), || {
+        let span = received
             .spans()
             .into_iter()
             .find(|s| s.name == "test.v1.Echo/Say");
-        if exported.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let exported = exported.expect("the server span was exported");
+        async move { span }
+    })
+    .await;
     assert_eq!(hex(&exported.trace_id), TRACE_ID);
     assert_eq!(
         hex(&exported.span_id),

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use opentelemetry::trace::TraceContextExt;
 use servicekit::telemetry::{self, LogTarget, TelemetryConfig, inject_grpc_trace_context};
+use testkit::eventually;
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
@@ -56,18 +57,14 @@ async fn server_spans_join_the_callers_trace_and_metrics_arrive() {
     .await
     .expect("flush");
 
-    let mut server_span = None;
-    for _ in 0..50 {
-        server_span = received
+    let server_span = eventually("the server span exported", Duration::from_secs(5), || {
+        let span = received
             .spans()
             .into_iter()
             .find(|span| span.name == "grpc.health.v1.Health/Check");
-        if server_span.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let server_span = server_span.expect("the server span was exported");
+        async move { span }
+    })
+    .await;
     assert_eq!(
         server_span.trace_id,
         caller_span.trace_id().to_bytes().to_vec(),

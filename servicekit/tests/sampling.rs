@@ -11,6 +11,7 @@ mod support;
 use std::{convert::Infallible, time::Duration};
 
 use servicekit::telemetry::GrpcServerTraceLayer;
+use testkit::eventually;
 use tower::{Layer, ServiceExt};
 
 const SAMPLED_TRACE: &str = "11111111111111111111111111111111";
@@ -66,14 +67,11 @@ async fn the_layer_decides_once_and_dropped_calls_still_propagate() {
         .unwrap_or_else(|| panic!("no log line in:\n{stderr}"));
     assert_eq!(logged["trace_id"], parts[1]);
 
-    let mut spans = Vec::new();
-    for _ in 0..50 {
-        spans = received.spans();
-        if !spans.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let spans = eventually("a span exported", Duration::from_secs(5), || {
+        let spans = received.spans();
+        async move { (!spans.is_empty()).then_some(spans) }
+    })
+    .await;
     let traces: Vec<String> = spans.iter().map(|s| hex(&s.trace_id)).collect();
     assert_eq!(
         traces,
@@ -168,14 +166,16 @@ async fn root_calls_are_sampled_once_at_the_configured_ratio() {
         kept.len()
     );
 
-    let mut exported = Vec::new();
-    for _ in 0..50 {
-        exported = received.spans();
-        if exported.len() >= kept.len() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let exported = eventually(
+        "every sampled call exported",
+        Duration::from_secs(5),
+        || {
+            let spans = received.spans();
+            let enough = spans.len() >= kept.len();
+            async move { enough.then_some(spans) }
+        },
+    )
+    .await;
     let mut exported: Vec<String> = exported.iter().map(|s| hex(&s.trace_id)).collect();
     exported.sort();
     assert_eq!(
