@@ -12,7 +12,7 @@
 //! # let _ = first_page; Ok(()) }
 //! ```
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
+#![warn(missing_docs, unreachable_pub)]
 
 pub mod changes;
 pub mod channel;

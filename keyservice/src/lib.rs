@@ -1,5 +1,6 @@
 //! The key service: wraps and unwraps data keys under key-encryption keys it never lets out.
 #![forbid(unsafe_code)]
+#![warn(missing_docs, unreachable_pub)]
 
 pub mod api;
 pub mod audit;

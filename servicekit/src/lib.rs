@@ -4,7 +4,7 @@
 //! HTTP headers, process hardening (no core dumps, locked memory) and the database pool
 //! (`db`).
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
+#![warn(missing_docs, unreachable_pub)]
 
 pub mod audit;
 pub mod db;

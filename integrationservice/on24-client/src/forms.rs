@@ -13,12 +13,12 @@ pub type FormFields = Vec<(&'static str, String)>;
 
 /// ON24's `liveStart` accepts `YYYY-MM-DDThh:mm:ss±zz:zz`; sending the offset pins the
 /// instant whatever the event's display time zone is.
-pub fn format_live_start(start: &DateTime<FixedOffset>) -> String {
+pub(crate) fn format_live_start(start: &DateTime<FixedOffset>) -> String {
     start.format("%Y-%m-%dT%H:%M:%S%:z").to_string()
 }
 
 /// 15–120 minutes in steps of 15, then up to 480 in steps of 30 (the contract's rule).
-pub fn validate_live_duration(minutes: u32) -> Result<(), String> {
+pub(crate) fn validate_live_duration(minutes: u32) -> Result<(), String> {
     let ok = match minutes {
         15..=120 => minutes.is_multiple_of(15),
         121..=480 => minutes.is_multiple_of(30),
@@ -269,7 +269,7 @@ impl RegistrantUpdate {
 }
 
 /// Trims an email and makes the cheap checks ON24 makes; never echoes the value.
-pub fn checked_email(email: &str) -> Result<String, String> {
+pub(crate) fn checked_email(email: &str) -> Result<String, String> {
     let e = email.trim();
     if e.is_empty() || e.len() > 254 || !e.contains('@') || e.chars().any(char::is_control) {
         return Err("email is missing or malformed".into());
@@ -281,7 +281,7 @@ pub fn checked_email(email: &str) -> Result<String, String> {
 pub const MAX_FORGET_EMAILS: usize = 100_000;
 
 /// `ForgetRegistrantForm`: comma-separated emails, optionally limited to one event.
-pub fn forget_form(emails: &[String], event_id: Option<u64>) -> Result<FormFields, String> {
+pub(crate) fn forget_form(emails: &[String], event_id: Option<u64>) -> Result<FormFields, String> {
     if emails.is_empty() || emails.len() > MAX_FORGET_EMAILS {
         return Err(format!("forget needs 1 to {MAX_FORGET_EMAILS} emails"));
     }

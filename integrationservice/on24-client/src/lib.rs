@@ -13,6 +13,7 @@
 //! - `egress`: which hosts and addresses the client may reach.
 //! - `telemetry`: the client span's outcome and the `on24.responses` counter.
 #![forbid(unsafe_code)]
+#![warn(unreachable_pub)]
 
 mod client;
 mod config;

@@ -45,7 +45,7 @@ impl AuditKeys {
 }
 
 /// The chain key alone (what `audit verify` needs).
-pub fn chain_key(audit_key: &str, root: Option<&dyn RootKey>) -> Result<AuditKey, String> {
+pub(super) fn chain_key(audit_key: &str, root: Option<&dyn RootKey>) -> Result<AuditKey, String> {
     if audit_key.is_empty() {
         let root = root.ok_or("audit.key is empty and no root key is available")?;
         return root.audit_key().map_err(|e| {

@@ -21,7 +21,7 @@ use crate::{
 const WRAP_ATTEMPTS: usize = 10;
 
 /// Length of generated data keys (AES-256).
-pub const DATA_KEY_LEN: usize = 32;
+pub(super) const DATA_KEY_LEN: usize = 32;
 
 impl KeyManager {
     fn check_aad(&self, aad: &[u8]) -> Result<()> {

@@ -5,6 +5,8 @@
 pub mod models;
 pub mod notify;
 pub mod queries;
+/// The tables, as diesel's `table!` generates them (their columns are documented by the migrations).
+#[allow(missing_docs)]
 pub mod schema;
 
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};

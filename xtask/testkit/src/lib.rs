@@ -3,7 +3,7 @@
 //! started in one call ([`keyservice`], [`sim`]), [`eventually`] instead of hand-written sleep
 //! loops, and [`skip`] for a test whose system dependency is missing.
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
+#![warn(missing_docs, unreachable_pub)]
 
 pub mod db;
 pub mod keyservice;
