@@ -13,7 +13,9 @@ use crate::config::{AccountConfig, AccountView};
 /// The account a request was authenticated as.
 #[derive(Debug, Clone, Copy)]
 pub struct Caller {
+    /// The ON24 client the token belongs to.
     pub client_id: i64,
+    /// Whether the account may make Elite-only calls.
     pub elite: bool,
 }
 
@@ -45,6 +47,7 @@ impl std::fmt::Debug for Accounts {
 }
 
 impl Accounts {
+    /// The accounts of the configuration, indexed by token key.
     pub fn new(list: &[AccountConfig]) -> Self {
         let mut a = Self::default();
         for acc in list {
@@ -83,6 +86,7 @@ impl Accounts {
         }
     }
 
+    /// Activates or deactivates every token of a client; false if the client is unknown.
     pub fn set_client_active(&mut self, client_id: i64, active: bool) -> bool {
         match self.clients.get_mut(&client_id) {
             Some(c) => {
@@ -93,6 +97,7 @@ impl Accounts {
         }
     }
 
+    /// Every account, without secrets, for the control API.
     pub fn list(&self) -> Vec<AccountView> {
         let mut v: Vec<AccountView> = self
             .tokens

@@ -67,10 +67,13 @@ impl std::fmt::Debug for AccountConfig {
 #[serde(deny_unknown_fields)]
 pub struct SimConfig {
     #[serde(default)]
+    /// The ON24 accounts (tokens) the simulator accepts.
     pub accounts: Vec<AccountConfig>,
     #[serde(default)]
+    /// The default call budget per client.
     pub quota: QuotaConfig,
     #[serde(default)]
+    /// The faults injected from the start.
     pub faults: FaultConfig,
     /// Where to keep JSON snapshots of the world (events, registrants, viewing); read at start
     /// if present, written every few seconds and at shutdown. `None`: memory only.
@@ -120,16 +123,22 @@ impl SimConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file: {0}")]
+    /// The file could not be read.
     Read(String),
     #[error("invalid config file: {0}")]
+    /// The file is not valid TOML for this configuration.
     Parse(String),
 }
 
 /// What the control API returns about an account (never the secret).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AccountView {
+    /// The ON24 client id.
     pub client_id: i64,
+    /// The access token key (its secret is never returned).
     pub token_key: String,
+    /// Whether Elite-only calls are allowed.
     pub elite: bool,
+    /// Whether the account's tokens are accepted.
     pub active: bool,
 }

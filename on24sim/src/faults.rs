@@ -106,9 +106,13 @@ impl FaultConfig {
 /// What to do with one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
+    /// Answer normally.
     Pass,
+    /// Answer with this 5xx status.
     Error(u16),
+    /// Accept the call and never answer (for the duration, then reset).
     Hang(Option<Duration>),
+    /// Reset the connection without answering.
     Reset,
     /// Carry the call out, then never deliver the answer (silence for the duration, then reset).
     LoseAnswer(Option<Duration>),
@@ -117,7 +121,9 @@ pub enum Fault {
 /// The decision for one request: a delay first, then the fault.
 #[derive(Debug, Clone, Copy)]
 pub struct Decision {
+    /// How long to wait before acting.
     pub delay: Duration,
+    /// What to do after the delay.
     pub fault: Fault,
 }
 
@@ -136,6 +142,7 @@ pub struct Faults {
 }
 
 impl Faults {
+    /// Faults following `config`.
     pub fn new(config: FaultConfig) -> Self {
         let rng = StdRng::seed_from_u64(config.seed);
         Self {
@@ -147,6 +154,7 @@ impl Faults {
         }
     }
 
+    /// The configuration in force.
     pub fn config(&self) -> FaultConfig {
         lock(&self.inner).config.clone()
     }

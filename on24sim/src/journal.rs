@@ -18,6 +18,7 @@ pub struct JournalEntry {
     pub seq: u64,
     /// RFC 3339, UTC.
     pub timestamp: String,
+    /// HTTP method.
     pub method: String,
     /// The path as sent, including the `/v2` or `/wcc/api/v2` prefix.
     pub path: String,
@@ -43,6 +44,7 @@ pub struct Journal {
 }
 
 impl Journal {
+    /// A journal keeping the last `capacity` calls.
     pub fn new(capacity: usize) -> Self {
         Self {
             entries: Mutex::new((0, VecDeque::new())),
@@ -50,6 +52,7 @@ impl Journal {
         }
     }
 
+    /// Records a call (its sequence number assigned here).
     pub fn push(&self, mut e: JournalEntry) {
         let mut g = lock(&self.entries);
         g.0 += 1;
@@ -60,10 +63,12 @@ impl Journal {
         g.1.push_back(e);
     }
 
+    /// Every recorded call, oldest first.
     pub fn entries(&self) -> Vec<JournalEntry> {
         lock(&self.entries).1.iter().cloned().collect()
     }
 
+    /// Forgets the recorded calls (sequence numbers go on).
     pub fn clear(&self) {
         lock(&self.entries).1.clear();
     }
@@ -74,10 +79,12 @@ impl Journal {
 pub struct FormSlot(pub Arc<Mutex<Vec<(String, String)>>>);
 
 impl FormSlot {
+    /// Keeps the current request's form fields, secret-looking values masked.
     pub fn record(&self, fields: &[(String, String)]) {
         *lock(&self.0) = mask_pairs(fields);
     }
 
+    /// The recorded form fields, leaving the slot empty.
     pub fn take(&self) -> Vec<(String, String)> {
         std::mem::take(&mut *lock(&self.0))
     }
@@ -99,6 +106,7 @@ pub fn is_secret_name(name: &str) -> bool {
     .any(|s| n.contains(s))
 }
 
+/// The pairs with the values of secret-looking names masked.
 pub fn mask_pairs(pairs: &[(String, String)]) -> Vec<(String, String)> {
     pairs
         .iter()

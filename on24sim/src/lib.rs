@@ -2,7 +2,7 @@
 //!
 //! Start one in-process with [`Simulator::start`]; drive it with [`control::ControlClient`].
 #![forbid(unsafe_code)]
-#![warn(unreachable_pub)]
+#![warn(missing_docs, unreachable_pub)]
 
 pub mod api;
 pub mod auth;

@@ -13,8 +13,10 @@ pub const QUOTA_MESSAGE: &str = "You have reached the maximum number of calls fo
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QuotaConfig {
     #[serde(default)]
+    /// Calls allowed per window; `None` for no limit.
     pub calls: Option<u64>,
     #[serde(default = "default_window_ms")]
+    /// Window length in milliseconds.
     pub window_ms: u64,
 }
 
@@ -38,6 +40,7 @@ pub struct QuotaUpdate {
     #[serde(default)]
     pub client_id: Option<i64>,
     #[serde(flatten)]
+    /// The new budget.
     pub quota: QuotaConfig,
 }
 
@@ -56,6 +59,7 @@ pub struct Quota {
 }
 
 impl Quota {
+    /// Budgets starting from `default` for every client.
     pub fn new(default: QuotaConfig) -> Self {
         Self {
             default,

@@ -137,6 +137,7 @@ impl Simulator {
 /// A running simulator. Dropping it stops the simulator.
 #[derive(Debug)]
 pub struct SimHandle {
+    /// The address the simulator listens on.
     pub addr: SocketAddr,
     /// `http://127.0.0.1:PORT` (what `node-on24` calls `baseUrl`).
     pub root_url: String,

@@ -140,7 +140,9 @@ impl Shapes {
 /// hot paths such as the attendee report (same keys, same values).
 #[derive(Debug)]
 pub struct Lazy<'a, F> {
+    /// The JSON shape whose keys are written, in order.
     pub template: &'a Map<String, Value>,
+    /// Gives each key's value.
     pub fill: F,
 }
 

@@ -16,10 +16,15 @@ use crate::state::Store;
 /// Everything a request may touch.
 #[derive(Debug)]
 pub struct Sim {
+    /// The ON24 accounts and their tokens.
     pub accounts: RwLock<Accounts>,
+    /// The world: events, registrants and viewing.
     pub store: Mutex<Store>,
+    /// Per-client call budgets.
     pub quota: Mutex<Quota>,
+    /// The faults injected into ON24 calls.
     pub faults: Faults,
+    /// The calls received, for tests.
     pub journal: Journal,
     /// Calls in flight per client id.
     pub inflight: InFlight,
@@ -28,6 +33,7 @@ pub struct Sim {
 }
 
 impl Sim {
+    /// A simulator world from `cfg`, stopping its background work on `shutdown`.
     pub fn new(cfg: &SimConfig, shutdown: CancellationToken) -> Self {
         Self {
             accounts: RwLock::new(Accounts::new(&cfg.accounts)),
@@ -40,16 +46,19 @@ impl Sim {
         }
     }
 
+    /// The world, locked.
     pub fn store(&self) -> std::sync::MutexGuard<'_, Store> {
         crate::faults::lock(&self.store)
     }
 
+    /// The accounts, for reading.
     pub fn accounts(&self) -> std::sync::RwLockReadGuard<'_, Accounts> {
         self.accounts
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// The accounts, for changing.
     pub fn accounts_mut(&self) -> std::sync::RwLockWriteGuard<'_, Accounts> {
         self.accounts
             .write()

@@ -19,6 +19,7 @@ use crate::state::Usage;
 
 type P = Path<Vec<(String, String)>>;
 
+/// `GET /client/{clientId}/event/{eventId}/attendee`: the event's attendee report, paged, one entry per attendee with viewing.
 pub async fn attendees(
     State(sim): State<Arc<Sim>>,
     Extension(c): Extension<Caller>,
@@ -56,6 +57,7 @@ pub async fn attendees(
     Ok(([(http::header::CONTENT_TYPE, "application/json")], bytes).into_response())
 }
 
+/// `GET /client/{clientId}/event/{eventId}/attendeesession`: every viewing session of the event's attendees, paged.
 pub async fn sessions(
     State(sim): State<Arc<Sim>>,
     Extension(c): Extension<Caller>,

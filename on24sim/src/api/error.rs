@@ -8,11 +8,14 @@ use http::StatusCode;
 /// An error answer of the simulated API.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
+    /// HTTP status ON24 answers with.
     pub status: u16,
+    /// ON24's `message` text in the body.
     pub message: String,
 }
 
 impl ApiError {
+    /// An error answer with this status and message.
     pub fn new(status: u16, message: impl Into<String>) -> Self {
         Self {
             status,
@@ -20,6 +23,7 @@ impl ApiError {
         }
     }
 
+    /// 401 for a missing or unknown token, as ON24 words it.
     pub fn unauthorized() -> Self {
         Self::new(
             401,
@@ -27,6 +31,7 @@ impl ApiError {
         )
     }
 
+    /// 403 for a token of another client or a deactivated account.
     pub fn no_permission() -> Self {
         Self::new(
             403,
@@ -34,14 +39,17 @@ impl ApiError {
         )
     }
 
+    /// 403 for an Elite-only call made by a non-Elite account.
     pub fn not_elite() -> Self {
         Self::new(403, "The client id is not an Elite user")
     }
 
+    /// 400 naming an event the caller's client does not have.
     pub fn event_not_found(event_id: i64) -> Self {
         Self::new(404, format!("The event {event_id} doesn't exist."))
     }
 
+    /// 400 for a malformed or refused request field.
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(400, message)
     }
@@ -54,4 +62,5 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// What a handler returns: its answer, or ON24's error body.
 pub type ApiResult<T> = Result<T, ApiError>;

@@ -20,6 +20,7 @@ use crate::state::time::parse_query_date;
 /// ON24 limits a `startDate`..`endDate` range to six months.
 const MAX_RANGE_DAYS: i64 = 183;
 
+/// `GET /client/{clientId}/event`: the client's events, filtered by date range and mode, paged.
 pub async fn list(
     State(sim): State<Arc<Sim>>,
     Extension(c): Extension<Caller>,
@@ -72,6 +73,7 @@ pub async fn list(
     Ok(Json(body))
 }
 
+/// `POST /client/{clientId}/event`: creates a webinar from ON24's form fields.
 pub async fn create(
     State(sim): State<Arc<Sim>>,
     Extension(c): Extension<Caller>,
@@ -89,6 +91,7 @@ pub async fn create(
     )))
 }
 
+/// `GET /client/{clientId}/event/{eventId}`: one event with its URLs and times.
 pub async fn get(
     State(sim): State<Arc<Sim>>,
     Extension(c): Extension<Caller>,
@@ -104,6 +107,7 @@ pub async fn get(
     )))
 }
 
+/// `PUT /client/{clientId}/event/{eventId}`: changes an event's fields.
 pub async fn update(
     State(sim): State<Arc<Sim>>,
     Extension(c): Extension<Caller>,
@@ -123,6 +127,7 @@ pub async fn update(
     )))
 }
 
+/// `DELETE /client/{clientId}/event/{eventId}`: soft-deletes an event that has not started.
 pub async fn delete(
     State(sim): State<Arc<Sim>>,
     Extension(c): Extension<Caller>,

@@ -35,6 +35,7 @@ impl FormFields {
             .collect()
     }
 
+    /// Whether the form carried this field at all (even empty).
     pub fn has(&self, name: &str) -> bool {
         self.get(name).is_some()
     }
@@ -99,6 +100,7 @@ async fn read_multipart<S: Send + Sync>(
 pub struct Params(pub HashMap<String, String>);
 
 impl Params {
+    /// The field's value, if present.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0
             .get(&name.to_ascii_lowercase())
@@ -116,6 +118,7 @@ impl Params {
         }
     }
 
+    /// A Y/N field as ON24 reads one: true only for `Y` (any case).
     pub fn flag(&self, name: &str) -> bool {
         self.get(name).is_some_and(|v| v.eq_ignore_ascii_case("y"))
     }

@@ -32,6 +32,7 @@ fn path_client(path: &str) -> Option<&str> {
     seg.next().filter(|s| !s.is_empty())
 }
 
+/// Middleware in front of every ON24 route: authenticates, applies quota and faults, and journals the call.
 pub async fn gate(State(sim): State<Arc<Sim>>, mut req: Request, next: Next) -> Response {
     let path = req.uri().path().to_string();
     let query: Vec<(String, String)> =

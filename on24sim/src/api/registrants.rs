@@ -75,6 +75,7 @@ impl Filter {
     }
 }
 
+/// `POST /client/{clientId}/event/{eventId}/registrant`: registers an email to an event, updating it if already registered.
 pub async fn create(
     State(sim): State<Arc<Sim>>,
     Extension(c): Extension<Caller>,
@@ -91,6 +92,7 @@ pub async fn create(
     Ok(Json(registrant(&store, &r, &Shapes::get().registrant)))
 }
 
+/// `PATCH /client/{clientId}/event/{eventId}/registrant`: changes a registration's fields.
 pub async fn patch(
     State(sim): State<Arc<Sim>>,
     Extension(c): Extension<Caller>,
@@ -103,6 +105,7 @@ pub async fn patch(
     Ok(Json(registrant(&store, &r, &Shapes::get().registrant)))
 }
 
+/// `GET /client/{clientId}/event/{eventId}/registrant`: the event's registrations, paged.
 pub async fn list_event(
     State(sim): State<Arc<Sim>>,
     Extension(c): Extension<Caller>,
@@ -127,6 +130,7 @@ pub async fn list_event(
     ))
 }
 
+/// `GET /client/{clientId}/registrant`: the client's registrations across events, paged.
 pub async fn list_client(
     State(sim): State<Arc<Sim>>,
     Extension(c): Extension<Caller>,
@@ -159,6 +163,7 @@ pub async fn list_client(
     })))
 }
 
+/// `GET /client/{clientId}/registrant/{email}`: a person's latest registration in the client.
 pub async fn by_email(
     State(sim): State<Arc<Sim>>,
     Extension(c): Extension<Caller>,
@@ -188,6 +193,7 @@ pub async fn by_email(
     ))
 }
 
+/// `PATCH /client/{clientId}/registrant/{email}`: changes a person's fields in every event of the client.
 pub async fn patch_client(
     State(sim): State<Arc<Sim>>,
     Extension(c): Extension<Caller>,
@@ -201,6 +207,7 @@ pub async fn patch_client(
     Ok(Json(json!({ "updatedregistrants": ids })))
 }
 
+/// `POST /client/{clientId}/forget`: forgets the given emails in the client's events (GDPR).
 pub async fn forget(
     State(sim): State<Arc<Sim>>,
     Extension(c): Extension<Caller>,
@@ -224,6 +231,7 @@ pub async fn forget(
     ))
 }
 
+/// `POST /client/{clientId}/event/{eventId}/forgetall`: forgets every registrant of one event.
 pub async fn forget_all(
     State(sim): State<Arc<Sim>>,
     Extension(c): Extension<Caller>,

@@ -21,9 +21,16 @@ use crate::state::viewing::{ViewingRecorded, ViewingRequest};
 #[derive(Debug, thiserror::Error)]
 pub enum ControlError {
     #[error("control API unreachable: {0}")]
+    /// The control API could not be reached.
     Http(String),
     #[error("control API answered {status}: {body}")]
-    Status { status: u16, body: String },
+    /// The control API answered with an error.
+    Status {
+        /// HTTP status.
+        status: u16,
+        /// The answer's body.
+        body: String,
+    },
 }
 
 /// Talks to `http://HOST:PORT/_sim`.
@@ -85,16 +92,19 @@ impl ControlClient {
             .map(drop)
     }
 
+    /// Ok when the simulator answers its health check.
     pub async fn health(&self) -> Result<(), ControlError> {
         self.send(self.http.get(self.url("/health")))
             .await
             .map(drop)
     }
 
+    /// The faults in force.
     pub async fn faults(&self) -> Result<FaultConfig, ControlError> {
         self.json(self.http.get(self.url("/faults"))).await
     }
 
+    /// Replaces the faults in force.
     pub async fn set_faults(&self, cfg: &FaultConfig) -> Result<(), ControlError> {
         self.send(self.http.put(self.url("/faults")).json(cfg))
             .await
@@ -124,6 +134,7 @@ impl ControlClient {
             .map(drop)
     }
 
+    /// Adds (or replaces) an ON24 account the simulator accepts.
     pub async fn add_account(
         &self,
         client_id: i64,
@@ -138,10 +149,12 @@ impl ControlClient {
         self.post("/accounts", &body).await
     }
 
+    /// Every account, without secrets.
     pub async fn accounts(&self) -> Result<Vec<AccountView>, ControlError> {
         self.json(self.http.get(self.url("/accounts"))).await
     }
 
+    /// Refuses a token key from now on, as ON24 does for a revoked token.
     pub async fn deactivate_token(&self, token_key: &str) -> Result<(), ControlError> {
         self.post(
             "/tokens/deactivate",
@@ -152,6 +165,7 @@ impl ControlClient {
         .await
     }
 
+    /// Activates or deactivates a client's tokens.
     pub async fn set_client_active(
         &self,
         client_id: i64,
@@ -194,10 +208,12 @@ impl ControlClient {
         .await
     }
 
+    /// Every ON24 call journalled since start or the last clear.
     pub async fn journal(&self) -> Result<Vec<JournalEntry>, ControlError> {
         self.json(self.http.get(self.url("/journal"))).await
     }
 
+    /// Empties the journal.
     pub async fn clear_journal(&self) -> Result<(), ControlError> {
         self.send(self.http.delete(self.url("/journal")))
             .await

@@ -25,12 +25,14 @@ use crate::state::viewing::{ViewingRecorded, ViewingRequest};
 /// Body of `POST /_sim/tokens/deactivate`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DeactivateToken {
+    /// The token key to refuse from now on.
     pub token_key: String,
 }
 
 /// Body of `POST /_sim/clients/{clientId}/active`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ClientActive {
+    /// True to accept the client's tokens again, false to refuse them.
     pub active: bool,
 }
 
@@ -134,6 +136,7 @@ async fn reset_inflight(State(sim): State<Arc<Sim>>) -> StatusCode {
     StatusCode::NO_CONTENT
 }
 
+/// The `/_sim` control API: faults, quota, accounts, journal, seeding and viewing.
 pub fn router(sim: Arc<Sim>) -> Router {
     Router::new()
         .route("/_sim/health", get(health))

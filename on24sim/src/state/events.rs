@@ -77,12 +77,19 @@ fn apply(ev: &mut Event, f: &FormFields) -> ApiResult<()> {
 /// Which date of an event `startDate`/`endDate` filter on (`dateFilterMode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DateFilterMode {
+    /// When the audience may join.
     GoodAfter,
+    /// When the event was created.
     Creation,
+    /// When the event was last changed.
     Modified,
+    /// When the console opens (15 minutes before the audience may join).
     LiveStart,
+    /// When the live broadcast ends.
     LiveEnd,
+    /// When on-demand viewing opens.
     ArchiveStart,
+    /// When on-demand viewing closes.
     ArchiveEnd,
 }
 
@@ -102,6 +109,7 @@ impl DateFilterMode {
         })
     }
 
+    /// The date of `e` this mode filters on.
     pub fn of(self, e: &Event) -> DateTime<Utc> {
         match self {
             Self::GoodAfter => e.good_after,

@@ -20,10 +20,15 @@ pub const MAX_SEED: u32 = 1_000_000;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct SeedAttendees {
+    /// How many registrants to create.
     pub count: u32,
+    /// Number of the first (emails are numbered from it).
     pub first: u64,
+    /// Local part before the number.
     pub email_prefix: String,
+    /// Domain of the generated emails.
     pub email_domain: String,
+    /// Viewing booked to each registrant.
     pub viewing: ViewingRequest,
 }
 
@@ -46,8 +51,11 @@ impl Default for SeedAttendees {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SeedResult {
+    /// How many registrants were created.
     pub seeded: u32,
+    /// The first one's `eventuserid`.
     pub first_eventuserid: i64,
+    /// The last one's `eventuserid`.
     pub last_eventuserid: i64,
 }
 

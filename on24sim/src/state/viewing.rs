@@ -14,14 +14,23 @@ use crate::api::error::{ApiError, ApiResult};
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct ViewingRequest {
+    /// Whose viewing (the registered email).
     pub email: String,
+    /// Live minutes watched.
     pub live_minutes: Option<f64>,
+    /// Live seconds watched (wins over minutes).
     pub live_seconds: Option<u64>,
+    /// On-demand minutes watched.
     pub archive_minutes: Option<f64>,
+    /// On-demand seconds watched (wins over minutes).
     pub archive_seconds: Option<u64>,
+    /// Questions asked.
     pub questions: u32,
+    /// Polls answered.
     pub polls: u32,
+    /// Surveys answered.
     pub surveys: u32,
+    /// Resources downloaded.
     pub resources: u32,
     /// ON24's `engagementscore` (0-10); replaces any earlier value.
     pub engagement: Option<f64>,
@@ -34,6 +43,7 @@ pub struct ViewingRequest {
 /// The answer: which registration the viewing was booked to.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ViewingRecorded {
+    /// The registration the viewing was booked to.
     pub eventuserid: i64,
 }
 
@@ -58,16 +68,25 @@ pub fn round_minutes(secs: i64) -> i64 {
 /// An attendee's figures, before rendering.
 #[derive(Debug, Clone, Default)]
 pub struct AttendeeStats {
+    /// Seconds watched live, all sessions.
     pub live_secs: i64,
+    /// Seconds watched on demand, all sessions.
     pub archive_secs: i64,
     /// Live viewing counted once per minute of the broadcast (capped at its length).
     pub unique_live_secs: i64,
+    /// Number of live sessions.
     pub live_sessions: usize,
+    /// Number of on-demand sessions.
     pub archive_sessions: usize,
+    /// Start of the first live session.
     pub first_live: Option<DateTime<Utc>>,
+    /// End of the last live session.
     pub last_live: Option<DateTime<Utc>>,
+    /// Start of the first on-demand session.
     pub first_archive: Option<DateTime<Utc>>,
+    /// End of the last on-demand session.
     pub last_archive: Option<DateTime<Utc>>,
+    /// Questions, polls, surveys, resources and engagement.
     pub activity: Activity,
 }
 
@@ -134,6 +153,7 @@ impl Store {
             .is_some_and(|v| !v.is_empty())
     }
 
+    /// An attendee's figures, counting live time at most `live_span_secs` per minute of broadcast.
     pub fn attendee_stats(&self, eventuserid: i64, live_span_secs: i64) -> AttendeeStats {
         let mut st = AttendeeStats {
             activity: self.activity.get(&eventuserid).cloned().unwrap_or_default(),
