@@ -15,7 +15,7 @@
 //!   the domain, the store and the provider seam.
 //! - [`testing`]: what the integration tests and benches reach below the domain.
 #![forbid(unsafe_code)]
-#![warn(unreachable_pub)]
+#![warn(missing_docs, unreachable_pub)]
 
 pub mod config;
 pub mod domain;

@@ -57,25 +57,45 @@ typed_ids!(MetricsRow {
 #[diesel(table_name = provider_configs)]
 #[diesel(treat_none_as_null = true)]
 pub struct ProviderConfigRow {
+    /// The tenant the row belongs to.
     pub tenant: String,
+    /// The provider's short name (`on24`).
     pub provider: String,
+    /// ON24 client id.
     pub client_id: i64,
+    /// ON24 region (`NA` or `EU`).
     pub region: String,
+    /// Explicit ON24 API root, overriding the region.
     pub base_url: Option<String>,
+    /// Last four characters of the access token key (the only part shown).
     pub key_hint: String,
+    /// The data key, wrapped by the key service.
     pub wrapped_dek: Vec<u8>,
+    /// Key-encryption key version that wrapped the data key.
     pub dek_key_version: i32,
+    /// AES-GCM nonce of the sealed credentials.
     pub nonce: Vec<u8>,
+    /// The sealed access token key and secret.
     pub ciphertext: Vec<u8>,
+    /// Version of the sealed credentials, bound into their AAD.
     pub secret_version: i64,
+    /// Credential health: UNCHECKED, HEALTHY or why the provider refused them.
     pub status: String,
+    /// What the provider said with the last credential check.
     pub status_message: Option<String>,
+    /// When the credentials were last checked at the provider (ms).
     pub last_check_at: Option<i64>,
+    /// When metrics were last pulled (ms).
     pub last_metrics_at: Option<i64>,
+    /// End of the tenant's quota pause (ms), if one is running.
     pub throttle_until: Option<i64>,
+    /// Consecutive quota answers; lengthens the next pause.
     pub throttle_level: i32,
+    /// Soft-deleted: kept for reads and history, refused for writes.
     pub deleted: bool,
+    /// When the row was written (ms since the epoch).
     pub created_at: i64,
+    /// When the row last changed (ms since the epoch).
     pub updated_at: i64,
 }
 
@@ -99,28 +119,51 @@ impl std::fmt::Debug for ProviderConfigRow {
 #[diesel(table_name = webinars)]
 #[diesel(treat_none_as_null = true)]
 pub struct WebinarRow {
+    /// The tenant the row belongs to.
     pub tenant: String,
+    /// Our webinar id (UUID v7).
     pub id: String,
+    /// The CRM's reference, unique among the tenant's live webinars.
     pub crm_reference_id: String,
+    /// The client's request id, for idempotent retries.
     pub request_id: Option<String>,
+    /// Description, if any.
     pub description: Option<String>,
+    /// ON24's event id, once created or linked.
     pub on24_event_id: Option<i64>,
+    /// Linked to an existing ON24 event rather than created by us.
     pub linked: bool,
+    /// Title, as ON24 shows it.
     pub title: String,
+    /// Scheduled start (ms).
     pub start_at: i64,
+    /// Scheduled length in minutes.
     pub duration_minutes: i32,
+    /// IANA time zone of the event.
     pub time_zone: String,
+    /// Language code of the event.
     pub language: String,
+    /// ON24 event type.
     pub event_type: String,
+    /// PENDING until created at the provider, then ACTIVE, FAILED or UNLINKED.
     pub status: String,
+    /// The provider's last refusal or failure, shown to the CRM.
     pub last_error: Option<String>,
+    /// Where attendees join.
     pub audience_url: Option<String>,
+    /// ON24's report page.
     pub report_url: Option<String>,
+    /// The presenter's preview link.
     pub preview_url: Option<String>,
+    /// When the poller next pulls metrics (ms); none: never again.
     pub next_metrics_at: Option<i64>,
+    /// When metrics were last pulled (ms).
     pub last_metrics_at: Option<i64>,
+    /// Soft-deleted: kept for reads and history, refused for writes.
     pub deleted: bool,
+    /// When the row was written (ms since the epoch).
     pub created_at: i64,
+    /// When the row last changed (ms since the epoch).
     pub updated_at: i64,
 }
 
@@ -129,25 +172,43 @@ pub struct WebinarRow {
 #[diesel(table_name = registrations)]
 #[diesel(treat_none_as_null = true)]
 pub struct RegistrationRow {
+    /// The tenant the row belongs to.
     pub tenant: String,
+    /// Our registration id (UUID v7).
     pub id: String,
+    /// The webinar registered to.
     pub webinar_id: String,
+    /// The person's email, lower case.
     pub email: String,
+    /// First name (personal data).
     pub first_name: String,
+    /// Last name (personal data).
     pub last_name: String,
+    /// Company (personal data).
     pub company: Option<String>,
+    /// Job title (personal data).
     pub job_title: Option<String>,
+    /// The CRM's contact id, sent to ON24 as `extEventUserCd`.
     pub crm_reference_id: Option<String>,
     /// Other ON24 registrant fields, as a JSON object of strings.
     pub extra: String,
+    /// Delivery state the CRM sees (PENDING, DELIVERED, RETRYING, ...).
     pub status: String,
+    /// ON24's registrant id, once known.
     pub eventuserid: Option<i64>,
+    /// Provider calls tried so far.
     pub attempts: i32,
+    /// The provider's last refusal or failure, shown to the CRM.
     pub last_error: Option<String>,
+    /// When the next delivery attempt runs (ms), while retrying.
     pub next_attempt_at: Option<i64>,
+    /// The client's request id, for idempotent retries.
     pub request_id: Option<String>,
+    /// When ON24 accepted the registration (ms).
     pub delivered_at: Option<i64>,
+    /// When the row was written (ms since the epoch).
     pub created_at: i64,
+    /// When the row last changed (ms since the epoch).
     pub updated_at: i64,
 }
 
@@ -155,20 +216,35 @@ pub struct RegistrationRow {
 #[derive(Clone, Debug, Queryable, Selectable, QueryableByName)]
 #[diesel(table_name = outbox_jobs)]
 pub struct JobRow {
+    /// Job id, increasing: the claim and lock order.
     pub id: i64,
+    /// The tenant the row belongs to.
     pub tenant: String,
+    /// The job kind's stored name (`JobKind`).
     pub kind: String,
+    /// The webinar it concerns, if any.
     pub webinar_id: Option<String>,
+    /// The registration it concerns, if any.
     pub registration_id: Option<String>,
+    /// Kind-specific input (JSON), e.g. the emails a forget erases.
     pub payload: Option<String>,
+    /// Where the job is: READY, RUNNING, PAUSED or FAILED.
     pub state: String,
+    /// Runs that counted as an attempt.
     pub attempts: i32,
+    /// Why the last run failed, if it did.
     pub last_error: Option<String>,
+    /// When the job may run next (ms).
     pub next_run_at: i64,
+    /// The worker holding the lease.
     pub lease_owner: Option<String>,
+    /// When the worker's lease ends (ms).
     pub lease_until: Option<i64>,
+    /// W3C `traceparent` of the request that caused it.
     pub trace_context: Option<String>,
+    /// When the row was written (ms since the epoch).
     pub created_at: i64,
+    /// When the row last changed (ms since the epoch).
     pub updated_at: i64,
     /// Times a worker leased it (the current lease included): more than one means an earlier
     /// run may have reached the provider without its result being recorded.
@@ -179,17 +255,27 @@ pub struct JobRow {
 #[derive(Clone, Debug, Insertable)]
 #[diesel(table_name = outbox_jobs)]
 pub struct NewJob {
+    /// The tenant the row belongs to.
     pub tenant: String,
+    /// The job kind's stored name (`JobKind`).
     pub kind: String,
+    /// The webinar it concerns, if any.
     pub webinar_id: Option<String>,
+    /// The registration it concerns, if any.
     pub registration_id: Option<String>,
+    /// Kind-specific input (JSON), e.g. the emails a forget erases.
     pub payload: Option<String>,
+    /// Where the job is: READY, RUNNING, PAUSED or FAILED.
     pub state: String,
+    /// Attempts so far (0 for a new job).
     pub attempts: i32,
+    /// When the job may run next (ms).
     pub next_run_at: i64,
     /// W3C `traceparent` of the request that caused the job (delivery spans continue it).
     pub trace_context: Option<String>,
+    /// When the row was written (ms since the epoch).
     pub created_at: i64,
+    /// When the row last changed (ms since the epoch).
     pub updated_at: i64,
 }
 
@@ -202,25 +288,41 @@ pub struct NewJob {
 #[diesel(table_name = attendee_metrics)]
 #[diesel(treat_none_as_null = true)]
 pub struct MetricsRow {
+    /// The tenant the row belongs to.
     pub tenant: String,
+    /// The webinar attended.
     pub webinar_id: String,
+    /// The person's email, lower case.
     pub email: String,
+    /// ON24's registrant id, once known.
     pub eventuserid: Option<i64>,
+    /// Minutes watched live.
     pub live_minutes: i64,
+    /// Minutes watched on demand.
     pub archive_minutes: i64,
+    /// Live minutes across sessions, as ON24 sums them.
     pub cumulative_live_minutes: i64,
+    /// On-demand minutes across sessions.
     pub cumulative_archive_minutes: i64,
+    /// ON24's engagement score.
     pub engagement_score: f64,
+    /// Questions the attendee asked.
     pub questions_asked: i64,
+    /// Polls the attendee answered.
     pub polls_answered: i64,
+    /// Surveys the attendee answered.
     pub surveys_answered: i64,
+    /// Resources the attendee downloaded.
     pub resources_downloaded: i64,
     /// First and last live viewing activity (ms), as the provider reports them.
     pub first_live_activity_at: Option<i64>,
+    /// Last live viewing activity (ms).
     pub last_live_activity_at: Option<i64>,
+    /// When the row last changed (ms since the epoch).
     pub updated_at: i64,
     /// First and last on-demand viewing activity (ms).
     pub first_archive_activity_at: Option<i64>,
+    /// Last on-demand viewing activity (ms).
     pub last_archive_activity_at: Option<i64>,
 }
 
@@ -281,11 +383,17 @@ impl MetricsRow {
 #[derive(Clone, Debug, Queryable, Selectable)]
 #[diesel(table_name = changes)]
 pub struct ChangeRow {
+    /// Position in the tenant's feed, in commit order.
     pub seq: i64,
+    /// The tenant the row belongs to.
     pub tenant: String,
+    /// What changed (`ChangeKind`).
     pub kind: String,
+    /// The webinar it concerns, if any.
     pub webinar_id: Option<String>,
+    /// The registration it concerns, if any.
     pub registration_id: Option<String>,
+    /// When the change was appended (ms).
     pub created_at: i64,
 }
 
@@ -293,9 +401,14 @@ pub struct ChangeRow {
 #[derive(Clone, Debug, Insertable)]
 #[diesel(table_name = changes)]
 pub struct NewChange {
+    /// The tenant the row belongs to.
     pub tenant: String,
+    /// What changed (`ChangeKind`).
     pub kind: String,
+    /// The webinar it concerns, if any.
     pub webinar_id: Option<String>,
+    /// The registration it concerns, if any.
     pub registration_id: Option<String>,
+    /// When the change was appended (ms).
     pub created_at: i64,
 }

@@ -317,14 +317,21 @@ pub struct Inserted {
 /// New registrations to insert on PostgreSQL in one statement (see [`insert_new_in_one_statement`]).
 #[derive(Debug)]
 pub struct NewRegistrations<'a> {
+    /// The tenant registering.
     pub tenant: &'a TenantId,
+    /// The webinar registered to.
     pub webinar_id: &'a WebinarId,
     /// Credential statuses that hold work (`CredentialStatus::blocks_calls`).
     pub blocking: &'a [&'a str],
+    /// The time every row is stamped with (ms).
     pub now: i64,
+    /// The kind of the delivery jobs inserted.
     pub job_kind: JobKind,
+    /// The kind of the feed entries inserted.
     pub change_kind: ChangeKind,
+    /// W3C `traceparent` carried into the jobs.
     pub trace_context: Option<&'a str>,
+    /// The rows to insert (their status is set by the statement).
     pub rows: &'a [RegistrationRow],
 }
 

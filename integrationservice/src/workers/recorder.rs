@@ -17,7 +17,9 @@ pub enum BatchedSuccess {
     Nothing,
     /// The registration reached the provider.
     Delivered {
+        /// The registration delivered.
         registration_id: RegistrationId,
+        /// ON24's id for the registrant.
         eventuserid: i64,
     },
 }
