@@ -6,6 +6,8 @@ pub mod auth;
 pub mod config;
 pub mod crypto;
 pub mod domain;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod keyclient;
 pub mod provider;
 pub mod registrant_fields;

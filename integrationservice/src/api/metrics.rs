@@ -15,6 +15,7 @@ use proto::webinar::v1::{
 
 use proto::webinar::v1 as pb;
 
+use super::page_token::PageTokens;
 use super::{State, convert, names, validate, validate::Violations, wrap_token};
 use crate::domain::{self, TenantId, WebinarId};
 
@@ -40,6 +41,18 @@ pub struct FeedQuery {
 /// not include the webinar filter, so a CRM may narrow or widen its watch from the same cursor.
 pub fn cursor_scope(tenant: &TenantId) -> String {
     format!("changes|{tenant}")
+}
+
+/// The feed position inside a change cursor this API returned for `tenant`.
+pub(crate) fn open_cursor(
+    tokens: &PageTokens,
+    tenant: &TenantId,
+    cursor: &str,
+) -> Result<i64, String> {
+    tokens.decode(&cursor_scope(tenant), cursor).and_then(|c| {
+        c.parse::<i64>()
+            .map_err(|_| "is not a cursor of this feed".to_string())
+    })
 }
 
 /// The gRPC service.
@@ -71,13 +84,7 @@ impl MetricsApi {
         } else {
             v.check(
                 "after_cursor",
-                self.state
-                    .tokens
-                    .decode(&cursor_scope(&tenant), after)
-                    .and_then(|c| {
-                        c.parse::<i64>()
-                            .map_err(|_| "is not a cursor of this feed".to_string())
-                    }),
+                open_cursor(&self.state.tokens, &tenant, after),
             )
         };
         let webinar = if webinar.is_empty() {
