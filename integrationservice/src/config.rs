@@ -25,6 +25,9 @@ cert_file = ""
 key_file = ""
 # CA that signs CRM client certificates. Empty: mTLS callers are not accepted (JWT only).
 client_ca_file = ""
+# Oldest TLS version accepted: "1.3", or "1.2" for CRMs that cannot speak 1.3 yet (logged as a
+# warning at start).
+min_version = "1.3"
 
 [jwt]
 # Bearer tokens are accepted only when issuer, audience and one JWKS source are set.
@@ -137,6 +140,19 @@ pub struct TlsConfig {
     pub key_file: PathBuf,
     /// CA for client certificates; empty disables mTLS callers.
     pub client_ca_file: PathBuf,
+    /// Oldest TLS version accepted.
+    pub min_version: TlsVersion,
+}
+
+/// A TLS protocol version the CRM port may accept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum TlsVersion {
+    /// TLS 1.2 (and 1.3).
+    #[serde(rename = "1.2")]
+    V1_2,
+    /// TLS 1.3 only.
+    #[serde(rename = "1.3")]
+    V1_3,
 }
 
 /// Bearer-token validation.

@@ -17,6 +17,7 @@ use proto::webinar::v1 as pb;
 
 use super::page_token::PageTokens;
 use super::{State, convert, names, validate, validate::Violations, wrap_token};
+use crate::auth::CredentialExpiry;
 use crate::domain::{self, TenantId, WebinarId};
 
 /// How long a watch waits for a change before sending a heartbeat.
@@ -330,9 +331,27 @@ impl MetricsService for MetricsApi {
         let renderer = FeedRenderer {
             state: self.state.clone(),
         };
+        // The stream ends when the bearer token that opened it expires: the caller must
+        // come back with a fresh token (resuming from its last cursor).
+        let expires = request
+            .extensions()
+            .get::<CredentialExpiry>()
+            .map(|CredentialExpiry(at)| {
+                let left = at
+                    .duration_since(std::time::SystemTime::now())
+                    .unwrap_or_default();
+                tokio::time::Instant::now() + left
+            });
         let (tx, rx) = tokio::sync::mpsc::channel(4);
         tokio::spawn(async move {
             let mut after = query.after;
+            let expired = async {
+                match expires {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::pin!(expired);
             loop {
                 let metrics = renderer.state.engine.metrics();
                 let wait =
@@ -340,6 +359,12 @@ impl MetricsService for MetricsApi {
                 let found = tokio::select! {
                     () = tx.closed() => return,
                     () = renderer.state.shutdown.cancelled() => return,
+                    () = &mut expired => {
+                        let _ = tx
+                            .send(Err(Status::unauthenticated("bearer token expired")))
+                            .await;
+                        return;
+                    }
                     found = wait => found,
                 };
                 let message = match found {
