@@ -2,6 +2,7 @@
 //! database backends: delivery, faults, pausing, polling, replicas, rewrap and metrics sync.
 
 mod create;
+mod dek_cache;
 mod faults;
 mod forget;
 pub mod harness;
