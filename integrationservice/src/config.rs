@@ -493,7 +493,10 @@ mod tests {
         config.validate().expect("complete");
         config.dek_cache.max_age_seconds = MAX_DEK_AGE_SECONDS + 1;
         let err = config.validate().expect_err("cache age over the bound");
-        assert!(err.to_string().contains("dek_cache.max_age_seconds"), "{err}");
+        assert!(
+            err.to_string().contains("dek_cache.max_age_seconds"),
+            "{err}"
+        );
         config.dek_cache.max_age_seconds = MAX_DEK_AGE_SECONDS;
         config.validate().expect("at the bound");
     }
