@@ -196,8 +196,7 @@ mod tests {
     #[test]
     fn unknown_columns_are_named() {
         let error = read_csv(&b"email,first_name,last_name,shoe_size\n"[..], "in.csv")
-            .err()
-            .expect("refused")
+            .expect_err("refused")
             .to_string();
         assert!(error.contains("shoe_size"), "{error}");
     }

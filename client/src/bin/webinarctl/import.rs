@@ -216,7 +216,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("in.csv");
         std::fs::write(&path, "email,first_name,last_name,shoe_size\n").expect("write");
-        let error = read(&path).err().expect("refused").to_string();
+        let error = read(&path).expect_err("refused").to_string();
         assert!(
             error.contains("shoe_size") && error.contains("in.csv"),
             "{error}"
