@@ -102,14 +102,50 @@ fn set(registration: &mut pb::Registration, column: &str, value: String) {
     *field = value;
 }
 
+/// Line numbers of byte offsets, counting every line break the CSV reader ends a record at:
+/// `\r\n`, `\n` and a bare `\r` (old Mac exports). The reader's own line count knows only
+/// `\n`, so rows of a `\r` file would all be reported as line 1.
+struct Lines<'a> {
+    data: &'a [u8],
+    /// Offsets where lines 2, 3, ... start.
+    starts: Vec<u64>,
+}
+
+impl<'a> Lines<'a> {
+    fn of(data: &'a [u8]) -> Self {
+        let starts = data
+            .iter()
+            .enumerate()
+            .filter(|&(i, &b)| b == b'\n' || (b == b'\r' && data.get(i + 1) != Some(&b'\n')))
+            .map(|(i, _)| i as u64 + 1)
+            .collect();
+        Self { data, starts }
+    }
+
+    /// The 1-based line of a record starting at byte `offset`. The reader may place a record
+    /// at the line break before it (the `\n` of a `\r\n`), so line breaks are skipped first.
+    fn at(&self, offset: u64) -> u64 {
+        let mut at = offset;
+        while let Some(b'\r' | b'\n') = usize::try_from(at).ok().and_then(|i| self.data.get(i)) {
+            at += 1;
+        }
+        1 + self.starts.partition_point(|&start| start <= at) as u64
+    }
+}
+
 /// Reads an import file: rows to send (with their line numbers) and rows refused while
 /// reading. `name` names the file in errors. A header with an unknown column, or without
 /// `email`, `first_name` or `last_name`, refuses the whole file.
-pub fn read_csv(input: impl Read, name: &str) -> Result<(Vec<Row>, Vec<Refusal>), ClientError> {
+pub fn read_csv(mut input: impl Read, name: &str) -> Result<(Vec<Row>, Vec<Refusal>), ClientError> {
+    let mut data = Vec::new();
+    input
+        .read_to_end(&mut data)
+        .map_err(|e| ClientError::Input(format!("{name}: cannot read: {e}")))?;
+    let lines = Lines::of(&data);
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
         .trim(csv::Trim::All)
-        .from_reader(input);
+        .from_reader(data.as_slice());
     let headers: Vec<String> = reader
         .headers()
         .map_err(|e| ClientError::Input(format!("{name}: cannot read the header row: {e}")))?
@@ -135,7 +171,7 @@ pub fn read_csv(input: impl Read, name: &str) -> Result<(Vec<Row>, Vec<Refusal>)
             Ok(record) => record,
             Err(error) => {
                 refused.push(Refusal {
-                    line: error.position().map(|p| p.line()).unwrap_or(0),
+                    line: error.position().map_or(0, |p| lines.at(p.byte())),
                     email: String::new(),
                     code: "INVALID_ARGUMENT".into(),
                     reason: "CSV".into(),
@@ -145,7 +181,7 @@ pub fn read_csv(input: impl Read, name: &str) -> Result<(Vec<Row>, Vec<Refusal>)
                 continue;
             }
         };
-        let line = record.position().map(|p| p.line()).unwrap_or(0);
+        let line = record.position().map_or(0, |p| lines.at(p.byte()));
         if record.len() != headers.len() {
             refused.push(Refusal {
                 line,
@@ -191,6 +227,25 @@ mod tests {
         assert_eq!(rows[1].0, 4);
         assert_eq!(refused.len(), 1);
         assert_eq!(refused[0].line, 3);
+    }
+
+    #[test]
+    fn rows_of_files_with_bare_cr_line_breaks_keep_their_line_numbers() {
+        // Found by the csv_import fuzz target: the reader ends records at a bare `\r` but does
+        // not count it as a line, so these rows were all reported as line 1.
+        let input = "email,first_name,last_name\ra@example.com,Ann,Lee\rb@example.com\r\nc@example.com,Cy,Ng\n";
+        let (rows, refused) = read_csv(input.as_bytes(), "mac.csv").expect("read");
+        let lines: Vec<u64> = rows.iter().map(|(line, _)| *line).collect();
+        assert_eq!(lines, [2, 4]);
+        assert_eq!(refused.len(), 1);
+        assert_eq!(refused[0].line, 3);
+        let fuzzed = include_bytes!("../../xtask/fuzz/seeds/csv_import/regression_bare_cr");
+        let (rows, _) = read_csv(&fuzzed[..], "fuzzed.csv").expect("read");
+        assert!(
+            rows.windows(2).all(|pair| pair[0].0 < pair[1].0),
+            "{:?}",
+            rows.iter().map(|(line, _)| line).collect::<Vec<_>>()
+        );
     }
 
     #[test]
