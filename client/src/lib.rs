@@ -17,6 +17,9 @@
 pub mod changes;
 pub mod channel;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
+pub mod import;
 pub mod keys;
 pub mod names;
 pub mod paging;

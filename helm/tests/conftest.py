@@ -69,9 +69,28 @@ VALUE_SETS: dict[str, dict] = {
 }
 
 
-def render(values: dict) -> dict[str, str]:
-    """Template path -> rendered text, as `helm template` would produce on install."""
+# What every install must name: the PostgreSQL servers' addresses (the chart has no default
+# that would open the database port to every address).
+DATABASE_PEERS: dict = {
+    "keyservice": {"database": {"networkPolicyPeers": [{"ipBlock": {"cidr": "10.20.0.5/32"}}]}},
+    "integrationservice": {"database": {"networkPolicyPeers": [{"ipBlock": {"cidr": "10.20.0.6/32"}}]}},
+}
+
+
+def merged(base: dict, override: dict) -> dict:
+    """`override` deep-merged over `base` (dicts merge, everything else replaces)."""
+    out = dict(base)
+    for key, value in override.items():
+        out[key] = merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def render(values: dict, with_database: bool = True) -> dict[str, str]:
+    """Template path -> rendered text, as `helm template` would produce on install; the
+    database peers every install needs are added unless `with_database` is false."""
     chart = helm.Chart.load(str(CHART))
+    if with_database:
+        values = merged(DATABASE_PEERS, values)
     return chart.render(values, name=RELEASE, namespace=NAMESPACE, is_install=True)
 
 

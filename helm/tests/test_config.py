@@ -123,3 +123,31 @@ def test_tenant_policy_and_page_token_key_from_values():
     (deploy,) = find(docs, "Deployment", "integrationservice")
     volumes = {v["name"]: v for v in deploy["spec"]["template"]["spec"]["volumes"]}
     assert volumes["page-token-key"]["secret"]["secretName"] == "page-key"
+
+
+def test_page_token_key_is_generated_and_shared_when_none_is_named(manifests):
+    """Without an existingSecret every replica still signs page tokens with one key: the
+    chart's own Secret, mounted by the Deployment and named in the configuration."""
+    import base64
+
+    for value_set in ("default", "autoscaling"):
+        docs = manifests[value_set]
+        secrets = [s for s in find(docs, "Secret") if s["metadata"]["name"] == "webinar-integrationservice-page-token"]
+        assert len(secrets) == 1, value_set
+        (secret,) = secrets
+        key = base64.b64decode(secret["data"]["page-token-key"])
+        assert len(key) >= 32, "at least the 32 bytes the service requires"
+        assert secret["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+        (deploy,) = find(docs, "Deployment", "integrationservice")
+        volumes = {v["name"]: v for v in deploy["spec"]["template"]["spec"]["volumes"]}
+        assert volumes["page-token-key"]["secret"]["secretName"] == "webinar-integrationservice-page-token"
+        (cm,) = find(docs, "ConfigMap", "integrationservice")
+        config = tomllib.loads(cm["data"]["config.toml"])
+        assert config["api"]["page_token_key_file"] == "/var/run/secrets/webinar/page-token-key/page-token-key"
+
+
+def test_a_named_page_token_secret_replaces_the_generated_one():
+    from conftest import objects, render
+
+    docs = objects(render({"integrationservice": {"pageTokenKey": {"existingSecret": "page-key"}}}))
+    assert not [s for s in find(docs, "Secret") if s["metadata"]["name"].endswith("-page-token")]

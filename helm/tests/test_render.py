@@ -48,8 +48,30 @@ def test_expected_objects_per_value_set(manifests):
     }
     assert not find(manifests["provided-secrets"], "Certificate")
     assert len(find(manifests["autoscaling"], "HorizontalPodAutoscaler", "integrationservice")) == 1
-    assert find(manifests["on24sim"], "Deployment", "on24sim")
-    assert find(manifests["on24sim"], "Service", "on24sim")
+    # The simulator is a sidecar, not a Deployment or Service of its own.
+    assert not find(manifests["on24sim"], "Deployment", "on24sim")
+    assert not find(manifests["on24sim"], "Service", "on24sim")
+
+
+def test_simulator_mode_is_a_loopback_sidecar(manifests):
+    """The ON24 simulator listens on the integrationservice pod's loopback address only, and the
+    service reaches it through the operator-only allow_loopback flag, not a cluster host."""
+    import tomllib
+
+    (deploy,) = find(manifests["on24sim"], "Deployment", "integrationservice")
+    containers = {c["name"]: c for c in deploy["spec"]["template"]["spec"]["containers"]}
+    assert set(containers) == {"integrationservice", "on24sim"}
+    sim = containers["on24sim"]
+    assert sim["args"] == ["--listen", "127.0.0.1:9080"]
+    assert "ports" not in sim, "nothing outside the pod reaches the simulator"
+    assert sim["securityContext"]["readOnlyRootFilesystem"] is True
+    (cm,) = find(manifests["on24sim"], "ConfigMap", "integrationservice")
+    config = tomllib.loads(cm["data"]["config.toml"])
+    assert config["on24"]["allow_loopback"] is True
+    (default,) = find(manifests["default"], "Deployment", "integrationservice")
+    assert [c["name"] for c in default["spec"]["template"]["spec"]["containers"]] == ["integrationservice"]
+    (default_cm,) = find(manifests["default"], "ConfigMap", "integrationservice")
+    assert tomllib.loads(default_cm["data"]["config.toml"])["on24"]["allow_loopback"] is False
 
 
 def test_hpa_owns_the_replica_count(manifests):

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from conftest import VALUE_SETS, find, pod_specs, render, objects
+from conftest import CHART as CHART_DIR, VALUE_SETS, find, pod_specs, render, objects
 
 HEALTH_PORT = {"keyservice": 7080, "integrationservice": 8080}
 
@@ -40,7 +40,7 @@ def test_pods_are_hardened(manifests, value_set):
 def test_services_have_grpc_probes_on_the_health_port(manifests, value_set):
     for component, port in HEALTH_PORT.items():
         (deploy,) = find(manifests[value_set], "Deployment", component)
-        (container,) = deploy["spec"]["template"]["spec"]["containers"]
+        (container,) = [c for c in deploy["spec"]["template"]["spec"]["containers"] if c["name"] == component]
         for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
             assert container[probe]["grpc"]["port"] == port, (component, probe)
 
@@ -94,7 +94,8 @@ def test_integrationservice_egress_is_limited(manifests, value_set):
     docs = manifests[value_set]
     (policy,) = [p for p in find(docs, "NetworkPolicy", "integrationservice")]
     ports = sorted({p["port"] for rule in policy["spec"]["egress"] for p in rule["ports"]})
-    expected = {53, 5432, 7443} | ({9080} if value_set == "on24sim" else {443})
+    # With the simulator sidecar ON24 is inside the pod: no egress to 443 (nor to 9080).
+    expected = {53, 5432, 7443} | (set() if value_set == "on24sim" else {443})
     if VALUE_SETS[value_set].get("otel", {}).get("endpoint"):
         expected.add(4317)
     assert set(ports) == expected
@@ -150,9 +151,16 @@ def test_secret_patterns_do_catch_secrets():
 
 
 @pytest.mark.parametrize("value_set", sorted(VALUE_SETS))
-def test_no_chart_object_is_a_secret(manifests, value_set):
-    # Secrets are created by the operator or cert-manager, never templated with values.
-    assert not find(manifests[value_set], "Secret")
+def test_no_chart_secret_holds_values(manifests, value_set):
+    # Secrets are created by the operator or cert-manager, never templated with values. The
+    # one exception holds no value: the page-token key the chart generates (random, read back
+    # on upgrades) when the operator names no Secret of their own.
+    secrets = find(manifests[value_set], "Secret")
+    assert [s["metadata"]["name"] for s in secrets] in ([], ["webinar-integrationservice-page-token"])
+    template = (CHART_DIR / "templates" / "integrationservice-pagetokenkey-secret.yaml").read_text()
+    assert "randAlphaNum" in template and ".Values" not in template.split("data:")[1].replace(
+        ".Values.integrationservice.pageTokenKey.secretKey", ""
+    ).replace("$is.pageTokenKey.secretKey", "")
 
 
 def test_root_key_file_is_mounted_read_only_and_not_world_readable(manifests):
@@ -164,3 +172,22 @@ def test_root_key_file_is_mounted_read_only_and_not_world_readable(manifests):
     assert mount["readOnly"] is True
     (pkcs11,) = find(manifests["pkcs11-digests"], "Deployment", "keyservice")
     assert not [v for v in pkcs11["spec"]["template"]["spec"]["volumes"] if v["name"] == "root-key"]
+
+
+def test_database_egress_must_be_named():
+    """No default opens the database port to every address: without peers the render fails
+    and says which value to set."""
+    with pytest.raises(Exception, match=r"database\.networkPolicyPeers is required"):
+        render({}, with_database=False)
+    # Without network policies there is nothing to open, so nothing is required.
+    render({"networkPolicy": {"enabled": False}}, with_database=False)
+
+
+@pytest.mark.parametrize("value_set", sorted(VALUE_SETS))
+def test_database_egress_goes_to_the_named_peers_only(manifests, value_set):
+    for policy in find(manifests[value_set], "NetworkPolicy"):
+        for rule in policy["spec"].get("egress", []):
+            if any(p.get("port") == 5432 for p in rule.get("ports", [])):
+                cidrs = {peer["ipBlock"]["cidr"] for peer in rule["to"]}
+                assert cidrs <= {"10.20.0.5/32", "10.20.0.6/32"}, policy["metadata"]["name"]
+                assert "0.0.0.0/0" not in cidrs

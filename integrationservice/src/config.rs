@@ -11,6 +11,10 @@ use figment::{
 };
 use serde::Deserialize;
 
+/// The longest a cached data key may be reused: a key version disabled at the key service
+/// stops decrypting here within `dek_cache.max_age_seconds`, which this bounds.
+pub const MAX_DEK_AGE_SECONDS: u64 = 300;
+
 /// The embedded defaults, also the reference for operators.
 pub const DEFAULTS: &str = r#"
 [listen]
@@ -25,6 +29,9 @@ cert_file = ""
 key_file = ""
 # CA that signs CRM client certificates. Empty: mTLS callers are not accepted (JWT only).
 client_ca_file = ""
+# Oldest TLS version accepted: "1.3", or "1.2" for CRMs that cannot speak 1.3 yet (logged as a
+# warning at start).
+min_version = "1.3"
 
 [jwt]
 # Bearer tokens are accepted only when issuer, audience and one JWKS source are set.
@@ -77,7 +84,9 @@ timeout_ms = 5000
 
 [dek_cache]
 max_entries = 1024
-max_age_seconds = 300
+# How long an unwrapped data key is reused without asking the key service: also the bound on
+# how long a key version disabled at the key service still decrypts here. At most 300.
+max_age_seconds = 30
 
 [workers]
 enabled = true
@@ -137,6 +146,19 @@ pub struct TlsConfig {
     pub key_file: PathBuf,
     /// CA for client certificates; empty disables mTLS callers.
     pub client_ca_file: PathBuf,
+    /// Oldest TLS version accepted.
+    pub min_version: TlsVersion,
+}
+
+/// A TLS protocol version the CRM port may accept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum TlsVersion {
+    /// TLS 1.2 (and 1.3).
+    #[serde(rename = "1.2")]
+    V1_2,
+    /// TLS 1.3 only.
+    #[serde(rename = "1.3")]
+    V1_3,
 }
 
 /// Bearer-token validation.
@@ -403,6 +425,11 @@ impl Config {
                 return Err(ConfigError(format!("`{key}` must be greater than 0")));
             }
         }
+        if self.dek_cache.max_age_seconds > MAX_DEK_AGE_SECONDS {
+            return Err(ConfigError(format!(
+                "`dek_cache.max_age_seconds` must be at most {MAX_DEK_AGE_SECONDS}"
+            )));
+        }
         if self.workers.backoff_base_ms > self.workers.backoff_max_ms {
             return Err(ConfigError(
                 "`workers.backoff_base_ms` must not exceed `workers.backoff_max_ms`".into(),
@@ -464,5 +491,13 @@ mod tests {
         config.keyservice.cert_file = "c".into();
         config.keyservice.key_file = "k".into();
         config.validate().expect("complete");
+        config.dek_cache.max_age_seconds = MAX_DEK_AGE_SECONDS + 1;
+        let err = config.validate().expect_err("cache age over the bound");
+        assert!(
+            err.to_string().contains("dek_cache.max_age_seconds"),
+            "{err}"
+        );
+        config.dek_cache.max_age_seconds = MAX_DEK_AGE_SECONDS;
+        config.validate().expect("at the bound");
     }
 }

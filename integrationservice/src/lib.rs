@@ -19,6 +19,8 @@
 
 pub mod config;
 pub mod domain;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod server;
 
 mod api;

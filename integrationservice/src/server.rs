@@ -1,5 +1,5 @@
 //! Assembles and runs the service: the engine (store, key-service envelope, ON24 provider,
-//! workers), TLS gRPC for the CRM (authenticated by the interceptor), gRPC reflection, and a
+//! workers), TLS gRPC for the CRM (authenticated by the interceptor, reflection included), and a
 //! plaintext health port whose readiness follows the database and the key service. One
 //! cancellation token stops everything: health turns NOT_SERVING first, then the servers drain
 //! in-flight calls and the workers finish their current jobs.
@@ -7,7 +7,7 @@
 use std::{sync::Arc, time::Duration};
 
 use tokio::net::TcpListener;
-use tokio_stream::{StreamExt, wrappers::TcpListenerStream};
+use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 use tonic::{service::interceptor::InterceptedService, transport::Server};
 
@@ -27,7 +27,7 @@ use crate::{
         registrations::RegistrationApi, webinars::WebinarApi,
     },
     auth::{Authenticator, Authorizer, CommonNames, JwtVerifier, TenantPolicy, tls::server_tls},
-    config::{Config, ListenConfig},
+    config::{Config, ListenConfig, TlsVersion},
 };
 use crate::{
     crypto::{Envelope, cache::DekCache},
@@ -138,8 +138,11 @@ pub async fn run(
         .build_v1()
         .map_err(setup)?;
 
+    let tls = server_tls(&config.tls).map_err(setup)?;
+    if config.tls.min_version == TlsVersion::V1_2 {
+        tracing::warn!("tls.min_version is 1.2: the CRM port also accepts TLS 1.2 clients");
+    }
     let grpc = Server::builder()
-        .tls_config(server_tls(&config.tls).map_err(setup)?)?
         .timeout(Duration::from_secs(60))
         .concurrency_limit_per_connection(256)
         .layer(servicekit::telemetry::GrpcServerTraceLayer::new())
@@ -158,20 +161,15 @@ pub async fn run(
         ))
         .add_service(InterceptedService::new(
             MetricsServiceServer::new(MetricsApi::new(state.clone())),
-            authn,
+            authn.clone(),
         ))
-        .add_service(reflection)
+        // Reflection describes the API to authenticated callers only: an anonymous peer
+        // learns nothing about the service it reached.
+        .add_service(InterceptedService::new(reflection, authn))
         .serve_with_incoming_shutdown(
-            // Answers go out as several small writes (headers, data, trailers); with Nagle's
-            // algorithm on, a write waits for the peer's delayed ACK (40 ms on Linux) and
-            // unary calls crawl while the process sits idle. tonic's `tcp_nodelay` setting
-            // does not reach sockets from our own listener, so it is set here.
-            TcpListenerStream::new(listeners.grpc).map(|conn| {
-                if let Ok(stream) = &conn {
-                    let _ = stream.set_nodelay(true);
-                }
-                conn
-            }),
+            // The accept loop sets TCP_NODELAY: answers go out as several small writes, and
+            // with Nagle's algorithm on each waits for the peer's delayed ACK (40 ms on Linux).
+            servicekit::tls::tls_incoming(listeners.grpc, tls, shutdown.clone()),
             shutdown.clone().cancelled_owned(),
         );
 

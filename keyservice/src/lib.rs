@@ -8,6 +8,8 @@ pub mod authz;
 pub mod config;
 pub mod crypto;
 pub mod domain;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod hardening;
 pub mod rootkey;
 pub mod server;

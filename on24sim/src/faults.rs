@@ -23,6 +23,9 @@ pub struct FaultConfig {
     pub error_rate: f64,
     /// Status of injected errors (500 by default; 502/503/504 are also useful).
     pub error_status: u16,
+    /// Message of injected errors (`Internal Server Error` by default): tests put a canary
+    /// here to check that an upstream's answer text never reaches their callers.
+    pub error_message: Option<String>,
     /// Share of calls that never answer (until the simulator shuts down or `hang_ms` passes).
     pub hang_rate: f64,
     /// How long a hung call waits before the connection is dropped; `None` waits for shutdown.
@@ -51,6 +54,7 @@ impl Default for FaultConfig {
             jitter_ms: 0,
             error_rate: 0.0,
             error_status: 500,
+            error_message: None,
             hang_rate: 0.0,
             hang_ms: None,
             reset_rate: 0.0,

@@ -67,3 +67,62 @@ fn lock_all_memory() -> rustix::io::Result<()> {
         other => other,
     }
 }
+
+/// Reads the environment variable `name` and erases it from the process: the value is
+/// overwritten with zeros where the kernel shows it (`/proc/<pid>/environ`, the environment
+/// block the process started with), which also removes it from what `std::env` and child
+/// processes see. `None` when the variable is not set. For secrets handed over in the
+/// environment (`env:` root keys).
+///
+/// Removing a variable the usual way (`std::env::remove_var`) needs `unsafe` and leaves the
+/// value in the start-up block that `/proc/<pid>/environ` reads, so the bytes are overwritten
+/// through `/proc/self/mem` instead (a process may always write its own memory there).
+pub fn take_env_secret(name: &str) -> std::io::Result<Option<zeroize::Zeroizing<String>>> {
+    let Some(value) = std::env::var_os(name) else {
+        return Ok(None);
+    };
+    let value = zeroize::Zeroizing::new(
+        value
+            .into_string()
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8"))?,
+    );
+    erase_from_start_environment(name)?;
+    Ok(Some(value))
+}
+
+/// Overwrites every `name=...` entry of the start-up environment block with zeros.
+fn erase_from_start_environment(name: &str) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let invalid = |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what);
+    // `/proc/self/stat`: the command name (field 2) may hold spaces, so count from the `)`
+    // that ends it; `env_start` and `env_end` are fields 50 and 51.
+    let stat = std::fs::read_to_string("/proc/self/stat")?;
+    let after = stat
+        .rfind(')')
+        .map(|at| &stat[at + 1..])
+        .ok_or_else(|| invalid("unexpected /proc/self/stat"))?;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let field = |n: usize| -> std::io::Result<u64> {
+        fields
+            .get(n - 3)
+            .and_then(|f| f.parse().ok())
+            .ok_or_else(|| invalid("unexpected /proc/self/stat"))
+    };
+    let (start, end) = (field(50)?, field(51)?);
+    let len = usize::try_from(end.saturating_sub(start)).map_err(|_| invalid("environment"))?;
+    let mem = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/proc/self/mem")?;
+    let mut block = zeroize::Zeroizing::new(vec![0u8; len]);
+    mem.read_exact_at(&mut block, start)?;
+    let prefix = format!("{name}=");
+    let mut offset = 0u64;
+    for entry in block.split(|b| *b == 0) {
+        if entry.starts_with(prefix.as_bytes()) {
+            mem.write_all_at(&vec![0u8; entry.len()], start + offset)?;
+        }
+        offset += entry.len() as u64 + 1;
+    }
+    Ok(())
+}

@@ -1,8 +1,8 @@
 //! Plumbing the key service and the integration service share, so it is written once:
 //! caller identities and policy patterns, the keyed audit chain, OpenTelemetry traces and
 //! metrics over OTLP, structured logs, W3C trace-context propagation over gRPC metadata and
-//! HTTP headers, process hardening (no core dumps, locked memory) and the database pool
-//! (`db`).
+//! HTTP headers, process hardening (no core dumps, locked memory, secrets erased from the environment), the
+//! TLS accept loop (`tls`) and the database pool (`db`).
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
 
@@ -11,3 +11,4 @@ pub mod db;
 pub mod hardening;
 pub mod identity;
 pub mod telemetry;
+pub mod tls;

@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 mod clients_test;
+mod fuzz;
 mod lint;
 mod module_cycles;
 mod msrv;
@@ -38,6 +39,8 @@ enum Command {
     Up(up::Args),
     /// Start a throwaway stack and run the Python and Node client suites against it.
     ClientsTest(clients_test::Args),
+    /// Run every fuzz target (xtask/fuzz) for a bounded time; installs cargo-fuzz if missing.
+    Fuzz(fuzz::Args),
 }
 
 fn main() -> Result<()> {
@@ -47,5 +50,6 @@ fn main() -> Result<()> {
         Command::Lint(args) => lint::run(&args),
         Command::Up(args) => up::run(&args),
         Command::ClientsTest(args) => clients_test::run(&args),
+        Command::Fuzz(args) => fuzz::run(&args),
     }
 }

@@ -79,7 +79,7 @@ keys = {{ .keys | toJson }}
   "auth" (dict
     "policy_file" "/etc/integrationservice/tenant-policy.toml"
     "allow_wildcard" $is.tenantPolicy.allowWildcard)
-  "api" (dict "page_token_key_file" (ternary (printf "/var/run/secrets/webinar/page-token-key/%s" $is.pageTokenKey.secretKey) "" (not (empty $is.pageTokenKey.existingSecret))))
+  "api" (dict "page_token_key_file" (printf "/var/run/secrets/webinar/page-token-key/%s" $is.pageTokenKey.secretKey))
   "database" (dict "migrate_on_start" (not $is.migrations.enabled))
   "keyservice" (dict
     "endpoint" (printf "https://%s.%s.svc:7443" $ksName .Release.Namespace)

@@ -190,3 +190,22 @@ topologySpreadConstraints:
 {{- define "webinar.integrationservice.spiffeId" -}}
 {{- printf "spiffe://%s/integrationservice" .Values.trustDomain -}}
 {{- end -}}
+
+{{/*
+The PostgreSQL egress peers of a component: required, so no default opens the database
+port to every address. Call with (dict "svc" <component values> "name" "<component>").
+*/}}
+{{- define "webinar.databasePeers" -}}
+{{- if not .svc.database.networkPolicyPeers -}}
+{{- fail (printf "%s.database.networkPolicyPeers is required: the PostgreSQL server's address as NetworkPolicy peers (e.g. [{ipBlock: {cidr: 10.0.12.5/32}}] or a namespaceSelector), so egress to the database port is not open to every address" .name) -}}
+{{- end -}}
+{{- toYaml .svc.database.networkPolicyPeers -}}
+{{- end }}
+
+{{/*
+The Secret holding the page-token key: the operator's, else the one the chart generates
+(integrationservice-pagetokenkey-secret.yaml), so every replica signs with the same key.
+*/}}
+{{- define "webinar.integrationservice.pageTokenSecret" -}}
+{{- default (include "webinar.componentName" (dict "ctx" . "component" "integrationservice-page-token")) .Values.integrationservice.pageTokenKey.existingSecret -}}
+{{- end -}}

@@ -22,6 +22,9 @@ use super::request::{Operation, RequestSpec};
 /// beyond this is a fault, and reading it unbounded would let a peer exhaust memory.
 const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 
+// The streamed-array parser, for the fuzz target (`crate::fuzzing`).
+pub(crate) use stream::parse_array;
+
 const HDR_KEY: HeaderName = HeaderName::from_static("accesstokenkey");
 const HDR_SECRET: HeaderName = HeaderName::from_static("accesstokensecret");
 
@@ -370,7 +373,7 @@ mod stream {
         }
     }
 
-    pub(super) fn parse_array<T, R, F>(
+    pub(crate) fn parse_array<T, R, F>(
         rx: tokio::sync::mpsc::Receiver<Vec<u8>>,
         field: &'static str,
         mut each: F,

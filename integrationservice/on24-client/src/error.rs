@@ -75,8 +75,9 @@ impl RetryableKind {
     }
 }
 
-/// An ON24 client error. `Display` is safe to log.
-#[derive(Debug, thiserror::Error)]
+/// An ON24 client error. `Display` and `Debug` are safe to log: neither shows ON24's answer
+/// text, which stays readable by code through [`On24Error::on24_message`].
+#[derive(thiserror::Error)]
 pub enum On24Error {
     /// The call may succeed later.
     #[error("ON24 {operation}: retryable {} error{}", kind.class(), fmt_status(*status))]
@@ -110,6 +111,55 @@ pub enum On24Error {
     /// The client was configured with something it refuses (base URL, credentials).
     #[error("ON24 client configuration: {0}")]
     Config(String),
+}
+
+/// Shows whether ON24 sent a message and how long it was, never the text: a tenant-chosen
+/// host could put anything there, and `{:?}` of an error ends up in logs and panics.
+impl std::fmt::Debug for On24Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redacted = |message: &Option<String>| {
+            message
+                .as_ref()
+                .map(|m| format!("<{} chars withheld>", m.chars().count()))
+        };
+        match self {
+            Self::Retryable {
+                operation,
+                kind,
+                status,
+                message,
+            } => f
+                .debug_struct("Retryable")
+                .field("operation", operation)
+                .field("kind", kind)
+                .field("status", status)
+                .field("message", &redacted(message))
+                .finish(),
+            Self::Permanent {
+                operation,
+                kind,
+                status,
+                message,
+            } => f
+                .debug_struct("Permanent")
+                .field("operation", operation)
+                .field("kind", kind)
+                .field("status", status)
+                .field("message", &redacted(message))
+                .finish(),
+            Self::Decode { operation, detail } => f
+                .debug_struct("Decode")
+                .field("operation", operation)
+                .field("detail", detail)
+                .finish(),
+            Self::Invalid { operation, detail } => f
+                .debug_struct("Invalid")
+                .field("operation", operation)
+                .field("detail", detail)
+                .finish(),
+            Self::Config(detail) => f.debug_tuple("Config").field(detail).finish(),
+        }
+    }
 }
 
 fn fmt_status(status: Option<u16>) -> String {
@@ -277,12 +327,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_answer_text_never_reaches_display() {
+    fn the_answer_text_never_reaches_display_or_debug() {
         let canary = "CANARY-7f3a internal detail";
-        for status in [400, 401, 403, 404, 500, 503] {
-            let e = On24Error::from_status("get_event", status, extract_message(canary.as_bytes()));
-            assert!(!e.to_string().contains("CANARY"), "{e}");
-            assert!(!format!("{e:?}").is_empty());
+        let json = format!(r#"{{"message":"{canary}"}}"#);
+        for body in [canary, json.as_str()] {
+            for status in [400, 401, 403, 404, 429, 500, 503] {
+                let e =
+                    On24Error::from_status("get_event", status, extract_message(body.as_bytes()));
+                assert_eq!(
+                    e.on24_message(),
+                    Some(canary),
+                    "code still reads the message"
+                );
+                assert!(!e.to_string().contains("CANARY"), "{e}");
+                let debug = format!("{e:?}");
+                assert!(!debug.contains("CANARY"), "{debug}");
+                assert!(debug.contains("27 chars withheld"), "{debug}");
+            }
         }
     }
 

@@ -21,6 +21,8 @@ mod de;
 mod egress;
 mod error;
 mod forms;
+#[doc(hidden)]
+pub mod fuzzing;
 mod operations;
 mod pagination;
 mod people;

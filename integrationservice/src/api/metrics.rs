@@ -15,7 +15,9 @@ use proto::webinar::v1::{
 
 use proto::webinar::v1 as pb;
 
+use super::page_token::PageTokens;
 use super::{State, convert, names, violations, violations::Violations, wrap_token};
+use crate::auth::CredentialExpiry;
 use crate::domain::{self, TenantId, WebinarId};
 
 /// How long a watch waits for a change before sending a heartbeat.
@@ -40,6 +42,18 @@ pub(crate) struct FeedQuery {
 /// not include the webinar filter, so a CRM may narrow or widen its watch from the same cursor.
 pub(crate) fn cursor_scope(tenant: &TenantId) -> String {
     format!("changes|{tenant}")
+}
+
+/// The feed position inside a change cursor this API returned for `tenant`.
+pub(crate) fn open_cursor(
+    tokens: &PageTokens,
+    tenant: &TenantId,
+    cursor: &str,
+) -> Result<i64, String> {
+    tokens.decode(&cursor_scope(tenant), cursor).and_then(|c| {
+        c.parse::<i64>()
+            .map_err(|_| "is not a cursor of this feed".to_string())
+    })
 }
 
 /// The gRPC service.
@@ -71,13 +85,7 @@ impl MetricsApi {
         } else {
             v.check(
                 "after_cursor",
-                self.state
-                    .tokens
-                    .decode(&cursor_scope(&tenant), after)
-                    .and_then(|c| {
-                        c.parse::<i64>()
-                            .map_err(|_| "is not a cursor of this feed".to_string())
-                    }),
+                open_cursor(&self.state.tokens, &tenant, after),
             )
         };
         let webinar = if webinar.is_empty() {
@@ -324,9 +332,27 @@ impl MetricsService for MetricsApi {
         let renderer = FeedRenderer {
             state: self.state.clone(),
         };
+        // The stream ends when the bearer token that opened it expires: the caller must
+        // come back with a fresh token (resuming from its last cursor).
+        let expires = request
+            .extensions()
+            .get::<CredentialExpiry>()
+            .map(|CredentialExpiry(at)| {
+                let left = at
+                    .duration_since(std::time::SystemTime::now())
+                    .unwrap_or_default();
+                tokio::time::Instant::now() + left
+            });
         let (tx, rx) = tokio::sync::mpsc::channel(4);
         tokio::spawn(async move {
             let mut after = query.after;
+            let expired = async {
+                match expires {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::pin!(expired);
             loop {
                 let metrics = renderer.state.engine.metrics();
                 let wait =
@@ -334,6 +360,12 @@ impl MetricsService for MetricsApi {
                 let found = tokio::select! {
                     () = tx.closed() => return,
                     () = renderer.state.shutdown.cancelled() => return,
+                    () = &mut expired => {
+                        let _ = tx
+                            .send(Err(Status::unauthenticated("bearer token expired")))
+                            .await;
+                        return;
+                    }
                     found = wait => found,
                 };
                 let message = match found {

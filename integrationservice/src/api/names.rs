@@ -6,14 +6,14 @@ use crate::domain::{RegistrationId, TenantId, WebinarId};
 
 /// `tenants/{tenant}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct TenantName {
+pub struct TenantName {
     /// Tenant id.
     pub tenant: TenantId,
 }
 
 /// `tenants/{tenant}/webinars/{webinar}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct WebinarName {
+pub struct WebinarName {
     /// Tenant id.
     pub tenant: TenantId,
     /// Webinar id.
@@ -22,7 +22,7 @@ pub(crate) struct WebinarName {
 
 /// `tenants/{tenant}/webinars/{webinar}/registrations/{registration}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct RegistrationName {
+pub struct RegistrationName {
     /// Tenant id.
     pub tenant: TenantId,
     /// Webinar id.
@@ -89,7 +89,7 @@ fn segments<'a>(name: &'a str, shape: &str) -> Result<Vec<&'a str>, String> {
 }
 
 /// Parses `tenants/{tenant}`.
-pub(crate) fn parse_tenant(name: &str) -> Result<TenantName, String> {
+pub fn parse_tenant(name: &str) -> Result<TenantName, String> {
     let s = segments(name, "tenants/{tenant}")?;
     Ok(TenantName {
         tenant: tenant(s[1])?,
@@ -97,7 +97,7 @@ pub(crate) fn parse_tenant(name: &str) -> Result<TenantName, String> {
 }
 
 /// Parses `tenants/{tenant}/on24Credentials`.
-pub(crate) fn parse_credentials(name: &str) -> Result<TenantName, String> {
+pub fn parse_credentials(name: &str) -> Result<TenantName, String> {
     let s = segments(name, "tenants/{tenant}/on24Credentials")?;
     Ok(TenantName {
         tenant: tenant(s[1])?,
@@ -105,7 +105,7 @@ pub(crate) fn parse_credentials(name: &str) -> Result<TenantName, String> {
 }
 
 /// Parses `tenants/{tenant}/webinars/{webinar}`.
-pub(crate) fn parse_webinar(name: &str) -> Result<WebinarName, String> {
+pub fn parse_webinar(name: &str) -> Result<WebinarName, String> {
     let s = segments(name, "tenants/{tenant}/webinars/{webinar}")?;
     Ok(WebinarName {
         tenant: tenant(s[1])?,
@@ -114,7 +114,7 @@ pub(crate) fn parse_webinar(name: &str) -> Result<WebinarName, String> {
 }
 
 /// Parses `tenants/{tenant}/webinars/{webinar}/metrics`.
-pub(crate) fn parse_webinar_metrics(name: &str) -> Result<WebinarName, String> {
+pub fn parse_webinar_metrics(name: &str) -> Result<WebinarName, String> {
     let s = segments(name, "tenants/{tenant}/webinars/{webinar}/metrics")?;
     Ok(WebinarName {
         tenant: tenant(s[1])?,
@@ -123,7 +123,7 @@ pub(crate) fn parse_webinar_metrics(name: &str) -> Result<WebinarName, String> {
 }
 
 /// Parses `tenants/{tenant}/webinars/{webinar}/registrations/{registration}`.
-pub(crate) fn parse_registration(name: &str) -> Result<RegistrationName, String> {
+pub fn parse_registration(name: &str) -> Result<RegistrationName, String> {
     let s = segments(
         name,
         "tenants/{tenant}/webinars/{webinar}/registrations/{registration}",
@@ -141,12 +141,12 @@ pub(crate) fn credentials_name(tenant: &TenantId) -> String {
 }
 
 /// `tenants/{tenant}/webinars/{webinar}`.
-pub(crate) fn webinar_name(tenant: &TenantId, webinar: &WebinarId) -> String {
+pub fn webinar_name(tenant: &TenantId, webinar: &WebinarId) -> String {
     format!("tenants/{tenant}/webinars/{webinar}")
 }
 
 /// `tenants/{tenant}/webinars/{webinar}/registrations/{registration}`.
-pub(crate) fn registration_name(
+pub fn registration_name(
     tenant: &TenantId,
     webinar: &WebinarId,
     registration: &RegistrationId,

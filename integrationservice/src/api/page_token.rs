@@ -27,7 +27,7 @@ const MAX_TOKEN_LEN: usize = 1024;
 
 /// Seals and opens page tokens.
 #[derive(Clone)]
-pub(crate) struct PageTokens {
+pub struct PageTokens {
     /// Derives the synthetic nonces.
     nonce_key: Zeroizing<Vec<u8>>,
     /// Encrypts the cursors.
@@ -58,7 +58,7 @@ fn aad(scope: &str) -> Vec<u8> {
 
 impl PageTokens {
     /// Tokens under `master` (two independent keys derived from it).
-    fn with_master(master: &[u8]) -> Self {
+    pub(crate) fn with_master(master: &[u8]) -> Self {
         let derive = |label: &[u8]| {
             let mut mac = hmac(master);
             mac.update(label);

@@ -58,6 +58,17 @@ impl std::fmt::Debug for JwtVerifier {
 #[derive(Deserialize)]
 struct Claims {
     sub: String,
+    /// Required by the validation, so always present in a verified token.
+    exp: u64,
+}
+
+/// What a verified token says about its holder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct VerifiedToken {
+    /// The `sub` claim.
+    pub subject: String,
+    /// The `exp` claim: when the token stops being valid.
+    pub expires_at: std::time::SystemTime,
 }
 
 impl JwtVerifier {
@@ -115,8 +126,9 @@ impl JwtVerifier {
         });
     }
 
-    /// Verifies `token` and returns its subject. The error is safe to show the caller.
-    pub(crate) fn verify(&self, token: &str) -> Result<String, &'static str> {
+    /// Verifies `token` and returns its subject and expiry. The error is safe to show the
+    /// caller.
+    pub(crate) fn verify(&self, token: &str) -> Result<VerifiedToken, &'static str> {
         let header = decode_header(token).map_err(|_| "malformed bearer token")?;
         let keys = self.keys.read().unwrap_or_else(|p| p.into_inner()).clone();
         let candidates = keys.iter().filter(|k| {
@@ -136,7 +148,12 @@ impl JwtVerifier {
         let mut outcome = Err("bearer token signed by an unknown key");
         for key in candidates {
             match decode::<Claims>(token, &key.key, &validation) {
-                Ok(data) if !data.claims.sub.is_empty() => return Ok(data.claims.sub),
+                Ok(data) if !data.claims.sub.is_empty() => {
+                    return Ok(VerifiedToken {
+                        subject: data.claims.sub,
+                        expires_at: std::time::UNIX_EPOCH + Duration::from_secs(data.claims.exp),
+                    });
+                }
                 Ok(_) => return Err("bearer token has an empty subject"),
                 Err(e) => outcome = Err(describe(e.kind())),
             }
@@ -158,7 +175,12 @@ fn describe(kind: &jsonwebtoken::errors::ErrorKind) -> &'static str {
     }
 }
 
+/// The largest JWKS accepted: a key set is a few kilobytes; anything bigger is not one.
+pub(crate) const MAX_JWKS_BYTES: usize = 256 * 1024;
+
 /// Reads a JWKS over HTTPS (or plain HTTP to a loopback address, for tests and sidecars).
+/// Redirects are not followed (the configured URL is the one trusted to name the keys) and
+/// the body is read up to [`MAX_JWKS_BYTES`].
 async fn fetch(url: &str) -> Result<String, JwksError> {
     let parsed = reqwest::Url::parse(url).map_err(|e| JwksError::Read(e.to_string()))?;
     let loopback = matches!(parsed.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
@@ -169,18 +191,44 @@ async fn fetch(url: &str) -> Result<String, JwksError> {
     }
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
+        .redirect(reqwest::redirect::Policy::none())
         .build()
-        .map_err(|e| JwksError::Read(e.to_string()))?;
-    let response = client
+        .map_err(|e| JwksError::Read(e.without_url().to_string()))?;
+    let mut response = client
         .get(parsed)
         .send()
         .await
-        .and_then(reqwest::Response::error_for_status)
-        .map_err(|e| JwksError::Read(e.to_string()))?;
-    response
-        .text()
+        .map_err(|e| JwksError::Read(e.without_url().to_string()))?;
+    let status = response.status();
+    if !status.is_success() {
+        return Err(JwksError::Read(if status.is_redirection() {
+            format!(
+                "answered HTTP {} (redirects are not followed)",
+                status.as_u16()
+            )
+        } else {
+            format!("answered HTTP {}", status.as_u16())
+        }));
+    }
+    let too_big = || JwksError::Read(format!("larger than {MAX_JWKS_BYTES} bytes"));
+    if response
+        .content_length()
+        .is_some_and(|len| len > MAX_JWKS_BYTES as u64)
+    {
+        return Err(too_big());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
         .await
-        .map_err(|e| JwksError::Read(e.to_string()))
+        .map_err(|e| JwksError::Read(e.without_url().to_string()))?
+    {
+        if body.len() + chunk.len() > MAX_JWKS_BYTES {
+            return Err(too_big());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    String::from_utf8(body).map_err(|_| JwksError::Invalid("not UTF-8".into()))
 }
 
 fn parse_jwks(json: &str) -> Result<Vec<VerifyKey>, JwksError> {
@@ -224,5 +272,97 @@ fn algorithm_of(jwk: &Jwk) -> Option<Algorithm> {
     match alg {
         Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => None,
         alg => Some(alg),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    /// An HTTP server on a loopback port answering every request with `head` (status line and
+    /// headers) and `body`, then closing; with `declare_length` the body's length is sent,
+    /// else the body ends with the connection. Returns its URL and a count of requests.
+    async fn serve(
+        head: String,
+        body: Vec<u8>,
+        declare_length: bool,
+    ) -> (String, Arc<AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}/jwks.json", listener.local_addr().expect("addr"));
+        let hits = Arc::new(AtomicUsize::new(0));
+        let counted = hits.clone();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                counted.fetch_add(1, Ordering::SeqCst);
+                let (head, body) = (head.clone(), body.clone());
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    let _ = socket.read(&mut buf).await;
+                    let length = if declare_length {
+                        format!("content-length: {}\r\n", body.len())
+                    } else {
+                        String::new()
+                    };
+                    let head = format!("{head}\r\n{length}connection: close\r\n\r\n");
+                    let _ = socket.write_all(head.as_bytes()).await;
+                    let _ = socket.write_all(&body).await;
+                });
+            }
+        });
+        (url, hits)
+    }
+
+    fn json_head() -> String {
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json".into()
+    }
+
+    #[tokio::test]
+    async fn jwks_redirects_are_not_followed() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let (target, hits) = serve(json_head(), br#"{"keys":[]}"#.to_vec(), true).await;
+        let (redirect, _) = serve(
+            format!("HTTP/1.1 302 Found\r\nlocation: {target}"),
+            Vec::new(),
+            true,
+        )
+        .await;
+        let refused = fetch(&redirect).await.expect_err("a redirect is refused");
+        assert!(
+            refused.to_string().contains("redirects are not followed"),
+            "{refused}"
+        );
+        assert_eq!(hits.load(Ordering::SeqCst), 0, "the redirect was followed");
+        // Control: the target itself is read.
+        assert_eq!(fetch(&target).await.ok().as_deref(), Some(r#"{"keys":[]}"#));
+    }
+
+    #[tokio::test]
+    async fn jwks_bodies_over_the_cap_are_refused() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        // Valid JSON padded with blanks, so only the size can be the reason.
+        let padded = |len: usize| {
+            let mut body = br#"{"keys":[]}"#.to_vec();
+            body.resize(len, b' ');
+            body
+        };
+        for declare_length in [true, false] {
+            let (at_cap, _) = serve(json_head(), padded(MAX_JWKS_BYTES), declare_length).await;
+            assert!(
+                fetch(&at_cap).await.is_ok(),
+                "control: a body of exactly the cap is read (declared length: {declare_length})"
+            );
+            let (over, _) = serve(json_head(), padded(MAX_JWKS_BYTES + 1), declare_length).await;
+            let refused = fetch(&over).await.expect_err("over the cap");
+            assert!(
+                refused.to_string().contains("larger than"),
+                "declared length {declare_length}: {refused}"
+            );
+        }
     }
 }

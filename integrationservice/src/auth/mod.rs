@@ -20,6 +20,12 @@ pub(crate) use policy::TenantPolicy;
 
 use crate::status::error_info_status;
 
+/// When the credential a request was authenticated with stops being valid (a bearer token's
+/// `exp`), in the request extensions beside the [`Principal`]. Long-lived calls (watch
+/// streams) end then, so a stream never outlives the token that opened it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct CredentialExpiry(pub std::time::SystemTime);
+
 /// Turns request credentials into a [`Principal`] (the gRPC interceptor).
 #[derive(Clone, Debug)]
 pub(crate) struct Authenticator {
@@ -45,8 +51,12 @@ impl Authenticator {
         self
     }
 
-    /// Authenticates one request.
-    pub(crate) fn authenticate<T>(&self, request: &Request<T>) -> Result<Principal, Status> {
+    /// Authenticates one request: the principal, and when its credential expires if that is
+    /// known (bearer tokens).
+    pub(crate) fn authenticate<T>(
+        &self,
+        request: &Request<T>,
+    ) -> Result<(Principal, Option<CredentialExpiry>), Status> {
         if let Some(header) = request.metadata().get("authorization") {
             return self.bearer(header);
         }
@@ -56,6 +66,7 @@ impl Authenticator {
         {
             return identity::CertificateIdentity::parse(leaf.as_ref())
                 .principal(self.common_names)
+                .map(|principal| (principal, None))
                 .map_err(|refused| Status::unauthenticated(refused.to_string()));
         }
         Err(Status::unauthenticated(
@@ -63,7 +74,10 @@ impl Authenticator {
         ))
     }
 
-    fn bearer(&self, header: &MetadataValue<tonic::metadata::Ascii>) -> Result<Principal, Status> {
+    fn bearer(
+        &self,
+        header: &MetadataValue<tonic::metadata::Ascii>,
+    ) -> Result<(Principal, Option<CredentialExpiry>), Status> {
         let Some(verifier) = &self.jwt else {
             return Err(Status::unauthenticated(
                 "bearer tokens are not accepted here",
@@ -77,18 +91,22 @@ impl Authenticator {
                     .or_else(|| v.strip_prefix("bearer "))
             })
             .ok_or_else(|| Status::unauthenticated("authorization must be `Bearer <token>`"))?;
-        let subject = verifier.verify(token.trim()).map_err(|reason| {
+        let verified = verifier.verify(token.trim()).map_err(|reason| {
             error_info_status(tonic::Code::Unauthenticated, reason, "INVALID_TOKEN", &[])
         })?;
-        Principal::from_token_subject(&subject)
+        Principal::from_token_subject(&verified.subject)
+            .map(|principal| (principal, Some(CredentialExpiry(verified.expires_at))))
             .map_err(|refused| Status::unauthenticated(refused.to_string()))
     }
 }
 
 impl tonic::service::Interceptor for Authenticator {
     fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
-        let principal = self.authenticate(&request)?;
+        let (principal, expiry) = self.authenticate(&request)?;
         request.extensions_mut().insert(principal);
+        if let Some(expiry) = expiry {
+            request.extensions_mut().insert(expiry);
+        }
         Ok(request)
     }
 }

@@ -30,7 +30,7 @@ tenants = ["demo"]
 "#;
 
 /// Everything a (re)start of the binary needs, written once into a temporary directory.
-struct Service {
+pub(crate) struct Service {
     dir: tempfile::TempDir,
     ca: CertificateAuthority,
     database_url: String,
@@ -38,7 +38,7 @@ struct Service {
 }
 
 /// A running child process and the address it serves on.
-struct Running {
+pub(crate) struct Running {
     child: Child,
     grpc: std::net::SocketAddr,
 }
@@ -65,7 +65,7 @@ fn free_port() -> std::net::SocketAddr {
 }
 
 impl Service {
-    fn new(keys: &KeyService, database_url: String) -> Self {
+    pub(crate) fn new(keys: &KeyService, database_url: String) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let ca = CertificateAuthority::new("crash test CA").expect("CA");
         let server = ca
@@ -89,7 +89,7 @@ impl Service {
         }
     }
 
-    fn start(&self) -> Running {
+    pub(crate) fn start(&self) -> Running {
         let grpc = free_port();
         let health = free_port();
         let d = self.dir.path().display();
@@ -152,6 +152,11 @@ allow_loopback = true
         Running { child, grpc }
     }
 
+    /// Everything the process wrote to stdout and stderr (its logs).
+    pub(crate) fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("service.log")).unwrap_or_default()
+    }
+
     fn log_tail(&self) -> String {
         let log = std::fs::read_to_string(self.dir.path().join("service.log")).unwrap_or_default();
         let lines: Vec<&str> = log.lines().collect();
@@ -159,7 +164,7 @@ allow_loopback = true
     }
 
     /// A CRM channel to the running process, retried while it starts (migrations included).
-    async fn connect(&self, running: &mut Running) -> Channel {
+    pub(crate) async fn connect(&self, running: &mut Running) -> Channel {
         let crm = self.ca.client_cert_for("crm-demo", CRM).expect("cert");
         let tls = ClientTlsConfig::new()
             .ca_certificate(Certificate::from_pem(&self.ca.cert_pem))

@@ -1,5 +1,7 @@
 //! `env:VAR` root key: base64 of 32 bytes in an environment variable. Development only:
-//! environment variables leak through `/proc/PID/environ`, child processes and crash reports.
+//! environment variables leak through child processes started before the key is read, the
+//! orchestrator's view of the process and crash reports. The variable is erased from the
+//! process (`/proc/PID/environ` included) as it is read.
 
 use zeroize::Zeroizing;
 
@@ -10,16 +12,19 @@ use super::{RootKey, RootKeyError, SoftwareRootKey, decode_key_material};
 pub struct EnvRootKey(SoftwareRootKey);
 
 impl EnvRootKey {
-    /// Reads `var`, logging a loud warning that this is for development only.
+    /// Reads `var` and erases it from the process environment, logging a loud warning that
+    /// this is for development only.
     pub fn open(var: &str) -> Result<Self, RootKeyError> {
         if var.is_empty() {
             return Err(RootKeyError::InvalidSpec(
                 "env: needs a variable name".into(),
             ));
         }
-        let value = Zeroizing::new(std::env::var(var).map_err(|_| {
-            RootKeyError::InvalidSpec(format!("environment variable {var} is not set"))
-        })?);
+        let value: Zeroizing<String> = servicekit::hardening::take_env_secret(var)
+            .map_err(|e| RootKeyError::InvalidSpec(format!("environment variable {var}: {e}")))?
+            .ok_or_else(|| {
+                RootKeyError::InvalidSpec(format!("environment variable {var} is not set"))
+            })?;
         let key = decode_key_material(value.as_bytes(), &format!("env:{var}"))?;
         tracing::warn!(
             variable = var,

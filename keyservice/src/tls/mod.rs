@@ -3,15 +3,13 @@
 //! turns TCP connections into TLS streams for tonic, and the caller identity read from the
 //! verified peer certificate.
 //!
-//! We do our own accept loop instead of tonic's `ServerTlsConfig` because tonic offers no way to
-//! restrict protocol versions; the streams we hand to `serve_with_incoming` are
-//! `tokio_rustls::server::TlsStream<TcpStream>`, so `Request::peer_certs()` still works.
+//! The accept loop is `servicekit::tls` (shared with the integration service), not tonic's
+//! `ServerTlsConfig`, which cannot restrict protocol versions.
 
 mod identity;
-mod incoming;
 
 pub use identity::{Identity, identity_from_cert, identity_from_request};
-pub use incoming::tls_incoming;
+pub use servicekit::tls::tls_incoming;
 
 use std::{fs, io::BufReader, path::Path, sync::Arc};
 

@@ -67,7 +67,12 @@ pub async fn gate(State(sim): State<Arc<Sim>>, mut req: Request, next: Next) -> 
             entry.status = status;
             entry.fault = Some("error".into());
             sim.journal.push(entry);
-            return ApiError::new(status, "Internal Server Error").into_response();
+            let message = sim.faults.config().error_message;
+            return ApiError::new(
+                status,
+                message.unwrap_or_else(|| "Internal Server Error".into()),
+            )
+            .into_response();
         }
         Fault::Reset | Fault::Hang(_) => {
             let kill = req.extensions().get::<ConnKill>().cloned();

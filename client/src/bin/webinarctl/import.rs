@@ -14,42 +14,10 @@ use anyhow::{Context, Result};
 use futures::{StreamExt, stream};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
-use webinar_client::{ClientError, error::code_name, webinar_v1 as pb};
+use webinar_client::import::{Refusal, Row, read_csv};
+use webinar_client::{error::code_name, webinar_v1 as pb};
 
 use crate::{Exit, context::Global, output};
-
-/// The columns an import file may have (header names are matched case-insensitively, with
-/// spaces and hyphens read as underscores).
-const COLUMNS: &[&str] = &[
-    "email",
-    "first_name",
-    "last_name",
-    "company",
-    "job_title",
-    "crm_reference_id",
-    "job_function",
-    "company_industry",
-    "company_size",
-    "address_street1",
-    "address_street2",
-    "city",
-    "state",
-    "zip",
-    "country",
-    "work_phone",
-    "partner_ref",
-    "notes",
-    "std1",
-    "std2",
-    "std3",
-    "std4",
-    "std5",
-    "std6",
-    "std7",
-    "std8",
-    "std9",
-    "std10",
-];
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -72,59 +40,6 @@ pub struct Args {
     no_progress: bool,
 }
 
-/// One refused row.
-struct Refusal {
-    line: u64,
-    email: String,
-    code: String,
-    reason: String,
-    message: String,
-    violations: Vec<(String, String)>,
-}
-
-fn normalise(header: &str) -> String {
-    let h = header.trim().to_lowercase().replace([' ', '-'], "_");
-    match h.as_str() {
-        "firstname" => "first_name".into(),
-        "lastname" => "last_name".into(),
-        "email_address" | "e_mail" => "email".into(),
-        "crm_ref" | "crm_reference" => "crm_reference_id".into(),
-        "title" | "jobtitle" => "job_title".into(),
-        _ => h,
-    }
-}
-
-fn set(registration: &mut pb::Registration, column: &str, value: String) {
-    let field = match column {
-        "email" => &mut registration.email,
-        "first_name" => &mut registration.first_name,
-        "last_name" => &mut registration.last_name,
-        "company" => &mut registration.company,
-        "job_title" => &mut registration.job_title,
-        "crm_reference_id" => &mut registration.crm_reference_id,
-        "job_function" => &mut registration.job_function,
-        "company_industry" => &mut registration.company_industry,
-        "company_size" => &mut registration.company_size,
-        "address_street1" => &mut registration.address_street1,
-        "address_street2" => &mut registration.address_street2,
-        "city" => &mut registration.city,
-        "state" => &mut registration.state,
-        "zip" => &mut registration.zip,
-        "country" => &mut registration.country,
-        "work_phone" => &mut registration.work_phone,
-        "partner_ref" => &mut registration.partner_ref,
-        "notes" => &mut registration.notes,
-        std => {
-            if !value.is_empty() {
-                registration.standard_fields.insert(std.to_string(), value);
-            }
-            return;
-        }
-    };
-    *field = value;
-}
-
-/// Reads the file: rows to send (with their line numbers) and rows refused while reading.
 /// The field path inside the item: batch errors may name it from the request root
 /// (`requests[5].registration.email`); the report already has the line, so keep the rest.
 fn item_field(field: &str) -> &str {
@@ -134,77 +49,14 @@ fn item_field(field: &str) -> &str {
     }
 }
 
-/// A row to send: its line number in the file and the registration.
-type Row = (u64, pb::Registration);
-
+/// Reads the file: rows to send (with their line numbers) and rows refused while reading.
 fn read(path: &Path) -> Result<(Vec<Row>, Vec<Refusal>)> {
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_path(path)
-        .with_context(|| format!("cannot open {}", path.display()))?;
-    let headers: Vec<String> = reader
-        .headers()
-        .with_context(|| format!("cannot read the header row of {}", path.display()))?
-        .iter()
-        .map(normalise)
-        .collect();
-    if let Some(unknown) = headers.iter().find(|h| !COLUMNS.contains(&h.as_str())) {
-        return Err(ClientError::Input(format!(
-            "{}: unknown column `{unknown}`; known columns: {}",
-            path.display(),
-            COLUMNS.join(", ")
-        ))
-        .into());
-    }
-    for required in ["email", "first_name", "last_name"] {
-        if !headers.iter().any(|h| h == required) {
-            return Err(ClientError::Input(format!(
-                "{}: the header row has no `{required}` column",
-                path.display()
-            ))
-            .into());
-        }
-    }
-    let (mut rows, mut refused) = (Vec::new(), Vec::new());
-    for record in reader.records() {
-        let record = match record {
-            Ok(record) => record,
-            Err(error) => {
-                refused.push(Refusal {
-                    line: error.position().map(|p| p.line()).unwrap_or(0),
-                    email: String::new(),
-                    code: "INVALID_ARGUMENT".into(),
-                    reason: "CSV".into(),
-                    message: format!("unreadable CSV row: {error}"),
-                    violations: Vec::new(),
-                });
-                continue;
-            }
-        };
-        let line = record.position().map(|p| p.line()).unwrap_or(0);
-        if record.len() != headers.len() {
-            refused.push(Refusal {
-                line,
-                email: String::new(),
-                code: "INVALID_ARGUMENT".into(),
-                reason: "CSV".into(),
-                message: format!(
-                    "the row has {} fields but the header has {}",
-                    record.len(),
-                    headers.len()
-                ),
-                violations: Vec::new(),
-            });
-            continue;
-        }
-        let mut registration = pb::Registration::default();
-        for (column, value) in headers.iter().zip(record.iter()) {
-            set(&mut registration, column, value.to_string());
-        }
-        rows.push((line, registration));
-    }
-    Ok((rows, refused))
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    Ok(read_csv(
+        std::io::BufReader::new(file),
+        &path.display().to_string(),
+    )?)
 }
 
 fn write_report(path: &Path, refused: &mut [Refusal]) -> Result<()> {
@@ -351,31 +203,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reads_rows_with_line_numbers_and_refuses_short_rows() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("in.csv");
-        std::fs::write(
-            &path,
-            "Email,First Name,Last Name,Company,std1\n\
-             a@example.com,Ann,Lee,Acme,x\n\
-             b@example.com,Bob\n\
-             c@example.com,Cy,Ng,,\n",
-        )
-        .expect("write");
-        let (rows, refused) = read(&path).expect("read");
-        assert_eq!(rows.len(), 2);
-        assert_eq!(rows[0].0, 2);
-        assert_eq!(rows[0].1.first_name, "Ann");
-        assert_eq!(
-            rows[0].1.standard_fields.get("std1").map(String::as_str),
-            Some("x")
-        );
-        assert_eq!(rows[1].0, 4);
-        assert_eq!(refused.len(), 1);
-        assert_eq!(refused[0].line, 3);
-    }
-
-    #[test]
     fn batch_field_paths_lose_their_request_index() {
         assert_eq!(
             item_field("requests[5].registration.email"),
@@ -385,11 +212,14 @@ mod tests {
     }
 
     #[test]
-    fn unknown_columns_are_named() {
+    fn unknown_columns_are_named_with_the_file() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("in.csv");
         std::fs::write(&path, "email,first_name,last_name,shoe_size\n").expect("write");
-        let error = read(&path).err().expect("refused").to_string();
-        assert!(error.contains("shoe_size"), "{error}");
+        let error = read(&path).expect_err("refused").to_string();
+        assert!(
+            error.contains("shoe_size") && error.contains("in.csv"),
+            "{error}"
+        );
     }
 }

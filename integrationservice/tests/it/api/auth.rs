@@ -479,3 +479,42 @@ async fn jwks_can_come_from_a_url() {
     );
     h.stop().await;
 }
+
+#[tokio::test]
+async fn a_watch_stream_ends_when_its_bearer_token_expires() {
+    let h = Harness::start().await;
+    let lifetime = 3;
+    let mut claims = Harness::claims("crm-a");
+    claims["exp"] = serde_json::json!(now() + lifetime);
+    let token = h.token(claims);
+    let mut metrics = MetricsServiceClient::new(with_token(h.anonymous().await, &token));
+    let opened = std::time::Instant::now();
+    let mut stream = metrics
+        .watch_changes(WatchChangesRequest {
+            parent: "tenants/tenant-a".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("the token is valid when the watch opens")
+        .into_inner();
+    // Heartbeats come every 30 s, so nothing but the expiry ends the stream this early.
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(lifetime + 10), async {
+        loop {
+            match stream.message().await {
+                Ok(Some(_)) => continue,
+                Ok(None) => return None,
+                Err(status) => return Some(status),
+            }
+        }
+    })
+    .await
+    .expect("the stream ended within 10 s of the token's expiry")
+    .expect("the stream ended with a status, not a clean close");
+    assert_eq!(ended.code(), Code::Unauthenticated, "{ended:?}");
+    assert!(
+        opened.elapsed() >= std::time::Duration::from_secs(lifetime - 1),
+        "ended before the token expired: {:?}",
+        opened.elapsed()
+    );
+    h.stop().await;
+}

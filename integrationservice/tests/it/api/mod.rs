@@ -7,4 +7,5 @@ pub mod harness;
 mod lifecycle;
 mod on24_fidelity;
 mod promises;
+mod transport;
 mod validation;

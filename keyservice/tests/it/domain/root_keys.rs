@@ -160,7 +160,8 @@ fn pkcs11_child() {
 }
 
 /// The `env:` provider, in a child process so the variable is set before anything runs
-/// (setting variables inside a multi-threaded test is unsound).
+/// (setting variables inside a multi-threaded test is unsound) and sits in the start-up
+/// environment that `/proc/<pid>/environ` shows, from which it must be erased once read.
 #[test]
 fn env_root_key_from_variable() {
     let output = std::process::Command::new(std::env::current_exe().expect("test binary"))
@@ -193,7 +194,27 @@ fn env_root_child() {
     if std::env::var_os("KEYSERVICE_TEST_ENV_ROOT").is_none() {
         return;
     }
+    let environ = || std::fs::read("/proc/self/environ").expect("/proc/self/environ");
+    let value = b"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    let shows =
+        |haystack: &[u8], needle: &[u8]| haystack.windows(needle.len()).any(|w| w == needle);
+    assert!(
+        shows(&environ(), value),
+        "control: the kernel shows the start environment"
+    );
     let root = rootkey::open("env:KEYSERVICE_TEST_ENV_ROOT").expect("opens");
+    // Read once, then gone: from the process's variables and from /proc/<pid>/environ.
+    assert!(std::env::var_os("KEYSERVICE_TEST_ENV_ROOT").is_none());
+    let after = environ();
+    assert!(
+        !shows(&after, value),
+        "the root key is still in /proc/self/environ"
+    );
+    assert!(!shows(&after, b"KEYSERVICE_TEST_ENV_ROOT"));
+    assert!(
+        shows(&after, b"KEYSERVICE_TEST_ENV_SHORT="),
+        "other variables are kept"
+    );
     let sealed = root.seal(b"aad", b"kek").expect("seals");
     // The same variable gives the same key (bytes 0..32, as in the vector file).
     let same = SoftwareRootKey::new(Zeroizing::new(std::array::from_fn(|i| i as u8)), "same");

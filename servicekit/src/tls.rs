@@ -1,6 +1,11 @@
-//! The accept loop of the mTLS port: accepts TCP connections, runs each TLS handshake in its
-//! own task with a deadline (so a slow client cannot stall others), and yields only the
-//! connections whose handshake succeeded — i.e. whose client certificate rustls verified.
+//! The accept loop of both services' TLS ports: accepts TCP connections, runs each TLS
+//! handshake in its own task with a deadline (so a slow client cannot stall others), and yields
+//! only the connections whose handshake succeeded (protocol version and, where required, client
+//! certificate verified by rustls).
+//!
+//! The services run their own accept loop instead of tonic's `ServerTlsConfig` because tonic
+//! offers no way to restrict protocol versions; the streams handed to `serve_with_incoming` are
+//! `tokio_rustls::server::TlsStream<TcpStream>`, so `Request::peer_certs()` still works.
 
 use std::{io, sync::Arc, time::Duration};
 
