@@ -375,14 +375,15 @@ impl RegistrationService for RegistrationApi {
             .state
             .resolve(&request, "parent", &req.parent, names::parse_tenant)?;
         let email = Email::parse(&req.email).map_err(|e| validate::invalid("email", e))?;
-        let count = self
+        let done = self
             .state
             .engine
             .registrations()
-            .forget(&tenant.tenant, &email)
+            .forget(&tenant.tenant, &email, req.forget_at_on24_if_unknown)
             .await?;
         Ok(Response::new(ForgetPersonResponse {
-            forgotten_registration_count: count as i64,
+            forgotten_registration_count: i64::try_from(done.registrations).unwrap_or(i64::MAX),
+            on24_erasure_queued: done.provider_erasure_queued,
         }))
     }
 }

@@ -131,7 +131,8 @@ pub struct RegistrationRow {
     pub tenant: String,
     pub id: String,
     pub webinar_id: String,
-    pub email: String,
+    /// Normalised address; NULL once the person was forgotten.
+    pub email: Option<String>,
     pub first_name: String,
     pub last_name: String,
     pub company: Option<String>,

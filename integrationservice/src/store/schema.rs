@@ -59,7 +59,7 @@ diesel::table! {
         tenant -> Text,
         id -> Text,
         webinar_id -> Text,
-        email -> Text,
+        email -> Nullable<Text>,
         first_name -> Text,
         last_name -> Text,
         company -> Nullable<Text>,

@@ -186,6 +186,11 @@ fn stop(conn: &mut DbConnection, job: &JobRow, owner: &str, reason: &str) -> Res
         // The lease was lost (the tenant was paused, or another replica took over).
         return Ok(());
     }
+    if job.kind == JobKind::Forget.as_str() {
+        // The provider refused the erasure for good: the addresses go, the ids stay.
+        let kept = crate::workers::jobs::without_addresses(job.payload.as_deref());
+        outbox::set_payload(conn, job.id, kept.as_deref())?;
+    }
     if job.kind == JobKind::CreateEvent.as_str()
         && let Some(webinar) = job.webinar()
     {

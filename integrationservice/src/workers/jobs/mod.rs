@@ -62,6 +62,13 @@ impl Job {
     }
 }
 
+/// A forget job's payload without its addresses (kept for inspection once the job ended).
+pub(crate) fn without_addresses(payload: Option<&str>) -> Option<String> {
+    let mut p: ForgetPayload = serde_json::from_str(payload?).ok()?;
+    p.emails.clear();
+    serde_json::to_string(&p).ok()
+}
+
 /// What every handler runs with.
 #[derive(Clone, Copy)]
 struct Call<'a> {
@@ -84,7 +91,7 @@ fn finish<E>(
 /// The registration's fields as the provider takes them.
 fn registrant(row: &RegistrationRow) -> RegistrantSpec {
     RegistrantSpec {
-        email: row.email.clone(),
+        email: row.email.clone().unwrap_or_default(),
         first_name: row.first_name.clone(),
         last_name: row.last_name.clone(),
         company: row.company.clone(),
