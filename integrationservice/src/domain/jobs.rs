@@ -15,6 +15,9 @@ pub struct ForgetPayload {
     /// (a delivery already running) has finished, so the provider hears the forget last.
     #[serde(default)]
     pub registration_ids: Vec<String>,
+    /// The erasure request this job ends (DONE or FAILED).
+    #[serde(default)]
+    pub erasure_request_id: Option<String>,
 }
 
 impl std::fmt::Debug for ForgetPayload {

@@ -3,6 +3,7 @@
 //! rows, its outbox jobs and its change-feed entries in one transaction, then wakes the
 //! workers and the change watchers in this process (other replicas poll).
 
+pub mod erasure_requests;
 pub mod error;
 pub mod jobs;
 pub mod metrics;
@@ -18,7 +19,7 @@ use std::sync::Arc;
 
 use tokio::sync::{Notify, watch};
 
-pub use crate::ids::{RegistrationId, TenantId, WebinarId};
+pub use crate::ids::{ErasureRequestId, RegistrationId, TenantId, WebinarId};
 pub use error::{Error, Invalid};
 pub use paging::PageSize;
 pub use registrant::{Email, PersonName, RegistrantField, RegistrantFields, organisation_text};
@@ -124,6 +125,11 @@ impl Engine {
     /// Registration service.
     pub fn registrations(&self) -> registrations::Registrations<'_> {
         registrations::Registrations { engine: self }
+    }
+
+    /// Erasure requests (the records of `ForgetPerson` calls).
+    pub fn erasure_requests(&self) -> erasure_requests::ErasureRequests<'_> {
+        erasure_requests::ErasureRequests { engine: self }
     }
 
     /// Metrics and change-feed service.

@@ -20,6 +20,7 @@ macro_rules! insert_batch {
 }
 
 pub mod changes;
+pub mod erasure_requests;
 pub mod job_inputs;
 pub mod metrics;
 pub mod models;

@@ -244,3 +244,21 @@ pub struct NewChange {
     pub registration_id: Option<String>,
     pub created_at: i64,
 }
+
+/// A forget request as stored (`erasure_requests`): counts, state and times, no email.
+#[derive(Clone, Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = super::schema::erasure_requests)]
+pub struct ErasureRequestRow {
+    pub tenant: String,
+    pub id: String,
+    /// `ErasureState`'s stored name.
+    pub state: String,
+    pub failure_reason: Option<String>,
+    pub registration_count: i64,
+    pub metrics_count: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+    /// When the erasure ended (DONE or FAILED at the provider, or locally when nothing was
+    /// sent there).
+    pub completed_at: Option<i64>,
+}

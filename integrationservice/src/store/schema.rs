@@ -145,6 +145,21 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// One row per forget request (`store::erasure_requests`); never the person's email.
+    erasure_requests (tenant, id) {
+        tenant -> Text,
+        id -> Text,
+        state -> Text,
+        failure_reason -> Nullable<Text>,
+        registration_count -> BigInt,
+        metrics_count -> BigInt,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+        completed_at -> Nullable<BigInt>,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     provider_configs,
     webinars,

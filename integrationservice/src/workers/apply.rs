@@ -22,10 +22,13 @@ use crate::domain::providers::{is_blocked, pause_tenant, status_of};
 use crate::domain::{
     ChangeKind, CredentialStatus, Engine, Error, RegistrationStatus as S, jobs::JobKind,
 };
-use crate::ids::{RegistrationId, TenantId, WebinarId};
+use crate::ids::{ErasureRequestId, RegistrationId, TenantId, WebinarId};
 use crate::provider::ProviderError;
 use crate::store::models::JobRow;
-use crate::store::{DbConnection, changes, now_ms, outbox, providers, registrations, webinars};
+use crate::store::status::ErasureState;
+use crate::store::{
+    DbConnection, changes, erasure_requests, now_ms, outbox, providers, registrations, webinars,
+};
 
 /// Appends one REGISTRATION entry to the change feed, in the caller's transaction.
 fn registration_changed(
@@ -173,6 +176,17 @@ fn write_effect(
                 )],
             )?;
         }
+        Effect::Erased { erasure_request_id } => {
+            if let Some(id) = erasure_request_id {
+                erasure_requests::finish(
+                    conn,
+                    &TenantId::from_stored(&job.tenant),
+                    &ErasureRequestId::from_stored(&id),
+                    ErasureState::Done,
+                    None,
+                )?;
+            }
+        }
         Effect::MetricsSynced { webinar_id, at } => {
             crate::domain::metrics::finish_sync(conn, &tenant, &webinar_id, at)?;
         }
@@ -190,6 +204,15 @@ fn stop(conn: &mut DbConnection, job: &JobRow, owner: &str, reason: &str) -> Res
         // The provider refused the erasure for good: the addresses go, the ids stay.
         let kept = crate::workers::jobs::without_addresses(job.payload.as_deref());
         outbox::set_payload(conn, job.id, kept.as_deref())?;
+        if let Some(id) = crate::workers::jobs::erasure_request_of(job.payload.as_deref()) {
+            erasure_requests::finish(
+                conn,
+                &TenantId::from_stored(&job.tenant),
+                &ErasureRequestId::from_stored(&id),
+                ErasureState::Failed,
+                Some(reason),
+            )?;
+        }
     }
     if job.kind == JobKind::CreateEvent.as_str()
         && let Some(webinar) = job.webinar()

@@ -9,19 +9,24 @@
 
 use super::Registrations;
 use super::enqueue::feed;
+use crate::domain::erasure_requests::{ErasureRequest, ErasureState, view};
 use crate::domain::jobs::{self, JobKind};
 use crate::domain::{Email, Error, RegistrationStatus as S, providers as provider_rules};
-use crate::ids::{RegistrationId, TenantId};
-use crate::store::models::RegistrationRow;
-use crate::store::{DbConnection, changes, metrics, now_ms, outbox, providers, registrations};
+use crate::ids::{ErasureRequestId, RegistrationId, TenantId};
+use crate::store::models::{ErasureRequestRow, RegistrationRow};
+use crate::store::{
+    DbConnection, changes, erasure_requests, metrics, now_ms, outbox, providers, registrations,
+};
 
 /// What a forget did.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Forgotten {
     /// Registrations erased locally (now FORGOTTEN).
     pub registrations: usize,
     /// Whether an erasure at the provider was queued.
     pub provider_erasure_queued: bool,
+    /// The request's record.
+    pub request: ErasureRequest,
 }
 
 /// Empties a registration: every personal field, the email and the ON24 link go; the id,
@@ -99,12 +104,31 @@ fn forget_in_transaction(
         registrations::save(conn, &row)?;
         feed_rows.push(feed(&row));
     }
-    metrics::delete_email(conn, tenant, &email)?;
+    let metrics_deleted = metrics::delete_email(conn, tenant, &email)?;
     let queue = !ids.is_empty() || at_provider_if_unmatched;
+    let request = ErasureRequestRow {
+        tenant: tenant.to_string(),
+        id: ErasureRequestId::generate().to_string(),
+        state: if queue {
+            ErasureState::ProviderPending
+        } else {
+            ErasureState::LocalDone
+        }
+        .as_str()
+        .into(),
+        failure_reason: None,
+        registration_count: i64::try_from(ids.len()).unwrap_or(i64::MAX),
+        metrics_count: i64::try_from(metrics_deleted).unwrap_or(i64::MAX),
+        created_at: now,
+        updated_at: now,
+        completed_at: (!queue).then_some(now),
+    };
+    erasure_requests::insert(conn, &request)?;
     if queue {
         let payload = serde_json::to_string(&jobs::ForgetPayload {
             emails: vec![email],
             registration_ids: ids.iter().map(ToString::to_string).collect(),
+            erasure_request_id: Some(request.id.clone()),
         })
         .map_err(|_| Error::Internal)?;
         let mut job = outbox::new_job(tenant, JobKind::Forget, None, None, Some(payload));
@@ -117,5 +141,6 @@ fn forget_in_transaction(
     Ok(Forgotten {
         registrations: ids.len(),
         provider_erasure_queued: queue,
+        request: view(&request),
     })
 }

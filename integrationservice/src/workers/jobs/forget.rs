@@ -38,5 +38,6 @@ pub(super) async fn run(call: Call<'_>, payload: &ForgetPayload) -> Result<Outco
         .provider()
         .forget(call.creds, &payload.emails)
         .await;
-    Ok(finish(result, |()| Effect::Nothing))
+    let erasure_request_id = payload.erasure_request_id.clone();
+    Ok(finish(result, |()| Effect::Erased { erasure_request_id }))
 }

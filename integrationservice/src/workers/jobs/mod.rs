@@ -69,6 +69,12 @@ pub(crate) fn without_addresses(payload: Option<&str>) -> Option<String> {
     serde_json::to_string(&p).ok()
 }
 
+/// The erasure request a forget job's payload ends, if any.
+pub(crate) fn erasure_request_of(payload: Option<&str>) -> Option<String> {
+    let p: ForgetPayload = serde_json::from_str(payload?).ok()?;
+    p.erasure_request_id
+}
+
 /// What every handler runs with.
 #[derive(Clone, Copy)]
 struct Call<'a> {

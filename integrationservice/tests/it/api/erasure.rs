@@ -3,7 +3,9 @@
 //! works with the credentials deleted (local erasure at once, the ON24 part PAUSED until they
 //! return), leaves the registrations empty and unlinked and the metrics gone, treats ON24's
 //! "not found" as done, queues nothing for an unknown email unless asked, and reaches ON24
-//! only after a delivery that was running when the person was forgotten.
+//! only after a delivery that was running when the person was forgotten. Each call is an
+//! erasure request (Get, List) that ends DONE, LOCAL_DONE or FAILED; a refused one leaves the
+//! address in no row of any table.
 
 use prost_types::Timestamp;
 use proto::webinar::v1::{
@@ -200,6 +202,102 @@ async fn on24_forgets(sim: &on24sim::SimHandle) -> Vec<(u64, u16)> {
         .collect()
 }
 
+/// Every row of every table of the service's database as text (binary columns as hex), with
+/// its table's name.
+async fn every_row(store: &Store) -> Vec<(String, String)> {
+    store
+        .run(|conn| {
+            use diesel::prelude::*;
+            use diesel::sql_types::Text;
+            use integrationservice::store::DbConnection;
+            #[derive(QueryableByName)]
+            struct Name {
+                #[diesel(sql_type = Text)]
+                name: String,
+            }
+            #[derive(QueryableByName)]
+            struct Row {
+                #[diesel(sql_type = Text)]
+                row: String,
+            }
+            let mut out = Vec::new();
+            match conn {
+                DbConnection::Pg(pg) => {
+                    let tables: Vec<Name> = diesel::sql_query(
+                        "SELECT table_name::text AS name FROM information_schema.tables \
+                         WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'",
+                    )
+                    .load(pg)?;
+                    for t in tables {
+                        let rows: Vec<Row> = diesel::sql_query(format!(
+                            "SELECT CAST(t AS text) AS row FROM \"{}\" t",
+                            t.name
+                        ))
+                        .load(pg)?;
+                        out.extend(rows.into_iter().map(|r| (t.name.clone(), r.row)));
+                    }
+                }
+                DbConnection::Sqlite(lite) => {
+                    let tables: Vec<Name> =
+                        diesel::sql_query("SELECT name FROM sqlite_master WHERE type = 'table'")
+                            .load(lite)?;
+                    for t in tables {
+                        let columns: Vec<Name> = diesel::sql_query(format!(
+                            "SELECT name FROM pragma_table_info('{}')",
+                            t.name
+                        ))
+                        .load(lite)?;
+                        let row = columns
+                            .iter()
+                            .map(|c| {
+                                format!(
+                                    "COALESCE(CASE WHEN typeof(\"{0}\") = 'blob' THEN hex(\"{0}\") \
+                                     ELSE CAST(\"{0}\" AS TEXT) END, '')",
+                                    c.name
+                                )
+                            })
+                            .collect::<Vec<_>>()
+                            .join(" || '|' || ");
+                        let rows: Vec<Row> =
+                            diesel::sql_query(format!("SELECT {row} AS row FROM \"{}\"", t.name))
+                                .load(lite)?;
+                        out.extend(rows.into_iter().map(|r| (t.name.clone(), r.row)));
+                    }
+                }
+            }
+            Ok::<_, StoreError>(out)
+        })
+        .await
+        .expect("every row")
+}
+
+async fn erasure_request(c: &mut Clients, name: &str) -> ErasureRequest {
+    c.regs
+        .get_erasure_request(GetErasureRequestRequest { name: name.into() })
+        .await
+        .expect("get erasure request")
+        .into_inner()
+        .erasure_request
+        .expect("erasure request")
+}
+
+async fn erasure_state(c: &mut Clients, name: &str, state: ErasureState) -> ErasureRequest {
+    eventually("the erasure request's state", || {
+        let mut regs = c.regs.clone();
+        let name = name.to_owned();
+        async move {
+            let r = regs
+                .get_erasure_request(GetErasureRequestRequest { name })
+                .await
+                .ok()?
+                .into_inner()
+                .erasure_request?;
+            (r.state == state as i32).then_some(r)
+        }
+    })
+    .await
+}
+
 fn assert_empty(r: &Registration) {
     assert_eq!(r.status, RegistrationStatus::Forgotten as i32, "{r:?}");
     assert!(
@@ -266,6 +364,22 @@ async fn forget_without_credentials(database_url: String) {
     let done = c.forget(gone, false).await;
     assert_eq!(done.forgotten_registration_count, 2);
     assert!(done.on24_erasure_queued);
+    let request = done.erasure_request.expect("erasure request");
+    assert!(
+        request
+            .name
+            .starts_with("tenants/tenant-a/erasureRequests/")
+    );
+    assert_eq!(request.state, ErasureState::ProviderPending as i32);
+    assert_eq!(
+        (
+            request.forgotten_registration_count,
+            request.deleted_attendee_metrics_count
+        ),
+        (2, 1)
+    );
+    assert!(request.complete_time.is_none());
+    assert_eq!(erasure_request(&mut c, &request.name).await, request);
     // Erased here at once: empty, unlinked tombstones, and no metrics.
     assert_empty(&c.get(&in_a.name).await);
     assert_empty(&c.get(&in_b.name).await);
@@ -289,6 +403,8 @@ async fn forget_without_credentials(database_url: String) {
         forget_jobs(&store).await.is_empty().then_some(())
     })
     .await;
+    let ended = erasure_state(&mut c, &request.name, ErasureState::Done).await;
+    assert!(ended.complete_time.is_some() && ended.failure_reason.is_empty());
 
     // Forgetting again matches nothing here and queues nothing.
     let again = c.forget(gone, false).await;
@@ -296,6 +412,9 @@ async fn forget_without_credentials(database_url: String) {
     assert!(!again.on24_erasure_queued);
     let unknown = c.forget("never.here@example.com", false).await;
     assert!(!unknown.on24_erasure_queued);
+    let local = unknown.erasure_request.expect("erasure request");
+    assert_eq!(local.state, ErasureState::LocalDone as i32);
+    assert!(local.complete_time.is_some());
     assert!(forget_jobs(&store).await.is_empty());
     // Asked to forget at ON24 anyway: ON24 has no such person (404), which counts as done.
     let anyway = c.forget("never.here@example.com", true).await;
@@ -311,6 +430,31 @@ async fn forget_without_credentials(database_url: String) {
         forget_jobs(&store).await.is_empty().then_some(())
     })
     .await;
+    let anyway = anyway.erasure_request.expect("erasure request");
+    erasure_state(&mut c, &anyway.name, ErasureState::Done).await;
+    // Every request of the tenant, oldest first, one per page.
+    let mut names = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = c
+            .regs
+            .list_erasure_requests(ListErasureRequestsRequest {
+                parent: TENANT.into(),
+                page_size: 1,
+                page_token: token,
+            })
+            .await
+            .expect("list erasure requests")
+            .into_inner();
+        names.extend(page.erasure_requests.into_iter().map(|r| r.name));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    assert_eq!(names.len(), 4, "{names:?}");
+    assert_eq!(names[0], request.name);
+    assert_eq!(names[3], anyway.name);
 
     // The tombstones do not hold the address: registering the person again is a new
     // registration, delivered again.
@@ -387,3 +531,43 @@ api_both_backends!(
     forget_waits_for_the_running_delivery,
     forget_after_running_delivery
 );
+
+async fn refused_erasure(database_url: String) {
+    let stack = FullStack::start(database_url.clone(), |_| {}).await;
+    let store = Store::connect(&database_url, 2).expect("store");
+    let mut c = Clients::new(&stack).await;
+    c.put_credentials(&stack).await;
+    let w = c.active_webinar("erasure-refused", 24 * 60).await;
+    let r = c.register(&w.name, "refused@example.com").await;
+    c.delivered(&r.name).await;
+    // ON24 refuses every forget for good (400).
+    stack
+        .sim
+        .control()
+        .set_faults(&on24sim::FaultConfig {
+            error_rate: 1.0,
+            error_status: 400,
+            only_path_suffix: Some("/forget".into()),
+            ..on24sim::FaultConfig::default()
+        })
+        .await
+        .expect("faults");
+    let done = c.forget("refused@example.com", false).await;
+    let request = done.erasure_request.expect("erasure request");
+    let failed = erasure_state(&mut c, &request.name, ErasureState::Failed).await;
+    assert!(!failed.failure_reason.is_empty() && failed.complete_time.is_some());
+    assert!(!failed.failure_reason.contains('@'), "{failed:?}");
+    // The failed job stays for inspection, without the address.
+    let jobs = forget_jobs(&store).await;
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    assert_eq!(jobs[0].0, "FAILED");
+    // No address anywhere: every row of every table.
+    let rows = every_row(&store).await;
+    assert!(rows.iter().any(|(t, _)| t == "erasure_requests"));
+    let leaks: Vec<_> = rows.iter().filter(|(_, row)| row.contains('@')).collect();
+    assert!(leaks.is_empty(), "{leaks:?}");
+    stack.sim.control().clear_faults().await.expect("faults");
+    stack.stop().await;
+}
+
+api_both_backends!(refused_erasure_fails_without_the_address, refused_erasure);
