@@ -97,6 +97,9 @@ string_enum!(
         Webinar = "WEBINAR",
         /// The tenant's credentials changed.
         Credentials = "CREDENTIALS",
+        /// An erasure request was made or ended (its id is in the entry's registration id
+        /// column: both are UUIDs, and an erasure request belongs to no registration).
+        ErasureRequest = "ERASURE_REQUEST",
     }
 );
 

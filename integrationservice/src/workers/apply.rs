@@ -105,6 +105,24 @@ fn delivered(
     )
 }
 
+/// Ends a forget job's erasure request (DONE or FAILED) with its feed entry.
+fn erasure_ended(
+    conn: &mut DbConnection,
+    job: &JobRow,
+    id: &str,
+    state: ErasureState,
+    reason: Option<&str>,
+) -> QueryResult<()> {
+    let (tenant, id) = (
+        TenantId::from_stored(&job.tenant),
+        ErasureRequestId::from_stored(id),
+    );
+    if erasure_requests::finish(conn, &tenant, &id, state, reason)? {
+        changes::append(conn, &[changes::erasure_request_change(&tenant, &id)])?;
+    }
+    Ok(())
+}
+
 fn write_effect(
     conn: &mut DbConnection,
     cfg: &WorkerConfig,
@@ -178,13 +196,7 @@ fn write_effect(
         }
         Effect::Erased { erasure_request_id } => {
             if let Some(id) = erasure_request_id {
-                erasure_requests::finish(
-                    conn,
-                    &TenantId::from_stored(&job.tenant),
-                    &ErasureRequestId::from_stored(&id),
-                    ErasureState::Done,
-                    None,
-                )?;
+                erasure_ended(conn, job, &id, ErasureState::Done, None)?;
             }
         }
         Effect::MetricsSynced { webinar_id, at } => {
@@ -205,13 +217,7 @@ fn stop(conn: &mut DbConnection, job: &JobRow, owner: &str, reason: &str) -> Res
         let kept = crate::workers::jobs::without_addresses(job.payload.as_deref());
         outbox::set_payload(conn, job.id, kept.as_deref())?;
         if let Some(id) = crate::workers::jobs::erasure_request_of(job.payload.as_deref()) {
-            erasure_requests::finish(
-                conn,
-                &TenantId::from_stored(&job.tenant),
-                &ErasureRequestId::from_stored(&id),
-                ErasureState::Failed,
-                Some(reason),
-            )?;
+            erasure_ended(conn, job, &id, ErasureState::Failed, Some(reason))?;
         }
     }
     if job.kind == JobKind::CreateEvent.as_str()

@@ -80,9 +80,7 @@ impl Registrations<'_> {
         if done.provider_erasure_queued {
             self.engine.signals.jobs_added();
         }
-        if done.registrations > 0 {
-            self.engine.signals.changes_added();
-        }
+        self.engine.signals.changes_added();
         Ok(done)
     }
 }
@@ -137,6 +135,10 @@ fn forget_in_transaction(
         }
         outbox::enqueue(conn, &[job])?;
     }
+    feed_rows.push(changes::erasure_request_change(
+        tenant,
+        &ErasureRequestId::from_stored(&request.id),
+    ));
     changes::append(conn, &feed_rows)?;
     Ok(Forgotten {
         registrations: ids.len(),

@@ -455,6 +455,27 @@ async fn forget_without_credentials(database_url: String) {
     assert_eq!(names.len(), 4, "{names:?}");
     assert_eq!(names[0], request.name);
     assert_eq!(names[3], anyway.name);
+    // The change feed tells the CRM when a request is made and when it ends, with its state.
+    let feed = c
+        .metrics
+        .list_changes(ListChangesRequest {
+            parent: TENANT.into(),
+            page_size: 1000,
+            ..Default::default()
+        })
+        .await
+        .expect("changes")
+        .into_inner()
+        .changes;
+    let of_request: Vec<_> = feed
+        .iter()
+        .filter(|ch| ch.r#type == ChangeType::ErasureRequest as i32 && ch.resource == request.name)
+        .collect();
+    assert_eq!(of_request.len(), 2, "made and ended: {of_request:?}");
+    let Some(change::Snapshot::ErasureRequest(snapshot)) = &of_request[1].snapshot else {
+        panic!("no snapshot: {:?}", of_request[1]);
+    };
+    assert_eq!(snapshot.state, ErasureState::Done as i32);
 
     // The tombstones do not hold the address: registering the person again is a new
     // registration, delivered again.
