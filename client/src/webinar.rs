@@ -395,6 +395,7 @@ impl WebinarApi {
             pb::ForgetPersonRequest {
                 parent: names::tenant(&self.tenant),
                 email: email.to_string(),
+                ..Default::default()
             }
         )?;
         Ok(response.forgotten_registration_count)

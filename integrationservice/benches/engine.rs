@@ -64,7 +64,7 @@ async fn main() {
             tenant: "baseline".into(),
             id: uuid::Uuid::now_v7().to_string(),
             webinar_id: webinar.to_string(),
-            email: format!("raw{n}@example.com"),
+            email: Some(format!("raw{n}@example.com")),
             first_name: "F".into(),
             last_name: "L".into(),
             company: None,

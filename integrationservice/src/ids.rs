@@ -190,6 +190,12 @@ uuid_id!(
     "registration"
 );
 
+uuid_id!(
+    /// An erasure request's id (one per `ForgetPerson` call), assigned by this service.
+    ErasureRequestId,
+    "erasure request"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

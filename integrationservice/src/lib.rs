@@ -56,5 +56,5 @@ pub mod testing {
         recorder::{BatchedSuccess, Recorder},
         rewrap::rewrap_all,
     };
-    pub use servicekit::db::StoreError;
+    pub use servicekit::db::{DbConnection, StoreError};
 }

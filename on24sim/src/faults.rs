@@ -21,7 +21,8 @@ pub struct FaultConfig {
     pub jitter_ms: u64,
     /// Share of calls answered with `error_status` and a JSON message.
     pub error_rate: f64,
-    /// Status of injected errors (500 by default; 502/503/504 are also useful).
+    /// Status of injected errors (500 by default; 502/503/504 are also useful; a 4xx is a
+    /// permanent refusal).
     pub error_status: u16,
     /// Message of injected errors (`Internal Server Error` by default): tests put a canary
     /// here to check that an upstream's answer text never reaches their callers.
@@ -88,7 +89,8 @@ impl FaultConfig {
                 .is_none_or(|s| path.trim_end_matches('/').ends_with(s))
     }
 
-    /// Rejects rates outside `0..=1` and non-5xx error statuses.
+    /// Rejects rates outside `0..=1` and error statuses outside 400..=599 (a 5xx for ON24
+    /// failing, a 4xx for ON24 refusing, e.g. a forget it will never accept).
     pub fn validate(&self) -> Result<(), String> {
         for (name, r) in [
             ("error_rate", self.error_rate),
@@ -100,8 +102,8 @@ impl FaultConfig {
                 return Err(format!("{name} must be between 0 and 1"));
             }
         }
-        if !(500..=599).contains(&self.error_status) {
-            return Err("error_status must be a 5xx status".into());
+        if !(400..=599).contains(&self.error_status) {
+            return Err("error_status must be a 4xx or 5xx status".into());
         }
         Ok(())
     }

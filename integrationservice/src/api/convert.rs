@@ -223,3 +223,27 @@ pub(crate) fn webinar_metrics(
         next_sync_time: opt_ts(m.next_metrics_at),
     }
 }
+
+/// An erasure request as the API shows it.
+pub(crate) fn erasure_request(
+    r: &crate::domain::erasure_requests::ErasureRequest,
+) -> proto::webinar::v1::ErasureRequest {
+    use crate::domain::erasure_requests::ErasureState as D;
+    use proto::webinar::v1::ErasureState as P;
+    let state = match r.state {
+        D::LocalDone => P::LocalDone,
+        D::ProviderPending => P::ProviderPending,
+        D::Done => P::Done,
+        D::Failed => P::Failed,
+    };
+    proto::webinar::v1::ErasureRequest {
+        name: super::names::erasure_request_name(&r.tenant, &r.id),
+        state: state as i32,
+        failure_reason: r.failure_reason.clone().unwrap_or_default(),
+        forgotten_registration_count: r.registrations,
+        deleted_attendee_metrics_count: r.metrics,
+        create_time: Some(ts(r.created_at)),
+        update_time: Some(ts(r.updated_at)),
+        complete_time: r.completed_at.map(ts),
+    }
+}

@@ -177,6 +177,20 @@ impl FeedRenderer {
                 names::credentials_name(tenant),
                 None,
             ),
+            domain::ChangeKind::ErasureRequest => {
+                // The entry's registration id column holds the erasure request's id.
+                let id = domain::ErasureRequestId::from(*registration.as_uuid());
+                (
+                    pb::ChangeType::ErasureRequest,
+                    names::erasure_request_name(tenant, &id),
+                    engine
+                        .erasure_requests()
+                        .get(tenant, &id)
+                        .await
+                        .ok()
+                        .map(|r| Snapshot::ErasureRequest(convert::erasure_request(&r))),
+                )
+            }
         };
         pb::Change {
             cursor: self.cursor(tenant, c.seq),

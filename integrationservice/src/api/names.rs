@@ -2,7 +2,7 @@
 //! lowercase UUID ids, valid tenant id) so an id can never smuggle a path or a wildcard into a
 //! query, and the tenant in a name is always the one authorized.
 
-use crate::domain::{RegistrationId, TenantId, WebinarId};
+use crate::domain::{ErasureRequestId, RegistrationId, TenantId, WebinarId};
 
 /// `tenants/{tenant}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +31,15 @@ pub struct RegistrationName {
     pub registration: RegistrationId,
 }
 
+/// `tenants/{tenant}/erasureRequests/{erasure_request}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ErasureRequestName {
+    /// Tenant id.
+    pub tenant: TenantId,
+    /// Erasure request id.
+    pub erasure_request: ErasureRequestId,
+}
+
 /// A parsed name that belongs to one tenant.
 pub(crate) trait Tenanted {
     /// The tenant the name belongs to.
@@ -44,6 +53,12 @@ impl Tenanted for TenantName {
 }
 
 impl Tenanted for WebinarName {
+    fn tenant(&self) -> &TenantId {
+        &self.tenant
+    }
+}
+
+impl Tenanted for ErasureRequestName {
     fn tenant(&self) -> &TenantId {
         &self.tenant
     }
@@ -133,6 +148,20 @@ pub fn parse_registration(name: &str) -> Result<RegistrationName, String> {
         webinar: webinar(s[3])?,
         registration: registration(s[5])?,
     })
+}
+
+/// Parses `tenants/{tenant}/erasureRequests/{erasure_request}`.
+pub(crate) fn parse_erasure_request(name: &str) -> Result<ErasureRequestName, String> {
+    let s = segments(name, "tenants/{tenant}/erasureRequests/{erasure_request}")?;
+    Ok(ErasureRequestName {
+        tenant: tenant(s[1])?,
+        erasure_request: ErasureRequestId::parse(s[3]).map_err(String::from)?,
+    })
+}
+
+/// `tenants/{tenant}/erasureRequests/{erasure_request}`.
+pub(crate) fn erasure_request_name(tenant: &TenantId, id: &ErasureRequestId) -> String {
+    format!("tenants/{tenant}/erasureRequests/{id}")
 }
 
 /// `tenants/{tenant}/on24Credentials`.

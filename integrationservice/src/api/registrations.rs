@@ -1,13 +1,16 @@
-//! `RegistrationService`: register one or a batch, get, list, update, cancel, forget.
+//! `RegistrationService`: register one or a batch, get, list, update, cancel, forget, and
+//! get or list erasure requests.
 
 use tonic::{Request, Response, Status};
 
 use proto::webinar::v1::{
     BatchCreateRegistrationsRequest, BatchCreateRegistrationsResponse, CancelRegistrationRequest,
     CancelRegistrationResponse, CreateRegistrationRequest, CreateRegistrationResponse,
-    ForgetPersonRequest, ForgetPersonResponse, GetRegistrationRequest, GetRegistrationResponse,
-    ListRegistrationsRequest, ListRegistrationsResponse, UpdateRegistrationRequest,
-    UpdateRegistrationResponse, registration_service_server::RegistrationService,
+    ForgetPersonRequest, ForgetPersonResponse, GetErasureRequestRequest, GetErasureRequestResponse,
+    GetRegistrationRequest, GetRegistrationResponse, ListErasureRequestsRequest,
+    ListErasureRequestsResponse, ListRegistrationsRequest, ListRegistrationsResponse,
+    UpdateRegistrationRequest, UpdateRegistrationResponse,
+    registration_service_server::RegistrationService,
 };
 
 use proto::webinar::v1::{
@@ -375,14 +378,63 @@ impl RegistrationService for RegistrationApi {
             .state
             .resolve(&request, "parent", &req.parent, names::parse_tenant)?;
         let email = Email::parse(&req.email).map_err(|e| violations::invalid("email", e))?;
-        let count = self
+        let done = self
             .state
             .engine
             .registrations()
-            .forget(&tenant.tenant, &email)
+            .forget(&tenant.tenant, &email, req.forget_at_on24_if_unknown)
             .await?;
         Ok(Response::new(ForgetPersonResponse {
-            forgotten_registration_count: count as i64,
+            forgotten_registration_count: i64::try_from(done.registrations).unwrap_or(i64::MAX),
+            on24_erasure_queued: done.provider_erasure_queued,
+            erasure_request: Some(convert::erasure_request(&done.request)),
+        }))
+    }
+
+    async fn get_erasure_request(
+        &self,
+        request: Request<GetErasureRequestRequest>,
+    ) -> Result<Response<GetErasureRequestResponse>, Status> {
+        let name = self.state.resolve(
+            &request,
+            "name",
+            &request.get_ref().name,
+            names::parse_erasure_request,
+        )?;
+        let r = self
+            .state
+            .engine
+            .erasure_requests()
+            .get(&name.tenant, &name.erasure_request)
+            .await?;
+        Ok(Response::new(GetErasureRequestResponse {
+            erasure_request: Some(convert::erasure_request(&r)),
+        }))
+    }
+
+    async fn list_erasure_requests(
+        &self,
+        request: Request<ListErasureRequestsRequest>,
+    ) -> Result<Response<ListErasureRequestsResponse>, Status> {
+        let req = request.get_ref();
+        let tenant = self
+            .state
+            .resolve(&request, "parent", &req.parent, names::parse_tenant)?;
+        let mut v = Violations::new();
+        let scope = format!("erasureRequests|{}", tenant.tenant);
+        let paging = self
+            .state
+            .paging(&mut v, &scope, req.page_size, &req.page_token);
+        let paging = v.into_value(paging)?;
+        let page = self
+            .state
+            .engine
+            .erasure_requests()
+            .list(&tenant.tenant, paging.size, &paging.token)
+            .await?;
+        Ok(Response::new(ListErasureRequestsResponse {
+            erasure_requests: page.items.iter().map(convert::erasure_request).collect(),
+            next_page_token: wrap_token(&self.state, &scope, &page.next_page_token),
         }))
     }
 }

@@ -69,7 +69,7 @@ fn registrations_by_email(
 ) -> diesel::QueryResult<HashMap<String, RegistrationRow>> {
     Ok(registrations::by_emails(conn, tenant, webinar, emails)?
         .into_iter()
-        .map(|r| (r.email.clone(), r))
+        .filter_map(|r| Some((r.email.clone()?, r)))
         .collect())
 }
 
@@ -270,7 +270,11 @@ impl Metrics<'_> {
                 let Some(reg) = registrations::get(conn, &t, &w, &r)? else {
                     return Ok(None);
                 };
-                let rows = metrics::for_emails(conn, &t, &w, std::slice::from_ref(&reg.email))?;
+                // A forgotten registration has no email and so no metrics.
+                let Some(email) = reg.email.clone() else {
+                    return Ok(None);
+                };
+                let rows = metrics::for_emails(conn, &t, &w, std::slice::from_ref(&email))?;
                 Ok(rows.first().map(|m| joined(m, &webinar, Some(&reg))))
             })
             .await

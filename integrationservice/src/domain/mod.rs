@@ -4,6 +4,7 @@
 //! workers and the change watchers in this process (other replicas poll).
 
 pub mod credentials;
+pub mod erasure_requests;
 pub mod error;
 pub mod jobs;
 pub mod metrics;
@@ -19,7 +20,7 @@ use std::sync::Arc;
 
 use tokio::sync::{Notify, watch};
 
-pub use crate::ids::{RegistrationId, TenantId, WebinarId};
+pub use crate::ids::{ErasureRequestId, RegistrationId, TenantId, WebinarId};
 pub use credentials::{AccessToken, BaseUrl, On24ClientId, Region};
 pub use error::{Error, Invalid};
 pub use paging::PageSize;
@@ -126,6 +127,11 @@ impl Engine {
     /// Registration service.
     pub fn registrations(&self) -> registrations::Registrations<'_> {
         registrations::Registrations { engine: self }
+    }
+
+    /// Erasure requests (the records of `ForgetPerson` calls).
+    pub fn erasure_requests(&self) -> erasure_requests::ErasureRequests<'_> {
+        erasure_requests::ErasureRequests { engine: self }
     }
 
     /// Metrics and change-feed service.

@@ -207,7 +207,7 @@ pub struct Registration {
     pub webinar_id: WebinarId,
     /// Server-assigned id.
     pub id: RegistrationId,
-    /// Normalised email (`forgotten:{id}` once forgotten).
+    /// Normalised email (empty once forgotten).
     pub email: String,
     /// First name.
     pub first_name: String,

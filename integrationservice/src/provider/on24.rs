@@ -427,11 +427,12 @@ impl WebinarProvider for On24Provider {
         emails: &'a [String],
     ) -> BoxFuture<'a, Result<(), ProviderError>> {
         async move {
-            self.client(c)?
-                .forget(emails, None)
-                .await
-                .map_err(map_error)?;
-            Ok(())
+            match self.client(c)?.forget(emails, None).await {
+                // "No registrant found": none of them is at ON24 (never delivered, or
+                // forgotten already), which is what a forget asks for.
+                Err(e) if e.permanent_kind() == Some(PermanentKind::NotFound) => Ok(()),
+                other => other.map(|_| ()).map_err(map_error),
+            }
         }
         .boxed()
     }

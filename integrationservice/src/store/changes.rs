@@ -143,3 +143,15 @@ pub fn change(
         created_at: super::now_ms(),
     }
 }
+
+/// A feed entry for an erasure request (made, or ended at the provider). Its id goes in the
+/// registration id column (see `ChangeKind::ErasureRequest`).
+pub fn erasure_request_change(tenant: &TenantId, id: &crate::ids::ErasureRequestId) -> NewChange {
+    NewChange {
+        tenant: tenant.to_string(),
+        kind: ChangeKind::ErasureRequest.as_str().to_owned(),
+        webinar_id: None,
+        registration_id: Some(id.to_string()),
+        created_at: super::now_ms(),
+    }
+}

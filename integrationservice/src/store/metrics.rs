@@ -188,7 +188,7 @@ pub fn registration_ids(
                 .filter(r::tenant.eq(tenant))
                 .filter(r::webinar_id.eq(webinar_id))
                 .filter(r::email.eq_any(chunk))
-                .select((r::email, r::id))
+                .select((r::email.assume_not_null(), r::id))
                 .load::<(String, String)>(conn)?
                 .into_iter()
                 .map(|(email, id)| (email, RegistrationId::from_stored(&id))),
@@ -211,7 +211,7 @@ struct EmailId {
 /// and on a table whose statistics are stale (100,000 rows written moments ago, not analysed
 /// yet) the generic plan was a sequential scan comparing every row with every element of the
 /// array: seconds per chunk. A join is at worst one hash join.
-const REGISTRATION_IDS_PG: &str = "SELECT r.email, r.id FROM unnest($3::text[]) AS e(email) \
+const REGISTRATION_IDS_PG: &str = "SELECT e.email, r.id FROM unnest($3::text[]) AS e(email) \
     JOIN registrations r ON r.tenant = $1 AND r.webinar_id = $2 AND r.email = e.email";
 const METRICS_PG: &str = "SELECT m.* FROM unnest($3::text[]) AS e(email) \
     JOIN attendee_metrics m ON m.tenant = $1 AND m.webinar_id = $2 AND m.email = e.email";

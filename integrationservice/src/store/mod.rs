@@ -20,6 +20,7 @@ macro_rules! insert_batch {
 }
 
 pub mod changes;
+pub(crate) mod erasure_requests;
 pub(crate) mod job_inputs;
 pub mod metrics;
 pub mod models;

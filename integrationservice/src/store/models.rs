@@ -178,8 +178,8 @@ pub struct RegistrationRow {
     pub id: String,
     /// The webinar registered to.
     pub webinar_id: String,
-    /// The person's email, lower case.
-    pub email: String,
+    /// The person's email, lower case; NULL once the person was forgotten.
+    pub email: Option<String>,
     /// First name (personal data).
     pub first_name: String,
     /// Last name (personal data).
@@ -411,4 +411,29 @@ pub struct NewChange {
     pub registration_id: Option<String>,
     /// When the change was appended (ms).
     pub created_at: i64,
+}
+
+/// A forget request as stored (`erasure_requests`): counts, state and times, no email.
+#[derive(Clone, Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = super::schema::erasure_requests)]
+pub struct ErasureRequestRow {
+    /// The tenant the request belongs to.
+    pub tenant: String,
+    /// The request id (UUID v7), the last segment of its resource name.
+    pub id: String,
+    /// `ErasureState`'s stored name.
+    pub state: String,
+    /// Why ON24's part failed (FAILED only); never ON24's answer text or the address.
+    pub failure_reason: Option<String>,
+    /// How many registrations were erased locally.
+    pub registration_count: i64,
+    /// How many attendee metrics rows were deleted.
+    pub metrics_count: i64,
+    /// When the request was made (ms).
+    pub created_at: i64,
+    /// When its state last changed (ms).
+    pub updated_at: i64,
+    /// When the erasure ended (DONE or FAILED at the provider, or locally when nothing was
+    /// sent there).
+    pub completed_at: Option<i64>,
 }

@@ -492,3 +492,38 @@ fn complete_batch_pg(
         .bind::<BigInt, _>(now)
         .load(pg)
 }
+
+/// Whether a job older than `job_id` of any of these registrations is still queued, leased or
+/// held (a forget runs after every earlier job of the registrations it covers).
+pub fn older_unfinished_any(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    registration_ids: &[RegistrationId],
+    job_id: i64,
+) -> QueryResult<bool> {
+    let tenant = tenant.as_str();
+    let ids: Vec<String> = registration_ids.iter().map(ToString::to_string).collect();
+    // Bounded lists per statement (SQLite's parameter limit).
+    for chunk in ids.chunks(400) {
+        let found: bool = diesel::select(diesel::dsl::exists(
+            j::outbox_jobs
+                .filter(j::tenant.eq(tenant))
+                .filter(j::registration_id.eq_any(chunk))
+                .filter(j::id.lt(job_id))
+                .filter(j::state.ne(FAILED)),
+        ))
+        .get_result(conn)?;
+        if found {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Replaces a job's payload (a forget the provider refused for good keeps no address).
+pub fn set_payload(conn: &mut DbConnection, id: i64, payload: Option<&str>) -> QueryResult<()> {
+    diesel::update(j::outbox_jobs.filter(j::id.eq(id)))
+        .set((j::payload.eq(payload), j::updated_at.eq(now_ms())))
+        .execute(conn)
+        .map(|_| ())
+}

@@ -479,7 +479,10 @@ fn insert_new_pg(
         tenant: args.tenant.as_str(),
         webinar_id: args.webinar_id.to_string(),
         ids: rows.iter().map(|r| r.id.as_str()).collect(),
-        emails: rows.iter().map(|r| r.email.as_str()).collect(),
+        emails: rows
+            .iter()
+            .map(|r| r.email.as_deref().unwrap_or_default())
+            .collect(),
         first_names: rows.iter().map(|r| r.first_name.as_str()).collect(),
         last_names: rows.iter().map(|r| r.last_name.as_str()).collect(),
         companies: rows.iter().map(|r| r.company.as_deref()).collect(),

@@ -59,7 +59,7 @@ diesel::table! {
         tenant -> Text,
         id -> Text,
         webinar_id -> Text,
-        email -> Text,
+        email -> Nullable<Text>,
         first_name -> Text,
         last_name -> Text,
         company -> Nullable<Text>,
@@ -142,6 +142,21 @@ diesel::table! {
         webinar_id -> Nullable<Text>,
         registration_id -> Nullable<Text>,
         created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// One row per forget request (`store::erasure_requests`); never the person's email.
+    erasure_requests (tenant, id) {
+        tenant -> Text,
+        id -> Text,
+        state -> Text,
+        failure_reason -> Nullable<Text>,
+        registration_count -> BigInt,
+        metrics_count -> BigInt,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+        completed_at -> Nullable<BigInt>,
     }
 }
 

@@ -41,6 +41,20 @@ string_enum!(
 );
 
 string_enum!(
+    /// Where a forget request stands.
+    ErasureState {
+        /// Erased here; nothing was to be sent to the provider (final).
+        LocalDone = "LOCAL_DONE",
+        /// Erased here; the erasure at the provider is queued or waits for credentials.
+        ProviderPending = "PROVIDER_PENDING",
+        /// Erased here and at the provider (or the provider held nothing of the person).
+        Done = "DONE",
+        /// The provider refused the erasure for good; see the failure reason.
+        Failed = "FAILED",
+    }
+);
+
+string_enum!(
     /// Health of a tenant's provider credentials.
     CredentialStatus {
         /// Never checked yet.
@@ -83,6 +97,9 @@ string_enum!(
         Webinar = "WEBINAR",
         /// The tenant's credentials changed.
         Credentials = "CREDENTIALS",
+        /// An erasure request was made or ended (its id is in the entry's registration id
+        /// column: both are UUIDs, and an erasure request belongs to no registration).
+        ErasureRequest = "ERASURE_REQUEST",
     }
 );
 

@@ -21,10 +21,13 @@ use crate::domain::providers::{is_blocked, pause_tenant, status_of};
 use crate::domain::{
     ChangeKind, CredentialStatus, Engine, Error, RegistrationStatus as S, jobs::JobKind,
 };
-use crate::ids::{RegistrationId, TenantId, WebinarId};
+use crate::ids::{ErasureRequestId, RegistrationId, TenantId, WebinarId};
 use crate::provider::ProviderError;
 use crate::store::models::JobRow;
-use crate::store::{DbConnection, changes, now_ms, outbox, providers, registrations, webinars};
+use crate::store::status::ErasureState;
+use crate::store::{
+    DbConnection, changes, erasure_requests, now_ms, outbox, providers, registrations, webinars,
+};
 
 /// Appends one REGISTRATION entry to the change feed, in the caller's transaction.
 fn registration_changed(
@@ -101,6 +104,24 @@ fn delivered(
     )
 }
 
+/// Ends a forget job's erasure request (DONE or FAILED) with its feed entry.
+fn erasure_ended(
+    conn: &mut DbConnection,
+    job: &JobRow,
+    id: &str,
+    state: ErasureState,
+    reason: Option<&str>,
+) -> QueryResult<()> {
+    let (tenant, id) = (
+        TenantId::from_stored(&job.tenant),
+        ErasureRequestId::from_stored(id),
+    );
+    if erasure_requests::finish(conn, &tenant, &id, state, reason)? {
+        changes::append(conn, &[changes::erasure_request_change(&tenant, &id)])?;
+    }
+    Ok(())
+}
+
 fn write_effect(
     conn: &mut DbConnection,
     cfg: &WorkerConfig,
@@ -172,6 +193,11 @@ fn write_effect(
                 )],
             )?;
         }
+        Effect::Erased { erasure_request_id } => {
+            if let Some(id) = erasure_request_id {
+                erasure_ended(conn, job, &id, ErasureState::Done, None)?;
+            }
+        }
         Effect::MetricsSynced { webinar_id, at } => {
             crate::domain::metrics::finish_sync(conn, &tenant, &webinar_id, at)?;
         }
@@ -184,6 +210,14 @@ fn stop(conn: &mut DbConnection, job: &JobRow, owner: &str, reason: &str) -> Res
     if !outbox::fail(conn, job.id, owner, reason)? {
         // The lease was lost (the tenant was paused, or another replica took over).
         return Ok(());
+    }
+    if job.kind == JobKind::Forget.as_str() {
+        // The provider refused the erasure for good: the addresses go, the ids stay.
+        let kept = crate::workers::jobs::without_addresses(job.payload.as_deref());
+        outbox::set_payload(conn, job.id, kept.as_deref())?;
+        if let Some(id) = crate::workers::jobs::erasure_request_of(job.payload.as_deref()) {
+            erasure_ended(conn, job, &id, ErasureState::Failed, Some(reason))?;
+        }
     }
     if job.kind == JobKind::CreateEvent.as_str()
         && let Some(webinar) = job.webinar()

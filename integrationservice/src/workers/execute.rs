@@ -65,6 +65,11 @@ pub enum Effect {
         webinar_id: WebinarId,
         info: EventInfo,
     },
+    /// The provider erased the people of a forget job: its erasure request is DONE.
+    Erased {
+        /// The request, if the job carries one.
+        erasure_request_id: Option<String>,
+    },
     /// A webinar's metrics were pulled and stored (chunk by chunk, as they streamed in) with
     /// figures stamped `at`; the sync is recorded as finished.
     MetricsSynced { webinar_id: WebinarId, at: i64 },

@@ -217,6 +217,20 @@ pub fn attendee_metrics(a: &pb::AttendeeMetrics) -> Value {
     })
 }
 
+/// An erasure request (it never holds the person's email).
+pub fn erasure_request(e: &pb::ErasureRequest) -> Value {
+    json!({
+        "name": e.name,
+        "state": pb::ErasureState::try_from(e.state).map(|s| strip(s.as_str_name(), "ERASURE_STATE_")).unwrap_or_default(),
+        "failure_reason": e.failure_reason,
+        "forgotten_registration_count": e.forgotten_registration_count,
+        "deleted_attendee_metrics_count": e.deleted_attendee_metrics_count,
+        "create_time": ts(&e.create_time),
+        "update_time": ts(&e.update_time),
+        "complete_time": ts(&e.complete_time),
+    })
+}
+
 /// One change of the feed, with its snapshot.
 pub fn change(c: &pb::Change) -> Value {
     use pb::change::Snapshot;
@@ -224,6 +238,7 @@ pub fn change(c: &pb::Change) -> Value {
         Some(Snapshot::Registration(r)) => registration(r),
         Some(Snapshot::AttendeeMetrics(a)) => attendee_metrics(a),
         Some(Snapshot::WebinarSnapshot(w)) => webinar(w),
+        Some(Snapshot::ErasureRequest(e)) => erasure_request(e),
         None => Value::Null,
     };
     json!({

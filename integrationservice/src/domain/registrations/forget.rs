@@ -1,62 +1,148 @@
-//! Forgetting a person in a tenant (GDPR erasure): every registration of their email becomes
-//! a FORGOTTEN tombstone with no personal data, their metrics are deleted, jobs still waiting
-//! to send them are dropped, and a `forget` job erases them at the provider.
+//! Forgetting a person in a tenant (GDPR erasure, Art. 17). The local part is done at once, in
+//! one transaction, in every tenant state (credentials deleted or refused included): every
+//! registration of the email becomes an empty FORGOTTEN tombstone (no email, no ON24 link),
+//! its jobs that no worker holds are dropped, and its metrics are deleted. The ON24 part is a
+//! `forget` job that carries the address and the registration ids it covers; it waits PAUSED
+//! while the tenant has no usable credentials, and waits for older jobs of those registrations
+//! (a delivery already running, whose result is then discarded), so ON24 hears the forget
+//! last.
 
 use super::Registrations;
 use super::enqueue::feed;
+use crate::domain::erasure_requests::{ErasureRequest, ErasureState, view};
 use crate::domain::jobs::{self, JobKind};
 use crate::domain::{Email, Error, RegistrationStatus as S, providers as provider_rules};
-use crate::ids::{RegistrationId, TenantId};
-use crate::store::{changes, metrics, now_ms, outbox, registrations};
+use crate::ids::{ErasureRequestId, RegistrationId, TenantId};
+use crate::store::models::{ErasureRequestRow, RegistrationRow};
+use crate::store::{
+    DbConnection, changes, erasure_requests, metrics, now_ms, outbox, providers, registrations,
+};
+
+/// What a forget did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Forgotten {
+    /// Registrations erased locally (now FORGOTTEN).
+    pub registrations: usize,
+    /// Whether an erasure at the provider was queued.
+    pub provider_erasure_queued: bool,
+    /// The request's record.
+    pub request: ErasureRequest,
+}
+
+/// Empties a registration: every personal field, the email and the ON24 link go; the id,
+/// webinar, status and times stay so the CRM can see what became of it.
+fn scrub(row: &mut RegistrationRow, now: i64) {
+    row.email = None;
+    row.first_name = String::new();
+    row.last_name = String::new();
+    row.company = None;
+    row.job_title = None;
+    row.crm_reference_id = None;
+    row.extra = "{}".into();
+    row.request_id = None;
+    row.last_error = None;
+    row.eventuserid = None;
+    row.delivered_at = None;
+    row.next_attempt_at = None;
+    row.attempts = 0;
+    row.status = S::Forgotten.as_str().into();
+    row.updated_at = now;
+}
+
+/// Whether the tenant's provider work must wait: no credentials (never put, or deleted), or
+/// the provider refused them.
+fn provider_blocked(conn: &mut DbConnection, tenant: &TenantId) -> Result<bool, Error> {
+    Ok(match providers::get(conn, tenant)? {
+        Some(row) if !row.deleted => provider_rules::is_blocked(&row),
+        _ => true,
+    })
+}
 
 impl Registrations<'_> {
-    /// Forgets a person in the tenant (GDPR): every registration of the email is scrubbed to a
-    /// FORGOTTEN tombstone, their metrics deleted, and a job erases them at the provider.
-    /// Returns how many registrations were forgotten.
-    pub async fn forget(&self, tenant: &TenantId, email: &Email) -> Result<usize, Error> {
+    /// Forgets a person in the tenant. With `at_provider_if_unmatched`, the provider is asked
+    /// to forget the address even when no registration here matched (a person registered
+    /// directly at ON24); otherwise nothing matched means nothing to do there.
+    pub async fn forget(
+        &self,
+        tenant: &TenantId,
+        email: &Email,
+        at_provider_if_unmatched: bool,
+    ) -> Result<Forgotten, Error> {
         let email = email.as_str().to_owned();
         let t = tenant.clone();
-        let n = self
+        let done = self
             .engine
             .store
             .transaction(move |conn| {
-                let config = provider_rules::enabled(conn, &t)?;
-                let rows = registrations::by_email_all_webinars(conn, &t, &email)?;
-                let ids: Vec<RegistrationId> = rows.iter().map(|r| r.registration()).collect();
-                registrations::drop_waiting_jobs(conn, &t, &ids)?;
-                let now = now_ms();
-                let mut feed_rows = Vec::new();
-                for mut row in rows.clone() {
-                    row.email = format!("forgotten:{}", row.id);
-                    row.first_name = String::new();
-                    row.last_name = String::new();
-                    row.company = None;
-                    row.job_title = None;
-                    row.crm_reference_id = None;
-                    row.extra = "{}".into();
-                    row.request_id = None;
-                    row.last_error = None;
-                    row.status = S::Forgotten.as_str().into();
-                    row.updated_at = now;
-                    registrations::save(conn, &row)?;
-                    feed_rows.push(feed(&row));
-                }
-                metrics::delete_email(conn, &t, &email)?;
-                let payload = serde_json::to_string(&jobs::ForgetPayload {
-                    emails: vec![email],
-                })
-                .map_err(|_| Error::Internal)?;
-                let mut forget = outbox::new_job(&t, JobKind::Forget, None, None, Some(payload));
-                if provider_rules::is_blocked(&config) {
-                    forget.state = outbox::PAUSED.into();
-                }
-                outbox::enqueue(conn, &[forget])?;
-                changes::append(conn, &feed_rows)?;
-                Ok::<_, Error>(rows.len())
+                forget_in_transaction(conn, &t, email, at_provider_if_unmatched)
             })
             .await?;
-        self.engine.signals.jobs_added();
+        if done.provider_erasure_queued {
+            self.engine.signals.jobs_added();
+        }
         self.engine.signals.changes_added();
-        Ok(n)
+        Ok(done)
     }
+}
+
+fn forget_in_transaction(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    email: String,
+    at_provider_if_unmatched: bool,
+) -> Result<Forgotten, Error> {
+    let rows = registrations::by_email_all_webinars(conn, tenant, &email)?;
+    let ids: Vec<RegistrationId> = rows.iter().map(|r| r.registration()).collect();
+    // Jobs a worker holds stay: the forget job waits for them (see the module comment).
+    registrations::drop_waiting_jobs(conn, tenant, &ids)?;
+    let now = now_ms();
+    let mut feed_rows = Vec::with_capacity(rows.len());
+    for mut row in rows {
+        scrub(&mut row, now);
+        registrations::save(conn, &row)?;
+        feed_rows.push(feed(&row));
+    }
+    let metrics_deleted = metrics::delete_email(conn, tenant, &email)?;
+    let queue = !ids.is_empty() || at_provider_if_unmatched;
+    let request = ErasureRequestRow {
+        tenant: tenant.to_string(),
+        id: ErasureRequestId::generate().to_string(),
+        state: if queue {
+            ErasureState::ProviderPending
+        } else {
+            ErasureState::LocalDone
+        }
+        .as_str()
+        .into(),
+        failure_reason: None,
+        registration_count: i64::try_from(ids.len()).unwrap_or(i64::MAX),
+        metrics_count: i64::try_from(metrics_deleted).unwrap_or(i64::MAX),
+        created_at: now,
+        updated_at: now,
+        completed_at: (!queue).then_some(now),
+    };
+    erasure_requests::insert(conn, &request)?;
+    if queue {
+        let payload = serde_json::to_string(&jobs::ForgetPayload {
+            emails: vec![email],
+            registration_ids: ids.iter().map(ToString::to_string).collect(),
+            erasure_request_id: Some(request.id.clone()),
+        })
+        .map_err(|_| Error::Internal)?;
+        let mut job = outbox::new_job(tenant, JobKind::Forget, None, None, Some(payload));
+        if provider_blocked(conn, tenant)? {
+            job.state = outbox::PAUSED.into();
+        }
+        outbox::enqueue(conn, &[job])?;
+    }
+    feed_rows.push(changes::erasure_request_change(
+        tenant,
+        &ErasureRequestId::from_stored(&request.id),
+    ));
+    changes::append(conn, &feed_rows)?;
+    Ok(Forgotten {
+        registrations: ids.len(),
+        provider_erasure_queued: queue,
+        request: view(&request),
+    })
 }

@@ -16,6 +16,8 @@ mod forget;
 mod queries;
 mod register;
 
+pub use forget::Forgotten;
+
 use super::{Engine, Error, RegistrantFields, Registration, RegistrationStatus as S};
 use crate::ids::{RegistrationId, TenantId, WebinarId};
 use crate::store::models::RegistrationRow;
@@ -36,7 +38,7 @@ pub fn view(row: &RegistrationRow) -> Registration {
         tenant: TenantId::from_stored(&row.tenant),
         webinar_id: WebinarId::from_stored(&row.webinar_id),
         id: RegistrationId::from_stored(&row.id),
-        email: row.email.clone(),
+        email: row.email.clone().unwrap_or_default(),
         first_name: row.first_name.clone(),
         last_name: row.last_name.clone(),
         company: row.company.clone(),

@@ -194,7 +194,7 @@ fn new_row(
         tenant: tenant.to_string(),
         id: RegistrationId::generate().to_string(),
         webinar_id: webinar.to_string(),
-        email: item.email.as_str().to_owned(),
+        email: Some(item.email.as_str().to_owned()),
         first_name: String::new(),
         last_name: String::new(),
         company: None,
@@ -231,12 +231,12 @@ fn register_in_transaction(
     let mut by_email: HashMap<String, RegistrationRow> =
         registrations::by_emails(conn, tenant, webinar, &emails)?
             .into_iter()
-            .map(|r| (r.email.clone(), r))
+            .filter_map(|r| Some((r.email.clone()?, r)))
             .collect();
     let by_request: HashMap<String, String> =
         registrations::by_request_ids(conn, tenant, webinar, &request_ids)?
             .into_iter()
-            .filter_map(|r| r.request_id.map(|id| (id, r.email)))
+            .filter_map(|r| Some((r.request_id?, r.email?)))
             .collect();
     let now = now_ms();
     let (mut inserts, mut updates, mut new_jobs, mut feed_rows) =

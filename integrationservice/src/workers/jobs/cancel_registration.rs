@@ -11,13 +11,14 @@ pub(super) async fn run(
     event: i64,
     reg: RegistrationRow,
 ) -> Result<Outcome, Error> {
-    if reg.eventuserid.is_none() {
+    // A forgotten registration has neither: ON24's side is the forget job's.
+    let (Some(_), Some(email)) = (reg.eventuserid, reg.email.as_deref()) else {
         return Ok(Outcome::Done(Effect::Nothing));
-    }
+    };
     let result = call
         .engine
         .provider()
-        .cancel_registrant(call.creds, event, &reg.email)
+        .cancel_registrant(call.creds, event, email)
         .await;
     Ok(finish(result, |()| Effect::Nothing))
 }

@@ -62,6 +62,19 @@ impl Job {
     }
 }
 
+/// A forget job's payload without its addresses (kept for inspection once the job ended).
+pub(crate) fn without_addresses(payload: Option<&str>) -> Option<String> {
+    let mut p: ForgetPayload = serde_json::from_str(payload?).ok()?;
+    p.emails.clear();
+    serde_json::to_string(&p).ok()
+}
+
+/// The erasure request a forget job's payload ends, if any.
+pub(crate) fn erasure_request_of(payload: Option<&str>) -> Option<String> {
+    let p: ForgetPayload = serde_json::from_str(payload?).ok()?;
+    p.erasure_request_id
+}
+
 /// What every handler runs with.
 #[derive(Clone, Copy)]
 struct Call<'a> {
@@ -84,7 +97,7 @@ fn finish<E>(
 /// The registration's fields as the provider takes them.
 fn registrant(row: &RegistrationRow) -> RegistrantSpec {
     RegistrantSpec {
-        email: row.email.clone(),
+        email: row.email.clone().unwrap_or_default(),
         first_name: row.first_name.clone(),
         last_name: row.last_name.clone(),
         company: row.company.clone(),

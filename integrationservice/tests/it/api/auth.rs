@@ -106,6 +106,7 @@ async fn tenant_a_cannot_touch_tenant_b() {
             .forget_person(ForgetPersonRequest {
                 parent: "tenants/tenant-b".into(),
                 email: "a@b.co".into(),
+                ..Default::default()
             })
             .await
             .expect_err("forget"),

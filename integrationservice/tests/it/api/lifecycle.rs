@@ -513,6 +513,7 @@ async fn life_of_a_tenant(database_url: String) {
         .forget_person(ForgetPersonRequest {
             parent: "tenants/tenant-a".into(),
             email: "Person2@Example.com".into(),
+            ..Default::default()
         })
         .await
         .expect("forget")

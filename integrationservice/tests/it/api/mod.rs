@@ -1,8 +1,9 @@
 //! The CRM-facing gRPC API over real TLS: authentication, validation, and a tenant's life
-//! through the public API only.
+//! through the public API only, and erasure.
 
 mod auth;
 mod egress;
+mod erasure;
 pub mod harness;
 mod lifecycle;
 mod on24_fidelity;

@@ -419,6 +419,7 @@ async fn metrics_come_from_the_report(c: &mut Clients, sim: &on24sim::SimHandle,
         .forget_person(ForgetPersonRequest {
             parent: TENANT.into(),
             email: first.attendee_metrics[0].email.clone(),
+            ..Default::default()
         })
         .await
         .expect("forget");

@@ -405,6 +405,7 @@ async fn registration_rpcs_name_the_bad_field() {
         .forget_person(ForgetPersonRequest {
             parent: "tenants/tenant-a".into(),
             email: "nobody".into(),
+            ..Default::default()
         })
         .await
         .expect_err("email");
