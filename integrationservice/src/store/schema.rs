@@ -145,6 +145,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    worker_leases (name) {
+        name -> Text,
+        holder -> Text,
+        expires_at -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     provider_configs,
     webinars,
