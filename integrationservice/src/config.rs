@@ -51,6 +51,19 @@ allow_common_name = false
 # Empty: a random key per process (tokens do not survive a restart or cross replicas).
 page_token_key_file = ""
 
+[limits]
+# Requests per second each tenant may make on the CRM API, over every caller acting for it,
+# with bursts up to tenant_burst; 0 turns the limit off. Over it: RESOURCE_EXHAUSTED with
+# google.rpc.RetryInfo.
+tenant_requests_per_second = 50
+tenant_burst = 100
+# The same per authenticated caller (certificate or token subject), over every tenant it acts for.
+principal_requests_per_second = 100
+principal_burst = 200
+# WatchChanges streams one tenant may have open on this replica; the next is refused with
+# RESOURCE_EXHAUSTED. 0: no cap.
+max_watches_per_tenant = 20
+
 [hardening]
 # No core dumps (always) and, when true, memory locked as it is touched (mlockall, best
 # effort: needs CAP_IPC_LOCK or a large RLIMIT_MEMLOCK), so ON24 secrets and data keys are
@@ -186,6 +199,22 @@ pub struct ApiConfig {
     pub page_token_key_file: PathBuf,
 }
 
+/// Per-tenant and per-caller request rate limits on the CRM API.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Sustained requests per second per tenant; 0 = off.
+    pub tenant_requests_per_second: u32,
+    /// Burst per tenant (0: the rate).
+    pub tenant_burst: u32,
+    /// Sustained requests per second per authenticated caller; 0 = off.
+    pub principal_requests_per_second: u32,
+    /// Burst per caller (0: the rate).
+    pub principal_burst: u32,
+    /// Open `WatchChanges` streams per tenant and replica; 0 = no cap.
+    pub max_watches_per_tenant: usize,
+}
+
 /// Database settings.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -300,6 +329,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// API edge.
     pub api: ApiConfig,
+    /// Request rate limits.
+    pub limits: LimitsConfig,
     /// Process hardening.
     pub hardening: HardeningConfig,
     /// Database.

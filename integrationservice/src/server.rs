@@ -23,8 +23,8 @@ use zeroize::Zeroizing;
 
 use crate::{
     api::{
-        ApiState, metrics::MetricsApi, page_token::PageTokens, provider_config::ProviderConfigApi,
-        registrations::RegistrationApi, webinars::WebinarApi,
+        ApiState, limits::RequestLimits, metrics::MetricsApi, page_token::PageTokens,
+        provider_config::ProviderConfigApi, registrations::RegistrationApi, webinars::WebinarApi,
     },
     auth::{Authenticator, Authorizer, CommonNames, JwtVerifier, TenantPolicy, tls::server_tls},
     config::{Config, ListenConfig},
@@ -125,10 +125,23 @@ pub async fn run(
     let state = Arc::new(ApiState {
         authz: Authorizer::new(policy),
         tokens,
+        limits: RequestLimits::new(&config.limits),
         egress: config.on24.egress(),
         engine: engine.clone(),
         shutdown: shutdown.clone(),
     });
+    // Quiet tenants' and callers' buckets are dropped now and then.
+    {
+        let (state, shutdown) = (state.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    () = shutdown.cancelled() => break,
+                    () = tokio::time::sleep(Duration::from_secs(60)) => state.limits.shrink(),
+                }
+            }
+        });
+    }
     let authn = Authenticator::new(jwt, !config.tls.client_ca_file.as_os_str().is_empty())
         .common_names(CommonNames::accept_if(config.auth.allow_common_name));
 

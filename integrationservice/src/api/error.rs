@@ -1,10 +1,12 @@
 //! The one mapping from service errors to gRPC statuses, and the `ErrorInfo` helper.
 //!
 //! Not found -> NOT_FOUND, unique violation -> ALREADY_EXISTS, integration disabled ->
-//! FAILED_PRECONDITION with `ErrorInfo`, pool exhausted -> UNAVAILABLE, anything unexpected ->
+//! FAILED_PRECONDITION with `ErrorInfo`, pool exhausted -> UNAVAILABLE, over a rate limit ->
+//! RESOURCE_EXHAUSTED with `RetryInfo`, anything unexpected ->
 //! logged with context here and answered as a plain INTERNAL that reveals nothing.
 
 use tonic::{Code, Status};
+use tonic_types::StatusExt;
 
 pub(crate) use crate::status::error_info_status;
 
@@ -15,6 +17,32 @@ pub(crate) fn integration_disabled(tenant: &str) -> Status {
         "the ON24 integration is disabled for this tenant: put ON24 credentials to enable it",
         "INTEGRATION_DISABLED",
         &[("tenant", tenant)],
+    )
+}
+
+/// RESOURCE_EXHAUSTED for a request over its `scope`'s rate limit (`tenant` or `caller`),
+/// with `google.rpc.RetryInfo` saying when a token is back and `ErrorInfo` `RATE_LIMITED`.
+pub(crate) fn rate_limited(scope: &str, retry_after: std::time::Duration) -> Status {
+    let mut details = tonic_types::ErrorDetails::with_retry_info(Some(retry_after));
+    details.set_error_info(
+        "RATE_LIMITED",
+        crate::status::ERROR_DOMAIN,
+        [("limit".to_owned(), scope.to_owned())],
+    );
+    Status::with_error_details(
+        Code::ResourceExhausted,
+        format!("request rate over the {scope} limit; retry later"),
+        details,
+    )
+}
+
+/// RESOURCE_EXHAUSTED `TOO_MANY_WATCHES`: the tenant has `max` watch streams open already.
+pub(crate) fn too_many_watches(max: usize) -> Status {
+    error_info_status(
+        Code::ResourceExhausted,
+        &format!("the tenant has {max} change watches open, the most allowed; close one first"),
+        "TOO_MANY_WATCHES",
+        &[],
     )
 }
 

@@ -3,6 +3,7 @@
 
 mod auth;
 mod egress;
+mod fairness;
 pub mod harness;
 mod lifecycle;
 mod on24_fidelity;
