@@ -66,6 +66,21 @@ impl From<crate::domain::Error> for Status {
                 "WEBINAR_UNLINKED",
                 &[("resource", &resource)],
             ),
+            E::SlowedDown { retry_after_ms } => {
+                let wait =
+                    std::time::Duration::from_millis(u64::try_from(retry_after_ms).unwrap_or(0));
+                let mut details = tonic_types::ErrorDetails::with_retry_info(Some(wait));
+                details.set_error_info(
+                    "ON24_SLOWED_DOWN",
+                    crate::status::ERROR_DOMAIN,
+                    std::collections::HashMap::new(),
+                );
+                Status::with_error_details(
+                    Code::ResourceExhausted,
+                    "ON24 slowed this tenant down after a quota answer; retry later",
+                    details,
+                )
+            }
             // The domain's message is already generic ("database unavailable", ...).
             E::Unavailable(message) => Status::unavailable(message),
             // The domain logged the cause where it happened.

@@ -50,6 +50,13 @@ pub enum Error {
         /// The webinar's resource name.
         resource: String,
     },
+    /// ON24 answered the tenant with its quota, and the tenant's slow-down has not ended: no
+    /// call to ON24 is made before `retry_after_ms` (RESOURCE_EXHAUSTED with RetryInfo).
+    #[error("the tenant is slowed down by ON24's quota for {retry_after_ms} ms")]
+    SlowedDown {
+        /// Milliseconds until the slow-down ends.
+        retry_after_ms: i64,
+    },
     /// A dependency is down or overloaded; retry (UNAVAILABLE).
     #[error("unavailable: {0}")]
     Unavailable(String),

@@ -80,6 +80,8 @@ pub struct Engine {
     pub(crate) envelope: Envelope,
     pub(crate) provider: Arc<dyn WebinarProvider>,
     pub(crate) signals: Signals,
+    /// Metrics syncs in flight, one per webinar (`Metrics::sync_now` joins a running one).
+    pub(crate) syncs: metrics::SyncsInFlight,
 }
 
 impl Engine {
@@ -90,6 +92,7 @@ impl Engine {
             envelope,
             provider,
             signals: Signals::default(),
+            syncs: metrics::SyncsInFlight::default(),
         }
     }
 
