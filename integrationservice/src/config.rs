@@ -63,6 +63,10 @@ principal_burst = 200
 # WatchChanges streams one tenant may have open on this replica; the next is refused with
 # RESOURCE_EXHAUSTED. 0: no cap.
 max_watches_per_tenant = 20
+# Credential puts (each generates a data key at the key service) per tenant per minute, with
+# bursts up to credential_put_burst; 0 turns the limit off.
+credential_puts_per_minute = 10
+credential_put_burst = 5
 
 [hardening]
 # No core dumps (always) and, when true, memory locked as it is touched (mlockall, best
@@ -213,6 +217,10 @@ pub struct LimitsConfig {
     pub principal_burst: u32,
     /// Open `WatchChanges` streams per tenant and replica; 0 = no cap.
     pub max_watches_per_tenant: usize,
+    /// Credential puts (data keys generated) per tenant per minute; 0 = off.
+    pub credential_puts_per_minute: u32,
+    /// Burst of credential puts per tenant (0: the rate).
+    pub credential_put_burst: u32,
 }
 
 /// Database settings.

@@ -250,11 +250,13 @@ pub async fn assemble(config: &Config) -> Result<Engine, ServerError> {
     let provider =
         On24Provider::with_request_timeout(Duration::from_millis(config.on24.request_timeout_ms))
             .with_egress(config.on24.egress());
-    Ok(Engine::new(
-        store,
-        Envelope::new(keys, cache),
-        Arc::new(provider),
-    ))
+    Ok(
+        Engine::new(store, Envelope::new(keys, cache), Arc::new(provider))
+            .with_key_generation_limit(
+                config.limits.credential_puts_per_minute,
+                config.limits.credential_put_burst,
+            ),
+    )
 }
 
 /// The workers' settings from the configuration.

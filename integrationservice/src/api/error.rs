@@ -81,6 +81,24 @@ impl From<crate::domain::Error> for Status {
                     details,
                 )
             }
+            E::RateLimited {
+                what,
+                retry_after_ms,
+            } => {
+                let wait =
+                    std::time::Duration::from_millis(u64::try_from(retry_after_ms).unwrap_or(0));
+                let mut details = tonic_types::ErrorDetails::with_retry_info(Some(wait));
+                details.set_error_info(
+                    "RATE_LIMITED",
+                    crate::status::ERROR_DOMAIN,
+                    [("limit".to_owned(), what.to_owned())],
+                );
+                Status::with_error_details(
+                    Code::ResourceExhausted,
+                    format!("over the tenant's limit on {what}; retry later"),
+                    details,
+                )
+            }
             // The domain's message is already generic ("database unavailable", ...).
             E::Unavailable(message) => Status::unavailable(message),
             // The domain logged the cause where it happened.

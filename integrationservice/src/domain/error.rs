@@ -57,6 +57,14 @@ pub enum Error {
         /// Milliseconds until the slow-down ends.
         retry_after_ms: i64,
     },
+    /// The tenant used up its share of `what` for now (RESOURCE_EXHAUSTED with RetryInfo).
+    #[error("rate limited: {what}; retry in {retry_after_ms} ms")]
+    RateLimited {
+        /// What is limited.
+        what: &'static str,
+        /// Milliseconds until a token is back.
+        retry_after_ms: i64,
+    },
     /// A dependency is down or overloaded; retry (UNAVAILABLE).
     #[error("unavailable: {0}")]
     Unavailable(String),
