@@ -121,3 +121,36 @@ async fn watch_past_the_tenant_cap_is_refused() {
     .await;
     harness.stop().await;
 }
+
+#[tokio::test]
+async fn caller_over_its_quota_is_refused_naming_the_caller_limit() {
+    let ca = CertificateAuthority::new("caller fairness CA").expect("CA");
+    let harness = Harness::launch(ca, |config| {
+        config.limits.tenant_requests_per_second = 0;
+        config.limits.principal_requests_per_second = RATE;
+        config.limits.principal_burst = RATE;
+    })
+    .await;
+    let mut a = WebinarServiceClient::new(harness.tenant_a().await);
+    let mut b = WebinarServiceClient::new(harness.tenant_b().await);
+    let mut refused = None;
+    for _ in 0..10 * 2 * RATE {
+        if let Err(status) = a.list_webinars(list("tenant-a")).await {
+            refused = Some(status);
+            break;
+        }
+    }
+    let refused = refused.expect("a caller at ten times its quota is refused");
+    assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
+    let info = refused.get_details_error_info().expect("ErrorInfo");
+    assert_eq!(info.reason, "RATE_LIMITED");
+    assert_eq!(
+        info.metadata.get("limit").map(String::as_str),
+        Some("caller")
+    );
+    assert!(refused.get_details_retry_info().is_some(), "RetryInfo");
+    b.list_webinars(list("tenant-b"))
+        .await
+        .expect("another caller is not slowed");
+    harness.stop().await;
+}
