@@ -58,6 +58,26 @@ allow_common_name = false
 # Empty: a random key per process (tokens do not survive a restart or cross replicas).
 page_token_key_file = ""
 
+[limits]
+# Requests per second each tenant may make on the CRM API, over every caller acting for it,
+# with bursts up to tenant_burst; 0 turns the limit off. Over it: RESOURCE_EXHAUSTED with
+# google.rpc.RetryInfo.
+# The default leaves a tenant about a fifth of what one replica serves on 2 cores.
+tenant_requests_per_second = 1000
+tenant_burst = 2000
+# The same per authenticated caller (certificate or token subject), over every tenant it acts for.
+# A CRM back end is often one caller acting for every tenant, so this sits at a replica's capacity:
+# it stops a leaked certificate from taking more than the whole, not a CRM from working.
+principal_requests_per_second = 5000
+principal_burst = 10000
+# WatchChanges streams one tenant may have open on this replica; the next is refused with
+# RESOURCE_EXHAUSTED. 0: no cap.
+max_watches_per_tenant = 20
+# Credential puts (each generates a data key at the key service) per tenant per minute, with
+# bursts up to credential_put_burst; 0 turns the limit off.
+credential_puts_per_minute = 10
+credential_put_burst = 5
+
 [hardening]
 # No core dumps (always) and, when true, memory locked as it is touched (mlockall, best
 # effort: needs CAP_IPC_LOCK or a large RLIMIT_MEMLOCK), so ON24 secrets and data keys are
@@ -208,6 +228,26 @@ pub struct ApiConfig {
     pub page_token_key_file: PathBuf,
 }
 
+/// Per-tenant and per-caller request rate limits on the CRM API.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Sustained requests per second per tenant; 0 = off.
+    pub tenant_requests_per_second: u32,
+    /// Burst per tenant (0: the rate).
+    pub tenant_burst: u32,
+    /// Sustained requests per second per authenticated caller; 0 = off.
+    pub principal_requests_per_second: u32,
+    /// Burst per caller (0: the rate).
+    pub principal_burst: u32,
+    /// Open `WatchChanges` streams per tenant and replica; 0 = no cap.
+    pub max_watches_per_tenant: usize,
+    /// Credential puts (data keys generated) per tenant per minute; 0 = off.
+    pub credential_puts_per_minute: u32,
+    /// Burst of credential puts per tenant (0: the rate).
+    pub credential_put_burst: u32,
+}
+
 /// Database settings.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -322,6 +362,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// API edge.
     pub api: ApiConfig,
+    /// Request rate limits.
+    pub limits: LimitsConfig,
     /// Process hardening.
     pub hardening: HardeningConfig,
     /// Database.

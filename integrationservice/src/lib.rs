@@ -42,13 +42,14 @@ mod workers;
 /// ON24 provider. Not a stable interface.
 #[doc(hidden)]
 pub mod testing {
-    pub use crate::crypto::{Envelope, cache::DekCache};
+    pub use crate::crypto::{Envelope, cache::DekCache, credentials_aad};
     pub use crate::keyclient::{KeyClient, KeyClientConfig, wrapped_version};
     pub use crate::provider::{
         AttendeeActivity, AttendeeReport, ProviderCredentials, WebinarProvider, on24::On24Provider,
     };
     pub use crate::store::{
-        Store, changes, metrics, models, now_ms, outbox, providers, registrations, schema, status,
+        Store, changes, leases, metrics, models, now_ms, outbox, providers, registrations, schema,
+        status,
     };
     pub use crate::workers::{
         Backoff, MetricsSchedule, WorkerConfig, Workers,

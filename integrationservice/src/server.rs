@@ -23,8 +23,8 @@ use zeroize::Zeroizing;
 
 use crate::{
     api::{
-        ApiState, metrics::MetricsApi, page_token::PageTokens, provider_config::ProviderConfigApi,
-        registrations::RegistrationApi, webinars::WebinarApi,
+        ApiState, limits::RequestLimits, metrics::MetricsApi, page_token::PageTokens,
+        provider_config::ProviderConfigApi, registrations::RegistrationApi, webinars::WebinarApi,
     },
     auth::{Authenticator, Authorizer, CommonNames, JwtVerifier, TenantPolicy, tls::server_tls},
     config::{Config, ListenConfig, TlsVersion},
@@ -125,10 +125,23 @@ pub async fn run(
     let state = Arc::new(ApiState {
         authz: Authorizer::new(policy),
         tokens,
+        limits: RequestLimits::new(&config.limits),
         egress: config.on24.egress(),
         engine: engine.clone(),
         shutdown: shutdown.clone(),
     });
+    // Quiet tenants' and callers' buckets are dropped now and then.
+    {
+        let (state, shutdown) = (state.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    () = shutdown.cancelled() => break,
+                    () = tokio::time::sleep(Duration::from_secs(60)) => state.limits.shrink(),
+                }
+            }
+        });
+    }
     let authn = Authenticator::new(jwt, !config.tls.client_ca_file.as_os_str().is_empty())
         .common_names(CommonNames::accept_if(config.auth.allow_common_name));
 
@@ -235,11 +248,13 @@ pub async fn assemble(config: &Config) -> Result<Engine, ServerError> {
     let provider =
         On24Provider::with_request_timeout(Duration::from_millis(config.on24.request_timeout_ms))
             .with_egress(config.on24.egress());
-    Ok(Engine::new(
-        store,
-        Envelope::new(keys, cache),
-        Arc::new(provider),
-    ))
+    Ok(
+        Engine::new(store, Envelope::new(keys, cache), Arc::new(provider))
+            .with_key_generation_limit(
+                config.limits.credential_puts_per_minute,
+                config.limits.credential_put_burst,
+            ),
+    )
 }
 
 /// The workers' settings from the configuration.

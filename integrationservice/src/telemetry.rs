@@ -160,6 +160,8 @@ struct StoreSnapshot {
     pool_idle: u32,
     /// (tenant, credentials status) of every tenant with credentials.
     credentials: Vec<(String, String)>,
+    /// (key version, live credentials wrapped under it).
+    key_versions: Vec<(i32, i64)>,
 }
 
 /// The outbox depth/age, pool usage and per-tenant credentials status gauges. They read the last snapshot handed to
@@ -176,6 +178,7 @@ impl StoreGauges {
         let meter = meter();
         let (depth, age, pool) = (snapshot.clone(), snapshot.clone(), snapshot.clone());
         let credentials = snapshot.clone();
+        let key_versions = snapshot.clone();
         let read = |s: &Arc<Mutex<StoreSnapshot>>| s.lock().map(|s| s.clone()).unwrap_or_default();
         meter
             .i64_observable_gauge("outbox.depth")
@@ -223,6 +226,18 @@ impl StoreGauges {
                 }
             })
             .build();
+        meter
+            .i64_observable_gauge("credentials.key_version.rows")
+            .with_description(
+                "Live ON24 credentials per key version of their wrapped data key; rows below the \
+                 primary are what the rewrap job still has to move",
+            )
+            .with_callback(move |gauge| {
+                for (version, rows) in read(&key_versions).key_versions {
+                    gauge.observe(rows, &[KeyValue::new("key.version", i64::from(version))]);
+                }
+            })
+            .build();
         Self { snapshot }
     }
 
@@ -239,6 +254,13 @@ impl StoreGauges {
             s.outbox = outbox;
             s.pool_connections = pool_connections;
             s.pool_idle = pool_idle;
+        }
+    }
+
+    /// Replaces the (key version, live credentials) counts.
+    pub(crate) fn update_key_versions(&self, key_versions: Vec<(i32, i64)>) {
+        if let Ok(mut s) = self.snapshot.lock() {
+            s.key_versions = key_versions;
         }
     }
 

@@ -45,6 +45,7 @@ async fn start_http_collector() -> (SocketAddr, Posts) {
     let app = Router::new()
         .route("/v1/traces", post(record("/v1/traces")))
         .route("/v1/metrics", post(record("/v1/metrics")))
+        .route("/probe", post(record("/probe")))
         .with_state(posts.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -123,8 +124,34 @@ async fn an_unknown_protocol_is_refused_at_start() {
             && stdout.contains("OTEL_EXPORTER_OTLP_PROTOCOL must be grpc or http/protobuf"),
         "refused, naming the variable:\n{stdout}"
     );
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    assert!(posts.lock().unwrap_or_else(|e| e.into_inner()).is_empty());
+    // The child has exited, so any connection it opened is already queued at the collector;
+    // a probe sent now is accepted after it. Once the probe is recorded, the child's posts
+    // would be too: there must be none but the probe.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+        .post(format!("http://{collector}/probe"))
+        .send()
+        .await
+        .expect("probe the collector");
+    let recorded = testkit::eventually(
+        "the collector to record the probe",
+        Duration::from_secs(10),
+        || async {
+            let posts = posts.lock().unwrap_or_else(|e| e.into_inner());
+            posts.iter().any(|(path, _, _)| path == "/probe").then(|| {
+                posts
+                    .iter()
+                    .map(|(path, _, _)| path.clone())
+                    .collect::<Vec<_>>()
+            })
+        },
+    )
+    .await;
+    assert_eq!(
+        recorded,
+        vec!["/probe".to_string()],
+        "nothing but the probe was posted"
+    );
 }
 
 /// One traced call, then a flush; only does something in the child process the tests start.

@@ -1,10 +1,12 @@
 //! The one mapping from service errors to gRPC statuses, and the `ErrorInfo` helper.
 //!
 //! Not found -> NOT_FOUND, unique violation -> ALREADY_EXISTS, integration disabled ->
-//! FAILED_PRECONDITION with `ErrorInfo`, pool exhausted -> UNAVAILABLE, anything unexpected ->
+//! FAILED_PRECONDITION with `ErrorInfo`, pool exhausted -> UNAVAILABLE, over a rate limit ->
+//! RESOURCE_EXHAUSTED with `RetryInfo`, anything unexpected ->
 //! logged with context here and answered as a plain INTERNAL that reveals nothing.
 
 use tonic::{Code, Status};
+use tonic_types::StatusExt;
 
 pub(crate) use crate::status::error_info_status;
 
@@ -15,6 +17,32 @@ pub(crate) fn integration_disabled(tenant: &str) -> Status {
         "the ON24 integration is disabled for this tenant: put ON24 credentials to enable it",
         "INTEGRATION_DISABLED",
         &[("tenant", tenant)],
+    )
+}
+
+/// RESOURCE_EXHAUSTED for a request over its `scope`'s rate limit (`tenant` or `caller`),
+/// with `google.rpc.RetryInfo` saying when a token is back and `ErrorInfo` `RATE_LIMITED`.
+pub(crate) fn rate_limited(scope: &str, retry_after: std::time::Duration) -> Status {
+    let mut details = tonic_types::ErrorDetails::with_retry_info(Some(retry_after));
+    details.set_error_info(
+        "RATE_LIMITED",
+        crate::status::ERROR_DOMAIN,
+        [("limit".to_owned(), scope.to_owned())],
+    );
+    Status::with_error_details(
+        Code::ResourceExhausted,
+        format!("request rate over the {scope} limit; retry later"),
+        details,
+    )
+}
+
+/// RESOURCE_EXHAUSTED `TOO_MANY_WATCHES`: the tenant has `max` watch streams open already.
+pub(crate) fn too_many_watches(max: usize) -> Status {
+    error_info_status(
+        Code::ResourceExhausted,
+        &format!("the tenant has {max} change watches open, the most allowed; close one first"),
+        "TOO_MANY_WATCHES",
+        &[],
     )
 }
 
@@ -38,6 +66,39 @@ impl From<crate::domain::Error> for Status {
                 "WEBINAR_UNLINKED",
                 &[("resource", &resource)],
             ),
+            E::SlowedDown { retry_after_ms } => {
+                let wait =
+                    std::time::Duration::from_millis(u64::try_from(retry_after_ms).unwrap_or(0));
+                let mut details = tonic_types::ErrorDetails::with_retry_info(Some(wait));
+                details.set_error_info(
+                    "ON24_SLOWED_DOWN",
+                    crate::status::ERROR_DOMAIN,
+                    std::collections::HashMap::new(),
+                );
+                Status::with_error_details(
+                    Code::ResourceExhausted,
+                    "ON24 slowed this tenant down after a quota answer; retry later",
+                    details,
+                )
+            }
+            E::RateLimited {
+                what,
+                retry_after_ms,
+            } => {
+                let wait =
+                    std::time::Duration::from_millis(u64::try_from(retry_after_ms).unwrap_or(0));
+                let mut details = tonic_types::ErrorDetails::with_retry_info(Some(wait));
+                details.set_error_info(
+                    "RATE_LIMITED",
+                    crate::status::ERROR_DOMAIN,
+                    [("limit".to_owned(), what.to_owned())],
+                );
+                Status::with_error_details(
+                    Code::ResourceExhausted,
+                    format!("over the tenant's limit on {what}; retry later"),
+                    details,
+                )
+            }
             // The domain's message is already generic ("database unavailable", ...).
             E::Unavailable(message) => Status::unavailable(message),
             // The domain logged the cause where it happened.

@@ -343,6 +343,7 @@ impl MetricsService for MetricsApi {
     ) -> Result<Response<Self::WatchChangesStream>, Status> {
         let req = request.get_ref();
         let query = self.feed(&request, &req.parent, &req.after_cursor, &req.webinar)?;
+        let permit = self.state.limits.open_watch(query.tenant.as_str())?;
         let renderer = FeedRenderer {
             state: self.state.clone(),
         };
@@ -359,6 +360,8 @@ impl MetricsService for MetricsApi {
             });
         let (tx, rx) = tokio::sync::mpsc::channel(4);
         tokio::spawn(async move {
+            // Held for as long as the stream runs.
+            let _permit = permit;
             let mut after = query.after;
             let expired = async {
                 match expires {

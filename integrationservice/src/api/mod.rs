@@ -5,6 +5,7 @@
 
 pub(crate) mod convert;
 pub(crate) mod error;
+pub(crate) mod limits;
 pub(crate) mod metrics;
 pub(crate) mod names;
 pub(crate) mod page_token;
@@ -29,6 +30,8 @@ pub(crate) struct ApiState {
     pub authz: Authorizer,
     /// Page-token and cursor signer.
     pub tokens: PageTokens,
+    /// Per-tenant and per-caller request rate limits.
+    pub limits: limits::RequestLimits,
     /// Which ON24 base URLs tenants may name.
     pub egress: on24_client::EgressPolicy,
     /// The domain services.
@@ -38,13 +41,16 @@ pub(crate) struct ApiState {
 }
 
 impl ApiState {
-    /// Authorizes the request's caller for `tenant`.
+    /// Authorizes the request's caller for `tenant`, then takes a token from the tenant's and
+    /// the caller's rate-limit buckets (RESOURCE_EXHAUSTED with RetryInfo when either is empty).
     pub(crate) fn authorize<T>(
         &self,
         request: &Request<T>,
         tenant: &TenantId,
     ) -> Result<Principal, Status> {
-        self.authz.check(request, tenant.as_str())
+        let principal = self.authz.check(request, tenant.as_str())?;
+        self.limits.check(tenant.as_str(), &principal.to_string())?;
+        Ok(principal)
     }
 
     /// Parses the resource name in `field` (INVALID_ARGUMENT naming it) and authorizes the

@@ -53,7 +53,7 @@ pub enum CryptoError {
 
 /// The additional authenticated data of a tenant's provider credentials: the purpose, the
 /// tenant and the record version, length-prefixed so no two identities share bytes.
-pub(crate) fn credentials_aad(tenant: &str, secret_version: i64) -> Vec<u8> {
+pub fn credentials_aad(tenant: &str, secret_version: i64) -> Vec<u8> {
     format!(
         "webinar.integrationservice/v1/provider-credentials/{}:{tenant}/{secret_version}",
         tenant.len()

@@ -50,6 +50,21 @@ pub enum Error {
         /// The webinar's resource name.
         resource: String,
     },
+    /// ON24 answered the tenant with its quota, and the tenant's slow-down has not ended: no
+    /// call to ON24 is made before `retry_after_ms` (RESOURCE_EXHAUSTED with RetryInfo).
+    #[error("the tenant is slowed down by ON24's quota for {retry_after_ms} ms")]
+    SlowedDown {
+        /// Milliseconds until the slow-down ends.
+        retry_after_ms: i64,
+    },
+    /// The tenant used up its share of `what` for now (RESOURCE_EXHAUSTED with RetryInfo).
+    #[error("rate limited: {what}; retry in {retry_after_ms} ms")]
+    RateLimited {
+        /// What is limited.
+        what: &'static str,
+        /// Milliseconds until a token is back.
+        retry_after_ms: i64,
+    },
     /// A dependency is down or overloaded; retry (UNAVAILABLE).
     #[error("unavailable: {0}")]
     Unavailable(String),

@@ -3,6 +3,7 @@
 //! and the feed itself — list after a cursor, or wait until something newer exists.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::{
@@ -326,12 +327,49 @@ impl Metrics<'_> {
             .await
     }
 
-    /// Pulls the webinar's metrics from the provider now.
+    /// Pulls the webinar's metrics from the provider now. One pull per webinar at a time: a
+    /// call while one runs (on this replica) waits for it and gets its result. During the
+    /// tenant's quota slow-down no call reaches ON24 ([`Error::SlowedDown`]).
     pub async fn sync_now(
         &self,
         tenant: &TenantId,
         webinar: &WebinarId,
     ) -> Result<SyncReport, Error> {
+        let key = (tenant.as_str().to_owned(), *webinar);
+        let flight = self.engine.syncs.join(&key);
+        match flight {
+            Flight::Follower(mut rx) => match rx.wait_for(Option::is_some).await {
+                Ok(result) => result.clone().unwrap_or(Err(Error::Internal)),
+                // The running sync was cancelled before it finished.
+                Err(_) => Err(Error::Unavailable(
+                    "the running metrics sync stopped; retry".into(),
+                )),
+            },
+            Flight::Leader(leader) => {
+                let result = self.sync_once(tenant, webinar).await;
+                leader.finish(result.clone());
+                result
+            }
+        }
+    }
+
+    async fn sync_once(&self, tenant: &TenantId, webinar: &WebinarId) -> Result<SyncReport, Error> {
+        let t = tenant.clone();
+        let throttled_until = self
+            .engine
+            .store
+            .run(move |conn| {
+                providers::get(conn, &t)
+                    .map(|row| row.and_then(|r| r.throttle_until))
+                    .map_err(Error::from)
+            })
+            .await?;
+        let now = now_ms();
+        if let Some(until) = throttled_until.filter(|until| *until > now) {
+            return Err(Error::SlowedDown {
+                retry_after_ms: until - now,
+            });
+        }
         let (t, w) = (tenant.clone(), *webinar);
         let row = self
             .engine
@@ -416,5 +454,61 @@ impl Metrics<'_> {
                 _ = tokio::time::sleep_until(sleep_until) => {}
             }
         }
+    }
+}
+
+/// Which webinars have a metrics sync running on this replica, and where its result will be.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct SyncsInFlight {
+    running: Arc<Mutex<HashMap<SyncKey, SyncResult>>>,
+}
+
+type SyncKey = (String, WebinarId);
+type SyncResult = tokio::sync::watch::Receiver<Option<Result<SyncReport, Error>>>;
+
+/// The caller's part in a sync: run it, or wait for the one running.
+enum Flight {
+    Leader(LeaderGuard),
+    Follower(SyncResult),
+}
+
+/// Held by the caller that runs the sync; publishes the result, and on drop (finished or
+/// cancelled) clears the webinar's entry so the next call starts a new sync.
+struct LeaderGuard {
+    key: SyncKey,
+    running: Arc<Mutex<HashMap<SyncKey, SyncResult>>>,
+    tx: tokio::sync::watch::Sender<Option<Result<SyncReport, Error>>>,
+}
+
+impl LeaderGuard {
+    fn finish(self, result: Result<SyncReport, Error>) {
+        self.tx.send_replace(Some(result));
+    }
+}
+
+impl Drop for LeaderGuard {
+    fn drop(&mut self) {
+        if let Ok(mut running) = self.running.lock() {
+            running.remove(&self.key);
+        }
+    }
+}
+
+impl SyncsInFlight {
+    fn join(&self, key: &SyncKey) -> Flight {
+        let mut running = match self.running.lock() {
+            Ok(running) => running,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some(rx) = running.get(key) {
+            return Flight::Follower(rx.clone());
+        }
+        let (tx, rx) = tokio::sync::watch::channel(None);
+        running.insert(key.clone(), rx);
+        Flight::Leader(LeaderGuard {
+            key: key.clone(),
+            running: self.running.clone(),
+            tx,
+        })
     }
 }

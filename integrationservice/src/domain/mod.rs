@@ -7,6 +7,7 @@ pub mod credentials;
 pub mod erasure_requests;
 pub mod error;
 pub mod jobs;
+pub mod key_generation;
 pub mod metrics;
 pub mod paging;
 pub mod providers;
@@ -81,6 +82,10 @@ pub struct Engine {
     pub(crate) envelope: Envelope,
     pub(crate) provider: Arc<dyn WebinarProvider>,
     pub(crate) signals: Signals,
+    /// Metrics syncs in flight, one per webinar (`Metrics::sync_now` joins a running one).
+    pub(crate) syncs: metrics::SyncsInFlight,
+    /// Per-tenant limit on data keys generated for credential puts.
+    pub(crate) key_generation: key_generation::KeyGenerationLimit,
 }
 
 impl Engine {
@@ -91,7 +96,19 @@ impl Engine {
             envelope,
             provider,
             signals: Signals::default(),
+            syncs: metrics::SyncsInFlight::default(),
+            // Unlimited until `with_key_generation_limit`: the server always sets it from
+            // `[limits]`; tests and tools that assemble an engine choose.
+            key_generation: key_generation::KeyGenerationLimit::new(0, 0),
         }
+    }
+
+    /// Limits data-key generation for credential puts to `per_minute` per tenant with bursts
+    /// of `burst` (0: `per_minute`); `per_minute` 0 turns the limit off.
+    #[must_use]
+    pub fn with_key_generation_limit(mut self, per_minute: u32, burst: u32) -> Self {
+        self.key_generation = key_generation::KeyGenerationLimit::new(per_minute, burst);
+        self
     }
 
     /// The store (for the workers and the `migrate` command).

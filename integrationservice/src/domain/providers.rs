@@ -137,6 +137,8 @@ impl ProviderConfigs<'_> {
         tenant: &TenantId,
         input: CredentialsInput,
     ) -> Result<ProviderConfig, Error> {
+        // Every put generates a data key; refused before any outside call when over the limit.
+        self.engine.key_generation.check(tenant)?;
         let creds = input.provider_credentials();
         let checked = if input.check {
             let result = self.engine.provider.check_credentials(&creds).await;

@@ -6,8 +6,8 @@
 use std::time::Duration;
 
 use proto::keyservice::v1::{
-    GenerateDataKeyRequest, RewrapKeyRequest, UnwrapKeyRequest,
-    key_service_client::KeyServiceClient,
+    BatchRewrapKeysRequest, GenerateDataKeyRequest, RewrapKeyRequest, UnwrapKeyRequest,
+    batch_rewrap_keys_result, key_service_client::KeyServiceClient,
 };
 use servicekit::telemetry::{TraceInterceptor, inject_grpc_trace_context};
 use tonic::service::interceptor::InterceptedService;
@@ -180,7 +180,57 @@ impl KeyClient {
         let version = parse_version(&response.key_version)?;
         Ok((response.wrapped_key, version))
     }
+    /// The key's current primary version, as the key service reports it when wrapping: a data
+    /// key is generated for a fixed probe context and dropped (the integration service may not
+    /// call the admin `GetKey`).
+    pub async fn primary_version(&self) -> Result<u32, KeyError> {
+        Ok(self.generate(PRIMARY_PROBE_AAD).await?.version)
+    }
+
+    /// `rewrap` for up to 100 keys in one call; one result per item, in order.
+    pub async fn batch_rewrap(
+        &self,
+        items: &[(&[u8], Vec<u8>)],
+    ) -> Result<Vec<Result<(Vec<u8>, u32), KeyError>>, KeyError> {
+        let request = self.request(BatchRewrapKeysRequest {
+            requests: items
+                .iter()
+                .map(|(wrapped, aad)| RewrapKeyRequest {
+                    wrapped_key: wrapped.to_vec(),
+                    associated_data: aad.clone(),
+                })
+                .collect(),
+        });
+        let response = self
+            .inner
+            .clone()
+            .batch_rewrap_keys(request)
+            .await?
+            .into_inner();
+        if response.results.len() != items.len() {
+            return Err(KeyError::Refused(
+                "the key service answered a batch with the wrong number of results".into(),
+            ));
+        }
+        Ok(response
+            .results
+            .into_iter()
+            .map(|r| match r.result {
+                Some(batch_rewrap_keys_result::Result::Response(r)) => {
+                    Ok((r.wrapped_key, parse_version(&r.key_version)?))
+                }
+                Some(batch_rewrap_keys_result::Result::Error(e)) => Err(KeyError::Refused(
+                    format!("{:?}: {}", tonic::Code::from_i32(e.code), e.message),
+                )),
+                None => Err(KeyError::Refused("empty batch result".into())),
+            })
+            .collect())
+    }
 }
+
+/// Associated data of the data key generated only to learn the primary version; no stored
+/// credential is ever bound to it.
+const PRIMARY_PROBE_AAD: &[u8] = b"integrationservice/primary-version-probe";
 
 fn check_len(plaintext: &[u8]) -> Result<(), KeyError> {
     if plaintext.len() == 32 {

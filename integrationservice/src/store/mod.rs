@@ -1,6 +1,6 @@
 //! Storage of the integration service, the only code that speaks SQL: one module per
-//! aggregate (registrations, webinars, providers, metrics, outbox, changes, and the rows a job
-//! run reads), each hiding PostgreSQL/SQLite differences behind its functions, over the pool,
+//! aggregate (registrations, webinars, providers, metrics, outbox, changes, worker leases, and the
+//! rows a job run reads), each hiding PostgreSQL/SQLite differences behind its functions, over the pool,
 //! pragmas and blocking-pool helpers shared with the key service (`servicekit::db`), with this
 //! service's embedded migrations.
 
@@ -22,6 +22,7 @@ macro_rules! insert_batch {
 pub mod changes;
 pub(crate) mod erasure_requests;
 pub(crate) mod job_inputs;
+pub mod leases;
 pub mod metrics;
 pub mod models;
 pub(crate) mod notify;

@@ -31,6 +31,11 @@ pub fn put(conn: &mut DbConnection, row: &ProviderConfigRow) -> QueryResult<()> 
     Ok(())
 }
 
+/// Inserts many configurations in one statement (bulk loads: imports and tests at scale).
+pub fn insert_many(conn: &mut DbConnection, rows: &[ProviderConfigRow]) -> QueryResult<usize> {
+    insert_batch!(conn, p::provider_configs, rows)
+}
+
 /// Records the result of a credential check or of a call that revealed the credentials' state.
 pub fn set_status(
     conn: &mut DbConnection,
@@ -128,18 +133,35 @@ pub fn set_last_metrics(conn: &mut DbConnection, tenant: &TenantId, at: i64) -> 
         .execute(conn)
 }
 
-/// Live configurations whose wrapped DEK is under a key version older than `version`.
+/// One page of live configurations whose wrapped DEK is under a key version older than
+/// `version`, in tenant order after `after` (keyset pagination: every page costs the same, and
+/// rows moved meanwhile are not skipped or seen twice).
 pub fn wrapped_below(
     conn: &mut DbConnection,
     version: i32,
+    after: Option<&str>,
     limit: i64,
 ) -> QueryResult<Vec<ProviderConfigRow>> {
-    p::provider_configs
+    let mut query = p::provider_configs
         .filter(p::deleted.eq(false))
         .filter(p::dek_key_version.lt(version))
         .order(p::tenant.asc())
         .limit(limit)
         .select(ProviderConfigRow::as_select())
+        .into_boxed();
+    if let Some(after) = after {
+        query = query.filter(p::tenant.gt(after.to_owned()));
+    }
+    query.load(conn)
+}
+
+/// (key version, live configurations wrapped under it), for the rewrap gauge.
+pub fn count_by_key_version(conn: &mut DbConnection) -> QueryResult<Vec<(i32, i64)>> {
+    p::provider_configs
+        .filter(p::deleted.eq(false))
+        .group_by(p::dek_key_version)
+        .select((p::dek_key_version, diesel::dsl::count_star()))
+        .order(p::dek_key_version)
         .load(conn)
 }
 

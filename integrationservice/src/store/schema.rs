@@ -160,6 +160,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Which replica runs a singleton job (`store::leases`) and until when.
+    worker_leases (name) {
+        name -> Text,
+        holder -> Text,
+        expires_at -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     provider_configs,
     webinars,

@@ -1,5 +1,5 @@
 //! Refreshes the store gauges (`telemetry::StoreGauges`: outbox depth and age per state,
-//! pool usage, each tenant's credentials status) from the database every few seconds until shutdown.
+//! pool usage, each tenant's credentials status, credentials per key version) from the database every few seconds until shutdown.
 
 use std::time::Duration;
 
@@ -38,6 +38,12 @@ pub(crate) fn spawn_store_gauges(store: Store, every: Duration, shutdown: Cancel
                 .await
             {
                 gauges.update_credentials(statuses);
+            }
+            if let Ok(versions) = store
+                .run(|conn| providers::count_by_key_version(conn).map_err(StoreError::from))
+                .await
+            {
+                gauges.update_key_versions(versions);
             }
             tokio::select! {
                 () = shutdown.cancelled() => break,

@@ -310,12 +310,14 @@ async fn poll_loop(engine: Engine, cfg: WorkerConfig, shutdown: CancellationToke
 }
 
 async fn rewrap_loop(engine: Engine, every: Duration, shutdown: CancellationToken) {
+    // This replica's name on the rewrap lease.
+    let holder = uuid::Uuid::new_v4().to_string();
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => break,
             _ = tokio::time::sleep(every) => {}
         }
-        match rewrap::rewrap_all(engine.store(), engine.envelope()).await {
+        match rewrap::rewrap_all(engine.store(), engine.envelope(), &holder).await {
             Ok(report) => tracing::info!(?report, "rewrap pass done"),
             Err(e) => tracing::warn!(error = %e, "rewrap pass failed"),
         }

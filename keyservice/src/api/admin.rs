@@ -162,13 +162,18 @@ impl KeyAdminService for KeyAdminApi {
         request: Request<pb::SetMinDecryptionVersionRequest>,
     ) -> Result<Response<pb::SetMinDecryptionVersionResponse>, Status> {
         let min = request.get_ref().min_decryption_version;
+        let force = request.get_ref().force;
         admin_call!(
             self.0,
             request,
             Operation::SetMinDecryptionVersion,
             |req| Ok(parse_key_name(&req.name)?),
             |id| {
-                let key = self.0.manager.set_min_decryption_version(&id, min).await?;
+                let key = self
+                    .0
+                    .manager
+                    .set_min_decryption_version(&id, min, force)
+                    .await?;
                 Ok((
                     pb::SetMinDecryptionVersionResponse {
                         key: Some(convert::key(&key)),

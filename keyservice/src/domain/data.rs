@@ -147,7 +147,10 @@ impl KeyManager {
         aad: &[u8],
     ) -> Result<(Zeroizing<Vec<u8>>, KeyVersionRef)> {
         self.check_aad(aad)?;
-        self.unwrap_now(wrapped, aad)
+        let (plaintext, version) = self.unwrap_now(wrapped, aad)?;
+        // A rewrap does not count: it moves the data key off the version.
+        self.note_unwrap(&version);
+        Ok((plaintext, version))
     }
 
     fn unwrap_now(

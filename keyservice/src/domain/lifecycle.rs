@@ -44,8 +44,45 @@ impl KeyManager {
         Err(Error::Aborted(format!("keys/{id}")))
     }
 
-    /// Sets the lowest version that may unwrap (1 ..= primary).
-    pub async fn set_min_decryption_version(&self, id: &str, version: u32) -> Result<Key> {
+    /// Sets the lowest version that may unwrap (1 ..= primary). Unless `force`, refused with
+    /// `FailedPrecondition` while a version below `version` has unwrapped a data key within
+    /// `min_version_use_window` (as flushed by every replica; this one flushes first): data
+    /// keys wrapped under it are still in use and would stop opening.
+    pub async fn set_min_decryption_version(
+        &self,
+        id: &str,
+        version: u32,
+        force: bool,
+    ) -> Result<Key> {
+        if !force {
+            self.refresh().await?;
+            let key_id = id.to_owned();
+            let used = self
+                .db(move |conn| Ok(queries::last_unwraps(conn, &key_id)?))
+                .await?;
+            let window = i64::try_from(self.inner.settings.min_version_use_window.as_micros())
+                .unwrap_or(i64::MAX);
+            let since = now_micros().saturating_sub(window);
+            let mut recent: Vec<i32> = used
+                .into_iter()
+                .filter(|(v, at)| version_num(*v) < version && *at >= since)
+                .map(|(v, _)| v)
+                .collect();
+            recent.sort_unstable();
+            if !recent.is_empty() {
+                let list = recent
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                return Err(Error::FailedPrecondition(format!(
+                    "keys/{id}: version(s) {list} below the requested minimum unwrapped data keys \
+                     within the last {}s, so keys wrapped under them are still in use; rewrap \
+                     them to the primary and wait, or set force",
+                    self.inner.settings.min_version_use_window.as_secs()
+                )));
+            }
+        }
         self.update_key(id, move |row| {
             require_enabled(row)?;
             if version == 0 || version > version_num(row.primary_version) {

@@ -15,7 +15,7 @@
 //! - Admin: `create_key(NewKey) -> Key`, `get_key(id) -> (Key, Vec<KeyVersion>)`,
 //!   `list_keys(page_size, page_token) -> KeyPage`, `rotate_key(id) -> (Key, KeyVersion)`,
 //!   `update_key_version(&KeyVersionRef, KeyVersionState) -> KeyVersion`,
-//!   `set_min_decryption_version(id, n) -> Key`,
+//!   `set_min_decryption_version(id, n, force) -> Key`,
 //!   `schedule_key_deletion(id, Option<Duration>) -> Key`, `cancel_key_deletion(id) -> Key`.
 //! - Upkeep: `rotate_due_keys() -> Vec<KeyVersionRef>`, `purge_deleted_keys() -> usize`,
 //!   `maintain()` (both), `refresh()` (reload the snapshot now).
@@ -35,6 +35,7 @@ mod rows;
 mod types;
 
 use std::{
+    collections::HashMap,
     sync::{Arc, RwLock},
     time::Duration,
 };
@@ -75,6 +76,9 @@ pub struct DomainSettings {
     pub max_plaintext_len: usize,
     /// Longest associated data accepted.
     pub max_associated_data_len: usize,
+    /// `set_min_decryption_version` refuses (unless forced) to raise the minimum above a
+    /// version that unwrapped a data key within this window.
+    pub min_version_use_window: Duration,
 }
 
 impl Default for DomainSettings {
@@ -90,6 +94,7 @@ impl Default for DomainSettings {
             max_batch_items: 100,
             max_plaintext_len: 1024,
             max_associated_data_len: 4096,
+            min_version_use_window: DAY,
         }
     }
 }
@@ -112,6 +117,8 @@ struct Inner {
     changed: Arc<tokio::sync::Notify>,
     // Stops the listener thread when the last clone of the manager drops.
     _listener: Option<crate::store::notify::Listener>,
+    // (key id, version) -> latest unwrap by this replica (µs) not yet in the database.
+    unwraps_seen: std::sync::Mutex<HashMap<(String, u32), i64>>,
 }
 
 impl std::fmt::Debug for KeyManager {
@@ -155,6 +162,7 @@ impl KeyManager {
                 refresh_lock: tokio::sync::Mutex::new(()),
                 changed,
                 _listener: listener,
+                unwraps_seen: std::sync::Mutex::new(HashMap::new()),
             }),
         };
         maintenance::spawn_background(&manager);
@@ -184,6 +192,45 @@ impl KeyManager {
         self.refresh().await
     }
 
+    /// Notes that `version` unwrapped a data key now (flushed at the next refresh).
+    pub(crate) fn note_unwrap(&self, version: &KeyVersionRef) {
+        if let Ok(mut seen) = self.inner.unwraps_seen.lock() {
+            seen.insert(
+                (version.key_id.clone(), version.version),
+                rows::now_micros(),
+            );
+        }
+    }
+
+    /// Writes the unwraps seen since the last flush; on failure they are kept for the next.
+    async fn flush_unwraps_seen(&self) -> Result<()> {
+        let seen = match self.inner.unwraps_seen.lock() {
+            Ok(mut seen) => std::mem::take(&mut *seen),
+            Err(_) => return Ok(()),
+        };
+        if seen.is_empty() {
+            return Ok(());
+        }
+        let rows: Vec<(String, i32, i64)> = seen
+            .iter()
+            .map(|((id, v), at)| (id.clone(), i32::try_from(*v).unwrap_or(i32::MAX), *at))
+            .collect();
+        let written = self
+            .inner
+            .store
+            .run(move |conn| crate::store::queries::record_unwraps(conn, &rows))
+            .await;
+        if written.is_err()
+            && let Ok(mut now) = self.inner.unwraps_seen.lock()
+        {
+            for (k, at) in seen {
+                let e = now.entry(k).or_insert(at);
+                *e = (*e).max(at);
+            }
+        }
+        written.map_err(Into::into)
+    }
+
     /// Flushes this replica's wrap counts and reloads the snapshot from the database now.
     pub async fn refresh(&self) -> Result<()> {
         let _one_at_a_time = self.inner.refresh_lock.lock().await;
@@ -202,6 +249,7 @@ impl KeyManager {
                 .await?;
             pending.iter().for_each(cache::PendingWraps::mark_flushed);
         }
+        self.flush_unwraps_seen().await?;
         let root = self.inner.root.clone();
         let previous = old.clone();
         let new = self

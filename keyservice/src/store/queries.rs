@@ -54,6 +54,38 @@ pub fn versions_of(conn: &mut DbConn, id: &str) -> Result<Vec<VersionMeta>, Stor
         .load(conn)?)
 }
 
+/// Records when versions last unwrapped, (key id, version, time in µs) each; a time is only
+/// ever moved forward, so replicas flushing in any order agree.
+pub fn record_unwraps(conn: &mut DbConn, seen: &[(String, i32, i64)]) -> Result<(), StoreError> {
+    conn.transaction(|c| {
+        for (id, version, at) in seen {
+            diesel::update(
+                key_versions::table.find((id, *version)).filter(
+                    key_versions::last_unwrap_at
+                        .is_null()
+                        .or(key_versions::last_unwrap_at.lt(*at)),
+                ),
+            )
+            .set(key_versions::last_unwrap_at.eq(*at))
+            .execute(c)?;
+        }
+        Ok::<_, DieselError>(())
+    })?;
+    Ok(())
+}
+
+/// (version, when it last unwrapped) of each version of key `id` that ever unwrapped.
+pub fn last_unwraps(conn: &mut DbConn, id: &str) -> Result<Vec<(i32, i64)>, StoreError> {
+    let rows: Vec<(i32, Option<i64>)> = key_versions::table
+        .filter(key_versions::key_id.eq(id))
+        .select((key_versions::version, key_versions::last_unwrap_at))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(v, at)| at.map(|at| (v, at)))
+        .collect())
+}
+
 /// A page of keys ordered by id, starting after `after`.
 pub fn list_keys(
     conn: &mut DbConn,

@@ -25,6 +25,7 @@ diesel::table! {
         sealed_kek -> Binary,
         wrap_count -> BigInt,
         created_at -> BigInt,
+        last_unwrap_at -> Nullable<BigInt>,
     }
 }
 

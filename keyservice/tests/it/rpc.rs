@@ -286,11 +286,27 @@ async fn round_trips(service: &TestService) {
         .expect_err("batch over the bound");
     assert_eq!(too_many.code(), Code::InvalidArgument);
 
+    // v1 unwrapped just now: raising the minimum above it is refused unless forced.
+    let in_use = admin
+        .set_min_decryption_version(SetMinDecryptionVersionRequest {
+            name: KEY.into(),
+            min_decryption_version: 2,
+            force: false,
+        })
+        .await
+        .expect_err("v1 still in use");
+    assert_eq!(in_use.code(), Code::FailedPrecondition);
+    assert!(
+        in_use.message().contains("version(s) 1 "),
+        "{}",
+        in_use.message()
+    );
     // min decryption version 2 refuses v1
     admin
         .set_min_decryption_version(SetMinDecryptionVersionRequest {
             name: KEY.into(),
             min_decryption_version: 2,
+            force: true,
         })
         .await
         .expect("set min decryption version");

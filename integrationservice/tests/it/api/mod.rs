@@ -4,6 +4,7 @@
 mod auth;
 mod egress;
 mod erasure;
+mod fairness;
 pub mod harness;
 mod lifecycle;
 mod on24_fidelity;

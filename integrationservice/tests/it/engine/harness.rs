@@ -57,6 +57,11 @@ impl KeyService {
         }
     }
 
+    /// The key service's audit log.
+    pub fn audit_path(&self) -> &std::path::Path {
+        &self.service.audit_path
+    }
+
     /// Rotates the credentials key; returns the new primary version.
     pub async fn rotate(&self) -> u32 {
         self.service

@@ -8,11 +8,12 @@ use std::time::Duration;
 
 use integrationservice::domain::metrics::{SYNC_CHUNK, store_chunk};
 use integrationservice::domain::{
-    ChangeKind, Engine, RegistrationInput, RegistrationStatus, TenantId,
+    ChangeKind, Engine, Error, RegistrationInput, RegistrationStatus, TenantId,
 };
 use integrationservice::testing::On24Provider;
 use integrationservice::testing::now_ms;
 use integrationservice::testing::{ProviderCredentials, WebinarProvider};
+use integrationservice::testing::{StoreError, WorkerConfig, providers};
 use on24sim::{SeedAttendees, ViewingRequest};
 use secrecy::SecretString;
 
@@ -235,3 +236,74 @@ async fn sync_in_chunks(db: Db) {
 }
 
 both_backends!(sync_larger_than_a_chunk, sync_in_chunks);
+
+/// During the tenant's ON24 quota slow-down a sync is refused without calling ON24 (simulator
+/// journal); once it is over, two syncs of the same webinar at once make one pull.
+async fn sync_slow_down_and_single_flight(db: Db) {
+    // The poller's only pass runs at start, before the webinar exists: every ON24 call on
+    // the webinar below is the test's own.
+    let workers = WorkerConfig {
+        metrics_poll_interval: Duration::from_secs(3600),
+        ..fast_workers()
+    };
+    let stack = Stack::start_with(db, workers, Duration::from_secs(10)).await;
+    let engine = &stack.engine;
+    let tenant = stack.tenant.clone();
+    stack.put_credentials(&tenant).await;
+    let (webinar, event) = stack.active_webinar(&tenant, "ev-fairness").await;
+    let path = format!("/event/{event}");
+    let store = engine.store().clone();
+    let set_throttle = |until: i64, level: i32| {
+        let (store, tenant) = (store.clone(), tenant.clone());
+        async move {
+            store
+                .run(move |conn| {
+                    providers::throttle(conn, &tenant, until, level).map_err(StoreError::from)
+                })
+                .await
+                .expect("throttle");
+        }
+    };
+
+    set_throttle(now_ms() + 60_000, 1).await;
+    let before = stack.journal_count("GET", &path).await;
+    let refused = engine.metrics().sync_now(&tenant, &webinar).await;
+    assert!(
+        matches!(refused, Err(Error::SlowedDown { retry_after_ms }) if retry_after_ms > 0 && retry_after_ms <= 60_000),
+        "{refused:?}"
+    );
+    assert_eq!(
+        stack.journal_count("GET", &path).await,
+        before,
+        "no ON24 call during the slow-down"
+    );
+
+    set_throttle(now_ms() - 1, 0).await;
+    let alone = engine
+        .metrics()
+        .sync_now(&tenant, &webinar)
+        .await
+        .expect("sync");
+    let one_pull = stack.journal_count("GET", &path).await - before;
+    assert!(one_pull > 0, "a sync calls ON24");
+
+    let start = stack.journal_count("GET", &path).await;
+    let metrics = engine.metrics();
+    let (a, b) = tokio::join!(
+        metrics.sync_now(&tenant, &webinar),
+        metrics.sync_now(&tenant, &webinar)
+    );
+    let (a, b) = (a.expect("first"), b.expect("second joins the first"));
+    assert_eq!(a, b);
+    assert_eq!(a.attendees, alone.attendees);
+    assert_eq!(
+        stack.journal_count("GET", &path).await - start,
+        one_pull,
+        "two syncs at once made one pull"
+    );
+}
+
+both_backends!(
+    sync_respects_slow_down_and_runs_once_per_webinar,
+    sync_slow_down_and_single_flight
+);

@@ -7,12 +7,14 @@
 use std::time::Duration;
 
 use diesel::prelude::*;
-use integrationservice::domain::{CredentialStatus, RegistrationStatus, TenantId, jobs};
+use integrationservice::domain::{CredentialStatus, Error, RegistrationStatus, TenantId, jobs};
 use integrationservice::testing::{StoreError, outbox, providers};
 use on24sim::FaultConfig;
 
 use crate::both_backends;
-use crate::engine::harness::{CLIENT_ID, Db, Stack, TOKEN_KEY, eventually, fast_workers, person};
+use crate::engine::harness::{
+    CLIENT_ID, Db, Stack, TOKEN_KEY, TOKEN_SECRET, eventually, fast_workers, person, tenant_id,
+};
 
 const KEY2: &str = "sim-token-key-0002";
 const SECRET2: &str = "sim-token-secret-0002";
@@ -295,4 +297,58 @@ both_backends!(
 both_backends!(
     job_enqueued_as_tenant_refused_is_held,
     job_of_refused_tenant_is_held
+);
+
+/// Credential puts past the tenant's data-key generation limit are refused before the key
+/// service is asked (its audit log counts the generations), while another tenant's puts go on.
+async fn key_generation_limited_per_tenant(db: Db) {
+    let stack = Stack::start_opt(db, None, Duration::from_secs(10)).await;
+    // Two at once, then one a minute: the third put in a row is refused.
+    let engine = stack.engine.clone().with_key_generation_limit(1, 2);
+    let generated = || {
+        std::fs::read_to_string(stack.keys.audit_path())
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("\"operation\":\"generate\""))
+            .count()
+    };
+    let (acme, globex) = (tenant_id("acme"), tenant_id("globex"));
+    for _ in 0..2 {
+        engine
+            .providers()
+            .put(&acme, stack.credentials(TOKEN_SECRET))
+            .await
+            .expect("within the burst");
+    }
+    eventually(
+        "two generations audited",
+        Duration::from_secs(10),
+        || async { generated() == 2 },
+    )
+    .await;
+    let refused = engine
+        .providers()
+        .put(&acme, stack.credentials(TOKEN_SECRET))
+        .await;
+    assert!(
+        matches!(refused, Err(Error::RateLimited { retry_after_ms, .. }) if retry_after_ms > 0),
+        "{refused:?}"
+    );
+    engine
+        .providers()
+        .put(&globex, stack.credentials(TOKEN_SECRET))
+        .await
+        .expect("another tenant's put");
+    // The refused put asked for no key: the audit holds acme's two and globex's one, in order.
+    eventually(
+        "globex's generation audited",
+        Duration::from_secs(10),
+        || async { generated() == 3 },
+    )
+    .await;
+}
+
+both_backends!(
+    credential_puts_over_the_tenant_limit_are_refused,
+    key_generation_limited_per_tenant
 );

@@ -110,7 +110,11 @@ async fn min_decryption_and_disabled_versions_refuse(url: &str) {
     km.rotate_key("k").await.expect("rotates");
     let v2 = km.wrap("k", b"dek2", b"ctx").await.expect("wraps");
 
-    let key = km.set_min_decryption_version("k", 2).await.expect("sets");
+    // Nothing unwrapped yet: no version is known to be in use.
+    let key = km
+        .set_min_decryption_version("k", 2, false)
+        .await
+        .expect("sets");
     assert_eq!(key.min_decryption_version, 2);
     assert!(matches!(
         km.unwrap(&v1.wrapped_key, b"ctx").await,
@@ -120,19 +124,33 @@ async fn min_decryption_and_disabled_versions_refuse(url: &str) {
         .await
         .expect("v2 still unwraps");
     assert!(matches!(
-        km.set_min_decryption_version("k", 3).await,
+        km.set_min_decryption_version("k", 3, true).await,
         Err(Error::InvalidArgument { .. })
     ));
     assert!(matches!(
-        km.set_min_decryption_version("k", 0).await,
+        km.set_min_decryption_version("k", 0, true).await,
         Err(Error::InvalidArgument { .. })
     ));
-    km.set_min_decryption_version("k", 1)
+    km.set_min_decryption_version("k", 1, false)
         .await
         .expect("lowers again");
     km.unwrap(&v1.wrapped_key, b"ctx")
         .await
         .expect("v1 unwraps again");
+    // v1 just unwrapped: raising the minimum above it is refused unless forced; a rewrap of
+    // a v1 key does not count as use.
+    km.rewrap(&v1.wrapped_key, b"ctx").await.expect("rewraps");
+    let refused = km.set_min_decryption_version("k", 2, false).await;
+    assert!(
+        matches!(&refused, Err(Error::FailedPrecondition(m)) if m.contains("version(s) 1 ")),
+        "{refused:?}"
+    );
+    km.set_min_decryption_version("k", 2, true)
+        .await
+        .expect("forced");
+    km.set_min_decryption_version("k", 1, true)
+        .await
+        .expect("lowers again");
 
     let disabled = km
         .update_key_version(&version("k", 1), KeyVersionState::Disabled)

@@ -1,0 +1,1 @@
+ALTER TABLE key_versions DROP COLUMN last_unwrap_at;
