@@ -37,3 +37,45 @@ pub(crate) fn insert_if_absent(conn: &mut DbConnection, row: &TenantKeyRow) -> Q
     }
     .map(|_| ())
 }
+
+/// A page of keys wrapped under a key version below `version`, in (tenant, purpose) order
+/// after `after` (the rewrap pass).
+pub(crate) fn wrapped_below(
+    conn: &mut DbConnection,
+    version: i32,
+    after: Option<(&str, &str)>,
+    limit: i64,
+) -> QueryResult<Vec<TenantKeyRow>> {
+    let mut query = k::tenant_keys
+        .filter(k::kek_version.lt(version))
+        .order((k::tenant.asc(), k::purpose.asc()))
+        .limit(limit)
+        .select(TenantKeyRow::as_select())
+        .into_boxed();
+    if let Some((tenant, purpose)) = after {
+        query = query.filter(
+            k::tenant.gt(tenant.to_owned()).or(k::tenant
+                .eq(tenant.to_owned())
+                .and(k::purpose.gt(purpose.to_owned()))),
+        );
+    }
+    query.load(conn)
+}
+
+/// Replaces a key's wrapped form if it is still `old` (compare-and-set); true when swapped.
+pub(crate) fn swap_wrapped(
+    conn: &mut DbConnection,
+    row: &TenantKeyRow,
+    new: &[u8],
+    new_version: i32,
+) -> QueryResult<bool> {
+    let n = diesel::update(
+        k::tenant_keys
+            .filter(k::tenant.eq(&row.tenant))
+            .filter(k::purpose.eq(&row.purpose))
+            .filter(k::wrapped_key.eq(&row.wrapped_key)),
+    )
+    .set((k::wrapped_key.eq(new), k::kek_version.eq(new_version)))
+    .execute(conn)?;
+    Ok(n == 1)
+}
