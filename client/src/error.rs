@@ -152,6 +152,10 @@ fn hint(error: &ClientError) -> Option<&'static str> {
             "this identity may not act for that tenant: check --tenant and --identity"
         }
         (_, Some("INVALID_TOKEN")) => "the bearer token is expired or for another issuer/audience",
+        (_, Some("PERSON_SUPPRESSED")) => {
+            "the person was forgotten in this tenant; register them only after renewed consent \
+             (UnsuppressPerson)"
+        }
         (Code::Unauthenticated, _) => {
             "present a client certificate (--cert/--key or --identity) or a bearer token (--token)"
         }

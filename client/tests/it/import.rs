@@ -1,11 +1,16 @@
 //! `webinarctl import` of a CSV with bad rows against the real stack: good rows registered,
-//! bad rows reported with their line numbers and reasons, and a re-run registers nothing twice.
+//! bad rows (a forgotten, suppressed person among them) reported with their line numbers and
+//! reasons, and a re-run registers nothing twice.
 
 use std::{collections::BTreeSet, fmt::Write};
 
 use crate::stack::Stack;
 
-/// 200 rows; the bad ones are at known file lines (the header is line 1).
+/// The row of a person the tenant forgot before the import (line 52).
+const SUPPRESSED: u64 = 50;
+
+/// 200 rows; the bad ones are at known file lines (the header is line 1), the suppressed
+/// person's among them.
 fn csv_with_bad_rows() -> (String, BTreeSet<u64>) {
     let mut text = String::from("email,first_name,last_name,company\n");
     let mut bad = BTreeSet::new();
@@ -18,7 +23,7 @@ fn csv_with_bad_rows() -> (String, BTreeSet<u64>) {
             40 => format!("p{i}@example.com,Long,{},Acme", "x".repeat(300)),
             _ => format!("p{i}@example.com,First{i},Last{i},Acme"),
         };
-        if [10, 20, 30, 40].contains(&i) {
+        if [10, 20, 30, 40, SUPPRESSED].contains(&i) {
             bad.insert(line);
         }
         writeln!(text, "{row}").expect("write");
@@ -42,6 +47,8 @@ fn import_reports_bad_rows_by_line_and_a_rerun_registers_nothing_twice() {
         "2030-02-01T15:00:00Z",
     ]);
     let id = webinar["id"].as_str().expect("id").to_string();
+    // The tenant forgot this person before: their row is refused, not registered again.
+    stack.ctl_ok(&["forget", &format!("P{SUPPRESSED}@Example.com")]);
 
     let (text, bad_lines) = csv_with_bad_rows();
     let file = state.path().join("people.csv");
@@ -62,8 +69,8 @@ fn import_reports_bad_rows_by_line_and_a_rerun_registers_nothing_twice() {
     assert_eq!(code, 8, "refused rows give exit code 8: {err}");
     let summary: serde_json::Value = serde_json::from_str(&out).expect("summary JSON");
     assert_eq!(summary["rows"], 200);
-    assert_eq!(summary["created"], 196);
-    assert_eq!(summary["refused"], 4);
+    assert_eq!(summary["created"], 195);
+    assert_eq!(summary["refused"], 5);
 
     let mut reader = csv::Reader::from_path(&report).expect("report");
     let mut lines = BTreeSet::new();
@@ -81,6 +88,10 @@ fn import_reports_bad_rows_by_line_and_a_rerun_registers_nothing_twice() {
                 "the email field is named: {record:?}"
             );
         }
+        if line == SUPPRESSED + 2 {
+            assert_eq!(&record[3], "PERSON_SUPPRESSED", "{record:?}");
+            assert!(record[4].contains("email"), "{record:?}");
+        }
     }
     assert_eq!(lines, bad_lines);
 
@@ -88,9 +99,9 @@ fn import_reports_bad_rows_by_line_and_a_rerun_registers_nothing_twice() {
     assert_eq!(code, 8);
     let again: serde_json::Value = serde_json::from_str(&out).expect("summary JSON");
     assert_eq!(again["created"], 0, "a re-run creates nothing");
-    assert_eq!(again["already_registered"], 196);
+    assert_eq!(again["already_registered"], 195);
 
     let all = stack.ctl_ok(&["registrations", "list", "--webinar", &id]);
-    assert_eq!(all.as_array().map(Vec::len), Some(196));
+    assert_eq!(all.as_array().map(Vec::len), Some(195));
     assert!(stack.interrupt().success());
 }

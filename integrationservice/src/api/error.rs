@@ -46,6 +46,30 @@ pub(crate) fn too_many_watches(max: usize) -> Status {
     )
 }
 
+/// INVALID_ARGUMENT for a person on the tenant's suppression list: a BadRequest violation of
+/// `registration.email` and an `ErrorInfo`, both with reason `PERSON_SUPPRESSED` (a batch
+/// item's error and an import report carry the reason).
+pub(crate) fn person_suppressed() -> Status {
+    const REASON: &str = "PERSON_SUPPRESSED";
+    let mut violation = tonic_types::FieldViolation::new(
+        "registration.email",
+        "PERSON_SUPPRESSED: this person was forgotten in this tenant and has not consented \
+         again (UnsuppressPerson lifts it)",
+    );
+    violation.reason = REASON.into();
+    let mut details = tonic_types::ErrorDetails::with_bad_request(vec![violation]);
+    details.set_error_info(
+        REASON,
+        crate::status::ERROR_DOMAIN,
+        std::collections::HashMap::new(),
+    );
+    Status::with_error_details(
+        Code::InvalidArgument,
+        "invalid field(s): registration.email",
+        details,
+    )
+}
+
 /// The one mapping of domain errors to gRPC statuses.
 impl From<crate::domain::Error> for Status {
     fn from(error: crate::domain::Error) -> Self {
@@ -99,6 +123,7 @@ impl From<crate::domain::Error> for Status {
                     details,
                 )
             }
+            E::PersonSuppressed => person_suppressed(),
             // The domain's message is already generic ("database unavailable", ...).
             E::Unavailable(message) => Status::unavailable(message),
             // The domain logged the cause where it happened.

@@ -1,5 +1,5 @@
-//! `RegistrationService`: register one or a batch, get, list, update, cancel, forget, and
-//! get or list erasure requests.
+//! `RegistrationService`: register one or a batch, get, list, update, cancel, forget, lift a
+//! suppression, and get or list erasure requests.
 
 use tonic::{Request, Response, Status};
 
@@ -9,8 +9,8 @@ use proto::webinar::v1::{
     ForgetPersonRequest, ForgetPersonResponse, GetErasureRequestRequest, GetErasureRequestResponse,
     GetRegistrationRequest, GetRegistrationResponse, ListErasureRequestsRequest,
     ListErasureRequestsResponse, ListRegistrationsRequest, ListRegistrationsResponse,
-    UpdateRegistrationRequest, UpdateRegistrationResponse,
-    registration_service_server::RegistrationService,
+    UnsuppressPersonRequest, UnsuppressPersonResponse, UpdateRegistrationRequest,
+    UpdateRegistrationResponse, registration_service_server::RegistrationService,
 };
 
 use proto::webinar::v1::{
@@ -389,6 +389,31 @@ impl RegistrationService for RegistrationApi {
             on24_erasure_queued: done.provider_erasure_queued,
             erasure_request: Some(convert::erasure_request(&done.request)),
         }))
+    }
+
+    async fn unsuppress_person(
+        &self,
+        request: Request<UnsuppressPersonRequest>,
+    ) -> Result<Response<UnsuppressPersonResponse>, Status> {
+        let req = request.get_ref();
+        let tenant =
+            names::parse_tenant(&req.parent).map_err(|d| violations::invalid("parent", d))?;
+        let principal = self.state.authorize(&request, &tenant.tenant)?;
+        let email = Email::parse(&req.email).map_err(|e| violations::invalid("email", e))?;
+        let lifted = self
+            .state
+            .engine
+            .suppressions()
+            .lift(&tenant.tenant, &email)
+            .await?;
+        // Who lifted a suppression in which tenant; never whose.
+        tracing::info!(
+            principal = %principal,
+            tenant = %tenant.tenant,
+            lifted,
+            "suppression lift requested"
+        );
+        Ok(Response::new(UnsuppressPersonResponse { lifted }))
     }
 
     async fn get_erasure_request(

@@ -14,6 +14,7 @@ use zeroize::Zeroizing;
 
 use crate::keyclient::{KeyClient, KeyError};
 use cache::DekCache;
+pub(crate) use cache::SharedDek;
 
 /// A sealed secret as stored.
 #[derive(Clone, PartialEq, Eq)]
@@ -61,6 +62,25 @@ pub fn credentials_aad(tenant: &str, secret_version: i64) -> Vec<u8> {
     .into_bytes()
 }
 
+/// The additional authenticated data of a tenant's key for `purpose` (`email_hash`), built
+/// like [`credentials_aad`] so no two identities share bytes.
+pub(crate) fn tenant_key_aad(tenant: &str, purpose: &str) -> Vec<u8> {
+    format!(
+        "webinar.integrationservice/v1/tenant-key/{}:{tenant}/{purpose}",
+        tenant.len()
+    )
+    .into_bytes()
+}
+
+/// A data key made for use as a secret itself (a tenant's hash key), as stored: wrapped.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct WrappedKey {
+    /// The key, wrapped by the key service.
+    pub(crate) wrapped: Vec<u8>,
+    /// Key version that wrapped it.
+    pub(crate) key_version: u32,
+}
+
 /// Seals and opens secrets through the key service.
 #[derive(Clone, Debug)]
 pub struct Envelope {
@@ -102,6 +122,34 @@ impl Envelope {
         })
     }
 
+    /// A new data key bound to `aad`, to be used as a secret itself (a tenant's hash key):
+    /// the caller stores it wrapped and opens it with [`Envelope::open_key`]; the plaintext is
+    /// cached like every unwrapped DEK and wiped when the last user drops it.
+    pub(crate) async fn new_key(&self, aad: &[u8]) -> Result<(WrappedKey, SharedDek), CryptoError> {
+        let dek = self.keys.generate(aad).await?;
+        let key = self.cache.insert(&dek.wrapped, aad, dek.plaintext);
+        Ok((
+            WrappedKey {
+                wrapped: dek.wrapped,
+                key_version: dek.version,
+            },
+            key,
+        ))
+    }
+
+    /// A stored wrapped key, from the cache or unwrapped by the key service.
+    pub(crate) async fn open_key(
+        &self,
+        wrapped: &[u8],
+        aad: &[u8],
+    ) -> Result<SharedDek, CryptoError> {
+        if let Some(dek) = self.cache.get(wrapped, aad) {
+            return Ok(dek);
+        }
+        let dek = self.keys.unwrap_key(wrapped, aad).await?;
+        Ok(self.cache.insert(wrapped, aad, dek))
+    }
+
     /// Opens a sealed secret; the plaintext is wiped when the returned buffer drops.
     pub async fn open(
         &self,
@@ -111,13 +159,7 @@ impl Envelope {
         if sealed.nonce.len() != 12 {
             return Err(CryptoError::Decrypt);
         }
-        let dek = match self.cache.get(&sealed.wrapped_dek, aad) {
-            Some(dek) => dek,
-            None => {
-                let dek = self.keys.unwrap_key(&sealed.wrapped_dek, aad).await?;
-                self.cache.insert(&sealed.wrapped_dek, aad, dek)
-            }
-        };
+        let dek = self.open_key(&sealed.wrapped_dek, aad).await?;
         let cipher = Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(dek.as_slice()));
         let plaintext = cipher
             .decrypt(

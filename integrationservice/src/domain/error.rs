@@ -65,6 +65,10 @@ pub enum Error {
         /// Milliseconds until a token is back.
         retry_after_ms: i64,
     },
+    /// The person was forgotten in this tenant and has not consented again (INVALID_ARGUMENT
+    /// with a `PERSON_SUPPRESSED` violation of `registration.email`).
+    #[error("the person is suppressed in this tenant")]
+    PersonSuppressed,
     /// A dependency is down or overloaded; retry (UNAVAILABLE).
     #[error("unavailable: {0}")]
     Unavailable(String),

@@ -1,8 +1,9 @@
 //! Metrics and the change feed: per-attendee metrics joined to registrations, per-webinar
 //! aggregates, a sync that pulls the provider's figures now (also run by the poller's jobs),
-//! and the feed itself — list after a cursor, or wait until something newer exists.
+//! and the feed itself — list after a cursor, or wait until something newer exists. A sync
+//! stores no figures of people on the tenant's suppression list.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -12,7 +13,9 @@ use super::{
 };
 use crate::provider::AttendeeReport;
 use crate::store::models::{MetricsRow, RegistrationRow, WebinarRow};
-use crate::store::{DbConnection, changes, metrics, now_ms, providers, registrations, webinars};
+use crate::store::{
+    DbConnection, changes, metrics, now_ms, providers, registrations, suppressions, webinars,
+};
 
 /// Metrics and change-feed service.
 #[derive(Debug)]
@@ -136,6 +139,32 @@ pub fn store_chunk(
     Ok(written.len())
 }
 
+/// The chunk's reports without those of suppressed people (`hashes`: their keyed email
+/// hashes in order; empty when the tenant has no hash key, so nobody is suppressed). Read in
+/// the chunk's transaction, so a forget committed before it is honoured.
+fn without_suppressed(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    chunk: Vec<AttendeeReport>,
+    hashes: &[String],
+) -> Result<Vec<AttendeeReport>, Error> {
+    if hashes.is_empty() {
+        return Ok(chunk);
+    }
+    let found: HashSet<String> = suppressions::present(conn, tenant, hashes)?
+        .into_iter()
+        .collect();
+    if found.is_empty() {
+        return Ok(chunk);
+    }
+    Ok(chunk
+        .into_iter()
+        .zip(hashes)
+        .filter(|(_, h)| !found.contains(*h))
+        .map(|(r, _)| r)
+        .collect())
+}
+
 /// Records that a sync of the webinar finished at `now`, once every chunk is stored.
 pub fn finish_sync(
     conn: &mut DbConnection,
@@ -163,6 +192,8 @@ pub async fn pull_and_store(
     event: i64,
     now: i64,
 ) -> Result<Result<(usize, usize), crate::provider::ProviderError>, Error> {
+    // People on the tenant's suppression list have none of their figures stored.
+    let hasher = super::suppression::email_hasher(engine, tenant, false).await?;
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<AttendeeReport>>(SYNC_QUEUE);
     let pull = engine
         .provider
@@ -171,10 +202,20 @@ pub async fn pull_and_store(
         let (mut attendees, mut changed) = (0, 0);
         while let Some(chunk) = rx.recv().await {
             attendees += chunk.len();
+            let hashes = match &hasher {
+                Some(h) => chunk
+                    .iter()
+                    .map(|r| h.hash(&r.email))
+                    .collect::<Result<Vec<_>, _>>()?,
+                None => Vec::new(),
+            };
             let (t, w) = (tenant.clone(), *webinar);
             let n = engine
                 .store
-                .transaction(move |conn| store_chunk(conn, &t, &w, &chunk, now))
+                .transaction(move |conn| {
+                    let chunk = without_suppressed(conn, &t, chunk, &hashes)?;
+                    store_chunk(conn, &t, &w, &chunk, now)
+                })
                 .await?;
             if n > 0 {
                 engine.signals.changes_added();

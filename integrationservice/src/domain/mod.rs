@@ -13,6 +13,7 @@ pub mod paging;
 pub mod providers;
 pub mod registrant;
 pub mod registrations;
+pub mod suppression;
 pub mod types;
 pub mod webinar_fields;
 pub mod webinars;
@@ -149,6 +150,11 @@ impl Engine {
     /// Erasure requests (the records of `ForgetPerson` calls).
     pub fn erasure_requests(&self) -> erasure_requests::ErasureRequests<'_> {
         erasure_requests::ErasureRequests { engine: self }
+    }
+
+    /// The suppression list (people forgotten and not to be taken back).
+    pub fn suppressions(&self) -> suppression::Suppressions<'_> {
+        suppression::Suppressions { engine: self }
     }
 
     /// Metrics and change-feed service.

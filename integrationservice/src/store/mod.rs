@@ -1,5 +1,6 @@
 //! Storage of the integration service, the only code that speaks SQL: one module per
-//! aggregate (registrations, webinars, providers, metrics, outbox, changes, worker leases, and the
+//! aggregate (registrations, webinars, providers, metrics, outbox, changes, worker leases,
+//! suppressions and tenant keys, and the
 //! rows a job run reads), each hiding PostgreSQL/SQLite differences behind its functions, over the pool,
 //! pragmas and blocking-pool helpers shared with the key service (`servicekit::db`), with this
 //! service's embedded migrations.
@@ -34,6 +35,8 @@ pub mod registrations;
 #[allow(missing_docs)]
 pub mod schema;
 pub mod status;
+pub(crate) mod suppressions;
+pub(crate) mod tenant_keys;
 pub(crate) mod webinars;
 
 pub(crate) use status::JobState;

@@ -437,3 +437,45 @@ pub struct ErasureRequestRow {
     /// sent there).
     pub completed_at: Option<i64>,
 }
+
+/// A tenant's secret for one purpose as stored (`tenant_keys`): a data key wrapped by the key
+/// service, never in clear.
+#[derive(Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = super::schema::tenant_keys)]
+pub struct TenantKeyRow {
+    /// The tenant the key belongs to.
+    pub tenant: String,
+    /// What the key is for (`email_hash`).
+    pub purpose: String,
+    /// The data key, wrapped by the key service.
+    pub wrapped_key: Vec<u8>,
+    /// The key service's key version that wrapped it.
+    pub kek_version: i32,
+    /// When the key was made (ms).
+    pub created_at: i64,
+}
+
+impl std::fmt::Debug for TenantKeyRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TenantKeyRow")
+            .field("tenant", &self.tenant)
+            .field("purpose", &self.purpose)
+            .field("kek_version", &self.kek_version)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A suppressed person as stored (`suppressions`): the keyed hash of the email, never the
+/// email.
+#[derive(Clone, Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = super::schema::suppressions)]
+pub struct SuppressionRow {
+    /// The tenant whose list holds the person.
+    pub tenant: String,
+    /// Hex HMAC-SHA-256 of the normalised email under the tenant's `email_hash` key.
+    pub email_hash: String,
+    /// When the person was suppressed (ms).
+    pub created_at: i64,
+    /// The erasure request that suppressed them.
+    pub erasure_request_id: Option<String>,
+}

@@ -169,6 +169,28 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Per-tenant secrets by purpose (`store::tenant_keys`), each a data key kept only
+    /// wrapped by the key service.
+    tenant_keys (tenant, purpose) {
+        tenant -> Text,
+        purpose -> Text,
+        wrapped_key -> Binary,
+        kek_version -> Integer,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// Suppressed people by keyed hash of their email (`store::suppressions`); never the email.
+    suppressions (tenant, email_hash) {
+        tenant -> Text,
+        email_hash -> Text,
+        created_at -> BigInt,
+        erasure_request_id -> Nullable<Text>,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     provider_configs,
     webinars,

@@ -3,15 +3,17 @@
 //! service's `BatchRewrapKeys`, which re-wraps it under the primary without the plaintext
 //! leaving the key service; the new wrapped DEK replaces the old one with a compare-and-set,
 //! so a concurrent credential change wins. The DEK itself does not change, so the stored
-//! ciphertext stays valid and decryption never fails during or after the move.
+//! ciphertext stays valid and decryption never fails during or after the move. The tenants'
+//! own keys (`tenant_keys`, e.g. the suppression list's hash key) move the same way, after the
+//! credentials.
 //!
 //! At scale: rows already on the primary are never read or sent; the rest are walked in
 //! bounded pages in tenant order (keyset pagination); and one replica at a time runs the pass,
 //! holding the `rewrap` lease in the database and renewing it after every page.
 
-use crate::crypto::{Envelope, credentials_aad};
+use crate::crypto::{Envelope, credentials_aad, tenant_key_aad};
 use crate::keyclient::KeyError;
-use crate::store::{Store, StoreError, leases, providers};
+use crate::store::{Store, StoreError, leases, providers, tenant_keys};
 
 /// Rows per page, and per `BatchRewrapKeys` call (the key service's batch limit).
 const PAGE: i64 = 100;
@@ -157,8 +159,82 @@ async fn rewrap_pages(
         report.skipped += attempted - swapped;
         if !take_lease(store, holder).await? {
             tracing::warn!("rewrap lease lost; another replica continues");
-            break;
+            return Ok(report);
         }
     }
+    rewrap_tenant_keys(store, envelope, holder, below, &mut report).await?;
     Ok(report)
+}
+
+/// The same pass over the tenants' own keys (`tenant_keys`), counted in the same report.
+async fn rewrap_tenant_keys(
+    store: &Store,
+    envelope: &Envelope,
+    holder: &str,
+    below: i32,
+    report: &mut RewrapReport,
+) -> Result<(), RewrapError> {
+    let mut after: Option<(String, String)> = None;
+    loop {
+        let cursor = after.clone();
+        let rows = store
+            .run(move |conn| {
+                tenant_keys::wrapped_below(
+                    conn,
+                    below,
+                    cursor.as_ref().map(|(t, p)| (t.as_str(), p.as_str())),
+                    PAGE,
+                )
+                .map_err(RewrapError::from)
+            })
+            .await?;
+        let Some(last) = rows.last() else {
+            return Ok(());
+        };
+        after = Some((last.tenant.clone(), last.purpose.clone()));
+        let aads: Vec<Vec<u8>> = rows
+            .iter()
+            .map(|row| tenant_key_aad(&row.tenant, &row.purpose))
+            .collect();
+        let items: Vec<(&[u8], Vec<u8>)> = rows
+            .iter()
+            .zip(aads)
+            .map(|(row, aad)| (row.wrapped_key.as_slice(), aad))
+            .collect();
+        let answers = envelope.keys().batch_rewrap(&items).await?;
+        let mut swaps = Vec::with_capacity(rows.len());
+        for (row, answer) in rows.into_iter().zip(answers) {
+            match answer {
+                Ok((wrapped, version)) => {
+                    let version = i32::try_from(version).unwrap_or(i32::MAX);
+                    if version <= row.kek_version {
+                        report.current += 1;
+                    } else {
+                        swaps.push((row, wrapped, version));
+                    }
+                }
+                Err(KeyError::Refused(reason)) => {
+                    tracing::warn!(tenant = %row.tenant, purpose = %row.purpose, %reason, "rewrap refused; key left as it is");
+                    report.skipped += 1;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let attempted = swaps.len();
+        let swapped = store
+            .transaction(move |conn| {
+                let mut n = 0;
+                for (row, wrapped, version) in &swaps {
+                    n += usize::from(tenant_keys::swap_wrapped(conn, row, wrapped, *version)?);
+                }
+                Ok::<_, RewrapError>(n)
+            })
+            .await?;
+        report.moved += swapped;
+        report.skipped += attempted - swapped;
+        if !take_lease(store, holder).await? {
+            tracing::warn!("rewrap lease lost; another replica continues");
+            return Ok(());
+        }
+    }
 }

@@ -5,17 +5,21 @@
 //! `forget` job that carries the address and the registration ids it covers; it waits PAUSED
 //! while the tenant has no usable credentials, and waits for older jobs of those registrations
 //! (a delivery already running, whose result is then discarded), so ON24 hears the forget
-//! last.
+//! last. The person's keyed email hash joins the tenant's suppression list in the same
+//! transaction (`domain::suppression`), so they are not registered again until they consent.
 
 use super::Registrations;
 use super::enqueue::feed;
 use crate::domain::erasure_requests::{ErasureRequest, ErasureState, view};
 use crate::domain::jobs::{self, JobKind};
-use crate::domain::{Email, Error, RegistrationStatus as S, providers as provider_rules};
+use crate::domain::{
+    Email, Error, RegistrationStatus as S, providers as provider_rules, suppression,
+};
 use crate::ids::{ErasureRequestId, RegistrationId, TenantId};
-use crate::store::models::{ErasureRequestRow, RegistrationRow};
+use crate::store::models::{ErasureRequestRow, RegistrationRow, SuppressionRow};
 use crate::store::{
     DbConnection, changes, erasure_requests, metrics, now_ms, outbox, providers, registrations,
+    suppressions,
 };
 
 /// What a forget did.
@@ -68,13 +72,19 @@ impl Registrations<'_> {
         email: &Email,
         at_provider_if_unmatched: bool,
     ) -> Result<Forgotten, Error> {
+        // The tenant's first forget makes its hash key (a key-service call), before the
+        // transaction so none is held open across it.
+        let hasher = suppression::email_hasher(self.engine, tenant, true)
+            .await?
+            .ok_or(Error::Internal)?;
+        let hash = hasher.hash(email.as_str())?;
         let email = email.as_str().to_owned();
         let t = tenant.clone();
         let done = self
             .engine
             .store
             .transaction(move |conn| {
-                forget_in_transaction(conn, &t, email, at_provider_if_unmatched)
+                forget_in_transaction(conn, &t, email, hash, at_provider_if_unmatched)
             })
             .await?;
         if done.provider_erasure_queued {
@@ -89,6 +99,7 @@ fn forget_in_transaction(
     conn: &mut DbConnection,
     tenant: &TenantId,
     email: String,
+    email_hash: String,
     at_provider_if_unmatched: bool,
 ) -> Result<Forgotten, Error> {
     let rows = registrations::by_email_all_webinars(conn, tenant, &email)?;
@@ -122,6 +133,15 @@ fn forget_in_transaction(
         completed_at: (!queue).then_some(now),
     };
     erasure_requests::insert(conn, &request)?;
+    suppressions::add(
+        conn,
+        &SuppressionRow {
+            tenant: tenant.to_string(),
+            email_hash,
+            created_at: now,
+            erasure_request_id: Some(request.id.clone()),
+        },
+    )?;
     if queue {
         let payload = serde_json::to_string(&jobs::ForgetPayload {
             emails: vec![email],

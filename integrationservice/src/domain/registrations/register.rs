@@ -7,7 +7,8 @@
 //! [`register_in_transaction`], which answers each exactly: the existing registration, a
 //! reactivated cancelled one, ALREADY_EXISTS for a request id of another email,
 //! INTEGRATION_DISABLED, NOT_FOUND, WEBINAR_UNLINKED. SQLite always takes the transactional
-//! path.
+//! path. People on the tenant's suppression list are refused first, item by item
+//! ([`Error::PersonSuppressed`]).
 
 use std::collections::{HashMap, HashSet};
 
@@ -16,7 +17,7 @@ use super::{MAX_BATCH, Registrations, view};
 use crate::domain::jobs::JobKind;
 use crate::domain::{
     ChangeKind, CredentialStatus, Error, RegisterOutcome, Registration, RegistrationInput,
-    RegistrationStatus as S, providers as provider_rules, webinars as webinar_rules,
+    RegistrationStatus as S, providers as provider_rules, suppression, webinars as webinar_rules,
 };
 use crate::ids::{RegistrationId, TenantId, WebinarId};
 use crate::store::changes;
@@ -49,12 +50,44 @@ impl Registrations<'_> {
                 format!("must hold 1 to {MAX_BATCH} items"),
             ));
         }
-        let (t, w) = (tenant.clone(), *webinar);
-        let (out, deferred) = self
-            .engine
-            .store
-            .run(move |conn| register_one_statement_first(conn, &t, &w, items))
-            .await?;
+        // Suppressed people (forgotten, not re-consented) are refused one by one; the others
+        // go on. The list is read just before the write, outside its transaction (which on
+        // PostgreSQL is one statement): a forget of the same person committing in between
+        // is not seen by either side.
+        let emails: Vec<&str> = items.iter().map(|i| i.email.as_str()).collect();
+        let refused = suppression::suppressed(self.engine, tenant, &emails).await?;
+        let mut slots: Vec<Option<RegisterOutcome>> = Vec::with_capacity(items.len());
+        let mut allowed = Vec::with_capacity(items.len());
+        for (item, refused) in items.into_iter().zip(refused) {
+            if refused {
+                slots.push(Some(RegisterOutcome {
+                    result: Err(Error::PersonSuppressed),
+                    created: false,
+                }));
+            } else {
+                slots.push(None);
+                allowed.push(item);
+            }
+        }
+        let (done, deferred) = if allowed.is_empty() {
+            (Vec::new(), false)
+        } else {
+            let (t, w) = (tenant.clone(), *webinar);
+            self.engine
+                .store
+                .run(move |conn| register_one_statement_first(conn, &t, &w, allowed))
+                .await?
+        };
+        let mut done = done.into_iter();
+        let out: Vec<RegisterOutcome> = slots
+            .into_iter()
+            .map(|slot| {
+                slot.or_else(|| done.next()).unwrap_or(RegisterOutcome {
+                    result: Err(Error::Internal),
+                    created: false,
+                })
+            })
+            .collect();
         if out.iter().any(|o| o.created) {
             self.engine.signals.jobs_added();
             self.engine.signals.changes_added();

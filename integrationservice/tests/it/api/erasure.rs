@@ -21,18 +21,19 @@ use integrationservice::testing::{Store, StoreError};
 use crate::api::lifecycle::{FullStack, eventually};
 use crate::api_both_backends;
 
-const TENANT: &str = "tenants/tenant-a";
+pub(super) const TENANT: &str = "tenants/tenant-a";
 const TENANT_ID: &str = "tenant-a";
 
-struct Clients {
-    creds: ProviderConfigServiceClient<Channel>,
-    webinars: WebinarServiceClient<Channel>,
-    regs: RegistrationServiceClient<Channel>,
-    metrics: MetricsServiceClient<Channel>,
+/// Tenant A's clients, with the steps the erasure and suppression tests share.
+pub(super) struct Clients {
+    pub(super) creds: ProviderConfigServiceClient<Channel>,
+    pub(super) webinars: WebinarServiceClient<Channel>,
+    pub(super) regs: RegistrationServiceClient<Channel>,
+    pub(super) metrics: MetricsServiceClient<Channel>,
 }
 
 impl Clients {
-    async fn new(stack: &FullStack) -> Self {
+    pub(super) async fn new(stack: &FullStack) -> Self {
         let channel = stack.h.tenant_a().await;
         Self {
             creds: ProviderConfigServiceClient::new(channel.clone()),
@@ -42,7 +43,7 @@ impl Clients {
         }
     }
 
-    async fn put_credentials(&mut self, stack: &FullStack) {
+    pub(super) async fn put_credentials(&mut self, stack: &FullStack) {
         self.creds
             .put_on24_credentials(PutOn24CredentialsRequest {
                 on24_credentials: Some(stack.credentials()),
@@ -55,7 +56,7 @@ impl Clients {
 
     /// Creates a webinar that starts `in_minutes` from now (negative: in the past) and waits
     /// until it exists at ON24.
-    async fn active_webinar(&mut self, reference: &str, in_minutes: i64) -> Webinar {
+    pub(super) async fn active_webinar(&mut self, reference: &str, in_minutes: i64) -> Webinar {
         let created = self
             .webinars
             .create_webinar(CreateWebinarRequest {
@@ -94,7 +95,7 @@ impl Clients {
         .await
     }
 
-    async fn register(&mut self, webinar: &str, email: &str) -> Registration {
+    pub(super) async fn register(&mut self, webinar: &str, email: &str) -> Registration {
         self.regs
             .create_registration(CreateRegistrationRequest {
                 parent: webinar.into(),
@@ -117,7 +118,7 @@ impl Clients {
             .expect("registration")
     }
 
-    async fn get(&mut self, name: &str) -> Registration {
+    pub(super) async fn get(&mut self, name: &str) -> Registration {
         self.regs
             .get_registration(GetRegistrationRequest { name: name.into() })
             .await
@@ -127,7 +128,7 @@ impl Clients {
             .expect("registration")
     }
 
-    async fn delivered(&mut self, name: &str) -> Registration {
+    pub(super) async fn delivered(&mut self, name: &str) -> Registration {
         eventually("registration DELIVERED", || {
             let mut c = self.regs.clone();
             let name = name.to_owned();
@@ -144,7 +145,11 @@ impl Clients {
         .await
     }
 
-    async fn forget(&mut self, email: &str, at_on24_if_unknown: bool) -> ForgetPersonResponse {
+    pub(super) async fn forget(
+        &mut self,
+        email: &str,
+        at_on24_if_unknown: bool,
+    ) -> ForgetPersonResponse {
         self.regs
             .forget_person(ForgetPersonRequest {
                 parent: TENANT.into(),
@@ -156,7 +161,7 @@ impl Clients {
             .into_inner()
     }
 
-    async fn attendee_emails(&mut self, webinar: &str) -> Vec<String> {
+    pub(super) async fn attendee_emails(&mut self, webinar: &str) -> Vec<String> {
         self.metrics
             .list_attendee_metrics(ListAttendeeMetricsRequest {
                 parent: webinar.into(),
@@ -204,7 +209,7 @@ async fn on24_forgets(sim: &on24sim::SimHandle) -> Vec<(u64, u16)> {
 
 /// Every row of every table of the service's database as text (binary columns as hex), with
 /// its table's name.
-async fn every_row(store: &Store) -> Vec<(String, String)> {
+pub(super) async fn every_row(store: &Store) -> Vec<(String, String)> {
     store
         .run(|conn| {
             use diesel::prelude::*;
@@ -281,7 +286,11 @@ async fn erasure_request(c: &mut Clients, name: &str) -> ErasureRequest {
         .expect("erasure request")
 }
 
-async fn erasure_state(c: &mut Clients, name: &str, state: ErasureState) -> ErasureRequest {
+pub(super) async fn erasure_state(
+    c: &mut Clients,
+    name: &str,
+    state: ErasureState,
+) -> ErasureRequest {
     eventually("the erasure request's state", || {
         let mut regs = c.regs.clone();
         let name = name.to_owned();
@@ -477,8 +486,18 @@ async fn forget_without_credentials(database_url: String) {
     };
     assert_eq!(snapshot.state, ErasureState::Done as i32);
 
-    // The tombstones do not hold the address: registering the person again is a new
-    // registration, delivered again.
+    // The tombstones do not hold the address: once the person consents again (their
+    // suppression lifted), registering them is a new registration, delivered again.
+    let lifted = c
+        .regs
+        .unsuppress_person(UnsuppressPersonRequest {
+            parent: TENANT.into(),
+            email: gone.into(),
+        })
+        .await
+        .expect("unsuppress")
+        .into_inner();
+    assert!(lifted.lifted);
     let back = c.register(&a.name, gone).await;
     assert_ne!(back.name, in_a.name);
     c.delivered(&back.name).await;

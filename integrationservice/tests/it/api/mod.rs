@@ -1,5 +1,5 @@
 //! The CRM-facing gRPC API over real TLS: authentication, validation, and a tenant's life
-//! through the public API only, and erasure.
+//! through the public API only, erasure and suppression.
 
 mod auth;
 mod egress;
@@ -9,5 +9,6 @@ pub mod harness;
 mod lifecycle;
 mod on24_fidelity;
 mod promises;
+mod suppression;
 mod transport;
 mod validation;

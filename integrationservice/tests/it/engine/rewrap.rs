@@ -1,12 +1,13 @@
 //! Key rotation then rewrap: every stored wrapped DEK moves to the new primary version, the
 //! credentials still decrypt during and after, deliveries go on, and the database never holds
-//! the secrets in clear; at scale, only rows below the primary move, one replica at a time.
+//! the secrets in clear; the tenants' own keys (the suppression list's) move too; at scale,
+//! only rows below the primary move, one replica at a time.
 
 use std::time::Duration;
 
 use diesel::prelude::*;
 use futures::StreamExt;
-use integrationservice::domain::RegistrationStatus;
+use integrationservice::domain::{Error, RegistrationStatus};
 use integrationservice::testing::StoreError;
 use integrationservice::testing::models::ProviderConfigRow;
 use integrationservice::testing::rewrap_all;
@@ -38,6 +39,23 @@ async fn stored(stack: &Stack) -> Vec<(String, i32, Vec<u8>, Vec<u8>)> {
         .expect("rows")
 }
 
+/// Acme's suppression-list key as (key version, wrapped key).
+async fn tenant_key(stack: &Stack) -> (i32, Vec<u8>) {
+    use integrationservice::testing::schema::tenant_keys::dsl as k;
+    stack
+        .engine
+        .store()
+        .run(|conn| {
+            k::tenant_keys
+                .filter(k::tenant.eq("acme"))
+                .select((k::kek_version, k::wrapped_key))
+                .first(conn)
+                .map_err(StoreError::from)
+        })
+        .await
+        .expect("tenant key")
+}
+
 async fn rotate_then_rewrap(db: Db) {
     let stack = Stack::start(db).await;
     let engine = &stack.engine;
@@ -58,6 +76,15 @@ async fn rotate_then_rewrap(db: Db) {
     }
 
     let (webinar, _) = stack.active_webinar(&tenant_id("acme"), "ev-rotate").await;
+    // Acme forgets a person: its suppression-list key is made under version 1 too.
+    let gone = person(99);
+    engine
+        .registrations()
+        .forget(&tenant_id("acme"), &gone.email, false)
+        .await
+        .expect("forget");
+    let key_before = tenant_key(&stack).await;
+    assert_eq!(key_before.0, 1);
     let version = stack.keys.rotate().await;
     assert_eq!(version, 2);
     // Deliveries run while the rewrap happens; none may fail to decrypt.
@@ -69,7 +96,18 @@ async fn rotate_then_rewrap(db: Db) {
     let report = rewrap_all(engine.store(), engine.envelope(), "replica-a")
         .await
         .expect("rewrap");
-    assert_eq!(report.moved, 3, "{report:?}");
+    assert_eq!(report.moved, 3 + 1, "{report:?}");
+    let key_after = tenant_key(&stack).await;
+    assert_eq!(key_after.0, 2);
+    assert_eq!(wrapped_version(&key_after.1), Some(2));
+    assert_ne!(key_after.1, key_before.1, "the wrapped key changed");
+    // The moved key still opens: the forgotten person is still refused.
+    let refused = engine
+        .registrations()
+        .register(&tenant_id("acme"), &webinar, gone)
+        .await
+        .expect_err("suppressed");
+    assert_eq!(refused, Error::PersonSuppressed);
     assert_eq!(report.primary, 2, "{report:?}");
     let after = stored(&stack).await;
     assert!(

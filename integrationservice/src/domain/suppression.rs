@@ -1,0 +1,140 @@
+//! The suppression list: people a tenant forgot (`ForgetPerson`) and must not take back
+//! until they consent again (`UnsuppressPerson`). Registering them (alone, in a batch, by an
+//! import) is refused with [`Error::PersonSuppressed`], and a metrics sync stores none of
+//! their figures.
+//!
+//! The list never holds an email: each entry is the HMAC-SHA-256 of the normalised address
+//! (trimmed, lower-cased) under a key of the tenant's own. That key is a data key from the
+//! key service's `GenerateDataKey`, made on the tenant's first forget, stored only wrapped
+//! (`tenant_keys`, purpose `email_hash`, bound to the tenant and purpose) and unwrapped
+//! through the same short-lived cache as credential data keys. The same address hashes
+//! differently in two tenants, and a copy of the database alone cannot test an address
+//! against the list.
+
+use std::collections::HashSet;
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+use super::{Email, Engine, Error, TenantId};
+use crate::crypto::{SharedDek, tenant_key_aad};
+use crate::store::models::TenantKeyRow;
+use crate::store::{now_ms, suppressions, tenant_keys};
+
+/// The purpose of the tenant key the list's hashes are made with.
+const EMAIL_HASH: &str = "email_hash";
+
+/// A tenant's key for email hashes. `Debug` shows nothing of it.
+#[derive(Clone)]
+pub(crate) struct EmailHasher {
+    key: SharedDek,
+}
+
+impl std::fmt::Debug for EmailHasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmailHasher").finish_non_exhaustive()
+    }
+}
+
+impl EmailHasher {
+    /// The keyed hash of an address (hex): HMAC-SHA-256 of it trimmed and lower-cased.
+    pub(crate) fn hash(&self, email: &str) -> Result<String, Error> {
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(self.key.as_slice()).map_err(|_| Error::Internal)?;
+        mac.update(email.trim().to_lowercase().as_bytes());
+        Ok(mac
+            .finalize()
+            .into_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect())
+    }
+}
+
+/// The tenant's email-hash key: the stored one, unwrapped (or from the cache); when it has
+/// none, a new one if `create` (a forget), else None (no key: nobody is suppressed).
+pub(crate) async fn email_hasher(
+    engine: &Engine,
+    tenant: &TenantId,
+    create: bool,
+) -> Result<Option<EmailHasher>, Error> {
+    let aad = tenant_key_aad(tenant.as_str(), EMAIL_HASH);
+    let t = tenant.clone();
+    let stored = engine
+        .store
+        .run(move |conn| tenant_keys::get(conn, &t, EMAIL_HASH).map_err(Error::from))
+        .await?;
+    if let Some(row) = stored {
+        let key = engine.envelope.open_key(&row.wrapped_key, &aad).await?;
+        return Ok(Some(EmailHasher { key }));
+    }
+    if !create {
+        return Ok(None);
+    }
+    let (wrapped, key) = engine.envelope.new_key(&aad).await?;
+    let row = TenantKeyRow {
+        tenant: tenant.to_string(),
+        purpose: EMAIL_HASH.into(),
+        wrapped_key: wrapped.wrapped.clone(),
+        kek_version: i32::try_from(wrapped.key_version).unwrap_or(i32::MAX),
+        created_at: now_ms(),
+    };
+    let t = tenant.clone();
+    let kept = engine
+        .store
+        .run(move |conn| {
+            tenant_keys::insert_if_absent(conn, &row)?;
+            tenant_keys::get(conn, &t, EMAIL_HASH).map_err(Error::from)
+        })
+        .await?
+        .ok_or(Error::Internal)?;
+    if kept.wrapped_key == wrapped.wrapped {
+        return Ok(Some(EmailHasher { key }));
+    }
+    // Another replica stored the tenant's first key at the same moment: use that one.
+    let key = engine.envelope.open_key(&kept.wrapped_key, &aad).await?;
+    Ok(Some(EmailHasher { key }))
+}
+
+/// Which of `emails` the tenant suppressed, as a flag per address in order.
+pub(crate) async fn suppressed(
+    engine: &Engine,
+    tenant: &TenantId,
+    emails: &[&str],
+) -> Result<Vec<bool>, Error> {
+    let Some(hasher) = email_hasher(engine, tenant, false).await? else {
+        return Ok(vec![false; emails.len()]);
+    };
+    let hashes = emails
+        .iter()
+        .map(|e| hasher.hash(e))
+        .collect::<Result<Vec<_>, _>>()?;
+    let (t, asked) = (tenant.clone(), hashes.clone());
+    let found: HashSet<String> = engine
+        .store
+        .run(move |conn| suppressions::present(conn, &t, &asked).map_err(Error::from))
+        .await?
+        .into_iter()
+        .collect();
+    Ok(hashes.iter().map(|h| found.contains(h)).collect())
+}
+
+/// The suppression list's service.
+#[derive(Debug)]
+pub struct Suppressions<'a> {
+    pub(crate) engine: &'a Engine,
+}
+
+impl Suppressions<'_> {
+    /// Lifts a person's suppression (they consented again); true when one was lifted.
+    pub async fn lift(&self, tenant: &TenantId, email: &Email) -> Result<bool, Error> {
+        let Some(hasher) = email_hasher(self.engine, tenant, false).await? else {
+            return Ok(false);
+        };
+        let (t, hash) = (tenant.clone(), hasher.hash(email.as_str())?);
+        self.engine
+            .store
+            .run(move |conn| suppressions::remove(conn, &t, &hash).map_err(Error::from))
+            .await
+    }
+}

@@ -1,0 +1,2 @@
+DROP TABLE suppressions;
+DROP TABLE tenant_keys;
