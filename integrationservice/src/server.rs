@@ -91,6 +91,17 @@ pub async fn run(
     listeners: Listeners,
     shutdown: CancellationToken,
 ) -> Result<(), ServerError> {
+    run_observed(config, listeners, shutdown, |_| {}).await
+}
+
+/// Like [`run`], handing the assembled engine to `on_engine` before serving (tests observe
+/// its signals).
+pub async fn run_observed(
+    config: Config,
+    listeners: Listeners,
+    shutdown: CancellationToken,
+    on_engine: impl FnOnce(&Engine),
+) -> Result<(), ServerError> {
     config.validate().map_err(setup)?;
     let jwt = if config.jwt.enabled() {
         let verifier = JwtVerifier::from_config(&config.jwt)
@@ -118,10 +129,13 @@ pub async fn run(
         PageTokens::from_file(&config.api.page_token_key_file).map_err(setup)?
     };
     let engine = assemble(&config).await?;
-    let workers = config
-        .workers
-        .enabled
-        .then(|| Workers::start(engine.clone(), worker_config(&config), shutdown.clone()));
+    on_engine(&engine);
+    // Without workers the replica still listens, for its change watchers.
+    let workers = if config.workers.enabled {
+        Workers::start(engine.clone(), worker_config(&config), shutdown.clone())
+    } else {
+        Workers::listen_for_changes(&engine, shutdown.clone())
+    };
     let state = Arc::new(ApiState {
         authz: Authorizer::new(policy),
         tokens,
@@ -211,9 +225,7 @@ pub async fn run(
         });
     tracing::info!("integrationservice serving");
     let served = tokio::try_join!(grpc, health_server);
-    if let Some(workers) = workers {
-        workers.join().await;
-    }
+    workers.join().await;
     served?;
     Ok(())
 }

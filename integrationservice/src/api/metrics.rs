@@ -20,10 +20,10 @@ use super::{State, convert, names, violations, violations::Violations, wrap_toke
 use crate::auth::CredentialExpiry;
 use crate::domain::{self, TenantId, WebinarId};
 
-/// How long a watch waits for a change before sending a heartbeat.
+/// How long a watch waits for a change before sending a heartbeat. The feed read before the
+/// heartbeat is also the watch's only re-read without a wake-up: it finds a change whose
+/// cross-replica notification was lost, at most this late.
 const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(30);
-/// How often a watch re-reads the feed for changes made by other replicas.
-const WATCH_POLL: std::time::Duration = std::time::Duration::from_secs(1);
 /// Changes sent per watch message.
 const WATCH_BATCH: i32 = 100;
 
@@ -372,8 +372,7 @@ impl MetricsService for MetricsApi {
             tokio::pin!(expired);
             loop {
                 let metrics = renderer.state.engine.metrics();
-                let wait =
-                    metrics.wait_changes(&query.tenant, after, WATCH_BATCH, HEARTBEAT, WATCH_POLL);
+                let wait = metrics.wait_changes(&query.tenant, after, WATCH_BATCH, HEARTBEAT);
                 let found = tokio::select! {
                     () = tx.closed() => return,
                     () = renderer.state.shutdown.cancelled() => return,

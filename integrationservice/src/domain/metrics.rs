@@ -218,7 +218,7 @@ pub async fn pull_and_store(
                 })
                 .await?;
             if n > 0 {
-                engine.signals.changes_added();
+                engine.signals.changes_added(tenant);
             }
             changed += n;
         }
@@ -470,29 +470,29 @@ impl Metrics<'_> {
             .collect())
     }
 
-    /// Like `changes`, but when there is nothing after `cursor` waits (up to `max_wait`) for a
-    /// change in this process, re-reading every `poll` for changes made by other replicas.
-    /// The watch stream of the API loops on this.
+    /// Like `changes`, but when there is nothing after `cursor` waits (up to `max_wait`) for
+    /// a wake-up of `tenant`'s watchers, then reads again. Only this tenant's changes wake it:
+    /// made in this process, or on another replica and heard through the database
+    /// (`workers::wake`). It never polls; the read at `max_wait` (the watch's heartbeat) also
+    /// finds a change whose notification was lost. The watch stream of the API loops on this.
     pub async fn wait_changes(
         &self,
         tenant: &TenantId,
         cursor: i64,
         limit: i32,
         max_wait: Duration,
-        poll: Duration,
     ) -> Result<Vec<Change>, Error> {
-        let mut rx = self.engine.signals.subscribe_changes();
+        let mut wakes = self.engine.signals.subscribe_changes(tenant);
         let deadline = tokio::time::Instant::now() + max_wait;
         loop {
-            rx.borrow_and_update();
+            wakes.mark_seen();
             let found = self.changes(tenant, cursor, limit).await?;
             if !found.is_empty() || tokio::time::Instant::now() >= deadline {
                 return Ok(found);
             }
-            let sleep_until = (tokio::time::Instant::now() + poll).min(deadline);
             tokio::select! {
-                _ = rx.changed() => {}
-                _ = tokio::time::sleep_until(sleep_until) => {}
+                () = wakes.changed() => {}
+                () = tokio::time::sleep_until(deadline) => {}
             }
         }
     }

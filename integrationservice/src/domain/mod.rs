@@ -1,8 +1,10 @@
 //! The rules of the integration service, with no gRPC types: provider configuration,
 //! webinars, registrations, metrics and the change feed. Every write commits its business
 //! rows, its outbox jobs and its change-feed entries in one transaction, then wakes the
-//! workers and the change watchers in this process (other replicas poll).
+//! workers and the tenant's change watchers in this process, and on PostgreSQL tells the other
+//! replicas (`store::notify`).
 
+pub mod change_signals;
 pub mod credentials;
 pub mod erasure_requests;
 pub mod error;
@@ -20,7 +22,7 @@ pub mod webinars;
 
 use std::sync::Arc;
 
-use tokio::sync::{Notify, watch};
+use tokio::sync::Notify;
 
 pub use crate::ids::{ErasureRequestId, RegistrationId, TenantId, WebinarId};
 pub use credentials::{AccessToken, BaseUrl, On24ClientId, Region};
@@ -37,23 +39,26 @@ use crate::crypto::Envelope;
 use crate::provider::WebinarProvider;
 use crate::store::Store;
 
-/// In-process wake-ups: new jobs for the workers, new changes for the feed watchers.
-#[derive(Clone, Debug)]
+/// Wake-ups: new jobs for the workers, new changes for the tenant's feed watchers.
+#[derive(Clone, Debug, Default)]
 pub struct Signals {
     jobs: Arc<Notify>,
-    changes: Arc<watch::Sender<u64>>,
-}
-
-impl Default for Signals {
-    fn default() -> Self {
-        Self {
-            jobs: Arc::new(Notify::new()),
-            changes: Arc::new(watch::channel(0).0),
-        }
-    }
+    changes: Arc<change_signals::ChangeWatchers>,
+    /// Where other replicas hear of this replica's changes; None for signals that stay in
+    /// this process.
+    replicas: Option<Store>,
 }
 
 impl Signals {
+    /// Signals whose changes also reach the other replicas on `store`'s database
+    /// (PostgreSQL; nothing more on SQLite, where one process serves the database).
+    pub fn for_store(store: &Store) -> Self {
+        Self {
+            replicas: Some(store.clone()),
+            ..Self::default()
+        }
+    }
+
     /// Wakes a waiting worker (or the next one to wait).
     pub fn jobs_added(&self) {
         self.jobs.notify_waiters();
@@ -65,14 +70,42 @@ impl Signals {
         self.jobs.notified().await;
     }
 
-    /// Tells change watchers that the feed grew.
-    pub fn changes_added(&self) {
-        self.changes.send_modify(|n| *n = n.wrapping_add(1));
+    /// Tells `tenant`'s change watchers, here and on the other replicas, that its feed grew
+    /// (call after the commit).
+    pub fn changes_added(&self, tenant: &TenantId) {
+        self.changes.wake(tenant);
+        if let Some(store) = &self.replicas {
+            store.tell_other_replicas_of_changes(tenant);
+        }
     }
 
-    /// A receiver that sees every `changes_added`.
-    pub fn subscribe_changes(&self) -> watch::Receiver<u64> {
-        self.changes.subscribe()
+    /// Tells `tenant`'s change watchers in this process only that its feed grew (another
+    /// replica's change, heard through the database).
+    pub fn changes_arrived(&self, tenant: &TenantId) {
+        self.changes.wake(tenant);
+    }
+
+    /// Makes every watcher in this process re-read its feed once: changes may have been
+    /// committed while this process could not hear of them.
+    pub fn changes_maybe_missed(&self) {
+        self.changes.wake_all();
+    }
+
+    /// A subscription to `tenant`'s change wake-ups.
+    pub fn subscribe_changes(&self, tenant: &TenantId) -> change_signals::ChangeSubscription {
+        self.changes.subscribe(tenant)
+    }
+
+    /// How many change wake-ups `tenant`'s watchers in this process got while watching
+    /// (0 when none watches): lets tests see that a tenant's watchers slept through
+    /// another tenant's changes.
+    pub fn change_wakes(&self, tenant: &TenantId) -> u64 {
+        self.changes.wakes(tenant)
+    }
+
+    /// Tenants with open watchers in this process.
+    pub fn watched_tenants(&self) -> usize {
+        self.changes.tenants()
     }
 }
 
@@ -92,11 +125,12 @@ pub struct Engine {
 impl Engine {
     /// Assembles the services.
     pub fn new(store: Store, envelope: Envelope, provider: Arc<dyn WebinarProvider>) -> Self {
+        let signals = Signals::for_store(&store);
         Self {
             store,
             envelope,
             provider,
-            signals: Signals::default(),
+            signals,
             syncs: metrics::SyncsInFlight::default(),
             // Unlimited until `with_key_generation_limit`: the server always sets it from
             // `[limits]`; tests and tools that assemble an engine choose.

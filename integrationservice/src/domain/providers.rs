@@ -206,7 +206,7 @@ impl ProviderConfigs<'_> {
             })
             .await?;
         self.engine.signals.jobs_added();
-        self.engine.signals.changes_added();
+        self.engine.signals.changes_added(tenant);
         Ok(view(&saved))
     }
 
@@ -260,7 +260,7 @@ impl ProviderConfigs<'_> {
                 )?)
             })
             .await?;
-        self.engine.signals.changes_added();
+        self.engine.signals.changes_added(tenant);
         Ok(paused)
     }
 
@@ -394,7 +394,7 @@ impl ProviderConfigs<'_> {
             })
             .await?;
         if paused {
-            self.engine.signals.changes_added();
+            self.engine.signals.changes_added(tenant);
             self.engine.signals.jobs_added();
         }
         Ok(())

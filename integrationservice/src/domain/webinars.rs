@@ -157,7 +157,7 @@ impl Webinars<'_> {
             })
             .await?;
         self.engine.signals.jobs_added();
-        self.engine.signals.changes_added();
+        self.engine.signals.changes_added(tenant);
         Ok(view(&row))
     }
 
@@ -235,7 +235,7 @@ impl Webinars<'_> {
             })
             .await?;
         self.engine.signals.jobs_added();
-        self.engine.signals.changes_added();
+        self.engine.signals.changes_added(tenant);
         Ok(view(&row))
     }
 
@@ -346,7 +346,7 @@ impl Webinars<'_> {
             })
             .await?;
         self.engine.signals.jobs_added();
-        self.engine.signals.changes_added();
+        self.engine.signals.changes_added(tenant);
         Ok(view(&row))
     }
 
@@ -379,7 +379,7 @@ impl Webinars<'_> {
                 Ok::<_, Error>(row)
             })
             .await?;
-        self.engine.signals.changes_added();
+        self.engine.signals.changes_added(tenant);
         Ok(view(&row))
     }
 }

@@ -84,7 +84,15 @@ impl Store {
     /// a SQLite database.
     pub fn wake_other_replicas(&self) {
         if !self.backend().is_sqlite() {
-            self.replica_wake.poke(self);
+            self.replica_wake.poke(self, None);
+        }
+    }
+
+    /// Makes sure other replicas hear, soon, that `tenant`'s change feed grew, so they wake
+    /// its watchers (coalesced with the above). PostgreSQL only.
+    pub fn tell_other_replicas_of_changes(&self, tenant: &crate::ids::TenantId) {
+        if !self.backend().is_sqlite() {
+            self.replica_wake.poke(self, Some(tenant));
         }
     }
 

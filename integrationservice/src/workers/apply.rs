@@ -247,10 +247,14 @@ pub(crate) async fn apply(
     result: RunResult,
 ) -> Result<(), Error> {
     let cfg = cfg.clone();
+    let tenant = job.tenant_id();
     let RunResult {
         outcome,
         secret_version,
     } = result;
+    // `write` reports no growth: it may append to the feed (a registration's failure or
+    // retry), so its tenant's watchers are woken after it too. A wake-up without a change
+    // costs those watchers one read.
     let feed_grew = match outcome {
         Outcome::Disabled => {
             engine
@@ -274,11 +278,11 @@ pub(crate) async fn apply(
                 .store()
                 .transaction(move |conn| write(conn, &cfg, &job, &owner, other))
                 .await?;
-            false
+            true
         }
     };
     if feed_grew {
-        engine.signals().changes_added();
+        engine.signals().changes_added(&tenant);
     }
     Ok(())
 }

@@ -120,11 +120,30 @@ impl Workers {
         Self { tasks, listening }
     }
 
-    /// Resolves once this replica hears jobs enqueued by other replicas (on PostgreSQL, once
-    /// its listener is subscribed; at once on SQLite).
+    /// Resolves once this replica hears jobs enqueued and changes made by other replicas (on
+    /// PostgreSQL, once its listener is subscribed; at once on SQLite).
     pub async fn listening(&self) {
         let mut rx = self.listening.clone();
         let _ = rx.wait_for(|l| *l).await;
+    }
+
+    /// Starts only the listener that wakes this replica's change watchers when other replicas
+    /// change a tenant's feed (PostgreSQL; nothing on SQLite), for a replica without workers.
+    pub fn listen_for_changes(engine: &Engine, shutdown: CancellationToken) -> Self {
+        let mut tasks = JoinSet::new();
+        let (listening_tx, listening) = watch::channel(false);
+        match engine.store().backend() {
+            Backend::Postgres(url) => {
+                let (url, signals) = (url.clone(), engine.signals().clone());
+                tasks.spawn_blocking(move || {
+                    wake::listen(&url, &signals, &listening_tx, &shutdown);
+                });
+            }
+            Backend::Sqlite(_) => {
+                listening_tx.send_replace(true);
+            }
+        }
+        Self { tasks, listening }
     }
 
     /// Waits until every task has stopped (after the shutdown token was cancelled).

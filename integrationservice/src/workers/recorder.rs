@@ -130,9 +130,9 @@ async fn record_loop(
                 .transaction(move |conn| write_batch(conn, rows))
                 .await;
             let ok = match result {
-                Ok(feed_grew) => {
-                    if feed_grew {
-                        engine.signals().changes_added();
+                Ok(grown) => {
+                    for tenant in &grown {
+                        engine.signals().changes_added(tenant);
                     }
                     true
                 }
@@ -152,8 +152,12 @@ async fn record_loop(
 
 /// One transaction for many successful runs, rows locked in the usual order: provider
 /// configurations (a success ends a finished quota pause), then jobs in id order, then
-/// registrations, then the change feed. Same effects as `write` on each run alone.
-fn write_batch(conn: &mut DbConnection, mut rows: Vec<Finished>) -> Result<bool, Error> {
+/// registrations, then the change feed. Same effects as `write` on each run alone. Returns
+/// the tenants whose feed grew.
+fn write_batch(
+    conn: &mut DbConnection,
+    mut rows: Vec<Finished>,
+) -> Result<std::collections::BTreeSet<TenantId>, Error> {
     let mut tenants: Vec<&str> = rows.iter().map(|(job, _, _)| job.tenant.as_str()).collect();
     tenants.sort_unstable();
     tenants.dedup();
@@ -175,18 +179,21 @@ fn write_batch(conn: &mut DbConnection, mut rows: Vec<Finished>) -> Result<bool,
             },
         })
         .collect();
+    let mut grown = std::collections::BTreeSet::new();
     let feed: Vec<_> = outbox::complete_batch(conn, &done, now_ms())?
         .iter()
         .map(|d| {
             let (tenant, webinar, registration) = d.ids();
-            changes::change(
+            let change = changes::change(
                 &tenant,
                 ChangeKind::Registration,
                 webinar.as_ref(),
                 Some(&registration),
-            )
+            );
+            grown.insert(tenant);
+            change
         })
         .collect();
     changes::append(conn, &feed)?;
-    Ok(!feed.is_empty())
+    Ok(grown)
 }

@@ -8,6 +8,12 @@
 //! So a job enqueued through one replica is picked up by an idle one at once rather than at its
 //! next poll; the poll stays as the fallback (for retries coming due, and while the listener
 //! reconnects).
+//! The same connection LISTENs on `tenant_changes`, whose payload names the tenant whose
+//! change feed grew on another replica: the listener wakes that tenant's watchers and no
+//! other, so watchers never poll the database. After each (re)connection it wakes every
+//! watcher once, for changes committed while it was not listening; a lost notification
+//! (sent without waiting for its WAL flush) is found at the watch's next heartbeat re-read.
+//! Every replica runs the listener, with or without workers, for its watchers.
 //! SQLite has one process per database: the in-process signal is enough there.
 //!
 //! libpq delivers notifications as they arrive on the connection, but diesel exposes only a
@@ -19,7 +25,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::domain::Signals;
+use crate::domain::{Signals, TenantId};
 use crate::store::notify::Listener;
 
 /// How often pending notifications are read: the worst added latency of a wake-up.
@@ -33,8 +39,10 @@ const RECONNECT_MAX: Duration = Duration::from_secs(30);
 /// (and a shutdown waiting for it) forever.
 const CONNECT_TIMEOUT_SECONDS: u32 = 5;
 
-/// Listens on `url` until `shutdown`, calling `signals.jobs_added()` on every notification
-/// (and once after each (re)connection, for what was enqueued while not listening).
+/// Listens on `url` until `shutdown`, calling `signals.jobs_added()` on every jobs
+/// notification and `signals.changes_arrived(tenant)` on every change notification (and
+/// both for everything once after each (re)connection, for what was committed while not
+/// listening).
 /// `listening` is true while a connection is subscribed. Blocking: run it on its own thread.
 pub(crate) fn listen(
     url: &str,
@@ -49,6 +57,7 @@ pub(crate) fn listen(
                 backoff = Duration::from_millis(200);
                 listening.send_replace(true);
                 signals.jobs_added();
+                signals.changes_maybe_missed();
                 let lost = follow(&mut conn, signals, shutdown);
                 listening.send_replace(false);
                 if let Err(e) = lost {
@@ -68,8 +77,8 @@ fn subscribe(url: &str) -> Result<Listener, String> {
     Listener::subscribe(&with_connect_timeout(url, CONNECT_TIMEOUT_SECONDS))
 }
 
-/// Wakes the workers for each batch of notifications until shutdown (Ok) or a broken
-/// connection (Err).
+/// Wakes the workers and the named tenants' watchers for each batch of notifications until
+/// shutdown (Ok) or a broken connection (Err).
 fn follow(
     listener: &mut Listener,
     signals: &Signals,
@@ -77,8 +86,15 @@ fn follow(
 ) -> Result<(), String> {
     let mut pinged = Instant::now();
     while !shutdown.is_cancelled() {
-        if listener.drain()? {
+        let heard = listener.drain()?;
+        if heard.jobs {
             signals.jobs_added();
+        }
+        for tenant in &heard.tenants {
+            match TenantId::parse(tenant) {
+                Ok(tenant) => signals.changes_arrived(&tenant),
+                Err(_) => tracing::warn!("ignored a change notification without a tenant id"),
+            }
         }
         if pinged.elapsed() >= PING_EVERY {
             listener.ping()?;

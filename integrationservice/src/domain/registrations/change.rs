@@ -71,7 +71,7 @@ impl Registrations<'_> {
             })
             .await?;
         self.engine.signals.jobs_added();
-        self.engine.signals.changes_added();
+        self.engine.signals.changes_added(tenant);
         Ok(view(&row))
     }
 
@@ -115,7 +115,7 @@ impl Registrations<'_> {
             })
             .await?;
         self.engine.signals.jobs_added();
-        self.engine.signals.changes_added();
+        self.engine.signals.changes_added(tenant);
         Ok(view(&row))
     }
 }

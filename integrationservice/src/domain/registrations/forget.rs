@@ -90,7 +90,7 @@ impl Registrations<'_> {
         if done.provider_erasure_queued {
             self.engine.signals.jobs_added();
         }
-        self.engine.signals.changes_added();
+        self.engine.signals.changes_added(tenant);
         Ok(done)
     }
 }

@@ -90,7 +90,7 @@ impl Registrations<'_> {
             .collect();
         if out.iter().any(|o| o.created) {
             self.engine.signals.jobs_added();
-            self.engine.signals.changes_added();
+            self.engine.signals.changes_added(tenant);
         }
         if deferred {
             self.engine.store.wake_other_replicas();

@@ -15,7 +15,7 @@ use xtask::pki::{CertificateAuthority, IssuedCertificate};
 
 use integrationservice::{
     config::Config,
-    server::{Listeners, run},
+    server::{Listeners, run_observed},
 };
 
 pub const ISSUER: &str = "https://idp.test";
@@ -33,6 +33,8 @@ pub struct Harness {
     /// Stands in for the key service's port; drop it to make the service unready.
     pub keyservice: Option<tokio::net::TcpListener>,
     server: tokio::task::JoinHandle<Result<(), integrationservice::server::ServerError>>,
+    /// The server's engine, once assembled.
+    engine: Arc<std::sync::OnceLock<integrationservice::domain::Engine>>,
     _dir: tempfile::TempDir,
 }
 
@@ -133,7 +135,16 @@ impl Harness {
         let grpc = listeners.grpc.local_addr().expect("addr");
         let health = listeners.health.local_addr().expect("addr");
         let shutdown = CancellationToken::new();
-        let server = tokio::spawn(run(config, listeners, shutdown.clone()));
+        let engine = Arc::new(std::sync::OnceLock::new());
+        let slot = engine.clone();
+        let server = tokio::spawn(run_observed(
+            config,
+            listeners,
+            shutdown.clone(),
+            move |e| {
+                let _ = slot.set(e.clone());
+            },
+        ));
         Self {
             ca,
             grpc,
@@ -142,6 +153,7 @@ impl Harness {
             shutdown,
             keyservice: Some(keyservice),
             server,
+            engine,
             _dir: dir,
         }
     }
@@ -204,6 +216,12 @@ impl Harness {
             "sub": sub, "iss": ISSUER, "aud": AUDIENCE,
             "exp": now() + 3600, "iat": now(),
         })
+    }
+
+    /// The server's engine (assembled before the server accepts connections), for tests
+    /// that observe its signals.
+    pub fn engine(&self) -> &integrationservice::domain::Engine {
+        self.engine.get().expect("the server assembled its engine")
     }
 
     /// Stops the server and checks it exits cleanly.

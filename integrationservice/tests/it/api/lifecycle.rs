@@ -38,7 +38,7 @@ where
     testkit::eventually(what, Duration::from_secs(30), f).await
 }
 
-fn person(i: usize) -> Registration {
+pub(crate) fn person(i: usize) -> Registration {
     Registration {
         crm_reference_id: format!("contact-{i}"),
         email: format!("person{i}@example.com"),

@@ -240,13 +240,7 @@ async fn full_life(db: Db) {
         .seq;
     let none = engine
         .metrics()
-        .wait_changes(
-            &tenant,
-            last,
-            100,
-            Duration::from_millis(200),
-            Duration::from_millis(50),
-        )
+        .wait_changes(&tenant, last, 100, Duration::from_millis(200))
         .await
         .expect("wait");
     assert!(none.is_empty());

@@ -64,13 +64,7 @@ async fn poller_follows_schedule(db: Db) {
     // A watcher on the cursor wakes when the poller's sync lands; nobody calls sync_now.
     let changes = engine
         .metrics()
-        .wait_changes(
-            &tenant,
-            cursor,
-            100,
-            Duration::from_secs(30),
-            Duration::from_millis(500),
-        )
+        .wait_changes(&tenant, cursor, 100, Duration::from_secs(30))
         .await
         .expect("watch");
     assert!(
