@@ -13,7 +13,8 @@
 
 use crate::crypto::{Envelope, credentials_aad, tenant_key_aad};
 use crate::keyclient::KeyError;
-use crate::store::{Store, StoreError, leases, providers, tenant_keys};
+use crate::store::models::{ProviderConfigRow, TenantKeyRow};
+use crate::store::{DbConnection, Store, StoreError, leases, providers, tenant_keys};
 
 /// Rows per page, and per `BatchRewrapKeys` call (the key service's batch limit).
 const PAGE: i64 = 100;
@@ -98,143 +99,216 @@ async fn rewrap_pages(
         ..RewrapReport::default()
     };
     let below = i32::try_from(primary).unwrap_or(i32::MAX);
-    let mut after: Option<String> = None;
-    loop {
-        let cursor = after.clone();
-        let rows = store
-            .run(move |conn| {
-                providers::wrapped_below(conn, below, cursor.as_deref(), PAGE)
-                    .map_err(RewrapError::from)
-            })
-            .await?;
-        let Some(last) = rows.last() else { break };
-        after = Some(last.tenant.clone());
-        let aads: Vec<Vec<u8>> = rows
-            .iter()
-            .map(|row| credentials_aad(&row.tenant, row.secret_version))
-            .collect();
-        let items: Vec<(&[u8], Vec<u8>)> = rows
-            .iter()
-            .zip(aads)
-            .map(|(row, aad)| (row.wrapped_dek.as_slice(), aad))
-            .collect();
-        let answers = envelope.keys().batch_rewrap(&items).await?;
-        let mut swaps = Vec::with_capacity(rows.len());
-        for (row, answer) in rows.into_iter().zip(answers) {
-            match answer {
-                Ok((wrapped, version)) => {
-                    let version = i32::try_from(version).unwrap_or(i32::MAX);
-                    if version <= row.dek_key_version {
-                        report.current += 1;
-                    } else {
-                        swaps.push((row, wrapped, version));
-                    }
-                }
-                Err(KeyError::Refused(reason)) => {
-                    tracing::warn!(tenant = %row.tenant, %reason, "rewrap refused; row left as it is");
-                    report.skipped += 1;
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
-        let attempted = swaps.len();
-        let swapped = store
-            .transaction(move |conn| {
-                let mut n = 0;
-                for (row, wrapped, version) in &swaps {
-                    let done = providers::swap_wrapped_dek(
-                        conn,
-                        &row.tenant_id(),
-                        row.secret_version,
-                        &row.wrapped_dek,
-                        wrapped,
-                        *version,
-                    )?;
-                    n += usize::from(done);
-                }
-                Ok::<_, RewrapError>(n)
-            })
-            .await?;
-        report.moved += swapped;
-        report.skipped += attempted - swapped;
-        if !take_lease(store, holder).await? {
-            tracing::warn!("rewrap lease lost; another replica continues");
-            return Ok(report);
-        }
+    let pass = Pass {
+        store,
+        envelope,
+        holder,
+        below,
+    };
+    if pass.run::<Credentials>(&mut report).await? {
+        pass.run::<TenantKeys>(&mut report).await?;
     }
-    rewrap_tenant_keys(store, envelope, holder, below, &mut report).await?;
     Ok(report)
 }
 
-/// The same pass over the tenants' own keys (`tenant_keys`), counted in the same report.
-async fn rewrap_tenant_keys(
-    store: &Store,
-    envelope: &Envelope,
-    holder: &str,
+/// One table of wrapped keys the pass moves: how to page through the rows below a version,
+/// what each row's key and associated data are, and its compare-and-set.
+trait WrappedKeys {
+    /// One stored row.
+    type Row: Send + 'static;
+    /// Where the next page starts (keyset pagination).
+    type Cursor: Clone + Send + 'static;
+    /// What the log calls a row the key service refused.
+    const WHAT: &'static str;
+
+    /// Up to `limit` rows whose key is wrapped below `version`, after `cursor`.
+    fn page(
+        conn: &mut DbConnection,
+        version: i32,
+        cursor: Option<&Self::Cursor>,
+        limit: i64,
+    ) -> diesel::QueryResult<Vec<Self::Row>>;
+    /// The cursor just past `row`.
+    fn cursor(row: &Self::Row) -> Self::Cursor;
+    /// The row's tenant, for the log.
+    fn tenant(row: &Self::Row) -> &str;
+    /// The wrapped key as stored.
+    fn wrapped(row: &Self::Row) -> &[u8];
+    /// The associated data it was wrapped with.
+    fn aad(row: &Self::Row) -> Vec<u8>;
+    /// The key version it is wrapped under.
+    fn version(row: &Self::Row) -> i32;
+    /// Replaces the wrapped key if the row still holds the one that was read.
+    fn swap(
+        conn: &mut DbConnection,
+        row: &Self::Row,
+        wrapped: &[u8],
+        version: i32,
+    ) -> diesel::QueryResult<bool>;
+}
+
+/// The credentials' data keys (`provider_configs`).
+struct Credentials;
+
+impl WrappedKeys for Credentials {
+    type Row = ProviderConfigRow;
+    type Cursor = String;
+    const WHAT: &'static str = "credentials";
+
+    fn page(
+        conn: &mut DbConnection,
+        version: i32,
+        cursor: Option<&String>,
+        limit: i64,
+    ) -> diesel::QueryResult<Vec<ProviderConfigRow>> {
+        providers::wrapped_below(conn, version, cursor.map(String::as_str), limit)
+    }
+    fn cursor(row: &ProviderConfigRow) -> String {
+        row.tenant.clone()
+    }
+    fn tenant(row: &ProviderConfigRow) -> &str {
+        &row.tenant
+    }
+    fn wrapped(row: &ProviderConfigRow) -> &[u8] {
+        &row.wrapped_dek
+    }
+    fn aad(row: &ProviderConfigRow) -> Vec<u8> {
+        credentials_aad(&row.tenant, row.secret_version)
+    }
+    fn version(row: &ProviderConfigRow) -> i32 {
+        row.dek_key_version
+    }
+    fn swap(
+        conn: &mut DbConnection,
+        row: &ProviderConfigRow,
+        wrapped: &[u8],
+        version: i32,
+    ) -> diesel::QueryResult<bool> {
+        providers::swap_wrapped_dek(
+            conn,
+            &row.tenant_id(),
+            row.secret_version,
+            &row.wrapped_dek,
+            wrapped,
+            version,
+        )
+    }
+}
+
+/// The tenants' own keys (`tenant_keys`, e.g. the suppression list's hash key).
+struct TenantKeys;
+
+impl WrappedKeys for TenantKeys {
+    type Row = TenantKeyRow;
+    type Cursor = (String, String);
+    const WHAT: &'static str = "tenant key";
+
+    fn page(
+        conn: &mut DbConnection,
+        version: i32,
+        cursor: Option<&(String, String)>,
+        limit: i64,
+    ) -> diesel::QueryResult<Vec<TenantKeyRow>> {
+        tenant_keys::wrapped_below(
+            conn,
+            version,
+            cursor.map(|(tenant, purpose)| (tenant.as_str(), purpose.as_str())),
+            limit,
+        )
+    }
+    fn cursor(row: &TenantKeyRow) -> (String, String) {
+        (row.tenant.clone(), row.purpose.clone())
+    }
+    fn tenant(row: &TenantKeyRow) -> &str {
+        &row.tenant
+    }
+    fn wrapped(row: &TenantKeyRow) -> &[u8] {
+        &row.wrapped_key
+    }
+    fn aad(row: &TenantKeyRow) -> Vec<u8> {
+        tenant_key_aad(&row.tenant, &row.purpose)
+    }
+    fn version(row: &TenantKeyRow) -> i32 {
+        row.kek_version
+    }
+    fn swap(
+        conn: &mut DbConnection,
+        row: &TenantKeyRow,
+        wrapped: &[u8],
+        version: i32,
+    ) -> diesel::QueryResult<bool> {
+        tenant_keys::swap_wrapped(conn, row, wrapped, version)
+    }
+}
+
+/// What one pass works with: the store, the key service, this replica's lease and the
+/// primary version rows move to.
+struct Pass<'a> {
+    store: &'a Store,
+    envelope: &'a Envelope,
+    holder: &'a str,
     below: i32,
-    report: &mut RewrapReport,
-) -> Result<(), RewrapError> {
-    let mut after: Option<(String, String)> = None;
-    loop {
-        let cursor = after.clone();
-        let rows = store
-            .run(move |conn| {
-                tenant_keys::wrapped_below(
-                    conn,
-                    below,
-                    cursor.as_ref().map(|(t, p)| (t.as_str(), p.as_str())),
-                    PAGE,
-                )
-                .map_err(RewrapError::from)
-            })
-            .await?;
-        let Some(last) = rows.last() else {
-            return Ok(());
-        };
-        after = Some((last.tenant.clone(), last.purpose.clone()));
-        let aads: Vec<Vec<u8>> = rows
-            .iter()
-            .map(|row| tenant_key_aad(&row.tenant, &row.purpose))
-            .collect();
-        let items: Vec<(&[u8], Vec<u8>)> = rows
-            .iter()
-            .zip(aads)
-            .map(|(row, aad)| (row.wrapped_key.as_slice(), aad))
-            .collect();
-        let answers = envelope.keys().batch_rewrap(&items).await?;
-        let mut swaps = Vec::with_capacity(rows.len());
-        for (row, answer) in rows.into_iter().zip(answers) {
-            match answer {
-                Ok((wrapped, version)) => {
-                    let version = i32::try_from(version).unwrap_or(i32::MAX);
-                    if version <= row.kek_version {
-                        report.current += 1;
-                    } else {
-                        swaps.push((row, wrapped, version));
+}
+
+impl Pass<'_> {
+    /// Moves every row of `K` below the primary, a page at a time, renewing the lease after
+    /// each page. False when the lease was lost (another replica continues).
+    async fn run<K: WrappedKeys>(&self, report: &mut RewrapReport) -> Result<bool, RewrapError> {
+        let mut after: Option<K::Cursor> = None;
+        loop {
+            let (cursor, below) = (after.clone(), self.below);
+            let rows = self
+                .store
+                .run(move |conn| {
+                    K::page(conn, below, cursor.as_ref(), PAGE).map_err(RewrapError::from)
+                })
+                .await?;
+            let Some(last) = rows.last() else {
+                return Ok(true);
+            };
+            after = Some(K::cursor(last));
+            let aads: Vec<Vec<u8>> = rows.iter().map(K::aad).collect();
+            let items: Vec<(&[u8], Vec<u8>)> = rows
+                .iter()
+                .zip(aads)
+                .map(|(row, aad)| (K::wrapped(row), aad))
+                .collect();
+            let answers = self.envelope.keys().batch_rewrap(&items).await?;
+            let mut swaps = Vec::with_capacity(rows.len());
+            for (row, answer) in rows.into_iter().zip(answers) {
+                match answer {
+                    Ok((wrapped, version)) => {
+                        let version = i32::try_from(version).unwrap_or(i32::MAX);
+                        if version <= K::version(&row) {
+                            report.current += 1;
+                        } else {
+                            swaps.push((row, wrapped, version));
+                        }
                     }
+                    Err(KeyError::Refused(reason)) => {
+                        tracing::warn!(tenant = %K::tenant(&row), what = K::WHAT, %reason, "rewrap refused; key left as it is");
+                        report.skipped += 1;
+                    }
+                    Err(e) => return Err(e.into()),
                 }
-                Err(KeyError::Refused(reason)) => {
-                    tracing::warn!(tenant = %row.tenant, purpose = %row.purpose, %reason, "rewrap refused; key left as it is");
-                    report.skipped += 1;
-                }
-                Err(e) => return Err(e.into()),
             }
-        }
-        let attempted = swaps.len();
-        let swapped = store
-            .transaction(move |conn| {
-                let mut n = 0;
-                for (row, wrapped, version) in &swaps {
-                    n += usize::from(tenant_keys::swap_wrapped(conn, row, wrapped, *version)?);
-                }
-                Ok::<_, RewrapError>(n)
-            })
-            .await?;
-        report.moved += swapped;
-        report.skipped += attempted - swapped;
-        if !take_lease(store, holder).await? {
-            tracing::warn!("rewrap lease lost; another replica continues");
-            return Ok(());
+            let attempted = swaps.len();
+            let swapped = self
+                .store
+                .transaction(move |conn| {
+                    let mut n = 0;
+                    for (row, wrapped, version) in &swaps {
+                        n += usize::from(K::swap(conn, row, wrapped, *version)?);
+                    }
+                    Ok::<_, RewrapError>(n)
+                })
+                .await?;
+            report.moved += swapped;
+            report.skipped += attempted - swapped;
+            if !take_lease(self.store, self.holder).await? {
+                tracing::warn!("rewrap lease lost; another replica continues");
+                return Ok(false);
+            }
         }
     }
 }
