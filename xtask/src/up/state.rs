@@ -246,7 +246,9 @@ pub fn integrationservice_config(
          [database]\nurl = {db:?}\n\n\
          [keyservice]\nendpoint = \"https://127.0.0.1:{keyservice_port}\"\nserver_name = \"localhost\"\n\
          ca_file = {ca}\ncert_file = {icert}\nkey_file = {ikey}\n\n\
-         [on24]\n# Development only: the local simulator listens on 127.0.0.1.\nallow_loopback = true\n",
+         [on24]\n# Development only: the local simulator listens on 127.0.0.1.\nallow_loopback = true\n\n\
+         [limits]\n# One developer's stack, whose tests and examples put the demo credentials often; the\n\
+         # production default is 10 a minute per tenant.\ncredential_puts_per_minute = 600\ncredential_put_burst = 100\n",
         cert = toml_str(&layout.server_cert()),
         key = toml_str(&layout.server_key()),
         ca = toml_str(&layout.ca_cert()),
