@@ -95,7 +95,7 @@ impl PageTokens {
     }
 
     /// Seals a store cursor for `scope`.
-    pub(crate) fn encode(&self, scope: &str, cursor: &str) -> String {
+    pub fn encode(&self, scope: &str, cursor: &str) -> String {
         let aad = aad(scope);
         let mut mac = hmac(&self.nonce_key);
         mac.update(&aad);
@@ -121,7 +121,7 @@ impl PageTokens {
     }
 
     /// Opens a token for `scope` and returns the store cursor inside.
-    pub(crate) fn decode(&self, scope: &str, token: &str) -> Result<String, String> {
+    pub fn decode(&self, scope: &str, token: &str) -> Result<String, String> {
         const INVALID: &str = "is not a token returned by this API for the same request";
         if token.len() > MAX_TOKEN_LEN {
             return Err(INVALID.into());
