@@ -77,6 +77,9 @@ max_watches_per_tenant = 20
 # bursts up to credential_put_burst; 0 turns the limit off.
 credential_puts_per_minute = 10
 credential_put_burst = 5
+# The longest a call may wait for its answer, whatever deadline the caller sent (a shorter
+# caller deadline applies as it is). Past it: DEADLINE_EXCEEDED.
+request_timeout_ms = 60000
 
 [hardening]
 # No core dumps (always) and, when true, memory locked as it is touched (mlockall, best
@@ -246,6 +249,8 @@ pub struct LimitsConfig {
     pub credential_puts_per_minute: u32,
     /// Burst of credential puts per tenant (0: the rate).
     pub credential_put_burst: u32,
+    /// The longest a call waits for its answer, in milliseconds (at least 1).
+    pub request_timeout_ms: u64,
 }
 
 /// Database settings.
@@ -426,6 +431,11 @@ impl Config {
         }
         if self.database.url.is_empty() {
             return Err(missing("database.url"));
+        }
+        if self.limits.request_timeout_ms == 0 {
+            return Err(ConfigError(
+                "`limits.request_timeout_ms` must be at least 1".into(),
+            ));
         }
         let jwt = &self.jwt;
         let any_jwt = !jwt.issuer.is_empty()

@@ -170,9 +170,12 @@ pub async fn run_observed(
         tracing::warn!("tls.min_version is 1.2: the CRM port also accepts TLS 1.2 clients");
     }
     let grpc = Server::builder()
-        .timeout(Duration::from_secs(60))
         .concurrency_limit_per_connection(256)
         .layer(servicekit::telemetry::GrpcServerTraceLayer::new())
+        // Inside the trace layer, so a call that runs out of time is traced with its code.
+        .layer(servicekit::deadline::DeadlineLayer::new(
+            Duration::from_millis(config.limits.request_timeout_ms),
+        ))
         .add_service(InterceptedService::new(
             ProviderConfigServiceServer::new(ProviderConfigApi::new(state.clone())),
             authn.clone(),

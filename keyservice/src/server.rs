@@ -168,8 +168,11 @@ pub async fn run(
     // However `run` returns, the accept loop ends with it.
     let _stop_accepting_on_return = stop_accepting.clone().drop_guard();
     let main = Server::builder()
-        .timeout(config.request_timeout())
         .layer(servicekit::telemetry::GrpcServerTraceLayer::new())
+        // Inside the trace layer, so a call that runs out of time is traced with its code.
+        .layer(servicekit::deadline::DeadlineLayer::new(
+            config.request_timeout(),
+        ))
         .layer(GlobalConcurrencyLimitLayer::new(
             config.limits.max_concurrent_requests,
         ))

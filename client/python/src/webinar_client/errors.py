@@ -81,7 +81,7 @@ class Unavailable(WebinarError):
 
 
 class DeadlineExceeded(WebinarError):
-    """DEADLINE_EXCEEDED, or tonic's CANCELLED "Timeout expired": the call's deadline passed."""
+    """DEADLINE_EXCEEDED: the call's deadline passed (this client's timer or the server's)."""
 
 
 _CLASSES: dict[grpc.StatusCode, type[WebinarError]] = {
@@ -132,10 +132,6 @@ def from_rpc_error(error: grpc.RpcError) -> WebinarError:
             detail.Unpack(info)
             reason, domain, metadata = info.reason, info.domain, dict(info.metadata)
     cls = _CLASSES.get(code, WebinarError)
-    # When the deadline runs out on the server's side of the call (the grpc-timeout header),
-    # tonic answers CANCELLED "Timeout expired": to the caller that is its deadline passing.
-    if code == grpc.StatusCode.CANCELLED and message == "Timeout expired":
-        cls = DeadlineExceeded
     return cls(
         code,
         message,

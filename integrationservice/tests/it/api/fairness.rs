@@ -9,9 +9,9 @@ use integrationservice::domain::{
     AccessToken, BaseUrl, CredentialsInput, On24ClientId, Region, TenantId,
 };
 use proto::webinar::v1::{
-    CheckOn24CredentialsRequest, CreateRegistrationRequest, CredentialStatus, GetRegistrationRequest, ListWebinarsRequest,
-    PutOn24CredentialsRequest, RegistrationStatus, WatchChangesRequest, WatchChangesResponse,
-    metrics_service_client::MetricsServiceClient,
+    CheckOn24CredentialsRequest, CreateRegistrationRequest, CredentialStatus,
+    GetRegistrationRequest, ListWebinarsRequest, PutOn24CredentialsRequest, RegistrationStatus,
+    WatchChangesRequest, WatchChangesResponse, metrics_service_client::MetricsServiceClient,
     provider_config_service_client::ProviderConfigServiceClient,
     registration_service_client::RegistrationServiceClient,
     webinar_service_client::WebinarServiceClient,

@@ -2,6 +2,7 @@
 //! through the public API only, erasure and suppression.
 
 mod auth;
+mod deadline;
 mod egress;
 mod erasure;
 mod fairness;
