@@ -40,6 +40,9 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
 
 # ---- runtime base ------------------------------------------------------------------------
 FROM gcr.io/distroless/cc-debian12:nonroot AS runtime
+# glibc malloc: two arenas and a fixed mmap threshold keep peak memory down (xtask/src/allocator.rs
+# explains the values; `cargo xtask lint` checks this line against it).
+ENV GLIBC_TUNABLES=glibc.malloc.arena_max=2:glibc.malloc.mmap_threshold=131072
 COPY --from=build /out/lib/ /
 USER 65532:65532
 WORKDIR /home/nonroot

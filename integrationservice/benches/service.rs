@@ -175,6 +175,13 @@ principal_burst = 1000000
             .arg("serve")
             .env("RUST_LOG", "warn")
             .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+            // The allocator settings the container image ships with, unless the caller set
+            // its own (`GLIBC_TUNABLES=` with no value measures glibc's defaults).
+            .env(
+                "GLIBC_TUNABLES",
+                std::env::var("GLIBC_TUNABLES")
+                    .unwrap_or_else(|_| xtask::allocator::GLIBC_TUNABLES.to_owned()),
+            )
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

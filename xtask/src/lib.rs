@@ -2,5 +2,6 @@
 //! binary (`cargo xtask ...`): the development PKI, test databases, and the local stack.
 #![forbid(unsafe_code)]
 
+pub mod allocator;
 pub mod pki;
 pub mod testdb;

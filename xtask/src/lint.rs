@@ -48,6 +48,14 @@ pub fn run(_args: &Args) -> Result<()> {
                 .current_dir(&root)
                 .arg("Dockerfile"),
         )?;
+        println!("==> Dockerfile allocator tuning");
+        let text = std::fs::read_to_string(&dockerfile)?;
+        let line = xtask::allocator::dockerfile_line();
+        if !text.lines().any(|l| l.trim() == line) {
+            anyhow::bail!(
+                "Dockerfile: the runtime stage must carry `{line}` (see xtask/src/allocator.rs)"
+            );
+        }
     }
     Ok(())
 }

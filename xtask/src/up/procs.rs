@@ -60,6 +60,9 @@ impl Service {
         let out = log_file(logs, name)?;
         let err = out.try_clone()?;
         let child = command
+            // The allocator settings the container image runs with, so the local stack's
+            // memory looks like production's.
+            .env("GLIBC_TUNABLES", xtask::allocator::GLIBC_TUNABLES)
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
