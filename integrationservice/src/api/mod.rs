@@ -9,6 +9,7 @@ pub(crate) mod limits;
 pub(crate) mod metrics;
 pub(crate) mod names;
 pub(crate) mod page_token;
+pub(crate) mod person_data;
 pub(crate) mod provider_config;
 pub(crate) mod registration_fields;
 pub(crate) mod registrations;

@@ -1,5 +1,5 @@
 //! `RegistrationService`: register one or a batch, get, list, update, cancel, forget, lift a
-//! suppression, and get or list erasure requests.
+//! suppression, and get, list or retry erasure requests.
 
 use tonic::{Request, Response, Status};
 
@@ -9,8 +9,9 @@ use proto::webinar::v1::{
     ForgetPersonRequest, ForgetPersonResponse, GetErasureRequestRequest, GetErasureRequestResponse,
     GetRegistrationRequest, GetRegistrationResponse, ListErasureRequestsRequest,
     ListErasureRequestsResponse, ListRegistrationsRequest, ListRegistrationsResponse,
-    UnsuppressPersonRequest, UnsuppressPersonResponse, UpdateRegistrationRequest,
-    UpdateRegistrationResponse, registration_service_server::RegistrationService,
+    RetryErasureRequestRequest, RetryErasureRequestResponse, UnsuppressPersonRequest,
+    UnsuppressPersonResponse, UpdateRegistrationRequest, UpdateRegistrationResponse,
+    registration_service_server::RegistrationService,
 };
 
 use proto::webinar::v1::{
@@ -249,10 +250,7 @@ impl RegistrationService for RegistrationApi {
             .state
             .resolve(&request, "parent", &req.parent, names::parse_webinar)?;
         let mut v = Violations::new();
-        let statuses = v.check(
-            "filter",
-            registration_fields::parse_status_filter(&req.filter),
-        );
+        let filter = v.check("filter", registration_fields::parse_filter(&req.filter));
         let scope = format!(
             "registrations|{}|{}|{}",
             webinar.tenant,
@@ -262,8 +260,9 @@ impl RegistrationService for RegistrationApi {
         let paging = self
             .state
             .paging(&mut v, &scope, req.page_size, &req.page_token);
-        let (statuses, paging) = v.into_value(statuses.zip(paging))?;
-        let wanted: Vec<domain::RegistrationStatus> = statuses
+        let (filter, paging) = v.into_value(filter.zip(paging))?;
+        let wanted: Vec<domain::RegistrationStatus> = filter
+            .statuses
             .iter()
             .filter_map(|s| convert::domain_status(*s))
             .collect();
@@ -278,6 +277,7 @@ impl RegistrationService for RegistrationApi {
                 &webinar.tenant,
                 &webinar.webinar,
                 single,
+                filter.email.as_ref(),
                 paging.size,
                 &paging.token,
             )
@@ -460,6 +460,26 @@ impl RegistrationService for RegistrationApi {
         Ok(Response::new(ListErasureRequestsResponse {
             erasure_requests: page.items.iter().map(convert::erasure_request).collect(),
             next_page_token: wrap_token(&self.state, &scope, &page.next_page_token),
+        }))
+    }
+
+    async fn retry_erasure_request(
+        &self,
+        request: Request<RetryErasureRequestRequest>,
+    ) -> Result<Response<RetryErasureRequestResponse>, Status> {
+        let req = request.get_ref();
+        let name = self
+            .state
+            .resolve(&request, "name", &req.name, names::parse_erasure_request)?;
+        let email = Email::parse(&req.email).map_err(|e| violations::invalid("email", e))?;
+        let r = self
+            .state
+            .engine
+            .registrations()
+            .retry_erasure(&name.tenant, &name.erasure_request, &email)
+            .await?;
+        Ok(Response::new(RetryErasureRequestResponse {
+            erasure_request: Some(convert::erasure_request(&r)),
         }))
     }
 }

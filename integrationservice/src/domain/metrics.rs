@@ -33,7 +33,7 @@ fn attendance_percent(row: &MetricsRow, webinar: &WebinarRow) -> f64 {
     }
 }
 
-fn joined(
+pub(crate) fn joined(
     row: &MetricsRow,
     webinar: &WebinarRow,
     registration: Option<&RegistrationRow>,

@@ -8,6 +8,7 @@ mod fairness;
 pub mod harness;
 mod lifecycle;
 mod on24_fidelity;
+mod person_data;
 mod promises;
 mod suppression;
 mod transport;
