@@ -130,6 +130,8 @@ pub async fn run_observed(
     } else {
         PageTokens::from_file(&config.api.page_token_key_file).map_err(setup)?
     };
+    // Before anything is served: a sink or key that cannot be used stops the start.
+    let audit = crate::audit::AccessAudit::open(&config.audit).map_err(setup)?;
     let engine = assemble(&config).await?;
     on_engine(&engine);
     // Without workers the replica still listens, for its change watchers.
@@ -144,6 +146,7 @@ pub async fn run_observed(
         limits: RequestLimits::new(&config.limits),
         egress: config.on24.egress(),
         engine: engine.clone(),
+        audit,
         shutdown: shutdown.clone(),
     });
     // Quiet tenants' and callers' buckets are dropped now and then.

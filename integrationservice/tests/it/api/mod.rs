@@ -1,6 +1,7 @@
 //! The CRM-facing gRPC API over real TLS: authentication, validation, and a tenant's life
 //! through the public API only, erasure and suppression.
 
+mod access_audit;
 mod auth;
 mod egress;
 mod erasure;
