@@ -180,6 +180,9 @@ fn forget_in_transaction(
     email_hash: String,
     at_provider_if_unmatched: bool,
 ) -> Result<Forgotten, Error> {
+    // Registrations of the tenant committing now finish first, and new ones wait for this
+    // transaction: none slips in after the suppression below (see `register.rs`).
+    suppressions::lock_tenant_erasure(conn, tenant, suppressions::ErasureLock::Forget)?;
     let rows = registrations::by_email_all_webinars(conn, tenant, &email)?;
     let ids: Vec<RegistrationId> = rows.iter().map(|r| r.registration()).collect();
     // Jobs a worker holds stay: the forget job waits for them (see the module comment).
