@@ -211,7 +211,7 @@ async fn on24_forgets(sim: &on24sim::SimHandle) -> Vec<(u64, u16)> {
 
 /// Every row of every table of the service's database as text (binary columns as hex), with
 /// its table's name.
-pub(super) async fn every_row(store: &Store) -> Vec<(String, String)> {
+pub(crate) async fn every_row(store: &Store) -> Vec<(String, String)> {
     store
         .run(|conn| {
             use diesel::prelude::*;

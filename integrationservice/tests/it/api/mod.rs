@@ -4,7 +4,7 @@
 mod access_audit;
 mod auth;
 mod egress;
-mod erasure;
+pub(crate) mod erasure;
 mod fairness;
 pub mod harness;
 mod lifecycle;
