@@ -213,6 +213,9 @@ pub async fn pull_and_store(
             let n = engine
                 .store
                 .transaction(move |conn| {
+                    // As a registration does: a forget committed before is seen here, one
+                    // still to come deletes what this chunk stores.
+                    suppressions::lock_tenant_erasure(conn, &t, suppressions::ErasureLock::Write)?;
                     let chunk = without_suppressed(conn, &t, chunk, &hashes)?;
                     store_chunk(conn, &t, &w, &chunk, now)
                 })

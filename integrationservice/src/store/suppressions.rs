@@ -53,17 +53,18 @@ pub(crate) fn remove(conn: &mut DbConnection, tenant: &TenantId, hash: &str) -> 
 /// Who takes the tenant's erasure lock, and how.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ErasureLock {
-    /// A registration: shared, so registrations never wait for each other.
-    Register,
-    /// A forget: exclusive, so it waits for registrations already writing and holds new ones
-    /// back until it committed.
+    /// A write of a person's data (a registration, a chunk of attendee figures): shared, so
+    /// writes never wait for each other.
+    Write,
+    /// A forget: exclusive, so it waits for writes already under way and holds new ones back
+    /// until it committed.
     Forget,
 }
 
 /// Takes the tenant's erasure lock until the end of the current transaction, so that a
-/// registration and a forget of the tenant never interleave: a registration then reads the
-/// suppression list after any forget that committed before it, and a forget sees every
-/// registration that committed before it. PostgreSQL: a transaction-level advisory lock on
+/// write of a person's data (registration, attendee figures) and a forget of the tenant never
+/// interleave: the write then reads the suppression list after any forget that committed
+/// before it, and a forget sees everything written before it. PostgreSQL: a transaction-level advisory lock on
 /// the tenant. SQLite: nothing to do, its one connection runs one transaction at a time.
 pub(crate) fn lock_tenant_erasure(
     conn: &mut DbConnection,
@@ -74,7 +75,7 @@ pub(crate) fn lock_tenant_erasure(
         return Ok(());
     };
     let function = match how {
-        ErasureLock::Register => "pg_advisory_xact_lock_shared",
+        ErasureLock::Write => "pg_advisory_xact_lock_shared",
         ErasureLock::Forget => "pg_advisory_xact_lock",
     };
     diesel::sql_query(format!(

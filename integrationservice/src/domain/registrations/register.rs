@@ -135,7 +135,7 @@ fn register_guarded(
 ) -> Result<Guarded, Error> {
     use diesel::Connection;
     conn.transaction(|c| {
-        suppressions::lock_tenant_erasure(c, tenant, suppressions::ErasureLock::Register)?;
+        suppressions::lock_tenant_erasure(c, tenant, suppressions::ErasureLock::Write)?;
         let Some(refused) = suppression::suppressed_now(c, tenant, hashes, items.len())? else {
             return Ok(Guarded::KeyAppeared(items));
         };

@@ -130,6 +130,21 @@ async fn audited_calls(database_url: String) {
     let broken = integrationservice::audit::verify(&edited_log, &stack.h.audit_key)
         .expect_err("an edited line must break the chain");
     assert!(broken.contains("line"), "{broken}");
+    // The same through the command line an operator runs.
+    let verify = |log: &std::path::Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_integrationservice"))
+            .args(["audit", "verify"])
+            .arg(log)
+            .args(["--key", &stack.h.audit_key])
+            .output()
+            .expect("integrationservice audit verify")
+    };
+    let intact = verify(&stack.h.audit_log);
+    assert!(intact.status.success(), "{intact:?}");
+    assert!(String::from_utf8_lossy(&intact.stdout).contains("chain intact"));
+    let edited = verify(&edited_log);
+    assert_eq!(edited.status.code(), Some(2), "{edited:?}");
+    assert!(String::from_utf8_lossy(&edited.stdout).contains("BROKEN at line"));
     stack.stop().await;
 }
 
