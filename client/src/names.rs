@@ -29,6 +29,15 @@ pub fn registration(tenant: &str, webinar_id_or_name: Option<&str>, id_or_name: 
     format!("{parent}/registrations/{id_or_name}")
 }
 
+/// An erasure request name from a full name or a bare id.
+pub fn erasure_request(tenant: &str, id_or_name: &str) -> String {
+    if id_or_name.starts_with("tenants/") {
+        id_or_name.to_string()
+    } else {
+        format!("tenants/{tenant}/erasureRequests/{id_or_name}")
+    }
+}
+
 /// A key name from a full name (`keys/x`) or an id.
 pub fn key(id_or_name: &str) -> String {
     if id_or_name.starts_with("keys/") {

@@ -7,6 +7,7 @@ use futures::stream::BoxStream;
 use prost_types::FieldMask;
 use proto::webinar::v1::{
     self as pb, metrics_service_client::MetricsServiceClient,
+    person_data_service_client::PersonDataServiceClient,
     provider_config_service_client::ProviderConfigServiceClient,
     registration_service_client::RegistrationServiceClient,
     webinar_service_client::WebinarServiceClient,
@@ -399,6 +400,73 @@ impl WebinarApi {
             }
         )?;
         Ok(response.forgotten_registration_count)
+    }
+
+    /// Forgets a person across the tenant (GDPR) and returns the whole answer with its
+    /// erasure request, to follow with [`Self::get_erasure_request`].
+    pub async fn forget_person_request(
+        &self,
+        email: &str,
+        forget_at_on24_if_unknown: bool,
+    ) -> Result<pb::ForgetPersonResponse, ClientError> {
+        unary!(
+            &self.conn,
+            RegistrationServiceClient,
+            forget_person,
+            pb::ForgetPersonRequest {
+                parent: names::tenant(&self.tenant),
+                email: email.to_string(),
+                forget_at_on24_if_unknown,
+            }
+        )
+    }
+
+    /// One erasure request, by full name or bare id.
+    pub async fn get_erasure_request(&self, name: &str) -> Result<pb::ErasureRequest, ClientError> {
+        let response = unary!(
+            &self.conn,
+            RegistrationServiceClient,
+            get_erasure_request,
+            pb::GetErasureRequestRequest {
+                name: names::erasure_request(&self.tenant, name)
+            }
+        )?;
+        required(response.erasure_request, "erasure_request")
+    }
+
+    /// Queues the ON24 part of a FAILED erasure request again; `email` is the address it
+    /// erased (the request keeps none).
+    pub async fn retry_erasure_request(
+        &self,
+        name: &str,
+        email: &str,
+    ) -> Result<pb::ErasureRequest, ClientError> {
+        let response = unary!(
+            &self.conn,
+            RegistrationServiceClient,
+            retry_erasure_request,
+            pb::RetryErasureRequestRequest {
+                name: names::erasure_request(&self.tenant, name),
+                email: email.to_string(),
+            }
+        )?;
+        required(response.erasure_request, "erasure_request")
+    }
+
+    /// Everything the tenant holds about one person (GDPR access request).
+    pub async fn export_person_data(
+        &self,
+        email: &str,
+    ) -> Result<pb::ExportPersonDataResponse, ClientError> {
+        unary!(
+            &self.conn,
+            PersonDataServiceClient,
+            export_person_data,
+            pb::ExportPersonDataRequest {
+                parent: names::tenant(&self.tenant),
+                email: email.to_string(),
+            }
+        )
     }
 
     // ---- metrics ----------------------------------------------------------------------

@@ -151,3 +151,22 @@ def test_a_named_page_token_secret_replaces_the_generated_one():
 
     docs = objects(render({"integrationservice": {"pageTokenKey": {"existingSecret": "page-key"}}}))
     assert not [s for s in find(docs, "Secret") if s["metadata"]["name"].endswith("-page-token")]
+
+
+def test_integrationservice_audit_key_from_a_secret():
+    """The access audit's key is a mounted Secret named in audit.key; without one the service
+    makes a random key per process (no audit.key rendered, no volume)."""
+    from conftest import objects, render
+
+    docs = objects(render({"integrationservice": {"audit": {"keySecret": "is-audit-key"}}}))
+    config = config_of(docs, "integrationservice")
+    assert config["audit"]["key"] == "file:/var/run/secrets/webinar/audit-key/audit-key"
+    (deploy,) = find(docs, "Deployment", "integrationservice")
+    pod = deploy["spec"]["template"]["spec"]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["audit-key"]["secret"]["secretName"] == "is-audit-key"
+    assert volumes["audit-key"]["secret"]["defaultMode"] == 0o440
+    mounts = {m["name"]: m for c in pod["containers"] for m in c.get("volumeMounts", [])}
+    assert mounts["audit-key"]["mountPath"] == "/var/run/secrets/webinar/audit-key"
+    default = config_of(objects(render({})), "integrationservice")
+    assert "audit" not in default

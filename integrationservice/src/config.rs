@@ -139,6 +139,27 @@ allowed_hosts = ["api.on24.com", "api.eu.on24.com"]
 # Development only: also allow loopback hosts and addresses (any scheme and port), for the
 # ON24 simulator on 127.0.0.1. Never in production. (Also read as `allow_http`.)
 allow_loopback = false
+
+[audit]
+# The access audit: one record per call that reads or changes personal data (principal,
+# tenant, method, resource name, item count, request id; never a personal value), chained by
+# an HMAC and written before the caller is answered. A record that cannot be written fails
+# the call with UNAVAILABLE. "stdout" (service logs then go to stderr) or "file:/path".
+sink = "stdout"
+# always | interval | never (file sink only).
+fsync = "interval"
+fsync_interval_ms = 1000
+# The chain's HMAC key: "file:/path" (32 bytes raw, 64 hex or base64; mode 0600, or 0440 as a
+# mounted Kubernetes Secret) or "env:VAR". Empty: a random key per process (logged as a
+# warning): records are still chained and fail closed, but nobody can verify them later.
+# Set it in production, the same for every replica.
+key = ""
+# Instance named in chain start records; empty: $HOSTNAME, else "integrationservice".
+instance = ""
+# Sign the chain head at least every N records or seconds (kept in <file>.checkpoint and the
+# service log).
+checkpoint_records = 1000
+checkpoint_interval_secs = 10
 "#;
 
 /// Listening addresses.
@@ -383,6 +404,67 @@ pub struct Config {
     pub metrics_poll: MetricsPollConfig,
     /// ON24 client.
     pub on24: On24Config,
+    /// Access audit.
+    pub audit: AuditConfig,
+}
+
+/// `[audit]`: the access audit's sink and key.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditConfig {
+    /// `stdout` or `file:/path`.
+    pub sink: String,
+    /// `always`, `interval` or `never`.
+    pub fsync: String,
+    /// Interval of the `interval` policy.
+    pub fsync_interval_ms: u64,
+    /// The chain key: `file:/path`, `env:VAR`, or empty (random per process).
+    pub key: String,
+    /// Instance name in chain start records.
+    pub instance: String,
+    /// Records between signed checkpoints.
+    pub checkpoint_records: u64,
+    /// Seconds between signed checkpoints.
+    pub checkpoint_interval_secs: u64,
+}
+
+impl AuditConfig {
+    /// The sink described by `audit.sink` and `audit.fsync*`.
+    pub fn sink_config(&self) -> Result<servicekit::audit::SinkConfig, ConfigError> {
+        use servicekit::audit::{FsyncPolicy, SinkConfig};
+        let fsync = match self.fsync.as_str() {
+            "always" => FsyncPolicy::Always,
+            "never" => FsyncPolicy::Never,
+            "interval" => {
+                FsyncPolicy::Interval(std::time::Duration::from_millis(self.fsync_interval_ms))
+            }
+            _ => {
+                return Err(ConfigError(
+                    "`audit.fsync` must be always, interval or never".into(),
+                ));
+            }
+        };
+        match self.sink.as_str() {
+            "stdout" => Ok(SinkConfig::Stdout),
+            sink => match sink.strip_prefix("file:") {
+                Some(path) if !path.is_empty() => Ok(SinkConfig::File {
+                    path: PathBuf::from(path),
+                    fsync,
+                }),
+                _ => Err(ConfigError(
+                    "`audit.sink` must be stdout or file:/path".into(),
+                )),
+            },
+        }
+    }
+
+    /// When the chain signs checkpoints.
+    pub fn checkpoints(&self) -> servicekit::audit::CheckpointPolicy {
+        servicekit::audit::CheckpointPolicy {
+            every_records: self.checkpoint_records.max(1),
+            every: std::time::Duration::from_secs(self.checkpoint_interval_secs.max(1)),
+        }
+    }
 }
 
 /// A configuration that cannot be used; the message names the key.
@@ -420,6 +502,15 @@ impl Config {
     /// Checks what serde cannot: required files, coherent pairs, non-zero limits.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let missing = |key: &str| ConfigError(format!("`{key}` is required"));
+        self.audit.sink_config()?;
+        if !(self.audit.key.is_empty()
+            || self.audit.key.starts_with("file:")
+            || self.audit.key.starts_with("env:"))
+        {
+            return Err(ConfigError(
+                "`audit.key` must be empty, file:/path or env:VAR".into(),
+            ));
+        }
         if self.tls.cert_file.as_os_str().is_empty() {
             return Err(missing("tls.cert_file"));
         }

@@ -4,7 +4,8 @@
 //! - [`server`]: the process: gRPC listeners, TLS, the workers, shutdown. [`config`]: its
 //!   settings. These two are what the binary uses.
 //! - `api`: the gRPC services; parse each request once, map `domain::Error` to a status.
-//! - `auth`: who calls, and for which tenants.
+//! - `auth`: who calls, and for which tenants. [`audit`]: the access audit of calls that read
+//!   or change personal data.
 //! - [`domain`]: the rules, on typed values; the engine the API and the workers share.
 //! - `store`: the only code that speaks SQL, one module per aggregate.
 //! - `workers`: the outbox: claim, run one handler per job kind, record the result.
@@ -17,6 +18,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
 
+pub mod audit;
 pub mod config;
 pub mod domain;
 #[doc(hidden)]

@@ -29,19 +29,70 @@ enum Command {
     Serve,
     /// Apply the embedded database migrations and exit.
     Migrate,
+    /// Access audit tools.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Verifies the keyed chain of an access audit log file (and the checkpoint beside it)
+    /// and reports the first broken line; exits 2 when the log is broken.
+    Verify {
+        /// The audit log (JSON lines).
+        file: PathBuf,
+        /// The audit key, as `audit.key` (`file:/path` or `env:VAR`); default: the
+        /// configuration's `audit.key`.
+        #[arg(long)]
+        key: Option<String>,
+    },
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> anyhow::Result<std::process::ExitCode> {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    // JSON logs on stdout; OTLP traces and metrics when OTEL_EXPORTER_OTLP_ENDPOINT is set.
-    // The guard flushes the exporters when main returns.
-    let _telemetry = servicekit::telemetry::init(
-        "integrationservice",
-        servicekit::telemetry::LogTarget::Stdout,
-    )?;
     let cli = Cli::parse();
+    if let Command::Audit {
+        command: AuditCommand::Verify { file, key },
+    } = &cli.command
+    {
+        let key = match key {
+            Some(key) => key.clone(),
+            None => Config::load(cli.config.as_deref())?.audit.key,
+        };
+        return Ok(match integrationservice::audit::verify(file, &key) {
+            Ok(report) => {
+                let tail = if report.checkpoint_checked {
+                    "reaches its checkpoint"
+                } else {
+                    "no checkpoint beside it: a cut-off tail cannot be detected"
+                };
+                println!(
+                    "{}: {} records in {} chains, chain intact, {tail}",
+                    file.display(),
+                    report.records,
+                    report.chains
+                );
+                std::process::ExitCode::SUCCESS
+            }
+            Err(error) => {
+                println!("{}: BROKEN at {error}", file.display());
+                std::process::ExitCode::from(2)
+            }
+        });
+    }
     let config = Config::load(cli.config.as_deref())?;
+    // JSON logs on stdout, or on stderr when the access audit has stdout; OTLP traces and
+    // metrics when OTEL_EXPORTER_OTLP_ENDPOINT is set. The guard flushes the exporters when
+    // main returns.
+    let target = if config.audit.sink == "stdout" {
+        servicekit::telemetry::LogTarget::Stderr
+    } else {
+        servicekit::telemetry::LogTarget::Stdout
+    };
+    let _telemetry = servicekit::telemetry::init("integrationservice", target)?;
     match cli.command {
         Command::Serve => {
             // Before any secret (TLS key, data key, ON24 token) is read into memory.
@@ -62,8 +113,9 @@ async fn main() -> anyhow::Result<()> {
             integrationservice::server::migrate(&config).await?;
             tracing::info!("migrations applied");
         }
+        Command::Audit { .. } => {}
     }
-    Ok(())
+    Ok(std::process::ExitCode::SUCCESS)
 }
 
 async fn wait_for_signal() {

@@ -13,6 +13,7 @@ use tonic::{service::interceptor::InterceptedService, transport::Server};
 
 use proto::webinar::v1::{
     metrics_service_server::MetricsServiceServer,
+    person_data_service_server::PersonDataServiceServer,
     provider_config_service_server::ProviderConfigServiceServer,
     registration_service_server::RegistrationServiceServer,
     webinar_service_server::WebinarServiceServer,
@@ -24,7 +25,8 @@ use zeroize::Zeroizing;
 use crate::{
     api::{
         ApiState, limits::RequestLimits, metrics::MetricsApi, page_token::PageTokens,
-        provider_config::ProviderConfigApi, registrations::RegistrationApi, webinars::WebinarApi,
+        person_data::PersonDataApi, provider_config::ProviderConfigApi,
+        registrations::RegistrationApi, webinars::WebinarApi,
     },
     auth::{Authenticator, Authorizer, CommonNames, JwtVerifier, TenantPolicy, tls::server_tls},
     config::{Config, ListenConfig, TlsVersion},
@@ -128,6 +130,8 @@ pub async fn run_observed(
     } else {
         PageTokens::from_file(&config.api.page_token_key_file).map_err(setup)?
     };
+    // Before anything is served: a sink or key that cannot be used stops the start.
+    let audit = crate::audit::AccessAudit::open(&config.audit).map_err(setup)?;
     let engine = assemble(&config).await?;
     on_engine(&engine);
     // Without workers the replica still listens, for its change watchers.
@@ -142,6 +146,7 @@ pub async fn run_observed(
         limits: RequestLimits::new(&config.limits),
         egress: config.on24.egress(),
         engine: engine.clone(),
+        audit,
         shutdown: shutdown.clone(),
     });
     // Quiet tenants' and callers' buckets are dropped now and then.
@@ -191,6 +196,10 @@ pub async fn run_observed(
         ))
         .add_service(InterceptedService::new(
             MetricsServiceServer::new(MetricsApi::new(state.clone())),
+            authn.clone(),
+        ))
+        .add_service(InterceptedService::new(
+            PersonDataServiceServer::new(PersonDataApi::new(state.clone())),
             authn.clone(),
         ))
         // Reflection describes the API to authenticated callers only: an anonymous peer

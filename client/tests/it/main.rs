@@ -5,5 +5,6 @@
 mod feed_server;
 mod import;
 mod library;
+mod person;
 mod stack;
 mod tour;

@@ -89,6 +89,9 @@ keys = {{ .keys | toJson }}
     "key_id" $is.keyserviceKeyId)
   "on24" (dict "allow_loopback" .Values.on24sim.enabled)
 -}}
+{{- if $is.audit.keySecret -}}
+{{- $_ := set $config "audit" (dict "key" (printf "file:/var/run/secrets/webinar/audit-key/%s" $is.audit.keySecretKey)) -}}
+{{- end -}}
 {{- $config = mergeOverwrite $config (deepCopy $is.config) -}}
 {{- include "webinar.intify" $config -}}
 {{- toToml $config -}}

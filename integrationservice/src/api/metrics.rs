@@ -15,6 +15,7 @@ use proto::webinar::v1::{
 
 use proto::webinar::v1 as pb;
 
+use super::audit::{Access, Caller};
 use super::page_token::PageTokens;
 use super::{State, convert, names, violations, violations::Violations, wrap_token};
 use crate::auth::CredentialExpiry;
@@ -240,32 +241,16 @@ impl MetricsService for MetricsApi {
         let webinar = self
             .state
             .resolve(&request, "parent", &req.parent, names::parse_webinar)?;
-        let mut v = Violations::new();
-        let scope = format!("attendees|{}|{}", webinar.tenant, webinar.webinar);
-        let paging = self
-            .state
-            .paging(&mut v, &scope, req.page_size, &req.page_token);
-        let paging = v.into_value(paging)?;
-        // One page is read from the database, never the whole webinar.
-        let page = self
-            .state
-            .engine
-            .metrics()
-            .attendees(
-                &webinar.tenant,
-                &webinar.webinar,
-                paging.size,
-                &paging.token,
-            )
-            .await?;
-        Ok(Response::new(ListAttendeeMetricsResponse {
-            attendee_metrics: page
-                .items
-                .iter()
-                .map(|m| convert::attendee(&webinar.tenant, m))
-                .collect(),
-            next_page_token: wrap_token(&self.state, &scope, &page.next_page_token),
-        }))
+        let result = self.attendees(req, &webinar).await;
+        let access = Access {
+            method: "ListAttendeeMetrics",
+            tenant: &webinar.tenant,
+            resource: &req.parent,
+        };
+        self.state
+            .audited(&request, access, result, |r| r.attendee_metrics.len())
+            .await
+            .map(Response::new)
     }
 
     async fn get_webinar_metrics(
@@ -300,14 +285,25 @@ impl MetricsService for MetricsApi {
             names::parse_webinar,
         )?;
         let request_time = convert::ts(crate::store::now_ms());
-        self.state
+        let result = self
+            .state
             .engine
             .metrics()
             .sync_now(&webinar.tenant, &webinar.webinar)
-            .await?;
-        Ok(Response::new(SyncWebinarMetricsResponse {
-            request_time: Some(request_time),
-        }))
+            .await
+            .map(|_| SyncWebinarMetricsResponse {
+                request_time: Some(request_time),
+            })
+            .map_err(Status::from);
+        let access = Access {
+            method: "SyncWebinarMetrics",
+            tenant: &webinar.tenant,
+            resource: &request.get_ref().name,
+        };
+        self.state
+            .audited(&request, access, result, |_| 0)
+            .await
+            .map(Response::new)
     }
 
     async fn list_changes(
@@ -316,23 +312,35 @@ impl MetricsService for MetricsApi {
     ) -> Result<Response<ListChangesResponse>, Status> {
         let req = request.get_ref();
         let query = self.feed(&request, &req.parent, &req.after_cursor, &req.webinar)?;
-        let size = domain::PageSize::parse(req.page_size)
-            .map_err(|e| violations::invalid("page_size", e))?
-            .get();
-        let changes = self
-            .state
-            .engine
-            .metrics()
-            .changes(&query.tenant, query.after, size as i32)
-            .await?;
-        let renderer = FeedRenderer {
-            state: self.state.clone(),
+        let result = async {
+            let size = domain::PageSize::parse(req.page_size)
+                .map_err(|e| violations::invalid("page_size", e))?
+                .get();
+            let changes = self
+                .state
+                .engine
+                .metrics()
+                .changes(&query.tenant, query.after, size as i32)
+                .await?;
+            let renderer = FeedRenderer {
+                state: self.state.clone(),
+            };
+            let (changes, last) = renderer.render_all(&query, &changes, query.after).await;
+            Ok(ListChangesResponse {
+                changes,
+                next_cursor: renderer.cursor(&query.tenant, last),
+            })
+        }
+        .await;
+        let access = Access {
+            method: "ListChanges",
+            tenant: &query.tenant,
+            resource: &req.parent,
         };
-        let (changes, last) = renderer.render_all(&query, &changes, query.after).await;
-        Ok(Response::new(ListChangesResponse {
-            changes,
-            next_cursor: renderer.cursor(&query.tenant, last),
-        }))
+        self.state
+            .audited(&request, access, result, |r| r.changes.len())
+            .await
+            .map(Response::new)
     }
 
     type WatchChangesStream = WatchStream;
@@ -344,6 +352,22 @@ impl MetricsService for MetricsApi {
         let req = request.get_ref();
         let query = self.feed(&request, &req.parent, &req.after_cursor, &req.webinar)?;
         let permit = self.state.limits.open_watch(query.tenant.as_str())?;
+        let caller = Caller::of(&request);
+        let resource = req.parent.clone();
+        let opened = self
+            .state
+            .audited_as(
+                &caller,
+                Access {
+                    method: "WatchChanges",
+                    tenant: &query.tenant,
+                    resource: &resource,
+                },
+                Ok(()),
+                |()| 0,
+            )
+            .await;
+        opened?;
         let renderer = FeedRenderer {
             state: self.state.clone(),
         };
@@ -388,10 +412,26 @@ impl MetricsService for MetricsApi {
                     Ok(changes) => {
                         let (changes, last) = renderer.render_all(&query, &changes, after).await;
                         after = last;
-                        Ok(WatchChangesResponse {
+                        let message = Ok(WatchChangesResponse {
                             changes,
                             cursor: renderer.cursor(&query.tenant, after),
-                        })
+                        });
+                        // Every message with changes is audited before it is sent;
+                        // heartbeats carry nothing.
+                        let access = Access {
+                            method: "WatchChanges",
+                            tenant: &query.tenant,
+                            resource: &resource,
+                        };
+                        match &message {
+                            Ok(m) if !m.changes.is_empty() => {
+                                renderer
+                                    .state
+                                    .audited_as(&caller, access, message, |m| m.changes.len())
+                                    .await
+                            }
+                            _ => message,
+                        }
                     }
                     Err(e) => Err(Status::from(e)),
                 };
@@ -404,5 +444,41 @@ impl MetricsService for MetricsApi {
         Ok(Response::new(Box::pin(
             tokio_stream::wrappers::ReceiverStream::new(rx),
         )))
+    }
+}
+
+impl MetricsApi {
+    /// The body of `ListAttendeeMetrics`, for the authorized webinar.
+    async fn attendees(
+        &self,
+        req: &ListAttendeeMetricsRequest,
+        webinar: &names::WebinarName,
+    ) -> Result<ListAttendeeMetricsResponse, Status> {
+        let mut v = Violations::new();
+        let scope = format!("attendees|{}|{}", webinar.tenant, webinar.webinar);
+        let paging = self
+            .state
+            .paging(&mut v, &scope, req.page_size, &req.page_token);
+        let paging = v.into_value(paging)?;
+        // One page is read from the database, never the whole webinar.
+        let page = self
+            .state
+            .engine
+            .metrics()
+            .attendees(
+                &webinar.tenant,
+                &webinar.webinar,
+                paging.size,
+                &paging.token,
+            )
+            .await?;
+        Ok(ListAttendeeMetricsResponse {
+            attendee_metrics: page
+                .items
+                .iter()
+                .map(|m| convert::attendee(&webinar.tenant, m))
+                .collect(),
+            next_page_token: wrap_token(&self.state, &scope, &page.next_page_token),
+        })
     }
 }

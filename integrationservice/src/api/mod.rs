@@ -3,12 +3,14 @@
 //! request, map proto <-> domain, and call the domain services. Rules live in the domain
 //! types' constructors, not here.
 
+pub(crate) mod audit;
 pub(crate) mod convert;
 pub(crate) mod error;
 pub(crate) mod limits;
 pub(crate) mod metrics;
 pub(crate) mod names;
 pub(crate) mod page_token;
+pub(crate) mod person_data;
 pub(crate) mod provider_config;
 pub(crate) mod registration_fields;
 pub(crate) mod registrations;
@@ -36,6 +38,8 @@ pub(crate) struct ApiState {
     pub egress: on24_client::EgressPolicy,
     /// The domain services.
     pub engine: crate::domain::Engine,
+    /// The access audit of calls that read or change personal data.
+    pub audit: crate::audit::AccessAudit,
     /// Cancelled at shutdown: long-lived streams end so the server can drain.
     pub shutdown: tokio_util::sync::CancellationToken,
 }

@@ -1,5 +1,5 @@
 //! Parsing of the attendee fields of a `Registration` into their domain types, and of the
-//! `ListRegistrations` status filter. The optional ON24 registrant fields are named once, in
+//! `ListRegistrations` filter (statuses and an email). The optional ON24 registrant fields are named once, in
 //! `domain::RegistrantField`; only their proto accessors are listed here.
 
 use proto::webinar::v1::{Registration, RegistrationStatus};
@@ -152,9 +152,84 @@ pub(crate) fn parse_status_filter(filter: &str) -> Result<Vec<RegistrationStatus
     Ok(statuses)
 }
 
+/// A parsed `ListRegistrations` filter.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct RegistrationFilter {
+    /// Wanted statuses; empty means every status.
+    pub statuses: Vec<RegistrationStatus>,
+    /// Only this person's registrations.
+    pub email: Option<Email>,
+}
+
+/// Parses `status = X [OR status = Y ...]`, `email = "addr"`, or both joined by ` AND `.
+/// The message never echoes the address.
+pub(crate) fn parse_filter(filter: &str) -> Result<RegistrationFilter, String> {
+    const RULE: &str = "must be a status filter (`status = <STATUS>` optionally joined by ` OR `), \
+                        `email = \"<address>\"`, or both joined by ` AND `";
+    let filter = filter.trim();
+    if filter.len() > 512 {
+        return Err(RULE.into());
+    }
+    let mut out = RegistrationFilter::default();
+    let mut seen_status = false;
+    for clause in filter
+        .split(" AND ")
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+    {
+        let (field, value) = clause.split_once('=').ok_or(RULE)?;
+        if field.trim() == "email" {
+            let quoted = value.trim();
+            let address = quoted
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .filter(|_| out.email.is_none())
+                .ok_or(RULE)?;
+            let email = Email::parse(address)
+                .map_err(|e| format!("the email of the filter {}", String::from(e)))?;
+            out.email = Some(email);
+        } else if !seen_status {
+            seen_status = true;
+            out.statuses = parse_status_filter(clause)?;
+        } else {
+            return Err(RULE.into());
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn email_filters() {
+        assert_eq!(
+            parse_filter("").expect("empty"),
+            RegistrationFilter::default()
+        );
+        let both =
+            parse_filter("email = \"Ada@Example.com\" AND status = DELIVERED OR status = FAILED")
+                .expect("valid");
+        assert_eq!(
+            both.email.as_ref().map(Email::as_str),
+            Some("ada@example.com")
+        );
+        assert_eq!(
+            both.statuses,
+            vec![RegistrationStatus::Delivered, RegistrationStatus::Failed]
+        );
+        for bad in [
+            "email = ada@corp.test",
+            "email = \"not-an-address.corp.test\"",
+            "email = \"a@corp.test\" AND email = \"b@corp.test\"",
+            "status = DELIVERED AND status = FAILED",
+            "name = \"x\"",
+        ] {
+            let error = parse_filter(bad).expect_err(bad);
+            assert!(!error.contains("corp.test"), "{error}");
+        }
+    }
 
     #[test]
     fn filters() {

@@ -1,5 +1,5 @@
 //! `RegistrationService`: register one or a batch, get, list, update, cancel, forget, lift a
-//! suppression, and get or list erasure requests.
+//! suppression, and get, list or retry erasure requests.
 
 use tonic::{Request, Response, Status};
 
@@ -9,8 +9,9 @@ use proto::webinar::v1::{
     ForgetPersonRequest, ForgetPersonResponse, GetErasureRequestRequest, GetErasureRequestResponse,
     GetRegistrationRequest, GetRegistrationResponse, ListErasureRequestsRequest,
     ListErasureRequestsResponse, ListRegistrationsRequest, ListRegistrationsResponse,
-    UnsuppressPersonRequest, UnsuppressPersonResponse, UpdateRegistrationRequest,
-    UpdateRegistrationResponse, registration_service_server::RegistrationService,
+    RetryErasureRequestRequest, RetryErasureRequestResponse, UnsuppressPersonRequest,
+    UnsuppressPersonResponse, UpdateRegistrationRequest, UpdateRegistrationResponse,
+    registration_service_server::RegistrationService,
 };
 
 use proto::webinar::v1::{
@@ -18,7 +19,9 @@ use proto::webinar::v1::{
 };
 
 use super::{
-    State, convert, names,
+    State,
+    audit::Access,
+    convert, names,
     registration_fields::{self, RegistrationFields},
     violations,
     violations::Violations,
@@ -140,20 +143,32 @@ impl RegistrationService for RegistrationApi {
             &request.get_ref().parent,
             names::parse_webinar,
         )?;
-        let mut v = Violations::new();
-        let item = validate_item(request.get_ref(), &webinar, &mut v, false);
-        v.into_result()?;
-        let item = item.ok_or_else(|| Status::invalid_argument("invalid registration"))?;
-        let (r, created) = self
-            .state
-            .engine
-            .registrations()
-            .register(&webinar.tenant, &webinar.webinar, item)
-            .await?;
-        Ok(Response::new(CreateRegistrationResponse {
-            registration: Some(convert::registration(&r)),
-            created,
-        }))
+        let result = async {
+            let mut v = Violations::new();
+            let item = validate_item(request.get_ref(), &webinar, &mut v, false);
+            v.into_result()?;
+            let item = item.ok_or_else(|| Status::invalid_argument("invalid registration"))?;
+            let (r, created) = self
+                .state
+                .engine
+                .registrations()
+                .register(&webinar.tenant, &webinar.webinar, item)
+                .await?;
+            Ok(CreateRegistrationResponse {
+                registration: Some(convert::registration(&r)),
+                created,
+            })
+        }
+        .await;
+        let access = Access {
+            method: "CreateRegistration",
+            tenant: &webinar.tenant,
+            resource: &request.get_ref().parent,
+        };
+        self.state
+            .audited(&request, access, result, |_| 1)
+            .await
+            .map(Response::new)
     }
 
     async fn batch_create_registrations(
@@ -166,57 +181,26 @@ impl RegistrationService for RegistrationApi {
             &request.get_ref().parent,
             names::parse_webinar,
         )?;
-        let items = &request.get_ref().requests;
-        if items.is_empty() || items.len() > MAX_BATCH {
-            return Err(violations::invalid(
-                "requests",
-                format!("must hold 1 to {MAX_BATCH} items"),
-            ));
-        }
-        // Invalid items are answered here; the valid ones go to the domain in one call.
-        let mut outcomes: Vec<Option<Result<(domain::Registration, bool), Status>>> =
-            Vec::with_capacity(items.len());
-        let mut valid = Vec::new();
-        let mut positions = Vec::new();
-        for (i, item) in items.iter().enumerate() {
-            // Paths inside the item (`registration.email`): the result's `index` names it.
-            let mut v = Violations::new();
-            match validate_item(item, &webinar, &mut v, true) {
-                Some(ok) => {
-                    positions.push(i);
-                    valid.push(ok);
-                    outcomes.push(None);
-                }
-                None => outcomes.push(Some(Err(v
-                    .into_result()
-                    .err()
-                    .unwrap_or_else(|| Status::invalid_argument("invalid item"))))),
-            }
-        }
-        if !valid.is_empty() {
-            let done = self
-                .state
-                .engine
-                .registrations()
-                .register_batch(&webinar.tenant, &webinar.webinar, valid)
-                .await?;
-            for (position, outcome) in positions.into_iter().zip(done) {
-                let created = outcome.created;
-                outcomes[position] =
-                    Some(outcome.result.map(|r| (r, created)).map_err(Status::from));
-            }
-        }
-        let results = outcomes
-            .into_iter()
-            .enumerate()
-            .map(|(i, o)| {
-                result(
-                    i,
-                    o.unwrap_or_else(|| Err(Status::internal("internal error"))),
-                )
+        let result = self.batch(&request, &webinar).await;
+        let access = Access {
+            method: "BatchCreateRegistrations",
+            tenant: &webinar.tenant,
+            resource: &request.get_ref().parent,
+        };
+        self.state
+            .audited(&request, access, result, |r| {
+                r.results
+                    .iter()
+                    .filter(|i| {
+                        matches!(
+                            i.result,
+                            Some(batch_create_registration_result::Result::Registration(_))
+                        )
+                    })
+                    .count()
             })
-            .collect();
-        Ok(Response::new(BatchCreateRegistrationsResponse { results }))
+            .await
+            .map(Response::new)
     }
 
     async fn get_registration(
@@ -229,15 +213,25 @@ impl RegistrationService for RegistrationApi {
             &request.get_ref().name,
             names::parse_registration,
         )?;
-        let r = self
+        let result = self
             .state
             .engine
             .registrations()
             .get(&name.tenant, &name.webinar, &name.registration)
-            .await?;
-        Ok(Response::new(GetRegistrationResponse {
-            registration: Some(convert::registration(&r)),
-        }))
+            .await
+            .map(|r| GetRegistrationResponse {
+                registration: Some(convert::registration(&r)),
+            })
+            .map_err(Status::from);
+        let access = Access {
+            method: "GetRegistration",
+            tenant: &name.tenant,
+            resource: &request.get_ref().name,
+        };
+        self.state
+            .audited(&request, access, result, |_| 1)
+            .await
+            .map(Response::new)
     }
 
     async fn list_registrations(
@@ -248,49 +242,17 @@ impl RegistrationService for RegistrationApi {
         let webinar = self
             .state
             .resolve(&request, "parent", &req.parent, names::parse_webinar)?;
-        let mut v = Violations::new();
-        let statuses = v.check(
-            "filter",
-            registration_fields::parse_status_filter(&req.filter),
-        );
-        let scope = format!(
-            "registrations|{}|{}|{}",
-            webinar.tenant,
-            webinar.webinar,
-            req.filter.trim()
-        );
-        let paging = self
-            .state
-            .paging(&mut v, &scope, req.page_size, &req.page_token);
-        let (statuses, paging) = v.into_value(statuses.zip(paging))?;
-        let wanted: Vec<domain::RegistrationStatus> = statuses
-            .iter()
-            .filter_map(|s| convert::domain_status(*s))
-            .collect();
-        // One status is filtered by the store; several are filtered here (a page may then
-        // hold fewer items than asked, which the page token still continues correctly).
-        let single = (wanted.len() == 1).then(|| wanted[0]);
-        let page = self
-            .state
-            .engine
-            .registrations()
-            .list(
-                &webinar.tenant,
-                &webinar.webinar,
-                single,
-                paging.size,
-                &paging.token,
-            )
-            .await?;
-        Ok(Response::new(ListRegistrationsResponse {
-            registrations: page
-                .items
-                .iter()
-                .filter(|r| wanted.is_empty() || wanted.contains(&r.status))
-                .map(convert::registration)
-                .collect(),
-            next_page_token: wrap_token(&self.state, &scope, &page.next_page_token),
-        }))
+        let result = self.list(req, &webinar).await;
+        // The filter (which may hold an email) is not recorded.
+        let access = Access {
+            method: "ListRegistrations",
+            tenant: &webinar.tenant,
+            resource: &req.parent,
+        };
+        self.state
+            .audited(&request, access, result, |r| r.registrations.len())
+            .await
+            .map(Response::new)
     }
 
     async fn update_registration(
@@ -307,45 +269,16 @@ impl RegistrationService for RegistrationApi {
             &r.name,
             names::parse_registration,
         )?;
-        let mut v = Violations::new();
-        let allowed = registration_fields::updatable();
-        let paths: Vec<&str> = req
-            .update_mask
-            .as_ref()
-            .map(|m| m.paths.iter().map(String::as_str).collect())
-            .unwrap_or_default();
-        if paths.is_empty() {
-            v.add("update_mask", "required; name the fields to change");
-        }
-        for path in &paths {
-            if !allowed.contains(path) {
-                v.add(
-                    "update_mask",
-                    format!(
-                        "`{path}` cannot be updated; allowed: {}",
-                        allowed.join(", ")
-                    ),
-                );
-            }
-        }
-        let f = registration_fields::validate(r, Some(&paths), &mut v, "registration.");
-        v.into_result()?;
-        let patch = RegistrationPatch {
-            first_name: f.first_name,
-            last_name: f.last_name,
-            company: f.company.map(Option::unwrap_or_default),
-            job_title: f.job_title.map(Option::unwrap_or_default),
-            fields: f.fields,
+        let result = self.update(req, r, &name).await;
+        let access = Access {
+            method: "UpdateRegistration",
+            tenant: &name.tenant,
+            resource: &r.name,
         };
-        let updated = self
-            .state
-            .engine
-            .registrations()
-            .update(&name.tenant, &name.webinar, &name.registration, patch)
-            .await?;
-        Ok(Response::new(UpdateRegistrationResponse {
-            registration: Some(convert::registration(&updated)),
-        }))
+        self.state
+            .audited(&request, access, result, |_| 1)
+            .await
+            .map(Response::new)
     }
 
     async fn cancel_registration(
@@ -358,15 +291,25 @@ impl RegistrationService for RegistrationApi {
             &request.get_ref().name,
             names::parse_registration,
         )?;
-        let r = self
+        let result = self
             .state
             .engine
             .registrations()
             .cancel(&name.tenant, &name.webinar, &name.registration)
-            .await?;
-        Ok(Response::new(CancelRegistrationResponse {
-            registration: Some(convert::registration(&r)),
-        }))
+            .await
+            .map(|r| CancelRegistrationResponse {
+                registration: Some(convert::registration(&r)),
+            })
+            .map_err(Status::from);
+        let access = Access {
+            method: "CancelRegistration",
+            tenant: &name.tenant,
+            resource: &request.get_ref().name,
+        };
+        self.state
+            .audited(&request, access, result, |_| 1)
+            .await
+            .map(Response::new)
     }
 
     async fn forget_person(
@@ -377,18 +320,38 @@ impl RegistrationService for RegistrationApi {
         let tenant = self
             .state
             .resolve(&request, "parent", &req.parent, names::parse_tenant)?;
-        let email = Email::parse(&req.email).map_err(|e| violations::invalid("email", e))?;
-        let done = self
-            .state
-            .engine
-            .registrations()
-            .forget(&tenant.tenant, &email, req.forget_at_on24_if_unknown)
-            .await?;
-        Ok(Response::new(ForgetPersonResponse {
-            forgotten_registration_count: i64::try_from(done.registrations).unwrap_or(i64::MAX),
-            on24_erasure_queued: done.provider_erasure_queued,
-            erasure_request: Some(convert::erasure_request(&done.request)),
-        }))
+        let result = async {
+            let email = Email::parse(&req.email).map_err(|e| violations::invalid("email", e))?;
+            let done = self
+                .state
+                .engine
+                .registrations()
+                .forget(&tenant.tenant, &email, req.forget_at_on24_if_unknown)
+                .await?;
+            Ok(ForgetPersonResponse {
+                forgotten_registration_count: i64::try_from(done.registrations).unwrap_or(i64::MAX),
+                on24_erasure_queued: done.provider_erasure_queued,
+                erasure_request: Some(convert::erasure_request(&done.request)),
+            })
+        }
+        .await;
+        // The erasure request names what was done; the email is never recorded.
+        let resource = result
+            .as_ref()
+            .ok()
+            .and_then(|r| r.erasure_request.as_ref())
+            .map_or_else(|| req.parent.clone(), |e| e.name.clone());
+        let access = Access {
+            method: "ForgetPerson",
+            tenant: &tenant.tenant,
+            resource: &resource,
+        };
+        self.state
+            .audited(&request, access, result, |r| {
+                usize::try_from(r.forgotten_registration_count).unwrap_or(usize::MAX)
+            })
+            .await
+            .map(Response::new)
     }
 
     async fn unsuppress_person(
@@ -399,21 +362,33 @@ impl RegistrationService for RegistrationApi {
         let tenant =
             names::parse_tenant(&req.parent).map_err(|d| violations::invalid("parent", d))?;
         let principal = self.state.authorize(&request, &tenant.tenant)?;
-        let email = Email::parse(&req.email).map_err(|e| violations::invalid("email", e))?;
-        let lifted = self
-            .state
-            .engine
-            .suppressions()
-            .lift(&tenant.tenant, &email)
-            .await?;
-        // Who lifted a suppression in which tenant; never whose.
-        tracing::info!(
-            principal = %principal,
-            tenant = %tenant.tenant,
-            lifted,
-            "suppression lift requested"
-        );
-        Ok(Response::new(UnsuppressPersonResponse { lifted }))
+        let result = async {
+            let email = Email::parse(&req.email).map_err(|e| violations::invalid("email", e))?;
+            let lifted = self
+                .state
+                .engine
+                .suppressions()
+                .lift(&tenant.tenant, &email)
+                .await?;
+            // Who lifted a suppression in which tenant; never whose.
+            tracing::info!(
+                principal = %principal,
+                tenant = %tenant.tenant,
+                lifted,
+                "suppression lift requested"
+            );
+            Ok(UnsuppressPersonResponse { lifted })
+        }
+        .await;
+        let access = Access {
+            method: "UnsuppressPerson",
+            tenant: &tenant.tenant,
+            resource: &req.parent,
+        };
+        self.state
+            .audited(&request, access, result, |r| usize::from(r.lifted))
+            .await
+            .map(Response::new)
     }
 
     async fn get_erasure_request(
@@ -461,5 +436,196 @@ impl RegistrationService for RegistrationApi {
             erasure_requests: page.items.iter().map(convert::erasure_request).collect(),
             next_page_token: wrap_token(&self.state, &scope, &page.next_page_token),
         }))
+    }
+
+    async fn retry_erasure_request(
+        &self,
+        request: Request<RetryErasureRequestRequest>,
+    ) -> Result<Response<RetryErasureRequestResponse>, Status> {
+        let req = request.get_ref();
+        let name = self
+            .state
+            .resolve(&request, "name", &req.name, names::parse_erasure_request)?;
+        let result = async {
+            let email = Email::parse(&req.email).map_err(|e| violations::invalid("email", e))?;
+            let r = self
+                .state
+                .engine
+                .registrations()
+                .retry_erasure(&name.tenant, &name.erasure_request, &email)
+                .await?;
+            Ok(RetryErasureRequestResponse {
+                erasure_request: Some(convert::erasure_request(&r)),
+            })
+        }
+        .await;
+        let access = Access {
+            method: "RetryErasureRequest",
+            tenant: &name.tenant,
+            resource: &req.name,
+        };
+        self.state
+            .audited(&request, access, result, |_| 1)
+            .await
+            .map(Response::new)
+    }
+}
+
+impl RegistrationApi {
+    /// The body of `BatchCreateRegistrations`, for the authorized webinar.
+    async fn batch(
+        &self,
+        request: &Request<BatchCreateRegistrationsRequest>,
+        webinar: &names::WebinarName,
+    ) -> Result<BatchCreateRegistrationsResponse, Status> {
+        let items = &request.get_ref().requests;
+        if items.is_empty() || items.len() > MAX_BATCH {
+            return Err(violations::invalid(
+                "requests",
+                format!("must hold 1 to {MAX_BATCH} items"),
+            ));
+        }
+        // Invalid items are answered here; the valid ones go to the domain in one call.
+        let mut outcomes: Vec<Option<Result<(domain::Registration, bool), Status>>> =
+            Vec::with_capacity(items.len());
+        let mut valid = Vec::new();
+        let mut positions = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            // Paths inside the item (`registration.email`): the result's `index` names it.
+            let mut v = Violations::new();
+            match validate_item(item, webinar, &mut v, true) {
+                Some(ok) => {
+                    positions.push(i);
+                    valid.push(ok);
+                    outcomes.push(None);
+                }
+                None => outcomes.push(Some(Err(v
+                    .into_result()
+                    .err()
+                    .unwrap_or_else(|| Status::invalid_argument("invalid item"))))),
+            }
+        }
+        if !valid.is_empty() {
+            let done = self
+                .state
+                .engine
+                .registrations()
+                .register_batch(&webinar.tenant, &webinar.webinar, valid)
+                .await?;
+            for (position, outcome) in positions.into_iter().zip(done) {
+                let created = outcome.created;
+                outcomes[position] =
+                    Some(outcome.result.map(|r| (r, created)).map_err(Status::from));
+            }
+        }
+        let results = outcomes
+            .into_iter()
+            .enumerate()
+            .map(|(i, o)| {
+                result(
+                    i,
+                    o.unwrap_or_else(|| Err(Status::internal("internal error"))),
+                )
+            })
+            .collect();
+        Ok(BatchCreateRegistrationsResponse { results })
+    }
+
+    /// The body of `ListRegistrations`, for the authorized webinar.
+    async fn list(
+        &self,
+        req: &ListRegistrationsRequest,
+        webinar: &names::WebinarName,
+    ) -> Result<ListRegistrationsResponse, Status> {
+        let mut v = Violations::new();
+        let filter = v.check("filter", registration_fields::parse_filter(&req.filter));
+        let scope = format!(
+            "registrations|{}|{}|{}",
+            webinar.tenant,
+            webinar.webinar,
+            req.filter.trim()
+        );
+        let paging = self
+            .state
+            .paging(&mut v, &scope, req.page_size, &req.page_token);
+        let (filter, paging) = v.into_value(filter.zip(paging))?;
+        let wanted: Vec<domain::RegistrationStatus> = filter
+            .statuses
+            .iter()
+            .filter_map(|s| convert::domain_status(*s))
+            .collect();
+        // One status is filtered by the store; several are filtered here (a page may then
+        // hold fewer items than asked, which the page token still continues correctly).
+        let single = (wanted.len() == 1).then(|| wanted[0]);
+        let page = self
+            .state
+            .engine
+            .registrations()
+            .list(
+                &webinar.tenant,
+                &webinar.webinar,
+                single,
+                filter.email.as_ref(),
+                paging.size,
+                &paging.token,
+            )
+            .await?;
+        Ok(ListRegistrationsResponse {
+            registrations: page
+                .items
+                .iter()
+                .filter(|r| wanted.is_empty() || wanted.contains(&r.status))
+                .map(convert::registration)
+                .collect(),
+            next_page_token: wrap_token(&self.state, &scope, &page.next_page_token),
+        })
+    }
+
+    /// The body of `UpdateRegistration`, for the authorized registration.
+    async fn update(
+        &self,
+        req: &UpdateRegistrationRequest,
+        r: &proto::webinar::v1::Registration,
+        name: &names::RegistrationName,
+    ) -> Result<UpdateRegistrationResponse, Status> {
+        let mut v = Violations::new();
+        let allowed = registration_fields::updatable();
+        let paths: Vec<&str> = req
+            .update_mask
+            .as_ref()
+            .map(|m| m.paths.iter().map(String::as_str).collect())
+            .unwrap_or_default();
+        if paths.is_empty() {
+            v.add("update_mask", "required; name the fields to change");
+        }
+        for path in &paths {
+            if !allowed.contains(path) {
+                v.add(
+                    "update_mask",
+                    format!(
+                        "`{path}` cannot be updated; allowed: {}",
+                        allowed.join(", ")
+                    ),
+                );
+            }
+        }
+        let f = registration_fields::validate(r, Some(&paths), &mut v, "registration.");
+        v.into_result()?;
+        let patch = RegistrationPatch {
+            first_name: f.first_name,
+            last_name: f.last_name,
+            company: f.company.map(Option::unwrap_or_default),
+            job_title: f.job_title.map(Option::unwrap_or_default),
+            fields: f.fields,
+        };
+        let updated = self
+            .state
+            .engine
+            .registrations()
+            .update(&name.tenant, &name.webinar, &name.registration, patch)
+            .await?;
+        Ok(UpdateRegistrationResponse {
+            registration: Some(convert::registration(&updated)),
+        })
     }
 }

@@ -33,7 +33,7 @@ fn attendance_percent(row: &MetricsRow, webinar: &WebinarRow) -> f64 {
     }
 }
 
-fn joined(
+pub(crate) fn joined(
     row: &MetricsRow,
     webinar: &WebinarRow,
     registration: Option<&RegistrationRow>,
@@ -213,6 +213,9 @@ pub async fn pull_and_store(
             let n = engine
                 .store
                 .transaction(move |conn| {
+                    // As a registration does: a forget committed before is seen here, one
+                    // still to come deletes what this chunk stores.
+                    suppressions::lock_tenant_erasure(conn, &t, suppressions::ErasureLock::Write)?;
                     let chunk = without_suppressed(conn, &t, chunk, &hashes)?;
                     store_chunk(conn, &t, &w, &chunk, now)
                 })

@@ -12,6 +12,7 @@ pub mod jobs;
 pub mod key_generation;
 pub mod metrics;
 pub mod paging;
+pub mod person_data;
 pub mod providers;
 pub mod registrant;
 pub mod registrations;
@@ -189,6 +190,11 @@ impl Engine {
     /// The suppression list (people forgotten and not to be taken back).
     pub fn suppressions(&self) -> suppression::Suppressions<'_> {
         suppression::Suppressions { engine: self }
+    }
+
+    /// Access requests: everything held about one person.
+    pub fn person_data(&self) -> person_data::PersonDataService<'_> {
+        person_data::PersonDataService { engine: self }
     }
 
     /// Metrics and change-feed service.

@@ -19,7 +19,7 @@ use sha2::Sha256;
 use super::{Email, Engine, Error, TenantId};
 use crate::crypto::{SharedDek, tenant_key_aad};
 use crate::store::models::TenantKeyRow;
-use crate::store::{now_ms, suppressions, tenant_keys};
+use crate::store::{DbConnection, now_ms, suppressions, tenant_keys};
 
 /// The purpose of the tenant key the list's hashes are made with.
 const EMAIL_HASH: &str = "email_hash";
@@ -96,27 +96,43 @@ pub(crate) async fn email_hasher(
     Ok(Some(EmailHasher { key }))
 }
 
-/// Which of `emails` the tenant suppressed, as a flag per address in order.
-pub(crate) async fn suppressed(
+/// The keyed hashes of `emails` in order, or None when the tenant has no hash key yet (it
+/// never forgot anyone). Computed before a write's transaction: the key may need the key
+/// service.
+pub(crate) async fn hashes(
     engine: &Engine,
     tenant: &TenantId,
     emails: &[&str],
-) -> Result<Vec<bool>, Error> {
+) -> Result<Option<Vec<String>>, Error> {
     let Some(hasher) = email_hasher(engine, tenant, false).await? else {
-        return Ok(vec![false; emails.len()]);
+        return Ok(None);
     };
-    let hashes = emails
+    emails
         .iter()
         .map(|e| hasher.hash(e))
-        .collect::<Result<Vec<_>, _>>()?;
-    let (t, asked) = (tenant.clone(), hashes.clone());
-    let found: HashSet<String> = engine
-        .store
-        .run(move |conn| suppressions::present(conn, &t, &asked).map_err(Error::from))
-        .await?
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}
+
+/// Inside a write's transaction, after the tenant's erasure lock: which of the people whose
+/// `hashes` were computed are suppressed, as a flag per person in order (`count` of them).
+/// None when the hashes were computed without a key and the tenant has one now (its first
+/// forget made it meanwhile): the caller hashes again and retries.
+pub(crate) fn suppressed_now(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    hashes: Option<&[String]>,
+    count: usize,
+) -> Result<Option<Vec<bool>>, Error> {
+    let Some(hashes) = hashes else {
+        return Ok(tenant_keys::get(conn, tenant, EMAIL_HASH)?
+            .is_none()
+            .then(|| vec![false; count]));
+    };
+    let found: HashSet<String> = suppressions::present(conn, tenant, hashes)?
         .into_iter()
         .collect();
-    Ok(hashes.iter().map(|h| found.contains(h)).collect())
+    Ok(Some(hashes.iter().map(|h| found.contains(h)).collect()))
 }
 
 /// The suppression list's service.

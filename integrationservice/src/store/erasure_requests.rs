@@ -71,3 +71,40 @@ pub(crate) fn finish(
     .execute(conn)?;
     Ok(n > 0)
 }
+
+/// A tenant's requests that concern one person (by the keyed hash of the email), oldest first.
+pub(crate) fn by_email_hash(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    email_hash: &str,
+) -> QueryResult<Vec<ErasureRequestRow>> {
+    e::erasure_requests
+        .filter(e::tenant.eq(tenant.as_str()))
+        .filter(e::email_hash.eq(email_hash))
+        .order(e::id.asc())
+        .select(ErasureRequestRow::as_select())
+        .load(conn)
+}
+
+/// Puts a FAILED request back to PROVIDER_PENDING (a retry); false when it was not FAILED,
+/// so two retries racing queue one job.
+pub(crate) fn reopen(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    id: &ErasureRequestId,
+) -> QueryResult<bool> {
+    let n = diesel::update(
+        e::erasure_requests
+            .filter(e::tenant.eq(tenant.as_str()))
+            .filter(e::id.eq(id.to_string()))
+            .filter(e::state.eq(ErasureState::Failed.as_str())),
+    )
+    .set((
+        e::state.eq(ErasureState::ProviderPending.as_str()),
+        e::failure_reason.eq(None::<String>),
+        e::updated_at.eq(now_ms()),
+        e::completed_at.eq(None::<i64>),
+    ))
+    .execute(conn)?;
+    Ok(n > 0)
+}

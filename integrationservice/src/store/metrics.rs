@@ -371,6 +371,20 @@ pub fn update(conn: &mut DbConnection, row: &MetricsRow) -> QueryResult<()> {
     .map(|_| ())
 }
 
+/// A person's metrics across every webinar of a tenant (an access request), by webinar.
+pub fn for_email_all_webinars(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    email: &str,
+) -> QueryResult<Vec<MetricsRow>> {
+    m::attendee_metrics
+        .filter(m::tenant.eq(tenant.as_str()))
+        .filter(m::email.eq(email))
+        .order(m::webinar_id.asc())
+        .select(MetricsRow::as_select())
+        .load(conn)
+}
+
 /// Erases a person's metrics in a tenant (forget).
 pub fn delete_email(conn: &mut DbConnection, tenant: &TenantId, email: &str) -> QueryResult<usize> {
     let tenant = tenant.as_str();

@@ -436,6 +436,9 @@ pub struct ErasureRequestRow {
     /// When the erasure ended (DONE or FAILED at the provider, or locally when nothing was
     /// sent there).
     pub completed_at: Option<i64>,
+    /// The keyed hash of the person's email (as in `suppressions`); None on requests made
+    /// before it was kept.
+    pub email_hash: Option<String>,
 }
 
 /// A tenant's secret for one purpose as stored (`tenant_keys`): a data key wrapped by the key

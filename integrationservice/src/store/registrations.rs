@@ -183,12 +183,14 @@ pub fn pause_undelivered(
     Ok(n > 0)
 }
 
-/// A page of a webinar's registrations ordered by id, optionally with one status.
+/// A page of a webinar's registrations ordered by id, optionally with one status and one
+/// (normalised) email.
 pub fn list(
     conn: &mut DbConnection,
     tenant: &TenantId,
     webinar_id: &WebinarId,
     status: Option<S>,
+    email: Option<&str>,
     after: Option<&str>,
     limit: i64,
 ) -> QueryResult<Vec<RegistrationRow>> {
@@ -198,6 +200,9 @@ pub fn list(
         .into_boxed();
     if let Some(status) = status {
         q = q.filter(r::status.eq(status.as_str()));
+    }
+    if let Some(email) = email {
+        q = q.filter(r::email.eq(email.to_owned()));
     }
     if let Some(after) = after {
         q = q.filter(r::id.gt(after.to_owned()));

@@ -157,6 +157,7 @@ diesel::table! {
         created_at -> BigInt,
         updated_at -> BigInt,
         completed_at -> Nullable<BigInt>,
+        email_hash -> Nullable<Text>,
     }
 }
 

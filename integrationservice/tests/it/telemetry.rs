@@ -7,7 +7,9 @@
 //! as in production by `OTEL_EXPORTER_OTLP_ENDPOINT`. That also gives us every log line the
 //! run wrote, for the secret scan and the log lines' trace ids, and keeps the other tests of
 //! this binary out of it. Every test runs on PostgreSQL and on SQLite (the integration
-//! service's database; `TELEMETRY_E2E_DB` tells the child which).
+//! service's database; `TELEMETRY_E2E_DB` tells the child which). The run ends by forgetting
+//! its two people: the child then scans every table for their email and names, and the
+//! parent scans the logs and spans of the whole run, forget included.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -469,6 +471,7 @@ async fn child_end_to_end() {
         write("is-ks.crt", &ks.cert_pem),
         write("is-ks.key", &ks.key_pem),
     );
+    let store_url = database_url.clone();
     let h = Harness::launch(
         CertificateAuthority::new("telemetry CA").expect("CA"),
         move |c| {
@@ -622,6 +625,46 @@ async fn child_end_to_end() {
         }
     })
     .await;
+
+    // Both people are forgotten: once ON24 confirmed, no row of any table holds their email
+    // or name (the parent scans this run's logs and spans for them too), and the access
+    // audit holds no address at all.
+    for email in [EMAIL, EMAIL_UNSAMPLED] {
+        let request = regs
+            .forget_person(ForgetPersonRequest {
+                parent: "tenants/tenant-a".into(),
+                email: email.into(),
+                forget_at_on24_if_unknown: false,
+            })
+            .await
+            .expect("forget")
+            .into_inner()
+            .erasure_request
+            .expect("erasure request");
+        wait("the erasure DONE", || {
+            let mut c = regs.clone();
+            let name = request.name.clone();
+            async move {
+                let r = c
+                    .get_erasure_request(GetErasureRequestRequest { name })
+                    .await
+                    .ok()?;
+                (r.into_inner().erasure_request?.state == ErasureState::Done as i32).then_some(())
+            }
+        })
+        .await;
+    }
+    let store = integrationservice::testing::Store::connect(&store_url, 2).expect("store");
+    let rows = crate::api::erasure::every_row(&store).await;
+    assert!(rows.iter().any(|(table, _)| table == "erasure_requests"));
+    for (table, row) in &rows {
+        for personal in [EMAIL, EMAIL_UNSAMPLED, FIRST_NAME, LAST_NAME] {
+            assert!(!row.contains(personal), "{personal} left in {table}: {row}");
+        }
+    }
+    let audit = std::fs::read_to_string(&h.audit_log).expect("audit log");
+    assert!(audit.contains("\"method\":\"ForgetPerson\""), "{audit}");
+    assert!(!audit.contains('@'), "{audit}");
     h.stop().await;
     tokio::task::spawn_blocking(move || telemetry.flush())
         .await

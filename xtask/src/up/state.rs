@@ -115,6 +115,12 @@ pub fn prepare(layout: &Layout, keyservice_bin: &Path) -> Result<DemoAccount> {
     if !page_key.exists() {
         write_private(&page_key, hex(&random_bytes(32)?).as_bytes())?;
     }
+    // The access audit's key: kept with the state so `integrationservice audit verify` can
+    // check the log after a restart.
+    let audit_key = layout.integrationservice().join("audit.key");
+    if !audit_key.exists() {
+        write_private(&audit_key, hex(&random_bytes(32)?).as_bytes())?;
+    }
     demo_account(layout)
 }
 
@@ -248,7 +254,8 @@ pub fn integrationservice_config(
          ca_file = {ca}\ncert_file = {icert}\nkey_file = {ikey}\n\n\
          [on24]\n# Development only: the local simulator listens on 127.0.0.1.\nallow_loopback = true\n\n\
          [limits]\n# One developer's stack, whose tests and examples put the demo credentials often; the\n\
-         # production default is 10 a minute per tenant.\ncredential_puts_per_minute = 600\ncredential_put_burst = 100\n",
+         # production default is 10 a minute per tenant.\ncredential_puts_per_minute = 600\ncredential_put_burst = 100\n\n\
+         [audit]\nsink = {audit:?}\nkey = {audit_key:?}\n",
         cert = toml_str(&layout.server_cert()),
         key = toml_str(&layout.server_key()),
         ca = toml_str(&layout.ca_cert()),
@@ -257,6 +264,8 @@ pub fn integrationservice_config(
         db = database_url,
         icert = toml_str(&layout.client_cert("integrationservice")),
         ikey = toml_str(&layout.client_key("integrationservice")),
+        audit = format!("file:{}", dir.join("audit.log").display()),
+        audit_key = format!("file:{}", dir.join("audit.key").display()),
     );
     fs::write(&config, text)?;
     Ok(config)

@@ -9,6 +9,7 @@ mod import;
 mod keys;
 mod metrics;
 mod output;
+mod person;
 mod registrations;
 mod webinars;
 
@@ -60,6 +61,9 @@ enum Command {
     Registrations(registrations::Command),
     /// Forget a person across the tenant (GDPR erasure, here and at ON24).
     Forget(registrations::ForgetArgs),
+    /// A person's GDPR requests: export, forget, erasure status, retry.
+    #[command(subcommand)]
+    Person(person::Command),
     /// Metrics and the change feed.
     #[command(subcommand)]
     Metrics(metrics::Command),
@@ -80,6 +84,7 @@ async fn main() -> ExitCode {
         Command::Import(a) => import::run(&cli.global, a).await,
         Command::Registrations(c) => registrations::run(&cli.global, c).await,
         Command::Forget(a) => registrations::forget(&cli.global, a).await,
+        Command::Person(c) => person::run(&cli.global, c).await,
         Command::Metrics(c) => metrics::run(&cli.global, c).await,
         Command::Keys(c) => keys::run(&cli.global, c).await,
     };

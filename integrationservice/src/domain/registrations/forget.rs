@@ -7,6 +7,10 @@
 //! (a delivery already running, whose result is then discarded), so ON24 hears the forget
 //! last. The person's keyed email hash joins the tenant's suppression list in the same
 //! transaction (`domain::suppression`), so they are not registered again until they consent.
+//!
+//! A request whose erasure the provider refused for good (FAILED) keeps no address, only the
+//! keyed hash of it; retrying it (`retry_erasure`) takes the address again from the caller,
+//! checks it against that hash, and queues a new provider job for it.
 
 use super::Registrations;
 use super::enqueue::feed;
@@ -95,6 +99,80 @@ impl Registrations<'_> {
     }
 }
 
+impl Registrations<'_> {
+    /// Queues the provider part of a FAILED erasure request again, for `email`, which must be
+    /// the address the request erased (its keyed hash must match: the request keeps no
+    /// address). The request is PROVIDER_PENDING again and ends as a new forget job does.
+    pub async fn retry_erasure(
+        &self,
+        tenant: &TenantId,
+        id: &ErasureRequestId,
+        email: &Email,
+    ) -> Result<ErasureRequest, Error> {
+        let not_found = || Error::not_found(format!("tenants/{tenant}/erasureRequests/{id}"));
+        let (t, i) = (tenant.clone(), *id);
+        let row = self
+            .engine
+            .store
+            .run(move |conn| Ok::<_, Error>(erasure_requests::get(conn, &t, &i)?))
+            .await?
+            .ok_or_else(not_found)?;
+        if ErasureState::parse(&row.state) != Some(ErasureState::Failed) {
+            return Err(Error::FailedPrecondition(format!(
+                "only a FAILED erasure request can be retried; this one is {}",
+                row.state
+            )));
+        }
+        let Some(stored) = row.email_hash else {
+            return Err(Error::FailedPrecondition(
+                "this request keeps no hash of its address to check a retry against; call \
+                 ForgetPerson with forget_at_on24_if_unknown instead"
+                    .into(),
+            ));
+        };
+        // A request exists, so the tenant's hash key does too.
+        let hasher = suppression::email_hasher(self.engine, tenant, false)
+            .await?
+            .ok_or(Error::Internal)?;
+        if hasher.hash(email.as_str())? != stored {
+            return Err(Error::invalid(
+                "email",
+                "is not the address this erasure request erased",
+            ));
+        }
+        let (t, i, email) = (tenant.clone(), *id, email.as_str().to_owned());
+        let row = self
+            .engine
+            .store
+            .transaction(move |conn| {
+                if !erasure_requests::reopen(conn, &t, &i)? {
+                    return Err(Error::FailedPrecondition(
+                        "the erasure request is no longer FAILED (retried already)".into(),
+                    ));
+                }
+                let payload = serde_json::to_string(&jobs::ForgetPayload {
+                    emails: vec![email],
+                    // Every delivery of the erased registrations ended before the first
+                    // attempt did: nothing to wait for.
+                    registration_ids: Vec::new(),
+                    erasure_request_id: Some(i.to_string()),
+                })
+                .map_err(|_| Error::Internal)?;
+                let mut job = outbox::new_job(&t, JobKind::Forget, None, None, Some(payload));
+                if provider_blocked(conn, &t)? {
+                    job.state = outbox::PAUSED.into();
+                }
+                outbox::enqueue(conn, &[job])?;
+                changes::append(conn, &[changes::erasure_request_change(&t, &i)])?;
+                erasure_requests::get(conn, &t, &i)?.ok_or(Error::Internal)
+            })
+            .await?;
+        self.engine.signals.jobs_added();
+        self.engine.signals.changes_added(tenant);
+        Ok(view(&row))
+    }
+}
+
 fn forget_in_transaction(
     conn: &mut DbConnection,
     tenant: &TenantId,
@@ -102,6 +180,9 @@ fn forget_in_transaction(
     email_hash: String,
     at_provider_if_unmatched: bool,
 ) -> Result<Forgotten, Error> {
+    // Registrations of the tenant committing now finish first, and new ones wait for this
+    // transaction: none slips in after the suppression below (see `register.rs`).
+    suppressions::lock_tenant_erasure(conn, tenant, suppressions::ErasureLock::Forget)?;
     let rows = registrations::by_email_all_webinars(conn, tenant, &email)?;
     let ids: Vec<RegistrationId> = rows.iter().map(|r| r.registration()).collect();
     // Jobs a worker holds stay: the forget job waits for them (see the module comment).
@@ -131,6 +212,7 @@ fn forget_in_transaction(
         created_at: now,
         updated_at: now,
         completed_at: (!queue).then_some(now),
+        email_hash: Some(email_hash.clone()),
     };
     erasure_requests::insert(conn, &request)?;
     suppressions::add(

@@ -2,7 +2,7 @@
 
 use super::{Registrations, find, view};
 use crate::domain::{
-    Error, Page, Registration, RegistrationStatus as S, paging, webinars as webinar_rules,
+    Email, Error, Page, Registration, RegistrationStatus as S, paging, webinars as webinar_rules,
 };
 use crate::ids::{RegistrationId, TenantId, WebinarId};
 use crate::store::registrations;
@@ -24,12 +24,13 @@ impl Registrations<'_> {
         Ok(view(&row))
     }
 
-    /// A page of a webinar's registrations, optionally with one status.
+    /// A page of a webinar's registrations, optionally with one status and of one person.
     pub async fn list(
         &self,
         tenant: &TenantId,
         webinar: &WebinarId,
         status: Option<S>,
+        email: Option<&Email>,
         page_size: i32,
         page_token: &str,
     ) -> Result<Page<Registration>, Error> {
@@ -37,6 +38,7 @@ impl Registrations<'_> {
         let kind = format!("registrations/{webinar}");
         let after = paging::decode_page_token(&kind, page_token)?;
         let (t, w) = (tenant.clone(), *webinar);
+        let email = email.map(|e| e.as_str().to_owned());
         let rows = self
             .engine
             .store
@@ -47,6 +49,7 @@ impl Registrations<'_> {
                     &t,
                     &w,
                     status,
+                    email.as_deref(),
                     after.as_deref(),
                     limit + 1,
                 )?)

@@ -8,7 +8,9 @@
 //! reactivated cancelled one, ALREADY_EXISTS for a request id of another email,
 //! INTEGRATION_DISABLED, NOT_FOUND, WEBINAR_UNLINKED. SQLite always takes the transactional
 //! path. People on the tenant's suppression list are refused first, item by item
-//! ([`Error::PersonSuppressed`]).
+//! ([`Error::PersonSuppressed`]), in the same transaction as the write and under the tenant's
+//! erasure lock, so a registration racing a forget of the same person cannot slip in after
+//! the suppression (`register_guarded`).
 
 use std::collections::{HashMap, HashSet};
 
@@ -22,7 +24,7 @@ use crate::domain::{
 use crate::ids::{RegistrationId, TenantId, WebinarId};
 use crate::store::changes;
 use crate::store::models::RegistrationRow;
-use crate::store::{DbConnection, now_ms, outbox, registrations};
+use crate::store::{DbConnection, now_ms, outbox, registrations, suppressions};
 
 impl Registrations<'_> {
     /// Registers one person.
@@ -51,32 +53,42 @@ impl Registrations<'_> {
             ));
         }
         // Suppressed people (forgotten, not re-consented) are refused one by one; the others
-        // go on. The list is read just before the write, outside its transaction (which on
-        // PostgreSQL is one statement): a forget of the same person committing in between
-        // is not seen by either side.
+        // go on. The list is read in the write's transaction under the tenant's erasure lock,
+        // which a forget takes exclusively: a forget of the same person either committed
+        // before (its suppression is seen here) or waits until this commits (and then erases
+        // what this wrote). The hashes need the tenant's key, so they are made before.
         let emails: Vec<&str> = items.iter().map(|i| i.email.as_str()).collect();
-        let refused = suppression::suppressed(self.engine, tenant, &emails).await?;
-        let mut slots: Vec<Option<RegisterOutcome>> = Vec::with_capacity(items.len());
-        let mut allowed = Vec::with_capacity(items.len());
-        for (item, refused) in items.into_iter().zip(refused) {
-            if refused {
-                slots.push(Some(RegisterOutcome {
-                    result: Err(Error::PersonSuppressed),
-                    created: false,
-                }));
-            } else {
-                slots.push(None);
-                allowed.push(item);
-            }
-        }
-        let (done, deferred) = if allowed.is_empty() {
-            (Vec::new(), false)
-        } else {
-            let (t, w) = (tenant.clone(), *webinar);
-            self.engine
+        let mut hashes = suppression::hashes(self.engine, tenant, &emails).await?;
+        let mut items = Some(items);
+        let (slots, done, deferred) = loop {
+            let (t, w, batch, h) = (
+                tenant.clone(),
+                *webinar,
+                items.take().ok_or(Error::Internal)?,
+                hashes.clone(),
+            );
+            let guarded = self
+                .engine
                 .store
-                .run(move |conn| register_one_statement_first(conn, &t, &w, allowed))
-                .await?
+                .run(move |conn| register_guarded(conn, &t, &w, batch, h.as_deref()))
+                .await?;
+            match guarded {
+                Guarded::Done {
+                    slots,
+                    done,
+                    deferred,
+                } => break (slots, done, deferred),
+                // The tenant's first forget made its hash key meanwhile: hash with it.
+                Guarded::KeyAppeared(batch) if hashes.is_none() => {
+                    let emails: Vec<&str> = batch.iter().map(|i| i.email.as_str()).collect();
+                    hashes = suppression::hashes(self.engine, tenant, &emails).await?;
+                    if hashes.is_none() {
+                        return Err(Error::Internal);
+                    }
+                    items = Some(batch);
+                }
+                Guarded::KeyAppeared(_) => return Err(Error::Internal),
+            }
         };
         let mut done = done.into_iter();
         let out: Vec<RegisterOutcome> = slots
@@ -97,6 +109,60 @@ impl Registrations<'_> {
         }
         Ok(out)
     }
+}
+
+/// What a guarded registration did.
+enum Guarded {
+    /// Registered: a slot per item (`Some` for a suppressed one, refused), the outcomes of
+    /// the others in order, and whether other replicas need a wake-up.
+    Done {
+        slots: Vec<Option<RegisterOutcome>>,
+        done: Vec<RegisterOutcome>,
+        deferred: bool,
+    },
+    /// Nothing written: the hashes were made without a key and the tenant has one now.
+    KeyAppeared(Vec<RegistrationInput>),
+}
+
+/// Registers a batch in one transaction under the tenant's erasure lock (shared), refusing
+/// the people the suppression list holds as it stands under that lock.
+fn register_guarded(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    webinar: &WebinarId,
+    items: Vec<RegistrationInput>,
+    hashes: Option<&[String]>,
+) -> Result<Guarded, Error> {
+    use diesel::Connection;
+    conn.transaction(|c| {
+        suppressions::lock_tenant_erasure(c, tenant, suppressions::ErasureLock::Write)?;
+        let Some(refused) = suppression::suppressed_now(c, tenant, hashes, items.len())? else {
+            return Ok(Guarded::KeyAppeared(items));
+        };
+        let mut slots: Vec<Option<RegisterOutcome>> = Vec::with_capacity(items.len());
+        let mut allowed = Vec::with_capacity(items.len());
+        for (item, refused) in items.into_iter().zip(refused) {
+            if refused {
+                slots.push(Some(RegisterOutcome {
+                    result: Err(Error::PersonSuppressed),
+                    created: false,
+                }));
+            } else {
+                slots.push(None);
+                allowed.push(item);
+            }
+        }
+        let (done, deferred) = if allowed.is_empty() {
+            (Vec::new(), false)
+        } else {
+            register_one_statement_first(c, tenant, webinar, allowed)?
+        };
+        Ok(Guarded::Done {
+            slots,
+            done,
+            deferred,
+        })
+    })
 }
 
 /// Every credential status whose `blocks_calls` holds work (the match fails to compile when
@@ -131,8 +197,9 @@ fn blocking_statuses() -> Vec<&'static str> {
 /// for jobs committed without the trigger's NOTIFY.
 ///
 /// The one statement checks the credentials and the webinar and inserts the rows, their jobs
-/// and feed entries with `ON CONFLICT DO NOTHING`. Each registration commits with its job and
-/// feed entry; a batch of new people and the repeats in it may commit in two transactions.
+/// and feed entries with `ON CONFLICT DO NOTHING`; the repeats it skipped take the
+/// transactional path. Run inside `register_guarded`'s transaction, so all of it commits
+/// together.
 fn register_one_statement_first(
     conn: &mut DbConnection,
     tenant: &TenantId,

@@ -5,7 +5,8 @@
 //! "not found" as done, queues nothing for an unknown email unless asked, and reaches ON24
 //! only after a delivery that was running when the person was forgotten. Each call is an
 //! erasure request (Get, List) that ends DONE, LOCAL_DONE or FAILED; a refused one leaves the
-//! address in no row of any table.
+//! address in no row of any table, and retried with the address (`RetryErasureRequest`) once
+//! ON24 accepts again, ends DONE.
 
 use prost_types::Timestamp;
 use proto::webinar::v1::{
@@ -18,6 +19,7 @@ use tonic::transport::Channel;
 
 use integrationservice::testing::{Store, StoreError};
 
+use super::harness::assert_bad_field;
 use crate::api::lifecycle::{FullStack, eventually};
 use crate::api_both_backends;
 
@@ -209,7 +211,7 @@ async fn on24_forgets(sim: &on24sim::SimHandle) -> Vec<(u64, u16)> {
 
 /// Every row of every table of the service's database as text (binary columns as hex), with
 /// its table's name.
-pub(super) async fn every_row(store: &Store) -> Vec<(String, String)> {
+pub(crate) async fn every_row(store: &Store) -> Vec<(String, String)> {
     store
         .run(|conn| {
             use diesel::prelude::*;
@@ -606,7 +608,62 @@ async fn refused_erasure(database_url: String) {
     assert!(rows.iter().any(|(t, _)| t == "erasure_requests"));
     let leaks: Vec<_> = rows.iter().filter(|(_, row)| row.contains('@')).collect();
     assert!(leaks.is_empty(), "{leaks:?}");
+
+    // Retrying needs the address again, and only the one the request erased (checked
+    // through its keyed hash); only a FAILED request can be retried.
+    let wrong = c
+        .regs
+        .retry_erasure_request(RetryErasureRequestRequest {
+            name: request.name.clone(),
+            email: "someone.else@example.com".into(),
+        })
+        .await
+        .expect_err("another address");
+    assert_bad_field(&wrong, "email");
+    let ended = c.forget("never.registered@example.com", false).await;
+    let local = ended.erasure_request.expect("erasure request");
+    let not_failed = c
+        .regs
+        .retry_erasure_request(RetryErasureRequestRequest {
+            name: local.name.clone(),
+            email: "never.registered@example.com".into(),
+        })
+        .await
+        .expect_err("LOCAL_DONE");
+    assert_eq!(not_failed.code(), tonic::Code::FailedPrecondition);
+    // ON24's refusal is sorted out: the retry reaches ON24 and the request ends DONE.
     stack.sim.control().clear_faults().await.expect("faults");
+    let retried = c
+        .regs
+        .retry_erasure_request(RetryErasureRequestRequest {
+            name: request.name.clone(),
+            email: "Refused@Example.com".into(),
+        })
+        .await
+        .expect("retry")
+        .into_inner()
+        .erasure_request
+        .expect("erasure request");
+    assert_eq!(retried.state, ErasureState::ProviderPending as i32);
+    assert!(retried.failure_reason.is_empty() && retried.complete_time.is_none());
+    let done = erasure_state(&mut c, &request.name, ErasureState::Done).await;
+    assert!(done.complete_time.is_some());
+    let answers = on24_forgets(&stack.sim).await;
+    assert_eq!(answers.last().map(|a| a.1), Some(200), "{answers:?}");
+    // A second retry finds it DONE.
+    let again = c
+        .regs
+        .retry_erasure_request(RetryErasureRequestRequest {
+            name: request.name.clone(),
+            email: "refused@example.com".into(),
+        })
+        .await
+        .expect_err("DONE");
+    assert_eq!(again.code(), tonic::Code::FailedPrecondition);
+    // The retry's job is gone with the address; still no `@` anywhere.
+    let rows = every_row(&store).await;
+    let leaks: Vec<_> = rows.iter().filter(|(_, row)| row.contains('@')).collect();
+    assert!(leaks.is_empty(), "{leaks:?}");
     stack.stop().await;
 }
 

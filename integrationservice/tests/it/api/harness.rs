@@ -1,6 +1,7 @@
 //! Test harness for the CRM-facing API: a real server on `127.0.0.1:0` over real TLS, with a
 //! dev PKI from `xtask::pki`, a JWKS made from a generated EC key, and a tenant policy.
 
+use std::os::unix::fs::PermissionsExt;
 use std::{path::PathBuf, sync::Arc};
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header, jwk::Jwk};
@@ -35,6 +36,10 @@ pub struct Harness {
     server: tokio::task::JoinHandle<Result<(), integrationservice::server::ServerError>>,
     /// The server's engine, once assembled.
     engine: Arc<std::sync::OnceLock<integrationservice::domain::Engine>>,
+    /// The access audit log (a file in the test's directory, unless `configure` changed it).
+    pub audit_log: PathBuf,
+    /// Its key, as `audit.key` names it (`file:/path`).
+    pub audit_key: String,
     _dir: tempfile::TempDir,
 }
 
@@ -122,6 +127,14 @@ impl Harness {
         config.keyservice.key_file = write(dir.path(), "is.key", &me.key_pem);
         config.workers.enabled = false;
         config.metrics_poll.enabled = false;
+        let audit_log = dir.path().join("audit.log");
+        let key_file = dir.path().join("audit.key");
+        std::fs::write(&key_file, "ab".repeat(32)).expect("audit key");
+        std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600))
+            .expect("audit key mode");
+        let audit_key = format!("file:{}", key_file.display());
+        config.audit.sink = format!("file:{}", audit_log.display());
+        config.audit.key = audit_key.clone();
         configure(&mut config);
 
         let listeners = Listeners {
@@ -154,6 +167,8 @@ impl Harness {
             keyservice: Some(keyservice),
             server,
             engine,
+            audit_log,
+            audit_key,
             _dir: dir,
         }
     }

@@ -1,14 +1,16 @@
 //! The CRM-facing gRPC API over real TLS: authentication, validation, and a tenant's life
 //! through the public API only, erasure and suppression.
 
+mod access_audit;
 mod auth;
 mod deadline;
 mod egress;
-mod erasure;
+pub(crate) mod erasure;
 mod fairness;
 pub mod harness;
 mod lifecycle;
 mod on24_fidelity;
+mod person_data;
 mod promises;
 mod suppression;
 mod transport;

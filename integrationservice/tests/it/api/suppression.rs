@@ -4,7 +4,7 @@
 //! `registration.email` while the rest of a batch goes through; a metrics sync stores none of
 //! their figures although ON24 reports them; `UnsuppressPerson` lifts it. The list holds a
 //! keyed hash that differs between tenants, and neither it nor the tenant keys hold an
-//! address.
+//! address. A registration racing a forget of the same person never stays live after it.
 
 use proto::webinar::v1::{
     batch_create_registration_result::Result as ItemResult,
@@ -234,3 +234,60 @@ async fn suppression(database_url: String) {
 }
 
 api_both_backends!(suppressed_person_is_refused_until_lifted, suppression);
+
+async fn register_forget_race(database_url: String) {
+    let stack = FullStack::start(database_url, |_| {}).await;
+    let mut c = Clients::new(&stack).await;
+    c.put_credentials(&stack).await;
+    let w = c.active_webinar("suppression-race", 24 * 60).await;
+    // The tenant's first forget makes its hash key; the races below also cover a tenant
+    // that has one.
+    let mut outcomes = (0, 0);
+    for round in 0..40 {
+        let email = format!("racer{round}@example.com");
+        let mut regs = c.regs.clone();
+        let mut forgets = c.regs.clone();
+        let register = regs.create_registration(create(&w.name, &email));
+        let forget = forgets.forget_person(ForgetPersonRequest {
+            parent: TENANT.into(),
+            email: email.clone(),
+            forget_at_on24_if_unknown: false,
+        });
+        let (registered, forgotten) = tokio::join!(register, forget);
+        forgotten.expect("forget");
+        match registered {
+            Ok(_) => outcomes.0 += 1,
+            Err(status) => {
+                assert_suppressed(&status);
+                outcomes.1 += 1;
+            }
+        }
+        // Whichever came first, the person is not live in the webinar once forgotten.
+        let live = c
+            .regs
+            .list_registrations(ListRegistrationsRequest {
+                parent: w.name.clone(),
+                filter: format!("email = \"{email}\""),
+                ..Default::default()
+            })
+            .await
+            .expect("list")
+            .into_inner()
+            .registrations;
+        assert!(live.is_empty(), "round {round}: {live:?}");
+        // And stays out.
+        let again = c
+            .regs
+            .create_registration(create(&w.name, &email))
+            .await
+            .expect_err("suppressed");
+        assert_suppressed(&again);
+    }
+    assert_eq!(outcomes.0 + outcomes.1, 40);
+    stack.stop().await;
+}
+
+api_both_backends!(
+    register_racing_forget_never_stays_live,
+    register_forget_race
+);

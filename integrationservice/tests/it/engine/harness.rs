@@ -301,7 +301,7 @@ impl Stack {
             let page = self
                 .engine
                 .registrations()
-                .list(tenant, webinar, None, 1000, &token)
+                .list(tenant, webinar, None, None, 1000, &token)
                 .await
                 .expect("list");
             out.extend(page.items);

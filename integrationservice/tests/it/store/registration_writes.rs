@@ -168,7 +168,7 @@ async fn registration_writes(db: Db) {
         "{refused:?}"
     );
     let page = regs
-        .list(&tenant, &webinar, None, 100, "")
+        .list(&tenant, &webinar, None, None, 100, "")
         .await
         .expect("list");
     assert_eq!(page.items.len(), 2, "only person 1 and person 2 exist");
