@@ -32,6 +32,46 @@ pub struct Registrant {
     #[serde(deserialize_with = "de::opt_string")]
     pub partnerref: Option<String>,
     #[serde(deserialize_with = "de::opt_string")]
+    pub addressstreet1: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub addressstreet2: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub city: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub state: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub zip: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub workphone: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub jobfunction: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub companyindustry: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub companysize: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub notes: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub std1: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub std2: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub std3: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub std4: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub std5: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub std6: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub std7: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub std8: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub std9: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub std10: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
     pub exteventusercd: Option<String>,
     #[serde(deserialize_with = "de::opt_string")]
     pub userstatus: Option<String>,
