@@ -155,6 +155,17 @@ pub(crate) fn registration(r: &domain::Registration) -> pb::Registration {
         deliver_time: opt_ts(r.delivered_at),
         create_time: Some(ts(r.created_at)),
         update_time: Some(ts(r.updated_at)),
+        origin: match r.origin {
+            domain::RegistrationOrigin::Crm => pb::RegistrationOrigin::Crm,
+            domain::RegistrationOrigin::On24 => pb::RegistrationOrigin::On24,
+        } as i32,
+        attendance: match r.attendance {
+            domain::Attendance::Unknown => pb::Attendance::Unspecified,
+            domain::Attendance::AttendedLive => pb::Attendance::AttendedLive,
+            domain::Attendance::AttendedOnDemand => pb::Attendance::AttendedOnDemand,
+            domain::Attendance::AttendedBoth => pb::Attendance::AttendedBoth,
+            domain::Attendance::NoShow => pb::Attendance::NoShow,
+        } as i32,
     }
 }
 
@@ -200,6 +211,7 @@ pub(crate) fn webinar_metrics(
     m: &domain::WebinarMetrics,
 ) -> pb::WebinarMetrics {
     let count = |s: &str| m.registrations_by_status.get(s).copied().unwrap_or(0);
+    let attended = |a| m.registrations_by_attendance.get(&a).copied().unwrap_or(0);
     let accepted: i64 = m
         .registrations_by_status
         .iter()
@@ -221,6 +233,11 @@ pub(crate) fn webinar_metrics(
         surveys_answered: m.surveys_answered,
         last_sync_time: opt_ts(m.last_metrics_at),
         next_sync_time: opt_ts(m.next_metrics_at),
+        attendance_unknown_count: attended(domain::Attendance::Unknown),
+        attended_live_count: attended(domain::Attendance::AttendedLive),
+        attended_on_demand_count: attended(domain::Attendance::AttendedOnDemand),
+        attended_both_count: attended(domain::Attendance::AttendedBoth),
+        no_show_count: attended(domain::Attendance::NoShow),
     }
 }
 

@@ -210,6 +210,10 @@ pub struct RegistrationRow {
     pub created_at: i64,
     /// When the row last changed (ms since the epoch).
     pub updated_at: i64,
+    /// Where the registration started (`RegistrationOrigin`: CRM or ON24).
+    pub origin: String,
+    /// The attendance outcome (`Attendance`), set by metrics syncs.
+    pub attendance: String,
 }
 
 /// An outbox job: work to do at the provider, committed with the row it is about.

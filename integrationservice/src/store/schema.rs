@@ -75,6 +75,8 @@ diesel::table! {
         delivered_at -> Nullable<BigInt>,
         created_at -> BigInt,
         updated_at -> BigInt,
+        origin -> Text,
+        attendance -> Text,
     }
 }
 

@@ -13,7 +13,7 @@ use super::enqueue::feed;
 use crate::domain::erasure_requests::{ErasureRequest, ErasureState, view};
 use crate::domain::jobs::{self, JobKind};
 use crate::domain::{
-    Email, Error, RegistrationStatus as S, providers as provider_rules, suppression,
+    Attendance, Email, Error, RegistrationStatus as S, providers as provider_rules, suppression,
 };
 use crate::ids::{ErasureRequestId, RegistrationId, TenantId};
 use crate::store::models::{ErasureRequestRow, RegistrationRow, SuppressionRow};
@@ -33,8 +33,9 @@ pub struct Forgotten {
     pub request: ErasureRequest,
 }
 
-/// Empties a registration: every personal field, the email and the ON24 link go; the id,
-/// webinar, status and times stay so the CRM can see what became of it.
+/// Empties a registration: every personal field, the email, the ON24 link and what the
+/// person did (the attendance outcome) go; the id, webinar, origin, status and times stay so
+/// the CRM can see what became of it.
 fn scrub(row: &mut RegistrationRow, now: i64) {
     row.email = None;
     row.first_name = String::new();
@@ -49,6 +50,7 @@ fn scrub(row: &mut RegistrationRow, now: i64) {
     row.delivered_at = None;
     row.next_attempt_at = None;
     row.attempts = 0;
+    row.attendance = Attendance::Unknown.as_str().into();
     row.status = S::Forgotten.as_str().into();
     row.updated_at = now;
 }
