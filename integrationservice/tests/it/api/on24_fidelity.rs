@@ -16,6 +16,7 @@ use prost_types::{
     field_descriptor_proto::{Label, Type},
 };
 use proto::webinar::v1::{
+    metrics_service_client::MetricsServiceClient,
     provider_config_service_client::ProviderConfigServiceClient,
     registration_service_client::RegistrationServiceClient,
     webinar_service_client::WebinarServiceClient, *,
@@ -216,6 +217,37 @@ async fn every_field_reaches_on24(database_url: String) {
         }
     })
     .await;
+
+    // Through the API: a CRM-created registration says so, and before the webinar has taken
+    // place its outcome is not known (counted as such in the webinar's metrics).
+    let delivered = RegistrationServiceClient::new(channel.clone())
+        .get_registration(GetRegistrationRequest {
+            name: created.name.clone(),
+        })
+        .await
+        .expect("registration")
+        .into_inner()
+        .registration
+        .expect("registration");
+    assert_eq!(delivered.origin, RegistrationOrigin::Crm as i32);
+    assert_eq!(delivered.attendance, Attendance::Unspecified as i32);
+    let counts = MetricsServiceClient::new(channel.clone())
+        .get_webinar_metrics(GetWebinarMetricsRequest {
+            name: format!("{}/metrics", webinar.name),
+        })
+        .await
+        .expect("metrics")
+        .into_inner()
+        .webinar_metrics
+        .expect("metrics");
+    assert_eq!(
+        (
+            counts.attendance_unknown_count,
+            counts.attended_live_count,
+            counts.no_show_count
+        ),
+        (1, 0, 0)
+    );
 
     let journal = stack.sim.control().journal().await.expect("journal");
     let contract = contract();
