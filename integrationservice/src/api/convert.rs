@@ -169,6 +169,26 @@ pub(crate) fn registration(r: &domain::Registration) -> pb::Registration {
     }
 }
 
+/// One interaction of an attendee.
+pub(crate) fn interaction(i: &crate::provider::AttendeeInteraction) -> pb::AttendeeInteraction {
+    use crate::provider::InteractionKind as K;
+    pb::AttendeeInteraction {
+        kind: match i.kind {
+            K::Question => pb::InteractionKind::Question,
+            K::Poll => pb::InteractionKind::Poll,
+            K::Survey => pb::InteractionKind::Survey,
+            K::Resource => pb::InteractionKind::Resource,
+            K::CallToAction => pb::InteractionKind::CallToAction,
+            K::Certification => pb::InteractionKind::Certification,
+        } as i32,
+        occur_time: opt_ts(i.occurred_at),
+        reference: i.reference.clone(),
+        prompt: i.prompt.clone(),
+        response: i.response.clone(),
+        response_time: opt_ts(i.responded_at),
+    }
+}
+
 /// An attendee's metrics.
 pub(crate) fn attendee(tenant: &TenantId, m: &domain::AttendeeMetrics) -> pb::AttendeeMetrics {
     let webinar = webinar_name(tenant, &m.webinar_id);

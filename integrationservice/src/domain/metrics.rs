@@ -15,10 +15,11 @@ use super::{
     RegistrationOrigin, RegistrationStatus, SyncReport, TenantId, WebinarId, WebinarMetrics,
     paging,
 };
-use crate::provider::{AttendeeReport, ProviderRegistrant};
-use crate::store::models::{MetricsRow, RegistrationRow, WebinarRow};
+use crate::provider::{AttendeeInteraction, AttendeeReport, ProviderRegistrant};
+use crate::store::models::{InteractionRow, MetricsRow, RegistrationRow, WebinarRow};
 use crate::store::{
-    DbConnection, changes, metrics, now_ms, providers, registrations, suppressions, webinars,
+    DbConnection, changes, interactions, metrics, now_ms, providers, registrations, suppressions,
+    webinars,
 };
 
 /// Metrics and change-feed service.
@@ -108,8 +109,10 @@ pub fn store_chunk(
 ) -> Result<usize, Error> {
     let mut rows: Vec<MetricsRow> = Vec::with_capacity(reports.len());
     let mut at: HashMap<&str, usize> = HashMap::with_capacity(reports.len());
+    let mut items: HashMap<&str, &[AttendeeInteraction]> = HashMap::with_capacity(reports.len());
     for r in reports {
         let row = to_row(tenant, webinar, r, now);
+        items.insert(&r.email, &r.interactions);
         match at.get(r.email.as_str()) {
             Some(&i) => rows[i] = row,
             None => {
@@ -118,6 +121,7 @@ pub fn store_chunk(
             }
         }
     }
+    let interactions_changed = store_interactions(conn, tenant, webinar, &items)?;
     let emails: Vec<String> = rows.iter().map(|r| r.email.clone()).collect();
     let existing: HashMap<String, MetricsRow> =
         metrics::for_emails(conn, tenant, webinar, &emails)?
@@ -139,6 +143,18 @@ pub fn store_chunk(
             changes::change(tenant, ChangeKind::AttendeeMetrics, Some(webinar), Some(id))
         })
         .collect();
+    feed.extend(
+        metrics::registration_ids(conn, tenant, webinar, &interactions_changed)?
+            .iter()
+            .map(|(_, id)| {
+                changes::change(
+                    tenant,
+                    ChangeKind::AttendeeInteractions,
+                    Some(webinar),
+                    Some(id),
+                )
+            }),
+    );
     // After the live end a changed figure can change the outcome (an on-demand viewing of a
     // live attendee); before it every outcome stays UNKNOWN.
     if !written.is_empty() && ended(conn, tenant, webinar, now)? {
@@ -156,6 +172,42 @@ pub fn store_chunk(
     }
     changes::append(conn, &feed)?;
     Ok(written.len())
+}
+
+/// Replaces the stored interactions of the chunk's attendees whose reported ones differ;
+/// returns their emails. Unchanged attendees write nothing.
+fn store_interactions(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    webinar: &WebinarId,
+    reported: &HashMap<&str, &[AttendeeInteraction]>,
+) -> Result<Vec<String>, Error> {
+    let emails: Vec<String> = reported.keys().map(|e| (*e).to_owned()).collect();
+    let mut stored: HashMap<String, Vec<AttendeeInteraction>> = HashMap::new();
+    for row in interactions::for_emails(conn, tenant, webinar, &emails)? {
+        stored
+            .entry(row.email.clone())
+            .or_default()
+            .push(row.interaction());
+    }
+    let mut changed = Vec::new();
+    let mut rows = Vec::new();
+    for (email, items) in reported {
+        let before = stored.get(*email).map(Vec::as_slice).unwrap_or_default();
+        if before != *items {
+            changed.push((*email).to_owned());
+            rows.extend(
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(n, i)| InteractionRow::new(tenant, webinar, email, n, i)),
+            );
+        }
+    }
+    if !changed.is_empty() {
+        interactions::replace(conn, tenant, webinar, &changed, &rows)?;
+    }
+    Ok(changed)
 }
 
 /// True when the webinar's live broadcast ended before `now`.
@@ -569,6 +621,51 @@ impl Metrics<'_> {
                 };
                 let rows = metrics::for_emails(conn, &t, &w, std::slice::from_ref(&email))?;
                 Ok(rows.first().map(|m| joined(m, &webinar, Some(&reg))))
+            })
+            .await
+    }
+
+    /// A page of one registration's interactions (questions, poll and survey answers,
+    /// resources, calls to action, certifications) in the order ON24 reported them. Empty for
+    /// a forgotten registration or one with no interactions. Paged by keyset on the item's
+    /// position.
+    pub async fn interactions(
+        &self,
+        tenant: &TenantId,
+        webinar: &WebinarId,
+        registration: &RegistrationId,
+        page_size: i32,
+        page_token: &str,
+    ) -> Result<Page<AttendeeInteraction>, Error> {
+        let limit = paging::limit(page_size)?;
+        let kind = format!("interactions/{registration}");
+        let after = paging::decode_page_token(&kind, page_token)?;
+        let after: Option<i32> = match after {
+            Some(a) => Some(
+                a.parse()
+                    .map_err(|_| Error::invalid("page_token", "is not a token of this list"))?,
+            ),
+            None => None,
+        };
+        let (t, w, r) = (tenant.clone(), *webinar, *registration);
+        self.engine
+            .store
+            .run(move |conn| {
+                super::webinars::existing(conn, &t, &w)?;
+                let reg = registrations::get(conn, &t, &w, &r)?.ok_or_else(|| {
+                    Error::not_found(format!("tenants/{t}/webinars/{w}/registrations/{r}"))
+                })?;
+                let rows = match reg.email.as_deref() {
+                    Some(email) => interactions::page(conn, &t, &w, email, after, limit + 1)?,
+                    None => Vec::new(),
+                };
+                Ok(super::webinars::page(
+                    rows,
+                    limit,
+                    &kind,
+                    |row| row.position.to_string(),
+                    |row| row.interaction(),
+                ))
             })
             .await
     }

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-pub use crate::attendee_activity::AttendeeActivity;
+pub use crate::attendee_activity::{AttendeeActivity, AttendeeInteraction, InteractionKind};
 use crate::provider::ProviderCredentials;
 
 pub use crate::store::status::{

@@ -7,7 +7,7 @@ pub(crate) mod on24;
 use futures::future::BoxFuture;
 use secrecy::SecretString;
 
-pub use crate::attendee_activity::AttendeeActivity;
+pub use crate::attendee_activity::{AttendeeActivity, AttendeeInteraction, InteractionKind};
 
 /// A tenant's credentials for its provider account, decrypted for one use.
 #[derive(Clone)]
@@ -151,6 +151,8 @@ pub struct AttendeeReport {
     pub eventuserid: Option<i64>,
     /// What they did in the webinar.
     pub activity: AttendeeActivity,
+    /// What they asked, answered, viewed, clicked and earned, item by item, in report order.
+    pub interactions: Vec<AttendeeInteraction>,
 }
 
 /// One registrant of a webinar as the provider holds them (registered by us or through the

@@ -13,8 +13,9 @@ use futures::future::BoxFuture;
 use secrecy::ExposeSecret;
 
 use super::{
-    AttendeeActivity, AttendeeReport, CredentialProblem, EventInfo, EventSpec, ProviderCredentials,
-    ProviderError, ProviderRegistrant, RegistrantSpec, WebinarProvider,
+    AttendeeActivity, AttendeeInteraction, AttendeeReport, CredentialProblem, EventInfo, EventSpec,
+    InteractionKind, ProviderCredentials, ProviderError, ProviderRegistrant, RegistrantSpec,
+    WebinarProvider,
 };
 use crate::registrant_fields::RegistrantFields;
 use on24_client::{
@@ -567,10 +568,101 @@ impl WebinarProvider for On24Provider {
     }
 }
 
+/// The attendee's interactions, item by item, in the report's order (questions, polls,
+/// surveys, resources, calls to action, certifications).
+fn interactions(a: &on24_client::Attendee) -> Vec<AttendeeInteraction> {
+    let text = |v: &Option<String>| v.as_deref().unwrap_or_default().trim().to_owned();
+    let item = |kind, at: &Option<String>, reference: &Option<String>, prompt: &Option<String>| {
+        AttendeeInteraction {
+            kind,
+            occurred_at: parse_time(at.as_deref()),
+            reference: text(reference),
+            prompt: text(prompt),
+            response: String::new(),
+            responded_at: None,
+        }
+    };
+    let mut out = Vec::new();
+    for q in &a.questions {
+        let answer = q.answer.as_ref();
+        out.push(AttendeeInteraction {
+            response: answer
+                .and_then(|v| v.get("content"))
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .trim()
+                .to_owned(),
+            responded_at: parse_time(
+                answer
+                    .and_then(|v| v.get("createtimestamp"))
+                    .and_then(|v| v.as_str()),
+            ),
+            ..item(
+                InteractionKind::Question,
+                &q.createtimestamp,
+                &q.questionid,
+                &q.content,
+            )
+        });
+    }
+    for p in &a.polls {
+        out.push(AttendeeInteraction {
+            response: p.pollanswers.join("; "),
+            ..item(
+                InteractionKind::Poll,
+                &p.pollsubmittedtimestamp,
+                &p.pollid,
+                &p.pollquestion,
+            )
+        });
+    }
+    for s in &a.surveys {
+        for q in &s.surveyquestions {
+            out.push(AttendeeInteraction {
+                response: q.surveyanswers.join("; "),
+                ..item(
+                    InteractionKind::Survey,
+                    &s.surveysubmittedtimestamp,
+                    &q.surveyquestionid,
+                    &q.surveyquestion,
+                )
+            });
+        }
+    }
+    for r in &a.resources {
+        out.push(item(
+            InteractionKind::Resource,
+            &r.resourceviewedtimestamp,
+            &r.resourceid,
+            &r.resourceviewed,
+        ));
+    }
+    for c in &a.calltoactions {
+        out.push(AttendeeInteraction {
+            response: text(&c.action),
+            ..item(InteractionKind::CallToAction, &c.date, &c.ctaid, &c.ctaname)
+        });
+    }
+    for c in &a.certifications {
+        out.push(AttendeeInteraction {
+            response: text(&c.certificationresult),
+            ..item(
+                InteractionKind::Certification,
+                &c.certificationtimestamp,
+                &c.certificationid,
+                &c.certificationname,
+            )
+        });
+    }
+    out
+}
+
 /// One attendee of ON24's report as the provider's compact report; None without an email.
 fn attendee_report(a: on24_client::Attendee) -> Option<AttendeeReport> {
     let email = a.email.as_deref()?.trim().to_lowercase();
+    let interactions = interactions(&a);
     Some(AttendeeReport {
+        interactions,
         email,
         eventuserid: a.eventuserid.map(|v| to_i64(Some(v))),
         activity: AttendeeActivity {

@@ -125,6 +125,21 @@ diesel::table! {
 }
 
 diesel::table! {
+    attendee_interactions (tenant, webinar_id, email, position) {
+        tenant -> Text,
+        webinar_id -> Text,
+        email -> Text,
+        position -> Integer,
+        kind -> Text,
+        occurred_at -> Nullable<BigInt>,
+        reference -> Text,
+        prompt -> Text,
+        response -> Text,
+        responded_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
     changes (seq) {
         seq -> BigInt,
         tenant -> Text,
@@ -199,5 +214,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     registrations,
     outbox_jobs,
     attendee_metrics,
+    attendee_interactions,
     changes,
 );

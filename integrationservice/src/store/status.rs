@@ -141,6 +141,9 @@ string_enum!(
         Registration = "REGISTRATION",
         /// An attendee's metrics changed.
         AttendeeMetrics = "ATTENDEE_METRICS",
+        /// An attendee's interactions (questions, answers, resources, CTAs, certifications)
+        /// changed.
+        AttendeeInteractions = "ATTENDEE_INTERACTIONS",
         /// A webinar changed.
         Webinar = "WEBINAR",
         /// The tenant's credentials changed.

@@ -18,8 +18,8 @@ use crate::domain::{
 use crate::ids::{ErasureRequestId, RegistrationId, TenantId};
 use crate::store::models::{ErasureRequestRow, RegistrationRow, SuppressionRow};
 use crate::store::{
-    DbConnection, changes, erasure_requests, metrics, now_ms, outbox, providers, registrations,
-    suppressions,
+    DbConnection, changes, erasure_requests, interactions, metrics, now_ms, outbox, providers,
+    registrations, suppressions,
 };
 
 /// What a forget did.
@@ -116,6 +116,7 @@ fn forget_in_transaction(
         feed_rows.push(feed(&row));
     }
     let metrics_deleted = metrics::delete_email(conn, tenant, &email)?;
+    interactions::delete_email(conn, tenant, &email)?;
     let queue = !ids.is_empty() || at_provider_if_unmatched;
     let request = ErasureRequestRow {
         tenant: tenant.to_string(),

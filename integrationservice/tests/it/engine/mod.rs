@@ -7,6 +7,7 @@ mod dek_cache;
 mod faults;
 mod forget;
 pub mod harness;
+mod interactions;
 mod lifecycle;
 mod metrics_sync;
 mod on24_origin;
