@@ -315,7 +315,8 @@ const IMPORT_CHUNK: usize = 1_000;
 /// empty when nobody is suppressed) in the caller's transaction: each person not registered
 /// to the webinar here (by email, any status) and not suppressed becomes a registration of
 /// origin ON24, DELIVERED with the provider's id, with one REGISTRATION feed entry. No job is
-/// queued: the provider has them already. Returns how many were created.
+/// queued: the provider has them already. A concurrent sync that inserted the same person
+/// first wins; this one skips them. Returns how many were created.
 fn import_chunk(
     conn: &mut DbConnection,
     tenant: &TenantId,
@@ -359,13 +360,13 @@ fn import_chunk(
             attendance: Attendance::Unknown.as_str().into(),
         });
     }
-    let mut inserted = Vec::with_capacity(rows.len());
-    for row in rows {
-        if registrations::insert_if_absent(conn, &row)? {
-            inserted.push(row);
-        }
-    }
-    let rows = inserted;
+    let inserted: HashSet<String> = registrations::insert_absent(conn, &rows)?
+        .into_iter()
+        .collect();
+    let rows: Vec<RegistrationRow> = rows
+        .into_iter()
+        .filter(|r| inserted.contains(&r.id))
+        .collect();
     let feed: Vec<_> = rows
         .iter()
         .map(|r| {

@@ -79,22 +79,31 @@ pub fn insert(conn: &mut DbConnection, rows: &[RegistrationRow]) -> QueryResult<
     Ok(())
 }
 
-/// Inserts a registration unless the webinar has one with its email already (a concurrent
-/// sync brought the same person in first); true when inserted.
-pub fn insert_if_absent(conn: &mut DbConnection, row: &RegistrationRow) -> QueryResult<bool> {
-    let n = match conn {
-        DbConnection::Pg(c) => diesel::insert_into(r::registrations)
-            .values(row)
-            .on_conflict((r::tenant, r::webinar_id, r::email))
-            .do_nothing()
-            .execute(c)?,
-        DbConnection::Sqlite(c) => diesel::insert_into(r::registrations)
-            .values(row)
-            .on_conflict((r::tenant, r::webinar_id, r::email))
-            .do_nothing()
-            .execute(c)?,
+/// Inserts registrations the caller found absent, leaving out any whose email the webinar
+/// has by now (a concurrent sync brought the same person in first); returns the ids of the
+/// rows inserted. PostgreSQL: one `ON CONFLICT DO NOTHING … RETURNING id` statement per
+/// 1,000 rows. SQLite: one writer, and the store's single connection runs one transaction at
+/// a time, so what the caller read still holds and a plain multi-row insert is exact.
+pub fn insert_absent(
+    conn: &mut DbConnection,
+    rows: &[RegistrationRow],
+) -> QueryResult<Vec<String>> {
+    let DbConnection::Pg(c) = conn else {
+        insert(conn, rows)?;
+        return Ok(rows.iter().map(|row| row.id.clone()).collect());
     };
-    Ok(n > 0)
+    let mut inserted = Vec::with_capacity(rows.len());
+    for chunk in rows.chunks(1000) {
+        inserted.extend(
+            diesel::insert_into(r::registrations)
+                .values(chunk)
+                .on_conflict((r::tenant, r::webinar_id, r::email))
+                .do_nothing()
+                .returning(r::id)
+                .get_results::<String>(c)?,
+        );
+    }
+    Ok(inserted)
 }
 
 /// Writes every column of the row back.

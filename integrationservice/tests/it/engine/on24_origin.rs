@@ -2,7 +2,7 @@
 //! HTTP on both backends. A person registered through ON24's own channels (the simulator's
 //! control API, so no REST call of ours) is brought in by metrics syncs as a registration of
 //! origin ON24: once, whatever the number of syncs, never sent back to ON24, and never for a
-//! suppressed person. Each registration's attendance outcome is settled once the event has
+//! suppressed person, even when two replicas sync at once. Each registration's attendance outcome is settled once the event has
 //! ended (live, on demand, both, no-show), stays UNKNOWN before, and moves when a later
 //! on-demand viewing arrives.
 
@@ -448,3 +448,51 @@ both_backends!(
     attendance_outcomes_are_settled_by_syncs,
     attendance_outcomes
 );
+
+/// Two replicas syncing the same webinar at once (each its own single flight) bring every
+/// ON24-side person in exactly once between them.
+async fn concurrent_syncs(db: Db) {
+    let stack = Stack::start_with(db, deliver_only(), Duration::from_secs(10)).await;
+    let tenant = stack.tenant.clone();
+    stack.put_credentials(&tenant).await;
+    let (webinar, event) = stack.active_webinar(&tenant, "ev-walk-ins").await;
+    let control = stack.sim.control();
+    const PEOPLE: usize = 60;
+    for n in 0..PEOPLE {
+        let email = format!("walk{n}@example.com");
+        control
+            .register_at_on24(
+                event,
+                &[
+                    ("email", email.as_str()),
+                    ("firstName", "Walk"),
+                    ("lastName", "In"),
+                ],
+            )
+            .await
+            .expect("register at ON24");
+    }
+    let other = stack.replica(None);
+    let (here, there) = (stack.engine.metrics(), other.engine.metrics());
+    let (a, b) = tokio::join!(
+        here.sync_now(&tenant, &webinar),
+        there.sync_now(&tenant, &webinar),
+    );
+    let (a, b) = (a.expect("sync a"), b.expect("sync b"));
+    assert_eq!(
+        a.registrations_imported + b.registrations_imported,
+        PEOPLE,
+        "each person brought in by one of the two"
+    );
+    let all = stack.list_all(&tenant, &webinar).await;
+    assert_eq!(all.len(), PEOPLE);
+    assert!(all.iter().all(|r| r.origin == RegistrationOrigin::On24));
+    let (changes, _) = registration_changes(&stack.engine, &tenant, 0).await;
+    let created: usize = all
+        .iter()
+        .filter(|r| changes.contains_key(&r.id.to_string()))
+        .count();
+    assert_eq!(created, PEOPLE, "each announced");
+}
+
+both_backends!(concurrent_syncs_bring_each_person_in_once, concurrent_syncs);
