@@ -82,26 +82,38 @@ pub fn insert(conn: &mut DbConnection, rows: &[RegistrationRow]) -> QueryResult<
 /// Inserts registrations the caller found absent, leaving out any whose email the webinar
 /// has by now (a concurrent sync brought the same person in first); returns the ids of the
 /// rows inserted. PostgreSQL: one `ON CONFLICT DO NOTHING … RETURNING id` statement per
-/// 1,000 rows. SQLite: one writer, and the store's single connection runs one transaction at
-/// a time, so what the caller read still holds and a plain multi-row insert is exact.
+/// 1,000 rows. SQLite: the same conflict rule row by row (statements there are in-process
+/// calls, not round trips), since another connection may have written since the caller read.
 pub fn insert_absent(
     conn: &mut DbConnection,
     rows: &[RegistrationRow],
 ) -> QueryResult<Vec<String>> {
-    let DbConnection::Pg(c) = conn else {
-        insert(conn, rows)?;
-        return Ok(rows.iter().map(|row| row.id.clone()).collect());
-    };
     let mut inserted = Vec::with_capacity(rows.len());
-    for chunk in rows.chunks(1000) {
-        inserted.extend(
-            diesel::insert_into(r::registrations)
-                .values(chunk)
-                .on_conflict((r::tenant, r::webinar_id, r::email))
-                .do_nothing()
-                .returning(r::id)
-                .get_results::<String>(c)?,
-        );
+    match conn {
+        DbConnection::Pg(c) => {
+            for chunk in rows.chunks(1000) {
+                inserted.extend(
+                    diesel::insert_into(r::registrations)
+                        .values(chunk)
+                        .on_conflict((r::tenant, r::webinar_id, r::email))
+                        .do_nothing()
+                        .returning(r::id)
+                        .get_results::<String>(c)?,
+                );
+            }
+        }
+        DbConnection::Sqlite(c) => {
+            for row in rows {
+                let n = diesel::insert_into(r::registrations)
+                    .values(row)
+                    .on_conflict((r::tenant, r::webinar_id, r::email))
+                    .do_nothing()
+                    .execute(c)?;
+                if n > 0 {
+                    inserted.push(row.id.clone());
+                }
+            }
+        }
     }
     Ok(inserted)
 }
