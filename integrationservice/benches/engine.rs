@@ -80,6 +80,8 @@ async fn main() {
             delivered_at: None,
             created_at: 0,
             updated_at: 0,
+            origin: "CRM".into(),
+            attendance: "UNKNOWN".into(),
         })
         .collect();
     let started = Instant::now();

@@ -47,7 +47,8 @@ pub mod testing {
     pub use crate::crypto::{Envelope, cache::DekCache, credentials_aad};
     pub use crate::keyclient::{KeyClient, KeyClientConfig, wrapped_version};
     pub use crate::provider::{
-        AttendeeActivity, AttendeeReport, ProviderCredentials, WebinarProvider, on24::On24Provider,
+        AttendeeActivity, AttendeeInteraction, AttendeeReport, InteractionKind,
+        ProviderCredentials, WebinarProvider, on24::On24Provider,
     };
     pub use crate::store::{
         Store, changes, leases, metrics, models, now_ms, outbox, providers, registrations, schema,

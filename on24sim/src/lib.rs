@@ -24,4 +24,4 @@ pub use journal::JournalEntry;
 pub use quota::{QUOTA_MESSAGE, QuotaConfig};
 pub use server::{SimHandle, Simulator, run};
 pub use state::seed::{SeedAttendees, SeedResult};
-pub use state::viewing::ViewingRequest;
+pub use state::viewing::{InteractionItem, Interactions, ViewingRequest};

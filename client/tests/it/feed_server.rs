@@ -50,6 +50,13 @@ type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::WatchChangesResponse, St
 
 #[tonic::async_trait]
 impl MetricsService for Feed {
+    async fn list_attendee_interactions(
+        &self,
+        _: Request<pb::ListAttendeeInteractionsRequest>,
+    ) -> Result<Response<pb::ListAttendeeInteractionsResponse>, Status> {
+        Err(Status::unimplemented("not scripted"))
+    }
+
     async fn list_attendee_metrics(
         &self,
         _: Request<pb::ListAttendeeMetricsRequest>,

@@ -39,8 +39,9 @@ pub use forms::{
 };
 pub use pagination::{collect_all, pages};
 pub use people::{
-    Attendee, AttendeePage, AttendeeSession, AttendeeSessionPage, DeletedRegistrants,
-    ForgetResponse, Registrant, RegistrantPage,
+    Attendee, AttendeeCallToAction, AttendeeCertification, AttendeePage, AttendeePoll,
+    AttendeeQuestion, AttendeeResource, AttendeeSession, AttendeeSessionPage, AttendeeSurvey,
+    AttendeeSurveyQuestion, DeletedRegistrants, ForgetResponse, Registrant, RegistrantPage,
 };
 pub use request::{DateFilterMode, DateRange, Operation, PageRequest, RequestSpec};
 pub use types::{

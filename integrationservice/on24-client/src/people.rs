@@ -32,6 +32,46 @@ pub struct Registrant {
     #[serde(deserialize_with = "de::opt_string")]
     pub partnerref: Option<String>,
     #[serde(deserialize_with = "de::opt_string")]
+    pub addressstreet1: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub addressstreet2: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub city: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub state: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub zip: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub workphone: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub jobfunction: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub companyindustry: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub companysize: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub notes: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub std1: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub std2: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub std3: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub std4: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub std5: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub std6: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub std7: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub std8: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub std9: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub std10: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
     pub exteventusercd: Option<String>,
     #[serde(deserialize_with = "de::opt_string")]
     pub userstatus: Option<String>,
@@ -117,6 +157,116 @@ pub struct Attendee {
     pub attendeesessions: Option<u64>,
     #[serde(deserialize_with = "de::opt_string")]
     pub partnerref: Option<String>,
+    /// Questions asked, with the presenter's answer (Elite accounts).
+    #[serde(deserialize_with = "de::lenient_vec")]
+    pub questions: Vec<AttendeeQuestion>,
+    /// Poll answers.
+    #[serde(deserialize_with = "de::lenient_vec")]
+    pub polls: Vec<AttendeePoll>,
+    /// Survey answers, per survey.
+    #[serde(deserialize_with = "de::lenient_vec")]
+    pub surveys: Vec<AttendeeSurvey>,
+    /// Resources viewed or downloaded.
+    #[serde(deserialize_with = "de::lenient_vec")]
+    pub resources: Vec<AttendeeResource>,
+    /// Calls to action clicked.
+    #[serde(deserialize_with = "de::lenient_vec")]
+    pub calltoactions: Vec<AttendeeCallToAction>,
+    /// Certifications earned or attempted.
+    #[serde(deserialize_with = "de::lenient_vec")]
+    pub certifications: Vec<AttendeeCertification>,
+}
+
+/// A question an attendee asked (`questions[]`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct AttendeeQuestion {
+    #[serde(deserialize_with = "de::opt_string")]
+    pub questionid: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub createtimestamp: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub content: Option<String>,
+    /// `{createtimestamp, content, presenterid, presentername, privacy}`, or null.
+    pub answer: Option<serde_json::Value>,
+}
+
+/// A poll answer (`polls[]`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct AttendeePoll {
+    #[serde(deserialize_with = "de::opt_string")]
+    pub pollid: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub pollsubmittedtimestamp: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub pollquestion: Option<String>,
+    #[serde(deserialize_with = "de::lenient_vec")]
+    pub pollanswers: Vec<String>,
+}
+
+/// A submitted survey (`surveys[]`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct AttendeeSurvey {
+    #[serde(deserialize_with = "de::opt_string")]
+    pub surveyid: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub surveysubmittedtimestamp: Option<String>,
+    #[serde(deserialize_with = "de::lenient_vec")]
+    pub surveyquestions: Vec<AttendeeSurveyQuestion>,
+}
+
+/// One answered question of a survey.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct AttendeeSurveyQuestion {
+    #[serde(deserialize_with = "de::opt_string")]
+    pub surveyquestionid: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub surveyquestion: Option<String>,
+    #[serde(deserialize_with = "de::lenient_vec")]
+    pub surveyanswers: Vec<String>,
+}
+
+/// A resource viewed (`resources[]`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct AttendeeResource {
+    #[serde(deserialize_with = "de::opt_string")]
+    pub resourceid: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub resourceviewed: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub resourceviewedtimestamp: Option<String>,
+}
+
+/// A call to action clicked (`calltoactions[]`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct AttendeeCallToAction {
+    #[serde(deserialize_with = "de::opt_string")]
+    pub ctaid: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub ctaname: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub action: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub date: Option<String>,
+}
+
+/// A certification (`certifications[]`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct AttendeeCertification {
+    #[serde(deserialize_with = "de::opt_string")]
+    pub certificationid: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub certificationresult: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub certificationname: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub certificationtimestamp: Option<String>,
 }
 
 /// `GET .../event/{eventId}/attendee` (one answer) and `GET /client/{clientId}/attendee`

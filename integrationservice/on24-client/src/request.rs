@@ -89,9 +89,12 @@ pub enum Operation {
         email: String,
         event_id: Option<u64>,
     },
-    /// Event registrants; the contract gives this operation no pagination.
+    /// Event registrants, optionally only those registered within `range` (ON24's
+    /// `startdate`/`enddate` on the registration date); the contract gives this operation no
+    /// pagination.
     ListEventRegistrants {
         event_id: u64,
+        range: DateRange,
     },
     ListClientRegistrants {
         page: PageRequest,
@@ -163,6 +166,13 @@ fn page_query(page: &PageRequest, range: &DateRange) -> Vec<(&'static str, Strin
         ("pageoffset", page.offset.to_string()),
         ("itemsperpage", page.items_per_page.to_string()),
     ];
+    q.extend(date_query(range));
+    q
+}
+
+/// `startdate`, `enddate` and `datefiltermode`, those that are set.
+fn date_query(range: &DateRange) -> Vec<(&'static str, String)> {
+    let mut q = Vec::new();
     if let Some(s) = &range.start {
         q.push(("startdate", s.clone()));
     }
@@ -289,11 +299,11 @@ impl Operation {
                     .collect(),
                 None,
             ),
-            Self::ListEventRegistrants { event_id } => (
+            Self::ListEventRegistrants { event_id, range } => (
                 M::GET,
                 "/client/{clientId}/event/{eventId}/registrant",
                 [ev(event_id), vec!["registrant".into()]].concat(),
-                vec![],
+                date_query(range),
                 None,
             ),
             Self::ListClientRegistrants { page, range } => (

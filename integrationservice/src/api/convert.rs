@@ -155,6 +155,37 @@ pub(crate) fn registration(r: &domain::Registration) -> pb::Registration {
         deliver_time: opt_ts(r.delivered_at),
         create_time: Some(ts(r.created_at)),
         update_time: Some(ts(r.updated_at)),
+        origin: match r.origin {
+            domain::RegistrationOrigin::Crm => pb::RegistrationOrigin::Crm,
+            domain::RegistrationOrigin::On24 => pb::RegistrationOrigin::On24,
+        } as i32,
+        attendance: match r.attendance {
+            domain::Attendance::Unknown => pb::Attendance::Unspecified,
+            domain::Attendance::AttendedLive => pb::Attendance::AttendedLive,
+            domain::Attendance::AttendedOnDemand => pb::Attendance::AttendedOnDemand,
+            domain::Attendance::AttendedBoth => pb::Attendance::AttendedBoth,
+            domain::Attendance::NoShow => pb::Attendance::NoShow,
+        } as i32,
+    }
+}
+
+/// One interaction of an attendee.
+pub(crate) fn interaction(i: &crate::provider::AttendeeInteraction) -> pb::AttendeeInteraction {
+    use crate::provider::InteractionKind as K;
+    pb::AttendeeInteraction {
+        kind: match i.kind {
+            K::Question => pb::InteractionKind::Question,
+            K::Poll => pb::InteractionKind::Poll,
+            K::Survey => pb::InteractionKind::Survey,
+            K::Resource => pb::InteractionKind::Resource,
+            K::CallToAction => pb::InteractionKind::CallToAction,
+            K::Certification => pb::InteractionKind::Certification,
+        } as i32,
+        occur_time: opt_ts(i.occurred_at),
+        reference: i.reference.clone(),
+        prompt: i.prompt.clone(),
+        response: i.response.clone(),
+        response_time: opt_ts(i.responded_at),
     }
 }
 
@@ -200,6 +231,7 @@ pub(crate) fn webinar_metrics(
     m: &domain::WebinarMetrics,
 ) -> pb::WebinarMetrics {
     let count = |s: &str| m.registrations_by_status.get(s).copied().unwrap_or(0);
+    let attended = |a| m.registrations_by_attendance.get(&a).copied().unwrap_or(0);
     let accepted: i64 = m
         .registrations_by_status
         .iter()
@@ -221,6 +253,11 @@ pub(crate) fn webinar_metrics(
         surveys_answered: m.surveys_answered,
         last_sync_time: opt_ts(m.last_metrics_at),
         next_sync_time: opt_ts(m.next_metrics_at),
+        attendance_unknown_count: attended(domain::Attendance::Unknown),
+        attended_live_count: attended(domain::Attendance::AttendedLive),
+        attended_on_demand_count: attended(domain::Attendance::AttendedOnDemand),
+        attended_both_count: attended(domain::Attendance::AttendedBoth),
+        no_show_count: attended(domain::Attendance::NoShow),
     }
 }
 

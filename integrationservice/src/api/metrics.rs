@@ -7,10 +7,10 @@ use futures::Stream;
 use tonic::{Request, Response, Status};
 
 use proto::webinar::v1::{
-    GetWebinarMetricsRequest, GetWebinarMetricsResponse, ListAttendeeMetricsRequest,
-    ListAttendeeMetricsResponse, ListChangesRequest, ListChangesResponse,
-    SyncWebinarMetricsRequest, SyncWebinarMetricsResponse, WatchChangesRequest,
-    WatchChangesResponse, metrics_service_server::MetricsService,
+    GetWebinarMetricsRequest, GetWebinarMetricsResponse, ListAttendeeInteractionsRequest,
+    ListAttendeeInteractionsResponse, ListAttendeeMetricsRequest, ListAttendeeMetricsResponse,
+    ListChangesRequest, ListChangesResponse, SyncWebinarMetricsRequest, SyncWebinarMetricsResponse,
+    WatchChangesRequest, WatchChangesResponse, metrics_service_server::MetricsService,
 };
 
 use proto::webinar::v1 as pb;
@@ -163,6 +163,11 @@ impl FeedRenderer {
                     m.map(Snapshot::AttendeeMetrics),
                 )
             }
+            domain::ChangeKind::AttendeeInteractions => (
+                pb::ChangeType::AttendeeInteractions,
+                convert::registration_name(tenant, webinar, registration),
+                None,
+            ),
             domain::ChangeKind::Webinar => (
                 pb::ChangeType::Webinar,
                 convert::webinar_name(tenant, webinar),
@@ -233,6 +238,41 @@ pub(crate) type WatchStream =
 
 #[tonic::async_trait]
 impl MetricsService for MetricsApi {
+    async fn list_attendee_interactions(
+        &self,
+        request: Request<ListAttendeeInteractionsRequest>,
+    ) -> Result<Response<ListAttendeeInteractionsResponse>, Status> {
+        let req = request.get_ref();
+        let registration =
+            self.state
+                .resolve(&request, "parent", &req.parent, names::parse_registration)?;
+        let mut v = Violations::new();
+        let scope = format!(
+            "interactions|{}|{}|{}",
+            registration.tenant, registration.webinar, registration.registration
+        );
+        let paging = self
+            .state
+            .paging(&mut v, &scope, req.page_size, &req.page_token);
+        let paging = v.into_value(paging)?;
+        let page = self
+            .state
+            .engine
+            .metrics()
+            .interactions(
+                &registration.tenant,
+                &registration.webinar,
+                &registration.registration,
+                paging.size,
+                &paging.token,
+            )
+            .await?;
+        Ok(Response::new(ListAttendeeInteractionsResponse {
+            attendee_interactions: page.items.iter().map(convert::interaction).collect(),
+            next_page_token: wrap_token(&self.state, &scope, &page.next_page_token),
+        }))
+    }
+
     async fn list_attendee_metrics(
         &self,
         request: Request<ListAttendeeMetricsRequest>,

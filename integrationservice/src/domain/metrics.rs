@@ -1,20 +1,25 @@
 //! Metrics and the change feed: per-attendee metrics joined to registrations, per-webinar
 //! aggregates, a sync that pulls the provider's figures now (also run by the poller's jobs),
 //! and the feed itself — list after a cursor, or wait until something newer exists. A sync
-//! stores no figures of people on the tenant's suppression list.
+//! first brings in the people who registered through ON24's own channels (registrations of
+//! origin ON24), then the attendee report, then settles each registration's attendance
+//! outcome once the live event has ended. It stores nothing of people on the tenant's
+//! suppression list.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::{
-    AttendeeMetrics, Change, ChangeKind, Engine, Error, Page, RegistrationId, SyncReport, TenantId,
-    WebinarId, WebinarMetrics, paging,
+    Attendance, AttendeeMetrics, Change, ChangeKind, Email, Engine, Error, Page, RegistrationId,
+    RegistrationOrigin, RegistrationStatus, SyncReport, TenantId, WebinarId, WebinarMetrics,
+    paging,
 };
-use crate::provider::AttendeeReport;
-use crate::store::models::{MetricsRow, RegistrationRow, WebinarRow};
+use crate::provider::{AttendeeInteraction, AttendeeReport, ProviderRegistrant};
+use crate::store::models::{InteractionRow, MetricsRow, RegistrationRow, WebinarRow};
 use crate::store::{
-    DbConnection, changes, metrics, now_ms, providers, registrations, suppressions, webinars,
+    DbConnection, changes, interactions, metrics, now_ms, providers, registrations, suppressions,
+    webinars,
 };
 
 /// Metrics and change-feed service.
@@ -104,8 +109,10 @@ pub fn store_chunk(
 ) -> Result<usize, Error> {
     let mut rows: Vec<MetricsRow> = Vec::with_capacity(reports.len());
     let mut at: HashMap<&str, usize> = HashMap::with_capacity(reports.len());
+    let mut items: HashMap<&str, &[AttendeeInteraction]> = HashMap::with_capacity(reports.len());
     for r in reports {
         let row = to_row(tenant, webinar, r, now);
+        items.insert(&r.email, &r.interactions);
         match at.get(r.email.as_str()) {
             Some(&i) => rows[i] = row,
             None => {
@@ -114,6 +121,7 @@ pub fn store_chunk(
             }
         }
     }
+    let interactions_changed = store_interactions(conn, tenant, webinar, &items)?;
     let emails: Vec<String> = rows.iter().map(|r| r.email.clone()).collect();
     let existing: HashMap<String, MetricsRow> =
         metrics::for_emails(conn, tenant, webinar, &emails)?
@@ -129,25 +137,309 @@ pub fn store_chunk(
         }
     }
     let written = metrics::write_changed(conn, tenant, webinar, now, &inserts, &updates)?;
-    let feed: Vec<_> = metrics::registration_ids(conn, tenant, webinar, &written)?
+    let mut feed: Vec<_> = metrics::registration_ids(conn, tenant, webinar, &written)?
         .iter()
         .map(|(_, id)| {
             changes::change(tenant, ChangeKind::AttendeeMetrics, Some(webinar), Some(id))
         })
         .collect();
+    feed.extend(
+        metrics::registration_ids(conn, tenant, webinar, &interactions_changed)?
+            .iter()
+            .map(|(_, id)| {
+                changes::change(
+                    tenant,
+                    ChangeKind::AttendeeInteractions,
+                    Some(webinar),
+                    Some(id),
+                )
+            }),
+    );
+    // After the live end a changed figure can change the outcome (an on-demand viewing of a
+    // live attendee); before it every outcome stays UNKNOWN.
+    if !written.is_empty() && ended(conn, tenant, webinar, now)? {
+        let outcomes: HashMap<String, Attendance> = inserts
+            .iter()
+            .chain(&updates)
+            .map(|r| {
+                (
+                    r.email.clone(),
+                    Attendance::from_minutes(r.live_minutes, r.archive_minutes),
+                )
+            })
+            .collect();
+        feed.extend(set_outcomes(conn, tenant, webinar, &outcomes, now)?);
+    }
     changes::append(conn, &feed)?;
     Ok(written.len())
+}
+
+/// Replaces the stored interactions of the chunk's attendees whose reported ones differ;
+/// returns their emails. Unchanged attendees write nothing.
+fn store_interactions(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    webinar: &WebinarId,
+    reported: &HashMap<&str, &[AttendeeInteraction]>,
+) -> Result<Vec<String>, Error> {
+    let emails: Vec<String> = reported.keys().map(|e| (*e).to_owned()).collect();
+    let mut stored: HashMap<String, Vec<AttendeeInteraction>> = HashMap::new();
+    for row in interactions::for_emails(conn, tenant, webinar, &emails)? {
+        stored
+            .entry(row.email.clone())
+            .or_default()
+            .push(row.interaction());
+    }
+    let mut changed = Vec::new();
+    let mut rows = Vec::new();
+    for (email, items) in reported {
+        let before = stored.get(*email).map(Vec::as_slice).unwrap_or_default();
+        if before != *items {
+            changed.push((*email).to_owned());
+            rows.extend(
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(n, i)| InteractionRow::new(tenant, webinar, email, n, i)),
+            );
+        }
+    }
+    if !changed.is_empty() {
+        interactions::replace(conn, tenant, webinar, &changed, &rows)?;
+    }
+    Ok(changed)
+}
+
+/// True when the webinar's live broadcast ended before `now`.
+fn ended(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    webinar: &WebinarId,
+    now: i64,
+) -> Result<bool, Error> {
+    let Some(w) = webinars::find(conn, tenant, webinar)? else {
+        return Ok(false);
+    };
+    Ok(w.start_at > 0 && w.start_at + i64::from(w.duration_minutes) * 60_000 <= now)
+}
+
+/// Gives the registrations of these emails their outcome where it differs (cancelled and
+/// forgotten ones keep theirs); returns one REGISTRATION feed entry per registration changed.
+fn set_outcomes(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    webinar: &WebinarId,
+    outcomes: &HashMap<String, Attendance>,
+    now: i64,
+) -> Result<Vec<crate::store::models::NewChange>, Error> {
+    let emails: Vec<String> = outcomes.keys().cloned().collect();
+    let mut by_outcome: HashMap<Attendance, Vec<RegistrationId>> = HashMap::new();
+    for reg in registrations::by_emails(conn, tenant, webinar, &emails)? {
+        let settled = [RegistrationStatus::Cancelled, RegistrationStatus::Forgotten]
+            .map(RegistrationStatus::as_str)
+            .contains(&reg.status.as_str());
+        let Some(&outcome) = reg.email.as_ref().and_then(|e| outcomes.get(e)) else {
+            continue;
+        };
+        if !settled && reg.attendance != outcome.as_str() {
+            by_outcome
+                .entry(outcome)
+                .or_default()
+                .push(reg.registration());
+        }
+    }
+    let mut feed = Vec::new();
+    for (outcome, ids) in by_outcome {
+        registrations::set_attendance(conn, tenant, webinar, &ids, outcome, now)?;
+        feed.extend(
+            ids.iter().map(|id| {
+                changes::change(tenant, ChangeKind::Registration, Some(webinar), Some(id))
+            }),
+        );
+    }
+    Ok(feed)
+}
+
+/// Once the live event has ended, gives every registration still UNKNOWN its outcome: from
+/// its stored figures, or NO_SHOW when it has none. Each registration leaves UNKNOWN once, so
+/// later syncs read only what their chunks changed ([`store_chunk`]). Returns how many
+/// registrations changed (each with a REGISTRATION feed entry).
+fn settle_attendance(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    webinar: &WebinarId,
+    now: i64,
+) -> Result<usize, Error> {
+    if !ended(conn, tenant, webinar, now)? {
+        return Ok(0);
+    }
+    let (mut after, mut changed) = (None::<String>, 0);
+    loop {
+        let page = registrations::unknown_attendance(
+            conn,
+            tenant,
+            webinar,
+            after.as_deref(),
+            SYNC_CHUNK as i64,
+        )?;
+        let Some((last, _)) = page.last() else {
+            return Ok(changed);
+        };
+        after = Some(last.to_string());
+        let emails: Vec<String> = page.iter().map(|(_, e)| e.clone()).collect();
+        let figures: HashMap<String, MetricsRow> =
+            metrics::for_emails(conn, tenant, webinar, &emails)?
+                .into_iter()
+                .map(|m| (m.email.clone(), m))
+                .collect();
+        let outcomes: HashMap<String, Attendance> = emails
+            .into_iter()
+            .map(|e| {
+                let outcome = figures
+                    .get(&e)
+                    .map(|m| Attendance::from_minutes(m.live_minutes, m.archive_minutes))
+                    .unwrap_or(Attendance::NoShow);
+                (e, outcome)
+            })
+            .collect();
+        let feed = set_outcomes(conn, tenant, webinar, &outcomes, now)?;
+        changed += feed.len();
+        changes::append(conn, &feed)?;
+    }
+}
+
+/// Registrants read from the provider that a sync compares and writes per transaction.
+const IMPORT_CHUNK: usize = 1_000;
+
+/// Stores one chunk of the provider's registrants (`hashes`: their keyed email hashes, or
+/// empty when nobody is suppressed) in the caller's transaction: each person not registered
+/// to the webinar here (by email, any status) and not suppressed becomes a registration of
+/// origin ON24, DELIVERED with the provider's id, with one REGISTRATION feed entry. No job is
+/// queued: the provider has them already. A concurrent sync that inserted the same person
+/// first wins; this one skips them. Returns how many were created.
+fn import_chunk(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    webinar: &WebinarId,
+    chunk: Vec<ProviderRegistrant>,
+    hashes: &[String],
+    now: i64,
+) -> Result<usize, Error> {
+    let chunk = without_suppressed(conn, tenant, chunk, hashes)?;
+    let emails: Vec<String> = chunk.iter().map(|r| r.email.clone()).collect();
+    let mut known: HashSet<String> = registrations::by_emails(conn, tenant, webinar, &emails)?
+        .into_iter()
+        .filter_map(|r| r.email)
+        .collect();
+    let mut rows = Vec::new();
+    for r in chunk {
+        if !known.insert(r.email.clone()) {
+            continue;
+        }
+        rows.push(RegistrationRow {
+            tenant: tenant.to_string(),
+            id: RegistrationId::generate().to_string(),
+            webinar_id: webinar.to_string(),
+            email: Some(r.email),
+            first_name: r.first_name,
+            last_name: r.last_name,
+            company: r.company,
+            job_title: r.job_title,
+            crm_reference_id: r.crm_reference_id,
+            extra: r.fields.to_json(),
+            status: RegistrationStatus::Delivered.as_str().into(),
+            eventuserid: r.eventuserid,
+            attempts: 0,
+            last_error: None,
+            next_attempt_at: None,
+            request_id: None,
+            delivered_at: Some(now),
+            created_at: now,
+            updated_at: now,
+            origin: RegistrationOrigin::On24.as_str().into(),
+            attendance: Attendance::Unknown.as_str().into(),
+        });
+    }
+    let inserted: HashSet<String> = registrations::insert_absent(conn, &rows)?
+        .into_iter()
+        .collect();
+    let rows: Vec<RegistrationRow> = rows
+        .into_iter()
+        .filter(|r| inserted.contains(&r.id))
+        .collect();
+    let feed: Vec<_> = rows
+        .iter()
+        .map(|r| {
+            changes::change(
+                tenant,
+                ChangeKind::Registration,
+                Some(webinar),
+                Some(&r.registration()),
+            )
+        })
+        .collect();
+    changes::append(conn, &feed)?;
+    Ok(rows.len())
+}
+
+/// Brings in the webinar's registrants that started at the provider (see [`import_chunk`]),
+/// reading only those registered since `since` (the last finished sync; all when None).
+/// Returns how many registrations were created, or the provider's error.
+pub async fn import_registrants(
+    engine: &Engine,
+    creds: &crate::provider::ProviderCredentials,
+    tenant: &TenantId,
+    webinar: &WebinarId,
+    event: i64,
+    since: Option<i64>,
+    now: i64,
+) -> Result<Result<usize, crate::provider::ProviderError>, Error> {
+    let read = match engine.provider.registrants_since(creds, event, since).await {
+        Ok(read) => read,
+        Err(e) => return Ok(Err(e)),
+    };
+    // Addresses the service would refuse from the CRM are not brought in either.
+    let read: Vec<ProviderRegistrant> = read
+        .into_iter()
+        .filter_map(|mut r| {
+            r.email = Email::parse(&r.email).ok()?.as_str().to_owned();
+            Some(r)
+        })
+        .collect();
+    let hasher = super::suppression::email_hasher(engine, tenant, false).await?;
+    let mut created = 0;
+    let mut read = read.into_iter().peekable();
+    while read.peek().is_some() {
+        let chunk: Vec<ProviderRegistrant> = read.by_ref().take(IMPORT_CHUNK).collect();
+        let hashes = match &hasher {
+            Some(h) => chunk
+                .iter()
+                .map(|r| h.hash(&r.email))
+                .collect::<Result<Vec<_>, _>>()?,
+            None => Vec::new(),
+        };
+        let (t, w) = (tenant.clone(), *webinar);
+        let n = engine
+            .store
+            .transaction(move |conn| import_chunk(conn, &t, &w, chunk, &hashes, now))
+            .await?;
+        if n > 0 {
+            engine.signals.changes_added(tenant);
+        }
+        created += n;
+    }
+    Ok(Ok(created))
 }
 
 /// The chunk's reports without those of suppressed people (`hashes`: their keyed email
 /// hashes in order; empty when the tenant has no hash key, so nobody is suppressed). Read in
 /// the chunk's transaction, so a forget committed before it is honoured.
-fn without_suppressed(
+fn without_suppressed<T>(
     conn: &mut DbConnection,
     tenant: &TenantId,
-    chunk: Vec<AttendeeReport>,
+    chunk: Vec<T>,
     hashes: &[String],
-) -> Result<Vec<AttendeeReport>, Error> {
+) -> Result<Vec<T>, Error> {
     if hashes.is_empty() {
         return Ok(chunk);
     }
@@ -165,16 +457,19 @@ fn without_suppressed(
         .collect())
 }
 
-/// Records that a sync of the webinar finished at `now`, once every chunk is stored.
+/// Records that a sync of the webinar finished at `now`, once every chunk is stored, and
+/// settles the attendance outcomes still UNKNOWN if the live event has ended. Returns how
+/// many registrations changed outcome.
 pub fn finish_sync(
     conn: &mut DbConnection,
     tenant: &TenantId,
     webinar: &WebinarId,
     now: i64,
-) -> Result<(), Error> {
+) -> Result<usize, Error> {
+    let settled = settle_attendance(conn, tenant, webinar, now)?;
     webinars::set_last_metrics(conn, tenant, webinar, now)?;
     providers::set_last_metrics(conn, tenant, now)?;
-    Ok(())
+    Ok(settled)
 }
 
 /// Pulls the webinar's attendee report from the provider and stores it as it streams in:
@@ -182,16 +477,25 @@ pub fn finish_sync(
 /// and written in its own short transaction while the next is read, so neither the report nor
 /// the webinar's stored rows are ever held whole. Used by `Metrics::sync_now` and by the
 /// poller's sync jobs; the caller records the sync as finished ([`finish_sync`]) only when
-/// the report ended well. Returns (attendees read, rows changed), or the provider's error
-/// (chunks stored before it stay: they are valid data, and the next sync compares with them).
+/// the report ended well. Before the report, the registrants that started at the provider
+/// since `since` (the last finished sync) are brought in ([`import_registrants`]), so they
+/// have their figures joined in the same sync. Returns (attendees read, rows changed,
+/// registrations brought in), or the provider's error (chunks stored before it stay: they are
+/// valid data, and the next sync compares with them).
 pub async fn pull_and_store(
     engine: &Engine,
     creds: &crate::provider::ProviderCredentials,
     tenant: &TenantId,
     webinar: &WebinarId,
     event: i64,
+    since: Option<i64>,
     now: i64,
-) -> Result<Result<(usize, usize), crate::provider::ProviderError>, Error> {
+) -> Result<Result<(usize, usize, usize), crate::provider::ProviderError>, Error> {
+    let imported =
+        match import_registrants(engine, creds, tenant, webinar, event, since, now).await? {
+            Ok(n) => n,
+            Err(e) => return Ok(Err(e)),
+        };
     // People on the tenant's suppression list have none of their figures stored.
     let hasher = super::suppression::email_hasher(engine, tenant, false).await?;
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<AttendeeReport>>(SYNC_QUEUE);
@@ -241,7 +545,7 @@ pub async fn pull_and_store(
                     Some(result) => result,
                     None => pull.await,
                 };
-                return Ok(pulled.map(|()| counts));
+                return Ok(pulled.map(|()| (counts.0, counts.1, imported)));
             }
         }
     }
@@ -325,6 +629,51 @@ impl Metrics<'_> {
             .await
     }
 
+    /// A page of one registration's interactions (questions, poll and survey answers,
+    /// resources, calls to action, certifications) in the order ON24 reported them. Empty for
+    /// a forgotten registration or one with no interactions. Paged by keyset on the item's
+    /// position.
+    pub async fn interactions(
+        &self,
+        tenant: &TenantId,
+        webinar: &WebinarId,
+        registration: &RegistrationId,
+        page_size: i32,
+        page_token: &str,
+    ) -> Result<Page<AttendeeInteraction>, Error> {
+        let limit = paging::limit(page_size)?;
+        let kind = format!("interactions/{registration}");
+        let after = paging::decode_page_token(&kind, page_token)?;
+        let after: Option<i32> = match after {
+            Some(a) => Some(
+                a.parse()
+                    .map_err(|_| Error::invalid("page_token", "is not a token of this list"))?,
+            ),
+            None => None,
+        };
+        let (t, w, r) = (tenant.clone(), *webinar, *registration);
+        self.engine
+            .store
+            .run(move |conn| {
+                super::webinars::existing(conn, &t, &w)?;
+                let reg = registrations::get(conn, &t, &w, &r)?.ok_or_else(|| {
+                    Error::not_found(format!("tenants/{t}/webinars/{w}/registrations/{r}"))
+                })?;
+                let rows = match reg.email.as_deref() {
+                    Some(email) => interactions::page(conn, &t, &w, email, after, limit + 1)?,
+                    None => Vec::new(),
+                };
+                Ok(super::webinars::page(
+                    rows,
+                    limit,
+                    &kind,
+                    |row| row.position.to_string(),
+                    |row| row.interaction(),
+                ))
+            })
+            .await
+    }
+
     /// Aggregates of a webinar.
     pub async fn webinar(
         &self,
@@ -342,9 +691,17 @@ impl Metrics<'_> {
                     registrations::count_by_status(conn, &t, &w)?
                         .into_iter()
                         .collect();
+                let mut by_attendance: BTreeMap<Attendance, i64> =
+                    Attendance::ALL.iter().map(|&a| (a, 0)).collect();
+                for (stored, n) in registrations::count_by_attendance(conn, &t, &w)? {
+                    if let Some(a) = Attendance::parse(&stored) {
+                        *by_attendance.entry(a).or_insert(0) += n;
+                    }
+                }
                 let mean = |sum: f64, n: i64| if n > 0 { sum / n as f64 } else { 0.0 };
                 Ok(WebinarMetrics {
                     registrations_by_status: by_status,
+                    registrations_by_attendance: by_attendance,
                     attendees: totals.attendees,
                     live_attendees: totals.live_attendees,
                     on_demand_attendees: totals.archive_attendees,
@@ -425,18 +782,30 @@ impl Metrics<'_> {
         })?;
         let creds = self.engine.providers().credentials(tenant).await?;
         let now = now_ms();
-        let pulled = pull_and_store(self.engine, &creds, tenant, webinar, event, now).await?;
+        let since = row.last_metrics_at;
+        let pulled =
+            pull_and_store(self.engine, &creds, tenant, webinar, event, since, now).await?;
         self.engine
             .providers()
             .record(tenant, &pulled.as_ref().map(|_| ()).map_err(Clone::clone))
             .await?;
-        let (attendees, changed) = pulled.map_err(|e| Error::Unavailable(e.to_string()))?;
+        let (attendees, changed, imported) =
+            pulled.map_err(|e| Error::Unavailable(e.to_string()))?;
         let (t, w) = (tenant.clone(), *webinar);
-        self.engine
+        let settled = self
+            .engine
             .store
             .transaction(move |conn| finish_sync(conn, &t, &w, now))
             .await?;
-        Ok(SyncReport { attendees, changed })
+        if settled > 0 {
+            self.engine.signals.changes_added(tenant);
+        }
+        Ok(SyncReport {
+            attendees,
+            changed,
+            registrations_imported: imported,
+            attendance_settled: settled,
+        })
     }
 
     /// Changes of the tenant after `cursor` (0: from the beginning), oldest first.

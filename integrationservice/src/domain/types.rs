@@ -3,10 +3,12 @@
 
 use std::collections::BTreeMap;
 
-pub use crate::attendee_activity::AttendeeActivity;
+pub use crate::attendee_activity::{AttendeeActivity, AttendeeInteraction, InteractionKind};
 use crate::provider::ProviderCredentials;
 
-pub use crate::store::status::{ChangeKind, CredentialStatus, RegistrationStatus, WebinarStatus};
+pub use crate::store::status::{
+    Attendance, ChangeKind, CredentialStatus, RegistrationOrigin, RegistrationStatus, WebinarStatus,
+};
 
 use super::credentials::{AccessToken, BaseUrl, On24ClientId, Region};
 use super::{
@@ -237,6 +239,10 @@ pub struct Registration {
     pub created_at: i64,
     /// Last changed.
     pub updated_at: i64,
+    /// Where the registration started.
+    pub origin: RegistrationOrigin,
+    /// The attendance outcome.
+    pub attendance: Attendance,
 }
 
 impl std::fmt::Debug for Registration {
@@ -333,6 +339,8 @@ pub struct WebinarMetrics {
     pub polls_answered: i64,
     /// Sum of surveys answered.
     pub surveys_answered: i64,
+    /// Registrations per attendance outcome (every outcome present, zero included).
+    pub registrations_by_attendance: BTreeMap<Attendance, i64>,
     /// Last metrics pull.
     pub last_metrics_at: Option<i64>,
     /// Next scheduled pull (None: none scheduled).
@@ -361,4 +369,10 @@ pub struct SyncReport {
     pub attendees: usize,
     /// Rows that changed (each appended to the change feed).
     pub changed: usize,
+    /// Registrations of origin ON24 created (people who registered through ON24's own
+    /// channels), each appended to the change feed.
+    pub registrations_imported: usize,
+    /// Registrations whose attendance outcome was settled at the end of the sync (UNKNOWN to
+    /// an outcome), each appended to the change feed.
+    pub attendance_settled: usize,
 }

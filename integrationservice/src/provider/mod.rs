@@ -7,7 +7,7 @@ pub(crate) mod on24;
 use futures::future::BoxFuture;
 use secrecy::SecretString;
 
-pub use crate::attendee_activity::AttendeeActivity;
+pub use crate::attendee_activity::{AttendeeActivity, AttendeeInteraction, InteractionKind};
 
 /// A tenant's credentials for its provider account, decrypted for one use.
 #[derive(Clone)]
@@ -151,6 +151,39 @@ pub struct AttendeeReport {
     pub eventuserid: Option<i64>,
     /// What they did in the webinar.
     pub activity: AttendeeActivity,
+    /// What they asked, answered, viewed, clicked and earned, item by item, in report order.
+    pub interactions: Vec<AttendeeInteraction>,
+}
+
+/// One registrant of a webinar as the provider holds them (registered by us or through the
+/// provider's own channels: its registration page, a partner link, its emails).
+#[derive(Clone, Default, PartialEq)]
+pub struct ProviderRegistrant {
+    /// Email (normalised to lower case).
+    pub email: String,
+    /// Provider's registrant id.
+    pub eventuserid: Option<i64>,
+    /// Given name.
+    pub first_name: String,
+    /// Family name.
+    pub last_name: String,
+    /// Company.
+    pub company: Option<String>,
+    /// Job title.
+    pub job_title: Option<String>,
+    /// The CRM contact id the provider holds (ON24: `exteventusercd`).
+    pub crm_reference_id: Option<String>,
+    /// The other registrant fields.
+    pub fields: crate::registrant_fields::RegistrantFields,
+}
+
+impl std::fmt::Debug for ProviderRegistrant {
+    // Personal data stays out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderRegistrant")
+            .field("eventuserid", &self.eventuserid)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A webinar platform. Every call takes the tenant's credentials for that one call.
@@ -223,6 +256,15 @@ pub trait WebinarProvider: Send + Sync + std::fmt::Debug {
         c: &'a ProviderCredentials,
         emails: &'a [String],
     ) -> BoxFuture<'a, Result<(), ProviderError>>;
+    /// The webinar's registrants registered at or after `since_ms` (all when None). The
+    /// provider may return some registered shortly before (its date filter is by day): callers
+    /// match by email, so a repeat changes nothing.
+    fn registrants_since<'a>(
+        &'a self,
+        c: &'a ProviderCredentials,
+        event_id: i64,
+        since_ms: Option<i64>,
+    ) -> BoxFuture<'a, Result<Vec<ProviderRegistrant>, ProviderError>>;
     /// Every attendee of a webinar with their metrics, handed over in chunks of at most
     /// `chunk` attendees (at least one) as the report is read, so a caller can store a big
     /// webinar's report piece by piece without holding it whole. `tx` is dropped when the

@@ -13,9 +13,11 @@ use futures::future::BoxFuture;
 use secrecy::ExposeSecret;
 
 use super::{
-    AttendeeActivity, AttendeeReport, CredentialProblem, EventInfo, EventSpec, ProviderCredentials,
-    ProviderError, RegistrantSpec, WebinarProvider,
+    AttendeeActivity, AttendeeInteraction, AttendeeReport, CredentialProblem, EventInfo, EventSpec,
+    InteractionKind, ProviderCredentials, ProviderError, ProviderRegistrant, RegistrantSpec,
+    WebinarProvider,
 };
+use crate::registrant_fields::RegistrantFields;
 use on24_client::{
     BaseUrl, DateFilterMode, DateRange, EgressPolicy, EventUpdate, NewEvent, On24Client,
     On24ClientConfig, On24Credentials, On24Error, PermanentKind, Region, RegistrantForm,
@@ -198,6 +200,66 @@ fn registrant_form(r: &RegistrantSpec) -> RegistrantForm {
         f.std10.clone(),
     ];
     form
+}
+
+/// The registration-date window of an incremental registrant read: from the day before
+/// `since_ms` (ON24 filters by whole days, possibly in the account's time zone, and shows new
+/// registrants only after about 15 minutes) to the day after now. None reads every registrant.
+fn registration_window(since_ms: Option<i64>, now: DateTime<Utc>) -> DateRange {
+    let Some(since) = since_ms.and_then(|ms| Utc.timestamp_millis_opt(ms).single()) else {
+        return DateRange::default();
+    };
+    let start = since.min(now) - chrono::Duration::days(1);
+    let end = now + chrono::Duration::days(1);
+    DateRange {
+        start: Some(start.format("%Y-%m-%d").to_string()),
+        end: Some(end.format("%Y-%m-%d").to_string()),
+        mode: None,
+    }
+}
+
+/// One of ON24's registrants as the provider's; None without a usable email (ON24's
+/// anonymous registrants).
+fn provider_registrant(r: on24_client::Registrant) -> Option<ProviderRegistrant> {
+    let email = r.email.as_deref()?.trim().to_lowercase();
+    if !email.contains('@') || email.ends_with(".invalid") {
+        return None;
+    }
+    let text = |v: Option<String>| v.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+    let fields = RegistrantFields {
+        job_function: text(r.jobfunction),
+        company_industry: text(r.companyindustry),
+        company_size: text(r.companysize),
+        address_street1: text(r.addressstreet1),
+        address_street2: text(r.addressstreet2),
+        city: text(r.city),
+        state: text(r.state),
+        zip: text(r.zip),
+        country: text(r.country),
+        work_phone: text(r.workphone),
+        partner_ref: text(r.partnerref),
+        notes: text(r.notes),
+        std1: text(r.std1),
+        std2: text(r.std2),
+        std3: text(r.std3),
+        std4: text(r.std4),
+        std5: text(r.std5),
+        std6: text(r.std6),
+        std7: text(r.std7),
+        std8: text(r.std8),
+        std9: text(r.std9),
+        std10: text(r.std10),
+    };
+    Some(ProviderRegistrant {
+        email,
+        eventuserid: r.eventuserid.map(|v| to_i64(Some(v))),
+        first_name: text(r.firstname).unwrap_or_default(),
+        last_name: text(r.lastname).unwrap_or_default(),
+        company: text(r.company),
+        job_title: text(r.jobtitle),
+        crm_reference_id: text(r.exteventusercd),
+        fields,
+    })
 }
 
 /// ON24 accepts at most six months between `startdate` and `enddate`.
@@ -437,6 +499,33 @@ impl WebinarProvider for On24Provider {
         .boxed()
     }
 
+    fn registrants_since<'a>(
+        &'a self,
+        c: &'a ProviderCredentials,
+        id: i64,
+        since_ms: Option<i64>,
+    ) -> BoxFuture<'a, Result<Vec<ProviderRegistrant>, ProviderError>> {
+        async move {
+            let page = self
+                .client(c)?
+                .list_event_registrants_in(event_id(id)?, registration_window(since_ms, Utc::now()))
+                .await
+                .map_err(map_error)?;
+            Ok(page
+                .registrants
+                .into_iter()
+                // Soft-deleted (cancelled) registrations are not people to bring in.
+                .filter(|r| {
+                    r.userstatus
+                        .as_deref()
+                        .is_none_or(|s| !s.eq_ignore_ascii_case("deleted"))
+                })
+                .filter_map(provider_registrant)
+                .collect())
+        }
+        .boxed()
+    }
+
     fn attendee_chunks<'a>(
         &'a self,
         c: &'a ProviderCredentials,
@@ -479,10 +568,101 @@ impl WebinarProvider for On24Provider {
     }
 }
 
+/// The attendee's interactions, item by item, in the report's order (questions, polls,
+/// surveys, resources, calls to action, certifications).
+fn interactions(a: &on24_client::Attendee) -> Vec<AttendeeInteraction> {
+    let text = |v: &Option<String>| v.as_deref().unwrap_or_default().trim().to_owned();
+    let item = |kind, at: &Option<String>, reference: &Option<String>, prompt: &Option<String>| {
+        AttendeeInteraction {
+            kind,
+            occurred_at: parse_time(at.as_deref()),
+            reference: text(reference),
+            prompt: text(prompt),
+            response: String::new(),
+            responded_at: None,
+        }
+    };
+    let mut out = Vec::new();
+    for q in &a.questions {
+        let answer = q.answer.as_ref();
+        out.push(AttendeeInteraction {
+            response: answer
+                .and_then(|v| v.get("content"))
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .trim()
+                .to_owned(),
+            responded_at: parse_time(
+                answer
+                    .and_then(|v| v.get("createtimestamp"))
+                    .and_then(|v| v.as_str()),
+            ),
+            ..item(
+                InteractionKind::Question,
+                &q.createtimestamp,
+                &q.questionid,
+                &q.content,
+            )
+        });
+    }
+    for p in &a.polls {
+        out.push(AttendeeInteraction {
+            response: p.pollanswers.join("; "),
+            ..item(
+                InteractionKind::Poll,
+                &p.pollsubmittedtimestamp,
+                &p.pollid,
+                &p.pollquestion,
+            )
+        });
+    }
+    for s in &a.surveys {
+        for q in &s.surveyquestions {
+            out.push(AttendeeInteraction {
+                response: q.surveyanswers.join("; "),
+                ..item(
+                    InteractionKind::Survey,
+                    &s.surveysubmittedtimestamp,
+                    &q.surveyquestionid,
+                    &q.surveyquestion,
+                )
+            });
+        }
+    }
+    for r in &a.resources {
+        out.push(item(
+            InteractionKind::Resource,
+            &r.resourceviewedtimestamp,
+            &r.resourceid,
+            &r.resourceviewed,
+        ));
+    }
+    for c in &a.calltoactions {
+        out.push(AttendeeInteraction {
+            response: text(&c.action),
+            ..item(InteractionKind::CallToAction, &c.date, &c.ctaid, &c.ctaname)
+        });
+    }
+    for c in &a.certifications {
+        out.push(AttendeeInteraction {
+            response: text(&c.certificationresult),
+            ..item(
+                InteractionKind::Certification,
+                &c.certificationtimestamp,
+                &c.certificationid,
+                &c.certificationname,
+            )
+        });
+    }
+    out
+}
+
 /// One attendee of ON24's report as the provider's compact report; None without an email.
 fn attendee_report(a: on24_client::Attendee) -> Option<AttendeeReport> {
     let email = a.email.as_deref()?.trim().to_lowercase();
+    let interactions = interactions(&a);
     Some(AttendeeReport {
+        interactions,
         email,
         eventuserid: a.eventuserid.map(|v| to_i64(Some(v))),
         activity: AttendeeActivity {
@@ -506,7 +686,7 @@ fn attendee_report(a: on24_client::Attendee) -> Option<AttendeeReport> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::registrant_fields::{RegistrantField, RegistrantFields};
+    use crate::registrant_fields::RegistrantField;
 
     #[test]
     fn every_accepted_field_and_the_crm_id_are_in_the_form() {
@@ -533,6 +713,18 @@ mod tests {
             assert!(form.iter().any(|(_, v)| *v == value), "{k} is not sent");
         }
         assert!(form.contains(&("extEventUserCd", "crm-1".to_owned())));
+    }
+
+    #[test]
+    fn registration_window_is_padded_by_a_day_and_open_without_a_start() {
+        let now = DateTime::parse_from_rfc3339("2026-11-25T10:00:00Z")
+            .expect("date")
+            .with_timezone(&Utc);
+        assert_eq!(registration_window(None, now), DateRange::default());
+        let w = registration_window(Some(now.timestamp_millis() - 3_600_000), now);
+        assert_eq!(w.start.as_deref(), Some("2026-11-24"));
+        assert_eq!(w.end.as_deref(), Some("2026-11-26"));
+        assert_eq!(w.mode, None);
     }
 
     #[test]

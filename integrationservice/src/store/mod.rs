@@ -22,6 +22,7 @@ macro_rules! insert_batch {
 
 pub mod changes;
 pub(crate) mod erasure_requests;
+pub(crate) mod interactions;
 pub(crate) mod job_inputs;
 pub mod leases;
 pub mod metrics;

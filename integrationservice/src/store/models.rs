@@ -4,7 +4,7 @@
 use diesel::prelude::*;
 
 use super::schema::*;
-use crate::attendee_activity::AttendeeActivity;
+use crate::attendee_activity::{AttendeeActivity, AttendeeInteraction, InteractionKind};
 use crate::ids::{RegistrationId, TenantId, WebinarId};
 
 /// The typed ids of a row's key columns. Stored ids were parsed on the way in, so reading
@@ -210,6 +210,10 @@ pub struct RegistrationRow {
     pub created_at: i64,
     /// When the row last changed (ms since the epoch).
     pub updated_at: i64,
+    /// Where the registration started (`RegistrationOrigin`: CRM or ON24).
+    pub origin: String,
+    /// The attendance outcome (`Attendance`), set by metrics syncs.
+    pub attendance: String,
 }
 
 /// An outbox job: work to do at the provider, committed with the row it is about.
@@ -481,4 +485,77 @@ pub struct SuppressionRow {
     pub created_at: i64,
     /// The erasure request that suppressed them.
     pub erasure_request_id: Option<String>,
+}
+
+/// One interaction of an attendee (`attendee_interactions`): personal data, erased by forget.
+#[derive(Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = attendee_interactions)]
+#[diesel(treat_none_as_null = true)]
+pub struct InteractionRow {
+    /// The tenant the row belongs to.
+    pub tenant: String,
+    /// The webinar.
+    pub webinar_id: String,
+    /// The attendee's email, lower case.
+    pub email: String,
+    /// The item's place among the attendee's, from 0, in the report's order.
+    pub position: i32,
+    /// `InteractionKind`'s stored name.
+    pub kind: String,
+    /// When it happened (ms), if known.
+    pub occurred_at: Option<i64>,
+    /// The provider's id of the item.
+    pub reference: String,
+    /// The question, poll or survey question, resource, CTA or certification name.
+    pub prompt: String,
+    /// The answer, the answers chosen, the CTA's action or the certification result.
+    pub response: String,
+    /// When the response was given (ms), if known.
+    pub responded_at: Option<i64>,
+}
+
+impl std::fmt::Debug for InteractionRow {
+    // Personal data stays out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InteractionRow")
+            .field("position", &self.position)
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
+    }
+}
+
+impl InteractionRow {
+    /// The row of the attendee's `position`-th interaction.
+    pub fn new(
+        tenant: &TenantId,
+        webinar: &WebinarId,
+        email: &str,
+        position: usize,
+        i: &AttendeeInteraction,
+    ) -> Self {
+        Self {
+            tenant: tenant.to_string(),
+            webinar_id: webinar.to_string(),
+            email: email.to_owned(),
+            position: i32::try_from(position).unwrap_or(i32::MAX),
+            kind: i.kind.as_str().to_owned(),
+            occurred_at: i.occurred_at,
+            reference: i.reference.clone(),
+            prompt: i.prompt.clone(),
+            response: i.response.clone(),
+            responded_at: i.responded_at,
+        }
+    }
+
+    /// The interaction the row holds (an unknown stored kind reads as a question).
+    pub fn interaction(&self) -> AttendeeInteraction {
+        AttendeeInteraction {
+            kind: InteractionKind::parse(&self.kind).unwrap_or(InteractionKind::Question),
+            occurred_at: self.occurred_at,
+            reference: self.reference.clone(),
+            prompt: self.prompt.clone(),
+            response: self.response.clone(),
+            responded_at: self.responded_at,
+        }
+    }
 }

@@ -5,7 +5,7 @@ use diesel::prelude::*;
 
 use super::models::RegistrationRow;
 use super::schema::registrations::dsl as r;
-use super::status::{ChangeKind, JobKind, JobState, RegistrationStatus as S};
+use super::status::{Attendance, ChangeKind, JobKind, JobState, RegistrationStatus as S};
 use super::{DbConnection, now_ms};
 use crate::ids::{RegistrationId, TenantId, WebinarId};
 
@@ -66,17 +66,56 @@ pub fn by_email_all_webinars(
 
 /// Inserts new registrations.
 pub fn insert(conn: &mut DbConnection, rows: &[RegistrationRow]) -> QueryResult<()> {
-    // 19 columns. SQLite: 50 rows a statement keeps it under the old 999 bound-parameter
-    // limit. PostgreSQL allows 65,535 parameters, so a whole batch of 1,000 (19,000) is one
-    // statement: one round trip instead of twenty.
+    // 21 columns. SQLite: 45 rows a statement keeps it under the old 999 bound-parameter
+    // limit. PostgreSQL allows 65,535 parameters, so a whole batch of 1,000 (21,000) is one
+    // statement: one round trip instead of twenty-three.
     let per_statement = match conn {
         DbConnection::Pg(_) => 1000,
-        DbConnection::Sqlite(_) => 50,
+        DbConnection::Sqlite(_) => 45,
     };
     for chunk in rows.chunks(per_statement) {
         insert_batch!(&mut *conn, r::registrations, chunk)?;
     }
     Ok(())
+}
+
+/// Inserts registrations the caller found absent, leaving out any whose email the webinar
+/// has by now (a concurrent sync brought the same person in first); returns the ids of the
+/// rows inserted. PostgreSQL: one `ON CONFLICT DO NOTHING … RETURNING id` statement per
+/// 1,000 rows. SQLite: the same conflict rule row by row (statements there are in-process
+/// calls, not round trips), since another connection may have written since the caller read.
+pub fn insert_absent(
+    conn: &mut DbConnection,
+    rows: &[RegistrationRow],
+) -> QueryResult<Vec<String>> {
+    let mut inserted = Vec::with_capacity(rows.len());
+    match conn {
+        DbConnection::Pg(c) => {
+            for chunk in rows.chunks(1000) {
+                inserted.extend(
+                    diesel::insert_into(r::registrations)
+                        .values(chunk)
+                        .on_conflict((r::tenant, r::webinar_id, r::email))
+                        .do_nothing()
+                        .returning(r::id)
+                        .get_results::<String>(c)?,
+                );
+            }
+        }
+        DbConnection::Sqlite(c) => {
+            for row in rows {
+                let n = diesel::insert_into(r::registrations)
+                    .values(row)
+                    .on_conflict((r::tenant, r::webinar_id, r::email))
+                    .do_nothing()
+                    .execute(c)?;
+                if n > 0 {
+                    inserted.push(row.id.clone());
+                }
+            }
+        }
+    }
+    Ok(inserted)
 }
 
 /// Writes every column of the row back.
@@ -498,4 +537,73 @@ fn insert_new_pg(
         args,
     };
     query.get_result(conn)
+}
+
+/// Registrations of a webinar per attendance outcome, forgotten ones left out.
+pub fn count_by_attendance(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    webinar_id: &WebinarId,
+) -> QueryResult<Vec<(String, i64)>> {
+    r::registrations
+        .filter(r::tenant.eq(tenant.as_str()))
+        .filter(r::webinar_id.eq(webinar_id.to_string()))
+        .filter(r::status.ne(S::Forgotten.as_str()))
+        .group_by(r::attendance)
+        .select((r::attendance, diesel::dsl::count_star()))
+        .load(conn)
+}
+
+/// Sets the attendance outcome of some registrations of one webinar (stamped `now`), unless
+/// they were cancelled or forgotten.
+pub fn set_attendance(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    webinar_id: &WebinarId,
+    ids: &[RegistrationId],
+    attendance: Attendance,
+    now: i64,
+) -> QueryResult<usize> {
+    let mut n = 0;
+    for chunk in ids.chunks(500) {
+        let chunk: Vec<String> = chunk.iter().map(ToString::to_string).collect();
+        n += diesel::update(
+            r::registrations
+                .filter(r::tenant.eq(tenant.as_str()))
+                .filter(r::webinar_id.eq(webinar_id.to_string()))
+                .filter(r::id.eq_any(chunk))
+                .filter(r::status.ne_all(SETTLED)),
+        )
+        .set((r::attendance.eq(attendance.as_str()), r::updated_at.eq(now)))
+        .execute(conn)?;
+    }
+    Ok(n)
+}
+
+/// Up to `limit` registrations of a webinar (id order, after `after`) whose attendance is
+/// still UNKNOWN, as `(id, email)`; cancelled and forgotten ones left out.
+pub fn unknown_attendance(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    webinar_id: &WebinarId,
+    after: Option<&str>,
+    limit: i64,
+) -> QueryResult<Vec<(RegistrationId, String)>> {
+    let mut q = r::registrations
+        .filter(r::tenant.eq(tenant.as_str()))
+        .filter(r::webinar_id.eq(webinar_id.to_string()))
+        .filter(r::attendance.eq(Attendance::Unknown.as_str()))
+        .filter(r::status.ne_all(SETTLED))
+        .filter(r::email.is_not_null())
+        .into_boxed();
+    if let Some(after) = after {
+        q = q.filter(r::id.gt(after.to_owned()));
+    }
+    Ok(q.order(r::id.asc())
+        .limit(limit)
+        .select((r::id, r::email.assume_not_null()))
+        .load::<(String, String)>(conn)?
+        .into_iter()
+        .map(|(id, email)| (RegistrationId::from_stored(&id), email))
+        .collect())
 }

@@ -75,6 +75,8 @@ diesel::table! {
         delivered_at -> Nullable<BigInt>,
         created_at -> BigInt,
         updated_at -> BigInt,
+        origin -> Text,
+        attendance -> Text,
     }
 }
 
@@ -119,6 +121,21 @@ diesel::table! {
         updated_at -> BigInt,
         first_archive_activity_at -> Nullable<BigInt>,
         last_archive_activity_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    attendee_interactions (tenant, webinar_id, email, position) {
+        tenant -> Text,
+        webinar_id -> Text,
+        email -> Text,
+        position -> Integer,
+        kind -> Text,
+        occurred_at -> Nullable<BigInt>,
+        reference -> Text,
+        prompt -> Text,
+        response -> Text,
+        responded_at -> Nullable<BigInt>,
     }
 }
 
@@ -198,5 +215,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     registrations,
     outbox_jobs,
     attendee_metrics,
+    attendee_interactions,
     changes,
 );

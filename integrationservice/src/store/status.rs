@@ -5,7 +5,7 @@
 macro_rules! string_enum {
     ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $variant:ident = $s:literal),+ $(,)? }) => {
         $(#[$m])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub enum $name { $($(#[$vm])* $variant),+ }
         impl $name {
             /// The stored name.
@@ -39,6 +39,54 @@ string_enum!(
         Paused = "PAUSED",
     }
 );
+
+string_enum!(
+    /// Where a registration started.
+    RegistrationOrigin {
+        /// Sent by the CRM through this service, and delivered to the provider by it.
+        Crm = "CRM",
+        /// Registered through the provider's own channels and brought in by a sync; never
+        /// sent back to the provider.
+        On24 = "ON24",
+    }
+);
+
+string_enum!(
+    /// A registration's attendance outcome.
+    Attendance {
+        /// Not known yet: the live event has not ended (or no sync ran since).
+        Unknown = "UNKNOWN",
+        /// Watched the live broadcast only.
+        AttendedLive = "ATTENDED_LIVE",
+        /// Watched the recording only.
+        AttendedOnDemand = "ATTENDED_ON_DEMAND",
+        /// Watched live and the recording.
+        AttendedBoth = "ATTENDED_BOTH",
+        /// The event ended and the person watched nothing.
+        NoShow = "NO_SHOW",
+    }
+);
+
+impl Attendance {
+    /// Every outcome, in the order counts are reported.
+    pub const ALL: [Self; 5] = [
+        Self::Unknown,
+        Self::AttendedLive,
+        Self::AttendedOnDemand,
+        Self::AttendedBoth,
+        Self::NoShow,
+    ];
+
+    /// The outcome of an ended event from the minutes watched live and on demand.
+    pub fn from_minutes(live: i64, archive: i64) -> Self {
+        match (live > 0, archive > 0) {
+            (true, true) => Self::AttendedBoth,
+            (true, false) => Self::AttendedLive,
+            (false, true) => Self::AttendedOnDemand,
+            (false, false) => Self::NoShow,
+        }
+    }
+}
 
 string_enum!(
     /// Where a forget request stands.
@@ -93,6 +141,9 @@ string_enum!(
         Registration = "REGISTRATION",
         /// An attendee's metrics changed.
         AttendeeMetrics = "ATTENDEE_METRICS",
+        /// An attendee's interactions (questions, answers, resources, CTAs, certifications)
+        /// changed.
+        AttendeeInteractions = "ATTENDEE_INTERACTIONS",
         /// A webinar changed.
         Webinar = "WEBINAR",
         /// The tenant's credentials changed.

@@ -4,7 +4,7 @@ use serde_json::{Map, Value, json};
 
 use crate::shapes::{Lazy, Shapes, render};
 use crate::state::time::{hms, iso_pacific, wcc_pacific};
-use crate::state::viewing::{AttendeeStats, round_minutes};
+use crate::state::viewing::{AttendeeStats, InteractionItem, round_minutes};
 use crate::state::{Event, Registrant, Session, Store, Usage};
 
 fn s(v: impl Into<String>) -> Option<Value> {
@@ -240,9 +240,138 @@ pub fn attendee<'a>(
                 r.eventuserid
             )),
             "launchmode" => s("Watching remote"),
+            "questions" => Some(questions(&st.activity.interactions.questions)),
+            "polls" => Some(polls(&st.activity.interactions.polls)),
+            "surveys" => Some(surveys(&st.activity.interactions.surveys)),
+            "resources" => Some(resources(&st.activity.interactions.resources)),
+            "calltoactions" => Some(calls_to_action(&st.activity.interactions.calls_to_action)),
+            "certifications" => Some(certifications(&st.activity.interactions.certifications)),
             _ => None,
         },
     }
+}
+
+fn questions(items: &[InteractionItem]) -> Value {
+    Value::Array(
+        items
+            .iter()
+            .map(|q| {
+                json!({
+                    "questionid": q.id,
+                    "createtimestamp": q.at,
+                    "content": q.text,
+                    "answer": q.answer.as_ref().map(|a| json!({
+                        "createtimestamp": q.at,
+                        "content": a,
+                        "presenterid": 1,
+                        "presentername": "Presenter",
+                        "privacy": "Private",
+                    })),
+                })
+            })
+            .collect(),
+    )
+}
+
+fn choices(answers: &[String]) -> Value {
+    Value::Array(
+        answers
+            .iter()
+            .enumerate()
+            .map(|(i, a)| json!({ "answercode": format!("choice{}", i + 1), "answer": a }))
+            .collect(),
+    )
+}
+
+fn polls(items: &[InteractionItem]) -> Value {
+    Value::Array(
+        items
+            .iter()
+            .map(|p| {
+                json!({
+                    "pollid": p.id,
+                    "pollsubmittedtimestamp": p.at,
+                    "pollquestionid": p.id,
+                    "pollquestion": p.text,
+                    "pollanswers": p.answers,
+                    "pollanswersdetail": choices(&p.answers),
+                })
+            })
+            .collect(),
+    )
+}
+
+fn surveys(items: &[InteractionItem]) -> Value {
+    Value::Array(
+        items
+            .iter()
+            .map(|q| {
+                json!({
+                    "surveyid": format!("survey{}", q.id.unwrap_or_default()),
+                    "surveysubmittedtimestamp": q.at,
+                    "surveyquestions": [{
+                        "surveyquestionid": q.id,
+                        "surveyquestion": q.text,
+                        "surveyanswers": q.answers,
+                        "surveyanswersdetail": choices(&q.answers),
+                    }],
+                })
+            })
+            .collect(),
+    )
+}
+
+fn resources(items: &[InteractionItem]) -> Value {
+    Value::Array(
+        items
+            .iter()
+            .map(|r| {
+                json!({
+                    "resourceid": r.id,
+                    "resourceviewed": r.text,
+                    "resourceviewedtimestamp": r.at,
+                })
+            })
+            .collect(),
+    )
+}
+
+fn calls_to_action(items: &[InteractionItem]) -> Value {
+    Value::Array(
+        items
+            .iter()
+            .map(|c| {
+                json!({
+                    "ctaid": c.id.map(|id| id.to_string()),
+                    "ctaname": c.text,
+                    "clicks": "1",
+                    "action": c.answer,
+                    "date": c.at,
+                })
+            })
+            .collect(),
+    )
+}
+
+fn certifications(items: &[InteractionItem]) -> Value {
+    Value::Array(
+        items
+            .iter()
+            .map(|c| {
+                json!({
+                    "certificationid": c.id,
+                    "certificationresult": c.answer,
+                    "certificationname": c.text,
+                    "certificationcredit": "NR",
+                    "certificationtimestamp": c.at,
+                    "certificationurl": format!(
+                        "https://event.on24.com/ceCertficate/certificate_{}.pdf",
+                        c.id.unwrap_or_default()
+                    ),
+                })
+            })
+            .collect(),
+    )
 }
 
 /// One item of `GET .../event/{id}/attendeesession`.

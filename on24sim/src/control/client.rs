@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
-use super::{ClientActive, DeactivateToken};
+use super::{ClientActive, DeactivateToken, OwnChannelRegistration};
 use crate::config::AccountView;
 use crate::faults::FaultConfig;
 use crate::inflight::InFlightCount;
@@ -189,6 +189,30 @@ impl ControlClient {
                 self.http
                     .post(self.url(&format!("/events/{event_id}/viewing")))
                     .json(v),
+            )
+            .await?;
+        Ok(r.eventuserid)
+    }
+
+    /// Registers a person the way ON24's own registration page does (not through the REST
+    /// API, so the journal shows no call); `fields` are form fields by ON24's name, `email`
+    /// among them. Returns the `eventuserid`.
+    pub async fn register_at_on24(
+        &self,
+        event_id: i64,
+        fields: &[(&str, &str)],
+    ) -> Result<i64, ControlError> {
+        let body = OwnChannelRegistration {
+            fields: fields
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        };
+        let r: ViewingRecorded = self
+            .json(
+                self.http
+                    .post(self.url(&format!("/events/{event_id}/registrants")))
+                    .json(&body),
             )
             .await?;
         Ok(r.eventuserid)

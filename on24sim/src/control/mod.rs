@@ -1,5 +1,5 @@
 //! The control API under `/_sim` (outside ON24's paths, never faulted, never journaled): health,
-//! faults, quota, accounts and tokens, simulated viewing (one attendee, or many seeded at once
+//! faults, quota, accounts and tokens, registrations through ON24's own channels, simulated viewing (one attendee, or many seeded at once
 //! for benchmarks), the request journal, and the calls in flight per client. Tests use it
 //! through [`client::ControlClient`].
 
@@ -21,6 +21,16 @@ use crate::quota::QuotaUpdate;
 use crate::sim::Sim;
 use crate::state::seed::SeedAttendees;
 use crate::state::viewing::{ViewingRecorded, ViewingRequest};
+
+/// Body of `POST /_sim/events/{eventId}/registrants`: a person registering through ON24's own
+/// channels (its registration page, a partner link, an ON24 email), so never through the REST
+/// API and never in the journal.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct OwnChannelRegistration {
+    /// Registration form fields by ON24's form name (`email`, `firstName`, `city`, ...);
+    /// `email` is required.
+    pub fields: Vec<(String, String)>,
+}
 
 /// Body of `POST /_sim/tokens/deactivate`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -104,6 +114,28 @@ async fn viewing(
     }
 }
 
+async fn own_channel_registration(
+    State(sim): State<Arc<Sim>>,
+    Path(id): Path<i64>,
+    Json(req): Json<OwnChannelRegistration>,
+) -> Response {
+    let mut store = sim.store();
+    let Some(client_id) = store.events.get(&id).map(|e| e.client_id) else {
+        return control_error(StatusCode::NOT_FOUND, "unknown event");
+    };
+    let form = crate::api::form::FormFields(req.fields);
+    match store.register(client_id, id, &form, true, chrono::Utc::now()) {
+        Ok(r) => Json(ViewingRecorded {
+            eventuserid: r.eventuserid,
+        })
+        .into_response(),
+        Err(e) => control_error(
+            StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
+            e.message,
+        ),
+    }
+}
+
 async fn seed_attendees(
     State(sim): State<Arc<Sim>>,
     Path(id): Path<i64>,
@@ -147,6 +179,10 @@ pub fn router(sim: Arc<Sim>) -> Router {
         .route("/_sim/clients/{clientId}/active", post(client_active))
         .route("/_sim/events/{eventId}/viewing", post(viewing))
         .route("/_sim/events/{eventId}/attendees", post(seed_attendees))
+        .route(
+            "/_sim/events/{eventId}/registrants",
+            post(own_channel_registration),
+        )
         .route("/_sim/journal", get(journal).delete(clear_journal))
         .route("/_sim/inflight", get(inflight).delete(reset_inflight))
         .with_state(sim)

@@ -176,6 +176,9 @@ pub struct Activity {
     pub resources: u32,
     /// Engagement score, if ON24 has one.
     pub engagement: Option<f64>,
+    /// What the attendee asked, answered, downloaded, clicked and earned, item by item.
+    #[serde(default)]
+    pub interactions: viewing::Interactions,
 }
 
 /// The whole world. Guarded by one mutex in `Sim`: every operation is short and in memory.

@@ -9,6 +9,56 @@ use super::time::parse_live_start;
 use super::{Activity, Session, Store, Usage, UserStatus};
 use crate::api::error::{ApiError, ApiResult};
 
+/// One interaction item of an attendee (a question, a poll or survey answer, a resource, a
+/// call to action or a certification). `at` is any `liveStart` format; the simulator fills
+/// it (one minute apart from the event's start) and the id when absent.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct InteractionItem {
+    /// ON24's id of the item (question id, poll id, ...); assigned when absent.
+    pub id: Option<i64>,
+    /// When the attendee did it.
+    pub at: Option<String>,
+    /// The question asked, the poll or survey question, the resource, CTA or certification
+    /// name.
+    pub text: String,
+    /// The presenter's answer to a question, the CTA's action, the certification result.
+    pub answer: Option<String>,
+    /// The answers chosen in a poll or survey.
+    pub answers: Vec<String>,
+}
+
+/// Everything an attendee did item by item, as the Elite attendee report lists it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Interactions {
+    /// Questions asked (`questions`), with the presenter's answer if any.
+    pub questions: Vec<InteractionItem>,
+    /// Poll answers (`polls`).
+    pub polls: Vec<InteractionItem>,
+    /// Survey answers (`surveys`), one survey question each.
+    pub surveys: Vec<InteractionItem>,
+    /// Resources viewed or downloaded (`resources`).
+    pub resources: Vec<InteractionItem>,
+    /// Calls to action clicked (`calltoactions`); `answer` is the action (a URL).
+    pub calls_to_action: Vec<InteractionItem>,
+    /// Certifications (`certifications`); `answer` is the result (`C`: completed).
+    pub certifications: Vec<InteractionItem>,
+}
+
+impl Interactions {
+    fn lists_mut(&mut self) -> [&mut Vec<InteractionItem>; 6] {
+        [
+            &mut self.questions,
+            &mut self.polls,
+            &mut self.surveys,
+            &mut self.resources,
+            &mut self.calls_to_action,
+            &mut self.certifications,
+        ]
+    }
+}
+
 /// Body of `POST /_sim/events/{eventId}/viewing`. Minutes may be fractional; seconds win when
 /// both are given. Counts add to what the attendee already did.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -38,6 +88,9 @@ pub struct ViewingRequest {
     pub live_start: Option<String>,
     /// When the on-demand session started; the archive start by default.
     pub archive_start: Option<String>,
+    /// Interactions item by item (added to the attendee's; each also counts in the figures
+    /// above: a question in `askedquestions`, and so on).
+    pub interactions: Interactions,
 }
 
 /// The answer: which registration the viewing was booked to.
@@ -135,11 +188,31 @@ impl Store {
                 usage: Usage::Archived,
             });
         }
+        let mut added = req.interactions.clone();
+        for (n, item) in added.lists_mut().into_iter().flatten().enumerate() {
+            if item.id.is_none() {
+                item.id = Some(self.new_session_id());
+            }
+            let at = match &item.at {
+                Some(s) => parse_live_start(s)
+                    .ok_or_else(|| ApiError::bad_request("unsupported interaction time"))?,
+                None => good_after + Duration::minutes(n as i64 + 1),
+            };
+            item.at = Some(super::time::iso_pacific(at));
+        }
+        let count = |v: &Vec<InteractionItem>| u32::try_from(v.len()).unwrap_or(u32::MAX);
         let a = self.activity.entry(uid).or_default();
-        a.questions += req.questions;
-        a.polls += req.polls;
-        a.surveys += req.surveys;
-        a.resources += req.resources;
+        a.questions += req.questions + count(&added.questions);
+        a.polls += req.polls + count(&added.polls);
+        a.surveys += req.surveys + count(&added.surveys);
+        a.resources += req.resources + count(&added.resources);
+        let mine = &mut a.interactions;
+        mine.questions.append(&mut added.questions);
+        mine.polls.append(&mut added.polls);
+        mine.surveys.append(&mut added.surveys);
+        mine.resources.append(&mut added.resources);
+        mine.calls_to_action.append(&mut added.calls_to_action);
+        mine.certifications.append(&mut added.certifications);
         if req.engagement.is_some() {
             a.engagement = req.engagement;
         }

@@ -151,6 +151,14 @@ pub fn registration(r: &pb::Registration) -> Value {
         "deliver_time": ts(&r.deliver_time),
         "create_time": ts(&r.create_time),
         "update_time": ts(&r.update_time),
+        "origin": pb::RegistrationOrigin::try_from(r.origin)
+            .map(|o| strip(o.as_str_name(), "REGISTRATION_ORIGIN_"))
+            .unwrap_or_else(|_| r.origin.to_string()),
+        "attendance": match pb::Attendance::try_from(r.attendance) {
+            Ok(pb::Attendance::Unspecified) => "UNKNOWN".to_owned(),
+            Ok(a) => strip(a.as_str_name(), "ATTENDANCE_"),
+            Err(_) => r.attendance.to_string(),
+        },
     })
 }
 
@@ -186,6 +194,11 @@ pub fn webinar_metrics(m: &pb::WebinarMetrics) -> Value {
         "questions_asked": m.questions_asked,
         "polls_answered": m.polls_answered,
         "surveys_answered": m.surveys_answered,
+        "attendance_unknown_count": m.attendance_unknown_count,
+        "attended_live_count": m.attended_live_count,
+        "attended_on_demand_count": m.attended_on_demand_count,
+        "attended_both_count": m.attended_both_count,
+        "no_show_count": m.no_show_count,
         "last_sync_time": ts(&m.last_sync_time),
         "next_sync_time": ts(&m.next_sync_time),
     })

@@ -119,7 +119,14 @@ fn samples() -> Vec<Operation> {
             email: "jane.doe+crm@example.com".into(),
             event_id: Some(311512),
         },
-        Operation::ListEventRegistrants { event_id: 311512 },
+        Operation::ListEventRegistrants {
+            event_id: 311512,
+            range: DateRange {
+                start: Some("2026-11-01".into()),
+                end: Some("2026-12-01".into()),
+                mode: None,
+            },
+        },
         Operation::ListClientRegistrants {
             page,
             range: range.clone(),

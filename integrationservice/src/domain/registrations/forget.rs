@@ -17,13 +17,13 @@ use super::enqueue::feed;
 use crate::domain::erasure_requests::{ErasureRequest, ErasureState, view};
 use crate::domain::jobs::{self, JobKind};
 use crate::domain::{
-    Email, Error, RegistrationStatus as S, providers as provider_rules, suppression,
+    Attendance, Email, Error, RegistrationStatus as S, providers as provider_rules, suppression,
 };
 use crate::ids::{ErasureRequestId, RegistrationId, TenantId};
 use crate::store::models::{ErasureRequestRow, RegistrationRow, SuppressionRow};
 use crate::store::{
-    DbConnection, changes, erasure_requests, metrics, now_ms, outbox, providers, registrations,
-    suppressions,
+    DbConnection, changes, erasure_requests, interactions, metrics, now_ms, outbox, providers,
+    registrations, suppressions,
 };
 
 /// What a forget did.
@@ -37,8 +37,9 @@ pub struct Forgotten {
     pub request: ErasureRequest,
 }
 
-/// Empties a registration: every personal field, the email and the ON24 link go; the id,
-/// webinar, status and times stay so the CRM can see what became of it.
+/// Empties a registration: every personal field, the email, the ON24 link and what the
+/// person did (the attendance outcome) go; the id, webinar, origin, status and times stay so
+/// the CRM can see what became of it.
 fn scrub(row: &mut RegistrationRow, now: i64) {
     row.email = None;
     row.first_name = String::new();
@@ -53,6 +54,7 @@ fn scrub(row: &mut RegistrationRow, now: i64) {
     row.delivered_at = None;
     row.next_attempt_at = None;
     row.attempts = 0;
+    row.attendance = Attendance::Unknown.as_str().into();
     row.status = S::Forgotten.as_str().into();
     row.updated_at = now;
 }
@@ -195,6 +197,7 @@ fn forget_in_transaction(
         feed_rows.push(feed(&row));
     }
     let metrics_deleted = metrics::delete_email(conn, tenant, &email)?;
+    interactions::delete_email(conn, tenant, &email)?;
     let queue = !ids.is_empty() || at_provider_if_unmatched;
     let request = ErasureRequestRow {
         tenant: tenant.to_string(),

@@ -18,7 +18,10 @@ mod register;
 
 pub use forget::Forgotten;
 
-use super::{Engine, Error, RegistrantFields, Registration, RegistrationStatus as S};
+use super::{
+    Attendance, Engine, Error, RegistrantFields, Registration, RegistrationOrigin,
+    RegistrationStatus as S,
+};
 use crate::ids::{RegistrationId, TenantId, WebinarId};
 use crate::store::models::RegistrationRow;
 use crate::store::{DbConnection, registrations};
@@ -53,6 +56,8 @@ pub fn view(row: &RegistrationRow) -> Registration {
         delivered_at: row.delivered_at,
         created_at: row.created_at,
         updated_at: row.updated_at,
+        origin: RegistrationOrigin::parse(&row.origin).unwrap_or(RegistrationOrigin::Crm),
+        attendance: Attendance::parse(&row.attendance).unwrap_or(Attendance::Unknown),
     }
 }
 

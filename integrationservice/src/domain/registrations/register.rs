@@ -18,8 +18,9 @@ use super::enqueue::{feed, job};
 use super::{MAX_BATCH, Registrations, view};
 use crate::domain::jobs::JobKind;
 use crate::domain::{
-    ChangeKind, CredentialStatus, Error, RegisterOutcome, Registration, RegistrationInput,
-    RegistrationStatus as S, providers as provider_rules, suppression, webinars as webinar_rules,
+    Attendance, ChangeKind, CredentialStatus, Error, RegisterOutcome, Registration,
+    RegistrationInput, RegistrationOrigin, RegistrationStatus as S, providers as provider_rules,
+    suppression, webinars as webinar_rules,
 };
 use crate::ids::{RegistrationId, TenantId, WebinarId};
 use crate::store::changes;
@@ -310,6 +311,8 @@ fn new_row(
         delivered_at: None,
         created_at: now,
         updated_at: now,
+        origin: RegistrationOrigin::Crm.as_str().into(),
+        attendance: Attendance::Unknown.as_str().into(),
     }
 }
 

@@ -1,6 +1,7 @@
-//! `sync_metrics`: pull a webinar's attendee metrics. They are stored chunk by chunk as the
-//! report streams in (never held whole); the sync is recorded as finished with the job's
-//! completion.
+//! `sync_metrics`: bring in the registrants that started at ON24 since the last sync, then
+//! pull the webinar's attendee metrics. They are stored chunk by chunk as the report streams
+//! in (never held whole); the sync is recorded as finished (and attendance outcomes settled)
+//! with the job's completion.
 
 use super::{Call, finish};
 use crate::domain::Error;
@@ -15,6 +16,7 @@ pub(super) async fn run(call: Call<'_>, webinar: WebinarRow, event: i64) -> Resu
         &call.job.tenant_id(),
         &webinar.webinar(),
         event,
+        webinar.last_metrics_at,
         at,
     )
     .await?;

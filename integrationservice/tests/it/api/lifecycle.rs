@@ -383,7 +383,15 @@ async fn life_of_a_tenant(database_url: String) {
             &on24sim::ViewingRequest {
                 email: "person1@example.com".into(),
                 live_minutes: Some(30.0),
-                questions: 2,
+                questions: 1,
+                interactions: on24sim::Interactions {
+                    questions: vec![on24sim::InteractionItem {
+                        text: "Is there a recording?".into(),
+                        answer: Some("Yes.".into()),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                },
                 ..Default::default()
             },
         )
@@ -415,6 +423,42 @@ async fn life_of_a_tenant(database_url: String) {
         "joined to the registration"
     );
     assert_eq!(one.crm_reference_id, "contact-1");
+    // The question itself, with its answer, through ListAttendeeInteractions; another tenant
+    // cannot read it.
+    let asked = metrics
+        .list_attendee_interactions(ListAttendeeInteractionsRequest {
+            parent: one.registration.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("interactions")
+        .into_inner()
+        .attendee_interactions;
+    assert_eq!(asked.len(), 1);
+    assert_eq!(asked[0].kind, InteractionKind::Question as i32);
+    assert_eq!(
+        (asked[0].prompt.as_str(), asked[0].response.as_str()),
+        ("Is there a recording?", "Yes.")
+    );
+    assert!(asked[0].occur_time.is_some() && asked[0].response_time.is_some());
+    let foreign = MetricsServiceClient::new(h.tenant_b().await)
+        .list_attendee_interactions(ListAttendeeInteractionsRequest {
+            parent: one.registration.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("another tenant's attendee");
+    assert_eq!(foreign.code(), Code::PermissionDenied, "{foreign:?}");
+    assert_bad_field(
+        &metrics
+            .list_attendee_interactions(ListAttendeeInteractionsRequest {
+                parent: w.name.clone(),
+                ..Default::default()
+            })
+            .await
+            .expect_err("a webinar is not a registration"),
+        "parent",
+    );
     let totals = metrics
         .get_webinar_metrics(GetWebinarMetricsRequest {
             name: format!("{}/metrics", w.name),

@@ -2,8 +2,11 @@
 //! ON24. The registration is built from the proto descriptor (every field not marked "Output
 //! only" gets a distinct value), goes through the real service into the simulator over HTTP,
 //! and the simulator's journal must show each value under a field name that ON24's published
-//! registrant form (`on24sim/contract/on24-openapi.json`) declares. A field added to the
-//! proto but not carried to ON24 fails this test without anyone editing it.
+//! registrant form (`on24sim/contract/on24-openapi.json`, the repository's copy of ON24's
+//! published contract) declares for the request, and under the ON24 name of that very field.
+//! The list of fields is the proto's, cross-checked against the one registrant-fields type
+//! (`RegistrantField::ALL`): a field added to either but not carried to ON24 fails this test
+//! without anyone editing it.
 
 use std::collections::BTreeMap;
 
@@ -13,11 +16,14 @@ use prost_types::{
     field_descriptor_proto::{Label, Type},
 };
 use proto::webinar::v1::{
+    metrics_service_client::MetricsServiceClient,
     provider_config_service_client::ProviderConfigServiceClient,
     registration_service_client::RegistrationServiceClient,
     webinar_service_client::WebinarServiceClient, *,
 };
 use serde_json::Value;
+
+use integrationservice::domain::RegistrantField;
 
 use super::lifecycle::{FullStack, eventually};
 use crate::api_both_backends;
@@ -31,14 +37,36 @@ fn contract() -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).expect("contract")).expect("JSON")
 }
 
-/// The property names of a form schema in ON24's contract.
-fn form_fields(contract: &Value, schema: &str) -> Vec<String> {
-    contract["components"]["schemas"][schema]["properties"]
+/// The form field names ON24's contract documents for an operation: the properties of the
+/// form schema its urlencoded request body refers to.
+fn form_fields(contract: &Value, path: &str, method: &str) -> Vec<String> {
+    let body = &contract["paths"][path][method]["requestBody"]["content"]["application/x-www-form-urlencoded"]
+        ["schema"];
+    let schema = match body["$ref"].as_str() {
+        Some(r) => &contract["components"]["schemas"][r.rsplit('/').next().unwrap_or_default()],
+        None => body,
+    };
+    schema["properties"]
         .as_object()
-        .unwrap_or_else(|| panic!("{schema} in the contract"))
+        .unwrap_or_else(|| panic!("{method} {path} has a form in the contract"))
         .keys()
         .cloned()
         .collect()
+}
+
+/// The ON24 form name a proto field must travel under: the same words in camelCase, except
+/// the CRM's contact id, which ON24 calls `extEventUserCd`.
+fn on24_name(proto_field: &str) -> String {
+    if proto_field == "crm_reference_id" {
+        return "exteventusercd".into();
+    }
+    if let Some(key) = proto_field
+        .strip_prefix("standard_fields[")
+        .and_then(|k| k.strip_suffix(']'))
+    {
+        return key.to_owned();
+    }
+    proto_field.replace('_', "")
 }
 
 /// `webinar.v1.Registration` from the service's own descriptor set, and the leading comment
@@ -190,6 +218,37 @@ async fn every_field_reaches_on24(database_url: String) {
     })
     .await;
 
+    // Through the API: a CRM-created registration says so, and before the webinar has taken
+    // place its outcome is not known (counted as such in the webinar's metrics).
+    let delivered = RegistrationServiceClient::new(channel.clone())
+        .get_registration(GetRegistrationRequest {
+            name: created.name.clone(),
+        })
+        .await
+        .expect("registration")
+        .into_inner()
+        .registration
+        .expect("registration");
+    assert_eq!(delivered.origin, RegistrationOrigin::Crm as i32);
+    assert_eq!(delivered.attendance, Attendance::Unspecified as i32);
+    let counts = MetricsServiceClient::new(channel.clone())
+        .get_webinar_metrics(GetWebinarMetricsRequest {
+            name: format!("{}/metrics", webinar.name),
+        })
+        .await
+        .expect("metrics")
+        .into_inner()
+        .webinar_metrics
+        .expect("metrics");
+    assert_eq!(
+        (
+            counts.attendance_unknown_count,
+            counts.attended_live_count,
+            counts.no_show_count
+        ),
+        (1, 0, 0)
+    );
+
     let journal = stack.sim.control().journal().await.expect("journal");
     let contract = contract();
 
@@ -199,7 +258,7 @@ async fn every_field_reaches_on24(database_url: String) {
         .find(|e| e.method == "POST" && e.path.ends_with("/event"))
         .expect("the event was created at ON24")
         .form;
-    let event_names = form_fields(&contract, "AddEventForm");
+    let event_names = form_fields(&contract, "/client/{clientId}/event", "post");
     for (name, _) in event_form {
         assert!(
             event_names.contains(name),
@@ -219,21 +278,43 @@ async fn every_field_reaches_on24(database_url: String) {
         .find(|e| e.method == "POST" && e.path.ends_with("/registrant"))
         .expect("the registrant was sent to ON24")
         .form;
-    let registrant_names = form_fields(&contract, "AddRegistrantForm");
+    let registrant_names = form_fields(
+        &contract,
+        "/client/{clientId}/event/{eventId}/registrant",
+        "post",
+    );
     for (name, _) in registrant_form {
         assert!(
             registrant_names.contains(name),
             "{name} is not in ON24's AddRegistrantForm"
         );
     }
+    // The one registrant-fields type and the proto name the same fields: each stored field
+    // is accepted by the API, so each is checked below.
+    for field in RegistrantField::ALL {
+        let key = if field.is_standard() {
+            format!("standard_fields[{}]", field.name())
+        } else {
+            field.name().to_owned()
+        };
+        assert!(
+            expected.contains_key(&key),
+            "RegistrantField {} is not an input of webinar.v1.Registration",
+            field.name()
+        );
+    }
     let missing: Vec<&String> = expected
         .iter()
-        .filter(|(_, value)| !registrant_form.iter().any(|(_, sent)| sent == *value))
+        .filter(|(field, value)| {
+            !registrant_form
+                .iter()
+                .any(|(name, sent)| sent == *value && name.eq_ignore_ascii_case(&on24_name(field)))
+        })
         .map(|(field, _)| field)
         .collect();
     assert!(
         missing.is_empty(),
-        "accepted but never sent to ON24: {missing:?}"
+        "accepted but never sent to ON24 under its ON24 name: {missing:?} in {registrant_form:?}"
     );
     assert!(
         registrant_form

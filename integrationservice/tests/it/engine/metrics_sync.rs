@@ -87,7 +87,7 @@ async fn sync_in_chunks(db: Db) {
         .map(|n| registrant(&email(n), &format!("First{n}"), "Seeded"))
         .collect();
     let registered = people.len();
-    let mut ids: HashMap<String, String> = HashMap::new();
+    let mut crm_ids: HashMap<String, String> = HashMap::new();
     for batch in people.chunks(1000) {
         for outcome in engine
             .registrations()
@@ -96,7 +96,7 @@ async fn sync_in_chunks(db: Db) {
             .expect("register")
         {
             let r = outcome.result.expect("registered");
-            ids.insert(r.email.clone(), r.id.to_string());
+            crm_ids.insert(r.email.clone(), r.id.to_string());
         }
     }
     stack
@@ -141,6 +141,7 @@ async fn sync_in_chunks(db: Db) {
     assert_eq!(chunks.iter().map(Vec::len).sum::<usize>(), ATTENDEES);
     let first = chunks.swap_remove(0);
     assert_eq!(first.len(), SYNC_CHUNK);
+    let in_first: BTreeSet<String> = first.iter().map(|r| r.email.clone()).collect();
     let (t, w) = (tenant.clone(), webinar);
     let stored = engine
         .store()
@@ -159,7 +160,8 @@ async fn sync_in_chunks(db: Db) {
         "not synced before every chunk is stored"
     );
 
-    // The next sync stores the rest: only the rows not stored yet change.
+    // The next sync brings in the attendees who registered at ON24 only (registrations of
+    // origin ON24), then stores the rest: only the rows not stored yet change.
     let report = engine
         .metrics()
         .sync_now(&tenant, &webinar)
@@ -167,6 +169,18 @@ async fn sync_in_chunks(db: Db) {
         .expect("sync");
     assert_eq!(report.attendees, ATTENDEES);
     assert_eq!(report.changed, ATTENDEES - SYNC_CHUNK);
+    assert_eq!(report.registrations_imported, ATTENDEES - registered);
+    let ids: HashMap<String, String> = stack
+        .list_all(&tenant, &webinar)
+        .await
+        .into_iter()
+        .map(|r| (r.email.clone(), r.id.to_string()))
+        .collect();
+    assert_eq!(ids.len(), ATTENDEES, "every attendee is registered now");
+    assert!(
+        crm_ids.iter().all(|(e, id)| ids.get(e) == Some(id)),
+        "the CRM's registrations are kept, not duplicated"
+    );
     let full = engine
         .metrics()
         .webinar(&tenant, &webinar)
@@ -176,19 +190,27 @@ async fn sync_in_chunks(db: Db) {
     assert_eq!(full.total_live_minutes, 10 * ATTENDEES as i64);
     assert_eq!(full.questions_asked, ATTENDEES as i64);
     assert!(full.last_metrics_at.is_some());
-    // Over the stopped sync and this one: one entry per registered attendee, no more.
+    // Over the stopped sync and this one: one entry per attendee registered when their row
+    // was written (the stopped sync's chunk: the CRM's people only), no more.
     let (changes, cursor) = metric_changes(engine, &tenant, start).await;
-    assert_eq!(
-        changes.len(),
-        registered,
-        "one entry per registered attendee"
-    );
     assert!(
         changes.values().all(|&n| n == 1),
         "no attendee twice: {changes:?}"
     );
-    let expected: BTreeSet<&String> = ids.values().collect();
-    assert_eq!(changes.keys().collect::<BTreeSet<_>>(), expected);
+    let expected: BTreeSet<&String> = ids
+        .iter()
+        .filter(|(e, _)| !in_first.contains(*e) || crm_ids.contains_key(*e))
+        .map(|(_, id)| id)
+        .collect();
+    let got: BTreeSet<&String> = changes.keys().collect();
+    assert_eq!(
+        got.len(),
+        expected.len(),
+        "one entry per registered attendee; extra {:?}, missing {:?}",
+        got.difference(&expected).take(5).collect::<Vec<_>>(),
+        expected.difference(&got).take(5).collect::<Vec<_>>()
+    );
+    assert_eq!(got, expected);
 
     // Nothing changed at ON24: nothing written, no feed entry.
     let again = engine
@@ -204,7 +226,7 @@ async fn sync_in_chunks(db: Db) {
     );
 
     // More viewing for ten attendees across the first chunk boundary and ten at the end:
-    // exactly those rows change, the two registered among them get one entry each.
+    // exactly those rows change, each (all registered now) with one entry.
     for first in [SYNC_CHUNK - 5, ATTENDEES - 10] {
         stack
             .sim
@@ -227,9 +249,9 @@ async fn sync_in_chunks(db: Db) {
     assert_eq!(after.attendees, ATTENDEES as i64);
     assert_eq!(after.total_live_minutes, 10 * (ATTENDEES as i64 + 20));
     let (changes, _) = metric_changes(engine, &tenant, cursor).await;
-    let expected: BTreeSet<&String> = [SYNC_CHUNK, ATTENDEES - 10]
-        .iter()
-        .map(|&n| &ids[&email(n)])
+    let expected: BTreeSet<&String> = (SYNC_CHUNK - 5..SYNC_CHUNK + 5)
+        .chain(ATTENDEES - 10..ATTENDEES)
+        .map(|n| &ids[&email(n)])
         .collect();
     assert_eq!(changes.keys().collect::<BTreeSet<_>>(), expected);
     assert!(changes.values().all(|&n| n == 1), "{changes:?}");

@@ -1,0 +1,95 @@
+//! Queries on `attendee_interactions`: each attendee's questions, poll and survey answers,
+//! resources, calls to action and certifications, item by item, replaced per attendee when a
+//! sync finds them different.
+
+use diesel::prelude::*;
+
+use super::DbConnection;
+use super::models::InteractionRow;
+use super::schema::attendee_interactions::dsl as i;
+use crate::ids::{TenantId, WebinarId};
+
+/// The interactions of some emails of one webinar, by email then position.
+pub(crate) fn for_emails(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    webinar_id: &WebinarId,
+    emails: &[String],
+) -> QueryResult<Vec<InteractionRow>> {
+    let mut out = Vec::new();
+    // 500 stays below SQLite's old 999-parameter limit.
+    for chunk in emails.chunks(500) {
+        out.extend(
+            i::attendee_interactions
+                .filter(i::tenant.eq(tenant.as_str()))
+                .filter(i::webinar_id.eq(webinar_id.to_string()))
+                .filter(i::email.eq_any(chunk))
+                .order((i::email.asc(), i::position.asc()))
+                .select(InteractionRow::as_select())
+                .load(conn)?,
+        );
+    }
+    Ok(out)
+}
+
+/// Replaces the interactions of these emails of one webinar with `rows` (all of those
+/// emails; an email with no row ends with none).
+pub(crate) fn replace(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    webinar_id: &WebinarId,
+    emails: &[String],
+    rows: &[InteractionRow],
+) -> QueryResult<()> {
+    for chunk in emails.chunks(500) {
+        diesel::delete(
+            i::attendee_interactions
+                .filter(i::tenant.eq(tenant.as_str()))
+                .filter(i::webinar_id.eq(webinar_id.to_string()))
+                .filter(i::email.eq_any(chunk)),
+        )
+        .execute(conn)?;
+    }
+    // 10 columns: 90 rows a statement stays below SQLite's old 999-parameter limit.
+    for chunk in rows.chunks(90) {
+        insert_batch!(&mut *conn, i::attendee_interactions, chunk)?;
+    }
+    Ok(())
+}
+
+/// A page of one attendee's interactions in report order, after `after` (a position).
+pub(crate) fn page(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    webinar_id: &WebinarId,
+    email: &str,
+    after: Option<i32>,
+    limit: i64,
+) -> QueryResult<Vec<InteractionRow>> {
+    let mut q = i::attendee_interactions
+        .filter(i::tenant.eq(tenant.as_str()))
+        .filter(i::webinar_id.eq(webinar_id.to_string()))
+        .filter(i::email.eq(email))
+        .into_boxed();
+    if let Some(after) = after {
+        q = q.filter(i::position.gt(after));
+    }
+    q.order(i::position.asc())
+        .limit(limit)
+        .select(InteractionRow::as_select())
+        .load(conn)
+}
+
+/// Deletes a person's interactions in every webinar of the tenant (forget); returns how many.
+pub(crate) fn delete_email(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    email: &str,
+) -> QueryResult<usize> {
+    diesel::delete(
+        i::attendee_interactions
+            .filter(i::tenant.eq(tenant.as_str()))
+            .filter(i::email.eq(email)),
+    )
+    .execute(conn)
+}

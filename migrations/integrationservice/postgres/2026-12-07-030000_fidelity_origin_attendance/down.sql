@@ -1,0 +1,2 @@
+ALTER TABLE registrations DROP COLUMN attendance;
+ALTER TABLE registrations DROP COLUMN origin;
