@@ -133,6 +133,13 @@ request_timeout_ms = 30000
 # The ON24 API hosts a tenant's base_url may name (https, port 443, no IP literal); the
 # addresses they resolve to must be public.
 allowed_hosts = ["api.on24.com", "api.eu.on24.com"]
+# More of the same, written as API roots ("https://api.eu.on24.com/v2"): their hosts join
+# allowed_hosts. Set allowed_hosts = [] to allow only these.
+allowed_base_urls = []
+# The ON24 regions tenants of this deployment may use ("NA", "EU"): credentials naming another
+# region, or a base URL on another region's host, are refused. One deployment per region keeps
+# each region's personal data in it.
+allowed_regions = ["NA", "EU"]
 # Development only: also allow loopback hosts and addresses (any scheme and port), for the
 # ON24 simulator on 127.0.0.1. Never in production. (Also read as `allow_http`.)
 allow_loopback = false
@@ -336,6 +343,10 @@ pub struct On24Config {
     pub request_timeout_ms: u64,
     /// ON24 hosts tenants may name.
     pub allowed_hosts: Vec<String>,
+    /// ON24 API roots whose hosts tenants may name too.
+    pub allowed_base_urls: Vec<String>,
+    /// ON24 regions tenants may use.
+    pub allowed_regions: Vec<crate::domain::Region>,
     /// Development only: loopback hosts and addresses allowed (the simulator).
     #[serde(alias = "allow_http")]
     pub allow_loopback: bool,
@@ -344,7 +355,14 @@ pub struct On24Config {
 impl On24Config {
     /// The egress rule for ON24 calls this configuration sets.
     pub fn egress(&self) -> on24_client::EgressPolicy {
-        on24_client::EgressPolicy::new(&self.allowed_hosts, self.allow_loopback)
+        // `validate` has refused entries that name no host.
+        let hosts = self
+            .allowed_hosts
+            .iter()
+            .chain(&self.allowed_base_urls)
+            .filter_map(|entry| on24_client::EgressPolicy::host_of_entry(entry).ok());
+        on24_client::EgressPolicy::new(hosts, self.allow_loopback)
+            .with_regions(self.allowed_regions.iter().map(|r| r.on24()))
     }
 }
 
@@ -489,6 +507,23 @@ impl Config {
                 return Err(missing(key));
             }
         }
+        for entry in &self.on24.allowed_base_urls {
+            if !entry.contains("://") {
+                return Err(ConfigError(format!(
+                    "`on24.allowed_base_urls` entry {entry:?} must be an https URL (bare hosts go in `on24.allowed_hosts`)"
+                )));
+            }
+            if let Err(rule) = on24_client::EgressPolicy::host_of_entry(entry) {
+                return Err(ConfigError(format!(
+                    "`on24.allowed_base_urls` entry {entry:?} {rule}"
+                )));
+            }
+        }
+        if self.on24.allowed_regions.is_empty() {
+            return Err(ConfigError(
+                "`on24.allowed_regions` must name at least one region".into(),
+            ));
+        }
         Ok(())
     }
 }
@@ -517,6 +552,27 @@ mod tests {
     }
 
     #[test]
+    fn residency_keys_are_read_and_checked() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("eu.toml");
+        std::fs::write(
+            &file,
+            "[on24]\nallowed_regions = [\"EU\"]\nallowed_hosts = []\nallowed_base_urls = [\"https://api.eu.on24.com/v2\"]\n",
+        )
+        .expect("write");
+        let figment = Figment::from(Toml::string(DEFAULTS)).merge(Toml::file_exact(&file));
+        let config: Config = figment.extract().expect("parses");
+        let egress = config.on24.egress();
+        assert!(egress.check_base_url("https://api.eu.on24.com/v2").is_ok());
+        assert!(egress.check_base_url("https://api.on24.com/v2").is_err());
+        assert!(!egress.allows_region(on24_client::Region::NorthAmerica));
+
+        std::fs::write(&file, "[on24]\nallowed_regions = [\"APAC\"]\n").expect("write");
+        let err = Config::load(Some(&file)).expect_err("unknown region refused");
+        assert!(err.to_string().contains("APAC"), "{err}");
+    }
+
+    #[test]
     fn half_configured_jwt_is_refused() {
         let mut config = Config::defaults().expect("defaults parse");
         config.tls.cert_file = "c".into();
@@ -541,5 +597,15 @@ mod tests {
         );
         config.dek_cache.max_age_seconds = MAX_DEK_AGE_SECONDS;
         config.validate().expect("at the bound");
+        config.on24.allowed_base_urls = vec!["http://api.on24.com/v2".into()];
+        let err = config.validate().expect_err("plain http root");
+        assert!(err.to_string().contains("on24.allowed_base_urls"), "{err}");
+        config.on24.allowed_base_urls = vec!["api.on24.com".into()];
+        let err = config.validate().expect_err("a bare host");
+        assert!(err.to_string().contains("on24.allowed_base_urls"), "{err}");
+        config.on24.allowed_base_urls = vec!["https://api.eu.on24.com/v2".into()];
+        config.on24.allowed_regions.clear();
+        let err = config.validate().expect_err("no region");
+        assert!(err.to_string().contains("on24.allowed_regions"), "{err}");
     }
 }

@@ -87,7 +87,10 @@ keys = {{ .keys | toJson }}
     "cert_file" "/var/run/secrets/webinar/keyservice-client/tls.crt"
     "key_file" "/var/run/secrets/webinar/keyservice-client/tls.key"
     "key_id" $is.keyserviceKeyId)
-  "on24" (dict "allow_loopback" .Values.on24sim.enabled)
+  "on24" (dict
+    "allow_loopback" .Values.on24sim.enabled
+    "allowed_regions" $is.on24.allowedRegions
+    "allowed_base_urls" $is.on24.allowedBaseUrls)
 -}}
 {{- $config = mergeOverwrite $config (deepCopy $is.config) -}}
 {{- include "webinar.intify" $config -}}
