@@ -128,6 +128,24 @@ archive_interval_seconds = 14400
 archive_window_seconds = 43200
 tick_seconds = 60
 
+[retention]
+# The purge runs with the workers (`workers.enabled`), on one replica at a time, every
+# interval_seconds; 0 turns it off. Each delete statement takes at most batch_size rows.
+interval_seconds = 3600
+batch_size = 500
+# Defaults in days, 0 keeps for ever; a tenant may override the first four
+# (UpdateRetentionPolicy). Registrations and attendee metrics, after the webinar's end:
+registration_days = 365
+# Cancelled registrations, after the cancellation:
+cancelled_registration_days = 30
+# Unlinked webinars with what they still hold, after the unlinking:
+unlinked_webinar_days = 90
+# Failed outbox jobs, after the failure:
+failed_job_days = 30
+# Change-feed entries, after they were written: the feed's promise to every tenant. A cursor
+# older than this gets FAILED_PRECONDITION `CURSOR_EXPIRED`.
+change_feed_days = 30
+
 [on24]
 request_timeout_ms = 30000
 # The ON24 API hosts a tenant's base_url may name (https, port 443, no IP literal); the
@@ -335,6 +353,42 @@ pub struct MetricsPollConfig {
     pub tick_seconds: u64,
 }
 
+/// Retention defaults and the purge (`domain::retention`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// Purge period; 0 = off.
+    pub interval_seconds: u64,
+    /// Rows per delete statement.
+    pub batch_size: u32,
+    /// Registrations and metrics, days after the webinar's end.
+    pub registration_days: u32,
+    /// Cancelled registrations, days after the cancellation.
+    pub cancelled_registration_days: u32,
+    /// Unlinked webinars, days after the unlinking.
+    pub unlinked_webinar_days: u32,
+    /// Failed jobs, days after the failure.
+    pub failed_job_days: u32,
+    /// Change-feed entries, days after they were written.
+    pub change_feed_days: u32,
+}
+
+impl RetentionConfig {
+    /// The engine's retention settings.
+    pub fn defaults(&self) -> crate::domain::retention::RetentionDefaults {
+        crate::domain::retention::RetentionDefaults {
+            periods: crate::domain::retention::Periods {
+                registration_days: self.registration_days,
+                cancelled_registration_days: self.cancelled_registration_days,
+                unlinked_webinar_days: self.unlinked_webinar_days,
+                failed_job_days: self.failed_job_days,
+            },
+            change_feed_days: self.change_feed_days,
+            batch_size: self.batch_size,
+        }
+    }
+}
+
 /// ON24 HTTP client settings.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -394,6 +448,8 @@ pub struct Config {
     pub workers: WorkersConfig,
     /// Metrics poller.
     pub metrics_poll: MetricsPollConfig,
+    /// Retention and the purge.
+    pub retention: RetentionConfig,
     /// ON24 client.
     pub on24: On24Config,
 }
@@ -480,6 +536,7 @@ impl Config {
             ),
             ("workers.lease_seconds", self.workers.lease_seconds),
             ("keyservice.timeout_ms", self.keyservice.timeout_ms),
+            ("retention.batch_size", u64::from(self.retention.batch_size)),
         ] {
             if value == 0 {
                 return Err(ConfigError(format!("`{key}` must be greater than 0")));
@@ -505,6 +562,24 @@ impl Config {
         ] {
             if path.as_os_str().is_empty() {
                 return Err(missing(key));
+            }
+        }
+        let r = &self.retention;
+        for (key, days) in [
+            ("retention.registration_days", r.registration_days),
+            (
+                "retention.cancelled_registration_days",
+                r.cancelled_registration_days,
+            ),
+            ("retention.unlinked_webinar_days", r.unlinked_webinar_days),
+            ("retention.failed_job_days", r.failed_job_days),
+            ("retention.change_feed_days", r.change_feed_days),
+        ] {
+            if days > crate::domain::retention::MAX_DAYS {
+                return Err(ConfigError(format!(
+                    "`{key}` must be at most {}",
+                    crate::domain::retention::MAX_DAYS
+                )));
             }
         }
         for entry in &self.on24.allowed_base_urls {

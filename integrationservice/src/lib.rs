@@ -48,8 +48,8 @@ pub mod testing {
         AttendeeActivity, AttendeeReport, ProviderCredentials, WebinarProvider, on24::On24Provider,
     };
     pub use crate::store::{
-        Store, changes, leases, metrics, models, now_ms, outbox, providers, registrations, schema,
-        status,
+        Store, changes, leases, metrics, models, now_ms, outbox, providers, registrations,
+        retention, schema, status,
     };
     pub use crate::workers::{
         Backoff, MetricsSchedule, WorkerConfig, Workers,

@@ -262,6 +262,7 @@ pub async fn assemble(config: &Config) -> Result<Engine, ServerError> {
             .with_egress(config.on24.egress());
     Ok(
         Engine::new(store, Envelope::new(keys, cache), Arc::new(provider))
+            .with_retention(config.retention.defaults())
             .with_key_generation_limit(
                 config.limits.credential_puts_per_minute,
                 config.limits.credential_put_burst,
@@ -299,6 +300,8 @@ pub fn worker_config(config: &Config) -> WorkerConfig {
         },
         metrics: MetricsSchedule { after_end },
         metrics_poll_interval: secs(m.tick_seconds.max(1)),
+        purge_interval: (config.retention.interval_seconds > 0)
+            .then(|| secs(config.retention.interval_seconds)),
         ..WorkerConfig::default()
     }
 }

@@ -451,8 +451,20 @@ impl Metrics<'_> {
         let rows = self
             .engine
             .store
-            .run(move |conn| changes::list_after(conn, &t, cursor, limit).map_err(Error::from))
-            .await?;
+            .run(move |conn| {
+                // 0 starts at the oldest entry kept; any other cursor must not point before
+                // an entry of this tenant the purge deleted.
+                if cursor > 0 && cursor < crate::store::retention::horizon(conn, &t)? {
+                    return Ok(None);
+                }
+                changes::list_after(conn, &t, cursor, limit)
+                    .map(Some)
+                    .map_err(Error::from)
+            })
+            .await?
+            .ok_or(Error::CursorExpired {
+                window_days: self.engine.retention.change_feed_days,
+            })?;
         Ok(rows
             .into_iter()
             .filter_map(|r| {

@@ -15,6 +15,7 @@ pub mod paging;
 pub mod providers;
 pub mod registrant;
 pub mod registrations;
+pub mod retention;
 pub mod suppression;
 pub mod types;
 pub mod webinar_fields;
@@ -120,6 +121,8 @@ pub struct Engine {
     pub(crate) syncs: metrics::SyncsInFlight,
     /// Per-tenant limit on data keys generated for credential puts.
     pub(crate) key_generation: key_generation::KeyGenerationLimit,
+    /// The deployment's retention settings (`[retention]`).
+    pub(crate) retention: retention::RetentionDefaults,
 }
 
 impl Engine {
@@ -135,6 +138,7 @@ impl Engine {
             // Unlimited until `with_key_generation_limit`: the server always sets it from
             // `[limits]`; tests and tools that assemble an engine choose.
             key_generation: key_generation::KeyGenerationLimit::new(0, 0),
+            retention: retention::RetentionDefaults::default(),
         }
     }
 
@@ -189,6 +193,19 @@ impl Engine {
     /// The suppression list (people forgotten and not to be taken back).
     pub fn suppressions(&self) -> suppression::Suppressions<'_> {
         suppression::Suppressions { engine: self }
+    }
+
+    /// The same engine under these retention settings (the server sets them from
+    /// `[retention]`; an engine assembled without it has [`retention::RetentionDefaults`]'s).
+    #[must_use]
+    pub fn with_retention(mut self, retention: retention::RetentionDefaults) -> Self {
+        self.retention = retention;
+        self
+    }
+
+    /// Retention policies and the purge.
+    pub fn retention(&self) -> retention::Retention<'_> {
+        retention::Retention { engine: self }
     }
 
     /// Metrics and change-feed service.

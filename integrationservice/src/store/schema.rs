@@ -199,3 +199,39 @@ diesel::allow_tables_to_appear_in_same_query!(
     attendee_metrics,
     changes,
 );
+
+diesel::table! {
+    /// A tenant's retention overrides (`store::retention`); NULL: the deployment's default.
+    retention_policies (tenant) {
+        tenant -> Text,
+        registration_days -> Nullable<Integer>,
+        cancelled_registration_days -> Nullable<Integer>,
+        unlinked_webinar_days -> Nullable<Integer>,
+        failed_job_days -> Nullable<Integer>,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// One summary per purge run (`store::retention`): counts only.
+    purge_runs (id) {
+        id -> Text,
+        started_at -> BigInt,
+        finished_at -> BigInt,
+        registrations -> BigInt,
+        attendee_metrics -> BigInt,
+        cancelled_registrations -> BigInt,
+        webinars -> BigInt,
+        jobs -> BigInt,
+        changes -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// Per tenant, the highest change-feed `seq` the purge deleted (`store::retention`).
+    change_feed_horizons (tenant) {
+        tenant -> Text,
+        purged_through_seq -> BigInt,
+        updated_at -> BigInt,
+    }
+}

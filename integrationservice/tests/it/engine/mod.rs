@@ -14,4 +14,5 @@ mod poller;
 mod recorder;
 mod refusals;
 mod replicas;
+mod retention;
 mod rewrap;
