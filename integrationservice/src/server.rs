@@ -15,7 +15,7 @@ use proto::webinar::v1::{
     metrics_service_server::MetricsServiceServer,
     provider_config_service_server::ProviderConfigServiceServer,
     registration_service_server::RegistrationServiceServer,
-    webinar_service_server::WebinarServiceServer,
+    tenant_service_server::TenantServiceServer, webinar_service_server::WebinarServiceServer,
 };
 
 use tonic_health::{ServingStatus, server::HealthReporter};
@@ -24,7 +24,8 @@ use zeroize::Zeroizing;
 use crate::{
     api::{
         ApiState, limits::RequestLimits, metrics::MetricsApi, page_token::PageTokens,
-        provider_config::ProviderConfigApi, registrations::RegistrationApi, webinars::WebinarApi,
+        provider_config::ProviderConfigApi, registrations::RegistrationApi, tenants::TenantApi,
+        webinars::WebinarApi,
     },
     auth::{Authenticator, Authorizer, CommonNames, JwtVerifier, TenantPolicy, tls::server_tls},
     config::{Config, ListenConfig, TlsVersion},
@@ -188,6 +189,10 @@ pub async fn run_observed(
         ))
         .add_service(InterceptedService::new(
             MetricsServiceServer::new(MetricsApi::new(state.clone())),
+            authn.clone(),
+        ))
+        .add_service(InterceptedService::new(
+            TenantServiceServer::new(TenantApi::new(state.clone())),
             authn.clone(),
         ))
         // Reflection describes the API to authenticated callers only: an anonymous peer

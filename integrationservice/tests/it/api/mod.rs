@@ -9,6 +9,7 @@ pub mod harness;
 mod lifecycle;
 mod on24_fidelity;
 mod promises;
+mod retention;
 mod suppression;
 mod transport;
 mod validation;
