@@ -49,7 +49,7 @@ pub mod testing {
     };
     pub use crate::store::{
         Store, changes, leases, metrics, models, now_ms, outbox, providers, registrations,
-        retention, schema, status,
+        retention, schema, status, tenant_purge,
     };
     pub use crate::workers::{
         Backoff, MetricsSchedule, WorkerConfig, Workers,

@@ -105,5 +105,8 @@ keys = {{ .keys | toJson }}
 [[principal]]
 id = {{ .id | toJson }}
 tenants = {{ .tenants | toJson }}
+{{- if .admin }}
+admin = true
+{{- end }}
 {{- end }}
 {{- end -}}

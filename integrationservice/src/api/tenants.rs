@@ -1,11 +1,12 @@
-//! `TenantService`: a tenant's retention policy (`tenants/{tenant}/retentionPolicy`).
+//! `TenantService`: a tenant's retention policy (`tenants/{tenant}/retentionPolicy`) and its
+//! offboarding (`PurgeTenant`, administrators only).
 
 use tonic::{Request, Response, Status};
 
 use proto::webinar::v1::{
-    GetRetentionPolicyRequest, GetRetentionPolicyResponse, RetentionPolicy,
-    UpdateRetentionPolicyRequest, UpdateRetentionPolicyResponse,
-    tenant_service_server::TenantService,
+    DeletedRows, GetRetentionPolicyRequest, GetRetentionPolicyResponse, PurgeTenantRequest,
+    PurgeTenantResponse, RetentionPolicy, UpdateRetentionPolicyRequest,
+    UpdateRetentionPolicyResponse, tenant_service_server::TenantService,
 };
 
 use super::{State, convert, names, violations::Violations};
@@ -92,6 +93,10 @@ fn apply_mask(
     next
 }
 
+/// How long `PurgeTenant` waits for ON24's forget before answering UNAVAILABLE: below the
+/// server's 60-second request timeout.
+const PURGE_WAIT: std::time::Duration = std::time::Duration::from_secs(45);
+
 /// The gRPC service.
 #[derive(Debug, Clone)]
 pub(crate) struct TenantApi {
@@ -156,6 +161,36 @@ impl TenantService for TenantApi {
         let updated = retention.set_overrides(&tenant, next).await?;
         Ok(Response::new(UpdateRetentionPolicyResponse {
             retention_policy: Some(policy(&tenant, &updated)),
+        }))
+    }
+
+    async fn purge_tenant(
+        &self,
+        request: Request<PurgeTenantRequest>,
+    ) -> Result<Response<PurgeTenantResponse>, Status> {
+        let tenant = names::parse_tenant(&request.get_ref().name)
+            .map_err(|d| super::violations::invalid("name", d))?
+            .tenant;
+        let principal = self.state.authz.check_admin(&request, tenant.as_str())?;
+        tracing::warn!(principal = %principal, tenant = %tenant, "tenant purge requested");
+        let report = self
+            .state
+            .engine
+            .offboarding()
+            .purge_tenant(&tenant, request.get_ref().forget_at_on24, PURGE_WAIT)
+            .await?;
+        let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        Ok(Response::new(PurgeTenantResponse {
+            forgotten_at_on24_count: n(report.forgotten_at_provider),
+            on24_refusal_count: n(report.provider_refusals),
+            deleted: report
+                .deleted
+                .iter()
+                .map(|(table, count)| DeletedRows {
+                    table: (*table).to_owned(),
+                    count: n(*count),
+                })
+                .collect(),
         }))
     }
 }

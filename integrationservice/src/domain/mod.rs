@@ -11,6 +11,7 @@ pub mod error;
 pub mod jobs;
 pub mod key_generation;
 pub mod metrics;
+pub mod offboarding;
 pub mod paging;
 pub mod providers;
 pub mod registrant;
@@ -201,6 +202,11 @@ impl Engine {
     pub fn with_retention(mut self, retention: retention::RetentionDefaults) -> Self {
         self.retention = retention;
         self
+    }
+
+    /// Tenant offboarding (`PurgeTenant`).
+    pub fn offboarding(&self) -> offboarding::Offboarding<'_> {
+        offboarding::Offboarding { engine: self }
     }
 
     /// Retention policies and the purge.

@@ -38,6 +38,7 @@ pub mod schema;
 pub mod status;
 pub(crate) mod suppressions;
 pub(crate) mod tenant_keys;
+pub mod tenant_purge;
 pub(crate) mod webinars;
 
 pub(crate) use status::JobState;

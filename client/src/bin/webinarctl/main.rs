@@ -10,6 +10,7 @@ mod keys;
 mod metrics;
 mod output;
 mod registrations;
+mod tenant;
 mod webinars;
 
 use std::process::ExitCode;
@@ -66,6 +67,9 @@ enum Command {
     /// Key service administration (admin identity).
     #[command(subcommand)]
     Keys(keys::Command),
+    /// Tenant administration (an identity with `admin = true` in the tenant policy).
+    #[command(subcommand)]
+    Tenant(tenant::Command),
 }
 
 #[tokio::main]
@@ -82,6 +86,7 @@ async fn main() -> ExitCode {
         Command::Forget(a) => registrations::forget(&cli.global, a).await,
         Command::Metrics(c) => metrics::run(&cli.global, c).await,
         Command::Keys(c) => keys::run(&cli.global, c).await,
+        Command::Tenant(c) => tenant::run(&cli.global, c).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

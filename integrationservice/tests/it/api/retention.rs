@@ -1,9 +1,11 @@
 //! `TenantService` retention policies over the API: the deployment's defaults, a tenant's
 //! overrides through `update_mask` (set, and back to the default), refusals named by field,
-//! and no reading or writing of another tenant's policy.
+//! and no reading or writing of another tenant's policy; `PurgeTenant` for administrators only.
 
 use proto::webinar::v1::{
-    GetRetentionPolicyRequest, RetentionPolicy, UpdateRetentionPolicyRequest,
+    GetOn24CredentialsRequest, GetRetentionPolicyRequest, PurgeTenantRequest,
+    PutOn24CredentialsRequest, RetentionPolicy, UpdateRetentionPolicyRequest,
+    provider_config_service_client::ProviderConfigServiceClient,
     tenant_service_client::TenantServiceClient,
 };
 use tonic::Code;
@@ -162,3 +164,62 @@ async fn policies(database_url: String) {
 }
 
 crate::api_both_backends!(retention_policies, policies);
+
+/// `PurgeTenant` is for administrators only, deny by default: the tenant's own CRM, another
+/// tenant's and an administrator of another tenant are refused before anything is deleted;
+/// the tenant's administrator purges it.
+async fn purge_needs_an_administrator(database_url: String) {
+    let stack = FullStack::start(database_url, |_| {}).await;
+    let mut crm = ProviderConfigServiceClient::new(stack.h.tenant_a().await);
+    crm.put_on24_credentials(PutOn24CredentialsRequest {
+        on24_credentials: Some(stack.credentials()),
+        live_check: false,
+        validate_only: false,
+    })
+    .await
+    .expect("credentials");
+    let purge = |tenant: &str| PurgeTenantRequest {
+        name: format!("tenants/{tenant}"),
+        forget_at_on24: false,
+    };
+    for channel in [stack.h.tenant_a().await, stack.h.tenant_b().await] {
+        let status = TenantServiceClient::new(channel)
+            .purge_tenant(purge("tenant-a"))
+            .await
+            .expect_err("not an administrator");
+        assert_reason(&status, Code::PermissionDenied, "ADMIN_REQUIRED");
+    }
+    let mut admin = TenantServiceClient::new(stack.h.admin_a().await);
+    let status = admin
+        .purge_tenant(purge("tenant-b"))
+        .await
+        .expect_err("not B's administrator");
+    assert_reason(&status, Code::PermissionDenied, "ADMIN_REQUIRED");
+    crm.get_on24_credentials(GetOn24CredentialsRequest {
+        name: "tenants/tenant-a/on24Credentials".into(),
+    })
+    .await
+    .expect("nothing was deleted");
+
+    let done = admin
+        .purge_tenant(purge("tenant-a"))
+        .await
+        .expect("purged")
+        .into_inner();
+    let credentials = done
+        .deleted
+        .iter()
+        .find(|d| d.table == "provider_configs")
+        .expect("credentials row counted");
+    assert_eq!(credentials.count, 1);
+    let status = crm
+        .get_on24_credentials(GetOn24CredentialsRequest {
+            name: "tenants/tenant-a/on24Credentials".into(),
+        })
+        .await
+        .expect_err("gone");
+    assert_eq!(status.code(), Code::NotFound);
+    stack.stop().await;
+}
+
+crate::api_both_backends!(purge_tenant_admin_only, purge_needs_an_administrator);

@@ -9,6 +9,7 @@ mod forget;
 pub mod harness;
 mod lifecycle;
 mod metrics_sync;
+mod offboarding;
 mod pause;
 mod poller;
 mod recorder;

@@ -15,7 +15,7 @@ use crate::engine::harness::{Db, Stack, person, tenant_id, webinar_input};
 
 const DAY_SECONDS: i64 = 86_400;
 
-fn metrics_row(tenant: &TenantId, webinar: &WebinarId, email: &str) -> MetricsRow {
+pub(crate) fn metrics_row(tenant: &TenantId, webinar: &WebinarId, email: &str) -> MetricsRow {
     MetricsRow {
         tenant: tenant.to_string(),
         webinar_id: webinar.to_string(),
