@@ -4,13 +4,16 @@
 use tonic::{Request, Response, Status};
 
 use proto::webinar::v1::{
-    DeletedRows, GetRetentionPolicyRequest, GetRetentionPolicyResponse, PurgeTenantRequest,
-    PurgeTenantResponse, RetentionPolicy, UpdateRetentionPolicyRequest,
-    UpdateRetentionPolicyResponse, tenant_service_server::TenantService,
+    DeletedRows, GetMinimisationPolicyRequest, GetMinimisationPolicyResponse,
+    GetRetentionPolicyRequest, GetRetentionPolicyResponse, MinimisationPolicy, PurgeTenantRequest,
+    PurgeTenantResponse, RetentionPolicy, UpdateMinimisationPolicyRequest,
+    UpdateMinimisationPolicyResponse, UpdateRetentionPolicyRequest, UpdateRetentionPolicyResponse,
+    tenant_service_server::TenantService,
 };
 
 use super::{State, convert, names, violations::Violations};
 use crate::domain::TenantId;
+use crate::domain::minimisation::{self, OptionalField};
 use crate::domain::retention::{self, Overrides};
 
 /// The periods an update may name, as `update_mask` paths.
@@ -93,6 +96,63 @@ fn apply_mask(
     next
 }
 
+/// The proto view of a tenant's minimisation policy.
+fn minimisation_view(
+    tenant: &TenantId,
+    p: &minimisation::MinimisationPolicy,
+) -> MinimisationPolicy {
+    MinimisationPolicy {
+        name: format!("tenants/{tenant}/minimisationPolicy"),
+        allowed_fields: OptionalField::all()
+            .into_iter()
+            .filter(|f| p.keeps(*f))
+            .map(|f| f.name().to_owned())
+            .collect(),
+        metrics_registered_only: p.metrics_registered_only,
+        update_time: p.updated_at.map(convert::ts),
+    }
+}
+
+/// The policy after applying an update's mask to `current`; every refusal named.
+fn apply_minimisation_mask(
+    current: minimisation::MinimisationPolicy,
+    update: &MinimisationPolicy,
+    paths: &[String],
+    v: &mut Violations,
+) -> minimisation::MinimisationPolicy {
+    let mut next = current;
+    if paths.is_empty() {
+        v.add("update_mask", "required; name the fields to change");
+    }
+    for path in paths {
+        match path.as_str() {
+            "allowed_fields" => {
+                let mut fields = Vec::new();
+                for (i, name) in update.allowed_fields.iter().enumerate() {
+                    if let Some(f) = v.check(
+                        &format!("minimisation_policy.allowed_fields[{i}]"),
+                        OptionalField::parse(name),
+                    ) && !fields.contains(&f)
+                    {
+                        fields.push(f);
+                    }
+                }
+                next.allowed_fields = Some(fields);
+            }
+            "metrics_registered_only" => {
+                next.metrics_registered_only = update.metrics_registered_only;
+            }
+            other => v.add(
+                "update_mask",
+                format!(
+                    "`{other}` cannot be updated; allowed: allowed_fields, metrics_registered_only"
+                ),
+            ),
+        }
+    }
+    next
+}
+
 /// How long `PurgeTenant` waits for ON24's forget before answering UNAVAILABLE: below the
 /// server's 60-second request timeout.
 const PURGE_WAIT: std::time::Duration = std::time::Duration::from_secs(45);
@@ -161,6 +221,58 @@ impl TenantService for TenantApi {
         let updated = retention.set_overrides(&tenant, next).await?;
         Ok(Response::new(UpdateRetentionPolicyResponse {
             retention_policy: Some(policy(&tenant, &updated)),
+        }))
+    }
+
+    async fn get_minimisation_policy(
+        &self,
+        request: Request<GetMinimisationPolicyRequest>,
+    ) -> Result<Response<GetMinimisationPolicyResponse>, Status> {
+        let tenant = self
+            .state
+            .resolve(
+                &request,
+                "name",
+                &request.get_ref().name,
+                names::parse_minimisation_policy,
+            )?
+            .tenant;
+        let current = self.state.engine.minimisation().policy(&tenant).await?;
+        Ok(Response::new(GetMinimisationPolicyResponse {
+            minimisation_policy: Some(minimisation_view(&tenant, &current)),
+        }))
+    }
+
+    async fn update_minimisation_policy(
+        &self,
+        request: Request<UpdateMinimisationPolicyRequest>,
+    ) -> Result<Response<UpdateMinimisationPolicyResponse>, Status> {
+        let name = request
+            .get_ref()
+            .minimisation_policy
+            .as_ref()
+            .map(|p| p.name.clone())
+            .unwrap_or_default();
+        let tenant = self
+            .state
+            .resolve(
+                &request,
+                "minimisation_policy.name",
+                &name,
+                names::parse_minimisation_policy,
+            )?
+            .tenant;
+        let request = request.into_inner();
+        let update = request.minimisation_policy.unwrap_or_default();
+        let paths = request.update_mask.map(|m| m.paths).unwrap_or_default();
+        let engine = self.state.engine.minimisation();
+        let current = engine.policy(&tenant).await?;
+        let mut v = Violations::new();
+        let next = apply_minimisation_mask(current, &update, &paths, &mut v);
+        v.into_result()?;
+        let updated = engine.set(&tenant, next).await?;
+        Ok(Response::new(UpdateMinimisationPolicyResponse {
+            minimisation_policy: Some(minimisation_view(&tenant, &updated)),
         }))
     }
 

@@ -139,6 +139,28 @@ pub fn store_chunk(
     Ok(written.len())
 }
 
+/// The chunk's reports, only of people the CRM registered for the webinar when the tenant's
+/// minimisation policy says so (ON24 also reports people who registered there directly).
+fn registered_only(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    webinar: &WebinarId,
+    chunk: Vec<AttendeeReport>,
+) -> Result<Vec<AttendeeReport>, Error> {
+    if !super::minimisation::load(conn, tenant)?.metrics_registered_only {
+        return Ok(chunk);
+    }
+    let emails: Vec<String> = chunk.iter().map(|r| r.email.clone()).collect();
+    let found: HashSet<String> =
+        crate::store::minimisation::registered(conn, tenant, webinar, &emails)?
+            .into_iter()
+            .collect();
+    Ok(chunk
+        .into_iter()
+        .filter(|r| found.contains(&r.email))
+        .collect())
+}
+
 /// The chunk's reports without those of suppressed people (`hashes`: their keyed email
 /// hashes in order; empty when the tenant has no hash key, so nobody is suppressed). Read in
 /// the chunk's transaction, so a forget committed before it is honoured.
@@ -214,6 +236,7 @@ pub async fn pull_and_store(
                 .store
                 .transaction(move |conn| {
                     let chunk = without_suppressed(conn, &t, chunk, &hashes)?;
+                    let chunk = registered_only(conn, &t, &w, chunk)?;
                     store_chunk(conn, &t, &w, &chunk, now)
                 })
                 .await?;

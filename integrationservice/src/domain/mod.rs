@@ -11,6 +11,7 @@ pub mod error;
 pub mod jobs;
 pub mod key_generation;
 pub mod metrics;
+pub mod minimisation;
 pub mod offboarding;
 pub mod paging;
 pub mod providers;
@@ -202,6 +203,11 @@ impl Engine {
     pub fn with_retention(mut self, retention: retention::RetentionDefaults) -> Self {
         self.retention = retention;
         self
+    }
+
+    /// Data minimisation policies.
+    pub fn minimisation(&self) -> minimisation::Minimisation<'_> {
+        minimisation::Minimisation { engine: self }
     }
 
     /// Tenant offboarding (`PurgeTenant`).

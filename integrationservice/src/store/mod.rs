@@ -25,6 +25,7 @@ pub(crate) mod erasure_requests;
 pub(crate) mod job_inputs;
 pub mod leases;
 pub mod metrics;
+pub(crate) mod minimisation;
 pub mod models;
 pub(crate) mod notify;
 pub mod outbox;

@@ -235,3 +235,13 @@ diesel::table! {
         updated_at -> BigInt,
     }
 }
+
+diesel::table! {
+    /// A tenant's data minimisation (`store::minimisation`); NULL fields: every field.
+    minimisation_policies (tenant) {
+        tenant -> Text,
+        allowed_fields -> Nullable<Text>,
+        metrics_registered_only -> Bool,
+        updated_at -> BigInt,
+    }
+}

@@ -10,6 +10,7 @@ use super::schema::change_feed_horizons::dsl as h;
 use super::schema::changes::dsl as c;
 use super::schema::changes_pending::dsl as cp;
 use super::schema::erasure_requests::dsl as e;
+use super::schema::minimisation_policies::dsl as mp;
 use super::schema::outbox_jobs::dsl as j;
 use super::schema::provider_configs::dsl as p;
 use super::schema::registrations::dsl as r;
@@ -42,6 +43,8 @@ pub enum TenantTable {
     Suppressions,
     /// `retention_policies`.
     RetentionPolicies,
+    /// `minimisation_policies`.
+    MinimisationPolicies,
     /// `provider_configs` (the sealed ON24 credentials).
     ProviderConfigs,
     /// `tenant_keys` (the tenant's wrapped keys).
@@ -50,7 +53,7 @@ pub enum TenantTable {
 
 impl TenantTable {
     /// Every table, in deletion order.
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 12] = [
         Self::OutboxJobs,
         Self::AttendeeMetrics,
         Self::Registrations,
@@ -60,6 +63,7 @@ impl TenantTable {
         Self::ErasureRequests,
         Self::Suppressions,
         Self::RetentionPolicies,
+        Self::MinimisationPolicies,
         Self::ProviderConfigs,
         Self::TenantKeys,
     ];
@@ -76,6 +80,7 @@ impl TenantTable {
             Self::ErasureRequests => "erasure_requests",
             Self::Suppressions => "suppressions",
             Self::RetentionPolicies => "retention_policies",
+            Self::MinimisationPolicies => "minimisation_policies",
             Self::ProviderConfigs => "provider_configs",
             Self::TenantKeys => "tenant_keys",
         }
@@ -251,6 +256,9 @@ pub(crate) fn delete_batch(
         TenantTable::RetentionPolicies => {
             diesel::delete(rp::retention_policies.filter(rp::tenant.eq(t))).execute(conn)
         }
+        TenantTable::MinimisationPolicies => {
+            diesel::delete(mp::minimisation_policies.filter(mp::tenant.eq(t))).execute(conn)
+        }
         TenantTable::ProviderConfigs => {
             diesel::delete(p::provider_configs.filter(p::tenant.eq(t))).execute(conn)
         }
@@ -302,6 +310,10 @@ pub fn count(conn: &mut DbConnection, tenant: &TenantId, table: TenantTable) -> 
             .get_result(conn),
         TenantTable::RetentionPolicies => rp::retention_policies
             .filter(rp::tenant.eq(t))
+            .count()
+            .get_result(conn),
+        TenantTable::MinimisationPolicies => mp::minimisation_policies
+            .filter(mp::tenant.eq(t))
             .count()
             .get_result(conn),
         TenantTable::ProviderConfigs => p::provider_configs

@@ -75,7 +75,15 @@ impl Registrations<'_> {
             let (t, w) = (tenant.clone(), *webinar);
             self.engine
                 .store
-                .run(move |conn| register_one_statement_first(conn, &t, &w, allowed))
+                .run(move |conn| {
+                    // Optional fields the tenant does not keep are never stored (or sent).
+                    let policy = crate::domain::minimisation::load(conn, &t)?;
+                    let mut allowed = allowed;
+                    for item in &mut allowed {
+                        policy.strip_input(item);
+                    }
+                    register_one_statement_first(conn, &t, &w, allowed)
+                })
                 .await?
         };
         let mut done = done.into_iter();

@@ -3,8 +3,9 @@
 //! and no reading or writing of another tenant's policy; `PurgeTenant` for administrators only.
 
 use proto::webinar::v1::{
-    GetOn24CredentialsRequest, GetRetentionPolicyRequest, PurgeTenantRequest,
-    PutOn24CredentialsRequest, RetentionPolicy, UpdateRetentionPolicyRequest,
+    GetMinimisationPolicyRequest, GetOn24CredentialsRequest, GetRetentionPolicyRequest,
+    MinimisationPolicy, PurgeTenantRequest, PutOn24CredentialsRequest, RetentionPolicy,
+    UpdateMinimisationPolicyRequest, UpdateRetentionPolicyRequest,
     provider_config_service_client::ProviderConfigServiceClient,
     tenant_service_client::TenantServiceClient,
 };
@@ -223,3 +224,62 @@ async fn purge_needs_an_administrator(database_url: String) {
 }
 
 crate::api_both_backends!(purge_tenant_admin_only, purge_needs_an_administrator);
+
+/// The minimisation policy over the API: by default every optional field is kept; an update
+/// names its fields in the mask, an unknown field name is refused by its index, and another
+/// tenant cannot read it.
+async fn minimisation_policy(database_url: String) {
+    let stack = FullStack::start(database_url, |_| {}).await;
+    let name = "tenants/tenant-a/minimisationPolicy";
+    let mut a = TenantServiceClient::new(stack.h.tenant_a().await);
+    let get = GetMinimisationPolicyRequest { name: name.into() };
+    let initial = a
+        .get_minimisation_policy(get.clone())
+        .await
+        .expect("get")
+        .into_inner()
+        .minimisation_policy
+        .expect("policy");
+    assert!(
+        initial.allowed_fields.len() > 20,
+        "{:?}",
+        initial.allowed_fields
+    );
+    assert!(initial.allowed_fields.iter().any(|f| f == "std10"));
+    assert!(!initial.metrics_registered_only);
+    let updated = a
+        .update_minimisation_policy(UpdateMinimisationPolicyRequest {
+            minimisation_policy: Some(MinimisationPolicy {
+                name: name.into(),
+                allowed_fields: vec!["company".into(), "city".into()],
+                metrics_registered_only: true,
+                update_time: None,
+            }),
+            update_mask: mask(&["allowed_fields"]),
+        })
+        .await
+        .expect("update")
+        .into_inner()
+        .minimisation_policy
+        .expect("policy");
+    assert_eq!(updated.allowed_fields, ["company", "city"]);
+    assert!(!updated.metrics_registered_only, "not in the mask");
+    let status = a
+        .update_minimisation_policy(UpdateMinimisationPolicyRequest {
+            minimisation_policy: Some(MinimisationPolicy {
+                name: name.into(),
+                allowed_fields: vec!["company".into(), "email".into()],
+                ..MinimisationPolicy::default()
+            }),
+            update_mask: mask(&["allowed_fields"]),
+        })
+        .await
+        .expect_err("email is not optional");
+    assert_bad_field(&status, "minimisation_policy.allowed_fields[1]");
+    let mut b = TenantServiceClient::new(stack.h.tenant_b().await);
+    let status = b.get_minimisation_policy(get).await.expect_err("not B's");
+    assert_reason(&status, Code::PermissionDenied, "TENANT_MISMATCH");
+    stack.stop().await;
+}
+
+crate::api_both_backends!(minimisation_policies, minimisation_policy);

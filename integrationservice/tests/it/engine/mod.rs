@@ -9,6 +9,7 @@ mod forget;
 pub mod harness;
 mod lifecycle;
 mod metrics_sync;
+mod minimisation;
 mod offboarding;
 mod pause;
 mod poller;

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use integrationservice::domain::minimisation::MinimisationPolicy;
 use integrationservice::domain::retention::Overrides;
 use integrationservice::domain::{Email, Error, RegistrationStatus, TenantId};
 use integrationservice::testing::metrics;
@@ -96,6 +97,11 @@ async fn purge_one_tenant(db: Db) {
         (held(&rows(&stack, &a).await, TenantTable::OutboxJobs) == 0).then_some(())
     })
     .await;
+    engine
+        .minimisation()
+        .set(&a, MinimisationPolicy::default())
+        .await
+        .expect("minimisation");
     let before = rows(&stack, &a).await;
     for table in TenantTable::ALL {
         if !matches!(
