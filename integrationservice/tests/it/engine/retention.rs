@@ -342,3 +342,60 @@ async fn each_period_deletes_its_rows_only(db: Db) {
 }
 
 both_backends!(retention_purge, each_period_deletes_its_rows_only);
+
+/// The purge runs by itself in the workers (under its lease), on the workers' clock.
+async fn the_worker_purges_on_its_clock(db: Db) {
+    let clock = ManualClock::at(integrationservice::testing::now_ms());
+    let workers = integrationservice::testing::WorkerConfig {
+        purge_interval: Some(std::time::Duration::from_millis(50)),
+        clock: std::sync::Arc::new(clock.clone()),
+        ..crate::engine::harness::fast_workers()
+    };
+    let stack = Stack::start_with(db, workers, std::time::Duration::from_secs(5)).await;
+    let engine = &stack.engine;
+    let tenant = stack.tenant.clone();
+    stack.put_credentials(&tenant).await;
+    let later = StartTime::from_parts(chrono::Utc::now().timestamp() + 100 * DAY_SECONDS, 0)
+        .expect("start");
+    let mut input = webinar_input("worker");
+    input.start_at = later;
+    let webinar = engine
+        .webinars()
+        .create(&tenant, input, None)
+        .await
+        .expect("webinar")
+        .id;
+    let registered = engine
+        .registrations()
+        .register(&tenant, &webinar, person(1))
+        .await
+        .expect("register")
+        .0;
+    engine
+        .registrations()
+        .cancel(&tenant, &webinar, &registered.id)
+        .await
+        .expect("cancel");
+    assert_eq!(held(&stack, &tenant, &webinar).await.0, 1);
+    // 31 days on: past the default 30 for cancelled registrations.
+    clock.advance_days(31);
+    crate::engine::harness::eventually(
+        "the worker purged the cancelled registration",
+        std::time::Duration::from_secs(20),
+        || async { (held(&stack, &tenant, &webinar).await.0 == 0).then_some(()) },
+    )
+    .await;
+    let runs = engine
+        .store()
+        .run(|conn| {
+            integrationservice::testing::retention::recent_runs(conn, 100).map_err(Error::from)
+        })
+        .await
+        .expect("runs");
+    assert!(
+        runs.iter().any(|r| r.cancelled_registrations == 1),
+        "{runs:?}"
+    );
+}
+
+both_backends!(retention_worker, the_worker_purges_on_its_clock);
