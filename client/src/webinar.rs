@@ -10,7 +10,7 @@ use proto::webinar::v1::{
     person_data_service_client::PersonDataServiceClient,
     provider_config_service_client::ProviderConfigServiceClient,
     registration_service_client::RegistrationServiceClient,
-    webinar_service_client::WebinarServiceClient,
+    tenant_service_client::TenantServiceClient, webinar_service_client::WebinarServiceClient,
 };
 
 use crate::{
@@ -129,6 +129,26 @@ impl WebinarApi {
             pb::DeleteOn24CredentialsRequest { name }
         )?;
         Ok(response.paused_delivery_count)
+    }
+
+    // ---- the tenant ----------------------------------------------------------------------
+
+    /// Deletes everything the service holds for the tenant (administrators only), after asking
+    /// ON24 to forget its delivered registrants when `forget_at_on24`. Retried on UNAVAILABLE:
+    /// a repeat continues the same purge.
+    pub async fn purge_tenant(
+        &self,
+        forget_at_on24: bool,
+    ) -> Result<pb::PurgeTenantResponse, ClientError> {
+        unary!(
+            &self.conn,
+            TenantServiceClient,
+            purge_tenant,
+            pb::PurgeTenantRequest {
+                name: names::tenant(&self.tenant),
+                forget_at_on24,
+            }
+        )
     }
 
     // ---- webinars ---------------------------------------------------------------------

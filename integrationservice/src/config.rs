@@ -131,11 +131,36 @@ archive_interval_seconds = 14400
 archive_window_seconds = 43200
 tick_seconds = 60
 
+[retention]
+# The purge runs with the workers (`workers.enabled`), on one replica at a time, every
+# interval_seconds; 0 turns it off. Each delete statement takes at most batch_size rows.
+interval_seconds = 3600
+batch_size = 500
+# Defaults in days, 0 keeps for ever; a tenant may override the first four
+# (UpdateRetentionPolicy). Registrations and attendee metrics, after the webinar's end:
+registration_days = 365
+# Cancelled registrations, after the cancellation:
+cancelled_registration_days = 30
+# Unlinked webinars with what they still hold, after the unlinking:
+unlinked_webinar_days = 90
+# Failed outbox jobs, after the failure:
+failed_job_days = 30
+# Change-feed entries, after they were written: the feed's promise to every tenant. A cursor
+# older than this gets FAILED_PRECONDITION `CURSOR_EXPIRED`.
+change_feed_days = 30
+
 [on24]
 request_timeout_ms = 30000
 # The ON24 API hosts a tenant's base_url may name (https, port 443, no IP literal); the
 # addresses they resolve to must be public.
 allowed_hosts = ["api.on24.com", "api.eu.on24.com"]
+# More of the same, written as API roots ("https://api.eu.on24.com/v2"): their hosts join
+# allowed_hosts. Set allowed_hosts = [] to allow only these.
+allowed_base_urls = []
+# The ON24 regions tenants of this deployment may use ("NA", "EU"): credentials naming another
+# region, or a base URL on another region's host, are refused. One deployment per region keeps
+# each region's personal data in it.
+allowed_regions = ["NA", "EU"]
 # Development only: also allow loopback hosts and addresses (any scheme and port), for the
 # ON24 simulator on 127.0.0.1. Never in production. (Also read as `allow_http`.)
 allow_loopback = false
@@ -354,6 +379,42 @@ pub struct MetricsPollConfig {
     pub tick_seconds: u64,
 }
 
+/// Retention defaults and the purge (`domain::retention`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// Purge period; 0 = off.
+    pub interval_seconds: u64,
+    /// Rows per delete statement.
+    pub batch_size: u32,
+    /// Registrations and metrics, days after the webinar's end.
+    pub registration_days: u32,
+    /// Cancelled registrations, days after the cancellation.
+    pub cancelled_registration_days: u32,
+    /// Unlinked webinars, days after the unlinking.
+    pub unlinked_webinar_days: u32,
+    /// Failed jobs, days after the failure.
+    pub failed_job_days: u32,
+    /// Change-feed entries, days after they were written.
+    pub change_feed_days: u32,
+}
+
+impl RetentionConfig {
+    /// The engine's retention settings.
+    pub fn defaults(&self) -> crate::domain::retention::RetentionDefaults {
+        crate::domain::retention::RetentionDefaults {
+            periods: crate::domain::retention::Periods {
+                registration_days: self.registration_days,
+                cancelled_registration_days: self.cancelled_registration_days,
+                unlinked_webinar_days: self.unlinked_webinar_days,
+                failed_job_days: self.failed_job_days,
+            },
+            change_feed_days: self.change_feed_days,
+            batch_size: self.batch_size,
+        }
+    }
+}
+
 /// ON24 HTTP client settings.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -362,6 +423,10 @@ pub struct On24Config {
     pub request_timeout_ms: u64,
     /// ON24 hosts tenants may name.
     pub allowed_hosts: Vec<String>,
+    /// ON24 API roots whose hosts tenants may name too.
+    pub allowed_base_urls: Vec<String>,
+    /// ON24 regions tenants may use.
+    pub allowed_regions: Vec<crate::domain::Region>,
     /// Development only: loopback hosts and addresses allowed (the simulator).
     #[serde(alias = "allow_http")]
     pub allow_loopback: bool,
@@ -370,7 +435,14 @@ pub struct On24Config {
 impl On24Config {
     /// The egress rule for ON24 calls this configuration sets.
     pub fn egress(&self) -> on24_client::EgressPolicy {
-        on24_client::EgressPolicy::new(&self.allowed_hosts, self.allow_loopback)
+        // `validate` has refused entries that name no host.
+        let hosts = self
+            .allowed_hosts
+            .iter()
+            .chain(&self.allowed_base_urls)
+            .filter_map(|entry| on24_client::EgressPolicy::host_of_entry(entry).ok());
+        on24_client::EgressPolicy::new(hosts, self.allow_loopback)
+            .with_regions(self.allowed_regions.iter().map(|r| r.on24()))
     }
 }
 
@@ -402,6 +474,8 @@ pub struct Config {
     pub workers: WorkersConfig,
     /// Metrics poller.
     pub metrics_poll: MetricsPollConfig,
+    /// Retention and the purge.
+    pub retention: RetentionConfig,
     /// ON24 client.
     pub on24: On24Config,
     /// Access audit.
@@ -563,6 +637,7 @@ impl Config {
             ),
             ("workers.lease_seconds", self.workers.lease_seconds),
             ("keyservice.timeout_ms", self.keyservice.timeout_ms),
+            ("retention.batch_size", u64::from(self.retention.batch_size)),
         ] {
             if value == 0 {
                 return Err(ConfigError(format!("`{key}` must be greater than 0")));
@@ -589,6 +664,41 @@ impl Config {
             if path.as_os_str().is_empty() {
                 return Err(missing(key));
             }
+        }
+        let r = &self.retention;
+        for (key, days) in [
+            ("retention.registration_days", r.registration_days),
+            (
+                "retention.cancelled_registration_days",
+                r.cancelled_registration_days,
+            ),
+            ("retention.unlinked_webinar_days", r.unlinked_webinar_days),
+            ("retention.failed_job_days", r.failed_job_days),
+            ("retention.change_feed_days", r.change_feed_days),
+        ] {
+            if days > crate::domain::retention::MAX_DAYS {
+                return Err(ConfigError(format!(
+                    "`{key}` must be at most {}",
+                    crate::domain::retention::MAX_DAYS
+                )));
+            }
+        }
+        for entry in &self.on24.allowed_base_urls {
+            if !entry.contains("://") {
+                return Err(ConfigError(format!(
+                    "`on24.allowed_base_urls` entry {entry:?} must be an https URL (bare hosts go in `on24.allowed_hosts`)"
+                )));
+            }
+            if let Err(rule) = on24_client::EgressPolicy::host_of_entry(entry) {
+                return Err(ConfigError(format!(
+                    "`on24.allowed_base_urls` entry {entry:?} {rule}"
+                )));
+            }
+        }
+        if self.on24.allowed_regions.is_empty() {
+            return Err(ConfigError(
+                "`on24.allowed_regions` must name at least one region".into(),
+            ));
         }
         Ok(())
     }
@@ -618,6 +728,27 @@ mod tests {
     }
 
     #[test]
+    fn residency_keys_are_read_and_checked() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("eu.toml");
+        std::fs::write(
+            &file,
+            "[on24]\nallowed_regions = [\"EU\"]\nallowed_hosts = []\nallowed_base_urls = [\"https://api.eu.on24.com/v2\"]\n",
+        )
+        .expect("write");
+        let figment = Figment::from(Toml::string(DEFAULTS)).merge(Toml::file_exact(&file));
+        let config: Config = figment.extract().expect("parses");
+        let egress = config.on24.egress();
+        assert!(egress.check_base_url("https://api.eu.on24.com/v2").is_ok());
+        assert!(egress.check_base_url("https://api.on24.com/v2").is_err());
+        assert!(!egress.allows_region(on24_client::Region::NorthAmerica));
+
+        std::fs::write(&file, "[on24]\nallowed_regions = [\"APAC\"]\n").expect("write");
+        let err = Config::load(Some(&file)).expect_err("unknown region refused");
+        assert!(err.to_string().contains("APAC"), "{err}");
+    }
+
+    #[test]
     fn half_configured_jwt_is_refused() {
         let mut config = Config::defaults().expect("defaults parse");
         config.tls.cert_file = "c".into();
@@ -642,5 +773,15 @@ mod tests {
         );
         config.dek_cache.max_age_seconds = MAX_DEK_AGE_SECONDS;
         config.validate().expect("at the bound");
+        config.on24.allowed_base_urls = vec!["http://api.on24.com/v2".into()];
+        let err = config.validate().expect_err("plain http root");
+        assert!(err.to_string().contains("on24.allowed_base_urls"), "{err}");
+        config.on24.allowed_base_urls = vec!["api.on24.com".into()];
+        let err = config.validate().expect_err("a bare host");
+        assert!(err.to_string().contains("on24.allowed_base_urls"), "{err}");
+        config.on24.allowed_base_urls = vec!["https://api.eu.on24.com/v2".into()];
+        config.on24.allowed_regions.clear();
+        let err = config.validate().expect_err("no region");
+        assert!(err.to_string().contains("on24.allowed_regions"), "{err}");
     }
 }

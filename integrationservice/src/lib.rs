@@ -51,8 +51,8 @@ pub mod testing {
         ProviderCredentials, WebinarProvider, on24::On24Provider,
     };
     pub use crate::store::{
-        Store, changes, leases, metrics, models, now_ms, outbox, providers, registrations, schema,
-        status,
+        Store, changes, interactions, leases, metrics, models, now_ms, outbox, providers,
+        registrations, retention, schema, status, tenant_purge,
     };
     pub use crate::workers::{
         Backoff, MetricsSchedule, WorkerConfig, Workers,

@@ -16,7 +16,7 @@ use proto::webinar::v1::{
     person_data_service_server::PersonDataServiceServer,
     provider_config_service_server::ProviderConfigServiceServer,
     registration_service_server::RegistrationServiceServer,
-    webinar_service_server::WebinarServiceServer,
+    tenant_service_server::TenantServiceServer, webinar_service_server::WebinarServiceServer,
 };
 
 use tonic_health::{ServingStatus, server::HealthReporter};
@@ -26,7 +26,7 @@ use crate::{
     api::{
         ApiState, limits::RequestLimits, metrics::MetricsApi, page_token::PageTokens,
         person_data::PersonDataApi, provider_config::ProviderConfigApi,
-        registrations::RegistrationApi, webinars::WebinarApi,
+        registrations::RegistrationApi, tenants::TenantApi, webinars::WebinarApi,
     },
     auth::{Authenticator, Authorizer, CommonNames, JwtVerifier, TenantPolicy, tls::server_tls},
     config::{Config, ListenConfig, TlsVersion},
@@ -202,6 +202,10 @@ pub async fn run_observed(
             PersonDataServiceServer::new(PersonDataApi::new(state.clone())),
             authn.clone(),
         ))
+        .add_service(InterceptedService::new(
+            TenantServiceServer::new(TenantApi::new(state.clone())),
+            authn.clone(),
+        ))
         // Reflection describes the API to authenticated callers only: an anonymous peer
         // learns nothing about the service it reached.
         .add_service(InterceptedService::new(reflection, authn))
@@ -274,6 +278,7 @@ pub async fn assemble(config: &Config) -> Result<Engine, ServerError> {
             .with_egress(config.on24.egress());
     Ok(
         Engine::new(store, Envelope::new(keys, cache), Arc::new(provider))
+            .with_retention(config.retention.defaults())
             .with_key_generation_limit(
                 config.limits.credential_puts_per_minute,
                 config.limits.credential_put_burst,
@@ -311,6 +316,8 @@ pub fn worker_config(config: &Config) -> WorkerConfig {
         },
         metrics: MetricsSchedule { after_end },
         metrics_poll_interval: secs(m.tick_seconds.max(1)),
+        purge_interval: (config.retention.interval_seconds > 0)
+            .then(|| secs(config.retention.interval_seconds)),
         ..WorkerConfig::default()
     }
 }

@@ -155,7 +155,7 @@ fn webinarctl_tour_then_restart_keeps_the_data() {
 }
 
 #[test]
-fn the_stack_starts_stops_on_sigint_and_keeps_its_keys() {
+fn the_stack_starts_stops_on_sigint_and_keeps_its_keys_then_purges() {
     let state = tempfile::tempdir().expect("tempdir");
     let stack = Stack::start(state.path());
     let before = stack.ctl_ok(&["keys", "rotate", "on24-credentials"]);
@@ -166,5 +166,16 @@ fn the_stack_starts_stops_on_sigint_and_keeps_its_keys() {
     assert_eq!(after["primary_version"].as_u64(), Some(version));
     let (code, _, _) = stack.ctl(&["credentials", "show"]);
     assert_eq!(code, 3, "no credentials yet: NOT_FOUND");
+
+    // Offboarding: only the tenant policy's administrator purges, and only with --yes.
+    stack.ctl_ok(&["credentials", "put", "--from-stack"]);
+    let (code, _, err) = stack.ctl(&["tenant", "purge"]);
+    assert_eq!(code, 4, "--yes is required: {err}");
+    let (code, _, err) = stack.ctl(&["tenant", "purge", "--yes"]);
+    assert_eq!(code, 5, "the CRM identity is no administrator: {err}");
+    let purged = stack.ctl_ok(&["--identity", "admin", "tenant", "purge", "--yes"]);
+    assert_eq!(purged["deleted"]["provider_configs"], 1, "{purged}");
+    let (code, _, _) = stack.ctl(&["credentials", "show"]);
+    assert_eq!(code, 3, "purged: NOT_FOUND");
     assert!(stack.interrupt().success());
 }

@@ -87,7 +87,10 @@ keys = {{ .keys | toJson }}
     "cert_file" "/var/run/secrets/webinar/keyservice-client/tls.crt"
     "key_file" "/var/run/secrets/webinar/keyservice-client/tls.key"
     "key_id" $is.keyserviceKeyId)
-  "on24" (dict "allow_loopback" .Values.on24sim.enabled)
+  "on24" (dict
+    "allow_loopback" .Values.on24sim.enabled
+    "allowed_regions" $is.on24.allowedRegions
+    "allowed_base_urls" $is.on24.allowedBaseUrls)
 -}}
 {{- if $is.audit.keySecret -}}
 {{- $_ := set $config "audit" (dict "key" (printf "file:/var/run/secrets/webinar/audit-key/%s" $is.audit.keySecretKey)) -}}
@@ -105,5 +108,8 @@ keys = {{ .keys | toJson }}
 [[principal]]
 id = {{ .id | toJson }}
 tenants = {{ .tenants | toJson }}
+{{- if .admin }}
+admin = true
+{{- end }}
 {{- end }}
 {{- end -}}

@@ -74,6 +74,25 @@ pub enum Region {
 }
 
 impl Region {
+    /// The region whose documented API host `host` (lower case) is, if any.
+    pub fn of_host(host: &str) -> Option<Self> {
+        [Self::NorthAmerica, Self::Europe].into_iter().find(|r| {
+            Url::parse(r.base_url())
+                .ok()
+                .as_ref()
+                .and_then(Url::host_str)
+                == Some(host)
+        })
+    }
+
+    /// The short code operators and the API use: `NA`, `EU`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::NorthAmerica => "NA",
+            Self::Europe => "EU",
+        }
+    }
+
     pub fn base_url(self) -> &'static str {
         match self {
             Self::NorthAmerica => "https://api.on24.com/v2",

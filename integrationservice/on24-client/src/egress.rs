@@ -5,6 +5,10 @@
 //! Without both, a tenant could make the service call its own network (a metadata endpoint,
 //! a cluster-internal service) and read parts of the answers.
 //!
+//! A deployment may also be held to some of ON24's regions (data residency): a host ON24
+//! documents for a region outside them is refused like an unknown host, wherever it is named
+//! (a tenant's base URL or a region's default root).
+//!
 //! Loopback is let through only under the operator's development flag, for the ON24
 //! simulator on 127.0.0.1 (tests, the local stack, the chart's simulator mode); then any
 //! scheme and port are accepted for loopback hosts, and nothing else changes.
@@ -15,7 +19,7 @@ use std::sync::Arc;
 use reqwest::Url;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
-use crate::config::BaseUrl;
+use crate::config::{BaseUrl, Region};
 
 /// The ON24 API hosts allowed when the operator names none.
 pub const DEFAULT_ON24_HOSTS: &[&str] = &["api.on24.com", "api.eu.on24.com"];
@@ -25,6 +29,8 @@ pub const DEFAULT_ON24_HOSTS: &[&str] = &["api.on24.com", "api.eu.on24.com"];
 pub struct EgressPolicy {
     hosts: Arc<[String]>,
     allow_loopback: bool,
+    /// `None`: every region.
+    regions: Option<Arc<[Region]>>,
 }
 
 impl Default for EgressPolicy {
@@ -44,7 +50,38 @@ impl EgressPolicy {
                 .filter(|h| !h.is_empty())
                 .collect(),
             allow_loopback,
+            regions: None,
         }
+    }
+
+    /// The same rule held to these ON24 regions: their documented hosts stay allowed (when
+    /// listed), the other regions' hosts are refused.
+    pub fn with_regions(mut self, regions: impl IntoIterator<Item = Region>) -> Self {
+        self.regions = Some(regions.into_iter().collect());
+        self
+    }
+
+    /// Whether tenants of this deployment may use `region`.
+    pub fn allows_region(&self, region: Region) -> bool {
+        self.regions.as_ref().is_none_or(|r| r.contains(&region))
+    }
+
+    /// The host named by an operator's allowlist entry: a bare host (`api.eu.on24.com`) or
+    /// an API root (`https://api.eu.on24.com/v2`, https on port 443 only).
+    pub fn host_of_entry(entry: &str) -> Result<String, String> {
+        if !entry.contains("://") {
+            return Ok(normalise(entry));
+        }
+        let url = Url::parse(entry).map_err(|_| "is not a URL".to_string())?;
+        if url.scheme() != "https" {
+            return Err("must be an https URL".into());
+        }
+        if url.port_or_known_default() != Some(443) {
+            return Err("must use port 443".into());
+        }
+        url.host_str()
+            .map(normalise)
+            .ok_or_else(|| "must name a host".into())
     }
 
     /// Whether the development flag lets loopback through.
@@ -90,6 +127,14 @@ impl EgressPolicy {
                 self.hosts.join(", ")
             ));
         }
+        if let Some(region) = Region::of_host(&normalise(host))
+            && !self.allows_region(region)
+        {
+            return Err(format!(
+                "must name an ON24 host of this deployment's regions ({})",
+                self.region_names()
+            ));
+        }
         if url.scheme() != "https" {
             return Err("must be an https URL".into());
         }
@@ -97,6 +142,13 @@ impl EgressPolicy {
             return Err("must use port 443".into());
         }
         Ok(())
+    }
+
+    fn region_names(&self) -> String {
+        self.regions
+            .as_ref()
+            .map(|r| r.iter().map(|r| r.code()).collect::<Vec<_>>().join(", "))
+            .unwrap_or_default()
     }
 
     /// Whether a connection to `ip` is allowed: a public unicast address, or loopback under
@@ -232,6 +284,39 @@ mod tests {
         }
         for bad in ["https://10.0.0.1/v2", "http://api.on24.com/v2"] {
             assert!(p.check_base_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_region_list_refuses_the_other_regions_hosts() {
+        let eu = EgressPolicy::default().with_regions([Region::Europe]);
+        assert!(eu.allows_region(Region::Europe));
+        assert!(!eu.allows_region(Region::NorthAmerica));
+        assert!(eu.check_base_url("https://api.eu.on24.com/v2").is_ok());
+        let refused = eu
+            .check_base_url("https://api.on24.com/v2")
+            .expect_err("NA host refused");
+        assert!(refused.contains("EU"), "{refused}");
+        assert!(eu.check_base_url("https://unknown.example.com/v2").is_err());
+        assert!(EgressPolicy::default().allows_region(Region::NorthAmerica));
+    }
+
+    #[test]
+    fn allowlist_entries_are_hosts_or_https_roots() {
+        assert_eq!(
+            EgressPolicy::host_of_entry("https://API.eu.on24.com/v2").as_deref(),
+            Ok("api.eu.on24.com")
+        );
+        assert_eq!(
+            EgressPolicy::host_of_entry("api.on24.com.").as_deref(),
+            Ok("api.on24.com")
+        );
+        for bad in [
+            "http://api.on24.com",
+            "https://api.on24.com:8443/v2",
+            "https://",
+        ] {
+            assert!(EgressPolicy::host_of_entry(bad).is_err(), "{bad}");
         }
     }
 

@@ -124,6 +124,15 @@ impl From<crate::domain::Error> for Status {
                 )
             }
             E::PersonSuppressed => person_suppressed(),
+            E::CursorExpired { window_days } => error_info_status(
+                Code::FailedPrecondition,
+                &format!(
+                    "the cursor is older than the change feed's {window_days}-day window: \
+                     entries after it were deleted; start from an empty cursor"
+                ),
+                "CURSOR_EXPIRED",
+                &[("window_days", &window_days.to_string())],
+            ),
             // The domain's message is already generic ("database unavailable", ...).
             E::Unavailable(message) => Status::unavailable(message),
             // The domain logged the cause where it happened.

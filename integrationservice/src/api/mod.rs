@@ -14,6 +14,7 @@ pub(crate) mod person_data;
 pub(crate) mod provider_config;
 pub(crate) mod registration_fields;
 pub(crate) mod registrations;
+pub(crate) mod tenants;
 pub(crate) mod violations;
 pub(crate) mod webinars;
 

@@ -119,6 +119,22 @@ pub fn parse_credentials(name: &str) -> Result<TenantName, String> {
     })
 }
 
+/// Parses `tenants/{tenant}/retentionPolicy`.
+pub(crate) fn parse_retention_policy(name: &str) -> Result<TenantName, String> {
+    let s = segments(name, "tenants/{tenant}/retentionPolicy")?;
+    Ok(TenantName {
+        tenant: tenant(s[1])?,
+    })
+}
+
+/// Parses `tenants/{tenant}/minimisationPolicy`.
+pub(crate) fn parse_minimisation_policy(name: &str) -> Result<TenantName, String> {
+    let s = segments(name, "tenants/{tenant}/minimisationPolicy")?;
+    Ok(TenantName {
+        tenant: tenant(s[1])?,
+    })
+}
+
 /// Parses `tenants/{tenant}/webinars/{webinar}`.
 pub fn parse_webinar(name: &str) -> Result<WebinarName, String> {
     let s = segments(name, "tenants/{tenant}/webinars/{webinar}")?;

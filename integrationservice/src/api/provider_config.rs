@@ -72,7 +72,8 @@ pub(crate) fn validate_put(
             );
             None
         }
-    };
+    }
+    .and_then(|region| v.check("on24_credentials.region", region.check_allowed(egress)));
     v.into_result()?;
     let (
         Some(tenant),

@@ -125,6 +125,31 @@ impl Authorizer {
         }
     }
 
+    /// PERMISSION_DENIED (`ADMIN_REQUIRED`) unless the request's principal administers
+    /// `tenant` (an `admin = true` policy entry covering it).
+    pub(crate) fn check_admin<T>(
+        &self,
+        request: &Request<T>,
+        tenant: &str,
+    ) -> Result<Principal, Status> {
+        let principal = request
+            .extensions()
+            .get::<Principal>()
+            .cloned()
+            .ok_or_else(|| Status::unauthenticated("not authenticated"))?;
+        if self.policy.administers(&principal, tenant) {
+            Ok(principal)
+        } else {
+            tracing::info!(principal = %principal, tenant, "tenant administration denied");
+            Err(error_info_status(
+                tonic::Code::PermissionDenied,
+                "the caller may not administer this tenant",
+                "ADMIN_REQUIRED",
+                &[("tenant", tenant)],
+            ))
+        }
+    }
+
     /// PERMISSION_DENIED (`TENANT_MISMATCH`) unless the request's principal may act for
     /// `tenant`. The answer does not depend on whether anything exists in that tenant.
     pub(crate) fn check<T>(&self, request: &Request<T>, tenant: &str) -> Result<Principal, Status> {

@@ -13,6 +13,10 @@
 //! `spiffe://td/crm/`, `spiffe://td/crm*` is `spiffe://td/crm` and everything below it, and
 //! neither matches `spiffe://td/crm-evil`. A principal gets the union of the tenants of every
 //! entry that matches it. A `cn:` entry is refused unless `auth.allow_common_name` is on.
+//!
+//! Tenant administration (`PurgeTenant`, which deletes a whole tenant) needs more than acting
+//! for the tenant: an entry marked `admin = true` that covers it. No entry is an
+//! administrator unless it says so.
 
 use std::{
     collections::{HashMap, HashSet},
@@ -42,6 +46,9 @@ struct PolicyFile {
 struct Entry {
     id: String,
     tenants: Vec<String>,
+    /// May administer (purge) the tenants it covers.
+    #[serde(default)]
+    admin: bool,
 }
 
 /// What one principal may reach.
@@ -51,6 +58,15 @@ enum Grant {
     Tenants(HashSet<String>),
 }
 
+impl Grant {
+    fn covers(&self, tenant: &str) -> bool {
+        match self {
+            Self::All => true,
+            Self::Tenants(tenants) => tenants.contains(tenant),
+        }
+    }
+}
+
 /// The loaded policy.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct TenantPolicy {
@@ -58,6 +74,8 @@ pub(crate) struct TenantPolicy {
     grants: HashMap<String, (PrincipalPattern, Grant)>,
     /// Entries whose `id` ends in `*`.
     patterns: Vec<(PrincipalPattern, Grant)>,
+    /// Entries marked `admin = true`.
+    admins: Vec<(PrincipalPattern, Grant)>,
 }
 
 impl TenantPolicy {
@@ -91,6 +109,7 @@ impl TenantPolicy {
             .map_err(|e| PolicyError(e.to_string()))?;
         let mut grants = HashMap::new();
         let mut patterns = Vec::new();
+        let mut admins = Vec::new();
         for entry in file.principal {
             if entry.id.trim().is_empty() {
                 return Err(PolicyError("a principal has an empty `id`".into()));
@@ -122,6 +141,9 @@ impl TenantPolicy {
                 }
                 Grant::Tenants(entry.tenants.into_iter().collect())
             };
+            if entry.admin {
+                admins.push((pattern.clone(), grant.clone()));
+            }
             let duplicate = if pattern.exact().is_some() {
                 grants.insert(entry.id.clone(), (pattern, grant)).is_some()
             } else {
@@ -136,7 +158,18 @@ impl TenantPolicy {
                 )));
             }
         }
-        Ok(Self { grants, patterns })
+        Ok(Self {
+            grants,
+            patterns,
+            admins,
+        })
+    }
+
+    /// True if an `admin = true` entry matching `principal` covers `tenant`.
+    pub(crate) fn administers(&self, principal: &Principal, tenant: &str) -> bool {
+        self.admins
+            .iter()
+            .any(|(pattern, grant)| pattern.matches(principal) && grant.covers(tenant))
     }
 
     /// True if `principal` may act for `tenant`.
@@ -201,6 +234,18 @@ mod tests {
         let policy = TenantPolicy::parse_with(text, false, CommonNames::Accept).expect("allowed");
         let legacy = Principal::from_common_name("legacy").expect("CN");
         assert!(policy.allows(&legacy, "demo"));
+    }
+
+    #[test]
+    fn administration_needs_an_admin_entry_that_covers_the_tenant() {
+        let text = "[[principal]]\nid = \"spiffe://td/crm\"\ntenants = [\"demo\"]\n\
+                    [[principal]]\nid = \"spiffe://td/ops\"\ntenants = [\"demo\"]\nadmin = true\n";
+        let policy = TenantPolicy::parse(text, false).expect("valid");
+        let uri = |text: &str| Principal::from_uri_san(text).expect("URI");
+        assert!(policy.allows(&uri("spiffe://td/crm"), "demo"));
+        assert!(!policy.administers(&uri("spiffe://td/crm"), "demo"));
+        assert!(policy.administers(&uri("spiffe://td/ops"), "demo"));
+        assert!(!policy.administers(&uri("spiffe://td/ops"), "acme"));
     }
 
     #[test]

@@ -78,7 +78,8 @@ impl std::fmt::Debug for AccessToken {
 }
 
 /// The ON24 region whose API root a tenant's calls go to when no base URL is given.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
 pub enum Region {
     /// North America (the default).
     #[default]
@@ -94,6 +95,31 @@ impl Region {
             Self::Na => "NA",
             Self::Eu => "EU",
         }
+    }
+
+    /// The same region as the ON24 client names it.
+    pub fn on24(self) -> on24_client::Region {
+        match self {
+            Self::Na => on24_client::Region::NorthAmerica,
+            Self::Eu => on24_client::Region::Europe,
+        }
+    }
+
+    /// The region if this deployment serves it (`on24.allowed_regions`); the description
+    /// names the regions it does serve.
+    pub fn check_allowed(self, egress: &EgressPolicy) -> Result<Self, Invalid> {
+        if egress.allows_region(self.on24()) {
+            return Ok(self);
+        }
+        let allowed: Vec<&str> = [Self::Na, Self::Eu]
+            .into_iter()
+            .filter(|r| egress.allows_region(r.on24()))
+            .map(Self::as_str)
+            .collect();
+        Err(Invalid::new(format!(
+            "this deployment serves only the ON24 regions {}",
+            allowed.join(", ")
+        )))
     }
 }
 
@@ -185,6 +211,18 @@ mod tests {
                 AccessToken::parse("key-12345678".into()).expect("ok")
             ),
             "AccessToken(..)"
+        );
+    }
+
+    #[test]
+    fn regions_outside_the_deployment_are_refused() {
+        let eu = EgressPolicy::default().with_regions([on24_client::Region::Europe]);
+        assert_eq!(Region::Eu.check_allowed(&eu), Ok(Region::Eu));
+        let refused = Region::Na.check_allowed(&eu).expect_err("NA refused");
+        assert!(refused.rule().contains("EU"), "{}", refused.rule());
+        assert_eq!(
+            Region::Na.check_allowed(&EgressPolicy::default()),
+            Ok(Region::Na)
         );
     }
 

@@ -65,6 +65,14 @@ pub enum Error {
         /// Milliseconds until a token is back.
         retry_after_ms: i64,
     },
+    /// A change-feed cursor points before entries the retention purge deleted, so reading
+    /// on would skip changes (FAILED_PRECONDITION, `CURSOR_EXPIRED`): start again from an
+    /// empty cursor and re-read the current state.
+    #[error("the cursor is older than the change feed's {window_days}-day window")]
+    CursorExpired {
+        /// The feed's window in days.
+        window_days: u32,
+    },
     /// The person was forgotten in this tenant and has not consented again (INVALID_ARGUMENT
     /// with a `PERSON_SUPPRESSED` violation of `registration.email`).
     #[error("the person is suppressed in this tenant")]

@@ -394,6 +394,17 @@ pub async fn import_registrants(
     since: Option<i64>,
     now: i64,
 ) -> Result<Result<usize, crate::provider::ProviderError>, Error> {
+    // A tenant that keeps figures only of the people its CRM registered keeps no one else's
+    // registration either.
+    let t = tenant.clone();
+    let minimal = engine
+        .store
+        .run(move |conn| super::minimisation::load(conn, &t))
+        .await?
+        .metrics_registered_only;
+    if minimal {
+        return Ok(Ok(0));
+    }
     let read = match engine.provider.registrants_since(creds, event, since).await {
         Ok(read) => read,
         Err(e) => return Ok(Err(e)),
@@ -429,6 +440,28 @@ pub async fn import_registrants(
         created += n;
     }
     Ok(Ok(created))
+}
+
+/// The chunk's reports, only of people the CRM registered for the webinar when the tenant's
+/// minimisation policy says so (ON24 also reports people who registered there directly).
+fn registered_only(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    webinar: &WebinarId,
+    chunk: Vec<AttendeeReport>,
+) -> Result<Vec<AttendeeReport>, Error> {
+    if !super::minimisation::load(conn, tenant)?.metrics_registered_only {
+        return Ok(chunk);
+    }
+    let emails: Vec<String> = chunk.iter().map(|r| r.email.clone()).collect();
+    let found: HashSet<String> =
+        crate::store::minimisation::registered(conn, tenant, webinar, &emails)?
+            .into_iter()
+            .collect();
+    Ok(chunk
+        .into_iter()
+        .filter(|r| found.contains(&r.email))
+        .collect())
 }
 
 /// The chunk's reports without those of suppressed people (`hashes`: their keyed email
@@ -521,6 +554,7 @@ pub async fn pull_and_store(
                     // still to come deletes what this chunk stores.
                     suppressions::lock_tenant_erasure(conn, &t, suppressions::ErasureLock::Write)?;
                     let chunk = without_suppressed(conn, &t, chunk, &hashes)?;
+                    let chunk = registered_only(conn, &t, &w, chunk)?;
                     store_chunk(conn, &t, &w, &chunk, now)
                 })
                 .await?;
@@ -823,8 +857,20 @@ impl Metrics<'_> {
         let rows = self
             .engine
             .store
-            .run(move |conn| changes::list_after(conn, &t, cursor, limit).map_err(Error::from))
-            .await?;
+            .run(move |conn| {
+                // 0 starts at the oldest entry kept; any other cursor must not point before
+                // an entry of this tenant the purge deleted.
+                if cursor > 0 && cursor < crate::store::retention::horizon(conn, &t)? {
+                    return Ok(None);
+                }
+                changes::list_after(conn, &t, cursor, limit)
+                    .map(Some)
+                    .map_err(Error::from)
+            })
+            .await?
+            .ok_or(Error::CursorExpired {
+                window_days: self.engine.retention.change_feed_days,
+            })?;
         Ok(rows
             .into_iter()
             .filter_map(|r| {

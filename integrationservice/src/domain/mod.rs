@@ -11,11 +11,14 @@ pub mod error;
 pub mod jobs;
 pub mod key_generation;
 pub mod metrics;
+pub mod minimisation;
+pub mod offboarding;
 pub mod paging;
 pub mod person_data;
 pub mod providers;
 pub mod registrant;
 pub mod registrations;
+pub mod retention;
 pub mod suppression;
 pub mod types;
 pub mod webinar_fields;
@@ -121,6 +124,8 @@ pub struct Engine {
     pub(crate) syncs: metrics::SyncsInFlight,
     /// Per-tenant limit on data keys generated for credential puts.
     pub(crate) key_generation: key_generation::KeyGenerationLimit,
+    /// The deployment's retention settings (`[retention]`).
+    pub(crate) retention: retention::RetentionDefaults,
 }
 
 impl Engine {
@@ -136,6 +141,7 @@ impl Engine {
             // Unlimited until `with_key_generation_limit`: the server always sets it from
             // `[limits]`; tests and tools that assemble an engine choose.
             key_generation: key_generation::KeyGenerationLimit::new(0, 0),
+            retention: retention::RetentionDefaults::default(),
         }
     }
 
@@ -195,6 +201,29 @@ impl Engine {
     /// Access requests: everything held about one person.
     pub fn person_data(&self) -> person_data::PersonDataService<'_> {
         person_data::PersonDataService { engine: self }
+    }
+
+    /// The same engine under these retention settings (the server sets them from
+    /// `[retention]`; an engine assembled without it has [`retention::RetentionDefaults`]'s).
+    #[must_use]
+    pub fn with_retention(mut self, retention: retention::RetentionDefaults) -> Self {
+        self.retention = retention;
+        self
+    }
+
+    /// Data minimisation policies.
+    pub fn minimisation(&self) -> minimisation::Minimisation<'_> {
+        minimisation::Minimisation { engine: self }
+    }
+
+    /// Tenant offboarding (`PurgeTenant`).
+    pub fn offboarding(&self) -> offboarding::Offboarding<'_> {
+        offboarding::Offboarding { engine: self }
+    }
+
+    /// Retention policies and the purge.
+    pub fn retention(&self) -> retention::Retention<'_> {
+        retention::Retention { engine: self }
     }
 
     /// Metrics and change-feed service.

@@ -34,7 +34,7 @@ pub(crate) fn for_emails(
 
 /// Replaces the interactions of these emails of one webinar with `rows` (all of those
 /// emails; an email with no row ends with none).
-pub(crate) fn replace(
+pub fn replace(
     conn: &mut DbConnection,
     tenant: &TenantId,
     webinar_id: &WebinarId,
@@ -92,4 +92,44 @@ pub(crate) fn delete_email(
             .filter(i::email.eq(email)),
     )
     .execute(conn)
+}
+
+/// Deletes the interactions of up to `batch` attendees (all their items) of one webinar, or
+/// of every webinar of the tenant when `webinar_id` is None; how many rows. The purge loops
+/// until nothing is left.
+pub(crate) fn delete_batch(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    webinar_id: Option<&WebinarId>,
+    batch: i64,
+) -> QueryResult<usize> {
+    let mut keys = i::attendee_interactions
+        .filter(i::tenant.eq(tenant.as_str()))
+        .select((i::webinar_id, i::email))
+        .distinct()
+        .limit(batch)
+        .into_boxed();
+    if let Some(webinar) = webinar_id {
+        keys = keys.filter(i::webinar_id.eq(webinar.to_string()));
+    }
+    let keys: Vec<(String, String)> = keys.load(conn)?;
+    let mut by_webinar: std::collections::BTreeMap<String, Vec<String>> =
+        std::collections::BTreeMap::new();
+    for (webinar, email) in keys {
+        by_webinar.entry(webinar).or_default().push(email);
+    }
+    let mut n = 0;
+    // Grouped by webinar so each statement stays one indexed delete.
+    for (webinar, emails) in by_webinar {
+        for chunk in emails.chunks(500) {
+            n += diesel::delete(
+                i::attendee_interactions
+                    .filter(i::tenant.eq(tenant.as_str()))
+                    .filter(i::webinar_id.eq(&webinar))
+                    .filter(i::email.eq_any(chunk)),
+            )
+            .execute(conn)?;
+        }
+    }
+    Ok(n)
 }

@@ -1,6 +1,6 @@
 //! Storage of the integration service, the only code that speaks SQL: one module per
 //! aggregate (registrations, webinars, providers, metrics, outbox, changes, worker leases,
-//! suppressions and tenant keys, and the
+//! suppressions, tenant keys and retention, and the
 //! rows a job run reads), each hiding PostgreSQL/SQLite differences behind its functions, over the pool,
 //! pragmas and blocking-pool helpers shared with the key service (`servicekit::db`), with this
 //! service's embedded migrations.
@@ -22,15 +22,17 @@ macro_rules! insert_batch {
 
 pub mod changes;
 pub(crate) mod erasure_requests;
-pub(crate) mod interactions;
+pub mod interactions;
 pub(crate) mod job_inputs;
 pub mod leases;
 pub mod metrics;
+pub(crate) mod minimisation;
 pub mod models;
 pub(crate) mod notify;
 pub mod outbox;
 pub mod providers;
 pub mod registrations;
+pub mod retention;
 /// The tables, as diesel's `table!` generates them (undocumented items; the columns are
 /// described by the migrations and the data model in `docs/integrationservice-engine.md`).
 #[allow(missing_docs)]
@@ -38,6 +40,7 @@ pub mod schema;
 pub mod status;
 pub(crate) mod suppressions;
 pub(crate) mod tenant_keys;
+pub mod tenant_purge;
 pub(crate) mod webinars;
 
 pub(crate) use status::JobState;

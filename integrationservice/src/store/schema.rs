@@ -218,3 +218,49 @@ diesel::allow_tables_to_appear_in_same_query!(
     attendee_interactions,
     changes,
 );
+
+diesel::table! {
+    /// A tenant's retention overrides (`store::retention`); NULL: the deployment's default.
+    retention_policies (tenant) {
+        tenant -> Text,
+        registration_days -> Nullable<Integer>,
+        cancelled_registration_days -> Nullable<Integer>,
+        unlinked_webinar_days -> Nullable<Integer>,
+        failed_job_days -> Nullable<Integer>,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// One summary per purge run (`store::retention`): counts only.
+    purge_runs (id) {
+        id -> Text,
+        started_at -> BigInt,
+        finished_at -> BigInt,
+        registrations -> BigInt,
+        attendee_metrics -> BigInt,
+        cancelled_registrations -> BigInt,
+        webinars -> BigInt,
+        jobs -> BigInt,
+        changes -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// Per tenant, the highest change-feed `seq` the purge deleted (`store::retention`).
+    change_feed_horizons (tenant) {
+        tenant -> Text,
+        purged_through_seq -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// A tenant's data minimisation (`store::minimisation`); NULL fields: every field.
+    minimisation_policies (tenant) {
+        tenant -> Text,
+        allowed_fields -> Nullable<Text>,
+        metrics_registered_only -> Bool,
+        updated_at -> BigInt,
+    }
+}

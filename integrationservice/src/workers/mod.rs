@@ -62,6 +62,10 @@ pub struct WorkerConfig {
     pub metrics_poll_interval: Duration,
     /// How often stored data keys are rewrapped to the primary key version (None: never).
     pub rewrap_interval: Option<Duration>,
+    /// How often the retention purge runs (None: never).
+    pub purge_interval: Option<Duration>,
+    /// The purge's clock.
+    pub clock: Arc<dyn crate::domain::retention::Clock>,
 }
 
 impl Default for WorkerConfig {
@@ -80,6 +84,8 @@ impl Default for WorkerConfig {
             metrics: MetricsSchedule::default(),
             metrics_poll_interval: Duration::from_secs(60),
             rewrap_interval: Some(Duration::from_secs(3600)),
+            purge_interval: None,
+            clock: Arc::new(crate::domain::retention::SystemClock),
         }
     }
 }
@@ -114,6 +120,14 @@ impl Workers {
             shutdown.clone(),
         ));
         tasks.spawn(poll_loop(engine.clone(), config.clone(), shutdown.clone()));
+        if let Some(every) = config.purge_interval {
+            tasks.spawn(purge_loop(
+                engine.clone(),
+                every,
+                config.clock.clone(),
+                shutdown.clone(),
+            ));
+        }
         if let Some(every) = config.rewrap_interval {
             tasks.spawn(rewrap_loop(engine, every, shutdown));
         }
@@ -340,5 +354,54 @@ async fn rewrap_loop(engine: Engine, every: Duration, shutdown: CancellationToke
             Ok(report) => tracing::info!(?report, "rewrap pass done"),
             Err(e) => tracing::warn!(error = %e, "rewrap pass failed"),
         }
+    }
+}
+
+/// The retention purge's lease: one replica purges at a time.
+const PURGE_LEASE: &str = "retention-purge";
+
+async fn purge_loop(
+    engine: Engine,
+    every: Duration,
+    clock: Arc<dyn crate::domain::retention::Clock>,
+    shutdown: CancellationToken,
+) {
+    let holder = uuid::Uuid::new_v4().to_string();
+    // Held for the whole run plus a margin; released when it ends.
+    let ttl_ms = i64::try_from(every.as_millis())
+        .unwrap_or(i64::MAX)
+        .saturating_add(60_000);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tokio::time::sleep(every) => {}
+        }
+        let h = holder.clone();
+        let mine = engine
+            .store()
+            .run(move |conn| {
+                crate::store::leases::acquire(conn, PURGE_LEASE, &h, ttl_ms)
+                    .map_err(crate::store::StoreError::from)
+            })
+            .await;
+        match mine {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(e) => {
+                tracing::warn!(error = %e, "retention purge lease failed");
+                continue;
+            }
+        }
+        if let Err(e) = engine.retention().purge(clock.as_ref()).await {
+            tracing::warn!(error = %e, "retention purge failed");
+        }
+        let h = holder.clone();
+        let _ = engine
+            .store()
+            .run(move |conn| {
+                crate::store::leases::release(conn, PURGE_LEASE, &h)
+                    .map_err(crate::store::StoreError::from)
+            })
+            .await;
     }
 }

@@ -239,7 +239,9 @@ pub fn integrationservice_config(
         &policy,
         format!(
             "# Written by `cargo xtask up`: which principal may act for which tenant.\n\
-             [[principal]]\nid = \"spiffe://webinar.local/crm/demo\"\ntenants = [\"{DEMO_TENANT}\"]\n"
+             [[principal]]\nid = \"spiffe://webinar.local/crm/demo\"\ntenants = [\"{DEMO_TENANT}\"]\n\n\
+             # The operator (`webinarctl --identity admin tenant purge`).\n\
+             [[principal]]\nid = \"spiffe://webinar.local/admin\"\ntenants = [\"{DEMO_TENANT}\"]\nadmin = true\n"
         ),
     )?;
     let config = dir.join("integrationservice.toml");

@@ -11,6 +11,7 @@ mod metrics;
 mod output;
 mod person;
 mod registrations;
+mod tenant;
 mod webinars;
 
 use std::process::ExitCode;
@@ -70,6 +71,9 @@ enum Command {
     /// Key service administration (admin identity).
     #[command(subcommand)]
     Keys(keys::Command),
+    /// Tenant administration (an identity with `admin = true` in the tenant policy).
+    #[command(subcommand)]
+    Tenant(tenant::Command),
 }
 
 #[tokio::main]
@@ -87,6 +91,7 @@ async fn main() -> ExitCode {
         Command::Person(c) => person::run(&cli.global, c).await,
         Command::Metrics(c) => metrics::run(&cli.global, c).await,
         Command::Keys(c) => keys::run(&cli.global, c).await,
+        Command::Tenant(c) => tenant::run(&cli.global, c).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

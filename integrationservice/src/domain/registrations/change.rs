@@ -20,11 +20,13 @@ impl Registrations<'_> {
         patch: RegistrationPatch,
     ) -> Result<Registration, Error> {
         let (t, w, i) = (tenant.clone(), *webinar, *id);
+        let mut patch = patch;
         let row = self
             .engine
             .store
             .transaction(move |conn| {
                 let config = provider_rules::enabled(conn, &t)?;
+                crate::domain::minimisation::load(conn, &t)?.strip_patch(&mut patch);
                 // An unlinked webinar takes no changes (WEBINAR_UNLINKED).
                 webinar_rules::live(conn, &t, &w)?;
                 let mut row = find(conn, &t, &w, &i)?;

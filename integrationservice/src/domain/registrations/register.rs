@@ -156,6 +156,11 @@ fn register_guarded(
         let (done, deferred) = if allowed.is_empty() {
             (Vec::new(), false)
         } else {
+            // Optional fields the tenant does not keep are never stored (or sent).
+            let policy = crate::domain::minimisation::load(c, tenant)?;
+            for item in &mut allowed {
+                policy.strip_input(item);
+            }
             register_one_statement_first(c, tenant, webinar, allowed)?
         };
         Ok(Guarded::Done {

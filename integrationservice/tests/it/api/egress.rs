@@ -3,7 +3,8 @@
 //! `on24_credentials.base_url` before any connection, even with a live check.
 
 use proto::webinar::v1::{
-    PutOn24CredentialsRequest, provider_config_service_client::ProviderConfigServiceClient,
+    On24Region, PutOn24CredentialsRequest,
+    provider_config_service_client::ProviderConfigServiceClient,
 };
 use tonic::Code;
 
@@ -52,3 +53,59 @@ async fn base_urls_outside_the_allowlist_are_refused_before_any_connection() {
     let db = xtask::testdb::TestSqlite::new().expect("sqlite");
     refused_before_any_connection(db.url.clone()).await;
 }
+
+/// An EU-only deployment (`on24.allowed_regions = ["EU"]`): the NA region, the NA host and
+/// unknown hosts are refused naming the field; EU by region or by its host is accepted.
+async fn eu_only_deployment(database_url: String) {
+    let stack = FullStack::start(database_url, |c| {
+        c.on24.allow_loopback = false;
+        c.on24.allowed_regions = vec![integrationservice::domain::Region::Eu];
+    })
+    .await;
+    let mut creds = ProviderConfigServiceClient::new(stack.h.tenant_a().await);
+    let put = |region: On24Region, base_url: &str| {
+        let mut on24 = stack.credentials();
+        on24.region = region as i32;
+        on24.base_url = base_url.to_owned();
+        PutOn24CredentialsRequest {
+            on24_credentials: Some(on24),
+            live_check: false,
+            validate_only: true,
+        }
+    };
+    for (request, field) in [
+        (put(On24Region::Na, ""), "on24_credentials.region"),
+        (put(On24Region::Unspecified, ""), "on24_credentials.region"),
+        (
+            put(On24Region::Eu, "https://api.on24.com/v2"),
+            "on24_credentials.base_url",
+        ),
+        (
+            put(On24Region::Eu, "https://unknown.example.com/v2"),
+            "on24_credentials.base_url",
+        ),
+    ] {
+        let status = creds
+            .put_on24_credentials(request)
+            .await
+            .expect_err("refused");
+        assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+        assert_bad_field(&status, field);
+    }
+    for request in [
+        put(On24Region::Eu, ""),
+        put(On24Region::Eu, "https://api.eu.on24.com/v2"),
+    ] {
+        let accepted = creds
+            .put_on24_credentials(request)
+            .await
+            .expect("EU accepted")
+            .into_inner()
+            .on24_credentials
+            .expect("credentials");
+        assert_eq!(accepted.region, On24Region::Eu as i32);
+    }
+    stack.stop().await;
+}
+
+crate::api_both_backends!(eu_only_deployment_refuses_other_regions, eu_only_deployment);

@@ -63,6 +63,11 @@ tenants = ["tenant-a"]
 [[principal]]
 id = "spiffe://webinar.local/crm*"
 tenants = ["tenant-c"]
+
+[[principal]]
+id = "spiffe://webinar.local/ops/admin"
+tenants = ["tenant-a"]
+admin = true
 "#;
 
 fn write(dir: &std::path::Path, name: &str, body: &str) -> PathBuf {
@@ -204,6 +209,15 @@ impl Harness {
     /// A channel for the tenant-A CRM identity.
     pub async fn tenant_a(&self) -> Channel {
         let cert = self.ca.client_cert_for("crm-a", URI_A).expect("cert");
+        self.mtls(&cert).await
+    }
+
+    /// A channel for the administrator of tenant A (`admin = true` in the policy).
+    pub async fn admin_a(&self) -> Channel {
+        let cert = self
+            .ca
+            .client_cert_for("ops-admin", "spiffe://webinar.local/ops/admin")
+            .expect("cert");
         self.mtls(&cert).await
     }
 

@@ -12,6 +12,7 @@ mod lifecycle;
 mod on24_fidelity;
 mod person_data;
 mod promises;
+mod retention;
 mod suppression;
 mod transport;
 mod validation;
