@@ -4,7 +4,7 @@
 use tonic::{Request, Response, Status};
 
 use proto::webinar::v1::{
-    ExportPersonDataRequest, ExportPersonDataResponse,
+    ExportPersonDataRequest, ExportPersonDataResponse, PersonInteractions,
     person_data_service_server::PersonDataService,
 };
 
@@ -59,6 +59,14 @@ impl PersonDataService for PersonDataApi {
                     .map(convert::erasure_request)
                     .collect(),
                 suppressed: data.suppressed,
+                attendee_interactions: data
+                    .interactions
+                    .iter()
+                    .map(|(webinar, items)| PersonInteractions {
+                        webinar: convert::webinar_name(&tenant.tenant, webinar),
+                        interactions: items.iter().map(convert::interaction).collect(),
+                    })
+                    .collect(),
             };
             Ok::<_, Status>((data.item_count(), response))
         }

@@ -11,7 +11,7 @@ use proto::webinar::v1::{
     tenant_service_server::TenantService,
 };
 
-use super::{State, convert, names, violations::Violations};
+use super::{State, audit::Access, convert, names, violations::Violations};
 use crate::domain::TenantId;
 use crate::domain::minimisation::{self, OptionalField};
 use crate::domain::retention::{self, Overrides};
@@ -285,11 +285,26 @@ impl TenantService for TenantApi {
             .tenant;
         let principal = self.state.authz.check_admin(&request, tenant.as_str())?;
         tracing::warn!(principal = %principal, tenant = %tenant, "tenant purge requested");
-        let report = self
+        let result = self
             .state
             .engine
             .offboarding()
             .purge_tenant(&tenant, request.get_ref().forget_at_on24, PURGE_WAIT)
+            .await
+            .map_err(Status::from);
+        // The purge changes every personal row of the tenant: the access audit records who
+        // did it and how many rows went (before answering, fail-closed like every such call).
+        let access = Access {
+            method: "PurgeTenant",
+            tenant: &tenant,
+            resource: &request.get_ref().name,
+        };
+        let report = self
+            .state
+            .audited(&request, access, result, |report| {
+                let rows: u64 = report.deleted.iter().map(|(_, count)| *count).sum();
+                usize::try_from(rows).unwrap_or(usize::MAX)
+            })
             .await?;
         let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
         Ok(Response::new(PurgeTenantResponse {

@@ -1,5 +1,6 @@
 //! Access and portability (GDPR Art. 15 and 20): everything a tenant holds about one person,
-//! gathered by their email — their registrations across webinars, their attendee metrics, the
+//! gathered by their email — their registrations across webinars, their attendee metrics and
+//! interactions, the
 //! erasure requests that concern them and whether they are suppressed. Erasure requests and
 //! the suppression list hold no address, so they are matched by the keyed hash of it
 //! (`domain::suppression`); a tenant that never forgot anyone has no hash key and nothing
@@ -9,8 +10,13 @@ use std::collections::HashMap;
 
 use super::erasure_requests::{self as erasure_rules, ErasureRequest};
 use super::{AttendeeMetrics, Email, Engine, Error, Registration, TenantId, suppression};
+use crate::ids::WebinarId;
+use crate::provider::AttendeeInteraction;
+use crate::store::models::InteractionRow;
 use crate::store::models::{ErasureRequestRow, MetricsRow, RegistrationRow, WebinarRow};
-use crate::store::{erasure_requests, metrics, registrations, suppressions, webinars};
+use crate::store::{
+    erasure_requests, interactions, metrics, registrations, suppressions, webinars,
+};
 
 /// What the tenant holds about one person.
 #[derive(Clone, Debug)]
@@ -19,6 +25,8 @@ pub struct PersonData {
     pub registrations: Vec<Registration>,
     /// Their attendee metrics, one per webinar they attended.
     pub metrics: Vec<AttendeeMetrics>,
+    /// Their interactions, per webinar with any, in the provider's report order.
+    pub interactions: Vec<(WebinarId, Vec<AttendeeInteraction>)>,
     /// The erasure requests that concern them (made with this address), oldest first.
     pub erasure_requests: Vec<ErasureRequest>,
     /// Whether they are on the tenant's suppression list.
@@ -30,6 +38,11 @@ impl PersonData {
     pub fn item_count(&self) -> usize {
         self.registrations.len()
             + self.metrics.len()
+            + self
+                .interactions
+                .iter()
+                .map(|(_, i)| i.len())
+                .sum::<usize>()
             + self.erasure_requests.len()
             + usize::from(self.suppressed)
     }
@@ -45,6 +58,7 @@ pub struct PersonDataService<'a> {
 struct Rows {
     registrations: Vec<RegistrationRow>,
     metrics: Vec<(MetricsRow, WebinarRow, Option<RegistrationRow>)>,
+    interactions: Vec<InteractionRow>,
     erasure_requests: Vec<ErasureRequestRow>,
     suppressed: bool,
 }
@@ -84,9 +98,11 @@ impl PersonDataService<'_> {
                     ),
                     None => (Vec::new(), false),
                 };
+                let interactions = interactions::for_email_all_webinars(conn, &t, &e)?;
                 Ok::<_, Error>(Rows {
                     registrations: regs,
                     metrics: joined,
+                    interactions,
                     erasure_requests: requests,
                     suppressed,
                 })
@@ -103,6 +119,7 @@ impl PersonDataService<'_> {
                 .iter()
                 .map(|(m, w, r)| super::metrics::joined(m, w, r.as_ref()))
                 .collect(),
+            interactions: by_webinar(&rows.interactions),
             erasure_requests: rows
                 .erasure_requests
                 .iter()
@@ -111,4 +128,17 @@ impl PersonDataService<'_> {
             suppressed: rows.suppressed,
         })
     }
+}
+
+/// Interaction rows (ordered by webinar, then position) grouped per webinar.
+fn by_webinar(rows: &[InteractionRow]) -> Vec<(WebinarId, Vec<AttendeeInteraction>)> {
+    let mut out: Vec<(WebinarId, Vec<AttendeeInteraction>)> = Vec::new();
+    for row in rows {
+        let webinar = WebinarId::from_stored(&row.webinar_id);
+        match out.last_mut() {
+            Some((last, items)) if *last == webinar => items.push(row.interaction()),
+            _ => out.push((webinar, vec![row.interaction()])),
+        }
+    }
+    out
 }

@@ -133,3 +133,17 @@ pub(crate) fn delete_batch(
     }
     Ok(n)
 }
+
+/// Every interaction of one email in the tenant, by webinar then position (access requests).
+pub(crate) fn for_email_all_webinars(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    email: &str,
+) -> QueryResult<Vec<InteractionRow>> {
+    i::attendee_interactions
+        .filter(i::tenant.eq(tenant.as_str()))
+        .filter(i::email.eq(email))
+        .order((i::webinar_id.asc(), i::position.asc()))
+        .select(InteractionRow::as_select())
+        .load(conn)
+}

@@ -230,6 +230,23 @@ pub fn attendee_metrics(a: &pb::AttendeeMetrics) -> Value {
     })
 }
 
+/// A person's interactions in one webinar (an access request's export).
+pub fn person_interactions(p: &pb::PersonInteractions) -> Value {
+    json!({
+        "webinar": p.webinar,
+        "interactions": p.interactions.iter().map(|i| json!({
+            "kind": pb::InteractionKind::try_from(i.kind)
+                .map(|k| strip(k.as_str_name(), "INTERACTION_KIND_"))
+                .unwrap_or_default(),
+            "occur_time": ts(&i.occur_time),
+            "reference": i.reference,
+            "prompt": i.prompt,
+            "response": i.response,
+            "response_time": ts(&i.response_time),
+        })).collect::<Vec<_>>(),
+    })
+}
+
 /// An erasure request (it never holds the person's email).
 pub fn erasure_request(e: &pb::ErasureRequest) -> Value {
     json!({

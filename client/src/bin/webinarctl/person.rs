@@ -54,6 +54,7 @@ pub async fn run(global: &Global, command: Command) -> Result<()> {
                 "attendee_metrics": data.attendee_metrics.iter().map(output::attendee_metrics).collect::<Vec<_>>(),
                 "erasure_requests": data.erasure_requests.iter().map(output::erasure_request).collect::<Vec<_>>(),
                 "suppressed": data.suppressed,
+                "attendee_interactions": data.attendee_interactions.iter().map(output::person_interactions).collect::<Vec<_>>(),
             });
             println!("{}", output::pretty(&value));
         }

@@ -72,6 +72,18 @@ async fn person_export(database_url: String) {
                     count: 2,
                     first: 1,
                     email_prefix: "person".into(),
+                    viewing: on24sim::ViewingRequest {
+                        live_minutes: Some(12.0),
+                        interactions: on24sim::Interactions {
+                            questions: vec![on24sim::InteractionItem {
+                                text: "Is there a recording?".into(),
+                                answer: Some("Yes, tomorrow.".into()),
+                                ..on24sim::InteractionItem::default()
+                            }],
+                            ..on24sim::Interactions::default()
+                        },
+                        ..on24sim::ViewingRequest::default()
+                    },
                     ..on24sim::SeedAttendees::default()
                 },
             )
@@ -111,6 +123,23 @@ async fn person_export(database_url: String) {
             .all(|m| m.email == "person1@example.com" && m.live_minutes > 0),
         "{got:?}"
     );
+    // Their question in each webinar, with the presenter's answer.
+    let mut asked: Vec<(&str, &str, &str)> = got
+        .attendee_interactions
+        .iter()
+        .flat_map(|p| {
+            p.interactions
+                .iter()
+                .map(|i| (p.webinar.as_str(), i.prompt.as_str(), i.response.as_str()))
+        })
+        .collect();
+    asked.sort_unstable();
+    let mut both = vec![
+        (a.name.as_str(), "Is there a recording?", "Yes, tomorrow."),
+        (b.name.as_str(), "Is there a recording?", "Yes, tomorrow."),
+    ];
+    both.sort_unstable();
+    assert_eq!(asked, both, "{got:?}");
     assert!(got.erasure_requests.is_empty() && !got.suppressed);
     // Nothing of the other person.
     let text = format!("{got:?}");
@@ -187,7 +216,11 @@ async fn person_export(database_url: String) {
         "person1@example.com",
     )
     .await;
-    assert!(in_b.registrations.is_empty() && in_b.attendee_metrics.is_empty());
+    assert!(
+        in_b.registrations.is_empty()
+            && in_b.attendee_metrics.is_empty()
+            && in_b.attendee_interactions.is_empty()
+    );
     assert_eq!(in_b.erasure_requests.len(), 1);
     assert!(in_b.suppressed);
     // Tenant A's caller may not read tenant B's person.
@@ -206,7 +239,11 @@ async fn person_export(database_url: String) {
     let request = done.erasure_request.expect("erasure request");
     erasure_state(&mut c, &request.name, ErasureState::Done).await;
     let after = export(&mut people, TENANT, "PERSON1@example.com").await;
-    assert!(after.registrations.is_empty() && after.attendee_metrics.is_empty());
+    assert!(
+        after.registrations.is_empty()
+            && after.attendee_metrics.is_empty()
+            && after.attendee_interactions.is_empty()
+    );
     let requests: Vec<&str> = after
         .erasure_requests
         .iter()
