@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, DropGuard};
 use tracing::Instrument;
 
 pub use backoff::Backoff;
@@ -95,6 +95,10 @@ impl Default for WorkerConfig {
 pub struct Workers {
     tasks: JoinSet<()>,
     listening: watch::Receiver<bool>,
+    /// Stops the PostgreSQL listener when these workers are dropped without a shutdown (a
+    /// runtime that ends, a test that panics): the listener is a blocking task, which a
+    /// runtime waits for as it shuts down and cannot abort.
+    _listener_stop: DropGuard,
 }
 
 impl Workers {
@@ -103,10 +107,11 @@ impl Workers {
     pub fn start(engine: Engine, config: WorkerConfig, shutdown: CancellationToken) -> Self {
         let mut tasks = JoinSet::new();
         let (listening_tx, listening) = watch::channel(false);
+        let listener_stop = shutdown.child_token();
         match engine.store().backend() {
             Backend::Postgres(url) => {
                 let (url, signals, stop) =
-                    (url.clone(), engine.signals().clone(), shutdown.clone());
+                    (url.clone(), engine.signals().clone(), listener_stop.clone());
                 tasks.spawn_blocking(move || wake::listen(&url, &signals, &listening_tx, &stop));
             }
             // One process per database: in-process signals reach every worker.
@@ -131,7 +136,11 @@ impl Workers {
         if let Some(every) = config.rewrap_interval {
             tasks.spawn(rewrap_loop(engine, every, shutdown));
         }
-        Self { tasks, listening }
+        Self {
+            tasks,
+            listening,
+            _listener_stop: listener_stop.drop_guard(),
+        }
     }
 
     /// Resolves once this replica hears jobs enqueued and changes made by other replicas (on
@@ -146,18 +155,24 @@ impl Workers {
     pub fn listen_for_changes(engine: &Engine, shutdown: CancellationToken) -> Self {
         let mut tasks = JoinSet::new();
         let (listening_tx, listening) = watch::channel(false);
+        let listener_stop = shutdown.child_token();
         match engine.store().backend() {
             Backend::Postgres(url) => {
-                let (url, signals) = (url.clone(), engine.signals().clone());
+                let (url, signals, stop) =
+                    (url.clone(), engine.signals().clone(), listener_stop.clone());
                 tasks.spawn_blocking(move || {
-                    wake::listen(&url, &signals, &listening_tx, &shutdown);
+                    wake::listen(&url, &signals, &listening_tx, &stop);
                 });
             }
             Backend::Sqlite(_) => {
                 listening_tx.send_replace(true);
             }
         }
-        Self { tasks, listening }
+        Self {
+            tasks,
+            listening,
+            _listener_stop: listener_stop.drop_guard(),
+        }
     }
 
     /// Waits until every task has stopped (after the shutdown token was cancelled).
