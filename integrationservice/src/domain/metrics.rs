@@ -417,23 +417,45 @@ pub async fn import_registrants(
             Some(r)
         })
         .collect();
-    let hasher = super::suppression::email_hasher(engine, tenant, false).await?;
+    let mut hasher = super::suppression::email_hasher(engine, tenant, false).await?;
     let mut created = 0;
     let mut read = read.into_iter().peekable();
     while read.peek().is_some() {
-        let chunk: Vec<ProviderRegistrant> = read.by_ref().take(IMPORT_CHUNK).collect();
-        let hashes = match &hasher {
-            Some(h) => chunk
-                .iter()
-                .map(|r| h.hash(&r.email))
-                .collect::<Result<Vec<_>, _>>()?,
-            None => Vec::new(),
+        let mut chunk: Vec<ProviderRegistrant> = read.by_ref().take(IMPORT_CHUNK).collect();
+        let n = loop {
+            let hashes = match &hasher {
+                Some(h) => chunk
+                    .iter()
+                    .map(|r| h.hash(&r.email))
+                    .collect::<Result<Vec<_>, _>>()?,
+                None => Vec::new(),
+            };
+            let (t, w, hashed) = (tenant.clone(), *webinar, hasher.is_some());
+            let stored = engine
+                .store
+                .transaction(move |conn| {
+                    // As a registration does: a forget committed before is seen here, one
+                    // still to come erases what this chunk brings in.
+                    suppressions::lock_tenant_erasure(conn, &t, suppressions::ErasureLock::Write)?;
+                    if !super::suppression::hashes_current(conn, &t, hashed)? {
+                        return Ok(Err(chunk));
+                    }
+                    import_chunk(conn, &t, &w, chunk, &hashes, now).map(Ok)
+                })
+                .await?;
+            match stored {
+                Ok(n) => break n,
+                // The tenant's first forget made its hash key meanwhile: hash with it.
+                Err(again) if !hashed => {
+                    hasher = super::suppression::email_hasher(engine, tenant, false).await?;
+                    if hasher.is_none() {
+                        return Err(Error::Internal);
+                    }
+                    chunk = again;
+                }
+                Err(_) => return Err(Error::Internal),
+            }
         };
-        let (t, w) = (tenant.clone(), *webinar);
-        let n = engine
-            .store
-            .transaction(move |conn| import_chunk(conn, &t, &w, chunk, &hashes, now))
-            .await?;
         if n > 0 {
             engine.signals.changes_added(tenant);
         }
@@ -530,34 +552,55 @@ pub async fn pull_and_store(
             Err(e) => return Ok(Err(e)),
         };
     // People on the tenant's suppression list have none of their figures stored.
-    let hasher = super::suppression::email_hasher(engine, tenant, false).await?;
+    let mut hasher = super::suppression::email_hasher(engine, tenant, false).await?;
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<AttendeeReport>>(SYNC_QUEUE);
     let pull = engine
         .provider
         .attendee_chunks(creds, event, SYNC_CHUNK, tx);
     let store = async {
         let (mut attendees, mut changed) = (0, 0);
-        while let Some(chunk) = rx.recv().await {
+        while let Some(mut chunk) = rx.recv().await {
             attendees += chunk.len();
-            let hashes = match &hasher {
-                Some(h) => chunk
-                    .iter()
-                    .map(|r| h.hash(&r.email))
-                    .collect::<Result<Vec<_>, _>>()?,
-                None => Vec::new(),
+            let n = loop {
+                let hashes = match &hasher {
+                    Some(h) => chunk
+                        .iter()
+                        .map(|r| h.hash(&r.email))
+                        .collect::<Result<Vec<_>, _>>()?,
+                    None => Vec::new(),
+                };
+                let (t, w, hashed) = (tenant.clone(), *webinar, hasher.is_some());
+                let stored = engine
+                    .store
+                    .transaction(move |conn| {
+                        // As a registration does: a forget committed before is seen here, one
+                        // still to come deletes what this chunk stores.
+                        suppressions::lock_tenant_erasure(
+                            conn,
+                            &t,
+                            suppressions::ErasureLock::Write,
+                        )?;
+                        if !super::suppression::hashes_current(conn, &t, hashed)? {
+                            return Ok(Err(chunk));
+                        }
+                        let chunk = without_suppressed(conn, &t, chunk, &hashes)?;
+                        let chunk = registered_only(conn, &t, &w, chunk)?;
+                        store_chunk(conn, &t, &w, &chunk, now).map(Ok)
+                    })
+                    .await?;
+                match stored {
+                    Ok(n) => break n,
+                    // The tenant's first forget made its hash key meanwhile: hash with it.
+                    Err(again) if !hashed => {
+                        hasher = super::suppression::email_hasher(engine, tenant, false).await?;
+                        if hasher.is_none() {
+                            return Err(Error::Internal);
+                        }
+                        chunk = again;
+                    }
+                    Err(_) => return Err(Error::Internal),
+                }
             };
-            let (t, w) = (tenant.clone(), *webinar);
-            let n = engine
-                .store
-                .transaction(move |conn| {
-                    // As a registration does: a forget committed before is seen here, one
-                    // still to come deletes what this chunk stores.
-                    suppressions::lock_tenant_erasure(conn, &t, suppressions::ErasureLock::Write)?;
-                    let chunk = without_suppressed(conn, &t, chunk, &hashes)?;
-                    let chunk = registered_only(conn, &t, &w, chunk)?;
-                    store_chunk(conn, &t, &w, &chunk, now)
-                })
-                .await?;
             if n > 0 {
                 engine.signals.changes_added(tenant);
             }

@@ -135,6 +135,21 @@ pub(crate) fn suppressed_now(
     Ok(Some(hashes.iter().map(|h| found.contains(h)).collect()))
 }
 
+/// Inside a chunk's transaction, after the tenant's erasure lock: whether hashes made before
+/// it are still the right ones to check. False when none were made (the tenant had no hash
+/// key) and the tenant has a key now (its first forget made it meanwhile): the caller makes
+/// the hasher, hashes the chunk and tries it again, so that forget's suppression is honoured.
+pub(crate) fn hashes_current(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    hashed: bool,
+) -> Result<bool, Error> {
+    if hashed {
+        return Ok(true);
+    }
+    Ok(tenant_keys::get(conn, tenant, EMAIL_HASH)?.is_none())
+}
+
 /// The suppression list's service.
 #[derive(Debug)]
 pub struct Suppressions<'a> {
