@@ -421,41 +421,17 @@ pub async fn import_registrants(
     let mut created = 0;
     let mut read = read.into_iter().peekable();
     while read.peek().is_some() {
-        let mut chunk: Vec<ProviderRegistrant> = read.by_ref().take(IMPORT_CHUNK).collect();
-        let n = loop {
-            let hashes = match &hasher {
-                Some(h) => chunk
-                    .iter()
-                    .map(|r| h.hash(&r.email))
-                    .collect::<Result<Vec<_>, _>>()?,
-                None => Vec::new(),
-            };
-            let (t, w, hashed) = (tenant.clone(), *webinar, hasher.is_some());
-            let stored = engine
-                .store
-                .transaction(move |conn| {
-                    // As a registration does: a forget committed before is seen here, one
-                    // still to come erases what this chunk brings in.
-                    suppressions::lock_tenant_erasure(conn, &t, suppressions::ErasureLock::Write)?;
-                    if !super::suppression::hashes_current(conn, &t, hashed)? {
-                        return Ok(Err(chunk));
-                    }
-                    import_chunk(conn, &t, &w, chunk, &hashes, now).map(Ok)
-                })
-                .await?;
-            match stored {
-                Ok(n) => break n,
-                // The tenant's first forget made its hash key meanwhile: hash with it.
-                Err(again) if !hashed => {
-                    hasher = super::suppression::email_hasher(engine, tenant, false).await?;
-                    if hasher.is_none() {
-                        return Err(Error::Internal);
-                    }
-                    chunk = again;
-                }
-                Err(_) => return Err(Error::Internal),
-            }
-        };
+        let chunk: Vec<ProviderRegistrant> = read.by_ref().take(IMPORT_CHUNK).collect();
+        let (t, w) = (tenant.clone(), *webinar);
+        let n = store_guarded(
+            engine,
+            tenant,
+            &mut hasher,
+            chunk,
+            |r| r.email.as_str(),
+            move |conn, chunk, hashes| import_chunk(conn, &t, &w, chunk, hashes, now),
+        )
+        .await?;
         if n > 0 {
             engine.signals.changes_added(tenant);
         }
@@ -484,6 +460,57 @@ fn registered_only(
         .into_iter()
         .filter(|r| found.contains(&r.email))
         .collect())
+}
+
+/// Writes one chunk of people (`write`, given their keyed email hashes, or none while the
+/// tenant has no hash key) in its own transaction under the tenant's erasure lock, as a
+/// registration does: a forget committed before is seen, one still to come erases what the
+/// chunk stored. When the tenant's first forget made its hash key after `hasher` was read,
+/// the hasher is made, the chunk hashed again and written again. Returns what `write` did.
+async fn store_guarded<T, W>(
+    engine: &Engine,
+    tenant: &TenantId,
+    hasher: &mut Option<super::suppression::EmailHasher>,
+    mut chunk: Vec<T>,
+    email: fn(&T) -> &str,
+    write: W,
+) -> Result<usize, Error>
+where
+    T: Send + 'static,
+    W: Fn(&mut DbConnection, Vec<T>, &[String]) -> Result<usize, Error> + Clone + Send + 'static,
+{
+    loop {
+        let hashes = match hasher.as_ref() {
+            Some(h) => chunk
+                .iter()
+                .map(|r| h.hash(email(r)))
+                .collect::<Result<Vec<_>, _>>()?,
+            None => Vec::new(),
+        };
+        let (t, hashed, write) = (tenant.clone(), hasher.is_some(), write.clone());
+        let stored = engine
+            .store
+            .transaction(move |conn| {
+                suppressions::lock_tenant_erasure(conn, &t, suppressions::ErasureLock::Write)?;
+                if !super::suppression::hashes_current(conn, &t, hashed)? {
+                    return Ok(Err(chunk));
+                }
+                write(conn, chunk, &hashes).map(Ok)
+            })
+            .await?;
+        match stored {
+            Ok(n) => return Ok(n),
+            // The tenant's first forget made its hash key meanwhile: hash with it.
+            Err(again) if !hashed => {
+                *hasher = super::suppression::email_hasher(engine, tenant, false).await?;
+                if hasher.is_none() {
+                    return Err(Error::Internal);
+                }
+                chunk = again;
+            }
+            Err(_) => return Err(Error::Internal),
+        }
+    }
 }
 
 /// The chunk's reports without those of suppressed people (`hashes`: their keyed email
@@ -559,48 +586,22 @@ pub async fn pull_and_store(
         .attendee_chunks(creds, event, SYNC_CHUNK, tx);
     let store = async {
         let (mut attendees, mut changed) = (0, 0);
-        while let Some(mut chunk) = rx.recv().await {
+        while let Some(chunk) = rx.recv().await {
             attendees += chunk.len();
-            let n = loop {
-                let hashes = match &hasher {
-                    Some(h) => chunk
-                        .iter()
-                        .map(|r| h.hash(&r.email))
-                        .collect::<Result<Vec<_>, _>>()?,
-                    None => Vec::new(),
-                };
-                let (t, w, hashed) = (tenant.clone(), *webinar, hasher.is_some());
-                let stored = engine
-                    .store
-                    .transaction(move |conn| {
-                        // As a registration does: a forget committed before is seen here, one
-                        // still to come deletes what this chunk stores.
-                        suppressions::lock_tenant_erasure(
-                            conn,
-                            &t,
-                            suppressions::ErasureLock::Write,
-                        )?;
-                        if !super::suppression::hashes_current(conn, &t, hashed)? {
-                            return Ok(Err(chunk));
-                        }
-                        let chunk = without_suppressed(conn, &t, chunk, &hashes)?;
-                        let chunk = registered_only(conn, &t, &w, chunk)?;
-                        store_chunk(conn, &t, &w, &chunk, now).map(Ok)
-                    })
-                    .await?;
-                match stored {
-                    Ok(n) => break n,
-                    // The tenant's first forget made its hash key meanwhile: hash with it.
-                    Err(again) if !hashed => {
-                        hasher = super::suppression::email_hasher(engine, tenant, false).await?;
-                        if hasher.is_none() {
-                            return Err(Error::Internal);
-                        }
-                        chunk = again;
-                    }
-                    Err(_) => return Err(Error::Internal),
-                }
-            };
+            let (t, w) = (tenant.clone(), *webinar);
+            let n = store_guarded(
+                engine,
+                tenant,
+                &mut hasher,
+                chunk,
+                |r| r.email.as_str(),
+                move |conn, chunk, hashes| {
+                    let chunk = without_suppressed(conn, &t, chunk, hashes)?;
+                    let chunk = registered_only(conn, &t, &w, chunk)?;
+                    store_chunk(conn, &t, &w, &chunk, now)
+                },
+            )
+            .await?;
             if n > 0 {
                 engine.signals.changes_added(tenant);
             }
