@@ -80,6 +80,8 @@ def test_keyservice_config(manifests):
     policy = tomllib.loads(find(manifests["default"], "ConfigMap", "keyservice")[0]["data"]["policy.toml"])
     assert policy["rule"][0]["identity"] == "spiffe://webinar.local/integrationservice"
     assert policy["rule"][0]["keys"] == ["on24-credentials"]
+    assert policy["rule"][1]["keys"] == ["tenant-*"]
+    assert "admin:*" not in policy["rule"][1]["operations"]
 
 
 def test_integrationservice_config(manifests):

@@ -44,7 +44,10 @@ mod workers;
 /// ON24 provider. Not a stable interface.
 #[doc(hidden)]
 pub mod testing {
-    pub use crate::crypto::{Envelope, cache::DekCache, credentials_aad};
+    pub use crate::crypto::{
+        Envelope, TENANT_KEK_PREFIX, cache::DekCache, credentials_aad, tenant_kek_id,
+        tenant_key_aad,
+    };
     pub use crate::keyclient::{KeyClient, KeyClientConfig, wrapped_version};
     pub use crate::provider::{
         AttendeeActivity, AttendeeInteraction, AttendeeReport, InteractionKind,
@@ -52,7 +55,7 @@ pub mod testing {
     };
     pub use crate::store::{
         Store, changes, interactions, leases, metrics, models, now_ms, outbox, providers,
-        registrations, retention, schema, status, tenant_purge,
+        registrations, retention, schema, status, tenant_keys, tenant_purge,
     };
     pub use crate::workers::{
         Backoff, MetricsSchedule, WorkerConfig, Workers,

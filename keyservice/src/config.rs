@@ -66,6 +66,9 @@ max_batch_items = 100
 
 [rotation]
 check_interval_secs = 300  # how often automatic rotation is checked
+# Shortest waiting period ScheduleKeyDeletion accepts. Lowering it below a day is for tests:
+# it is how long a mistaken deletion can still be cancelled.
+min_deletion_waiting_secs = 86400
 
 [hardening]
 lock_memory = true         # mlockall, best effort
@@ -207,8 +210,10 @@ pub struct Limits {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Rotation {
-    /// Seconds between automatic rotation checks.
+    /// Seconds between automatic rotation checks (and purges of expired deletions).
     pub check_interval_secs: u64,
+    /// Shortest deletion waiting period `ScheduleKeyDeletion` accepts, in seconds.
+    pub min_deletion_waiting_secs: u64,
 }
 
 /// `[hardening]`.
@@ -294,6 +299,9 @@ impl Config {
         }
         if self.rotation.check_interval_secs == 0 {
             return invalid("rotation.check_interval_secs", "must be at least 1");
+        }
+        if self.rotation.min_deletion_waiting_secs == 0 {
+            return invalid("rotation.min_deletion_waiting_secs", "must be at least 1");
         }
         Ok(())
     }

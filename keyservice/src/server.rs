@@ -135,6 +135,7 @@ pub async fn run(
         // Rotation runs here, so that it is audited; see `rotation_task`.
         maintenance_interval: None,
         max_batch_items: config.limits.max_batch_items,
+        min_deletion_waiting_period: Duration::from_secs(config.rotation.min_deletion_waiting_secs),
         ..DomainSettings::default()
     };
     let manager = KeyManager::open(store, root, settings).await?;

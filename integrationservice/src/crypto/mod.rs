@@ -5,6 +5,11 @@
 //! only in `Zeroizing` buffers for one use. `cache` keeps recently unwrapped DEKs briefly so a
 //! burst of deliveries does not cost a key-service round trip each. Moving stored wrapped DEKs
 //! to a new primary key version is a worker job (`workers::rewrap`).
+//!
+//! A tenant's own secrets (its email-hash key, its personal-data key) are data keys wrapped
+//! under a key-encryption key of the tenant's own in the key service ([`tenant_kek_id`]), so
+//! destroying that one key (tenant purge) makes them, and all they protect, unreadable in
+//! every copy of the database.
 
 pub(crate) mod cache;
 
@@ -64,12 +69,28 @@ pub fn credentials_aad(tenant: &str, secret_version: i64) -> Vec<u8> {
 
 /// The additional authenticated data of a tenant's key for `purpose` (`email_hash`), built
 /// like [`credentials_aad`] so no two identities share bytes.
-pub(crate) fn tenant_key_aad(tenant: &str, purpose: &str) -> Vec<u8> {
+pub fn tenant_key_aad(tenant: &str, purpose: &str) -> Vec<u8> {
     format!(
         "webinar.integrationservice/v1/tenant-key/{}:{tenant}/{purpose}",
         tenant.len()
     )
     .into_bytes()
+}
+
+/// Prefix of every tenant's own key in the key service; the key service's policy grants the
+/// integration service these keys (and only these) for creation and scheduled deletion.
+pub const TENANT_KEK_PREFIX: &str = "tenant-";
+
+/// The id of a tenant's own key-encryption key in the key service (`keys/{id}`): `tenant-`
+/// and the first 56 hex digits (224 bits) of SHA-256 of the tenant id's UTF-8 bytes. Tenant
+/// ids may hold characters a key id may not and may be longer; this is 63 characters of
+/// `[a-z0-9-]` starting with a letter for every tenant, the same on every replica, and an
+/// operator recomputes it with `printf %s "$TENANT" | sha256sum | cut -c1-56`.
+pub fn tenant_kek_id(tenant: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(tenant.as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{TENANT_KEK_PREFIX}{}", &hex[..56])
 }
 
 /// A data key made for use as a secret itself (a tenant's hash key), as stored: wrapped.
@@ -79,6 +100,8 @@ pub(crate) struct WrappedKey {
     pub(crate) wrapped: Vec<u8>,
     /// Key version that wrapped it.
     pub(crate) key_version: u32,
+    /// The key service key that wrapped it (its id, without `keys/`).
+    pub(crate) kek: String,
 }
 
 /// Seals and opens secrets through the key service.
@@ -125,13 +148,28 @@ impl Envelope {
     /// A new data key bound to `aad`, to be used as a secret itself (a tenant's hash key):
     /// the caller stores it wrapped and opens it with [`Envelope::open_key`]; the plaintext is
     /// cached like every unwrapped DEK and wiped when the last user drops it.
-    pub(crate) async fn new_key(&self, aad: &[u8]) -> Result<(WrappedKey, SharedDek), CryptoError> {
-        let dek = self.keys.generate(aad).await?;
+    /// It is wrapped under the tenant's own KEK ([`tenant_kek_id`]), which the key service
+    /// makes now if the tenant has none yet; scheduling that KEK's deletion (tenant purge)
+    /// leaves every copy of the wrapped key, backups included, unopenable.
+    pub(crate) async fn new_key(
+        &self,
+        tenant: &str,
+        aad: &[u8],
+    ) -> Result<(WrappedKey, SharedDek), CryptoError> {
+        let kek = tenant_kek_id(tenant);
+        // Idempotent (an existing key is left alone), and only on a tenant's first key of a
+        // purpose, so it costs nothing on the hot paths.
+        self.keys.create_key(&kek).await?;
+        let dek = self
+            .keys
+            .generate_under(&format!("keys/{kek}"), aad)
+            .await?;
         let key = self.cache.insert(&dek.wrapped, aad, dek.plaintext);
         Ok((
             WrappedKey {
                 wrapped: dek.wrapped,
                 key_version: dek.version,
+                kek,
             },
             key,
         ))

@@ -20,6 +20,7 @@ pub mod registrant;
 pub mod registrations;
 pub mod retention;
 pub mod suppression;
+pub(crate) mod tenant_keys;
 pub mod types;
 pub mod webinar_fields;
 pub mod webinars;
@@ -126,6 +127,9 @@ pub struct Engine {
     pub(crate) key_generation: key_generation::KeyGenerationLimit,
     /// The deployment's retention settings (`[retention]`).
     pub(crate) retention: retention::RetentionDefaults,
+    /// How long the key service waits before destroying a purged tenant's KEK (None: the
+    /// key service's default, 30 days).
+    pub(crate) tenant_kek_deletion_waiting: Option<std::time::Duration>,
 }
 
 impl Engine {
@@ -142,7 +146,17 @@ impl Engine {
             // `[limits]`; tests and tools that assemble an engine choose.
             key_generation: key_generation::KeyGenerationLimit::new(0, 0),
             retention: retention::RetentionDefaults::default(),
+            tenant_kek_deletion_waiting: None,
         }
+    }
+
+    /// How long the key service waits before destroying a purged tenant's KEK (the time left
+    /// to cancel a mistaken purge's key deletion there); the key service's own default and
+    /// minimum apply otherwise.
+    #[must_use]
+    pub fn with_tenant_kek_deletion_waiting(mut self, waiting: std::time::Duration) -> Self {
+        self.tenant_kek_deletion_waiting = Some(waiting);
+        self
     }
 
     /// Limits data-key generation for credential puts to `per_minute` per tenant with bursts

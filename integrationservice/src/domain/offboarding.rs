@@ -2,12 +2,13 @@
 //! for the tenant is deleted. Optionally ON24 is first asked to forget every registrant the
 //! tenant delivered there (the forget job of `ForgetPerson`, many emails per job), and the
 //! purge waits for those jobs; then every row of the tenant is deleted, table by table in
-//! bounded batches, ending with the tenant's wrapped keys (`tenant_keys`) and credentials.
+//! bounded batches, ending with the tenant's wrapped keys (`tenant_keys`) and credentials;
+//! last, the tenant's own KEK in the key service is scheduled for deletion.
 //!
-//! The keys are data keys the key service wrapped under the shared KEK, so deleting their
-//! rows leaves nothing here that opens them; a database backup taken before still holds them
-//! (wrapped) until it expires. Per-tenant KEKs whose scheduled deletion makes such a backup
-//! unreadable come with the encryption at rest of issue #17.
+//! That is crypto-shredding: the tenant's keys are data keys wrapped under its KEK, so once
+//! the key service has destroyed it (after its deletion waiting period) a database backup
+//! taken before the purge still holds them, wrapped, but nothing can open them, nor anything
+//! they protect. Until then the deletion can be cancelled at the key service.
 //!
 //! Callers cut the tenant off (policy) before purging: a write that arrives during the purge
 //! may leave a row behind, which a second purge removes.
@@ -16,6 +17,7 @@ use std::time::Duration;
 
 use super::jobs::{ForgetPayload, JobKind};
 use super::{Engine, Error, TenantId, providers as provider_rules};
+use crate::crypto::tenant_kek_id;
 use crate::store::tenant_purge::{self as store, TenantTable};
 use crate::store::{outbox, providers};
 
@@ -31,6 +33,9 @@ pub struct TenantPurgeReport {
     pub provider_refusals: u64,
     /// Rows deleted, by table (`TenantTable::as_str`), in deletion order.
     pub deleted: Vec<(&'static str, u64)>,
+    /// Whether this purge scheduled the deletion of the tenant's KEK (false: the tenant never
+    /// had one, or an earlier purge scheduled it).
+    pub key_deletion_scheduled: bool,
 }
 
 /// Tenant offboarding.
@@ -74,11 +79,24 @@ impl Offboarding<'_> {
             }
             report.deleted.push((table.as_str(), total));
         }
+        // After the rows: a purge that fails here (key service unreachable) is repeated, and
+        // the repeat finds no rows and schedules the deletion.
+        report.key_deletion_scheduled = self
+            .engine
+            .envelope
+            .keys()
+            .schedule_key_deletion(
+                &tenant_kek_id(tenant.as_str()),
+                self.engine.tenant_kek_deletion_waiting,
+            )
+            .await
+            .map_err(crate::crypto::CryptoError::from)?;
         tracing::info!(
             tenant = %tenant,
             forgotten_at_provider = report.forgotten_at_provider,
             provider_refusals = report.provider_refusals,
             deleted = ?report.deleted,
+            key_deletion_scheduled = report.key_deletion_scheduled,
             "tenant purged"
         );
         Ok(report)

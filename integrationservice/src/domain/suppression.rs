@@ -5,8 +5,9 @@
 //!
 //! The list never holds an email: each entry is the HMAC-SHA-256 of the normalised address
 //! (trimmed, lower-cased) under a key of the tenant's own. That key is a data key from the
-//! key service's `GenerateDataKey`, made on the tenant's first forget, stored only wrapped
-//! (`tenant_keys`, purpose `email_hash`, bound to the tenant and purpose) and unwrapped
+//! key service's `GenerateDataKey` under the tenant's own KEK, made on the tenant's first
+//! forget, stored only wrapped (`tenant_keys`, purpose `email_hash`, bound to the tenant and
+//! purpose) and unwrapped
 //! through the same short-lived cache as credential data keys. The same address hashes
 //! differently in two tenants, and a copy of the database alone cannot test an address
 //! against the list.
@@ -16,13 +17,10 @@ use std::collections::HashSet;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+use super::tenant_keys::{EMAIL_HASH, tenant_key};
 use super::{Email, Engine, Error, TenantId};
-use crate::crypto::{SharedDek, tenant_key_aad};
-use crate::store::models::TenantKeyRow;
-use crate::store::{DbConnection, now_ms, suppressions, tenant_keys};
-
-/// The purpose of the tenant key the list's hashes are made with.
-const EMAIL_HASH: &str = "email_hash";
+use crate::crypto::SharedDek;
+use crate::store::{DbConnection, suppressions, tenant_keys};
 
 /// A tenant's key for email hashes. `Debug` shows nothing of it.
 #[derive(Clone)]
@@ -51,49 +49,16 @@ impl EmailHasher {
     }
 }
 
-/// The tenant's email-hash key: the stored one, unwrapped (or from the cache); when it has
-/// none, a new one if `create` (a forget), else None (no key: nobody is suppressed).
+/// The tenant's email-hash key (see `tenant_keys`); when it has none, a new one if `create`
+/// (a forget), else None (no key: nobody is suppressed).
 pub(crate) async fn email_hasher(
     engine: &Engine,
     tenant: &TenantId,
     create: bool,
 ) -> Result<Option<EmailHasher>, Error> {
-    let aad = tenant_key_aad(tenant.as_str(), EMAIL_HASH);
-    let t = tenant.clone();
-    let stored = engine
-        .store
-        .run(move |conn| tenant_keys::get(conn, &t, EMAIL_HASH).map_err(Error::from))
-        .await?;
-    if let Some(row) = stored {
-        let key = engine.envelope.open_key(&row.wrapped_key, &aad).await?;
-        return Ok(Some(EmailHasher { key }));
-    }
-    if !create {
-        return Ok(None);
-    }
-    let (wrapped, key) = engine.envelope.new_key(&aad).await?;
-    let row = TenantKeyRow {
-        tenant: tenant.to_string(),
-        purpose: EMAIL_HASH.into(),
-        wrapped_key: wrapped.wrapped.clone(),
-        kek_version: i32::try_from(wrapped.key_version).unwrap_or(i32::MAX),
-        created_at: now_ms(),
-    };
-    let t = tenant.clone();
-    let kept = engine
-        .store
-        .run(move |conn| {
-            tenant_keys::insert_if_absent(conn, &row)?;
-            tenant_keys::get(conn, &t, EMAIL_HASH).map_err(Error::from)
-        })
+    Ok(tenant_key(engine, tenant, EMAIL_HASH, create)
         .await?
-        .ok_or(Error::Internal)?;
-    if kept.wrapped_key == wrapped.wrapped {
-        return Ok(Some(EmailHasher { key }));
-    }
-    // Another replica stored the tenant's first key at the same moment: use that one.
-    let key = engine.envelope.open_key(&kept.wrapped_key, &aad).await?;
-    Ok(Some(EmailHasher { key }))
+        .map(|key| EmailHasher { key }))
 }
 
 /// The keyed hashes of `emails` in order, or None when the tenant has no hash key yet (it

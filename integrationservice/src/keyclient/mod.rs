@@ -1,13 +1,16 @@
 //! The mTLS gRPC client to the key service: generate, unwrap and rewrap data keys under the
-//! credentials key. The channel is lazy (the service starts while the key service is still
+//! credentials key or a tenant's own key (`keys/tenant-…`), and the two admin calls the
+//! service's policy grants it on tenant keys only: create one on the tenant's first use and
+//! schedule its deletion when the tenant is purged. The channel is lazy (the service starts while the key service is still
 //! coming up) and every call has a deadline. Plaintext data keys come back in `Zeroizing`
 //! buffers; the protobuf copy is wiped as soon as it is moved out.
 
 use std::time::Duration;
 
 use proto::keyservice::v1::{
-    BatchRewrapKeysRequest, GenerateDataKeyRequest, RewrapKeyRequest, UnwrapKeyRequest,
-    batch_rewrap_keys_result, key_service_client::KeyServiceClient,
+    BatchRewrapKeysRequest, CreateKeyRequest, GenerateDataKeyRequest, Key, KeyPurpose,
+    RewrapKeyRequest, ScheduleKeyDeletionRequest, UnwrapKeyRequest, batch_rewrap_keys_result,
+    key_admin_service_client::KeyAdminServiceClient, key_service_client::KeyServiceClient,
 };
 use servicekit::telemetry::{TraceInterceptor, inject_grpc_trace_context};
 use tonic::service::interceptor::InterceptedService;
@@ -92,6 +95,7 @@ impl std::fmt::Debug for DataKey {
 #[derive(Clone, Debug)]
 pub struct KeyClient {
     inner: KeyServiceClient<InterceptedService<Channel, TraceInterceptor>>,
+    admin: KeyAdminServiceClient<InterceptedService<Channel, TraceInterceptor>>,
     key_name: String,
     timeout: Duration,
 }
@@ -118,7 +122,8 @@ impl KeyClient {
             .connect_lazy();
         Ok(Self {
             // Every call carries the current trace to the key service (`traceparent`).
-            inner: KeyServiceClient::with_interceptor(channel, inject_grpc_trace_context),
+            inner: KeyServiceClient::with_interceptor(channel.clone(), inject_grpc_trace_context),
+            admin: KeyAdminServiceClient::with_interceptor(channel, inject_grpc_trace_context),
             key_name: config.key_name.clone(),
             timeout: config.timeout,
         })
@@ -130,10 +135,15 @@ impl KeyClient {
         request
     }
 
-    /// A fresh DEK bound to `aad`.
+    /// A fresh DEK bound to `aad`, wrapped under the credentials key.
     pub async fn generate(&self, aad: &[u8]) -> Result<DataKey, KeyError> {
+        self.generate_under(&self.key_name, aad).await
+    }
+
+    /// A fresh DEK bound to `aad`, wrapped under `key_name` (`keys/{key}`).
+    pub async fn generate_under(&self, key_name: &str, aad: &[u8]) -> Result<DataKey, KeyError> {
         let request = self.request(GenerateDataKeyRequest {
-            name: self.key_name.clone(),
+            name: key_name.to_owned(),
             associated_data: aad.to_vec(),
         });
         let mut response = self
@@ -151,6 +161,51 @@ impl KeyClient {
             wrapped: response.wrapped_key,
             version,
         })
+    }
+
+    /// Creates the encryption key `keys/{key_id}`; true when made now, false when it existed.
+    pub async fn create_key(&self, key_id: &str) -> Result<bool, KeyError> {
+        let request = self.request(CreateKeyRequest {
+            key_id: key_id.to_owned(),
+            key: Some(Key {
+                purpose: KeyPurpose::EncryptDecrypt as i32,
+                ..Key::default()
+            }),
+        });
+        match self.admin.clone().create_key(request).await {
+            Ok(_) => Ok(true),
+            Err(status) if status.code() == tonic::Code::AlreadyExists => Ok(false),
+            Err(status) => Err(status.into()),
+        }
+    }
+
+    /// Schedules the deletion of `keys/{key_id}` after `waiting` (None: the key service's
+    /// default). True when scheduled now; false when there is no such key or its deletion
+    /// was scheduled already (a repeated purge).
+    pub async fn schedule_key_deletion(
+        &self,
+        key_id: &str,
+        waiting: Option<Duration>,
+    ) -> Result<bool, KeyError> {
+        let request = self.request(ScheduleKeyDeletionRequest {
+            name: format!("keys/{key_id}"),
+            waiting_period: waiting.map(|d| prost_types::Duration {
+                seconds: i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+                nanos: i32::try_from(d.subsec_nanos()).unwrap_or(0),
+            }),
+        });
+        match self.admin.clone().schedule_key_deletion(request).await {
+            Ok(_) => Ok(true),
+            Err(status)
+                if matches!(
+                    status.code(),
+                    tonic::Code::NotFound | tonic::Code::FailedPrecondition
+                ) =>
+            {
+                Ok(false)
+            }
+            Err(status) => Err(status.into()),
+        }
     }
 
     /// The DEK inside `wrapped`, if `aad` matches.

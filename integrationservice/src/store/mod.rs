@@ -39,7 +39,7 @@ pub mod retention;
 pub mod schema;
 pub mod status;
 pub(crate) mod suppressions;
-pub(crate) mod tenant_keys;
+pub mod tenant_keys;
 pub mod tenant_purge;
 pub(crate) mod webinars;
 

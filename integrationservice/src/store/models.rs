@@ -452,7 +452,7 @@ pub struct ErasureRequestRow {
 pub struct TenantKeyRow {
     /// The tenant the key belongs to.
     pub tenant: String,
-    /// What the key is for (`email_hash`).
+    /// What the key is for (`email_hash`, `personal_data`).
     pub purpose: String,
     /// The data key, wrapped by the key service.
     pub wrapped_key: Vec<u8>,
@@ -460,6 +460,9 @@ pub struct TenantKeyRow {
     pub kek_version: i32,
     /// When the key was made (ms).
     pub created_at: i64,
+    /// The key service key that wraps it: empty for the credentials key, else the tenant's
+    /// own KEK id (`crypto::tenant_kek_id`).
+    pub kek: String,
 }
 
 impl std::fmt::Debug for TenantKeyRow {
@@ -468,6 +471,7 @@ impl std::fmt::Debug for TenantKeyRow {
             .field("tenant", &self.tenant)
             .field("purpose", &self.purpose)
             .field("kek_version", &self.kek_version)
+            .field("kek", &self.kek)
             .finish_non_exhaustive()
     }
 }

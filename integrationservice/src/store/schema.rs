@@ -196,6 +196,7 @@ diesel::table! {
         wrapped_key -> Binary,
         kek_version -> Integer,
         created_at -> BigInt,
+        kek -> Text,
     }
 }
 

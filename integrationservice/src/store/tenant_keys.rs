@@ -9,7 +9,7 @@ use super::schema::tenant_keys::dsl as k;
 use crate::ids::TenantId;
 
 /// The tenant's key for `purpose`, if one was made.
-pub(crate) fn get(
+pub fn get(
     conn: &mut DbConnection,
     tenant: &TenantId,
     purpose: &str,
@@ -20,6 +20,15 @@ pub(crate) fn get(
         .select(TenantKeyRow::as_select())
         .first(conn)
         .optional()
+}
+
+/// Every key of the tenant, by purpose.
+pub fn of_tenant(conn: &mut DbConnection, tenant: &TenantId) -> QueryResult<Vec<TenantKeyRow>> {
+    k::tenant_keys
+        .filter(k::tenant.eq(tenant.as_str()))
+        .order(k::purpose.asc())
+        .select(TenantKeyRow::as_select())
+        .load(conn)
 }
 
 /// Stores a new key unless the tenant has one for its purpose already (two replicas making
@@ -38,8 +47,9 @@ pub(crate) fn insert_if_absent(conn: &mut DbConnection, row: &TenantKeyRow) -> Q
     .map(|_| ())
 }
 
-/// A page of keys wrapped under a key version below `version`, in (tenant, purpose) order
-/// after `after` (the rewrap pass).
+/// A page of keys wrapped under a version of the credentials key below `version`, in
+/// (tenant, purpose) order after `after` (the rewrap pass). Keys under a tenant's own KEK are
+/// left out: their versions count on that key, not the credentials key.
 pub(crate) fn wrapped_below(
     conn: &mut DbConnection,
     version: i32,
@@ -48,6 +58,7 @@ pub(crate) fn wrapped_below(
 ) -> QueryResult<Vec<TenantKeyRow>> {
     let mut query = k::tenant_keys
         .filter(k::kek_version.lt(version))
+        .filter(k::kek.eq(""))
         .order((k::tenant.asc(), k::purpose.asc()))
         .limit(limit)
         .select(TenantKeyRow::as_select())

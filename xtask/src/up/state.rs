@@ -199,6 +199,10 @@ pub fn keyservice_config(
          operations = [\"generate\", \"wrap\", \"unwrap\", \"rewrap\"]\n\
          keys = [\"on24-credentials\"]\n\n\
          [[rule]]\n\
+         identity = \"spiffe://webinar.local/integrationservice\"\n\
+         operations = [\"generate\", \"unwrap\", \"rewrap\", \"admin:create\", \"admin:schedule_deletion\"]\n\
+         keys = [\"tenant-*\"]\n\n\
+         [[rule]]\n\
          identity = \"spiffe://webinar.local/admin\"\n\
          operations = [\"admin:*\"]\n\
          keys = [\"*\"]\n",

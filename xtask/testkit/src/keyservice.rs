@@ -28,12 +28,18 @@ pub const ADMIN: &str = "spiffe://webinar.local/admin";
 pub const CREDENTIALS_KEY: &str = "on24-credentials";
 
 /// The policy every test key service starts with: the integration service may use the
-/// credentials key, the administrator may do everything.
+/// credentials key and make, use and schedule the deletion of tenant keys (`tenant-*`), the
+/// administrator may do everything.
 pub const POLICY: &str = r#"
 [[rule]]
 identity = "spiffe://webinar.local/integrationservice"
 operations = ["generate", "wrap", "unwrap", "rewrap"]
 keys = ["on24-credentials"]
+
+[[rule]]
+identity = "spiffe://webinar.local/integrationservice"
+operations = ["generate", "unwrap", "rewrap", "admin:create", "admin:schedule_deletion"]
+keys = ["tenant-*"]
 
 [[rule]]
 identity = "spiffe://webinar.local/admin"
@@ -131,7 +137,20 @@ impl KeyService {
     /// What the integration service needs: a key service with the rate limit off and the
     /// credentials key created.
     pub async fn for_credentials(ca: &CertificateAuthority) -> Self {
-        let service = Self::start(ca, None, |c| c.limits.rate_per_second = 0).await;
+        Self::for_credentials_with(ca, |_| {}).await
+    }
+
+    /// [`KeyService::for_credentials`] with `configure` applied too (e.g. a short deletion
+    /// waiting period).
+    pub async fn for_credentials_with(
+        ca: &CertificateAuthority,
+        configure: impl FnOnce(&mut Config),
+    ) -> Self {
+        let service = Self::start(ca, None, |c| {
+            c.limits.rate_per_second = 0;
+            configure(c);
+        })
+        .await;
         service.create_key(CREDENTIALS_KEY).await;
         service
     }

@@ -38,7 +38,13 @@ pub struct KeyService {
 impl KeyService {
     pub async fn start() -> Self {
         let ca = CertificateAuthority::new("engine test CA").expect("ca");
-        let service = testkit::KeyService::for_credentials(&ca).await;
+        // Deletions may wait as little as a second and are carried out every second, so a
+        // test sees a purged tenant's KEK destroyed.
+        let service = testkit::KeyService::for_credentials_with(&ca, |c| {
+            c.rotation.min_deletion_waiting_secs = 1;
+            c.rotation.check_interval_secs = 1;
+        })
+        .await;
         let me = ca
             .client_cert_for("integrationservice", SERVICE)
             .expect("cert");
@@ -60,6 +66,21 @@ impl KeyService {
     /// The key service's audit log.
     pub fn audit_path(&self) -> &std::path::Path {
         &self.service.audit_path
+    }
+
+    /// The state of `keys/{key_id}` as the administrator reads it.
+    pub async fn key_state(&self, key_id: &str) -> proto::keyservice::v1::KeyState {
+        let key = self
+            .service
+            .admin()
+            .await
+            .get_key(proto::keyservice::v1::GetKeyRequest {
+                name: format!("keys/{key_id}"),
+            })
+            .await
+            .expect("get key")
+            .into_inner();
+        key.key.expect("key").state()
     }
 
     /// Rotates the credentials key; returns the new primary version.
@@ -335,7 +356,7 @@ fn engine_on(url: &str, keys: &KeyService, call_timeout: Duration) -> Engine {
             on24_client::EgressPolicy::new(on24_client::DEFAULT_ON24_HOSTS, true),
         ),
     );
-    Engine::new(store, envelope, provider)
+    Engine::new(store, envelope, provider).with_tenant_kek_deletion_waiting(Duration::from_secs(1))
 }
 
 /// A tenant id (the test's own, known to be valid).

@@ -1,6 +1,8 @@
 //! Tenant offboarding on both backends: tenant A is purged (ON24 asked to forget its
 //! delivered registrants first), every table is empty of it, its keys are gone, and tenant B
-//! keeps every row and goes on delivering.
+//! keeps every row and goes on delivering. A's KEK is scheduled for deletion at the key
+//! service; once destroyed, A's wrapped keys as a copy taken before the purge holds them open
+//! no more (crypto-shredding), while B's still do.
 
 use std::time::Duration;
 
@@ -9,7 +11,11 @@ use integrationservice::domain::retention::Overrides;
 use integrationservice::domain::{Email, Error, RegistrationStatus, TenantId};
 use integrationservice::testing::models::InteractionRow;
 use integrationservice::testing::tenant_purge::{TenantTable, count};
-use integrationservice::testing::{AttendeeInteraction, InteractionKind, interactions, metrics};
+use integrationservice::testing::{
+    AttendeeInteraction, InteractionKind, KeyClient, interactions, metrics, tenant_kek_id,
+    tenant_key_aad, tenant_keys,
+};
+use proto::keyservice::v1::KeyState;
 
 use crate::both_backends;
 use crate::engine::harness::{Db, Stack, eventually, person, tenant_id};
@@ -34,6 +40,20 @@ fn held(rows: &[(&'static str, i64)], table: TenantTable) -> i64 {
         .find(|(name, _)| *name == table.as_str())
         .map(|(_, n)| *n)
         .unwrap_or_default()
+}
+
+/// The tenant's wrapped keys as stored: what a copy of the database holds.
+async fn keys_of(stack: &Stack, tenant: &TenantId) -> Vec<(String, Vec<u8>, String)> {
+    let t = tenant.clone();
+    stack
+        .engine
+        .store()
+        .run(move |conn| tenant_keys::of_tenant(conn, &t).map_err(Error::from))
+        .await
+        .expect("keys")
+        .into_iter()
+        .map(|row| (row.purpose, row.wrapped_key, row.kek))
+        .collect()
 }
 
 async fn forget_calls(stack: &Stack) -> usize {
@@ -134,8 +154,22 @@ async fn purge_one_tenant(db: Db) {
             );
         }
     }
+    // B has a key of its own too (a forget of someone it never registered: no ON24 job).
+    let nobody = Email::parse("nobody@example.com").expect("email");
+    regs.forget(&b, &nobody, false).await.expect("b forgets");
     let b_before = rows(&stack, &b).await;
     let forgets_before = forget_calls(&stack).await;
+    // The copy of A's keys a backup taken now holds, each under A's own KEK.
+    let a_kek = tenant_kek_id(a.as_str());
+    let copy = keys_of(&stack, &a).await;
+    assert!(!copy.is_empty(), "A has keys");
+    assert!(
+        copy.iter().all(|(_, _, kek)| *kek == a_kek),
+        "under A's KEK"
+    );
+    let b_keys = keys_of(&stack, &b).await;
+    assert!(!b_keys.is_empty(), "B has keys");
+    assert_ne!(b_keys[0].2, a_kek);
 
     let report = engine
         .offboarding()
@@ -147,6 +181,10 @@ async fn purge_one_tenant(db: Db) {
         "the delivered, not yet forgotten"
     );
     assert_eq!(report.provider_refusals, 0);
+    assert!(
+        report.key_deletion_scheduled,
+        "A's KEK scheduled for deletion"
+    );
     assert!(
         forget_calls(&stack).await > forgets_before,
         "ON24 was asked to forget"
@@ -172,6 +210,38 @@ async fn purge_one_tenant(db: Db) {
         engine.providers().get(&a).await.err()
     })
     .await;
+
+    // After the waiting period the key service destroys A's KEK; B's stays.
+    eventually("A's KEK destroyed", Duration::from_secs(20), || async {
+        (stack.keys.key_state(&a_kek).await == KeyState::Destroyed).then_some(())
+    })
+    .await;
+    assert_eq!(stack.keys.key_state(&b_keys[0].2).await, KeyState::Enabled);
+    // A restored copy, read by a fresh replica (nothing cached): A's keys open no more, so
+    // nothing they protect does either; B's still open.
+    let fresh = KeyClient::connect_lazy(&stack.keys.client_config).expect("key client");
+    for (purpose, wrapped, _) in &copy {
+        assert!(
+            fresh
+                .unwrap_key(wrapped, &tenant_key_aad(a.as_str(), purpose))
+                .await
+                .is_err(),
+            "A's {purpose} key still opens"
+        );
+    }
+    for (purpose, wrapped, _) in &b_keys {
+        fresh
+            .unwrap_key(wrapped, &tenant_key_aad(b.as_str(), purpose))
+            .await
+            .expect("B's key opens");
+    }
+    // A repeated purge finds nothing and schedules nothing again.
+    let again = engine
+        .offboarding()
+        .purge_tenant(&a, false, Duration::from_secs(5))
+        .await
+        .expect("purge again");
+    assert!(!again.key_deletion_scheduled);
 }
 
 both_backends!(purge_tenant_a_keeps_tenant_b, purge_one_tenant);

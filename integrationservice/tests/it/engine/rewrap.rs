@@ -1,7 +1,8 @@
 //! Key rotation then rewrap: every stored wrapped DEK moves to the new primary version, the
 //! credentials still decrypt during and after, deliveries go on, and the database never holds
-//! the secrets in clear; the tenants' own keys (the suppression list's) move too; at scale,
-//! only rows below the primary move, one replica at a time.
+//! the secrets in clear; tenant keys made under the credentials key (before per-tenant KEKs)
+//! move too, those under a tenant's own KEK stay; at scale, only rows below the primary move,
+//! one replica at a time.
 
 use std::time::Duration;
 
@@ -10,10 +11,11 @@ use futures::StreamExt;
 use integrationservice::domain::{Error, RegistrationStatus};
 use integrationservice::testing::StoreError;
 use integrationservice::testing::models::ProviderConfigRow;
+use integrationservice::testing::models::TenantKeyRow;
 use integrationservice::testing::rewrap_all;
 use integrationservice::testing::schema::provider_configs::dsl as p;
 use integrationservice::testing::wrapped_version;
-use integrationservice::testing::{credentials_aad, leases, providers};
+use integrationservice::testing::{credentials_aad, leases, providers, tenant_key_aad};
 use proto::keyservice::v1::{
     BatchGenerateDataKeysRequest, GenerateDataKeyRequest, batch_generate_data_keys_result,
     key_service_client::KeyServiceClient,
@@ -39,15 +41,15 @@ async fn stored(stack: &Stack) -> Vec<(String, i32, Vec<u8>, Vec<u8>)> {
         .expect("rows")
 }
 
-/// Acme's suppression-list key as (key version, wrapped key).
-async fn tenant_key(stack: &Stack) -> (i32, Vec<u8>) {
+/// A tenant's suppression-list key as (key version, wrapped key).
+async fn tenant_key(stack: &Stack, tenant: &'static str) -> (i32, Vec<u8>) {
     use integrationservice::testing::schema::tenant_keys::dsl as k;
     stack
         .engine
         .store()
-        .run(|conn| {
+        .run(move |conn| {
             k::tenant_keys
-                .filter(k::tenant.eq("acme"))
+                .filter(k::tenant.eq(tenant))
                 .select((k::kek_version, k::wrapped_key))
                 .first(conn)
                 .map_err(StoreError::from)
@@ -83,8 +85,34 @@ async fn rotate_then_rewrap(db: Db) {
         .forget(&tenant_id("acme"), &gone.email, false)
         .await
         .expect("forget");
-    let key_before = tenant_key(&stack).await;
+    let key_before = tenant_key(&stack, "acme").await;
     assert_eq!(key_before.0, 1);
+    // Globex's key is as a deployment made it before per-tenant KEKs: under the credentials
+    // key (`kek` empty).
+    let legacy = engine
+        .envelope()
+        .keys()
+        .generate(&tenant_key_aad("globex", "email_hash"))
+        .await
+        .expect("legacy key");
+    let legacy_row = TenantKeyRow {
+        tenant: "globex".into(),
+        purpose: "email_hash".into(),
+        wrapped_key: legacy.wrapped.clone(),
+        kek_version: 1,
+        created_at: 0,
+        kek: String::new(),
+    };
+    engine
+        .store()
+        .run(move |conn| {
+            diesel::insert_into(integrationservice::testing::schema::tenant_keys::table)
+                .values(&legacy_row)
+                .execute(conn)
+                .map_err(StoreError::from)
+        })
+        .await
+        .expect("legacy row");
     let version = stack.keys.rotate().await;
     assert_eq!(version, 2);
     // Deliveries run while the rewrap happens; none may fail to decrypt.
@@ -97,11 +125,20 @@ async fn rotate_then_rewrap(db: Db) {
         .await
         .expect("rewrap");
     assert_eq!(report.moved, 3 + 1, "{report:?}");
-    let key_after = tenant_key(&stack).await;
-    assert_eq!(key_after.0, 2);
-    assert_eq!(wrapped_version(&key_after.1), Some(2));
-    assert_ne!(key_after.1, key_before.1, "the wrapped key changed");
-    // The moved key still opens: the forgotten person is still refused.
+    let legacy_after = tenant_key(&stack, "globex").await;
+    assert_eq!(legacy_after.0, 2);
+    assert_eq!(wrapped_version(&legacy_after.1), Some(2));
+    assert_ne!(legacy_after.1, legacy.wrapped, "the wrapped key changed");
+    let opened = engine
+        .envelope()
+        .keys()
+        .unwrap_key(&legacy_after.1, &tenant_key_aad("globex", "email_hash"))
+        .await
+        .expect("the moved key opens");
+    assert_eq!(opened, legacy.plaintext, "the same key");
+    // Acme's key is under its own KEK: the credentials key's rotation leaves it alone.
+    assert_eq!(tenant_key(&stack, "acme").await, key_before);
+    // Acme's key still opens: the forgotten person is still refused.
     let refused = engine
         .registrations()
         .register(&tenant_id("acme"), &webinar, gone)

@@ -1,0 +1,1 @@
+ALTER TABLE tenant_keys DROP COLUMN kek;
