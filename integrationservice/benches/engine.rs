@@ -14,7 +14,7 @@ use integrationservice::domain::RegistrationStatus;
 use integrationservice::domain::metrics::store_reports;
 use integrationservice::testing::models::RegistrationRow;
 use integrationservice::testing::{AttendeeActivity, AttendeeReport};
-use integrationservice::testing::{StoreError, registrations};
+use integrationservice::testing::{FieldCipher, StoreError, registrations};
 use on24sim::FaultConfig;
 
 use engine_harness::{Db, Stack, fast_workers, person};
@@ -87,9 +87,13 @@ async fn main() {
     let started = Instant::now();
     for chunk in rows.chunks(1000) {
         let chunk = chunk.to_vec();
+        // The raw baseline writes the columns as they are (no encryption).
+        let plain = FieldCipher::plain(chunk[0].tenant.as_str());
         engine
             .store()
-            .transaction(move |conn| registrations::insert(conn, &chunk).map_err(StoreError::from))
+            .transaction(move |conn| {
+                registrations::insert(conn, &plain, &chunk).map_err(StoreError::from)
+            })
             .await
             .expect("raw insert");
     }

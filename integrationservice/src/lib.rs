@@ -45,8 +45,11 @@ mod workers;
 #[doc(hidden)]
 pub mod testing {
     pub use crate::crypto::{
-        Envelope, TENANT_KEK_PREFIX, cache::DekCache, credentials_aad, tenant_kek_id,
-        tenant_key_aad,
+        Envelope, TENANT_KEK_PREFIX,
+        cache::DekCache,
+        credentials_aad,
+        fields::{FieldCipher, is_sealed},
+        tenant_kek_id, tenant_key_aad,
     };
     pub use crate::keyclient::{KeyClient, KeyClientConfig, wrapped_version};
     pub use crate::provider::{
@@ -62,6 +65,7 @@ pub mod testing {
         execute::event_marker,
         recorder::{BatchedSuccess, Recorder},
         rewrap::rewrap_all,
+        seal::{SealReport, seal_plaintext_registrations},
     };
     pub use servicekit::db::{DbConnection, StoreError};
 }

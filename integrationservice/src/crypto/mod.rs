@@ -12,6 +12,7 @@
 //! every copy of the database.
 
 pub(crate) mod cache;
+pub(crate) mod fields;
 
 use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
@@ -93,6 +94,11 @@ pub fn tenant_kek_id(tenant: &str) -> String {
     format!("{TENANT_KEK_PREFIX}{}", &hex[..56])
 }
 
+/// How often, and how far apart, a data key is asked for under a tenant KEK that another
+/// caller has just made (about 3 s in all).
+const NEW_KEK_TRIES: u32 = 30;
+const NEW_KEK_RETRY: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// A data key made for use as a secret itself (a tenant's hash key), as stored: wrapped.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct WrappedKey {
@@ -160,10 +166,21 @@ impl Envelope {
         // Idempotent (an existing key is left alone), and only on a tenant's first key of a
         // purpose, so it costs nothing on the hot paths.
         self.keys.create_key(&kek).await?;
-        let dek = self
-            .keys
-            .generate_under(&format!("keys/{kek}"), aad)
-            .await?;
+        let name = format!("keys/{kek}");
+        let mut tries = 0;
+        let dek = loop {
+            match self.keys.generate_under(&name, aad).await {
+                Ok(dek) => break dek,
+                // A concurrent first use made the key a moment ago (our create found it
+                // existing): the key service serves it once its snapshot holds it, within its
+                // refresh interval (2 s by default).
+                Err(KeyError::Refused(_)) if tries < NEW_KEK_TRIES => {
+                    tries += 1;
+                    tokio::time::sleep(NEW_KEK_RETRY).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
         let key = self.cache.insert(&dek.wrapped, aad, dek.plaintext);
         Ok((
             WrappedKey {

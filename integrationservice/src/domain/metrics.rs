@@ -15,6 +15,7 @@ use super::{
     RegistrationOrigin, RegistrationStatus, SyncReport, TenantId, WebinarId, WebinarMetrics,
     paging,
 };
+use crate::crypto::fields::FieldCipher;
 use crate::provider::{AttendeeInteraction, AttendeeReport, ProviderRegistrant};
 use crate::store::models::{InteractionRow, MetricsRow, RegistrationRow, WebinarRow};
 use crate::store::{
@@ -76,10 +77,12 @@ fn registrations_by_email(
     webinar: &WebinarId,
     emails: &[String],
 ) -> diesel::QueryResult<HashMap<String, RegistrationRow>> {
-    Ok(registrations::by_emails(conn, tenant, webinar, emails)?
-        .into_iter()
-        .filter_map(|r| Some((r.email.clone()?, r)))
-        .collect())
+    Ok(
+        registrations::by_emails_stored(conn, tenant, webinar, emails)?
+            .into_iter()
+            .filter_map(|r| Some((r.email.clone()?, r)))
+            .collect(),
+    )
 }
 
 /// Attendees a sync compares and writes per transaction: memory and transaction length stay
@@ -234,7 +237,7 @@ fn set_outcomes(
 ) -> Result<Vec<crate::store::models::NewChange>, Error> {
     let emails: Vec<String> = outcomes.keys().cloned().collect();
     let mut by_outcome: HashMap<Attendance, Vec<RegistrationId>> = HashMap::new();
-    for reg in registrations::by_emails(conn, tenant, webinar, &emails)? {
+    for reg in registrations::by_emails_stored(conn, tenant, webinar, &emails)? {
         let settled = [RegistrationStatus::Cancelled, RegistrationStatus::Forgotten]
             .map(RegistrationStatus::as_str)
             .contains(&reg.status.as_str());
@@ -319,6 +322,7 @@ const IMPORT_CHUNK: usize = 1_000;
 /// first wins; this one skips them. Returns how many were created.
 fn import_chunk(
     conn: &mut DbConnection,
+    fields: &FieldCipher,
     tenant: &TenantId,
     webinar: &WebinarId,
     chunk: Vec<ProviderRegistrant>,
@@ -327,10 +331,11 @@ fn import_chunk(
 ) -> Result<usize, Error> {
     let chunk = without_suppressed(conn, tenant, chunk, hashes)?;
     let emails: Vec<String> = chunk.iter().map(|r| r.email.clone()).collect();
-    let mut known: HashSet<String> = registrations::by_emails(conn, tenant, webinar, &emails)?
-        .into_iter()
-        .filter_map(|r| r.email)
-        .collect();
+    let mut known: HashSet<String> =
+        registrations::by_emails_stored(conn, tenant, webinar, &emails)?
+            .into_iter()
+            .filter_map(|r| r.email)
+            .collect();
     let mut rows = Vec::new();
     for r in chunk {
         if !known.insert(r.email.clone()) {
@@ -360,7 +365,7 @@ fn import_chunk(
             attendance: Attendance::Unknown.as_str().into(),
         });
     }
-    let inserted: HashSet<String> = registrations::insert_absent(conn, &rows)?
+    let inserted: HashSet<String> = registrations::insert_absent(conn, fields, &rows)?
         .into_iter()
         .collect();
     let rows: Vec<RegistrationRow> = rows
@@ -418,18 +423,19 @@ pub async fn import_registrants(
         })
         .collect();
     let mut hasher = super::suppression::email_hasher(engine, tenant, false).await?;
+    let fields = super::tenant_keys::field_cipher(engine, tenant, true).await?;
     let mut created = 0;
     let mut read = read.into_iter().peekable();
     while read.peek().is_some() {
         let chunk: Vec<ProviderRegistrant> = read.by_ref().take(IMPORT_CHUNK).collect();
-        let (t, w) = (tenant.clone(), *webinar);
+        let (t, w, f) = (tenant.clone(), *webinar, fields.clone());
         let n = store_guarded(
             engine,
             tenant,
             &mut hasher,
             chunk,
             |r| r.email.as_str(),
-            move |conn, chunk, hashes| import_chunk(conn, &t, &w, chunk, hashes, now),
+            move |conn, chunk, hashes| import_chunk(conn, &f, &t, &w, chunk, hashes, now),
         )
         .await?;
         if n > 0 {
@@ -694,7 +700,7 @@ impl Metrics<'_> {
             .store
             .run(move |conn| {
                 let webinar = super::webinars::existing(conn, &t, &w)?;
-                let Some(reg) = registrations::get(conn, &t, &w, &r)? else {
+                let Some(reg) = registrations::get_stored(conn, &t, &w, &r)? else {
                     return Ok(None);
                 };
                 // A forgotten registration has no email and so no metrics.
@@ -734,7 +740,7 @@ impl Metrics<'_> {
             .store
             .run(move |conn| {
                 super::webinars::existing(conn, &t, &w)?;
-                let reg = registrations::get(conn, &t, &w, &r)?.ok_or_else(|| {
+                let reg = registrations::get_stored(conn, &t, &w, &r)?.ok_or_else(|| {
                     Error::not_found(format!("tenants/{t}/webinars/{w}/registrations/{r}"))
                 })?;
                 let rows = match reg.email.as_deref() {

@@ -130,6 +130,8 @@ pub struct Engine {
     /// How long the key service waits before destroying a purged tenant's KEK (None: the
     /// key service's default, 30 days).
     pub(crate) tenant_kek_deletion_waiting: Option<std::time::Duration>,
+    /// Tenants' personal-data ciphers, briefly (`tenant_keys::field_cipher`).
+    pub(crate) field_ciphers: tenant_keys::FieldCiphers,
 }
 
 impl Engine {
@@ -147,6 +149,7 @@ impl Engine {
             key_generation: key_generation::KeyGenerationLimit::new(0, 0),
             retention: retention::RetentionDefaults::default(),
             tenant_kek_deletion_waiting: None,
+            field_ciphers: tenant_keys::FieldCiphers::default(),
         }
     }
 
@@ -164,6 +167,16 @@ impl Engine {
     #[must_use]
     pub fn with_key_generation_limit(mut self, per_minute: u32, burst: u32) -> Self {
         self.key_generation = key_generation::KeyGenerationLimit::new(per_minute, burst);
+        self
+    }
+
+    /// Stores personal columns in clear. **Benchmark only** (`benches/service.rs` compares
+    /// the hot paths with encryption at rest on and off in one run): no configuration sets
+    /// it, and an engine built this way cannot read what an encrypting one wrote.
+    #[doc(hidden)]
+    #[must_use]
+    pub fn without_field_encryption_for_benchmark(mut self) -> Self {
+        self.field_ciphers = tenant_keys::FieldCiphers::off();
         self
     }
 

@@ -79,6 +79,7 @@ impl Offboarding<'_> {
             }
             report.deleted.push((table.as_str(), total));
         }
+        self.engine.field_ciphers.forget(tenant);
         // After the rows: a purge that fails here (key service unreachable) is repeated, and
         // the repeat finds no rows and schedules the deletion.
         report.key_deletion_scheduled = self

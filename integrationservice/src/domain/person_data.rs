@@ -71,12 +71,13 @@ impl PersonDataService<'_> {
             Some(hasher) => Some(hasher.hash(email.as_str())?),
             None => None,
         };
+        let fields = super::tenant_keys::field_cipher(self.engine, tenant, false).await?;
         let (t, e) = (tenant.clone(), email.as_str().to_owned());
         let rows = self
             .engine
             .store
             .run(move |conn| {
-                let mut regs = registrations::by_email_all_webinars(conn, &t, &e)?;
+                let mut regs = registrations::by_email_all_webinars(conn, &fields, &t, &e)?;
                 regs.sort_by(|a, b| a.id.cmp(&b.id));
                 let by_webinar: HashMap<String, RegistrationRow> = regs
                     .iter()

@@ -4,7 +4,11 @@
 //! made before per-tenant KEKs stay under the credentials key and keep working (the wrapped
 //! form names its key).
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use super::{Engine, Error, TenantId};
+use crate::crypto::fields::{FieldCipher, PERSONAL_DATA};
 use crate::crypto::{SharedDek, tenant_key_aad};
 use crate::store::models::TenantKeyRow;
 use crate::store::{now_ms, tenant_keys};
@@ -59,4 +63,68 @@ pub(crate) async fn tenant_key(
     Ok(Some(
         engine.envelope.open_key(&kept.wrapped_key, &aad).await?,
     ))
+}
+
+/// How many tenants' ciphers are kept, and for how long: the hot paths (every registration
+/// write, every sync chunk) then cost no database read or key-service call for the key.
+const CIPHERS: u64 = 10_000;
+const CIPHER_AGE: Duration = Duration::from_secs(60);
+
+/// Tenants' personal-data ciphers, bounded and short-lived (the key inside is wiped when the
+/// entry is evicted and its last user drops it). Cheap to clone.
+#[derive(Clone, Debug)]
+pub(crate) struct FieldCiphers {
+    /// None: encryption off (benchmark only).
+    cache: Option<moka::sync::Cache<String, Arc<FieldCipher>>>,
+}
+
+impl Default for FieldCiphers {
+    fn default() -> Self {
+        Self {
+            cache: Some(
+                moka::sync::Cache::builder()
+                    .max_capacity(CIPHERS)
+                    .time_to_live(CIPHER_AGE)
+                    .build(),
+            ),
+        }
+    }
+}
+
+impl FieldCiphers {
+    /// Encryption off: every tenant's cipher is [`FieldCipher::plain`].
+    pub(crate) fn off() -> Self {
+        Self { cache: None }
+    }
+
+    /// Forgets a tenant's cipher (its keys were purged).
+    pub(crate) fn forget(&self, tenant: &TenantId) {
+        if let Some(cache) = &self.cache {
+            cache.invalidate(tenant.as_str());
+        }
+    }
+}
+
+/// The tenant's personal-data cipher. A `write` makes the tenant's key (and KEK) on its first
+/// use; a read of a tenant without a key gets a cipher that reads only unsealed values (it
+/// cannot have sealed ones), so reads never create keys.
+pub(crate) async fn field_cipher(
+    engine: &Engine,
+    tenant: &TenantId,
+    write: bool,
+) -> Result<Arc<FieldCipher>, Error> {
+    let Some(cache) = &engine.field_ciphers.cache else {
+        return Ok(Arc::new(FieldCipher::plain(tenant.as_str())));
+    };
+    if let Some(cipher) = cache.get(tenant.as_str()) {
+        return Ok(cipher);
+    }
+    match tenant_key(engine, tenant, PERSONAL_DATA, write).await? {
+        Some(key) => {
+            let cipher = Arc::new(FieldCipher::new(tenant.as_str(), key.as_slice()));
+            cache.insert(tenant.to_string(), cipher.clone());
+            Ok(cipher)
+        }
+        None => Ok(Arc::new(FieldCipher::plain(tenant.as_str()))),
+    }
 }

@@ -49,7 +49,7 @@ pub(crate) fn read_one(conn: &mut DbConnection, job: &JobRow) -> QueryResult<Job
         None => None,
     };
     let registration = match (job.webinar(), job.registration()) {
-        (Some(w), Some(r)) => registrations::get(conn, &tenant, &w, &r)?,
+        (Some(w), Some(r)) => registrations::get_stored(conn, &tenant, &w, &r)?,
         _ => None,
     };
     let provider = providers::get(conn, &tenant)?;

@@ -1,5 +1,9 @@
 //! Queries on `registrations`: one row per (tenant, webinar, email), carrying the delivery
 //! state the CRM sees (PENDING, DELIVERED, RETRYING, FAILED, CANCELLED, FORGOTTEN, PAUSED).
+//!
+//! The personal columns are stored sealed under the tenant's personal-data key: every
+//! function here that writes a row seals a copy of it, and every one that reads rows opens
+//! them (`crypto::fields`), so callers hand in and get back plaintext rows.
 
 use diesel::prelude::*;
 
@@ -7,7 +11,30 @@ use super::models::RegistrationRow;
 use super::schema::registrations::dsl as r;
 use super::status::{Attendance, ChangeKind, JobKind, JobState, RegistrationStatus as S};
 use super::{DbConnection, now_ms};
+use crate::crypto::fields::{FieldCipher, store_error};
 use crate::ids::{RegistrationId, TenantId, WebinarId};
+
+/// Opens rows just read.
+fn opened(
+    fields: &FieldCipher,
+    mut rows: Vec<RegistrationRow>,
+) -> QueryResult<Vec<RegistrationRow>> {
+    for row in &mut rows {
+        fields.open_registration(row).map_err(store_error)?;
+    }
+    Ok(rows)
+}
+
+/// Sealed copies of rows about to be written.
+fn sealed(fields: &FieldCipher, rows: &[RegistrationRow]) -> QueryResult<Vec<RegistrationRow>> {
+    rows.iter()
+        .map(|row| {
+            let mut row = row.clone();
+            fields.seal_registration(&mut row).map_err(store_error)?;
+            Ok(row)
+        })
+        .collect()
+}
 
 /// Statuses a worker's result no longer changes: the CRM cancelled or forgot the person
 /// while the job ran.
@@ -15,6 +42,22 @@ const SETTLED: [&str; 2] = [S::Cancelled.as_str(), S::Forgotten.as_str()];
 
 /// One registration by id.
 pub fn get(
+    conn: &mut DbConnection,
+    fields: &FieldCipher,
+    tenant: &TenantId,
+    webinar_id: &WebinarId,
+    id: &RegistrationId,
+) -> QueryResult<Option<RegistrationRow>> {
+    let Some(mut row) = get_stored(conn, tenant, webinar_id, id)? else {
+        return Ok(None);
+    };
+    fields.open_registration(&mut row).map_err(store_error)?;
+    Ok(Some(row))
+}
+
+/// One registration by id as stored (its personal columns sealed): for readers that open it
+/// later, once they have the tenant's key (the workers).
+pub(crate) fn get_stored(
     conn: &mut DbConnection,
     tenant: &TenantId,
     webinar_id: &WebinarId,
@@ -31,6 +74,19 @@ pub fn get(
 
 /// Registrations of a webinar with any of these emails (already normalised).
 pub fn by_emails(
+    conn: &mut DbConnection,
+    fields: &FieldCipher,
+    tenant: &TenantId,
+    webinar_id: &WebinarId,
+    emails: &[String],
+) -> QueryResult<Vec<RegistrationRow>> {
+    let rows = by_emails_stored(conn, tenant, webinar_id, emails)?;
+    opened(fields, rows)
+}
+
+/// [`by_emails`] as stored, personal columns sealed: for readers that use only the ids,
+/// email, status and attendance (a metrics sync), so a large sync decrypts nothing.
+pub(crate) fn by_emails_stored(
     conn: &mut DbConnection,
     tenant: &TenantId,
     webinar_id: &WebinarId,
@@ -51,8 +107,9 @@ pub fn by_emails(
     Ok(out)
 }
 
-/// Every registration of one person in a tenant (for forget).
-pub fn by_email_all_webinars(
+/// Every registration of one person in a tenant as stored, personal columns sealed (forget
+/// empties them without reading them).
+pub(crate) fn by_email_all_webinars_stored(
     conn: &mut DbConnection,
     tenant: &TenantId,
     email: &str,
@@ -64,8 +121,28 @@ pub fn by_email_all_webinars(
         .load(conn)
 }
 
+/// Every registration of one person in a tenant (an access request).
+pub fn by_email_all_webinars(
+    conn: &mut DbConnection,
+    fields: &FieldCipher,
+    tenant: &TenantId,
+    email: &str,
+) -> QueryResult<Vec<RegistrationRow>> {
+    let rows = r::registrations
+        .filter(r::tenant.eq(tenant.as_str()))
+        .filter(r::email.eq(email))
+        .select(RegistrationRow::as_select())
+        .load(conn)?;
+    opened(fields, rows)
+}
+
 /// Inserts new registrations.
-pub fn insert(conn: &mut DbConnection, rows: &[RegistrationRow]) -> QueryResult<()> {
+pub fn insert(
+    conn: &mut DbConnection,
+    fields: &FieldCipher,
+    rows: &[RegistrationRow],
+) -> QueryResult<()> {
+    let rows = &sealed(fields, rows)?;
     // 21 columns. SQLite: 45 rows a statement keeps it under the old 999 bound-parameter
     // limit. PostgreSQL allows 65,535 parameters, so a whole batch of 1,000 (21,000) is one
     // statement: one round trip instead of twenty-three.
@@ -86,8 +163,10 @@ pub fn insert(conn: &mut DbConnection, rows: &[RegistrationRow]) -> QueryResult<
 /// calls, not round trips), since another connection may have written since the caller read.
 pub fn insert_absent(
     conn: &mut DbConnection,
+    fields: &FieldCipher,
     rows: &[RegistrationRow],
 ) -> QueryResult<Vec<String>> {
+    let rows = &sealed(fields, rows)?;
     let mut inserted = Vec::with_capacity(rows.len());
     match conn {
         DbConnection::Pg(c) => {
@@ -119,7 +198,18 @@ pub fn insert_absent(
 }
 
 /// Writes every column of the row back.
-pub fn save(conn: &mut DbConnection, row: &RegistrationRow) -> QueryResult<()> {
+pub fn save(
+    conn: &mut DbConnection,
+    fields: &FieldCipher,
+    row: &RegistrationRow,
+) -> QueryResult<()> {
+    let mut row = row.clone();
+    fields.seal_registration(&mut row).map_err(store_error)?;
+    save_stored(conn, &row)
+}
+
+/// Writes every column of a row whose personal columns are sealed already.
+pub(crate) fn save_stored(conn: &mut DbConnection, row: &RegistrationRow) -> QueryResult<()> {
     diesel::update(
         r::registrations
             .filter(r::tenant.eq(&row.tenant))
@@ -224,8 +314,10 @@ pub fn pause_undelivered(
 
 /// A page of a webinar's registrations ordered by id, optionally with one status and one
 /// (normalised) email.
+#[allow(clippy::too_many_arguments)] // the filters of one query, each optional
 pub fn list(
     conn: &mut DbConnection,
+    fields: &FieldCipher,
     tenant: &TenantId,
     webinar_id: &WebinarId,
     status: Option<S>,
@@ -246,10 +338,12 @@ pub fn list(
     if let Some(after) = after {
         q = q.filter(r::id.gt(after.to_owned()));
     }
-    q.order(r::id.asc())
+    let rows = q
+        .order(r::id.asc())
         .limit(limit)
         .select(RegistrationRow::as_select())
-        .load(conn)
+        .load(conn)?;
+    opened(fields, rows)
 }
 
 /// Number of a webinar's registrations per status.
@@ -303,8 +397,9 @@ pub fn move_status(
         .collect())
 }
 
-/// Registrations of a webinar holding any of these request ids.
-pub fn by_request_ids(
+/// Registrations of a webinar holding any of these request ids, as stored (personal
+/// columns sealed): the caller needs only whose request id it is.
+pub(crate) fn by_request_ids_owners(
     conn: &mut DbConnection,
     tenant: &TenantId,
     webinar_id: &WebinarId,
@@ -377,6 +472,8 @@ pub struct NewRegistrations<'a> {
     pub trace_context: Option<&'a str>,
     /// The rows to insert (their status is set by the statement).
     pub rows: &'a [RegistrationRow],
+    /// The tenant's cipher: the rows are written sealed with it.
+    pub fields: &'a FieldCipher,
 }
 
 /// The statement of [`insert_new_in_one_statement`]: a fixed SQL text, so diesel keeps it prepared per
@@ -518,7 +615,7 @@ fn insert_new_pg(
     conn: &mut diesel::pg::PgConnection,
     args: NewRegistrations<'_>,
 ) -> QueryResult<Inserted> {
-    let rows = args.rows;
+    let rows = &sealed(args.fields, args.rows)?;
     let query = InsertNewPg {
         tenant: args.tenant.as_str(),
         webinar_id: args.webinar_id.to_string(),
@@ -606,4 +703,75 @@ pub fn unknown_attendance(
         .into_iter()
         .map(|(id, email)| (RegistrationId::from_stored(&id), email))
         .collect())
+}
+
+/// A page of registrations still holding a personal value written before encryption at
+/// rest (not `enc1:`-prefixed), in (tenant, id) order after `after`, as stored.
+pub(crate) fn unsealed_page(
+    conn: &mut DbConnection,
+    after: Option<(&str, &str)>,
+    limit: i64,
+) -> QueryResult<Vec<RegistrationRow>> {
+    const SEALED: &str = "enc1:%";
+    let unsealed = r::first_name
+        .ne("")
+        .and(r::first_name.not_like(SEALED))
+        .or(r::last_name.ne("").and(r::last_name.not_like(SEALED)))
+        .or(r::company
+            .ne("")
+            .and(r::company.not_like(SEALED))
+            .assume_not_null())
+        .or(r::job_title
+            .ne("")
+            .and(r::job_title.not_like(SEALED))
+            .assume_not_null())
+        .or(r::extra
+            .ne("")
+            .and(r::extra.ne("{}"))
+            .and(r::extra.not_like(SEALED)));
+    let mut query = r::registrations
+        .filter(unsealed)
+        .order((r::tenant.asc(), r::id.asc()))
+        .limit(limit)
+        .select(RegistrationRow::as_select())
+        .into_boxed();
+    if let Some((tenant, id)) = after {
+        query = query.filter(
+            r::tenant
+                .gt(tenant.to_owned())
+                .or(r::tenant.eq(tenant.to_owned()).and(r::id.gt(id.to_owned()))),
+        );
+    }
+    query.load(conn)
+}
+
+/// Replaces a registration's personal columns with `sealed`'s if the row was not written
+/// since `stored` was read (compare-and-set: such a write sealed them itself);
+/// true when replaced. Only the personal columns are written, so the delivery state a worker
+/// records meanwhile is kept.
+pub(crate) fn swap_personal(
+    conn: &mut DbConnection,
+    stored: &RegistrationRow,
+    sealed: &RegistrationRow,
+) -> QueryResult<bool> {
+    // Every other write of a row seals all its personal columns, and `extra` is never empty
+    // once written (`{}` at least), so a row written since it was read no longer holds these
+    // plaintext values.
+    let n = diesel::update(
+        r::registrations
+            .filter(r::tenant.eq(&stored.tenant))
+            .filter(r::id.eq(&stored.id))
+            .filter(r::first_name.eq(&stored.first_name))
+            .filter(r::last_name.eq(&stored.last_name))
+            .filter(r::extra.eq(&stored.extra)),
+    )
+    .set((
+        r::first_name.eq(&sealed.first_name),
+        r::last_name.eq(&sealed.last_name),
+        r::company.eq(&sealed.company),
+        r::job_title.eq(&sealed.job_title),
+        r::extra.eq(&sealed.extra),
+    ))
+    .execute(conn)?;
+    Ok(n == 1)
 }

@@ -156,5 +156,14 @@ async fn call(engine: &Engine, job: &JobRow, mut loaded: JobInputs) -> Result<Ou
         Err(Error::IntegrationDisabled { .. }) => return Ok(Outcome::Disabled),
         Err(e) => return Err(e),
     };
+    // The registration was read as stored: its personal columns open with the tenant's key
+    // (cached, so a burst of deliveries costs no key-service call each).
+    if let Some(reg) = loaded.registration.as_mut() {
+        let fields =
+            crate::domain::tenant_keys::field_cipher(engine, &job.tenant_id(), false).await?;
+        fields
+            .open_registration(reg)
+            .map_err(crate::domain::Error::from)?;
+    }
     super::jobs::call(engine, job, &creds, loaded).await
 }

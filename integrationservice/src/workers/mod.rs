@@ -13,6 +13,7 @@ pub(crate) mod poller;
 pub(crate) mod recorder;
 pub(crate) mod rewrap;
 pub(crate) mod schedule;
+pub(crate) mod seal;
 pub(crate) mod wake;
 
 use std::sync::Arc;
@@ -133,6 +134,7 @@ impl Workers {
                 shutdown.clone(),
             ));
         }
+        tasks.spawn(seal_loop(engine.clone(), shutdown.clone()));
         if let Some(every) = config.rewrap_interval {
             tasks.spawn(rewrap_loop(engine, every, shutdown));
         }
@@ -353,6 +355,33 @@ async fn poll_loop(engine: Engine, cfg: WorkerConfig, shutdown: CancellationToke
         tokio::select! {
             _ = shutdown.cancelled() => break,
             _ = tokio::time::sleep(cfg.metrics_poll_interval) => {}
+        }
+    }
+}
+
+/// Registrations the encryption-at-rest migration seals per transaction.
+const SEAL_BATCH: usize = 500;
+
+/// Runs the encryption-at-rest migration (`seal`) once at start, again a minute after a
+/// failure (key service unreachable, say), and ends when nothing is left in clear.
+async fn seal_loop(engine: Engine, shutdown: CancellationToken) {
+    loop {
+        let run = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            run = seal::seal_plaintext_registrations(&engine, SEAL_BATCH) => run,
+        };
+        match run {
+            Ok(report) => {
+                if report.sealed > 0 {
+                    tracing::info!(?report, "plaintext registrations sealed");
+                }
+                return;
+            }
+            Err(e) => tracing::warn!(error = %e, "sealing plaintext registrations failed"),
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(60)) => {}
         }
     }
 }

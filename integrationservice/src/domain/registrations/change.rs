@@ -3,6 +3,7 @@
 use super::enqueue::{feed, job};
 use super::{Registrations, find, view};
 use crate::domain::jobs::JobKind;
+use crate::domain::tenant_keys::field_cipher;
 use crate::domain::{
     Error, RegistrantFields, Registration, RegistrationPatch, RegistrationStatus as S,
     providers as provider_rules, webinars as webinar_rules,
@@ -19,6 +20,7 @@ impl Registrations<'_> {
         id: &RegistrationId,
         patch: RegistrationPatch,
     ) -> Result<Registration, Error> {
+        let cipher = field_cipher(self.engine, tenant, true).await?;
         let (t, w, i) = (tenant.clone(), *webinar, *id);
         let mut patch = patch;
         let row = self
@@ -29,7 +31,7 @@ impl Registrations<'_> {
                 crate::domain::minimisation::load(conn, &t)?.strip_patch(&mut patch);
                 // An unlinked webinar takes no changes (WEBINAR_UNLINKED).
                 webinar_rules::live(conn, &t, &w)?;
-                let mut row = find(conn, &t, &w, &i)?;
+                let mut row = find(conn, &cipher, &t, &w, &i)?;
                 let status = S::parse(&row.status).unwrap_or(S::Failed);
                 if matches!(status, S::Cancelled | S::Forgotten) {
                     return Err(Error::FailedPrecondition(format!(
@@ -67,7 +69,7 @@ impl Registrations<'_> {
                     outbox::enqueue(conn, &[job(&row, kind, paused, None)])?;
                 }
                 row.updated_at = now_ms();
-                registrations::save(conn, &row)?;
+                registrations::save(conn, &cipher, &row)?;
                 changes::append(conn, &[feed(&row)])?;
                 Ok(row)
             })
@@ -84,13 +86,14 @@ impl Registrations<'_> {
         webinar: &WebinarId,
         id: &RegistrationId,
     ) -> Result<Registration, Error> {
+        let cipher = field_cipher(self.engine, tenant, true).await?;
         let (t, w, i) = (tenant.clone(), *webinar, *id);
         let row = self
             .engine
             .store
             .transaction(move |conn| {
                 let config = provider_rules::enabled(conn, &t)?;
-                let mut row = find(conn, &t, &w, &i)?;
+                let mut row = find(conn, &cipher, &t, &w, &i)?;
                 match S::parse(&row.status) {
                     Some(S::Cancelled) => return Ok(row),
                     Some(S::Forgotten) => {
@@ -102,7 +105,7 @@ impl Registrations<'_> {
                 }
                 row.status = S::Cancelled.as_str().into();
                 row.updated_at = now_ms();
-                registrations::save(conn, &row)?;
+                registrations::save(conn, &cipher, &row)?;
                 outbox::enqueue(
                     conn,
                     &[job(

@@ -185,15 +185,16 @@ fn forget_in_transaction(
     // Registrations of the tenant committing now finish first, and new ones wait for this
     // transaction: none slips in after the suppression below (see `register.rs`).
     suppressions::lock_tenant_erasure(conn, tenant, suppressions::ErasureLock::Forget)?;
-    let rows = registrations::by_email_all_webinars(conn, tenant, &email)?;
+    let rows = registrations::by_email_all_webinars_stored(conn, tenant, &email)?;
     let ids: Vec<RegistrationId> = rows.iter().map(|r| r.registration()).collect();
     // Jobs a worker holds stay: the forget job waits for them (see the module comment).
     registrations::drop_waiting_jobs(conn, tenant, &ids)?;
     let now = now_ms();
     let mut feed_rows = Vec::with_capacity(rows.len());
     for mut row in rows {
+        // Every personal column is emptied: nothing sealed is left to write.
         scrub(&mut row, now);
-        registrations::save(conn, &row)?;
+        registrations::save_stored(conn, &row)?;
         feed_rows.push(feed(&row));
     }
     let metrics_deleted = metrics::delete_email(conn, tenant, &email)?;

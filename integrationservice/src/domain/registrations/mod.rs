@@ -22,6 +22,7 @@ use super::{
     Attendance, Engine, Error, RegistrantFields, Registration, RegistrationOrigin,
     RegistrationStatus as S,
 };
+use crate::crypto::fields::FieldCipher;
 use crate::ids::{RegistrationId, TenantId, WebinarId};
 use crate::store::models::RegistrationRow;
 use crate::store::{DbConnection, registrations};
@@ -64,11 +65,12 @@ pub fn view(row: &RegistrationRow) -> Registration {
 /// The registration, or NOT_FOUND naming it.
 fn find(
     conn: &mut DbConnection,
+    fields: &FieldCipher,
     tenant: &TenantId,
     webinar: &WebinarId,
     id: &RegistrationId,
 ) -> Result<RegistrationRow, Error> {
-    registrations::get(conn, tenant, webinar, id)?.ok_or_else(|| {
+    registrations::get(conn, fields, tenant, webinar, id)?.ok_or_else(|| {
         Error::not_found(format!(
             "tenants/{tenant}/webinars/{webinar}/registrations/{id}"
         ))

@@ -1,6 +1,7 @@
 //! Reads: one registration, and a page of a webinar's registrations.
 
 use super::{Registrations, find, view};
+use crate::domain::tenant_keys::field_cipher;
 use crate::domain::{
     Email, Error, Page, Registration, RegistrationStatus as S, paging, webinars as webinar_rules,
 };
@@ -15,11 +16,12 @@ impl Registrations<'_> {
         webinar: &WebinarId,
         id: &RegistrationId,
     ) -> Result<Registration, Error> {
+        let fields = field_cipher(self.engine, tenant, false).await?;
         let (t, w, i) = (tenant.clone(), *webinar, *id);
         let row = self
             .engine
             .store
-            .run(move |conn| find(conn, &t, &w, &i))
+            .run(move |conn| find(conn, &fields, &t, &w, &i))
             .await?;
         Ok(view(&row))
     }
@@ -39,6 +41,7 @@ impl Registrations<'_> {
         let after = paging::decode_page_token(&kind, page_token)?;
         let (t, w) = (tenant.clone(), *webinar);
         let email = email.map(|e| e.as_str().to_owned());
+        let fields = field_cipher(self.engine, tenant, false).await?;
         let rows = self
             .engine
             .store
@@ -46,6 +49,7 @@ impl Registrations<'_> {
                 webinar_rules::existing(conn, &t, &w)?;
                 Ok::<_, Error>(registrations::list(
                     conn,
+                    &fields,
                     &t,
                     &w,
                     status,

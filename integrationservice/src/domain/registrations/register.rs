@@ -16,7 +16,9 @@ use std::collections::{HashMap, HashSet};
 
 use super::enqueue::{feed, job};
 use super::{MAX_BATCH, Registrations, view};
+use crate::crypto::fields::FieldCipher;
 use crate::domain::jobs::JobKind;
+use crate::domain::tenant_keys::field_cipher;
 use crate::domain::{
     Attendance, ChangeKind, CredentialStatus, Error, RegisterOutcome, Registration,
     RegistrationInput, RegistrationOrigin, RegistrationStatus as S, providers as provider_rules,
@@ -60,18 +62,22 @@ impl Registrations<'_> {
         // what this wrote). The hashes need the tenant's key, so they are made before.
         let emails: Vec<&str> = items.iter().map(|i| i.email.as_str()).collect();
         let mut hashes = suppression::hashes(self.engine, tenant, &emails).await?;
+        // The tenant's personal-data cipher (made on its first write, then cached): the rows
+        // are sealed in the batch loop, with no key-service call per row.
+        let fields = field_cipher(self.engine, tenant, true).await?;
         let mut items = Some(items);
         let (slots, done, deferred) = loop {
-            let (t, w, batch, h) = (
+            let (t, w, batch, h, f) = (
                 tenant.clone(),
                 *webinar,
                 items.take().ok_or(Error::Internal)?,
                 hashes.clone(),
+                fields.clone(),
             );
             let guarded = self
                 .engine
                 .store
-                .run(move |conn| register_guarded(conn, &t, &w, batch, h.as_deref()))
+                .run(move |conn| register_guarded(conn, &f, &t, &w, batch, h.as_deref()))
                 .await?;
             match guarded {
                 Guarded::Done {
@@ -129,6 +135,7 @@ enum Guarded {
 /// the people the suppression list holds as it stands under that lock.
 fn register_guarded(
     conn: &mut DbConnection,
+    fields: &FieldCipher,
     tenant: &TenantId,
     webinar: &WebinarId,
     items: Vec<RegistrationInput>,
@@ -161,7 +168,7 @@ fn register_guarded(
             for item in &mut allowed {
                 policy.strip_input(item);
             }
-            register_one_statement_first(c, tenant, webinar, allowed)?
+            register_one_statement_first(c, fields, tenant, webinar, allowed)?
         };
         Ok(Guarded::Done {
             slots,
@@ -208,13 +215,15 @@ fn blocking_statuses() -> Vec<&'static str> {
 /// together.
 fn register_one_statement_first(
     conn: &mut DbConnection,
+    fields: &FieldCipher,
     tenant: &TenantId,
     webinar: &WebinarId,
     items: Vec<RegistrationInput>,
 ) -> Result<(Vec<RegisterOutcome>, bool), Error> {
     use diesel::Connection;
     if !registrations::one_statement_insert(conn) {
-        let out = conn.transaction(|c| register_in_transaction(c, tenant, webinar, items))?;
+        let out =
+            conn.transaction(|c| register_in_transaction(c, fields, tenant, webinar, items))?;
         return Ok((out, false));
     }
     let now = now_ms();
@@ -241,15 +250,18 @@ fn register_one_statement_first(
             change_kind: ChangeKind::Registration,
             trace_context: trace_context.as_deref(),
             rows: &rows,
+            fields,
         },
     )?
     else {
-        let out = conn.transaction(|c| register_in_transaction(c, tenant, webinar, items))?;
+        let out =
+            conn.transaction(|c| register_in_transaction(c, fields, tenant, webinar, items))?;
         return Ok((out, false));
     };
     if !done.accepted {
         // Refused (or the state changed since): the transactional path names the reason.
-        let out = conn.transaction(|c| register_in_transaction(c, tenant, webinar, items))?;
+        let out =
+            conn.transaction(|c| register_in_transaction(c, fields, tenant, webinar, items))?;
         return Ok((out, false));
     }
     let inserted: HashSet<&str> = done.inserted.iter().map(String::as_str).collect();
@@ -271,7 +283,8 @@ fn register_one_statement_first(
         }
     }
     if !rest.is_empty() {
-        let out = conn.transaction(|c| register_in_transaction(c, tenant, webinar, rest))?;
+        let out =
+            conn.transaction(|c| register_in_transaction(c, fields, tenant, webinar, rest))?;
         for (i, o) in rest_at.into_iter().zip(out) {
             outcomes[i] = Some(o);
         }
@@ -324,6 +337,7 @@ fn new_row(
 /// The body of a batch registration, inside its transaction.
 fn register_in_transaction(
     conn: &mut DbConnection,
+    fields: &FieldCipher,
     tenant: &TenantId,
     webinar: &WebinarId,
     items: Vec<RegistrationInput>,
@@ -337,12 +351,12 @@ fn register_in_transaction(
         .filter_map(|r| r.request_id.map(|id| id.to_string()))
         .collect();
     let mut by_email: HashMap<String, RegistrationRow> =
-        registrations::by_emails(conn, tenant, webinar, &emails)?
+        registrations::by_emails(conn, fields, tenant, webinar, &emails)?
             .into_iter()
             .filter_map(|r| Some((r.email.clone()?, r)))
             .collect();
     let by_request: HashMap<String, String> =
-        registrations::by_request_ids(conn, tenant, webinar, &request_ids)?
+        registrations::by_request_ids_owners(conn, tenant, webinar, &request_ids)?
             .into_iter()
             .filter_map(|r| Some((r.request_id?, r.email?)))
             .collect();
@@ -399,9 +413,9 @@ fn register_in_transaction(
         by_email.insert(email, row.clone());
         inserts.push(row);
     }
-    registrations::insert(conn, &inserts)?;
+    registrations::insert(conn, fields, &inserts)?;
     for row in &updates {
-        registrations::save(conn, row)?;
+        registrations::save(conn, fields, row)?;
     }
     outbox::enqueue(conn, &new_jobs)?;
     changes::append(conn, &feed_rows)?;

@@ -4,6 +4,7 @@
 mod client_bound;
 mod create;
 mod dek_cache;
+mod encryption;
 mod faults;
 mod forget;
 pub mod harness;

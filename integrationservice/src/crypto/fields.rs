@@ -1,0 +1,251 @@
+//! Personal columns encrypted at rest, per tenant: the one place that seals and opens them.
+//!
+//! Each tenant has a personal-data key (`tenant_keys`, purpose `personal_data`), a data key the
+//! key service generated under the tenant's own KEK. A column value is stored as
+//! `enc1:` + base64(nonce || AES-256-GCM ciphertext and tag), with the additional
+//! authenticated data naming the tenant, table, row id and column (length-prefixed), so a
+//! value copied to another row, column or tenant does not open. An empty value stays empty
+//! (a forgotten registration's tombstone). A value without the prefix was written before
+//! encryption at rest and is read as it is until the background migration seals it.
+//!
+//! The store calls [`FieldCipher::seal_registration`] before it writes a registration and
+//! [`FieldCipher::open_registration`] after it reads one, so the rest of the service only
+//! ever sees plaintext rows and the database only ever receives ciphertext.
+
+use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
+use aes_gcm::{Aes256Gcm, Key, Nonce};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD_NO_PAD as B64;
+
+use super::CryptoError;
+use crate::store::models::RegistrationRow;
+
+/// The purpose of a tenant's personal-data key in `tenant_keys`.
+pub(crate) const PERSONAL_DATA: &str = "personal_data";
+
+/// Marks a sealed value (format version 1).
+const PREFIX: &str = "enc1:";
+
+/// The `registrations` table, as named in the additional authenticated data.
+const REGISTRATIONS: &str = "registrations";
+
+/// A tenant's personal-data cipher. `Debug` shows only the tenant; the AES key schedule is
+/// wiped when the last user drops it (aes-gcm's `zeroize`).
+pub struct FieldCipher {
+    tenant: String,
+    /// None: no key (a tenant that never wrote, or encryption off in a benchmark run): values
+    /// are written as they are and only unsealed values can be read.
+    aead: Option<Aes256Gcm>,
+}
+
+impl std::fmt::Debug for FieldCipher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FieldCipher")
+            .field("tenant", &self.tenant)
+            .field("keyed", &self.aead.is_some())
+            .finish()
+    }
+}
+
+/// Whether a stored value is sealed (not a value written before encryption at rest).
+pub fn is_sealed(stored: &str) -> bool {
+    stored.starts_with(PREFIX)
+}
+
+impl FieldCipher {
+    /// The cipher of `tenant` under its 32-byte personal-data key.
+    pub fn new(tenant: &str, key: &[u8]) -> Self {
+        Self {
+            tenant: tenant.to_owned(),
+            aead: Some(Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(key))),
+        }
+    }
+
+    /// A cipher without a key: writes values as they are and reads only unsealed values (a
+    /// tenant with no key has no sealed value; the benchmark's encryption-off run).
+    pub fn plain(tenant: &str) -> Self {
+        Self {
+            tenant: tenant.to_owned(),
+            aead: None,
+        }
+    }
+
+    fn aad(&self, table: &str, row_id: &str, column: &str) -> Vec<u8> {
+        format!(
+            "webinar.integrationservice/v1/field/{}:{}/{}:{table}/{}:{row_id}/{column}",
+            self.tenant.len(),
+            self.tenant,
+            table.len(),
+            row_id.len(),
+        )
+        .into_bytes()
+    }
+
+    /// `plain` as stored in `table`.`column` of row `row_id`.
+    pub(crate) fn seal(
+        &self,
+        table: &str,
+        row_id: &str,
+        column: &str,
+        plain: &str,
+    ) -> Result<String, CryptoError> {
+        let Some(aead) = &self.aead else {
+            return Ok(plain.to_owned());
+        };
+        if plain.is_empty() {
+            return Ok(String::new());
+        }
+        let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
+        let aad = self.aad(table, row_id, column);
+        let sealed = aead
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: plain.as_bytes(),
+                    aad: &aad,
+                },
+            )
+            .map_err(|_| CryptoError::Encrypt)?;
+        let mut bytes = Vec::with_capacity(nonce.len() + sealed.len());
+        bytes.extend_from_slice(&nonce);
+        bytes.extend_from_slice(&sealed);
+        let mut out = String::with_capacity(PREFIX.len() + bytes.len().div_ceil(3) * 4);
+        out.push_str(PREFIX);
+        B64.encode_string(&bytes, &mut out);
+        Ok(out)
+    }
+
+    /// The plaintext of a value stored in `table`.`column` of row `row_id`.
+    pub(crate) fn open(
+        &self,
+        table: &str,
+        row_id: &str,
+        column: &str,
+        stored: &str,
+    ) -> Result<String, CryptoError> {
+        let Some(body) = stored.strip_prefix(PREFIX) else {
+            return Ok(stored.to_owned());
+        };
+        let aead = self.aead.as_ref().ok_or(CryptoError::Decrypt)?;
+        let bytes = B64.decode(body).map_err(|_| CryptoError::Decrypt)?;
+        if bytes.len() < 12 + 16 {
+            return Err(CryptoError::Decrypt);
+        }
+        let (nonce, sealed) = bytes.split_at(12);
+        let aad = self.aad(table, row_id, column);
+        let plain = aead
+            .decrypt(
+                Nonce::from_slice(nonce),
+                Payload {
+                    msg: sealed,
+                    aad: &aad,
+                },
+            )
+            .map_err(|_| CryptoError::Decrypt)?;
+        String::from_utf8(plain).map_err(|_| CryptoError::Decrypt)
+    }
+
+    fn seal_opt(
+        &self,
+        id: &str,
+        column: &str,
+        value: &mut Option<String>,
+    ) -> Result<(), CryptoError> {
+        if let Some(v) = value {
+            *v = self.seal(REGISTRATIONS, id, column, v)?;
+        }
+        Ok(())
+    }
+
+    fn open_opt(
+        &self,
+        id: &str,
+        column: &str,
+        value: &mut Option<String>,
+    ) -> Result<(), CryptoError> {
+        if let Some(v) = value {
+            *v = self.open(REGISTRATIONS, id, column, v)?;
+        }
+        Ok(())
+    }
+
+    /// Seals a registration's personal columns in place: first and last name, company, job
+    /// title and the other registrant fields (`extra`).
+    pub(crate) fn seal_registration(&self, row: &mut RegistrationRow) -> Result<(), CryptoError> {
+        self.check_tenant(&row.tenant)?;
+        let id = row.id.clone();
+        row.first_name = self.seal(REGISTRATIONS, &id, "first_name", &row.first_name)?;
+        row.last_name = self.seal(REGISTRATIONS, &id, "last_name", &row.last_name)?;
+        self.seal_opt(&id, "company", &mut row.company)?;
+        self.seal_opt(&id, "job_title", &mut row.job_title)?;
+        row.extra = self.seal(REGISTRATIONS, &id, "extra", &row.extra)?;
+        Ok(())
+    }
+
+    /// Opens what [`FieldCipher::seal_registration`] sealed, in place; unsealed values (rows
+    /// written before encryption at rest) are left as they are.
+    pub(crate) fn open_registration(&self, row: &mut RegistrationRow) -> Result<(), CryptoError> {
+        self.check_tenant(&row.tenant)?;
+        let id = row.id.clone();
+        row.first_name = self.open(REGISTRATIONS, &id, "first_name", &row.first_name)?;
+        row.last_name = self.open(REGISTRATIONS, &id, "last_name", &row.last_name)?;
+        self.open_opt(&id, "company", &mut row.company)?;
+        self.open_opt(&id, "job_title", &mut row.job_title)?;
+        row.extra = self.open(REGISTRATIONS, &id, "extra", &row.extra)?;
+        Ok(())
+    }
+
+    fn check_tenant(&self, tenant: &str) -> Result<(), CryptoError> {
+        if tenant == self.tenant {
+            Ok(())
+        } else {
+            Err(CryptoError::Encrypt)
+        }
+    }
+}
+
+/// A store error for a value that cannot be sealed or opened (never with the value).
+pub(crate) fn store_error(e: CryptoError) -> diesel::result::Error {
+    match e {
+        CryptoError::Decrypt => diesel::result::Error::DeserializationError(Box::new(e)),
+        other => diesel::result::Error::SerializationError(Box::new(other)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_bound_to_row_and_column() {
+        let a = FieldCipher::new("acme", &[7; 32]);
+        let sealed = a
+            .seal("registrations", "r1", "company", "Initech")
+            .expect("crypto");
+        assert!(is_sealed(&sealed) && !sealed.contains("Initech"));
+        assert_eq!(
+            a.open("registrations", "r1", "company", &sealed)
+                .expect("crypto"),
+            "Initech"
+        );
+        assert!(a.open("registrations", "r2", "company", &sealed).is_err());
+        assert!(a.open("registrations", "r1", "job_title", &sealed).is_err());
+        let b = FieldCipher::new("globex", &[7; 32]);
+        assert!(b.open("registrations", "r1", "company", &sealed).is_err());
+        assert_eq!(
+            a.open("registrations", "r1", "company", "legacy")
+                .expect("crypto"),
+            "legacy"
+        );
+        assert_eq!(
+            a.seal("registrations", "r1", "company", "")
+                .expect("crypto"),
+            ""
+        );
+        assert_ne!(
+            sealed,
+            a.seal("registrations", "r1", "company", "Initech")
+                .expect("crypto")
+        );
+    }
+}
