@@ -5,12 +5,16 @@
 //! raw 1,000-row INSERT baseline, delivery to the simulator with 50 ms ON24 latency, a metrics
 //! sync of `BENCH_ATTENDEES` (100,000) attendees seeded in the simulator (SyncWebinarMetrics:
 //! the service pulls ON24's attendee report over HTTP and stores every row), and the child's
-//! peak RSS (VmHWM) and CPU time in each phase, with the load average.
+//! peak RSS (VmHWM) and CPU time in each phase, with the load average. Last, (e): the same
+//! registration writes (single and batch) and metrics sync with encryption at rest on and off
+//! (`database.benchmark_plaintext_personal_data`, a benchmark-only switch), each on fresh
+//! webinars of its own, off first, and the ratio of each.
 //!
 //! `cargo bench -p integrationservice --bench service`
 //! (`BENCH_SINGLE`, `BENCH_BATCHES`, `BENCH_DELIVERIES`, `BENCH_ATTENDEES` change the sizes,
 //! `BENCH_BATCH_CALLERS` (4) the concurrent batch callers of (b');
-//! `BENCH_POOL` the service's `database.max_connections`, 32 by default: one per caller.)
+//! `BENCH_POOL` the service's `database.max_connections`, 32 by default: one per caller;
+//! `BENCH_ENCRYPTION=0` skips (e).)
 
 #[path = "../tests/it/engine/harness.rs"]
 #[allow(dead_code, unused_imports)]
@@ -122,6 +126,11 @@ impl Running {
 
 impl Service {
     fn start(&self, workers: bool) -> Running {
+        self.start_with(workers, false)
+    }
+
+    /// `plaintext`: personal columns stored in clear (the benchmark-only switch).
+    fn start_with(&self, workers: bool, plaintext: bool) -> Running {
         let (grpc, health) = (free_port(), free_port());
         let d = self.dir.path().display();
         let config = format!(
@@ -138,6 +147,7 @@ policy_file = "{d}/policy.toml"
 [database]
 url = "{url}"
 max_connections = {pool}
+benchmark_plaintext_personal_data = {plaintext}
 [keyservice]
 endpoint = "{ks}"
 server_name = "localhost"
@@ -346,6 +356,17 @@ async fn main() {
     let (w_batch, _) = webinar(&channel, "batch").await;
     let (w_deliver, _) = webinar(&channel, "deliver").await;
     let (w_sync, sync_event) = webinar(&channel, "sync").await;
+    let encryption = std::env::var("BENCH_ENCRYPTION").map_or(true, |v| v != "0");
+    let mut encryption_webinars = Vec::new();
+    if encryption {
+        for mode in ["off", "on"] {
+            encryption_webinars.push((
+                webinar(&channel, &format!("enc-{mode}-single")).await.0,
+                webinar(&channel, &format!("enc-{mode}-batch")).await.0,
+                webinar(&channel, &format!("enc-{mode}-sync")).await,
+            ));
+        }
+    }
 
     sim.control()
         .set_faults(&on24sim::FaultConfig {
@@ -589,6 +610,7 @@ async fn main() {
 
     if attendees == 0 {
         // BENCH_ATTENDEES=0 skips phase 3 (the simulator refuses to seed no one).
+        encryption_phase(&service, &sim, &encryption_webinars, single, batches, 0).await;
         println!("load at end {}", loadavg());
         return;
     }
@@ -696,5 +718,179 @@ async fn main() {
         wall.as_secs_f64()
     );
     running.report("metrics sync, unchanged", cpu0, wall);
+    drop(metrics);
+    drop(regs);
+    drop(channel);
+    drop(running);
+    encryption_phase(
+        &service,
+        &sim,
+        &encryption_webinars,
+        single,
+        batches,
+        attendees,
+    )
+    .await;
     println!("load at end {}", loadavg());
+}
+
+/// (e) One mode's figures: CreateRegistration/s with `CALLERS` callers, batch
+/// registrations/s, and the metrics sync's seconds end to end (None when not run).
+struct ModeFigures {
+    single: f64,
+    batch: f64,
+    sync: Option<f64>,
+}
+
+/// (e) Registration writes and the metrics sync with encryption at rest off, then on, each on
+/// a fresh service process (workers off) and webinars of its own; prints both and the ratios.
+async fn encryption_phase(
+    service: &Service,
+    sim: &on24sim::SimHandle,
+    webinars: &[(String, String, (String, i64))],
+    single: usize,
+    batches: usize,
+    attendees: usize,
+) {
+    if webinars.len() != 2 {
+        return;
+    }
+    let mut figures = Vec::new();
+    for ((w_single, w_batch, (w_sync, event)), (plaintext, mode)) in
+        webinars.iter().zip([(true, "off"), (false, "on")])
+    {
+        let running = service.start_with(false, plaintext);
+        let mut channels = Vec::new();
+        for _ in 0..CALLERS {
+            channels.push(service.channel(&running).await);
+        }
+        let prefix = format!("enc{mode}");
+        let per_caller = single / CALLERS;
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        for (c, channel) in channels.iter().enumerate() {
+            let mut client = RegistrationServiceClient::new(channel.clone());
+            let (parent, prefix) = (w_single.clone(), format!("{prefix}s"));
+            tasks.push(tokio::spawn(async move {
+                for i in c * per_caller..(c + 1) * per_caller {
+                    client
+                        .create_registration(CreateRegistrationRequest {
+                            parent: parent.clone(),
+                            registration: Some(registration(&prefix, i)),
+                            request_id: String::new(),
+                        })
+                        .await
+                        .expect("create");
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.expect("caller");
+        }
+        let single_rate = (per_caller * CALLERS) as f64 / started.elapsed().as_secs_f64();
+        let mut regs = RegistrationServiceClient::new(channels[0].clone());
+        let started = Instant::now();
+        for b in 0..batches {
+            let requests = (b * 1000..(b + 1) * 1000)
+                .map(|i| CreateRegistrationRequest {
+                    parent: String::new(),
+                    registration: Some(registration(&format!("{prefix}b"), i)),
+                    request_id: String::new(),
+                })
+                .collect();
+            regs.batch_create_registrations(BatchCreateRegistrationsRequest {
+                parent: w_batch.clone(),
+                requests,
+            })
+            .await
+            .expect("batch");
+        }
+        let batch_rate = (batches * 1000) as f64 / started.elapsed().as_secs_f64();
+        let mut sync = None;
+        if attendees > 0 {
+            let attendee_prefix = format!("{prefix}a");
+            for b in 0..attendees.div_ceil(1000) {
+                let requests = (b * 1000..((b + 1) * 1000).min(attendees))
+                    .map(|i| CreateRegistrationRequest {
+                        parent: String::new(),
+                        registration: Some(registration(&attendee_prefix, i)),
+                        request_id: String::new(),
+                    })
+                    .collect();
+                regs.batch_create_registrations(BatchCreateRegistrationsRequest {
+                    parent: w_sync.clone(),
+                    requests,
+                })
+                .await
+                .expect("batch");
+            }
+            sim.control()
+                .seed_attendees(
+                    *event,
+                    &on24sim::SeedAttendees {
+                        count: u32::try_from(attendees).expect("attendees"),
+                        email_prefix: attendee_prefix,
+                        viewing: on24sim::ViewingRequest {
+                            live_minutes: Some(42.0),
+                            archive_minutes: Some(3.0),
+                            questions: 1,
+                            polls: 2,
+                            engagement: Some(6.5),
+                            ..on24sim::ViewingRequest::default()
+                        },
+                        ..on24sim::SeedAttendees::default()
+                    },
+                )
+                .await
+                .expect("seed");
+            let mut metrics = MetricsServiceClient::new(channels[0].clone());
+            let started = Instant::now();
+            metrics
+                .sync_webinar_metrics(SyncWebinarMetricsRequest {
+                    name: w_sync.clone(),
+                })
+                .await
+                .expect("sync");
+            loop {
+                let m = metrics
+                    .get_webinar_metrics(GetWebinarMetricsRequest {
+                        name: format!("{w_sync}/metrics"),
+                    })
+                    .await
+                    .expect("metrics")
+                    .into_inner()
+                    .webinar_metrics
+                    .expect("webinar metrics");
+                if m.live_attendee_count as usize >= attendees {
+                    break;
+                }
+                assert!(
+                    started.elapsed() < Duration::from_secs(120),
+                    "sync did not store {attendees} attendees"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            sync = Some(started.elapsed().as_secs_f64());
+        }
+        println!(
+            "(e) encryption at rest {mode}: CreateRegistration {single_rate:.0}/s, batch {batch_rate:.0}/s{}",
+            sync.map(|s| format!(", metrics sync of {attendees} attendees {s:.2} s"))
+                .unwrap_or_default()
+        );
+        figures.push(ModeFigures {
+            single: single_rate,
+            batch: batch_rate,
+            sync,
+        });
+    }
+    let (off, on) = (&figures[0], &figures[1]);
+    println!(
+        "(e) encryption on vs off: CreateRegistration {:.2}x, batch {:.2}x{} (1.00 = no cost; within 15 % is the goal)",
+        on.single / off.single,
+        on.batch / off.batch,
+        match (on.sync, off.sync) {
+            (Some(on), Some(off)) => format!(", metrics sync time {:.2}x", on / off),
+            _ => String::new(),
+        }
+    );
 }

@@ -93,6 +93,10 @@ url = "integrationservice.sqlite"
 max_connections = 16
 # Apply embedded migrations at start (`integrationservice migrate` does it on demand).
 migrate_on_start = true
+# BENCHMARK ONLY, never in a deployment: store personal columns in clear, so that
+# benches/service.rs can compare the hot paths with encryption at rest on and off in one run.
+# A service started with it cannot read what an encrypting one wrote, and the reverse.
+benchmark_plaintext_personal_data = false
 
 [keyservice]
 endpoint = "https://127.0.0.1:7443"
@@ -309,6 +313,8 @@ pub struct DatabaseConfig {
     pub max_connections: u32,
     /// Run migrations at start.
     pub migrate_on_start: bool,
+    /// Benchmark only: personal columns in clear (see `DEFAULTS`).
+    pub benchmark_plaintext_personal_data: bool,
 }
 
 /// Key service client settings (mTLS).

@@ -276,14 +276,20 @@ pub async fn assemble(config: &Config) -> Result<Engine, ServerError> {
     let provider =
         On24Provider::with_request_timeout(Duration::from_millis(config.on24.request_timeout_ms))
             .with_egress(config.on24.egress());
-    Ok(
-        Engine::new(store, Envelope::new(keys, cache), Arc::new(provider))
-            .with_retention(config.retention.defaults())
-            .with_key_generation_limit(
-                config.limits.credential_puts_per_minute,
-                config.limits.credential_put_burst,
-            ),
-    )
+    let engine = Engine::new(store, Envelope::new(keys, cache), Arc::new(provider))
+        .with_retention(config.retention.defaults())
+        .with_key_generation_limit(
+            config.limits.credential_puts_per_minute,
+            config.limits.credential_put_burst,
+        );
+    if config.database.benchmark_plaintext_personal_data {
+        tracing::warn!(
+            "database.benchmark_plaintext_personal_data is on: personal data is stored in \
+             clear; this is for benchmarks only"
+        );
+        return Ok(engine.without_field_encryption_for_benchmark());
+    }
+    Ok(engine)
 }
 
 /// The workers' settings from the configuration.
