@@ -186,7 +186,10 @@ async fn main() {
         let started = Instant::now();
         let changed = engine
             .store()
-            .transaction(move |conn| store_reports(conn, &t, &w, &reports))
+            .transaction(move |conn| {
+                let plain = FieldCipher::plain(t.as_str());
+                store_reports(conn, &plain, &t, &w, &reports)
+            })
             .await
             .expect("store");
         println!(

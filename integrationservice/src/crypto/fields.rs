@@ -9,8 +9,9 @@
 //! encryption at rest and is read as it is until the background migration seals it.
 //!
 //! The store calls [`FieldCipher::seal_registration`] before it writes a registration and
-//! [`FieldCipher::open_registration`] after it reads one, so the rest of the service only
-//! ever sees plaintext rows and the database only ever receives ciphertext.
+//! [`FieldCipher::open_registration`] after it reads one (likewise for an attendee's
+//! interactions), so the rest of the service only ever sees plaintext rows and the database
+//! only ever receives ciphertext.
 
 use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
@@ -18,7 +19,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD_NO_PAD as B64;
 
 use super::CryptoError;
-use crate::store::models::RegistrationRow;
+use crate::store::models::{InteractionRow, RegistrationRow};
 
 /// The purpose of a tenant's personal-data key in `tenant_keys`.
 pub(crate) const PERSONAL_DATA: &str = "personal_data";
@@ -28,6 +29,8 @@ const PREFIX: &str = "enc1:";
 
 /// The `registrations` table, as named in the additional authenticated data.
 const REGISTRATIONS: &str = "registrations";
+/// The `attendee_interactions` table, likewise.
+const INTERACTIONS: &str = "attendee_interactions";
 
 /// A tenant's personal-data cipher. `Debug` shows only the tenant; the AES key schedule is
 /// wiped when the last user drops it (aes-gcm's `zeroize`).
@@ -192,6 +195,37 @@ impl FieldCipher {
         self.open_opt(&id, "company", &mut row.company)?;
         self.open_opt(&id, "job_title", &mut row.job_title)?;
         row.extra = self.open(REGISTRATIONS, &id, "extra", &row.extra)?;
+        Ok(())
+    }
+
+    /// An interaction row's identity in the additional authenticated data: its primary key.
+    fn interaction_id(row: &InteractionRow) -> String {
+        format!(
+            "{}:{}/{}:{}/{}",
+            row.webinar_id.len(),
+            row.webinar_id,
+            row.email.len(),
+            row.email,
+            row.position
+        )
+    }
+
+    /// Seals an interaction's content in place: the question (or poll, resource, ...) and the
+    /// person's answer.
+    pub(crate) fn seal_interaction(&self, row: &mut InteractionRow) -> Result<(), CryptoError> {
+        self.check_tenant(&row.tenant)?;
+        let id = Self::interaction_id(row);
+        row.prompt = self.seal(INTERACTIONS, &id, "prompt", &row.prompt)?;
+        row.response = self.seal(INTERACTIONS, &id, "response", &row.response)?;
+        Ok(())
+    }
+
+    /// Opens what [`FieldCipher::seal_interaction`] sealed, in place.
+    pub(crate) fn open_interaction(&self, row: &mut InteractionRow) -> Result<(), CryptoError> {
+        self.check_tenant(&row.tenant)?;
+        let id = Self::interaction_id(row);
+        row.prompt = self.open(INTERACTIONS, &id, "prompt", &row.prompt)?;
+        row.response = self.open(INTERACTIONS, &id, "response", &row.response)?;
         Ok(())
     }
 

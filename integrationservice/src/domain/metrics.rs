@@ -105,6 +105,7 @@ const SYNC_QUEUE: usize = 50;
 /// them, writes only what is still missing or different.
 pub fn store_chunk(
     conn: &mut DbConnection,
+    fields: &FieldCipher,
     tenant: &TenantId,
     webinar: &WebinarId,
     reports: &[AttendeeReport],
@@ -124,7 +125,7 @@ pub fn store_chunk(
             }
         }
     }
-    let interactions_changed = store_interactions(conn, tenant, webinar, &items)?;
+    let interactions_changed = store_interactions(conn, fields, tenant, webinar, &items)?;
     let emails: Vec<String> = rows.iter().map(|r| r.email.clone()).collect();
     let existing: HashMap<String, MetricsRow> =
         metrics::for_emails(conn, tenant, webinar, &emails)?
@@ -181,13 +182,14 @@ pub fn store_chunk(
 /// returns their emails. Unchanged attendees write nothing.
 fn store_interactions(
     conn: &mut DbConnection,
+    fields: &FieldCipher,
     tenant: &TenantId,
     webinar: &WebinarId,
     reported: &HashMap<&str, &[AttendeeInteraction]>,
 ) -> Result<Vec<String>, Error> {
     let emails: Vec<String> = reported.keys().map(|e| (*e).to_owned()).collect();
     let mut stored: HashMap<String, Vec<AttendeeInteraction>> = HashMap::new();
-    for row in interactions::for_emails(conn, tenant, webinar, &emails)? {
+    for row in interactions::for_emails(conn, fields, tenant, webinar, &emails)? {
         stored
             .entry(row.email.clone())
             .or_default()
@@ -208,7 +210,7 @@ fn store_interactions(
         }
     }
     if !changed.is_empty() {
-        interactions::replace(conn, tenant, webinar, &changed, &rows)?;
+        interactions::replace(conn, fields, tenant, webinar, &changed, &rows)?;
     }
     Ok(changed)
 }
@@ -586,6 +588,8 @@ pub async fn pull_and_store(
         };
     // People on the tenant's suppression list have none of their figures stored.
     let mut hasher = super::suppression::email_hasher(engine, tenant, false).await?;
+    // Interactions are stored sealed: the tenant's cipher, once for the whole sync.
+    let fields = super::tenant_keys::field_cipher(engine, tenant, true).await?;
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<AttendeeReport>>(SYNC_QUEUE);
     let pull = engine
         .provider
@@ -594,7 +598,7 @@ pub async fn pull_and_store(
         let (mut attendees, mut changed) = (0, 0);
         while let Some(chunk) = rx.recv().await {
             attendees += chunk.len();
-            let (t, w) = (tenant.clone(), *webinar);
+            let (t, w, f) = (tenant.clone(), *webinar, fields.clone());
             let n = store_guarded(
                 engine,
                 tenant,
@@ -604,7 +608,7 @@ pub async fn pull_and_store(
                 move |conn, chunk, hashes| {
                     let chunk = without_suppressed(conn, &t, chunk, hashes)?;
                     let chunk = registered_only(conn, &t, &w, chunk)?;
-                    store_chunk(conn, &t, &w, &chunk, now)
+                    store_chunk(conn, &f, &t, &w, &chunk, now)
                 },
             )
             .await?;
@@ -641,6 +645,7 @@ pub async fn pull_and_store(
 /// the report streams); this whole-report form is the engine benchmark's store-side figure.
 pub fn store_reports(
     conn: &mut DbConnection,
+    fields: &FieldCipher,
     tenant: &TenantId,
     webinar: &WebinarId,
     reports: &[AttendeeReport],
@@ -648,7 +653,7 @@ pub fn store_reports(
     let now = now_ms();
     let mut changed = 0;
     for chunk in reports.chunks(SYNC_CHUNK) {
-        changed += store_chunk(conn, tenant, webinar, chunk, now)?;
+        changed += store_chunk(conn, fields, tenant, webinar, chunk, now)?;
     }
     finish_sync(conn, tenant, webinar, now)?;
     Ok(changed)
@@ -735,6 +740,7 @@ impl Metrics<'_> {
             ),
             None => None,
         };
+        let fields = super::tenant_keys::field_cipher(self.engine, tenant, false).await?;
         let (t, w, r) = (tenant.clone(), *webinar, *registration);
         self.engine
             .store
@@ -744,7 +750,9 @@ impl Metrics<'_> {
                     Error::not_found(format!("tenants/{t}/webinars/{w}/registrations/{r}"))
                 })?;
                 let rows = match reg.email.as_deref() {
-                    Some(email) => interactions::page(conn, &t, &w, email, after, limit + 1)?,
+                    Some(email) => {
+                        interactions::page(conn, &fields, &t, &w, email, after, limit + 1)?
+                    }
                     None => Vec::new(),
                 };
                 Ok(super::webinars::page(

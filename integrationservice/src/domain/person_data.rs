@@ -99,7 +99,7 @@ impl PersonDataService<'_> {
                     ),
                     None => (Vec::new(), false),
                 };
-                let interactions = interactions::for_email_all_webinars(conn, &t, &e)?;
+                let interactions = interactions::for_email_all_webinars(conn, &fields, &t, &e)?;
                 Ok::<_, Error>(Rows {
                     registrations: regs,
                     metrics: joined,

@@ -1,17 +1,27 @@
 //! Queries on `attendee_interactions`: each attendee's questions, poll and survey answers,
 //! resources, calls to action and certifications, item by item, replaced per attendee when a
-//! sync finds them different.
+//! sync finds them different. The content (prompt and response) is stored sealed under the
+//! tenant's personal-data key: written sealed, opened when read (`crypto::fields`).
 
 use diesel::prelude::*;
 
 use super::DbConnection;
 use super::models::InteractionRow;
 use super::schema::attendee_interactions::dsl as i;
+use crate::crypto::fields::{FieldCipher, store_error};
 use crate::ids::{TenantId, WebinarId};
+
+fn opened(fields: &FieldCipher, mut rows: Vec<InteractionRow>) -> QueryResult<Vec<InteractionRow>> {
+    for row in &mut rows {
+        fields.open_interaction(row).map_err(store_error)?;
+    }
+    Ok(rows)
+}
 
 /// The interactions of some emails of one webinar, by email then position.
 pub(crate) fn for_emails(
     conn: &mut DbConnection,
+    fields: &FieldCipher,
     tenant: &TenantId,
     webinar_id: &WebinarId,
     emails: &[String],
@@ -29,13 +39,14 @@ pub(crate) fn for_emails(
                 .load(conn)?,
         );
     }
-    Ok(out)
+    opened(fields, out)
 }
 
 /// Replaces the interactions of these emails of one webinar with `rows` (all of those
 /// emails; an email with no row ends with none).
 pub fn replace(
     conn: &mut DbConnection,
+    fields: &FieldCipher,
     tenant: &TenantId,
     webinar_id: &WebinarId,
     emails: &[String],
@@ -50,6 +61,14 @@ pub fn replace(
         )
         .execute(conn)?;
     }
+    let rows = rows
+        .iter()
+        .map(|row| {
+            let mut row = row.clone();
+            fields.seal_interaction(&mut row).map_err(store_error)?;
+            Ok(row)
+        })
+        .collect::<QueryResult<Vec<_>>>()?;
     // 10 columns: 90 rows a statement stays below SQLite's old 999-parameter limit.
     for chunk in rows.chunks(90) {
         insert_batch!(&mut *conn, i::attendee_interactions, chunk)?;
@@ -60,6 +79,7 @@ pub fn replace(
 /// A page of one attendee's interactions in report order, after `after` (a position).
 pub(crate) fn page(
     conn: &mut DbConnection,
+    fields: &FieldCipher,
     tenant: &TenantId,
     webinar_id: &WebinarId,
     email: &str,
@@ -74,10 +94,12 @@ pub(crate) fn page(
     if let Some(after) = after {
         q = q.filter(i::position.gt(after));
     }
-    q.order(i::position.asc())
+    let rows = q
+        .order(i::position.asc())
         .limit(limit)
         .select(InteractionRow::as_select())
-        .load(conn)
+        .load(conn)?;
+    opened(fields, rows)
 }
 
 /// Deletes a person's interactions in every webinar of the tenant (forget); returns how many.
@@ -137,13 +159,15 @@ pub(crate) fn delete_batch(
 /// Every interaction of one email in the tenant, by webinar then position (access requests).
 pub(crate) fn for_email_all_webinars(
     conn: &mut DbConnection,
+    fields: &FieldCipher,
     tenant: &TenantId,
     email: &str,
 ) -> QueryResult<Vec<InteractionRow>> {
-    i::attendee_interactions
+    let rows = i::attendee_interactions
         .filter(i::tenant.eq(tenant.as_str()))
         .filter(i::email.eq(email))
         .order((i::webinar_id.asc(), i::position.asc()))
         .select(InteractionRow::as_select())
-        .load(conn)
+        .load(conn)?;
+    opened(fields, rows)
 }

@@ -2,8 +2,8 @@
 //! made alone and in a batch, delivered to the ON24 simulator, updated, a person who
 //! registered at ON24 directly brought in by a metrics sync, attendee figures and
 //! interactions synced. Then every row of every table is read directly: no seeded name,
-//! company, job title or other registrant field is there in clear, while the service reads
-//! them all back. The keyed email hash of one address differs between two tenants. Rows
+//! company, job title, other registrant field or interaction content is there in clear,
+//! while the service reads them all back. The keyed email hash of one address differs between two tenants. Rows
 //! written in clear before encryption at rest read back as they are, and the background
 //! migration seals them in batches without changing what reads return.
 
@@ -17,14 +17,14 @@ use integrationservice::testing::{
     FieldCipher, SealReport, StoreError, WorkerConfig, is_sealed, registrations,
     seal_plaintext_registrations,
 };
-use on24sim::ViewingRequest;
+use on24sim::{InteractionItem, Interactions, ViewingRequest};
 
 use crate::api::erasure::every_row;
 use crate::both_backends;
 use crate::engine::harness::{Db, Stack, fast_workers, registrant, tenant_id};
 
 /// Values seeded for tenant A that must never be found in clear.
-const SECRETS: [&str; 7] = [
+const SECRETS: [&str; 9] = [
     "Quentavius",
     "Marlowbrook",
     "Sprocketwerk",
@@ -32,6 +32,8 @@ const SECRETS: [&str; 7] = [
     "Ottoline",
     "Fennimore",
     "Walkincorp",
+    "Quibblesnatch",
+    "Zorblefrost",
 ];
 
 /// The keyed hash one tenant's erasure request kept for `email`.
@@ -141,6 +143,14 @@ async fn nothing_in_clear(db: Db) {
             &ViewingRequest {
                 email: "q1@example.com".into(),
                 live_minutes: Some(12.0),
+                interactions: Interactions {
+                    questions: vec![InteractionItem {
+                        text: "Is Quibblesnatch supported?".into(),
+                        answer: Some("Zorblefrost is".into()),
+                        ..InteractionItem::default()
+                    }],
+                    ..Interactions::default()
+                },
                 ..ViewingRequest::default()
             },
         )
@@ -167,6 +177,19 @@ async fn nothing_in_clear(db: Db) {
             Some("Sprocketwerk GmbH"),
             Some("Chief Widgeteer Emeritus")
         )
+    );
+    let asked = engine
+        .metrics()
+        .interactions(&a, &webinar, &created.id, 10, "")
+        .await
+        .expect("interactions")
+        .items;
+    assert_eq!(
+        asked
+            .iter()
+            .map(|i| (i.prompt.as_str(), i.response.as_str()))
+            .collect::<Vec<_>>(),
+        vec![("Is Quibblesnatch supported?", "Zorblefrost is")]
     );
     let listed = engine
         .registrations()

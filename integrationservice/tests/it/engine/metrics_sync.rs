@@ -11,7 +11,7 @@ use integrationservice::domain::{
     ChangeKind, Engine, Error, RegistrationInput, RegistrationStatus, TenantId,
 };
 use integrationservice::testing::On24Provider;
-use integrationservice::testing::now_ms;
+use integrationservice::testing::{FieldCipher, now_ms};
 use integrationservice::testing::{ProviderCredentials, WebinarProvider};
 use integrationservice::testing::{StoreError, WorkerConfig, providers};
 use on24sim::{SeedAttendees, ViewingRequest};
@@ -145,7 +145,10 @@ async fn sync_in_chunks(db: Db) {
     let (t, w) = (tenant.clone(), webinar);
     let stored = engine
         .store()
-        .transaction(move |conn| store_chunk(conn, &t, &w, &first, now_ms()))
+        .transaction(move |conn| {
+            let plain = FieldCipher::plain(t.as_str());
+            store_chunk(conn, &plain, &t, &w, &first, now_ms())
+        })
         .await
         .expect("first chunk");
     assert_eq!(stored, SYNC_CHUNK);

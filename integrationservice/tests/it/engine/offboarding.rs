@@ -12,8 +12,8 @@ use integrationservice::domain::{Email, Error, RegistrationStatus, TenantId};
 use integrationservice::testing::models::InteractionRow;
 use integrationservice::testing::tenant_purge::{TenantTable, count};
 use integrationservice::testing::{
-    AttendeeInteraction, InteractionKind, KeyClient, interactions, metrics, tenant_kek_id,
-    tenant_key_aad, tenant_keys,
+    AttendeeInteraction, FieldCipher, InteractionKind, KeyClient, interactions, metrics,
+    tenant_kek_id, tenant_key_aad, tenant_keys,
 };
 use proto::keyservice::v1::KeyState;
 
@@ -126,7 +126,8 @@ async fn purge_one_tenant(db: Db) {
         .store()
         .run(move |conn| {
             let row = InteractionRow::new(&t, &w, "x@example.com", 0, &asked);
-            interactions::replace(conn, &t, &w, &["x@example.com".to_owned()], &[row])
+            let plain = FieldCipher::plain(t.as_str());
+            interactions::replace(conn, &plain, &t, &w, &["x@example.com".to_owned()], &[row])
                 .map_err(Error::from)
         })
         .await
