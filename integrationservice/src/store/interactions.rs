@@ -171,3 +171,66 @@ pub(crate) fn for_email_all_webinars(
         .load(conn)?;
     opened(fields, rows)
 }
+
+/// A page of interactions whose content is still in clear (written before encryption at
+/// rest), in key order after `after` (tenant, webinar, email, position), as stored.
+pub(crate) fn unsealed_page(
+    conn: &mut DbConnection,
+    after: Option<&(String, String, String, i32)>,
+    limit: i64,
+) -> QueryResult<Vec<InteractionRow>> {
+    const SEALED: &str = "enc1:%";
+    let unsealed = i::prompt
+        .ne("")
+        .and(i::prompt.not_like(SEALED))
+        .or(i::response.ne("").and(i::response.not_like(SEALED)));
+    let mut q = i::attendee_interactions
+        .filter(unsealed)
+        .order((
+            i::tenant.asc(),
+            i::webinar_id.asc(),
+            i::email.asc(),
+            i::position.asc(),
+        ))
+        .limit(limit)
+        .select(InteractionRow::as_select())
+        .into_boxed();
+    if let Some((t, w, e, p)) = after {
+        q = q.filter(
+            i::tenant.gt(t.clone()).or(i::tenant.eq(t.clone()).and(
+                i::webinar_id
+                    .gt(w.clone())
+                    .or(i::webinar_id.eq(w.clone()).and(
+                        i::email
+                            .gt(e.clone())
+                            .or(i::email.eq(e.clone()).and(i::position.gt(*p))),
+                    )),
+            )),
+        );
+    }
+    q.load(conn)
+}
+
+/// Replaces an interaction's content with `sealed`'s if it still holds what `stored` read
+/// (compare-and-set: a sync that replaced it meanwhile wrote it sealed); true when replaced.
+pub(crate) fn swap_content(
+    conn: &mut DbConnection,
+    stored: &InteractionRow,
+    sealed: &InteractionRow,
+) -> QueryResult<bool> {
+    let n = diesel::update(
+        i::attendee_interactions
+            .filter(i::tenant.eq(&stored.tenant))
+            .filter(i::webinar_id.eq(&stored.webinar_id))
+            .filter(i::email.eq(&stored.email))
+            .filter(i::position.eq(stored.position))
+            .filter(i::prompt.eq(&stored.prompt))
+            .filter(i::response.eq(&stored.response)),
+    )
+    .set((
+        i::prompt.eq(&sealed.prompt),
+        i::response.eq(&sealed.response),
+    ))
+    .execute(conn)?;
+    Ok(n == 1)
+}

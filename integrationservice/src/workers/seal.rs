@@ -1,5 +1,6 @@
-//! The background migration to encryption at rest: registrations written before it hold
-//! their personal columns in clear; this seals them under their tenant's personal-data key
+//! The background migration to encryption at rest: registrations and attendee interactions
+//! written before it hold their personal columns in clear; this seals them under their
+//! tenant's personal-data key
 //! (made on the tenant's first use) in bounded batches while the service runs. Reads handle
 //! both forms meanwhile (`crypto::fields`). Each row is swapped by compare-and-set on the
 //! values read, so a registration written meanwhile (and so sealed by that write) or a
@@ -13,7 +14,7 @@ use crate::crypto::fields::FieldCipher;
 use crate::domain::tenant_keys::field_cipher;
 use crate::domain::{Engine, Error};
 use crate::ids::TenantId;
-use crate::store::registrations;
+use crate::store::{interactions, registrations};
 
 /// What one migration run did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -24,16 +25,93 @@ pub struct SealReport {
     pub skipped: u64,
 }
 
-/// Seals every registration still holding a plaintext personal value, `batch` rows per
-/// transaction, until none is left.
+/// Seals every registration, then every interaction, still holding a plaintext personal
+/// value, `batch` rows per transaction, until none is left. The report counts both.
 pub async fn seal_plaintext_registrations(
     engine: &Engine,
     batch: usize,
 ) -> Result<SealReport, Error> {
+    let mut ciphers: HashMap<String, Arc<FieldCipher>> = HashMap::new();
+    let registrations = seal_registrations(engine, batch, &mut ciphers).await?;
+    let interactions = seal_interactions(engine, batch, &mut ciphers).await?;
+    Ok(SealReport {
+        sealed: registrations.sealed + interactions.sealed,
+        skipped: registrations.skipped + interactions.skipped,
+    })
+}
+
+/// The tenant's cipher, made once per run.
+async fn cipher_of(
+    engine: &Engine,
+    ciphers: &mut HashMap<String, Arc<FieldCipher>>,
+    tenant: &str,
+) -> Result<Arc<FieldCipher>, Error> {
+    if let Some(c) = ciphers.get(tenant) {
+        return Ok(c.clone());
+    }
+    let c = field_cipher(engine, &TenantId::from_stored(tenant), true).await?;
+    ciphers.insert(tenant.to_owned(), c.clone());
+    Ok(c)
+}
+
+async fn seal_interactions(
+    engine: &Engine,
+    batch: usize,
+    ciphers: &mut HashMap<String, Arc<FieldCipher>>,
+) -> Result<SealReport, Error> {
+    let limit = i64::try_from(batch.max(1)).unwrap_or(i64::MAX);
+    let mut report = SealReport::default();
+    let mut after: Option<(String, String, String, i32)> = None;
+    loop {
+        let cursor = after.clone();
+        let page = engine
+            .store()
+            .run(move |conn| {
+                interactions::unsealed_page(conn, cursor.as_ref(), limit).map_err(Error::from)
+            })
+            .await?;
+        let Some(last) = page.last() else {
+            return Ok(report);
+        };
+        after = Some((
+            last.tenant.clone(),
+            last.webinar_id.clone(),
+            last.email.clone(),
+            last.position,
+        ));
+        let mut swaps = Vec::with_capacity(page.len());
+        for stored in page {
+            let cipher = cipher_of(engine, ciphers, &stored.tenant).await?;
+            let mut sealed = stored.clone();
+            cipher.open_interaction(&mut sealed)?;
+            cipher.seal_interaction(&mut sealed)?;
+            swaps.push((stored, sealed));
+        }
+        let (n, total) = engine
+            .store()
+            .transaction(move |conn| {
+                let mut n = 0u64;
+                for (stored, sealed) in &swaps {
+                    if interactions::swap_content(conn, stored, sealed)? {
+                        n += 1;
+                    }
+                }
+                Ok::<_, Error>((n, swaps.len() as u64))
+            })
+            .await?;
+        report.sealed += n;
+        report.skipped += total - n;
+    }
+}
+
+async fn seal_registrations(
+    engine: &Engine,
+    batch: usize,
+    ciphers: &mut HashMap<String, Arc<FieldCipher>>,
+) -> Result<SealReport, Error> {
     let limit = i64::try_from(batch.max(1)).unwrap_or(i64::MAX);
     let mut report = SealReport::default();
     let mut after: Option<(String, String)> = None;
-    let mut ciphers: HashMap<String, Arc<FieldCipher>> = HashMap::new();
     loop {
         let cursor = after.clone();
         let page = engine
@@ -53,15 +131,7 @@ pub async fn seal_plaintext_registrations(
         after = Some((last.tenant.clone(), last.id.clone()));
         let mut swaps = Vec::with_capacity(page.len());
         for stored in page {
-            let cipher = match ciphers.get(&stored.tenant) {
-                Some(c) => c.clone(),
-                None => {
-                    let tenant = TenantId::from_stored(&stored.tenant);
-                    let c = field_cipher(engine, &tenant, true).await?;
-                    ciphers.insert(stored.tenant.clone(), c.clone());
-                    c
-                }
-            };
+            let cipher = cipher_of(engine, ciphers, &stored.tenant).await?;
             // Values sealed already stay as they are; plaintext ones are sealed.
             let mut sealed = stored.clone();
             cipher.open_registration(&mut sealed)?;

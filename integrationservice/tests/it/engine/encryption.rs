@@ -12,10 +12,10 @@ use std::time::Duration;
 use integrationservice::domain::{
     Email, RegistrationId, RegistrationPatch, RegistrationStatus, TenantId,
 };
-use integrationservice::testing::models::RegistrationRow;
+use integrationservice::testing::models::{InteractionRow, RegistrationRow};
 use integrationservice::testing::{
-    FieldCipher, SealReport, StoreError, WorkerConfig, is_sealed, registrations,
-    seal_plaintext_registrations,
+    AttendeeInteraction, FieldCipher, InteractionKind, SealReport, StoreError, WorkerConfig,
+    interactions, is_sealed, registrations, seal_plaintext_registrations,
 };
 use on24sim::{InteractionItem, Interactions, ViewingRequest};
 
@@ -272,9 +272,30 @@ async fn existing_rows_sealed(db: Db) {
         .collect();
     let seeded = rows.clone();
     let plain = FieldCipher::plain(tenant.as_str());
+    let question = AttendeeInteraction {
+        kind: InteractionKind::Question,
+        occurred_at: Some(1),
+        reference: "q1".into(),
+        prompt: "Oldquestion about pricing?".into(),
+        response: "Oldanswer: soon".into(),
+        responded_at: None,
+    };
+    let (t, w) = (tenant.clone(), webinar);
     engine
         .store()
-        .run(move |conn| registrations::insert(conn, &plain, &seeded).map_err(StoreError::from))
+        .run(move |conn| {
+            registrations::insert(conn, &plain, &seeded)?;
+            let row = InteractionRow::new(&t, &w, "legacy0@example.com", 0, &question);
+            interactions::replace(
+                conn,
+                &plain,
+                &t,
+                &w,
+                &["legacy0@example.com".to_owned()],
+                &[row],
+            )
+            .map_err(StoreError::from)
+        })
         .await
         .expect("seed plaintext rows");
     let in_clear = |rows: &[(String, String)]| {
@@ -291,15 +312,47 @@ async fn existing_rows_sealed(db: Db) {
         .expect("list")
         .items;
     assert_eq!(before.len(), ROWS);
+    let first = before
+        .iter()
+        .find(|r| r.email == "legacy0@example.com")
+        .expect("legacy0")
+        .id;
+    let asked = |engine: &integrationservice::domain::Engine| {
+        let (tenant, webinar) = (tenant.clone(), webinar);
+        let engine = engine.clone();
+        async move {
+            engine
+                .metrics()
+                .interactions(&tenant, &webinar, &first, 10, "")
+                .await
+                .expect("interactions")
+                .items
+                .into_iter()
+                .map(|i| (i.prompt, i.response))
+                .collect::<Vec<_>>()
+        }
+    };
+    let asked_before = asked(engine).await;
+    assert_eq!(asked_before.len(), 1);
 
     // Small batches, so the migration pages.
     let report = seal_plaintext_registrations(engine, 7)
         .await
         .expect("migration");
-    assert_eq!(report.sealed + report.skipped, ROWS as u64, "{report:?}");
+    assert_eq!(
+        report.sealed + report.skipped,
+        ROWS as u64 + 1,
+        "{report:?}"
+    );
     let all = every_row(engine.store()).await;
     assert_eq!(in_clear(&all), 0, "nothing left in clear");
-    for secret in ["Legacyfirst", "Archivale", "Oldtown"] {
+    for secret in [
+        "Legacyfirst",
+        "Archivale",
+        "Oldtown",
+        "Oldquestion",
+        "Oldanswer",
+    ] {
         assert!(
             all.iter().all(|(_, row)| !row.contains(secret)),
             "{secret} in clear"
@@ -330,6 +383,7 @@ async fn existing_rows_sealed(db: Db) {
         before.iter().map(key).collect::<Vec<_>>()
     );
     assert!(after.iter().all(|r| r.fields.to_json().contains("Oldtown")));
+    assert_eq!(asked(engine).await, asked_before);
     // Nothing left: a second run seals nothing.
     let again = seal_plaintext_registrations(engine, 7)
         .await
