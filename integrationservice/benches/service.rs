@@ -50,8 +50,8 @@ fn write(dir: &Path, name: &str, body: &str) -> PathBuf {
 }
 
 fn free_port() -> std::net::SocketAddr {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr")
+    let port = xtask::ports::free_port().expect("free loopback port");
+    std::net::SocketAddr::from(([127, 0, 0, 1], port))
 }
 
 /// CPU seconds (user + system) of a process, from `/proc/<pid>/stat` (clock ticks of 1/100 s).
