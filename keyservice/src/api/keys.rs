@@ -174,7 +174,9 @@ fn item_status(status: &Status) -> pb::ItemStatus {
 }
 
 /// Runs the items of a batch in order. A failed item becomes its `ItemStatus`; an audit
-/// failure aborts the whole batch, because nothing may happen unaudited (fail closed).
+/// failure aborts the whole batch, because nothing may happen unaudited (fail closed). The
+/// batch handlers run the items on a deferring call ([`Call::deferring`]) and write the
+/// items' records as one group before answering, so the records cost one write per batch.
 async fn each_item<I, T, F, Fut>(
     items: Vec<I>,
     mut one: F,
@@ -260,8 +262,10 @@ impl KeyService for KeyServiceApi {
             .await?;
         let items = request.into_inner().requests;
         self.0.check_batch(&call, op, items.len()).await?;
-        let results = each_item(items, |item| self.0.generate_one(&call, item))
-            .await?
+        let batch = call.deferring();
+        let results = each_item(items, |item| self.0.generate_one(&batch, item)).await?;
+        self.0.write_deferred(&batch).await?;
+        let results = results
             .into_iter()
             .map(|result| pb::BatchGenerateDataKeysResult {
                 result: Some(result.map_or_else(R::Error, R::Response)),
@@ -282,8 +286,10 @@ impl KeyService for KeyServiceApi {
             .await?;
         let items = request.into_inner().requests;
         self.0.check_batch(&call, op, items.len()).await?;
-        let results = each_item(items, |item| self.0.unwrap_one(&call, item))
-            .await?
+        let batch = call.deferring();
+        let results = each_item(items, |item| self.0.unwrap_one(&batch, item)).await?;
+        self.0.write_deferred(&batch).await?;
+        let results = results
             .into_iter()
             .map(|result| pb::BatchUnwrapKeysResult {
                 result: Some(result.map_or_else(R::Error, R::Response)),
@@ -304,8 +310,10 @@ impl KeyService for KeyServiceApi {
             .await?;
         let items = request.into_inner().requests;
         self.0.check_batch(&call, op, items.len()).await?;
-        let results = each_item(items, |item| self.0.rewrap_one(&call, item))
-            .await?
+        let batch = call.deferring();
+        let results = each_item(items, |item| self.0.rewrap_one(&batch, item)).await?;
+        self.0.write_deferred(&batch).await?;
+        let results = results
             .into_iter()
             .map(|result| pb::BatchRewrapKeysResult {
                 result: Some(result.map_or_else(R::Error, R::Response)),
