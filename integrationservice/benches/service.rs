@@ -5,7 +5,12 @@
 //! raw 1,000-row INSERT baseline, delivery to the simulator with 50 ms ON24 latency, a metrics
 //! sync of `BENCH_ATTENDEES` (100,000) attendees seeded in the simulator (SyncWebinarMetrics:
 //! the service pulls ON24's attendee report over HTTP and stores every row), and the child's
-//! peak RSS (VmHWM) and CPU time in each phase, with the load average.
+//! peak RSS (VmHWM) and CPU time in each phase, with the load average. Delivery is measured
+//! twice: for one tenant that may use every worker, and spread over 20 tenants each held to
+//! its share (`BENCH_WORKERS` workers, 160, `BENCH_PER_TENANT` per tenant, 8), beside the
+//! ceiling workers ÷ ON24 latency; then accepted-to-DELIVERED latency (deliver_time minus
+//! create_time) of single calls offered on a fixed schedule over the 20 tenants
+//! (`BENCH_OFFERED`/s, 500, for `BENCH_OFFERED_SECONDS`, 10).
 //!
 //! `cargo bench -p integrationservice --bench service`
 //! (`BENCH_SINGLE`, `BENCH_BATCHES`, `BENCH_DELIVERIES`, `BENCH_ATTENDEES` change the sizes,
@@ -120,8 +125,29 @@ impl Running {
     }
 }
 
+/// The delivery workers of one service start.
+#[derive(Clone, Copy)]
+struct Workers {
+    enabled: bool,
+    concurrency: usize,
+    per_tenant: usize,
+}
+
+impl Workers {
+    /// One tenant may use every worker (phases (c) and (d)).
+    const ONE_TENANT: Self = Self {
+        enabled: true,
+        concurrency: 64,
+        per_tenant: 64,
+    };
+    const OFF: Self = Self {
+        enabled: false,
+        ..Self::ONE_TENANT
+    };
+}
+
 impl Service {
-    fn start(&self, workers: bool) -> Running {
+    fn start(&self, workers: Workers) -> Running {
         let (grpc, health) = (free_port(), free_port());
         let d = self.dir.path().display();
         let config = format!(
@@ -145,9 +171,9 @@ ca_file = "{d}/ks-ca.crt"
 cert_file = "{d}/is.crt"
 key_file = "{d}/is.key"
 [workers]
-enabled = {workers}
-concurrency = 64
-per_tenant_concurrency = 64
+enabled = {enabled}
+concurrency = {concurrency}
+per_tenant_concurrency = {per_tenant}
 backoff_base_ms = 50
 backoff_max_ms = 1000
 poll_interval_ms = 100
@@ -167,6 +193,9 @@ principal_burst = 1000000
             url = self.url,
             ks = self.ks,
             pool = self.pool,
+            enabled = workers.enabled,
+            concurrency = workers.concurrency,
+            per_tenant = workers.per_tenant,
         );
         let path = write(self.dir.path(), "integrationservice.toml", &config);
         let child = Command::new(env!("CARGO_BIN_EXE_integrationservice"))
@@ -217,12 +246,18 @@ fn registration(prefix: &str, i: usize) -> Registration {
     }
 }
 
-/// Creates a webinar and waits until it exists at ON24; returns its name and ON24 event id.
+/// Creates a webinar of tenant `demo` and waits until it exists at ON24; returns its name and
+/// ON24 event id.
 async fn webinar(channel: &Channel, reference: &str) -> (String, i64) {
+    tenant_webinar(channel, "demo", reference).await
+}
+
+/// [`webinar`] for any tenant.
+async fn tenant_webinar(channel: &Channel, tenant: &str, reference: &str) -> (String, i64) {
     let mut webinars = WebinarServiceClient::new(channel.clone());
     let w = webinars
         .create_webinar(CreateWebinarRequest {
-            parent: "tenants/demo".into(),
+            parent: format!("tenants/{tenant}"),
             webinar: Some(Webinar {
                 crm_reference_id: reference.into(),
                 title: format!("Bench {reference}"),
@@ -257,6 +292,103 @@ async fn webinar(channel: &Channel, reference: &str) -> (String, i64) {
     })
     .await;
     (w.name, event)
+}
+
+/// Tenants of the spread delivery phase.
+const TENANTS: usize = 20;
+
+fn bench_tenant(t: usize) -> String {
+    format!("bench-{t:02}")
+}
+
+/// Stores the simulator's demo credentials for `tenant`, checked live.
+async fn put_credentials(channel: &Channel, tenant: &str, base_url: &str) {
+    ProviderConfigServiceClient::new(channel.clone())
+        .put_on24_credentials(PutOn24CredentialsRequest {
+            on24_credentials: Some(On24Credentials {
+                name: format!("tenants/{tenant}/on24Credentials"),
+                client_id: CLIENT_ID.to_string(),
+                access_token_key: TOKEN_KEY.into(),
+                access_token_secret: TOKEN_SECRET.into(),
+                base_url: base_url.to_owned(),
+                ..Default::default()
+            }),
+            live_check: true,
+            validate_only: false,
+        })
+        .await
+        .expect("credentials");
+}
+
+/// Every registration of `webinars` read page by page, with `filter`.
+async fn list_all(
+    regs: &RegistrationServiceClient<Channel>,
+    webinars: &[String],
+    filter: &str,
+) -> Vec<Registration> {
+    let mut all = Vec::new();
+    for webinar in webinars {
+        let mut page_token = String::new();
+        loop {
+            let page = regs
+                .clone()
+                .list_registrations(ListRegistrationsRequest {
+                    parent: webinar.clone(),
+                    page_size: 1000,
+                    page_token,
+                    filter: filter.into(),
+                })
+                .await
+                .expect("list")
+                .into_inner();
+            all.extend(page.registrations);
+            if page.next_page_token.is_empty() {
+                break;
+            }
+            page_token = page.next_page_token;
+        }
+    }
+    all
+}
+
+/// Waits until `expected` registrations of `webinars` read DELIVERED.
+async fn wait_delivered(
+    regs: &RegistrationServiceClient<Channel>,
+    webinars: &[String],
+    expected: usize,
+    started: Instant,
+) {
+    loop {
+        if list_all(regs, webinars, "status = DELIVERED").await.len() >= expected {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "delivery too slow"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Accepted-to-delivered time of each delivered registration whose email starts `prefix`.
+async fn delivery_latencies(
+    regs: &RegistrationServiceClient<Channel>,
+    webinars: &[String],
+    prefix: &str,
+) -> Vec<Duration> {
+    let millis = |t: &Option<Timestamp>| {
+        t.as_ref()
+            .map_or(0, |t| t.seconds * 1000 + i64::from(t.nanos) / 1_000_000)
+    };
+    list_all(regs, webinars, "status = DELIVERED")
+        .await
+        .iter()
+        .filter(|r| r.email.starts_with(prefix))
+        .map(|r| {
+            let ms = millis(&r.deliver_time) - millis(&r.create_time);
+            Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+        })
+        .collect()
 }
 
 /// Raw baseline rows: the same columns the service writes, straight into `registrations`.
@@ -311,7 +443,13 @@ async fn main() {
     write(
         dir.path(),
         "policy.toml",
-        "[[principal]]\nid = \"spiffe://webinar.local/crm/demo\"\ntenants = [\"demo\"]\n",
+        &format!(
+            "[[principal]]\nid = \"spiffe://webinar.local/crm/demo\"\ntenants = [\"demo\", {}]\n",
+            (0..TENANTS)
+                .map(|t| format!("\"{}\"", bench_tenant(t)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     );
     write(dir.path(), "ks-ca.crt", &kc.ca_pem);
     write(dir.path(), "is.crt", &kc.cert_pem);
@@ -325,23 +463,9 @@ async fn main() {
     };
 
     // Phase 1, workers on: credentials, three webinars live at ON24, then delivery.
-    let running = service.start(true);
+    let running = service.start(Workers::ONE_TENANT);
     let channel = service.channel(&running).await;
-    ProviderConfigServiceClient::new(channel.clone())
-        .put_on24_credentials(PutOn24CredentialsRequest {
-            on24_credentials: Some(On24Credentials {
-                name: "tenants/demo/on24Credentials".into(),
-                client_id: CLIENT_ID.to_string(),
-                access_token_key: TOKEN_KEY.into(),
-                access_token_secret: TOKEN_SECRET.into(),
-                base_url: sim.base_url.clone(),
-                ..Default::default()
-            }),
-            live_check: true,
-            validate_only: false,
-        })
-        .await
-        .expect("credentials");
+    put_credentials(&channel, "demo", &sim.base_url).await;
     let (w_single, _) = webinar(&channel, "single").await;
     let (w_batch, _) = webinar(&channel, "batch").await;
     let (w_deliver, _) = webinar(&channel, "deliver").await;
@@ -372,36 +496,7 @@ async fn main() {
         .await
         .expect("batch");
     }
-    // Done when every registration of the webinar reads DELIVERED (all pages counted).
-    loop {
-        let mut delivered = 0;
-        let mut page_token = String::new();
-        loop {
-            let page = regs
-                .list_registrations(ListRegistrationsRequest {
-                    parent: w_deliver.clone(),
-                    page_size: 1000,
-                    page_token,
-                    filter: "status = DELIVERED".into(),
-                })
-                .await
-                .expect("list")
-                .into_inner();
-            delivered += page.registrations.len();
-            if page.next_page_token.is_empty() {
-                break;
-            }
-            page_token = page.next_page_token;
-        }
-        if delivered >= deliveries {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(300),
-            "delivery too slow"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_delivered(&regs, std::slice::from_ref(&w_deliver), deliveries, started).await;
     let wall = started.elapsed();
     println!(
         "(c) delivery, 50 ms ON24 latency:   {:>8.0} registrations/s ({deliveries} in {:.2} s)",
@@ -414,8 +509,126 @@ async fn main() {
     drop(channel);
     drop(running);
 
+    // Phase 1b: the same delivery spread over TENANTS tenants, each held to its own share of
+    // a larger worker pool; then accepted-to-DELIVERED latency at a steady offered rate.
+    let workers = Workers {
+        enabled: true,
+        concurrency: env_usize("BENCH_WORKERS", 160),
+        per_tenant: env_usize("BENCH_PER_TENANT", 8),
+    };
+    let running = service.start(workers);
+    let channel = service.channel(&running).await;
+    let mut tenant_webinars = Vec::new();
+    for t in 0..TENANTS {
+        put_credentials(&channel, &bench_tenant(t), &sim.base_url).await;
+        tenant_webinars.push(
+            tenant_webinar(&channel, &bench_tenant(t), "deliver")
+                .await
+                .0,
+        );
+    }
+    sim.control()
+        .set_faults(&on24sim::FaultConfig {
+            latency_ms: 50,
+            ..on24sim::FaultConfig::default()
+        })
+        .await
+        .expect("latency");
+    let regs = RegistrationServiceClient::new(channel.clone());
+    let per_tenant = deliveries.div_ceil(TENANTS);
+    let cpu0 = running.cpu();
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for webinar in &tenant_webinars {
+        let (mut regs, webinar) = (regs.clone(), webinar.clone());
+        tasks.push(tokio::spawn(async move {
+            for b in 0..per_tenant.div_ceil(1000) {
+                let requests = (b * 1000..((b + 1) * 1000).min(per_tenant))
+                    .map(|i| CreateRegistrationRequest {
+                        parent: String::new(),
+                        registration: Some(registration("spread", i)),
+                        request_id: String::new(),
+                    })
+                    .collect();
+                regs.batch_create_registrations(BatchCreateRegistrationsRequest {
+                    parent: webinar.clone(),
+                    requests,
+                })
+                .await
+                .expect("batch");
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("tenant caller");
+    }
+    wait_delivered(&regs, &tenant_webinars, per_tenant * TENANTS, started).await;
+    let wall = started.elapsed();
+    println!(
+        "(c) delivery, 50 ms ON24 latency, {TENANTS} tenants: {:>8.0} registrations/s ({} in {:.2} s; ceiling {} workers / 50 ms = {:.0}/s, {} per tenant)",
+        (per_tenant * TENANTS) as f64 / wall.as_secs_f64(),
+        per_tenant * TENANTS,
+        wall.as_secs_f64(),
+        workers.concurrency,
+        workers.concurrency.min(workers.per_tenant * TENANTS) as f64 / 0.05,
+        workers.per_tenant,
+    );
+    running.report("delivery, tenants", cpu0, wall);
+
+    // Steady offered load: single CreateRegistration calls on a fixed schedule, round robin
+    // over the tenants; each registration's deliver_time minus its create_time.
+    let rate = env_usize("BENCH_OFFERED", 500);
+    let offered = rate * env_usize("BENCH_OFFERED_SECONDS", 10);
+    let schedule_start = tokio::time::Instant::now();
+    let started = Instant::now();
+    let mut calls = tokio::task::JoinSet::new();
+    for i in 0..offered {
+        tokio::time::sleep_until(
+            schedule_start + Duration::from_nanos((i as u64) * 1_000_000_000 / rate as u64),
+        )
+        .await;
+        let (mut regs, webinar) = (regs.clone(), tenant_webinars[i % TENANTS].clone());
+        calls.spawn(async move {
+            regs.create_registration(CreateRegistrationRequest {
+                parent: webinar,
+                registration: Some(registration("steady", i)),
+                request_id: String::new(),
+            })
+            .await
+            .expect("create");
+        });
+    }
+    while let Some(done) = calls.join_next().await {
+        done.expect("caller");
+    }
+    wait_delivered(
+        &regs,
+        &tenant_webinars,
+        per_tenant * TENANTS + offered,
+        started,
+    )
+    .await;
+    let mut latencies = delivery_latencies(&regs, &tenant_webinars, "steady").await;
+    latencies.sort_unstable();
+    let pick = |q: f64| {
+        latencies
+            .get(((latencies.len() as f64 * q) as usize).min(latencies.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
+    println!(
+        "(c) accepted to DELIVERED at {rate}/s offered, {TENANTS} tenants: p50 {:.0} ms p99 {:.0} ms ({} registrations)",
+        pick(0.50).as_secs_f64() * 1e3,
+        pick(0.99).as_secs_f64() * 1e3,
+        latencies.len()
+    );
+    sim.control().clear_faults().await.expect("faults");
+    drop(regs);
+    drop(channel);
+    drop(running);
+
     // Phase 2, workers off: registration throughput without delivery beside it.
-    let running = service.start(false);
+    let running = service.start(Workers::OFF);
     let mut channels = Vec::new();
     for _ in 0..CALLERS {
         channels.push(service.channel(&running).await);
@@ -594,7 +807,7 @@ async fn main() {
     }
     // Phase 3, a fresh process (workers off, so its VmHWM is the sync's alone): a metrics
     // sync of `attendees` people, every one registered here and at ON24 with viewing.
-    let running = service.start(false);
+    let running = service.start(Workers::OFF);
     let channel = service.channel(&running).await;
     let mut regs = RegistrationServiceClient::new(channel.clone());
     let started = Instant::now();
