@@ -10,7 +10,9 @@
 //! its share (`BENCH_WORKERS` workers, 160, `BENCH_PER_TENANT` per tenant, 8), beside the
 //! ceiling workers ÷ ON24 latency; then accepted-to-DELIVERED latency (deliver_time minus
 //! create_time) of single calls offered on a fixed schedule over the 20 tenants
-//! (`BENCH_OFFERED`/s, 500, for `BENCH_OFFERED_SECONDS`, 10).
+//! (`BENCH_OFFERED`/s, 500, for `BENCH_OFFERED_SECONDS`, 10); and fairness: the p99 of 19
+//! tenants offering `BENCH_FAIR_RATE`/s each (5), alone and beside a 20th offering 100 times
+//! that.
 //!
 //! `cargo bench -p integrationservice --bench service`
 //! (`BENCH_SINGLE`, `BENCH_BATCHES`, `BENCH_DELIVERIES`, `BENCH_ATTENDEES` change the sizes,
@@ -370,25 +372,98 @@ async fn wait_delivered(
     }
 }
 
-/// Accepted-to-delivered time of each delivered registration whose email starts `prefix`.
-async fn delivery_latencies(
+/// One delivered registration of an offered-load run.
+#[derive(Clone)]
+struct Delivered {
+    webinar: String,
+    /// deliver_time minus create_time.
+    latency: Duration,
+}
+
+/// Offers single CreateRegistration calls on a fixed schedule, `per_second` to each webinar
+/// of `plan` for `seconds`, whatever the answers do; waits until every one is DELIVERED and
+/// gives each one's accepted-to-delivered time. Emails start with `prefix`.
+async fn offer(
     regs: &RegistrationServiceClient<Channel>,
-    webinars: &[String],
+    plan: &[(String, usize)],
+    seconds: usize,
     prefix: &str,
-) -> Vec<Duration> {
+) -> Vec<Delivered> {
+    let mut schedule: Vec<(u64, usize, usize)> = plan
+        .iter()
+        .enumerate()
+        .flat_map(|(w, (_, per_second))| {
+            let n = per_second * seconds;
+            (0..n).map(move |k| (k as u64 * 1_000_000_000 / (*per_second).max(1) as u64, w, k))
+        })
+        .collect();
+    schedule.sort_unstable();
+    let start = tokio::time::Instant::now();
+    let mut calls = tokio::task::JoinSet::new();
+    for (at, w, k) in schedule {
+        tokio::time::sleep_until(start + Duration::from_nanos(at)).await;
+        let (mut regs, webinar) = (regs.clone(), plan[w].0.clone());
+        let registration = registration(prefix, k);
+        calls.spawn(async move {
+            regs.create_registration(CreateRegistrationRequest {
+                parent: webinar,
+                registration: Some(registration),
+                request_id: String::new(),
+            })
+            .await
+            .expect("create");
+        });
+    }
+    while let Some(done) = calls.join_next().await {
+        done.expect("caller");
+    }
+    let webinars: Vec<String> = plan.iter().map(|(w, _)| w.clone()).collect();
+    let expected: usize = plan.iter().map(|(_, r)| r * seconds).sum();
     let millis = |t: &Option<Timestamp>| {
         t.as_ref()
             .map_or(0, |t| t.seconds * 1000 + i64::from(t.nanos) / 1_000_000)
     };
-    list_all(regs, webinars, "status = DELIVERED")
-        .await
-        .iter()
-        .filter(|r| r.email.starts_with(prefix))
-        .map(|r| {
-            let ms = millis(&r.deliver_time) - millis(&r.create_time);
-            Duration::from_millis(u64::try_from(ms).unwrap_or(0))
-        })
-        .collect()
+    let waited = Instant::now();
+    loop {
+        let mut delivered = Vec::new();
+        for webinar in &webinars {
+            for r in list_all(regs, std::slice::from_ref(webinar), "status = DELIVERED").await {
+                if r.email.starts_with(prefix) {
+                    let ms = millis(&r.deliver_time) - millis(&r.create_time);
+                    delivered.push(Delivered {
+                        webinar: webinar.clone(),
+                        latency: Duration::from_millis(u64::try_from(ms).unwrap_or(0)),
+                    });
+                }
+            }
+        }
+        if delivered.len() >= expected {
+            return delivered;
+        }
+        assert!(
+            waited.elapsed() < Duration::from_secs(300),
+            "delivery too slow"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The `q` quantile of the latencies.
+fn quantile(delivered: &[Delivered], q: f64) -> Duration {
+    let mut all: Vec<Duration> = delivered.iter().map(|d| d.latency).collect();
+    all.sort_unstable();
+    all.get(((all.len() as f64 * q) as usize).min(all.len().saturating_sub(1)))
+        .copied()
+        .unwrap_or_default()
+}
+
+/// `p50 … ms p99 … ms`.
+fn quantiles(delivered: &[Delivered]) -> String {
+    format!(
+        "p50 {:.0} ms p99 {:.0} ms",
+        quantile(delivered, 0.50).as_secs_f64() * 1e3,
+        quantile(delivered, 0.99).as_secs_f64() * 1e3
+    )
 }
 
 /// Raw baseline rows: the same columns the service writes, straight into `registrations`.
@@ -575,52 +650,43 @@ async fn main() {
     );
     running.report("delivery, tenants", cpu0, wall);
 
-    // Steady offered load: single CreateRegistration calls on a fixed schedule, round robin
+    // Steady offered load: single CreateRegistration calls on a fixed schedule, spread evenly
     // over the tenants; each registration's deliver_time minus its create_time.
     let rate = env_usize("BENCH_OFFERED", 500);
-    let offered = rate * env_usize("BENCH_OFFERED_SECONDS", 10);
-    let schedule_start = tokio::time::Instant::now();
-    let started = Instant::now();
-    let mut calls = tokio::task::JoinSet::new();
-    for i in 0..offered {
-        tokio::time::sleep_until(
-            schedule_start + Duration::from_nanos((i as u64) * 1_000_000_000 / rate as u64),
-        )
-        .await;
-        let (mut regs, webinar) = (regs.clone(), tenant_webinars[i % TENANTS].clone());
-        calls.spawn(async move {
-            regs.create_registration(CreateRegistrationRequest {
-                parent: webinar,
-                registration: Some(registration("steady", i)),
-                request_id: String::new(),
-            })
-            .await
-            .expect("create");
-        });
-    }
-    while let Some(done) = calls.join_next().await {
-        done.expect("caller");
-    }
-    wait_delivered(
-        &regs,
-        &tenant_webinars,
-        per_tenant * TENANTS + offered,
-        started,
-    )
-    .await;
-    let mut latencies = delivery_latencies(&regs, &tenant_webinars, "steady").await;
-    latencies.sort_unstable();
-    let pick = |q: f64| {
-        latencies
-            .get(((latencies.len() as f64 * q) as usize).min(latencies.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or_default()
-    };
+    let seconds = env_usize("BENCH_OFFERED_SECONDS", 10);
+    let even: Vec<(String, usize)> = tenant_webinars
+        .iter()
+        .map(|w| (w.clone(), rate / TENANTS))
+        .collect();
+    let steady = offer(&regs, &even, seconds, "steady").await;
     println!(
-        "(c) accepted to DELIVERED at {rate}/s offered, {TENANTS} tenants: p50 {:.0} ms p99 {:.0} ms ({} registrations)",
-        pick(0.50).as_secs_f64() * 1e3,
-        pick(0.99).as_secs_f64() * 1e3,
-        latencies.len()
+        "(c) accepted to DELIVERED at {rate}/s offered, {TENANTS} tenants: {} ({} registrations)",
+        quantiles(&steady),
+        steady.len()
+    );
+
+    // Fairness: the other tenants' latency alone, then beside one tenant offering 100 times
+    // their load (far beyond its share of the workers, so a backlog builds up for it alone).
+    let small = env_usize("BENCH_FAIR_RATE", 5);
+    let others: Vec<(String, usize)> = tenant_webinars[1..]
+        .iter()
+        .map(|w| (w.clone(), small))
+        .collect();
+    let solo = offer(&regs, &others, seconds, "solo").await;
+    let mut mixed_plan = others.clone();
+    mixed_plan.push((tenant_webinars[0].clone(), small * 100));
+    let mixed_all = offer(&regs, &mixed_plan, seconds, "mixed").await;
+    let mixed: Vec<Delivered> = mixed_all
+        .iter()
+        .filter(|d| d.webinar != tenant_webinars[0])
+        .cloned()
+        .collect();
+    let ratio =
+        quantile(&mixed, 0.99).as_secs_f64() / quantile(&solo, 0.99).as_secs_f64().max(1e-9);
+    println!(
+        "(f) fairness, one tenant offering 100x the others ({small}/s each): others {} beside it, {} alone; p99 ratio {ratio:.2}",
+        quantiles(&mixed),
+        quantiles(&solo)
     );
     sim.control().clear_faults().await.expect("faults");
     drop(regs);
