@@ -12,7 +12,9 @@
 //! create_time) of single calls offered on a fixed schedule over the 20 tenants
 //! (`BENCH_OFFERED`/s, 500, for `BENCH_OFFERED_SECONDS`, 10); and fairness: the p99 of 19
 //! tenants offering `BENCH_FAIR_RATE`/s each (5), alone and beside a 20th offering 100 times
-//! that.
+//! that. Each phase also prints its cost per operation (registration, delivery, synced
+//! attendee): the service's CPU time and the PostgreSQL WAL bytes written, for
+//! `docs/capacity.md`.
 //!
 //! `cargo bench -p integrationservice --bench service`
 //! (`BENCH_SINGLE`, `BENCH_BATCHES`, `BENCH_DELIVERIES`, `BENCH_ATTENDEES` change the sizes,
@@ -101,6 +103,29 @@ struct Service {
 struct Running {
     child: Child,
     grpc: std::net::SocketAddr,
+    /// The service's database, whose write-ahead log measures what each phase wrote.
+    url: String,
+}
+
+/// Where a phase started: the service's CPU time and the database's WAL position.
+#[derive(Clone, Copy)]
+struct Mark {
+    cpu: f64,
+    wal: u64,
+}
+
+/// The WAL position in bytes. The WAL is the cluster's: with `DATABASE_URL` pointing at a
+/// shared server, other databases' writes count too (run the bench on a quiet server).
+fn wal_bytes(url: &str) -> u64 {
+    #[derive(diesel::QueryableByName)]
+    struct Position {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        bytes: i64,
+    }
+    let mut conn = PgConnection::establish(url).expect("connect for the WAL position");
+    diesel::sql_query("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint AS bytes")
+        .get_result::<Position>(&mut conn)
+        .map_or(0, |p| u64::try_from(p.bytes).unwrap_or(0))
 }
 
 impl Drop for Running {
@@ -111,9 +136,9 @@ impl Drop for Running {
 }
 
 impl Running {
-    fn report(&self, phase: &str, cpu_before: f64, wall: Duration) {
+    fn report(&self, phase: &str, mark: Mark, wall: Duration) {
         let pid = self.child.id();
-        let cpu = cpu_secs(&pid.to_string()) - cpu_before;
+        let cpu = cpu_secs(&pid.to_string()) - mark.cpu;
         println!(
             "  [{phase}] service VmHWM {:.1} MiB, VmRSS {:.1} MiB, service CPU {cpu:.2} s in {:.2} s wall, load {}",
             status_kib(pid, "VmHWM:") as f64 / 1024.0,
@@ -122,8 +147,26 @@ impl Running {
             loadavg()
         );
     }
-    fn cpu(&self) -> f64 {
-        cpu_secs(&self.child.id().to_string())
+
+    /// [`Self::report`], then the phase's cost per operation: service CPU and WAL written.
+    fn report_per_op(&self, phase: &str, mark: Mark, wall: Duration, ops: usize) {
+        self.report(phase, mark, wall);
+        let cpu = cpu_secs(&self.child.id().to_string()) - mark.cpu;
+        let wal = wal_bytes(&self.url).saturating_sub(mark.wal);
+        let ops = ops.max(1) as f64;
+        println!(
+            "  [{phase}] per operation: service CPU {:.3} ms, WAL {:.0} bytes",
+            cpu * 1e3 / ops,
+            wal as f64 / ops
+        );
+    }
+
+    /// The start of a phase.
+    fn mark(&self) -> Mark {
+        Mark {
+            cpu: cpu_secs(&self.child.id().to_string()),
+            wal: wal_bytes(&self.url),
+        }
     }
 }
 
@@ -217,7 +260,11 @@ principal_burst = 1000000
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn integrationservice");
-        Running { child, grpc }
+        Running {
+            child,
+            grpc,
+            url: self.url.clone(),
+        }
     }
 
     async fn channel(&self, running: &Running) -> Channel {
@@ -554,7 +601,7 @@ async fn main() {
         .await
         .expect("latency");
     let mut regs = RegistrationServiceClient::new(channel.clone());
-    let cpu0 = running.cpu();
+    let cpu0 = running.mark();
     let started = Instant::now();
     for b in 0..deliveries.div_ceil(1000) {
         let requests = (b * 1000..((b + 1) * 1000).min(deliveries))
@@ -578,7 +625,7 @@ async fn main() {
         deliveries as f64 / wall.as_secs_f64(),
         wall.as_secs_f64()
     );
-    running.report("delivery", cpu0, wall);
+    running.report_per_op("delivery", cpu0, wall, deliveries);
     sim.control().clear_faults().await.expect("faults");
     drop(regs);
     drop(channel);
@@ -611,7 +658,7 @@ async fn main() {
         .expect("latency");
     let regs = RegistrationServiceClient::new(channel.clone());
     let per_tenant = deliveries.div_ceil(TENANTS);
-    let cpu0 = running.cpu();
+    let cpu0 = running.mark();
     let started = Instant::now();
     let mut tasks = Vec::new();
     for webinar in &tenant_webinars {
@@ -648,7 +695,7 @@ async fn main() {
         workers.concurrency.min(workers.per_tenant * TENANTS) as f64 / 0.05,
         workers.per_tenant,
     );
-    running.report("delivery, tenants", cpu0, wall);
+    running.report_per_op("delivery, tenants", cpu0, wall, per_tenant * TENANTS);
 
     // Steady offered load: single CreateRegistration calls on a fixed schedule, spread evenly
     // over the tenants; each registration's deliver_time minus its create_time.
@@ -700,7 +747,7 @@ async fn main() {
         channels.push(service.channel(&running).await);
     }
     let per_caller = single / CALLERS;
-    let cpu0 = running.cpu();
+    let cpu0 = running.mark();
     let started = Instant::now();
     let mut tasks = Vec::new();
     for (c, channel) in channels.iter().enumerate() {
@@ -724,7 +771,7 @@ async fn main() {
     }
     let wall = started.elapsed();
     let api = (per_caller * CALLERS) as f64 / wall.as_secs_f64();
-    running.report("CreateRegistration", cpu0, wall);
+    running.report_per_op("CreateRegistration", cpu0, wall, per_caller * CALLERS);
 
     // Raw baseline: the same rows, single-row autocommit INSERTs from 32 connections.
     let started = Instant::now();
@@ -749,7 +796,7 @@ async fn main() {
     );
 
     let mut regs = RegistrationServiceClient::new(channels[0].clone());
-    let cpu0 = running.cpu();
+    let cpu0 = running.mark();
     let started = Instant::now();
     for b in 0..batches {
         let requests = (b * 1000..(b + 1) * 1000)
@@ -772,7 +819,7 @@ async fn main() {
     }
     let wall = started.elapsed();
     let api = (batches * 1000) as f64 / wall.as_secs_f64();
-    running.report("batch", cpu0, wall);
+    running.report_per_op("batch", cpu0, wall, batches * 1000);
     let (url, webinar) = (pg.url.clone(), w_batch.clone());
     let raw_wall = tokio::task::spawn_blocking(move || {
         let mut conn = PgConnection::establish(&url).expect("connect");
@@ -798,7 +845,7 @@ async fn main() {
     // raw baseline with as many connections.
     let batch_callers = env_usize("BENCH_BATCH_CALLERS", 4).max(1);
     let per_batch_caller = batches.div_ceil(batch_callers);
-    let cpu0 = running.cpu();
+    let cpu0 = running.mark();
     let started = Instant::now();
     let mut tasks = Vec::new();
     for c in 0..batch_callers {
@@ -832,7 +879,7 @@ async fn main() {
     let wall = started.elapsed();
     let total = per_batch_caller * batch_callers * 1000;
     let api = total as f64 / wall.as_secs_f64();
-    running.report("batch, concurrent", cpu0, wall);
+    running.report_per_op("batch, concurrent", cpu0, wall, total);
     let started = Instant::now();
     let mut tasks = Vec::new();
     for c in 0..batch_callers {
@@ -922,7 +969,7 @@ async fn main() {
         status_kib(running.child.id(), "VmHWM:") as f64 / 1024.0,
     );
     let mut metrics = MetricsServiceClient::new(channel.clone());
-    let cpu0 = running.cpu();
+    let cpu0 = running.mark();
     let started = Instant::now();
     metrics
         .sync_webinar_metrics(SyncWebinarMetricsRequest {
@@ -959,9 +1006,9 @@ async fn main() {
         wall.as_secs_f64(),
         answered.as_secs_f64(),
     );
-    running.report("metrics sync", cpu0, wall);
+    running.report_per_op("metrics sync", cpu0, wall, attendees);
     // Again with nothing changed: the pull and comparison alone.
-    let cpu0 = running.cpu();
+    let cpu0 = running.mark();
     let started = Instant::now();
     metrics
         .sync_webinar_metrics(SyncWebinarMetricsRequest {
@@ -974,6 +1021,6 @@ async fn main() {
         "(d') the same sync again, nothing changed: {:.2} s",
         wall.as_secs_f64()
     );
-    running.report("metrics sync, unchanged", cpu0, wall);
+    running.report_per_op("metrics sync, unchanged", cpu0, wall, attendees);
     println!("load at end {}", loadavg());
 }
