@@ -5,10 +5,18 @@
 //! raw 1,000-row INSERT baseline, delivery to the simulator with 50 ms ON24 latency, a metrics
 //! sync of `BENCH_ATTENDEES` (100,000) attendees seeded in the simulator (SyncWebinarMetrics:
 //! the service pulls ON24's attendee report over HTTP and stores every row), and the child's
-//! peak RSS (VmHWM) and CPU time in each phase, with the load average. Last, (e): the same
-//! registration writes (single and batch) and metrics sync with encryption at rest on and off
-//! (`database.benchmark_plaintext_personal_data`, a benchmark-only switch), each on fresh
-//! webinars of its own, off first, and the ratio of each.
+//! peak RSS (VmHWM) and CPU time in each phase, with the load average. Delivery is measured
+//! twice: for one tenant that may use every worker, and spread over 20 tenants each held to
+//! its share (`BENCH_WORKERS` workers, 160, `BENCH_PER_TENANT` per tenant, 8), beside the
+//! ceiling workers ÷ ON24 latency; then accepted-to-DELIVERED latency (deliver_time minus
+//! create_time) of single calls offered on a fixed schedule over the 20 tenants
+//! (`BENCH_OFFERED`/s, 500, for `BENCH_OFFERED_SECONDS`, 10); and fairness: the p99 of 19
+//! tenants offering `BENCH_FAIR_RATE`/s each (5), alone and beside a 20th offering 100 times
+//! that. Each phase also prints its cost per operation (registration, delivery, synced
+//! attendee): the service's CPU time and the PostgreSQL WAL bytes written, for
+//! `docs/capacity.md`. Last, (e): the same registration writes (single and batch) and metrics
+//! sync with encryption at rest on and off (`database.benchmark_plaintext_personal_data`, a
+//! benchmark-only switch), each on fresh webinars of its own, off first, and the ratio of each.
 //!
 //! `cargo bench -p integrationservice --bench service`
 //! (`BENCH_SINGLE`, `BENCH_BATCHES`, `BENCH_DELIVERIES`, `BENCH_ATTENDEES` change the sizes,
@@ -54,8 +62,8 @@ fn write(dir: &Path, name: &str, body: &str) -> PathBuf {
 }
 
 fn free_port() -> std::net::SocketAddr {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr")
+    let port = xtask::ports::free_port().expect("free loopback port");
+    std::net::SocketAddr::from(([127, 0, 0, 1], port))
 }
 
 /// CPU seconds (user + system) of a process, from `/proc/<pid>/stat` (clock ticks of 1/100 s).
@@ -98,6 +106,29 @@ struct Service {
 struct Running {
     child: Child,
     grpc: std::net::SocketAddr,
+    /// The service's database, whose write-ahead log measures what each phase wrote.
+    url: String,
+}
+
+/// Where a phase started: the service's CPU time and the database's WAL position.
+#[derive(Clone, Copy)]
+struct Mark {
+    cpu: f64,
+    wal: u64,
+}
+
+/// The WAL position in bytes. The WAL is the cluster's: with `DATABASE_URL` pointing at a
+/// shared server, other databases' writes count too (run the bench on a quiet server).
+fn wal_bytes(url: &str) -> u64 {
+    #[derive(diesel::QueryableByName)]
+    struct Position {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        bytes: i64,
+    }
+    let mut conn = PgConnection::establish(url).expect("connect for the WAL position");
+    diesel::sql_query("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint AS bytes")
+        .get_result::<Position>(&mut conn)
+        .map_or(0, |p| u64::try_from(p.bytes).unwrap_or(0))
 }
 
 impl Drop for Running {
@@ -108,9 +139,9 @@ impl Drop for Running {
 }
 
 impl Running {
-    fn report(&self, phase: &str, cpu_before: f64, wall: Duration) {
+    fn report(&self, phase: &str, mark: Mark, wall: Duration) {
         let pid = self.child.id();
-        let cpu = cpu_secs(&pid.to_string()) - cpu_before;
+        let cpu = cpu_secs(&pid.to_string()) - mark.cpu;
         println!(
             "  [{phase}] service VmHWM {:.1} MiB, VmRSS {:.1} MiB, service CPU {cpu:.2} s in {:.2} s wall, load {}",
             status_kib(pid, "VmHWM:") as f64 / 1024.0,
@@ -119,18 +150,57 @@ impl Running {
             loadavg()
         );
     }
-    fn cpu(&self) -> f64 {
-        cpu_secs(&self.child.id().to_string())
+
+    /// [`Self::report`], then the phase's cost per operation: service CPU and WAL written.
+    fn report_per_op(&self, phase: &str, mark: Mark, wall: Duration, ops: usize) {
+        self.report(phase, mark, wall);
+        let cpu = cpu_secs(&self.child.id().to_string()) - mark.cpu;
+        let wal = wal_bytes(&self.url).saturating_sub(mark.wal);
+        let ops = ops.max(1) as f64;
+        println!(
+            "  [{phase}] per operation: service CPU {:.3} ms, WAL {:.0} bytes",
+            cpu * 1e3 / ops,
+            wal as f64 / ops
+        );
+    }
+
+    /// The start of a phase.
+    fn mark(&self) -> Mark {
+        Mark {
+            cpu: cpu_secs(&self.child.id().to_string()),
+            wal: wal_bytes(&self.url),
+        }
     }
 }
 
+/// The delivery workers of one service start.
+#[derive(Clone, Copy)]
+struct Workers {
+    enabled: bool,
+    concurrency: usize,
+    per_tenant: usize,
+}
+
+impl Workers {
+    /// One tenant may use every worker (phases (c) and (d)).
+    const ONE_TENANT: Self = Self {
+        enabled: true,
+        concurrency: 64,
+        per_tenant: 64,
+    };
+    const OFF: Self = Self {
+        enabled: false,
+        ..Self::ONE_TENANT
+    };
+}
+
 impl Service {
-    fn start(&self, workers: bool) -> Running {
+    fn start(&self, workers: Workers) -> Running {
         self.start_with(workers, false)
     }
 
     /// `plaintext`: personal columns stored in clear (the benchmark-only switch).
-    fn start_with(&self, workers: bool, plaintext: bool) -> Running {
+    fn start_with(&self, workers: Workers, plaintext: bool) -> Running {
         let (grpc, health) = (free_port(), free_port());
         let d = self.dir.path().display();
         let config = format!(
@@ -155,9 +225,9 @@ ca_file = "{d}/ks-ca.crt"
 cert_file = "{d}/is.crt"
 key_file = "{d}/is.key"
 [workers]
-enabled = {workers}
-concurrency = 64
-per_tenant_concurrency = 64
+enabled = {enabled}
+concurrency = {concurrency}
+per_tenant_concurrency = {per_tenant}
 backoff_base_ms = 50
 backoff_max_ms = 1000
 poll_interval_ms = 100
@@ -177,6 +247,9 @@ principal_burst = 1000000
             url = self.url,
             ks = self.ks,
             pool = self.pool,
+            enabled = workers.enabled,
+            concurrency = workers.concurrency,
+            per_tenant = workers.per_tenant,
         );
         let path = write(self.dir.path(), "integrationservice.toml", &config);
         let child = Command::new(env!("CARGO_BIN_EXE_integrationservice"))
@@ -196,7 +269,11 @@ principal_burst = 1000000
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn integrationservice");
-        Running { child, grpc }
+        Running {
+            child,
+            grpc,
+            url: self.url.clone(),
+        }
     }
 
     async fn channel(&self, running: &Running) -> Channel {
@@ -227,12 +304,18 @@ fn registration(prefix: &str, i: usize) -> Registration {
     }
 }
 
-/// Creates a webinar and waits until it exists at ON24; returns its name and ON24 event id.
+/// Creates a webinar of tenant `demo` and waits until it exists at ON24; returns its name and
+/// ON24 event id.
 async fn webinar(channel: &Channel, reference: &str) -> (String, i64) {
+    tenant_webinar(channel, "demo", reference).await
+}
+
+/// [`webinar`] for any tenant.
+async fn tenant_webinar(channel: &Channel, tenant: &str, reference: &str) -> (String, i64) {
     let mut webinars = WebinarServiceClient::new(channel.clone());
     let w = webinars
         .create_webinar(CreateWebinarRequest {
-            parent: "tenants/demo".into(),
+            parent: format!("tenants/{tenant}"),
             webinar: Some(Webinar {
                 crm_reference_id: reference.into(),
                 title: format!("Bench {reference}"),
@@ -267,6 +350,176 @@ async fn webinar(channel: &Channel, reference: &str) -> (String, i64) {
     })
     .await;
     (w.name, event)
+}
+
+/// Tenants of the spread delivery phase.
+const TENANTS: usize = 20;
+
+fn bench_tenant(t: usize) -> String {
+    format!("bench-{t:02}")
+}
+
+/// Stores the simulator's demo credentials for `tenant`, checked live.
+async fn put_credentials(channel: &Channel, tenant: &str, base_url: &str) {
+    ProviderConfigServiceClient::new(channel.clone())
+        .put_on24_credentials(PutOn24CredentialsRequest {
+            on24_credentials: Some(On24Credentials {
+                name: format!("tenants/{tenant}/on24Credentials"),
+                client_id: CLIENT_ID.to_string(),
+                access_token_key: TOKEN_KEY.into(),
+                access_token_secret: TOKEN_SECRET.into(),
+                base_url: base_url.to_owned(),
+                ..Default::default()
+            }),
+            live_check: true,
+            validate_only: false,
+        })
+        .await
+        .expect("credentials");
+}
+
+/// Every registration of `webinars` read page by page, with `filter`.
+async fn list_all(
+    regs: &RegistrationServiceClient<Channel>,
+    webinars: &[String],
+    filter: &str,
+) -> Vec<Registration> {
+    let mut all = Vec::new();
+    for webinar in webinars {
+        let mut page_token = String::new();
+        loop {
+            let page = regs
+                .clone()
+                .list_registrations(ListRegistrationsRequest {
+                    parent: webinar.clone(),
+                    page_size: 1000,
+                    page_token,
+                    filter: filter.into(),
+                })
+                .await
+                .expect("list")
+                .into_inner();
+            all.extend(page.registrations);
+            if page.next_page_token.is_empty() {
+                break;
+            }
+            page_token = page.next_page_token;
+        }
+    }
+    all
+}
+
+/// Waits until `expected` registrations of `webinars` read DELIVERED.
+async fn wait_delivered(
+    regs: &RegistrationServiceClient<Channel>,
+    webinars: &[String],
+    expected: usize,
+    started: Instant,
+) {
+    loop {
+        if list_all(regs, webinars, "status = DELIVERED").await.len() >= expected {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "delivery too slow"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// One delivered registration of an offered-load run.
+#[derive(Clone)]
+struct Delivered {
+    webinar: String,
+    /// deliver_time minus create_time.
+    latency: Duration,
+}
+
+/// Offers single CreateRegistration calls on a fixed schedule, `per_second` to each webinar
+/// of `plan` for `seconds`, whatever the answers do; waits until every one is DELIVERED and
+/// gives each one's accepted-to-delivered time. Emails start with `prefix`.
+async fn offer(
+    regs: &RegistrationServiceClient<Channel>,
+    plan: &[(String, usize)],
+    seconds: usize,
+    prefix: &str,
+) -> Vec<Delivered> {
+    let mut schedule: Vec<(u64, usize, usize)> = plan
+        .iter()
+        .enumerate()
+        .flat_map(|(w, (_, per_second))| {
+            let n = per_second * seconds;
+            (0..n).map(move |k| (k as u64 * 1_000_000_000 / (*per_second).max(1) as u64, w, k))
+        })
+        .collect();
+    schedule.sort_unstable();
+    let start = tokio::time::Instant::now();
+    let mut calls = tokio::task::JoinSet::new();
+    for (at, w, k) in schedule {
+        tokio::time::sleep_until(start + Duration::from_nanos(at)).await;
+        let (mut regs, webinar) = (regs.clone(), plan[w].0.clone());
+        let registration = registration(prefix, k);
+        calls.spawn(async move {
+            regs.create_registration(CreateRegistrationRequest {
+                parent: webinar,
+                registration: Some(registration),
+                request_id: String::new(),
+            })
+            .await
+            .expect("create");
+        });
+    }
+    while let Some(done) = calls.join_next().await {
+        done.expect("caller");
+    }
+    let webinars: Vec<String> = plan.iter().map(|(w, _)| w.clone()).collect();
+    let expected: usize = plan.iter().map(|(_, r)| r * seconds).sum();
+    let millis = |t: &Option<Timestamp>| {
+        t.as_ref()
+            .map_or(0, |t| t.seconds * 1000 + i64::from(t.nanos) / 1_000_000)
+    };
+    let waited = Instant::now();
+    loop {
+        let mut delivered = Vec::new();
+        for webinar in &webinars {
+            for r in list_all(regs, std::slice::from_ref(webinar), "status = DELIVERED").await {
+                if r.email.starts_with(prefix) {
+                    let ms = millis(&r.deliver_time) - millis(&r.create_time);
+                    delivered.push(Delivered {
+                        webinar: webinar.clone(),
+                        latency: Duration::from_millis(u64::try_from(ms).unwrap_or(0)),
+                    });
+                }
+            }
+        }
+        if delivered.len() >= expected {
+            return delivered;
+        }
+        assert!(
+            waited.elapsed() < Duration::from_secs(300),
+            "delivery too slow"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The `q` quantile of the latencies.
+fn quantile(delivered: &[Delivered], q: f64) -> Duration {
+    let mut all: Vec<Duration> = delivered.iter().map(|d| d.latency).collect();
+    all.sort_unstable();
+    all.get(((all.len() as f64 * q) as usize).min(all.len().saturating_sub(1)))
+        .copied()
+        .unwrap_or_default()
+}
+
+/// `p50 … ms p99 … ms`.
+fn quantiles(delivered: &[Delivered]) -> String {
+    format!(
+        "p50 {:.0} ms p99 {:.0} ms",
+        quantile(delivered, 0.50).as_secs_f64() * 1e3,
+        quantile(delivered, 0.99).as_secs_f64() * 1e3
+    )
 }
 
 /// Raw baseline rows: the same columns the service writes, straight into `registrations`.
@@ -321,7 +574,13 @@ async fn main() {
     write(
         dir.path(),
         "policy.toml",
-        "[[principal]]\nid = \"spiffe://webinar.local/crm/demo\"\ntenants = [\"demo\"]\n",
+        &format!(
+            "[[principal]]\nid = \"spiffe://webinar.local/crm/demo\"\ntenants = [\"demo\", {}]\n",
+            (0..TENANTS)
+                .map(|t| format!("\"{}\"", bench_tenant(t)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     );
     write(dir.path(), "ks-ca.crt", &kc.ca_pem);
     write(dir.path(), "is.crt", &kc.cert_pem);
@@ -335,23 +594,9 @@ async fn main() {
     };
 
     // Phase 1, workers on: credentials, three webinars live at ON24, then delivery.
-    let running = service.start(true);
+    let running = service.start(Workers::ONE_TENANT);
     let channel = service.channel(&running).await;
-    ProviderConfigServiceClient::new(channel.clone())
-        .put_on24_credentials(PutOn24CredentialsRequest {
-            on24_credentials: Some(On24Credentials {
-                name: "tenants/demo/on24Credentials".into(),
-                client_id: CLIENT_ID.to_string(),
-                access_token_key: TOKEN_KEY.into(),
-                access_token_secret: TOKEN_SECRET.into(),
-                base_url: sim.base_url.clone(),
-                ..Default::default()
-            }),
-            live_check: true,
-            validate_only: false,
-        })
-        .await
-        .expect("credentials");
+    put_credentials(&channel, "demo", &sim.base_url).await;
     let (w_single, _) = webinar(&channel, "single").await;
     let (w_batch, _) = webinar(&channel, "batch").await;
     let (w_deliver, _) = webinar(&channel, "deliver").await;
@@ -376,7 +621,7 @@ async fn main() {
         .await
         .expect("latency");
     let mut regs = RegistrationServiceClient::new(channel.clone());
-    let cpu0 = running.cpu();
+    let cpu0 = running.mark();
     let started = Instant::now();
     for b in 0..deliveries.div_ceil(1000) {
         let requests = (b * 1000..((b + 1) * 1000).min(deliveries))
@@ -393,56 +638,136 @@ async fn main() {
         .await
         .expect("batch");
     }
-    // Done when every registration of the webinar reads DELIVERED (all pages counted).
-    loop {
-        let mut delivered = 0;
-        let mut page_token = String::new();
-        loop {
-            let page = regs
-                .list_registrations(ListRegistrationsRequest {
-                    parent: w_deliver.clone(),
-                    page_size: 1000,
-                    page_token,
-                    filter: "status = DELIVERED".into(),
-                })
-                .await
-                .expect("list")
-                .into_inner();
-            delivered += page.registrations.len();
-            if page.next_page_token.is_empty() {
-                break;
-            }
-            page_token = page.next_page_token;
-        }
-        if delivered >= deliveries {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(300),
-            "delivery too slow"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_delivered(&regs, std::slice::from_ref(&w_deliver), deliveries, started).await;
     let wall = started.elapsed();
     println!(
         "(c) delivery, 50 ms ON24 latency:   {:>8.0} registrations/s ({deliveries} in {:.2} s)",
         deliveries as f64 / wall.as_secs_f64(),
         wall.as_secs_f64()
     );
-    running.report("delivery", cpu0, wall);
+    running.report_per_op("delivery", cpu0, wall, deliveries);
+    sim.control().clear_faults().await.expect("faults");
+    drop(regs);
+    drop(channel);
+    drop(running);
+
+    // Phase 1b: the same delivery spread over TENANTS tenants, each held to its own share of
+    // a larger worker pool; then accepted-to-DELIVERED latency at a steady offered rate.
+    let workers = Workers {
+        enabled: true,
+        concurrency: env_usize("BENCH_WORKERS", 160),
+        per_tenant: env_usize("BENCH_PER_TENANT", 8),
+    };
+    let running = service.start(workers);
+    let channel = service.channel(&running).await;
+    let mut tenant_webinars = Vec::new();
+    for t in 0..TENANTS {
+        put_credentials(&channel, &bench_tenant(t), &sim.base_url).await;
+        tenant_webinars.push(
+            tenant_webinar(&channel, &bench_tenant(t), "deliver")
+                .await
+                .0,
+        );
+    }
+    sim.control()
+        .set_faults(&on24sim::FaultConfig {
+            latency_ms: 50,
+            ..on24sim::FaultConfig::default()
+        })
+        .await
+        .expect("latency");
+    let regs = RegistrationServiceClient::new(channel.clone());
+    let per_tenant = deliveries.div_ceil(TENANTS);
+    let cpu0 = running.mark();
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for webinar in &tenant_webinars {
+        let (mut regs, webinar) = (regs.clone(), webinar.clone());
+        tasks.push(tokio::spawn(async move {
+            for b in 0..per_tenant.div_ceil(1000) {
+                let requests = (b * 1000..((b + 1) * 1000).min(per_tenant))
+                    .map(|i| CreateRegistrationRequest {
+                        parent: String::new(),
+                        registration: Some(registration("spread", i)),
+                        request_id: String::new(),
+                    })
+                    .collect();
+                regs.batch_create_registrations(BatchCreateRegistrationsRequest {
+                    parent: webinar.clone(),
+                    requests,
+                })
+                .await
+                .expect("batch");
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("tenant caller");
+    }
+    wait_delivered(&regs, &tenant_webinars, per_tenant * TENANTS, started).await;
+    let wall = started.elapsed();
+    println!(
+        "(c) delivery, 50 ms ON24 latency, {TENANTS} tenants: {:>8.0} registrations/s ({} in {:.2} s; ceiling {} workers / 50 ms = {:.0}/s, {} per tenant)",
+        (per_tenant * TENANTS) as f64 / wall.as_secs_f64(),
+        per_tenant * TENANTS,
+        wall.as_secs_f64(),
+        workers.concurrency,
+        workers.concurrency.min(workers.per_tenant * TENANTS) as f64 / 0.05,
+        workers.per_tenant,
+    );
+    running.report_per_op("delivery, tenants", cpu0, wall, per_tenant * TENANTS);
+
+    // Steady offered load: single CreateRegistration calls on a fixed schedule, spread evenly
+    // over the tenants; each registration's deliver_time minus its create_time.
+    let rate = env_usize("BENCH_OFFERED", 500);
+    let seconds = env_usize("BENCH_OFFERED_SECONDS", 10);
+    let even: Vec<(String, usize)> = tenant_webinars
+        .iter()
+        .map(|w| (w.clone(), rate / TENANTS))
+        .collect();
+    let steady = offer(&regs, &even, seconds, "steady").await;
+    println!(
+        "(c) accepted to DELIVERED at {rate}/s offered, {TENANTS} tenants: {} ({} registrations)",
+        quantiles(&steady),
+        steady.len()
+    );
+
+    // Fairness: the other tenants' latency alone, then beside one tenant offering 100 times
+    // their load (far beyond its share of the workers, so a backlog builds up for it alone).
+    let small = env_usize("BENCH_FAIR_RATE", 5);
+    let others: Vec<(String, usize)> = tenant_webinars[1..]
+        .iter()
+        .map(|w| (w.clone(), small))
+        .collect();
+    let solo = offer(&regs, &others, seconds, "solo").await;
+    let mut mixed_plan = others.clone();
+    mixed_plan.push((tenant_webinars[0].clone(), small * 100));
+    let mixed_all = offer(&regs, &mixed_plan, seconds, "mixed").await;
+    let mixed: Vec<Delivered> = mixed_all
+        .iter()
+        .filter(|d| d.webinar != tenant_webinars[0])
+        .cloned()
+        .collect();
+    let ratio =
+        quantile(&mixed, 0.99).as_secs_f64() / quantile(&solo, 0.99).as_secs_f64().max(1e-9);
+    println!(
+        "(f) fairness, one tenant offering 100x the others ({small}/s each): others {} beside it, {} alone; p99 ratio {ratio:.2}",
+        quantiles(&mixed),
+        quantiles(&solo)
+    );
     sim.control().clear_faults().await.expect("faults");
     drop(regs);
     drop(channel);
     drop(running);
 
     // Phase 2, workers off: registration throughput without delivery beside it.
-    let running = service.start(false);
+    let running = service.start(Workers::OFF);
     let mut channels = Vec::new();
     for _ in 0..CALLERS {
         channels.push(service.channel(&running).await);
     }
     let per_caller = single / CALLERS;
-    let cpu0 = running.cpu();
+    let cpu0 = running.mark();
     let started = Instant::now();
     let mut tasks = Vec::new();
     for (c, channel) in channels.iter().enumerate() {
@@ -466,7 +791,7 @@ async fn main() {
     }
     let wall = started.elapsed();
     let api = (per_caller * CALLERS) as f64 / wall.as_secs_f64();
-    running.report("CreateRegistration", cpu0, wall);
+    running.report_per_op("CreateRegistration", cpu0, wall, per_caller * CALLERS);
 
     // Raw baseline: the same rows, single-row autocommit INSERTs from 32 connections.
     let started = Instant::now();
@@ -491,7 +816,7 @@ async fn main() {
     );
 
     let mut regs = RegistrationServiceClient::new(channels[0].clone());
-    let cpu0 = running.cpu();
+    let cpu0 = running.mark();
     let started = Instant::now();
     for b in 0..batches {
         let requests = (b * 1000..(b + 1) * 1000)
@@ -514,7 +839,7 @@ async fn main() {
     }
     let wall = started.elapsed();
     let api = (batches * 1000) as f64 / wall.as_secs_f64();
-    running.report("batch", cpu0, wall);
+    running.report_per_op("batch", cpu0, wall, batches * 1000);
     let (url, webinar) = (pg.url.clone(), w_batch.clone());
     let raw_wall = tokio::task::spawn_blocking(move || {
         let mut conn = PgConnection::establish(&url).expect("connect");
@@ -540,7 +865,7 @@ async fn main() {
     // raw baseline with as many connections.
     let batch_callers = env_usize("BENCH_BATCH_CALLERS", 4).max(1);
     let per_batch_caller = batches.div_ceil(batch_callers);
-    let cpu0 = running.cpu();
+    let cpu0 = running.mark();
     let started = Instant::now();
     let mut tasks = Vec::new();
     for c in 0..batch_callers {
@@ -574,7 +899,7 @@ async fn main() {
     let wall = started.elapsed();
     let total = per_batch_caller * batch_callers * 1000;
     let api = total as f64 / wall.as_secs_f64();
-    running.report("batch, concurrent", cpu0, wall);
+    running.report_per_op("batch, concurrent", cpu0, wall, total);
     let started = Instant::now();
     let mut tasks = Vec::new();
     for c in 0..batch_callers {
@@ -616,7 +941,7 @@ async fn main() {
     }
     // Phase 3, a fresh process (workers off, so its VmHWM is the sync's alone): a metrics
     // sync of `attendees` people, every one registered here and at ON24 with viewing.
-    let running = service.start(false);
+    let running = service.start(Workers::OFF);
     let channel = service.channel(&running).await;
     let mut regs = RegistrationServiceClient::new(channel.clone());
     let started = Instant::now();
@@ -665,7 +990,7 @@ async fn main() {
         status_kib(running.child.id(), "VmHWM:") as f64 / 1024.0,
     );
     let mut metrics = MetricsServiceClient::new(channel.clone());
-    let cpu0 = running.cpu();
+    let cpu0 = running.mark();
     let started = Instant::now();
     metrics
         .sync_webinar_metrics(SyncWebinarMetricsRequest {
@@ -702,9 +1027,9 @@ async fn main() {
         wall.as_secs_f64(),
         answered.as_secs_f64(),
     );
-    running.report("metrics sync", cpu0, wall);
+    running.report_per_op("metrics sync", cpu0, wall, attendees);
     // Again with nothing changed: the pull and comparison alone.
-    let cpu0 = running.cpu();
+    let cpu0 = running.mark();
     let started = Instant::now();
     metrics
         .sync_webinar_metrics(SyncWebinarMetricsRequest {
@@ -717,7 +1042,7 @@ async fn main() {
         "(d') the same sync again, nothing changed: {:.2} s",
         wall.as_secs_f64()
     );
-    running.report("metrics sync, unchanged", cpu0, wall);
+    running.report_per_op("metrics sync, unchanged", cpu0, wall, attendees);
     drop(metrics);
     drop(regs);
     drop(channel);
@@ -759,7 +1084,7 @@ async fn encryption_phase(
     for ((w_single, w_batch, (w_sync, event)), (plaintext, mode)) in
         webinars.iter().zip([(true, "off"), (false, "on")])
     {
-        let running = service.start_with(false, plaintext);
+        let running = service.start_with(Workers::OFF, plaintext);
         let mut channels = Vec::new();
         for _ in 0..CALLERS {
             channels.push(service.channel(&running).await);

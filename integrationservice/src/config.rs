@@ -166,8 +166,10 @@ allowed_base_urls = []
 # each region's personal data in it.
 allowed_regions = ["NA", "EU"]
 # Development only: also allow loopback hosts and addresses (any scheme and port), for the
-# ON24 simulator on 127.0.0.1. Never in production. (Also read as `allow_http`.)
-allow_loopback = false
+# ON24 simulator on 127.0.0.1. Never in production. (Also read as `allow_http`.) Off unless
+# set: the default is not written here, so a file that uses the earlier name does not give the
+# key twice.
+# allow_loopback = false
 
 [audit]
 # The access audit: one record per call that reads or changes personal data (principal,
@@ -434,7 +436,7 @@ pub struct On24Config {
     /// ON24 regions tenants may use.
     pub allowed_regions: Vec<crate::domain::Region>,
     /// Development only: loopback hosts and addresses allowed (the simulator).
-    #[serde(alias = "allow_http")]
+    #[serde(default, alias = "allow_http")]
     pub allow_loopback: bool,
 }
 
@@ -752,6 +754,16 @@ mod tests {
         std::fs::write(&file, "[on24]\nallowed_regions = [\"APAC\"]\n").expect("write");
         let err = Config::load(Some(&file)).expect_err("unknown region refused");
         assert!(err.to_string().contains("APAC"), "{err}");
+    }
+
+    #[test]
+    fn the_earlier_name_of_allow_loopback_is_still_read() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("dev.toml");
+        std::fs::write(&file, "[on24]\nallow_http = true\n").expect("write");
+        let figment = Figment::from(Toml::string(DEFAULTS)).merge(Toml::file_exact(&file));
+        let config: Config = figment.extract().expect("parses");
+        assert!(config.on24.allow_loopback);
     }
 
     #[test]

@@ -225,9 +225,7 @@ fn env_or(name: &str, default: u64) -> u64 {
 }
 
 fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
+    Ok(xtask::ports::free_port()?)
 }
 
 fn write_setup(dir: &Path, ca: &CertificateAuthority, main: u16, health: u16) -> Result<()> {

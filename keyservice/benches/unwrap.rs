@@ -1,9 +1,17 @@
 //! Benchmark (not a test): unwrap throughput and latency over mTLS against a real
 //! `keyservice serve` process, beside a no-op RPC (gRPC health Check) on the same mTLS
-//! channel, with 64 requests in flight. Prints both, their ratio, and the server's RSS.
+//! channel, with 64 requests in flight. Prints both, their ratio, and the server's RSS. Then
+//! two more figures, each beside its same-run baseline:
+//! - open loop: unwraps offered on a fixed schedule (20,000/s), latency counted from each
+//!   request's scheduled send time, so a server that falls behind shows its queue in the p99;
+//!   the no-op offered on the same schedule is the baseline;
+//! - batch unwrap: `BatchUnwrapKeys` of 1,000 keys per request, in keys per second, beside the
+//!   single-unwrap rate of the closed-loop rounds.
 //!
 //! Run: `cargo bench -p keyservice --bench unwrap` (release profile). Environment knobs:
-//! `BENCH_SECONDS` (rounds of 1 s per operation, default 5), `BENCH_CONCURRENCY` (default 64).
+//! `BENCH_SECONDS` (rounds of 1 s per operation, default 5), `BENCH_CONCURRENCY` (default 64),
+//! `BENCH_OPEN_LOOP_RATE` (default 20000), `BENCH_OPEN_LOOP_SECONDS` (default 3),
+//! `BENCH_BATCH_KEYS` (default 1000), `BENCH_BATCH_CONCURRENCY` (default 2).
 
 use std::{
     path::Path,
@@ -14,7 +22,8 @@ use std::{
 
 use anyhow::{Context, Result, bail};
 use proto::keyservice::v1::{
-    CreateKeyRequest, GenerateDataKeyRequest, Key, KeyPurpose, UnwrapKeyRequest,
+    BatchGenerateDataKeysRequest, BatchUnwrapKeysRequest, CreateKeyRequest, GenerateDataKeyRequest,
+    Key, KeyPurpose, UnwrapKeyRequest, batch_generate_data_keys_result, batch_unwrap_keys_result,
     key_admin_service_client::KeyAdminServiceClient, key_service_client::KeyServiceClient,
 };
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
@@ -41,9 +50,7 @@ fn env_or(name: &str, default: u64) -> u64 {
 }
 
 fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
+    Ok(xtask::ports::free_port()?)
 }
 
 fn write_setup(dir: &Path, ca: &CertificateAuthority, main: u16, health: u16) -> Result<()> {
@@ -69,7 +76,7 @@ fn write_setup(dir: &Path, ca: &CertificateAuthority, main: u16, health: u16) ->
              [policy]\nfile = \"{d}/policy.toml\"\n\
              [audit]\nsink = \"file:{d}/audit.log\"\n\
              # the benchmark measures capacity, not the per-identity limit\n\
-             [limits]\nrate_per_second = 0\n"
+             [limits]\nrate_per_second = 0\nmax_batch_items = 1000\n"
         ),
     )?;
     Ok(())
@@ -164,6 +171,39 @@ where
     into.measured += length;
 }
 
+/// Offers `rate` calls per second for `length` on a fixed schedule, whatever the answers do,
+/// and gives each call's latency from its scheduled send time, and the errors.
+async fn open_loop<F, Fut>(rate: u64, length: Duration, call: Arc<F>) -> Samples
+where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = bool> + Send + 'static,
+{
+    let start = tokio::time::Instant::now() + Duration::from_millis(100);
+    let total = rate * length.as_secs().max(1);
+    let mut calls = tokio::task::JoinSet::new();
+    for i in 0..total {
+        let scheduled = start + Duration::from_nanos(i * 1_000_000_000 / rate.max(1));
+        tokio::time::sleep_until(scheduled).await;
+        let call = call.clone();
+        calls.spawn(async move {
+            let ok = call().await;
+            (scheduled.elapsed(), ok)
+        });
+    }
+    let mut samples = Samples::default();
+    while let Some(done) = calls.join_next().await {
+        match done {
+            Ok((latency, ok)) => {
+                samples.latencies.push(latency);
+                samples.errors += u64::from(!ok);
+            }
+            Err(_) => samples.errors += 1,
+        }
+    }
+    samples.measured = start.elapsed();
+    samples
+}
+
 /// User + system CPU time of a process, from `/proc/<pid>/stat` (clock ticks of 10 ms).
 fn cpu_time(pid: u32) -> Duration {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
@@ -235,7 +275,9 @@ fn main() -> Result<()> {
             })
             .await; // `init` made it already; ALREADY_EXISTS is fine
         let keys = KeyServiceClient::new(channel.clone());
+        let batch_keys_client = keys.clone();
         let aad = b"tenant-1/on24-credentials".to_vec();
+        let batch_aad = aad.clone();
         let wrapped = keys
             .clone()
             .generate_data_key(GenerateDataKeyRequest { name: "keys/bench".into(), associated_data: aad.clone() })
@@ -275,6 +317,56 @@ fn main() -> Result<()> {
         }
         let noop = noop.summary("health Check (no-op)");
         let unwrap = unwrap.summary("UnwrapKey");
+
+        // Open loop: the same schedule for both operations, no-op first.
+        let rate = env_or("BENCH_OPEN_LOOP_RATE", 20_000);
+        let open_seconds = Duration::from_secs(env_or("BENCH_OPEN_LOOP_SECONDS", 3));
+        let open_noop = open_loop(rate, open_seconds, noop_call.clone()).await.summary("no-op");
+        let open_unwrap = open_loop(rate, open_seconds, unwrap_call.clone()).await.summary("UnwrapKey");
+
+        // Batch unwrap of BENCH_BATCH_KEYS keys per request.
+        let batch_keys = env_or("BENCH_BATCH_KEYS", 1000) as usize;
+        let generated = batch_keys_client
+            .clone()
+            .batch_generate_data_keys(BatchGenerateDataKeysRequest {
+                requests: vec![
+                    GenerateDataKeyRequest { name: "keys/bench".into(), associated_data: batch_aad.clone() };
+                    batch_keys
+                ],
+            })
+            .await?
+            .into_inner()
+            .results;
+        let mut unwrap_items = Vec::with_capacity(batch_keys);
+        for result in generated {
+            match result.result {
+                Some(batch_generate_data_keys_result::Result::Response(r)) => {
+                    unwrap_items.push(UnwrapKeyRequest { wrapped_key: r.wrapped_key, associated_data: batch_aad.clone() });
+                }
+                other => bail!("batch generate item failed: {other:?}"),
+            }
+        }
+        let unwrap_items = Arc::new(unwrap_items);
+        let batch_call = Arc::new(move || {
+            let mut keys = batch_keys_client.clone();
+            let request = BatchUnwrapKeysRequest { requests: unwrap_items.as_ref().clone() };
+            async move {
+                keys.batch_unwrap_keys(request).await.is_ok_and(|r| {
+                    r.into_inner().results.iter().all(|item| {
+                        matches!(item.result, Some(batch_unwrap_keys_result::Result::Response(_)))
+                    })
+                })
+            }
+        });
+        let batch_concurrency = env_or("BENCH_BATCH_CONCURRENCY", 2) as usize;
+        let mut batches = Samples::default();
+        let before = cpu_time(pid);
+        for _ in 0..seconds {
+            round(batch_concurrency, Duration::from_secs(1), batch_call.clone(), &mut batches).await;
+        }
+        batches.server_cpu = cpu_time(pid).saturating_sub(before);
+        let batches = batches.summary("BatchUnwrapKeys");
+
         let rss = rss_kib(pid, "VmRSS:");
         let hwm = rss_kib(pid, "VmHWM:");
 
@@ -291,6 +383,25 @@ fn main() -> Result<()> {
             );
         }
         println!("  ratio unwrap / no-op: {:.2}", unwrap.per_second / noop.per_second.max(1.0));
+        for (what, p) in [("no-op", &open_noop), ("", &open_unwrap)] {
+            let label = if what.is_empty() { String::new() } else { format!(" {what}") };
+            println!(
+                "  open-loop {rate}/s{label}: p50 {:.3} ms p99 {:.3} ms   (answered {:.0}/s, errors {})",
+                p.p50.as_secs_f64() * 1e3,
+                p.p99.as_secs_f64() * 1e3,
+                p.per_second,
+                p.errors
+            );
+        }
+        let keys_per_second = batches.per_second * batch_keys as f64;
+        println!(
+            "  batch unwrap of {batch_keys} keys, {batch_concurrency} in flight: {keys_per_second:.0} keys/s   p50 {:.3} ms p99 {:.3} ms   errors {}   (single UnwrapKey above: {:.0}/s, ratio {:.1})",
+            batches.p50.as_secs_f64() * 1e3,
+            batches.p99.as_secs_f64() * 1e3,
+            batches.errors,
+            unwrap.per_second,
+            keys_per_second / unwrap.per_second.max(1.0)
+        );
         println!(
             "  server RSS: idle {:.1} MiB, after load {:.1} MiB, peak {:.1} MiB",
             rss_idle as f64 / 1024.0,

@@ -4,4 +4,5 @@
 
 pub mod allocator;
 pub mod pki;
+pub mod ports;
 pub mod testdb;

@@ -60,8 +60,8 @@ fn write(dir: &Path, name: &str, body: &str) -> PathBuf {
 /// A port that was free a moment ago (each start gets fresh ports, so a socket left in
 /// TIME_WAIT by the killed process cannot stop the restart).
 fn free_port() -> std::net::SocketAddr {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr")
+    let port = xtask::ports::free_port().expect("free loopback port");
+    std::net::SocketAddr::from(([127, 0, 0, 1], port))
 }
 
 impl Service {

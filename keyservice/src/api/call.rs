@@ -2,11 +2,13 @@
 //! per-identity rate limit, the request and trace ids, authorization, and the audit record
 //! that must be written before the answer leaves.
 
+use std::sync::{Arc, Mutex};
+
 use tonic::{Code, Request, Status};
 
 use super::{Edge, error::audit_unavailable};
 use crate::{
-    audit::{AuditEvent, Outcome},
+    audit::{AuditEvent, DeferredRecord, Outcome},
     authz::Operation,
     tls::{Identity, identity_from_request},
 };
@@ -20,6 +22,19 @@ pub struct Call {
     pub request_id: String,
     /// The trace id of a valid W3C `traceparent`, if any.
     pub trace_id: Option<String>,
+    /// Set for the items of a batch: their audit records wait here and are written together
+    /// by [`Edge::write_deferred`] before the batch is answered.
+    deferred: Option<Arc<Mutex<Vec<DeferredRecord>>>>,
+}
+
+impl Call {
+    /// The same call with its audit records held for one write at the end (batch items).
+    pub(super) fn deferring(&self) -> Self {
+        Self {
+            deferred: Some(Arc::default()),
+            ..self.clone()
+        }
+    }
 }
 
 /// What one audit record is about (the caller and outcome come separately).
@@ -80,6 +95,7 @@ impl Edge {
                     identity: Identity::internal("unidentified"),
                     request_id,
                     trace_id,
+                    deferred: None,
                 };
                 let status = Status::unauthenticated(refused.to_string());
                 return self
@@ -91,6 +107,7 @@ impl Edge {
             identity,
             request_id,
             trace_id,
+            deferred: None,
         };
         if !self.rate.check(call.identity.as_str(), cost) {
             self.record(
@@ -143,23 +160,54 @@ impl Edge {
         outcome: Outcome,
     ) -> Result<(), Status> {
         crate::telemetry::operation(subject.operation, subject.key_id, outcome);
-        self.audit
-            .record(&AuditEvent {
-                identity: call.identity.as_str(),
-                operation: subject.operation,
-                key_id: subject.key_id,
-                key_version: subject.key_version,
-                outcome,
-                request_id: &call.request_id,
-                trace_id: call.trace_id.as_deref(),
-                associated_data: subject.associated_data,
-            })
-            .await
-            .map_err(|error| {
-                tracing::error!(%error, "audit write failed; refusing the operation");
-                audit_unavailable()
-            })
+        let event = AuditEvent {
+            identity: call.identity.as_str(),
+            operation: subject.operation,
+            key_id: subject.key_id,
+            key_version: subject.key_version,
+            outcome,
+            request_id: &call.request_id,
+            trace_id: call.trace_id.as_deref(),
+            associated_data: subject.associated_data,
+        };
+        if let Some(deferred) = &call.deferred {
+            let record = self.audit.defer(&event);
+            deferred
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(record);
+            return Ok(());
+        }
+        self.audit.record(&event).await.map_err(refuse_unaudited)
     }
+
+    /// Writes the records a deferring call held, as one group; until this returns Ok the
+    /// call's results must not leave (fail closed: an error refuses the whole batch).
+    pub(super) async fn write_deferred(&self, call: &Call) -> Result<(), Status> {
+        let Some(deferred) = &call.deferred else {
+            return Ok(());
+        };
+        let records = std::mem::take(
+            &mut *deferred
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        self.audit
+            .record_batch(
+                call.identity.as_str(),
+                &call.request_id,
+                call.trace_id.as_deref(),
+                &records,
+            )
+            .await
+            .map_err(refuse_unaudited)
+    }
+}
+
+/// An audit write failed: the operation is refused.
+fn refuse_unaudited(error: crate::audit::AuditError) -> Status {
+    tracing::error!(%error, "audit write failed; refusing the operation");
+    audit_unavailable()
 }
 
 /// A fresh request id: a UUIDv7 (time-ordered) whose random bits come from the thread-local

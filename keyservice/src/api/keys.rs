@@ -150,6 +150,32 @@ impl Edge {
         self.finish(call, subject, result).await
     }
 
+    /// Starts a batch request: the caller, charged one request per item, the size bound, and
+    /// the call its items run on, which holds their audit records for [`Self::end_batch`].
+    async fn begin_batch<M: BatchRequest>(
+        &self,
+        op: Operation,
+        request: Request<M>,
+    ) -> Result<(Call, Vec<M::Item>), Status> {
+        let cost = batch_cost(request.get_ref().len());
+        let call = self.begin(op, &request, cost).await?;
+        let items = request.into_inner().into_items();
+        self.check_batch(&call, op, items.len()).await?;
+        Ok((call.deferring(), items))
+    }
+
+    /// Ends a batch: writes its items' audit records as one group, and only then gives the
+    /// results, each wrapped as its item's result message.
+    async fn end_batch<T, R>(
+        &self,
+        batch: &Call,
+        results: Vec<Result<T, pb::ItemStatus>>,
+        wrap: impl Fn(Result<T, pb::ItemStatus>) -> R,
+    ) -> Result<Vec<R>, Status> {
+        self.write_deferred(batch).await?;
+        Ok(results.into_iter().map(wrap).collect())
+    }
+
     /// Bounded batch size; an empty batch is a caller mistake too.
     async fn check_batch(&self, call: &Call, op: Operation, len: usize) -> Result<(), Status> {
         if (1..=self.max_batch_items).contains(&len) {
@@ -174,7 +200,9 @@ fn item_status(status: &Status) -> pb::ItemStatus {
 }
 
 /// Runs the items of a batch in order. A failed item becomes its `ItemStatus`; an audit
-/// failure aborts the whole batch, because nothing may happen unaudited (fail closed).
+/// failure aborts the whole batch, because nothing may happen unaudited (fail closed). The
+/// batch handlers run the items on a deferring call ([`Call::deferring`]) and write the
+/// items' records as one group before answering, so the records cost one write per batch.
 async fn each_item<I, T, F, Fut>(
     items: Vec<I>,
     mut one: F,
@@ -197,6 +225,33 @@ where
 fn is_audit_failure(status: &Status) -> bool {
     status.code() == tonic::Code::Unavailable && status.message() == AUDIT_UNAVAILABLE
 }
+
+/// A batch request message: its items, each handled like the single RPC.
+trait BatchRequest {
+    type Item;
+    fn len(&self) -> usize;
+    fn into_items(self) -> Vec<Self::Item>;
+}
+
+macro_rules! batch_request {
+    ($($batch:ident => $item:ident),* $(,)?) => {$(
+        impl BatchRequest for pb::$batch {
+            type Item = pb::$item;
+            fn len(&self) -> usize {
+                self.requests.len()
+            }
+            fn into_items(self) -> Vec<pb::$item> {
+                self.requests
+            }
+        }
+    )*};
+}
+
+batch_request!(
+    BatchGenerateDataKeysRequest => GenerateDataKeyRequest,
+    BatchUnwrapKeysRequest => UnwrapKeyRequest,
+    BatchRewrapKeysRequest => RewrapKeyRequest,
+);
 
 fn batch_cost(len: usize) -> u32 {
     u32::try_from(len.max(1)).unwrap_or(u32::MAX)
@@ -253,20 +308,14 @@ impl KeyService for KeyServiceApi {
         request: Request<pb::BatchGenerateDataKeysRequest>,
     ) -> Result<Response<pb::BatchGenerateDataKeysResponse>, Status> {
         use pb::batch_generate_data_keys_result::Result as R;
-        let op = Operation::Generate;
-        let call = self
+        let (batch, items) = self.0.begin_batch(Operation::Generate, request).await?;
+        let results = each_item(items, |item| self.0.generate_one(&batch, item)).await?;
+        let results = self
             .0
-            .begin(op, &request, batch_cost(request.get_ref().requests.len()))
-            .await?;
-        let items = request.into_inner().requests;
-        self.0.check_batch(&call, op, items.len()).await?;
-        let results = each_item(items, |item| self.0.generate_one(&call, item))
-            .await?
-            .into_iter()
-            .map(|result| pb::BatchGenerateDataKeysResult {
+            .end_batch(&batch, results, |result| pb::BatchGenerateDataKeysResult {
                 result: Some(result.map_or_else(R::Error, R::Response)),
             })
-            .collect();
+            .await?;
         Ok(Response::new(pb::BatchGenerateDataKeysResponse { results }))
     }
 
@@ -275,20 +324,14 @@ impl KeyService for KeyServiceApi {
         request: Request<pb::BatchUnwrapKeysRequest>,
     ) -> Result<Response<pb::BatchUnwrapKeysResponse>, Status> {
         use pb::batch_unwrap_keys_result::Result as R;
-        let op = Operation::Unwrap;
-        let call = self
+        let (batch, items) = self.0.begin_batch(Operation::Unwrap, request).await?;
+        let results = each_item(items, |item| self.0.unwrap_one(&batch, item)).await?;
+        let results = self
             .0
-            .begin(op, &request, batch_cost(request.get_ref().requests.len()))
-            .await?;
-        let items = request.into_inner().requests;
-        self.0.check_batch(&call, op, items.len()).await?;
-        let results = each_item(items, |item| self.0.unwrap_one(&call, item))
-            .await?
-            .into_iter()
-            .map(|result| pb::BatchUnwrapKeysResult {
+            .end_batch(&batch, results, |result| pb::BatchUnwrapKeysResult {
                 result: Some(result.map_or_else(R::Error, R::Response)),
             })
-            .collect();
+            .await?;
         Ok(Response::new(pb::BatchUnwrapKeysResponse { results }))
     }
 
@@ -297,20 +340,14 @@ impl KeyService for KeyServiceApi {
         request: Request<pb::BatchRewrapKeysRequest>,
     ) -> Result<Response<pb::BatchRewrapKeysResponse>, Status> {
         use pb::batch_rewrap_keys_result::Result as R;
-        let op = Operation::Rewrap;
-        let call = self
+        let (batch, items) = self.0.begin_batch(Operation::Rewrap, request).await?;
+        let results = each_item(items, |item| self.0.rewrap_one(&batch, item)).await?;
+        let results = self
             .0
-            .begin(op, &request, batch_cost(request.get_ref().requests.len()))
-            .await?;
-        let items = request.into_inner().requests;
-        self.0.check_batch(&call, op, items.len()).await?;
-        let results = each_item(items, |item| self.0.rewrap_one(&call, item))
-            .await?
-            .into_iter()
-            .map(|result| pb::BatchRewrapKeysResult {
+            .end_batch(&batch, results, |result| pb::BatchRewrapKeysResult {
                 result: Some(result.map_or_else(R::Error, R::Response)),
             })
-            .collect();
+            .await?;
         Ok(Response::new(pb::BatchRewrapKeysResponse { results }))
     }
 }

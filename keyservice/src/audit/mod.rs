@@ -48,6 +48,17 @@ pub struct AuditEvent<'a> {
     pub associated_data: Option<&'a [u8]>,
 }
 
+/// One audit record waiting for its batch's write ([`AuditLog::defer`]): the associated data
+/// is already reduced to its keyed HMAC, so nothing of it is held.
+#[derive(Debug, Clone)]
+pub struct DeferredRecord {
+    operation: Operation,
+    key_id: Option<String>,
+    key_version: Option<u32>,
+    outcome: Outcome,
+    aad_hmac: Option<[u8; 64]>,
+}
+
 /// The audit log handle shared by all handlers.
 pub struct AuditLog {
     chain: servicekit::audit::AuditLog,
@@ -92,6 +103,59 @@ impl AuditLog {
         let aad_hmac = aad_hmac.as_ref().and_then(|h| std::str::from_utf8(h).ok());
         let written = self.chain.record(&Record::new(event, aad_hmac)).await;
         crate::telemetry::audit_recorded(written.is_ok());
+        written
+    }
+
+    /// Holds `event` for [`Self::record_batch`]: the items of one batch request are written
+    /// together, once every item is done, and the answer waits for that one write.
+    pub fn defer(&self, event: &AuditEvent<'_>) -> DeferredRecord {
+        DeferredRecord {
+            operation: event.operation,
+            key_id: event.key_id.map(str::to_owned),
+            key_version: event.key_version,
+            outcome: event.outcome,
+            aad_hmac: event.associated_data.map(|aad| self.aad_hmac(aad)),
+        }
+    }
+
+    /// Writes the deferred records of one request (its caller, request and trace ids) as one
+    /// group, consecutive in the chain. Returns only after the sink accepted all of them; any
+    /// failure must make the caller refuse the whole request.
+    pub async fn record_batch(
+        &self,
+        identity: &str,
+        request_id: &str,
+        trace_id: Option<&str>,
+        deferred: &[DeferredRecord],
+    ) -> Result<(), AuditError> {
+        let records: Vec<Record<'_>> = deferred
+            .iter()
+            .map(|d| {
+                let event = AuditEvent {
+                    identity,
+                    operation: d.operation,
+                    key_id: d.key_id.as_deref(),
+                    key_version: d.key_version,
+                    outcome: d.outcome,
+                    request_id,
+                    trace_id,
+                    associated_data: None,
+                };
+                let aad_hmac = d
+                    .aad_hmac
+                    .as_ref()
+                    .and_then(|h| std::str::from_utf8(h).ok());
+                Record::new(&event, aad_hmac)
+            })
+            .collect();
+        let refs: Vec<&(dyn servicekit::audit::AuditRecord + Sync)> = records
+            .iter()
+            .map(|r| r as &(dyn servicekit::audit::AuditRecord + Sync))
+            .collect();
+        let written = self.chain.record_many(&refs).await;
+        for _ in deferred {
+            crate::telemetry::audit_recorded(written.is_ok());
+        }
         written
     }
 

@@ -19,10 +19,7 @@ fn keyservice() -> Command {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
+    xtask::ports::free_port().expect("free loopback port")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

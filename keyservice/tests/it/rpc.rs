@@ -232,19 +232,23 @@ async fn round_trips(service: &TestService) {
         }
         other => panic!("second item should be refused: {other:?}"),
     }
+    let mut request = tonic::Request::new(BatchUnwrapKeysRequest {
+        requests: vec![
+            UnwrapKeyRequest {
+                wrapped_key: first.wrapped_key.clone(),
+                associated_data: aad.clone(),
+            },
+            UnwrapKeyRequest {
+                wrapped_key: vec![1, 2, 3],
+                associated_data: aad.clone(),
+            },
+        ],
+    });
+    request
+        .metadata_mut()
+        .insert("x-request-id", "batch-unwrap-1".parse().expect("ascii"));
     let unwrapped = keys
-        .batch_unwrap_keys(BatchUnwrapKeysRequest {
-            requests: vec![
-                UnwrapKeyRequest {
-                    wrapped_key: first.wrapped_key.clone(),
-                    associated_data: aad.clone(),
-                },
-                UnwrapKeyRequest {
-                    wrapped_key: vec![1, 2, 3],
-                    associated_data: aad.clone(),
-                },
-            ],
-        })
+        .batch_unwrap_keys(request)
         .await
         .expect("batch unwrap")
         .into_inner()
@@ -264,6 +268,24 @@ async fn round_trips(service: &TestService) {
         }
         other => panic!("garbage must not unwrap: {other:?}"),
     }
+    // The batch's items are audited together: one record each, consecutive in the chain,
+    // already written when the answer arrived.
+    let text = std::fs::read_to_string(&service.audit_path).expect("audit log");
+    let items: Vec<serde_json::Value> = text
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|record| record["request_id"] == "batch-unwrap-1")
+        .collect();
+    let outcomes: Vec<&str> = items
+        .iter()
+        .map(|r| r["outcome"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(outcomes, ["ok", "error"]);
+    assert_eq!(
+        items[1]["seq"].as_u64(),
+        items[0]["seq"].as_u64().map(|seq| seq + 1)
+    );
+
     let rewrapped = keys
         .batch_rewrap_keys(BatchRewrapKeysRequest {
             requests: vec![RewrapKeyRequest {

@@ -245,6 +245,20 @@ impl AuditLog {
     /// Cancel-safe: the record is chained as soon as this is first polled and is written even
     /// if the future is dropped; a dropped caller that held the baton writes before it goes.
     pub async fn record(&self, record: &(dyn AuditRecord + Sync)) -> Result<(), AuditError> {
+        self.record_many(&[record]).await
+    }
+
+    /// Writes several records, consecutive in the chain, as one write: returns only after the
+    /// sink accepted all of them (a batch request's items, answered together, so each item
+    /// does not wait for a write of its own). All or nothing for the caller: any failure must
+    /// make it refuse every operation the records describe. Cancel-safe like [`Self::record`].
+    pub async fn record_many(
+        &self,
+        records: &[&(dyn AuditRecord + Sync)],
+    ) -> Result<(), AuditError> {
+        if records.is_empty() {
+            return Ok(());
+        }
         let time = now();
         let rx = {
             let mut guard = self.lock_state();
@@ -252,14 +266,17 @@ impl AuditLog {
             if state.poisoned {
                 return Err(AuditError::Poisoned);
             }
-            let head = LineHead {
-                seq: state.next_seq,
-                time: &time,
-                boot: &self.boot,
-            };
-            state.prev = write_line(&mut state.pending, &self.keyed, &head, record, &state.prev);
-            state.pending_head = Some((state.next_seq, state.prev));
-            state.next_seq += 1;
+            for record in records {
+                let head = LineHead {
+                    seq: state.next_seq,
+                    time: &time,
+                    boot: &self.boot,
+                };
+                state.prev =
+                    write_line(&mut state.pending, &self.keyed, &head, *record, &state.prev);
+                state.pending_head = Some((state.next_seq, state.prev));
+                state.next_seq += 1;
+            }
             if state.writing {
                 let (tx, rx) = oneshot::channel();
                 state.waiting.push_back(tx);

@@ -229,6 +229,44 @@ async fn a_failing_sink_refuses_and_stays_refused() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A batch's records land consecutively in the chain, interleaved with nothing, and verify;
+/// on a failing sink the whole batch is refused.
+#[tokio::test]
+async fn records_written_together_are_consecutive_and_verify() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("audit.log");
+    let log = open(&path, rare())?;
+    log.record(&event("before")).await?;
+    let (a, b, c) = (event("item-0"), event("item-1"), event("item-2"));
+    log.record_many(&[&a, &b, &c]).await?;
+    log.record_many(&[]).await?;
+    log.record(&event("after")).await?;
+    drop(log);
+    let lines = lines(&path)?;
+    let whats: Vec<String> = lines
+        .iter()
+        .skip(1)
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).map(|v| v["what"].to_string()))
+        .collect::<Result<_, _>>()?;
+    assert_eq!(
+        whats,
+        [
+            "\"before\"",
+            "\"item-0\"",
+            "\"item-1\"",
+            "\"item-2\"",
+            "\"after\""
+        ]
+    );
+    let report = verify(&lines, Some(&read_checkpoint(&path)?))?;
+    assert_eq!(report.records, 6);
+
+    let full = open(Path::new("/dev/full"), rare())?;
+    assert!(full.record_many(&[&a, &b]).await.is_err());
+    assert!(full.record_many(&[&c]).await.is_err());
+    Ok(())
+}
+
 #[test]
 fn key_files_accept_secret_mounts_but_not_others() -> anyhow::Result<()> {
     use std::os::unix::fs::PermissionsExt as _;

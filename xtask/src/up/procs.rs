@@ -5,7 +5,7 @@
 
 use std::{
     fs,
-    net::{Ipv4Addr, TcpListener, TcpStream},
+    net::{Ipv4Addr, TcpStream},
     path::Path,
     process::Stdio,
     time::{Duration, Instant},
@@ -49,9 +49,7 @@ pub fn tail(path: &Path) -> String {
 
 /// A port free right now on 127.0.0.1.
 pub fn free_port() -> Result<u16> {
-    Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
-        .local_addr()?
-        .port())
+    Ok(xtask::ports::free_port()?)
 }
 
 impl Service {
