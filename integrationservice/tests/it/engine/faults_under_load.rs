@@ -288,8 +288,10 @@ async fn postgres_restart_under_load_answers_unavailable_and_loses_nothing() {
         "{n} registrations; {} attempts answered UNAVAILABLE across the restart",
         calls.failures.len()
     );
-    // Every accepted registration is stored and delivered, once per person at ON24.
-    all_delivered(stack.h.engine(), "tenant-a", n, Duration::from_secs(60)).await;
+    // Every accepted registration is stored and delivered, once per person at ON24; well
+    // within the workers' 60 s lease, so no job waited for its lease to expire after a run
+    // whose result could not be recorded during the restart.
+    all_delivered(stack.h.engine(), "tenant-a", n, Duration::from_secs(30)).await;
     let on24 = on24_client::On24Client::new(
         on24_client::On24ClientConfig::with_base_url(
             on24_client::BaseUrl::parse(&stack.sim.base_url).expect("url"),
@@ -794,7 +796,22 @@ async fn three_replicas_under_on24_faults_deliver_each_registration_once() {
         *successes.entry((e.path.clone(), email)).or_default() += 1;
     }
     let twice: Vec<_> = successes.iter().filter(|(_, c)| **c > 1).collect();
-    assert!(twice.is_empty(), "delivered more than once: {twice:?}");
+    if !twice.is_empty() {
+        let calls: Vec<_> = journal
+            .iter()
+            .filter(|e| {
+                e.method == "POST"
+                    && twice.iter().any(|((path, email), _)| {
+                        &e.path == path
+                            && e.form
+                                .iter()
+                                .any(|(k, v)| k == "email" && v.to_lowercase() == *email)
+                    })
+            })
+            .map(|e| (e.seq, e.timestamp.clone(), e.status, e.fault.clone()))
+            .collect();
+        panic!("delivered more than once: {twice:?}; their calls: {calls:?}");
+    }
     assert_eq!(successes.len(), n, "every registration delivered");
     let on24 = stack.on24();
     for (_, _, event) in &tenants {
