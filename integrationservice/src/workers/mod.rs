@@ -307,7 +307,8 @@ async fn deliver_loop(engine: Engine, cfg: WorkerConfig, shutdown: CancellationT
 /// or a failover (the pool then hands out the connections that died with the old server, one
 /// at a time), it tries again with a growing pause until shortly before the job's lease ends
 /// or shutdown: a result given up on leaves the job held until its lease expires, and the
-/// provider call is made again.
+/// provider call is made again. A failed commit may still have committed, so each new try
+/// first checks that the job is still this run's; if not, there is nothing left to record.
 async fn record(
     engine: &Engine,
     cfg: &WorkerConfig,
@@ -332,6 +333,18 @@ async fn record(
                     _ = tokio::time::sleep(pause) => {}
                 }
                 pause = (pause * 2).min(RECORD_RETRY_MAX);
+                let (id, o) = (job.id, owner.to_owned());
+                let held = engine
+                    .store()
+                    .run(move |conn| {
+                        outbox::held_by(conn, id, &o).map_err(crate::store::StoreError::from)
+                    })
+                    .await;
+                // Unknown (still unavailable): try to record again, which fails or succeeds
+                // as the check would have.
+                if matches!(held, Ok(false)) {
+                    return Ok(());
+                }
             }
             other => return other,
         }
