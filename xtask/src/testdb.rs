@@ -3,7 +3,8 @@
 //!
 //! PostgreSQL comes from `DATABASE_URL` when it is set (any database on a server where the
 //! user may `CREATE DATABASE`); otherwise a throwaway cluster is started once from the
-//! PostgreSQL binaries on this machine and shared by every test process of this checkout.
+//! PostgreSQL binaries on this machine and shared by every test process of this checkout. A
+//! test that stops or restarts the server gets a cluster of its own ([`TestCluster`]).
 
 use std::{
     fs,
@@ -114,6 +115,142 @@ pub fn admin_url() -> Result<String> {
     .map_err(|e| anyhow::anyhow!(e))
 }
 
+/// A PostgreSQL cluster of the test's own, in a temporary directory on a port of its own, for
+/// a test that stops or restarts the server (never the shared one: other tests use it). It
+/// is stopped and deleted on drop.
+#[derive(Debug)]
+pub struct TestCluster {
+    /// Connection URL of the cluster's `postgres` database (trust authentication).
+    pub url: String,
+    port: u16,
+    as_root: bool,
+    dir: tempfile::TempDir,
+}
+
+impl TestCluster {
+    /// Creates the cluster (`initdb`) and starts it; returns once it accepts connections.
+    pub fn start() -> Result<Self> {
+        let dir = tempfile::Builder::new()
+            .prefix("webinar-test-cluster-")
+            .tempdir()?;
+        let as_root = rustix_is_root();
+        if as_root {
+            chown_postgres(dir.path())?;
+        }
+        init_cluster(as_root, &dir.path().join("data"))?;
+        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let cluster = Self {
+            url: format!("postgres://postgres@127.0.0.1:{port}/postgres"),
+            port,
+            as_root,
+            dir,
+        };
+        cluster.start_server()?;
+        Ok(cluster)
+    }
+
+    /// A fresh, empty database on this cluster; its URL.
+    pub fn create_database(&self, name: &str) -> Result<String> {
+        let mut conn = PgConnection::establish(&self.url)?;
+        diesel::sql_query(format!("CREATE DATABASE \"{name}\"")).execute(&mut conn)?;
+        Ok(replace_database(&self.url, name))
+    }
+
+    /// Stops the server the way an operator's restart does (`pg_ctl -m fast stop`: open
+    /// connections are terminated, transactions in progress roll back).
+    pub fn stop(&self) -> Result<()> {
+        run_pg(
+            self.as_root,
+            Command::new(pg_binary("pg_ctl")?)
+                .arg("-D")
+                .arg(self.dir.path().join("data"))
+                .args(["-m", "fast", "-w", "-t", "60", "stop"]),
+        )
+        .context("pg_ctl stop")
+    }
+
+    /// Starts the server again on the same port; returns once it accepts connections.
+    pub fn start_server(&self) -> Result<()> {
+        start_server(self.as_root, self.dir.path(), self.port)?;
+        wait_accepting(&self.url, self.dir.path())
+    }
+
+    /// A fast stop, then a start on the same port.
+    pub fn restart(&self) -> Result<()> {
+        self.stop()?;
+        self.start_server()
+    }
+}
+
+impl Drop for TestCluster {
+    fn drop(&mut self) {
+        if let Ok(pg_ctl) = pg_binary("pg_ctl") {
+            let _ = run_pg(
+                self.as_root,
+                Command::new(pg_ctl)
+                    .arg("-D")
+                    .arg(self.dir.path().join("data"))
+                    .args(["-m", "immediate", "-w", "stop"]),
+            );
+        }
+    }
+}
+
+/// `initdb` of a trust-authenticated cluster in `data` (no fsync: test data).
+fn init_cluster(as_root: bool, data: &Path) -> Result<()> {
+    let initdb = pg_binary("initdb")?;
+    run_pg(
+        as_root,
+        Command::new(initdb)
+            .args([
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "-E",
+                "UTF8",
+                "--no-sync",
+                "-D",
+            ])
+            .arg(data),
+    )
+    .context("initdb")
+}
+
+/// Starts the cluster in `dir/data` on 127.0.0.1:`port` (its socket and log in `dir`).
+fn start_server(as_root: bool, dir: &Path, port: u16) -> Result<()> {
+    let options = format!(
+        "-c listen_addresses=127.0.0.1 -p {port} -k {} -c fsync=off -c synchronous_commit=off \
+         -c full_page_writes=off -c max_connections=300 -c shared_buffers=128MB",
+        dir.display()
+    );
+    let pg_ctl = pg_binary("pg_ctl")?;
+    run_pg(
+        as_root,
+        Command::new(pg_ctl)
+            .arg("-D")
+            .arg(dir.join("data"))
+            .args(["-o", &options, "-l"])
+            .arg(dir.join("server.log"))
+            .args(["-w", "-t", "60", "start"]),
+    )
+    .context("pg_ctl start")
+}
+
+/// Waits until the server at `url` accepts connections (about ten seconds at most).
+fn wait_accepting(url: &str, dir: &Path) -> Result<()> {
+    for _ in 0..100 {
+        if PgConnection::establish(url).is_ok() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    bail!(
+        "the throwaway PostgreSQL did not accept connections; see {}",
+        dir.display()
+    )
+}
+
 /// Starts (or reuses) a PostgreSQL cluster private to this checkout, in the temp directory.
 fn throwaway_cluster() -> Result<String> {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -133,23 +270,7 @@ fn throwaway_cluster() -> Result<String> {
         chown_postgres(&dir)?;
     }
     if !data.join("PG_VERSION").exists() {
-        let initdb = pg_binary("initdb")?;
-        run_pg(
-            as_root,
-            Command::new(initdb)
-                .args([
-                    "-A",
-                    "trust",
-                    "-U",
-                    "postgres",
-                    "-E",
-                    "UTF8",
-                    "--no-sync",
-                    "-D",
-                ])
-                .arg(&data),
-        )
-        .context("initdb")?;
+        init_cluster(as_root, &data)?;
     }
     if let Ok(port) = fs::read_to_string(&port_file) {
         let url = format!("postgres://postgres@127.0.0.1:{}/postgres", port.trim());
@@ -158,34 +279,11 @@ fn throwaway_cluster() -> Result<String> {
         }
     }
     let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let options = format!(
-        "-c listen_addresses=127.0.0.1 -p {port} -k {} -c fsync=off -c synchronous_commit=off \
-         -c full_page_writes=off -c max_connections=300 -c shared_buffers=128MB",
-        dir.display()
-    );
-    let pg_ctl = pg_binary("pg_ctl")?;
-    run_pg(
-        as_root,
-        Command::new(pg_ctl)
-            .arg("-D")
-            .arg(&data)
-            .args(["-o", &options, "-l"])
-            .arg(dir.join("server.log"))
-            .args(["-w", "-t", "60", "start"]),
-    )
-    .context("pg_ctl start")?;
+    start_server(as_root, &dir, port)?;
     fs::write(&port_file, port.to_string())?;
     let url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
-    for _ in 0..100 {
-        if PgConnection::establish(&url).is_ok() {
-            return Ok(url);
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    bail!(
-        "the throwaway PostgreSQL did not accept connections; see {}",
-        dir.display()
-    )
+    wait_accepting(&url, &dir)?;
+    Ok(url)
 }
 
 fn fnv1a(bytes: &[u8]) -> u64 {

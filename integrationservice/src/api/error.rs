@@ -1,7 +1,8 @@
 //! The one mapping from service errors to gRPC statuses, and the `ErrorInfo` helper.
 //!
 //! Not found -> NOT_FOUND, unique violation -> ALREADY_EXISTS, integration disabled ->
-//! FAILED_PRECONDITION with `ErrorInfo`, pool exhausted -> UNAVAILABLE, over a rate limit ->
+//! FAILED_PRECONDITION with `ErrorInfo`, pool exhausted or database connection lost (a restart)
+//! -> UNAVAILABLE, over a rate limit ->
 //! RESOURCE_EXHAUSTED with `RetryInfo`, anything unexpected ->
 //! logged with context here and answered as a plain INTERNAL that reveals nothing.
 

@@ -137,11 +137,34 @@ impl From<diesel::result::Error> for Error {
             D::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => {
                 Self::Unavailable("concurrent update; retry".into())
             }
+            // The connection died under the call (the server restarted, failed over or was
+            // unreachable): the pool drops the broken connection and a retry gets a fresh one,
+            // so the caller is told to retry rather than that something is wrong.
+            ref lost if connection_lost(lost) => {
+                tracing::warn!(error = %lost, "database connection lost");
+                Self::Unavailable("database unavailable".into())
+            }
             other => {
                 tracing::error!(error = %other, "database query failed");
                 Self::Internal
             }
         }
+    }
+}
+
+/// Whether `e` says the database connection was lost rather than that the query was wrong:
+/// closed by the server (a restart's "terminating connection due to administrator command"
+/// leaves the connection closed), or the command could not even be sent. A transaction whose
+/// commit or rollback failed that way counts too: diesel reports those apart.
+fn connection_lost(e: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind as K, Error as D};
+    match e {
+        D::DatabaseError(K::ClosedConnection | K::UnableToSendCommand, _) => true,
+        D::RollbackErrorOnCommit { commit_error, .. } => connection_lost(commit_error),
+        // Left behind when a rollback could not reach the server: the connection is broken,
+        // and the pool drops it.
+        D::BrokenTransactionManager => true,
+        _ => false,
     }
 }
 
@@ -157,5 +180,66 @@ impl From<CryptoError> for Error {
                 Self::Internal
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use diesel::result::{DatabaseErrorKind as K, Error as D};
+
+    use super::Error;
+
+    fn database(kind: K, message: &str) -> D {
+        D::DatabaseError(kind, Box::new(message.to_owned()))
+    }
+
+    #[test]
+    fn a_lost_database_connection_is_unavailable_not_internal() {
+        let lost = [
+            database(
+                K::ClosedConnection,
+                "terminating connection due to administrator command",
+            ),
+            database(K::UnableToSendCommand, "server closed the connection"),
+            D::RollbackErrorOnCommit {
+                rollback_error: Box::new(database(K::UnableToSendCommand, "no connection")),
+                commit_error: Box::new(database(K::ClosedConnection, "connection closed")),
+            },
+            D::BrokenTransactionManager,
+        ];
+        for e in lost {
+            let shown = format!("{e:?}");
+            let error = Error::from(e);
+            assert_eq!(
+                error,
+                Error::Unavailable("database unavailable".into()),
+                "{shown}"
+            );
+            assert_eq!(
+                tonic::Status::from(error).code(),
+                tonic::Code::Unavailable,
+                "{shown}: clients retry UNAVAILABLE"
+            );
+        }
+        // The same through the store's error, as every store call reports it.
+        let through_store = Error::from(crate::store::StoreError::Query(database(
+            K::ClosedConnection,
+            "connection closed",
+        )));
+        assert_eq!(
+            tonic::Status::from(through_store).code(),
+            tonic::Code::Unavailable
+        );
+    }
+
+    #[test]
+    fn a_wrong_query_stays_internal() {
+        let e = database(K::Unknown, "syntax error at or near");
+        assert_eq!(Error::from(e), Error::Internal);
+        let failed_commit = D::RollbackErrorOnCommit {
+            rollback_error: Box::new(database(K::Unknown, "x")),
+            commit_error: Box::new(database(K::CheckViolation, "check")),
+        };
+        assert_eq!(Error::from(failed_commit), Error::Internal);
     }
 }

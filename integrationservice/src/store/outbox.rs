@@ -188,6 +188,18 @@ pub fn complete(conn: &mut DbConnection, id: i64, lease_owner: &str) -> QueryRes
     Ok(n == 1)
 }
 
+/// Whether job `id` is still leased by `lease_owner` (false once its result was recorded, or
+/// another worker took it after the lease expired).
+pub fn held_by(conn: &mut DbConnection, id: i64, lease_owner: &str) -> QueryResult<bool> {
+    let n: i64 = j::outbox_jobs
+        .filter(j::id.eq(id))
+        .filter(j::state.eq(RUNNING))
+        .filter(j::lease_owner.eq(lease_owner))
+        .count()
+        .get_result(conn)?;
+    Ok(n > 0)
+}
+
 /// Puts a leased job back for a later attempt. `count_attempt` is false when the job only
 /// waits (for example for the webinar to exist at the provider).
 pub fn retry_later(

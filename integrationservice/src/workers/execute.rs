@@ -17,7 +17,7 @@ use crate::store::models::{JobRow, WebinarRow};
 
 /// A job run: what happened, and which version of the tenant's credentials it used, so a
 /// refusal of credentials that were replaced meanwhile does not hold the tenant's work.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct RunResult {
     /// What happened.
     pub outcome: Outcome,
@@ -35,7 +35,7 @@ impl From<Outcome> for RunResult {
 }
 
 /// What running a job produced.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub enum Outcome {
     /// Done; write `Effect` and remove the job.
     Done(Effect),
@@ -51,7 +51,7 @@ pub enum Outcome {
 }
 
 /// The database side of a successful job.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub enum Effect {
     /// Nothing to record.
     Nothing,

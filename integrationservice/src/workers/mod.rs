@@ -242,6 +242,7 @@ async fn deliver_loop(engine: Engine, cfg: WorkerConfig, shutdown: CancellationT
             let cfg = cfg.clone();
             let recorder = recorder.clone();
             let span = crate::telemetry::job_span(&job_labels(&job));
+            let shutdown = shutdown.clone();
             running.spawn(async move {
                 let _permit = permit;
                 let result = match execute::run_loaded(&engine, &job, loaded).await {
@@ -264,7 +265,7 @@ async fn deliver_loop(engine: Engine, cfg: WorkerConfig, shutdown: CancellationT
                     recorder::Recording::Alone(result) => result,
                 };
                 let (id, kind) = (job.id, job.kind.clone());
-                if let Err(e) = apply::apply(&engine, &cfg, job, owner.clone(), result).await {
+                if let Err(e) = record(&engine, &cfg, job, &owner, result, &shutdown).await {
                     tracing::warn!(error = %e, job = id, %kind, "job result could not be recorded; it runs again");
                     // Release the job now rather than when its lease expires.
                     let next = now_ms() + i64::try_from(cfg.wait_delay.as_millis()).unwrap_or(1000);
@@ -303,6 +304,59 @@ async fn deliver_loop(engine: Engine, cfg: WorkerConfig, shutdown: CancellationT
     drop(recorder);
     let _ = recording.await;
 }
+
+/// Records a run's result (`apply`). While the database is unavailable, as during a restart
+/// or a failover (the pool then hands out the connections that died with the old server, one
+/// at a time), it tries again with a growing pause until shortly before the job's lease ends
+/// or shutdown: a result given up on leaves the job held until its lease expires, and the
+/// provider call is made again. A failed commit may still have committed, so each new try
+/// first checks that the job is still this run's; if not, there is nothing left to record.
+async fn record(
+    engine: &Engine,
+    cfg: &WorkerConfig,
+    job: JobRow,
+    owner: &str,
+    result: execute::RunResult,
+    shutdown: &CancellationToken,
+) -> Result<(), crate::domain::Error> {
+    let lease_end = job.lease_until.unwrap_or(0);
+    let mut pause = RECORD_RETRY_FIRST;
+    loop {
+        let recorded =
+            apply::apply(engine, cfg, job.clone(), owner.to_owned(), result.clone()).await;
+        let pause_ms = i64::try_from(pause.as_millis()).unwrap_or(i64::MAX);
+        match recorded {
+            Err(crate::domain::Error::Unavailable(m))
+                if now_ms().saturating_add(pause_ms.saturating_mul(2)) < lease_end =>
+            {
+                tracing::warn!(error = %m, job = job.id, kind = %job.kind, "job result could not be recorded yet; trying again");
+                tokio::select! {
+                    _ = shutdown.cancelled() => return Err(crate::domain::Error::Unavailable(m)),
+                    _ = tokio::time::sleep(pause) => {}
+                }
+                pause = (pause * 2).min(RECORD_RETRY_MAX);
+                let (id, o) = (job.id, owner.to_owned());
+                let held = engine
+                    .store()
+                    .run(move |conn| {
+                        outbox::held_by(conn, id, &o).map_err(crate::store::StoreError::from)
+                    })
+                    .await;
+                // Unknown (still unavailable): try to record again, which fails or succeeds
+                // as the check would have.
+                if matches!(held, Ok(false)) {
+                    return Ok(());
+                }
+            }
+            other => return other,
+        }
+    }
+}
+
+/// First pause before recording a job's result again after the database was unavailable.
+const RECORD_RETRY_FIRST: Duration = Duration::from_millis(50);
+/// Longest such pause.
+const RECORD_RETRY_MAX: Duration = Duration::from_secs(1);
 
 /// What telemetry records of a job.
 fn job_labels(job: &JobRow) -> JobLabels<'_> {

@@ -68,6 +68,8 @@ pub struct KeyService {
     /// The service's `run`.
     pub task: tokio::task::JoinHandle<Result<(), ServeError>>,
     admin: IssuedCertificate,
+    /// What `run` was started with, for [`KeyService::resume`].
+    config: Config,
     dir: tempfile::TempDir,
     /// Shuts the service down when the value is dropped.
     _stop_on_drop: tokio_util::sync::DropGuard,
@@ -117,7 +119,11 @@ impl KeyService {
         let addr = main.local_addr().expect("addr");
         let health_addr = health.local_addr().expect("addr");
         let shutdown = CancellationToken::new();
-        let task = tokio::spawn(run(config, Listeners { main, health }, shutdown.clone()));
+        let task = tokio::spawn(run(
+            config.clone(),
+            Listeners { main, health },
+            shutdown.clone(),
+        ));
         let service = Self {
             _stop_on_drop: shutdown.clone().drop_guard(),
             addr,
@@ -128,6 +134,7 @@ impl KeyService {
             shutdown,
             task,
             admin: ca.client_cert_for("admin", ADMIN).expect("admin cert"),
+            config,
             dir,
         };
         service.wait_healthy().await;
@@ -239,6 +246,45 @@ impl KeyService {
             .key_version
             .expect("version")
             .version
+    }
+
+    /// Stops the service as [`KeyService::stop`] does but keeps its folder (root key,
+    /// database, audit log) and ports, so [`KeyService::resume`] brings the same service back:
+    /// an outage as its clients see it.
+    pub async fn pause(&mut self) {
+        self.shutdown.cancel();
+        let task = std::mem::replace(&mut self.task, tokio::spawn(async { Ok(()) }));
+        let result = tokio::time::timeout(Duration::from_secs(30), task)
+            .await
+            .expect("the key service stops within the drain grace")
+            .expect("key service task");
+        result.expect("the key service ran without error");
+    }
+
+    /// Starts the service paused by [`KeyService::pause`] again on the same ports and returns
+    /// once it reports healthy.
+    pub async fn resume(&mut self) {
+        let (addr, health_addr) = (self.addr, self.health_addr);
+        // The ports were free a moment ago; a client's connection attempt cannot hold them.
+        let main = eventually("the key service's port", START_WITHIN, || async {
+            TcpListener::bind(addr).await.map_err(|e| e.to_string())
+        })
+        .await;
+        let health = eventually("the key service's health port", START_WITHIN, || async {
+            TcpListener::bind(health_addr)
+                .await
+                .map_err(|e| e.to_string())
+        })
+        .await;
+        let shutdown = CancellationToken::new();
+        self.task = tokio::spawn(run(
+            self.config.clone(),
+            Listeners { main, health },
+            shutdown.clone(),
+        ));
+        self._stop_on_drop = shutdown.clone().drop_guard();
+        self.shutdown = shutdown;
+        self.wait_healthy().await;
     }
 
     /// The folder holding its certificates, root key, policy and audit log.

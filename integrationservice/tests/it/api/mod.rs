@@ -8,7 +8,7 @@ mod egress;
 pub(crate) mod erasure;
 mod fairness;
 pub mod harness;
-mod lifecycle;
+pub(crate) mod lifecycle;
 mod on24_fidelity;
 mod person_data;
 mod promises;

@@ -83,6 +83,16 @@ impl KeyService {
         key.key.expect("key").state()
     }
 
+    /// Stops the key service, keeping its keys and port (an outage: see `resume`).
+    pub async fn pause(&mut self) {
+        self.service.pause().await;
+    }
+
+    /// Starts the paused key service again on its port; returns once it is healthy.
+    pub async fn resume(&mut self) {
+        self.service.resume().await;
+    }
+
     /// Rotates the credentials key; returns the new primary version.
     pub async fn rotate(&self) -> u32 {
         self.service
@@ -153,8 +163,27 @@ impl Stack {
 
     /// A stack whose engine runs the given workers, or none (an API-only replica).
     pub async fn start_opt(db: Db, workers: Option<WorkerConfig>, call_timeout: Duration) -> Self {
+        Self::start_with_sim(
+            db,
+            workers,
+            call_timeout,
+            testkit::sim::Account::TEST.config(),
+        )
+        .await
+    }
+
+    /// Like `start_opt` with a simulator of the given configuration (which must know the
+    /// test account).
+    pub async fn start_with_sim(
+        db: Db,
+        workers: Option<WorkerConfig>,
+        call_timeout: Duration,
+        sim: on24sim::SimConfig,
+    ) -> Self {
         let keys = KeyService::start().await;
-        let sim = testkit::sim::start(testkit::sim::Account::TEST).await;
+        let sim = on24sim::Simulator::start(sim)
+            .await
+            .expect("the ON24 simulator starts");
         let test_db = TestDb::new(db);
         let engine = engine_on(test_db.url(), &keys, call_timeout);
         engine.store().migrate().await.expect("migrate");

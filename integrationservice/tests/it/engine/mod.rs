@@ -1,11 +1,13 @@
 //! The engine and its workers against the real key service, the ON24 simulator and both
-//! database backends: delivery, faults, pausing, polling, replicas, rewrap and metrics sync.
+//! database backends: delivery, faults (also under load), pausing, polling, replicas, rewrap
+//! and metrics sync.
 
 mod client_bound;
 mod create;
 mod dek_cache;
 mod encryption;
 mod faults;
+mod faults_under_load;
 mod forget;
 pub mod harness;
 mod interactions;
