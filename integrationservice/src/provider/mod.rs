@@ -186,6 +186,16 @@ impl std::fmt::Debug for ProviderRegistrant {
     }
 }
 
+/// A window of attendee activity, milliseconds since the epoch, both ends included: an
+/// incremental attendee read asks only for the attendees whose last activity falls in it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ActivityWindow {
+    /// Start of the window.
+    pub from_ms: i64,
+    /// End of the window.
+    pub until_ms: i64,
+}
+
 /// A webinar platform. Every call takes the tenant's credentials for that one call.
 pub trait WebinarProvider: Send + Sync + std::fmt::Debug {
     /// Short name stored with the configuration (`on24`).
@@ -265,7 +275,8 @@ pub trait WebinarProvider: Send + Sync + std::fmt::Debug {
         event_id: i64,
         since_ms: Option<i64>,
     ) -> BoxFuture<'a, Result<Vec<ProviderRegistrant>, ProviderError>>;
-    /// Every attendee of a webinar with their metrics, handed over in chunks of at most
+    /// Every attendee of a webinar with their metrics (with `window`: only those whose last
+    /// activity falls in it, each with all their figures), handed over in chunks of at most
     /// `chunk` attendees (at least one) as the report is read, so a caller can store a big
     /// webinar's report piece by piece without holding it whole. `tx` is dropped when the
     /// report ends; the result says whether it ended well (chunks already sent stay valid
@@ -275,6 +286,7 @@ pub trait WebinarProvider: Send + Sync + std::fmt::Debug {
         &'a self,
         c: &'a ProviderCredentials,
         event_id: i64,
+        window: Option<ActivityWindow>,
         chunk: usize,
         tx: tokio::sync::mpsc::Sender<Vec<AttendeeReport>>,
     ) -> BoxFuture<'a, Result<(), ProviderError>>;

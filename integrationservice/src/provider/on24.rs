@@ -13,9 +13,9 @@ use futures::future::BoxFuture;
 use secrecy::ExposeSecret;
 
 use super::{
-    AttendeeActivity, AttendeeInteraction, AttendeeReport, CredentialProblem, EventInfo, EventSpec,
-    InteractionKind, ProviderCredentials, ProviderError, ProviderRegistrant, RegistrantSpec,
-    WebinarProvider,
+    ActivityWindow, AttendeeActivity, AttendeeInteraction, AttendeeReport, CredentialProblem,
+    EventInfo, EventSpec, InteractionKind, ProviderCredentials, ProviderError, ProviderRegistrant,
+    RegistrantSpec, WebinarProvider,
 };
 use crate::registrant_fields::RegistrantFields;
 use on24_client::{
@@ -215,6 +215,25 @@ fn registration_window(since_ms: Option<i64>, now: DateTime<Utc>) -> DateRange {
         start: Some(start.format("%Y-%m-%d").to_string()),
         end: Some(end.format("%Y-%m-%d").to_string()),
         mode: None,
+    }
+}
+
+/// ON24's attendee date filter for an activity window: exact times (ON24 reads a time with its
+/// offset to the second; a bare date would widen the window to whole days, so consecutive
+/// windows would read the same attendees again), on the attendee's last activity.
+fn activity_range(window: Option<ActivityWindow>) -> DateRange {
+    let Some(w) = window else {
+        return DateRange::default();
+    };
+    let at = |ms: i64| {
+        Utc.timestamp_millis_opt(ms)
+            .single()
+            .map(|t| t.format("%Y-%m-%dT%H:%M:%S+00:00").to_string())
+    };
+    DateRange {
+        start: at(w.from_ms),
+        end: at(w.until_ms),
+        mode: Some(DateFilterMode::LastActivity),
     }
 }
 
@@ -530,6 +549,7 @@ impl WebinarProvider for On24Provider {
         &'a self,
         c: &'a ProviderCredentials,
         id: i64,
+        window: Option<ActivityWindow>,
         chunk: usize,
         tx: tokio::sync::mpsc::Sender<Vec<AttendeeReport>>,
     ) -> BoxFuture<'a, Result<(), ProviderError>> {
@@ -543,7 +563,7 @@ impl WebinarProvider for On24Provider {
             let pending = std::sync::Arc::new(Mutex::new(Vec::with_capacity(chunk)));
             let (buffer, sender) = (pending.clone(), tx.clone());
             self.client(c)?
-                .each_event_attendee(event_id(id)?, move |a| {
+                .each_event_attendee(event_id(id)?, activity_range(window), move |a| {
                     let report = attendee_report(a)?;
                     let full = {
                         let mut buffer = buffer.lock().unwrap_or_else(|p| p.into_inner());
@@ -725,6 +745,21 @@ mod tests {
         assert_eq!(w.start.as_deref(), Some("2026-11-24"));
         assert_eq!(w.end.as_deref(), Some("2026-11-26"));
         assert_eq!(w.mode, None);
+    }
+
+    #[test]
+    fn activity_window_is_exact_on_the_last_activity() {
+        assert_eq!(activity_range(None), DateRange::default());
+        let from = DateTime::parse_from_rfc3339("2026-11-25T10:00:00Z")
+            .expect("date")
+            .timestamp_millis();
+        let w = activity_range(Some(ActivityWindow {
+            from_ms: from,
+            until_ms: from + 86_400_000 + 1_500,
+        }));
+        assert_eq!(w.start.as_deref(), Some("2026-11-25T10:00:00+00:00"));
+        assert_eq!(w.end.as_deref(), Some("2026-11-26T10:00:01+00:00"));
+        assert_eq!(w.mode, Some(DateFilterMode::LastActivity));
     }
 
     #[test]

@@ -216,3 +216,26 @@ pub(crate) fn set_last_metrics(
     .execute(conn)
     .map(|_| ())
 }
+
+/// Moves the webinar's attendee-activity watermark forward to `until` (ms); never back, so a
+/// full sync and a long-tail pull finishing in either order leave the later one.
+pub(crate) fn advance_metrics_watermark(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    id: &WebinarId,
+    until: i64,
+) -> QueryResult<()> {
+    diesel::update(
+        w::webinars
+            .filter(w::tenant.eq(tenant.as_str()))
+            .filter(w::id.eq(id.to_string()))
+            .filter(
+                w::metrics_watermark
+                    .is_null()
+                    .or(w::metrics_watermark.lt(until)),
+            ),
+    )
+    .set(w::metrics_watermark.eq(Some(until)))
+    .execute(conn)
+    .map(|_| ())
+}

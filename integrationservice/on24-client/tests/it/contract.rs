@@ -136,7 +136,14 @@ fn samples() -> Vec<Operation> {
             event_id: Some(311512),
         },
         Operation::ForgetAllInEvent { event_id: 311512 },
-        Operation::ListEventAttendees { event_id: 311512 },
+        Operation::ListEventAttendees {
+            event_id: 311512,
+            range: DateRange {
+                start: Some("2026-11-01T00:00:00+00:00".into()),
+                end: Some("2026-12-01T00:00:00+00:00".into()),
+                mode: Some(DateFilterMode::LastActivity),
+            },
+        },
         Operation::ListClientAttendees { page, range },
         Operation::ListAttendeeSessions {
             event_id: 311512,

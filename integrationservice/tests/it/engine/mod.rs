@@ -9,6 +9,7 @@ mod forget;
 pub mod harness;
 mod interactions;
 mod lifecycle;
+mod long_tail;
 mod metrics_sync;
 mod minimisation;
 mod offboarding;
