@@ -186,6 +186,25 @@ impl std::fmt::Debug for ProviderRegistrant {
     }
 }
 
+/// A past webinar at the provider, as its event list shows it (for a backfill).
+#[derive(Clone, Debug, Default)]
+pub struct PastEvent {
+    /// Id and URLs.
+    pub info: EventInfo,
+    /// Title.
+    pub title: String,
+    /// When the audience may join (the live start), ms since the epoch.
+    pub start_ms: i64,
+    /// Live length in minutes.
+    pub duration_minutes: i32,
+    /// The time zone shown to attendees.
+    pub time_zone: String,
+    /// Language code.
+    pub language: String,
+    /// Event type code.
+    pub event_type: String,
+}
+
 /// A window of attendee activity, milliseconds since the epoch, both ends included: an
 /// incremental attendee read asks only for the attendees whose last activity falls in it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -239,6 +258,14 @@ pub trait WebinarProvider: Send + Sync + std::fmt::Debug {
         c: &'a ProviderCredentials,
         event_id: i64,
     ) -> BoxFuture<'a, Result<(), ProviderError>>;
+    /// The account's webinars whose live start is within `from_ms..=until_ms` and whose live
+    /// broadcast ended by `until_ms`, in event id order.
+    fn past_events<'a>(
+        &'a self,
+        c: &'a ProviderCredentials,
+        from_ms: i64,
+        until_ms: i64,
+    ) -> BoxFuture<'a, Result<Vec<PastEvent>, ProviderError>>;
     /// Registers (upserts by email) a person; returns the provider's registrant id.
     fn register<'a>(
         &'a self,

@@ -14,8 +14,8 @@ use secrecy::ExposeSecret;
 
 use super::{
     ActivityWindow, AttendeeActivity, AttendeeInteraction, AttendeeReport, CredentialProblem,
-    EventInfo, EventSpec, InteractionKind, ProviderCredentials, ProviderError, ProviderRegistrant,
-    RegistrantSpec, WebinarProvider,
+    EventInfo, EventSpec, InteractionKind, PastEvent, ProviderCredentials, ProviderError,
+    ProviderRegistrant, RegistrantSpec, WebinarProvider,
 };
 use crate::registrant_fields::RegistrantFields;
 use on24_client::{
@@ -303,6 +303,56 @@ fn creation_window(since_ms: i64, now: DateTime<Utc>) -> DateRange {
     }
 }
 
+/// The event-list windows (ON24's default filter, on when the audience may join) covering
+/// `from_ms..=until_ms`: whole days, a day wider on each side because ON24 may read the dates
+/// in the account's time zone, each within ON24's six months. Callers filter exactly.
+fn start_windows(from_ms: i64, until_ms: i64) -> Vec<DateRange> {
+    let day = |ms: i64| Utc.timestamp_millis_opt(ms).single().unwrap_or_default();
+    let (mut start, end) = (
+        day(from_ms) - chrono::Duration::days(1),
+        day(until_ms) + chrono::Duration::days(1),
+    );
+    let mut out = Vec::new();
+    while start < end {
+        let stop = (start + chrono::Duration::days(MAX_WINDOW_DAYS - 1)).min(end);
+        out.push(DateRange {
+            start: Some(start.format("%Y-%m-%d").to_string()),
+            end: Some(stop.format("%Y-%m-%d").to_string()),
+            mode: None,
+        });
+        start = stop + chrono::Duration::days(1);
+    }
+    out
+}
+
+/// An event of ON24's list as a past event; None without an id or a start.
+fn past_event(e: on24_client::Event) -> Option<PastEvent> {
+    let event_id = to_i64(Some(e.eventid?));
+    let start_ms = parse_time(e.goodafter.as_deref().or(e.livestart.as_deref()))?;
+    let live_end_ms = parse_time(e.liveend.as_deref());
+    let duration_minutes = e
+        .scheduledeventduration
+        .and_then(|m| i32::try_from(m).ok())
+        .or_else(|| live_end_ms.and_then(|end| i32::try_from((end - start_ms) / 60_000).ok()))
+        .unwrap_or(0);
+    let text = |v: Option<String>| v.map(|v| v.trim().to_owned()).unwrap_or_default();
+    Some(PastEvent {
+        title: text(e.description.or(e.eventname)),
+        start_ms,
+        duration_minutes,
+        time_zone: text(e.displaytimezonecd),
+        language: text(e.localelanguagecd),
+        event_type: text(e.eventtype),
+        info: EventInfo {
+            event_id,
+            audience_url: e.audienceurl,
+            report_url: e.reporturl,
+            preview_url: e.previewurl,
+            live_end_ms,
+        },
+    })
+}
+
 fn event_id(id: i64) -> Result<u64, ProviderError> {
     u64::try_from(id).map_err(|_| ProviderError::Permanent {
         message: "invalid ON24 event id".into(),
@@ -446,6 +496,30 @@ impl WebinarProvider for On24Provider {
                 .await
                 .map_err(map_error)?;
             Ok(())
+        }
+        .boxed()
+    }
+
+    fn past_events<'a>(
+        &'a self,
+        c: &'a ProviderCredentials,
+        from_ms: i64,
+        until_ms: i64,
+    ) -> BoxFuture<'a, Result<Vec<PastEvent>, ProviderError>> {
+        async move {
+            let client = self.client(c)?;
+            let mut found = std::collections::BTreeMap::new();
+            for range in start_windows(from_ms, until_ms) {
+                for e in client.list_events(range).await.map_err(map_error)? {
+                    if let Some(past) = past_event(e).filter(|p| {
+                        p.start_ms >= from_ms
+                            && p.info.live_end_ms.is_some_and(|end| end <= until_ms)
+                    }) {
+                        found.insert(past.info.event_id, past);
+                    }
+                }
+            }
+            Ok(found.into_values().collect())
         }
         .boxed()
     }
@@ -760,6 +834,24 @@ mod tests {
         assert_eq!(w.start.as_deref(), Some("2026-11-25T10:00:00+00:00"));
         assert_eq!(w.end.as_deref(), Some("2026-11-26T10:00:01+00:00"));
         assert_eq!(w.mode, Some(DateFilterMode::LastActivity));
+    }
+
+    #[test]
+    fn start_windows_cover_the_range_in_six_month_steps() {
+        let at = |s: &str| {
+            DateTime::parse_from_rfc3339(s)
+                .expect("date")
+                .timestamp_millis()
+        };
+        let w = start_windows(at("2026-11-20T10:00:00Z"), at("2026-11-25T10:00:00Z"));
+        assert_eq!(w.len(), 1);
+        assert_eq!(w[0].start.as_deref(), Some("2026-11-19"));
+        assert_eq!(w[0].end.as_deref(), Some("2026-11-26"));
+        let w = start_windows(at("2025-11-25T10:00:00Z"), at("2026-11-25T10:00:00Z"));
+        assert_eq!(w.len(), 3);
+        assert_eq!(w[0].start.as_deref(), Some("2025-11-24"));
+        assert_eq!(w[1].start.as_deref(), Some("2026-05-23"));
+        assert_eq!(w[2].end.as_deref(), Some("2026-11-26"));
     }
 
     #[test]

@@ -239,3 +239,22 @@ pub(crate) fn advance_metrics_watermark(
     .execute(conn)
     .map(|_| ())
 }
+
+/// Which of these provider event ids the tenant has or had as a webinar (unlinked included).
+pub(crate) fn known_events(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    event_ids: &[i64],
+) -> QueryResult<Vec<i64>> {
+    let mut known = Vec::new();
+    // Bounded statements: SQLite limits bound parameters.
+    for chunk in event_ids.chunks(500) {
+        let found: Vec<Option<i64>> = w::webinars
+            .filter(w::tenant.eq(tenant.as_str()))
+            .filter(w::on24_event_id.eq_any(chunk))
+            .select(w::on24_event_id)
+            .load(conn)?;
+        known.extend(found.into_iter().flatten());
+    }
+    Ok(known)
+}

@@ -1,6 +1,7 @@
 //! The engine and its workers against the real key service, the ON24 simulator and both
 //! database backends: delivery, faults, pausing, polling, replicas, rewrap and metrics sync.
 
+mod backfill;
 mod client_bound;
 mod create;
 mod dek_cache;
