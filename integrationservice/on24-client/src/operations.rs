@@ -124,6 +124,18 @@ impl On24Client {
         self.send(&op).await.map(|_| ())
     }
 
+    /// The event's registration fields: ON24's standard ones and the custom questions, each
+    /// with whether an answer is required and its allowed choices.
+    pub async fn list_registration_fields(
+        &self,
+        event_id: u64,
+    ) -> Result<Vec<RegistrationField>, On24Error> {
+        let r: RegistrationFields = self
+            .call(&Operation::ListRegistrationFields { event_id })
+            .await?;
+        Ok(r.registrationfields)
+    }
+
     /// A registrant by email, across the account or within one event.
     pub async fn get_registrant(
         &self,

@@ -89,6 +89,10 @@ pub enum Operation {
         event_id: u64,
         email: String,
     },
+    /// The event's registration fields: standard ones and custom questions.
+    ListRegistrationFields {
+        event_id: u64,
+    },
     /// `GET /client/{clientId}/registrant/{email}`, optionally for one event.
     GetRegistrant {
         email: String,
@@ -206,6 +210,7 @@ impl Operation {
             Self::CreateRegistrant { .. } => "create_registrant",
             Self::UpdateRegistrant { .. } => "update_registrant",
             Self::SoftDeleteRegistrant { .. } => "soft_delete_registrant",
+            Self::ListRegistrationFields { .. } => "list_registration_fields",
             Self::GetRegistrant { .. } => "get_registrant",
             Self::ListEventRegistrants { .. } => "list_event_registrants",
             Self::ListClientRegistrants { .. } => "list_client_registrants",
@@ -296,6 +301,13 @@ impl Operation {
                     ("email", forms::checked_email(email)?),
                     ("isDeleted", "Y".into()),
                 ]),
+            ),
+            Self::ListRegistrationFields { event_id } => (
+                M::GET,
+                "/client/{clientId}/event/{eventId}/regfield",
+                [ev(event_id), vec!["regfield".into()]].concat(),
+                vec![],
+                None,
             ),
             Self::GetRegistrant { email, event_id } => (
                 M::GET,

@@ -298,3 +298,42 @@ async fn attendee_report_filters_on_activity_dates() {
         "a date ON24 cannot read is refused"
     );
 }
+
+/// `GET /event/{eventId}/regfield` lists ON24's standard fields, then the custom questions
+/// the control API defines, in ON24's shape (`required` as Y/N, `options` for choices).
+#[tokio::test]
+async fn registration_fields_are_listed_as_on24_does() {
+    let env = Env::new().await;
+    let ev = env.future_event().await;
+    let listed = ok(env.get(&format!("/event/{ev}/regfield")).await).await;
+    let ids: Vec<&str> = listed["registrationfields"]
+        .as_array()
+        .expect("fields")
+        .iter()
+        .filter_map(|f| f["fieldid"].as_str())
+        .collect();
+    assert_eq!(ids, ["firstname", "lastname", "email", "company"]);
+    let question = on24sim::RegField {
+        field_id: "std1".into(),
+        caption: "Team size".into(),
+        field_type: "listbox".into(),
+        validation_type: "none".into(),
+        required: true,
+        options: vec!["1-10".into(), "11-50".into()],
+    };
+    env.ctl
+        .set_registration_fields(ev, &[question])
+        .await
+        .expect("fields set");
+    let listed = ok(env.get(&format!("/event/{ev}/regfield")).await).await;
+    let f = &listed["registrationfields"][0];
+    assert_eq!(f["fieldid"], "std1");
+    assert_eq!(f["fieldcaption"], "Team size");
+    assert_eq!(f["fieldtype"], "listbox");
+    assert_eq!(f["required"], "Y");
+    assert_eq!(f["options"], serde_json::json!(["1-10", "11-50"]));
+    assert_eq!(
+        env.get("/event/999999/regfield").await.status().as_u16(),
+        404
+    );
+}
