@@ -47,7 +47,7 @@ pub mod testing {
     pub use crate::crypto::{Envelope, cache::DekCache, credentials_aad};
     pub use crate::keyclient::{KeyClient, KeyClientConfig, wrapped_version};
     pub use crate::provider::{
-        AttendeeActivity, AttendeeInteraction, AttendeeReport, InteractionKind,
+        ActivityWindow, AttendeeActivity, AttendeeInteraction, AttendeeReport, InteractionKind,
         ProviderCredentials, WebinarProvider, on24::On24Provider,
     };
     pub use crate::store::{
