@@ -193,6 +193,24 @@ impl WebinarApi {
         required(response.webinar, "webinar")
     }
 
+    /// Links the tenant's past ON24 events whose live start is at or after `since` (and
+    /// whose broadcast ended), and pulls their registrants and metrics; a repeat links
+    /// nothing twice.
+    pub async fn backfill_webinars(
+        &self,
+        since: prost_types::Timestamp,
+    ) -> Result<pb::BackfillWebinarsResponse, ClientError> {
+        unary!(
+            &self.conn,
+            WebinarServiceClient,
+            backfill_webinars,
+            pb::BackfillWebinarsRequest {
+                parent: names::tenant(&self.tenant),
+                since: Some(since),
+            }
+        )
+    }
+
     /// One webinar by short id or name.
     pub async fn get_webinar(&self, webinar: &str) -> Result<pb::Webinar, ClientError> {
         let name = self.webinar_name(webinar);

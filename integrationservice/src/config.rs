@@ -133,6 +133,11 @@ live_first_delay_seconds = 1800
 live_last_delay_seconds = 7200
 archive_interval_seconds = 14400
 archive_window_seconds = 43200
+# Recordings stay viewable for months: after the pulls above, pulls go on until
+# long_tail_days after the end (0: none), a day apart at first, each gap double the last, at
+# most long_tail_max_interval_days. Each reads only the attendees active since the last read.
+long_tail_days = 90
+long_tail_max_interval_days = 7
 tick_seconds = 60
 
 [retention]
@@ -383,6 +388,10 @@ pub struct MetricsPollConfig {
     pub archive_interval_seconds: u64,
     /// How long after the end on-demand pulls continue.
     pub archive_window_seconds: u64,
+    /// How long after the end long-tail pulls continue (0: none).
+    pub long_tail_days: u32,
+    /// Longest gap between two long-tail pulls.
+    pub long_tail_max_interval_days: u32,
     /// Scheduler tick.
     pub tick_seconds: u64,
 }

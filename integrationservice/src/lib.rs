@@ -53,7 +53,7 @@ pub mod testing {
     };
     pub use crate::keyclient::{KeyClient, KeyClientConfig, wrapped_version};
     pub use crate::provider::{
-        AttendeeActivity, AttendeeInteraction, AttendeeReport, InteractionKind,
+        ActivityWindow, AttendeeActivity, AttendeeInteraction, AttendeeReport, InteractionKind,
         ProviderCredentials, WebinarProvider, on24::On24Provider,
     };
     pub use crate::store::{

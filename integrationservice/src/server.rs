@@ -320,7 +320,15 @@ pub fn worker_config(config: &Config) -> WorkerConfig {
             base: Duration::from_millis(w.backoff_base_ms),
             max: Duration::from_millis(w.backoff_max_ms),
         },
-        metrics: MetricsSchedule { after_end },
+        metrics: MetricsSchedule {
+            after_end,
+            long_tail: if m.enabled {
+                secs(u64::from(m.long_tail_days) * 86_400)
+            } else {
+                Duration::ZERO
+            },
+            long_tail_max_gap: secs(u64::from(m.long_tail_max_interval_days.max(1)) * 86_400),
+        },
         metrics_poll_interval: secs(m.tick_seconds.max(1)),
         purge_interval: (config.retention.interval_seconds > 0)
             .then(|| secs(config.retention.interval_seconds)),

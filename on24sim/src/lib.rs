@@ -23,5 +23,6 @@ pub use faults::FaultConfig;
 pub use journal::JournalEntry;
 pub use quota::{QUOTA_MESSAGE, QuotaConfig};
 pub use server::{SimHandle, Simulator, run};
+pub use state::regfields::RegField;
 pub use state::seed::{SeedAttendees, SeedResult};
 pub use state::viewing::{InteractionItem, Interactions, ViewingRequest};

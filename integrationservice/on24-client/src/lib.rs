@@ -45,5 +45,6 @@ pub use people::{
 };
 pub use request::{DateFilterMode, DateRange, Operation, PageRequest, RequestSpec};
 pub use types::{
-    ClientInfo, Event, EventAnalytics, EventPage, MessageResponse, Paged, SubClient, WccEvent,
+    ClientInfo, Event, EventAnalytics, EventPage, MessageResponse, Paged, RegistrationField,
+    RegistrationFields, SubClient, WccEvent,
 };

@@ -124,6 +124,18 @@ impl On24Client {
         self.send(&op).await.map(|_| ())
     }
 
+    /// The event's registration fields: ON24's standard ones and the custom questions, each
+    /// with whether an answer is required and its allowed choices.
+    pub async fn list_registration_fields(
+        &self,
+        event_id: u64,
+    ) -> Result<Vec<RegistrationField>, On24Error> {
+        let r: RegistrationFields = self
+            .call(&Operation::ListRegistrationFields { event_id })
+            .await?;
+        Ok(r.registrationfields)
+    }
+
     /// A registrant by email, across the account or within one event.
     pub async fn get_registrant(
         &self,
@@ -199,14 +211,28 @@ impl On24Client {
 
     /// An event's attendee analytics (one answer: the contract has no pagination here).
     pub async fn list_event_attendees(&self, event_id: u64) -> Result<AttendeePage, On24Error> {
-        self.call(&Operation::ListEventAttendees { event_id }).await
+        self.list_event_attendees_in(event_id, DateRange::default())
+            .await
     }
 
-    /// The same report, each attendee passed to `each` as it is read and what it returns
-    /// kept: for big events, whose report is one body too large to hold (see `call_array`).
+    /// The attendees active within `range` (see `DateFilterMode::LastActivity`): what an
+    /// incremental read asks for.
+    pub async fn list_event_attendees_in(
+        &self,
+        event_id: u64,
+        range: DateRange,
+    ) -> Result<AttendeePage, On24Error> {
+        self.call(&Operation::ListEventAttendees { event_id, range })
+            .await
+    }
+
+    /// The report of the attendees active within `range` (all with the default range), each
+    /// attendee passed to `each` as it is read and what it returns kept: for big events, whose
+    /// report is one body too large to hold (see `call_array`).
     pub async fn each_event_attendee<R, F>(
         &self,
         event_id: u64,
+        range: DateRange,
         each: F,
     ) -> Result<Vec<R>, On24Error>
     where
@@ -214,7 +240,7 @@ impl On24Client {
         F: FnMut(Attendee) -> Option<R> + Send + 'static,
     {
         self.call_array(
-            &Operation::ListEventAttendees { event_id },
+            &Operation::ListEventAttendees { event_id, range },
             "attendees",
             each,
         )

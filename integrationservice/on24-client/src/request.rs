@@ -20,12 +20,13 @@ pub struct PageRequest {
 pub struct DateRange {
     pub start: Option<String>,
     pub end: Option<String>,
-    /// Which date of an event the window applies to (`datefiltermode`, event lists only);
-    /// `None`: ON24's default, `goodafter`.
+    /// Which date the window applies to (`datefiltermode`); `None`: ON24's default for the
+    /// read (`goodafter` for events, the registration date for registrants, any activity for
+    /// attendees).
     pub mode: Option<DateFilterMode>,
 }
 
-/// ON24's `datefiltermode` values for the event list.
+/// ON24's `datefiltermode` values: the event list's, and `lastActivity` for attendee reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DateFilterMode {
     /// When the event is first available to the audience (ON24's default).
@@ -36,6 +37,9 @@ pub enum DateFilterMode {
     Modified,
     /// When the live broadcast starts.
     LiveStart,
+    /// The attendee's last activity (attendee reads): an incremental read asks for the
+    /// attendees who did something within the window.
+    LastActivity,
 }
 
 impl DateFilterMode {
@@ -46,6 +50,7 @@ impl DateFilterMode {
             Self::Creation => "creation",
             Self::Modified => "modified",
             Self::LiveStart => "livestart",
+            Self::LastActivity => "lastActivity",
         }
     }
 }
@@ -84,6 +89,10 @@ pub enum Operation {
         event_id: u64,
         email: String,
     },
+    /// The event's registration fields: standard ones and custom questions.
+    ListRegistrationFields {
+        event_id: u64,
+    },
     /// `GET /client/{clientId}/registrant/{email}`, optionally for one event.
     GetRegistrant {
         email: String,
@@ -109,9 +118,12 @@ pub enum Operation {
     ForgetAllInEvent {
         event_id: u64,
     },
-    /// Event attendee analytics; the contract gives this operation no pagination.
+    /// Event attendee analytics, optionally only attendees active within `range` (with
+    /// `DateFilterMode::LastActivity`: whose last activity falls in it); the contract gives
+    /// this operation no pagination.
     ListEventAttendees {
         event_id: u64,
+        range: DateRange,
     },
     /// Client-level attendee analytics, paginated.
     ListClientAttendees {
@@ -198,6 +210,7 @@ impl Operation {
             Self::CreateRegistrant { .. } => "create_registrant",
             Self::UpdateRegistrant { .. } => "update_registrant",
             Self::SoftDeleteRegistrant { .. } => "soft_delete_registrant",
+            Self::ListRegistrationFields { .. } => "list_registration_fields",
             Self::GetRegistrant { .. } => "get_registrant",
             Self::ListEventRegistrants { .. } => "list_event_registrants",
             Self::ListClientRegistrants { .. } => "list_client_registrants",
@@ -289,6 +302,13 @@ impl Operation {
                     ("isDeleted", "Y".into()),
                 ]),
             ),
+            Self::ListRegistrationFields { event_id } => (
+                M::GET,
+                "/client/{clientId}/event/{eventId}/regfield",
+                [ev(event_id), vec!["regfield".into()]].concat(),
+                vec![],
+                None,
+            ),
             Self::GetRegistrant { email, event_id } => (
                 M::GET,
                 "/client/{clientId}/registrant/{email}",
@@ -328,11 +348,11 @@ impl Operation {
                 // The contract declares a form content type but no fields: send an empty form.
                 Some(vec![]),
             ),
-            Self::ListEventAttendees { event_id } => (
+            Self::ListEventAttendees { event_id, range } => (
                 M::GET,
                 "/client/{clientId}/event/{eventId}/attendee",
                 [ev(event_id), vec!["attendee".into()]].concat(),
-                vec![],
+                date_query(range),
                 None,
             ),
             Self::ListClientAttendees { page, range } => (

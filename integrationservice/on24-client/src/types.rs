@@ -210,3 +210,36 @@ paged!(
     attendeesession,
     totalattendeesessions
 );
+
+/// One registration field of an event (`GET .../event/{eventId}/regfield`): a standard field
+/// or a custom question, with what ON24 accepts as its answer.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct RegistrationField {
+    /// The form field name the answer is sent under (`firstname`, `std1`, ...).
+    #[serde(deserialize_with = "de::opt_string")]
+    pub fieldid: Option<String>,
+    /// The question as the registration page shows it.
+    #[serde(deserialize_with = "de::opt_string")]
+    pub fieldcaption: Option<String>,
+    /// `textbox`, `textarea`, `listbox`, `checkbox`, `radio`, ...
+    #[serde(deserialize_with = "de::opt_string")]
+    pub fieldtype: Option<String>,
+    /// `none`, `email`, `numeric`, ...
+    #[serde(deserialize_with = "de::opt_string")]
+    pub validationtype: Option<String>,
+    /// Whether an answer is required (`Y`/`N`).
+    #[serde(deserialize_with = "de::opt_bool")]
+    pub required: Option<bool>,
+    /// The allowed choices; empty for free text.
+    #[serde(deserialize_with = "de::lenient_vec")]
+    pub options: Vec<String>,
+}
+
+/// `GET .../event/{eventId}/regfield`: the event's registration fields.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct RegistrationFields {
+    #[serde(deserialize_with = "de::lenient_vec")]
+    pub registrationfields: Vec<RegistrationField>,
+}

@@ -1,12 +1,12 @@
-//! `WebinarService`: create, link, get, list, update and unlink webinars.
+//! `WebinarService`: create, link, get, list, update, unlink and backfill webinars.
 
 use tonic::{Request, Response, Status};
 
 use proto::webinar::v1::{
-    CreateWebinarRequest, CreateWebinarResponse, GetWebinarRequest, GetWebinarResponse,
-    LinkWebinarRequest, LinkWebinarResponse, ListWebinarsRequest, ListWebinarsResponse,
-    UnlinkWebinarRequest, UnlinkWebinarResponse, UpdateWebinarRequest, UpdateWebinarResponse,
-    Webinar, webinar_service_server::WebinarService,
+    BackfillWebinarsRequest, BackfillWebinarsResponse, CreateWebinarRequest, CreateWebinarResponse,
+    GetWebinarRequest, GetWebinarResponse, LinkWebinarRequest, LinkWebinarResponse,
+    ListWebinarsRequest, ListWebinarsResponse, UnlinkWebinarRequest, UnlinkWebinarResponse,
+    UpdateWebinarRequest, UpdateWebinarResponse, Webinar, webinar_service_server::WebinarService,
 };
 
 use super::{State, convert, names, violations, violations::Violations, wrap_token};
@@ -248,6 +248,43 @@ impl WebinarService for WebinarApi {
             .await?;
         Ok(Response::new(LinkWebinarResponse {
             webinar: Some(convert::webinar(&w)),
+        }))
+    }
+
+    async fn backfill_webinars(
+        &self,
+        request: Request<BackfillWebinarsRequest>,
+    ) -> Result<Response<BackfillWebinarsResponse>, Status> {
+        let tenant = self
+            .state
+            .resolve(
+                &request,
+                "parent",
+                &request.get_ref().parent,
+                names::parse_tenant,
+            )?
+            .tenant;
+        // The range rules (in the past, how far back) are the domain's.
+        let since = request
+            .get_ref()
+            .since
+            .as_ref()
+            .ok_or_else(|| violations::invalid("since", "required"))?;
+        let since_ms = since
+            .seconds
+            .saturating_mul(1000)
+            .saturating_add(i64::from(since.nanos.clamp(0, 999_999_999) / 1_000_000));
+        let report = self
+            .state
+            .engine
+            .webinars()
+            .backfill(&tenant, since_ms)
+            .await?;
+        let count = |n: usize| i32::try_from(n).unwrap_or(i32::MAX);
+        Ok(Response::new(BackfillWebinarsResponse {
+            webinars: report.linked.iter().map(convert::webinar).collect(),
+            found_count: count(report.found),
+            already_linked_count: count(report.already_linked),
         }))
     }
 

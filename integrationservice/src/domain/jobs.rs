@@ -20,6 +20,18 @@ pub struct ForgetPayload {
     pub erasure_request_id: Option<String>,
 }
 
+/// Payload of a `sync_metrics` job the poller queued: the poller's time and whether the pull
+/// is in the webinar's long tail (`workers::MetricsSchedule`), where it reads only the
+/// attendees active since the last read. A job without one pulls everything.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SyncMetricsPayload {
+    /// When the poller queued the pull (ms, the poller's clock).
+    pub at: i64,
+    /// A long-tail pull, filtered on the attendees' last activity.
+    #[serde(default)]
+    pub long_tail: bool,
+}
+
 impl std::fmt::Debug for ForgetPayload {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ForgetPayload")

@@ -547,19 +547,60 @@ fn without_suppressed<T>(
         .collect())
 }
 
-/// Records that a sync of the webinar finished at `now`, once every chunk is stored, and
-/// settles the attendance outcomes still UNKNOWN if the live event has ended. Returns how
-/// many registrations changed outcome.
+/// How long ON24 may take to show an attendee's activity: live attendance up to 2 hours, and
+/// on-demand viewing up to 12 hours after it happened (its published freshness). A read at T
+/// holds every activity up to T minus this.
+pub const ACTIVITY_LAG_MS: i64 = 12 * 3_600_000;
+
+/// The attendee activity a full read at `at` surely saw: up to `at` minus ON24's lag, in
+/// whole seconds (ON24's date filter reads seconds).
+pub fn read_up_to(at: i64) -> i64 {
+    at.saturating_sub(ACTIVITY_LAG_MS).div_euclid(1000) * 1000
+}
+
+/// The activity window a long-tail pull at `at` reads: from the second after the webinar's
+/// watermark (everything up to it was read) to what ON24 surely shows by `at`. Consecutive
+/// windows neither overlap nor leave a gap, so each activity is read once. None without a
+/// watermark: the pull reads everything (and sets one). An empty window (`until_ms` before
+/// `from_ms`) reads nothing.
+pub fn long_tail_window(
+    watermark: Option<i64>,
+    at: i64,
+) -> Option<crate::provider::ActivityWindow> {
+    let from_ms = watermark?.saturating_add(1000);
+    Some(crate::provider::ActivityWindow {
+        from_ms,
+        until_ms: read_up_to(at).max(from_ms - 1000),
+    })
+}
+
+/// Records that a sync of the webinar finished at `now`, having read every attendee activity
+/// up to `read_up_to` (the webinar's watermark moves there, never back), once every chunk is
+/// stored, and settles the attendance outcomes still UNKNOWN if the live event has ended.
+/// Returns how many registrations changed outcome.
 pub fn finish_sync(
     conn: &mut DbConnection,
     tenant: &TenantId,
     webinar: &WebinarId,
     now: i64,
+    read_up_to: i64,
 ) -> Result<usize, Error> {
     let settled = settle_attendance(conn, tenant, webinar, now)?;
     webinars::set_last_metrics(conn, tenant, webinar, now)?;
+    webinars::advance_metrics_watermark(conn, tenant, webinar, read_up_to)?;
     providers::set_last_metrics(conn, tenant, now)?;
     Ok(settled)
+}
+
+/// What a sync reads: the registrants that started at the provider since
+/// `registrants_since` (the last finished sync; all when None), and the attendees whose last
+/// activity falls in `activity` (all when None).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SyncScope {
+    /// Registered at or after this (ms).
+    pub registrants_since: Option<i64>,
+    /// The attendee-activity window of a long-tail pull.
+    pub activity: Option<crate::provider::ActivityWindow>,
 }
 
 /// Pulls the webinar's attendee report from the provider and stores it as it streams in:
@@ -568,8 +609,9 @@ pub fn finish_sync(
 /// the webinar's stored rows are ever held whole. Used by `Metrics::sync_now` and by the
 /// poller's sync jobs; the caller records the sync as finished ([`finish_sync`]) only when
 /// the report ended well. Before the report, the registrants that started at the provider
-/// since `since` (the last finished sync) are brought in ([`import_registrants`]), so they
-/// have their figures joined in the same sync. Returns (attendees read, rows changed,
+/// since `scope.registrants_since` are brought in ([`import_registrants`]), so they
+/// have their figures joined in the same sync. With `scope.activity`, only the attendees whose
+/// last activity falls in it are read (nothing when it is empty). Returns (attendees read, rows changed,
 /// registrations brought in), or the provider's error (chunks stored before it stay: they are
 /// valid data, and the next sync compares with them).
 pub async fn pull_and_store(
@@ -578,14 +620,21 @@ pub async fn pull_and_store(
     tenant: &TenantId,
     webinar: &WebinarId,
     event: i64,
-    since: Option<i64>,
+    scope: SyncScope,
     now: i64,
 ) -> Result<Result<(usize, usize, usize), crate::provider::ProviderError>, Error> {
+    let SyncScope {
+        registrants_since: since,
+        activity: window,
+    } = scope;
     let imported =
         match import_registrants(engine, creds, tenant, webinar, event, since, now).await? {
             Ok(n) => n,
             Err(e) => return Ok(Err(e)),
         };
+    if window.is_some_and(|w| w.until_ms < w.from_ms) {
+        return Ok(Ok((0, 0, imported)));
+    }
     // People on the tenant's suppression list have none of their figures stored.
     let mut hasher = super::suppression::email_hasher(engine, tenant, false).await?;
     // Interactions are stored sealed: the tenant's cipher, once for the whole sync.
@@ -593,7 +642,7 @@ pub async fn pull_and_store(
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<AttendeeReport>>(SYNC_QUEUE);
     let pull = engine
         .provider
-        .attendee_chunks(creds, event, SYNC_CHUNK, tx);
+        .attendee_chunks(creds, event, window, SYNC_CHUNK, tx);
     let store = async {
         let (mut attendees, mut changed) = (0, 0);
         while let Some(chunk) = rx.recv().await {
@@ -655,7 +704,7 @@ pub fn store_reports(
     for chunk in reports.chunks(SYNC_CHUNK) {
         changed += store_chunk(conn, fields, tenant, webinar, chunk, now)?;
     }
-    finish_sync(conn, tenant, webinar, now)?;
+    finish_sync(conn, tenant, webinar, now, read_up_to(now))?;
     Ok(changed)
 }
 
@@ -874,9 +923,12 @@ impl Metrics<'_> {
         })?;
         let creds = self.engine.providers().credentials(tenant).await?;
         let now = now_ms();
-        let since = row.last_metrics_at;
+        let scope = SyncScope {
+            registrants_since: row.last_metrics_at,
+            activity: None,
+        };
         let pulled =
-            pull_and_store(self.engine, &creds, tenant, webinar, event, since, now).await?;
+            pull_and_store(self.engine, &creds, tenant, webinar, event, scope, now).await?;
         self.engine
             .providers()
             .record(tenant, &pulled.as_ref().map(|_| ()).map_err(Clone::clone))
@@ -887,7 +939,7 @@ impl Metrics<'_> {
         let settled = self
             .engine
             .store
-            .transaction(move |conn| finish_sync(conn, &t, &w, now))
+            .transaction(move |conn| finish_sync(conn, &t, &w, now, read_up_to(now)))
             .await?;
         if settled > 0 {
             self.engine.signals.changes_added(tenant);

@@ -362,6 +362,17 @@ pub struct Change {
     pub created_at: i64,
 }
 
+/// What a backfill did.
+#[derive(Clone, Debug, Default)]
+pub struct BackfillReport {
+    /// The webinars linked now, in provider event id order.
+    pub linked: Vec<Webinar>,
+    /// Past events the provider listed in the range.
+    pub found: usize,
+    /// Of those, events the tenant had as a webinar already (left as they are).
+    pub already_linked: usize,
+}
+
 /// What a metrics sync did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SyncReport {

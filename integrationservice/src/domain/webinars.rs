@@ -1,5 +1,5 @@
 //! Webinars: create at the provider (through the outbox), link an existing provider event,
-//! get, list, update and unlink. Creating and updating commit the row and the job together.
+//! backfill the provider's past events, get, list, update and unlink. Creating and updating commit the row and the job together.
 
 use super::{
     ChangeKind, CrmReference, Engine, Error, Page, RequestId, TenantId, Webinar, WebinarId,
@@ -38,6 +38,10 @@ pub fn view(row: &WebinarRow) -> Webinar {
         updated_at: row.updated_at,
     }
 }
+
+/// How far back a backfill may reach, in days (ON24 lists six months per read, so this is
+/// at most five reads).
+pub const MAX_BACKFILL_DAYS: u32 = 730;
 
 fn job(row: &WebinarRow, kind: JobKind, paused: bool) -> NewJob {
     let mut job = outbox::new_job(&row.tenant_id(), kind, Some(&row.webinar()), None, None);
@@ -131,6 +135,7 @@ impl Webinars<'_> {
                     preview_url: None,
                     next_metrics_at: None,
                     last_metrics_at: None,
+                    metrics_watermark: None,
                     deleted: false,
                     created_at: now,
                     updated_at: now,
@@ -209,6 +214,7 @@ impl Webinars<'_> {
                     preview_url: None,
                     next_metrics_at: Some(now),
                     last_metrics_at: None,
+                    metrics_watermark: None,
                     deleted: false,
                     created_at: now,
                     updated_at: now,
@@ -237,6 +243,121 @@ impl Webinars<'_> {
         self.engine.signals.jobs_added();
         self.engine.signals.changes_added(tenant);
         Ok(view(&row))
+    }
+
+    /// Links the tenant's past provider events whose live start is at or after `since_ms` and
+    /// whose live broadcast has ended, each with the CRM reference `on24-{eventId}` and a
+    /// metrics sync queued at once (it brings the registrants that started at the provider as
+    /// registrations of origin ON24, then their figures); the poller then keeps them on the
+    /// metrics schedule (its long tail for recent events). An event the tenant has or had as a
+    /// webinar, unlinked ones included, is left alone, so a repeated backfill links nothing
+    /// twice; so is one whose reference another webinar holds.
+    pub async fn backfill(
+        &self,
+        tenant: &TenantId,
+        since_ms: i64,
+    ) -> Result<super::BackfillReport, Error> {
+        let now = now_ms();
+        if since_ms >= now {
+            return Err(Error::invalid("since", "must be in the past"));
+        }
+        if since_ms < now - i64::from(MAX_BACKFILL_DAYS) * 86_400_000 {
+            return Err(Error::invalid(
+                "since",
+                format!("must be at most {MAX_BACKFILL_DAYS} days ago"),
+            ));
+        }
+        let t = tenant.clone();
+        self.engine
+            .store
+            .run(move |conn| super::providers::enabled(conn, &t).map(|_| ()))
+            .await?;
+        let creds = self.engine.providers().credentials(tenant).await?;
+        let listed = self
+            .engine
+            .provider
+            .past_events(&creds, since_ms, now)
+            .await;
+        self.engine
+            .providers()
+            .record(tenant, &listed.as_ref().map(|_| ()).map_err(Clone::clone))
+            .await?;
+        let events = listed.map_err(|e| Error::Unavailable(e.to_string()))?;
+        let found = events.len();
+        let t = tenant.clone();
+        let (rows, already_linked) = self
+            .engine
+            .store
+            .transaction(move |conn| {
+                let config = super::providers::enabled(conn, &t)?;
+                let ids: Vec<i64> = events.iter().map(|e| e.info.event_id).collect();
+                let known: std::collections::HashSet<i64> = webinars::known_events(conn, &t, &ids)?
+                    .into_iter()
+                    .collect();
+                let paused = super::providers::is_blocked(&config);
+                let now = now_ms();
+                let (mut rows, mut already) = (Vec::new(), 0);
+                for e in events {
+                    if known.contains(&e.info.event_id) {
+                        already += 1;
+                        continue;
+                    }
+                    let reference = format!("on24-{}", e.info.event_id);
+                    if by_reference(conn, &t, &reference)?.is_some() {
+                        continue;
+                    }
+                    let row = WebinarRow {
+                        tenant: t.to_string(),
+                        id: WebinarId::generate().to_string(),
+                        crm_reference_id: reference,
+                        request_id: None,
+                        description: None,
+                        on24_event_id: Some(e.info.event_id),
+                        linked: true,
+                        title: e.title,
+                        start_at: e.start_ms,
+                        duration_minutes: e.duration_minutes,
+                        time_zone: e.time_zone,
+                        language: e.language,
+                        event_type: e.event_type,
+                        status: WebinarStatus::Active.as_str().into(),
+                        last_error: None,
+                        audience_url: e.info.audience_url,
+                        report_url: e.info.report_url,
+                        preview_url: e.info.preview_url,
+                        // The poller puts it on the metrics schedule at its next pass.
+                        next_metrics_at: Some(now),
+                        last_metrics_at: None,
+                        metrics_watermark: None,
+                        deleted: false,
+                        created_at: now,
+                        updated_at: now,
+                    };
+                    webinars::insert(conn, &row)?;
+                    outbox::enqueue(conn, &[job(&row, JobKind::SyncMetrics, paused)])?;
+                    changes::append(
+                        conn,
+                        &[changes::change(
+                            &t,
+                            ChangeKind::Webinar,
+                            Some(&row.webinar()),
+                            None,
+                        )],
+                    )?;
+                    rows.push(row);
+                }
+                Ok::<_, Error>((rows, already))
+            })
+            .await?;
+        if !rows.is_empty() {
+            self.engine.signals.jobs_added();
+            self.engine.signals.changes_added(tenant);
+        }
+        Ok(super::BackfillReport {
+            linked: rows.iter().map(view).collect(),
+            found,
+            already_linked,
+        })
     }
 
     /// One webinar.

@@ -186,6 +186,35 @@ impl std::fmt::Debug for ProviderRegistrant {
     }
 }
 
+/// A past webinar at the provider, as its event list shows it (for a backfill).
+#[derive(Clone, Debug, Default)]
+pub struct PastEvent {
+    /// Id and URLs.
+    pub info: EventInfo,
+    /// Title.
+    pub title: String,
+    /// When the audience may join (the live start), ms since the epoch.
+    pub start_ms: i64,
+    /// Live length in minutes.
+    pub duration_minutes: i32,
+    /// The time zone shown to attendees.
+    pub time_zone: String,
+    /// Language code.
+    pub language: String,
+    /// Event type code.
+    pub event_type: String,
+}
+
+/// A window of attendee activity, milliseconds since the epoch, both ends included: an
+/// incremental attendee read asks only for the attendees whose last activity falls in it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ActivityWindow {
+    /// Start of the window.
+    pub from_ms: i64,
+    /// End of the window.
+    pub until_ms: i64,
+}
+
 /// A webinar platform. Every call takes the tenant's credentials for that one call.
 pub trait WebinarProvider: Send + Sync + std::fmt::Debug {
     /// Short name stored with the configuration (`on24`).
@@ -229,6 +258,14 @@ pub trait WebinarProvider: Send + Sync + std::fmt::Debug {
         c: &'a ProviderCredentials,
         event_id: i64,
     ) -> BoxFuture<'a, Result<(), ProviderError>>;
+    /// The account's webinars whose live start is within `from_ms..=until_ms` and whose live
+    /// broadcast ended by `until_ms`, in event id order.
+    fn past_events<'a>(
+        &'a self,
+        c: &'a ProviderCredentials,
+        from_ms: i64,
+        until_ms: i64,
+    ) -> BoxFuture<'a, Result<Vec<PastEvent>, ProviderError>>;
     /// Registers (upserts by email) a person; returns the provider's registrant id.
     fn register<'a>(
         &'a self,
@@ -265,7 +302,8 @@ pub trait WebinarProvider: Send + Sync + std::fmt::Debug {
         event_id: i64,
         since_ms: Option<i64>,
     ) -> BoxFuture<'a, Result<Vec<ProviderRegistrant>, ProviderError>>;
-    /// Every attendee of a webinar with their metrics, handed over in chunks of at most
+    /// Every attendee of a webinar with their metrics (with `window`: only those whose last
+    /// activity falls in it, each with all their figures), handed over in chunks of at most
     /// `chunk` attendees (at least one) as the report is read, so a caller can store a big
     /// webinar's report piece by piece without holding it whole. `tx` is dropped when the
     /// report ends; the result says whether it ended well (chunks already sent stay valid
@@ -275,6 +313,7 @@ pub trait WebinarProvider: Send + Sync + std::fmt::Debug {
         &'a self,
         c: &'a ProviderCredentials,
         event_id: i64,
+        window: Option<ActivityWindow>,
         chunk: usize,
         tx: tokio::sync::mpsc::Sender<Vec<AttendeeReport>>,
     ) -> BoxFuture<'a, Result<(), ProviderError>>;

@@ -13,9 +13,9 @@ use futures::future::BoxFuture;
 use secrecy::ExposeSecret;
 
 use super::{
-    AttendeeActivity, AttendeeInteraction, AttendeeReport, CredentialProblem, EventInfo, EventSpec,
-    InteractionKind, ProviderCredentials, ProviderError, ProviderRegistrant, RegistrantSpec,
-    WebinarProvider,
+    ActivityWindow, AttendeeActivity, AttendeeInteraction, AttendeeReport, CredentialProblem,
+    EventInfo, EventSpec, InteractionKind, PastEvent, ProviderCredentials, ProviderError,
+    ProviderRegistrant, RegistrantSpec, WebinarProvider,
 };
 use crate::registrant_fields::RegistrantFields;
 use on24_client::{
@@ -218,6 +218,25 @@ fn registration_window(since_ms: Option<i64>, now: DateTime<Utc>) -> DateRange {
     }
 }
 
+/// ON24's attendee date filter for an activity window: exact times (ON24 reads a time with its
+/// offset to the second; a bare date would widen the window to whole days, so consecutive
+/// windows would read the same attendees again), on the attendee's last activity.
+fn activity_range(window: Option<ActivityWindow>) -> DateRange {
+    let Some(w) = window else {
+        return DateRange::default();
+    };
+    let at = |ms: i64| {
+        Utc.timestamp_millis_opt(ms)
+            .single()
+            .map(|t| t.format("%Y-%m-%dT%H:%M:%S+00:00").to_string())
+    };
+    DateRange {
+        start: at(w.from_ms),
+        end: at(w.until_ms),
+        mode: Some(DateFilterMode::LastActivity),
+    }
+}
+
 /// One of ON24's registrants as the provider's; None without a usable email (ON24's
 /// anonymous registrants).
 fn provider_registrant(r: on24_client::Registrant) -> Option<ProviderRegistrant> {
@@ -282,6 +301,56 @@ fn creation_window(since_ms: i64, now: DateTime<Utc>) -> DateRange {
         end: Some(end.format("%Y-%m-%d").to_string()),
         mode: Some(DateFilterMode::Creation),
     }
+}
+
+/// The event-list windows (ON24's default filter, on when the audience may join) covering
+/// `from_ms..=until_ms`: whole days, a day wider on each side because ON24 may read the dates
+/// in the account's time zone, each within ON24's six months. Callers filter exactly.
+fn start_windows(from_ms: i64, until_ms: i64) -> Vec<DateRange> {
+    let day = |ms: i64| Utc.timestamp_millis_opt(ms).single().unwrap_or_default();
+    let (mut start, end) = (
+        day(from_ms) - chrono::Duration::days(1),
+        day(until_ms) + chrono::Duration::days(1),
+    );
+    let mut out = Vec::new();
+    while start < end {
+        let stop = (start + chrono::Duration::days(MAX_WINDOW_DAYS - 1)).min(end);
+        out.push(DateRange {
+            start: Some(start.format("%Y-%m-%d").to_string()),
+            end: Some(stop.format("%Y-%m-%d").to_string()),
+            mode: None,
+        });
+        start = stop + chrono::Duration::days(1);
+    }
+    out
+}
+
+/// An event of ON24's list as a past event; None without an id or a start.
+fn past_event(e: on24_client::Event) -> Option<PastEvent> {
+    let event_id = to_i64(Some(e.eventid?));
+    let start_ms = parse_time(e.goodafter.as_deref().or(e.livestart.as_deref()))?;
+    let live_end_ms = parse_time(e.liveend.as_deref());
+    let duration_minutes = e
+        .scheduledeventduration
+        .and_then(|m| i32::try_from(m).ok())
+        .or_else(|| live_end_ms.and_then(|end| i32::try_from((end - start_ms) / 60_000).ok()))
+        .unwrap_or(0);
+    let text = |v: Option<String>| v.map(|v| v.trim().to_owned()).unwrap_or_default();
+    Some(PastEvent {
+        title: text(e.description.or(e.eventname)),
+        start_ms,
+        duration_minutes,
+        time_zone: text(e.displaytimezonecd),
+        language: text(e.localelanguagecd),
+        event_type: text(e.eventtype),
+        info: EventInfo {
+            event_id,
+            audience_url: e.audienceurl,
+            report_url: e.reporturl,
+            preview_url: e.previewurl,
+            live_end_ms,
+        },
+    })
 }
 
 fn event_id(id: i64) -> Result<u64, ProviderError> {
@@ -431,6 +500,30 @@ impl WebinarProvider for On24Provider {
         .boxed()
     }
 
+    fn past_events<'a>(
+        &'a self,
+        c: &'a ProviderCredentials,
+        from_ms: i64,
+        until_ms: i64,
+    ) -> BoxFuture<'a, Result<Vec<PastEvent>, ProviderError>> {
+        async move {
+            let client = self.client(c)?;
+            let mut found = std::collections::BTreeMap::new();
+            for range in start_windows(from_ms, until_ms) {
+                for e in client.list_events(range).await.map_err(map_error)? {
+                    if let Some(past) = past_event(e).filter(|p| {
+                        p.start_ms >= from_ms
+                            && p.info.live_end_ms.is_some_and(|end| end <= until_ms)
+                    }) {
+                        found.insert(past.info.event_id, past);
+                    }
+                }
+            }
+            Ok(found.into_values().collect())
+        }
+        .boxed()
+    }
+
     fn register<'a>(
         &'a self,
         c: &'a ProviderCredentials,
@@ -530,6 +623,7 @@ impl WebinarProvider for On24Provider {
         &'a self,
         c: &'a ProviderCredentials,
         id: i64,
+        window: Option<ActivityWindow>,
         chunk: usize,
         tx: tokio::sync::mpsc::Sender<Vec<AttendeeReport>>,
     ) -> BoxFuture<'a, Result<(), ProviderError>> {
@@ -543,7 +637,7 @@ impl WebinarProvider for On24Provider {
             let pending = std::sync::Arc::new(Mutex::new(Vec::with_capacity(chunk)));
             let (buffer, sender) = (pending.clone(), tx.clone());
             self.client(c)?
-                .each_event_attendee(event_id(id)?, move |a| {
+                .each_event_attendee(event_id(id)?, activity_range(window), move |a| {
                     let report = attendee_report(a)?;
                     let full = {
                         let mut buffer = buffer.lock().unwrap_or_else(|p| p.into_inner());
@@ -725,6 +819,39 @@ mod tests {
         assert_eq!(w.start.as_deref(), Some("2026-11-24"));
         assert_eq!(w.end.as_deref(), Some("2026-11-26"));
         assert_eq!(w.mode, None);
+    }
+
+    #[test]
+    fn activity_window_is_exact_on_the_last_activity() {
+        assert_eq!(activity_range(None), DateRange::default());
+        let from = DateTime::parse_from_rfc3339("2026-11-25T10:00:00Z")
+            .expect("date")
+            .timestamp_millis();
+        let w = activity_range(Some(ActivityWindow {
+            from_ms: from,
+            until_ms: from + 86_400_000 + 1_500,
+        }));
+        assert_eq!(w.start.as_deref(), Some("2026-11-25T10:00:00+00:00"));
+        assert_eq!(w.end.as_deref(), Some("2026-11-26T10:00:01+00:00"));
+        assert_eq!(w.mode, Some(DateFilterMode::LastActivity));
+    }
+
+    #[test]
+    fn start_windows_cover_the_range_in_six_month_steps() {
+        let at = |s: &str| {
+            DateTime::parse_from_rfc3339(s)
+                .expect("date")
+                .timestamp_millis()
+        };
+        let w = start_windows(at("2026-11-20T10:00:00Z"), at("2026-11-25T10:00:00Z"));
+        assert_eq!(w.len(), 1);
+        assert_eq!(w[0].start.as_deref(), Some("2026-11-19"));
+        assert_eq!(w[0].end.as_deref(), Some("2026-11-26"));
+        let w = start_windows(at("2025-11-25T10:00:00Z"), at("2026-11-25T10:00:00Z"));
+        assert_eq!(w.len(), 3);
+        assert_eq!(w[0].start.as_deref(), Some("2025-11-24"));
+        assert_eq!(w[1].start.as_deref(), Some("2026-05-23"));
+        assert_eq!(w[2].end.as_deref(), Some("2026-11-26"));
     }
 
     #[test]

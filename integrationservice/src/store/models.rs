@@ -159,6 +159,9 @@ pub struct WebinarRow {
     pub next_metrics_at: Option<i64>,
     /// When metrics were last pulled (ms).
     pub last_metrics_at: Option<i64>,
+    /// Attendee activity up to this instant (ms) has been read: long-tail syncs read only
+    /// the attendees active after it.
+    pub metrics_watermark: Option<i64>,
     /// Soft-deleted: kept for reads and history, refused for writes.
     pub deleted: bool,
     /// When the row was written (ms since the epoch).

@@ -48,6 +48,7 @@ diesel::table! {
         preview_url -> Nullable<Text>,
         next_metrics_at -> Nullable<BigInt>,
         last_metrics_at -> Nullable<BigInt>,
+        metrics_watermark -> Nullable<BigInt>,
         deleted -> Bool,
         created_at -> BigInt,
         updated_at -> BigInt,

@@ -216,3 +216,45 @@ pub(crate) fn set_last_metrics(
     .execute(conn)
     .map(|_| ())
 }
+
+/// Moves the webinar's attendee-activity watermark forward to `until` (ms); never back, so a
+/// full sync and a long-tail pull finishing in either order leave the later one.
+pub(crate) fn advance_metrics_watermark(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    id: &WebinarId,
+    until: i64,
+) -> QueryResult<()> {
+    diesel::update(
+        w::webinars
+            .filter(w::tenant.eq(tenant.as_str()))
+            .filter(w::id.eq(id.to_string()))
+            .filter(
+                w::metrics_watermark
+                    .is_null()
+                    .or(w::metrics_watermark.lt(until)),
+            ),
+    )
+    .set(w::metrics_watermark.eq(Some(until)))
+    .execute(conn)
+    .map(|_| ())
+}
+
+/// Which of these provider event ids the tenant has or had as a webinar (unlinked included).
+pub(crate) fn known_events(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    event_ids: &[i64],
+) -> QueryResult<Vec<i64>> {
+    let mut known = Vec::new();
+    // Bounded statements: SQLite limits bound parameters.
+    for chunk in event_ids.chunks(500) {
+        let found: Vec<Option<i64>> = w::webinars
+            .filter(w::tenant.eq(tenant.as_str()))
+            .filter(w::on24_event_id.eq_any(chunk))
+            .select(w::on24_event_id)
+            .load(conn)?;
+        known.extend(found.into_iter().flatten());
+    }
+    Ok(known)
+}

@@ -158,7 +158,7 @@ fn write_effect(
                 info.live_end_ms
             };
             let next = end
-                .and_then(|end| cfg.metrics.next_after(end, now))
+                .and_then(|end| cfg.metrics.next_after(end, cfg.clock.now_ms()))
                 .or(row.next_metrics_at);
             let event_id = info.event_id;
             let linked = webinars::link_event(
@@ -198,8 +198,12 @@ fn write_effect(
                 erasure_ended(conn, job, &id, ErasureState::Done, None)?;
             }
         }
-        Effect::MetricsSynced { webinar_id, at } => {
-            crate::domain::metrics::finish_sync(conn, &tenant, &webinar_id, at)?;
+        Effect::MetricsSynced {
+            webinar_id,
+            at,
+            read_up_to,
+        } => {
+            crate::domain::metrics::finish_sync(conn, &tenant, &webinar_id, at, read_up_to)?;
         }
     }
     Ok(())

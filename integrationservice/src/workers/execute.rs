@@ -71,8 +71,13 @@ pub enum Effect {
         erasure_request_id: Option<String>,
     },
     /// A webinar's metrics were pulled and stored (chunk by chunk, as they streamed in) with
-    /// figures stamped `at`; the sync is recorded as finished.
-    MetricsSynced { webinar_id: WebinarId, at: i64 },
+    /// figures stamped `at`, and every attendee activity up to `read_up_to` was read; the
+    /// sync is recorded as finished.
+    MetricsSynced {
+        webinar_id: WebinarId,
+        at: i64,
+        read_up_to: i64,
+    },
 }
 
 /// The marker a webinar carries at the provider (see the module comment): the webinar id is

@@ -65,7 +65,7 @@ pub struct WorkerConfig {
     pub rewrap_interval: Option<Duration>,
     /// How often the retention purge runs (None: never).
     pub purge_interval: Option<Duration>,
-    /// The purge's clock.
+    /// The clock of the retention purge and of the metrics schedule.
     pub clock: Arc<dyn crate::domain::retention::Clock>,
 }
 

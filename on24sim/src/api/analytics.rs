@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::{Extension, Json};
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use axum::response::{IntoResponse, Response};
@@ -15,11 +16,71 @@ use super::render::{attendee, session};
 use super::{event_id, page};
 use crate::auth::Caller;
 use crate::sim::Sim;
-use crate::state::Usage;
+use crate::state::time::parse_query_date;
+use crate::state::{Store, Usage};
 
 type P = Path<Vec<(String, String)>>;
 
-/// `GET /client/{clientId}/event/{eventId}/attendee`: the event's attendee report, paged, one entry per attendee with viewing.
+/// The attendee report's date filter: `startDate`/`endDate` (a date, the whole day in Pacific
+/// Time, or a time with its offset) bound the attendee activity, both ends included;
+/// `dateFilterMode=lastActivity` matches attendees whose last activity is in the window, no
+/// mode those with any activity (a session or an interaction) in it.
+struct ActivityFilter {
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    last_only: bool,
+}
+
+impl ActivityFilter {
+    fn new(q: &Params) -> ApiResult<Self> {
+        let bad = || ApiError::bad_request("Error, incorrect date formats.");
+        let last_only = match q.get("dateFilterMode") {
+            None => false,
+            Some(m) if m.eq_ignore_ascii_case("lastactivity") => true,
+            Some(_) => {
+                return Err(ApiError::bad_request(
+                    "Invalid value for the dateFilterMode parameter.",
+                ));
+            }
+        };
+        let from = q
+            .get("startDate")
+            .map(|v| parse_query_date(v, false).ok_or_else(bad))
+            .transpose()?;
+        let to = q
+            .get("endDate")
+            .map(|v| parse_query_date(v, true).ok_or_else(bad))
+            .transpose()?;
+        if let (Some(f), Some(t)) = (from, to)
+            && t < f
+        {
+            return Err(bad());
+        }
+        Ok(Self {
+            from,
+            to,
+            last_only,
+        })
+    }
+
+    fn within(&self, t: DateTime<Utc>) -> bool {
+        self.from.is_none_or(|f| t >= f) && self.to.is_none_or(|to| t <= to)
+    }
+
+    fn matches(&self, store: &Store, eventuserid: i64) -> bool {
+        if self.from.is_none() && self.to.is_none() {
+            return true;
+        }
+        let times = store.activity_times(eventuserid);
+        if self.last_only {
+            times.iter().max().is_some_and(|t| self.within(*t))
+        } else {
+            times.iter().any(|t| self.within(*t))
+        }
+    }
+}
+
+/// `GET /client/{clientId}/event/{eventId}/attendee`: the event's attendee report, one entry per attendee with viewing, optionally only those active within a date window.
 pub async fn attendees(
     State(sim): State<Arc<Sim>>,
     Extension(c): Extension<Caller>,
@@ -27,6 +88,7 @@ pub async fn attendees(
     q: Params,
 ) -> ApiResult<Response> {
     let id = event_id(&p)?;
+    let filter = ActivityFilter::new(&q)?;
     let store = sim.store();
     let ev = store.event(c.client_id, id)?;
     let span = (ev.duration_min + 15) * 60;
@@ -38,6 +100,7 @@ pub async fn attendees(
             q.get("userstatus").or(Some("all")),
         )
         .filter(|r| store.attended(r.eventuserid))
+        .filter(|r| filter.matches(&store, r.eventuserid))
         .map(|r| (r, store.attendee_stats(r.eventuserid, span)))
         .collect();
     #[derive(serde::Serialize)]

@@ -141,3 +141,32 @@ pub async fn delete(
     sim.store().delete_event(c.client_id, id)?;
     Ok(Json(json!({ "message": "Event Successfully Deleted." })))
 }
+
+/// `GET /client/{clientId}/event/{eventId}/regfield`: the event's registration fields.
+pub async fn regfields(
+    State(sim): State<Arc<Sim>>,
+    Extension(c): Extension<Caller>,
+    Path(p): Path<Vec<(String, String)>>,
+) -> ApiResult<Json<Value>> {
+    let id = event_id(&p)?;
+    let store = sim.store();
+    let ev = store.event(c.client_id, id)?;
+    let fields: Vec<Value> = ev
+        .registration_fields
+        .iter()
+        .map(|f| {
+            let mut v = json!({
+                "fieldid": f.field_id,
+                "fieldcaption": f.caption,
+                "fieldtype": f.field_type,
+                "validationtype": f.validation_type,
+                "required": if f.required { "Y" } else { "N" },
+            });
+            if !f.options.is_empty() {
+                v["options"] = json!(f.options);
+            }
+            v
+        })
+        .collect();
+    Ok(Json(json!({ "registrationfields": fields })))
+}

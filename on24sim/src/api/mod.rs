@@ -70,6 +70,10 @@ fn routes() -> Router<Arc<Sim>> {
                 .patch(registrants::patch),
         )
         .route(
+            "/client/{clientId}/event/{eventId}/regfield",
+            get(events::regfields),
+        )
+        .route(
             "/client/{clientId}/event/{eventId}/forgetall",
             post(registrants::forget_all),
         )

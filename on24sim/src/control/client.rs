@@ -194,6 +194,21 @@ impl ControlClient {
         Ok(r.eventuserid)
     }
 
+    /// Replaces an event's registration fields (its custom questions among them).
+    pub async fn set_registration_fields(
+        &self,
+        event_id: i64,
+        fields: &[crate::state::regfields::RegField],
+    ) -> Result<(), ControlError> {
+        self.send(
+            self.http
+                .put(self.url(&format!("/events/{event_id}/regfields")))
+                .json(fields),
+        )
+        .await
+        .map(|_| ())
+    }
+
     /// Registers a person the way ON24's own registration page does (not through the REST
     /// API, so the journal shows no call); `fields` are form fields by ON24's name, `email`
     /// among them. Returns the `eventuserid`.

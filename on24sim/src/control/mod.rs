@@ -136,6 +136,20 @@ async fn own_channel_registration(
     }
 }
 
+async fn put_regfields(
+    State(sim): State<Arc<Sim>>,
+    Path(id): Path<i64>,
+    Json(fields): Json<Vec<crate::state::regfields::RegField>>,
+) -> Response {
+    match sim.store().set_registration_fields(id, fields) {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => control_error(
+            StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
+            e.message,
+        ),
+    }
+}
+
 async fn seed_attendees(
     State(sim): State<Arc<Sim>>,
     Path(id): Path<i64>,
@@ -179,6 +193,7 @@ pub fn router(sim: Arc<Sim>) -> Router {
         .route("/_sim/clients/{clientId}/active", post(client_active))
         .route("/_sim/events/{eventId}/viewing", post(viewing))
         .route("/_sim/events/{eventId}/attendees", post(seed_attendees))
+        .route("/_sim/events/{eventId}/regfields", put(put_regfields))
         .route(
             "/_sim/events/{eventId}/registrants",
             post(own_channel_registration),

@@ -165,6 +165,7 @@ impl Store {
                 "{:032X}",
                 (id as u128).wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835)
             ),
+            registration_fields: super::regfields::default_fields(),
         };
         apply(&mut ev, f)?;
         self.events.insert(id, ev.clone());

@@ -5,6 +5,7 @@
 pub mod events;
 pub mod forget;
 pub mod persist;
+pub mod regfields;
 pub mod registrants;
 pub mod seed;
 pub mod time;
@@ -64,6 +65,9 @@ pub struct Event {
     pub deleted: bool,
     /// Stands in for ON24's audience key in URLs.
     pub audience_key: String,
+    /// The registration page's fields (`GET /event/{eventId}/regfield`).
+    #[serde(default = "regfields::default_fields")]
+    pub registration_fields: Vec<regfields::RegField>,
 }
 
 impl Event {

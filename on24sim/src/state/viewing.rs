@@ -219,6 +219,35 @@ impl Store {
         Ok(uid)
     }
 
+    /// When the registrant did something: the end of each viewing session (live or on
+    /// demand) and the time of each interaction. ON24's attendee date filters read these.
+    pub fn activity_times(&self, eventuserid: i64) -> Vec<DateTime<Utc>> {
+        let mut v: Vec<DateTime<Utc>> = self
+            .sessions
+            .get(&eventuserid)
+            .into_iter()
+            .flatten()
+            .map(|s| s.start + Duration::seconds(s.secs))
+            .collect();
+        if let Some(a) = self.activity.get(&eventuserid) {
+            let i = &a.interactions;
+            v.extend(
+                [
+                    &i.questions,
+                    &i.polls,
+                    &i.surveys,
+                    &i.resources,
+                    &i.calls_to_action,
+                    &i.certifications,
+                ]
+                .into_iter()
+                .flatten()
+                .filter_map(|item| item.at.as_deref().and_then(parse_live_start)),
+            );
+        }
+        v
+    }
+
     /// True if the registrant watched anything (only they are attendees).
     pub fn attended(&self, eventuserid: i64) -> bool {
         self.sessions

@@ -215,3 +215,125 @@ async fn bulk_seeded_attendees_read_like_booked_viewing() {
     let err = env.ctl.seed_attendees(1, &req).await.expect_err("no event");
     assert!(err.to_string().contains("404"), "{err}");
 }
+
+/// The attendee report's date filter, as ON24 documents it: `startDate`/`endDate` bound the
+/// attendee activity (a bare date is the whole Pacific day, a time with its offset is exact),
+/// `dateFilterMode=lastActivity` keeps those whose last activity is in the window.
+#[tokio::test]
+async fn attendee_report_filters_on_activity_dates() {
+    let env = Env::new().await;
+    // Live 2099-06-01 10:00 to 11:00 Pacific (17:00 to 18:00 UTC).
+    let ev = env.future_event().await;
+    for email in ["live@example.com", "both@example.com"] {
+        env.register(ev, email, "V").await;
+        let v = ViewingRequest {
+            live_minutes: Some(30.0),
+            ..watch(email)
+        };
+        env.ctl.add_viewing(ev, &v).await.expect("live viewing");
+    }
+    // On demand 40 days after the event.
+    let late = ViewingRequest {
+        archive_minutes: Some(20.0),
+        archive_start: Some("2099-07-11T09:00:00+00:00".into()),
+        ..watch("both@example.com")
+    };
+    env.ctl.add_viewing(ev, &late).await.expect("late viewing");
+    let emails = |v: serde_json::Value| -> Vec<String> {
+        let mut e: Vec<String> = v["attendees"]
+            .as_array()
+            .expect("attendees")
+            .iter()
+            .map(|a| a["email"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        e.sort();
+        e
+    };
+    let path = |q: &str| format!("/event/{ev}/attendee?{q}");
+    let june = "startDate=2099-06-01T00:00:00%2B00:00&endDate=2099-06-30T00:00:00%2B00:00";
+    assert_eq!(
+        emails(ok(env.get(&path(june)).await).await),
+        ["both@example.com", "live@example.com"],
+        "without a mode, any activity in the window counts"
+    );
+    assert_eq!(
+        emails(
+            ok(env
+                .get(&path(&format!("{june}&dateFilterMode=lastActivity")))
+                .await)
+            .await
+        ),
+        ["live@example.com"],
+        "with lastActivity, only the last activity counts"
+    );
+    // The late session ends at 09:20 UTC: a window ending before it misses it, one from it on
+    // finds it, and the windows share no attendee.
+    let before = "startDate=2099-06-02T00:00:00%2B00:00&endDate=2099-07-11T09:19:59%2B00:00&dateFilterMode=lastActivity";
+    let after = "startDate=2099-07-11T09:20:00%2B00:00&endDate=2099-07-20T00:00:00%2B00:00&dateFilterMode=lastActivity";
+    assert!(emails(ok(env.get(&path(before)).await).await).is_empty());
+    assert_eq!(
+        emails(ok(env.get(&path(after)).await).await),
+        ["both@example.com"]
+    );
+    assert_eq!(
+        emails(
+            ok(env
+                .get(&path(
+                    "startDate=2099-07-11&endDate=2099-07-11&dateFilterMode=lastActivity"
+                ))
+                .await)
+            .await
+        ),
+        ["both@example.com"],
+        "a bare date is the whole day"
+    );
+    let all = ok(env.get(&path("")).await).await;
+    assert_eq!(all["totalattendees"], 2);
+    assert_eq!(
+        env.get(&path("startDate=yesterday"))
+            .await
+            .status()
+            .as_u16(),
+        400,
+        "a date ON24 cannot read is refused"
+    );
+}
+
+/// `GET /event/{eventId}/regfield` lists ON24's standard fields, then the custom questions
+/// the control API defines, in ON24's shape (`required` as Y/N, `options` for choices).
+#[tokio::test]
+async fn registration_fields_are_listed_as_on24_does() {
+    let env = Env::new().await;
+    let ev = env.future_event().await;
+    let listed = ok(env.get(&format!("/event/{ev}/regfield")).await).await;
+    let ids: Vec<&str> = listed["registrationfields"]
+        .as_array()
+        .expect("fields")
+        .iter()
+        .filter_map(|f| f["fieldid"].as_str())
+        .collect();
+    assert_eq!(ids, ["firstname", "lastname", "email", "company"]);
+    let question = on24sim::RegField {
+        field_id: "std1".into(),
+        caption: "Team size".into(),
+        field_type: "listbox".into(),
+        validation_type: "none".into(),
+        required: true,
+        options: vec!["1-10".into(), "11-50".into()],
+    };
+    env.ctl
+        .set_registration_fields(ev, &[question])
+        .await
+        .expect("fields set");
+    let listed = ok(env.get(&format!("/event/{ev}/regfield")).await).await;
+    let f = &listed["registrationfields"][0];
+    assert_eq!(f["fieldid"], "std1");
+    assert_eq!(f["fieldcaption"], "Team size");
+    assert_eq!(f["fieldtype"], "listbox");
+    assert_eq!(f["required"], "Y");
+    assert_eq!(f["options"], serde_json::json!(["1-10", "11-50"]));
+    assert_eq!(
+        env.get("/event/999999/regfield").await.status().as_u16(),
+        404
+    );
+}

@@ -53,6 +53,9 @@ enum Command {
     /// Webinars (ON24 events) of the tenant.
     #[command(subcommand)]
     Webinar(webinars::Command),
+    /// Link past ON24 events (live start since --since, ended) and pull their registrants
+    /// and metrics; safe to re-run.
+    Backfill(webinars::BackfillArgs),
     /// Register one attendee.
     Register(registrations::RegisterArgs),
     /// Register attendees from a CSV file (safe to re-run).
@@ -84,6 +87,7 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Credentials(c) => credentials::run(&cli.global, c).await,
         Command::Webinar(c) => webinars::run(&cli.global, c).await,
+        Command::Backfill(a) => webinars::backfill(&cli.global, a).await,
         Command::Register(a) => registrations::register(&cli.global, a).await,
         Command::Import(a) => import::run(&cli.global, a).await,
         Command::Registrations(c) => registrations::run(&cli.global, c).await,

@@ -1,4 +1,4 @@
-//! `webinarctl webinar create|link|list|show|update|unlink`.
+//! `webinarctl webinar create|link|list|show|update|unlink`, and `webinarctl backfill`.
 
 use anyhow::Result;
 use chrono::{DateTime, Utc};
@@ -71,6 +71,30 @@ pub struct LinkArgs {
     /// Client request id (UUID).
     #[arg(long)]
     request_id: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BackfillArgs {
+    /// The earliest live start to link, RFC 3339 (at most 730 days ago).
+    #[arg(long)]
+    since: String,
+}
+
+/// `webinarctl backfill`: links past ON24 events and prints what it linked.
+pub async fn backfill(global: &Global, args: BackfillArgs) -> Result<()> {
+    let api = global.webinar_api()?;
+    let done = api
+        .backfill_webinars(timestamp(&args.since, "--since")?)
+        .await?;
+    let linked: Vec<Value> = done.webinars.iter().map(output::webinar).collect();
+    let value = serde_json::json!({
+        "linked_count": linked.len(),
+        "found_count": done.found_count,
+        "already_linked_count": done.already_linked_count,
+        "webinars": linked,
+    });
+    output::object(global.output, &value);
+    Ok(())
 }
 
 #[derive(Debug, clap::Args)]

@@ -115,6 +115,7 @@ fn samples() -> Vec<Operation> {
             event_id: 311512,
             email: "jane.doe@example.com".into(),
         },
+        Operation::ListRegistrationFields { event_id: 311512 },
         Operation::GetRegistrant {
             email: "jane.doe+crm@example.com".into(),
             event_id: Some(311512),
@@ -136,7 +137,14 @@ fn samples() -> Vec<Operation> {
             event_id: Some(311512),
         },
         Operation::ForgetAllInEvent { event_id: 311512 },
-        Operation::ListEventAttendees { event_id: 311512 },
+        Operation::ListEventAttendees {
+            event_id: 311512,
+            range: DateRange {
+                start: Some("2026-11-01T00:00:00+00:00".into()),
+                end: Some("2026-12-01T00:00:00+00:00".into()),
+                mode: Some(DateFilterMode::LastActivity),
+            },
+        },
         Operation::ListClientAttendees { page, range },
         Operation::ListAttendeeSessions {
             event_id: 311512,
@@ -165,9 +173,10 @@ fn variant(op: &Operation) -> usize {
         Operation::ListEventAttendees { .. } => 14,
         Operation::ListClientAttendees { .. } => 15,
         Operation::ListAttendeeSessions { .. } => 16,
+        Operation::ListRegistrationFields { .. } => 17,
     }
 }
-const VARIANTS: usize = 17;
+const VARIANTS: usize = 18;
 
 /// The contract path template a concrete path (relative to the API root) matches.
 fn match_template<'a>(doc: &'a Value, path: &str) -> Option<&'a str> {
@@ -415,6 +424,16 @@ fn contract_examples_decode_into_the_client_types() {
     for v in examples(&doc, ev, "get") {
         let _: Event = serde_json::from_value(v).expect("event");
     }
+    let fields: RegistrationFields =
+        serde_json::from_value(examples(&doc, &format!("{ev}/regfield"), "get")[0].clone())
+            .expect("registration fields");
+    let title = fields
+        .registrationfields
+        .iter()
+        .find(|f| f.fieldid.as_deref() == Some("job_title"))
+        .expect("a listbox field");
+    assert_eq!(title.required, Some(true));
+    assert_eq!(title.options.len(), 8);
     for (t, m) in [
         (format!("{ev}/registrant"), "post"),
         (format!("{ev}/registrant"), "patch"),

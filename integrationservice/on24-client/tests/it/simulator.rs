@@ -921,3 +921,45 @@ async fn https_verifies_the_server_and_trusts_only_configured_roots() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn registration_fields_and_custom_questions_are_read() {
+    within(30, async {
+        let env = env().await;
+        let event = new_event(&env.client, "Questions", future_start(3)).await;
+        env.sim
+            .control()
+            .set_registration_fields(
+                event as i64,
+                &[on24sim::RegField {
+                    field_id: "std2".into(),
+                    caption: "Your role".into(),
+                    field_type: "radio".into(),
+                    validation_type: "none".into(),
+                    required: true,
+                    options: vec!["Buyer".into(), "User".into()],
+                }],
+            )
+            .await
+            .expect("questions set");
+        let fields = env
+            .client
+            .list_registration_fields(event)
+            .await
+            .expect("fields");
+        assert_eq!(fields.len(), 1);
+        let f = &fields[0];
+        assert_eq!(
+            (f.fieldid.as_deref(), f.fieldcaption.as_deref(), f.required),
+            (Some("std2"), Some("Your role"), Some(true))
+        );
+        assert_eq!(f.options, ["Buyer", "User"]);
+        assert!(
+            env.client
+                .list_registration_fields(event + 1000)
+                .await
+                .is_err()
+        );
+    })
+    .await;
+}

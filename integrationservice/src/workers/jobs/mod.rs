@@ -13,7 +13,7 @@ mod update_event;
 mod update_registration;
 
 use super::execute::Outcome;
-use crate::domain::jobs::{ForgetPayload, JobKind};
+use crate::domain::jobs::{ForgetPayload, JobKind, SyncMetricsPayload};
 use crate::domain::{Engine, Error, RegistrationStatus, WebinarStatus};
 use crate::provider::{ProviderCredentials, RegistrantSpec};
 use crate::store::job_inputs::JobInputs;
@@ -28,8 +28,8 @@ pub(crate) enum Job {
     RefreshEvent,
     /// Push webinar changes to the provider.
     UpdateEvent,
-    /// Pull a webinar's attendee metrics.
-    SyncMetrics,
+    /// Pull a webinar's attendee metrics (as the poller asked, if it queued the job).
+    SyncMetrics(Option<SyncMetricsPayload>),
     /// Register a person at the provider.
     DeliverRegistration,
     /// Push a registration's changed fields.
@@ -50,7 +50,13 @@ impl Job {
             JobKind::CreateEvent => Self::CreateEvent,
             JobKind::RefreshEvent => Self::RefreshEvent,
             JobKind::UpdateEvent => Self::UpdateEvent,
-            JobKind::SyncMetrics => Self::SyncMetrics,
+            JobKind::SyncMetrics => Self::SyncMetrics(
+                row.payload
+                    .as_deref()
+                    .map(serde_json::from_str)
+                    .transpose()
+                    .map_err(|_| Error::Internal)?,
+            ),
             JobKind::DeliverRegistration => Self::DeliverRegistration,
             JobKind::UpdateRegistration => Self::UpdateRegistration,
             JobKind::CancelRegistration => Self::CancelRegistration,
@@ -131,14 +137,14 @@ pub(super) async fn call(
     };
     match job {
         Job::CreateEvent => create_event::run(call, webinar).await,
-        Job::RefreshEvent | Job::UpdateEvent | Job::SyncMetrics => {
+        Job::RefreshEvent | Job::UpdateEvent | Job::SyncMetrics(_) => {
             let Some(event) = webinar.on24_event_id else {
                 return Ok(Outcome::Wait);
             };
             match job {
-                Job::RefreshEvent => refresh_event::run(call, webinar, event).await,
+                Job::SyncMetrics(asked) => sync_metrics::run(call, webinar, event, asked).await,
                 Job::UpdateEvent => update_event::run(call, webinar, event).await,
-                _ => sync_metrics::run(call, webinar, event).await,
+                _ => refresh_event::run(call, webinar, event).await,
             }
         }
         Job::DeliverRegistration | Job::UpdateRegistration | Job::CancelRegistration => {

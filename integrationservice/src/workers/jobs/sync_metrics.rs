@@ -1,27 +1,42 @@
 //! `sync_metrics`: bring in the registrants that started at ON24 since the last sync, then
 //! pull the webinar's attendee metrics. They are stored chunk by chunk as the report streams
 //! in (never held whole); the sync is recorded as finished (and attendance outcomes settled)
-//! with the job's completion.
+//! with the job's completion. A long-tail pull the poller asked for reads only the attendees
+//! active since the webinar's watermark (`domain::metrics::long_tail_window`).
 
 use super::{Call, finish};
 use crate::domain::Error;
+use crate::domain::jobs::SyncMetricsPayload;
+use crate::domain::metrics::{SyncScope, long_tail_window, read_up_to};
 use crate::store::models::WebinarRow;
 use crate::workers::execute::{Effect, Outcome};
 
-pub(super) async fn run(call: Call<'_>, webinar: WebinarRow, event: i64) -> Result<Outcome, Error> {
+pub(super) async fn run(
+    call: Call<'_>,
+    webinar: WebinarRow,
+    event: i64,
+    asked: Option<SyncMetricsPayload>,
+) -> Result<Outcome, Error> {
     let at = crate::store::now_ms();
+    let window = asked
+        .filter(|a| a.long_tail)
+        .and_then(|a| long_tail_window(webinar.metrics_watermark, a.at));
     let result = crate::domain::metrics::pull_and_store(
         call.engine,
         call.creds,
         &call.job.tenant_id(),
         &webinar.webinar(),
         event,
-        webinar.last_metrics_at,
+        SyncScope {
+            registrants_since: webinar.last_metrics_at,
+            activity: window,
+        },
         at,
     )
     .await?;
     Ok(finish(result, |_| Effect::MetricsSynced {
         webinar_id: webinar.webinar(),
         at,
+        read_up_to: window.map_or_else(|| read_up_to(at), |w| w.until_ms),
     }))
 }

@@ -219,6 +219,32 @@ async fn webinar_rpcs_name_the_bad_field() {
         .await
         .expect_err("event id");
     assert_bad_field(&err, "on24_event_id");
+    for (since, why) in [
+        (None, "since missing"),
+        (
+            Some(Timestamp {
+                seconds: chrono::Utc::now().timestamp() + 86_400,
+                nanos: 0,
+            }),
+            "since in the future",
+        ),
+        (
+            Some(Timestamp {
+                seconds: chrono::Utc::now().timestamp() - 800 * 86_400,
+                nanos: 0,
+            }),
+            "since too far back",
+        ),
+    ] {
+        let err = c
+            .backfill_webinars(BackfillWebinarsRequest {
+                parent: "tenants/tenant-a".into(),
+                since,
+            })
+            .await
+            .expect_err(why);
+        assert_bad_field(&err, "since");
+    }
     let err = c
         .get_webinar(GetWebinarRequest {
             name: "tenants/tenant-a/webinars/1".into(),

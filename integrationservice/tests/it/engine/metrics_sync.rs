@@ -131,7 +131,7 @@ async fn sync_in_chunks(db: Db) {
     };
     let (tx, mut rx) = tokio::sync::mpsc::channel(ATTENDEES.div_ceil(SYNC_CHUNK));
     provider
-        .attendee_chunks(&creds, event, SYNC_CHUNK, tx)
+        .attendee_chunks(&creds, event, None, SYNC_CHUNK, tx)
         .await
         .expect("report");
     let mut chunks = Vec::new();

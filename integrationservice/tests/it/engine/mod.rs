@@ -2,6 +2,7 @@
 //! database backends: delivery, faults (also under load), pausing, polling, replicas, rewrap
 //! and metrics sync.
 
+mod backfill;
 mod client_bound;
 mod create;
 mod dek_cache;
@@ -12,6 +13,7 @@ mod forget;
 pub mod harness;
 mod interactions;
 mod lifecycle;
+mod long_tail;
 mod metrics_sync;
 mod minimisation;
 mod offboarding;

@@ -15,6 +15,7 @@ async fn poller_follows_schedule(db: Db) {
     // Pull 3 s after the live end (production: 30 min, 2 h, 4 h, 12 h, 24 h).
     workers.metrics = MetricsSchedule {
         after_end: vec![Duration::from_secs(3)],
+        ..MetricsSchedule::default()
     };
     let stack = Stack::start_with(db, workers, Duration::from_secs(5)).await;
     let engine = &stack.engine;

@@ -1,0 +1,1 @@
+ALTER TABLE webinars DROP COLUMN metrics_watermark;
