@@ -170,8 +170,9 @@ pub struct WebinarRow {
     pub updated_at: i64,
 }
 
-/// One person registered to one webinar, with its delivery state.
-#[derive(Clone, Debug, Queryable, Selectable, Insertable, AsChangeset)]
+/// One person registered to one webinar, with its delivery state. `Debug` leaves out every
+/// personal field (see the impl below).
+#[derive(Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = registrations)]
 #[diesel(treat_none_as_null = true)]
 pub struct RegistrationRow {
@@ -217,6 +218,26 @@ pub struct RegistrationRow {
     pub origin: String,
     /// The attendance outcome (`Attendance`), set by metrics syncs.
     pub attendance: String,
+}
+
+impl std::fmt::Debug for RegistrationRow {
+    // Personal data stays out of logs, panics and test failure output.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistrationRow")
+            .field("tenant", &self.tenant)
+            .field("id", &self.id)
+            .field("webinar_id", &self.webinar_id)
+            .field("status", &self.status)
+            .field("eventuserid", &self.eventuserid)
+            .field("attempts", &self.attempts)
+            .field("next_attempt_at", &self.next_attempt_at)
+            .field("delivered_at", &self.delivered_at)
+            .field("created_at", &self.created_at)
+            .field("updated_at", &self.updated_at)
+            .field("origin", &self.origin)
+            .field("attendance", &self.attendance)
+            .finish_non_exhaustive()
+    }
 }
 
 /// An outbox job: work to do at the provider, committed with the row it is about.
@@ -289,9 +310,7 @@ pub struct NewJob {
 /// Metrics of one attendee of one webinar, as last pulled from the provider: the columns of
 /// `attendee_metrics`, one per field of [`AttendeeActivity`] (which the rest of the service
 /// uses; [`MetricsRow::new`] and [`MetricsRow::activity`] convert).
-#[derive(
-    Clone, Debug, PartialEq, Queryable, QueryableByName, Selectable, Insertable, AsChangeset,
-)]
+#[derive(Clone, PartialEq, Queryable, QueryableByName, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = attendee_metrics)]
 #[diesel(treat_none_as_null = true)]
 pub struct MetricsRow {
@@ -331,6 +350,21 @@ pub struct MetricsRow {
     pub first_archive_activity_at: Option<i64>,
     /// Last on-demand viewing activity (ms).
     pub last_archive_activity_at: Option<i64>,
+}
+
+impl std::fmt::Debug for MetricsRow {
+    // The email stays out of logs, panics and test failure output; the figures are not
+    // personal on their own.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsRow")
+            .field("tenant", &self.tenant)
+            .field("webinar_id", &self.webinar_id)
+            .field("eventuserid", &self.eventuserid)
+            .field("live_minutes", &self.live_minutes)
+            .field("archive_minutes", &self.archive_minutes)
+            .field("updated_at", &self.updated_at)
+            .finish_non_exhaustive()
+    }
 }
 
 impl MetricsRow {
@@ -564,5 +598,70 @@ impl InteractionRow {
             response: self.response.clone(),
             responded_at: self.responded_at,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_leaves_personal_data_out() {
+        let registration = RegistrationRow {
+            tenant: "acme".into(),
+            id: "r1".into(),
+            webinar_id: "w1".into(),
+            email: Some("ada@example.com".into()),
+            first_name: "Ada".into(),
+            last_name: "Lovelace".into(),
+            company: Some("Analytical Engines".into()),
+            job_title: Some("Countess".into()),
+            crm_reference_id: Some("contact-7".into()),
+            extra: r#"{"city":"London"}"#.into(),
+            status: "PENDING".into(),
+            eventuserid: None,
+            attempts: 0,
+            last_error: None,
+            next_attempt_at: None,
+            request_id: None,
+            delivered_at: None,
+            created_at: 0,
+            updated_at: 0,
+            origin: "CRM".into(),
+            attendance: "UNKNOWN".into(),
+        };
+        let shown = format!("{registration:?}");
+        for personal in [
+            "ada@example.com",
+            "Ada",
+            "Lovelace",
+            "Analytical",
+            "Countess",
+            "London",
+        ] {
+            assert!(!shown.contains(personal), "{personal} in {shown}");
+        }
+        assert!(shown.contains("PENDING"));
+        let metrics = MetricsRow {
+            tenant: "acme".into(),
+            webinar_id: "w1".into(),
+            email: "ada@example.com".into(),
+            eventuserid: Some(7),
+            live_minutes: 5,
+            archive_minutes: 0,
+            cumulative_live_minutes: 5,
+            cumulative_archive_minutes: 0,
+            engagement_score: 1.0,
+            questions_asked: 0,
+            polls_answered: 0,
+            surveys_answered: 0,
+            resources_downloaded: 0,
+            first_live_activity_at: None,
+            last_live_activity_at: None,
+            updated_at: 0,
+            first_archive_activity_at: None,
+            last_archive_activity_at: None,
+        };
+        assert!(!format!("{metrics:?}").contains("ada@example.com"));
     }
 }
