@@ -99,6 +99,35 @@ pub enum StoreError {
     Migration(String),
 }
 
+impl StoreError {
+    /// Whether the database was out of reach rather than the query wrong: no connection in
+    /// time, or the connection lost under the call (see [`connection_lost`]). Callers answer
+    /// these UNAVAILABLE, which clients retry.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            Self::Unavailable(_) => true,
+            Self::Query(e) => connection_lost(e),
+            Self::Migration(_) => false,
+        }
+    }
+}
+
+/// Whether `e` says the database connection was lost rather than that the query was wrong:
+/// closed by the server (a restart's "terminating connection due to administrator command"
+/// leaves the connection closed), or the command could not even be sent. A transaction whose
+/// commit failed that way counts too (diesel reports it apart), and so does the broken state a
+/// rollback that could not reach the server leaves behind; the pool drops such a connection,
+/// so a retry gets a fresh one.
+pub fn connection_lost(e: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind as K, Error as D};
+    match e {
+        D::DatabaseError(K::ClosedConnection | K::UnableToSendCommand, _) => true,
+        D::RollbackErrorOnCommit { commit_error, .. } => connection_lost(commit_error),
+        D::BrokenTransactionManager => true,
+        _ => false,
+    }
+}
+
 impl From<r2d2::PoolError> for StoreError {
     fn from(e: r2d2::PoolError) -> Self {
         Self::Unavailable(e.to_string())

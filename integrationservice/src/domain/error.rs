@@ -140,7 +140,7 @@ impl From<diesel::result::Error> for Error {
             // The connection died under the call (the server restarted, failed over or was
             // unreachable): the pool drops the broken connection and a retry gets a fresh one,
             // so the caller is told to retry rather than that something is wrong.
-            ref lost if connection_lost(lost) => {
+            ref lost if servicekit::db::connection_lost(lost) => {
                 tracing::warn!(error = %lost, "database connection lost");
                 Self::Unavailable("database unavailable".into())
             }
@@ -149,22 +149,6 @@ impl From<diesel::result::Error> for Error {
                 Self::Internal
             }
         }
-    }
-}
-
-/// Whether `e` says the database connection was lost rather than that the query was wrong:
-/// closed by the server (a restart's "terminating connection due to administrator command"
-/// leaves the connection closed), or the command could not even be sent. A transaction whose
-/// commit or rollback failed that way counts too: diesel reports those apart.
-fn connection_lost(e: &diesel::result::Error) -> bool {
-    use diesel::result::{DatabaseErrorKind as K, Error as D};
-    match e {
-        D::DatabaseError(K::ClosedConnection | K::UnableToSendCommand, _) => true,
-        D::RollbackErrorOnCommit { commit_error, .. } => connection_lost(commit_error),
-        // Left behind when a rollback could not reach the server: the connection is broken,
-        // and the pool drops it.
-        D::BrokenTransactionManager => true,
-        _ => false,
     }
 }
 

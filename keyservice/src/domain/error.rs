@@ -59,6 +59,8 @@ impl From<StoreError> for Error {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Unavailable(m) => Self::Unavailable(m),
+            // The connection died under the call (a database restart or failover): retryable.
+            lost if lost.is_unavailable() => Self::Unavailable(lost.to_string()),
             other => Self::Internal(other.to_string()),
         }
     }
@@ -76,5 +78,33 @@ impl Error {
             field,
             reason: reason.into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use diesel::result::{DatabaseErrorKind as K, Error as D};
+
+    use super::{Error, StoreError};
+
+    #[test]
+    fn a_lost_database_connection_is_unavailable_and_a_wrong_query_internal() {
+        let closed = D::DatabaseError(
+            K::ClosedConnection,
+            Box::new("terminating connection due to administrator command".to_owned()),
+        );
+        assert!(matches!(
+            Error::from(StoreError::Query(closed)),
+            Error::Unavailable(_)
+        ));
+        assert!(matches!(
+            Error::from(StoreError::Query(D::BrokenTransactionManager)),
+            Error::Unavailable(_)
+        ));
+        let wrong = D::DatabaseError(K::Unknown, Box::new("syntax error".to_owned()));
+        assert!(matches!(
+            Error::from(StoreError::Query(wrong)),
+            Error::Internal(_)
+        ));
     }
 }
