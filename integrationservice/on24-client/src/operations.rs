@@ -172,6 +172,27 @@ impl On24Client {
             .await
     }
 
+    /// The event's registrants registered within `range`, each passed to `each` as it is read
+    /// and what it returns kept: ON24 answers an event's whole registrant list in one body, and
+    /// a big event's is too large to hold (see `call_array`).
+    pub async fn each_event_registrant<R, F>(
+        &self,
+        event_id: u64,
+        range: DateRange,
+        each: F,
+    ) -> Result<Vec<R>, On24Error>
+    where
+        R: Send + 'static,
+        F: FnMut(Registrant) -> Option<R> + Send + 'static,
+    {
+        self.call_array(
+            &Operation::ListEventRegistrants { event_id, range },
+            "registrants",
+            each,
+        )
+        .await
+    }
+
     /// Every registrant of the account in `range`, reading pages to the end.
     pub async fn list_client_registrants(
         &self,

@@ -599,22 +599,27 @@ impl WebinarProvider for On24Provider {
         since_ms: Option<i64>,
     ) -> BoxFuture<'a, Result<Vec<ProviderRegistrant>, ProviderError>> {
         async move {
-            let page = self
-                .client(c)?
-                .list_event_registrants_in(event_id(id)?, registration_window(since_ms, Utc::now()))
+            // Streamed: a 100,000-registrant event's list is one body of tens of megabytes;
+            // each registrant is reduced as it is read, so only the compact form is held.
+            self.client(c)?
+                .each_event_registrant(
+                    event_id(id)?,
+                    registration_window(since_ms, Utc::now()),
+                    |r| {
+                        // Soft-deleted (cancelled) registrations are not people to bring in.
+                        let deleted = r
+                            .userstatus
+                            .as_deref()
+                            .is_some_and(|s| s.eq_ignore_ascii_case("deleted"));
+                        if deleted {
+                            None
+                        } else {
+                            provider_registrant(r)
+                        }
+                    },
+                )
                 .await
-                .map_err(map_error)?;
-            Ok(page
-                .registrants
-                .into_iter()
-                // Soft-deleted (cancelled) registrations are not people to bring in.
-                .filter(|r| {
-                    r.userstatus
-                        .as_deref()
-                        .is_none_or(|s| !s.eq_ignore_ascii_case("deleted"))
-                })
-                .filter_map(provider_registrant)
-                .collect())
+                .map_err(map_error)
         }
         .boxed()
     }

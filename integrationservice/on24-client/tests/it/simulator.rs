@@ -963,3 +963,43 @@ async fn registration_fields_and_custom_questions_are_read() {
     })
     .await;
 }
+
+/// ON24 answers an event's whole registrant list in one body. A big event's is beyond what the
+/// client holds in memory: the plain read refuses it, the streamed read takes every registrant.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registrant_list_beyond_the_body_bound_is_read_streamed() {
+    within(180, async {
+        let Env { sim, .. } = env().await;
+        // A debug build reads tens of megabytes slowly: room beyond the suite's 5 s.
+        let mut cfg = config_for(&sim);
+        cfg.request_timeout = Duration::from_secs(120);
+        let client =
+            On24Client::new(cfg, On24Credentials::new(CLIENT, KEY, SECRET)).expect("client");
+        let event = new_event(&client, "Crowded", future_start(3)).await;
+        let count = 120_000u32;
+        sim.control()
+            .seed_attendees(
+                event as i64,
+                &on24sim::SeedAttendees {
+                    count,
+                    email_prefix: "crowd".into(),
+                    ..on24sim::SeedAttendees::default()
+                },
+            )
+            .await
+            .expect("seeded");
+        let whole = client.list_event_registrants(event).await;
+        assert!(
+            matches!(&whole, Err(e) if e.to_string().contains("body larger than")),
+            "the plain read should hit the body bound: {:?}",
+            whole.map(|p| p.registrants.len())
+        );
+        let emails = client
+            .each_event_registrant(event, DateRange::default(), |r| r.email)
+            .await
+            .expect("streamed read");
+        assert_eq!(emails.len(), count as usize);
+        assert!(emails.iter().all(|e| e.starts_with("crowd")));
+    })
+    .await;
+}
