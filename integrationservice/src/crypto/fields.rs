@@ -8,10 +8,10 @@
 //! (a forgotten registration's tombstone). A value without the prefix was written before
 //! encryption at rest and is read as it is until the background migration seals it.
 //!
-//! The store calls [`FieldCipher::seal_registration`] before it writes a registration and
-//! [`FieldCipher::open_registration`] after it reads one (likewise for an attendee's
-//! interactions), so the rest of the service only ever sees plaintext rows and the database
-//! only ever receives ciphertext.
+//! The store seals a row's personal columns with [`FieldCipher::seal`] before it writes the
+//! row and opens them after it reads one (`store::sealing` names the columns of each table),
+//! so the rest of the service only ever sees plaintext rows and the database only ever
+//! receives ciphertext.
 
 use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
@@ -19,18 +19,12 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD_NO_PAD as B64;
 
 use super::CryptoError;
-use crate::store::models::{InteractionRow, RegistrationRow};
 
 /// The purpose of a tenant's personal-data key in `tenant_keys`.
 pub(crate) const PERSONAL_DATA: &str = "personal_data";
 
 /// Marks a sealed value (format version 1).
 const PREFIX: &str = "enc1:";
-
-/// The `registrations` table, as named in the additional authenticated data.
-const REGISTRATIONS: &str = "registrations";
-/// The `attendee_interactions` table, likewise.
-const INTERACTIONS: &str = "attendee_interactions";
 
 /// A tenant's personal-data cipher. `Debug` shows only the tenant; the AES key schedule is
 /// wiped when the last user drops it (aes-gcm's `zeroize`).
@@ -148,88 +142,9 @@ impl FieldCipher {
         String::from_utf8(plain).map_err(|_| CryptoError::Decrypt)
     }
 
-    fn seal_opt(
-        &self,
-        id: &str,
-        column: &str,
-        value: &mut Option<String>,
-    ) -> Result<(), CryptoError> {
-        if let Some(v) = value {
-            *v = self.seal(REGISTRATIONS, id, column, v)?;
-        }
-        Ok(())
-    }
-
-    fn open_opt(
-        &self,
-        id: &str,
-        column: &str,
-        value: &mut Option<String>,
-    ) -> Result<(), CryptoError> {
-        if let Some(v) = value {
-            *v = self.open(REGISTRATIONS, id, column, v)?;
-        }
-        Ok(())
-    }
-
-    /// Seals a registration's personal columns in place: first and last name, company, job
-    /// title and the other registrant fields (`extra`).
-    pub(crate) fn seal_registration(&self, row: &mut RegistrationRow) -> Result<(), CryptoError> {
-        self.check_tenant(&row.tenant)?;
-        let id = row.id.clone();
-        row.first_name = self.seal(REGISTRATIONS, &id, "first_name", &row.first_name)?;
-        row.last_name = self.seal(REGISTRATIONS, &id, "last_name", &row.last_name)?;
-        self.seal_opt(&id, "company", &mut row.company)?;
-        self.seal_opt(&id, "job_title", &mut row.job_title)?;
-        row.extra = self.seal(REGISTRATIONS, &id, "extra", &row.extra)?;
-        Ok(())
-    }
-
-    /// Opens what [`FieldCipher::seal_registration`] sealed, in place; unsealed values (rows
-    /// written before encryption at rest) are left as they are.
-    pub(crate) fn open_registration(&self, row: &mut RegistrationRow) -> Result<(), CryptoError> {
-        self.check_tenant(&row.tenant)?;
-        let id = row.id.clone();
-        row.first_name = self.open(REGISTRATIONS, &id, "first_name", &row.first_name)?;
-        row.last_name = self.open(REGISTRATIONS, &id, "last_name", &row.last_name)?;
-        self.open_opt(&id, "company", &mut row.company)?;
-        self.open_opt(&id, "job_title", &mut row.job_title)?;
-        row.extra = self.open(REGISTRATIONS, &id, "extra", &row.extra)?;
-        Ok(())
-    }
-
-    /// An interaction row's identity in the additional authenticated data: its primary key.
-    fn interaction_id(row: &InteractionRow) -> String {
-        format!(
-            "{}:{}/{}:{}/{}",
-            row.webinar_id.len(),
-            row.webinar_id,
-            row.email.len(),
-            row.email,
-            row.position
-        )
-    }
-
-    /// Seals an interaction's content in place: the question (or poll, resource, ...) and the
-    /// person's answer.
-    pub(crate) fn seal_interaction(&self, row: &mut InteractionRow) -> Result<(), CryptoError> {
-        self.check_tenant(&row.tenant)?;
-        let id = Self::interaction_id(row);
-        row.prompt = self.seal(INTERACTIONS, &id, "prompt", &row.prompt)?;
-        row.response = self.seal(INTERACTIONS, &id, "response", &row.response)?;
-        Ok(())
-    }
-
-    /// Opens what [`FieldCipher::seal_interaction`] sealed, in place.
-    pub(crate) fn open_interaction(&self, row: &mut InteractionRow) -> Result<(), CryptoError> {
-        self.check_tenant(&row.tenant)?;
-        let id = Self::interaction_id(row);
-        row.prompt = self.open(INTERACTIONS, &id, "prompt", &row.prompt)?;
-        row.response = self.open(INTERACTIONS, &id, "response", &row.response)?;
-        Ok(())
-    }
-
-    fn check_tenant(&self, tenant: &str) -> Result<(), CryptoError> {
+    /// Refuses a row of another tenant: its values must never be sealed or opened under this
+    /// tenant's key.
+    pub(crate) fn check_tenant(&self, tenant: &str) -> Result<(), CryptoError> {
         if tenant == self.tenant {
             Ok(())
         } else {

@@ -8,6 +8,7 @@ use diesel::prelude::*;
 use super::DbConnection;
 use super::models::InteractionRow;
 use super::schema::attendee_interactions::dsl as i;
+use super::sealing::SealRows;
 use crate::crypto::fields::{FieldCipher, store_error};
 use crate::ids::{TenantId, WebinarId};
 

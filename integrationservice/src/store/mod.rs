@@ -37,6 +37,7 @@ pub mod retention;
 /// described by the migrations and the data model in `docs/integrationservice-engine.md`).
 #[allow(missing_docs)]
 pub mod schema;
+pub(crate) mod sealing;
 pub mod status;
 pub(crate) mod suppressions;
 pub mod tenant_keys;

@@ -9,6 +9,7 @@ use diesel::prelude::*;
 
 use super::models::RegistrationRow;
 use super::schema::registrations::dsl as r;
+use super::sealing::SealRows;
 use super::status::{Attendance, ChangeKind, JobKind, JobState, RegistrationStatus as S};
 use super::{DbConnection, now_ms};
 use crate::crypto::fields::{FieldCipher, store_error};

@@ -14,6 +14,7 @@ use crate::ids::{RegistrationId, WebinarId};
 use crate::provider::{EventInfo, EventSpec, ProviderError};
 use crate::store::job_inputs::{self, JobInputs};
 use crate::store::models::{JobRow, WebinarRow};
+use crate::store::sealing::SealRows;
 
 /// A job run: what happened, and which version of the tenant's credentials it used, so a
 /// refusal of credentials that were replaced meanwhile does not hold the tenant's work.

@@ -14,6 +14,7 @@ use crate::crypto::fields::FieldCipher;
 use crate::domain::tenant_keys::field_cipher;
 use crate::domain::{Engine, Error};
 use crate::ids::TenantId;
+use crate::store::sealing::SealRows;
 use crate::store::{interactions, registrations};
 
 /// What one migration run did.
