@@ -171,10 +171,9 @@ allowed_base_urls = []
 # each region's personal data in it.
 allowed_regions = ["NA", "EU"]
 # Development only: also allow loopback hosts and addresses (any scheme and port), for the
-# ON24 simulator on 127.0.0.1. Never in production. (Also read as `allow_http`.) Off unless
-# set: the default is not written here, so a file that uses the earlier name does not give the
-# key twice.
-# allow_loopback = false
+# ON24 simulator on 127.0.0.1. Never in production. (`allow_http`, its earlier name, is still
+# read: either one set to true allows loopback.)
+allow_loopback = false
 
 [audit]
 # The access audit: one record per call that reads or changes personal data (principal,
@@ -445,11 +444,20 @@ pub struct On24Config {
     /// ON24 regions tenants may use.
     pub allowed_regions: Vec<crate::domain::Region>,
     /// Development only: loopback hosts and addresses allowed (the simulator).
-    #[serde(default, alias = "allow_http")]
     pub allow_loopback: bool,
+    /// The earlier name of `allow_loopback`, still read. A separate key rather than a serde
+    /// alias: the built-in defaults set `allow_loopback`, and an alias would then see the
+    /// field twice in a file that uses the earlier name.
+    #[serde(default)]
+    pub allow_http: Option<bool>,
 }
 
 impl On24Config {
+    /// Whether loopback targets are allowed, under either name of the setting.
+    pub fn loopback_allowed(&self) -> bool {
+        self.allow_loopback || self.allow_http == Some(true)
+    }
+
     /// The egress rule for ON24 calls this configuration sets.
     pub fn egress(&self) -> on24_client::EgressPolicy {
         // `validate` has refused entries that name no host.
@@ -458,7 +466,7 @@ impl On24Config {
             .iter()
             .chain(&self.allowed_base_urls)
             .filter_map(|entry| on24_client::EgressPolicy::host_of_entry(entry).ok());
-        on24_client::EgressPolicy::new(hosts, self.allow_loopback)
+        on24_client::EgressPolicy::new(hosts, self.loopback_allowed())
             .with_regions(self.allowed_regions.iter().map(|r| r.on24()))
     }
 }
@@ -772,7 +780,8 @@ mod tests {
         std::fs::write(&file, "[on24]\nallow_http = true\n").expect("write");
         let figment = Figment::from(Toml::string(DEFAULTS)).merge(Toml::file_exact(&file));
         let config: Config = figment.extract().expect("parses");
-        assert!(config.on24.allow_loopback);
+        assert!(config.on24.loopback_allowed());
+        assert!(config.on24.egress().allows_loopback());
     }
 
     #[test]
