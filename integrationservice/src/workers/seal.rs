@@ -15,15 +15,22 @@ use crate::domain::tenant_keys::field_cipher;
 use crate::domain::{Engine, Error};
 use crate::ids::TenantId;
 use crate::store::sealing::SealRows;
-use crate::store::{interactions, registrations};
+use crate::store::{DbConnection, interactions, registrations};
 
 /// What one migration run did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SealReport {
-    /// Registrations whose personal columns were sealed.
+    /// Rows (registrations and interactions) whose personal columns were sealed.
     pub sealed: u64,
-    /// Registrations written meanwhile (sealed by that write), left alone.
+    /// Rows written meanwhile (sealed by that write), left alone.
     pub skipped: u64,
+}
+
+impl SealReport {
+    fn add(&mut self, other: SealReport) {
+        self.sealed += other.sealed;
+        self.skipped += other.skipped;
+    }
 }
 
 /// Seals every registration, then every interaction, still holding a plaintext personal
@@ -33,12 +40,9 @@ pub async fn seal_plaintext_registrations(
     batch: usize,
 ) -> Result<SealReport, Error> {
     let mut ciphers: HashMap<String, Arc<FieldCipher>> = HashMap::new();
-    let registrations = seal_registrations(engine, batch, &mut ciphers).await?;
-    let interactions = seal_interactions(engine, batch, &mut ciphers).await?;
-    Ok(SealReport {
-        sealed: registrations.sealed + interactions.sealed,
-        skipped: registrations.skipped + interactions.skipped,
-    })
+    let mut report = seal_registrations(engine, batch, &mut ciphers).await?;
+    report.add(seal_interactions(engine, batch, &mut ciphers).await?);
+    Ok(report)
 }
 
 /// The tenant's cipher, made once per run.
@@ -88,20 +92,7 @@ async fn seal_interactions(
             cipher.seal_interaction(&mut sealed)?;
             swaps.push((stored, sealed));
         }
-        let (n, total) = engine
-            .store()
-            .transaction(move |conn| {
-                let mut n = 0u64;
-                for (stored, sealed) in &swaps {
-                    if interactions::swap_content(conn, stored, sealed)? {
-                        n += 1;
-                    }
-                }
-                Ok::<_, Error>((n, swaps.len() as u64))
-            })
-            .await?;
-        report.sealed += n;
-        report.skipped += total - n;
+        report.add(swap_all(engine, swaps, interactions::swap_content).await?);
     }
 }
 
@@ -139,19 +130,29 @@ async fn seal_registrations(
             cipher.seal_registration(&mut sealed)?;
             swaps.push((stored, sealed));
         }
-        let (n, total) = engine
-            .store()
-            .transaction(move |conn| {
-                let mut n = 0u64;
-                for (stored, sealed) in &swaps {
-                    if registrations::swap_personal(conn, stored, sealed)? {
-                        n += 1;
-                    }
-                }
-                Ok::<_, Error>((n, swaps.len() as u64))
-            })
-            .await?;
-        report.sealed += n;
-        report.skipped += total - n;
+        report.add(swap_all(engine, swaps, registrations::swap_personal).await?);
     }
+}
+
+/// Swaps each (stored, sealed) pair in one transaction with `swap`, the table's
+/// compare-and-set on the values read; counts the swapped rows and those written meanwhile.
+async fn swap_all<R: Send + 'static>(
+    engine: &Engine,
+    swaps: Vec<(R, R)>,
+    swap: fn(&mut DbConnection, &R, &R) -> diesel::QueryResult<bool>,
+) -> Result<SealReport, Error> {
+    engine
+        .store()
+        .transaction(move |conn| {
+            let mut report = SealReport::default();
+            for (stored, sealed) in &swaps {
+                if swap(conn, stored, sealed)? {
+                    report.sealed += 1;
+                } else {
+                    report.skipped += 1;
+                }
+            }
+            Ok::<_, Error>(report)
+        })
+        .await
 }
