@@ -192,6 +192,39 @@ impl Envelope {
         ))
     }
 
+    /// The key inside `wrapped` (bound to `aad`, wrapped under any key) wrapped again under
+    /// the tenant's own KEK, made now if the tenant has none: the same key, so everything it
+    /// protects or hashed stays valid, but from now on shredded with the tenant's KEK.
+    pub(crate) async fn move_to_tenant_kek(
+        &self,
+        tenant: &str,
+        wrapped: &[u8],
+        aad: &[u8],
+    ) -> Result<WrappedKey, CryptoError> {
+        let plaintext = self.keys.unwrap_key(wrapped, aad).await?;
+        let kek = tenant_kek_id(tenant);
+        self.keys.create_key(&kek).await?;
+        let name = format!("keys/{kek}");
+        let mut tries = 0;
+        let (wrapped, key_version) = loop {
+            match self.keys.wrap_under(&name, &plaintext, aad).await {
+                Ok(done) => break done,
+                // Just made by us or a concurrent first use: served once the key service's
+                // snapshot holds it (see `new_key`).
+                Err(KeyError::Refused(_)) if tries < NEW_KEK_TRIES => {
+                    tries += 1;
+                    tokio::time::sleep(NEW_KEK_RETRY).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
+        Ok(WrappedKey {
+            wrapped,
+            key_version,
+            kek,
+        })
+    }
+
     /// A stored wrapped key, from the cache or unwrapped by the key service.
     pub(crate) async fn open_key(
         &self,

@@ -152,12 +152,22 @@ impl From<diesel::result::Error> for Error {
     }
 }
 
+/// What a caller is told when the tenant's key at the key service is scheduled for deletion
+/// or destroyed: the tenant was purged, and its data can neither be written nor read again.
+const UNUSABLE_KEY: &str = "the tenant's key at the key service is scheduled for deletion or destroyed \
+     (the tenant was purged): its data can no longer be written or read; cancel the key's deletion \
+     at the key service within its waiting period, or use a new tenant id";
+
 impl From<CryptoError> for Error {
     fn from(e: CryptoError) -> Self {
         match e {
             CryptoError::Key(KeyError::Unavailable(m)) => {
                 tracing::warn!(error = %m, "key service unavailable");
                 Self::Unavailable("key service unavailable".into())
+            }
+            CryptoError::Key(KeyError::Unusable(m)) => {
+                tracing::warn!(error = %m, "a tenant key is scheduled for deletion or destroyed");
+                Self::FailedPrecondition(UNUSABLE_KEY.into())
             }
             other => {
                 tracing::error!(error = %other, "envelope encryption failed");

@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use proto::keyservice::v1::{
     BatchRewrapKeysRequest, CreateKeyRequest, GenerateDataKeyRequest, Key, KeyPurpose,
-    RewrapKeyRequest, ScheduleKeyDeletionRequest, UnwrapKeyRequest, batch_rewrap_keys_result,
-    key_admin_service_client::KeyAdminServiceClient, key_service_client::KeyServiceClient,
+    RewrapKeyRequest, ScheduleKeyDeletionRequest, UnwrapKeyRequest, WrapKeyRequest,
+    batch_rewrap_keys_result, key_admin_service_client::KeyAdminServiceClient,
+    key_service_client::KeyServiceClient,
 };
 use servicekit::telemetry::{TraceInterceptor, inject_grpc_trace_context};
 use tonic::service::interceptor::InterceptedService;
@@ -59,6 +60,10 @@ pub enum KeyError {
     /// The key service refused (cannot unwrap, permission denied, ...).
     #[error("key service refused: {0}")]
     Refused(String),
+    /// The key is scheduled for deletion or destroyed (FAILED_PRECONDITION): nothing can be
+    /// wrapped under it any more, and retrying does not help (a purged tenant's KEK).
+    #[error("key unusable: {0}")]
+    Unusable(String),
 }
 
 impl From<tonic::Status> for KeyError {
@@ -68,6 +73,7 @@ impl From<tonic::Status> for KeyError {
             Unavailable | DeadlineExceeded | ResourceExhausted | Aborted | Cancelled | Unknown => {
                 Self::Unavailable(format!("{:?}: {}", s.code(), s.message()))
             }
+            FailedPrecondition => Self::Unusable(s.message().to_owned()),
             _ => Self::Refused(format!("{:?}: {}", s.code(), s.message())),
         }
     }
@@ -222,6 +228,25 @@ impl KeyClient {
         let plaintext = Zeroizing::new(std::mem::take(&mut response.plaintext));
         check_len(&plaintext)?;
         Ok(plaintext)
+    }
+
+    /// `plaintext` wrapped under `key_name` (`keys/{key}`) and bound to `aad`: a key made
+    /// elsewhere moving under another key (a tenant's key made under the credentials key
+    /// moving to the tenant's own KEK).
+    pub async fn wrap_under(
+        &self,
+        key_name: &str,
+        plaintext: &[u8],
+        aad: &[u8],
+    ) -> Result<(Vec<u8>, u32), KeyError> {
+        let request = self.request(WrapKeyRequest {
+            name: key_name.to_owned(),
+            plaintext: plaintext.to_vec(),
+            associated_data: aad.to_vec(),
+        });
+        let response = self.inner.clone().wrap_key(request).await?.into_inner();
+        let version = parse_version(&response.key_version)?;
+        Ok((response.wrapped_key, version))
     }
 
     /// The same DEK wrapped under the key's current primary version (plaintext never leaves

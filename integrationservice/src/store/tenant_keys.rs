@@ -56,13 +56,36 @@ pub(crate) fn wrapped_below(
     after: Option<(&str, &str)>,
     limit: i64,
 ) -> QueryResult<Vec<TenantKeyRow>> {
+    under_shared_kek_page(conn, Some(version), after, limit)
+}
+
+/// A page of keys made before per-tenant KEKs (wrapped under the credentials key, `kek`
+/// empty), in (tenant, purpose) order after `after`: the ones the rewrap pass moves to their
+/// tenant's own KEK.
+pub(crate) fn under_shared_kek(
+    conn: &mut DbConnection,
+    after: Option<(&str, &str)>,
+    limit: i64,
+) -> QueryResult<Vec<TenantKeyRow>> {
+    under_shared_kek_page(conn, None, after, limit)
+}
+
+/// Keys under the credentials key (below `version` when given), keyset-paged.
+fn under_shared_kek_page(
+    conn: &mut DbConnection,
+    below: Option<i32>,
+    after: Option<(&str, &str)>,
+    limit: i64,
+) -> QueryResult<Vec<TenantKeyRow>> {
     let mut query = k::tenant_keys
-        .filter(k::kek_version.lt(version))
         .filter(k::kek.eq(""))
         .order((k::tenant.asc(), k::purpose.asc()))
         .limit(limit)
         .select(TenantKeyRow::as_select())
         .into_boxed();
+    if let Some(version) = below {
+        query = query.filter(k::kek_version.lt(version));
+    }
     if let Some((tenant, purpose)) = after {
         query = query.filter(
             k::tenant.gt(tenant.to_owned()).or(k::tenant
@@ -87,6 +110,30 @@ pub(crate) fn swap_wrapped(
             .filter(k::wrapped_key.eq(&row.wrapped_key)),
     )
     .set((k::wrapped_key.eq(new), k::kek_version.eq(new_version)))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Replaces a key's wrapped form and the KEK that wrapped it if it is still `row`'s
+/// (compare-and-set); true when moved.
+pub(crate) fn move_to_kek(
+    conn: &mut DbConnection,
+    row: &TenantKeyRow,
+    new: &[u8],
+    new_version: i32,
+    kek: &str,
+) -> QueryResult<bool> {
+    let n = diesel::update(
+        k::tenant_keys
+            .filter(k::tenant.eq(&row.tenant))
+            .filter(k::purpose.eq(&row.purpose))
+            .filter(k::wrapped_key.eq(&row.wrapped_key)),
+    )
+    .set((
+        k::wrapped_key.eq(new),
+        k::kek_version.eq(new_version),
+        k::kek.eq(kek),
+    ))
     .execute(conn)?;
     Ok(n == 1)
 }

@@ -5,13 +5,14 @@
 //! so a concurrent credential change wins. The DEK itself does not change, so the stored
 //! ciphertext stays valid and decryption never fails during or after the move. The tenants'
 //! own keys (`tenant_keys`, e.g. the suppression list's hash key) move the same way, after the
-//! credentials.
+//! credentials; those made before per-tenant KEKs, under the credentials key, first move to
+//! their tenant's own KEK (the same key wrapped anew), so a tenant purge shreds them too.
 //!
 //! At scale: rows already on the primary are never read or sent; the rest are walked in
 //! bounded pages in tenant order (keyset pagination); and one replica at a time runs the pass,
 //! holding the `rewrap` lease in the database and renewing it after every page.
 
-use crate::crypto::{Envelope, credentials_aad, tenant_key_aad};
+use crate::crypto::{CryptoError, Envelope, credentials_aad, tenant_key_aad};
 use crate::keyclient::KeyError;
 use crate::store::models::{ProviderConfigRow, TenantKeyRow};
 use crate::store::{DbConnection, Store, StoreError, leases, providers, tenant_keys};
@@ -35,6 +36,8 @@ pub struct RewrapReport {
     pub current: usize,
     /// Rows the key service refused or that changed meanwhile.
     pub skipped: usize,
+    /// Tenant keys made under the credentials key that moved to their tenant's own KEK.
+    pub moved_to_tenant_kek: usize,
     /// Another replica holds the lease; this pass did nothing.
     pub leased_elsewhere: bool,
 }
@@ -105,7 +108,7 @@ async fn rewrap_pages(
         holder,
         below,
     };
-    if pass.run::<Credentials>(&mut report).await? {
+    if pass.run::<Credentials>(&mut report).await? && pass.to_tenant_keks(&mut report).await? {
         pass.run::<TenantKeys>(&mut report).await?;
     }
     Ok(report)
@@ -251,6 +254,68 @@ struct Pass<'a> {
 }
 
 impl Pass<'_> {
+    /// Moves every tenant key still under the credentials key to its tenant's own KEK, a page
+    /// at a time, renewing the lease after each page. False when the lease was lost.
+    async fn to_tenant_keks(&self, report: &mut RewrapReport) -> Result<bool, RewrapError> {
+        let mut after: Option<(String, String)> = None;
+        loop {
+            let cursor = after.clone();
+            let rows = self
+                .store
+                .run(move |conn| {
+                    let after = cursor.as_ref().map(|(t, p)| (t.as_str(), p.as_str()));
+                    tenant_keys::under_shared_kek(conn, after, PAGE).map_err(RewrapError::from)
+                })
+                .await?;
+            let Some(last) = rows.last() else {
+                return Ok(true);
+            };
+            after = Some((last.tenant.clone(), last.purpose.clone()));
+            let mut moves = Vec::with_capacity(rows.len());
+            for row in rows {
+                let aad = tenant_key_aad(&row.tenant, &row.purpose);
+                match self
+                    .envelope
+                    .move_to_tenant_kek(&row.tenant, &row.wrapped_key, &aad)
+                    .await
+                {
+                    Ok(moved) => moves.push((row, moved)),
+                    Err(CryptoError::Key(KeyError::Unavailable(m))) => {
+                        return Err(KeyError::Unavailable(m).into());
+                    }
+                    Err(e) => {
+                        tracing::warn!(tenant = %row.tenant, error = %e, "tenant key not moved to its tenant's KEK; left as it is");
+                        report.skipped += 1;
+                    }
+                }
+            }
+            let attempted = moves.len();
+            let moved = self
+                .store
+                .transaction(move |conn| {
+                    let mut n = 0;
+                    for (row, to) in &moves {
+                        let version = i32::try_from(to.key_version).unwrap_or(i32::MAX);
+                        n += usize::from(tenant_keys::move_to_kek(
+                            conn,
+                            row,
+                            &to.wrapped,
+                            version,
+                            &to.kek,
+                        )?);
+                    }
+                    Ok::<_, RewrapError>(n)
+                })
+                .await?;
+            report.moved_to_tenant_kek += moved;
+            report.skipped += attempted - moved;
+            if !take_lease(self.store, self.holder).await? {
+                tracing::warn!("rewrap lease lost; another replica continues");
+                return Ok(false);
+            }
+        }
+    }
+
     /// Moves every row of `K` below the primary, a page at a time, renewing the lease after
     /// each page. False when the lease was lost (another replica continues).
     async fn run<K: WrappedKeys>(&self, report: &mut RewrapReport) -> Result<bool, RewrapError> {

@@ -200,7 +200,7 @@ pub fn keyservice_config(
          keys = [\"on24-credentials\"]\n\n\
          [[rule]]\n\
          identity = \"spiffe://webinar.local/integrationservice\"\n\
-         operations = [\"generate\", \"unwrap\", \"rewrap\", \"admin:create\", \"admin:schedule_deletion\"]\n\
+         operations = [\"generate\", \"wrap\", \"unwrap\", \"rewrap\", \"admin:create\", \"admin:schedule_deletion\"]\n\
          keys = [\"tenant-*\"]\n\n\
          [[rule]]\n\
          identity = \"spiffe://webinar.local/admin\"\n\

@@ -38,7 +38,7 @@ keys = ["on24-credentials"]
 
 [[rule]]
 identity = "spiffe://webinar.local/integrationservice"
-operations = ["generate", "unwrap", "rewrap", "admin:create", "admin:schedule_deletion"]
+operations = ["generate", "wrap", "unwrap", "rewrap", "admin:create", "admin:schedule_deletion"]
 keys = ["tenant-*"]
 
 [[rule]]

@@ -243,6 +243,19 @@ async fn purge_one_tenant(db: Db) {
         .await
         .expect("purge again");
     assert!(!again.key_deletion_scheduled);
+
+    // A comes back under the same tenant id: new credentials and a webinar need no key of
+    // A's own, but a registration's personal data does, and A's KEK is destroyed: the caller
+    // is told so (FAILED_PRECONDITION), not INTERNAL, and nothing is stored.
+    stack.put_credentials(&a).await;
+    let (wa2, _) = stack.active_webinar(&a, "ev-after-purge").await;
+    match regs.register(&a, &wa2, person(20)).await {
+        Err(Error::FailedPrecondition(message)) => {
+            assert!(message.contains("purged"), "{message}")
+        }
+        other => panic!("a purged tenant's registration: {other:?}"),
+    }
+    assert_eq!(held(&rows(&stack, &a).await, TenantTable::Registrations), 0);
 }
 
 both_backends!(purge_tenant_a_keeps_tenant_b, purge_one_tenant);

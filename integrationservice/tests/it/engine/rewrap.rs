@@ -1,8 +1,8 @@
 //! Key rotation then rewrap: every stored wrapped DEK moves to the new primary version, the
 //! credentials still decrypt during and after, deliveries go on, and the database never holds
 //! the secrets in clear; tenant keys made under the credentials key (before per-tenant KEKs)
-//! move too, those under a tenant's own KEK stay; at scale, only rows below the primary move,
-//! one replica at a time.
+//! move to their tenant's own KEK (and are shredded with it), those already under it stay;
+//! at scale, only rows below the primary move, one replica at a time.
 
 use std::time::Duration;
 
@@ -15,7 +15,9 @@ use integrationservice::testing::models::TenantKeyRow;
 use integrationservice::testing::rewrap_all;
 use integrationservice::testing::schema::provider_configs::dsl as p;
 use integrationservice::testing::wrapped_version;
-use integrationservice::testing::{credentials_aad, leases, providers, tenant_key_aad};
+use integrationservice::testing::{
+    KeyClient, credentials_aad, leases, providers, tenant_kek_id, tenant_key_aad,
+};
 use proto::keyservice::v1::{
     BatchGenerateDataKeysRequest, GenerateDataKeyRequest, batch_generate_data_keys_result,
     key_service_client::KeyServiceClient,
@@ -51,6 +53,23 @@ async fn tenant_key(stack: &Stack, tenant: &'static str) -> (i32, Vec<u8>) {
             k::tenant_keys
                 .filter(k::tenant.eq(tenant))
                 .select((k::kek_version, k::wrapped_key))
+                .first(conn)
+                .map_err(StoreError::from)
+        })
+        .await
+        .expect("tenant key")
+}
+
+/// A tenant's suppression-list key as (the KEK that wraps it, wrapped key).
+async fn tenant_key_kek(stack: &Stack, tenant: &'static str) -> (String, Vec<u8>) {
+    use integrationservice::testing::schema::tenant_keys::dsl as k;
+    stack
+        .engine
+        .store()
+        .run(move |conn| {
+            k::tenant_keys
+                .filter(k::tenant.eq(tenant))
+                .select((k::kek, k::wrapped_key))
                 .first(conn)
                 .map_err(StoreError::from)
         })
@@ -124,18 +143,38 @@ async fn rotate_then_rewrap(db: Db) {
     let report = rewrap_all(engine.store(), engine.envelope(), "replica-a")
         .await
         .expect("rewrap");
-    assert_eq!(report.moved, 3 + 1, "{report:?}");
-    let legacy_after = tenant_key(&stack, "globex").await;
-    assert_eq!(legacy_after.0, 2);
-    assert_eq!(wrapped_version(&legacy_after.1), Some(2));
-    assert_ne!(legacy_after.1, legacy.wrapped, "the wrapped key changed");
+    assert_eq!(report.moved, 3, "the credentials: {report:?}");
+    // Globex's key moved to Globex's own KEK: the same key, wrapped anew, so a purge of
+    // Globex shreds it too.
+    assert_eq!(report.moved_to_tenant_kek, 1, "{report:?}");
+    let (legacy_kek, legacy_after) = tenant_key_kek(&stack, "globex").await;
+    assert_eq!(legacy_kek, tenant_kek_id("globex"));
+    assert_ne!(legacy_after, legacy.wrapped, "the wrapped key changed");
     let opened = engine
         .envelope()
         .keys()
-        .unwrap_key(&legacy_after.1, &tenant_key_aad("globex", "email_hash"))
+        .unwrap_key(&legacy_after, &tenant_key_aad("globex", "email_hash"))
         .await
         .expect("the moved key opens");
     assert_eq!(opened, legacy.plaintext, "the same key");
+    // Scheduling Globex's KEK for deletion now makes that key unopenable: the credentials
+    // key no longer opens it.
+    assert!(
+        engine
+            .envelope()
+            .keys()
+            .schedule_key_deletion(&tenant_kek_id("globex"), None)
+            .await
+            .expect("schedule")
+    );
+    let fresh = KeyClient::connect_lazy(&stack.keys.client_config).expect("key client");
+    assert!(
+        fresh
+            .unwrap_key(&legacy_after, &tenant_key_aad("globex", "email_hash"))
+            .await
+            .is_err(),
+        "a shredded tenant's moved key still opens"
+    );
     // Acme's key is under its own KEK: the credentials key's rotation leaves it alone.
     assert_eq!(tenant_key(&stack, "acme").await, key_before);
     // Acme's key still opens: the forgotten person is still refused.
