@@ -112,8 +112,9 @@ impl FieldCipher {
         Ok(out)
     }
 
-    /// The plaintext of a value stored in `table`.`column` of row `row_id`.
-    pub(crate) fn open(
+    /// The plaintext of a value stored in `table`.`column` of row `row_id` (public for the
+    /// tests that play an attacker holding a database copy and a key).
+    pub fn open(
         &self,
         table: &str,
         row_id: &str,

@@ -2,20 +2,22 @@
 //! delivered registrants first), every table is empty of it, its keys are gone, and tenant B
 //! keeps every row and goes on delivering. A's KEK is scheduled for deletion at the key
 //! service; once destroyed, A's wrapped keys as a copy taken before the purge holds them open
-//! no more (crypto-shredding), while B's still do.
+//! no more (crypto-shredding), nor A's registrations in the same copy, while B's still do.
 
 use std::time::Duration;
 
+use diesel::prelude::*;
 use integrationservice::domain::minimisation::MinimisationPolicy;
 use integrationservice::domain::retention::Overrides;
 use integrationservice::domain::{Email, Error, RegistrationStatus, TenantId};
 use integrationservice::testing::models::InteractionRow;
 use integrationservice::testing::tenant_purge::{TenantTable, count};
 use integrationservice::testing::{
-    AttendeeInteraction, FieldCipher, InteractionKind, KeyClient, interactions, metrics,
-    tenant_kek_id, tenant_key_aad, tenant_keys,
+    AttendeeInteraction, FieldCipher, InteractionKind, KeyClient, StoreError, interactions,
+    is_sealed, metrics, tenant_kek_id, tenant_key_aad, tenant_keys,
 };
 use proto::keyservice::v1::KeyState;
+use zeroize::Zeroizing;
 
 use crate::both_backends;
 use crate::engine::harness::{Db, Stack, eventually, person, tenant_id};
@@ -54,6 +56,36 @@ async fn keys_of(stack: &Stack, tenant: &TenantId) -> Vec<(String, Vec<u8>, Stri
         .into_iter()
         .map(|row| (row.purpose, row.wrapped_key, row.kek))
         .collect()
+}
+
+/// A tenant's registrations as stored: (id, sealed first name).
+async fn sealed_first_names(stack: &Stack, tenant: &TenantId) -> Vec<(String, String)> {
+    use integrationservice::testing::schema::registrations::dsl as r;
+    let t = tenant.to_string();
+    stack
+        .engine
+        .store()
+        .run(move |conn| {
+            r::registrations
+                .filter(r::tenant.eq(t))
+                .select((r::id, r::first_name))
+                .load(conn)
+                .map_err(StoreError::from)
+        })
+        .await
+        .expect("registrations")
+}
+
+/// The personal-data key in a copy of a tenant's keys, if the key service still unwraps it.
+async fn personal_data_key(
+    keys: &KeyClient,
+    tenant: &TenantId,
+    copy: &[(String, Vec<u8>, String)],
+) -> Option<Zeroizing<Vec<u8>>> {
+    let (purpose, wrapped, _) = copy.iter().find(|(p, _, _)| p == "personal_data")?;
+    keys.unwrap_key(wrapped, &tenant_key_aad(tenant.as_str(), purpose))
+        .await
+        .ok()
 }
 
 async fn forget_calls(stack: &Stack) -> usize {
@@ -168,6 +200,27 @@ async fn purge_one_tenant(db: Db) {
         copy.iter().all(|(_, _, kek)| *kek == a_kek),
         "under A's KEK"
     );
+    // ... and A's registrations as it holds them: sealed, and opening with A's key as long as
+    // the key service unwraps it (the copy is worth attacking).
+    // (Person 0's row is a tombstone: forgotten, its name emptied.)
+    let backup: Vec<_> = sealed_first_names(&stack, &a)
+        .await
+        .into_iter()
+        .filter(|(_, name)| !name.is_empty())
+        .collect();
+    assert_eq!(backup.len(), 2);
+    let fresh = KeyClient::connect_lazy(&stack.keys.client_config).expect("key client");
+    let personal = personal_data_key(&fresh, &a, &copy)
+        .await
+        .expect("A's personal-data key opens before the purge");
+    let cipher = FieldCipher::new(a.as_str(), &personal);
+    for (id, stored) in &backup {
+        assert!(is_sealed(stored), "sealed at rest");
+        let name = cipher
+            .open("registrations", id, "first_name", stored)
+            .expect("opens");
+        assert!(name.starts_with("First"), "the seeded name");
+    }
     let b_keys = keys_of(&stack, &b).await;
     assert!(!b_keys.is_empty(), "B has keys");
     assert_ne!(b_keys[0].2, a_kek);
@@ -219,8 +272,11 @@ async fn purge_one_tenant(db: Db) {
     .await;
     assert_eq!(stack.keys.key_state(&b_keys[0].2).await, KeyState::Enabled);
     // A restored copy, read by a fresh replica (nothing cached): A's keys open no more, so
-    // nothing they protect does either; B's still open.
-    let fresh = KeyClient::connect_lazy(&stack.keys.client_config).expect("key client");
+    // the copy's registrations do not either; B's still open.
+    assert!(
+        personal_data_key(&fresh, &a, &copy).await.is_none(),
+        "the backup's registrations of A can still be opened"
+    );
     for (purpose, wrapped, _) in &copy {
         assert!(
             fresh
