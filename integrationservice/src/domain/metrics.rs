@@ -412,40 +412,67 @@ pub async fn import_registrants(
     if minimal {
         return Ok(Ok(0));
     }
-    let read = match engine.provider.registrants_since(creds, event, since).await {
-        Ok(read) => read,
-        Err(e) => return Ok(Err(e)),
-    };
-    // Addresses the service would refuse from the CRM are not brought in either.
-    let read: Vec<ProviderRegistrant> = read
-        .into_iter()
-        .filter_map(|mut r| {
-            r.email = Email::parse(&r.email).ok()?.as_str().to_owned();
-            Some(r)
-        })
-        .collect();
     let mut hasher = super::suppression::email_hasher(engine, tenant, false).await?;
     let fields = super::tenant_keys::field_cipher(engine, tenant, true).await?;
-    let mut created = 0;
-    let mut read = read.into_iter().peekable();
-    while read.peek().is_some() {
-        let chunk: Vec<ProviderRegistrant> = read.by_ref().take(IMPORT_CHUNK).collect();
-        let (t, w, f) = (tenant.clone(), *webinar, fields.clone());
-        let n = store_guarded(
-            engine,
-            tenant,
-            &mut hasher,
-            chunk,
-            |r| r.email.as_str(),
-            move |conn, chunk, hashes| import_chunk(conn, &f, &t, &w, chunk, hashes, now),
-        )
-        .await?;
-        if n > 0 {
-            engine.signals.changes_added(tenant);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<ProviderRegistrant>>(SYNC_QUEUE);
+    let pull = engine
+        .provider
+        .registrant_chunks(creds, event, since, IMPORT_CHUNK, tx);
+    let store = async {
+        let mut created = 0;
+        while let Some(chunk) = rx.recv().await {
+            // Addresses the service would refuse from the CRM are not brought in either.
+            let chunk: Vec<ProviderRegistrant> = chunk
+                .into_iter()
+                .filter_map(|mut r| {
+                    r.email = Email::parse(&r.email).ok()?.as_str().to_owned();
+                    Some(r)
+                })
+                .collect();
+            let (t, w, f) = (tenant.clone(), *webinar, fields.clone());
+            let n = store_guarded(
+                engine,
+                tenant,
+                &mut hasher,
+                chunk,
+                |r| r.email.as_str(),
+                move |conn, chunk, hashes| import_chunk(conn, &f, &t, &w, chunk, hashes, now),
+            )
+            .await?;
+            if n > 0 {
+                engine.signals.changes_added(tenant);
+            }
+            created += n;
         }
-        created += n;
+        Ok::<_, Error>(created)
+    };
+    read_while_storing(pull, store).await
+}
+
+/// Runs a streamed provider read (`pull`, sending chunks) and the writer storing them
+/// (`store`, receiving until the channel closes) together. A failed write drops the pull (and
+/// so the HTTP read); a failed pull closes the channel, so the writer ends after the chunks
+/// already sent, which stay stored (valid data), and the pull's error is returned.
+async fn read_while_storing<T>(
+    pull: impl Future<Output = Result<(), crate::provider::ProviderError>>,
+    store: impl Future<Output = Result<T, Error>>,
+) -> Result<Result<T, crate::provider::ProviderError>, Error> {
+    tokio::pin!(pull);
+    tokio::pin!(store);
+    let mut pulled = None;
+    loop {
+        tokio::select! {
+            result = &mut pull, if pulled.is_none() => pulled = Some(result),
+            stored = &mut store => {
+                let stored = stored?;
+                let pulled = match pulled {
+                    Some(result) => result,
+                    None => pull.await,
+                };
+                return Ok(pulled.map(|()| stored));
+            }
+        }
     }
-    Ok(Ok(created))
 }
 
 /// The chunk's reports, only of people the CRM registered for the webinar when the tenant's
@@ -668,24 +695,9 @@ pub async fn pull_and_store(
         }
         Ok::<_, Error>((attendees, changed))
     };
-    // A failed write drops the pull (and so the HTTP read). A failed pull closes the channel,
-    // so the writer ends after the chunks already sent.
-    tokio::pin!(pull);
-    tokio::pin!(store);
-    let mut pulled = None;
-    loop {
-        tokio::select! {
-            result = &mut pull, if pulled.is_none() => pulled = Some(result),
-            stored = &mut store => {
-                let counts = stored?;
-                let pulled = match pulled {
-                    Some(result) => result,
-                    None => pull.await,
-                };
-                return Ok(pulled.map(|()| (counts.0, counts.1, imported)));
-            }
-        }
-    }
+    Ok(read_while_storing(pull, store)
+        .await?
+        .map(|(attendees, changed)| (attendees, changed, imported)))
 }
 
 /// Writes a whole sync's figures in the caller's transaction, chunk by chunk

@@ -293,15 +293,19 @@ pub trait WebinarProvider: Send + Sync + std::fmt::Debug {
         c: &'a ProviderCredentials,
         emails: &'a [String],
     ) -> BoxFuture<'a, Result<(), ProviderError>>;
-    /// The webinar's registrants registered at or after `since_ms` (all when None). The
-    /// provider may return some registered shortly before (its date filter is by day): callers
-    /// match by email, so a repeat changes nothing.
-    fn registrants_since<'a>(
+    /// The webinar's registrants registered at or after `since_ms` (all when None), handed
+    /// over in chunks of at most `chunk` (at least one) as the list is read, like
+    /// [`WebinarProvider::attendee_chunks`]: a 100,000-registrant event is never held whole.
+    /// The provider may return some registered shortly before (its date filter is by day):
+    /// callers match by email, so a repeat changes nothing.
+    fn registrant_chunks<'a>(
         &'a self,
         c: &'a ProviderCredentials,
         event_id: i64,
         since_ms: Option<i64>,
-    ) -> BoxFuture<'a, Result<Vec<ProviderRegistrant>, ProviderError>>;
+        chunk: usize,
+        tx: tokio::sync::mpsc::Sender<Vec<ProviderRegistrant>>,
+    ) -> BoxFuture<'a, Result<(), ProviderError>>;
     /// Every attendee of a webinar with their metrics (with `window`: only those whose last
     /// activity falls in it, each with all their figures), handed over in chunks of at most
     /// `chunk` attendees (at least one) as the report is read, so a caller can store a big

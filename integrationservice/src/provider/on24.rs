@@ -592,34 +592,39 @@ impl WebinarProvider for On24Provider {
         .boxed()
     }
 
-    fn registrants_since<'a>(
+    fn registrant_chunks<'a>(
         &'a self,
         c: &'a ProviderCredentials,
         id: i64,
         since_ms: Option<i64>,
-    ) -> BoxFuture<'a, Result<Vec<ProviderRegistrant>, ProviderError>> {
+        chunk: usize,
+        tx: tokio::sync::mpsc::Sender<Vec<ProviderRegistrant>>,
+    ) -> BoxFuture<'a, Result<(), ProviderError>> {
         async move {
             // Streamed: a 100,000-registrant event's list is one body of tens of megabytes;
-            // each registrant is reduced as it is read, so only the compact form is held.
+            // each registrant is reduced as it is read and handed over in chunks.
+            let chunks = Chunker::new(chunk, tx);
+            let each = chunks.clone();
             self.client(c)?
                 .each_event_registrant(
                     event_id(id)?,
                     registration_window(since_ms, Utc::now()),
-                    |r| {
+                    move |r| {
                         // Soft-deleted (cancelled) registrations are not people to bring in.
                         let deleted = r
                             .userstatus
                             .as_deref()
                             .is_some_and(|s| s.eq_ignore_ascii_case("deleted"));
-                        if deleted {
-                            None
-                        } else {
-                            provider_registrant(r)
+                        if !deleted && let Some(r) = provider_registrant(r) {
+                            each.push(r);
                         }
+                        None::<()>
                     },
                 )
                 .await
-                .map_err(map_error)
+                .map_err(map_error)?;
+            chunks.finish().await;
+            Ok(())
         }
         .boxed()
     }
@@ -633,37 +638,75 @@ impl WebinarProvider for On24Provider {
         tx: tokio::sync::mpsc::Sender<Vec<AttendeeReport>>,
     ) -> BoxFuture<'a, Result<(), ProviderError>> {
         async move {
-            let chunk = chunk.max(1);
             // Streamed: each attendee becomes a compact report as the body is read, so a
-            // 100,000-attendee event never sits in memory as ON24's JSON. The parser calls back
-            // on a blocking thread for each attendee; a full chunk is sent from there (waiting
-            // while the channel is full, which slows the read of the body: memory stays bounded
-            // by the channel), the rest after the end.
-            let pending = std::sync::Arc::new(Mutex::new(Vec::with_capacity(chunk)));
-            let (buffer, sender) = (pending.clone(), tx.clone());
+            // 100,000-attendee event never sits in memory as ON24's JSON.
+            let chunks = Chunker::new(chunk, tx);
+            let each = chunks.clone();
             self.client(c)?
                 .each_event_attendee(event_id(id)?, activity_range(window), move |a| {
-                    let report = attendee_report(a)?;
-                    let full = {
-                        let mut buffer = buffer.lock().unwrap_or_else(|p| p.into_inner());
-                        buffer.push(report);
-                        (buffer.len() >= chunk).then(|| std::mem::take(&mut *buffer))
-                    };
-                    if let Some(full) = full {
-                        // A closed receiver: the caller stopped and drops this future.
-                        let _ = sender.blocking_send(full);
+                    if let Some(report) = attendee_report(a) {
+                        each.push(report);
                     }
                     None::<()>
                 })
                 .await
                 .map_err(map_error)?;
-            let rest = std::mem::take(&mut *pending.lock().unwrap_or_else(|p| p.into_inner()));
-            if !rest.is_empty() {
-                let _ = tx.send(rest).await;
-            }
+            chunks.finish().await;
             Ok(())
         }
         .boxed()
+    }
+}
+
+/// Hands the items of a streamed read to a channel in chunks. The parser calls back on a
+/// blocking thread for each item; a full chunk is sent from there (waiting while the channel
+/// is full, which slows the read of the body: memory stays bounded by the channel), the rest
+/// after the end ([`Chunker::finish`]). A closed receiver means the caller stopped and drops
+/// the read; items are then discarded.
+struct Chunker<T> {
+    pending: std::sync::Arc<Mutex<Vec<T>>>,
+    chunk: usize,
+    tx: tokio::sync::mpsc::Sender<Vec<T>>,
+}
+
+impl<T> Clone for Chunker<T> {
+    fn clone(&self) -> Self {
+        Self {
+            pending: self.pending.clone(),
+            chunk: self.chunk,
+            tx: self.tx.clone(),
+        }
+    }
+}
+
+impl<T> Chunker<T> {
+    fn new(chunk: usize, tx: tokio::sync::mpsc::Sender<Vec<T>>) -> Self {
+        let chunk = chunk.max(1);
+        Self {
+            pending: std::sync::Arc::new(Mutex::new(Vec::with_capacity(chunk))),
+            chunk,
+            tx,
+        }
+    }
+
+    /// Adds one item; sends the chunk when it is full. On the parser's blocking thread.
+    fn push(&self, item: T) {
+        let full = {
+            let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+            pending.push(item);
+            (pending.len() >= self.chunk).then(|| std::mem::take(&mut *pending))
+        };
+        if let Some(full) = full {
+            let _ = self.tx.blocking_send(full);
+        }
+    }
+
+    /// Sends what is left after the read ended.
+    async fn finish(self) {
+        let rest = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()));
+        if !rest.is_empty() {
+            let _ = self.tx.send(rest).await;
+        }
     }
 }
 
