@@ -9,7 +9,7 @@ use proto::webinar::v1::{
     UpdateWebinarRequest, UpdateWebinarResponse, Webinar, webinar_service_server::WebinarService,
 };
 
-use super::{State, convert, names, violations, violations::Violations, wrap_token};
+use super::{State, audit::Access, convert, names, violations, violations::Violations, wrap_token};
 use crate::domain::{
     CrmReference, Description, DurationMinutes, EventType, Invalid, Language, RequestId, StartTime,
     TimeZone, Title, WebinarInput, WebinarPatch,
@@ -274,11 +274,23 @@ impl WebinarService for WebinarApi {
             .seconds
             .saturating_mul(1000)
             .saturating_add(i64::from(since.nanos.clamp(0, 999_999_999) / 1_000_000));
-        let report = self
+        let result = self
             .state
             .engine
             .webinars()
             .backfill(&tenant, since_ms)
+            .await
+            .map_err(Status::from);
+        // A backfill links events whose registrants and attendees the syncs it queues bring
+        // in: the access audit records who asked and how many webinars it linked.
+        let access = Access {
+            method: "BackfillWebinars",
+            tenant: &tenant,
+            resource: &request.get_ref().parent,
+        };
+        let report = self
+            .state
+            .audited(&request, access, result, |report| report.linked.len())
             .await?;
         let count = |n: usize| i32::try_from(n).unwrap_or(i32::MAX);
         Ok(Response::new(BackfillWebinarsResponse {

@@ -6,7 +6,8 @@
 
 use proto::webinar::v1::{
     person_data_service_client::PersonDataServiceClient,
-    registration_service_client::RegistrationServiceClient, *,
+    registration_service_client::RegistrationServiceClient,
+    webinar_service_client::WebinarServiceClient, *,
 };
 use tonic::Code;
 
@@ -63,6 +64,18 @@ async fn audited_calls(database_url: String) {
         .await
         .expect("unsuppress");
     c.attendee_emails(&w.name).await;
+    let backfilled = WebinarServiceClient::new(stack.h.tenant_a().await)
+        .backfill_webinars(BackfillWebinarsRequest {
+            parent: TENANT.into(),
+            since: Some(prost_types::Timestamp {
+                seconds: chrono::Utc::now().timestamp() - 30 * 86_400,
+                nanos: 0,
+            }),
+        })
+        .await
+        .expect("backfill")
+        .into_inner();
+    let linked = u64::try_from(backfilled.webinars.len()).expect("count");
     // A refused call is recorded too, with its code and no items.
     let refused = people
         .export_person_data(ExportPersonDataRequest {
@@ -89,6 +102,7 @@ async fn audited_calls(database_url: String) {
             "ForgetPerson",
             "UnsuppressPerson",
             "ListAttendeeMetrics",
+            "BackfillWebinars",
             "ExportPersonData",
         ],
         "{lines:#?}"
@@ -104,9 +118,9 @@ async fn audited_calls(database_url: String) {
         .collect();
     // Export: one registration, no metrics, no request, not suppressed. Forget: one
     // registration. Unsuppress: one lifted. The refused export: none.
-    assert_eq!(items, [1, 1, 1, 1, 1, 1, 1, 0, 0], "{lines:#?}");
-    assert_eq!(lines[8]["outcome"], "error");
-    assert_eq!(lines[8]["code"], "InvalidArgument");
+    assert_eq!(items, [1, 1, 1, 1, 1, 1, 1, 0, linked, 0], "{lines:#?}");
+    assert_eq!(lines[9]["outcome"], "error");
+    assert_eq!(lines[9]["code"], "InvalidArgument");
     assert!(
         lines[5]["resource"]
             .as_str()
