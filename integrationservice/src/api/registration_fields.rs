@@ -1,12 +1,15 @@
 //! Parsing of the attendee fields of a `Registration` into their domain types, and of the
 //! `ListRegistrations` filter (statuses and an email). The optional ON24 registrant fields are named once, in
-//! `domain::RegistrantField`; only their proto accessors are listed here.
+//! `domain::RegistrantField`; only their proto accessors are listed here. Answers to the
+//! webinar's custom registration questions are checked here too, against the questions
+//! stored on the webinar (`domain::RegistrationQuestion::check`).
 
 use proto::webinar::v1::{Registration, RegistrationStatus};
 
 use super::violations::Violations;
 use crate::domain::{
-    CrmReference, Email, PersonName, RegistrantField, RegistrantFields, organisation_text,
+    CrmReference, Email, PersonName, RegistrantField, RegistrantFields, RegistrationQuestion,
+    organisation_text,
 };
 
 /// Parsed attendee fields; a field is `None` when not asked for or refused.
@@ -37,6 +40,7 @@ pub(crate) fn updatable() -> Vec<&'static str> {
         "company",
         "job_title",
         "standard_fields",
+        "question_answers",
     ];
     all.extend(
         RegistrantField::ALL
@@ -69,13 +73,16 @@ fn named_value(r: &Registration, field: RegistrantField) -> &str {
     }
 }
 
-/// Parses the fields of `r` named in `only` (or all when `only` is `None`), recording
-/// violations under `prefix` (e.g. `registration.`).
+/// Parses the fields of `r` named in `only` (or all when `only` is `None`: a create),
+/// recording violations under `prefix` (e.g. `registration.`). `questions` are the webinar's
+/// custom registration questions, None while they have not been read from the provider
+/// (answers are then checked by their text rules only, under ids `std1` to `std10`).
 pub(crate) fn validate(
     r: &Registration,
     only: Option<&[&str]>,
     v: &mut Violations,
     prefix: &str,
+    questions: Option<&[RegistrationQuestion]>,
 ) -> RegistrationFields {
     let wants = |name: &str| only.is_none_or(|o| o.contains(&name));
     let f = |name: &str| format!("{prefix}{name}");
@@ -116,12 +123,92 @@ pub(crate) fn validate(
                 None => v.add(&path, "keys must be std1 to std10"),
                 Some(field) => {
                     let result = out.fields.set(field, value);
-                    v.check(&path, result);
+                    // A custom field that carries a question's answer follows its rules.
+                    let question = questions
+                        .into_iter()
+                        .flatten()
+                        .find(|q| q.id == field.name());
+                    if v.check(&path, result).is_some()
+                        && let (Some(q), Some(value)) = (question, out.fields.get(field))
+                    {
+                        v.check(&path, q.check(value));
+                    }
                 }
             }
         }
     }
+    if wants("question_answers") {
+        answers(r, only.is_none(), v, prefix, questions, &mut out.fields);
+    }
     out
+}
+
+/// Checks the answers to the webinar's custom registration questions and keeps them in
+/// `fields.answers`; on a create (`creating`) every required question must be answered
+/// (here or, for an id `stdN`, in `standard_fields`). Messages never echo an answer.
+fn answers(
+    r: &Registration,
+    creating: bool,
+    v: &mut Violations,
+    prefix: &str,
+    questions: Option<&[RegistrationQuestion]>,
+    fields: &mut RegistrantFields,
+) {
+    let path = |id: &str| format!("{prefix}question_answers[{id:?}]");
+    for (id, value) in &r.question_answers {
+        let question = match questions {
+            Some(qs) => match qs.iter().find(|q| &q.id == id) {
+                Some(q) => Some(q),
+                None => {
+                    v.add(
+                        &path(id),
+                        "not a registration question of this webinar (see \
+                         Webinar.registration_questions)",
+                    );
+                    continue;
+                }
+            },
+            None if RegistrationQuestion::answerable_id(id) => None,
+            None => {
+                v.add(
+                    &path(id),
+                    "the webinar's questions are not read from ON24 yet: only std1 to \
+                     std10 can be answered",
+                );
+                continue;
+            }
+        };
+        if r.standard_fields.contains_key(id) {
+            v.add(
+                &path(id),
+                "answered in standard_fields too: give one of them",
+            );
+            continue;
+        }
+        // On create only non-empty answers travel (a missing required one is reported
+        // below); on update an empty one clears.
+        if creating && value.is_empty() {
+            continue;
+        }
+        if v.check(&path(id), fields.set_answer(id, value)).is_none() {
+            continue;
+        }
+        if let (Some(q), Some(answer)) = (question, fields.answers.get(id)) {
+            v.check(&path(id), q.check(answer));
+        }
+    }
+    if !creating {
+        return;
+    }
+    for q in questions.into_iter().flatten().filter(|q| q.required) {
+        let given = |v: Option<&String>| v.is_some_and(|a| !a.is_empty());
+        if !given(r.question_answers.get(&q.id)) && !given(r.standard_fields.get(&q.id)) {
+            v.add(
+                &path(&q.id),
+                "required: ON24 requires an answer to this question",
+            );
+        }
+    }
 }
 
 /// Parses `status = X [OR status = Y ...]`; empty means every status.
@@ -255,7 +342,13 @@ mod tests {
         r.standard_fields.insert("std11".into(), "x".into());
         r.standard_fields.insert("std01".into(), "x".into());
         let mut v = Violations::new();
-        let out = validate(&r, Some(&["standard_fields"]), &mut v, "registration.");
+        let out = validate(
+            &r,
+            Some(&["standard_fields"]),
+            &mut v,
+            "registration.",
+            None,
+        );
         assert_eq!(v.into_vec().len(), 2);
         assert_eq!(out.fields.std10.as_deref(), Some("x"));
     }
