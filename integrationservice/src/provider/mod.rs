@@ -115,8 +115,9 @@ pub struct EventInfo {
     pub preview_url: Option<String>,
     /// Live end (for the metrics schedule), milliseconds since the epoch, if known.
     pub live_end_ms: Option<i64>,
-    /// Live start, milliseconds since the epoch, if known: a linked webinar takes its times
-    /// from it (without them its attendance outcomes could never settle).
+    /// Scheduled live start (ON24's `goodafter`), milliseconds since the epoch, if known: a
+    /// linked webinar takes its times from it (without them its attendance outcomes could
+    /// never settle).
     pub live_start_ms: Option<i64>,
 }
 

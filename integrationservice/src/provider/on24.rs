@@ -457,7 +457,7 @@ impl WebinarProvider for On24Provider {
                     report_url: e.reporturl,
                     preview_url: e.previewurl,
                     live_end_ms: parse_time(e.liveend.as_deref()),
-                    live_start_ms: parse_time(e.livestart.as_deref()),
+                    live_start_ms: parse_time(e.goodafter.as_deref().or(e.livestart.as_deref())),
                 }))
         }
         .boxed()
@@ -480,7 +480,9 @@ impl WebinarProvider for On24Provider {
                 report_url: None,
                 preview_url: None,
                 live_end_ms: parse_time(ev.liveend.as_deref()),
-                live_start_ms: parse_time(ev.livestart.as_deref().or(ev.goodafter.as_deref())),
+                // `goodafter` is the scheduled start (ON24's `livestart` opens the
+                // presenters' pre-show a little earlier), as the backfill reads it too.
+                live_start_ms: parse_time(ev.goodafter.as_deref().or(ev.livestart.as_deref())),
             })
         }
         .boxed()

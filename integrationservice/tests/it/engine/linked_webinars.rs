@@ -1,0 +1,143 @@
+//! Linked webinars on both backends: linking an ON24 event the service did not create copies
+//! its live times (so its attendance outcomes settle once it has ended: a live attendee
+//! ATTENDED_LIVE, a registrant who watched nothing NO_SHOW) and reads its custom
+//! registration questions.
+
+use std::time::Duration;
+
+use integrationservice::domain::{Attendance, CrmReference, RegistrationOrigin};
+use integrationservice::testing::now_ms;
+use on24_client::NewEvent;
+use on24sim::{RegField, ViewingRequest};
+
+use crate::both_backends;
+use crate::engine::harness::{Db, Stack, eventually};
+
+/// ON24's registration page of the event: the standard fields and two custom questions.
+pub(crate) fn custom_fields() -> Vec<RegField> {
+    let mut fields = on24sim::state::regfields::default_fields();
+    fields.push(RegField {
+        field_id: "std1".into(),
+        caption: "How did you hear of us?".into(),
+        field_type: "radio".into(),
+        validation_type: "none".into(),
+        required: true,
+        options: vec!["Email".into(), "Partner".into(), "Web".into()],
+    });
+    fields.push(RegField {
+        field_id: "std2".into(),
+        caption: "What would you like to ask?".into(),
+        field_type: "textarea".into(),
+        validation_type: "none".into(),
+        required: false,
+        options: Vec::new(),
+    });
+    fields
+}
+
+async fn linked_webinar_settles_attendance(db: Db) {
+    let stack = Stack::start(db).await;
+    let engine = &stack.engine;
+    let tenant = stack.tenant.clone();
+    stack.put_credentials(&tenant).await;
+
+    // An hour-long event created at ON24 directly, three hours ago: it has ended.
+    let start_ms = now_ms() - 3 * 3_600_000;
+    let start = chrono::DateTime::from_timestamp_millis(start_ms)
+        .expect("start")
+        .fixed_offset();
+    let created = stack
+        .on24()
+        .create_event(&NewEvent::new("Linked", start, 60))
+        .await
+        .expect("event created at ON24");
+    let event = i64::try_from(created.event_id.expect("event id")).expect("event id");
+    let control = stack.sim.control();
+    control
+        .set_registration_fields(event, &custom_fields())
+        .await
+        .expect("questions");
+    for email in ["live@example.com", "absent@example.com"] {
+        control
+            .register_at_on24(
+                event,
+                &[("email", email), ("firstName", "On"), ("lastName", "Site")],
+            )
+            .await
+            .expect("registered at ON24");
+    }
+    control
+        .add_viewing(
+            event,
+            &ViewingRequest {
+                email: "live@example.com".into(),
+                live_minutes: Some(40.0),
+                ..ViewingRequest::default()
+            },
+        )
+        .await
+        .expect("viewing");
+
+    let webinar = engine
+        .webinars()
+        .link(
+            &tenant,
+            event,
+            &CrmReference::parse("linked-event").expect("reference"),
+            None,
+        )
+        .await
+        .expect("link");
+    assert_eq!(webinar.start_at, 0, "times are read by the link's job");
+    let linked = eventually(
+        "the link's job read the event",
+        Duration::from_secs(20),
+        || async {
+            let w = engine.webinars().get(&tenant, &webinar.id).await.ok()?;
+            (w.start_at > 0 && w.registration_questions.is_some()).then_some(w)
+        },
+    )
+    .await;
+    // ON24 has the start to the minute.
+    assert!((linked.start_at - start_ms).abs() < 60_000, "start copied");
+    assert_eq!(linked.duration_minutes, 60);
+    let questions = linked.registration_questions.expect("questions");
+    let ids: Vec<&str> = questions.iter().map(|q| q.id.as_str()).collect();
+    assert_eq!(ids, ["std1", "std2"], "only the custom questions");
+    assert!(questions[0].required && questions[0].options.len() == 3);
+    assert!(!questions[1].required && questions[1].options.is_empty());
+
+    let report = engine
+        .metrics()
+        .sync_now(&tenant, &webinar.id)
+        .await
+        .expect("sync");
+    assert_eq!(report.registrations_imported, 2);
+    let outcomes: Vec<(String, RegistrationOrigin, Attendance)> = stack
+        .list_all(&tenant, &webinar.id)
+        .await
+        .into_iter()
+        .map(|r| (r.email, r.origin, r.attendance))
+        .collect();
+    assert!(
+        outcomes.contains(&(
+            "live@example.com".into(),
+            RegistrationOrigin::On24,
+            Attendance::AttendedLive
+        )),
+        "{outcomes:?}"
+    );
+    assert!(
+        outcomes.contains(&(
+            "absent@example.com".into(),
+            RegistrationOrigin::On24,
+            Attendance::NoShow
+        )),
+        "{outcomes:?}"
+    );
+}
+
+both_backends!(
+    linked_webinar_takes_times_and_settles_attendance,
+    linked_webinar_settles_attendance
+);
