@@ -231,3 +231,34 @@ impl RegistrationQuestion {
         serde_json::from_str(json).ok()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_merge_and_stay_out_of_debug() {
+        let mut stored = RegistrantFields::default();
+        stored.answers.insert("std1".into(), "Email".into());
+        stored.answers.insert("std2".into(), "Private words".into());
+        let mut patch = RegistrantFields::default();
+        patch.answers.insert("std1".into(), "Web".into());
+        patch.answers.insert("std2".into(), String::new());
+        stored.merge(patch);
+        assert_eq!(stored.answers.len(), 1);
+        assert_eq!(stored.answers["std1"], "Web");
+        assert_eq!(RegistrantFields::from_json(&stored.to_json()), stored);
+        let debug = format!("{stored:?}");
+        assert!(
+            debug.contains("answers[std1]") && !debug.contains("Web"),
+            "{debug}"
+        );
+        let q = RegistrationQuestion {
+            id: "std1".into(),
+            options: vec!["Web".into()],
+            ..RegistrationQuestion::default()
+        };
+        let json = RegistrationQuestion::list_to_json(std::slice::from_ref(&q));
+        assert_eq!(RegistrationQuestion::list_from_json(&json), Some(vec![q]));
+    }
+}

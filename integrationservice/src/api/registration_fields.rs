@@ -335,6 +335,138 @@ mod tests {
         }
     }
 
+    fn questions() -> Vec<RegistrationQuestion> {
+        vec![
+            RegistrationQuestion {
+                id: "std1".into(),
+                caption: "Source".into(),
+                field_type: "radio".into(),
+                required: true,
+                options: vec!["Email".into(), "Web".into()],
+            },
+            RegistrationQuestion {
+                id: "std2".into(),
+                caption: "Ask".into(),
+                field_type: "textarea".into(),
+                required: false,
+                options: Vec::new(),
+            },
+        ]
+    }
+
+    fn answered(pairs: &[(&str, &str)]) -> Registration {
+        let mut r = Registration::default();
+        for (k, v) in pairs {
+            r.question_answers.insert((*k).into(), (*v).into());
+        }
+        r
+    }
+
+    /// The fields named by the violations of `r`'s answers: on a create when `only` is
+    /// None (the answers alone, without the other required fields), else on an update of
+    /// the fields in `only`.
+    fn bad(
+        r: &Registration,
+        only: Option<&[&str]>,
+        qs: Option<&[RegistrationQuestion]>,
+    ) -> Vec<String> {
+        let mut v = Violations::new();
+        match only {
+            None => answers(r, true, &mut v, "", qs, &mut RegistrantFields::default()),
+            Some(only) => {
+                validate(r, Some(only), &mut v, "", qs);
+            }
+        }
+        v.into_vec().into_iter().map(|f| f.field).collect()
+    }
+
+    #[test]
+    fn answers_are_checked_against_the_questions() {
+        let qs = questions();
+        let (create, update) = (None, Some(&["question_answers"][..]));
+        // A valid create, and what is kept.
+        let ok = answered(&[("std1", "Web"), ("std2", "Free text")]);
+        assert!(bad(&ok, create, Some(&qs)).is_empty());
+        let mut v = Violations::new();
+        let out = validate(&ok, Some(&["question_answers"]), &mut v, "", Some(&qs));
+        assert_eq!(
+            out.fields.answers.get("std1").map(String::as_str),
+            Some("Web")
+        );
+        // Unknown id, an answer outside the options, a required one missing.
+        assert_eq!(
+            bad(
+                &answered(&[("std1", "Web"), ("std9", "x")]),
+                create,
+                Some(&qs)
+            ),
+            [r#"question_answers["std9"]"#]
+        );
+        assert_eq!(
+            bad(&answered(&[("std1", "Fax")]), create, Some(&qs)),
+            [r#"question_answers["std1"]"#]
+        );
+        assert_eq!(
+            bad(&answered(&[("std2", "x")]), create, Some(&qs)),
+            [r#"question_answers["std1"]"#]
+        );
+        // A required question answered through standard_fields counts, with its rules.
+        let mut through_std = answered(&[]);
+        through_std
+            .standard_fields
+            .insert("std1".into(), "Email".into());
+        assert!(bad(&through_std, create, Some(&qs)).is_empty());
+        let mut v = Violations::new();
+        through_std
+            .standard_fields
+            .insert("std1".into(), "Fax".into());
+        validate(
+            &through_std,
+            Some(&["standard_fields"]),
+            &mut v,
+            "",
+            Some(&qs),
+        );
+        assert_eq!(v.into_vec().len(), 1);
+        // Both maps at once for one id: refused.
+        let mut both = answered(&[("std1", "Web")]);
+        both.standard_fields.insert("std1".into(), "Web".into());
+        assert_eq!(
+            bad(
+                &both,
+                Some(&["question_answers", "standard_fields"]),
+                Some(&qs)
+            ),
+            [r#"question_answers["std1"]"#]
+        );
+        // Update: a required answer cannot be cleared, an optional one can.
+        assert_eq!(
+            bad(&answered(&[("std1", "")]), update, Some(&qs)),
+            [r#"question_answers["std1"]"#]
+        );
+        assert!(bad(&answered(&[("std2", "")]), update, Some(&qs)).is_empty());
+        // Before the questions are read: std1 to std10 only, by their text rules.
+        assert!(bad(&answered(&[("std4", "anything")]), create, None).is_empty());
+        assert_eq!(
+            bad(&answered(&[("q42", "x")]), create, None),
+            [r#"question_answers["q42"]"#]
+        );
+        assert_eq!(
+            bad(&answered(&[("std4", &"x".repeat(256))]), create, None),
+            [r#"question_answers["std4"]"#]
+        );
+    }
+
+    #[test]
+    fn answer_refusals_never_echo_the_answer() {
+        let qs = questions();
+        let mut v = Violations::new();
+        let r = answered(&[("std1", "Secret answer 42")]);
+        validate(&r, Some(&["question_answers"]), &mut v, "", Some(&qs));
+        let all = format!("{:?}", v.into_vec());
+        assert!(!all.contains("Secret answer"), "{all}");
+    }
+
     #[test]
     fn standard_field_keys() {
         let mut r = Registration::default();

@@ -186,3 +186,29 @@ impl Minimisation<'_> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_answer_goes_with_the_custom_field_of_its_id() {
+        let policy = MinimisationPolicy {
+            allowed_fields: Some(vec![OptionalField::Other(RegistrantField::Std1)]),
+            ..MinimisationPolicy::default()
+        };
+        let mut patch = RegistrationPatch {
+            first_name: None,
+            last_name: None,
+            company: None,
+            job_title: None,
+            fields: super::super::RegistrantFields::default(),
+        };
+        for id in ["std1", "std2"] {
+            patch.fields.set_answer(id, "x").expect("answer");
+        }
+        policy.strip_patch(&mut patch);
+        let kept: Vec<&str> = patch.fields.answers.keys().map(String::as_str).collect();
+        assert_eq!(kept, ["std1"]);
+    }
+}

@@ -858,6 +858,62 @@ mod tests {
     }
 
     #[test]
+    fn answers_travel_in_their_custom_field_and_only_custom_questions_are_read() {
+        let mut fields = RegistrantFields::default();
+        fields.set_answer("std3", "Partner").expect("answer");
+        fields.set(RegistrantField::Std4, "given").expect("std4");
+        fields.set_answer("std4", "ignored").expect("answer");
+        let spec = RegistrantSpec {
+            email: "a@example.com".into(),
+            first_name: "A".into(),
+            last_name: "B".into(),
+            company: None,
+            job_title: None,
+            crm_reference_id: None,
+            fields,
+        };
+        let form = registrant_form(&spec).to_form().expect("form");
+        assert!(form.contains(&("std3", "Partner".to_owned())));
+        assert!(form.contains(&("std4", "given".to_owned())));
+        assert!(!form.iter().any(|(_, v)| v == "ignored"));
+
+        let field = |id: &str, required: bool, options: &[&str]| on24_client::RegistrationField {
+            fieldid: Some(id.into()),
+            fieldcaption: Some(format!("Q {id}")),
+            fieldtype: Some("listbox".into()),
+            validationtype: Some("none".into()),
+            required: Some(required),
+            options: options.iter().map(|o| (*o).to_owned()).collect(),
+        };
+        let questions = custom_questions(vec![
+            field("firstname", true, &[]),
+            field("job_title", true, &["CEO"]),
+            field("STD2", true, &["a", "b"]),
+            field("std10", false, &[]),
+            field("custom_q", false, &[]),
+        ]);
+        let ids: Vec<&str> = questions.iter().map(|q| q.id.as_str()).collect();
+        assert_eq!(ids, ["std2", "std10"]);
+        assert!(questions[0].required && questions[0].options == ["a", "b"]);
+    }
+
+    #[test]
+    fn live_times_need_both_ends() {
+        let info = |start: Option<i64>, end: Option<i64>| EventInfo {
+            live_start_ms: start,
+            live_end_ms: end,
+            ..EventInfo::default()
+        };
+        assert_eq!(
+            info(Some(60_000), Some(3_660_000)).live_times(),
+            Some((60_000, 60))
+        );
+        assert_eq!(info(None, Some(3_660_000)).live_times(), None);
+        assert_eq!(info(Some(60_000), None).live_times(), None);
+        assert_eq!(info(Some(60_000), Some(60_000)).live_times(), None);
+    }
+
+    #[test]
     fn registration_window_is_padded_by_a_day_and_open_without_a_start() {
         let now = DateTime::parse_from_rfc3339("2026-11-25T10:00:00Z")
             .expect("date")
