@@ -1,11 +1,12 @@
 //! Linked webinars on both backends: linking an ON24 event the service did not create copies
 //! its live times (so its attendance outcomes settle once it has ended: a live attendee
 //! ATTENDED_LIVE, a registrant who watched nothing NO_SHOW) and reads its custom
-//! registration questions.
+//! registration questions; a webinar linked before its times were read gets them, and its
+//! questions, on its first sync.
 
 use std::time::Duration;
 
-use integrationservice::domain::{Attendance, CrmReference, RegistrationOrigin};
+use integrationservice::domain::{Attendance, CrmReference, RegistrationOrigin, WebinarId};
 use integrationservice::testing::now_ms;
 use on24_client::NewEvent;
 use on24sim::{RegField, ViewingRequest};
@@ -35,13 +36,10 @@ pub(crate) fn custom_fields() -> Vec<RegField> {
     fields
 }
 
-async fn linked_webinar_settles_attendance(db: Db) {
-    let stack = Stack::start(db).await;
-    let engine = &stack.engine;
-    let tenant = stack.tenant.clone();
-    stack.put_credentials(&tenant).await;
-
-    // An hour-long event created at ON24 directly, three hours ago: it has ended.
+/// An hour-long event created at ON24 directly, three hours ago (so it has ended), with the
+/// two custom questions and two people registered at ON24: one watched live, one nothing.
+/// Returns its id and scheduled start (ms).
+async fn ended_event_with_people(stack: &Stack) -> (i64, i64) {
     let start_ms = now_ms() - 3 * 3_600_000;
     let start = chrono::DateTime::from_timestamp_millis(start_ms)
         .expect("start")
@@ -77,6 +75,42 @@ async fn linked_webinar_settles_attendance(db: Db) {
         )
         .await
         .expect("viewing");
+    (event, start_ms)
+}
+
+/// Syncs the webinar now and checks both people's outcomes.
+async fn sync_settles_both(stack: &Stack, webinar: &WebinarId) {
+    let tenant = &stack.tenant;
+    let report = stack
+        .engine
+        .metrics()
+        .sync_now(tenant, webinar)
+        .await
+        .expect("sync");
+    assert_eq!(report.registrations_imported, 2);
+    let outcomes: Vec<(String, RegistrationOrigin, Attendance)> = stack
+        .list_all(tenant, webinar)
+        .await
+        .into_iter()
+        .map(|r| (r.email, r.origin, r.attendance))
+        .collect();
+    for expected in [
+        ("live@example.com", Attendance::AttendedLive),
+        ("absent@example.com", Attendance::NoShow),
+    ] {
+        assert!(
+            outcomes.contains(&(expected.0.into(), RegistrationOrigin::On24, expected.1)),
+            "{expected:?} in {outcomes:?}"
+        );
+    }
+}
+
+async fn linked_webinar_settles_attendance(db: Db) {
+    let stack = Stack::start(db).await;
+    let engine = &stack.engine;
+    let tenant = stack.tenant.clone();
+    stack.put_credentials(&tenant).await;
+    let (event, start_ms) = ended_event_with_people(&stack).await;
 
     let webinar = engine
         .webinars()
@@ -107,37 +141,44 @@ async fn linked_webinar_settles_attendance(db: Db) {
     assert!(questions[0].required && questions[0].options.len() == 3);
     assert!(!questions[1].required && questions[1].options.is_empty());
 
-    let report = engine
-        .metrics()
-        .sync_now(&tenant, &webinar.id)
+    sync_settles_both(&stack, &webinar.id).await;
+}
+
+/// A webinar linked while its times were not read yet (here: no worker runs, so the link's
+/// job never does; before the fix, every linked webinar stayed so) gets them on its first
+/// sync, with its questions, and its outcomes settle in that same sync.
+async fn first_sync_reads_the_times(db: Db) {
+    let stack = Stack::start_opt(db, None, Duration::from_secs(5)).await;
+    let tenant = stack.tenant.clone();
+    stack.put_credentials(&tenant).await;
+    let (event, _) = ended_event_with_people(&stack).await;
+    let webinar = stack
+        .engine
+        .webinars()
+        .link(
+            &tenant,
+            event,
+            &CrmReference::parse("linked-unread").expect("reference"),
+            None,
+        )
         .await
-        .expect("sync");
-    assert_eq!(report.registrations_imported, 2);
-    let outcomes: Vec<(String, RegistrationOrigin, Attendance)> = stack
-        .list_all(&tenant, &webinar.id)
+        .expect("link");
+    sync_settles_both(&stack, &webinar.id).await;
+    let synced = stack
+        .engine
+        .webinars()
+        .get(&tenant, &webinar.id)
         .await
-        .into_iter()
-        .map(|r| (r.email, r.origin, r.attendance))
-        .collect();
-    assert!(
-        outcomes.contains(&(
-            "live@example.com".into(),
-            RegistrationOrigin::On24,
-            Attendance::AttendedLive
-        )),
-        "{outcomes:?}"
-    );
-    assert!(
-        outcomes.contains(&(
-            "absent@example.com".into(),
-            RegistrationOrigin::On24,
-            Attendance::NoShow
-        )),
-        "{outcomes:?}"
-    );
+        .expect("webinar");
+    assert!(synced.start_at > 0 && synced.duration_minutes == 60);
+    assert_eq!(synced.registration_questions.map(|q| q.len()), Some(2));
 }
 
 both_backends!(
     linked_webinar_takes_times_and_settles_attendance,
     linked_webinar_settles_attendance
+);
+both_backends!(
+    linked_webinar_gets_its_times_on_the_first_sync,
+    first_sync_reads_the_times
 );
