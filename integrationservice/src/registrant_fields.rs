@@ -20,7 +20,7 @@ macro_rules! registrant_fields {
             )+
             /// Answers to the webinar's custom registration questions, by the question's
             /// provider field id (ON24: `std1` to `std10`). On an update, a given empty
-            /// answer clears.
+            /// answer clears (and is kept empty).
             #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
             pub answers: BTreeMap<String, String>,
         }
@@ -148,13 +148,9 @@ impl RegistrantFields {
                 *self.slot(field) = Some(v.to_owned());
             }
         }
-        for (id, answer) in patch.answers {
-            if answer.is_empty() {
-                self.answers.remove(&id);
-            } else {
-                self.answers.insert(id, answer);
-            }
-        }
+        // A cleared answer is kept empty, like a cleared field, so the update sends it empty
+        // and ON24 clears its copy too (a field left out of an update is left as it is).
+        self.answers.extend(patch.answers);
     }
 
     /// What the provider's custom field `field` (`std1` to `std10`) carries: the value
@@ -245,8 +241,12 @@ mod tests {
         patch.answers.insert("std1".into(), "Web".into());
         patch.answers.insert("std2".into(), String::new());
         stored.merge(patch);
-        assert_eq!(stored.answers.len(), 1);
         assert_eq!(stored.answers["std1"], "Web");
+        assert_eq!(stored.answers["std2"], "");
+        assert_eq!(
+            stored.standard_or_answer(RegistrantField::Std2).as_deref(),
+            Some("")
+        );
         assert_eq!(RegistrantFields::from_json(&stored.to_json()), stored);
         let debug = format!("{stored:?}");
         assert!(

@@ -3,7 +3,8 @@
 //! the webinar once read; answers are checked against them (an unknown question, an answer
 //! that is not an option, a missing required answer: INVALID_ARGUMENT naming the answer,
 //! never echoing it); a valid registration is delivered with the answers under their ON24
-//! field ids, returned on read, exported, and erased by ForgetPerson.
+//! field ids, returned on read, updated (a cleared answer is cleared at ON24 too), exported,
+//! and erased by ForgetPerson.
 
 use proto::webinar::v1::{
     metrics_service_client::MetricsServiceClient,
@@ -285,6 +286,35 @@ async fn questions_are_shown_checked_delivered_and_forgotten(database_url: Strin
         exported.registrations[0].question_answers,
         answers(&[("std1", "Email"), ("std2", free_text)])
     );
+
+    // Clearing the optional answer clears it at ON24 too.
+    let cleared = regs
+        .update_registration(UpdateRegistrationRequest {
+            registration: Some(Registration {
+                name: good.name.clone(),
+                question_answers: answers(&[("std2", "")]),
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["question_answers".into()],
+            }),
+        })
+        .await
+        .expect("clear")
+        .into_inner()
+        .registration
+        .expect("registration");
+    assert_eq!(cleared.question_answers, answers(&[("std1", "Email")]));
+    eventually("the cleared answer reaches ON24", || {
+        let (on24, email) = (&on24, good.email.clone());
+        let event = u64::try_from(active.on24_event_id).expect("event");
+        async move {
+            let r = on24.get_registrant(&email, Some(event)).await.ok()?;
+            (r.std1.as_deref() == Some("Email") && r.std2.as_deref().unwrap_or("").is_empty())
+                .then_some(())
+        }
+    })
+    .await;
 
     // Forgetting the person erases the answers with every other personal field.
     regs.forget_person(ForgetPersonRequest {
