@@ -138,17 +138,28 @@ pub(crate) fn validate(
         }
     }
     if wants("question_answers") {
-        answers(r, only.is_none(), v, prefix, questions, &mut out.fields);
+        let standard_too = wants("standard_fields");
+        answers(
+            r,
+            only.is_none(),
+            standard_too,
+            v,
+            prefix,
+            questions,
+            &mut out.fields,
+        );
     }
     out
 }
 
 /// Checks the answers to the webinar's custom registration questions and keeps them in
 /// `fields.answers`; on a create (`creating`) every required question must be answered
-/// (here or, for an id `stdN`, in `standard_fields`). Messages never echo an answer.
+/// (here or, for an id `stdN`, in `standard_fields`). With `standard_too` (the request also
+/// writes `standard_fields`), one id may not be given in both. Messages never echo an answer.
 fn answers(
     r: &Registration,
     creating: bool,
+    standard_too: bool,
     v: &mut Violations,
     prefix: &str,
     questions: Option<&[RegistrationQuestion]>,
@@ -178,7 +189,7 @@ fn answers(
                 continue;
             }
         };
-        if r.standard_fields.contains_key(id) {
+        if standard_too && r.standard_fields.contains_key(id) {
             v.add(
                 &path(id),
                 "answered in standard_fields too: give one of them",
@@ -372,7 +383,15 @@ mod tests {
     ) -> Vec<String> {
         let mut v = Violations::new();
         match only {
-            None => answers(r, true, &mut v, "", qs, &mut RegistrantFields::default()),
+            None => answers(
+                r,
+                true,
+                true,
+                &mut v,
+                "",
+                qs,
+                &mut RegistrantFields::default(),
+            ),
             Some(only) => {
                 validate(r, Some(only), &mut v, "", qs);
             }
