@@ -274,6 +274,22 @@ async fn questions_are_shown_checked_delivered_and_forgotten(database_url: Strin
         updated.question_answers,
         answers(&[("std1", "Email"), ("std2", free_text)])
     );
+    // The next change waits for this one to reach ON24: a change made while this one's
+    // delivery runs queues no job of its own (the pending one sends the latest row), and a
+    // delivery already running has read the row before it, so it would not be sent.
+    eventually("the update DELIVERED", || {
+        let (mut regs, name) = (regs.clone(), good.name.clone());
+        async move {
+            let r = regs
+                .get_registration(GetRegistrationRequest { name })
+                .await
+                .ok()?
+                .into_inner()
+                .registration?;
+            (r.status == RegistrationStatus::Delivered as i32).then_some(())
+        }
+    })
+    .await;
     let exported = PersonDataServiceClient::new(channel.clone())
         .export_person_data(ExportPersonDataRequest {
             parent: "tenants/tenant-a".into(),
