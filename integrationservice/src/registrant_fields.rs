@@ -3,6 +3,8 @@
 //! column, and the provider maps it to ON24's form. A leaf: it imports nothing of the
 //! service, so the domain and the provider seam can both use it.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 macro_rules! registrant_fields {
@@ -16,6 +18,11 @@ macro_rules! registrant_fields {
                 #[serde(default, skip_serializing_if = "Option::is_none")]
                 pub $field: Option<String>,
             )+
+            /// Answers to the webinar's custom registration questions, by the question's
+            /// provider field id (ON24: `std1` to `std10`). On an update, a given empty
+            /// answer clears (and is kept empty).
+            #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+            pub answers: BTreeMap<String, String>,
         }
 
         /// Names one of [`RegistrantFields`]' fields.
@@ -134,13 +141,26 @@ impl RegistrantField {
 }
 
 impl RegistrantFields {
-    /// Takes every field `patch` gives (a given empty value clears).
+    /// Takes every field and answer `patch` gives (a given empty value clears).
     pub fn merge(&mut self, patch: RegistrantFields) {
         for &field in RegistrantField::ALL {
             if let Some(v) = patch.get(field) {
                 *self.slot(field) = Some(v.to_owned());
             }
         }
+        // A cleared answer is kept empty, like a cleared field, so the update sends it empty
+        // and ON24 clears its copy too (a field left out of an update is left as it is).
+        self.answers.extend(patch.answers);
+    }
+
+    /// What the provider's custom field `field` (`std1` to `std10`) carries: the value
+    /// given in `standard_fields`, else the answer to the question with that id (the API
+    /// refuses both at once).
+    pub fn standard_or_answer(&self, field: RegistrantField) -> Option<String> {
+        self.get(field)
+            .filter(|v| !v.is_empty())
+            .or_else(|| self.answers.get(field.name()).map(String::as_str))
+            .map(str::to_owned)
     }
 
     /// The custom fields `std1` to `std10` that are set, by key.
@@ -165,6 +185,7 @@ impl RegistrantFields {
 impl std::fmt::Debug for RegistrantFields {
     // Personal data stays out of logs: only which fields are set.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Question ids are the provider's field names, not personal; the answers are.
         f.debug_list()
             .entries(
                 RegistrantField::ALL
@@ -172,6 +193,72 @@ impl std::fmt::Debug for RegistrantFields {
                     .filter(|&&field| self.get(field).is_some())
                     .map(|field| field.name()),
             )
+            .entries(self.answers.keys().map(|id| format!("answers[{id}]")))
             .finish()
+    }
+}
+
+/// A custom question of a webinar's registration page, as the provider defines it (not
+/// personal data): registrations answer it in [`RegistrantFields::answers`] under `id`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegistrationQuestion {
+    /// The provider's field id the answer is sent under (ON24: `std1` to `std10`).
+    pub id: String,
+    /// The question as the registration page shows it.
+    pub caption: String,
+    /// The provider's field type (ON24: `textbox`, `textarea`, `listbox`, `checkbox`,
+    /// `radio`).
+    pub field_type: String,
+    /// Whether the provider requires an answer.
+    pub required: bool,
+    /// The allowed answers of a choice question; empty for free text.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub options: Vec<String>,
+}
+
+impl RegistrationQuestion {
+    /// The stored form of a webinar's questions: a JSON array.
+    pub fn list_to_json(questions: &[Self]) -> String {
+        serde_json::to_string(questions).unwrap_or_else(|_| "[]".into())
+    }
+
+    /// Reads the stored form; None when nothing usable is stored.
+    pub fn list_from_json(json: &str) -> Option<Vec<Self>> {
+        serde_json::from_str(json).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_merge_and_stay_out_of_debug() {
+        let mut stored = RegistrantFields::default();
+        stored.answers.insert("std1".into(), "Email".into());
+        stored.answers.insert("std2".into(), "Private words".into());
+        let mut patch = RegistrantFields::default();
+        patch.answers.insert("std1".into(), "Web".into());
+        patch.answers.insert("std2".into(), String::new());
+        stored.merge(patch);
+        assert_eq!(stored.answers["std1"], "Web");
+        assert_eq!(stored.answers["std2"], "");
+        assert_eq!(
+            stored.standard_or_answer(RegistrantField::Std2).as_deref(),
+            Some("")
+        );
+        assert_eq!(RegistrantFields::from_json(&stored.to_json()), stored);
+        let debug = format!("{stored:?}");
+        assert!(
+            debug.contains("answers[std1]") && !debug.contains("Web"),
+            "{debug}"
+        );
+        let q = RegistrationQuestion {
+            id: "std1".into(),
+            options: vec!["Web".into()],
+            ..RegistrationQuestion::default()
+        };
+        let json = RegistrationQuestion::list_to_json(std::slice::from_ref(&q));
+        assert_eq!(RegistrationQuestion::list_from_json(&json), Some(vec![q]));
     }
 }

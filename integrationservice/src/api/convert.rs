@@ -86,6 +86,19 @@ pub(crate) fn webinar(w: &domain::Webinar) -> pb::Webinar {
         preview_url: w.preview_url.clone().unwrap_or_default(),
         create_time: Some(ts(w.created_at)),
         update_time: Some(ts(w.updated_at)),
+        registration_questions: w
+            .registration_questions
+            .iter()
+            .flatten()
+            .map(|q| pb::RegistrationQuestion {
+                id: q.id.clone(),
+                caption: q.caption.clone(),
+                field_type: q.field_type.clone(),
+                required: q.required,
+                options: q.options.clone(),
+            })
+            .collect(),
+        registration_questions_read_time: opt_ts(w.questions_read_at),
     }
 }
 
@@ -137,6 +150,12 @@ pub(crate) fn registration(r: &domain::Registration) -> pb::Registration {
         standard_fields: fields
             .standard()
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
+        question_answers: fields
+            .answers
+            .iter()
+            .filter(|(_, answer)| !answer.is_empty())
+            .map(|(id, answer)| (id.clone(), answer.clone()))
             .collect(),
         status: status as i32,
         on24_event_user_id: r.eventuserid.unwrap_or_default(),

@@ -1,12 +1,15 @@
 //! Parsing of the attendee fields of a `Registration` into their domain types, and of the
 //! `ListRegistrations` filter (statuses and an email). The optional ON24 registrant fields are named once, in
-//! `domain::RegistrantField`; only their proto accessors are listed here.
+//! `domain::RegistrantField`; only their proto accessors are listed here. Answers to the
+//! webinar's custom registration questions are checked here too, against the questions
+//! stored on the webinar (`domain::RegistrationQuestion::check`).
 
 use proto::webinar::v1::{Registration, RegistrationStatus};
 
 use super::violations::Violations;
 use crate::domain::{
-    CrmReference, Email, PersonName, RegistrantField, RegistrantFields, organisation_text,
+    CrmReference, Email, PersonName, RegistrantField, RegistrantFields, RegistrationQuestion,
+    organisation_text,
 };
 
 /// Parsed attendee fields; a field is `None` when not asked for or refused.
@@ -37,6 +40,7 @@ pub(crate) fn updatable() -> Vec<&'static str> {
         "company",
         "job_title",
         "standard_fields",
+        "question_answers",
     ];
     all.extend(
         RegistrantField::ALL
@@ -69,13 +73,16 @@ fn named_value(r: &Registration, field: RegistrantField) -> &str {
     }
 }
 
-/// Parses the fields of `r` named in `only` (or all when `only` is `None`), recording
-/// violations under `prefix` (e.g. `registration.`).
+/// Parses the fields of `r` named in `only` (or all when `only` is `None`: a create),
+/// recording violations under `prefix` (e.g. `registration.`). `questions` are the webinar's
+/// custom registration questions, None while they have not been read from the provider
+/// (answers are then checked by their text rules only, under ids `std1` to `std10`).
 pub(crate) fn validate(
     r: &Registration,
     only: Option<&[&str]>,
     v: &mut Violations,
     prefix: &str,
+    questions: Option<&[RegistrationQuestion]>,
 ) -> RegistrationFields {
     let wants = |name: &str| only.is_none_or(|o| o.contains(&name));
     let f = |name: &str| format!("{prefix}{name}");
@@ -116,12 +123,103 @@ pub(crate) fn validate(
                 None => v.add(&path, "keys must be std1 to std10"),
                 Some(field) => {
                     let result = out.fields.set(field, value);
-                    v.check(&path, result);
+                    // A custom field that carries a question's answer follows its rules.
+                    let question = questions
+                        .into_iter()
+                        .flatten()
+                        .find(|q| q.id == field.name());
+                    if v.check(&path, result).is_some()
+                        && let (Some(q), Some(value)) = (question, out.fields.get(field))
+                    {
+                        v.check(&path, q.check(value));
+                    }
                 }
             }
         }
     }
+    if wants("question_answers") {
+        let standard_too = wants("standard_fields");
+        answers(
+            r,
+            only.is_none(),
+            standard_too,
+            v,
+            prefix,
+            questions,
+            &mut out.fields,
+        );
+    }
     out
+}
+
+/// Checks the answers to the webinar's custom registration questions and keeps them in
+/// `fields.answers`; on a create (`creating`) every required question must be answered
+/// (here or, for an id `stdN`, in `standard_fields`). With `standard_too` (the request also
+/// writes `standard_fields`), one id may not be given in both. Messages never echo an answer.
+fn answers(
+    r: &Registration,
+    creating: bool,
+    standard_too: bool,
+    v: &mut Violations,
+    prefix: &str,
+    questions: Option<&[RegistrationQuestion]>,
+    fields: &mut RegistrantFields,
+) {
+    let path = |id: &str| format!("{prefix}question_answers[{id:?}]");
+    for (id, value) in &r.question_answers {
+        let question = match questions {
+            Some(qs) => match qs.iter().find(|q| &q.id == id) {
+                Some(q) => Some(q),
+                None => {
+                    v.add(
+                        &path(id),
+                        "not a registration question of this webinar (see \
+                         Webinar.registration_questions)",
+                    );
+                    continue;
+                }
+            },
+            None if RegistrationQuestion::answerable_id(id) => None,
+            None => {
+                v.add(
+                    &path(id),
+                    "the webinar's questions are not read from ON24 yet: only std1 to \
+                     std10 can be answered",
+                );
+                continue;
+            }
+        };
+        if standard_too && r.standard_fields.contains_key(id) {
+            v.add(
+                &path(id),
+                "answered in standard_fields too: give one of them",
+            );
+            continue;
+        }
+        // On create only non-empty answers travel (a missing required one is reported
+        // below); on update an empty one clears.
+        if creating && value.is_empty() {
+            continue;
+        }
+        if v.check(&path(id), fields.set_answer(id, value)).is_none() {
+            continue;
+        }
+        if let (Some(q), Some(answer)) = (question, fields.answers.get(id)) {
+            v.check(&path(id), q.check(answer));
+        }
+    }
+    if !creating {
+        return;
+    }
+    for q in questions.into_iter().flatten().filter(|q| q.required) {
+        let given = |v: Option<&String>| v.is_some_and(|a| !a.is_empty());
+        if !given(r.question_answers.get(&q.id)) && !given(r.standard_fields.get(&q.id)) {
+            v.add(
+                &path(&q.id),
+                "required: ON24 requires an answer to this question",
+            );
+        }
+    }
 }
 
 /// Parses `status = X [OR status = Y ...]`; empty means every status.
@@ -248,6 +346,146 @@ mod tests {
         }
     }
 
+    fn questions() -> Vec<RegistrationQuestion> {
+        vec![
+            RegistrationQuestion {
+                id: "std1".into(),
+                caption: "Source".into(),
+                field_type: "radio".into(),
+                required: true,
+                options: vec!["Email".into(), "Web".into()],
+            },
+            RegistrationQuestion {
+                id: "std2".into(),
+                caption: "Ask".into(),
+                field_type: "textarea".into(),
+                required: false,
+                options: Vec::new(),
+            },
+        ]
+    }
+
+    fn answered(pairs: &[(&str, &str)]) -> Registration {
+        let mut r = Registration::default();
+        for (k, v) in pairs {
+            r.question_answers.insert((*k).into(), (*v).into());
+        }
+        r
+    }
+
+    /// The fields named by the violations of `r`'s answers: on a create when `only` is
+    /// None (the answers alone, without the other required fields), else on an update of
+    /// the fields in `only`.
+    fn bad(
+        r: &Registration,
+        only: Option<&[&str]>,
+        qs: Option<&[RegistrationQuestion]>,
+    ) -> Vec<String> {
+        let mut v = Violations::new();
+        match only {
+            None => answers(
+                r,
+                true,
+                true,
+                &mut v,
+                "",
+                qs,
+                &mut RegistrantFields::default(),
+            ),
+            Some(only) => {
+                validate(r, Some(only), &mut v, "", qs);
+            }
+        }
+        v.into_vec().into_iter().map(|f| f.field).collect()
+    }
+
+    #[test]
+    fn answers_are_checked_against_the_questions() {
+        let qs = questions();
+        let (create, update) = (None, Some(&["question_answers"][..]));
+        // A valid create, and what is kept.
+        let ok = answered(&[("std1", "Web"), ("std2", "Free text")]);
+        assert!(bad(&ok, create, Some(&qs)).is_empty());
+        let mut v = Violations::new();
+        let out = validate(&ok, Some(&["question_answers"]), &mut v, "", Some(&qs));
+        assert_eq!(
+            out.fields.answers.get("std1").map(String::as_str),
+            Some("Web")
+        );
+        // Unknown id, an answer outside the options, a required one missing.
+        assert_eq!(
+            bad(
+                &answered(&[("std1", "Web"), ("std9", "x")]),
+                create,
+                Some(&qs)
+            ),
+            [r#"question_answers["std9"]"#]
+        );
+        assert_eq!(
+            bad(&answered(&[("std1", "Fax")]), create, Some(&qs)),
+            [r#"question_answers["std1"]"#]
+        );
+        assert_eq!(
+            bad(&answered(&[("std2", "x")]), create, Some(&qs)),
+            [r#"question_answers["std1"]"#]
+        );
+        // A required question answered through standard_fields counts, with its rules.
+        let mut through_std = answered(&[]);
+        through_std
+            .standard_fields
+            .insert("std1".into(), "Email".into());
+        assert!(bad(&through_std, create, Some(&qs)).is_empty());
+        let mut v = Violations::new();
+        through_std
+            .standard_fields
+            .insert("std1".into(), "Fax".into());
+        validate(
+            &through_std,
+            Some(&["standard_fields"]),
+            &mut v,
+            "",
+            Some(&qs),
+        );
+        assert_eq!(v.into_vec().len(), 1);
+        // Both maps at once for one id: refused.
+        let mut both = answered(&[("std1", "Web")]);
+        both.standard_fields.insert("std1".into(), "Web".into());
+        assert_eq!(
+            bad(
+                &both,
+                Some(&["question_answers", "standard_fields"]),
+                Some(&qs)
+            ),
+            [r#"question_answers["std1"]"#]
+        );
+        // Update: a required answer cannot be cleared, an optional one can.
+        assert_eq!(
+            bad(&answered(&[("std1", "")]), update, Some(&qs)),
+            [r#"question_answers["std1"]"#]
+        );
+        assert!(bad(&answered(&[("std2", "")]), update, Some(&qs)).is_empty());
+        // Before the questions are read: std1 to std10 only, by their text rules.
+        assert!(bad(&answered(&[("std4", "anything")]), create, None).is_empty());
+        assert_eq!(
+            bad(&answered(&[("q42", "x")]), create, None),
+            [r#"question_answers["q42"]"#]
+        );
+        assert_eq!(
+            bad(&answered(&[("std4", &"x".repeat(256))]), create, None),
+            [r#"question_answers["std4"]"#]
+        );
+    }
+
+    #[test]
+    fn answer_refusals_never_echo_the_answer() {
+        let qs = questions();
+        let mut v = Violations::new();
+        let r = answered(&[("std1", "Secret answer 42")]);
+        validate(&r, Some(&["question_answers"]), &mut v, "", Some(&qs));
+        let all = format!("{:?}", v.into_vec());
+        assert!(!all.contains("Secret answer"), "{all}");
+    }
+
     #[test]
     fn standard_field_keys() {
         let mut r = Registration::default();
@@ -255,7 +493,13 @@ mod tests {
         r.standard_fields.insert("std11".into(), "x".into());
         r.standard_fields.insert("std01".into(), "x".into());
         let mut v = Violations::new();
-        let out = validate(&r, Some(&["standard_fields"]), &mut v, "registration.");
+        let out = validate(
+            &r,
+            Some(&["standard_fields"]),
+            &mut v,
+            "registration.",
+            None,
+        );
         assert_eq!(v.into_vec().len(), 2);
         assert_eq!(out.fields.std10.as_deref(), Some("x"));
     }

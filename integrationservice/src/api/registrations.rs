@@ -39,6 +39,7 @@ pub(crate) fn validate_item(
     webinar: &names::WebinarName,
     v: &mut Violations,
     in_batch: bool,
+    questions: Option<&[domain::RegistrationQuestion]>,
 ) -> Option<RegistrationInput> {
     if in_batch && !request.parent.is_empty() {
         match names::parse_webinar(&request.parent) {
@@ -50,7 +51,7 @@ pub(crate) fn validate_item(
         v.add("registration", "required");
         return None;
     };
-    let f = registration_fields::validate(r, None, v, "registration.");
+    let f = registration_fields::validate(r, None, v, "registration.", questions);
     let request_id = v.check("request_id", RequestId::parse_optional(&request.request_id));
     if !v.is_empty() {
         return None;
@@ -68,6 +69,23 @@ impl RegistrationApi {
     /// A service over the shared state.
     pub(crate) fn new(state: State) -> Self {
         Self { state }
+    }
+
+    /// The webinar's custom registration questions, to check answers against: None while
+    /// they have not been read from ON24, or when the webinar cannot be read (the write that
+    /// follows then answers NOT_FOUND itself).
+    async fn questions(
+        &self,
+        tenant: &domain::TenantId,
+        webinar: &domain::WebinarId,
+    ) -> Option<Vec<domain::RegistrationQuestion>> {
+        self.state
+            .engine
+            .webinars()
+            .get(tenant, webinar)
+            .await
+            .ok()?
+            .registration_questions
     }
 }
 
@@ -144,8 +162,15 @@ impl RegistrationService for RegistrationApi {
             names::parse_webinar,
         )?;
         let result = async {
+            let questions = self.questions(&webinar.tenant, &webinar.webinar).await;
             let mut v = Violations::new();
-            let item = validate_item(request.get_ref(), &webinar, &mut v, false);
+            let item = validate_item(
+                request.get_ref(),
+                &webinar,
+                &mut v,
+                false,
+                questions.as_deref(),
+            );
             v.into_result()?;
             let item = item.ok_or_else(|| Status::invalid_argument("invalid registration"))?;
             let (r, created) = self
@@ -490,10 +515,11 @@ impl RegistrationApi {
             Vec::with_capacity(items.len());
         let mut valid = Vec::new();
         let mut positions = Vec::new();
+        let questions = self.questions(&webinar.tenant, &webinar.webinar).await;
         for (i, item) in items.iter().enumerate() {
             // Paths inside the item (`registration.email`): the result's `index` names it.
             let mut v = Violations::new();
-            match validate_item(item, webinar, &mut v, true) {
+            match validate_item(item, webinar, &mut v, true, questions.as_deref()) {
                 Some(ok) => {
                     positions.push(i);
                     valid.push(ok);
@@ -609,7 +635,14 @@ impl RegistrationApi {
                 );
             }
         }
-        let f = registration_fields::validate(r, Some(&paths), &mut v, "registration.");
+        let questions = self.questions(&name.tenant, &name.webinar).await;
+        let f = registration_fields::validate(
+            r,
+            Some(&paths),
+            &mut v,
+            "registration.",
+            questions.as_deref(),
+        );
         v.into_result()?;
         let patch = RegistrationPatch {
             first_name: f.first_name,

@@ -947,13 +947,36 @@ impl Metrics<'_> {
             .await?;
         let (attendees, changed, imported) =
             pulled.map_err(|e| Error::Unavailable(e.to_string()))?;
+        // A sync the CRM asks for reads the registration questions every time, and the live
+        // times of a webinar that has none (a linked one) so its outcomes can settle.
+        let questions = super::registration_questions::read(self.engine, &creds, event).await;
+        let times = if row.start_at == 0 {
+            self.engine
+                .provider
+                .get_event(&creds, event)
+                .await
+                .ok()
+                .and_then(|info| info.live_times())
+        } else {
+            None
+        };
         let (t, w) = (tenant.clone(), *webinar);
-        let settled = self
+        let (settled, questions_changed) = self
             .engine
             .store
-            .transaction(move |conn| finish_sync(conn, &t, &w, now, read_up_to(now)))
+            .transaction(move |conn| {
+                if let Some((start, minutes)) = times {
+                    webinars::set_unknown_times(conn, &t, &w, start, minutes)?;
+                }
+                let questions_changed = match &questions {
+                    Some(q) => super::registration_questions::store(conn, &t, &w, q, now)?,
+                    None => false,
+                };
+                let settled = finish_sync(conn, &t, &w, now, read_up_to(now))?;
+                Ok::<_, Error>((settled, questions_changed))
+            })
             .await?;
-        if settled > 0 {
+        if settled > 0 || questions_changed {
             self.engine.signals.changes_added(tenant);
         }
         Ok(SyncReport {

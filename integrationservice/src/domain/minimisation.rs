@@ -87,6 +87,14 @@ impl MinimisationPolicy {
             .is_none_or(|allowed| allowed.contains(&field))
     }
 
+    /// Drops the answers to custom questions that travel in a custom field the tenant does
+    /// not keep (ON24 keeps a question's answer in the custom field of its id).
+    fn strip_answers(&self, fields: &mut super::RegistrantFields) {
+        fields.answers.retain(|id, _| {
+            RegistrantField::standard(id).is_none_or(|f| self.keeps(OptionalField::Other(f)))
+        });
+    }
+
     /// Drops the fields the tenant does not keep from a new registration.
     pub fn strip_input(&self, item: &mut RegistrationInput) {
         if self.allowed_fields.is_none() {
@@ -103,6 +111,7 @@ impl MinimisationPolicy {
                 *item.fields.slot(field) = None;
             }
         }
+        self.strip_answers(&mut item.fields);
     }
 
     /// Drops the fields the tenant does not keep from an update.
@@ -121,6 +130,7 @@ impl MinimisationPolicy {
                 *patch.fields.slot(field) = None;
             }
         }
+        self.strip_answers(&mut patch.fields);
     }
 }
 
@@ -174,5 +184,31 @@ impl Minimisation<'_> {
             updated_at: Some(now),
             ..policy
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_answer_goes_with_the_custom_field_of_its_id() {
+        let policy = MinimisationPolicy {
+            allowed_fields: Some(vec![OptionalField::Other(RegistrantField::Std1)]),
+            ..MinimisationPolicy::default()
+        };
+        let mut patch = RegistrationPatch {
+            first_name: None,
+            last_name: None,
+            company: None,
+            job_title: None,
+            fields: super::super::RegistrantFields::default(),
+        };
+        for id in ["std1", "std2"] {
+            patch.fields.set_answer(id, "x").expect("answer");
+        }
+        policy.strip_patch(&mut patch);
+        let kept: Vec<&str> = patch.fields.answers.keys().map(String::as_str).collect();
+        assert_eq!(kept, ["std1"]);
     }
 }

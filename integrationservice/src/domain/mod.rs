@@ -17,6 +17,7 @@ pub mod paging;
 pub mod person_data;
 pub mod providers;
 pub mod registrant;
+pub mod registration_questions;
 pub mod registrations;
 pub mod retention;
 pub mod suppression;
@@ -33,7 +34,9 @@ pub use crate::ids::{ErasureRequestId, RegistrationId, TenantId, WebinarId};
 pub use credentials::{AccessToken, BaseUrl, On24ClientId, Region};
 pub use error::{Error, Invalid};
 pub use paging::PageSize;
-pub use registrant::{Email, PersonName, RegistrantField, RegistrantFields, organisation_text};
+pub use registrant::{
+    Email, PersonName, RegistrantField, RegistrantFields, RegistrationQuestion, organisation_text,
+};
 pub use types::*;
 pub use webinar_fields::{
     CrmReference, Description, DurationMinutes, EventType, Language, RequestId, StartTime,

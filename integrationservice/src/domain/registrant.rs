@@ -100,7 +100,53 @@ pub fn organisation_text(value: &str) -> Result<Option<String>, Invalid> {
     optional_text(value, 255)
 }
 
-pub use crate::registrant_fields::{RegistrantField, RegistrantFields};
+pub use crate::registrant_fields::{RegistrantField, RegistrantFields, RegistrationQuestion};
+
+/// The most characters of an answer to a custom registration question (ON24's custom
+/// fields `std1` to `std10` hold 255).
+const MAX_ANSWER_CHARS: usize = 255;
+
+impl RegistrationQuestion {
+    /// Checks an answer against the definition: a choice question takes exactly one of its
+    /// options, and a required one no empty answer. The refusal never echoes the answer.
+    pub fn check(&self, answer: &str) -> Result<(), Invalid> {
+        if answer.is_empty() {
+            return if self.required {
+                Err(Invalid::new(
+                    "required: ON24 requires an answer to this question",
+                ))
+            } else {
+                Ok(())
+            };
+        }
+        if !self.options.is_empty() && !self.options.iter().any(|o| o == answer) {
+            return Err(Invalid::new(format!(
+                "must be one of the question's {} options",
+                self.options.len()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Whether the provider's registrant form can carry an answer to the question with
+    /// this id (ON24's custom fields `std1` to `std10`): before a webinar's questions are
+    /// read, these are the ids accepted.
+    pub fn answerable_id(id: &str) -> bool {
+        RegistrantField::standard(id).is_some()
+    }
+}
+
+impl RegistrantFields {
+    /// Sets the answer to the question `id` after checking its text: at most 255
+    /// characters, no control characters, no surrounding blanks. An empty answer is kept
+    /// (it clears on an update).
+    pub fn set_answer(&mut self, id: &str, value: &str) -> Result<(), Invalid> {
+        let checked = optional_text(value, MAX_ANSWER_CHARS)?;
+        self.answers
+            .insert(id.to_owned(), checked.unwrap_or_default());
+        Ok(())
+    }
+}
 
 impl RegistrantFields {
     /// Sets `field` to `value` after checking it: at most the field's length, no control

@@ -13,7 +13,8 @@ pub use crate::store::status::{
 use super::credentials::{AccessToken, BaseUrl, On24ClientId, Region};
 use super::{
     CrmReference, Description, DurationMinutes, Email, EventType, Language, PersonName,
-    RegistrantFields, RegistrationId, RequestId, StartTime, TenantId, TimeZone, Title, WebinarId,
+    RegistrantFields, RegistrationId, RegistrationQuestion, RequestId, StartTime, TenantId,
+    TimeZone, Title, WebinarId,
 };
 
 /// ON24 credentials as put by the CRM, every field checked by its constructor. `Debug`
@@ -155,6 +156,10 @@ pub struct Webinar {
     pub created_at: i64,
     /// Last changed.
     pub updated_at: i64,
+    /// The custom questions of the provider's registration page; None until first read.
+    pub registration_questions: Option<Vec<RegistrationQuestion>>,
+    /// When the questions were last read from the provider.
+    pub questions_read_at: Option<i64>,
 }
 
 /// A person to register, each field valid by construction.

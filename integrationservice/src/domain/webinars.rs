@@ -2,8 +2,8 @@
 //! backfill the provider's past events, get, list, update and unlink. Creating and updating commit the row and the job together.
 
 use super::{
-    ChangeKind, CrmReference, Engine, Error, Page, RequestId, TenantId, Webinar, WebinarId,
-    WebinarInput, WebinarPatch, WebinarStatus, jobs::JobKind, paging,
+    ChangeKind, CrmReference, Engine, Error, Page, RegistrationQuestion, RequestId, TenantId,
+    Webinar, WebinarId, WebinarInput, WebinarPatch, WebinarStatus, jobs::JobKind, paging,
 };
 use crate::store::models::{NewJob, WebinarRow};
 use crate::store::{DbConnection, changes, now_ms, outbox, webinars};
@@ -36,6 +36,11 @@ pub fn view(row: &WebinarRow) -> Webinar {
         preview_url: row.preview_url.clone(),
         created_at: row.created_at,
         updated_at: row.updated_at,
+        registration_questions: row
+            .registration_questions
+            .as_deref()
+            .and_then(RegistrationQuestion::list_from_json),
+        questions_read_at: row.questions_read_at,
     }
 }
 
@@ -139,6 +144,8 @@ impl Webinars<'_> {
                     deleted: false,
                     created_at: now,
                     updated_at: now,
+                    registration_questions: None,
+                    questions_read_at: None,
                 };
                 webinars::insert(conn, &row)?;
                 outbox::enqueue(
@@ -218,6 +225,8 @@ impl Webinars<'_> {
                     deleted: false,
                     created_at: now,
                     updated_at: now,
+                    registration_questions: None,
+                    questions_read_at: None,
                 };
                 webinars::insert(conn, &row)?;
                 outbox::enqueue(
@@ -332,6 +341,8 @@ impl Webinars<'_> {
                         deleted: false,
                         created_at: now,
                         updated_at: now,
+                        registration_questions: None,
+                        questions_read_at: None,
                     };
                     webinars::insert(conn, &row)?;
                     outbox::enqueue(conn, &[job(&row, JobKind::SyncMetrics, paused)])?;

@@ -8,6 +8,7 @@ use futures::future::BoxFuture;
 use secrecy::SecretString;
 
 pub use crate::attendee_activity::{AttendeeActivity, AttendeeInteraction, InteractionKind};
+pub(crate) use crate::registrant_fields::RegistrationQuestion;
 
 /// A tenant's credentials for its provider account, decrypted for one use.
 #[derive(Clone)]
@@ -114,6 +115,19 @@ pub struct EventInfo {
     pub preview_url: Option<String>,
     /// Live end (for the metrics schedule), milliseconds since the epoch, if known.
     pub live_end_ms: Option<i64>,
+    /// Scheduled live start (ON24's `goodafter`), milliseconds since the epoch, if known: a
+    /// linked webinar takes its times from it (without them its attendance outcomes could
+    /// never settle).
+    pub live_start_ms: Option<i64>,
+}
+
+impl EventInfo {
+    /// The live start (ms) and length (minutes) when the provider gave both ends.
+    pub fn live_times(&self) -> Option<(i64, i32)> {
+        let (start, end) = (self.live_start_ms?, self.live_end_ms?);
+        let minutes = i32::try_from((end - start) / 60_000).ok()?;
+        (start > 0 && minutes > 0).then_some((start, minutes))
+    }
 }
 
 /// One person to register.
@@ -252,6 +266,14 @@ pub trait WebinarProvider: Send + Sync + std::fmt::Debug {
         event_id: i64,
         spec: &'a EventSpec,
     ) -> BoxFuture<'a, Result<(), ProviderError>>;
+    /// The custom questions of a webinar's registration page that a registration can answer
+    /// through the provider's registrant form, in the provider's order (the standard fields,
+    /// which `RegistrantSpec` carries by name, are not among them).
+    fn registration_questions<'a>(
+        &'a self,
+        c: &'a ProviderCredentials,
+        event_id: i64,
+    ) -> BoxFuture<'a, Result<Vec<RegistrationQuestion>, ProviderError>>;
     /// Deletes a webinar.
     fn delete_event<'a>(
         &'a self,

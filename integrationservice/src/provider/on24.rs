@@ -15,9 +15,9 @@ use secrecy::ExposeSecret;
 use super::{
     ActivityWindow, AttendeeActivity, AttendeeInteraction, AttendeeReport, CredentialProblem,
     EventInfo, EventSpec, InteractionKind, PastEvent, ProviderCredentials, ProviderError,
-    ProviderRegistrant, RegistrantSpec, WebinarProvider,
+    ProviderRegistrant, RegistrantSpec, RegistrationQuestion, WebinarProvider,
 };
-use crate::registrant_fields::RegistrantFields;
+use crate::registrant_fields::{RegistrantField, RegistrantFields};
 use on24_client::{
     BaseUrl, DateFilterMode, DateRange, EgressPolicy, EventUpdate, NewEvent, On24Client,
     On24ClientConfig, On24Credentials, On24Error, PermanentKind, Region, RegistrantForm,
@@ -187,19 +187,38 @@ fn registrant_form(r: &RegistrantSpec) -> RegistrantForm {
     form.country = f.country.clone();
     form.work_phone = f.work_phone.clone();
     form.partner_ref = f.partner_ref.clone();
-    form.std = [
-        f.std1.clone(),
-        f.std2.clone(),
-        f.std3.clone(),
-        f.std4.clone(),
-        f.std5.clone(),
-        f.std6.clone(),
-        f.std7.clone(),
-        f.std8.clone(),
-        f.std9.clone(),
-        f.std10.clone(),
-    ];
+    // ON24 keeps the answers to an event's custom questions in its custom fields: an answer
+    // travels under its question's id (`std1` to `std10`) unless `standard_fields` gave
+    // that field (the API refuses both at once).
+    let custom: Vec<Option<String>> = RegistrantField::ALL
+        .iter()
+        .filter(|field| field.is_standard())
+        .map(|&field| f.standard_or_answer(field))
+        .collect();
+    for (slot, value) in form.std.iter_mut().zip(custom) {
+        *slot = value;
+    }
     form
+}
+
+/// ON24's registration fields as the webinar's custom questions: those a registrant form
+/// can answer (its custom fields `std1` to `std10`); the standard fields (`firstname`,
+/// `company`, ...) travel by name and are left out.
+fn custom_questions(fields: Vec<on24_client::RegistrationField>) -> Vec<RegistrationQuestion> {
+    fields
+        .into_iter()
+        .filter_map(|f| {
+            let id = f.fieldid?.trim().to_ascii_lowercase();
+            RegistrantField::standard(&id)?;
+            Some(RegistrationQuestion {
+                caption: f.fieldcaption.unwrap_or_default().trim().to_owned(),
+                field_type: f.fieldtype.unwrap_or_default().trim().to_owned(),
+                required: f.required.unwrap_or(false),
+                options: f.options,
+                id,
+            })
+        })
+        .collect()
 }
 
 /// The registration-date window of an incremental registrant read: from the day before
@@ -268,6 +287,9 @@ fn provider_registrant(r: on24_client::Registrant) -> Option<ProviderRegistrant>
         std8: text(r.std8),
         std9: text(r.std9),
         std10: text(r.std10),
+        // ON24's custom fields carry the custom questions' answers: they come back as
+        // `standard_fields`, as ON24 holds them.
+        answers: Default::default(),
     };
     Some(ProviderRegistrant {
         email,
@@ -349,6 +371,7 @@ fn past_event(e: on24_client::Event) -> Option<PastEvent> {
             report_url: e.reporturl,
             preview_url: e.previewurl,
             live_end_ms,
+            live_start_ms: Some(start_ms),
         },
     })
 }
@@ -400,6 +423,7 @@ impl WebinarProvider for On24Provider {
                 report_url: created.reports_url,
                 preview_url: created.preview_url,
                 live_end_ms: parse_time(created.live_end.as_deref()),
+                live_start_ms: None,
             })
         }
         .boxed()
@@ -433,6 +457,7 @@ impl WebinarProvider for On24Provider {
                     report_url: e.reporturl,
                     preview_url: e.previewurl,
                     live_end_ms: parse_time(e.liveend.as_deref()),
+                    live_start_ms: parse_time(e.goodafter.as_deref().or(e.livestart.as_deref())),
                 }))
         }
         .boxed()
@@ -455,7 +480,26 @@ impl WebinarProvider for On24Provider {
                 report_url: None,
                 preview_url: None,
                 live_end_ms: parse_time(ev.liveend.as_deref()),
+                // `goodafter` is the scheduled start (ON24's `livestart` opens the
+                // presenters' pre-show a little earlier), as the backfill reads it too.
+                live_start_ms: parse_time(ev.goodafter.as_deref().or(ev.livestart.as_deref())),
             })
+        }
+        .boxed()
+    }
+
+    fn registration_questions<'a>(
+        &'a self,
+        c: &'a ProviderCredentials,
+        id: i64,
+    ) -> BoxFuture<'a, Result<Vec<RegistrationQuestion>, ProviderError>> {
+        async move {
+            let fields = self
+                .client(c)?
+                .list_registration_fields(event_id(id)?)
+                .await
+                .map_err(map_error)?;
+            Ok(custom_questions(fields))
         }
         .boxed()
     }
@@ -828,7 +872,6 @@ fn attendee_report(a: on24_client::Attendee) -> Option<AttendeeReport> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::registrant_fields::RegistrantField;
 
     #[test]
     fn every_accepted_field_and_the_crm_id_are_in_the_form() {
@@ -855,6 +898,62 @@ mod tests {
             assert!(form.iter().any(|(_, v)| *v == value), "{k} is not sent");
         }
         assert!(form.contains(&("extEventUserCd", "crm-1".to_owned())));
+    }
+
+    #[test]
+    fn answers_travel_in_their_custom_field_and_only_custom_questions_are_read() {
+        let mut fields = RegistrantFields::default();
+        fields.set_answer("std3", "Partner").expect("answer");
+        fields.set(RegistrantField::Std4, "given").expect("std4");
+        fields.set_answer("std4", "ignored").expect("answer");
+        let spec = RegistrantSpec {
+            email: "a@example.com".into(),
+            first_name: "A".into(),
+            last_name: "B".into(),
+            company: None,
+            job_title: None,
+            crm_reference_id: None,
+            fields,
+        };
+        let form = registrant_form(&spec).to_form().expect("form");
+        assert!(form.contains(&("std3", "Partner".to_owned())));
+        assert!(form.contains(&("std4", "given".to_owned())));
+        assert!(!form.iter().any(|(_, v)| v == "ignored"));
+
+        let field = |id: &str, required: bool, options: &[&str]| on24_client::RegistrationField {
+            fieldid: Some(id.into()),
+            fieldcaption: Some(format!("Q {id}")),
+            fieldtype: Some("listbox".into()),
+            validationtype: Some("none".into()),
+            required: Some(required),
+            options: options.iter().map(|o| (*o).to_owned()).collect(),
+        };
+        let questions = custom_questions(vec![
+            field("firstname", true, &[]),
+            field("job_title", true, &["CEO"]),
+            field("STD2", true, &["a", "b"]),
+            field("std10", false, &[]),
+            field("custom_q", false, &[]),
+        ]);
+        let ids: Vec<&str> = questions.iter().map(|q| q.id.as_str()).collect();
+        assert_eq!(ids, ["std2", "std10"]);
+        assert!(questions[0].required && questions[0].options == ["a", "b"]);
+    }
+
+    #[test]
+    fn live_times_need_both_ends() {
+        let info = |start: Option<i64>, end: Option<i64>| EventInfo {
+            live_start_ms: start,
+            live_end_ms: end,
+            ..EventInfo::default()
+        };
+        assert_eq!(
+            info(Some(60_000), Some(3_660_000)).live_times(),
+            Some((60_000, 60))
+        );
+        assert_eq!(info(None, Some(3_660_000)).live_times(), None);
+        assert_eq!(info(Some(60_000), None).live_times(), None);
+        assert_eq!(info(Some(60_000), Some(60_000)).live_times(), None);
     }
 
     #[test]

@@ -168,6 +168,10 @@ pub struct WebinarRow {
     pub created_at: i64,
     /// When the row last changed (ms since the epoch).
     pub updated_at: i64,
+    /// The provider's custom registration questions (JSON array), once read.
+    pub registration_questions: Option<String>,
+    /// When the questions were last read (ms).
+    pub questions_read_at: Option<i64>,
 }
 
 /// One person registered to one webinar, with its delivery state. `Debug` leaves out every

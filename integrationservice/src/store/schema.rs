@@ -52,6 +52,8 @@ diesel::table! {
         deleted -> Bool,
         created_at -> BigInt,
         updated_at -> BigInt,
+        registration_questions -> Nullable<Text>,
+        questions_read_at -> Nullable<BigInt>,
     }
 }
 

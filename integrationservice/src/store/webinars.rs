@@ -258,3 +258,53 @@ pub(crate) fn known_events(
     }
     Ok(known)
 }
+
+/// Records the webinar's custom registration questions as the provider defines them (a JSON
+/// array) and when they were read; `changed` also moves the webinar's update time.
+pub(crate) fn set_questions(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    id: &WebinarId,
+    questions: &str,
+    at: i64,
+    changed: bool,
+) -> QueryResult<()> {
+    let target = w::webinars
+        .filter(w::tenant.eq(tenant.as_str()))
+        .filter(w::id.eq(id.to_string()));
+    let read = (
+        w::registration_questions.eq(Some(questions)),
+        w::questions_read_at.eq(Some(at)),
+    );
+    if changed {
+        diesel::update(target)
+            .set((read, w::updated_at.eq(at)))
+            .execute(conn)
+    } else {
+        diesel::update(target).set(read).execute(conn)
+    }
+    .map(|_| ())
+}
+
+/// Gives a webinar whose live times are unknown (a linked one: `start_at` 0) the times the
+/// provider reports; a webinar that has times keeps them. True when they were set.
+pub(crate) fn set_unknown_times(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    id: &WebinarId,
+    start_at: i64,
+    duration_minutes: i32,
+) -> QueryResult<bool> {
+    let n = diesel::update(
+        w::webinars
+            .filter(w::tenant.eq(tenant.as_str()))
+            .filter(w::id.eq(id.to_string()))
+            .filter(w::start_at.eq(0)),
+    )
+    .set((
+        w::start_at.eq(start_at),
+        w::duration_minutes.eq(duration_minutes),
+    ))
+    .execute(conn)?;
+    Ok(n > 0)
+}

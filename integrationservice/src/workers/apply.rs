@@ -148,10 +148,30 @@ fn write_effect(
                 )?;
             }
         }
-        Effect::EventReady { webinar_id, info } => {
+        Effect::EventReady {
+            webinar_id,
+            info,
+            questions,
+        } => {
             let Some(row) = webinars::get(conn, &tenant, &webinar_id)? else {
                 return Ok(());
             };
+            // A linked webinar takes the event's live times (its attendance outcomes settle
+            // once they have passed).
+            if row.start_at == 0
+                && let Some((start, minutes)) = info.live_times()
+            {
+                webinars::set_unknown_times(conn, &tenant, &webinar_id, start, minutes)?;
+            }
+            if let Some(questions) = &questions {
+                crate::domain::registration_questions::store(
+                    conn,
+                    &tenant,
+                    &webinar_id,
+                    questions,
+                    now,
+                )?;
+            }
             let end = if row.start_at > 0 {
                 Some(row.start_at + i64::from(row.duration_minutes) * 60_000)
             } else {
@@ -202,7 +222,21 @@ fn write_effect(
             webinar_id,
             at,
             read_up_to,
+            questions,
+            times,
         } => {
+            if let Some((start, minutes)) = times {
+                webinars::set_unknown_times(conn, &tenant, &webinar_id, start, minutes)?;
+            }
+            if let Some(questions) = &questions {
+                crate::domain::registration_questions::store(
+                    conn,
+                    &tenant,
+                    &webinar_id,
+                    questions,
+                    at,
+                )?;
+            }
             crate::domain::metrics::finish_sync(conn, &tenant, &webinar_id, at, read_up_to)?;
         }
     }

@@ -11,7 +11,7 @@
 
 use crate::domain::{Engine, Error};
 use crate::ids::{RegistrationId, WebinarId};
-use crate::provider::{EventInfo, EventSpec, ProviderError};
+use crate::provider::{EventInfo, EventSpec, ProviderError, RegistrationQuestion};
 use crate::store::job_inputs::{self, JobInputs};
 use crate::store::models::{JobRow, WebinarRow};
 use crate::store::sealing::SealRows;
@@ -61,10 +61,12 @@ pub enum Effect {
         registration_id: RegistrationId,
         eventuserid: i64,
     },
-    /// The webinar exists at the provider.
+    /// The webinar exists at the provider, with these custom registration questions (None:
+    /// they could not be read; the next metrics sync reads them).
     EventReady {
         webinar_id: WebinarId,
         info: EventInfo,
+        questions: Option<Vec<RegistrationQuestion>>,
     },
     /// The provider erased the people of a forget job: its erasure request is DONE.
     Erased {
@@ -78,6 +80,11 @@ pub enum Effect {
         webinar_id: WebinarId,
         at: i64,
         read_up_to: i64,
+        /// The custom registration questions, when this sync read them again.
+        questions: Option<Vec<RegistrationQuestion>>,
+        /// The live start (ms) and length (minutes) the provider reports, read when the
+        /// webinar had none (a linked one), so its attendance outcomes can settle.
+        times: Option<(i64, i32)>,
     },
 }
 

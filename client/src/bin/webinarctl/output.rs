@@ -128,6 +128,18 @@ pub fn webinar(w: &pb::Webinar) -> Value {
         "preview_url": w.preview_url,
         "create_time": ts(&w.create_time),
         "update_time": ts(&w.update_time),
+        "registration_questions": w
+            .registration_questions
+            .iter()
+            .map(|q| json!({
+                "id": q.id,
+                "caption": q.caption,
+                "field_type": q.field_type,
+                "required": q.required,
+                "options": q.options,
+            }))
+            .collect::<Vec<_>>(),
+        "registration_questions_read_time": ts(&w.registration_questions_read_time),
     })
 }
 

@@ -3,7 +3,7 @@
 //! for a webinar carrying our marker and adopts it rather than creating a second.
 
 use super::{Call, finish};
-use crate::domain::Error;
+use crate::domain::{Error, registration_questions};
 use crate::store::models::WebinarRow;
 use crate::workers::execute::{Effect, Outcome, event_spec, may_have_run_before};
 
@@ -24,9 +24,12 @@ pub(super) async fn run(call: Call<'_>, webinar: WebinarRow) -> Result<Outcome, 
                     on24.event_id = info.event_id,
                     "adopting the webinar an earlier run created"
                 );
+                let questions =
+                    registration_questions::read(call.engine, call.creds, info.event_id).await;
                 return Ok(Outcome::Done(Effect::EventReady {
                     webinar_id: webinar.webinar(),
                     info,
+                    questions,
                 }));
             }
             Ok(None) => {}
@@ -35,8 +38,15 @@ pub(super) async fn run(call: Call<'_>, webinar: WebinarRow) -> Result<Outcome, 
         }
     }
     let result = provider.create_event(call.creds, &spec).await;
+    // A new event has ON24's standard fields only; reading them now still tells the CRM
+    // that there are no custom questions yet (rather than "not read").
+    let questions = match &result {
+        Ok(info) => registration_questions::read(call.engine, call.creds, info.event_id).await,
+        Err(_) => None,
+    };
     Ok(finish(result, |info| Effect::EventReady {
         webinar_id: webinar.webinar(),
         info,
+        questions,
     }))
 }

@@ -2,12 +2,15 @@
 //! pull the webinar's attendee metrics. They are stored chunk by chunk as the report streams
 //! in (never held whole); the sync is recorded as finished (and attendance outcomes settled)
 //! with the job's completion. A long-tail pull the poller asked for reads only the attendees
-//! active since the webinar's watermark (`domain::metrics::long_tail_window`).
+//! active since the webinar's watermark (`domain::metrics::long_tail_window`). Once the sync
+//! has ended well it reads the webinar's custom registration questions when the stored ones
+//! are stale, and the event's live times when the webinar has none (a linked one), so that
+//! its attendance outcomes can settle in this same completion.
 
 use super::{Call, finish};
-use crate::domain::Error;
 use crate::domain::jobs::SyncMetricsPayload;
 use crate::domain::metrics::{SyncScope, long_tail_window, read_up_to};
+use crate::domain::{Error, registration_questions};
 use crate::store::models::WebinarRow;
 use crate::workers::execute::{Effect, Outcome};
 
@@ -34,9 +37,27 @@ pub(super) async fn run(
         at,
     )
     .await?;
+    let (mut questions, mut times) = (None, None);
+    if result.is_ok() {
+        if registration_questions::stale(webinar.questions_read_at, at) {
+            questions = registration_questions::read(call.engine, call.creds, event).await;
+        }
+        if webinar.start_at == 0 {
+            // A failed read leaves the times unknown; the next sync asks again.
+            times = call
+                .engine
+                .provider()
+                .get_event(call.creds, event)
+                .await
+                .ok()
+                .and_then(|info| info.live_times());
+        }
+    }
     Ok(finish(result, |_| Effect::MetricsSynced {
         webinar_id: webinar.webinar(),
         at,
         read_up_to: window.map_or_else(|| read_up_to(at), |w| w.until_ms),
+        questions,
+        times,
     }))
 }

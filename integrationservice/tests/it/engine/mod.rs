@@ -13,6 +13,7 @@ mod forget;
 pub mod harness;
 mod interactions;
 mod lifecycle;
+pub(crate) mod linked_webinars;
 mod long_tail;
 mod metrics_sync;
 mod minimisation;

@@ -1,0 +1,2 @@
+ALTER TABLE webinars DROP COLUMN questions_read_at;
+ALTER TABLE webinars DROP COLUMN registration_questions;
