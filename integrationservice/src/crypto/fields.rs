@@ -17,6 +17,8 @@ use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD_NO_PAD as B64;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 
 use super::CryptoError;
 
@@ -33,6 +35,10 @@ pub struct FieldCipher {
     /// None: no key (a tenant that never wrote, or encryption off in a benchmark run): values
     /// are written as they are and only unsealed values can be read.
     aead: Option<Aes256Gcm>,
+    /// The tenant's email-hash key (`tenant_keys`, purpose `email_hash`, the one suppressions
+    /// use), keyed once: each hash clones the keyed state. None: no key (a tenant that never
+    /// wrote, or the benchmark's encryption-off run): emails are stored and matched in clear.
+    email_mac: Option<Hmac<Sha256>>,
 }
 
 impl std::fmt::Debug for FieldCipher {
@@ -40,6 +46,7 @@ impl std::fmt::Debug for FieldCipher {
         f.debug_struct("FieldCipher")
             .field("tenant", &self.tenant)
             .field("keyed", &self.aead.is_some())
+            .field("hashes", &self.email_mac.is_some())
             .finish()
     }
 }
@@ -55,7 +62,43 @@ impl FieldCipher {
         Self {
             tenant: tenant.to_owned(),
             aead: Some(Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(key))),
+            email_mac: None,
         }
+    }
+
+    /// This cipher, also hashing emails under the tenant's email-hash key: emails are then
+    /// stored sealed beside their keyed hash, which lookups and uniqueness use.
+    pub fn with_email_key(mut self, key: &[u8]) -> Self {
+        self.email_mac = <Hmac<Sha256> as Mac>::new_from_slice(key).ok();
+        self
+    }
+
+    /// Whether this cipher hashes (and so seals) emails.
+    pub fn hashes_emails(&self) -> bool {
+        self.email_mac.is_some() && self.aead.is_some()
+    }
+
+    /// The keyed hash of an address (lower-case hex HMAC-SHA-256 of it trimmed and
+    /// lower-cased: the same value as the suppression list's), or None without a key.
+    pub fn email_hash(&self, email: &str) -> Option<String> {
+        if self.aead.is_none() {
+            return None;
+        }
+        let mut mac = self.email_mac.clone()?;
+        let email = email.trim();
+        if email.bytes().any(|b| b.is_ascii_uppercase()) || !email.is_ascii() {
+            mac.update(email.to_lowercase().as_bytes());
+        } else {
+            mac.update(email.as_bytes());
+        }
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let digest = mac.finalize().into_bytes();
+        let mut out = String::with_capacity(digest.len() * 2);
+        for b in digest {
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 15)]));
+        }
+        Some(out)
     }
 
     /// A cipher without a key: writes values as they are and reads only unsealed values (a
@@ -64,6 +107,7 @@ impl FieldCipher {
         Self {
             tenant: tenant.to_owned(),
             aead: None,
+            email_mac: None,
         }
     }
 

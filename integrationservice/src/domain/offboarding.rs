@@ -128,14 +128,15 @@ impl Offboarding<'_> {
                 reason: "ON24 forget needs working credentials".into(),
             });
         }
+        let fields = super::tenant_keys::field_cipher(self.engine, tenant, false).await?;
         let mut queued = 0u64;
         loop {
-            let t = tenant.clone();
+            let (t, f) = (tenant.clone(), fields.clone());
             let n = self
                 .engine
                 .store
                 .transaction(move |conn| {
-                    let page = store::delivered(conn, &t, "", FORGET_CHUNK as i64)?;
+                    let page = store::delivered(conn, &f, &t, "", FORGET_CHUNK as i64)?;
                     if page.is_empty() {
                         return Ok::<_, Error>(0);
                     }

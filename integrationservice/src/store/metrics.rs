@@ -6,6 +6,7 @@ use diesel::prelude::*;
 use super::DbConnection;
 use super::models::MetricsRow;
 use super::schema::attendee_metrics::dsl as m;
+use crate::crypto::fields::FieldCipher;
 use crate::ids::{RegistrationId, TenantId, WebinarId};
 
 /// Metrics of one webinar, keyed by email.
@@ -162,39 +163,37 @@ pub fn for_emails(
 }
 
 /// Registration ids of some emails of one webinar, as `(email, id)`: a sync's feed entries.
+/// Matched by the emails' keyed hashes (hashed once here), or by the clear email for rows
+/// written before emails were sealed.
 pub fn registration_ids(
     conn: &mut DbConnection,
+    fields: &FieldCipher,
     tenant: &TenantId,
     webinar_id: &WebinarId,
     emails: &[String],
 ) -> QueryResult<Vec<(String, RegistrationId)>> {
-    use super::schema::registrations::dsl as r;
-    let tenant = tenant.as_str();
-    let webinar_id = webinar_id.to_string();
-    let webinar_id = webinar_id.as_str();
     if let DbConnection::Pg(pg) = conn {
-        return Ok(
-            by_unnest::<EmailId>(pg, REGISTRATION_IDS_PG, tenant, webinar_id, emails)?
-                .into_iter()
-                .map(|e| (e.email, RegistrationId::from_stored(&e.id)))
-                .collect(),
-        );
+        if emails.is_empty() {
+            return Ok(Vec::new());
+        }
+        use diesel::sql_types::{Array, Nullable, Text};
+        let hashes: Vec<Option<String>> = emails.iter().map(|e| fields.email_hash(e)).collect();
+        return Ok(diesel::sql_query(REGISTRATION_IDS_PG)
+            .bind::<Text, _>(tenant.as_str())
+            .bind::<Text, _>(webinar_id.to_string())
+            .bind::<Array<Text>, _>(emails)
+            .bind::<Array<Nullable<Text>>, _>(hashes)
+            .load::<EmailId>(pg)?
+            .into_iter()
+            .map(|e| (e.email, RegistrationId::from_stored(&e.id)))
+            .collect());
     }
-    let mut out = Vec::with_capacity(emails.len());
-    // 500 stays below SQLite's old 999-parameter limit; PostgreSQL binds one array.
-    for chunk in emails.chunks(500) {
-        out.extend(
-            r::registrations
-                .filter(r::tenant.eq(tenant))
-                .filter(r::webinar_id.eq(webinar_id))
-                .filter(r::email.eq_any(chunk))
-                .select((r::email.assume_not_null(), r::id))
-                .load::<(String, String)>(conn)?
-                .into_iter()
-                .map(|(email, id)| (email, RegistrationId::from_stored(&id))),
-        );
-    }
-    Ok(out)
+    Ok(
+        super::registrations::by_emails_stored(conn, fields, tenant, webinar_id, emails)?
+            .into_iter()
+            .filter_map(|r| Some((r.email?, RegistrationId::from_stored(&r.id))))
+            .collect(),
+    )
 }
 
 /// A registration's email and id.
@@ -211,8 +210,14 @@ struct EmailId {
 /// and on a table whose statistics are stale (100,000 rows written moments ago, not analysed
 /// yet) the generic plan was a sequential scan comparing every row with every element of the
 /// array: seconds per chunk. A join is at worst one hash join.
-const REGISTRATION_IDS_PG: &str = "SELECT e.email, r.id FROM unnest($3::text[]) AS e(email) \
-    JOIN registrations r ON r.tenant = $1 AND r.webinar_id = $2 AND r.email = e.email";
+/// Registrations are matched by keyed hash, or (no hash yet: written before emails were
+/// sealed) by the clear email: two joins, each on an index.
+const REGISTRATION_IDS_PG: &str = "SELECT e.email, r.id \
+    FROM unnest($3::text[], $4::text[]) AS e(email, hash) \
+    JOIN registrations r ON r.tenant = $1 AND r.webinar_id = $2 AND r.email_hash = e.hash \
+    UNION ALL SELECT e.email, r.id FROM unnest($3::text[]) AS e(email) \
+    JOIN registrations r ON r.tenant = $1 AND r.webinar_id = $2 AND r.email = e.email \
+        AND r.email_hash IS NULL";
 const METRICS_PG: &str = "SELECT m.* FROM unnest($3::text[]) AS e(email) \
     JOIN attendee_metrics m ON m.tenant = $1 AND m.webinar_id = $2 AND m.email = e.email";
 

@@ -218,6 +218,11 @@ pub struct RegistrationRow {
     pub origin: String,
     /// The attendance outcome (`Attendance`), set by metrics syncs.
     pub attendance: String,
+    /// The keyed hash of the email (HMAC-SHA-256 under the tenant's `email_hash` key, as in
+    /// `suppressions`): what lookups and the unique index use, the email itself being
+    /// stored sealed. The store sets it when it seals the row; NULL on a row written before
+    /// (its email still clear, until the sealing worker) and on a forgotten one.
+    pub email_hash: Option<String>,
 }
 
 impl std::fmt::Debug for RegistrationRow {
@@ -629,6 +634,7 @@ mod tests {
             updated_at: 0,
             origin: "CRM".into(),
             attendance: "UNKNOWN".into(),
+            email_hash: None,
         };
         let shown = format!("{registration:?}");
         for personal in [

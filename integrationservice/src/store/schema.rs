@@ -78,6 +78,7 @@ diesel::table! {
         updated_at -> BigInt,
         origin -> Text,
         attendance -> Text,
+        email_hash -> Nullable<Text>,
     }
 }
 

@@ -42,6 +42,7 @@ pub struct Forgotten {
 /// the CRM can see what became of it.
 fn scrub(row: &mut RegistrationRow, now: i64) {
     row.email = None;
+    row.email_hash = None;
     row.first_name = String::new();
     row.last_name = String::new();
     row.company = None;
@@ -185,7 +186,8 @@ fn forget_in_transaction(
     // Registrations of the tenant committing now finish first, and new ones wait for this
     // transaction: none slips in after the suppression below (see `register.rs`).
     suppressions::lock_tenant_erasure(conn, tenant, suppressions::ErasureLock::Forget)?;
-    let rows = registrations::by_email_all_webinars_stored(conn, tenant, &email)?;
+    let rows =
+        registrations::by_email_all_webinars_stored(conn, tenant, &email, Some(&email_hash))?;
     let ids: Vec<RegistrationId> = rows.iter().map(|r| r.registration()).collect();
     // Jobs a worker holds stay: the forget job waits for them (see the module comment).
     registrations::drop_waiting_jobs(conn, tenant, &ids)?;

@@ -257,6 +257,7 @@ fn legacy_row(tenant: &TenantId, webinar: &str, n: usize) -> RegistrationRow {
         updated_at: 1,
         origin: "CRM".into(),
         attendance: "UNKNOWN".into(),
+        email_hash: None,
     }
 }
 
