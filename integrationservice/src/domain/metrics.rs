@@ -61,11 +61,14 @@ fn to_row(tenant: &TenantId, webinar: &WebinarId, r: &AttendeeReport, now: i64) 
 }
 
 fn same_figures(a: &MetricsRow, b: &MetricsRow) -> bool {
+    // The key is how the row is stored, not a figure.
     MetricsRow {
         updated_at: 0,
+        email_hash: String::new(),
         ..a.clone()
     } == MetricsRow {
         updated_at: 0,
+        email_hash: String::new(),
         ..b.clone()
     }
 }
@@ -129,19 +132,29 @@ pub fn store_chunk(
     let interactions_changed = store_interactions(conn, fields, tenant, webinar, &items)?;
     let emails: Vec<String> = rows.iter().map(|r| r.email.clone()).collect();
     let existing: HashMap<String, MetricsRow> =
-        metrics::for_emails(conn, tenant, webinar, &emails)?
+        metrics::for_emails(conn, fields, tenant, webinar, &emails)?
             .into_iter()
             .map(|m| (m.email.clone(), m))
             .collect();
-    let (mut inserts, mut updates) = (Vec::new(), Vec::new());
+    let (mut inserts, mut updates, mut clear_keys) = (Vec::new(), Vec::new(), Vec::new());
     for row in rows {
         match existing.get(&row.email) {
             None => inserts.push(row),
-            Some(old) if !same_figures(old, &row) => updates.push(row),
+            Some(old) if !same_figures(old, &row) => {
+                if metrics::under_clear_key(old) {
+                    clear_keys.push(row.email.clone());
+                }
+                updates.push(row);
+            }
             Some(_) => {}
         }
     }
-    let written = metrics::write_changed(conn, tenant, webinar, now, &inserts, &updates)?;
+    let changes = metrics::Changed {
+        inserts: &inserts,
+        updates: &updates,
+        clear_keys: &clear_keys,
+    };
+    let written = metrics::write_changed(conn, fields, tenant, webinar, now, changes)?;
     let mut feed: Vec<_> = metrics::registration_ids(conn, fields, tenant, webinar, &written)?
         .iter()
         .map(|(_, id)| {
@@ -297,7 +310,7 @@ fn settle_attendance(
         after = Some(last.to_string());
         let emails: Vec<String> = page.iter().map(|(_, e)| e.clone()).collect();
         let figures: HashMap<String, MetricsRow> =
-            metrics::for_emails(conn, tenant, webinar, &emails)?
+            metrics::for_emails(conn, fields, tenant, webinar, &emails)?
                 .into_iter()
                 .map(|m| (m.email.clone(), m))
                 .collect();
@@ -716,8 +729,9 @@ pub fn store_reports(
 }
 
 impl Metrics<'_> {
-    /// A page of a webinar's per-attendee metrics, joined to registrations, in email order.
-    /// Paged in the database by keyset on the email (the table's key within a webinar): a
+    /// A page of a webinar's per-attendee metrics, joined to registrations, in key order.
+    /// Paged in the database by keyset on the email's keyed hash (the table's key within a
+    /// webinar; the page token holds a hash, never an email): a
     /// page reads `page_size` rows however many attendees the webinar has, and attendees
     /// added or forgotten between pages neither shift nor repeat the others.
     pub async fn attendees(
@@ -736,14 +750,14 @@ impl Metrics<'_> {
             .store
             .run(move |conn| {
                 let webinar = super::webinars::existing(conn, &t, &w)?;
-                let rows = metrics::page(conn, &t, &w, after.as_deref(), limit + 1)?;
+                let rows = metrics::page(conn, &fields, &t, &w, after.as_deref(), limit + 1)?;
                 let emails: Vec<String> = rows.iter().map(|r| r.email.clone()).collect();
                 let registered = registrations_by_email(conn, &fields, &t, &w, &emails)?;
                 Ok(super::webinars::page(
                     rows,
                     limit,
                     &kind,
-                    |r| r.email.clone(),
+                    |r| r.email_hash.clone(),
                     |r| joined(r, &webinar, registered.get(&r.email)),
                 ))
             })
@@ -771,7 +785,8 @@ impl Metrics<'_> {
                 let Some(email) = reg.email.clone() else {
                     return Ok(None);
                 };
-                let rows = metrics::for_emails(conn, &t, &w, std::slice::from_ref(&email))?;
+                let rows =
+                    metrics::for_emails(conn, &fields, &t, &w, std::slice::from_ref(&email))?;
                 Ok(rows.first().map(|m| joined(m, &webinar, Some(&reg))))
             })
             .await

@@ -355,6 +355,11 @@ pub struct MetricsRow {
     pub first_archive_activity_at: Option<i64>,
     /// Last on-demand viewing activity (ms).
     pub last_archive_activity_at: Option<i64>,
+    /// The row's key within the webinar: the keyed hash of the email (as in
+    /// `registrations`), the email itself being stored sealed; `clear:` + the email on a row
+    /// written before emails were sealed (or with encryption off). Set by the store when it
+    /// writes the row; empty on a row the service builds.
+    pub email_hash: String,
 }
 
 impl std::fmt::Debug for MetricsRow {
@@ -402,6 +407,7 @@ impl MetricsRow {
             updated_at: now,
             first_archive_activity_at: a.first_archive_activity_at,
             last_archive_activity_at: a.last_archive_activity_at,
+            email_hash: String::new(),
         }
     }
 
@@ -558,6 +564,9 @@ pub struct InteractionRow {
     pub response: String,
     /// When the response was given (ms), if known.
     pub responded_at: Option<i64>,
+    /// The attendee's key within the webinar: the keyed hash of the email (as in
+    /// `attendee_metrics`), the email being stored sealed; set by the store when it writes.
+    pub email_hash: String,
 }
 
 impl std::fmt::Debug for InteractionRow {
@@ -590,6 +599,7 @@ impl InteractionRow {
             prompt: i.prompt.clone(),
             response: i.response.clone(),
             responded_at: i.responded_at,
+            email_hash: String::new(),
         }
     }
 

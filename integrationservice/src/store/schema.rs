@@ -104,7 +104,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    attendee_metrics (tenant, webinar_id, email) {
+    attendee_metrics (tenant, webinar_id, email_hash) {
         tenant -> Text,
         webinar_id -> Text,
         email -> Text,
@@ -123,11 +123,12 @@ diesel::table! {
         updated_at -> BigInt,
         first_archive_activity_at -> Nullable<BigInt>,
         last_archive_activity_at -> Nullable<BigInt>,
+        email_hash -> Text,
     }
 }
 
 diesel::table! {
-    attendee_interactions (tenant, webinar_id, email, position) {
+    attendee_interactions (tenant, webinar_id, email_hash, position) {
         tenant -> Text,
         webinar_id -> Text,
         email -> Text,
@@ -138,6 +139,7 @@ diesel::table! {
         prompt -> Text,
         response -> Text,
         responded_at -> Nullable<BigInt>,
+        email_hash -> Text,
     }
 }
 

@@ -176,22 +176,22 @@ pub(crate) fn delete_batch(
         TenantTable::AttendeeMetrics => {
             let keys: Vec<(String, String)> = m::attendee_metrics
                 .filter(m::tenant.eq(t))
-                .select((m::webinar_id, m::email))
+                .select((m::webinar_id, m::email_hash))
                 .limit(batch)
                 .load(conn)?;
             let mut n = 0;
             // Grouped by webinar so each statement stays one indexed delete.
             let mut by_webinar: std::collections::BTreeMap<String, Vec<String>> =
                 std::collections::BTreeMap::new();
-            for (webinar, email) in keys {
-                by_webinar.entry(webinar).or_default().push(email);
+            for (webinar, key) in keys {
+                by_webinar.entry(webinar).or_default().push(key);
             }
-            for (webinar, emails) in by_webinar {
+            for (webinar, keys) in by_webinar {
                 n += diesel::delete(
                     m::attendee_metrics
                         .filter(m::tenant.eq(t))
                         .filter(m::webinar_id.eq(&webinar))
-                        .filter(m::email.eq_any(&emails)),
+                        .filter(m::email_hash.eq_any(&keys)),
                 )
                 .execute(conn)?;
             }

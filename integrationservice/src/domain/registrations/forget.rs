@@ -199,8 +199,8 @@ fn forget_in_transaction(
         registrations::save_stored(conn, &row)?;
         feed_rows.push(feed(&row));
     }
-    let metrics_deleted = metrics::delete_email(conn, tenant, &email)?;
-    interactions::delete_email(conn, tenant, &email)?;
+    let metrics_deleted = metrics::delete_email(conn, tenant, &email, Some(&email_hash))?;
+    interactions::delete_email(conn, tenant, &email, Some(&email_hash))?;
     let queue = !ids.is_empty() || at_provider_if_unmatched;
     let request = ErasureRequestRow {
         tenant: tenant.to_string(),

@@ -747,12 +747,14 @@ async fn large_attendee_list(database_url: String) {
             updated_at: 0,
             first_archive_activity_at: None,
             last_archive_activity_at: None,
+            email_hash: String::new(),
         })
         .collect();
     let store = Store::connect(&database_url, 2).expect("store");
     store
         .transaction(move |conn| {
-            metrics::insert(conn, &rows).map_err(integrationservice::domain::Error::from)
+            let plain = integrationservice::testing::FieldCipher::plain("tenant-a");
+            metrics::insert(conn, &plain, &rows).map_err(integrationservice::domain::Error::from)
         })
         .await
         .expect("insert attendees");

@@ -12,8 +12,8 @@ use integrationservice::domain::{Email, Error, RegistrationStatus, TenantId};
 use integrationservice::testing::models::InteractionRow;
 use integrationservice::testing::tenant_purge::{TenantTable, count};
 use integrationservice::testing::{
-    AttendeeInteraction, FieldCipher, InteractionKind, KeyClient, interactions, metrics,
-    tenant_kek_id, tenant_key_aad, tenant_keys,
+    AttendeeInteraction, FieldCipher, InteractionKind, KeyClient, interactions, tenant_kek_id,
+    tenant_key_aad, tenant_keys,
 };
 use proto::keyservice::v1::KeyState;
 
@@ -110,7 +110,7 @@ async fn purge_one_tenant(db: Db) {
     let figures = vec![super::retention::metrics_row(&a, &wa, "x@example.com")];
     engine
         .store()
-        .run(move |conn| metrics::insert(conn, &figures).map_err(Error::from))
+        .run(move |conn| super::retention::insert_metrics(conn, &figures))
         .await
         .expect("metrics");
     let asked = AttendeeInteraction {
