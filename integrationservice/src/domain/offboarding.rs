@@ -141,11 +141,13 @@ impl Offboarding<'_> {
                         return Ok::<_, Error>(0);
                     }
                     let ids: Vec<String> = page.iter().map(|(id, _)| id.clone()).collect();
-                    let payload = serde_json::to_string(&ForgetPayload {
-                        emails: page.into_iter().map(|(_, e)| e).collect(),
-                        registration_ids: Vec::new(),
-                        erasure_request_id: None,
-                    })
+                    let payload = serde_json::to_string(&ForgetPayload::new(
+                        &f,
+                        &t,
+                        page.into_iter().map(|(_, e)| e).collect(),
+                        Vec::new(),
+                        None,
+                    )?)
                     .map_err(|_| Error::Internal)?;
                     let job = outbox::new_job(&t, JobKind::Forget, None, None, Some(payload));
                     outbox::enqueue(conn, &[job])?;

@@ -555,6 +555,7 @@ struct InsertNewPg<'a> {
     ids: Vec<&'a str>,
     emails: Vec<&'a str>,
     email_hashes: Vec<Option<&'a str>>,
+    clear_emails: Vec<&'a str>,
     first_names: Vec<&'a str>,
     last_names: Vec<&'a str>,
     companies: Vec<Option<&'a str>>,
@@ -603,6 +604,8 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for InsertNewPg<'_> {
         out.push_sql("::text[], ");
         out.push_bind_param::<Array<Nullable<Text>>, _>(&self.email_hashes)?;
         out.push_sql("::text[], ");
+        out.push_bind_param::<Array<Text>, _>(&self.clear_emails)?;
+        out.push_sql("::text[], ");
         out.push_bind_param::<Array<Text>, _>(&self.first_names)?;
         out.push_sql("::text[], ");
         out.push_bind_param::<Array<Text>, _>(&self.last_names)?;
@@ -616,13 +619,15 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for InsertNewPg<'_> {
         out.push_bind_param::<Array<Text>, _>(&self.extras)?;
         out.push_sql("::text[], ");
         out.push_bind_param::<Array<Nullable<Text>>, _>(&self.request_ids)?;
+        // A person whose row was written before emails were sealed (clear email, no hash
+        // yet) is left out too: no key would meet theirs.
         // ON CONFLICT DO NOTHING covers every unique key, (tenant, webinar, email_hash),
         // (tenant, webinar, email) for rows not hashed, and
         // (tenant, webinar, request_id), also between two items of this statement; it waits for
         // a concurrent insert of the same key and then skips the row instead of failing.
         out.push_sql(
-            "::text[]) WITH ORDINALITY AS t(id, email, email_hash, first_name, last_name, \
-                 company, job_title, crm_reference_id, extra, request_id, ord)), \
+            "::text[]) WITH ORDINALITY AS t(id, email, email_hash, clear_email, first_name, \
+                 last_name, company, job_title, crm_reference_id, extra, request_id, ord)), \
              ins AS (INSERT INTO registrations (tenant, id, webinar_id, email, email_hash, \
                  first_name, last_name, company, job_title, crm_reference_id, extra, status, \
                  attempts, request_id, created_at, updated_at) \
@@ -631,7 +636,11 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for InsertNewPg<'_> {
                      i.company, i.job_title, i.crm_reference_id, i.extra, \
                      CASE WHEN ok.paused THEN 'PAUSED' ELSE 'PENDING' END, 0, i.request_id, \
                      a.now, a.now \
-                 FROM input i CROSS JOIN a CROSS JOIN ok ORDER BY i.ord \
+                 FROM input i CROSS JOIN a CROSS JOIN ok \
+                 WHERE NOT EXISTS (SELECT 1 FROM registrations o WHERE o.tenant = a.tenant \
+                     AND o.webinar_id = a.webinar_id AND o.email = i.clear_email \
+                     AND o.email_hash IS NULL) \
+                 ORDER BY i.ord \
                  ON CONFLICT DO NOTHING RETURNING id), \
              jobs AS (INSERT INTO outbox_jobs (tenant, kind, webinar_id, registration_id, \
                  payload, state, attempts, next_run_at, trace_context, created_at, updated_at) \
@@ -699,6 +708,11 @@ fn insert_new_pg(
             .map(|r| r.email.as_deref().unwrap_or_default())
             .collect(),
         email_hashes: rows.iter().map(|r| r.email_hash.as_deref()).collect(),
+        clear_emails: args
+            .rows
+            .iter()
+            .map(|r| r.email.as_deref().unwrap_or_default())
+            .collect(),
         first_names: rows.iter().map(|r| r.first_name.as_str()).collect(),
         last_names: rows.iter().map(|r| r.last_name.as_str()).collect(),
         companies: rows.iter().map(|r| r.company.as_deref()).collect(),

@@ -13,6 +13,38 @@ const REGISTRATIONS: &str = "registrations";
 const INTERACTIONS: &str = "attendee_interactions";
 /// The `attendee_metrics` table, likewise.
 const METRICS: &str = "attendee_metrics";
+/// The `outbox_jobs` table (a forget job's payload), likewise.
+const OUTBOX: &str = "outbox_jobs";
+
+/// Seals the emails a job's payload carries (a forget's). `id` names the payload in the
+/// additional authenticated data (the job's own id is not known before it is inserted).
+pub(crate) fn seal_job_emails(
+    cipher: &FieldCipher,
+    tenant: &str,
+    id: &str,
+    emails: Vec<String>,
+) -> Result<Vec<String>, CryptoError> {
+    cipher.check_tenant(tenant)?;
+    emails
+        .iter()
+        .map(|e| cipher.seal(OUTBOX, id, "emails", e))
+        .collect()
+}
+
+/// Opens what [`seal_job_emails`] sealed; clear ones (payloads written before) stay as they
+/// are.
+pub(crate) fn open_job_emails(
+    cipher: &FieldCipher,
+    tenant: &str,
+    id: &str,
+    emails: &[String],
+) -> Result<Vec<String>, CryptoError> {
+    cipher.check_tenant(tenant)?;
+    emails
+        .iter()
+        .map(|e| cipher.open(OUTBOX, id, "emails", e))
+        .collect()
+}
 
 /// How the key of a per-attendee row (`attendee_metrics`, `attendee_interactions`) starts
 /// when it is the clear email instead of its keyed hash: rows written before emails were
