@@ -81,9 +81,8 @@ impl FieldCipher {
     /// The keyed hash of an address (lower-case hex HMAC-SHA-256 of it trimmed and
     /// lower-cased: the same value as the suppression list's), or None without a key.
     pub fn email_hash(&self, email: &str) -> Option<String> {
-        if self.aead.is_none() {
-            return None;
-        }
+        // Without the column key emails stay clear (encryption off): no hash either.
+        self.aead.as_ref()?;
         let mut mac = self.email_mac.clone()?;
         let email = email.trim();
         if email.bytes().any(|b| b.is_ascii_uppercase()) || !email.is_ascii() {
@@ -239,6 +238,32 @@ mod tests {
             sealed,
             a.seal("registrations", "r1", "company", "Initech")
                 .expect("crypto")
+        );
+    }
+
+    #[test]
+    fn email_hash_is_keyed_and_case_blind() {
+        let a = FieldCipher::new("acme", &[7; 32]).with_email_key(&[1; 32]);
+        let b = FieldCipher::new("globex", &[7; 32]).with_email_key(&[2; 32]);
+        let h = a.email_hash("ada@example.com").expect("keyed");
+        assert_eq!(h.len(), 64);
+        assert!(
+            h.bytes()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        );
+        assert_eq!(
+            a.email_hash(" Ada@Example.COM ").as_deref(),
+            Some(h.as_str())
+        );
+        assert_ne!(b.email_hash("ada@example.com").as_deref(), Some(h.as_str()));
+        assert!(a.hashes_emails());
+        assert_eq!(
+            FieldCipher::new("acme", &[7; 32]).email_hash("ada@example.com"),
+            None
+        );
+        assert_eq!(
+            FieldCipher::plain("acme").email_hash("ada@example.com"),
+            None
         );
     }
 }

@@ -677,6 +677,7 @@ mod tests {
             updated_at: 0,
             first_archive_activity_at: None,
             last_archive_activity_at: None,
+            email_hash: String::new(),
         };
         assert!(!format!("{metrics:?}").contains("ada@example.com"));
     }
