@@ -1,9 +1,11 @@
 //! Queries on `registrations`: one row per (tenant, webinar, email), carrying the delivery
 //! state the CRM sees (PENDING, DELIVERED, RETRYING, FAILED, CANCELLED, FORGOTTEN, PAUSED).
 //!
-//! The personal columns are stored sealed under the tenant's personal-data key: every
-//! function here that writes a row seals a copy of it, and every one that reads rows opens
-//! them (`crypto::fields`), so callers hand in and get back plaintext rows.
+//! The personal columns, the email included, are stored sealed under the tenant's
+//! personal-data key: every function here that writes a row seals a copy of it (and keys its
+//! email by the keyed hash in `email_hash`), and every one that reads rows opens them
+//! (`crypto::fields`), so callers hand in and get back plaintext rows. Lookups by email go
+//! through the hash, or the clear email for a row written before emails were sealed.
 
 use diesel::prelude::*;
 
@@ -876,6 +878,22 @@ pub(crate) fn swap_personal(
             ))
             .execute(conn)?
         };
+    }
+    // A registration of the same person written under the hash meanwhile (two concurrent
+    // first registrations during the migration) would make the swap break the unique key:
+    // that row is left as it is (counted as skipped; still found by its clear email).
+    if let Some(hash) = &sealed.email_hash
+        && stored.email_hash.is_none()
+    {
+        let twins: i64 = r::registrations
+            .filter(r::tenant.eq(&stored.tenant))
+            .filter(r::webinar_id.eq(&stored.webinar_id))
+            .filter(r::email_hash.eq(hash))
+            .count()
+            .get_result(conn)?;
+        if twins > 0 {
+            return Ok(false);
+        }
     }
     let n = match (&stored.email, &stored.email_hash) {
         (Some(e), None) => swap_if!(r::email.eq(e).and(r::email_hash.is_null())),

@@ -135,8 +135,9 @@ pub(crate) fn open_metrics(cipher: &FieldCipher, row: &mut MetricsRow) -> Result
 
 /// Sealing and opening the personal columns of whole rows, in place.
 pub(crate) trait SealRows {
-    /// Seals a registration's personal columns: first and last name, company, job title and
-    /// the other registrant fields (`extra`).
+    /// Seals a registration's personal columns: email (also setting its keyed hash,
+    /// `email_hash`), first and last name, company, job title and the other registrant fields
+    /// (`extra`).
     fn seal_registration(&self, row: &mut RegistrationRow) -> Result<(), CryptoError>;
     /// Opens what [`SealRows::seal_registration`] sealed; unsealed values (rows written
     /// before encryption at rest) are left as they are.
