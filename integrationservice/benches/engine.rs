@@ -82,6 +82,7 @@ async fn main() {
             updated_at: 0,
             origin: "CRM".into(),
             attendance: "UNKNOWN".into(),
+            email_hash: None,
         })
         .collect();
     let started = Instant::now();

@@ -68,4 +68,13 @@ pub mod testing {
         seal::{SealReport, seal_plaintext_registrations},
     };
     pub use servicekit::db::{DbConnection, StoreError};
+
+    /// The tenant's personal-data cipher, which also keys emails (made on first use), as the
+    /// service uses it: for tests that call the store directly.
+    pub async fn tenant_cipher(
+        engine: &crate::domain::Engine,
+        tenant: &crate::domain::TenantId,
+    ) -> Result<std::sync::Arc<FieldCipher>, crate::domain::Error> {
+        crate::domain::tenant_keys::field_cipher(engine, tenant, true).await
+    }
 }

@@ -17,6 +17,8 @@ use aes_gcm::aead::{AeadInPlace, KeyInit};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD_NO_PAD as B64;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 
 use super::CryptoError;
 
@@ -37,6 +39,10 @@ pub struct FieldCipher {
     /// None: no key (a tenant that never wrote, or encryption off in a benchmark run): values
     /// are written as they are and only unsealed values can be read.
     aead: Option<Aes256Gcm>,
+    /// The tenant's email-hash key (`tenant_keys`, purpose `email_hash`, the one suppressions
+    /// use), keyed once: each hash clones the keyed state. None: no key (a tenant that never
+    /// wrote, or the benchmark's encryption-off run): emails are stored and matched in clear.
+    email_mac: Option<Hmac<Sha256>>,
 }
 
 impl std::fmt::Debug for FieldCipher {
@@ -44,6 +50,7 @@ impl std::fmt::Debug for FieldCipher {
         f.debug_struct("FieldCipher")
             .field("tenant", &self.tenant)
             .field("keyed", &self.aead.is_some())
+            .field("hashes", &self.email_mac.is_some())
             .finish()
     }
 }
@@ -59,7 +66,42 @@ impl FieldCipher {
         Self {
             tenant: tenant.to_owned(),
             aead: Some(Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(key))),
+            email_mac: None,
         }
+    }
+
+    /// This cipher, also hashing emails under the tenant's email-hash key: emails are then
+    /// stored sealed beside their keyed hash, which lookups and uniqueness use.
+    pub fn with_email_key(mut self, key: &[u8]) -> Self {
+        self.email_mac = <Hmac<Sha256> as Mac>::new_from_slice(key).ok();
+        self
+    }
+
+    /// Whether this cipher hashes (and so seals) emails.
+    pub fn hashes_emails(&self) -> bool {
+        self.email_mac.is_some() && self.aead.is_some()
+    }
+
+    /// The keyed hash of an address (lower-case hex HMAC-SHA-256 of it trimmed and
+    /// lower-cased: the same value as the suppression list's), or None without a key.
+    pub fn email_hash(&self, email: &str) -> Option<String> {
+        // Without the column key emails stay clear (encryption off): no hash either.
+        self.aead.as_ref()?;
+        let mut mac = self.email_mac.clone()?;
+        let email = email.trim();
+        if email.bytes().any(|b| b.is_ascii_uppercase()) || !email.is_ascii() {
+            mac.update(email.to_lowercase().as_bytes());
+        } else {
+            mac.update(email.as_bytes());
+        }
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let digest = mac.finalize().into_bytes();
+        let mut out = String::with_capacity(digest.len() * 2);
+        for b in digest {
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 15)]));
+        }
+        Some(out)
     }
 
     /// A cipher without a key: writes values as they are and reads only unsealed values (a
@@ -68,6 +110,7 @@ impl FieldCipher {
         Self {
             tenant: tenant.to_owned(),
             aead: None,
+            email_mac: None,
         }
     }
 
@@ -201,6 +244,32 @@ mod tests {
             sealed,
             a.seal("registrations", "r1", "company", "Initech")
                 .expect("crypto")
+        );
+    }
+
+    #[test]
+    fn email_hash_is_keyed_and_case_blind() {
+        let a = FieldCipher::new("acme", &[7; 32]).with_email_key(&[1; 32]);
+        let b = FieldCipher::new("globex", &[7; 32]).with_email_key(&[2; 32]);
+        let h = a.email_hash("ada@example.com").expect("keyed");
+        assert_eq!(h.len(), 64);
+        assert!(
+            h.bytes()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        );
+        assert_eq!(
+            a.email_hash(" Ada@Example.COM ").as_deref(),
+            Some(h.as_str())
+        );
+        assert_ne!(b.email_hash("ada@example.com").as_deref(), Some(h.as_str()));
+        assert!(a.hashes_emails());
+        assert_eq!(
+            FieldCipher::new("acme", &[7; 32]).email_hash("ada@example.com"),
+            None
+        );
+        assert_eq!(
+            FieldCipher::plain("acme").email_hash("ada@example.com"),
+            None
         );
     }
 }

@@ -61,11 +61,14 @@ fn to_row(tenant: &TenantId, webinar: &WebinarId, r: &AttendeeReport, now: i64) 
 }
 
 fn same_figures(a: &MetricsRow, b: &MetricsRow) -> bool {
+    // The key is how the row is stored, not a figure.
     MetricsRow {
         updated_at: 0,
+        email_hash: String::new(),
         ..a.clone()
     } == MetricsRow {
         updated_at: 0,
+        email_hash: String::new(),
         ..b.clone()
     }
 }
@@ -73,12 +76,13 @@ fn same_figures(a: &MetricsRow, b: &MetricsRow) -> bool {
 /// The webinar's registrations of these emails, by email.
 fn registrations_by_email(
     conn: &mut DbConnection,
+    fields: &FieldCipher,
     tenant: &TenantId,
     webinar: &WebinarId,
     emails: &[String],
 ) -> diesel::QueryResult<HashMap<String, RegistrationRow>> {
     Ok(
-        registrations::by_emails_stored(conn, tenant, webinar, emails)?
+        registrations::by_emails_stored(conn, fields, tenant, webinar, emails)?
             .into_iter()
             .filter_map(|r| Some((r.email.clone()?, r)))
             .collect(),
@@ -128,27 +132,37 @@ pub fn store_chunk(
     let interactions_changed = store_interactions(conn, fields, tenant, webinar, &items)?;
     let emails: Vec<String> = rows.iter().map(|r| r.email.clone()).collect();
     let existing: HashMap<String, MetricsRow> =
-        metrics::for_emails(conn, tenant, webinar, &emails)?
+        metrics::for_emails(conn, fields, tenant, webinar, &emails)?
             .into_iter()
             .map(|m| (m.email.clone(), m))
             .collect();
-    let (mut inserts, mut updates) = (Vec::new(), Vec::new());
+    let (mut inserts, mut updates, mut clear_keys) = (Vec::new(), Vec::new(), Vec::new());
     for row in rows {
         match existing.get(&row.email) {
             None => inserts.push(row),
-            Some(old) if !same_figures(old, &row) => updates.push(row),
+            Some(old) if !same_figures(old, &row) => {
+                if metrics::under_clear_key(old) {
+                    clear_keys.push(row.email.clone());
+                }
+                updates.push(row);
+            }
             Some(_) => {}
         }
     }
-    let written = metrics::write_changed(conn, tenant, webinar, now, &inserts, &updates)?;
-    let mut feed: Vec<_> = metrics::registration_ids(conn, tenant, webinar, &written)?
+    let changes = metrics::Changed {
+        inserts: &inserts,
+        updates: &updates,
+        clear_keys: &clear_keys,
+    };
+    let written = metrics::write_changed(conn, fields, tenant, webinar, now, changes)?;
+    let mut feed: Vec<_> = metrics::registration_ids(conn, fields, tenant, webinar, &written)?
         .iter()
         .map(|(_, id)| {
             changes::change(tenant, ChangeKind::AttendeeMetrics, Some(webinar), Some(id))
         })
         .collect();
     feed.extend(
-        metrics::registration_ids(conn, tenant, webinar, &interactions_changed)?
+        metrics::registration_ids(conn, fields, tenant, webinar, &interactions_changed)?
             .iter()
             .map(|(_, id)| {
                 changes::change(
@@ -172,7 +186,7 @@ pub fn store_chunk(
                 )
             })
             .collect();
-        feed.extend(set_outcomes(conn, tenant, webinar, &outcomes, now)?);
+        feed.extend(set_outcomes(conn, fields, tenant, webinar, &outcomes, now)?);
     }
     changes::append(conn, &feed)?;
     Ok(written.len())
@@ -232,6 +246,7 @@ fn ended(
 /// forgotten ones keep theirs); returns one REGISTRATION feed entry per registration changed.
 fn set_outcomes(
     conn: &mut DbConnection,
+    fields: &FieldCipher,
     tenant: &TenantId,
     webinar: &WebinarId,
     outcomes: &HashMap<String, Attendance>,
@@ -239,7 +254,7 @@ fn set_outcomes(
 ) -> Result<Vec<crate::store::models::NewChange>, Error> {
     let emails: Vec<String> = outcomes.keys().cloned().collect();
     let mut by_outcome: HashMap<Attendance, Vec<RegistrationId>> = HashMap::new();
-    for reg in registrations::by_emails_stored(conn, tenant, webinar, &emails)? {
+    for reg in registrations::by_emails_stored(conn, fields, tenant, webinar, &emails)? {
         let settled = [RegistrationStatus::Cancelled, RegistrationStatus::Forgotten]
             .map(RegistrationStatus::as_str)
             .contains(&reg.status.as_str());
@@ -271,6 +286,7 @@ fn set_outcomes(
 /// registrations changed (each with a REGISTRATION feed entry).
 fn settle_attendance(
     conn: &mut DbConnection,
+    fields: &FieldCipher,
     tenant: &TenantId,
     webinar: &WebinarId,
     now: i64,
@@ -282,6 +298,7 @@ fn settle_attendance(
     loop {
         let page = registrations::unknown_attendance(
             conn,
+            fields,
             tenant,
             webinar,
             after.as_deref(),
@@ -293,7 +310,7 @@ fn settle_attendance(
         after = Some(last.to_string());
         let emails: Vec<String> = page.iter().map(|(_, e)| e.clone()).collect();
         let figures: HashMap<String, MetricsRow> =
-            metrics::for_emails(conn, tenant, webinar, &emails)?
+            metrics::for_emails(conn, fields, tenant, webinar, &emails)?
                 .into_iter()
                 .map(|m| (m.email.clone(), m))
                 .collect();
@@ -307,7 +324,7 @@ fn settle_attendance(
                 (e, outcome)
             })
             .collect();
-        let feed = set_outcomes(conn, tenant, webinar, &outcomes, now)?;
+        let feed = set_outcomes(conn, fields, tenant, webinar, &outcomes, now)?;
         changed += feed.len();
         changes::append(conn, &feed)?;
     }
@@ -365,6 +382,7 @@ fn import_chunk(
             updated_at: now,
             origin: RegistrationOrigin::On24.as_str().into(),
             attendance: Attendance::Unknown.as_str().into(),
+            email_hash: None,
         });
     }
     let inserted: HashSet<String> = registrations::insert_absent(conn, fields, &rows)?
@@ -479,6 +497,7 @@ async fn read_while_storing<T>(
 /// minimisation policy says so (ON24 also reports people who registered there directly).
 fn registered_only(
     conn: &mut DbConnection,
+    fields: &FieldCipher,
     tenant: &TenantId,
     webinar: &WebinarId,
     chunk: Vec<AttendeeReport>,
@@ -488,7 +507,7 @@ fn registered_only(
     }
     let emails: Vec<String> = chunk.iter().map(|r| r.email.clone()).collect();
     let found: HashSet<String> =
-        crate::store::minimisation::registered(conn, tenant, webinar, &emails)?
+        crate::store::minimisation::registered(conn, fields, tenant, webinar, &emails)?
             .into_iter()
             .collect();
     Ok(chunk
@@ -607,12 +626,13 @@ pub fn long_tail_window(
 /// Returns how many registrations changed outcome.
 pub fn finish_sync(
     conn: &mut DbConnection,
+    fields: &FieldCipher,
     tenant: &TenantId,
     webinar: &WebinarId,
     now: i64,
     read_up_to: i64,
 ) -> Result<usize, Error> {
-    let settled = settle_attendance(conn, tenant, webinar, now)?;
+    let settled = settle_attendance(conn, fields, tenant, webinar, now)?;
     webinars::set_last_metrics(conn, tenant, webinar, now)?;
     webinars::advance_metrics_watermark(conn, tenant, webinar, read_up_to)?;
     providers::set_last_metrics(conn, tenant, now)?;
@@ -683,7 +703,7 @@ pub async fn pull_and_store(
                 |r| r.email.as_str(),
                 move |conn, chunk, hashes| {
                     let chunk = without_suppressed(conn, &t, chunk, hashes)?;
-                    let chunk = registered_only(conn, &t, &w, chunk)?;
+                    let chunk = registered_only(conn, &f, &t, &w, chunk)?;
                     store_chunk(conn, &f, &t, &w, &chunk, now)
                 },
             )
@@ -716,13 +736,14 @@ pub fn store_reports(
     for chunk in reports.chunks(SYNC_CHUNK) {
         changed += store_chunk(conn, fields, tenant, webinar, chunk, now)?;
     }
-    finish_sync(conn, tenant, webinar, now, read_up_to(now))?;
+    finish_sync(conn, fields, tenant, webinar, now, read_up_to(now))?;
     Ok(changed)
 }
 
 impl Metrics<'_> {
-    /// A page of a webinar's per-attendee metrics, joined to registrations, in email order.
-    /// Paged in the database by keyset on the email (the table's key within a webinar): a
+    /// A page of a webinar's per-attendee metrics, joined to registrations, in key order.
+    /// Paged in the database by keyset on the email's keyed hash (the table's key within a
+    /// webinar; the page token holds a hash, never an email): a
     /// page reads `page_size` rows however many attendees the webinar has, and attendees
     /// added or forgotten between pages neither shift nor repeat the others.
     pub async fn attendees(
@@ -736,18 +757,19 @@ impl Metrics<'_> {
         let kind = format!("attendees/{webinar}");
         let after = paging::decode_page_token(&kind, page_token)?;
         let (t, w) = (tenant.clone(), *webinar);
+        let fields = super::tenant_keys::field_cipher(self.engine, tenant, false).await?;
         self.engine
             .store
             .run(move |conn| {
                 let webinar = super::webinars::existing(conn, &t, &w)?;
-                let rows = metrics::page(conn, &t, &w, after.as_deref(), limit + 1)?;
+                let rows = metrics::page(conn, &fields, &t, &w, after.as_deref(), limit + 1)?;
                 let emails: Vec<String> = rows.iter().map(|r| r.email.clone()).collect();
-                let registered = registrations_by_email(conn, &t, &w, &emails)?;
+                let registered = registrations_by_email(conn, &fields, &t, &w, &emails)?;
                 Ok(super::webinars::page(
                     rows,
                     limit,
                     &kind,
-                    |r| r.email.clone(),
+                    |r| r.email_hash.clone(),
                     |r| joined(r, &webinar, registered.get(&r.email)),
                 ))
             })
@@ -762,18 +784,21 @@ impl Metrics<'_> {
         registration: &RegistrationId,
     ) -> Result<Option<AttendeeMetrics>, Error> {
         let (t, w, r) = (tenant.clone(), *webinar, *registration);
+        let fields = super::tenant_keys::field_cipher(self.engine, tenant, false).await?;
         self.engine
             .store
             .run(move |conn| {
                 let webinar = super::webinars::existing(conn, &t, &w)?;
-                let Some(reg) = registrations::get_stored(conn, &t, &w, &r)? else {
+                let Some(mut reg) = registrations::get_stored(conn, &t, &w, &r)? else {
                     return Ok(None);
                 };
+                reg.email = registrations::email_of(&fields, &reg)?;
                 // A forgotten registration has no email and so no metrics.
                 let Some(email) = reg.email.clone() else {
                     return Ok(None);
                 };
-                let rows = metrics::for_emails(conn, &t, &w, std::slice::from_ref(&email))?;
+                let rows =
+                    metrics::for_emails(conn, &fields, &t, &w, std::slice::from_ref(&email))?;
                 Ok(rows.first().map(|m| joined(m, &webinar, Some(&reg))))
             })
             .await
@@ -810,7 +835,7 @@ impl Metrics<'_> {
                 let reg = registrations::get_stored(conn, &t, &w, &r)?.ok_or_else(|| {
                     Error::not_found(format!("tenants/{t}/webinars/{w}/registrations/{r}"))
                 })?;
-                let rows = match reg.email.as_deref() {
+                let rows = match registrations::email_of(&fields, &reg)?.as_deref() {
                     Some(email) => {
                         interactions::page(conn, &fields, &t, &w, email, after, limit + 1)?
                     }
@@ -961,6 +986,7 @@ impl Metrics<'_> {
             None
         };
         let (t, w) = (tenant.clone(), *webinar);
+        let fields = super::tenant_keys::field_cipher(self.engine, tenant, false).await?;
         let (settled, questions_changed) = self
             .engine
             .store
@@ -972,7 +998,7 @@ impl Metrics<'_> {
                     Some(q) => super::registration_questions::store(conn, &t, &w, q, now)?,
                     None => false,
                 };
-                let settled = finish_sync(conn, &t, &w, now, read_up_to(now))?;
+                let settled = finish_sync(conn, &fields, &t, &w, now, read_up_to(now))?;
                 Ok::<_, Error>((settled, questions_changed))
             })
             .await?;

@@ -128,23 +128,26 @@ impl Offboarding<'_> {
                 reason: "ON24 forget needs working credentials".into(),
             });
         }
+        let fields = super::tenant_keys::field_cipher(self.engine, tenant, false).await?;
         let mut queued = 0u64;
         loop {
-            let t = tenant.clone();
+            let (t, f) = (tenant.clone(), fields.clone());
             let n = self
                 .engine
                 .store
                 .transaction(move |conn| {
-                    let page = store::delivered(conn, &t, "", FORGET_CHUNK as i64)?;
+                    let page = store::delivered(conn, &f, &t, "", FORGET_CHUNK as i64)?;
                     if page.is_empty() {
                         return Ok::<_, Error>(0);
                     }
                     let ids: Vec<String> = page.iter().map(|(id, _)| id.clone()).collect();
-                    let payload = serde_json::to_string(&ForgetPayload {
-                        emails: page.into_iter().map(|(_, e)| e).collect(),
-                        registration_ids: Vec::new(),
-                        erasure_request_id: None,
-                    })
+                    let payload = serde_json::to_string(&ForgetPayload::new(
+                        &f,
+                        &t,
+                        page.into_iter().map(|(_, e)| e).collect(),
+                        Vec::new(),
+                        None,
+                    )?)
                     .map_err(|_| Error::Internal)?;
                     let job = outbox::new_job(&t, JobKind::Forget, None, None, Some(payload));
                     outbox::enqueue(conn, &[job])?;

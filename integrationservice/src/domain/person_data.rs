@@ -84,7 +84,7 @@ impl PersonDataService<'_> {
                     .map(|r| (r.webinar_id.clone(), r.clone()))
                     .collect();
                 let mut joined = Vec::new();
-                for row in metrics::for_email_all_webinars(conn, &t, &e)? {
+                for row in metrics::for_email_all_webinars(conn, &fields, &t, &e)? {
                     let webinar_id = crate::ids::WebinarId::from_stored(&row.webinar_id);
                     let Some(webinar) = webinars::find(conn, &t, &webinar_id)? else {
                         continue;

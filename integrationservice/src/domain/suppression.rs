@@ -6,7 +6,8 @@
 //! The list never holds an email: each entry is the HMAC-SHA-256 of the normalised address
 //! (trimmed, lower-cased) under a key of the tenant's own. That key is a data key from the
 //! key service's `GenerateDataKey` under the tenant's own KEK, made on the tenant's first
-//! forget, stored only wrapped (`tenant_keys`, purpose `email_hash`, bound to the tenant and
+//! write or forget (the same key hashes the `email_hash` columns that find people in the
+//! registrations and attendee tables, `crypto::fields`), stored only wrapped (`tenant_keys`, purpose `email_hash`, bound to the tenant and
 //! purpose) and unwrapped
 //! through the same short-lived cache as credential data keys. The same address hashes
 //! differently in two tenants, and a copy of the database alone cannot test an address

@@ -105,9 +105,12 @@ impl FieldCiphers {
     }
 }
 
-/// The tenant's personal-data cipher. A `write` makes the tenant's key (and KEK) on its first
-/// use; a read of a tenant without a key gets a cipher that reads only unsealed values (it
-/// cannot have sealed ones), so reads never create keys.
+/// The tenant's personal-data cipher, which also hashes emails under the tenant's email-hash
+/// key. A `write` makes the tenant's keys (and KEK) on its first use; a read of a tenant
+/// without a key gets a cipher that reads only unsealed values (it cannot have sealed ones),
+/// so reads never create keys. Only a cipher holding both keys is cached: one cached while
+/// the email-hash key did not exist yet would, after another replica's first write made it,
+/// miss that write's hashed rows for the cache's lifetime.
 pub(crate) async fn field_cipher(
     engine: &Engine,
     tenant: &TenantId,
@@ -119,12 +122,16 @@ pub(crate) async fn field_cipher(
     if let Some(cipher) = cache.get(tenant.as_str()) {
         return Ok(cipher);
     }
-    match tenant_key(engine, tenant, PERSONAL_DATA, write).await? {
-        Some(key) => {
-            let cipher = Arc::new(FieldCipher::new(tenant.as_str(), key.as_slice()));
+    let Some(key) = tenant_key(engine, tenant, PERSONAL_DATA, write).await? else {
+        return Ok(Arc::new(FieldCipher::plain(tenant.as_str())));
+    };
+    let cipher = FieldCipher::new(tenant.as_str(), key.as_slice());
+    match tenant_key(engine, tenant, EMAIL_HASH, write).await? {
+        Some(email_key) => {
+            let cipher = Arc::new(cipher.with_email_key(email_key.as_slice()));
             cache.insert(tenant.to_string(), cipher.clone());
             Ok(cipher)
         }
-        None => Ok(Arc::new(FieldCipher::plain(tenant.as_str()))),
+        None => Ok(Arc::new(cipher)),
     }
 }

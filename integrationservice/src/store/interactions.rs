@@ -1,14 +1,16 @@
 //! Queries on `attendee_interactions`: each attendee's questions, poll and survey answers,
 //! resources, calls to action and certifications, item by item, replaced per attendee when a
 //! sync finds them different. The content (prompt and response) is stored sealed under the
-//! tenant's personal-data key: written sealed, opened when read (`crypto::fields`).
+//! tenant's personal-data key: written sealed, opened when read (`crypto::fields`). So is the
+//! attendee's email; rows are keyed by its keyed hash (`store::sealing::attendee_key`), which
+//! every lookup by email goes through.
 
 use diesel::prelude::*;
 
 use super::DbConnection;
 use super::models::InteractionRow;
 use super::schema::attendee_interactions::dsl as i;
-use super::sealing::SealRows;
+use super::sealing::{CLEAR_KEY, SealRows, attendee_keys};
 use crate::crypto::fields::{FieldCipher, store_error};
 use crate::ids::{TenantId, WebinarId};
 
@@ -19,7 +21,15 @@ fn opened(fields: &FieldCipher, mut rows: Vec<InteractionRow>) -> QueryResult<Ve
     Ok(rows)
 }
 
-/// The interactions of some emails of one webinar, by email then position.
+/// The keys of some emails (see `sealing::attendee_keys`), without the emails.
+fn keys_of(fields: &FieldCipher, emails: &[String]) -> Vec<String> {
+    attendee_keys(fields, emails)
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect()
+}
+
+/// The interactions of some emails of one webinar, by attendee then position.
 pub(crate) fn for_emails(
     conn: &mut DbConnection,
     fields: &FieldCipher,
@@ -28,14 +38,14 @@ pub(crate) fn for_emails(
     emails: &[String],
 ) -> QueryResult<Vec<InteractionRow>> {
     let mut out = Vec::new();
-    // 500 stays below SQLite's old 999-parameter limit.
-    for chunk in emails.chunks(500) {
+    // 250 emails (up to 500 keys) stay below SQLite's old 999-parameter limit.
+    for chunk in emails.chunks(250) {
         out.extend(
             i::attendee_interactions
                 .filter(i::tenant.eq(tenant.as_str()))
                 .filter(i::webinar_id.eq(webinar_id.to_string()))
-                .filter(i::email.eq_any(chunk))
-                .order((i::email.asc(), i::position.asc()))
+                .filter(i::email_hash.eq_any(keys_of(fields, chunk)))
+                .order((i::email_hash.asc(), i::position.asc()))
                 .select(InteractionRow::as_select())
                 .load(conn)?,
         );
@@ -53,12 +63,13 @@ pub fn replace(
     emails: &[String],
     rows: &[InteractionRow],
 ) -> QueryResult<()> {
-    for chunk in emails.chunks(500) {
+    // Both keys of each email: a row written before emails were sealed goes too.
+    for chunk in emails.chunks(250) {
         diesel::delete(
             i::attendee_interactions
                 .filter(i::tenant.eq(tenant.as_str()))
                 .filter(i::webinar_id.eq(webinar_id.to_string()))
-                .filter(i::email.eq_any(chunk)),
+                .filter(i::email_hash.eq_any(keys_of(fields, chunk))),
         )
         .execute(conn)?;
     }
@@ -70,7 +81,7 @@ pub fn replace(
             Ok(row)
         })
         .collect::<QueryResult<Vec<_>>>()?;
-    // 10 columns: 90 rows a statement stays below SQLite's old 999-parameter limit.
+    // 11 columns: 90 rows a statement stays below SQLite's old 999-parameter limit.
     for chunk in rows.chunks(90) {
         insert_batch!(&mut *conn, i::attendee_interactions, chunk)?;
     }
@@ -90,7 +101,7 @@ pub(crate) fn page(
     let mut q = i::attendee_interactions
         .filter(i::tenant.eq(tenant.as_str()))
         .filter(i::webinar_id.eq(webinar_id.to_string()))
-        .filter(i::email.eq(email))
+        .filter(i::email_hash.eq_any(keys_of(fields, &[email.to_owned()])))
         .into_boxed();
     if let Some(after) = after {
         q = q.filter(i::position.gt(after));
@@ -103,16 +114,23 @@ pub(crate) fn page(
     opened(fields, rows)
 }
 
-/// Deletes a person's interactions in every webinar of the tenant (forget); returns how many.
+/// Deletes a person's interactions in every webinar of the tenant (forget), by the email's
+/// keyed hash (`hash`, None without a key) and its clear key; returns how many.
 pub(crate) fn delete_email(
     conn: &mut DbConnection,
     tenant: &TenantId,
     email: &str,
+    hash: Option<&str>,
 ) -> QueryResult<usize> {
+    let keys: Vec<String> = hash
+        .map(str::to_owned)
+        .into_iter()
+        .chain([format!("{CLEAR_KEY}{email}")])
+        .collect();
     diesel::delete(
         i::attendee_interactions
             .filter(i::tenant.eq(tenant.as_str()))
-            .filter(i::email.eq(email)),
+            .filter(i::email_hash.eq_any(keys)),
     )
     .execute(conn)
 }
@@ -128,7 +146,7 @@ pub(crate) fn delete_batch(
 ) -> QueryResult<usize> {
     let mut keys = i::attendee_interactions
         .filter(i::tenant.eq(tenant.as_str()))
-        .select((i::webinar_id, i::email))
+        .select((i::webinar_id, i::email_hash))
         .distinct()
         .limit(batch)
         .into_boxed();
@@ -149,7 +167,7 @@ pub(crate) fn delete_batch(
                 i::attendee_interactions
                     .filter(i::tenant.eq(tenant.as_str()))
                     .filter(i::webinar_id.eq(&webinar))
-                    .filter(i::email.eq_any(chunk)),
+                    .filter(i::email_hash.eq_any(chunk)),
             )
             .execute(conn)?;
         }
@@ -166,15 +184,16 @@ pub(crate) fn for_email_all_webinars(
 ) -> QueryResult<Vec<InteractionRow>> {
     let rows = i::attendee_interactions
         .filter(i::tenant.eq(tenant.as_str()))
-        .filter(i::email.eq(email))
-        .order((i::webinar_id.asc(), i::position.asc()))
+        .filter(i::email_hash.eq_any(keys_of(fields, &[email.to_owned()])))
+        .order((i::webinar_id.asc(), i::email_hash.asc(), i::position.asc()))
         .select(InteractionRow::as_select())
         .load(conn)?;
     opened(fields, rows)
 }
 
-/// A page of interactions whose content is still in clear (written before encryption at
-/// rest), in key order after `after` (tenant, webinar, email, position), as stored.
+/// A page of interactions whose content or email is still in clear (written before
+/// encryption at rest, or before emails were sealed), in key order after `after` (tenant,
+/// webinar, key, position), as stored.
 pub(crate) fn unsealed_page(
     conn: &mut DbConnection,
     after: Option<&(String, String, String, i32)>,
@@ -184,13 +203,14 @@ pub(crate) fn unsealed_page(
     let unsealed = i::prompt
         .ne("")
         .and(i::prompt.not_like(SEALED))
-        .or(i::response.ne("").and(i::response.not_like(SEALED)));
+        .or(i::response.ne("").and(i::response.not_like(SEALED)))
+        .or(i::email_hash.like(format!("{CLEAR_KEY}%")));
     let mut q = i::attendee_interactions
         .filter(unsealed)
         .order((
             i::tenant.asc(),
             i::webinar_id.asc(),
-            i::email.asc(),
+            i::email_hash.asc(),
             i::position.asc(),
         ))
         .limit(limit)
@@ -202,9 +222,9 @@ pub(crate) fn unsealed_page(
                 i::webinar_id
                     .gt(w.clone())
                     .or(i::webinar_id.eq(w.clone()).and(
-                        i::email
+                        i::email_hash
                             .gt(e.clone())
-                            .or(i::email.eq(e.clone()).and(i::position.gt(*p))),
+                            .or(i::email_hash.eq(e.clone()).and(i::position.gt(*p))),
                     )),
             )),
         );
@@ -212,8 +232,9 @@ pub(crate) fn unsealed_page(
     q.load(conn)
 }
 
-/// Replaces an interaction's content with `sealed`'s if it still holds what `stored` read
-/// (compare-and-set: a sync that replaced it meanwhile wrote it sealed); true when replaced.
+/// Replaces an interaction's content, email and key with `sealed`'s if it still holds what
+/// `stored` read (compare-and-set: a sync that replaced it meanwhile wrote it sealed, and
+/// removed the row under its clear key); true when replaced.
 pub(crate) fn swap_content(
     conn: &mut DbConnection,
     stored: &InteractionRow,
@@ -223,12 +244,15 @@ pub(crate) fn swap_content(
         i::attendee_interactions
             .filter(i::tenant.eq(&stored.tenant))
             .filter(i::webinar_id.eq(&stored.webinar_id))
+            .filter(i::email_hash.eq(&stored.email_hash))
             .filter(i::email.eq(&stored.email))
             .filter(i::position.eq(stored.position))
             .filter(i::prompt.eq(&stored.prompt))
             .filter(i::response.eq(&stored.response)),
     )
     .set((
+        i::email.eq(&sealed.email),
+        i::email_hash.eq(&sealed.email_hash),
         i::prompt.eq(&sealed.prompt),
         i::response.eq(&sealed.response),
     ))

@@ -1,11 +1,11 @@
 //! Queries of data minimisation (`domain::minimisation`): a tenant's policy, and which of a
 //! metrics chunk's people the tenant registered for the webinar.
 
+use crate::crypto::fields::FieldCipher;
 use diesel::prelude::*;
 
 use super::DbConnection;
 use super::schema::minimisation_policies::dsl as p;
-use super::schema::registrations::dsl as r;
 use super::status::RegistrationOrigin;
 use crate::ids::{TenantId, WebinarId};
 
@@ -49,24 +49,20 @@ pub(crate) fn put(conn: &mut DbConnection, row: &MinimisationRow) -> QueryResult
     Ok(())
 }
 
-/// Which of `emails` (normalised) have a registration of the tenant in the webinar.
+/// Which of `emails` (normalised) have a registration of the tenant in the webinar (matched
+/// by keyed hash, as `registrations::by_emails_stored`).
 pub(crate) fn registered(
     conn: &mut DbConnection,
+    fields: &FieldCipher,
     tenant: &TenantId,
     webinar: &WebinarId,
     emails: &[String],
 ) -> QueryResult<Vec<String>> {
-    let mut found = Vec::new();
-    // Bounded IN lists, below SQLite's older 999-parameter limit.
-    for chunk in emails.chunks(500) {
-        let rows: Vec<Option<String>> = r::registrations
-            .filter(r::tenant.eq(tenant.as_str()))
-            .filter(r::webinar_id.eq(webinar.to_string()))
-            .filter(r::origin.eq(RegistrationOrigin::Crm.as_str()))
-            .filter(r::email.eq_any(chunk))
-            .select(r::email)
-            .load(conn)?;
-        found.extend(rows.into_iter().flatten());
-    }
-    Ok(found)
+    Ok(
+        super::registrations::by_emails_stored(conn, fields, tenant, webinar, emails)?
+            .into_iter()
+            .filter(|r| r.origin == RegistrationOrigin::Crm.as_str())
+            .filter_map(|r| r.email)
+            .collect(),
+    )
 }

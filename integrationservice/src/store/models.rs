@@ -222,6 +222,11 @@ pub struct RegistrationRow {
     pub origin: String,
     /// The attendance outcome (`Attendance`), set by metrics syncs.
     pub attendance: String,
+    /// The keyed hash of the email (HMAC-SHA-256 under the tenant's `email_hash` key, as in
+    /// `suppressions`): what lookups and the unique index use, the email itself being
+    /// stored sealed. The store sets it when it seals the row; NULL on a row written before
+    /// (its email still clear, until the sealing worker) and on a forgotten one.
+    pub email_hash: Option<String>,
 }
 
 impl std::fmt::Debug for RegistrationRow {
@@ -354,6 +359,11 @@ pub struct MetricsRow {
     pub first_archive_activity_at: Option<i64>,
     /// Last on-demand viewing activity (ms).
     pub last_archive_activity_at: Option<i64>,
+    /// The row's key within the webinar: the keyed hash of the email (as in
+    /// `registrations`), the email itself being stored sealed; `clear:` + the email on a row
+    /// written before emails were sealed (or with encryption off). Set by the store when it
+    /// writes the row; empty on a row the service builds.
+    pub email_hash: String,
 }
 
 impl std::fmt::Debug for MetricsRow {
@@ -401,6 +411,7 @@ impl MetricsRow {
             updated_at: now,
             first_archive_activity_at: a.first_archive_activity_at,
             last_archive_activity_at: a.last_archive_activity_at,
+            email_hash: String::new(),
         }
     }
 
@@ -557,6 +568,9 @@ pub struct InteractionRow {
     pub response: String,
     /// When the response was given (ms), if known.
     pub responded_at: Option<i64>,
+    /// The attendee's key within the webinar: the keyed hash of the email (as in
+    /// `attendee_metrics`), the email being stored sealed; set by the store when it writes.
+    pub email_hash: String,
 }
 
 impl std::fmt::Debug for InteractionRow {
@@ -589,6 +603,7 @@ impl InteractionRow {
             prompt: i.prompt.clone(),
             response: i.response.clone(),
             responded_at: i.responded_at,
+            email_hash: String::new(),
         }
     }
 
@@ -633,6 +648,7 @@ mod tests {
             updated_at: 0,
             origin: "CRM".into(),
             attendance: "UNKNOWN".into(),
+            email_hash: None,
         };
         let shown = format!("{registration:?}");
         for personal in [
@@ -665,6 +681,7 @@ mod tests {
             updated_at: 0,
             first_archive_activity_at: None,
             last_archive_activity_at: None,
+            email_hash: String::new(),
         };
         assert!(!format!("{metrics:?}").contains("ada@example.com"));
     }

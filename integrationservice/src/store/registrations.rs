@@ -1,15 +1,17 @@
 //! Queries on `registrations`: one row per (tenant, webinar, email), carrying the delivery
 //! state the CRM sees (PENDING, DELIVERED, RETRYING, FAILED, CANCELLED, FORGOTTEN, PAUSED).
 //!
-//! The personal columns are stored sealed under the tenant's personal-data key: every
-//! function here that writes a row seals a copy of it, and every one that reads rows opens
-//! them (`crypto::fields`), so callers hand in and get back plaintext rows.
+//! The personal columns, the email included, are stored sealed under the tenant's
+//! personal-data key: every function here that writes a row seals a copy of it (and keys its
+//! email by the keyed hash in `email_hash`), and every one that reads rows opens them
+//! (`crypto::fields`), so callers hand in and get back plaintext rows. Lookups by email go
+//! through the hash, or the clear email for a row written before emails were sealed.
 
 use diesel::prelude::*;
 
 use super::models::RegistrationRow;
 use super::schema::registrations::dsl as r;
-use super::sealing::SealRows;
+use super::sealing::{SealRows, open_registration_email};
 use super::status::{Attendance, ChangeKind, JobKind, JobState, RegistrationStatus as S};
 use super::{DbConnection, now_ms};
 use crate::crypto::fields::{FieldCipher, store_error};
@@ -35,6 +37,54 @@ fn sealed(fields: &FieldCipher, rows: &[RegistrationRow]) -> QueryResult<Vec<Reg
             Ok(row)
         })
         .collect()
+}
+
+/// The keyed hashes of some (normalised) emails, each with its email: a lookup matches a row
+/// by its hash, or, for a row written before emails were sealed (no hash yet), by the clear
+/// email. Hashed in one pass under the cipher's keyed state (no key: none, clear only).
+pub(crate) fn email_hashes(fields: &FieldCipher, emails: &[String]) -> Vec<(String, String)> {
+    if !fields.hashes_emails() {
+        return Vec::new();
+    }
+    emails
+        .iter()
+        .filter_map(|e| Some((fields.email_hash(e)?, e.clone())))
+        .collect()
+}
+
+/// Rows of the tenant matching any of `emails` (see [`email_hashes`]), as a filter.
+macro_rules! by_email_filter {
+    ($hashes:expr, $clear:expr) => {
+        r::email_hash
+            .eq_any($hashes)
+            .or(r::email_hash.is_null().and(r::email.eq_any($clear)))
+    };
+}
+
+/// Puts the plaintext email back into stored rows found by email (their hash names it), so
+/// readers of stored rows see the email without any decryption.
+fn emails_back(hashed: &[(String, String)], rows: &mut [RegistrationRow]) {
+    if hashed.is_empty() {
+        return;
+    }
+    let by_hash: std::collections::HashMap<&str, &str> = hashed
+        .iter()
+        .map(|(h, e)| (h.as_str(), e.as_str()))
+        .collect();
+    for row in rows {
+        if let Some(email) = row.email_hash.as_deref().and_then(|h| by_hash.get(h)) {
+            row.email = Some((*email).to_owned());
+        }
+    }
+}
+
+/// The plaintext email of a row read as stored (sealed, or clear if written before emails
+/// were sealed); None once forgotten. Opens only that column.
+pub(crate) fn email_of(fields: &FieldCipher, row: &RegistrationRow) -> QueryResult<Option<String>> {
+    row.email
+        .as_deref()
+        .map(|e| open_registration_email(fields, &row.tenant, &row.id, e).map_err(store_error))
+        .transpose()
 }
 
 /// Statuses a worker's result no longer changes: the CRM cancelled or forgot the person
@@ -81,45 +131,64 @@ pub fn by_emails(
     webinar_id: &WebinarId,
     emails: &[String],
 ) -> QueryResult<Vec<RegistrationRow>> {
-    let rows = by_emails_stored(conn, tenant, webinar_id, emails)?;
+    let rows = by_emails_stored(conn, fields, tenant, webinar_id, emails)?;
     opened(fields, rows)
 }
 
-/// [`by_emails`] as stored, personal columns sealed: for readers that use only the ids,
-/// email, status and attendance (a metrics sync), so a large sync decrypts nothing.
+/// [`by_emails`] as stored, personal columns sealed but the email given back (from the
+/// lookup's own hashes): for readers that use only the ids, email, status and attendance (a
+/// metrics sync), so a large sync decrypts nothing.
 pub(crate) fn by_emails_stored(
     conn: &mut DbConnection,
+    fields: &FieldCipher,
     tenant: &TenantId,
     webinar_id: &WebinarId,
     emails: &[String],
 ) -> QueryResult<Vec<RegistrationRow>> {
     let (tenant, webinar_id) = (tenant.as_str(), webinar_id.to_string());
+    let hashed = email_hashes(fields, emails);
     let mut out = Vec::new();
     for chunk in emails.chunks(500) {
+        let hashes: Vec<&str> = hashed
+            .iter()
+            .filter(|(_, e)| chunk.contains(e))
+            .map(|(h, _)| h.as_str())
+            .collect();
         out.extend(
             r::registrations
                 .filter(r::tenant.eq(tenant))
                 .filter(r::webinar_id.eq(&webinar_id))
-                .filter(r::email.eq_any(chunk))
+                .filter(by_email_filter!(hashes, chunk))
                 .select(RegistrationRow::as_select())
                 .load(conn)?,
         );
     }
+    emails_back(&hashed, &mut out);
     Ok(out)
 }
 
-/// Every registration of one person in a tenant as stored, personal columns sealed (forget
-/// empties them without reading them).
+/// Every registration of one person in a tenant as stored, personal columns sealed but the
+/// email given back (forget empties them without reading them). `hash` is the email's keyed
+/// hash under the tenant's email-hash key (the caller has it already), None without a key.
 pub(crate) fn by_email_all_webinars_stored(
     conn: &mut DbConnection,
     tenant: &TenantId,
     email: &str,
+    hash: Option<&str>,
 ) -> QueryResult<Vec<RegistrationRow>> {
-    r::registrations
+    let email = [email.to_owned()];
+    let hashes: Vec<&str> = hash.into_iter().collect();
+    let mut rows = r::registrations
         .filter(r::tenant.eq(tenant.as_str()))
-        .filter(r::email.eq(email))
+        .filter(by_email_filter!(hashes, &email))
         .select(RegistrationRow::as_select())
-        .load(conn)
+        .load(conn)?;
+    for row in &mut rows {
+        if row.email_hash.is_some() {
+            row.email = Some(email[0].clone());
+        }
+    }
+    Ok(rows)
 }
 
 /// Every registration of one person in a tenant (an access request).
@@ -129,11 +198,8 @@ pub fn by_email_all_webinars(
     tenant: &TenantId,
     email: &str,
 ) -> QueryResult<Vec<RegistrationRow>> {
-    let rows = r::registrations
-        .filter(r::tenant.eq(tenant.as_str()))
-        .filter(r::email.eq(email))
-        .select(RegistrationRow::as_select())
-        .load(conn)?;
+    let hash = fields.email_hash(email);
+    let rows = by_email_all_webinars_stored(conn, tenant, email, hash.as_deref())?;
     opened(fields, rows)
 }
 
@@ -159,7 +225,8 @@ pub fn insert(
 
 /// Inserts registrations the caller found absent, leaving out any whose email the webinar
 /// has by now (a concurrent sync brought the same person in first); returns the ids of the
-/// rows inserted. PostgreSQL: one `ON CONFLICT DO NOTHING … RETURNING id` statement per
+/// rows inserted. The conflict has no target: the email's unique key is its hash, or (no
+/// email-hash key: the benchmark's encryption-off run) the clear email. PostgreSQL: one `ON CONFLICT DO NOTHING … RETURNING id` statement per
 /// 1,000 rows. SQLite: the same conflict rule row by row (statements there are in-process
 /// calls, not round trips), since another connection may have written since the caller read.
 pub fn insert_absent(
@@ -175,8 +242,7 @@ pub fn insert_absent(
                 inserted.extend(
                     diesel::insert_into(r::registrations)
                         .values(chunk)
-                        .on_conflict((r::tenant, r::webinar_id, r::email))
-                        .do_nothing()
+                        .on_conflict_do_nothing()
                         .returning(r::id)
                         .get_results::<String>(c)?,
                 );
@@ -186,8 +252,7 @@ pub fn insert_absent(
             for row in rows {
                 let n = diesel::insert_into(r::registrations)
                     .values(row)
-                    .on_conflict((r::tenant, r::webinar_id, r::email))
-                    .do_nothing()
+                    .on_conflict_do_nothing()
                     .execute(c)?;
                 if n > 0 {
                     inserted.push(row.id.clone());
@@ -334,7 +399,12 @@ pub fn list(
         q = q.filter(r::status.eq(status.as_str()));
     }
     if let Some(email) = email {
-        q = q.filter(r::email.eq(email.to_owned()));
+        let email = [email.to_owned()];
+        let hashes: Vec<String> = email_hashes(fields, &email)
+            .into_iter()
+            .map(|(h, _)| h)
+            .collect();
+        q = q.filter(by_email_filter!(hashes, email));
     }
     if let Some(after) = after {
         q = q.filter(r::id.gt(after.to_owned()));
@@ -486,6 +556,8 @@ struct InsertNewPg<'a> {
     webinar_id: String,
     ids: Vec<&'a str>,
     emails: Vec<&'a str>,
+    email_hashes: Vec<Option<&'a str>>,
+    clear_emails: Vec<&'a str>,
     first_names: Vec<&'a str>,
     last_names: Vec<&'a str>,
     companies: Vec<Option<&'a str>>,
@@ -532,6 +604,10 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for InsertNewPg<'_> {
         out.push_sql("::text[], ");
         out.push_bind_param::<Array<Text>, _>(&self.emails)?;
         out.push_sql("::text[], ");
+        out.push_bind_param::<Array<Nullable<Text>>, _>(&self.email_hashes)?;
+        out.push_sql("::text[], ");
+        out.push_bind_param::<Array<Text>, _>(&self.clear_emails)?;
+        out.push_sql("::text[], ");
         out.push_bind_param::<Array<Text>, _>(&self.first_names)?;
         out.push_sql("::text[], ");
         out.push_bind_param::<Array<Text>, _>(&self.last_names)?;
@@ -545,20 +621,28 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for InsertNewPg<'_> {
         out.push_bind_param::<Array<Text>, _>(&self.extras)?;
         out.push_sql("::text[], ");
         out.push_bind_param::<Array<Nullable<Text>>, _>(&self.request_ids)?;
-        // ON CONFLICT DO NOTHING covers both unique keys, (tenant, webinar, email) and
+        // A person whose row was written before emails were sealed (clear email, no hash
+        // yet) is left out too: no key would meet theirs.
+        // ON CONFLICT DO NOTHING covers every unique key, (tenant, webinar, email_hash),
+        // (tenant, webinar, email) for rows not hashed, and
         // (tenant, webinar, request_id), also between two items of this statement; it waits for
         // a concurrent insert of the same key and then skips the row instead of failing.
         out.push_sql(
-            "::text[]) WITH ORDINALITY AS t(id, email, first_name, last_name, company, \
-                 job_title, crm_reference_id, extra, request_id, ord)), \
-             ins AS (INSERT INTO registrations (tenant, id, webinar_id, email, first_name, \
-                 last_name, company, job_title, crm_reference_id, extra, status, attempts, \
-                 request_id, created_at, updated_at) \
-                 SELECT a.tenant, i.id, a.webinar_id, i.email, i.first_name, i.last_name, \
+            "::text[]) WITH ORDINALITY AS t(id, email, email_hash, clear_email, first_name, \
+                 last_name, company, job_title, crm_reference_id, extra, request_id, ord)), \
+             ins AS (INSERT INTO registrations (tenant, id, webinar_id, email, email_hash, \
+                 first_name, last_name, company, job_title, crm_reference_id, extra, status, \
+                 attempts, request_id, created_at, updated_at) \
+                 SELECT a.tenant, i.id, a.webinar_id, i.email, i.email_hash, i.first_name, \
+                     i.last_name, \
                      i.company, i.job_title, i.crm_reference_id, i.extra, \
                      CASE WHEN ok.paused THEN 'PAUSED' ELSE 'PENDING' END, 0, i.request_id, \
                      a.now, a.now \
-                 FROM input i CROSS JOIN a CROSS JOIN ok ORDER BY i.ord \
+                 FROM input i CROSS JOIN a CROSS JOIN ok \
+                 WHERE NOT EXISTS (SELECT 1 FROM registrations o WHERE o.tenant = a.tenant \
+                     AND o.webinar_id = a.webinar_id AND o.email = i.clear_email \
+                     AND o.email_hash IS NULL) \
+                 ORDER BY i.ord \
                  ON CONFLICT DO NOTHING RETURNING id), \
              jobs AS (INSERT INTO outbox_jobs (tenant, kind, webinar_id, registration_id, \
                  payload, state, attempts, next_run_at, trace_context, created_at, updated_at) \
@@ -625,6 +709,12 @@ fn insert_new_pg(
             .iter()
             .map(|r| r.email.as_deref().unwrap_or_default())
             .collect(),
+        email_hashes: rows.iter().map(|r| r.email_hash.as_deref()).collect(),
+        clear_emails: args
+            .rows
+            .iter()
+            .map(|r| r.email.as_deref().unwrap_or_default())
+            .collect(),
         first_names: rows.iter().map(|r| r.first_name.as_str()).collect(),
         last_names: rows.iter().map(|r| r.last_name.as_str()).collect(),
         companies: rows.iter().map(|r| r.company.as_deref()).collect(),
@@ -682,6 +772,7 @@ pub fn set_attendance(
 /// still UNKNOWN, as `(id, email)`; cancelled and forgotten ones left out.
 pub fn unknown_attendance(
     conn: &mut DbConnection,
+    fields: &FieldCipher,
     tenant: &TenantId,
     webinar_id: &WebinarId,
     after: Option<&str>,
@@ -697,13 +788,17 @@ pub fn unknown_attendance(
     if let Some(after) = after {
         q = q.filter(r::id.gt(after.to_owned()));
     }
-    Ok(q.order(r::id.asc())
+    q.order(r::id.asc())
         .limit(limit)
         .select((r::id, r::email.assume_not_null()))
         .load::<(String, String)>(conn)?
         .into_iter()
-        .map(|(id, email)| (RegistrationId::from_stored(&id), email))
-        .collect())
+        .map(|(id, email)| {
+            let email = open_registration_email(fields, tenant.as_str(), &id, &email)
+                .map_err(store_error)?;
+            Ok((RegistrationId::from_stored(&id), email))
+        })
+        .collect()
 }
 
 /// A page of registrations still holding a personal value written before encryption at
@@ -729,7 +824,10 @@ pub(crate) fn unsealed_page(
         .or(r::extra
             .ne("")
             .and(r::extra.ne("{}"))
-            .and(r::extra.not_like(SEALED)));
+            .and(r::extra.not_like(SEALED)))
+        // An email not hashed yet (written before emails were sealed); a forgotten row has
+        // none.
+        .or(r::email_hash.is_null().and(r::email.is_not_null()));
     let mut query = r::registrations
         .filter(unsealed)
         .order((r::tenant.asc(), r::id.asc()))
@@ -757,22 +855,50 @@ pub(crate) fn swap_personal(
 ) -> QueryResult<bool> {
     // Every other write of a row seals all its personal columns, and `extra` is never empty
     // once written (`{}` at least), so a row written since it was read no longer holds these
-    // plaintext values.
-    let n = diesel::update(
-        r::registrations
+    // plaintext values. The email is compared too: a forget since emptied it.
+    macro_rules! swap_if {
+        ($same_email:expr) => {
+            diesel::update(
+                r::registrations
+                    .filter(r::tenant.eq(&stored.tenant))
+                    .filter(r::id.eq(&stored.id))
+                    .filter(r::first_name.eq(&stored.first_name))
+                    .filter(r::last_name.eq(&stored.last_name))
+                    .filter(r::extra.eq(&stored.extra))
+                    .filter($same_email),
+            )
+            .set((
+                r::email.eq(&sealed.email),
+                r::email_hash.eq(&sealed.email_hash),
+                r::first_name.eq(&sealed.first_name),
+                r::last_name.eq(&sealed.last_name),
+                r::company.eq(&sealed.company),
+                r::job_title.eq(&sealed.job_title),
+                r::extra.eq(&sealed.extra),
+            ))
+            .execute(conn)?
+        };
+    }
+    // A registration of the same person written under the hash meanwhile (two concurrent
+    // first registrations during the migration) would make the swap break the unique key:
+    // that row is left as it is (counted as skipped; still found by its clear email).
+    if let Some(hash) = &sealed.email_hash
+        && stored.email_hash.is_none()
+    {
+        let twins: i64 = r::registrations
             .filter(r::tenant.eq(&stored.tenant))
-            .filter(r::id.eq(&stored.id))
-            .filter(r::first_name.eq(&stored.first_name))
-            .filter(r::last_name.eq(&stored.last_name))
-            .filter(r::extra.eq(&stored.extra)),
-    )
-    .set((
-        r::first_name.eq(&sealed.first_name),
-        r::last_name.eq(&sealed.last_name),
-        r::company.eq(&sealed.company),
-        r::job_title.eq(&sealed.job_title),
-        r::extra.eq(&sealed.extra),
-    ))
-    .execute(conn)?;
+            .filter(r::webinar_id.eq(&stored.webinar_id))
+            .filter(r::email_hash.eq(hash))
+            .count()
+            .get_result(conn)?;
+        if twins > 0 {
+            return Ok(false);
+        }
+    }
+    let n = match (&stored.email, &stored.email_hash) {
+        (Some(e), None) => swap_if!(r::email.eq(e).and(r::email_hash.is_null())),
+        (Some(e), Some(h)) => swap_if!(r::email.eq(e).and(r::email_hash.eq(h))),
+        (None, _) => swap_if!(r::email.is_null()),
+    };
     Ok(n == 1)
 }

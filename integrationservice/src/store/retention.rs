@@ -153,20 +153,20 @@ pub(crate) fn delete_metrics_of(
     webinar: &WebinarId,
     batch: i64,
 ) -> QueryResult<usize> {
-    let emails: Vec<String> = m::attendee_metrics
+    let keys: Vec<String> = m::attendee_metrics
         .filter(m::tenant.eq(tenant.as_str()))
         .filter(m::webinar_id.eq(webinar.to_string()))
-        .select(m::email)
+        .select(m::email_hash)
         .limit(batch)
         .load(conn)?;
-    if emails.is_empty() {
+    if keys.is_empty() {
         return Ok(0);
     }
     diesel::delete(
         m::attendee_metrics
             .filter(m::tenant.eq(tenant.as_str()))
             .filter(m::webinar_id.eq(webinar.to_string()))
-            .filter(m::email.eq_any(&emails)),
+            .filter(m::email_hash.eq_any(&keys)),
     )
     .execute(conn)
 }

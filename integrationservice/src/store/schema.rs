@@ -80,6 +80,7 @@ diesel::table! {
         updated_at -> BigInt,
         origin -> Text,
         attendance -> Text,
+        email_hash -> Nullable<Text>,
     }
 }
 
@@ -105,7 +106,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    attendee_metrics (tenant, webinar_id, email) {
+    attendee_metrics (tenant, webinar_id, email_hash) {
         tenant -> Text,
         webinar_id -> Text,
         email -> Text,
@@ -124,11 +125,12 @@ diesel::table! {
         updated_at -> BigInt,
         first_archive_activity_at -> Nullable<BigInt>,
         last_archive_activity_at -> Nullable<BigInt>,
+        email_hash -> Text,
     }
 }
 
 diesel::table! {
-    attendee_interactions (tenant, webinar_id, email, position) {
+    attendee_interactions (tenant, webinar_id, email_hash, position) {
         tenant -> Text,
         webinar_id -> Text,
         email -> Text,
@@ -139,6 +141,7 @@ diesel::table! {
         prompt -> Text,
         response -> Text,
         responded_at -> Nullable<BigInt>,
+        email_hash -> Text,
     }
 }
 

@@ -5,17 +5,139 @@
 use crate::crypto::CryptoError;
 use crate::crypto::fields::FieldCipher;
 
-use super::models::{InteractionRow, RegistrationRow};
+use super::models::{InteractionRow, MetricsRow, RegistrationRow};
 
 /// The `registrations` table, as named in the additional authenticated data.
 const REGISTRATIONS: &str = "registrations";
 /// The `attendee_interactions` table, likewise.
 const INTERACTIONS: &str = "attendee_interactions";
+/// The `attendee_metrics` table, likewise.
+const METRICS: &str = "attendee_metrics";
+/// The `outbox_jobs` table (a forget job's payload), likewise.
+const OUTBOX: &str = "outbox_jobs";
+
+/// Seals the emails a job's payload carries (a forget's). `id` names the payload in the
+/// additional authenticated data (the job's own id is not known before it is inserted).
+pub(crate) fn seal_job_emails(
+    cipher: &FieldCipher,
+    tenant: &str,
+    id: &str,
+    emails: Vec<String>,
+) -> Result<Vec<String>, CryptoError> {
+    cipher.check_tenant(tenant)?;
+    emails
+        .iter()
+        .map(|e| cipher.seal(OUTBOX, id, "emails", e))
+        .collect()
+}
+
+/// Opens what [`seal_job_emails`] sealed; clear ones (payloads written before) stay as they
+/// are.
+pub(crate) fn open_job_emails(
+    cipher: &FieldCipher,
+    tenant: &str,
+    id: &str,
+    emails: &[String],
+) -> Result<Vec<String>, CryptoError> {
+    cipher.check_tenant(tenant)?;
+    emails
+        .iter()
+        .map(|e| cipher.open(OUTBOX, id, "emails", e))
+        .collect()
+}
+
+/// How the key of a per-attendee row (`attendee_metrics`, `attendee_interactions`) starts
+/// when it is the clear email instead of its keyed hash: rows written before emails were
+/// sealed (the migration keyed them so), and every row when the tenant has no email-hash key
+/// (the benchmark's encryption-off run). A keyed hash is hex, so never starts so.
+pub(crate) const CLEAR_KEY: &str = "clear:";
+
+/// The key a per-attendee row of `email` is stored under with this cipher.
+pub(crate) fn attendee_key(cipher: &FieldCipher, email: &str) -> String {
+    cipher
+        .email_hash(email)
+        .unwrap_or_else(|| format!("{CLEAR_KEY}{email}"))
+}
+
+/// Every key a per-attendee row of these emails may be stored under (its keyed hash, and
+/// the clear key of a row not hashed yet), each with its email: what lookups match, hashed
+/// in one pass.
+pub(crate) fn attendee_keys(cipher: &FieldCipher, emails: &[String]) -> Vec<(String, String)> {
+    let mut keys = Vec::with_capacity(emails.len() * 2);
+    for email in emails {
+        if let Some(hash) = cipher.email_hash(email) {
+            keys.push((hash, email.clone()));
+        }
+        keys.push((format!("{CLEAR_KEY}{email}"), email.clone()));
+    }
+    keys
+}
+
+/// A per-attendee row's identity in the email's additional authenticated data: webinar and
+/// key (the email cannot name itself).
+fn attendee_id(webinar_id: &str, key: &str) -> String {
+    format!("{}:{webinar_id}/{key}", webinar_id.len())
+}
+
+/// Keys a per-attendee row and seals its email (unless sealed already).
+fn seal_attendee_email(
+    cipher: &FieldCipher,
+    table: &str,
+    webinar_id: &str,
+    email: &mut String,
+    key: &mut String,
+) -> Result<(), CryptoError> {
+    if crate::crypto::fields::is_sealed(email) {
+        return Ok(());
+    }
+    *key = attendee_key(cipher, email);
+    if !key.starts_with(CLEAR_KEY) {
+        *email = cipher.seal(table, &attendee_id(webinar_id, key), "email", email)?;
+    }
+    Ok(())
+}
+
+/// Opens a per-attendee row's email (a clear one stays as it is).
+fn open_attendee_email(
+    cipher: &FieldCipher,
+    table: &str,
+    webinar_id: &str,
+    email: &mut String,
+    key: &str,
+) -> Result<(), CryptoError> {
+    *email = cipher.open(table, &attendee_id(webinar_id, key), "email", email)?;
+    Ok(())
+}
+
+/// Seals a metrics row's email and sets its key.
+pub(crate) fn seal_metrics(cipher: &FieldCipher, row: &mut MetricsRow) -> Result<(), CryptoError> {
+    cipher.check_tenant(&row.tenant)?;
+    seal_attendee_email(
+        cipher,
+        METRICS,
+        &row.webinar_id,
+        &mut row.email,
+        &mut row.email_hash,
+    )
+}
+
+/// Opens a metrics row's email.
+pub(crate) fn open_metrics(cipher: &FieldCipher, row: &mut MetricsRow) -> Result<(), CryptoError> {
+    cipher.check_tenant(&row.tenant)?;
+    open_attendee_email(
+        cipher,
+        METRICS,
+        &row.webinar_id,
+        &mut row.email,
+        &row.email_hash,
+    )
+}
 
 /// Sealing and opening the personal columns of whole rows, in place.
 pub(crate) trait SealRows {
-    /// Seals a registration's personal columns: first and last name, company, job title and
-    /// the other registrant fields (`extra`).
+    /// Seals a registration's personal columns: email (also setting its keyed hash,
+    /// `email_hash`), first and last name, company, job title and the other registrant fields
+    /// (`extra`).
     fn seal_registration(&self, row: &mut RegistrationRow) -> Result<(), CryptoError>;
     /// Opens what [`SealRows::seal_registration`] sealed; unsealed values (rows written
     /// before encryption at rest) are left as they are.
@@ -64,7 +186,33 @@ fn registration(
     row.last_name = one("last_name", &row.last_name)?;
     row.extra = one("extra", &row.extra)?;
     registration_opt(cipher, seal, &id, "company", &mut row.company)?;
-    registration_opt(cipher, seal, &id, "job_title", &mut row.job_title)
+    registration_opt(cipher, seal, &id, "job_title", &mut row.job_title)?;
+    if !seal {
+        return registration_opt(cipher, seal, &id, "email", &mut row.email);
+    }
+    // The keyed hash is what lookups and the unique index use; the address itself is sealed
+    // like the other columns. Without the tenant's email-hash key (the benchmark's
+    // encryption-off run) the address stays clear with no hash, and is matched as it is.
+    match &row.email {
+        Some(email) if crate::crypto::fields::is_sealed(email) => {}
+        Some(email) if cipher.hashes_emails() => {
+            row.email_hash = cipher.email_hash(email);
+            row.email = Some(cipher.seal(REGISTRATIONS, &id, "email", email)?);
+        }
+        _ => row.email_hash = None,
+    }
+    Ok(())
+}
+
+/// A registration's email as stored (sealed or, before the migration, clear) opened.
+pub(crate) fn open_registration_email(
+    cipher: &FieldCipher,
+    tenant: &str,
+    id: &str,
+    stored: &str,
+) -> Result<String, CryptoError> {
+    cipher.check_tenant(tenant)?;
+    cipher.open(REGISTRATIONS, id, "email", stored)
 }
 
 /// An interaction row's identity in the additional authenticated data: its primary key.
@@ -86,6 +234,17 @@ fn interaction(
     row: &mut InteractionRow,
 ) -> Result<(), CryptoError> {
     cipher.check_tenant(&row.tenant)?;
+    // The content's identity names the clear email, so the email is opened first and sealed
+    // last (its own identity names the key instead).
+    if !seal {
+        open_attendee_email(
+            cipher,
+            INTERACTIONS,
+            &row.webinar_id,
+            &mut row.email,
+            &row.email_hash,
+        )?;
+    }
     let id = interaction_id(row);
     let one = |column: &str, value: &str| {
         if seal {
@@ -96,6 +255,15 @@ fn interaction(
     };
     row.prompt = one("prompt", &row.prompt)?;
     row.response = one("response", &row.response)?;
+    if seal {
+        seal_attendee_email(
+            cipher,
+            INTERACTIONS,
+            &row.webinar_id,
+            &mut row.email,
+            &mut row.email_hash,
+        )?;
+    }
     Ok(())
 }
 

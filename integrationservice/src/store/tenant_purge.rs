@@ -2,6 +2,7 @@
 //! to the provider, how its forget jobs stand, and the bounded deletion of every row the
 //! tenant has, table by table.
 
+use crate::crypto::fields::FieldCipher;
 use diesel::prelude::*;
 
 use super::DbConnection;
@@ -93,9 +94,10 @@ impl TenantTable {
 }
 
 /// A page of the tenant's registrations the provider holds (delivered: it gave an id), as
-/// (id, email) in id order after `after`.
+/// (id, email) in id order after `after`, the emails opened with the tenant's cipher.
 pub(crate) fn delivered(
     conn: &mut DbConnection,
+    fields: &FieldCipher,
     tenant: &TenantId,
     after: &str,
     limit: i64,
@@ -109,10 +111,15 @@ pub(crate) fn delivered(
         .limit(limit)
         .select((r::id, r::email))
         .load(conn)?;
-    Ok(rows
-        .into_iter()
+    rows.into_iter()
         .filter_map(|(id, email)| Some((id, email?)))
-        .collect())
+        .map(|(id, email)| {
+            let email =
+                super::sealing::open_registration_email(fields, tenant.as_str(), &id, &email)
+                    .map_err(crate::crypto::fields::store_error)?;
+            Ok((id, email))
+        })
+        .collect()
 }
 
 /// Clears the provider's id of these registrations once their forget is queued, so a
@@ -169,22 +176,22 @@ pub(crate) fn delete_batch(
         TenantTable::AttendeeMetrics => {
             let keys: Vec<(String, String)> = m::attendee_metrics
                 .filter(m::tenant.eq(t))
-                .select((m::webinar_id, m::email))
+                .select((m::webinar_id, m::email_hash))
                 .limit(batch)
                 .load(conn)?;
             let mut n = 0;
             // Grouped by webinar so each statement stays one indexed delete.
             let mut by_webinar: std::collections::BTreeMap<String, Vec<String>> =
                 std::collections::BTreeMap::new();
-            for (webinar, email) in keys {
-                by_webinar.entry(webinar).or_default().push(email);
+            for (webinar, key) in keys {
+                by_webinar.entry(webinar).or_default().push(key);
             }
-            for (webinar, emails) in by_webinar {
+            for (webinar, keys) in by_webinar {
                 n += diesel::delete(
                     m::attendee_metrics
                         .filter(m::tenant.eq(t))
                         .filter(m::webinar_id.eq(&webinar))
-                        .filter(m::email.eq_any(&emails)),
+                        .filter(m::email_hash.eq_any(&keys)),
                 )
                 .execute(conn)?;
             }

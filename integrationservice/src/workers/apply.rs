@@ -10,6 +10,7 @@
 //! a refusal of credentials that were replaced meanwhile holds nothing; a job that finds its
 //! tenant disabled is held with the tenant's other work instead of lingering leased.
 
+use crate::crypto::fields::FieldCipher;
 use std::time::Duration;
 
 use diesel::QueryResult;
@@ -125,6 +126,7 @@ fn erasure_ended(
 fn write_effect(
     conn: &mut DbConnection,
     cfg: &WorkerConfig,
+    fields: &FieldCipher,
     job: &JobRow,
     effect: Effect,
 ) -> Result<(), Error> {
@@ -237,7 +239,14 @@ fn write_effect(
                     at,
                 )?;
             }
-            crate::domain::metrics::finish_sync(conn, &tenant, &webinar_id, at, read_up_to)?;
+            crate::domain::metrics::finish_sync(
+                conn,
+                fields,
+                &tenant,
+                &webinar_id,
+                at,
+                read_up_to,
+            )?;
         }
     }
     Ok(())
@@ -312,9 +321,16 @@ pub(crate) async fn apply(
                 .await?
         }
         other => {
+            // Settling a finished sync's attendance reads registrations' emails, which only
+            // the tenant's cipher opens; other outcomes open nothing.
+            let fields = if matches!(other, Outcome::Done(Effect::MetricsSynced { .. })) {
+                crate::domain::tenant_keys::field_cipher(engine, &tenant, false).await?
+            } else {
+                std::sync::Arc::new(FieldCipher::plain(tenant.as_str()))
+            };
             engine
                 .store()
-                .transaction(move |conn| write(conn, &cfg, &job, &owner, other))
+                .transaction(move |conn| write(conn, &cfg, &fields, &job, &owner, other))
                 .await?;
             true
         }
@@ -422,6 +438,7 @@ fn refused(
 fn write(
     conn: &mut DbConnection,
     cfg: &WorkerConfig,
+    fields: &FieldCipher,
     job: &JobRow,
     owner: &str,
     outcome: Outcome,
@@ -430,7 +447,7 @@ fn write(
     match outcome {
         Outcome::Done(effect) => {
             outbox::complete(conn, job.id, owner)?;
-            write_effect(conn, cfg, job, effect)?;
+            write_effect(conn, cfg, fields, job, effect)?;
         }
         Outcome::Wait => {
             outbox::retry_later(conn, job.id, owner, now + ms(cfg.wait_delay), None, false)?;

@@ -1,7 +1,7 @@
-//! The background migration to encryption at rest: registrations and attendee interactions
-//! written before it hold their personal columns in clear; this seals them under their
-//! tenant's personal-data key
-//! (made on the tenant's first use) in bounded batches while the service runs. Reads handle
+//! The background migration to encryption at rest: registrations, attendee interactions and
+//! attendee metrics written before it hold their personal columns, or their email, in clear;
+//! this seals them under their tenant's personal-data key and keys their email by its keyed
+//! hash (both keys made on the tenant's first use) in bounded batches while the service runs. Reads handle
 //! both forms meanwhile (`crypto::fields`). Each row is swapped by compare-and-set on the
 //! values read, so a registration written meanwhile (and so sealed by that write) or a
 //! delivery recorded meanwhile is never overwritten. Safe to run on every replica at once;
@@ -15,7 +15,7 @@ use crate::domain::tenant_keys::field_cipher;
 use crate::domain::{Engine, Error};
 use crate::ids::TenantId;
 use crate::store::sealing::SealRows;
-use crate::store::{DbConnection, interactions, registrations};
+use crate::store::{DbConnection, interactions, metrics, registrations};
 
 /// What one migration run did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -33,8 +33,9 @@ impl SealReport {
     }
 }
 
-/// Seals every registration, then every interaction, still holding a plaintext personal
-/// value, `batch` rows per transaction, until none is left. The report counts both.
+/// Seals every registration, then every interaction, then every metrics row still holding
+/// a plaintext personal value or a clear email, `batch` rows per transaction, until none is
+/// left. The report counts all three.
 pub async fn seal_plaintext_registrations(
     engine: &Engine,
     batch: usize,
@@ -42,7 +43,47 @@ pub async fn seal_plaintext_registrations(
     let mut ciphers: HashMap<String, Arc<FieldCipher>> = HashMap::new();
     let mut report = seal_registrations(engine, batch, &mut ciphers).await?;
     report.add(seal_interactions(engine, batch, &mut ciphers).await?);
+    report.add(seal_metrics(engine, batch, &mut ciphers).await?);
     Ok(report)
+}
+
+async fn seal_metrics(
+    engine: &Engine,
+    batch: usize,
+    ciphers: &mut HashMap<String, Arc<FieldCipher>>,
+) -> Result<SealReport, Error> {
+    let limit = i64::try_from(batch.max(1)).unwrap_or(i64::MAX);
+    let mut report = SealReport::default();
+    let mut after: Option<(String, String, String)> = None;
+    loop {
+        let cursor = after.clone();
+        let page = engine
+            .store()
+            .run(move |conn| {
+                metrics::unsealed_page(conn, cursor.as_ref(), limit).map_err(Error::from)
+            })
+            .await?;
+        let Some(last) = page.last() else {
+            return Ok(report);
+        };
+        after = Some((
+            last.tenant.clone(),
+            last.webinar_id.clone(),
+            last.email_hash.clone(),
+        ));
+        let mut swaps = Vec::with_capacity(page.len());
+        for stored in page {
+            let cipher = cipher_of(engine, ciphers, &stored.tenant).await?;
+            if !cipher.hashes_emails() {
+                // Encryption off (benchmark only): rows stay under their clear key.
+                continue;
+            }
+            let mut sealed = stored.clone();
+            crate::store::sealing::seal_metrics(&cipher, &mut sealed)?;
+            swaps.push((stored, sealed));
+        }
+        report.add(swap_all(engine, swaps, metrics::swap_key).await?);
+    }
 }
 
 /// The tenant's cipher, made once per run.
@@ -81,7 +122,7 @@ async fn seal_interactions(
         after = Some((
             last.tenant.clone(),
             last.webinar_id.clone(),
-            last.email.clone(),
+            last.email_hash.clone(),
             last.position,
         ));
         let mut swaps = Vec::with_capacity(page.len());

@@ -14,6 +14,7 @@
 
 use super::Registrations;
 use super::enqueue::feed;
+use crate::crypto::fields::FieldCipher;
 use crate::domain::erasure_requests::{ErasureRequest, ErasureState, view};
 use crate::domain::jobs::{self, JobKind};
 use crate::domain::{
@@ -42,6 +43,7 @@ pub struct Forgotten {
 /// the CRM can see what became of it.
 fn scrub(row: &mut RegistrationRow, now: i64) {
     row.email = None;
+    row.email_hash = None;
     row.first_name = String::new();
     row.last_name = String::new();
     row.company = None;
@@ -84,13 +86,15 @@ impl Registrations<'_> {
             .await?
             .ok_or(Error::Internal)?;
         let hash = hasher.hash(email.as_str())?;
+        // The job's payload carries the address sealed.
+        let fields = crate::domain::tenant_keys::field_cipher(self.engine, tenant, true).await?;
         let email = email.as_str().to_owned();
         let t = tenant.clone();
         let done = self
             .engine
             .store
             .transaction(move |conn| {
-                forget_in_transaction(conn, &t, email, hash, at_provider_if_unmatched)
+                forget_in_transaction(conn, &fields, &t, email, hash, at_provider_if_unmatched)
             })
             .await?;
         if done.provider_erasure_queued {
@@ -143,6 +147,7 @@ impl Registrations<'_> {
             ));
         }
         let (t, i, email) = (tenant.clone(), *id, email.as_str().to_owned());
+        let fields = crate::domain::tenant_keys::field_cipher(self.engine, tenant, true).await?;
         let row = self
             .engine
             .store
@@ -152,13 +157,15 @@ impl Registrations<'_> {
                         "the erasure request is no longer FAILED (retried already)".into(),
                     ));
                 }
-                let payload = serde_json::to_string(&jobs::ForgetPayload {
-                    emails: vec![email],
+                let payload = serde_json::to_string(&jobs::ForgetPayload::new(
+                    &fields,
+                    &t,
+                    vec![email],
                     // Every delivery of the erased registrations ended before the first
                     // attempt did: nothing to wait for.
-                    registration_ids: Vec::new(),
-                    erasure_request_id: Some(i.to_string()),
-                })
+                    Vec::new(),
+                    Some(i.to_string()),
+                )?)
                 .map_err(|_| Error::Internal)?;
                 let mut job = outbox::new_job(&t, JobKind::Forget, None, None, Some(payload));
                 if provider_blocked(conn, &t)? {
@@ -177,6 +184,7 @@ impl Registrations<'_> {
 
 fn forget_in_transaction(
     conn: &mut DbConnection,
+    fields: &FieldCipher,
     tenant: &TenantId,
     email: String,
     email_hash: String,
@@ -185,7 +193,8 @@ fn forget_in_transaction(
     // Registrations of the tenant committing now finish first, and new ones wait for this
     // transaction: none slips in after the suppression below (see `register.rs`).
     suppressions::lock_tenant_erasure(conn, tenant, suppressions::ErasureLock::Forget)?;
-    let rows = registrations::by_email_all_webinars_stored(conn, tenant, &email)?;
+    let rows =
+        registrations::by_email_all_webinars_stored(conn, tenant, &email, Some(&email_hash))?;
     let ids: Vec<RegistrationId> = rows.iter().map(|r| r.registration()).collect();
     // Jobs a worker holds stay: the forget job waits for them (see the module comment).
     registrations::drop_waiting_jobs(conn, tenant, &ids)?;
@@ -197,8 +206,8 @@ fn forget_in_transaction(
         registrations::save_stored(conn, &row)?;
         feed_rows.push(feed(&row));
     }
-    let metrics_deleted = metrics::delete_email(conn, tenant, &email)?;
-    interactions::delete_email(conn, tenant, &email)?;
+    let metrics_deleted = metrics::delete_email(conn, tenant, &email, Some(&email_hash))?;
+    interactions::delete_email(conn, tenant, &email, Some(&email_hash))?;
     let queue = !ids.is_empty() || at_provider_if_unmatched;
     let request = ErasureRequestRow {
         tenant: tenant.to_string(),
@@ -229,11 +238,13 @@ fn forget_in_transaction(
         },
     )?;
     if queue {
-        let payload = serde_json::to_string(&jobs::ForgetPayload {
-            emails: vec![email],
-            registration_ids: ids.iter().map(ToString::to_string).collect(),
-            erasure_request_id: Some(request.id.clone()),
-        })
+        let payload = serde_json::to_string(&jobs::ForgetPayload::new(
+            fields,
+            tenant,
+            vec![email],
+            ids.iter().map(ToString::to_string).collect(),
+            Some(request.id.clone()),
+        )?)
         .map_err(|_| Error::Internal)?;
         let mut job = outbox::new_job(tenant, JobKind::Forget, None, None, Some(payload));
         if provider_blocked(conn, tenant)? {

@@ -331,6 +331,7 @@ fn new_row(
         updated_at: now,
         origin: RegistrationOrigin::Crm.as_str().into(),
         attendance: Attendance::Unknown.as_str().into(),
+        email_hash: None,
     }
 }
 
@@ -355,11 +356,14 @@ fn register_in_transaction(
             .into_iter()
             .filter_map(|r| Some((r.email.clone()?, r)))
             .collect();
-    let by_request: HashMap<String, String> =
-        registrations::by_request_ids_owners(conn, tenant, webinar, &request_ids)?
-            .into_iter()
-            .filter_map(|r| Some((r.request_id?, r.email?)))
-            .collect();
+    let mut by_request: HashMap<String, String> = HashMap::new();
+    for r in registrations::by_request_ids_owners(conn, tenant, webinar, &request_ids)? {
+        if let (Some(rid), Some(email)) =
+            (r.request_id.clone(), registrations::email_of(fields, &r)?)
+        {
+            by_request.insert(rid, email);
+        }
+    }
     let now = now_ms();
     let (mut inserts, mut updates, mut new_jobs, mut feed_rows) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());

@@ -33,11 +33,10 @@ pub(super) async fn run(call: Call<'_>, payload: &ForgetPayload) -> Result<Outco
     if earlier {
         return Ok(Outcome::Wait);
     }
-    let result = call
-        .engine
-        .provider()
-        .forget(call.creds, &payload.emails)
-        .await;
+    let tenant = TenantId::from_stored(&call.job.tenant);
+    let fields = crate::domain::tenant_keys::field_cipher(call.engine, &tenant, false).await?;
+    let emails = payload.opened_emails(&fields, &tenant)?;
+    let result = call.engine.provider().forget(call.creds, &emails).await;
     let erasure_request_id = payload.erasure_request_id.clone();
     Ok(finish(result, |()| Effect::Erased { erasure_request_id }))
 }

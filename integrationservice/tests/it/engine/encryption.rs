@@ -1,21 +1,23 @@
 //! Personal data encrypted at rest per tenant, on both backends, end to end: registrations
 //! made alone and in a batch, delivered to the ON24 simulator, updated, a person who
 //! registered at ON24 directly brought in by a metrics sync, attendee figures and
-//! interactions synced. Then every row of every table is read directly: no seeded name,
-//! company, job title, other registrant field or interaction content is there in clear,
-//! while the service reads them all back. The keyed email hash of one address differs between two tenants. Rows
-//! written in clear before encryption at rest read back as they are, and the background
-//! migration seals them in batches without changing what reads return.
+//! interactions synced, a person forgotten whose forget job waits. Then every row of every
+//! table is read directly: no seeded email, name, company, job title, other registrant
+//! field or interaction content is there in clear, while the service reads them all back
+//! and still finds people by email (list filter, duplicates in another case, export). The keyed email hash of one address differs between two tenants. Rows
+//! written in clear before encryption at rest (emails in clear, no keyed hash) read back
+//! as they are and are found by email, and the background migration seals them in batches
+//! without changing what reads return or what finds them.
 
 use std::time::Duration;
 
 use integrationservice::domain::{
     Email, RegistrationId, RegistrationPatch, RegistrationStatus, TenantId,
 };
-use integrationservice::testing::models::{InteractionRow, RegistrationRow};
+use integrationservice::testing::models::{InteractionRow, MetricsRow, RegistrationRow};
 use integrationservice::testing::{
-    AttendeeInteraction, FieldCipher, InteractionKind, SealReport, StoreError, WorkerConfig,
-    interactions, is_sealed, registrations, seal_plaintext_registrations,
+    AttendeeActivity, AttendeeInteraction, FieldCipher, InteractionKind, SealReport, StoreError,
+    WorkerConfig, interactions, is_sealed, metrics, registrations, seal_plaintext_registrations,
 };
 use on24sim::{InteractionItem, Interactions, ViewingRequest};
 
@@ -23,8 +25,16 @@ use crate::api::erasure::every_row;
 use crate::both_backends;
 use crate::engine::harness::{Db, Stack, fast_workers, registrant, tenant_id};
 
-/// Values seeded for tenant A that must never be found in clear.
-const SECRETS: [&str; 9] = [
+/// Values seeded for tenant A (and the tenant whose forget job waits) that must never be
+/// found in clear.
+const SECRETS: [&str; 15] = [
+    "q1@example.com",
+    "o2@example.com",
+    "p3@example.com",
+    "walk.in@example.com",
+    "waiting.forget@example.com",
+    // The local part alone: no form of the address either.
+    "walk.in",
     "Quentavius",
     "Marlowbrook",
     "Sprocketwerk",
@@ -205,6 +215,62 @@ async fn nothing_in_clear(db: Db) {
         "the ON24 walk-in reads back"
     );
 
+    // Found by email through the keyed hash: the list filter, a duplicate in another case,
+    // an access request.
+    let filtered = engine
+        .registrations()
+        .list(
+            &a,
+            &webinar,
+            None,
+            Some(&Email::parse("O2@Example.com").expect("email")),
+            100,
+            "",
+        )
+        .await
+        .expect("filter")
+        .items;
+    assert_eq!(filtered.len(), 1);
+    assert_eq!(filtered[0].email, "o2@example.com");
+    let (again, fresh) = engine
+        .registrations()
+        .register(
+            &a,
+            &webinar,
+            registrant("Q1@EXAMPLE.com", "Quentavius", "Marlowbrook"),
+        )
+        .await
+        .expect("register again");
+    assert_eq!(
+        again.id, created.id,
+        "the same person, not a new registration"
+    );
+    assert!(!fresh);
+    let export = engine
+        .person_data()
+        .export(&a, &Email::parse("q1@example.com").expect("email"))
+        .await
+        .expect("export");
+    assert_eq!(export.registrations.len(), 1);
+    assert_eq!(
+        export.metrics.len(),
+        1,
+        "the synced figures, found by email"
+    );
+
+    // A forget whose provider job waits (the tenant has no credentials): its payload holds
+    // the address sealed.
+    let waiting = tenant_id("waiting");
+    engine
+        .registrations()
+        .forget(
+            &waiting,
+            &Email::parse("waiting.forget@example.com").expect("email"),
+            true,
+        )
+        .await
+        .expect("forget queued");
+
     // Nothing of it in clear in any row of any table.
     let rows = every_row(engine.store()).await;
     for (table, row) in &rows {
@@ -257,6 +323,7 @@ fn legacy_row(tenant: &TenantId, webinar: &str, n: usize) -> RegistrationRow {
         updated_at: 1,
         origin: "CRM".into(),
         attendance: "UNKNOWN".into(),
+        email_hash: None,
     }
 }
 
@@ -281,10 +348,16 @@ async fn existing_rows_sealed(db: Db) {
         responded_at: None,
     };
     let (t, w) = (tenant.clone(), webinar);
+    let activity = AttendeeActivity {
+        live_minutes: 9,
+        ..AttendeeActivity::default()
+    };
     engine
         .store()
         .run(move |conn| {
             registrations::insert(conn, &plain, &seeded)?;
+            let figures = MetricsRow::new(&t, &w, "legacy0@example.com", Some(1000), &activity, 1);
+            metrics::insert(conn, &plain, &[figures])?;
             let row = InteractionRow::new(&t, &w, "legacy0@example.com", 0, &question);
             interactions::replace(
                 conn,
@@ -334,6 +407,56 @@ async fn existing_rows_sealed(db: Db) {
     };
     let asked_before = asked(engine).await;
     assert_eq!(asked_before.len(), 1);
+    // Found by email while in clear, and after the migration the same way.
+    let found = |engine: &integrationservice::domain::Engine| {
+        let (tenant, webinar) = (tenant.clone(), webinar);
+        let engine = engine.clone();
+        async move {
+            let email = Email::parse("Legacy3@Example.com").expect("email");
+            let listed = engine
+                .registrations()
+                .list(&tenant, &webinar, None, Some(&email), 100, "")
+                .await
+                .expect("filter")
+                .items
+                .into_iter()
+                .map(|r| r.id)
+                .collect::<Vec<_>>();
+            let zero = Email::parse("legacy0@example.com").expect("email");
+            let export = engine
+                .person_data()
+                .export(&tenant, &zero)
+                .await
+                .expect("export");
+            let attendees = engine
+                .metrics()
+                .attendees(&tenant, &webinar, 100, "")
+                .await
+                .expect("attendees")
+                .items
+                .len();
+            (
+                listed,
+                export.registrations.len(),
+                export.metrics.len(),
+                attendees,
+            )
+        }
+    };
+    let found_before = found(engine).await;
+    assert_eq!(found_before.0.len(), 1);
+    assert_eq!(found_before.1..=found_before.3, 1..=1);
+    // A duplicate of a clear row in another case is refused (the same registration back).
+    let duplicate = engine
+        .registrations()
+        .register(
+            &tenant,
+            &webinar,
+            registrant("LEGACY5@example.com", "Legacyfirst5", "Oldrowson"),
+        )
+        .await
+        .expect("register again");
+    assert!(!duplicate.1, "no second registration of a clear row");
 
     // Small batches, so the migration pages.
     let report = seal_plaintext_registrations(engine, 7)
@@ -341,11 +464,19 @@ async fn existing_rows_sealed(db: Db) {
         .expect("migration");
     assert_eq!(
         report.sealed + report.skipped,
-        ROWS as u64 + 1,
-        "{report:?}"
+        ROWS as u64 + 2,
+        "registrations, the interaction, the figures: {report:?}"
     );
     let all = every_row(engine.store()).await;
     assert_eq!(in_clear(&all), 0, "nothing left in clear");
+    for n in 0..ROWS {
+        let email = format!("legacy{n}@example.com");
+        assert!(
+            all.iter().all(|(_, row)| !row.contains(&email)),
+            "{email} in clear"
+        );
+    }
+    assert_eq!(found(engine).await, found_before, "found by email after");
     for secret in [
         "Legacyfirst",
         "Archivale",

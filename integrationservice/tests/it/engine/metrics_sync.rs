@@ -11,7 +11,7 @@ use integrationservice::domain::{
     ChangeKind, Engine, Error, RegistrationInput, RegistrationStatus, TenantId,
 };
 use integrationservice::testing::On24Provider;
-use integrationservice::testing::{FieldCipher, now_ms};
+use integrationservice::testing::now_ms;
 use integrationservice::testing::{ProviderCredentials, WebinarProvider};
 use integrationservice::testing::{StoreError, WorkerConfig, providers};
 use on24sim::{SeedAttendees, ViewingRequest};
@@ -143,12 +143,12 @@ async fn sync_in_chunks(db: Db) {
     assert_eq!(first.len(), SYNC_CHUNK);
     let in_first: BTreeSet<String> = first.iter().map(|r| r.email.clone()).collect();
     let (t, w) = (tenant.clone(), webinar);
+    let fields = integrationservice::testing::tenant_cipher(engine, &tenant)
+        .await
+        .expect("cipher");
     let stored = engine
         .store()
-        .transaction(move |conn| {
-            let plain = FieldCipher::plain(t.as_str());
-            store_chunk(conn, &plain, &t, &w, &first, now_ms())
-        })
+        .transaction(move |conn| store_chunk(conn, &fields, &t, &w, &first, now_ms()))
         .await
         .expect("first chunk");
     assert_eq!(stored, SYNC_CHUNK);

@@ -14,7 +14,7 @@ use integrationservice::testing::models::InteractionRow;
 use integrationservice::testing::tenant_purge::{TenantTable, count};
 use integrationservice::testing::{
     AttendeeInteraction, FieldCipher, InteractionKind, KeyClient, StoreError, interactions,
-    is_sealed, metrics, tenant_kek_id, tenant_key_aad, tenant_keys,
+    is_sealed, tenant_kek_id, tenant_key_aad, tenant_keys,
 };
 use proto::keyservice::v1::KeyState;
 use zeroize::Zeroizing;
@@ -142,7 +142,7 @@ async fn purge_one_tenant(db: Db) {
     let figures = vec![super::retention::metrics_row(&a, &wa, "x@example.com")];
     engine
         .store()
-        .run(move |conn| metrics::insert(conn, &figures).map_err(Error::from))
+        .run(move |conn| super::retention::insert_metrics(conn, &figures))
         .await
         .expect("metrics");
     let asked = AttendeeInteraction {
