@@ -82,7 +82,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    outbox_jobs (id) {
+    outbox_jobs (tenant, id) {
         id -> BigInt,
         tenant -> Text,
         kind -> Text,
@@ -141,7 +141,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    changes (seq) {
+    changes (tenant, seq) {
         seq -> BigInt,
         tenant -> Text,
         kind -> Text,
@@ -153,7 +153,7 @@ diesel::table! {
 
 diesel::table! {
     /// Feed entries not yet sequenced into `changes` (PostgreSQL; see `store::changes`).
-    changes_pending (id) {
+    changes_pending (tenant, id) {
         id -> BigInt,
         tenant -> Text,
         kind -> Text,
