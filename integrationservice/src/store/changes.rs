@@ -121,7 +121,9 @@ pub fn list_after(
         .load(conn)
 }
 
-/// Highest sequence number written so far (0 when empty).
+/// Highest sequence number written so far (0 when empty). On PostgreSQL no index leads with
+/// `seq` since the key became `(tenant, seq)`, so this reads the whole feed: keep it off
+/// request paths (nothing in the service calls it).
 pub fn last_seq(conn: &mut DbConnection) -> QueryResult<i64> {
     sequence(conn)?;
     let max: Option<i64> = c::changes.select(diesel::dsl::max(c::seq)).first(conn)?;

@@ -114,15 +114,15 @@ pub fn claim(
                AND tenant IN (SELECT tenant FROM candidates) \
              GROUP BY tenant), \
          ranked AS ( \
-             SELECT c.id, c.next_run_at, COALESCE(l.n, 0) AS leased, \
+             SELECT c.tenant, c.id, c.next_run_at, COALESCE(l.n, 0) AS leased, \
                     ROW_NUMBER() OVER (PARTITION BY c.tenant ORDER BY c.next_run_at, c.id) AS rn \
              FROM candidates c LEFT JOIN leased l ON l.tenant = c.tenant), \
          picked AS ( \
-             SELECT id FROM ranked WHERE leased + rn <= {per_tenant} \
+             SELECT tenant, id FROM ranked WHERE leased + rn <= {per_tenant} \
              ORDER BY next_run_at, id LIMIT {limit}) \
          UPDATE outbox_jobs SET state = 'RUNNING', lease_owner = {owner}, \
              lease_until = {until}, claims = claims + 1, updated_at = {now} \
-         WHERE id IN (SELECT id FROM picked) RETURNING *";
+         WHERE (tenant, id) IN (SELECT tenant, id FROM picked) RETURNING *";
     match conn {
         DbConnection::Pg(pg) => {
             let sql = SQL
@@ -178,9 +178,15 @@ pub fn claim(
 }
 
 /// Removes a finished job; false when the lease was lost (another worker owns it now).
-pub fn complete(conn: &mut DbConnection, id: i64, lease_owner: &str) -> QueryResult<bool> {
+pub fn complete(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    id: i64,
+    lease_owner: &str,
+) -> QueryResult<bool> {
     let n = diesel::delete(
         j::outbox_jobs
+            .filter(j::tenant.eq(tenant.as_str()))
             .filter(j::id.eq(id))
             .filter(j::lease_owner.eq(lease_owner)),
     )
@@ -190,8 +196,14 @@ pub fn complete(conn: &mut DbConnection, id: i64, lease_owner: &str) -> QueryRes
 
 /// Whether job `id` is still leased by `lease_owner` (false once its result was recorded, or
 /// another worker took it after the lease expired).
-pub fn held_by(conn: &mut DbConnection, id: i64, lease_owner: &str) -> QueryResult<bool> {
+pub fn held_by(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    id: i64,
+    lease_owner: &str,
+) -> QueryResult<bool> {
     let n: i64 = j::outbox_jobs
+        .filter(j::tenant.eq(tenant.as_str()))
         .filter(j::id.eq(id))
         .filter(j::state.eq(RUNNING))
         .filter(j::lease_owner.eq(lease_owner))
@@ -204,6 +216,7 @@ pub fn held_by(conn: &mut DbConnection, id: i64, lease_owner: &str) -> QueryResu
 /// waits (for example for the webinar to exist at the provider).
 pub fn retry_later(
     conn: &mut DbConnection,
+    tenant: &TenantId,
     id: i64,
     lease_owner: &str,
     next_run_at: i64,
@@ -213,6 +226,7 @@ pub fn retry_later(
     let bump = i32::from(count_attempt);
     let n = diesel::update(
         j::outbox_jobs
+            .filter(j::tenant.eq(tenant.as_str()))
             .filter(j::id.eq(id))
             .filter(j::lease_owner.eq(lease_owner))
             .filter(j::state.eq(RUNNING)),
@@ -231,9 +245,16 @@ pub fn retry_later(
 }
 
 /// Stops a job after a permanent error, keeping it for inspection.
-pub fn fail(conn: &mut DbConnection, id: i64, lease_owner: &str, error: &str) -> QueryResult<bool> {
+pub fn fail(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    id: i64,
+    lease_owner: &str,
+    error: &str,
+) -> QueryResult<bool> {
     let n = diesel::update(
         j::outbox_jobs
+            .filter(j::tenant.eq(tenant.as_str()))
             .filter(j::id.eq(id))
             .filter(j::lease_owner.eq(lease_owner)),
     )
@@ -251,9 +272,15 @@ pub fn fail(conn: &mut DbConnection, id: i64, lease_owner: &str, error: &str) ->
 
 /// Holds one leased job (its tenant's integration is disabled or refused); false when the
 /// lease was lost meanwhile.
-pub fn pause_job(conn: &mut DbConnection, id: i64, lease_owner: &str) -> QueryResult<bool> {
+pub fn pause_job(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    id: i64,
+    lease_owner: &str,
+) -> QueryResult<bool> {
     let n = diesel::update(
         j::outbox_jobs
+            .filter(j::tenant.eq(tenant.as_str()))
             .filter(j::id.eq(id))
             .filter(j::lease_owner.eq(lease_owner))
             .filter(j::state.eq(RUNNING)),
@@ -433,7 +460,7 @@ pub fn complete_batch(
     }
     let mut changed = Vec::new();
     for c in done {
-        complete(conn, c.job.id, c.owner)?;
+        complete(conn, &c.job.tenant_id(), c.job.id, c.owner)?;
         if let Some((registration, eventuserid)) = c.delivered
             && super::registrations::mark_delivered(
                 conn,
@@ -483,7 +510,8 @@ fn complete_batch_pg(
         "WITH v AS (SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], \
              $5::bigint[], $6::int[]) AS v(job_id, owner, tenant, registration_id, eventuserid, attempts)), \
          done AS (DELETE FROM outbox_jobs o USING v \
-             WHERE o.id = v.job_id AND o.lease_owner = v.owner RETURNING o.id) \
+             WHERE o.tenant = v.tenant AND o.id = v.job_id AND o.lease_owner = v.owner \
+             RETURNING o.id) \
          UPDATE registrations r SET status = '{delivered}', eventuserid = v.eventuserid, \
              attempts = v.attempts, last_error = NULL, next_attempt_at = NULL, \
              delivered_at = $7, updated_at = $7 \
@@ -533,9 +561,18 @@ pub fn older_unfinished_any(
 }
 
 /// Replaces a job's payload (a forget the provider refused for good keeps no address).
-pub fn set_payload(conn: &mut DbConnection, id: i64, payload: Option<&str>) -> QueryResult<()> {
-    diesel::update(j::outbox_jobs.filter(j::id.eq(id)))
-        .set((j::payload.eq(payload), j::updated_at.eq(now_ms())))
-        .execute(conn)
-        .map(|_| ())
+pub fn set_payload(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    id: i64,
+    payload: Option<&str>,
+) -> QueryResult<()> {
+    diesel::update(
+        j::outbox_jobs
+            .filter(j::tenant.eq(tenant.as_str()))
+            .filter(j::id.eq(id)),
+    )
+    .set((j::payload.eq(payload), j::updated_at.eq(now_ms())))
+    .execute(conn)
+    .map(|_| ())
 }

@@ -264,7 +264,12 @@ pub(crate) fn delete_failed_jobs(
     if ids.is_empty() {
         return Ok(0);
     }
-    diesel::delete(j::outbox_jobs.filter(j::id.eq_any(&ids))).execute(conn)
+    diesel::delete(
+        j::outbox_jobs
+            .filter(j::tenant.eq(tenant.as_str()))
+            .filter(j::id.eq_any(&ids)),
+    )
+    .execute(conn)
 }
 
 /// Deletes up to `batch` feed entries (any tenant) written before `before`, oldest first, and
@@ -315,8 +320,22 @@ pub(crate) fn delete_changes(
             }
         }
     }
-    let seqs: Vec<i64> = rows.into_iter().map(|(seq, _)| seq).collect();
-    diesel::delete(c::changes.filter(c::seq.eq_any(&seqs))).execute(conn)
+    // One statement per tenant, each addressing rows by their key (tenant, seq).
+    let mut by_tenant: std::collections::BTreeMap<&str, Vec<i64>> =
+        std::collections::BTreeMap::new();
+    for (seq, tenant) in &rows {
+        by_tenant.entry(tenant.as_str()).or_default().push(*seq);
+    }
+    let mut n = 0;
+    for (tenant, seqs) in by_tenant {
+        n += diesel::delete(
+            c::changes
+                .filter(c::tenant.eq(tenant))
+                .filter(c::seq.eq_any(&seqs)),
+        )
+        .execute(conn)?;
+    }
+    Ok(n)
 }
 
 /// The highest `seq` of the tenant's feed the purge deleted (0: none).

@@ -85,7 +85,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    outbox_jobs (id) {
+    outbox_jobs (tenant, id) {
         id -> BigInt,
         tenant -> Text,
         kind -> Text,
@@ -146,7 +146,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    changes (seq) {
+    changes (tenant, seq) {
         seq -> BigInt,
         tenant -> Text,
         kind -> Text,
@@ -158,7 +158,7 @@ diesel::table! {
 
 diesel::table! {
     /// Feed entries not yet sequenced into `changes` (PostgreSQL; see `store::changes`).
-    changes_pending (id) {
+    changes_pending (tenant, id) {
         id -> BigInt,
         tenant -> Text,
         kind -> Text,

@@ -168,7 +168,12 @@ pub(crate) fn delete_batch(
                 .select(j::id)
                 .limit(batch)
                 .load(conn)?;
-            diesel::delete(j::outbox_jobs.filter(j::id.eq_any(&ids))).execute(conn)
+            diesel::delete(
+                j::outbox_jobs
+                    .filter(j::tenant.eq(t))
+                    .filter(j::id.eq_any(&ids)),
+            )
+            .execute(conn)
         }
         TenantTable::AttendeeInteractions => {
             super::interactions::delete_batch(conn, tenant, None, batch)
@@ -229,14 +234,23 @@ pub(crate) fn delete_batch(
                 .select(cp::id)
                 .limit(batch)
                 .load(conn)?;
-            let mut n = diesel::delete(cp::changes_pending.filter(cp::id.eq_any(&pending)))
-                .execute(conn)?;
+            let mut n = diesel::delete(
+                cp::changes_pending
+                    .filter(cp::tenant.eq(t))
+                    .filter(cp::id.eq_any(&pending)),
+            )
+            .execute(conn)?;
             let seqs: Vec<i64> = c::changes
                 .filter(c::tenant.eq(t))
                 .select(c::seq)
                 .limit(batch)
                 .load(conn)?;
-            n += diesel::delete(c::changes.filter(c::seq.eq_any(&seqs))).execute(conn)?;
+            n += diesel::delete(
+                c::changes
+                    .filter(c::tenant.eq(t))
+                    .filter(c::seq.eq_any(&seqs)),
+            )
+            .execute(conn)?;
             Ok(n)
         }
         TenantTable::ChangeFeedHorizons => {

@@ -254,14 +254,14 @@ fn write_effect(
 
 /// Stops a job for good and shows why on its registration or webinar.
 fn stop(conn: &mut DbConnection, job: &JobRow, owner: &str, reason: &str) -> Result<(), Error> {
-    if !outbox::fail(conn, job.id, owner, reason)? {
+    if !outbox::fail(conn, &job.tenant_id(), job.id, owner, reason)? {
         // The lease was lost (the tenant was paused, or another replica took over).
         return Ok(());
     }
     if job.kind == JobKind::Forget.as_str() {
         // The provider refused the erasure for good: the addresses go, the ids stay.
         let kept = crate::workers::jobs::without_addresses(job.payload.as_deref());
-        outbox::set_payload(conn, job.id, kept.as_deref())?;
+        outbox::set_payload(conn, &job.tenant_id(), job.id, kept.as_deref())?;
         if let Some(id) = crate::workers::jobs::erasure_request_of(job.payload.as_deref()) {
             erasure_ended(conn, job, &id, ErasureState::Failed, Some(reason))?;
         }
@@ -348,7 +348,7 @@ fn hold_job_and_registration(
     job: &JobRow,
     owner: &str,
 ) -> Result<bool, Error> {
-    if !outbox::pause_job(conn, job.id, owner)? {
+    if !outbox::pause_job(conn, &job.tenant_id(), job.id, owner)? {
         return Ok(false);
     }
     let (Some(webinar), Some(reg)) = (job.webinar(), job.registration()) else {
@@ -379,6 +379,7 @@ fn disabled(
         // Credentials were put back meanwhile: run it again soon.
         outbox::retry_later(
             conn,
+            &job.tenant_id(),
             job.id,
             owner,
             now_ms() + ms(cfg.wait_delay),
@@ -408,14 +409,14 @@ fn refused(
         return hold_job_and_registration(conn, job, owner);
     };
     if used_version.is_some_and(|v| v != row.secret_version) {
-        outbox::retry_later(conn, job.id, owner, now_ms(), None, false)?;
+        outbox::retry_later(conn, &job.tenant_id(), job.id, owner, now_ms(), None, false)?;
         return Ok(false);
     }
     tracing::warn!(tenant = %job.tenant, status = status.as_str(), "provider refused the credentials; holding the tenant's work");
     let was_blocked = is_blocked(&row);
     providers::set_status(conn, &tenant, status.as_str(), message.as_deref())?;
     if !status.blocks_calls() {
-        outbox::retry_later(conn, job.id, owner, now_ms(), None, false)?;
+        outbox::retry_later(conn, &job.tenant_id(), job.id, owner, now_ms(), None, false)?;
         return Ok(false);
     }
     if was_blocked {
@@ -446,11 +447,19 @@ fn write(
     let now = now_ms();
     match outcome {
         Outcome::Done(effect) => {
-            outbox::complete(conn, job.id, owner)?;
+            outbox::complete(conn, &job.tenant_id(), job.id, owner)?;
             write_effect(conn, cfg, fields, job, effect)?;
         }
         Outcome::Wait => {
-            outbox::retry_later(conn, job.id, owner, now + ms(cfg.wait_delay), None, false)?;
+            outbox::retry_later(
+                conn,
+                &job.tenant_id(),
+                job.id,
+                owner,
+                now + ms(cfg.wait_delay),
+                None,
+                false,
+            )?;
         }
         Outcome::Stop(reason) => stop(conn, job, owner, &reason)?,
         Outcome::Failed(ProviderError::Permanent { message }) => stop(conn, job, owner, &message)?,
@@ -474,7 +483,15 @@ fn write(
                     until
                 }
             };
-            if outbox::retry_later(conn, job.id, owner, until, Some(&message), false)? {
+            if outbox::retry_later(
+                conn,
+                &job.tenant_id(),
+                job.id,
+                owner,
+                until,
+                Some(&message),
+                false,
+            )? {
                 set_registration(conn, job, S::Retrying, Some(&message), Some(until))?;
             }
         }
@@ -489,7 +506,15 @@ fn write(
                 )?;
             } else {
                 let next = now + ms(cfg.backoff.delay(attempts));
-                if outbox::retry_later(conn, job.id, owner, next, Some(&message), true)? {
+                if outbox::retry_later(
+                    conn,
+                    &job.tenant_id(),
+                    job.id,
+                    owner,
+                    next,
+                    Some(&message),
+                    true,
+                )? {
                     set_registration(conn, job, S::Retrying, Some(&message), Some(next))?;
                 }
             }

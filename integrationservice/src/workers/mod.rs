@@ -264,7 +264,7 @@ async fn deliver_loop(engine: Engine, cfg: WorkerConfig, shutdown: CancellationT
                     }
                     recorder::Recording::Alone(result) => result,
                 };
-                let (id, kind) = (job.id, job.kind.clone());
+                let (tenant, id, kind) = (job.tenant_id(), job.id, job.kind.clone());
                 if let Err(e) = record(&engine, &cfg, job, &owner, result, &shutdown).await {
                     tracing::warn!(error = %e, job = id, %kind, "job result could not be recorded; it runs again");
                     // Release the job now rather than when its lease expires.
@@ -272,7 +272,7 @@ async fn deliver_loop(engine: Engine, cfg: WorkerConfig, shutdown: CancellationT
                     let _ = engine
                         .store()
                         .run(move |conn| {
-                            outbox::retry_later(conn, id, &owner, next, None, false)
+                            outbox::retry_later(conn, &tenant, id, &owner, next, None, false)
                                 .map_err(crate::store::StoreError::from)
                         })
                         .await;
@@ -335,11 +335,12 @@ async fn record(
                     _ = tokio::time::sleep(pause) => {}
                 }
                 pause = (pause * 2).min(RECORD_RETRY_MAX);
-                let (id, o) = (job.id, owner.to_owned());
+                let (tenant, id, o) = (job.tenant_id(), job.id, owner.to_owned());
                 let held = engine
                     .store()
                     .run(move |conn| {
-                        outbox::held_by(conn, id, &o).map_err(crate::store::StoreError::from)
+                        outbox::held_by(conn, &tenant, id, &o)
+                            .map_err(crate::store::StoreError::from)
                     })
                     .await;
                 // Unknown (still unavailable): try to record again, which fails or succeeds
