@@ -162,25 +162,11 @@ impl Envelope {
         tenant: &str,
         aad: &[u8],
     ) -> Result<(WrappedKey, SharedDek), CryptoError> {
-        let kek = tenant_kek_id(tenant);
-        // Idempotent (an existing key is left alone), and only on a tenant's first key of a
-        // purpose, so it costs nothing on the hot paths.
-        self.keys.create_key(&kek).await?;
-        let name = format!("keys/{kek}");
-        let mut tries = 0;
-        let dek = loop {
-            match self.keys.generate_under(&name, aad).await {
-                Ok(dek) => break dek,
-                // A concurrent first use made the key a moment ago (our create found it
-                // existing): the key service serves it once its snapshot holds it, within its
-                // refresh interval (2 s by default).
-                Err(KeyError::Refused(_)) if tries < NEW_KEK_TRIES => {
-                    tries += 1;
-                    tokio::time::sleep(NEW_KEK_RETRY).await;
-                }
-                Err(e) => return Err(e.into()),
-            }
-        };
+        let (dek, kek) = self
+            .under_tenant_kek(tenant, |name| async move {
+                self.keys.generate_under(&name, aad).await
+            })
+            .await?;
         let key = self.cache.insert(&dek.wrapped, aad, dek.plaintext);
         Ok((
             WrappedKey {
@@ -202,27 +188,52 @@ impl Envelope {
         aad: &[u8],
     ) -> Result<WrappedKey, CryptoError> {
         let plaintext = self.keys.unwrap_key(wrapped, aad).await?;
-        let kek = tenant_kek_id(tenant);
-        self.keys.create_key(&kek).await?;
-        let name = format!("keys/{kek}");
-        let mut tries = 0;
-        let (wrapped, key_version) = loop {
-            match self.keys.wrap_under(&name, &plaintext, aad).await {
-                Ok(done) => break done,
-                // Just made by us or a concurrent first use: served once the key service's
-                // snapshot holds it (see `new_key`).
-                Err(KeyError::Refused(_)) if tries < NEW_KEK_TRIES => {
-                    tries += 1;
-                    tokio::time::sleep(NEW_KEK_RETRY).await;
-                }
-                Err(e) => return Err(e.into()),
-            }
-        };
+        let plaintext = &plaintext;
+        let ((wrapped, key_version), kek) = self
+            .under_tenant_kek(tenant, |name| async move {
+                self.keys.wrap_under(&name, plaintext, aad).await
+            })
+            .await?;
         Ok(WrappedKey {
             wrapped,
             key_version,
             kek,
         })
+    }
+
+    /// Runs `op` on the tenant's own KEK (`keys/tenant-…`), making the KEK first when the key
+    /// service has none (the tenant's first key); returns what `op` gave and the KEK's id.
+    /// The common case, a KEK that exists, costs `op` alone: no creation call, so the key
+    /// service's audit shows no refused creation either.
+    async fn under_tenant_kek<T, F, Fut>(
+        &self,
+        tenant: &str,
+        op: F,
+    ) -> Result<(T, String), CryptoError>
+    where
+        F: Fn(String) -> Fut,
+        Fut: std::future::Future<Output = Result<T, KeyError>>,
+    {
+        let kek = tenant_kek_id(tenant);
+        let name = format!("keys/{kek}");
+        let mut tries = 0;
+        loop {
+            match op(name.clone()).await {
+                Ok(done) => return Ok((done, kek)),
+                // Idempotent: a concurrent first use may make it at the same time.
+                Err(KeyError::NotFound(_)) if tries == 0 => {
+                    self.keys.create_key(&kek).await?;
+                }
+                // Made a moment ago (by us or a concurrent first use): the key service
+                // serves it once its snapshot holds it, within its refresh interval (2 s by
+                // default).
+                Err(KeyError::NotFound(_) | KeyError::Refused(_)) if tries < NEW_KEK_TRIES => {
+                    tokio::time::sleep(NEW_KEK_RETRY).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+            tries += 1;
+        }
     }
 
     /// A stored wrapped key, from the cache or unwrapped by the key service.

@@ -60,6 +60,9 @@ pub enum KeyError {
     /// The key service refused (cannot unwrap, permission denied, ...).
     #[error("key service refused: {0}")]
     Refused(String),
+    /// No such key (or not yet in the key service's snapshot: a key made a moment ago).
+    #[error("key not found: {0}")]
+    NotFound(String),
     /// The key is scheduled for deletion or destroyed (FAILED_PRECONDITION): nothing can be
     /// wrapped under it any more, and retrying does not help (a purged tenant's KEK).
     #[error("key unusable: {0}")]
@@ -74,6 +77,7 @@ impl From<tonic::Status> for KeyError {
                 Self::Unavailable(format!("{:?}: {}", s.code(), s.message()))
             }
             FailedPrecondition => Self::Unusable(s.message().to_owned()),
+            NotFound => Self::NotFound(s.message().to_owned()),
             _ => Self::Refused(format!("{:?}: {}", s.code(), s.message())),
         }
     }

@@ -177,6 +177,33 @@ pub fn claim(
     }
 }
 
+/// The kind of the registration's job that a worker is running now (claimed, its row maybe
+/// read already), if any. On PostgreSQL the registration's jobs stay locked until the
+/// caller's transaction ends, so no claim takes one meanwhile (claims skip locked rows): a
+/// job is either running already, and this says so, or is claimed after the caller's write
+/// and reads it.
+pub fn running_for_registration(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    registration: &RegistrationId,
+) -> QueryResult<Option<JobKind>> {
+    let query = j::outbox_jobs
+        .filter(j::tenant.eq(tenant.as_str()))
+        .filter(j::registration_id.eq(registration.to_string()))
+        .filter(j::state.ne(FAILED))
+        .order(j::id.asc())
+        .select((j::state, j::kind));
+    let jobs: Vec<(String, String)> = match conn {
+        DbConnection::Pg(pg) => query.for_update().load(pg)?,
+        // One writer at a time: a claim cannot interleave with the caller's transaction.
+        DbConnection::Sqlite(lite) => query.load(lite)?,
+    };
+    Ok(jobs
+        .into_iter()
+        .find(|(state, _)| state == RUNNING)
+        .and_then(|(_, kind)| JobKind::parse(&kind)))
+}
+
 /// Removes a finished job; false when the lease was lost (another worker owns it now).
 pub fn complete(
     conn: &mut DbConnection,

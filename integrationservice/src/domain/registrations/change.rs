@@ -28,6 +28,9 @@ impl Registrations<'_> {
             .store
             .transaction(move |conn| {
                 let config = provider_rules::enabled(conn, &t)?;
+                // Locks the registration's jobs (rows in the usual order: jobs before the
+                // registration) and says whether a worker runs one now.
+                let running = outbox::running_for_registration(conn, &t, &i)?;
                 crate::domain::minimisation::load(conn, &t)?.strip_patch(&mut patch);
                 // An unlinked webinar takes no changes (WEBINAR_UNLINKED).
                 webinar_rules::live(conn, &t, &w)?;
@@ -55,12 +58,20 @@ impl Registrations<'_> {
                 fields.merge(patch.fields);
                 row.extra = fields.to_json();
                 let paused = provider_rules::is_blocked(&config);
-                // Undelivered registrations are sent from the latest row by their pending job;
-                // delivered or failed ones need a new job.
+                // Delivered or failed registrations need a new job. Undelivered ones (or ones
+                // whose update is pending) are sent from the latest row by their pending job,
+                // unless a worker runs it now: it may have read the row before this change,
+                // so the same work runs once more after it (a registration's jobs run in
+                // order), or the change would never reach the provider.
                 let kind = match status {
                     S::Delivered => Some(JobKind::UpdateRegistration),
                     S::Failed => Some(JobKind::DeliverRegistration),
-                    _ => None,
+                    _ => running.filter(|k| {
+                        matches!(
+                            k,
+                            JobKind::DeliverRegistration | JobKind::UpdateRegistration
+                        )
+                    }),
                 };
                 if let Some(kind) = kind {
                     row.status = if paused { S::Paused } else { S::Pending }.as_str().into();

@@ -26,3 +26,4 @@ mod refusals;
 mod replicas;
 mod retention;
 mod rewrap;
+mod update_during_delivery;
