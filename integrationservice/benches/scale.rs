@@ -28,24 +28,22 @@
 #[allow(dead_code, unused_imports)]
 mod engine_harness;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+#[allow(dead_code)]
+mod common;
+
 use std::time::{Duration, Instant};
 
 use diesel::{Connection, PgConnection, RunQueryDsl};
-use prost_types::Timestamp;
 use proto::webinar::v1::{
     metrics_service_client::MetricsServiceClient,
-    provider_config_service_client::ProviderConfigServiceClient,
-    registration_service_client::RegistrationServiceClient,
-    webinar_service_client::WebinarServiceClient, *,
+    registration_service_client::RegistrationServiceClient, *,
 };
-use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
-use xtask::pki::CertificateAuthority;
+use tonic::transport::Channel;
 
-use engine_harness::{CLIENT_ID, KeyService, TOKEN_KEY, TOKEN_SECRET};
+use common::{
+    Fixture, Workers, env_usize, list_all, loadavg, put_credentials, registration, webinar,
+};
 
-const CRM: &str = "spiffe://webinar.local/crm/demo";
 /// The baseline database's registrations.
 const BASELINE: usize = 10_000;
 /// Registrations of the measured webinar (tenant `demo`), part of every size.
@@ -60,197 +58,6 @@ const PAGE: i32 = 100;
 /// The deep page: the 41st of the measured webinar's 50 pages of 100.
 const DEEP_PAGES: usize = 40;
 const DAY_MS: i64 = 86_400_000;
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn write(dir: &Path, name: &str, body: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, body).expect("write bench file");
-    path
-}
-
-fn free_port() -> std::net::SocketAddr {
-    let port = xtask::ports::free_port().expect("free loopback port");
-    std::net::SocketAddr::from(([127, 0, 0, 1], port))
-}
-
-fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .unwrap_or_default()
-        .split_whitespace()
-        .take(3)
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// The service as a child process, killed on drop.
-struct Running {
-    child: Child,
-    grpc: std::net::SocketAddr,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts the service on `url` with delivery workers on (the measured registrations are
-/// delivered, as in production) and no scheduled metrics pulls.
-fn start_service(dir: &Path, url: &str, ks: &str) -> Running {
-    let (grpc, health) = (free_port(), free_port());
-    let d = dir.display();
-    let config = format!(
-        r#"
-[listen]
-grpc = "{grpc}"
-health = "{health}"
-[tls]
-cert_file = "{d}/server.crt"
-key_file = "{d}/server.key"
-client_ca_file = "{d}/ca.crt"
-[auth]
-policy_file = "{d}/policy.toml"
-[database]
-url = "{url}"
-max_connections = 16
-[keyservice]
-endpoint = "{ks}"
-server_name = "localhost"
-ca_file = "{d}/ks-ca.crt"
-cert_file = "{d}/is.crt"
-key_file = "{d}/is.key"
-[workers]
-enabled = true
-concurrency = 64
-per_tenant_concurrency = 64
-backoff_base_ms = 50
-backoff_max_ms = 1000
-poll_interval_ms = 100
-[metrics_poll]
-enabled = false
-[on24]
-request_timeout_ms = 10000
-allow_loopback = true
-[limits]
-# One caller drives the measured tenant: buckets far above what it asks for.
-tenant_requests_per_second = 1000000
-tenant_burst = 1000000
-principal_requests_per_second = 1000000
-principal_burst = 1000000
-"#
-    );
-    let path = write(dir, "integrationservice.toml", &config);
-    let child = Command::new(env!("CARGO_BIN_EXE_integrationservice"))
-        .arg("--config")
-        .arg(&path)
-        .arg("serve")
-        .env("RUST_LOG", "warn")
-        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
-        .env(
-            "GLIBC_TUNABLES",
-            std::env::var("GLIBC_TUNABLES")
-                .unwrap_or_else(|_| xtask::allocator::GLIBC_TUNABLES.to_owned()),
-        )
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn integrationservice");
-    Running { child, grpc }
-}
-
-async fn channel(ca: &CertificateAuthority, running: &Running) -> Channel {
-    let crm = ca.client_cert_for("crm-demo", CRM).expect("cert");
-    let tls = ClientTlsConfig::new()
-        .ca_certificate(Certificate::from_pem(&ca.cert_pem))
-        .identity(Identity::from_pem(&crm.cert_pem, &crm.key_pem))
-        .domain_name("localhost");
-    let endpoint = Channel::from_shared(format!("https://{}", running.grpc))
-        .expect("uri")
-        .tls_config(tls)
-        .expect("tls")
-        .timeout(Duration::from_secs(60));
-    testkit::eventually("the service to come up", Duration::from_secs(60), || {
-        endpoint.connect()
-    })
-    .await
-}
-
-/// Creates a webinar of tenant `demo` and waits until it exists at ON24; returns its name.
-async fn webinar(channel: &Channel, reference: &str) -> String {
-    let mut webinars = WebinarServiceClient::new(channel.clone());
-    let w = webinars
-        .create_webinar(CreateWebinarRequest {
-            parent: "tenants/demo".into(),
-            webinar: Some(Webinar {
-                crm_reference_id: reference.into(),
-                title: format!("Bench {reference}"),
-                start_time: Some(Timestamp {
-                    seconds: chrono::Utc::now().timestamp() + 86_400,
-                    nanos: 0,
-                }),
-                duration_minutes: 60,
-                time_zone: "UTC".into(),
-                ..Default::default()
-            }),
-            request_id: String::new(),
-        })
-        .await
-        .expect("create webinar")
-        .into_inner()
-        .webinar
-        .expect("webinar");
-    testkit::eventually("the webinar at ON24", Duration::from_secs(120), || {
-        let mut webinars = webinars.clone();
-        let name = w.name.clone();
-        async move {
-            let got = webinars
-                .get_webinar(GetWebinarRequest { name })
-                .await
-                .expect("get")
-                .into_inner()
-                .webinar
-                .expect("webinar");
-            (got.on24_event_id > 0).then_some(())
-        }
-    })
-    .await;
-    w.name
-}
-
-/// Every registration of `webinar` with `filter`, read page by page.
-async fn list_all(
-    regs: &RegistrationServiceClient<Channel>,
-    webinar: &str,
-    filter: &str,
-) -> Vec<Registration> {
-    let mut all = Vec::new();
-    let mut page_token = String::new();
-    loop {
-        let page = regs
-            .clone()
-            .list_registrations(ListRegistrationsRequest {
-                parent: webinar.to_owned(),
-                page_size: 1000,
-                page_token,
-                filter: filter.into(),
-            })
-            .await
-            .expect("list")
-            .into_inner();
-        all.extend(page.registrations);
-        if page.next_page_token.is_empty() {
-            return all;
-        }
-        page_token = page.next_page_token;
-    }
-}
 
 /// Runs one statement on the benchmark's own connection.
 fn exec(conn: &mut PgConnection, sql: &str) {
@@ -582,65 +389,28 @@ async fn main() {
         loadavg()
     );
 
-    let keys = KeyService::start().await;
-    let sim = on24sim::Simulator::start(on24sim::SimConfig::with_account(
-        CLIENT_ID,
-        TOKEN_KEY,
-        TOKEN_SECRET,
-    ))
-    .await
-    .expect("simulator");
-    let pg = xtask::testdb::TestPostgres::new().expect("postgres");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let ca = CertificateAuthority::new("bench CA").expect("CA");
-    let server = ca.server_cert(&["localhost", "127.0.0.1"]).expect("cert");
-    let kc = &keys.client_config;
-    write(dir.path(), "server.crt", &server.cert_pem);
-    write(dir.path(), "server.key", &server.key_pem);
-    write(dir.path(), "ca.crt", &ca.cert_pem);
-    write(
-        dir.path(),
-        "policy.toml",
-        &format!("[[principal]]\nid = \"{CRM}\"\ntenants = [\"demo\"]\n"),
-    );
-    write(dir.path(), "ks-ca.crt", &kc.ca_pem);
-    write(dir.path(), "is.crt", &kc.cert_pem);
-    write(dir.path(), "is.key", &kc.key_pem);
-
-    let running = start_service(dir.path(), &pg.url, &kc.endpoint);
-    let channel = channel(&ca, &running).await;
-    ProviderConfigServiceClient::new(channel.clone())
-        .put_on24_credentials(PutOn24CredentialsRequest {
-            on24_credentials: Some(On24Credentials {
-                name: "tenants/demo/on24Credentials".into(),
-                client_id: CLIENT_ID.to_string(),
-                access_token_key: TOKEN_KEY.into(),
-                access_token_secret: TOKEN_SECRET.into(),
-                base_url: sim.base_url.clone(),
-                ..Default::default()
-            }),
-            live_check: true,
-            validate_only: false,
-        })
-        .await
-        .expect("credentials");
+    // Delivery workers on (the measured registrations are delivered, as in production); one
+    // caller drives the measured tenant.
+    let Fixture {
+        keys: _keys,
+        sim,
+        pg,
+        service,
+    } = Fixture::start(&["demo".to_owned()], 16).await;
+    let running = service.start(Workers::ONE_TENANT);
+    let channel = service.channel(&running).await;
+    put_credentials(&channel, "demo", &sim.base_url).await;
 
     // The measured webinar: created, filled and delivered through the API.
     let started = Instant::now();
-    let list_webinar = webinar(&channel, "scale-list").await;
-    let watch_webinar = webinar(&channel, "scale-watch").await;
+    let (list_webinar, _) = webinar(&channel, "scale-list").await;
+    let (watch_webinar, _) = webinar(&channel, "scale-watch").await;
     let regs = RegistrationServiceClient::new(channel.clone());
     for batch in 0..MEASURED / 1000 {
         let requests = (batch * 1000..(batch + 1) * 1000)
             .map(|i| CreateRegistrationRequest {
                 parent: String::new(),
-                registration: Some(Registration {
-                    email: format!("measured{i}@example.com"),
-                    first_name: format!("First{i}"),
-                    last_name: "Bench".into(),
-                    company: "Example Ltd".into(),
-                    ..Default::default()
-                }),
+                registration: Some(registration("measured", i)),
                 request_id: String::new(),
             })
             .collect();
@@ -659,12 +429,16 @@ async fn main() {
             let regs = regs.clone();
             let w = list_webinar.clone();
             async move {
-                (list_all(&regs, &w, "status = DELIVERED").await.len() >= MEASURED).then_some(())
+                (list_all(&regs, std::slice::from_ref(&w), "status = DELIVERED")
+                    .await
+                    .len()
+                    >= MEASURED)
+                    .then_some(())
             }
         },
     )
     .await;
-    let names: Vec<String> = list_all(&regs, &list_webinar, "")
+    let names: Vec<String> = list_all(&regs, std::slice::from_ref(&list_webinar), "")
         .await
         .into_iter()
         .map(|r| r.name)
