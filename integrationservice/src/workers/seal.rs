@@ -14,6 +14,7 @@ use crate::crypto::fields::FieldCipher;
 use crate::domain::tenant_keys::field_cipher;
 use crate::domain::{Engine, Error};
 use crate::ids::TenantId;
+use crate::store::models::{InteractionRow, MetricsRow, RegistrationRow};
 use crate::store::sealing::SealRows;
 use crate::store::{DbConnection, interactions, metrics, registrations};
 
@@ -41,48 +42,188 @@ pub async fn seal_plaintext_registrations(
     batch: usize,
 ) -> Result<SealReport, Error> {
     let mut ciphers: HashMap<String, Arc<FieldCipher>> = HashMap::new();
-    let mut report = seal_registrations(engine, batch, &mut ciphers).await?;
-    report.add(seal_interactions(engine, batch, &mut ciphers).await?);
-    report.add(seal_metrics(engine, batch, &mut ciphers).await?);
+    let mut report = seal_table::<Registrations>(engine, batch, &mut ciphers).await?;
+    report.add(seal_table::<Interactions>(engine, batch, &mut ciphers).await?);
+    report.add(seal_table::<Metrics>(engine, batch, &mut ciphers).await?);
     Ok(report)
 }
 
-async fn seal_metrics(
+/// One table the migration seals: how to page through the rows still (partly) in clear, and
+/// how to seal and swap one.
+trait Unsealed {
+    /// One stored row.
+    type Row: Clone + Send + 'static;
+    /// Where the next page starts (keyset pagination).
+    type Cursor: Clone + Send + 'static;
+
+    /// Up to `limit` rows still holding a clear value, after `after`.
+    fn page(
+        conn: &mut DbConnection,
+        after: Option<&Self::Cursor>,
+        limit: i64,
+    ) -> diesel::QueryResult<Vec<Self::Row>>;
+    /// The cursor just past `row`.
+    fn cursor(row: &Self::Row) -> Self::Cursor;
+    /// The row's tenant.
+    fn tenant(row: &Self::Row) -> &str;
+    /// The row as it is stored sealed (values sealed already stay as they are); None to
+    /// leave it as it is.
+    fn seal(cipher: &FieldCipher, stored: &Self::Row) -> Result<Option<Self::Row>, Error>;
+    /// The table's compare-and-set on the values read.
+    fn swap(
+        conn: &mut DbConnection,
+        stored: &Self::Row,
+        sealed: &Self::Row,
+    ) -> diesel::QueryResult<bool>;
+}
+
+struct Registrations;
+
+impl Unsealed for Registrations {
+    type Row = RegistrationRow;
+    type Cursor = (String, String);
+
+    fn page(
+        conn: &mut DbConnection,
+        after: Option<&(String, String)>,
+        limit: i64,
+    ) -> diesel::QueryResult<Vec<RegistrationRow>> {
+        registrations::unsealed_page(conn, after.map(|(t, i)| (t.as_str(), i.as_str())), limit)
+    }
+    fn cursor(row: &RegistrationRow) -> (String, String) {
+        (row.tenant.clone(), row.id.clone())
+    }
+    fn tenant(row: &RegistrationRow) -> &str {
+        &row.tenant
+    }
+    fn seal(
+        cipher: &FieldCipher,
+        stored: &RegistrationRow,
+    ) -> Result<Option<RegistrationRow>, Error> {
+        let mut sealed = stored.clone();
+        cipher.open_registration(&mut sealed)?;
+        cipher.seal_registration(&mut sealed)?;
+        Ok(Some(sealed))
+    }
+    fn swap(
+        conn: &mut DbConnection,
+        stored: &RegistrationRow,
+        sealed: &RegistrationRow,
+    ) -> diesel::QueryResult<bool> {
+        registrations::swap_personal(conn, stored, sealed)
+    }
+}
+
+struct Interactions;
+
+impl Unsealed for Interactions {
+    type Row = InteractionRow;
+    type Cursor = (String, String, String, i32);
+
+    fn page(
+        conn: &mut DbConnection,
+        after: Option<&Self::Cursor>,
+        limit: i64,
+    ) -> diesel::QueryResult<Vec<InteractionRow>> {
+        interactions::unsealed_page(conn, after, limit)
+    }
+    fn cursor(row: &InteractionRow) -> Self::Cursor {
+        (
+            row.tenant.clone(),
+            row.webinar_id.clone(),
+            row.email_hash.clone(),
+            row.position,
+        )
+    }
+    fn tenant(row: &InteractionRow) -> &str {
+        &row.tenant
+    }
+    fn seal(
+        cipher: &FieldCipher,
+        stored: &InteractionRow,
+    ) -> Result<Option<InteractionRow>, Error> {
+        let mut sealed = stored.clone();
+        cipher.open_interaction(&mut sealed)?;
+        cipher.seal_interaction(&mut sealed)?;
+        Ok(Some(sealed))
+    }
+    fn swap(
+        conn: &mut DbConnection,
+        stored: &InteractionRow,
+        sealed: &InteractionRow,
+    ) -> diesel::QueryResult<bool> {
+        interactions::swap_content(conn, stored, sealed)
+    }
+}
+
+struct Metrics;
+
+impl Unsealed for Metrics {
+    type Row = MetricsRow;
+    type Cursor = (String, String, String);
+
+    fn page(
+        conn: &mut DbConnection,
+        after: Option<&Self::Cursor>,
+        limit: i64,
+    ) -> diesel::QueryResult<Vec<MetricsRow>> {
+        metrics::unsealed_page(conn, after, limit)
+    }
+    fn cursor(row: &MetricsRow) -> Self::Cursor {
+        (
+            row.tenant.clone(),
+            row.webinar_id.clone(),
+            row.email_hash.clone(),
+        )
+    }
+    fn tenant(row: &MetricsRow) -> &str {
+        &row.tenant
+    }
+    fn seal(cipher: &FieldCipher, stored: &MetricsRow) -> Result<Option<MetricsRow>, Error> {
+        if !cipher.hashes_emails() {
+            // Encryption off (benchmark only): rows stay under their clear key.
+            return Ok(None);
+        }
+        let mut sealed = stored.clone();
+        crate::store::sealing::seal_metrics(cipher, &mut sealed)?;
+        Ok(Some(sealed))
+    }
+    fn swap(
+        conn: &mut DbConnection,
+        stored: &MetricsRow,
+        sealed: &MetricsRow,
+    ) -> diesel::QueryResult<bool> {
+        metrics::swap_key(conn, stored, sealed)
+    }
+}
+
+/// Seals every row of `T` still holding a clear value, a page at a time.
+async fn seal_table<T: Unsealed>(
     engine: &Engine,
     batch: usize,
     ciphers: &mut HashMap<String, Arc<FieldCipher>>,
 ) -> Result<SealReport, Error> {
     let limit = i64::try_from(batch.max(1)).unwrap_or(i64::MAX);
     let mut report = SealReport::default();
-    let mut after: Option<(String, String, String)> = None;
+    let mut after: Option<T::Cursor> = None;
     loop {
         let cursor = after.clone();
         let page = engine
             .store()
-            .run(move |conn| {
-                metrics::unsealed_page(conn, cursor.as_ref(), limit).map_err(Error::from)
-            })
+            .run(move |conn| T::page(conn, cursor.as_ref(), limit).map_err(Error::from))
             .await?;
         let Some(last) = page.last() else {
             return Ok(report);
         };
-        after = Some((
-            last.tenant.clone(),
-            last.webinar_id.clone(),
-            last.email_hash.clone(),
-        ));
+        after = Some(T::cursor(last));
         let mut swaps = Vec::with_capacity(page.len());
         for stored in page {
-            let cipher = cipher_of(engine, ciphers, &stored.tenant).await?;
-            if !cipher.hashes_emails() {
-                // Encryption off (benchmark only): rows stay under their clear key.
-                continue;
+            let cipher = cipher_of(engine, ciphers, T::tenant(&stored)).await?;
+            if let Some(sealed) = T::seal(&cipher, &stored)? {
+                swaps.push((stored, sealed));
             }
-            let mut sealed = stored.clone();
-            crate::store::sealing::seal_metrics(&cipher, &mut sealed)?;
-            swaps.push((stored, sealed));
         }
-        report.add(swap_all(engine, swaps, metrics::swap_key).await?);
+        report.add(swap_all(engine, swaps, T::swap).await?);
     }
 }
 
@@ -98,81 +239,6 @@ async fn cipher_of(
     let c = field_cipher(engine, &TenantId::from_stored(tenant), true).await?;
     ciphers.insert(tenant.to_owned(), c.clone());
     Ok(c)
-}
-
-async fn seal_interactions(
-    engine: &Engine,
-    batch: usize,
-    ciphers: &mut HashMap<String, Arc<FieldCipher>>,
-) -> Result<SealReport, Error> {
-    let limit = i64::try_from(batch.max(1)).unwrap_or(i64::MAX);
-    let mut report = SealReport::default();
-    let mut after: Option<(String, String, String, i32)> = None;
-    loop {
-        let cursor = after.clone();
-        let page = engine
-            .store()
-            .run(move |conn| {
-                interactions::unsealed_page(conn, cursor.as_ref(), limit).map_err(Error::from)
-            })
-            .await?;
-        let Some(last) = page.last() else {
-            return Ok(report);
-        };
-        after = Some((
-            last.tenant.clone(),
-            last.webinar_id.clone(),
-            last.email_hash.clone(),
-            last.position,
-        ));
-        let mut swaps = Vec::with_capacity(page.len());
-        for stored in page {
-            let cipher = cipher_of(engine, ciphers, &stored.tenant).await?;
-            let mut sealed = stored.clone();
-            cipher.open_interaction(&mut sealed)?;
-            cipher.seal_interaction(&mut sealed)?;
-            swaps.push((stored, sealed));
-        }
-        report.add(swap_all(engine, swaps, interactions::swap_content).await?);
-    }
-}
-
-async fn seal_registrations(
-    engine: &Engine,
-    batch: usize,
-    ciphers: &mut HashMap<String, Arc<FieldCipher>>,
-) -> Result<SealReport, Error> {
-    let limit = i64::try_from(batch.max(1)).unwrap_or(i64::MAX);
-    let mut report = SealReport::default();
-    let mut after: Option<(String, String)> = None;
-    loop {
-        let cursor = after.clone();
-        let page = engine
-            .store()
-            .run(move |conn| {
-                registrations::unsealed_page(
-                    conn,
-                    cursor.as_ref().map(|(t, i)| (t.as_str(), i.as_str())),
-                    limit,
-                )
-                .map_err(Error::from)
-            })
-            .await?;
-        let Some(last) = page.last() else {
-            return Ok(report);
-        };
-        after = Some((last.tenant.clone(), last.id.clone()));
-        let mut swaps = Vec::with_capacity(page.len());
-        for stored in page {
-            let cipher = cipher_of(engine, ciphers, &stored.tenant).await?;
-            // Values sealed already stay as they are; plaintext ones are sealed.
-            let mut sealed = stored.clone();
-            cipher.open_registration(&mut sealed)?;
-            cipher.seal_registration(&mut sealed)?;
-            swaps.push((stored, sealed));
-        }
-        report.add(swap_all(engine, swaps, registrations::swap_personal).await?);
-    }
 }
 
 /// Swaps each (stored, sealed) pair in one transaction with `swap`, the table's
