@@ -671,7 +671,7 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for InsertNewPg<'_> {
             out.push_sql(
                 "WHERE NOT EXISTS (SELECT 1 FROM registrations o WHERE o.tenant = a.tenant \
                      AND o.webinar_id = a.webinar_id AND o.email = i.clear_email \
-                     AND o.email_hash IS NULL) ",
+                     AND o.email_hash IS NULL AND o.email IS NOT NULL) ",
             );
         }
         out.push_sql(
