@@ -1,8 +1,7 @@
 -- Registrations written before emails were sealed (a clear email, no keyed hash yet) are
--- looked for by their clear email until the sealing worker reaches them: on every batch
--- insert ("does this webinar hold any?", then the person's clear email). This index holds only
--- those rows, so both checks are a probe of an index that is empty once the migration ends;
--- without it the planner, before statistics exist, answered them by reading every row of the
--- webinar.
+-- looked for by their clear email until the sealing worker reaches them. An index holding only
+-- those rows (empty once the sealing migration ends) makes those checks a probe. (PostgreSQL
+-- also drops the unique key on every email here; SQLite keeps it, as dropping it would mean
+-- rebuilding the table.)
 CREATE INDEX registrations_unhashed ON registrations (tenant, webinar_id, email)
     WHERE email_hash IS NULL AND email IS NOT NULL;
