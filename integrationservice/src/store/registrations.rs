@@ -61,18 +61,6 @@ macro_rules! by_email_filter {
     };
 }
 
-/// The webinar's registrations with a clear email and no keyed hash yet (written before
-/// emails were sealed), as a query.
-macro_rules! unhashed_rows {
-    ($tenant:expr, $webinar_id:expr) => {
-        r::registrations
-            .filter(r::tenant.eq($tenant.as_str()))
-            .filter(r::webinar_id.eq($webinar_id.to_string()))
-            .filter(r::email_hash.is_null())
-            .filter(r::email.is_not_null())
-    };
-}
-
 /// Puts the plaintext email back into stored rows found by email (their hash names it), so
 /// readers of stored rows see the email without any decryption.
 fn emails_back(hashed: &[(String, String)], rows: &mut [RegistrationRow]) {
@@ -164,7 +152,7 @@ pub(crate) fn by_emails_stored(
         .collect();
     // Rows written before emails were sealed are looked for by clear email only while the
     // webinar holds some: the two-sided filter lets the planner read the whole webinar.
-    let clear_too = !hashed.is_empty() && webinar_has_unhashed_emails(conn, tenant, webinar_id)?;
+    let clear_too = !hashed.is_empty() && has_unhashed_emails(conn, tenant, webinar_id)?;
     let (tenant, webinar_id) = (tenant.as_str(), webinar_id.to_string());
     let mut out = Vec::new();
     for chunk in emails.chunks(500) {
@@ -718,10 +706,17 @@ pub fn insert_new_in_one_statement(
     conn: &mut DbConnection,
     args: NewRegistrations<'_>,
 ) -> QueryResult<Option<Inserted>> {
-    match conn {
-        DbConnection::Pg(pg) => insert_new_pg(pg, args).map(Some),
-        DbConnection::Sqlite(_) => Ok(None),
-    }
+    let DbConnection::Pg(_) = conn else {
+        return Ok(None);
+    };
+    // With emails in clear (the benchmark's switch) the unique key on unhashed rows finds every
+    // duplicate itself.
+    let clear_check =
+        args.fields.hashes_emails() && has_unhashed_emails(conn, args.tenant, args.webinar_id)?;
+    let DbConnection::Pg(pg) = conn else {
+        return Ok(None);
+    };
+    insert_new_pg(pg, args, clear_check).map(Some)
 }
 
 /// Whether [`insert_new_in_one_statement`] can write on this connection (PostgreSQL).
@@ -732,12 +727,9 @@ pub fn one_statement_insert(conn: &DbConnection) -> bool {
 fn insert_new_pg(
     conn: &mut diesel::pg::PgConnection,
     args: NewRegistrations<'_>,
+    clear_check: bool,
 ) -> QueryResult<Inserted> {
     let rows = &sealed(args.fields, args.rows)?;
-    // With emails in clear (the benchmark's switch) the unique (tenant, webinar, email) key
-    // finds every duplicate itself.
-    let clear_check =
-        args.fields.hashes_emails() && has_unhashed_emails(conn, args.tenant, args.webinar_id)?;
     let query = InsertNewPg {
         clear_check,
         tenant: args.tenant.as_str(),
@@ -769,20 +761,18 @@ fn insert_new_pg(
 /// and no keyed hash yet): until the sealing migration reaches it, a new registration of the
 /// same person must be found by the clear email.
 fn has_unhashed_emails(
-    conn: &mut diesel::pg::PgConnection,
-    tenant: &TenantId,
-    webinar_id: &WebinarId,
-) -> QueryResult<bool> {
-    diesel::select(diesel::dsl::exists(unhashed_rows!(tenant, webinar_id))).get_result(conn)
-}
-
-/// [`has_unhashed_emails`] on either backend.
-fn webinar_has_unhashed_emails(
     conn: &mut DbConnection,
     tenant: &TenantId,
     webinar_id: &WebinarId,
 ) -> QueryResult<bool> {
-    diesel::select(diesel::dsl::exists(unhashed_rows!(tenant, webinar_id))).get_result(conn)
+    diesel::select(diesel::dsl::exists(
+        r::registrations
+            .filter(r::tenant.eq(tenant.as_str()))
+            .filter(r::webinar_id.eq(webinar_id.to_string()))
+            .filter(r::email_hash.is_null())
+            .filter(r::email.is_not_null()),
+    ))
+    .get_result(conn)
 }
 
 /// Registrations of a webinar per attendance outcome, forgotten ones left out.
