@@ -7,6 +7,12 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+/// What joins the options ticked for a multiple-choice question in the provider's one custom
+/// field. ON24's contract documents no multi-value form for its registrant form (only that
+/// checkbox answers are validated against the options); a comma-joined list is the form
+/// assumed, the one ON24's other multi-value parameters use.
+pub const CHOICE_SEPARATOR: &str = ",";
+
 macro_rules! registrant_fields {
     ($($(#[$doc:meta])* $field:ident / $variant:ident : $max:literal),+ $(,)?) => {
         /// Every optional ON24 registrant field we accept, by its proto field name (also its
@@ -23,6 +29,12 @@ macro_rules! registrant_fields {
             /// answer clears (and is kept empty).
             #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
             pub answers: BTreeMap<String, String>,
+            /// The options ticked for the webinar's multiple-choice (checkbox) questions, by
+            /// question id, in the order given; sent to the provider joined with
+            /// [`CHOICE_SEPARATOR`]. An id is in `answers` or here, never both. On an update,
+            /// a given empty list clears (and is kept empty).
+            #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+            pub choices: BTreeMap<String, Vec<String>>,
         }
 
         /// Names one of [`RegistrantFields`]' fields.
@@ -149,8 +161,25 @@ impl RegistrantFields {
             }
         }
         // A cleared answer is kept empty, like a cleared field, so the update sends it empty
-        // and ON24 clears its copy too (a field left out of an update is left as it is).
+        // and ON24 clears its copy too (a field left out of an update is left as it is). An
+        // answer given in one form replaces one stored in the other.
+        for id in patch.answers.keys() {
+            self.choices.remove(id);
+        }
+        for id in patch.choices.keys() {
+            self.answers.remove(id);
+        }
         self.answers.extend(patch.answers);
+        self.choices.extend(patch.choices);
+    }
+
+    /// The answer to question `id` as the provider's custom field carries it: the free or
+    /// single answer, or the ticked options joined with [`CHOICE_SEPARATOR`].
+    pub fn answer_text(&self, id: &str) -> Option<String> {
+        self.answers
+            .get(id)
+            .cloned()
+            .or_else(|| self.choices.get(id).map(|c| c.join(CHOICE_SEPARATOR)))
     }
 
     /// What the provider's custom field `field` (`std1` to `std10`) carries: the value
@@ -159,8 +188,8 @@ impl RegistrantFields {
     pub fn standard_or_answer(&self, field: RegistrantField) -> Option<String> {
         self.get(field)
             .filter(|v| !v.is_empty())
-            .or_else(|| self.answers.get(field.name()).map(String::as_str))
             .map(str::to_owned)
+            .or_else(|| self.answer_text(field.name()))
     }
 
     /// The custom fields `std1` to `std10` that are set, by key.
@@ -194,6 +223,7 @@ impl std::fmt::Debug for RegistrantFields {
                     .map(|field| field.name()),
             )
             .entries(self.answers.keys().map(|id| format!("answers[{id}]")))
+            .entries(self.choices.keys().map(|id| format!("choices[{id}]")))
             .finish()
     }
 }
@@ -214,6 +244,11 @@ pub struct RegistrationQuestion {
     /// The allowed answers of a choice question; empty for free text.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub options: Vec<String>,
+    /// How the provider validates a free answer (ON24 `validationtype`: `none`, `email`,
+    /// `numeric`, ...), lowercased; empty when the provider gave none (and in questions
+    /// stored before it was kept). See `domain::AnswerValidation`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub validation: String,
 }
 
 impl RegistrationQuestion {
@@ -260,5 +295,35 @@ mod tests {
         };
         let json = RegistrationQuestion::list_to_json(std::slice::from_ref(&q));
         assert_eq!(RegistrationQuestion::list_from_json(&json), Some(vec![q]));
+    }
+
+    #[test]
+    fn ticked_options_travel_joined_and_replace_a_single_answer() {
+        let mut stored = RegistrantFields::default();
+        stored.answers.insert("std3".into(), "Cloud".into());
+        let mut patch = RegistrantFields::default();
+        patch
+            .choices
+            .insert("std3".into(), vec!["Cloud".into(), "Edge, IoT".into()]);
+        stored.merge(patch);
+        assert!(stored.answers.is_empty());
+        assert_eq!(
+            stored.standard_or_answer(RegistrantField::Std3).as_deref(),
+            Some("Cloud,Edge, IoT")
+        );
+        assert_eq!(RegistrantFields::from_json(&stored.to_json()), stored);
+        assert!(!format!("{stored:?}").contains("Cloud"));
+        let mut single = RegistrantFields::default();
+        single.answers.insert("std3".into(), "Cloud".into());
+        stored.merge(single);
+        assert!(stored.choices.is_empty());
+    }
+
+    #[test]
+    fn questions_stored_without_a_validation_still_read() {
+        let stored = r#"[{"id":"std1","caption":"Why?","field_type":"radio","required":true,"options":["A"]}]"#;
+        let read = RegistrationQuestion::list_from_json(stored).expect("parses");
+        assert_eq!(read[0].validation, "");
+        assert_eq!(read[0].options, ["A"]);
     }
 }

@@ -96,9 +96,22 @@ pub(crate) fn webinar(w: &domain::Webinar) -> pb::Webinar {
                 field_type: q.field_type.clone(),
                 required: q.required,
                 options: q.options.clone(),
+                validation: answer_validation(q.validation()) as i32,
             })
             .collect(),
         registration_questions_read_time: opt_ts(w.questions_read_at),
+    }
+}
+
+/// Domain answer validation -> proto.
+fn answer_validation(v: domain::AnswerValidation) -> pb::AnswerValidation {
+    use domain::AnswerValidation as V;
+    match v {
+        V::Unspecified => pb::AnswerValidation::Unspecified,
+        V::None => pb::AnswerValidation::None,
+        V::Email => pb::AnswerValidation::Email,
+        V::Numeric => pb::AnswerValidation::Numeric,
+        V::Other => pb::AnswerValidation::Other,
     }
 }
 
@@ -151,11 +164,23 @@ pub(crate) fn registration(r: &domain::Registration) -> pb::Registration {
             .standard()
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
             .collect(),
+        // Multiple-choice answers also show joined, as ON24 holds them, for callers that
+        // read only `question_answers`.
         question_answers: fields
             .answers
-            .iter()
+            .keys()
+            .chain(fields.choices.keys())
+            .filter_map(|id| Some((id.clone(), fields.answer_text(id)?)))
             .filter(|(_, answer)| !answer.is_empty())
-            .map(|(id, answer)| (id.clone(), answer.clone()))
+            .collect(),
+        question_choices: fields
+            .choices
+            .iter()
+            .filter(|(_, ticked)| !ticked.is_empty())
+            .map(|(id, ticked)| {
+                let values = ticked.clone();
+                (id.clone(), pb::QuestionChoices { values })
+            })
             .collect(),
         status: status as i32,
         on24_event_user_id: r.eventuserid.unwrap_or_default(),

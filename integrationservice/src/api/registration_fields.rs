@@ -2,7 +2,7 @@
 //! `ListRegistrations` filter (statuses and an email). The optional ON24 registrant fields are named once, in
 //! `domain::RegistrantField`; only their proto accessors are listed here. Answers to the
 //! webinar's custom registration questions are checked here too, against the questions
-//! stored on the webinar (`domain::RegistrationQuestion::check`).
+//! stored on the webinar (`domain::RegistrationQuestion::check` and `check_choices`).
 
 use proto::webinar::v1::{Registration, RegistrationStatus};
 
@@ -41,6 +41,7 @@ pub(crate) fn updatable() -> Vec<&'static str> {
         "job_title",
         "standard_fields",
         "question_answers",
+        "question_choices",
     ];
     all.extend(
         RegistrantField::ALL
@@ -137,12 +138,16 @@ pub(crate) fn validate(
             }
         }
     }
-    if wants("question_answers") {
-        let standard_too = wants("standard_fields");
+    let given = Given {
+        answers: wants("question_answers"),
+        choices: wants("question_choices"),
+        standard: wants("standard_fields"),
+    };
+    if given.answers || given.choices {
         answers(
             r,
             only.is_none(),
-            standard_too,
+            given,
             v,
             prefix,
             questions,
@@ -152,70 +157,130 @@ pub(crate) fn validate(
     out
 }
 
-/// Checks the answers to the webinar's custom registration questions and keeps them in
-/// `fields.answers`; on a create (`creating`) every required question must be answered
-/// (here or, for an id `stdN`, in `standard_fields`). With `standard_too` (the request also
-/// writes `standard_fields`), one id may not be given in both. Messages never echo an answer.
+/// Which of the maps that can answer a question the request writes.
+#[derive(Clone, Copy)]
+struct Given {
+    answers: bool,
+    choices: bool,
+    standard: bool,
+}
+
+/// The question `id` answers, looked up among the webinar's `questions`: Ok(None) while they
+/// have not been read (any of `std1` to `std10` is then accepted, checked by its text rules
+/// only), Err with the violation's message when the id cannot be answered.
+fn question<'q>(
+    questions: Option<&'q [RegistrationQuestion]>,
+    id: &str,
+) -> Result<Option<&'q RegistrationQuestion>, &'static str> {
+    match questions {
+        Some(qs) => qs.iter().find(|q| q.id == id).map(Some).ok_or(
+            "not a registration question of this webinar (see Webinar.registration_questions)",
+        ),
+        None if RegistrationQuestion::answerable_id(id) => Ok(None),
+        None => Err(
+            "the webinar's questions are not read from ON24 yet: only std1 to std10 \
+                     can be answered",
+        ),
+    }
+}
+
+/// Checks the answers to the webinar's custom registration questions (`question_answers`,
+/// and `question_choices` for multiple-choice ones) and keeps them in `fields`; on a create
+/// (`creating`) every required question must be answered (in either map or, for an id
+/// `stdN`, in `standard_fields`). One id may be answered in only one of the maps the request
+/// writes. A multiple-choice question answered in `question_answers` (one option, or several
+/// joined as ON24's custom field carries them) is kept as its ticked options. Messages never
+/// echo an answer.
 fn answers(
     r: &Registration,
     creating: bool,
-    standard_too: bool,
+    given: Given,
     v: &mut Violations,
     prefix: &str,
     questions: Option<&[RegistrationQuestion]>,
     fields: &mut RegistrantFields,
 ) {
-    let path = |id: &str| format!("{prefix}question_answers[{id:?}]");
-    for (id, value) in &r.question_answers {
-        let question = match questions {
-            Some(qs) => match qs.iter().find(|q| &q.id == id) {
-                Some(q) => Some(q),
-                None => {
-                    v.add(
-                        &path(id),
-                        "not a registration question of this webinar (see \
-                         Webinar.registration_questions)",
-                    );
+    let path = |map: &str, id: &str| format!("{prefix}{map}[{id:?}]");
+    let twice = "answered in question_answers, question_choices or standard_fields too: \
+                 give one of them";
+    if given.answers {
+        for (id, value) in &r.question_answers {
+            let path = path("question_answers", id);
+            let question = match question(questions, id) {
+                Ok(q) => q,
+                Err(message) => {
+                    v.add(&path, message);
                     continue;
                 }
-            },
-            None if RegistrationQuestion::answerable_id(id) => None,
-            None => {
-                v.add(
-                    &path(id),
-                    "the webinar's questions are not read from ON24 yet: only std1 to \
-                     std10 can be answered",
-                );
+            };
+            if (given.standard && r.standard_fields.contains_key(id))
+                || (given.choices && r.question_choices.contains_key(id))
+            {
+                v.add(&path, twice);
                 continue;
             }
-        };
-        if standard_too && r.standard_fields.contains_key(id) {
-            v.add(
-                &path(id),
-                "answered in standard_fields too: give one of them",
-            );
-            continue;
+            // On create only non-empty answers travel (a missing required one is reported
+            // below); on update an empty one clears.
+            if creating && value.is_empty() {
+                continue;
+            }
+            if v.check(&path, fields.set_answer(id, value)).is_none() {
+                continue;
+            }
+            let Some(q) = question else { continue };
+            if v.check(&path, q.check(value)).is_none() {
+                continue;
+            }
+            if let Some(ticked) = q.takes_several().then(|| q.ticked(value)).flatten() {
+                fields.answers.remove(id);
+                v.check(&path, fields.set_choices(id, &ticked));
+            }
         }
-        // On create only non-empty answers travel (a missing required one is reported
-        // below); on update an empty one clears.
-        if creating && value.is_empty() {
-            continue;
-        }
-        if v.check(&path(id), fields.set_answer(id, value)).is_none() {
-            continue;
-        }
-        if let (Some(q), Some(answer)) = (question, fields.answers.get(id)) {
-            v.check(&path(id), q.check(answer));
+    }
+    if given.choices {
+        for (id, ticked) in &r.question_choices {
+            let path = path("question_choices", id);
+            let question = match question(questions, id) {
+                Ok(q) => q,
+                Err(message) => {
+                    v.add(&path, message);
+                    continue;
+                }
+            };
+            if given.standard && r.standard_fields.contains_key(id) {
+                v.add(&path, twice);
+                continue;
+            }
+            if creating && ticked.values.is_empty() {
+                continue;
+            }
+            if v.check(&path, fields.set_choices(id, &ticked.values))
+                .is_none()
+            {
+                continue;
+            }
+            if let Some(q) = question {
+                v.check(&path, q.check_choices(&ticked.values));
+            }
         }
     }
     if !creating {
         return;
     }
     for q in questions.into_iter().flatten().filter(|q| q.required) {
-        let given = |v: Option<&String>| v.is_some_and(|a| !a.is_empty());
-        if !given(r.question_answers.get(&q.id)) && !given(r.standard_fields.get(&q.id)) {
+        let text = |v: Option<&String>| v.is_some_and(|a| !a.is_empty());
+        let ticked = r
+            .question_choices
+            .get(&q.id)
+            .is_some_and(|c| !c.values.is_empty());
+        if !text(r.question_answers.get(&q.id)) && !text(r.standard_fields.get(&q.id)) && !ticked {
+            let map = if q.takes_several() {
+                "question_choices"
+            } else {
+                "question_answers"
+            };
             v.add(
-                &path(&q.id),
+                &path(map, &q.id),
                 "required: ON24 requires an answer to this question",
             );
         }
@@ -354,6 +419,7 @@ mod tests {
                 field_type: "radio".into(),
                 required: true,
                 options: vec!["Email".into(), "Web".into()],
+                validation: "none".into(),
             },
             RegistrationQuestion {
                 id: "std2".into(),
@@ -361,8 +427,88 @@ mod tests {
                 field_type: "textarea".into(),
                 required: false,
                 options: Vec::new(),
+                validation: String::new(),
+            },
+            RegistrationQuestion {
+                id: "std3".into(),
+                caption: "Where do you run it?".into(),
+                field_type: "checkbox".into(),
+                required: false,
+                options: vec!["Cloud".into(), "Edge, IoT".into(), "On-prem".into()],
+                validation: String::new(),
+            },
+            RegistrationQuestion {
+                id: "std4".into(),
+                caption: "Team size".into(),
+                field_type: "textbox".into(),
+                required: false,
+                options: Vec::new(),
+                validation: "numeric".into(),
             },
         ]
+    }
+
+    #[test]
+    fn multiple_choices_and_validations() {
+        let qs = questions();
+        let ticked = |id: &str, values: &[&str]| {
+            let mut r = answered(&[("std1", "Web")]);
+            r.question_choices.insert(
+                id.into(),
+                proto::webinar::v1::QuestionChoices {
+                    values: values.iter().map(|s| (*s).to_owned()).collect(),
+                },
+            );
+            r
+        };
+        let ok = ticked("std3", &["On-prem", "Edge, IoT"]);
+        assert!(bad(&ok, None, Some(&qs)).is_empty());
+        let mut v = Violations::new();
+        let out = validate(&ok, None, &mut v, "", Some(&qs));
+        assert_eq!(out.fields.choices["std3"], ["On-prem", "Edge, IoT"]);
+        // In question_answers, ON24's joined form reads as the options ticked.
+        let joined = answered(&[("std1", "Web"), ("std3", "Cloud,Edge, IoT")]);
+        let out = validate(&joined, None, &mut v, "", Some(&qs));
+        assert_eq!(out.fields.choices["std3"], ["Cloud", "Edge, IoT"]);
+        assert!(!out.fields.answers.contains_key("std3"));
+        let choices = r#"question_choices["std3"]"#;
+        for bad_ticks in [&["Fog"][..], &["Cloud", "Cloud"]] {
+            assert_eq!(bad(&ticked("std3", bad_ticks), None, Some(&qs)), [choices]);
+        }
+        // Not a checkbox question; answered twice.
+        assert_eq!(
+            bad(&ticked("std2", &["x"]), None, Some(&qs)),
+            [r#"question_choices["std2"]"#]
+        );
+        let mut twice = ticked("std3", &["Cloud"]);
+        twice.question_answers.insert("std3".into(), "Cloud".into());
+        assert_eq!(
+            bad(&twice, None, Some(&qs)),
+            [r#"question_answers["std3"]"#]
+        );
+        // ON24's validation type of a free answer.
+        assert_eq!(
+            bad(
+                &answered(&[("std1", "Web"), ("std4", "a dozen")]),
+                None,
+                Some(&qs)
+            ),
+            [r#"question_answers["std4"]"#]
+        );
+        assert!(
+            bad(
+                &answered(&[("std1", "Web"), ("std4", "12")]),
+                None,
+                Some(&qs)
+            )
+            .is_empty()
+        );
+        // Before the questions are read, std ids only.
+        assert!(bad(&ticked("std5", &["a", "b"]), None, None).is_empty());
+        assert_eq!(
+            bad(&ticked("q1", &["a"]), None, None),
+            [r#"question_choices["q1"]"#]
+        );
     }
 
     fn answered(pairs: &[(&str, &str)]) -> Registration {
@@ -386,7 +532,11 @@ mod tests {
             None => answers(
                 r,
                 true,
-                true,
+                Given {
+                    answers: true,
+                    choices: true,
+                    standard: true,
+                },
                 &mut v,
                 "",
                 qs,

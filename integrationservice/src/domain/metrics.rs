@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use super::{
     Attendance, AttendeeMetrics, Change, ChangeKind, Email, Engine, Error, Page, RegistrationId,
-    RegistrationOrigin, RegistrationStatus, SyncReport, TenantId, WebinarId, WebinarMetrics,
-    paging,
+    RegistrationOrigin, RegistrationQuestion, RegistrationStatus, SyncReport, TenantId, WebinarId,
+    WebinarMetrics, paging,
 };
 use crate::crypto::fields::FieldCipher;
 use crate::provider::{AttendeeInteraction, AttendeeReport, ProviderRegistrant};
@@ -409,7 +409,9 @@ fn import_chunk(
 
 /// Brings in the webinar's registrants that started at the provider (see [`import_chunk`]),
 /// reading only those registered since `since` (the last finished sync; all when None).
-/// Returns how many registrations were created, or the provider's error.
+/// The custom fields answering the webinar's stored questions are filed as answers
+/// (`RegistrantFields::file_answers`). Returns how many registrations were created, or the
+/// provider's error.
 pub async fn import_registrants(
     engine: &Engine,
     creds: &crate::provider::ProviderCredentials,
@@ -419,17 +421,42 @@ pub async fn import_registrants(
     since: Option<i64>,
     now: i64,
 ) -> Result<Result<usize, crate::provider::ProviderError>, Error> {
+    let scope = SyncScope {
+        registrants_since: since,
+        ..SyncScope::default()
+    };
+    import_in_scope(engine, creds, tenant, webinar, event, scope, now).await
+}
+
+/// [`import_registrants`] of the registrants registered since `scope.registrants_since`,
+/// filing answers under `scope.questions` when given (else the stored ones).
+async fn import_in_scope(
+    engine: &Engine,
+    creds: &crate::provider::ProviderCredentials,
+    tenant: &TenantId,
+    webinar: &WebinarId,
+    event: i64,
+    scope: SyncScope,
+    now: i64,
+) -> Result<Result<usize, crate::provider::ProviderError>, Error> {
     // A tenant that keeps figures only of the people its CRM registered keeps no one else's
     // registration either.
-    let t = tenant.clone();
-    let minimal = engine
+    let (t, w) = (tenant.clone(), *webinar);
+    let (minimal, stored) = engine
         .store
-        .run(move |conn| super::minimisation::load(conn, &t))
-        .await?
-        .metrics_registered_only;
+        .run(move |conn| {
+            let minimal = super::minimisation::load(conn, &t)?.metrics_registered_only;
+            let stored = crate::store::webinars::find(conn, &t, &w)?
+                .and_then(|row| row.registration_questions)
+                .and_then(|json| RegistrationQuestion::list_from_json(&json));
+            Ok::<_, Error>((minimal, stored))
+        })
+        .await?;
     if minimal {
         return Ok(Ok(0));
     }
+    let questions = scope.questions.or(stored).unwrap_or_default();
+    let since = scope.registrants_since;
     let mut hasher = super::suppression::email_hasher(engine, tenant, false).await?;
     let fields = super::tenant_keys::field_cipher(engine, tenant, true).await?;
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<ProviderRegistrant>>(SYNC_QUEUE);
@@ -444,6 +471,7 @@ pub async fn import_registrants(
                 .into_iter()
                 .filter_map(|mut r| {
                     r.email = Email::parse(&r.email).ok()?.as_str().to_owned();
+                    r.fields.file_answers(&questions);
                     Some(r)
                 })
                 .collect();
@@ -642,12 +670,15 @@ pub fn finish_sync(
 /// What a sync reads: the registrants that started at the provider since
 /// `registrants_since` (the last finished sync; all when None), and the attendees whose last
 /// activity falls in `activity` (all when None).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SyncScope {
     /// Registered at or after this (ms).
     pub registrants_since: Option<i64>,
     /// The attendee-activity window of a long-tail pull.
     pub activity: Option<crate::provider::ActivityWindow>,
+    /// The webinar's custom registration questions as read for this sync, whose answers
+    /// the registrants brought in show under `question_answers`; None: the stored ones.
+    pub questions: Option<Vec<RegistrationQuestion>>,
 }
 
 /// Pulls the webinar's attendee report from the provider and stores it as it streams in:
@@ -670,15 +701,11 @@ pub async fn pull_and_store(
     scope: SyncScope,
     now: i64,
 ) -> Result<Result<(usize, usize, usize), crate::provider::ProviderError>, Error> {
-    let SyncScope {
-        registrants_since: since,
-        activity: window,
-    } = scope;
-    let imported =
-        match import_registrants(engine, creds, tenant, webinar, event, since, now).await? {
-            Ok(n) => n,
-            Err(e) => return Ok(Err(e)),
-        };
+    let window = scope.activity;
+    let imported = match import_in_scope(engine, creds, tenant, webinar, event, scope, now).await? {
+        Ok(n) => n,
+        Err(e) => return Ok(Err(e)),
+    };
     if window.is_some_and(|w| w.until_ms < w.from_ms) {
         return Ok(Ok((0, 0, imported)));
     }
@@ -960,9 +987,13 @@ impl Metrics<'_> {
         })?;
         let creds = self.engine.providers().credentials(tenant).await?;
         let now = now_ms();
+        // A sync the CRM asks for reads the registration questions every time (first, so
+        // the registrants it brings in have their answers filed under them).
+        let questions = super::registration_questions::read(self.engine, &creds, event).await;
         let scope = SyncScope {
             registrants_since: row.last_metrics_at,
             activity: None,
+            questions: questions.clone(),
         };
         let pulled =
             pull_and_store(self.engine, &creds, tenant, webinar, event, scope, now).await?;
@@ -972,9 +1003,8 @@ impl Metrics<'_> {
             .await?;
         let (attendees, changed, imported) =
             pulled.map_err(|e| Error::Unavailable(e.to_string()))?;
-        // A sync the CRM asks for reads the registration questions every time, and the live
-        // times of a webinar that has none (a linked one) so its outcomes can settle.
-        let questions = super::registration_questions::read(self.engine, &creds, event).await;
+        // The live times of a webinar that has none (a linked one), so its outcomes can
+        // settle.
         let times = if row.start_at == 0 {
             self.engine
                 .provider

@@ -90,9 +90,11 @@ impl MinimisationPolicy {
     /// Drops the answers to custom questions that travel in a custom field the tenant does
     /// not keep (ON24 keeps a question's answer in the custom field of its id).
     fn strip_answers(&self, fields: &mut super::RegistrantFields) {
-        fields.answers.retain(|id, _| {
+        let kept = |id: &String| {
             RegistrantField::standard(id).is_none_or(|f| self.keeps(OptionalField::Other(f)))
-        });
+        };
+        fields.answers.retain(|id, _| kept(id));
+        fields.choices.retain(|id, _| kept(id));
     }
 
     /// Drops the fields the tenant does not keep from a new registration.

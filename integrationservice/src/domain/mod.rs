@@ -35,7 +35,8 @@ pub use credentials::{AccessToken, BaseUrl, On24ClientId, Region};
 pub use error::{Error, Invalid};
 pub use paging::PageSize;
 pub use registrant::{
-    Email, PersonName, RegistrantField, RegistrantFields, RegistrationQuestion, organisation_text,
+    AnswerValidation, Email, PersonName, RegistrantField, RegistrantFields, RegistrationQuestion,
+    organisation_text,
 };
 pub use types::*;
 pub use webinar_fields::{

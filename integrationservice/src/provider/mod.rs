@@ -119,6 +119,21 @@ pub struct EventInfo {
     /// linked webinar takes its times from it (without them its attendance outcomes could
     /// never settle).
     pub live_start_ms: Option<i64>,
+    /// The event's title, time zone and language as the provider holds them (read for a
+    /// linked webinar, which has none of its own); None when not read. Boxed: rarely set,
+    /// and it would make every job result it travels in larger.
+    pub details: Option<Box<EventDetails>>,
+}
+
+/// What a linked webinar copies from its provider event besides times and URLs.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EventDetails {
+    /// The title.
+    pub title: String,
+    /// The time zone shown to attendees (ON24 `displaytimezonecd`).
+    pub time_zone: String,
+    /// The language code (ON24 `localelanguagecd`).
+    pub language: String,
 }
 
 impl EventInfo {

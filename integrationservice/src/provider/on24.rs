@@ -14,8 +14,8 @@ use secrecy::ExposeSecret;
 
 use super::{
     ActivityWindow, AttendeeActivity, AttendeeInteraction, AttendeeReport, CredentialProblem,
-    EventInfo, EventSpec, InteractionKind, PastEvent, ProviderCredentials, ProviderError,
-    ProviderRegistrant, RegistrantSpec, RegistrationQuestion, WebinarProvider,
+    EventDetails, EventInfo, EventSpec, InteractionKind, PastEvent, ProviderCredentials,
+    ProviderError, ProviderRegistrant, RegistrantSpec, RegistrationQuestion, WebinarProvider,
 };
 use crate::registrant_fields::{RegistrantField, RegistrantFields};
 use on24_client::{
@@ -215,6 +215,11 @@ fn custom_questions(fields: Vec<on24_client::RegistrationField>) -> Vec<Registra
                 field_type: f.fieldtype.unwrap_or_default().trim().to_owned(),
                 required: f.required.unwrap_or(false),
                 options: f.options,
+                validation: f
+                    .validationtype
+                    .unwrap_or_default()
+                    .trim()
+                    .to_ascii_lowercase(),
                 id,
             })
         })
@@ -287,9 +292,10 @@ fn provider_registrant(r: on24_client::Registrant) -> Option<ProviderRegistrant>
         std8: text(r.std8),
         std9: text(r.std9),
         std10: text(r.std10),
-        // ON24's custom fields carry the custom questions' answers: they come back as
-        // `standard_fields`, as ON24 holds them.
+        // ON24's custom fields carry the custom questions' answers: the import files those
+        // of the webinar's questions as answers (`RegistrantFields::file_answers`).
         answers: Default::default(),
+        choices: Default::default(),
     };
     Some(ProviderRegistrant {
         email,
@@ -372,6 +378,7 @@ fn past_event(e: on24_client::Event) -> Option<PastEvent> {
             preview_url: e.previewurl,
             live_end_ms,
             live_start_ms: Some(start_ms),
+            details: None,
         },
     })
 }
@@ -424,6 +431,7 @@ impl WebinarProvider for On24Provider {
                 preview_url: created.preview_url,
                 live_end_ms: parse_time(created.live_end.as_deref()),
                 live_start_ms: None,
+                details: None,
             })
         }
         .boxed()
@@ -458,6 +466,7 @@ impl WebinarProvider for On24Provider {
                     preview_url: e.previewurl,
                     live_end_ms: parse_time(e.liveend.as_deref()),
                     live_start_ms: parse_time(e.goodafter.as_deref().or(e.livestart.as_deref())),
+                    details: None,
                 }))
         }
         .boxed()
@@ -474,15 +483,23 @@ impl WebinarProvider for On24Provider {
                 .get_event(event_id(id)?)
                 .await
                 .map_err(map_error)?;
+            let text = |v: Option<String>| v.map(|v| v.trim().to_owned()).unwrap_or_default();
             Ok(EventInfo {
                 event_id: ev.eventid.map(|v| to_i64(Some(v))).unwrap_or(id),
                 audience_url: ev.audienceurl,
-                report_url: None,
-                preview_url: None,
+                report_url: ev.reporturl,
+                preview_url: ev.previewurl,
                 live_end_ms: parse_time(ev.liveend.as_deref()),
                 // `goodafter` is the scheduled start (ON24's `livestart` opens the
                 // presenters' pre-show a little earlier), as the backfill reads it too.
                 live_start_ms: parse_time(ev.goodafter.as_deref().or(ev.livestart.as_deref())),
+                // ON24's event read names the title `description` (its `eventname` is
+                // the abstract in the contract's example), as the backfill reads it too.
+                details: Some(Box::new(EventDetails {
+                    title: text(ev.description.or(ev.eventname)),
+                    time_zone: text(ev.displaytimezonecd),
+                    language: text(ev.localelanguagecd),
+                })),
             })
         }
         .boxed()

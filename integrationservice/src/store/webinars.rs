@@ -288,6 +288,29 @@ pub(crate) fn set_questions(
 
 /// Gives a webinar whose live times are unknown (a linked one: `start_at` 0) the times the
 /// provider reports; a webinar that has times keeps them. True when they were set.
+/// Copies a provider event's title, time zone and language onto a linked webinar that has
+/// no title yet (one whose event was not read before); returns whether it did.
+pub(crate) fn set_unknown_details(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    id: &WebinarId,
+    (title, time_zone, language): (&str, &str, &str),
+) -> QueryResult<bool> {
+    let n = diesel::update(
+        w::webinars
+            .filter(w::tenant.eq(tenant.as_str()))
+            .filter(w::id.eq(id.to_string()))
+            .filter(w::title.eq("")),
+    )
+    .set((
+        w::title.eq(title),
+        w::time_zone.eq(time_zone),
+        w::language.eq(language),
+    ))
+    .execute(conn)?;
+    Ok(n > 0)
+}
+
 pub(crate) fn set_unknown_times(
     conn: &mut DbConnection,
     tenant: &TenantId,

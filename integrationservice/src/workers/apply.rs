@@ -165,6 +165,18 @@ fn write_effect(
             {
                 webinars::set_unknown_times(conn, &tenant, &webinar_id, start, minutes)?;
             }
+            // A linked webinar takes the event's title, time zone and language (it has none
+            // of its own; a created one keeps what the CRM gave).
+            if row.linked
+                && let Some(details) = &info.details
+            {
+                let d = (
+                    details.title.as_str(),
+                    details.time_zone.as_str(),
+                    details.language.as_str(),
+                );
+                webinars::set_unknown_details(conn, &tenant, &webinar_id, d)?;
+            }
             if let Some(questions) = &questions {
                 crate::domain::registration_questions::store(
                     conn,

@@ -137,6 +137,9 @@ pub fn webinar(w: &pb::Webinar) -> Value {
                 "field_type": q.field_type,
                 "required": q.required,
                 "options": q.options,
+                "validation": pb::AnswerValidation::try_from(q.validation)
+                    .map(|v| strip(v.as_str_name(), "ANSWER_VALIDATION_"))
+                    .unwrap_or_else(|_| q.validation.to_string()),
             }))
             .collect::<Vec<_>>(),
         "registration_questions_read_time": ts(&w.registration_questions_read_time),

@@ -3,8 +3,9 @@
 //! in (never held whole); the sync is recorded as finished (and attendance outcomes settled)
 //! with the job's completion. A long-tail pull the poller asked for reads only the attendees
 //! active since the webinar's watermark (`domain::metrics::long_tail_window`). Once the sync
-//! has ended well it reads the webinar's custom registration questions when the stored ones
-//! are stale, and the event's live times when the webinar has none (a linked one), so that
+//! has ended well it stores the webinar's custom registration questions, read first when the
+//! stored ones are stale (so the registrants brought in have their answers filed under
+//! them), and reads the event's live times when the webinar has none (a linked one), so that
 //! its attendance outcomes can settle in this same completion.
 
 use super::{Call, finish};
@@ -24,6 +25,13 @@ pub(super) async fn run(
     let window = asked
         .filter(|a| a.long_tail)
         .and_then(|a| long_tail_window(webinar.metrics_watermark, a.at));
+    // Stale questions are read first, so the registrants brought in have their answers
+    // filed under them; they are stored with the sync's completion.
+    let questions = if registration_questions::stale(webinar.questions_read_at, at) {
+        registration_questions::read(call.engine, call.creds, event).await
+    } else {
+        None
+    };
     let result = crate::domain::metrics::pull_and_store(
         call.engine,
         call.creds,
@@ -33,25 +41,21 @@ pub(super) async fn run(
         SyncScope {
             registrants_since: webinar.last_metrics_at,
             activity: window,
+            questions: questions.clone(),
         },
         at,
     )
     .await?;
-    let (mut questions, mut times) = (None, None);
-    if result.is_ok() {
-        if registration_questions::stale(webinar.questions_read_at, at) {
-            questions = registration_questions::read(call.engine, call.creds, event).await;
-        }
-        if webinar.start_at == 0 {
-            // A failed read leaves the times unknown; the next sync asks again.
-            times = call
-                .engine
-                .provider()
-                .get_event(call.creds, event)
-                .await
-                .ok()
-                .and_then(|info| info.live_times());
-        }
+    let mut times = None;
+    if result.is_ok() && webinar.start_at == 0 {
+        // A failed read leaves the times unknown; the next sync asks again.
+        times = call
+            .engine
+            .provider()
+            .get_event(call.creds, event)
+            .await
+            .ok()
+            .and_then(|info| info.live_times());
     }
     Ok(finish(result, |_| Effect::MetricsSynced {
         webinar_id: webinar.webinar(),

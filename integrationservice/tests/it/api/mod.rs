@@ -12,6 +12,7 @@ pub(crate) mod lifecycle;
 mod on24_fidelity;
 mod person_data;
 mod promises;
+mod question_kinds;
 mod questions;
 mod retention;
 mod suppression;

@@ -148,8 +148,10 @@ fn full_registration() -> (Registration, BTreeMap<String, String>) {
             }
             // Answers to custom questions travel in ON24's custom fields, which
             // `standard_fields` fills here (std1 to std10, all of them): the answers are
-            // checked to reach ON24 under their question's id in `registration_questions`.
-            (Type::Message, Label::Repeated) if name == "question_answers" => {}
+            // checked to reach ON24 under their question's id in `registration_questions`,
+            // the options ticked in `question_choices` comma-joined in `question_kinds`.
+            (Type::Message, Label::Repeated)
+                if name == "question_answers" || name == "question_choices" => {}
             other => panic!(
                 "Registration.{name} ({other:?}) is an input this test cannot fill yet: teach it \
                  the field so its delivery to ON24 is checked"

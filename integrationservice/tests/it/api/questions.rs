@@ -119,6 +119,7 @@ async fn questions_are_shown_checked_delivered_and_forgotten(database_url: Strin
                 field_type: "radio".into(),
                 required: true,
                 options: vec!["Email".into(), "Partner".into(), "Web".into()],
+                validation: AnswerValidation::None as i32,
             },
             RegistrationQuestion {
                 id: "std2".into(),
@@ -126,6 +127,7 @@ async fn questions_are_shown_checked_delivered_and_forgotten(database_url: Strin
                 field_type: "textarea".into(),
                 required: false,
                 options: Vec::new(),
+                validation: AnswerValidation::None as i32,
             },
         ]
     );
