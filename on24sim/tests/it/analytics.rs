@@ -317,7 +317,7 @@ async fn registration_fields_are_listed_as_on24_does() {
         field_id: "std1".into(),
         caption: "Team size".into(),
         field_type: "listbox".into(),
-        validation_type: "none".into(),
+        validation_type: "numeric".into(),
         required: true,
         options: vec!["1-10".into(), "11-50".into()],
     };
@@ -330,6 +330,7 @@ async fn registration_fields_are_listed_as_on24_does() {
     assert_eq!(f["fieldid"], "std1");
     assert_eq!(f["fieldcaption"], "Team size");
     assert_eq!(f["fieldtype"], "listbox");
+    assert_eq!(f["validationtype"], "numeric");
     assert_eq!(f["required"], "Y");
     assert_eq!(f["options"], serde_json::json!(["1-10", "11-50"]));
     assert_eq!(

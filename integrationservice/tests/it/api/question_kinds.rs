@@ -6,7 +6,8 @@
 //! A checkbox question takes several options (`question_choices`, or ON24's comma-joined
 //! form in `question_answers`): they reach ON24 comma-joined and come back as a list. A
 //! person who registered at ON24 shows the answers to the webinar's questions under
-//! `question_answers` and `question_choices`, not `standard_fields`.
+//! `question_answers` and `question_choices`, not `standard_fields`. Forgetting a person
+//! erases the options ticked.
 
 use std::collections::HashMap;
 
@@ -336,6 +337,25 @@ async fn validated_and_multiple_answers(database_url: String) {
         choices(&[("std3", &["On-prem", "Cloud"])])
     );
     assert_eq!(onsite.standard_fields, answers(&[("std9", "kept as is")]));
+
+    // Forgetting a person erases the options ticked with the other answers.
+    regs.forget_person(ForgetPersonRequest {
+        parent: "tenants/tenant-a".into(),
+        email: good.email.clone(),
+        ..Default::default()
+    })
+    .await
+    .expect("forget");
+    let forgotten = regs
+        .get_registration(GetRegistrationRequest {
+            name: good.name.clone(),
+        })
+        .await
+        .expect("registration")
+        .into_inner()
+        .registration
+        .expect("registration");
+    assert!(forgotten.question_choices.is_empty() && forgotten.question_answers.is_empty());
     stack.stop().await;
 }
 
