@@ -410,8 +410,9 @@ fn import_chunk(
 /// Brings in the webinar's registrants that started at the provider (see [`import_chunk`]),
 /// reading only those registered since `since` (the last finished sync; all when None).
 /// The custom fields answering the webinar's stored questions are filed as answers
-/// (`RegistrantFields::file_answers`). Returns how many registrations were created, or the
-/// provider's error.
+/// (`RegistrantFields::file_answers`), and the fields the tenant's minimisation policy does
+/// not keep are dropped. Returns how many registrations were created, or the provider's
+/// error.
 pub async fn import_registrants(
     engine: &Engine,
     creds: &crate::provider::ProviderCredentials,
@@ -442,17 +443,17 @@ async fn import_in_scope(
     // A tenant that keeps figures only of the people its CRM registered keeps no one else's
     // registration either.
     let (t, w) = (tenant.clone(), *webinar);
-    let (minimal, stored) = engine
+    let (policy, stored) = engine
         .store
         .run(move |conn| {
-            let minimal = super::minimisation::load(conn, &t)?.metrics_registered_only;
+            let policy = super::minimisation::load(conn, &t)?;
             let stored = crate::store::webinars::find(conn, &t, &w)?
                 .and_then(|row| row.registration_questions)
                 .and_then(|json| RegistrationQuestion::list_from_json(&json));
-            Ok::<_, Error>((minimal, stored))
+            Ok::<_, Error>((policy, stored))
         })
         .await?;
-    if minimal {
+    if policy.metrics_registered_only {
         return Ok(Ok(0));
     }
     let questions = scope.questions.or(stored).unwrap_or_default();
@@ -472,6 +473,7 @@ async fn import_in_scope(
                 .filter_map(|mut r| {
                     r.email = Email::parse(&r.email).ok()?.as_str().to_owned();
                     r.fields.file_answers(&questions);
+                    policy.strip_registrant(&mut r);
                     Some(r)
                 })
                 .collect();

@@ -97,42 +97,45 @@ impl MinimisationPolicy {
         fields.choices.retain(|id, _| kept(id));
     }
 
-    /// Drops the fields the tenant does not keep from a new registration.
-    pub fn strip_input(&self, item: &mut RegistrationInput) {
+    /// Drops the fields the tenant does not keep: the company, the job title and the other
+    /// registrant fields with the answers that travel in them.
+    fn strip(
+        &self,
+        company: &mut Option<String>,
+        job_title: &mut Option<String>,
+        fields: &mut super::RegistrantFields,
+    ) {
         if self.allowed_fields.is_none() {
             return;
         }
         if !self.keeps(OptionalField::Company) {
-            item.company = None;
+            *company = None;
         }
         if !self.keeps(OptionalField::JobTitle) {
-            item.job_title = None;
+            *job_title = None;
         }
         for &field in RegistrantField::ALL {
             if !self.keeps(OptionalField::Other(field)) {
-                *item.fields.slot(field) = None;
+                *fields.slot(field) = None;
             }
         }
-        self.strip_answers(&mut item.fields);
+        self.strip_answers(fields);
+    }
+
+    /// Drops the fields the tenant does not keep from a new registration.
+    pub fn strip_input(&self, item: &mut RegistrationInput) {
+        self.strip(&mut item.company, &mut item.job_title, &mut item.fields);
     }
 
     /// Drops the fields the tenant does not keep from an update.
     pub fn strip_patch(&self, patch: &mut RegistrationPatch) {
-        if self.allowed_fields.is_none() {
-            return;
-        }
-        if !self.keeps(OptionalField::Company) {
-            patch.company = None;
-        }
-        if !self.keeps(OptionalField::JobTitle) {
-            patch.job_title = None;
-        }
-        for &field in RegistrantField::ALL {
-            if !self.keeps(OptionalField::Other(field)) {
-                *patch.fields.slot(field) = None;
-            }
-        }
-        self.strip_answers(&mut patch.fields);
+        self.strip(&mut patch.company, &mut patch.job_title, &mut patch.fields);
+    }
+
+    /// Drops the fields the tenant does not keep from a registrant brought in from the
+    /// provider (origin ON24): they are kept no more than the CRM's own.
+    pub(crate) fn strip_registrant(&self, r: &mut crate::provider::ProviderRegistrant) {
+        self.strip(&mut r.company, &mut r.job_title, &mut r.fields);
     }
 }
 

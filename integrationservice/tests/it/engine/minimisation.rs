@@ -1,6 +1,7 @@
 //! Data minimisation on both backends: optional fields outside a tenant's allowlist are
 //! neither stored nor sent to ON24, and with `metrics_registered_only` a pull stores figures
-//! only of the people the CRM registered; the default keeps everything.
+//! only of the people the CRM registered; the default keeps everything. People brought in
+//! from ON24 keep only the allowed fields too.
 
 use std::time::Duration;
 
@@ -152,6 +153,53 @@ async fn only_what_the_tenant_keeps(db: Db) {
         .await
         .expect("sync");
     assert_eq!(stored_metrics(&stack, &tenant, &webinar).await, 10);
+
+    // Someone who registered at ON24 is brought in keeping only what the tenant keeps.
+    engine
+        .minimisation()
+        .set(
+            &tenant,
+            MinimisationPolicy {
+                allowed_fields: Some(vec![OptionalField::Company]),
+                metrics_registered_only: false,
+                updated_at: None,
+            },
+        )
+        .await
+        .expect("policy");
+    stack
+        .sim
+        .control()
+        .register_at_on24(
+            event,
+            &[
+                ("email", "walk.in@example.com"),
+                ("firstName", "Walk"),
+                ("lastName", "In"),
+                ("company", "Acme"),
+                ("jobTitle", "Chief Tester"),
+                ("city", "Lyon"),
+                ("std1", "custom-value"),
+            ],
+        )
+        .await
+        .expect("registered at ON24");
+    let report = engine
+        .metrics()
+        .sync_now(&tenant, &webinar)
+        .await
+        .expect("sync");
+    assert_eq!(report.registrations_imported, 1);
+    let walk_in = stack
+        .list_all(&tenant, &webinar)
+        .await
+        .into_iter()
+        .find(|r| r.email == "walk.in@example.com")
+        .expect("brought in");
+    assert_eq!(walk_in.company.as_deref(), Some("Acme"), "kept");
+    assert_eq!(walk_in.job_title, None, "dropped");
+    assert_eq!(walk_in.fields.get(RegistrantField::City), None, "dropped");
+    assert_eq!(walk_in.fields.get(RegistrantField::Std1), None, "dropped");
 }
 
 both_backends!(
