@@ -34,7 +34,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use tokio::sync::oneshot;
 
-use line::{LineHead, mac_hex, split_line, write_line};
+use line::{LineHead, RecordTime, mac_hex, split_line, write_line};
 use sink::Sink;
 use syncer::Syncer;
 
@@ -150,8 +150,8 @@ impl AuditRecord for StartRecord<'_> {
     }
 }
 
-fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+fn now() -> RecordTime {
+    RecordTime::at(chrono::Utc::now())
 }
 
 impl AuditLog {
@@ -217,7 +217,7 @@ impl AuditLog {
             &keyed,
             &LineHead {
                 seq: 0,
-                time: &time,
+                time: time.as_str(),
                 boot: &boot,
             },
             &StartRecord {
@@ -284,7 +284,7 @@ impl AuditLog {
             for record in records {
                 let head = LineHead {
                     seq: state.next_seq,
-                    time: &time,
+                    time: time.as_str(),
                     boot: &self.boot,
                 };
                 state.prev =
