@@ -11,7 +11,9 @@
 //! Run: `cargo bench -p keyservice --bench unwrap` (release profile). Environment knobs:
 //! `BENCH_SECONDS` (rounds of 1 s per operation, default 5), `BENCH_CONCURRENCY` (default 64),
 //! `BENCH_OPEN_LOOP_RATE` (default 20000), `BENCH_OPEN_LOOP_SECONDS` (default 3),
-//! `BENCH_BATCH_KEYS` (default 1000), `BENCH_BATCH_CONCURRENCY` (default 2).
+//! `BENCH_BATCH_KEYS` (default 1000), `BENCH_BATCH_CONCURRENCY` (default 2),
+//! `BENCH_SERVER_BIN` (another `keyservice` binary to serve, e.g. one built before a change, so
+//! both are measured by the same client).
 
 use std::{
     path::Path,
@@ -252,9 +254,10 @@ fn main() -> Result<()> {
     let ca = CertificateAuthority::new("bench CA")?;
     let (main_port, health_port) = (free_port()?, free_port()?);
     write_setup(dir.path(), &ca, main_port, health_port)?;
-    let binary = env!("CARGO_BIN_EXE_keyservice");
+    let binary = std::env::var("BENCH_SERVER_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_keyservice").to_owned());
     let config = dir.path().join("keyservice.toml");
-    let status = Command::new(binary)
+    let status = Command::new(&binary)
         .arg("--config")
         .arg(&config)
         .args(["init", "--key", "bench"])
@@ -265,7 +268,7 @@ fn main() -> Result<()> {
         bail!("keyservice init failed");
     }
     let server = Server(
-        Command::new(binary)
+        Command::new(&binary)
             .arg("--config")
             .arg(&config)
             .arg("serve")

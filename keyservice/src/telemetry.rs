@@ -59,24 +59,23 @@ impl KeyCounters {
     }
 }
 
-/// The counters of `key`, created once per key. Bounded by the keys that exist, since only
-/// answered keys get here (and the fixed `*` and `other`).
-fn key_counters(key: &str) -> Arc<KeyCounters> {
-    static KEYS: OnceLock<RwLock<HashMap<Box<str>, Arc<KeyCounters>>>> = OnceLock::new();
+/// Runs `f` on the counters of `key`, created once per key (under the map's read lock, so
+/// the hot path updates no shared reference count). Bounded by the keys that exist, since
+/// only answered keys get here (and the fixed `*` and `other`).
+fn with_key_counters(key: &str, f: impl FnOnce(&KeyCounters)) {
+    static KEYS: OnceLock<RwLock<HashMap<Box<str>, KeyCounters>>> = OnceLock::new();
     let keys = KEYS.get_or_init(RwLock::default);
     if let Some(counters) = keys.read().unwrap_or_else(|e| e.into_inner()).get(key) {
-        return counters.clone();
+        return f(counters);
     }
-    keys.write()
+    f(keys
+        .write()
         .unwrap_or_else(|e| e.into_inner())
         .entry(key.into())
-        .or_insert_with(|| {
-            Arc::new(KeyCounters {
-                key: StringValue::from(Arc::<str>::from(key)),
-                bound: [const { OnceLock::new() }; SLOTS],
-            })
-        })
-        .clone()
+        .or_insert_with(|| KeyCounters {
+            key: StringValue::from(Arc::<str>::from(key)),
+            bound: [const { OnceLock::new() }; SLOTS],
+        }));
 }
 
 /// Counts one audited operation.
@@ -86,7 +85,7 @@ pub fn operation(operation: Operation, key_id: Option<&str>, outcome: Outcome) {
         Outcome::Denied(_) => (1, "other"),
         Outcome::Error(_) => (2, "other"),
     };
-    key_counters(key).add(operation, outcome);
+    with_key_counters(key, |counters| counters.add(operation, outcome));
 }
 
 /// The audit log's health: records written, and records that could not be written (each one

@@ -13,7 +13,7 @@ use std::{
     collections::{BTreeMap, HashMap},
     sync::{
         Arc,
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicI64, AtomicU64, Ordering},
     },
 };
 
@@ -29,15 +29,25 @@ use crate::{
 
 use super::{rows::version_num, types::kek_aad};
 
-/// Wraps done by this replica with one version, shared by every snapshot so no count is
-/// lost when snapshots are replaced.
+/// Wraps done by this replica with one version, and when it last unwrapped with it, shared
+/// by every snapshot so nothing is lost when snapshots are replaced.
 #[derive(Debug, Default)]
 pub(crate) struct WrapCounter {
     /// Every wrap this replica has done with the version (only grows).
     total: AtomicU64,
     /// How many of `total` have been added to the database (changed only by refresh).
     flushed: AtomicU64,
+    /// The latest unwrap with the version by this replica (µs since the epoch, 0: none), to
+    /// [`UNWRAP_TIME_GRAIN`].
+    last_unwrap: AtomicI64,
+    /// `last_unwrap` as last written to the database (changed only by refresh).
+    flushed_unwrap: AtomicI64,
 }
+
+/// How stale the noted time of a version's latest unwrap may be (µs). Every unwrap notes it,
+/// so a store per call would make the cores fight over one cache line; a second is nothing
+/// against the window of days it is compared with (`min_version_use_window`).
+const UNWRAP_TIME_GRAIN: i64 = 1_000_000;
 
 /// One version in the snapshot.
 #[derive(Debug)]
@@ -68,6 +78,14 @@ impl CachedVersion {
             .saturating_add(local)
     }
 
+    /// Notes an unwrap with this version at `now` (µs since the epoch).
+    pub(crate) fn note_unwrap(&self, now: i64) {
+        let last = &self.counter.last_unwrap;
+        if now.saturating_sub(last.load(Ordering::Relaxed)) >= UNWRAP_TIME_GRAIN {
+            last.fetch_max(now, Ordering::Relaxed);
+        }
+    }
+
     /// Counts one more wrap if the version stays within `limit`; `false` (nothing counted)
     /// when it has reached it.
     pub(crate) fn try_count_wrap(&self, limit: u64) -> bool {
@@ -90,8 +108,8 @@ pub(crate) struct CachedKey {
 }
 
 impl CachedKey {
-    /// The KEK that may unwrap `version`, if every rule allows it.
-    pub(crate) fn unwrap_kek(&self, version: u32) -> Option<&Arc<Kek>> {
+    /// The version that may unwrap `version`, with its KEK, if every rule allows it.
+    pub(crate) fn unwrap_kek(&self, version: u32) -> Option<(&CachedVersion, &Kek)> {
         if self.row.state != KEY_ENABLED || version < version_num(self.row.min_decryption_version) {
             return None;
         }
@@ -99,7 +117,7 @@ impl CachedKey {
         if !v.enabled {
             return None;
         }
-        v.kek.as_ref()
+        Some((v, v.kek.as_deref()?))
     }
 
     pub(crate) fn primary(&self) -> Option<(u32, &CachedVersion)> {
@@ -131,7 +149,45 @@ impl PendingWraps {
     }
 }
 
+/// A version's latest unwrap by this replica, not yet in the database.
+#[derive(Debug, Clone)]
+pub(crate) struct PendingUnwrap {
+    pub(crate) key_id: String,
+    pub(crate) version: i32,
+    pub(crate) at: i64,
+    counter: Arc<WrapCounter>,
+}
+
+impl PendingUnwrap {
+    /// Records that `at` is now in the database.
+    pub(crate) fn mark_flushed(&self) {
+        self.counter
+            .flushed_unwrap
+            .fetch_max(self.at, Ordering::AcqRel);
+    }
+}
+
 impl Snapshot {
+    /// The versions whose latest unwrap is not yet in the database. Nothing changes until
+    /// [`PendingUnwrap::mark_flushed`] after a successful write.
+    pub(crate) fn pending_unwraps(&self) -> Vec<PendingUnwrap> {
+        let mut out = Vec::new();
+        for (id, key) in &self.keys {
+            for (n, v) in &key.versions {
+                let at = v.counter.last_unwrap.load(Ordering::Acquire);
+                if at > v.counter.flushed_unwrap.load(Ordering::Acquire) {
+                    out.push(PendingUnwrap {
+                        key_id: id.clone(),
+                        version: i32::try_from(*n).unwrap_or(i32::MAX),
+                        at,
+                        counter: v.counter.clone(),
+                    });
+                }
+            }
+        }
+        out
+    }
+
     /// Local wrap counts not yet written to the database. Nothing changes until
     /// [`PendingWraps::mark_flushed`] after a successful write.
     pub(crate) fn pending(&self) -> Vec<PendingWraps> {

@@ -147,28 +147,32 @@ impl KeyManager {
         aad: &[u8],
     ) -> Result<(Zeroizing<Vec<u8>>, KeyVersionRef)> {
         self.check_aad(aad)?;
-        let (plaintext, version) = self.unwrap_now(wrapped, aad)?;
         // A rewrap does not count: it moves the data key off the version.
-        self.note_unwrap(&version);
-        Ok((plaintext, version))
+        self.unwrap_now(wrapped, aad, true)
     }
 
+    /// Unwraps under the snapshot's read lock, which is only ever held briefly, rather than
+    /// taking the snapshot and the KEK out of it: each of those is a reference count that all
+    /// cores would otherwise update on every call.
     fn unwrap_now(
         &self,
         wrapped: &[u8],
         aad: &[u8],
+        note_use: bool,
     ) -> Result<(Zeroizing<Vec<u8>>, KeyVersionRef)> {
         let parsed = WrappedKey::parse(wrapped)?;
-        let kek = {
-            let snapshot = self.snapshot();
-            snapshot
+        let plaintext = self.with_snapshot(|snapshot| {
+            let (version, kek) = snapshot
                 .keys
                 .get(parsed.key_id())
                 .and_then(|key| key.unwrap_kek(parsed.version()))
-                .cloned()
-                .ok_or(Error::CannotUnwrap)?
-        };
-        let plaintext = crypto::unwrap(&kek, &parsed, aad)?;
+                .ok_or(Error::CannotUnwrap)?;
+            let plaintext = crypto::unwrap(kek, &parsed, aad)?;
+            if note_use {
+                version.note_unwrap(super::rows::now_micros());
+            }
+            Ok::<_, Error>(plaintext)
+        })?;
         Ok((
             plaintext,
             KeyVersionRef {
@@ -182,7 +186,7 @@ impl KeyManager {
     /// data. The plaintext never leaves this function.
     pub async fn rewrap(&self, wrapped: &[u8], aad: &[u8]) -> Result<WrappedDataKey> {
         self.check_aad(aad)?;
-        let (plaintext, from) = self.unwrap_now(wrapped, aad)?;
+        let (plaintext, from) = self.unwrap_now(wrapped, aad, false)?;
         self.wrap_unchecked(&from.key_id, &plaintext, aad).await
     }
 

@@ -35,7 +35,6 @@ mod rows;
 mod types;
 
 use std::{
-    collections::HashMap,
     sync::{Arc, RwLock},
     time::Duration,
 };
@@ -117,8 +116,6 @@ struct Inner {
     changed: Arc<tokio::sync::Notify>,
     // Stops the listener thread when the last clone of the manager drops.
     _listener: Option<crate::store::notify::Listener>,
-    // (key id, version) -> latest unwrap by this replica (µs) not yet in the database.
-    unwraps_seen: std::sync::Mutex<HashMap<(String, u32), i64>>,
 }
 
 impl std::fmt::Debug for KeyManager {
@@ -162,7 +159,6 @@ impl KeyManager {
                 refresh_lock: tokio::sync::Mutex::new(()),
                 changed,
                 _listener: listener,
-                unwraps_seen: std::sync::Mutex::new(HashMap::new()),
             }),
         };
         maintenance::spawn_background(&manager);
@@ -172,6 +168,15 @@ impl KeyManager {
     /// The settings in force.
     pub fn settings(&self) -> &DomainSettings {
         &self.inner.settings
+    }
+
+    /// Runs `f` on the current snapshot under its read lock (keep `f` short: a refresh waits).
+    fn with_snapshot<T>(&self, f: impl FnOnce(&Snapshot) -> T) -> T {
+        f(&self
+            .inner
+            .snapshot
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()))
     }
 
     fn snapshot(&self) -> Arc<Snapshot> {
@@ -192,43 +197,23 @@ impl KeyManager {
         self.refresh().await
     }
 
-    /// Notes that `version` unwrapped a data key now (flushed at the next refresh).
-    pub(crate) fn note_unwrap(&self, version: &KeyVersionRef) {
-        if let Ok(mut seen) = self.inner.unwraps_seen.lock() {
-            seen.insert(
-                (version.key_id.clone(), version.version),
-                rows::now_micros(),
-            );
-        }
-    }
-
-    /// Writes the unwraps seen since the last flush; on failure they are kept for the next.
-    async fn flush_unwraps_seen(&self) -> Result<()> {
-        let seen = match self.inner.unwraps_seen.lock() {
-            Ok(mut seen) => std::mem::take(&mut *seen),
-            Err(_) => return Ok(()),
-        };
-        if seen.is_empty() {
+    /// Writes when versions last unwrapped, as far as the database does not know yet; on
+    /// failure they stay pending for the next refresh.
+    async fn flush_unwraps_seen(&self, snapshot: &Snapshot) -> Result<()> {
+        let pending = snapshot.pending_unwraps();
+        if pending.is_empty() {
             return Ok(());
         }
-        let rows: Vec<(String, i32, i64)> = seen
+        let rows: Vec<(String, i32, i64)> = pending
             .iter()
-            .map(|((id, v), at)| (id.clone(), i32::try_from(*v).unwrap_or(i32::MAX), *at))
+            .map(|p| (p.key_id.clone(), p.version, p.at))
             .collect();
-        let written = self
-            .inner
+        self.inner
             .store
             .run(move |conn| crate::store::queries::record_unwraps(conn, &rows))
-            .await;
-        if written.is_err()
-            && let Ok(mut now) = self.inner.unwraps_seen.lock()
-        {
-            for (k, at) in seen {
-                let e = now.entry(k).or_insert(at);
-                *e = (*e).max(at);
-            }
-        }
-        written.map_err(Into::into)
+            .await?;
+        pending.iter().for_each(cache::PendingUnwrap::mark_flushed);
+        Ok(())
     }
 
     /// Flushes this replica's wrap counts and reloads the snapshot from the database now.
@@ -249,7 +234,7 @@ impl KeyManager {
                 .await?;
             pending.iter().for_each(cache::PendingWraps::mark_flushed);
         }
-        self.flush_unwraps_seen().await?;
+        self.flush_unwraps_seen(&old).await?;
         let root = self.inner.root.clone();
         let previous = old.clone();
         let new = self

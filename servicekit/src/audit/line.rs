@@ -90,6 +90,61 @@ pub(crate) fn write_line(
     mac
 }
 
+/// A record's `time`: RFC 3339 in UTC with microseconds, exactly as chrono writes it with
+/// `SecondsFormat::Micros` and `Z` (`2026-12-07T12:16:08.123456Z`). Every record takes one,
+/// so chrono formats the date and time of day once per second per thread and the
+/// microseconds are appended by hand.
+pub(crate) enum RecordTime {
+    /// The usual 27 bytes.
+    Short([u8; 27]),
+    /// Anything else (years past 9999, a leap second), from chrono.
+    Long(String),
+}
+
+impl RecordTime {
+    pub(crate) fn at(now: chrono::DateTime<chrono::Utc>) -> Self {
+        use std::cell::Cell;
+        thread_local! {
+            /// The second formatted last, and its `YYYY-MM-DDTHH:MM:SS`.
+            static SECOND: Cell<Option<(i64, [u8; 19])>> = const { Cell::new(None) };
+        }
+        let second = now.timestamp();
+        let prefix = SECOND.with(|cached| match cached.get() {
+            Some((at, prefix)) if at == second => Some(prefix),
+            _ => {
+                let text = now.format("%Y-%m-%dT%H:%M:%S").to_string();
+                let prefix: [u8; 19] = text.as_bytes().try_into().ok()?;
+                cached.set(Some((second, prefix)));
+                Some(prefix)
+            }
+        });
+        // A leap second shares its timestamp with the second before it: chrono writes it.
+        let micros = now.timestamp_subsec_micros();
+        let (Some(prefix), true) = (prefix, micros < 1_000_000) else {
+            return Self::Long(now.to_rfc3339_opts(chrono::SecondsFormat::Micros, true));
+        };
+        let mut text = [0u8; 27];
+        text[..19].copy_from_slice(&prefix);
+        text[19] = b'.';
+        let mut micros = micros;
+        for digit in text[20..26].iter_mut().rev() {
+            // A decimal digit: always below 10.
+            *digit = b'0' + (micros % 10) as u8;
+            micros /= 10;
+        }
+        text[26] = b'Z';
+        Self::Short(text)
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        match self {
+            // Only ASCII is ever written into it.
+            Self::Short(text) => std::str::from_utf8(text).unwrap_or_default(),
+            Self::Long(text) => text,
+        }
+    }
+}
+
 /// The members every line starts with.
 pub(crate) struct LineHead<'a> {
     pub seq: u64,
@@ -105,4 +160,36 @@ pub(crate) fn split_line(line: &str) -> Option<(String, &str)> {
     let at = rest.rfind(MARK)?;
     let mac = &rest[at + MARK.len()..];
     (mac.len() == 64).then(|| (format!("{}}}", &rest[..at]), mac))
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone as _, Utc};
+
+    use super::RecordTime;
+
+    /// The hand-made time is chrono's, to the byte, including the second's cache.
+    #[test]
+    fn record_time_matches_chrono() {
+        let at = |secs: i64, nanos: u32| Utc.timestamp_opt(secs, nanos).single();
+        let leap_second = chrono::NaiveDate::from_ymd_opt(2016, 12, 31)
+            .and_then(|d| d.and_hms_micro_opt(23, 59, 59, 1_500_000))
+            .map(|t| t.and_utc());
+        let instants = [
+            Some(Utc::now()),
+            at(0, 0),
+            at(1_796_651_768, 123_456_789),
+            at(1_796_651_768, 999_999_999),
+            at(1_796_651_769, 1_000),
+            leap_second,
+            at(300_000_000_000, 42_000),
+        ];
+        assert!(instants.iter().all(Option::is_some));
+        for now in instants.into_iter().flatten() {
+            assert_eq!(
+                RecordTime::at(now).as_str(),
+                now.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+            );
+        }
+    }
 }

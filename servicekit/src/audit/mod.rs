@@ -19,6 +19,7 @@ mod checkpoint;
 mod key;
 mod line;
 mod sink;
+mod syncer;
 mod verify;
 
 pub use checkpoint::{Checkpoint, CheckpointPolicy};
@@ -33,8 +34,9 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use tokio::sync::oneshot;
 
-use line::{LineHead, mac_hex, split_line, write_line};
+use line::{LineHead, RecordTime, mac_hex, split_line, write_line};
 use sink::Sink;
+use syncer::Syncer;
 
 /// Why an audit record could not be written (the operation is then refused).
 #[derive(Debug, thiserror::Error)]
@@ -74,10 +76,16 @@ pub struct ChainOrigin<'a> {
 /// once by its own caller. Nobody is answered before its record is written (fail closed): if
 /// a write fails, every record in it and every record chained after it is refused and the
 /// log stays refused (poisoned).
+///
+/// Disk flushes and checkpoint files are the [`Syncer`]'s, on a thread of its own: the baton
+/// holder never waits for a disk. Under `fsync = always` a write's callers are answered when
+/// the flush covering it is done; otherwise after the write, as the fsync policy promises.
 pub struct AuditLog {
     state: Mutex<State>,
     /// Used only by the baton holder, so the state lock is free while the kernel writes.
     sink: Mutex<Sink>,
+    /// A file sink's flushes and checkpoints (`None` for stdout, which has neither).
+    syncer: Option<Syncer>,
     /// The chain key's HMAC state, keyed once and cloned per record (two SHA-256 blocks
     /// saved per record). It is as secret as the key and lives as long as the log.
     keyed: Hmac<Sha256>,
@@ -142,8 +150,8 @@ impl AuditRecord for StartRecord<'_> {
     }
 }
 
-fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+fn now() -> RecordTime {
+    RecordTime::at(chrono::Utc::now())
 }
 
 impl AuditLog {
@@ -163,6 +171,12 @@ impl AuditLog {
         let keyed = <Hmac<Sha256> as Mac>::new_from_slice(chain_key.as_slice())
             .map_err(|_| AuditError::Poisoned)?;
         let (sink, resume) = Sink::open(config)?;
+        let syncer = match (config, sink.file_handle()?) {
+            (SinkConfig::File { path, fsync }, Some(file)) => {
+                Some(Syncer::start(file, checkpoint_path(path), *fsync)?)
+            }
+            _ => None,
+        };
         let resume_error = |reason: &str| AuditError::Resume {
             path: match config {
                 SinkConfig::File { path, .. } => path.display().to_string(),
@@ -203,7 +217,7 @@ impl AuditLog {
             &keyed,
             &LineHead {
                 seq: 0,
-                time: &time,
+                time: time.as_str(),
                 boot: &boot,
             },
             &StartRecord {
@@ -227,6 +241,7 @@ impl AuditLog {
                 last_checkpoint: Instant::now(),
             }),
             sink: Mutex::new(sink),
+            syncer,
             keyed,
             boot,
             checkpoints,
@@ -263,13 +278,13 @@ impl AuditLog {
         let rx = {
             let mut guard = self.lock_state();
             let state = &mut *guard;
-            if state.poisoned {
+            if state.poisoned || self.flush_failed() {
                 return Err(AuditError::Poisoned);
             }
             for record in records {
                 let head = LineHead {
                     seq: state.next_seq,
-                    time: &time,
+                    time: time.as_str(),
                     boot: &self.boot,
                 };
                 state.prev =
@@ -295,34 +310,46 @@ impl AuditLog {
     }
 
     /// Signs the head of what is written and keeps it outside the log (the checkpoint file of
-    /// a file sink, and an `audit checkpoint` event in the operational log). Also done by the
-    /// log itself by its [`CheckpointPolicy`] and when it is dropped.
+    /// a file sink, after flushing the log, and an `audit checkpoint` event in the operational
+    /// log), before returning. The log also does this itself by its [`CheckpointPolicy`] (off
+    /// the write path) and when it is dropped.
     pub fn checkpoint(&self) -> Result<(), AuditError> {
-        let head = {
+        let checkpoint = {
             let mut state = self.lock_state();
-            state.since_checkpoint = 0;
-            state.last_checkpoint = Instant::now();
-            state.written_head
+            self.sign_head(&mut state)
         };
-        let Some((seq, mac)) = head else {
+        let Some(checkpoint) = checkpoint else {
             return Ok(());
         };
-        let checkpoint = Checkpoint::sign(
+        match &self.syncer {
+            Some(syncer) => syncer.keep_now(&checkpoint).map_err(|error| {
+                self.lock_state().poisoned = true;
+                AuditError::from(error)
+            }),
+            None => {
+                log_checkpoint(&checkpoint);
+                Ok(())
+            }
+        }
+    }
+
+    /// A signed checkpoint of the written head (none before the first write); restarts the
+    /// policy's count.
+    fn sign_head(&self, state: &mut State) -> Option<Checkpoint> {
+        state.since_checkpoint = 0;
+        state.last_checkpoint = Instant::now();
+        let (seq, mac) = state.written_head?;
+        Some(Checkpoint::sign(
             &self.keyed,
             self.boot_id(),
             seq,
             std::str::from_utf8(&mac).unwrap_or_default(),
-        );
-        let line = checkpoint.to_line();
-        tracing::info!(checkpoint = line.trim_end(), "audit checkpoint");
-        let written = match self.sink.lock() {
-            Ok(mut sink) => sink.write_checkpoint(line.as_bytes()),
-            Err(_) => return Err(AuditError::Poisoned),
-        };
-        written.map_err(|error| {
-            self.lock_state().poisoned = true;
-            AuditError::from(error)
-        })
+        ))
+    }
+
+    /// A flush or checkpoint of the syncer failed: the log refuses everything since.
+    fn flush_failed(&self) -> bool {
+        self.syncer.as_ref().is_some_and(Syncer::failed)
     }
 
     /// The state, even after a panic elsewhere: then the log is poisoned, so every waiting
@@ -336,10 +363,11 @@ impl AuditLog {
     }
 
     /// Run by the baton holder: writes everything pending, answers the callers whose records
-    /// that was, and passes the baton on. Returns the result of the first write, which always
-    /// carries the holder's own record.
-    fn write_pending(&self) -> Result<(), AuditError> {
-        let mut first: Option<Result<(), AuditError>> = None;
+    /// that was (or hands them to the syncer to be answered after the flush, under `always`),
+    /// and passes the baton on. Returns how the holder learns the fate of the first write,
+    /// which always carries its own record.
+    fn write_pending(&self) -> Written {
+        let mut first: Option<Written> = None;
         loop {
             let (mut batch, answered, head) = {
                 let mut guard = self.lock_state();
@@ -356,11 +384,12 @@ impl AuditLog {
                 Err(_) => Err(AuditError::Poisoned),
             };
             let mut state = self.lock_state();
-            // (Poisoned here only by a panic elsewhere while the write ran.)
-            let mut written = match written {
-                Ok(()) if state.poisoned => Err(AuditError::Poisoned),
+            // (Poisoned here only by a panic elsewhere while the write ran, or a failed flush.)
+            let written = match written {
+                Ok(()) if state.poisoned || self.flush_failed() => Err(AuditError::Poisoned),
                 other => other,
             };
+            let mut checkpoint = None;
             if written.is_ok()
                 && let Some((seq, _)) = head
             {
@@ -370,11 +399,7 @@ impl AuditLog {
                 let due = state.since_checkpoint >= self.checkpoints.every_records
                     || state.last_checkpoint.elapsed() >= self.checkpoints.every;
                 if due {
-                    drop(state);
-                    // A checkpoint that cannot be kept fails these records too: they would
-                    // otherwise stand outside every checkpoint.
-                    written = self.checkpoint();
-                    state = self.lock_state();
+                    checkpoint = self.sign_head(&mut state);
                 }
             }
             let ok = written.is_ok();
@@ -387,34 +412,88 @@ impl AuditLog {
                     let _ = waiter.send(Turn::Failed);
                 }
             }
-            let turn = if ok { Turn::Written } else { Turn::Failed };
-            for waiter in answered {
-                let _ = waiter.send(turn);
+            match &self.syncer {
+                Some(syncer) if ok => {
+                    let mut waiters = Vec::new();
+                    if syncer.flush_each_write() {
+                        waiters.extend(answered);
+                        if first.is_none() {
+                            let (tx, rx) = oneshot::channel();
+                            waiters.push(tx);
+                            first = Some(Written::After(rx));
+                        }
+                    } else {
+                        for waiter in answered {
+                            let _ = waiter.send(Turn::Written);
+                        }
+                    }
+                    syncer.written(waiters, checkpoint);
+                }
+                _ => {
+                    if let Some(checkpoint) = &checkpoint {
+                        log_checkpoint(checkpoint);
+                    }
+                    let turn = if ok { Turn::Written } else { Turn::Failed };
+                    for waiter in answered {
+                        let _ = waiter.send(turn);
+                    }
+                }
             }
             batch.clear();
             if state.spare.capacity() < batch.capacity() {
                 state.spare = batch;
             }
-            first.get_or_insert(written);
+            let first = first.get_or_insert(Written::Now(written));
             // Pass the baton to a caller still waiting; one that went away cannot take it.
+            let mut passed = false;
             while let Some(next) = state.waiting.pop_front() {
                 if next.send(Turn::Lead).is_ok() {
-                    return first.unwrap_or(Ok(()));
+                    passed = true;
+                    break;
                 }
             }
-            if state.pending.is_empty() {
-                state.writing = false;
-                return first.unwrap_or(Ok(()));
+            if passed || state.pending.is_empty() {
+                if !passed {
+                    state.writing = false;
+                }
+                drop(state);
+                return std::mem::replace(first, Written::Now(Ok(())));
             }
             // Records whose callers all went away: write them before letting go.
         }
     }
 }
 
+/// How the baton holder learns whether its own record is written.
+enum Written {
+    /// Now: the write's result.
+    Now(Result<(), AuditError>),
+    /// When the flush covering the write is done (`fsync = always`).
+    After(oneshot::Receiver<Turn>),
+}
+
+impl Written {
+    async fn wait(self) -> Result<(), AuditError> {
+        match self {
+            Self::Now(result) => result,
+            Self::After(rx) => match rx.await {
+                Ok(Turn::Written) => Ok(()),
+                _ => Err(AuditError::Poisoned),
+            },
+        }
+    }
+}
+
+/// A checkpoint of a sink without a checkpoint file: the operational log carries it.
+fn log_checkpoint(checkpoint: &Checkpoint) {
+    let line = checkpoint.to_line();
+    tracing::info!(checkpoint = line.trim_end(), "audit checkpoint");
+}
+
 impl Drop for AuditLog {
     fn drop(&mut self) {
         let state = self.lock_state();
-        let unsealed = !state.poisoned && state.since_checkpoint > 0;
+        let unsealed = !state.poisoned && !self.flush_failed() && state.since_checkpoint > 0;
         drop(state);
         if unsealed && let Err(error) = self.checkpoint() {
             tracing::error!(%error, "final audit checkpoint not written");
@@ -451,7 +530,7 @@ impl Baton<'_> {
         // Let requests already running record theirs first, so this write carries them too.
         tokio::task::yield_now().await;
         self.finished = true;
-        self.log.write_pending()
+        self.log.write_pending().wait().await
     }
 }
 

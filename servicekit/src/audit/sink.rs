@@ -1,15 +1,15 @@
 //! Where audit lines go: stdout (for a log collector) or an append-only file with a
 //! documented fsync policy. Lines are written unbuffered (one `write` per group of lines, see
 //! `AuditLog`), so a crash of the process loses nothing the kernel accepted; the fsync policy
-//! decides what a crash of the machine may lose. A file sink keeps the latest signed
-//! checkpoint beside the log (`<file>.checkpoint`, replaced atomically).
+//! decides what a crash of the machine may lose (the flushes themselves, and the latest signed
+//! checkpoint kept beside the log as `<file>.checkpoint`, are the syncer's: `syncer.rs`).
 
 use std::{
     fs::{File, OpenOptions},
     io::{self, Read, Seek, SeekFrom, Write},
     os::unix::fs::OpenOptionsExt,
     path::{Path, PathBuf},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use super::AuditError;
@@ -20,8 +20,8 @@ pub enum FsyncPolicy {
     /// After every write (a group of records), before their callers are answered: nothing
     /// acknowledged is ever lost, at a large throughput cost.
     Always,
-    /// At most once per interval, in the write path: a machine crash may lose the records of
-    /// the last interval (the default, 1 s).
+    /// At most this long after a write (the default, 1 s), by a thread of its own: a machine
+    /// crash may lose the records of the last interval. An interval of zero is `Always`.
     Interval(Duration),
     /// Never; the kernel flushes when it likes.
     Never,
@@ -43,12 +43,7 @@ pub enum SinkConfig {
 
 pub(super) enum Sink {
     Stdout,
-    File {
-        file: File,
-        fsync: FsyncPolicy,
-        last_sync: Instant,
-        checkpoint: PathBuf,
-    },
+    File(File),
 }
 
 /// Where a file sink keeps its latest checkpoint.
@@ -63,7 +58,7 @@ impl Sink {
     pub(super) fn open(config: &SinkConfig) -> Result<(Self, Option<String>), AuditError> {
         match config {
             SinkConfig::Stdout => Ok((Self::Stdout, None)),
-            SinkConfig::File { path, fsync } => {
+            SinkConfig::File { path, .. } => {
                 let mut file = OpenOptions::new()
                     .create(true)
                     .append(true)
@@ -80,15 +75,7 @@ impl Sink {
                 } else {
                     None
                 };
-                Ok((
-                    Self::File {
-                        file,
-                        fsync: *fsync,
-                        last_sync: Instant::now(),
-                        checkpoint: checkpoint_path(path),
-                    },
-                    resume,
-                ))
+                Ok((Self::File(file), resume))
             }
         }
     }
@@ -101,50 +88,16 @@ impl Sink {
                 out.write_all(bytes)?;
                 out.flush()
             }
-            Self::File {
-                file,
-                fsync,
-                last_sync,
-                ..
-            } => {
-                file.write_all(bytes)?;
-                let due = match fsync {
-                    FsyncPolicy::Always => true,
-                    FsyncPolicy::Interval(every) => last_sync.elapsed() >= *every,
-                    FsyncPolicy::Never => false,
-                };
-                if due {
-                    file.sync_data()?;
-                    *last_sync = Instant::now();
-                }
-                Ok(())
-            }
+            Self::File(file) => file.write_all(bytes),
         }
     }
 
-    /// Replaces the checkpoint file beside a file log (write a temporary file, then rename,
-    /// so a reader sees the old or the new checkpoint, never half of one). Stdout has none.
-    pub(super) fn write_checkpoint(&mut self, line: &[u8]) -> io::Result<()> {
-        let Self::File {
-            checkpoint, fsync, ..
-        } = self
-        else {
-            return Ok(());
-        };
-        let mut temporary = checkpoint.as_os_str().to_owned();
-        temporary.push(".tmp");
-        let temporary = PathBuf::from(temporary);
-        let mut file = OpenOptions::new()
-            .create(true)
-            .write(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&temporary)?;
-        file.write_all(line)?;
-        if *fsync != FsyncPolicy::Never {
-            file.sync_data()?;
+    /// Another handle of a file sink's file, for flushing it from elsewhere.
+    pub(super) fn file_handle(&self) -> io::Result<Option<File>> {
+        match self {
+            Self::Stdout => Ok(None),
+            Self::File(file) => file.try_clone().map(Some),
         }
-        std::fs::rename(&temporary, checkpoint)
     }
 }
 

@@ -26,6 +26,9 @@ fn event(what: &str) -> Event<'_> {
     }
 }
 
+/// How long a test waits for the syncer's thread.
+const DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
+
 fn key() -> AuditKey {
     AuditKey::from_bytes(Zeroizing::new([7; 32]))
 }
@@ -165,9 +168,15 @@ async fn a_truncated_tail_fails_against_the_checkpoint() -> anyhow::Result<()> {
     for i in 0..7 {
         log.record(&event(&i.to_string())).await?;
     }
-    let checkpoint = read_checkpoint(&path)?;
-    // Written after the writes reaching 3 records: seq 2 (start record, 0 and 1), then 5.
-    assert_eq!(checkpoint.seq, 5);
+    // Signed after the writes reaching 3 records: seq 2 (start record, 0 and 1), then 5; kept
+    // by the syncer's thread, off the write path.
+    let checkpoint = testkit::eventually("the checkpoint of seq 5", DEADLINE, || async {
+        read_checkpoint(&path).and_then(|c| {
+            anyhow::ensure!(c.seq == 5, "seq {}", c.seq);
+            Ok(c)
+        })
+    })
+    .await;
     let lines = lines(&path)?;
     verify(&lines, Some(&checkpoint))?;
     // Records after the checkpoint may be cut without notice; records it covers may not.
@@ -381,5 +390,114 @@ async fn cancelled_callers_neither_lose_records_nor_block_others() -> anyhow::Re
     // Whatever was chained was written: the chain has no gap.
     let count = verify(&lines(&path)?, None)?.records;
     assert!(count > 20 * 16 * 2 / 3, "{count} records");
+    Ok(())
+}
+
+/// Under `fsync = always` a caller is answered only after the flush covering its record, and
+/// the checkpoint that falls due is kept after that flush; many callers share flushes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn always_answers_after_the_flush_and_checkpoints_follow_it() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("audit.log");
+    let log = std::sync::Arc::new(AuditLog::open(
+        &SinkConfig::File {
+            path: path.clone(),
+            fsync: FsyncPolicy::Always,
+        },
+        &key(),
+        ORIGIN,
+        CheckpointPolicy {
+            every_records: 10,
+            every: std::time::Duration::from_secs(3600),
+        },
+    )?);
+    let mut tasks = Vec::new();
+    for task in 0..8 {
+        let log = log.clone();
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..20 {
+                let id = format!("t{task}");
+                log.record(&Event {
+                    what: "x",
+                    request_id: &id,
+                })
+                .await?;
+            }
+            Ok::<_, AuditError>(())
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    let lines = lines(&path)?;
+    assert_eq!(lines.len(), 1 + 8 * 20);
+    let checkpoint = testkit::eventually("a checkpoint", DEADLINE, || async {
+        read_checkpoint(&path)
+    })
+    .await;
+    let report = verify(&lines, Some(&checkpoint))?;
+    assert!(report.checkpoint_checked);
+    drop(log);
+    assert_eq!(read_checkpoint(&path)?.seq, 8 * 20);
+    Ok(())
+}
+
+/// Under `fsync = interval` lines are answered after their write and flushed by the syncer
+/// within the interval; records keep flowing while it runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interval_flushes_off_the_write_path() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("audit.log");
+    let log = AuditLog::open(
+        &SinkConfig::File {
+            path: path.clone(),
+            fsync: FsyncPolicy::Interval(std::time::Duration::from_millis(5)),
+        },
+        &key(),
+        ORIGIN,
+        CheckpointPolicy {
+            every_records: 25,
+            every: std::time::Duration::from_millis(20),
+        },
+    )?;
+    for i in 0..200 {
+        log.record(&event(&i.to_string())).await?;
+    }
+    testkit::eventually("a checkpoint of a written head", DEADLINE, || async {
+        read_checkpoint(&path).map(|c| c.seq > 0)
+    })
+    .await;
+    drop(log);
+    let lines = lines(&path)?;
+    assert_eq!(verify(&lines, Some(&read_checkpoint(&path)?))?.records, 201);
+    Ok(())
+}
+
+/// A checkpoint that cannot be kept poisons the log: later records are refused.
+#[tokio::test]
+async fn a_checkpoint_that_cannot_be_kept_refuses_later_records() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("audit.log");
+    let log = open(
+        &path,
+        CheckpointPolicy {
+            every_records: 2,
+            every: std::time::Duration::from_secs(3600),
+        },
+    )?;
+    // The temporary checkpoint file cannot be created: a directory stands in its way.
+    let mut blocked = checkpoint_path(&path).into_os_string();
+    blocked.push(".tmp");
+    std::fs::create_dir(&blocked)?;
+    log.record(&event("a")).await?;
+    let refused = testkit::eventually("a refused record", DEADLINE, || async {
+        log.record(&event("b")).await.is_err()
+    });
+    refused.await;
+    assert!(matches!(
+        log.record(&event("c")).await,
+        Err(AuditError::Poisoned)
+    ));
+    assert!(log.checkpoint().is_err());
     Ok(())
 }
