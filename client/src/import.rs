@@ -1,6 +1,11 @@
 //! Reading registration import files (`webinarctl import`): a CSV with a header row, one
 //! registration per row. Rows the reader cannot use become [`Refusal`]s with their line
 //! number, so an import reports them with the service's refusals.
+//!
+//! Besides the fixed [`COLUMNS`], a column `question:<id>` answers the webinar's registration
+//! question `<id>` (`Registration.question_answers`). A multiple-choice question needs no
+//! other syntax: its options go comma-joined in the one cell (quoted, `"Email,Web"`), the form
+//! ON24 keeps them in, and the service splits them against the question's options.
 
 use std::io::Read;
 
@@ -39,6 +44,55 @@ pub const COLUMNS: &[&str] = &[
     "std10",
 ];
 
+/// The header prefix of a column answering a registration question: `question:<id>`.
+pub const QUESTION_PREFIX: &str = "question:";
+
+/// What the column of a header fills.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Column {
+    /// One of [`COLUMNS`].
+    Field(String),
+    /// `question_answers[id]`.
+    Question(String),
+}
+
+/// Whether `id` can name a registration question: ON24 field ids (`std1`, or a name the
+/// account gave a custom field) are short words of ASCII letters, digits, `_`, `-` and `.`.
+fn question_id_ok(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+}
+
+/// The column a header names: `question:<id>` (prefix matched like the other headers, id
+/// kept as written), else one of [`COLUMNS`] by [`normalise`].
+fn column(header: &str, name: &str) -> Result<Column, ClientError> {
+    let trimmed = header.trim();
+    let prefix = trimmed
+        .get(..QUESTION_PREFIX.len())
+        .filter(|p| p.eq_ignore_ascii_case(QUESTION_PREFIX));
+    if prefix.is_none() {
+        let column = normalise(header);
+        if !COLUMNS.contains(&column.as_str()) {
+            return Err(ClientError::Input(format!(
+                "{name}: unknown column `{column}`; known columns: {}, and \
+                 {QUESTION_PREFIX}<id> for the answer to the webinar's registration question <id>",
+                COLUMNS.join(", ")
+            )));
+        }
+        return Ok(Column::Field(column));
+    }
+    let id = trimmed[QUESTION_PREFIX.len()..].trim();
+    if !question_id_ok(id) {
+        return Err(ClientError::Input(format!(
+            "{name}: column `{trimmed}` names no question: write {QUESTION_PREFIX}<id> with the \
+             question's id (as in `webinarctl webinar show`: letters, digits, `_`, `-`, `.`)"
+        )));
+    }
+    Ok(Column::Question(id.to_string()))
+}
+
 /// One refused row, by the reader or by the service.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
@@ -72,7 +126,16 @@ pub fn normalise(header: &str) -> String {
     }
 }
 
-fn set(registration: &mut pb::Registration, column: &str, value: String) {
+fn set(registration: &mut pb::Registration, column: &Column, value: String) {
+    let column = match column {
+        Column::Field(column) => column.as_str(),
+        Column::Question(id) => {
+            if !value.is_empty() {
+                registration.question_answers.insert(id.clone(), value);
+            }
+            return;
+        }
+    };
     let field = match column {
         "email" => &mut registration.email,
         "first_name" => &mut registration.first_name,
@@ -134,8 +197,9 @@ impl<'a> Lines<'a> {
 }
 
 /// Reads an import file: rows to send (with their line numbers) and rows refused while
-/// reading. `name` names the file in errors. A header with an unknown column, or without
-/// `email`, `first_name` or `last_name`, refuses the whole file.
+/// reading. `name` names the file in errors. A header with an unknown column, a `question:`
+/// column without a valid id or twice the same question, or without `email`, `first_name` or
+/// `last_name`, refuses the whole file.
 pub fn read_csv(mut input: impl Read, name: &str) -> Result<(Vec<Row>, Vec<Refusal>), ClientError> {
     let mut data = Vec::new();
     input
@@ -146,20 +210,23 @@ pub fn read_csv(mut input: impl Read, name: &str) -> Result<(Vec<Row>, Vec<Refus
         .flexible(true)
         .trim(csv::Trim::All)
         .from_reader(data.as_slice());
-    let headers: Vec<String> = reader
+    let headers: Vec<Column> = reader
         .headers()
         .map_err(|e| ClientError::Input(format!("{name}: cannot read the header row: {e}")))?
         .iter()
-        .map(normalise)
-        .collect();
-    if let Some(unknown) = headers.iter().find(|h| !COLUMNS.contains(&h.as_str())) {
-        return Err(ClientError::Input(format!(
-            "{name}: unknown column `{unknown}`; known columns: {}",
-            COLUMNS.join(", ")
-        )));
+        .map(|h| column(h, name))
+        .collect::<Result<_, _>>()?;
+    for (i, header) in headers.iter().enumerate() {
+        if let Column::Question(id) = header
+            && headers[..i].contains(header)
+        {
+            return Err(ClientError::Input(format!(
+                "{name}: the header row answers question `{id}` in two columns"
+            )));
+        }
     }
     for required in ["email", "first_name", "last_name"] {
-        if !headers.iter().any(|h| h == required) {
+        if !headers.contains(&Column::Field(required.into())) {
             return Err(ClientError::Input(format!(
                 "{name}: the header row has no `{required}` column"
             )));
@@ -254,5 +321,76 @@ mod tests {
             .expect_err("refused")
             .to_string();
         assert!(error.contains("shoe_size"), "{error}");
+    }
+
+    #[test]
+    fn question_columns_fill_the_answers_and_empty_cells_answer_nothing() {
+        let input = "email,first_name,last_name, Question:std1 ,question:Std2,QUESTION:interest\n\
+             a@example.com,Ann,Lee,Partner,,\"Email,Web\"\n\
+             b@example.com,Bob,Ng,,Free text,\n";
+        let (rows, refused) = read_csv(input.as_bytes(), "in.csv").expect("read");
+        assert!(refused.is_empty(), "{refused:?}");
+        let answers = |i: usize| {
+            let mut pairs: Vec<(String, String)> = rows[i]
+                .1
+                .question_answers
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            pairs.sort();
+            pairs
+        };
+        let pair = |k: &str, v: &str| (k.to_string(), v.to_string());
+        // Ids kept as written; a multiple-choice answer stays comma-joined for the service.
+        assert_eq!(
+            answers(0),
+            [pair("interest", "Email,Web"), pair("std1", "Partner")]
+        );
+        assert_eq!(answers(1), [pair("Std2", "Free text")]);
+        assert!(rows[0].1.standard_fields.is_empty());
+    }
+
+    #[test]
+    fn question_columns_without_a_valid_id_are_refused_by_name() {
+        for header in [
+            "question:",
+            "Question: ",
+            "question:std 1",
+            "question:\"x\"",
+            "question:a:b",
+        ] {
+            let input = format!(
+                "email,first_name,last_name,\"{}\"\n",
+                header.replace('"', "\"\"")
+            );
+            let error = read_csv(input.as_bytes(), "in.csv")
+                .expect_err(header)
+                .to_string();
+            assert!(
+                error.contains(header.trim()) && error.contains("in.csv"),
+                "{header}: {error}"
+            );
+        }
+        let error = read_csv(
+            &b"email,first_name,last_name,question:std1,Question:std1\n"[..],
+            "in.csv",
+        )
+        .expect_err("twice")
+        .to_string();
+        assert!(error.contains("std1"), "{error}");
+    }
+
+    #[test]
+    fn unknown_columns_list_the_question_form() {
+        let error = read_csv(
+            &b"email,first_name,last_name,questions_std1\n"[..],
+            "in.csv",
+        )
+        .expect_err("refused")
+        .to_string();
+        assert!(
+            error.contains("questions_std1") && error.contains("question:<id>"),
+            "{error}"
+        );
     }
 }

@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::stack::Stack;
 
 /// An ON24 client of the stack's demo account at the simulator.
-fn demo_on24(stack: &Stack) -> On24Client {
+pub(crate) fn demo_on24(stack: &Stack) -> On24Client {
     let json: Value =
         serde_json::from_slice(&std::fs::read(&stack.stack_json).expect("stack.json"))
             .expect("stack.json is JSON");

@@ -21,7 +21,10 @@ use crate::{Exit, context::Global, output};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// CSV file with a header row; needs `email`, `first_name`, `last_name`.
+    /// CSV file with a header row; needs `email`, `first_name`, `last_name`. A column
+    /// `question:<id>` answers the webinar's registration question <id> (ids as `webinar show`
+    /// lists them; empty cell: no answer); several options of a multiple-choice question go
+    /// comma-joined in one quoted cell ("Email,Web").
     file: PathBuf,
     /// Webinar id or full name.
     #[arg(long)]
