@@ -136,6 +136,8 @@ pub struct Engine {
     pub(crate) tenant_kek_deletion_waiting: Option<std::time::Duration>,
     /// Tenants' personal-data ciphers, briefly (`tenant_keys::field_cipher`).
     pub(crate) field_ciphers: tenant_keys::FieldCiphers,
+    /// Single registrations waiting to be written with others for the same webinar.
+    pub(crate) coalescer: registrations::Coalescer,
 }
 
 impl Engine {
@@ -154,6 +156,7 @@ impl Engine {
             retention: retention::RetentionDefaults::default(),
             tenant_kek_deletion_waiting: None,
             field_ciphers: tenant_keys::FieldCiphers::default(),
+            coalescer: registrations::Coalescer::default(),
         }
     }
 

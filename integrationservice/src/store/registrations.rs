@@ -550,8 +550,9 @@ pub struct NewRegistrations<'a> {
     pub job_kind: JobKind,
     /// The kind of the feed entries inserted.
     pub change_kind: ChangeKind,
-    /// W3C `traceparent` carried into the jobs.
-    pub trace_context: Option<&'a str>,
+    /// W3C `traceparent` of the call that sent each row, carried into its job (in the
+    /// rows' order; the rows of one statement may come from several calls).
+    pub trace_contexts: &'a [Option<&'a str>],
     /// The rows to insert (their status is set by the statement).
     pub rows: &'a [RegistrationRow],
     /// The tenant's cipher: the rows are written sealed with it.
@@ -599,14 +600,12 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for InsertNewPg<'_> {
         out.push_bind_param::<Text, _>(a.job_kind.as_str())?;
         out.push_sql("::text AS job_kind, ");
         out.push_bind_param::<Text, _>(a.change_kind.as_str())?;
-        out.push_sql("::text AS change_kind, ");
-        out.push_bind_param::<Nullable<Text>, _>(&a.trace_context)?;
         // The checks the transactional path makes: live credentials and a live webinar.
         // `set_config` asks the outbox trigger not to NOTIFY in this transaction: every
         // notifying commit holds one database-wide lock through its WAL flush, so commits
         // would run one at a time; the caller wakes other replicas after the commit instead.
         out.push_sql(
-            "::text AS trace_context), \
+            "::text AS change_kind), \
              ok AS (SELECT p.status = ANY(a.blocking) AS paused, \
                     set_config('integrationservice.outbox_notify', 'deferred', true) AS quiet \
                  FROM a JOIN provider_configs p ON p.tenant = a.tenant AND NOT p.deleted \
@@ -634,13 +633,16 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for InsertNewPg<'_> {
         out.push_bind_param::<Array<Text>, _>(&self.extras)?;
         out.push_sql("::text[], ");
         out.push_bind_param::<Array<Nullable<Text>>, _>(&self.request_ids)?;
+        out.push_sql("::text[], ");
+        out.push_bind_param::<Array<Nullable<Text>>, _>(&a.trace_contexts)?;
         // ON CONFLICT DO NOTHING covers every unique key, (tenant, webinar, email_hash),
         // (tenant, webinar, email) for rows not hashed, and
         // (tenant, webinar, request_id), also between two items of this statement; it waits for
         // a concurrent insert of the same key and then skips the row instead of failing.
         out.push_sql(
             "::text[]) WITH ORDINALITY AS t(id, email, email_hash, clear_email, first_name, \
-                 last_name, company, job_title, crm_reference_id, extra, request_id, ord)), \
+                 last_name, company, job_title, crm_reference_id, extra, request_id, trace_context, \
+                 ord)), \
              ins AS (INSERT INTO registrations (tenant, id, webinar_id, email, email_hash, \
                  first_name, last_name, company, job_title, crm_reference_id, extra, status, \
                  attempts, request_id, created_at, updated_at) \
@@ -669,8 +671,8 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for InsertNewPg<'_> {
                  payload, state, attempts, next_run_at, trace_context, created_at, updated_at) \
                  SELECT a.tenant, a.job_kind, a.webinar_id, ins.id, NULL, \
                      CASE WHEN ok.paused THEN 'PAUSED' ELSE 'READY' END, 0, a.now, \
-                     a.trace_context, a.now, a.now \
-                 FROM ins CROSS JOIN a CROSS JOIN ok), \
+                     i.trace_context, a.now, a.now \
+                 FROM ins JOIN input i ON i.id = ins.id CROSS JOIN a CROSS JOIN ok), \
              feed AS (INSERT INTO changes_pending (tenant, kind, webinar_id, registration_id, \
                  created_at) \
                  SELECT a.tenant, a.change_kind, a.webinar_id, ins.id, a.now FROM ins CROSS JOIN a) \

@@ -5,17 +5,21 @@
 //!
 //! - `register.rs`: one person or a batch (PostgreSQL's one-statement path first, the
 //!   transactional path for repeats, reactivations and refusals).
+//! - `coalesce.rs`: single registrations to one webinar arriving together, written as one
+//!   batch.
 //! - `change.rs`: update and cancel.
 //! - `forget.rs`: erase a person in the tenant.
 //! - `queries.rs`: get and list.
 //! - `enqueue.rs`: the outbox job and the change-feed entry a write commits with.
 
 mod change;
+mod coalesce;
 mod enqueue;
 mod forget;
 mod queries;
 mod register;
 
+pub(crate) use coalesce::Coalescer;
 pub use forget::Forgotten;
 
 use super::{

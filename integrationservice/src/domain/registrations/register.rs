@@ -26,20 +26,25 @@ use crate::domain::{
 };
 use crate::ids::{RegistrationId, TenantId, WebinarId};
 use crate::store::changes;
-use crate::store::models::RegistrationRow;
+use crate::store::models::{NewJob, RegistrationRow};
 use crate::store::{DbConnection, now_ms, outbox, registrations, suppressions};
 
 impl Registrations<'_> {
-    /// Registers one person.
+    /// Registers one person. Calls for the same webinar that arrive while another's write is
+    /// under way are written together in the next one (see [`super::coalesce`]).
     pub async fn register(
         &self,
         tenant: &TenantId,
         webinar: &WebinarId,
         input: RegistrationInput,
     ) -> Result<(Registration, bool), Error> {
-        let mut out = self.register_batch(tenant, webinar, vec![input]).await?;
-        let item = out.pop().ok_or(Error::Internal)?;
-        Ok((item.result?, item.created))
+        let item = Item::traced(input);
+        let outcome = self
+            .engine
+            .coalescer
+            .register(self.engine, tenant, webinar, item)
+            .await?;
+        Ok((outcome.result?, outcome.created))
     }
 
     /// Registers up to 1,000 people, with one outcome per item in order.
@@ -48,6 +53,17 @@ impl Registrations<'_> {
         tenant: &TenantId,
         webinar: &WebinarId,
         items: Vec<RegistrationInput>,
+    ) -> Result<Vec<RegisterOutcome>, Error> {
+        let items = items.into_iter().map(Item::traced).collect();
+        self.register_items(tenant, webinar, items).await
+    }
+
+    /// Registers up to 1,000 people, each with the trace of the call that sent them.
+    pub(super) async fn register_items(
+        &self,
+        tenant: &TenantId,
+        webinar: &WebinarId,
+        items: Vec<Item>,
     ) -> Result<Vec<RegisterOutcome>, Error> {
         if items.is_empty() || items.len() > MAX_BATCH {
             return Err(Error::invalid(
@@ -60,7 +76,7 @@ impl Registrations<'_> {
         // which a forget takes exclusively: a forget of the same person either committed
         // before (its suppression is seen here) or waits until this commits (and then erases
         // what this wrote). The hashes need the tenant's key, so they are made before.
-        let emails: Vec<&str> = items.iter().map(|i| i.email.as_str()).collect();
+        let emails: Vec<&str> = items.iter().map(|i| i.input.email.as_str()).collect();
         let mut hashes = suppression::hashes(self.engine, tenant, &emails).await?;
         // The tenant's personal-data cipher (made on its first write, then cached): the rows
         // are sealed in the batch loop, with no key-service call per row.
@@ -87,7 +103,8 @@ impl Registrations<'_> {
                 } => break (slots, done, deferred),
                 // The tenant's first forget made its hash key meanwhile: hash with it.
                 Guarded::KeyAppeared(batch) if hashes.is_none() => {
-                    let emails: Vec<&str> = batch.iter().map(|i| i.email.as_str()).collect();
+                    let emails: Vec<&str> =
+                        batch.iter().map(|i| i.input.email.as_str()).collect();
                     hashes = suppression::hashes(self.engine, tenant, &emails).await?;
                     if hashes.is_none() {
                         return Err(Error::Internal);
@@ -118,6 +135,25 @@ impl Registrations<'_> {
     }
 }
 
+/// A person to register with the W3C `traceparent` of the call that sent them, which their
+/// delivery job carries: the delivery joins that call's trace even when the person was
+/// written together with other calls' people.
+#[derive(Clone)]
+pub(super) struct Item {
+    pub(super) input: RegistrationInput,
+    trace: Option<String>,
+}
+
+impl Item {
+    /// The person, in the trace of the current span.
+    fn traced(input: RegistrationInput) -> Self {
+        Self {
+            input,
+            trace: servicekit::telemetry::current_traceparent(),
+        }
+    }
+}
+
 /// What a guarded registration did.
 enum Guarded {
     /// Registered: a slot per item (`Some` for a suppressed one, refused), the outcomes of
@@ -128,7 +164,7 @@ enum Guarded {
         deferred: bool,
     },
     /// Nothing written: the hashes were made without a key and the tenant has one now.
-    KeyAppeared(Vec<RegistrationInput>),
+    KeyAppeared(Vec<Item>),
 }
 
 /// Registers a batch in one transaction under the tenant's erasure lock (shared), refusing
@@ -138,7 +174,7 @@ fn register_guarded(
     fields: &FieldCipher,
     tenant: &TenantId,
     webinar: &WebinarId,
-    items: Vec<RegistrationInput>,
+    items: Vec<Item>,
     hashes: Option<&[String]>,
 ) -> Result<Guarded, Error> {
     use diesel::Connection;
@@ -166,7 +202,7 @@ fn register_guarded(
             // Optional fields the tenant does not keep are never stored (or sent).
             let policy = crate::domain::minimisation::load(c, tenant)?;
             for item in &mut allowed {
-                policy.strip_input(item);
+                policy.strip_input(&mut item.input);
             }
             register_one_statement_first(c, fields, tenant, webinar, allowed)?
         };
@@ -218,7 +254,7 @@ fn register_one_statement_first(
     fields: &FieldCipher,
     tenant: &TenantId,
     webinar: &WebinarId,
-    items: Vec<RegistrationInput>,
+    items: Vec<Item>,
 ) -> Result<(Vec<RegisterOutcome>, bool), Error> {
     use diesel::Connection;
     if !registrations::one_statement_insert(conn) {
@@ -230,7 +266,7 @@ fn register_one_statement_first(
     let mut outcomes: Vec<Option<RegisterOutcome>> = Vec::with_capacity(items.len());
     let mut rows = Vec::with_capacity(items.len());
     let mut row_of = Vec::with_capacity(items.len());
-    for item in &items {
+    for Item { input: item, .. } in &items {
         let mut row = new_row(tenant, webinar, item, now, false);
         fill(&mut row, item, now);
         row_of.push(Some(rows.len()));
@@ -238,7 +274,7 @@ fn register_one_statement_first(
         outcomes.push(None);
     }
     let blocking = blocking_statuses();
-    let trace_context = servicekit::telemetry::current_traceparent();
+    let trace_contexts: Vec<Option<&str>> = items.iter().map(|i| i.trace.as_deref()).collect();
     let Some(done) = registrations::insert_new_in_one_statement(
         conn,
         registrations::NewRegistrations {
@@ -248,7 +284,7 @@ fn register_one_statement_first(
             now,
             job_kind: JobKind::DeliverRegistration,
             change_kind: ChangeKind::Registration,
-            trace_context: trace_context.as_deref(),
+            trace_contexts: &trace_contexts,
             rows: &rows,
             fields,
         },
@@ -341,15 +377,18 @@ fn register_in_transaction(
     fields: &FieldCipher,
     tenant: &TenantId,
     webinar: &WebinarId,
-    items: Vec<RegistrationInput>,
+    items: Vec<Item>,
 ) -> Result<Vec<RegisterOutcome>, Error> {
     let config = provider_rules::enabled(conn, tenant)?;
     webinar_rules::live(conn, tenant, webinar)?;
     let paused = provider_rules::is_blocked(&config);
-    let emails: Vec<String> = items.iter().map(|r| r.email.as_str().to_owned()).collect();
+    let emails: Vec<String> = items
+        .iter()
+        .map(|r| r.input.email.as_str().to_owned())
+        .collect();
     let request_ids: Vec<String> = items
         .iter()
-        .filter_map(|r| r.request_id.map(|id| id.to_string()))
+        .filter_map(|r| r.input.request_id.map(|id| id.to_string()))
         .collect();
     let mut by_email: HashMap<String, RegistrationRow> =
         registrations::by_emails(conn, fields, tenant, webinar, &emails)?
@@ -369,7 +408,7 @@ fn register_in_transaction(
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut out = Vec::with_capacity(items.len());
     let mut seen_request: HashMap<String, String> = HashMap::new();
-    for item in items {
+    for Item { input: item, trace } in items {
         let email = item.email.as_str().to_owned();
         if let Some(rid) = item.request_id.map(|id| id.to_string()) {
             let owner = by_request.get(&rid).or_else(|| seen_request.get(&rid));
@@ -397,7 +436,10 @@ fn register_in_transaction(
             existing.status = if paused { S::Paused } else { S::Pending }.as_str().into();
             existing.attempts = 0;
             existing.last_error = None;
-            new_jobs.push(job(existing, JobKind::DeliverRegistration, paused, None));
+            new_jobs.push(traced(
+                job(existing, JobKind::DeliverRegistration, paused, None),
+                trace,
+            ));
             feed_rows.push(feed(existing));
             updates.push(existing.clone());
             out.push(RegisterOutcome {
@@ -408,7 +450,10 @@ fn register_in_transaction(
         }
         let mut row = new_row(tenant, webinar, &item, now, paused);
         fill(&mut row, &item, now);
-        new_jobs.push(job(&row, JobKind::DeliverRegistration, paused, None));
+        new_jobs.push(traced(
+            job(&row, JobKind::DeliverRegistration, paused, None),
+            trace,
+        ));
         feed_rows.push(feed(&row));
         out.push(RegisterOutcome {
             result: Ok(view(&row)),
@@ -424,6 +469,12 @@ fn register_in_transaction(
     outbox::enqueue(conn, &new_jobs)?;
     changes::append(conn, &feed_rows)?;
     Ok(out)
+}
+
+/// The job in the trace of the call that sent its person.
+fn traced(mut job: NewJob, trace: Option<String>) -> NewJob {
+    job.trace_context = trace;
+    job
 }
 
 /// Copies the person's details from the request onto the row.

@@ -3,6 +3,7 @@
 
 mod access_audit;
 mod auth;
+mod concurrent_registrations;
 mod deadline;
 mod egress;
 pub(crate) mod erasure;
