@@ -349,12 +349,18 @@ fn import_chunk(
     now: i64,
 ) -> Result<usize, Error> {
     let chunk = without_suppressed(conn, tenant, chunk, hashes)?;
-    // People already registered here are left to the insert's conflict on (tenant, webinar,
-    // email), which the unique index decides row by row. A look-up first cost a query whose
-    // plan PostgreSQL chose from statistics taken before a big import, scanning the whole
-    // webinar per chunk (a minute for 100,000 registrants). Forgotten people, whose rows keep
-    // no email, are suppressed and were skipped above.
-    let mut seen: HashSet<String> = HashSet::with_capacity(chunk.len());
+    // People already registered here (most of a webinar's registrants on every sync: the CRM
+    // registered them) are left out before their columns are sealed, by the same look-up a
+    // sync's feed entries use (one join of the chunk's emails to the email key, whatever the
+    // table's statistics). One who registers meanwhile is still left to the insert's
+    // conflict on (tenant, webinar, email), which the unique index decides row by row.
+    // Forgotten people, whose rows keep no email, are suppressed and were skipped above.
+    let emails: Vec<String> = chunk.iter().map(|r| r.email.clone()).collect();
+    let mut seen: HashSet<String> =
+        metrics::registration_ids(conn, fields, tenant, webinar, &emails)?
+            .into_iter()
+            .map(|(email, _)| email)
+            .collect();
     let mut rows = Vec::new();
     for r in chunk {
         if !seen.insert(r.email.clone()) {
@@ -384,6 +390,9 @@ fn import_chunk(
             attendance: Attendance::Unknown.as_str().into(),
             email_hash: None,
         });
+    }
+    if rows.is_empty() {
+        return Ok(0);
     }
     let inserted: HashSet<String> = registrations::insert_absent(conn, fields, &rows)?
         .into_iter()
@@ -431,7 +440,11 @@ pub async fn import_registrants(
         return Ok(Ok(0));
     }
     let mut hasher = super::suppression::email_hasher(engine, tenant, false).await?;
-    let fields = super::tenant_keys::field_cipher(engine, tenant, true).await?;
+    let fields = Arc::new(
+        super::tenant_keys::field_cipher(engine, tenant, true)
+            .await?
+            .memoizing(),
+    );
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<ProviderRegistrant>>(SYNC_QUEUE);
     let pull = engine
         .provider
@@ -452,6 +465,7 @@ pub async fn import_registrants(
                 engine,
                 tenant,
                 &mut hasher,
+                &fields,
                 chunk,
                 |r| r.email.as_str(),
                 move |conn, chunk, hashes| import_chunk(conn, &f, &t, &w, chunk, hashes, now),
@@ -462,18 +476,19 @@ pub async fn import_registrants(
             }
             created += n;
         }
-        Ok::<_, Error>(created)
+        Ok::<_, Error>(Ok(created))
     };
     read_while_storing(pull, store).await
 }
 
 /// Runs a streamed provider read (`pull`, sending chunks) and the writer storing them
 /// (`store`, receiving until the channel closes) together. A failed write drops the pull (and
-/// so the HTTP read); a failed pull closes the channel, so the writer ends after the chunks
-/// already sent, which stay stored (valid data), and the pull's error is returned.
+/// so the HTTP read), as does a provider error of the writer's own (an earlier read it
+/// made); a failed pull closes the channel, so the writer ends after the chunks already sent,
+/// which stay stored (valid data), and the pull's error is returned.
 async fn read_while_storing<T>(
     pull: impl Future<Output = Result<(), crate::provider::ProviderError>>,
-    store: impl Future<Output = Result<T, Error>>,
+    store: impl Future<Output = Result<Result<T, crate::provider::ProviderError>, Error>>,
 ) -> Result<Result<T, crate::provider::ProviderError>, Error> {
     tokio::pin!(pull);
     tokio::pin!(store);
@@ -482,7 +497,10 @@ async fn read_while_storing<T>(
         tokio::select! {
             result = &mut pull, if pulled.is_none() => pulled = Some(result),
             stored = &mut store => {
-                let stored = stored?;
+                let stored = match stored? {
+                    Ok(stored) => stored,
+                    Err(e) => return Ok(Err(e)),
+                };
                 let pulled = match pulled {
                     Some(result) => result,
                     None => pull.await,
@@ -520,11 +538,15 @@ fn registered_only(
 /// tenant has no hash key) in its own transaction under the tenant's erasure lock, as a
 /// registration does: a forget committed before is seen, one still to come erases what the
 /// chunk stored. When the tenant's first forget made its hash key after `hasher` was read,
-/// the hasher is made, the chunk hashed again and written again. Returns what `write` did.
+/// the hasher is made, the chunk hashed again and written again. `fields` (the tenant's
+/// cipher, which hashes under the same key when it hashes emails) computes the hashes when it
+/// can, so a memoizing one ([`FieldCipher::memoizing`]) hashes each email once per chunk.
+/// Returns what `write` did.
 async fn store_guarded<T, W>(
     engine: &Engine,
     tenant: &TenantId,
     hasher: &mut Option<super::suppression::EmailHasher>,
+    fields: &FieldCipher,
     mut chunk: Vec<T>,
     email: fn(&T) -> &str,
     write: W,
@@ -535,6 +557,12 @@ where
 {
     loop {
         let hashes = match hasher.as_ref() {
+            // The cipher hashes under the same key as the hasher, and remembers each hash
+            // for the chunk's later passes.
+            Some(_) if fields.hashes_emails() => chunk
+                .iter()
+                .map(|r| fields.email_hash(email(r)).ok_or(Error::Internal))
+                .collect::<Result<Vec<_>, _>>()?,
             Some(h) => chunk
                 .iter()
                 .map(|r| h.hash(email(r)))
@@ -674,23 +702,35 @@ pub async fn pull_and_store(
         registrants_since: since,
         activity: window,
     } = scope;
-    let imported =
-        match import_registrants(engine, creds, tenant, webinar, event, since, now).await? {
-            Ok(n) => n,
-            Err(e) => return Ok(Err(e)),
-        };
     if window.is_some_and(|w| w.until_ms < w.from_ms) {
-        return Ok(Ok((0, 0, imported)));
+        return Ok(
+            import_registrants(engine, creds, tenant, webinar, event, since, now)
+                .await?
+                .map(|imported| (0, 0, imported)),
+        );
     }
     // People on the tenant's suppression list have none of their figures stored.
     let mut hasher = super::suppression::email_hasher(engine, tenant, false).await?;
-    // Interactions are stored sealed: the tenant's cipher, once for the whole sync.
-    let fields = super::tenant_keys::field_cipher(engine, tenant, true).await?;
+    // Interactions are stored sealed: the tenant's cipher, once for the whole sync, which
+    // remembers each chunk's email hashes for the chunk's several passes.
+    let fields = Arc::new(
+        super::tenant_keys::field_cipher(engine, tenant, true)
+            .await?
+            .memoizing(),
+    );
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<AttendeeReport>>(SYNC_QUEUE);
     let pull = engine
         .provider
         .attendee_chunks(creds, event, window, SYNC_CHUNK, tx);
+    // The registrants are stored first, so the attendee chunks find their registrations;
+    // the attendee report is read meanwhile (the provider prepares and sends it while the
+    // registrants are written), its chunks waiting in the channel.
     let store = async {
+        let imported =
+            match import_registrants(engine, creds, tenant, webinar, event, since, now).await? {
+                Ok(n) => n,
+                Err(e) => return Ok(Err(e)),
+            };
         let (mut attendees, mut changed) = (0, 0);
         while let Some(chunk) = rx.recv().await {
             attendees += chunk.len();
@@ -699,6 +739,7 @@ pub async fn pull_and_store(
                 engine,
                 tenant,
                 &mut hasher,
+                &fields,
                 chunk,
                 |r| r.email.as_str(),
                 move |conn, chunk, hashes| {
@@ -713,11 +754,9 @@ pub async fn pull_and_store(
             }
             changed += n;
         }
-        Ok::<_, Error>((attendees, changed))
+        Ok::<_, Error>(Ok((attendees, changed, imported)))
     };
-    Ok(read_while_storing(pull, store)
-        .await?
-        .map(|(attendees, changed)| (attendees, changed, imported)))
+    read_while_storing(pull, store).await
 }
 
 /// Writes a whole sync's figures in the caller's transaction, chunk by chunk
