@@ -349,18 +349,12 @@ fn import_chunk(
     now: i64,
 ) -> Result<usize, Error> {
     let chunk = without_suppressed(conn, tenant, chunk, hashes)?;
-    // People already registered here (most of a webinar's registrants on every sync: the CRM
-    // registered them) are left out before their columns are sealed, by the same look-up a
-    // sync's feed entries use (one join of the chunk's emails to the email key, whatever the
-    // table's statistics). One who registers meanwhile is still left to the insert's
-    // conflict on (tenant, webinar, email), which the unique index decides row by row.
-    // Forgotten people, whose rows keep no email, are suppressed and were skipped above.
-    let emails: Vec<String> = chunk.iter().map(|r| r.email.clone()).collect();
-    let mut seen: HashSet<String> =
-        metrics::registration_ids(conn, fields, tenant, webinar, &emails)?
-            .into_iter()
-            .map(|(email, _)| email)
-            .collect();
+    // People already registered here are left to the insert's conflict on (tenant, webinar,
+    // email), which the unique index decides row by row. A look-up first cost a query whose
+    // plan PostgreSQL chose from statistics taken before a big import, scanning the whole
+    // webinar per chunk (a minute for 100,000 registrants). Forgotten people, whose rows keep
+    // no email, are suppressed and were skipped above.
+    let mut seen: HashSet<String> = HashSet::with_capacity(chunk.len());
     let mut rows = Vec::new();
     for r in chunk {
         if !seen.insert(r.email.clone()) {
@@ -702,12 +696,13 @@ pub async fn pull_and_store(
         registrants_since: since,
         activity: window,
     } = scope;
+    let imported =
+        match import_registrants(engine, creds, tenant, webinar, event, since, now).await? {
+            Ok(n) => n,
+            Err(e) => return Ok(Err(e)),
+        };
     if window.is_some_and(|w| w.until_ms < w.from_ms) {
-        return Ok(
-            import_registrants(engine, creds, tenant, webinar, event, since, now)
-                .await?
-                .map(|imported| (0, 0, imported)),
-        );
+        return Ok(Ok((0, 0, imported)));
     }
     // People on the tenant's suppression list have none of their figures stored.
     let mut hasher = super::suppression::email_hasher(engine, tenant, false).await?;
@@ -722,15 +717,7 @@ pub async fn pull_and_store(
     let pull = engine
         .provider
         .attendee_chunks(creds, event, window, SYNC_CHUNK, tx);
-    // The registrants are stored first, so the attendee chunks find their registrations;
-    // the attendee report is read meanwhile (the provider prepares and sends it while the
-    // registrants are written), its chunks waiting in the channel.
     let store = async {
-        let imported =
-            match import_registrants(engine, creds, tenant, webinar, event, since, now).await? {
-                Ok(n) => n,
-                Err(e) => return Ok(Err(e)),
-            };
         let (mut attendees, mut changed) = (0, 0);
         while let Some(chunk) = rx.recv().await {
             attendees += chunk.len();
