@@ -22,7 +22,8 @@
 //! (`BENCH_SINGLE`, `BENCH_BATCHES`, `BENCH_DELIVERIES`, `BENCH_ATTENDEES` change the sizes,
 //! `BENCH_BATCH_CALLERS` (4) the concurrent batch callers of (b');
 //! `BENCH_POOL` the service's `database.max_connections`, 32 by default: one per caller;
-//! `BENCH_ENCRYPTION=0` skips (e).)
+//! `BENCH_ENCRYPTION=0` skips (e); `BENCH_ONLY_SYNC=1` runs only the metrics syncs of (d)
+//! and (e), without phases 1 and 2 and without (e)'s registration writes.)
 
 #[path = "../tests/it/engine/harness.rs"]
 #[allow(dead_code, unused_imports)]
@@ -191,9 +192,16 @@ const RAW_INSERT: &str = "INSERT INTO registrations (tenant, id, webinar_id, ema
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let single = env_usize("BENCH_SINGLE", 6400);
-    let batches = env_usize("BENCH_BATCHES", 20);
-    let deliveries = env_usize("BENCH_DELIVERIES", 3000);
+    // Only (d) and (e)'s metrics sync: no registration writes or deliveries.
+    let only_sync = std::env::var("BENCH_ONLY_SYNC").is_ok_and(|v| v == "1");
+    let (single, batches) = if only_sync {
+        (0, 0)
+    } else {
+        (
+            env_usize("BENCH_SINGLE", 6400),
+            env_usize("BENCH_BATCHES", 20),
+        )
+    };
     let attendees = env_usize("BENCH_ATTENDEES", 100_000);
     println!(
         "service benchmark (child process, PostgreSQL, TLS); nproc {}, load at start {}",
@@ -232,6 +240,331 @@ async fn main() {
         }
     }
 
+    if only_sync {
+        drop(channel);
+        drop(running);
+    } else {
+        let names = PhaseWebinars {
+            single: &w_single,
+            batch: &w_batch,
+            deliver: &w_deliver,
+        };
+        write_and_delivery_phases(&service, &sim, &pg, running, channel, names, bench_cpu0).await;
+    }
+
+    if attendees == 0 {
+        // BENCH_ATTENDEES=0 skips phase 3 (the simulator refuses to seed no one).
+        encryption_phase(&service, &sim, &encryption_webinars, single, batches, 0).await;
+        println!("load at end {}", loadavg());
+        return;
+    }
+    // Phase 3, a fresh process (workers off, so its VmHWM is the sync's alone): a metrics
+    // sync of `attendees` people, every one registered here and at ON24 with viewing.
+    let running = service.start(Workers::OFF);
+    let channel = service.channel(&running).await;
+    let mut regs = RegistrationServiceClient::new(channel.clone());
+    let started = Instant::now();
+    for b in 0..attendees.div_ceil(1000) {
+        let requests = (b * 1000..((b + 1) * 1000).min(attendees))
+            .map(|i| CreateRegistrationRequest {
+                parent: String::new(),
+                registration: Some(registration("attendee", i)),
+                request_id: String::new(),
+            })
+            .collect();
+        regs.batch_create_registrations(BatchCreateRegistrationsRequest {
+            parent: w_sync.clone(),
+            requests,
+        })
+        .await
+        .expect("batch");
+    }
+    let registered = started.elapsed();
+    let started = Instant::now();
+    let seeded = sim
+        .control()
+        .seed_attendees(
+            sync_event,
+            &on24sim::SeedAttendees {
+                count: u32::try_from(attendees).expect("attendees"),
+                email_prefix: "attendee".into(),
+                viewing: on24sim::ViewingRequest {
+                    live_minutes: Some(42.0),
+                    archive_minutes: Some(3.0),
+                    questions: 1,
+                    polls: 2,
+                    engagement: Some(6.5),
+                    ..on24sim::ViewingRequest::default()
+                },
+                ..on24sim::SeedAttendees::default()
+            },
+        )
+        .await
+        .expect("seed");
+    println!(
+        "  [sync setup] {attendees} registered in {:.2} s; {} attendees seeded at the simulator in {:.2} s; service VmHWM so far {:.1} MiB",
+        registered.as_secs_f64(),
+        seeded.seeded,
+        started.elapsed().as_secs_f64(),
+        status_kib(running.child.id(), "VmHWM:") as f64 / 1024.0,
+    );
+    let mut metrics = MetricsServiceClient::new(channel.clone());
+    let cpu0 = running.mark();
+    let started = Instant::now();
+    metrics
+        .sync_webinar_metrics(SyncWebinarMetricsRequest {
+            name: w_sync.clone(),
+        })
+        .await
+        .expect("sync");
+    let answered = started.elapsed();
+    // Finished when the service's own aggregates count every attendee as stored (the call
+    // answers after storing today; polling keeps the figure right if it ever only queues).
+    loop {
+        let m = metrics
+            .get_webinar_metrics(GetWebinarMetricsRequest {
+                name: format!("{w_sync}/metrics"),
+            })
+            .await
+            .expect("metrics")
+            .into_inner()
+            .webinar_metrics
+            .expect("webinar metrics");
+        if m.live_attendee_count as usize >= attendees {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "sync did not store {attendees} attendees (stored {})",
+            m.live_attendee_count
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let wall = started.elapsed();
+    println!(
+        "(d) metrics sync of {attendees} attendees: {:>8.2} s end to end (SyncWebinarMetrics answered in {:.2} s: ON24 report over HTTP, every row stored)",
+        wall.as_secs_f64(),
+        answered.as_secs_f64(),
+    );
+    running.report_per_op("metrics sync", cpu0, wall, attendees);
+    // Again with nothing changed: the pull and comparison alone.
+    let cpu0 = running.mark();
+    let started = Instant::now();
+    metrics
+        .sync_webinar_metrics(SyncWebinarMetricsRequest {
+            name: w_sync.clone(),
+        })
+        .await
+        .expect("sync again");
+    let wall = started.elapsed();
+    println!(
+        "(d') the same sync again, nothing changed: {:.2} s",
+        wall.as_secs_f64()
+    );
+    running.report_per_op("metrics sync, unchanged", cpu0, wall, attendees);
+    drop(metrics);
+    drop(regs);
+    drop(channel);
+    drop(running);
+    encryption_phase(
+        &service,
+        &sim,
+        &encryption_webinars,
+        single,
+        batches,
+        attendees,
+    )
+    .await;
+    println!("load at end {}", loadavg());
+}
+
+/// (e) One mode's figures: CreateRegistration/s with `CALLERS` callers, batch
+/// registrations/s, and the metrics sync's seconds end to end (None when not run).
+struct ModeFigures {
+    single: f64,
+    batch: f64,
+    sync: Option<f64>,
+}
+
+/// (e) Registration writes and the metrics sync with encryption at rest off, then on, each on
+/// a fresh service process (workers off) and webinars of its own; prints both and the ratios.
+async fn encryption_phase(
+    service: &Service,
+    sim: &on24sim::SimHandle,
+    webinars: &[(String, String, (String, i64))],
+    single: usize,
+    batches: usize,
+    attendees: usize,
+) {
+    if webinars.len() != 2 {
+        return;
+    }
+    let mut figures = Vec::new();
+    for ((w_single, w_batch, (w_sync, event)), (plaintext, mode)) in
+        webinars.iter().zip([(true, "off"), (false, "on")])
+    {
+        let running = service.start_with(Workers::OFF, plaintext);
+        let mut channels = Vec::new();
+        for _ in 0..CALLERS {
+            channels.push(service.channel(&running).await);
+        }
+        let prefix = format!("enc{mode}");
+        let per_caller = single / CALLERS;
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        for (c, channel) in channels.iter().enumerate() {
+            let mut client = RegistrationServiceClient::new(channel.clone());
+            let (parent, prefix) = (w_single.clone(), format!("{prefix}s"));
+            tasks.push(tokio::spawn(async move {
+                for i in c * per_caller..(c + 1) * per_caller {
+                    client
+                        .create_registration(CreateRegistrationRequest {
+                            parent: parent.clone(),
+                            registration: Some(registration(&prefix, i)),
+                            request_id: String::new(),
+                        })
+                        .await
+                        .expect("create");
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.expect("caller");
+        }
+        let single_rate = (per_caller * CALLERS) as f64 / started.elapsed().as_secs_f64();
+        let mut regs = RegistrationServiceClient::new(channels[0].clone());
+        let started = Instant::now();
+        for b in 0..batches {
+            let requests = (b * 1000..(b + 1) * 1000)
+                .map(|i| CreateRegistrationRequest {
+                    parent: String::new(),
+                    registration: Some(registration(&format!("{prefix}b"), i)),
+                    request_id: String::new(),
+                })
+                .collect();
+            regs.batch_create_registrations(BatchCreateRegistrationsRequest {
+                parent: w_batch.clone(),
+                requests,
+            })
+            .await
+            .expect("batch");
+        }
+        let batch_rate = (batches * 1000) as f64 / started.elapsed().as_secs_f64();
+        let mut sync = None;
+        if attendees > 0 {
+            let attendee_prefix = format!("{prefix}a");
+            for b in 0..attendees.div_ceil(1000) {
+                let requests = (b * 1000..((b + 1) * 1000).min(attendees))
+                    .map(|i| CreateRegistrationRequest {
+                        parent: String::new(),
+                        registration: Some(registration(&attendee_prefix, i)),
+                        request_id: String::new(),
+                    })
+                    .collect();
+                regs.batch_create_registrations(BatchCreateRegistrationsRequest {
+                    parent: w_sync.clone(),
+                    requests,
+                })
+                .await
+                .expect("batch");
+            }
+            sim.control()
+                .seed_attendees(
+                    *event,
+                    &on24sim::SeedAttendees {
+                        count: u32::try_from(attendees).expect("attendees"),
+                        email_prefix: attendee_prefix,
+                        viewing: on24sim::ViewingRequest {
+                            live_minutes: Some(42.0),
+                            archive_minutes: Some(3.0),
+                            questions: 1,
+                            polls: 2,
+                            engagement: Some(6.5),
+                            ..on24sim::ViewingRequest::default()
+                        },
+                        ..on24sim::SeedAttendees::default()
+                    },
+                )
+                .await
+                .expect("seed");
+            let mut metrics = MetricsServiceClient::new(channels[0].clone());
+            let started = Instant::now();
+            metrics
+                .sync_webinar_metrics(SyncWebinarMetricsRequest {
+                    name: w_sync.clone(),
+                })
+                .await
+                .expect("sync");
+            loop {
+                let m = metrics
+                    .get_webinar_metrics(GetWebinarMetricsRequest {
+                        name: format!("{w_sync}/metrics"),
+                    })
+                    .await
+                    .expect("metrics")
+                    .into_inner()
+                    .webinar_metrics
+                    .expect("webinar metrics");
+                if m.live_attendee_count as usize >= attendees {
+                    break;
+                }
+                assert!(
+                    started.elapsed() < Duration::from_secs(120),
+                    "sync did not store {attendees} attendees"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            sync = Some(started.elapsed().as_secs_f64());
+        }
+        println!(
+            "(e) encryption at rest {mode}: CreateRegistration {single_rate:.0}/s, batch {batch_rate:.0}/s{}",
+            sync.map(|s| format!(", metrics sync of {attendees} attendees {s:.2} s"))
+                .unwrap_or_default()
+        );
+        figures.push(ModeFigures {
+            single: single_rate,
+            batch: batch_rate,
+            sync,
+        });
+    }
+    let (off, on) = (&figures[0], &figures[1]);
+    println!(
+        "(e) encryption on vs off: CreateRegistration {:.2}x, batch {:.2}x{} (1.00 = no cost; within 15 % is the goal)",
+        on.single / off.single,
+        on.batch / off.batch,
+        match (on.sync, off.sync) {
+            (Some(on), Some(off)) => format!(", metrics sync time {:.2}x", on / off),
+            _ => String::new(),
+        }
+    );
+}
+
+/// The webinars of phases 1 and 2.
+struct PhaseWebinars<'a> {
+    single: &'a str,
+    batch: &'a str,
+    deliver: &'a str,
+}
+
+/// Phases 1 (delivery, one tenant then spread over `TENANTS`, offered load, fairness) and 2
+/// (registration writes beside their raw baselines), on the `running` service of phase 1.
+async fn write_and_delivery_phases(
+    service: &Service,
+    sim: &on24sim::SimHandle,
+    pg: &xtask::testdb::TestPostgres,
+    running: common::Running,
+    channel: Channel,
+    names: PhaseWebinars<'_>,
+    bench_cpu0: f64,
+) {
+    let single = env_usize("BENCH_SINGLE", 6400);
+    let batches = env_usize("BENCH_BATCHES", 20);
+    let deliveries = env_usize("BENCH_DELIVERIES", 3000);
+    let (w_single, w_batch, w_deliver) = (
+        names.single.to_owned(),
+        names.batch.to_owned(),
+        names.deliver.to_owned(),
+    );
     sim.control()
         .set_faults(&on24sim::FaultConfig {
             latency_ms: 50,
@@ -551,290 +884,4 @@ async fn main() {
     drop(regs);
     drop(channels);
     drop(running);
-
-    if attendees == 0 {
-        // BENCH_ATTENDEES=0 skips phase 3 (the simulator refuses to seed no one).
-        encryption_phase(&service, &sim, &encryption_webinars, single, batches, 0).await;
-        println!("load at end {}", loadavg());
-        return;
-    }
-    // Phase 3, a fresh process (workers off, so its VmHWM is the sync's alone): a metrics
-    // sync of `attendees` people, every one registered here and at ON24 with viewing.
-    let running = service.start(Workers::OFF);
-    let channel = service.channel(&running).await;
-    let mut regs = RegistrationServiceClient::new(channel.clone());
-    let started = Instant::now();
-    for b in 0..attendees.div_ceil(1000) {
-        let requests = (b * 1000..((b + 1) * 1000).min(attendees))
-            .map(|i| CreateRegistrationRequest {
-                parent: String::new(),
-                registration: Some(registration("attendee", i)),
-                request_id: String::new(),
-            })
-            .collect();
-        regs.batch_create_registrations(BatchCreateRegistrationsRequest {
-            parent: w_sync.clone(),
-            requests,
-        })
-        .await
-        .expect("batch");
-    }
-    let registered = started.elapsed();
-    let started = Instant::now();
-    let seeded = sim
-        .control()
-        .seed_attendees(
-            sync_event,
-            &on24sim::SeedAttendees {
-                count: u32::try_from(attendees).expect("attendees"),
-                email_prefix: "attendee".into(),
-                viewing: on24sim::ViewingRequest {
-                    live_minutes: Some(42.0),
-                    archive_minutes: Some(3.0),
-                    questions: 1,
-                    polls: 2,
-                    engagement: Some(6.5),
-                    ..on24sim::ViewingRequest::default()
-                },
-                ..on24sim::SeedAttendees::default()
-            },
-        )
-        .await
-        .expect("seed");
-    println!(
-        "  [sync setup] {attendees} registered in {:.2} s; {} attendees seeded at the simulator in {:.2} s; service VmHWM so far {:.1} MiB",
-        registered.as_secs_f64(),
-        seeded.seeded,
-        started.elapsed().as_secs_f64(),
-        status_kib(running.child.id(), "VmHWM:") as f64 / 1024.0,
-    );
-    let mut metrics = MetricsServiceClient::new(channel.clone());
-    let cpu0 = running.mark();
-    let started = Instant::now();
-    metrics
-        .sync_webinar_metrics(SyncWebinarMetricsRequest {
-            name: w_sync.clone(),
-        })
-        .await
-        .expect("sync");
-    let answered = started.elapsed();
-    // Finished when the service's own aggregates count every attendee as stored (the call
-    // answers after storing today; polling keeps the figure right if it ever only queues).
-    loop {
-        let m = metrics
-            .get_webinar_metrics(GetWebinarMetricsRequest {
-                name: format!("{w_sync}/metrics"),
-            })
-            .await
-            .expect("metrics")
-            .into_inner()
-            .webinar_metrics
-            .expect("webinar metrics");
-        if m.live_attendee_count as usize >= attendees {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "sync did not store {attendees} attendees (stored {})",
-            m.live_attendee_count
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let wall = started.elapsed();
-    println!(
-        "(d) metrics sync of {attendees} attendees: {:>8.2} s end to end (SyncWebinarMetrics answered in {:.2} s: ON24 report over HTTP, every row stored)",
-        wall.as_secs_f64(),
-        answered.as_secs_f64(),
-    );
-    running.report_per_op("metrics sync", cpu0, wall, attendees);
-    // Again with nothing changed: the pull and comparison alone.
-    let cpu0 = running.mark();
-    let started = Instant::now();
-    metrics
-        .sync_webinar_metrics(SyncWebinarMetricsRequest {
-            name: w_sync.clone(),
-        })
-        .await
-        .expect("sync again");
-    let wall = started.elapsed();
-    println!(
-        "(d') the same sync again, nothing changed: {:.2} s",
-        wall.as_secs_f64()
-    );
-    running.report_per_op("metrics sync, unchanged", cpu0, wall, attendees);
-    drop(metrics);
-    drop(regs);
-    drop(channel);
-    drop(running);
-    encryption_phase(
-        &service,
-        &sim,
-        &encryption_webinars,
-        single,
-        batches,
-        attendees,
-    )
-    .await;
-    println!("load at end {}", loadavg());
-}
-
-/// (e) One mode's figures: CreateRegistration/s with `CALLERS` callers, batch
-/// registrations/s, and the metrics sync's seconds end to end (None when not run).
-struct ModeFigures {
-    single: f64,
-    batch: f64,
-    sync: Option<f64>,
-}
-
-/// (e) Registration writes and the metrics sync with encryption at rest off, then on, each on
-/// a fresh service process (workers off) and webinars of its own; prints both and the ratios.
-async fn encryption_phase(
-    service: &Service,
-    sim: &on24sim::SimHandle,
-    webinars: &[(String, String, (String, i64))],
-    single: usize,
-    batches: usize,
-    attendees: usize,
-) {
-    if webinars.len() != 2 {
-        return;
-    }
-    let mut figures = Vec::new();
-    for ((w_single, w_batch, (w_sync, event)), (plaintext, mode)) in
-        webinars.iter().zip([(true, "off"), (false, "on")])
-    {
-        let running = service.start_with(Workers::OFF, plaintext);
-        let mut channels = Vec::new();
-        for _ in 0..CALLERS {
-            channels.push(service.channel(&running).await);
-        }
-        let prefix = format!("enc{mode}");
-        let per_caller = single / CALLERS;
-        let started = Instant::now();
-        let mut tasks = Vec::new();
-        for (c, channel) in channels.iter().enumerate() {
-            let mut client = RegistrationServiceClient::new(channel.clone());
-            let (parent, prefix) = (w_single.clone(), format!("{prefix}s"));
-            tasks.push(tokio::spawn(async move {
-                for i in c * per_caller..(c + 1) * per_caller {
-                    client
-                        .create_registration(CreateRegistrationRequest {
-                            parent: parent.clone(),
-                            registration: Some(registration(&prefix, i)),
-                            request_id: String::new(),
-                        })
-                        .await
-                        .expect("create");
-                }
-            }));
-        }
-        for t in tasks {
-            t.await.expect("caller");
-        }
-        let single_rate = (per_caller * CALLERS) as f64 / started.elapsed().as_secs_f64();
-        let mut regs = RegistrationServiceClient::new(channels[0].clone());
-        let started = Instant::now();
-        for b in 0..batches {
-            let requests = (b * 1000..(b + 1) * 1000)
-                .map(|i| CreateRegistrationRequest {
-                    parent: String::new(),
-                    registration: Some(registration(&format!("{prefix}b"), i)),
-                    request_id: String::new(),
-                })
-                .collect();
-            regs.batch_create_registrations(BatchCreateRegistrationsRequest {
-                parent: w_batch.clone(),
-                requests,
-            })
-            .await
-            .expect("batch");
-        }
-        let batch_rate = (batches * 1000) as f64 / started.elapsed().as_secs_f64();
-        let mut sync = None;
-        if attendees > 0 {
-            let attendee_prefix = format!("{prefix}a");
-            for b in 0..attendees.div_ceil(1000) {
-                let requests = (b * 1000..((b + 1) * 1000).min(attendees))
-                    .map(|i| CreateRegistrationRequest {
-                        parent: String::new(),
-                        registration: Some(registration(&attendee_prefix, i)),
-                        request_id: String::new(),
-                    })
-                    .collect();
-                regs.batch_create_registrations(BatchCreateRegistrationsRequest {
-                    parent: w_sync.clone(),
-                    requests,
-                })
-                .await
-                .expect("batch");
-            }
-            sim.control()
-                .seed_attendees(
-                    *event,
-                    &on24sim::SeedAttendees {
-                        count: u32::try_from(attendees).expect("attendees"),
-                        email_prefix: attendee_prefix,
-                        viewing: on24sim::ViewingRequest {
-                            live_minutes: Some(42.0),
-                            archive_minutes: Some(3.0),
-                            questions: 1,
-                            polls: 2,
-                            engagement: Some(6.5),
-                            ..on24sim::ViewingRequest::default()
-                        },
-                        ..on24sim::SeedAttendees::default()
-                    },
-                )
-                .await
-                .expect("seed");
-            let mut metrics = MetricsServiceClient::new(channels[0].clone());
-            let started = Instant::now();
-            metrics
-                .sync_webinar_metrics(SyncWebinarMetricsRequest {
-                    name: w_sync.clone(),
-                })
-                .await
-                .expect("sync");
-            loop {
-                let m = metrics
-                    .get_webinar_metrics(GetWebinarMetricsRequest {
-                        name: format!("{w_sync}/metrics"),
-                    })
-                    .await
-                    .expect("metrics")
-                    .into_inner()
-                    .webinar_metrics
-                    .expect("webinar metrics");
-                if m.live_attendee_count as usize >= attendees {
-                    break;
-                }
-                assert!(
-                    started.elapsed() < Duration::from_secs(120),
-                    "sync did not store {attendees} attendees"
-                );
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            sync = Some(started.elapsed().as_secs_f64());
-        }
-        println!(
-            "(e) encryption at rest {mode}: CreateRegistration {single_rate:.0}/s, batch {batch_rate:.0}/s{}",
-            sync.map(|s| format!(", metrics sync of {attendees} attendees {s:.2} s"))
-                .unwrap_or_default()
-        );
-        figures.push(ModeFigures {
-            single: single_rate,
-            batch: batch_rate,
-            sync,
-        });
-    }
-    let (off, on) = (&figures[0], &figures[1]);
-    println!(
-        "(e) encryption on vs off: CreateRegistration {:.2}x, batch {:.2}x{} (1.00 = no cost; within 15 % is the goal)",
-        on.single / off.single,
-        on.batch / off.batch,
-        match (on.sync, off.sync) {
-            (Some(on), Some(off)) => format!(", metrics sync time {:.2}x", on / off),
-            _ => String::new(),
-        }
-    );
 }

@@ -20,6 +20,9 @@ use base64::engine::general_purpose::STANDARD_NO_PAD as B64;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+
 use super::CryptoError;
 
 /// The purpose of a tenant's personal-data key in `tenant_keys`.
@@ -43,7 +46,15 @@ pub struct FieldCipher {
     /// use), keyed once: each hash clones the keyed state. None: no key (a tenant that never
     /// wrote, or the benchmark's encryption-off run): emails are stored and matched in clear.
     email_mac: Option<Hmac<Sha256>>,
+    /// Keyed hashes of the emails hashed lately, by email ([`FieldCipher::memoizing`]): a
+    /// metrics sync hashes each address of a chunk in several passes (suppression, metrics,
+    /// interactions, feed entries), each pass a look-up here after the first.
+    memo: Option<Mutex<HashMap<String, String>>>,
 }
+
+/// Emails a memoizing cipher remembers before it starts afresh: a few sync chunks (2,000
+/// attendees or 1,000 registrants each), about 1 MB.
+const MEMO_CAP: usize = 8_192;
 
 impl std::fmt::Debug for FieldCipher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -51,6 +62,7 @@ impl std::fmt::Debug for FieldCipher {
             .field("tenant", &self.tenant)
             .field("keyed", &self.aead.is_some())
             .field("hashes", &self.email_mac.is_some())
+            .field("memoizing", &self.memo.is_some())
             .finish()
     }
 }
@@ -67,6 +79,19 @@ impl FieldCipher {
             tenant: tenant.to_owned(),
             aead: Some(Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(key))),
             email_mac: None,
+            memo: None,
+        }
+    }
+
+    /// A copy of this cipher that remembers the keyed hash of the last few thousand emails it
+    /// hashed, for one metrics sync (which hashes each address several times). Its own copy,
+    /// so the remembered emails go when the sync drops it.
+    pub fn memoizing(&self) -> Self {
+        Self {
+            tenant: self.tenant.clone(),
+            aead: self.aead.clone(),
+            email_mac: self.email_mac.clone(),
+            memo: Some(Mutex::new(HashMap::new())),
         }
     }
 
@@ -87,21 +112,24 @@ impl FieldCipher {
     pub fn email_hash(&self, email: &str) -> Option<String> {
         // Without the column key emails stay clear (encryption off): no hash either.
         self.aead.as_ref()?;
-        let mut mac = self.email_mac.clone()?;
-        let email = email.trim();
-        if email.bytes().any(|b| b.is_ascii_uppercase()) || !email.is_ascii() {
-            mac.update(email.to_lowercase().as_bytes());
-        } else {
-            mac.update(email.as_bytes());
+        let mac = self.email_mac.as_ref()?;
+        let Some(memo) = &self.memo else {
+            return Some(hash_email(mac, email));
+        };
+        if let Some(hash) = memo
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(email)
+        {
+            return Some(hash.clone());
         }
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        let digest = mac.finalize().into_bytes();
-        let mut out = String::with_capacity(digest.len() * 2);
-        for b in digest {
-            out.push(char::from(HEX[usize::from(b >> 4)]));
-            out.push(char::from(HEX[usize::from(b & 15)]));
+        let hash = hash_email(mac, email);
+        let mut memo = memo.lock().unwrap_or_else(PoisonError::into_inner);
+        if memo.len() >= MEMO_CAP {
+            memo.clear();
         }
-        Some(out)
+        memo.insert(email.to_owned(), hash.clone());
+        Some(hash)
     }
 
     /// A cipher without a key: writes values as they are and reads only unsealed values (a
@@ -111,6 +139,7 @@ impl FieldCipher {
             tenant: tenant.to_owned(),
             aead: None,
             email_mac: None,
+            memo: None,
         }
     }
 
@@ -202,6 +231,26 @@ impl FieldCipher {
     }
 }
 
+/// Lower-case hex HMAC-SHA-256 of an address trimmed and lower-cased, under the keyed state
+/// `mac` (cloned: the key is scheduled once).
+pub(crate) fn hash_email(mac: &Hmac<Sha256>, email: &str) -> String {
+    let mut mac = mac.clone();
+    let email = email.trim();
+    if email.bytes().any(|b| b.is_ascii_uppercase()) || !email.is_ascii() {
+        mac.update(email.to_lowercase().as_bytes());
+    } else {
+        mac.update(email.as_bytes());
+    }
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let digest = mac.finalize().into_bytes();
+    let mut out = String::with_capacity(digest.len() * 2);
+    for b in digest {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 15)]));
+    }
+    out
+}
+
 /// A store error for a value that cannot be sealed or opened (never with the value).
 pub(crate) fn store_error(e: CryptoError) -> diesel::result::Error {
     match e {
@@ -244,6 +293,23 @@ mod tests {
             sealed,
             a.seal("registrations", "r1", "company", "Initech")
                 .expect("crypto")
+        );
+    }
+
+    #[test]
+    fn memoizing_hashes_alike() {
+        let a = FieldCipher::new("acme", &[7; 32]).with_email_key(&[1; 32]);
+        let m = a.memoizing();
+        for _ in 0..2 {
+            for e in ["ada@example.com", " Bo@Example.com"] {
+                assert_eq!(m.email_hash(e), a.email_hash(e));
+            }
+        }
+        assert_eq!(
+            FieldCipher::plain("acme")
+                .memoizing()
+                .email_hash("ada@example.com"),
+            None
         );
     }
 

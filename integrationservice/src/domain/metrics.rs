@@ -385,6 +385,9 @@ fn import_chunk(
             email_hash: None,
         });
     }
+    if rows.is_empty() {
+        return Ok(0);
+    }
     let inserted: HashSet<String> = registrations::insert_absent(conn, fields, &rows)?
         .into_iter()
         .collect();
@@ -459,7 +462,11 @@ async fn import_in_scope(
     let questions = scope.questions.or(stored).unwrap_or_default();
     let since = scope.registrants_since;
     let mut hasher = super::suppression::email_hasher(engine, tenant, false).await?;
-    let fields = super::tenant_keys::field_cipher(engine, tenant, true).await?;
+    let fields = Arc::new(
+        super::tenant_keys::field_cipher(engine, tenant, true)
+            .await?
+            .memoizing(),
+    );
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<ProviderRegistrant>>(SYNC_QUEUE);
     let pull = engine
         .provider
@@ -482,6 +489,7 @@ async fn import_in_scope(
                 engine,
                 tenant,
                 &mut hasher,
+                &fields,
                 chunk,
                 |r| r.email.as_str(),
                 move |conn, chunk, hashes| import_chunk(conn, &f, &t, &w, chunk, hashes, now),
@@ -492,18 +500,19 @@ async fn import_in_scope(
             }
             created += n;
         }
-        Ok::<_, Error>(created)
+        Ok::<_, Error>(Ok(created))
     };
     read_while_storing(pull, store).await
 }
 
 /// Runs a streamed provider read (`pull`, sending chunks) and the writer storing them
 /// (`store`, receiving until the channel closes) together. A failed write drops the pull (and
-/// so the HTTP read); a failed pull closes the channel, so the writer ends after the chunks
-/// already sent, which stay stored (valid data), and the pull's error is returned.
+/// so the HTTP read), as does a provider error of the writer's own (an earlier read it
+/// made); a failed pull closes the channel, so the writer ends after the chunks already sent,
+/// which stay stored (valid data), and the pull's error is returned.
 async fn read_while_storing<T>(
     pull: impl Future<Output = Result<(), crate::provider::ProviderError>>,
-    store: impl Future<Output = Result<T, Error>>,
+    store: impl Future<Output = Result<Result<T, crate::provider::ProviderError>, Error>>,
 ) -> Result<Result<T, crate::provider::ProviderError>, Error> {
     tokio::pin!(pull);
     tokio::pin!(store);
@@ -512,7 +521,10 @@ async fn read_while_storing<T>(
         tokio::select! {
             result = &mut pull, if pulled.is_none() => pulled = Some(result),
             stored = &mut store => {
-                let stored = stored?;
+                let stored = match stored? {
+                    Ok(stored) => stored,
+                    Err(e) => return Ok(Err(e)),
+                };
                 let pulled = match pulled {
                     Some(result) => result,
                     None => pull.await,
@@ -550,11 +562,15 @@ fn registered_only(
 /// tenant has no hash key) in its own transaction under the tenant's erasure lock, as a
 /// registration does: a forget committed before is seen, one still to come erases what the
 /// chunk stored. When the tenant's first forget made its hash key after `hasher` was read,
-/// the hasher is made, the chunk hashed again and written again. Returns what `write` did.
+/// the hasher is made, the chunk hashed again and written again. `fields` (the tenant's
+/// cipher, which hashes under the same key when it hashes emails) computes the hashes when it
+/// can, so a memoizing one ([`FieldCipher::memoizing`]) hashes each email once per chunk.
+/// Returns what `write` did.
 async fn store_guarded<T, W>(
     engine: &Engine,
     tenant: &TenantId,
     hasher: &mut Option<super::suppression::EmailHasher>,
+    fields: &FieldCipher,
     mut chunk: Vec<T>,
     email: fn(&T) -> &str,
     write: W,
@@ -565,6 +581,12 @@ where
 {
     loop {
         let hashes = match hasher.as_ref() {
+            // The cipher hashes under the same key as the hasher, and remembers each hash
+            // for the chunk's later passes.
+            Some(_) if fields.hashes_emails() => chunk
+                .iter()
+                .map(|r| fields.email_hash(email(r)).ok_or(Error::Internal))
+                .collect::<Result<Vec<_>, _>>()?,
             Some(h) => chunk
                 .iter()
                 .map(|r| h.hash(email(r)))
@@ -713,8 +735,13 @@ pub async fn pull_and_store(
     }
     // People on the tenant's suppression list have none of their figures stored.
     let mut hasher = super::suppression::email_hasher(engine, tenant, false).await?;
-    // Interactions are stored sealed: the tenant's cipher, once for the whole sync.
-    let fields = super::tenant_keys::field_cipher(engine, tenant, true).await?;
+    // Interactions are stored sealed: the tenant's cipher, once for the whole sync, which
+    // remembers each chunk's email hashes for the chunk's several passes.
+    let fields = Arc::new(
+        super::tenant_keys::field_cipher(engine, tenant, true)
+            .await?
+            .memoizing(),
+    );
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<AttendeeReport>>(SYNC_QUEUE);
     let pull = engine
         .provider
@@ -728,6 +755,7 @@ pub async fn pull_and_store(
                 engine,
                 tenant,
                 &mut hasher,
+                &fields,
                 chunk,
                 |r| r.email.as_str(),
                 move |conn, chunk, hashes| {
@@ -742,11 +770,9 @@ pub async fn pull_and_store(
             }
             changed += n;
         }
-        Ok::<_, Error>((attendees, changed))
+        Ok::<_, Error>(Ok((attendees, changed, imported)))
     };
-    Ok(read_while_storing(pull, store)
-        .await?
-        .map(|(attendees, changed)| (attendees, changed, imported)))
+    read_while_storing(pull, store).await
 }
 
 /// Writes a whole sync's figures in the caller's transaction, chunk by chunk

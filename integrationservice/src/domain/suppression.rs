@@ -38,15 +38,9 @@ impl std::fmt::Debug for EmailHasher {
 impl EmailHasher {
     /// The keyed hash of an address (hex): HMAC-SHA-256 of it trimmed and lower-cased.
     pub(crate) fn hash(&self, email: &str) -> Result<String, Error> {
-        let mut mac =
+        let mac =
             Hmac::<Sha256>::new_from_slice(self.key.as_slice()).map_err(|_| Error::Internal)?;
-        mac.update(email.trim().to_lowercase().as_bytes());
-        Ok(mac
-            .finalize()
-            .into_bytes()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect())
+        Ok(crate::crypto::fields::hash_email(&mac, email))
     }
 }
 

@@ -10,7 +10,9 @@ use diesel::prelude::*;
 use super::DbConnection;
 use super::models::InteractionRow;
 use super::schema::attendee_interactions::dsl as i;
-use super::sealing::{CLEAR_KEY, SealRows, attendee_keys};
+use super::sealing::{
+    CLEAR_KEY, SealRows, attendee_keys, open_interactions_keyed, seal_interactions,
+};
 use crate::crypto::fields::{FieldCipher, store_error};
 use crate::ids::{TenantId, WebinarId};
 
@@ -37,20 +39,25 @@ pub(crate) fn for_emails(
     webinar_id: &WebinarId,
     emails: &[String],
 ) -> QueryResult<Vec<InteractionRow>> {
+    let keys = attendee_keys(fields, emails);
     let mut out = Vec::new();
-    // 250 emails (up to 500 keys) stay below SQLite's old 999-parameter limit.
-    for chunk in emails.chunks(250) {
+    // 500 keys (250 emails) stay below SQLite's old 999-parameter limit.
+    for chunk in keys.chunks(500) {
         out.extend(
             i::attendee_interactions
                 .filter(i::tenant.eq(tenant.as_str()))
                 .filter(i::webinar_id.eq(webinar_id.to_string()))
-                .filter(i::email_hash.eq_any(keys_of(fields, chunk)))
+                .filter(i::email_hash.eq_any(chunk.iter().map(|(k, _)| k.as_str())))
                 .order((i::email_hash.asc(), i::position.asc()))
                 .select(InteractionRow::as_select())
                 .load(conn)?,
         );
     }
-    opened(fields, out)
+    // The emails come back from the keys: only the content is decrypted.
+    let email_of: std::collections::HashMap<&str, &str> =
+        keys.iter().map(|(k, e)| (k.as_str(), e.as_str())).collect();
+    open_interactions_keyed(fields, &mut out, &email_of).map_err(store_error)?;
+    Ok(out)
 }
 
 /// Replaces the interactions of these emails of one webinar with `rows` (all of those
@@ -73,16 +80,14 @@ pub fn replace(
         )
         .execute(conn)?;
     }
-    let rows = rows
-        .iter()
-        .map(|row| {
-            let mut row = row.clone();
-            fields.seal_interaction(&mut row).map_err(store_error)?;
-            Ok(row)
-        })
-        .collect::<QueryResult<Vec<_>>>()?;
-    // 11 columns: 90 rows a statement stays below SQLite's old 999-parameter limit.
-    for chunk in rows.chunks(90) {
+    let rows = seal_interactions(fields, rows).map_err(store_error)?;
+    // 11 columns: 90 rows a statement stay below SQLite's old 999-parameter limit, 5,000 below
+    // PostgreSQL's 65,535 (a sync chunk's interactions in one or two statements).
+    let per_statement = match conn {
+        DbConnection::Pg(_) => 5_000,
+        DbConnection::Sqlite(_) => 90,
+    };
+    for chunk in rows.chunks(per_statement) {
         insert_batch!(&mut *conn, i::attendee_interactions, chunk)?;
     }
     Ok(())

@@ -245,6 +245,84 @@ fn interaction(
             &row.email_hash,
         )?;
     }
+    seal_content(cipher, seal, row)?;
+    if seal {
+        seal_attendee_email(
+            cipher,
+            INTERACTIONS,
+            &row.webinar_id,
+            &mut row.email,
+            &mut row.email_hash,
+        )?;
+    }
+    Ok(())
+}
+
+/// Seals interaction rows for writing, as [`SealRows::seal_interaction`] does one by one,
+/// except that the rows of one attendee (consecutive, as a sync writes them) share one
+/// sealed email: the email's identity names only the webinar and key, the same for each of
+/// the attendee's rows, so one ciphertext serves them all (a copy, not a nonce used twice).
+pub(crate) fn seal_interactions(
+    cipher: &FieldCipher,
+    rows: &[InteractionRow],
+) -> Result<Vec<InteractionRow>, CryptoError> {
+    // (webinar, clear email) of the last row sealed, with its key and sealed email.
+    let mut last: Option<((String, String), String, String)> = None;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let mut row = row.clone();
+        match &last {
+            Some(((webinar, email), key, sealed))
+                if *webinar == row.webinar_id
+                    && *email == row.email
+                    && !crate::crypto::fields::is_sealed(&row.email) =>
+            {
+                cipher.check_tenant(&row.tenant)?;
+                seal_content(cipher, true, &mut row)?;
+                row.email_hash = key.clone();
+                row.email = sealed.clone();
+            }
+            _ => {
+                let clear = (row.webinar_id.clone(), row.email.clone());
+                interaction(cipher, true, &mut row)?;
+                last = Some((clear, row.email_hash.clone(), row.email.clone()));
+            }
+        }
+        out.push(row);
+    }
+    Ok(out)
+}
+
+/// Opens interaction rows read by email: `email_of` gives each row's email from its key (the
+/// lookup hashed the emails), so only the content is decrypted. A row whose content does not
+/// open under that email (stored with another spelling of it) is opened whole.
+pub(crate) fn open_interactions_keyed(
+    cipher: &FieldCipher,
+    rows: &mut [InteractionRow],
+    email_of: &std::collections::HashMap<&str, &str>,
+) -> Result<(), CryptoError> {
+    for row in rows {
+        cipher.check_tenant(&row.tenant)?;
+        if let Some(email) = email_of.get(row.email_hash.as_str()) {
+            let mut keyed = row.clone();
+            keyed.email = (*email).to_owned();
+            if seal_content(cipher, false, &mut keyed).is_ok() {
+                *row = keyed;
+                continue;
+            }
+        }
+        interaction(cipher, false, row)?;
+    }
+    Ok(())
+}
+
+/// Seals or opens an interaction's prompt and response, whose identity names the clear email
+/// (`row.email` must be clear).
+fn seal_content(
+    cipher: &FieldCipher,
+    seal: bool,
+    row: &mut InteractionRow,
+) -> Result<(), CryptoError> {
     let id = interaction_id(row);
     let one = |column: &str, value: &str| {
         if seal {
@@ -255,15 +333,6 @@ fn interaction(
     };
     row.prompt = one("prompt", &row.prompt)?;
     row.response = one("response", &row.response)?;
-    if seal {
-        seal_attendee_email(
-            cipher,
-            INTERACTIONS,
-            &row.webinar_id,
-            &mut row.email,
-            &mut row.email_hash,
-        )?;
-    }
     Ok(())
 }
 
