@@ -87,11 +87,7 @@ impl Coalescer {
 }
 
 /// Writes the webinar's waiting calls, up to a batch at a time, until none is left.
-async fn write_until_empty(
-    waiting: Queues,
-    engine: Engine,
-    key: (TenantId, WebinarId),
-) {
+async fn write_until_empty(waiting: Queues, engine: Engine, key: (TenantId, WebinarId)) {
     loop {
         let batch: Vec<Waiting> = {
             let mut map = waiting

@@ -103,8 +103,7 @@ impl Registrations<'_> {
                 } => break (slots, done, deferred),
                 // The tenant's first forget made its hash key meanwhile: hash with it.
                 Guarded::KeyAppeared(batch) if hashes.is_none() => {
-                    let emails: Vec<&str> =
-                        batch.iter().map(|i| i.input.email.as_str()).collect();
+                    let emails: Vec<&str> = batch.iter().map(|i| i.input.email.as_str()).collect();
                     hashes = suppression::hashes(self.engine, tenant, &emails).await?;
                     if hashes.is_none() {
                         return Err(Error::Internal);

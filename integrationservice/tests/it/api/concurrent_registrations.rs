@@ -58,10 +58,7 @@ async fn concurrent_registrations(database_url: String) {
     let same_ids: Vec<String> = (0..5).map(|_| uuid::Uuid::new_v4().to_string()).collect();
     let mut calls: Vec<(String, CreateRegistrationRequest)> = Vec::new();
     for i in 0..PEOPLE {
-        let id = match i {
-            0..5 => same_ids[i].clone(),
-            _ => String::new(),
-        };
+        let id = same_ids.get(i).cloned().unwrap_or_default();
         calls.push((format!("first {i}"), request(&a.name, &person(i), &id)));
     }
     for (i, id) in same_ids.iter().enumerate() {
@@ -76,7 +73,10 @@ async fn concurrent_registrations(database_url: String) {
     ));
     calls.push(("suppressed".into(), request(&a.name, SUPPRESSED, "")));
     for i in 0..2 {
-        calls.push((format!("other webinar {i}"), request(&b.name, &person(i), "")));
+        calls.push((
+            format!("other webinar {i}"),
+            request(&b.name, &person(i), ""),
+        ));
     }
 
     let answers = futures::future::join_all(calls.into_iter().map(|(label, call)| {
@@ -173,7 +173,11 @@ async fn concurrent_registrations(database_url: String) {
             .entry((post.path.clone(), email))
             .or_default() += 1;
     }
-    assert_eq!(per_event_and_email.len(), PEOPLE + 2, "{per_event_and_email:?}");
+    assert_eq!(
+        per_event_and_email.len(),
+        PEOPLE + 2,
+        "{per_event_and_email:?}"
+    );
     assert!(per_event_and_email.values().all(|n| *n == 1));
     stack.stop().await;
 }
