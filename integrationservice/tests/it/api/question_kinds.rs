@@ -21,14 +21,8 @@ use proto::webinar::v1::{
 
 use super::harness::assert_bad_field;
 use super::lifecycle::{FullStack, eventually, person};
+use super::questions::{answers, update_answers};
 use crate::api_both_backends;
-
-fn answers(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-    pairs
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect()
-}
 
 fn choices(pairs: &[(&str, &[&str])]) -> HashMap<String, QuestionChoices> {
     pairs
@@ -256,22 +250,9 @@ async fn validated_and_multiple_answers(database_url: String) {
     assert_eq!(at_on24.std6.as_deref(), Some("SW1A 1AA"));
 
     // An update in ON24's joined form in question_answers replaces the options ticked.
-    let updated = regs
-        .update_registration(UpdateRegistrationRequest {
-            registration: Some(Registration {
-                name: good.name.clone(),
-                question_answers: answers(&[("std3", "Edge, IoT,On-prem")]),
-                ..Default::default()
-            }),
-            update_mask: Some(prost_types::FieldMask {
-                paths: vec!["question_answers".into()],
-            }),
-        })
+    let updated = update_answers(&mut regs, &good.name, &[("std3", "Edge, IoT,On-prem")])
         .await
-        .expect("update")
-        .into_inner()
-        .registration
-        .expect("registration");
+        .expect("update");
     assert_eq!(
         updated.question_choices,
         choices(&[("std3", &["Edge, IoT", "On-prem"])])

@@ -19,11 +19,32 @@ use super::lifecycle::{FullStack, eventually, person};
 use crate::api_both_backends;
 
 /// The answers of a registration, as the proto map.
-fn answers(pairs: &[(&str, &str)]) -> std::collections::HashMap<String, String> {
+pub(super) fn answers(pairs: &[(&str, &str)]) -> std::collections::HashMap<String, String> {
     pairs
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect()
+}
+
+/// Replaces the given answers of a registration (update mask `question_answers`).
+pub(super) async fn update_answers(
+    regs: &mut RegistrationServiceClient<tonic::transport::Channel>,
+    name: &str,
+    pairs: &[(&str, &str)],
+) -> Result<Registration, tonic::Status> {
+    let updated = regs
+        .update_registration(UpdateRegistrationRequest {
+            registration: Some(Registration {
+                name: name.to_owned(),
+                question_answers: answers(pairs),
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["question_answers".into()],
+            }),
+        })
+        .await?;
+    Ok(updated.into_inner().registration.unwrap_or_default())
 }
 
 fn create(webinar: &str, registration: Registration) -> CreateRegistrationRequest {
@@ -242,36 +263,13 @@ async fn questions_are_shown_checked_delivered_and_forgotten(database_url: Strin
     assert_eq!(at_on24.std2.as_deref(), Some(free_text));
 
     // An update changes one answer (checked too); the export carries the answers.
-    let status = regs
-        .update_registration(UpdateRegistrationRequest {
-            registration: Some(Registration {
-                name: good.name.clone(),
-                question_answers: answers(&[("std1", "")]),
-                ..Default::default()
-            }),
-            update_mask: Some(prost_types::FieldMask {
-                paths: vec!["question_answers".into()],
-            }),
-        })
+    let status = update_answers(&mut regs, &good.name, &[("std1", "")])
         .await
         .expect_err("a required answer cannot be cleared");
     assert_bad_field(&status, r#"registration.question_answers["std1"]"#);
-    let updated = regs
-        .update_registration(UpdateRegistrationRequest {
-            registration: Some(Registration {
-                name: good.name.clone(),
-                question_answers: answers(&[("std1", "Email")]),
-                ..Default::default()
-            }),
-            update_mask: Some(prost_types::FieldMask {
-                paths: vec!["question_answers".into()],
-            }),
-        })
+    let updated = update_answers(&mut regs, &good.name, &[("std1", "Email")])
         .await
-        .expect("update")
-        .into_inner()
-        .registration
-        .expect("registration");
+        .expect("update");
     assert_eq!(
         updated.question_answers,
         answers(&[("std1", "Email"), ("std2", free_text)])
@@ -306,22 +304,9 @@ async fn questions_are_shown_checked_delivered_and_forgotten(database_url: Strin
     );
 
     // Clearing the optional answer clears it at ON24 too.
-    let cleared = regs
-        .update_registration(UpdateRegistrationRequest {
-            registration: Some(Registration {
-                name: good.name.clone(),
-                question_answers: answers(&[("std2", "")]),
-                ..Default::default()
-            }),
-            update_mask: Some(prost_types::FieldMask {
-                paths: vec!["question_answers".into()],
-            }),
-        })
+    let cleared = update_answers(&mut regs, &good.name, &[("std2", "")])
         .await
-        .expect("clear")
-        .into_inner()
-        .registration
-        .expect("registration");
+        .expect("clear");
     assert_eq!(cleared.question_answers, answers(&[("std1", "Email")]));
     eventually("the cleared answer reaches ON24", || {
         let (on24, email) = (&on24, good.email.clone());
