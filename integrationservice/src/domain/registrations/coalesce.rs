@@ -58,7 +58,7 @@ impl Coalescer {
         let (answer, answered) = oneshot::channel();
         let key = (tenant.clone(), *webinar);
         let start_writer = {
-            let mut waiting = self.lock();
+            let mut waiting = lock(&self.waiting);
             match waiting.entry(key.clone()) {
                 Entry::Occupied(mut queue) => {
                     queue.get_mut().push(Waiting { item, answer });
@@ -78,21 +78,23 @@ impl Coalescer {
         }
         answered.await.map_err(|_| Error::Internal)?
     }
+}
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(TenantId, WebinarId), Vec<Waiting>>> {
-        self.waiting
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
+/// The queues, also after a panic while they were held (each queue stays consistent: it is
+/// only pushed to or drained).
+fn lock(
+    queues: &Queues,
+) -> std::sync::MutexGuard<'_, HashMap<(TenantId, WebinarId), Vec<Waiting>>> {
+    queues
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Writes the webinar's waiting calls, up to a batch at a time, until none is left.
 async fn write_until_empty(waiting: Queues, engine: Engine, key: (TenantId, WebinarId)) {
     loop {
         let batch: Vec<Waiting> = {
-            let mut map = waiting
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut map = lock(&waiting);
             let Some(queue) = map.get_mut(&key) else {
                 return;
             };
