@@ -183,3 +183,54 @@ async fn concurrent_registrations(database_url: String) {
 }
 
 api_both_backends!(same_moment, concurrent_registrations);
+
+const BATCH_CALLERS: usize = 6;
+const PER_BATCH: usize = 25;
+
+/// More batches at once than the service works on at a time (one per core): the others wait
+/// their turn, none is refused or lost, and each person is registered once.
+async fn concurrent_batches(database_url: String) {
+    let stack = FullStack::start(database_url, |_| {}).await;
+    let mut c = Clients::new(&stack).await;
+    c.put_credentials(&stack).await;
+    let w = c.active_webinar("concurrent-batches", 120).await;
+    let calls = (0..BATCH_CALLERS).map(|b| {
+        let requests = (0..PER_BATCH)
+            .map(|i| request("", &person(b * PER_BATCH + i), ""))
+            .collect();
+        let (mut regs, parent) = (c.regs.clone(), w.name.clone());
+        async move {
+            regs.batch_create_registrations(BatchCreateRegistrationsRequest { parent, requests })
+                .await
+        }
+    });
+    for (b, answer) in futures::future::join_all(calls)
+        .await
+        .into_iter()
+        .enumerate()
+    {
+        let results = answer
+            .unwrap_or_else(|e| panic!("batch {b}: {e:?}"))
+            .into_inner()
+            .results;
+        assert_eq!(results.len(), PER_BATCH, "batch {b}");
+        assert!(results.iter().all(|r| r.created), "batch {b}: {results:?}");
+    }
+    let listed = c
+        .regs
+        .list_registrations(ListRegistrationsRequest {
+            parent: w.name.clone(),
+            page_size: 1000,
+            ..Default::default()
+        })
+        .await
+        .expect("list")
+        .into_inner()
+        .registrations;
+    let listed: HashSet<String> = listed.into_iter().map(|r| r.email).collect();
+    let expected: HashSet<String> = (0..BATCH_CALLERS * PER_BATCH).map(person).collect();
+    assert_eq!(listed, expected);
+    stack.stop().await;
+}
+
+api_both_backends!(batches_wait_their_turn, concurrent_batches);
