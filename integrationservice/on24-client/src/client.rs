@@ -260,7 +260,7 @@ impl On24Client {
         each: F,
     ) -> Result<Vec<R>, On24Error>
     where
-        T: DeserializeOwned,
+        T: crate::de::Lenient + Send + 'static,
         R: Send + 'static,
         F: FnMut(T) -> Option<R> + Send + 'static,
     {
@@ -347,7 +347,9 @@ mod stream {
     use std::io::{BufReader, Read};
     use std::marker::PhantomData;
 
-    use serde::de::{DeserializeOwned, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+    use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+    use crate::de::{Element, Lenient};
 
     use super::On24Error;
 
@@ -380,7 +382,7 @@ mod stream {
         operation: &'static str,
     ) -> Result<Vec<R>, On24Error>
     where
-        T: DeserializeOwned,
+        T: Lenient,
         F: FnMut(T) -> Option<R>,
     {
         let reader = BufReader::with_capacity(
@@ -422,16 +424,14 @@ mod stream {
         _t: PhantomData<T>,
     }
 
-    impl<'de, T: DeserializeOwned, R, F: FnMut(T) -> Option<R>> DeserializeSeed<'de>
-        for Top<'_, T, R, F>
-    {
+    impl<'de, T: Lenient, R, F: FnMut(T) -> Option<R>> DeserializeSeed<'de> for Top<'_, T, R, F> {
         type Value = ();
         fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
             d.deserialize_map(self)
         }
     }
 
-    impl<'de, T: DeserializeOwned, R, F: FnMut(T) -> Option<R>> Visitor<'de> for Top<'_, T, R, F> {
+    impl<'de, T: Lenient, R, F: FnMut(T) -> Option<R>> Visitor<'de> for Top<'_, T, R, F> {
         type Value = ();
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f.write_str("a JSON object")
@@ -459,26 +459,21 @@ mod stream {
         _t: PhantomData<T>,
     }
 
-    impl<'de, T: DeserializeOwned, R, F: FnMut(T) -> Option<R>> DeserializeSeed<'de>
-        for Items<'_, T, R, F>
-    {
+    impl<'de, T: Lenient, R, F: FnMut(T) -> Option<R>> DeserializeSeed<'de> for Items<'_, T, R, F> {
         type Value = ();
         fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
             d.deserialize_any(self)
         }
     }
 
-    impl<'de, T: DeserializeOwned, R, F: FnMut(T) -> Option<R>> Visitor<'de> for Items<'_, T, R, F> {
+    impl<'de, T: Lenient, R, F: FnMut(T) -> Option<R>> Visitor<'de> for Items<'_, T, R, F> {
         type Value = ();
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f.write_str("an array or null")
         }
         fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-            while let Some(v) = seq.next_element::<serde_json::Value>()? {
-                if let Some(r) = serde_json::from_value::<T>(v)
-                    .ok()
-                    .and_then(&mut *self.each)
-                {
+            while let Some(Element(item)) = seq.next_element::<Element<T>>()? {
+                if let Some(r) = item.and_then(&mut *self.each) {
                     self.out.push(r);
                 }
             }
@@ -516,9 +511,10 @@ mod stream {
     mod tests {
         use super::*;
 
-        #[derive(serde::Deserialize)]
-        struct Item {
-            id: u64,
+        crate::de::lenient_record! {
+            struct Item {
+                id: Option<u64>,
+            }
         }
 
         fn run(chunks: &[&str]) -> Result<Vec<u64>, On24Error> {
@@ -527,7 +523,7 @@ mod stream {
                 tx.try_send(c.as_bytes().to_vec()).expect("send");
             }
             drop(tx);
-            parse_array(rx, "items", |i: Item| Some(i.id), "test")
+            parse_array(rx, "items", |i: Item| i.id, "test")
         }
 
         #[test]
