@@ -543,9 +543,7 @@ mod stream {
         struct ViaValue;
 
         impl crate::de::Lenient for ViaValue {
-            fn lenient<'de, D: serde::Deserializer<'de>>(
-                d: D,
-            ) -> Result<Option<Self>, D::Error> {
+            fn lenient<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Self>, D::Error> {
                 let v = <serde_json::Value as serde::Deserialize>::deserialize(d)?;
                 Ok(crate::de::oracle::with_oracle(|| {
                     serde_json::from_value::<crate::people::Attendee>(v).ok()
@@ -607,7 +605,10 @@ mod stream {
                 assert_eq!(page.attendees.len(), n);
                 drop(page);
                 let slice = started.elapsed().as_secs_f64();
-                println!("round {round}: whole body from_slice {:.0} attendees/s", n as f64 / slice);
+                println!(
+                    "round {round}: whole body from_slice {:.0} attendees/s",
+                    n as f64 / slice
+                );
                 println!(
                     "round {round}: Value then from_value {:.0} attendees/s ({old:.2} s), \
                      visitors {:.0} attendees/s ({new:.2} s)",
