@@ -260,7 +260,7 @@ impl On24Client {
         each: F,
     ) -> Result<Vec<R>, On24Error>
     where
-        T: DeserializeOwned,
+        T: crate::de::Lenient + Send + 'static,
         R: Send + 'static,
         F: FnMut(T) -> Option<R> + Send + 'static,
     {
@@ -347,7 +347,9 @@ mod stream {
     use std::io::{BufReader, Read};
     use std::marker::PhantomData;
 
-    use serde::de::{DeserializeOwned, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+    use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+    use crate::de::{Element, Lenient};
 
     use super::On24Error;
 
@@ -380,7 +382,7 @@ mod stream {
         operation: &'static str,
     ) -> Result<Vec<R>, On24Error>
     where
-        T: DeserializeOwned,
+        T: Lenient,
         F: FnMut(T) -> Option<R>,
     {
         let reader = BufReader::with_capacity(
@@ -422,16 +424,14 @@ mod stream {
         _t: PhantomData<T>,
     }
 
-    impl<'de, T: DeserializeOwned, R, F: FnMut(T) -> Option<R>> DeserializeSeed<'de>
-        for Top<'_, T, R, F>
-    {
+    impl<'de, T: Lenient, R, F: FnMut(T) -> Option<R>> DeserializeSeed<'de> for Top<'_, T, R, F> {
         type Value = ();
         fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
             d.deserialize_map(self)
         }
     }
 
-    impl<'de, T: DeserializeOwned, R, F: FnMut(T) -> Option<R>> Visitor<'de> for Top<'_, T, R, F> {
+    impl<'de, T: Lenient, R, F: FnMut(T) -> Option<R>> Visitor<'de> for Top<'_, T, R, F> {
         type Value = ();
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f.write_str("a JSON object")
@@ -459,26 +459,21 @@ mod stream {
         _t: PhantomData<T>,
     }
 
-    impl<'de, T: DeserializeOwned, R, F: FnMut(T) -> Option<R>> DeserializeSeed<'de>
-        for Items<'_, T, R, F>
-    {
+    impl<'de, T: Lenient, R, F: FnMut(T) -> Option<R>> DeserializeSeed<'de> for Items<'_, T, R, F> {
         type Value = ();
         fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
             d.deserialize_any(self)
         }
     }
 
-    impl<'de, T: DeserializeOwned, R, F: FnMut(T) -> Option<R>> Visitor<'de> for Items<'_, T, R, F> {
+    impl<'de, T: Lenient, R, F: FnMut(T) -> Option<R>> Visitor<'de> for Items<'_, T, R, F> {
         type Value = ();
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f.write_str("an array or null")
         }
         fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-            while let Some(v) = seq.next_element::<serde_json::Value>()? {
-                if let Some(r) = serde_json::from_value::<T>(v)
-                    .ok()
-                    .and_then(&mut *self.each)
-                {
+            while let Some(Element(item)) = seq.next_element::<Element<T>>()? {
+                if let Some(r) = item.and_then(&mut *self.each) {
                     self.out.push(r);
                 }
             }
@@ -516,9 +511,10 @@ mod stream {
     mod tests {
         use super::*;
 
-        #[derive(serde::Deserialize)]
-        struct Item {
-            id: u64,
+        crate::de::lenient_record! {
+            struct Item {
+                id: Option<u64>,
+            }
         }
 
         fn run(chunks: &[&str]) -> Result<Vec<u64>, On24Error> {
@@ -527,7 +523,7 @@ mod stream {
                 tx.try_send(c.as_bytes().to_vec()).expect("send");
             }
             drop(tx);
-            parse_array(rx, "items", |i: Item| Some(i.id), "test")
+            parse_array(rx, "items", |i: Item| i.id, "test")
         }
 
         #[test]
@@ -539,6 +535,87 @@ mod stream {
             ])
             .expect("parse");
             assert_eq!(got, vec![1, 3]);
+        }
+
+        /// The former reading of a streamed element: a `Value`, then `from_value` with the
+        /// `Value`-based helpers (see `de::oracle`).
+        #[derive(serde::Deserialize)]
+        struct ViaValue;
+
+        impl crate::de::Lenient for ViaValue {
+            fn lenient<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Self>, D::Error> {
+                let v = <serde_json::Value as serde::Deserialize>::deserialize(d)?;
+                Ok(crate::de::oracle::with_oracle(|| {
+                    serde_json::from_value::<crate::people::Attendee>(v).ok()
+                })
+                .map(|_| ViaValue))
+            }
+        }
+
+        /// An attendee report of `n` attendees shaped as the simulator renders them (the
+        /// contract's Elite example), in 16 KiB chunks as HTTP delivers it.
+        pub(crate) fn report(n: usize) -> Vec<Vec<u8>> {
+            let template = &on24sim::shapes::Shapes::get().attendee;
+            let mut body = br#"{"eventid":1,"totalattendees":1,"attendees":["#.to_vec();
+            for i in 0..n {
+                let mut a = template.clone();
+                a.insert("email".into(), format!("person{i}@example.com").into());
+                a.insert("eventuserid".into(), (1_000_000 + i).into());
+                a.insert("engagementscore".into(), (i % 10).into());
+                if i > 0 {
+                    body.push(b',');
+                }
+                serde_json::to_writer(&mut body, &a).expect("json");
+            }
+            body.extend_from_slice(b"]}");
+            body.chunks(16 * 1024).map(<[u8]>::to_vec).collect()
+        }
+
+        fn timed<T: Lenient>(chunks: &[Vec<u8>]) -> (usize, f64) {
+            let (tx, rx) = tokio::sync::mpsc::channel(chunks.len());
+            for c in chunks {
+                tx.try_send(c.clone()).expect("send");
+            }
+            drop(tx);
+            let started = std::time::Instant::now();
+            let got = parse_array(rx, "attendees", |_: T| Some(()), "bench").expect("parse");
+            (got.len(), started.elapsed().as_secs_f64())
+        }
+
+        /// `cargo test --release -p on24-client --lib decode_speed -- --ignored --nocapture`
+        #[test]
+        #[ignore = "a measurement: run in release"]
+        fn decode_speed() {
+            let n = std::env::var("DECODE_N")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(100_000);
+            let chunks = report(n);
+            let bytes: usize = chunks.iter().map(Vec::len).sum();
+            println!("{n} attendees, {} bytes per attendee", bytes / n.max(1));
+            for round in 0..3 {
+                let (count, old) = timed::<ViaValue>(&chunks);
+                assert_eq!(count, n);
+                let (count, new) = timed::<crate::people::Attendee>(&chunks);
+                assert_eq!(count, n);
+                let whole: Vec<u8> = chunks.concat();
+                let started = std::time::Instant::now();
+                let page: crate::people::AttendeePage =
+                    serde_json::from_slice(&whole).expect("slice");
+                assert_eq!(page.attendees.len(), n);
+                drop(page);
+                let slice = started.elapsed().as_secs_f64();
+                println!(
+                    "round {round}: whole body from_slice {:.0} attendees/s",
+                    n as f64 / slice
+                );
+                println!(
+                    "round {round}: Value then from_value {:.0} attendees/s ({old:.2} s), \
+                     visitors {:.0} attendees/s ({new:.2} s)",
+                    n as f64 / old,
+                    n as f64 / new
+                );
+            }
         }
 
         #[test]

@@ -4,6 +4,8 @@
 
 use serde::de::DeserializeOwned;
 
+pub use crate::de::Lenient;
+
 pub use crate::On24Error;
 pub use crate::people::{
     Attendee, AttendeePage, AttendeeSessionPage, DeletedRegistrants, ForgetResponse, Registrant,
@@ -23,7 +25,7 @@ pub fn error_for_answer(status: u16, body: &[u8]) -> On24Error {
 
 /// Streams the array `field` of a body that arrives in `chunks`, keeping the elements that
 /// decode as `T`, as `On24Client::each_event_attendee` does.
-pub fn parse_streamed<T: DeserializeOwned>(
+pub fn parse_streamed<T: Lenient>(
     chunks: Vec<Vec<u8>>,
     field: &'static str,
 ) -> Result<Vec<T>, On24Error> {

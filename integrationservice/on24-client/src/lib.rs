@@ -41,7 +41,8 @@ pub use pagination::{collect_all, pages};
 pub use people::{
     Attendee, AttendeeCallToAction, AttendeeCertification, AttendeePage, AttendeePoll,
     AttendeeQuestion, AttendeeResource, AttendeeSession, AttendeeSessionPage, AttendeeSurvey,
-    AttendeeSurveyQuestion, DeletedRegistrants, ForgetResponse, Registrant, RegistrantPage,
+    AttendeeSurveyQuestion, DeletedRegistrants, ForgetResponse, QuestionAnswer, Registrant,
+    RegistrantPage,
 };
 pub use request::{DateFilterMode, DateRange, Operation, PageRequest, RequestSpec};
 pub use types::{

@@ -7,80 +7,45 @@ use serde::Deserialize;
 
 use super::de;
 
-/// A registrant as create/update/list/get return it.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub struct Registrant {
-    #[serde(deserialize_with = "de::opt_u64")]
-    pub eventuserid: Option<u64>,
-    #[serde(deserialize_with = "de::opt_u64")]
-    pub eventid: Option<u64>,
-    #[serde(deserialize_with = "de::opt_u64")]
-    pub clientid: Option<u64>,
-    #[serde(deserialize_with = "de::opt_string")]
-    pub email: Option<String>,
-    #[serde(deserialize_with = "de::opt_string")]
-    pub firstname: Option<String>,
-    #[serde(deserialize_with = "de::opt_string")]
-    pub lastname: Option<String>,
-    #[serde(deserialize_with = "de::opt_string")]
-    pub company: Option<String>,
-    #[serde(deserialize_with = "de::opt_string")]
-    pub jobtitle: Option<String>,
-    #[serde(deserialize_with = "de::opt_string")]
-    pub country: Option<String>,
-    #[serde(deserialize_with = "de::opt_string")]
-    pub partnerref: Option<String>,
-    #[serde(deserialize_with = "de::opt_string")]
-    pub addressstreet1: Option<String>,
-    #[serde(deserialize_with = "de::opt_string")]
-    pub addressstreet2: Option<String>,
-    #[serde(deserialize_with = "de::opt_string")]
-    pub city: Option<String>,
-    #[serde(deserialize_with = "de::opt_string")]
-    pub state: Option<String>,
-    #[serde(deserialize_with = "de::opt_string")]
-    pub zip: Option<String>,
-    #[serde(deserialize_with = "de::opt_string")]
-    pub workphone: Option<String>,
-    #[serde(deserialize_with = "de::opt_string")]
-    pub jobfunction: Option<String>,
-    #[serde(deserialize_with = "de::opt_string")]
-    pub companyindustry: Option<String>,
-    #[serde(deserialize_with = "de::opt_string")]
-    pub companysize: Option<String>,
-    #[serde(deserialize_with = "de::opt_string")]
-    pub notes: Option<String>,
-    #[serde(deserialize_with = "de::opt_string")]
-    pub std1: Option<String>,
-    #[serde(deserialize_with = "de::opt_string")]
-    pub std2: Option<String>,
-    #[serde(deserialize_with = "de::opt_string")]
-    pub std3: Option<String>,
-    #[serde(deserialize_with = "de::opt_string")]
-    pub std4: Option<String>,
-    #[serde(deserialize_with = "de::opt_string")]
-    pub std5: Option<String>,
-    #[serde(deserialize_with = "de::opt_string")]
-    pub std6: Option<String>,
-    #[serde(deserialize_with = "de::opt_string")]
-    pub std7: Option<String>,
-    #[serde(deserialize_with = "de::opt_string")]
-    pub std8: Option<String>,
-    #[serde(deserialize_with = "de::opt_string")]
-    pub std9: Option<String>,
-    #[serde(deserialize_with = "de::opt_string")]
-    pub std10: Option<String>,
-    #[serde(deserialize_with = "de::opt_string")]
-    pub exteventusercd: Option<String>,
-    #[serde(deserialize_with = "de::opt_string")]
-    pub userstatus: Option<String>,
-    #[serde(deserialize_with = "de::opt_bool")]
-    pub isblocked: Option<bool>,
-    #[serde(deserialize_with = "de::opt_string")]
-    pub createtimestamp: Option<String>,
-    #[serde(deserialize_with = "de::opt_string")]
-    pub lastactivity: Option<String>,
+de::lenient_record! {
+    /// A registrant as create/update/list/get return it.
+    pub struct Registrant {
+        pub eventuserid: Option<u64>,
+        pub eventid: Option<u64>,
+        pub clientid: Option<u64>,
+        pub email: Option<String>,
+        pub firstname: Option<String>,
+        pub lastname: Option<String>,
+        pub company: Option<String>,
+        pub jobtitle: Option<String>,
+        pub country: Option<String>,
+        pub partnerref: Option<String>,
+        pub addressstreet1: Option<String>,
+        pub addressstreet2: Option<String>,
+        pub city: Option<String>,
+        pub state: Option<String>,
+        pub zip: Option<String>,
+        pub workphone: Option<String>,
+        pub jobfunction: Option<String>,
+        pub companyindustry: Option<String>,
+        pub companysize: Option<String>,
+        pub notes: Option<String>,
+        pub std1: Option<String>,
+        pub std2: Option<String>,
+        pub std3: Option<String>,
+        pub std4: Option<String>,
+        pub std5: Option<String>,
+        pub std6: Option<String>,
+        pub std7: Option<String>,
+        pub std8: Option<String>,
+        pub std9: Option<String>,
+        pub std10: Option<String>,
+        pub exteventusercd: Option<String>,
+        pub userstatus: Option<String>,
+        pub isblocked: Option<bool>,
+        pub createtimestamp: Option<String>,
+        pub lastactivity: Option<String>,
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -106,167 +71,161 @@ pub struct RegistrantPage {
     pub registrants: Vec<Registrant>,
 }
 
-/// One attendee's analytics (`.../attendee`). Minutes are whole numbers rounded by ON24
-/// (any viewing under one minute reads 1); times are Pacific unless an offset is given.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub struct Attendee {
-    #[serde(deserialize_with = "de::opt_u64")]
-    pub eventuserid: Option<u64>,
-    #[serde(deserialize_with = "de::opt_u64")]
-    pub eventid: Option<u64>,
-    #[serde(deserialize_with = "de::opt_string")]
-    pub email: Option<String>,
-    #[serde(deserialize_with = "de::opt_string")]
-    pub exteventusercd: Option<String>,
-    #[serde(deserialize_with = "de::opt_string")]
-    pub userstatus: Option<String>,
-    #[serde(deserialize_with = "de::opt_bool")]
-    pub isblocked: Option<bool>,
-    #[serde(deserialize_with = "de::opt_f64")]
-    pub engagementscore: Option<f64>,
-    #[serde(deserialize_with = "de::opt_u64")]
-    pub liveminutes: Option<u64>,
-    #[serde(deserialize_with = "de::opt_u64")]
-    pub archiveminutes: Option<u64>,
-    #[serde(deserialize_with = "de::opt_u64")]
-    pub cumulativeliveminutes: Option<u64>,
-    #[serde(deserialize_with = "de::opt_u64")]
-    pub cumulativearchiveminutes: Option<u64>,
-    #[serde(deserialize_with = "de::opt_u64")]
-    pub liveviewed: Option<u64>,
-    #[serde(deserialize_with = "de::opt_u64")]
-    pub archiveviewed: Option<u64>,
-    #[serde(deserialize_with = "de::opt_string")]
-    pub firstliveactivity: Option<String>,
-    #[serde(deserialize_with = "de::opt_string")]
-    pub lastliveactivity: Option<String>,
-    #[serde(deserialize_with = "de::opt_string")]
-    pub firstarchiveactivity: Option<String>,
-    #[serde(deserialize_with = "de::opt_string")]
-    pub lastarchiveactivity: Option<String>,
-    #[serde(deserialize_with = "de::opt_u64")]
-    pub askedquestions: Option<u64>,
-    #[serde(deserialize_with = "de::opt_u64")]
-    pub answeredpolls: Option<u64>,
-    #[serde(deserialize_with = "de::opt_u64")]
-    pub answeredsurveys: Option<u64>,
-    #[serde(deserialize_with = "de::opt_u64")]
-    pub resourcesdownloaded: Option<u64>,
-    #[serde(deserialize_with = "de::opt_u64")]
-    pub attendeesessions: Option<u64>,
-    #[serde(deserialize_with = "de::opt_string")]
-    pub partnerref: Option<String>,
-    /// Questions asked, with the presenter's answer (Elite accounts).
-    #[serde(deserialize_with = "de::lenient_vec")]
-    pub questions: Vec<AttendeeQuestion>,
-    /// Poll answers.
-    #[serde(deserialize_with = "de::lenient_vec")]
-    pub polls: Vec<AttendeePoll>,
-    /// Survey answers, per survey.
-    #[serde(deserialize_with = "de::lenient_vec")]
-    pub surveys: Vec<AttendeeSurvey>,
-    /// Resources viewed or downloaded.
-    #[serde(deserialize_with = "de::lenient_vec")]
-    pub resources: Vec<AttendeeResource>,
-    /// Calls to action clicked.
-    #[serde(deserialize_with = "de::lenient_vec")]
-    pub calltoactions: Vec<AttendeeCallToAction>,
-    /// Certifications earned or attempted.
-    #[serde(deserialize_with = "de::lenient_vec")]
-    pub certifications: Vec<AttendeeCertification>,
+de::lenient_record! {
+    /// One attendee's analytics (`.../attendee`). Minutes are whole numbers rounded by ON24
+    /// (any viewing under one minute reads 1); times are Pacific unless an offset is given.
+    pub struct Attendee {
+        pub eventuserid: Option<u64>,
+        pub eventid: Option<u64>,
+        pub email: Option<String>,
+        pub exteventusercd: Option<String>,
+        pub userstatus: Option<String>,
+        pub isblocked: Option<bool>,
+        pub engagementscore: Option<f64>,
+        pub liveminutes: Option<u64>,
+        pub archiveminutes: Option<u64>,
+        pub cumulativeliveminutes: Option<u64>,
+        pub cumulativearchiveminutes: Option<u64>,
+        pub liveviewed: Option<u64>,
+        pub archiveviewed: Option<u64>,
+        pub firstliveactivity: Option<String>,
+        pub lastliveactivity: Option<String>,
+        pub firstarchiveactivity: Option<String>,
+        pub lastarchiveactivity: Option<String>,
+        pub askedquestions: Option<u64>,
+        pub answeredpolls: Option<u64>,
+        pub answeredsurveys: Option<u64>,
+        pub resourcesdownloaded: Option<u64>,
+        pub attendeesessions: Option<u64>,
+        pub partnerref: Option<String>,
+        /// Questions asked, with the presenter's answer (Elite accounts).
+        pub questions: Vec<AttendeeQuestion>,
+        /// Poll answers.
+        pub polls: Vec<AttendeePoll>,
+        /// Survey answers, per survey.
+        pub surveys: Vec<AttendeeSurvey>,
+        /// Resources viewed or downloaded.
+        pub resources: Vec<AttendeeResource>,
+        /// Calls to action clicked.
+        pub calltoactions: Vec<AttendeeCallToAction>,
+        /// Certifications earned or attempted.
+        pub certifications: Vec<AttendeeCertification>,
+    }
 }
 
-/// A question an attendee asked (`questions[]`).
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub struct AttendeeQuestion {
-    #[serde(deserialize_with = "de::opt_string")]
-    pub questionid: Option<String>,
-    #[serde(deserialize_with = "de::opt_string")]
+de::lenient_record! {
+    /// A question an attendee asked (`questions[]`).
+    pub struct AttendeeQuestion {
+        pub questionid: Option<String>,
+        pub createtimestamp: Option<String>,
+        pub content: Option<String>,
+        /// The presenter's answer, when ON24 sends one as an object.
+        pub answer: Option<QuestionAnswer>,
+    }
+}
+
+/// The presenter's answer to a question: ON24 sends `{createtimestamp, content, presenterid,
+/// presentername, privacy}` or null; only the text and its time are read. A member that is
+/// not a string reads as `None`, and an answer that is not an object as no answer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QuestionAnswer {
     pub createtimestamp: Option<String>,
-    #[serde(deserialize_with = "de::opt_string")]
     pub content: Option<String>,
-    /// `{createtimestamp, content, presenterid, presentername, privacy}`, or null.
-    pub answer: Option<serde_json::Value>,
 }
 
-/// A poll answer (`polls[]`).
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub struct AttendeePoll {
-    #[serde(deserialize_with = "de::opt_string")]
-    pub pollid: Option<String>,
-    #[serde(deserialize_with = "de::opt_string")]
-    pub pollsubmittedtimestamp: Option<String>,
-    #[serde(deserialize_with = "de::opt_string")]
-    pub pollquestion: Option<String>,
-    #[serde(deserialize_with = "de::lenient_vec")]
-    pub pollanswers: Vec<String>,
+impl de::LenientField for Option<QuestionAnswer> {
+    fn read<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Option<QuestionAnswer>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an answer object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Self::Value, A::Error> {
+                let [createtimestamp, content] =
+                    de::object_strings(&mut map, ["createtimestamp", "content"])?;
+                Ok(Some(QuestionAnswer {
+                    createtimestamp,
+                    content,
+                }))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Self::Value, A::Error> {
+                de::drain_seq(&mut seq)?;
+                Ok(None)
+            }
+            fn visit_some<D: serde::Deserializer<'de>>(
+                self,
+                d: D,
+            ) -> Result<Self::Value, D::Error> {
+                d.deserialize_any(self)
+            }
+            de::scalars_are_none!();
+        }
+        d.deserialize_any(V)
+    }
 }
 
-/// A submitted survey (`surveys[]`).
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub struct AttendeeSurvey {
-    #[serde(deserialize_with = "de::opt_string")]
-    pub surveyid: Option<String>,
-    #[serde(deserialize_with = "de::opt_string")]
-    pub surveysubmittedtimestamp: Option<String>,
-    #[serde(deserialize_with = "de::lenient_vec")]
-    pub surveyquestions: Vec<AttendeeSurveyQuestion>,
+de::lenient_record! {
+    /// A poll answer (`polls[]`).
+    pub struct AttendeePoll {
+        pub pollid: Option<String>,
+        pub pollsubmittedtimestamp: Option<String>,
+        pub pollquestion: Option<String>,
+        pub pollanswers: Vec<String>,
+    }
 }
 
-/// One answered question of a survey.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub struct AttendeeSurveyQuestion {
-    #[serde(deserialize_with = "de::opt_string")]
-    pub surveyquestionid: Option<String>,
-    #[serde(deserialize_with = "de::opt_string")]
-    pub surveyquestion: Option<String>,
-    #[serde(deserialize_with = "de::lenient_vec")]
-    pub surveyanswers: Vec<String>,
+de::lenient_record! {
+    /// A submitted survey (`surveys[]`).
+    pub struct AttendeeSurvey {
+        pub surveyid: Option<String>,
+        pub surveysubmittedtimestamp: Option<String>,
+        pub surveyquestions: Vec<AttendeeSurveyQuestion>,
+    }
 }
 
-/// A resource viewed (`resources[]`).
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub struct AttendeeResource {
-    #[serde(deserialize_with = "de::opt_string")]
-    pub resourceid: Option<String>,
-    #[serde(deserialize_with = "de::opt_string")]
-    pub resourceviewed: Option<String>,
-    #[serde(deserialize_with = "de::opt_string")]
-    pub resourceviewedtimestamp: Option<String>,
+de::lenient_record! {
+    /// One answered question of a survey.
+    pub struct AttendeeSurveyQuestion {
+        pub surveyquestionid: Option<String>,
+        pub surveyquestion: Option<String>,
+        pub surveyanswers: Vec<String>,
+    }
 }
 
-/// A call to action clicked (`calltoactions[]`).
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub struct AttendeeCallToAction {
-    #[serde(deserialize_with = "de::opt_string")]
-    pub ctaid: Option<String>,
-    #[serde(deserialize_with = "de::opt_string")]
-    pub ctaname: Option<String>,
-    #[serde(deserialize_with = "de::opt_string")]
-    pub action: Option<String>,
-    #[serde(deserialize_with = "de::opt_string")]
-    pub date: Option<String>,
+de::lenient_record! {
+    /// A resource viewed (`resources[]`).
+    pub struct AttendeeResource {
+        pub resourceid: Option<String>,
+        pub resourceviewed: Option<String>,
+        pub resourceviewedtimestamp: Option<String>,
+    }
 }
 
-/// A certification (`certifications[]`).
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub struct AttendeeCertification {
-    #[serde(deserialize_with = "de::opt_string")]
-    pub certificationid: Option<String>,
-    #[serde(deserialize_with = "de::opt_string")]
-    pub certificationresult: Option<String>,
-    #[serde(deserialize_with = "de::opt_string")]
-    pub certificationname: Option<String>,
-    #[serde(deserialize_with = "de::opt_string")]
-    pub certificationtimestamp: Option<String>,
+de::lenient_record! {
+    /// A call to action clicked (`calltoactions[]`).
+    pub struct AttendeeCallToAction {
+        pub ctaid: Option<String>,
+        pub ctaname: Option<String>,
+        pub action: Option<String>,
+        pub date: Option<String>,
+    }
+}
+
+de::lenient_record! {
+    /// A certification (`certifications[]`).
+    pub struct AttendeeCertification {
+        pub certificationid: Option<String>,
+        pub certificationresult: Option<String>,
+        pub certificationname: Option<String>,
+        pub certificationtimestamp: Option<String>,
+    }
 }
 
 /// `GET .../event/{eventId}/attendee` (one answer) and `GET /client/{clientId}/attendee`
@@ -286,28 +245,20 @@ pub struct AttendeePage {
     pub attendees: Vec<Attendee>,
 }
 
-/// One viewing session (`.../attendeesession`).
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub struct AttendeeSession {
-    #[serde(deserialize_with = "de::opt_u64")]
-    pub id: Option<u64>,
-    #[serde(deserialize_with = "de::opt_u64")]
-    pub eventuserid: Option<u64>,
-    #[serde(deserialize_with = "de::opt_string")]
-    pub email: Option<String>,
-    #[serde(deserialize_with = "de::opt_string")]
-    pub exteventusercd: Option<String>,
-    /// `hh:mm:ss`.
-    #[serde(deserialize_with = "de::opt_string")]
-    pub duration: Option<String>,
-    #[serde(deserialize_with = "de::opt_string")]
-    pub starttime: Option<String>,
-    #[serde(deserialize_with = "de::opt_string")]
-    pub endtime: Option<String>,
-    /// "Live" or "Archived".
-    #[serde(deserialize_with = "de::opt_string")]
-    pub usage: Option<String>,
+de::lenient_record! {
+    /// One viewing session (`.../attendeesession`).
+    pub struct AttendeeSession {
+        pub id: Option<u64>,
+        pub eventuserid: Option<u64>,
+        pub email: Option<String>,
+        pub exteventusercd: Option<String>,
+        /// `hh:mm:ss`.
+        pub duration: Option<String>,
+        pub starttime: Option<String>,
+        pub endtime: Option<String>,
+        /// "Live" or "Archived".
+        pub usage: Option<String>,
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -333,18 +284,6 @@ pub struct ForgetResponse {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct DeletedRegistrants {
-    #[serde(deserialize_with = "lenient_ids")]
+    #[serde(deserialize_with = "de::lenient_ids")]
     pub eventuserids: Vec<u64>,
-}
-
-fn lenient_ids<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u64>, D::Error> {
-    let raw: Vec<serde_json::Value> = de::lenient_vec(d)?;
-    Ok(raw
-        .into_iter()
-        .filter_map(|v| match v {
-            serde_json::Value::Number(n) => n.as_u64(),
-            serde_json::Value::String(s) => s.trim().parse().ok(),
-            _ => None,
-        })
-        .collect())
 }

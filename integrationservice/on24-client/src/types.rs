@@ -175,6 +175,9 @@ pub struct MessageResponse {
 
 pub(crate) use super::people::*;
 
+// Event lists and account trees are small: their elements keep the `Value` reading.
+de::lenient_via_value!(SubClient, Event, RegistrationField);
+
 /// A response that is one page of a paginated read.
 pub trait Paged {
     type Item;

@@ -790,16 +790,11 @@ fn interactions(a: &on24_client::Attendee) -> Vec<AttendeeInteraction> {
         let answer = q.answer.as_ref();
         out.push(AttendeeInteraction {
             response: answer
-                .and_then(|v| v.get("content"))
-                .and_then(|v| v.as_str())
+                .and_then(|a| a.content.as_deref())
                 .unwrap_or_default()
                 .trim()
                 .to_owned(),
-            responded_at: parse_time(
-                answer
-                    .and_then(|v| v.get("createtimestamp"))
-                    .and_then(|v| v.as_str()),
-            ),
+            responded_at: parse_time(answer.and_then(|a| a.createtimestamp.as_deref())),
             ..item(
                 InteractionKind::Question,
                 &q.createtimestamp,
