@@ -15,8 +15,9 @@
 //! that. Each phase also prints its cost per operation (registration, delivery, synced
 //! attendee): the service's CPU time and the PostgreSQL WAL bytes written, for
 //! `docs/capacity.md`. Last, (e): the same registration writes (single and batch) and metrics
-//! sync with encryption at rest on and off (`database.benchmark_plaintext_personal_data`, a
-//! benchmark-only switch), each on fresh webinars of its own, off first, and the ratio of each.
+//! sync (the first, then again with nothing changed) with encryption at rest on and off
+//! (`database.benchmark_plaintext_personal_data`, a benchmark-only switch), each on fresh
+//! webinars of its own, off first, and the ratio of each.
 //!
 //! `cargo bench -p integrationservice --bench service`
 //! (`BENCH_SINGLE`, `BENCH_BATCHES`, `BENCH_DELIVERIES`, `BENCH_ATTENDEES` change the sizes,
@@ -379,11 +380,13 @@ async fn main() {
 }
 
 /// (e) One mode's figures: CreateRegistration/s with `CALLERS` callers, batch
-/// registrations/s, and the metrics sync's seconds end to end (None when not run).
+/// registrations/s, and the metrics sync's seconds end to end, then those of the same sync
+/// again with nothing changed (None when not run).
 struct ModeFigures {
     single: f64,
     batch: f64,
     sync: Option<f64>,
+    resync: Option<f64>,
 }
 
 /// (e) Registration writes and the metrics sync with encryption at rest off, then on, each on
@@ -450,7 +453,7 @@ async fn encryption_phase(
             .expect("batch");
         }
         let batch_rate = (batches * 1000) as f64 / started.elapsed().as_secs_f64();
-        let mut sync = None;
+        let (mut sync, mut resync) = (None, None);
         if attendees > 0 {
             let attendee_prefix = format!("{prefix}a");
             for b in 0..attendees.div_ceil(1000) {
@@ -515,16 +518,30 @@ async fn encryption_phase(
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
             sync = Some(started.elapsed().as_secs_f64());
+            // Again with nothing changed: the comparison with what is stored (sealed or not).
+            let started = Instant::now();
+            metrics
+                .sync_webinar_metrics(SyncWebinarMetricsRequest {
+                    name: w_sync.clone(),
+                })
+                .await
+                .expect("sync again");
+            resync = Some(started.elapsed().as_secs_f64());
         }
         println!(
             "(e) encryption at rest {mode}: CreateRegistration {single_rate:.0}/s, batch {batch_rate:.0}/s{}",
-            sync.map(|s| format!(", metrics sync of {attendees} attendees {s:.2} s"))
-                .unwrap_or_default()
+            match (sync, resync) {
+                (Some(s), Some(r)) => format!(
+                    ", metrics sync of {attendees} attendees {s:.2} s, unchanged re-sync {r:.2} s"
+                ),
+                _ => String::new(),
+            }
         );
         figures.push(ModeFigures {
             single: single_rate,
             batch: batch_rate,
             sync,
+            resync,
         });
     }
     let (off, on) = (&figures[0], &figures[1]);
@@ -532,8 +549,12 @@ async fn encryption_phase(
         "(e) encryption on vs off: CreateRegistration {:.2}x, batch {:.2}x{} (1.00 = no cost; within 15 % is the goal)",
         on.single / off.single,
         on.batch / off.batch,
-        match (on.sync, off.sync) {
-            (Some(on), Some(off)) => format!(", metrics sync time {:.2}x", on / off),
+        match (on.sync, off.sync, on.resync, off.resync) {
+            (Some(on), Some(off), Some(on_again), Some(off_again)) => format!(
+                ", metrics sync time {:.2}x, unchanged re-sync {:.2}x",
+                on / off,
+                on_again / off_again
+            ),
             _ => String::new(),
         }
     );

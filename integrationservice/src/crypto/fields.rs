@@ -35,6 +35,16 @@ const TAG_LEN: usize = 16;
 /// Marks a sealed value (format version 1).
 const PREFIX: &str = "enc1:";
 
+/// Starts a digest made without the tenant's key ([`FieldCipher::digest`]), as `clear:`
+/// starts the key of a row whose email is stored clear.
+pub(crate) const CLEAR_DIGEST: &str = "clear:";
+
+/// The keyed state of a digest made without the tenant's key: a public all-zero key,
+/// scheduled once.
+static CLEAR_DIGEST_MAC: std::sync::LazyLock<Hmac<Sha256>> = std::sync::LazyLock::new(|| {
+    <Hmac<Sha256> as Mac>::new_from_slice(&[0; 32]).expect("HMAC takes any key length")
+});
+
 /// A tenant's personal-data cipher. `Debug` shows only the tenant; the AES key schedule is
 /// wiped when the last user drops it (aes-gcm's `zeroize`).
 pub struct FieldCipher {
@@ -130,6 +140,34 @@ impl FieldCipher {
         }
         memo.insert(email.to_owned(), hash.clone());
         Some(hash)
+    }
+
+    /// The keyed digest of `message` in the domain `domain` (a name of what is digested, e.g.
+    /// `interactions`): lower-case hex HMAC-SHA-256 under the tenant's email-hash key, over
+    /// a NUL, the domain, a NUL and the message. An email hashed by [`Self::email_hash`] never
+    /// starts with a NUL (addresses have no control characters), so a digest never equals
+    /// an email hash. Keyed because what it digests is personal: an unkeyed hash of a poll
+    /// answer could be found by trying the likely answers.
+    ///
+    /// Without the column key (encryption off: every personal value is stored clear) the
+    /// digest is `clear:` + the same HMAC under a public all-zero key, so the comparison works
+    /// the same way at the same cost, and never matches a keyed one. None with the column key
+    /// but no email-hash key (a cipher that only reads).
+    pub(crate) fn digest(&self, domain: &str, message: &[u8]) -> Option<String> {
+        let (mac, prefix) = match (&self.aead, &self.email_mac) {
+            (Some(_), Some(mac)) => (mac.clone(), ""),
+            (Some(_), None) => return None,
+            (None, _) => (CLEAR_DIGEST_MAC.clone(), CLEAR_DIGEST),
+        };
+        let mut mac = mac;
+        mac.update(&[0]);
+        mac.update(domain.as_bytes());
+        mac.update(&[0]);
+        mac.update(message);
+        let mut out = String::with_capacity(prefix.len() + 64);
+        out.push_str(prefix);
+        push_hex(&mut out, &mac.finalize().into_bytes());
+        Some(out)
     }
 
     /// A cipher without a key: writes values as they are and reads only unsealed values (a
@@ -241,14 +279,19 @@ pub(crate) fn hash_email(mac: &Hmac<Sha256>, email: &str) -> String {
     } else {
         mac.update(email.as_bytes());
     }
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     let digest = mac.finalize().into_bytes();
     let mut out = String::with_capacity(digest.len() * 2);
-    for b in digest {
+    push_hex(&mut out, &digest);
+    out
+}
+
+/// Appends `bytes` to `out` in lower-case hex.
+fn push_hex(out: &mut String, bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for &b in bytes {
         out.push(char::from(HEX[usize::from(b >> 4)]));
         out.push(char::from(HEX[usize::from(b & 15)]));
     }
-    out
 }
 
 /// A store error for a value that cannot be sealed or opened (never with the value).
@@ -310,6 +353,39 @@ mod tests {
                 .memoizing()
                 .email_hash("ada@example.com"),
             None
+        );
+    }
+
+    #[test]
+    fn digest_is_keyed_and_never_an_email_hash() {
+        let a = FieldCipher::new("acme", &[7; 32]).with_email_key(&[1; 32]);
+        let b = FieldCipher::new("globex", &[7; 32]).with_email_key(&[2; 32]);
+        let d = a.digest("interactions", b"yes").expect("keyed");
+        assert_eq!(d.len(), 64);
+        assert_eq!(
+            a.digest("interactions", b"yes").as_deref(),
+            Some(d.as_str())
+        );
+        assert_ne!(a.digest("interactions", b"no").as_deref(), Some(d.as_str()));
+        assert_ne!(a.digest("other", b"yes").as_deref(), Some(d.as_str()));
+        assert_ne!(
+            b.digest("interactions", b"yes").as_deref(),
+            Some(d.as_str())
+        );
+        assert_ne!(a.email_hash("yes").as_deref(), Some(d.as_str()));
+        // A cipher that only reads has no email key: no digest.
+        assert_eq!(
+            FieldCipher::new("acme", &[7; 32]).digest("interactions", b"yes"),
+            None
+        );
+        // Encryption off: marked, and never equal to a keyed one.
+        let clear = FieldCipher::plain("acme")
+            .digest("interactions", b"yes")
+            .expect("clear");
+        assert!(clear.starts_with(CLEAR_DIGEST) && !clear.ends_with(d.as_str()));
+        assert_eq!(
+            FieldCipher::plain("globex").digest("interactions", b"yes"),
+            Some(clear)
         );
     }
 

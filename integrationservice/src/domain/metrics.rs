@@ -19,8 +19,8 @@ use crate::crypto::fields::FieldCipher;
 use crate::provider::{AttendeeInteraction, AttendeeReport, ProviderRegistrant};
 use crate::store::models::{InteractionRow, MetricsRow, RegistrationRow, WebinarRow};
 use crate::store::{
-    DbConnection, changes, interactions, metrics, now_ms, providers, registrations, suppressions,
-    webinars,
+    DbConnection, changes, interactions, metrics, now_ms, providers, registrations, sealing,
+    suppressions, webinars,
 };
 
 /// Metrics and change-feed service.
@@ -61,14 +61,17 @@ fn to_row(tenant: &TenantId, webinar: &WebinarId, r: &AttendeeReport, now: i64) 
 }
 
 fn same_figures(a: &MetricsRow, b: &MetricsRow) -> bool {
-    // The key is how the row is stored, not a figure.
+    // The key is how the row is stored, not a figure; the interactions digest stands for
+    // the interactions, which have their own feed entries.
     MetricsRow {
         updated_at: 0,
         email_hash: String::new(),
+        interactions_digest: None,
         ..a.clone()
     } == MetricsRow {
         updated_at: 0,
         email_hash: String::new(),
+        interactions_digest: None,
         ..b.clone()
     }
 }
@@ -109,6 +112,9 @@ const SYNC_QUEUE: usize = 10;
 /// transaction: rows new or with a different figure are written, each with exactly one
 /// change-feed entry (when the email is registered); unchanged rows write nothing. When an
 /// email appears twice in the chunk, its last report counts. Returns how many rows changed.
+/// Interactions are stored likewise ([`store_interactions`]), each attendee's with one
+/// ATTENDEE_INTERACTIONS entry when they changed; their digest on the metrics row changes
+/// with them, without a metrics entry or a new `updated_at` when no figure changed.
 ///
 /// Each chunk is consistent on its own (rows and their feed entries commit together), so a
 /// sync stopped half-way leaves the chunks it stored, and the next sync, comparing against
@@ -135,14 +141,20 @@ pub fn store_chunk(
             }
         }
     }
-    let interactions_changed = store_interactions(conn, fields, tenant, webinar, &items)?;
+    for row in &mut rows {
+        let reported = items.get(row.email.as_str()).copied().unwrap_or_default();
+        row.interactions_digest = sealing::interactions_digest(fields, reported);
+    }
     let emails: Vec<String> = rows.iter().map(|r| r.email.clone()).collect();
     let existing: HashMap<String, MetricsRow> =
         metrics::for_emails(conn, fields, tenant, webinar, &emails)?
             .into_iter()
             .map(|m| (m.email.clone(), m))
             .collect();
+    let interactions_changed =
+        store_interactions(conn, fields, tenant, webinar, &rows, &items, &existing)?;
     let (mut inserts, mut updates, mut clear_keys) = (Vec::new(), Vec::new(), Vec::new());
+    let mut digests = Vec::new();
     for row in rows {
         match existing.get(&row.email) {
             None => inserts.push(row),
@@ -152,9 +164,15 @@ pub fn store_chunk(
                 }
                 updates.push(row);
             }
+            // Same figures: at most the digest changes (the interactions did, or the row
+            // predates digests), which is no change of the attendee's metrics.
+            Some(old) if old.interactions_digest != row.interactions_digest => {
+                digests.push((old.email_hash.clone(), row.interactions_digest));
+            }
             Some(_) => {}
         }
     }
+    metrics::set_interactions_digests(conn, tenant, webinar, &digests)?;
     let changes = metrics::Changed {
         inserts: &inserts,
         updates: &updates,
@@ -199,35 +217,69 @@ pub fn store_chunk(
 }
 
 /// Replaces the stored interactions of the chunk's attendees whose reported ones differ;
-/// returns their emails. Unchanged attendees write nothing.
+/// returns their emails. Unchanged attendees write nothing. `rows` are the chunk's metrics
+/// rows carrying the digest of the reported interactions, `existing` the stored rows: an
+/// attendee whose stored digest is the same is unchanged, one whose digest differs (made the
+/// same way) changed, both known without reading the interactions. An attendee without a
+/// stored row has no interactions stored either (they are written only beside the row, in
+/// this transaction, and every erasure and purge deletes them with it or first), so theirs
+/// changed exactly when the report has some. Only the rest (rows stored before digests) have
+/// their interactions read, decrypted and compared.
 fn store_interactions(
     conn: &mut DbConnection,
     fields: &FieldCipher,
     tenant: &TenantId,
     webinar: &WebinarId,
+    rows: &[MetricsRow],
     reported: &HashMap<&str, &[AttendeeInteraction]>,
+    existing: &HashMap<String, MetricsRow>,
 ) -> Result<Vec<String>, Error> {
-    let emails: Vec<String> = reported.keys().map(|e| (*e).to_owned()).collect();
-    let mut stored: HashMap<String, Vec<AttendeeInteraction>> = HashMap::new();
-    for row in interactions::for_emails(conn, fields, tenant, webinar, &emails)? {
-        stored
-            .entry(row.email.clone())
-            .or_default()
-            .push(row.interaction());
-    }
-    let mut changed = Vec::new();
-    let mut rows = Vec::new();
-    for (email, items) in reported {
-        let before = stored.get(*email).map(Vec::as_slice).unwrap_or_default();
-        if before != *items {
-            changed.push((*email).to_owned());
-            rows.extend(
-                items
-                    .iter()
-                    .enumerate()
-                    .map(|(n, i)| InteractionRow::new(tenant, webinar, email, n, i)),
-            );
+    let (mut changed, mut compare) = (Vec::new(), Vec::new());
+    for row in rows {
+        let Some(old) = existing.get(&row.email) else {
+            if reported
+                .get(row.email.as_str())
+                .is_some_and(|items| !items.is_empty())
+            {
+                changed.push(row.email.clone());
+            }
+            continue;
+        };
+        match (
+            old.interactions_digest.as_deref(),
+            row.interactions_digest.as_deref(),
+        ) {
+            (Some(s), Some(d)) if s == d => {}
+            (Some(s), Some(d)) if sealing::digests_comparable(s, d) => {
+                changed.push(row.email.clone());
+            }
+            _ => compare.push(row.email.clone()),
         }
+    }
+    let mut stored: HashMap<String, Vec<AttendeeInteraction>> = HashMap::new();
+    if !compare.is_empty() {
+        for row in interactions::for_emails(conn, fields, tenant, webinar, &compare)? {
+            stored
+                .entry(row.email.clone())
+                .or_default()
+                .push(row.interaction());
+        }
+    }
+    for email in compare {
+        let before = stored.get(&email).map(Vec::as_slice).unwrap_or_default();
+        if before != reported.get(email.as_str()).copied().unwrap_or_default() {
+            changed.push(email);
+        }
+    }
+    let mut rows = Vec::new();
+    for email in &changed {
+        let items = reported.get(email.as_str()).copied().unwrap_or_default();
+        rows.extend(
+            items
+                .iter()
+                .enumerate()
+                .map(|(n, i)| InteractionRow::new(tenant, webinar, email, n, i)),
+        );
     }
     if !changed.is_empty() {
         interactions::replace(conn, fields, tenant, webinar, &changed, &rows)?;

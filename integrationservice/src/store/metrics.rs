@@ -301,25 +301,26 @@ struct Written {
 }
 
 /// One statement for a whole chunk on PostgreSQL: the rows come in as one array per column
-/// (`unnest`), so the statement has 19 parameters however many rows; a row that exists is
-/// replaced only when a figure differs (`IS DISTINCT FROM`, NULLs compared as values), so
-/// the emails returned are exactly the rows this statement changed, even if another sync of
-/// the same webinar committed in between.
+/// (`unnest`), so the statement has 20 parameters however many rows; a row that exists is
+/// replaced only when a figure differs (`IS DISTINCT FROM`, NULLs compared as values; the
+/// interactions digest is not a figure and goes along), so the emails returned are exactly
+/// the rows this statement changed, even if another sync of the same webinar committed in
+/// between.
 const UPSERT_CHANGED_PG: &str = "\
 INSERT INTO attendee_metrics (tenant, webinar_id, updated_at, email_hash, email, eventuserid, \
     live_minutes, \
     archive_minutes, cumulative_live_minutes, cumulative_archive_minutes, engagement_score, \
     questions_asked, polls_answered, surveys_answered, resources_downloaded, \
     first_live_activity_at, last_live_activity_at, first_archive_activity_at, \
-    last_archive_activity_at) \
+    last_archive_activity_at, interactions_digest) \
 SELECT $1, $2, $3, u.* FROM unnest($4::text[], $5::text[], $6::bigint[], $7::bigint[], \
     $8::bigint[], $9::bigint[], $10::bigint[], $11::double precision[], $12::bigint[], \
     $13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[], $17::bigint[], $18::bigint[], \
-    $19::bigint[]) \
+    $19::bigint[], $20::text[]) \
     AS u(email_hash, email, eventuserid, live_minutes, archive_minutes, cumulative_live_minutes, \
     cumulative_archive_minutes, engagement_score, questions_asked, polls_answered, \
     surveys_answered, resources_downloaded, first_live_activity_at, last_live_activity_at, \
-    first_archive_activity_at, last_archive_activity_at) \
+    first_archive_activity_at, last_archive_activity_at, interactions_digest) \
 ON CONFLICT (tenant, webinar_id, email_hash) DO UPDATE SET \
     email = EXCLUDED.email, eventuserid = EXCLUDED.eventuserid, live_minutes = EXCLUDED.live_minutes, \
     archive_minutes = EXCLUDED.archive_minutes, \
@@ -332,6 +333,7 @@ ON CONFLICT (tenant, webinar_id, email_hash) DO UPDATE SET \
     last_live_activity_at = EXCLUDED.last_live_activity_at, \
     first_archive_activity_at = EXCLUDED.first_archive_activity_at, \
     last_archive_activity_at = EXCLUDED.last_archive_activity_at, \
+    interactions_digest = EXCLUDED.interactions_digest, \
     updated_at = EXCLUDED.updated_at \
 WHERE (attendee_metrics.eventuserid, attendee_metrics.live_minutes, \
     attendee_metrics.archive_minutes, attendee_metrics.cumulative_live_minutes, \
@@ -475,12 +477,62 @@ pub fn write_changed(
         .bind::<Array<Nullable<BigInt>>, _>(opt(|r| r.last_live_activity_at))
         .bind::<Array<Nullable<BigInt>>, _>(opt(|r| r.first_archive_activity_at))
         .bind::<Array<Nullable<BigInt>>, _>(opt(|r| r.last_archive_activity_at))
+        .bind::<Array<Nullable<Text>>, _>(
+            rows.iter()
+                .map(|r| r.interactions_digest.as_deref())
+                .collect::<Vec<_>>(),
+        )
         .load::<Written>(pg)?;
     Ok(written
         .into_iter()
         .filter_map(|w| email_of.remove(&w.email_hash))
         .collect())
 }
+
+/// Sets the interactions digest of rows whose figures stay as they are (`digests`: each
+/// row's key as read, and its new digest), leaving `updated_at` alone: the attendee's
+/// metrics did not change. On PostgreSQL one statement joining the keys as arrays; on
+/// SQLite an update per row.
+pub fn set_interactions_digests(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    webinar_id: &WebinarId,
+    digests: &[(String, Option<String>)],
+) -> QueryResult<()> {
+    use diesel::sql_types::{Array, Nullable, Text};
+    if digests.is_empty() {
+        return Ok(());
+    }
+    let tenant = tenant.as_str();
+    let webinar_id = webinar_id.to_string();
+    let webinar_id = webinar_id.as_str();
+    if let DbConnection::Pg(pg) = conn {
+        let keys: Vec<&str> = digests.iter().map(|(k, _)| k.as_str()).collect();
+        let values: Vec<Option<&str>> = digests.iter().map(|(_, d)| d.as_deref()).collect();
+        diesel::sql_query(SET_DIGESTS_PG)
+            .bind::<Text, _>(tenant)
+            .bind::<Text, _>(webinar_id)
+            .bind::<Array<Text>, _>(keys)
+            .bind::<Array<Nullable<Text>>, _>(values)
+            .execute(pg)?;
+        return Ok(());
+    }
+    for (key, digest) in digests {
+        diesel::update(
+            m::attendee_metrics
+                .filter(m::tenant.eq(tenant))
+                .filter(m::webinar_id.eq(webinar_id))
+                .filter(m::email_hash.eq(key)),
+        )
+        .set(m::interactions_digest.eq(digest))
+        .execute(conn)?;
+    }
+    Ok(())
+}
+
+const SET_DIGESTS_PG: &str = "UPDATE attendee_metrics m SET interactions_digest = u.digest \
+    FROM unnest($3::text[], $4::text[]) AS u(key, digest) \
+    WHERE m.tenant = $1 AND m.webinar_id = $2 AND m.email_hash = u.key";
 
 /// Inserts new rows, their emails sealed and keyed with the tenant's cipher.
 pub fn insert(

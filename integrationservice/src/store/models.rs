@@ -364,6 +364,11 @@ pub struct MetricsRow {
     /// written before emails were sealed (or with encryption off). Set by the store when it
     /// writes the row; empty on a row the service builds.
     pub email_hash: String,
+    /// The keyed digest of the attendee's interactions as last stored
+    /// ([`FieldCipher::interactions_digest`](crate::crypto::fields::FieldCipher::interactions_digest)):
+    /// a sync that computes the same one from the report leaves them unread. None on a row
+    /// written before digests (the sync then compares the interactions themselves).
+    pub interactions_digest: Option<String>,
 }
 
 impl std::fmt::Debug for MetricsRow {
@@ -412,6 +417,7 @@ impl MetricsRow {
             first_archive_activity_at: a.first_archive_activity_at,
             last_archive_activity_at: a.last_archive_activity_at,
             email_hash: String::new(),
+            interactions_digest: None,
         }
     }
 
@@ -682,6 +688,7 @@ mod tests {
             first_archive_activity_at: None,
             last_archive_activity_at: None,
             email_hash: String::new(),
+            interactions_digest: None,
         };
         assert!(!format!("{metrics:?}").contains("ada@example.com"));
     }

@@ -126,6 +126,7 @@ diesel::table! {
         first_archive_activity_at -> Nullable<BigInt>,
         last_archive_activity_at -> Nullable<BigInt>,
         email_hash -> Text,
+        interactions_digest -> Nullable<Text>,
     }
 }
 

@@ -2,8 +2,9 @@
 //! into their additional authenticated data: the row-shaped side of `crypto::fields`, kept
 //! with the rows so the cipher knows nothing of the tables.
 
+use crate::attendee_activity::AttendeeInteraction;
 use crate::crypto::CryptoError;
-use crate::crypto::fields::FieldCipher;
+use crate::crypto::fields::{CLEAR_DIGEST, FieldCipher};
 
 use super::models::{InteractionRow, MetricsRow, RegistrationRow};
 
@@ -15,6 +16,52 @@ const INTERACTIONS: &str = "attendee_interactions";
 const METRICS: &str = "attendee_metrics";
 /// The `outbox_jobs` table (a forget job's payload), likewise.
 const OUTBOX: &str = "outbox_jobs";
+
+/// The digest of an attendee's interactions stored on their metrics row
+/// (`attendee_metrics.interactions_digest`): the tenant's keyed digest
+/// ([`FieldCipher::digest`]) of the list in report order, every field a sync compares
+/// encoded unambiguously (the count, then per item its kind, time, reference, prompt,
+/// response and answer time, each text length-prefixed and each optional time tagged), so two
+/// lists have the same digest only if they are equal. None when the cipher cannot digest.
+pub(crate) fn interactions_digest(
+    cipher: &FieldCipher,
+    items: &[AttendeeInteraction],
+) -> Option<String> {
+    fn text(out: &mut Vec<u8>, s: &str) {
+        out.extend_from_slice(&(s.len() as u64).to_be_bytes());
+        out.extend_from_slice(s.as_bytes());
+    }
+    fn time(out: &mut Vec<u8>, t: Option<i64>) {
+        match t {
+            Some(t) => {
+                out.push(1);
+                out.extend_from_slice(&t.to_be_bytes());
+            }
+            None => out.push(0),
+        }
+    }
+    let size: usize = items
+        .iter()
+        .map(|i| 64 + i.reference.len() + i.prompt.len() + i.response.len())
+        .sum();
+    let mut out = Vec::with_capacity(8 + size);
+    out.extend_from_slice(&(items.len() as u64).to_be_bytes());
+    for i in items {
+        text(&mut out, i.kind.as_str());
+        time(&mut out, i.occurred_at);
+        text(&mut out, &i.reference);
+        text(&mut out, &i.prompt);
+        text(&mut out, &i.response);
+        time(&mut out, i.responded_at);
+    }
+    cipher.digest("attendee_interactions/v1", &out)
+}
+
+/// Whether two interaction digests were made the same way (both under the tenant's key, or
+/// both without it), so that different values mean different interactions.
+pub(crate) fn digests_comparable(a: &str, b: &str) -> bool {
+    a.starts_with(CLEAR_DIGEST) == b.starts_with(CLEAR_DIGEST)
+}
 
 /// Seals the emails a job's payload carries (a forget's). `id` names the payload in the
 /// additional authenticated data (the job's own id is not known before it is inserted).

@@ -755,6 +755,7 @@ async fn large_attendee_list(database_url: String) {
             first_archive_activity_at: None,
             last_archive_activity_at: None,
             email_hash: String::new(),
+            interactions_digest: None,
         })
         .collect();
     let store = Store::connect(&database_url, 2).expect("store");

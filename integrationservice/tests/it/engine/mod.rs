@@ -12,6 +12,7 @@ mod faults_under_load;
 mod forget;
 pub mod harness;
 mod interactions;
+mod interactions_digest;
 mod lifecycle;
 pub(crate) mod linked_webinars;
 mod long_tail;

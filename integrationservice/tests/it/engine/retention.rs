@@ -49,6 +49,7 @@ pub(crate) fn metrics_row(tenant: &TenantId, webinar: &WebinarId, email: &str) -
         first_archive_activity_at: None,
         last_archive_activity_at: None,
         email_hash: String::new(),
+        interactions_digest: None,
     }
 }
 

@@ -1,0 +1,1 @@
+ALTER TABLE attendee_metrics DROP COLUMN interactions_digest;
