@@ -247,6 +247,29 @@ impl On24Client {
 /// report as one body, about 1 KB per attendee).
 const MAX_STREAMED_BYTES: usize = 1024 * 1024 * 1024;
 
+/// The longest a streamed read may take in all, the caller's own time included: it only
+/// ends a read whose caller hangs; ON24's part is bounded by the call's timeout ([`OwnTime`]).
+const STREAMED_BACKSTOP: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// The time left for ON24 in one call: only the time spent waiting on ON24 is taken from it.
+struct OwnTime {
+    left: std::time::Duration,
+}
+
+impl OwnTime {
+    fn new(limit: std::time::Duration) -> Self {
+        Self { left: limit }
+    }
+
+    /// Waits for `step` within the time left and takes what it took; None once none is left.
+    async fn spend<T>(&mut self, step: impl Future<Output = T>) -> Option<T> {
+        let started = Instant::now();
+        let out = tokio::time::timeout(self.left, step).await.ok();
+        self.left = self.left.saturating_sub(started.elapsed());
+        out
+    }
+}
+
 impl On24Client {
     /// Sends `op` and passes each element of the answer's top-level array `field` to `each`
     /// while the body arrives, keeping what `each` returns. Neither the body nor a parsed
@@ -273,13 +296,21 @@ impl On24Client {
             operation,
         );
         servicekit::telemetry::inject_span_context(&span, request.headers_mut());
+        // The call's timeout bounds ON24's time only: waiting for the answer and for each
+        // further chunk. Time the caller takes with what was read (a database storing a big
+        // report) pauses the read and is not ON24's, so it is not counted: were it counted, a
+        // slow store would make a big report time out and be read again from the start.
+        // reqwest's own whole-exchange timeout is only a backstop here.
+        *request.timeout_mut() = Some(STREAMED_BACKSTOP);
         let started = Instant::now();
         let limit = self.config.request_timeout;
+        let timed_out = || On24Error::timeout(operation, limit);
         let exchange = async {
-            let mut response = self
-                .http
-                .execute(request)
+            let mut budget = OwnTime::new(limit);
+            let mut response = budget
+                .spend(self.http.execute(request))
                 .await
+                .ok_or_else(timed_out)?
                 .map_err(|e| On24Error::from_transport(operation, &e))?;
             let status = response.status().as_u16();
             if !(200..300).contains(&status) {
@@ -293,9 +324,10 @@ impl On24Client {
                 stream::parse_array(rx, field, each, operation)
             });
             let mut total = 0usize;
-            while let Some(chunk) = response
-                .chunk()
+            while let Some(chunk) = budget
+                .spend(response.chunk())
                 .await
+                .ok_or_else(timed_out)?
                 .map_err(|e| On24Error::from_transport(operation, &e))?
             {
                 total += chunk.len();
@@ -316,10 +348,7 @@ impl On24Client {
             })??;
             Ok((status, Ok(items)))
         };
-        let result = match tokio::time::timeout(limit, exchange.instrument(span.clone())).await {
-            Ok(r) => r,
-            Err(_) => Err(On24Error::timeout(operation, limit)),
-        };
+        let result = exchange.instrument(span.clone()).await;
         let elapsed_ms = started.elapsed().as_millis() as u64;
         let _entered = span.enter();
         crate::telemetry::answered(&span, operation, &result);

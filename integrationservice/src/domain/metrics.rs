@@ -98,14 +98,12 @@ pub const SYNC_CHUNK: usize = 2_000;
 
 /// Chunks a sync lets the provider's reader get ahead of the writer: up to 20,000 compact
 /// reports (about 1 KB each with their interactions, so some 20 MB; registrant imports queue
-/// 10,000 registrants). The reader runs under the provider call's timeout (30 s by default),
-/// which covers the whole answer, so it must not wait for the writer for long: it waits only
-/// once this many chunks are queued. The queue was 50 chunks (a 100,000-attendee report never
-/// waited), but the reader now decodes about ten times faster than the writer stores, so the
-/// queue filled and held the whole report (86 MiB peak for 100,000). With 10, a report of N
-/// attendees needs the writer to store N - 20,000 of them within the timeout: 2,700 rows/s
-/// for 100,000, where the writer does several thousand; a read that does time out keeps the
-/// chunks stored, and the next sync writes only what is missing.
+/// 10,000 registrants). The reader decodes several times faster than the writer stores, so
+/// the queue is usually full and its size is the sync's memory: 50 chunks held a whole
+/// 100,000-attendee report (86 MiB peak), 10 hold a fifth of it. While the queue is full the
+/// reader waits, and so does the HTTP read; that wait is not ON24's time and does not count
+/// against the call's timeout (`on24_client`'s streamed reads), so a slow database never
+/// makes a big report time out.
 const SYNC_QUEUE: usize = 10;
 
 /// Stores one chunk of a sync's figures (every row stamped `now`), in the caller's
