@@ -39,6 +39,30 @@ macro_rules! scalars_are_none {
 }
 pub(crate) use scalars_are_none;
 
+/// The `None` answer of an optional scalar's visitor to null, to a present value read again
+/// as itself, and to a list or object (read whole and dropped).
+macro_rules! absent_and_nested_are_none {
+    () => {
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(self)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            drain_seq(&mut seq)?;
+            Ok(None)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            drain_map(&mut map)?;
+            Ok(None)
+        }
+    };
+}
+
 /// Any JSON value, read and dropped. Unlike `IgnoredAny` (which serde_json skips without
 /// counting depth) it goes through `deserialize_any`, so nesting counts against the depth
 /// limit as it did when the value was built as a `Value`.
@@ -164,23 +188,7 @@ macro_rules! scalar_visitor {
             fn visit_bool<E>(self, $v: bool) -> Result<Self::Value, E> {
                 Ok($b)
             }
-            fn visit_unit<E>(self) -> Result<Self::Value, E> {
-                Ok(None)
-            }
-            fn visit_none<E>(self) -> Result<Self::Value, E> {
-                Ok(None)
-            }
-            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-                d.deserialize_any(self)
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                drain_seq(&mut seq)?;
-                Ok(None)
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                drain_map(&mut map)?;
-                Ok(None)
-            }
+            absent_and_nested_are_none!();
         }
     };
 }
@@ -255,23 +263,7 @@ impl<'de> Visitor<'de> for StringVisitor {
     fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
         Ok(Some(v.to_string()))
     }
-    fn visit_unit<E>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_none<E>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_any(self)
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        drain_seq(&mut seq)?;
-        Ok(None)
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        drain_map(&mut map)?;
-        Ok(None)
-    }
+    absent_and_nested_are_none!();
 }
 
 /// Only a JSON string is text here (what `Value::as_str` accepted); anything else is `None`.
@@ -289,23 +281,7 @@ impl<'de> Visitor<'de> for StrOnly {
         Ok(Some(v))
     }
     scalars_are_none!(visit_bool: bool, visit_i64: i64, visit_u64: u64, visit_f64: f64);
-    fn visit_unit<E>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_none<E>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_any(self)
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        drain_seq(&mut seq)?;
-        Ok(None)
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        drain_map(&mut map)?;
-        Ok(None)
-    }
+    absent_and_nested_are_none!();
 }
 
 /// An integer sent as a number or a numeric string; `null`, `""` or garbage read as `None`.
