@@ -60,6 +60,11 @@ pub struct FieldCipher {
     /// metrics sync hashes each address of a chunk in several passes (suppression, metrics,
     /// interactions, feed entries), each pass a look-up here after the first.
     memo: Option<Mutex<HashMap<String, String>>>,
+    /// Whether per-attendee rows stored under the clear key of their email (written before
+    /// emails were sealed) may exist where this cipher is used, so lookups by email must ask
+    /// for that key too (`store::sealing::attendee_keys`). True unless the one sync this
+    /// copy serves found none in its webinar ([`FieldCipher::without_clear_keyed_rows`]).
+    clear_keyed_rows: bool,
 }
 
 /// Emails a memoizing cipher remembers before it starts afresh: a few sync chunks (2,000
@@ -73,6 +78,7 @@ impl std::fmt::Debug for FieldCipher {
             .field("keyed", &self.aead.is_some())
             .field("hashes", &self.email_mac.is_some())
             .field("memoizing", &self.memo.is_some())
+            .field("clear_keyed_rows", &self.clear_keyed_rows)
             .finish()
     }
 }
@@ -90,6 +96,7 @@ impl FieldCipher {
             aead: Some(Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(key))),
             email_mac: None,
             memo: None,
+            clear_keyed_rows: true,
         }
     }
 
@@ -102,7 +109,24 @@ impl FieldCipher {
             aead: self.aead.clone(),
             email_mac: self.email_mac.clone(),
             memo: Some(Mutex::new(HashMap::new())),
+            clear_keyed_rows: self.clear_keyed_rows,
         }
+    }
+
+    /// This cipher, for work on one webinar found to hold no per-attendee row under a clear
+    /// key: its lookups by email then ask for the keyed hash alone, half the keys. Only a
+    /// cipher that hashes emails drops the clear key (without the hash key the clear key is
+    /// the only one), and the finding stays true while the cipher is used: with the hash key
+    /// no row is ever written under a clear key, and the sealing migration only removes them.
+    pub fn without_clear_keyed_rows(mut self) -> Self {
+        self.clear_keyed_rows = !self.hashes_emails();
+        self
+    }
+
+    /// Whether lookups by email must also ask for the clear key of each email (see
+    /// [`FieldCipher::without_clear_keyed_rows`]).
+    pub fn may_find_clear_keyed_rows(&self) -> bool {
+        self.clear_keyed_rows
     }
 
     /// This cipher, also hashing emails under the tenant's email-hash key: emails are then
@@ -178,6 +202,7 @@ impl FieldCipher {
             aead: None,
             email_mac: None,
             memo: None,
+            clear_keyed_rows: true,
         }
     }
 

@@ -444,9 +444,10 @@ fn import_chunk(
     if rows.is_empty() {
         return Ok(0);
     }
-    let inserted: HashSet<String> = registrations::insert_absent(conn, fields, &rows)?
-        .into_iter()
-        .collect();
+    let inserted: HashSet<String> =
+        registrations::insert_absent(conn, fields, tenant, webinar, &rows)?
+            .into_iter()
+            .collect();
     let rows: Vec<RegistrationRow> = rows
         .into_iter()
         .filter(|r| inserted.contains(&r.id))
@@ -518,11 +519,10 @@ async fn import_in_scope(
     let questions = scope.questions.or(stored).unwrap_or_default();
     let since = scope.registrants_since;
     let mut hasher = super::suppression::email_hasher(engine, tenant, false).await?;
-    let fields = Arc::new(
-        super::tenant_keys::field_cipher(engine, tenant, true)
-            .await?
-            .memoizing(),
-    );
+    let fields = super::tenant_keys::field_cipher(engine, tenant, true)
+        .await?
+        .memoizing();
+    let fields = Arc::new(without_clear_keys_if_none(engine, tenant, webinar, fields).await?);
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<ProviderRegistrant>>(SYNC_QUEUE);
     let pull = engine
         .provider
@@ -793,11 +793,10 @@ pub async fn pull_and_store(
     let mut hasher = super::suppression::email_hasher(engine, tenant, false).await?;
     // Interactions are stored sealed: the tenant's cipher, once for the whole sync, which
     // remembers each chunk's email hashes for the chunk's several passes.
-    let fields = Arc::new(
-        super::tenant_keys::field_cipher(engine, tenant, true)
-            .await?
-            .memoizing(),
-    );
+    let fields = super::tenant_keys::field_cipher(engine, tenant, true)
+        .await?
+        .memoizing();
+    let fields = Arc::new(without_clear_keys_if_none(engine, tenant, webinar, fields).await?);
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<AttendeeReport>>(SYNC_QUEUE);
     let pull = engine
         .provider
@@ -829,6 +828,35 @@ pub async fn pull_and_store(
         Ok::<_, Error>(Ok((attendees, changed, imported)))
     };
     read_while_storing(pull, store).await
+}
+
+/// The sync's cipher, told when the webinar holds no per-attendee row under a clear key
+/// (rows from before emails were sealed), so each chunk's lookups ask for the keyed hashes
+/// alone rather than for both keys of every email.
+async fn without_clear_keys_if_none(
+    engine: &Engine,
+    tenant: &TenantId,
+    webinar: &WebinarId,
+    fields: FieldCipher,
+) -> Result<FieldCipher, Error> {
+    if !fields.hashes_emails() {
+        return Ok(fields);
+    }
+    let (t, w) = (tenant.clone(), *webinar);
+    let clear = engine
+        .store
+        .run(move |conn| {
+            Ok::<_, Error>(
+                metrics::has_clear_keys(conn, &t, &w)?
+                    || interactions::has_clear_keys(conn, &t, &w)?,
+            )
+        })
+        .await?;
+    Ok(if clear {
+        fields
+    } else {
+        fields.without_clear_keyed_rows()
+    })
 }
 
 /// Writes a whole sync's figures in the caller's transaction, chunk by chunk

@@ -31,6 +31,22 @@ fn keys_of(fields: &FieldCipher, emails: &[String]) -> Vec<String> {
         .collect()
 }
 
+/// Whether the webinar holds an interaction under the clear key of its attendee's email
+/// (written before emails were sealed, and not sealed yet); see `metrics::has_clear_keys`.
+pub fn has_clear_keys(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    webinar_id: &WebinarId,
+) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        i::attendee_interactions
+            .filter(i::tenant.eq(tenant.as_str()))
+            .filter(i::webinar_id.eq(webinar_id.to_string()))
+            .filter(i::email_hash.like(format!("{CLEAR_KEY}%"))),
+    ))
+    .get_result(conn)
+}
+
 /// The interactions of some emails of one webinar, by attendee then position.
 pub(crate) fn for_emails(
     conn: &mut DbConnection,

@@ -51,6 +51,23 @@ pub fn under_clear_key(row: &MetricsRow) -> bool {
     row.email_hash.starts_with(CLEAR_KEY)
 }
 
+/// Whether the webinar holds a metrics row under the clear key of its email (written before
+/// emails were sealed, and not sealed yet). One pass over the webinar's keys in the primary
+/// key's index: a sync asks once, not per chunk.
+pub fn has_clear_keys(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    webinar_id: &WebinarId,
+) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        m::attendee_metrics
+            .filter(m::tenant.eq(tenant.as_str()))
+            .filter(m::webinar_id.eq(webinar_id.to_string()))
+            .filter(m::email_hash.like(format!("{CLEAR_KEY}%"))),
+    ))
+    .get_result(conn)
+}
+
 /// Metrics of one webinar as stored (emails sealed), in key order: for counting and checks
 /// that need no email.
 pub fn for_webinar(

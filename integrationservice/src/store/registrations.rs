@@ -234,18 +234,35 @@ pub fn insert(
     Ok(())
 }
 
-/// Inserts registrations the caller found absent, leaving out any whose email the webinar
-/// has by now (a concurrent sync brought the same person in first); returns the ids of the
-/// rows inserted. The conflict has no target: the email's unique key is its hash, or (no
-/// email-hash key: the benchmark's encryption-off run) the clear email. PostgreSQL: one `ON CONFLICT DO NOTHING … RETURNING id` statement per
-/// 1,000 rows. SQLite: the same conflict rule row by row (statements there are in-process
-/// calls, not round trips), since another connection may have written since the caller read.
+/// Inserts registrations of one webinar, leaving out any whose email the webinar has (a
+/// concurrent sync brought the same person in first, or they registered earlier); returns
+/// the ids of the rows inserted. The conflict has no target: the email's unique key is its
+/// hash, or (no email-hash key: the benchmark's encryption-off run) the clear email.
+/// PostgreSQL: one `ON CONFLICT DO NOTHING … RETURNING id` statement per 1,000 rows. SQLite:
+/// the same conflict rule row by row (statements there are in-process calls, not round
+/// trips), since another connection may have written since the caller read. A person whose
+/// row was written before emails were sealed (clear email, no hash yet) meets no key of a
+/// sealed row, so while the webinar holds such rows they are looked for first, by clear
+/// email.
 pub fn insert_absent(
     conn: &mut DbConnection,
     fields: &FieldCipher,
+    tenant: &TenantId,
+    webinar_id: &WebinarId,
     rows: &[RegistrationRow],
 ) -> QueryResult<Vec<String>> {
-    let rows = &sealed(fields, rows)?;
+    let rows = &if fields.hashes_emails() && has_unhashed_emails(conn, tenant, webinar_id)? {
+        let clear: Vec<String> = rows.iter().filter_map(|r| r.email.clone()).collect();
+        let held = unhashed_emails(conn, tenant, webinar_id, &clear)?;
+        let absent: Vec<RegistrationRow> = rows
+            .iter()
+            .filter(|r| r.email.as_ref().is_none_or(|e| !held.contains(e)))
+            .cloned()
+            .collect();
+        sealed(fields, &absent)?
+    } else {
+        sealed(fields, rows)?
+    };
     let mut inserted = Vec::with_capacity(rows.len());
     match conn {
         DbConnection::Pg(c) => {
@@ -775,6 +792,29 @@ fn has_unhashed_emails(
             .filter(r::email.is_not_null()),
     ))
     .get_result(conn)
+}
+
+/// Which of these clear emails the webinar holds on rows written before emails were sealed
+/// (clear email, no keyed hash yet): found through the partial unique index on those rows.
+fn unhashed_emails(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    webinar_id: &WebinarId,
+    emails: &[String],
+) -> QueryResult<std::collections::HashSet<String>> {
+    let mut held = std::collections::HashSet::new();
+    for chunk in emails.chunks(500) {
+        held.extend(
+            r::registrations
+                .filter(r::tenant.eq(tenant.as_str()))
+                .filter(r::webinar_id.eq(webinar_id.to_string()))
+                .filter(r::email_hash.is_null())
+                .filter(r::email.eq_any(chunk))
+                .select(r::email.assume_not_null())
+                .load::<String>(conn)?,
+        );
+    }
+    Ok(held)
 }
 
 /// Registrations of a webinar per attendance outcome, forgotten ones left out.

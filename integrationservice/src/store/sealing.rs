@@ -107,15 +107,23 @@ pub(crate) fn attendee_key(cipher: &FieldCipher, email: &str) -> String {
 }
 
 /// Every key a per-attendee row of these emails may be stored under (its keyed hash, and
-/// the clear key of a row not hashed yet), each with its email: what lookups match, hashed
-/// in one pass.
+/// the clear key of a row not hashed yet unless the cipher knows there is none), each with
+/// its email: what lookups match, hashed in one pass.
 pub(crate) fn attendee_keys(cipher: &FieldCipher, emails: &[String]) -> Vec<(String, String)> {
-    let mut keys = Vec::with_capacity(emails.len() * 2);
+    let clear_too = cipher.may_find_clear_keyed_rows();
+    let mut keys = Vec::with_capacity(emails.len() * if clear_too { 2 } else { 1 });
     for email in emails {
-        if let Some(hash) = cipher.email_hash(email) {
-            keys.push((hash, email.clone()));
+        match cipher.email_hash(email) {
+            Some(hash) => keys.push((hash, email.clone())),
+            // Without a hash key the clear key is the only one.
+            None => {
+                keys.push((format!("{CLEAR_KEY}{email}"), email.clone()));
+                continue;
+            }
         }
-        keys.push((format!("{CLEAR_KEY}{email}"), email.clone()));
+        if clear_too {
+            keys.push((format!("{CLEAR_KEY}{email}"), email.clone()));
+        }
     }
     keys
 }
@@ -398,5 +406,39 @@ impl SealRows for FieldCipher {
 
     fn open_interaction(&self, row: &mut InteractionRow) -> Result<(), CryptoError> {
         interaction(self, false, row)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn emails() -> Vec<String> {
+        vec!["a@example.com".into(), "b@example.com".into()]
+    }
+
+    #[test]
+    fn lookups_ask_for_the_clear_key_only_where_it_may_be() {
+        let hashing = FieldCipher::new("t", &[7; 32]).with_email_key(&[9; 32]);
+        let hash_a = hashing.email_hash("a@example.com").expect("hashes");
+        let both = attendee_keys(&hashing, &emails());
+        assert_eq!(both.len(), 4, "keyed hash and clear key of each");
+        assert!(both.contains(&(hash_a.clone(), "a@example.com".into())));
+        assert!(both.contains(&("clear:a@example.com".into(), "a@example.com".into())));
+
+        let known = hashing.memoizing().without_clear_keyed_rows();
+        let hashed = attendee_keys(&known, &emails());
+        assert_eq!(hashed.len(), 2, "the keyed hashes alone");
+        assert_eq!(hashed[0], (hash_a, "a@example.com".into()));
+
+        // Without the hash key the clear key is the only one, whatever was found.
+        let plain = FieldCipher::plain("t").without_clear_keyed_rows();
+        assert_eq!(
+            attendee_keys(&plain, &emails()),
+            [
+                ("clear:a@example.com".to_owned(), "a@example.com".to_owned()),
+                ("clear:b@example.com".to_owned(), "b@example.com".to_owned()),
+            ]
+        );
     }
 }
