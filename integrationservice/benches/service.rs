@@ -16,8 +16,9 @@
 //! attendee): the service's CPU time and the PostgreSQL WAL bytes written, for
 //! `docs/capacity.md`. Last, (e): the same registration writes (single and batch) and metrics
 //! sync (the first, then again with nothing changed) with encryption at rest on and off
-//! (`database.benchmark_plaintext_personal_data`, a benchmark-only switch), each on fresh
-//! webinars of its own, off first, and the ratio of each.
+//! (`database.benchmark_plaintext_personal_data`, a benchmark-only switch), each run on fresh
+//! webinars of its own, in `BENCH_ENCRYPTION_PAIRS` (2) pairs of alternating order (off then
+//! on, on then off), and the ratios of each pair and of the totals.
 //!
 //! `cargo bench -p integrationservice --bench service`
 //! (`BENCH_SINGLE`, `BENCH_BATCHES`, `BENCH_DELIVERIES`, `BENCH_ATTENDEES` change the sizes,
@@ -230,14 +231,26 @@ async fn main() {
     let (w_deliver, _) = webinar(&channel, "deliver").await;
     let (w_sync, sync_event) = webinar(&channel, "sync").await;
     let encryption = std::env::var("BENCH_ENCRYPTION").map_or(true, |v| v != "0");
-    let mut encryption_webinars = Vec::new();
+    let mut encryption_runs = Vec::new();
     if encryption {
-        for mode in ["off", "on"] {
-            encryption_webinars.push((
-                webinar(&channel, &format!("enc-{mode}-single")).await.0,
-                webinar(&channel, &format!("enc-{mode}-batch")).await.0,
-                webinar(&channel, &format!("enc-{mode}-sync")).await,
-            ));
+        // Pairs in alternating order (off then on, on then off, ...): whichever mode runs
+        // second meets a bigger database and a warmer cache, and the two orders cancel.
+        for pair in 0..env_usize("BENCH_ENCRYPTION_PAIRS", 2).max(1) {
+            let modes = if pair % 2 == 0 {
+                [EncryptionMode::Off, EncryptionMode::On]
+            } else {
+                [EncryptionMode::On, EncryptionMode::Off]
+            };
+            for mode in modes {
+                let name = format!("enc-{}{pair}", mode.name());
+                encryption_runs.push(EncryptionRun {
+                    pair,
+                    mode,
+                    single: webinar(&channel, &format!("{name}-single")).await.0,
+                    batch: webinar(&channel, &format!("{name}-batch")).await.0,
+                    sync: webinar(&channel, &format!("{name}-sync")).await,
+                });
+            }
         }
     }
 
@@ -255,7 +268,7 @@ async fn main() {
 
     if attendees == 0 {
         // BENCH_ATTENDEES=0 skips phase 3 (the simulator refuses to seed no one).
-        encryption_phase(&service, &sim, &encryption_webinars, single, batches, 0).await;
+        encryption_phase(&service, &sim, &encryption_runs, single, batches, 0).await;
         println!("load at end {}", loadavg());
         return;
     }
@@ -367,197 +380,283 @@ async fn main() {
     drop(regs);
     drop(channel);
     drop(running);
-    encryption_phase(
-        &service,
-        &sim,
-        &encryption_webinars,
-        single,
-        batches,
-        attendees,
-    )
-    .await;
+    encryption_phase(&service, &sim, &encryption_runs, single, batches, attendees).await;
     println!("load at end {}", loadavg());
 }
 
-/// (e) One mode's figures: CreateRegistration/s with `CALLERS` callers, batch
-/// registrations/s, and the metrics sync's seconds end to end, then those of the same sync
-/// again with nothing changed (None when not run).
-struct ModeFigures {
-    single: f64,
-    batch: f64,
-    sync: Option<f64>,
-    resync: Option<f64>,
+/// (e) Whether personal data is encrypted at rest in one run.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum EncryptionMode {
+    Off,
+    On,
 }
 
-/// (e) Registration writes and the metrics sync with encryption at rest off, then on, each on
-/// a fresh service process (workers off) and webinars of its own; prints both and the ratios.
+impl EncryptionMode {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Off => "off",
+            Self::On => "on",
+        }
+    }
+}
+
+/// (e) One run: a mode, its pair, and webinars of its own.
+struct EncryptionRun {
+    pair: usize,
+    mode: EncryptionMode,
+    single: String,
+    batch: String,
+    sync: (String, i64),
+}
+
+/// (e) One run's work and the seconds it took: CreateRegistration calls with `CALLERS`
+/// callers, batch registrations, and the metrics sync end to end, then the same sync again
+/// with nothing changed (zero when not run).
+#[derive(Clone, Copy, Default)]
+struct ModeFigures {
+    single: (usize, f64),
+    batch: (usize, f64),
+    sync: f64,
+    resync: f64,
+}
+
+impl ModeFigures {
+    fn add(&mut self, other: &ModeFigures) {
+        self.single = (
+            self.single.0 + other.single.0,
+            self.single.1 + other.single.1,
+        );
+        self.batch = (self.batch.0 + other.batch.0, self.batch.1 + other.batch.1);
+        self.sync += other.sync;
+        self.resync += other.resync;
+    }
+
+    fn single_rate(&self) -> f64 {
+        rate(self.single)
+    }
+
+    fn batch_rate(&self) -> f64 {
+        rate(self.batch)
+    }
+
+    /// On against off: throughput ratios (on / off) for the writes, time ratios (on / off)
+    /// for the syncs.
+    fn ratios(on: &ModeFigures, off: &ModeFigures, synced: bool) -> String {
+        format!(
+            "CreateRegistration {:.2}x, batch {:.2}x{}",
+            on.single_rate() / off.single_rate(),
+            on.batch_rate() / off.batch_rate(),
+            if synced {
+                format!(
+                    ", metrics sync time {:.2}x, unchanged re-sync {:.2}x",
+                    on.sync / off.sync,
+                    on.resync / off.resync
+                )
+            } else {
+                String::new()
+            }
+        )
+    }
+}
+
+/// Operations per second (zero when none ran, as with `BENCH_ONLY_SYNC=1`).
+fn rate((count, secs): (usize, f64)) -> f64 {
+    if count == 0 { 0.0 } else { count as f64 / secs }
+}
+
+/// (e) Registration writes and the metrics sync with encryption at rest off and on, each run
+/// on a fresh service process (workers off) and webinars of its own, in pairs of alternating
+/// order; prints each run, each pair's ratios and the ratios of the totals (every run of a
+/// mode taken together).
 async fn encryption_phase(
     service: &Service,
     sim: &on24sim::SimHandle,
-    webinars: &[(String, String, (String, i64))],
+    runs: &[EncryptionRun],
     single: usize,
     batches: usize,
     attendees: usize,
 ) {
-    if webinars.len() != 2 {
+    if runs.is_empty() {
         return;
     }
-    let mut figures = Vec::new();
-    for ((w_single, w_batch, (w_sync, event)), (plaintext, mode)) in
-        webinars.iter().zip([(true, "off"), (false, "on")])
-    {
-        let running = service.start_with(Workers::OFF, plaintext);
-        let mut channels = Vec::new();
-        for _ in 0..CALLERS {
-            channels.push(service.channel(&running).await);
+    let mut pairs: Vec<[ModeFigures; 2]> = Vec::new();
+    for run in runs {
+        let figures = encryption_run(service, sim, run, single, batches, attendees).await;
+        if pairs.len() <= run.pair {
+            pairs.push([ModeFigures::default(); 2]);
         }
-        let prefix = format!("enc{mode}");
-        let per_caller = single / CALLERS;
-        let started = Instant::now();
-        let mut tasks = Vec::new();
-        for (c, channel) in channels.iter().enumerate() {
-            let mut client = RegistrationServiceClient::new(channel.clone());
-            let (parent, prefix) = (w_single.clone(), format!("{prefix}s"));
-            tasks.push(tokio::spawn(async move {
-                for i in c * per_caller..(c + 1) * per_caller {
-                    client
-                        .create_registration(CreateRegistrationRequest {
-                            parent: parent.clone(),
-                            registration: Some(registration(&prefix, i)),
-                            request_id: String::new(),
-                        })
-                        .await
-                        .expect("create");
-                }
-            }));
-        }
-        for t in tasks {
-            t.await.expect("caller");
-        }
-        let single_rate = (per_caller * CALLERS) as f64 / started.elapsed().as_secs_f64();
-        let mut regs = RegistrationServiceClient::new(channels[0].clone());
-        let started = Instant::now();
-        for b in 0..batches {
-            let requests = (b * 1000..(b + 1) * 1000)
+        pairs[run.pair][usize::from(run.mode == EncryptionMode::On)] = figures;
+    }
+    let mut totals = [ModeFigures::default(); 2];
+    for (n, [off, on]) in pairs.iter().enumerate() {
+        println!(
+            "(e) pair {n}: {}",
+            ModeFigures::ratios(on, off, attendees > 0)
+        );
+        totals[0].add(off);
+        totals[1].add(on);
+    }
+    let [off, on] = &totals;
+    println!(
+        "(e) encryption on vs off ({} pairs, totals): {} (1.00 = no cost; within 15 % is the goal)",
+        pairs.len(),
+        ModeFigures::ratios(on, off, attendees > 0)
+    );
+}
+
+/// (e) One run: its writes and syncs, printed and returned.
+async fn encryption_run(
+    service: &Service,
+    sim: &on24sim::SimHandle,
+    run: &EncryptionRun,
+    single: usize,
+    batches: usize,
+    attendees: usize,
+) -> ModeFigures {
+    let mode = run.mode.name();
+    let running = service.start_with(Workers::OFF, run.mode == EncryptionMode::Off);
+    let mut channels = Vec::new();
+    for _ in 0..CALLERS {
+        channels.push(service.channel(&running).await);
+    }
+    let prefix = format!("enc{mode}{}", run.pair);
+    let per_caller = single / CALLERS;
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for (c, channel) in channels.iter().enumerate() {
+        let mut client = RegistrationServiceClient::new(channel.clone());
+        let (parent, prefix) = (run.single.clone(), format!("{prefix}s"));
+        tasks.push(tokio::spawn(async move {
+            for i in c * per_caller..(c + 1) * per_caller {
+                client
+                    .create_registration(CreateRegistrationRequest {
+                        parent: parent.clone(),
+                        registration: Some(registration(&prefix, i)),
+                        request_id: String::new(),
+                    })
+                    .await
+                    .expect("create");
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("caller");
+    }
+    let single = (per_caller * CALLERS, started.elapsed().as_secs_f64());
+    let mut regs = RegistrationServiceClient::new(channels[0].clone());
+    let started = Instant::now();
+    for b in 0..batches {
+        let requests = (b * 1000..(b + 1) * 1000)
+            .map(|i| CreateRegistrationRequest {
+                parent: String::new(),
+                registration: Some(registration(&format!("{prefix}b"), i)),
+                request_id: String::new(),
+            })
+            .collect();
+        regs.batch_create_registrations(BatchCreateRegistrationsRequest {
+            parent: run.batch.clone(),
+            requests,
+        })
+        .await
+        .expect("batch");
+    }
+    let batch = (batches * 1000, started.elapsed().as_secs_f64());
+    let (mut sync, mut resync) = (0.0, 0.0);
+    if attendees > 0 {
+        let (w_sync, event) = &run.sync;
+        let attendee_prefix = format!("{prefix}a");
+        for b in 0..attendees.div_ceil(1000) {
+            let requests = (b * 1000..((b + 1) * 1000).min(attendees))
                 .map(|i| CreateRegistrationRequest {
                     parent: String::new(),
-                    registration: Some(registration(&format!("{prefix}b"), i)),
+                    registration: Some(registration(&attendee_prefix, i)),
                     request_id: String::new(),
                 })
                 .collect();
             regs.batch_create_registrations(BatchCreateRegistrationsRequest {
-                parent: w_batch.clone(),
+                parent: w_sync.clone(),
                 requests,
             })
             .await
             .expect("batch");
         }
-        let batch_rate = (batches * 1000) as f64 / started.elapsed().as_secs_f64();
-        let (mut sync, mut resync) = (None, None);
-        if attendees > 0 {
-            let attendee_prefix = format!("{prefix}a");
-            for b in 0..attendees.div_ceil(1000) {
-                let requests = (b * 1000..((b + 1) * 1000).min(attendees))
-                    .map(|i| CreateRegistrationRequest {
-                        parent: String::new(),
-                        registration: Some(registration(&attendee_prefix, i)),
-                        request_id: String::new(),
-                    })
-                    .collect();
-                regs.batch_create_registrations(BatchCreateRegistrationsRequest {
-                    parent: w_sync.clone(),
-                    requests,
-                })
-                .await
-                .expect("batch");
-            }
-            sim.control()
-                .seed_attendees(
-                    *event,
-                    &on24sim::SeedAttendees {
-                        count: u32::try_from(attendees).expect("attendees"),
-                        email_prefix: attendee_prefix,
-                        viewing: on24sim::ViewingRequest {
-                            live_minutes: Some(42.0),
-                            archive_minutes: Some(3.0),
-                            questions: 1,
-                            polls: 2,
-                            engagement: Some(6.5),
-                            ..on24sim::ViewingRequest::default()
-                        },
-                        ..on24sim::SeedAttendees::default()
+        sim.control()
+            .seed_attendees(
+                *event,
+                &on24sim::SeedAttendees {
+                    count: u32::try_from(attendees).expect("attendees"),
+                    email_prefix: attendee_prefix,
+                    viewing: on24sim::ViewingRequest {
+                        live_minutes: Some(42.0),
+                        archive_minutes: Some(3.0),
+                        questions: 1,
+                        polls: 2,
+                        engagement: Some(6.5),
+                        ..on24sim::ViewingRequest::default()
                     },
-                )
-                .await
-                .expect("seed");
-            let mut metrics = MetricsServiceClient::new(channels[0].clone());
-            let started = Instant::now();
-            metrics
-                .sync_webinar_metrics(SyncWebinarMetricsRequest {
-                    name: w_sync.clone(),
+                    ..on24sim::SeedAttendees::default()
+                },
+            )
+            .await
+            .expect("seed");
+        let mut metrics = MetricsServiceClient::new(channels[0].clone());
+        let started = Instant::now();
+        metrics
+            .sync_webinar_metrics(SyncWebinarMetricsRequest {
+                name: w_sync.clone(),
+            })
+            .await
+            .expect("sync");
+        loop {
+            let m = metrics
+                .get_webinar_metrics(GetWebinarMetricsRequest {
+                    name: format!("{w_sync}/metrics"),
                 })
                 .await
-                .expect("sync");
-            loop {
-                let m = metrics
-                    .get_webinar_metrics(GetWebinarMetricsRequest {
-                        name: format!("{w_sync}/metrics"),
-                    })
-                    .await
-                    .expect("metrics")
-                    .into_inner()
-                    .webinar_metrics
-                    .expect("webinar metrics");
-                if m.live_attendee_count as usize >= attendees {
-                    break;
-                }
-                assert!(
-                    started.elapsed() < Duration::from_secs(120),
-                    "sync did not store {attendees} attendees"
-                );
-                tokio::time::sleep(Duration::from_millis(50)).await;
+                .expect("metrics")
+                .into_inner()
+                .webinar_metrics
+                .expect("webinar metrics");
+            if m.live_attendee_count as usize >= attendees {
+                break;
             }
-            sync = Some(started.elapsed().as_secs_f64());
-            // Again with nothing changed: the comparison with what is stored (sealed or not).
-            let started = Instant::now();
-            metrics
-                .sync_webinar_metrics(SyncWebinarMetricsRequest {
-                    name: w_sync.clone(),
-                })
-                .await
-                .expect("sync again");
-            resync = Some(started.elapsed().as_secs_f64());
+            assert!(
+                started.elapsed() < Duration::from_secs(120),
+                "sync did not store {attendees} attendees"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        println!(
-            "(e) encryption at rest {mode}: CreateRegistration {single_rate:.0}/s, batch {batch_rate:.0}/s{}",
-            match (sync, resync) {
-                (Some(s), Some(r)) => format!(
-                    ", metrics sync of {attendees} attendees {s:.2} s, unchanged re-sync {r:.2} s"
-                ),
-                _ => String::new(),
-            }
-        );
-        figures.push(ModeFigures {
-            single: single_rate,
-            batch: batch_rate,
-            sync,
-            resync,
-        });
+        sync = started.elapsed().as_secs_f64();
+        // Again with nothing changed: the comparison with what is stored (sealed or not).
+        let started = Instant::now();
+        metrics
+            .sync_webinar_metrics(SyncWebinarMetricsRequest {
+                name: w_sync.clone(),
+            })
+            .await
+            .expect("sync again");
+        resync = started.elapsed().as_secs_f64();
     }
-    let (off, on) = (&figures[0], &figures[1]);
+    let figures = ModeFigures {
+        single,
+        batch,
+        sync,
+        resync,
+    };
     println!(
-        "(e) encryption on vs off: CreateRegistration {:.2}x, batch {:.2}x{} (1.00 = no cost; within 15 % is the goal)",
-        on.single / off.single,
-        on.batch / off.batch,
-        match (on.sync, off.sync, on.resync, off.resync) {
-            (Some(on), Some(off), Some(on_again), Some(off_again)) => format!(
-                ", metrics sync time {:.2}x, unchanged re-sync {:.2}x",
-                on / off,
-                on_again / off_again
-            ),
-            _ => String::new(),
+        "(e) encryption at rest {mode} (pair {}): CreateRegistration {:.0}/s, batch {:.0}/s{}",
+        run.pair,
+        figures.single_rate(),
+        figures.batch_rate(),
+        if attendees > 0 {
+            format!(
+                ", metrics sync of {attendees} attendees {sync:.2} s, unchanged re-sync {resync:.2} s"
+            )
+        } else {
+            String::new()
         }
     );
+    figures
 }
 
 /// The webinars of phases 1 and 2.

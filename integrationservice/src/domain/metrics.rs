@@ -519,10 +519,11 @@ async fn import_in_scope(
     let questions = scope.questions.or(stored).unwrap_or_default();
     let since = scope.registrants_since;
     let mut hasher = super::suppression::email_hasher(engine, tenant, false).await?;
-    let fields = super::tenant_keys::field_cipher(engine, tenant, true)
-        .await?
-        .memoizing();
-    let fields = Arc::new(without_clear_keys_if_none(engine, tenant, webinar, fields).await?);
+    let fields = Arc::new(
+        super::tenant_keys::field_cipher(engine, tenant, true)
+            .await?
+            .memoizing(),
+    );
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<ProviderRegistrant>>(SYNC_QUEUE);
     let pull = engine
         .provider
