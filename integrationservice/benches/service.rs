@@ -520,7 +520,9 @@ async fn encryption_run(
         channels.push(service.channel(&running).await);
     }
     let prefix = format!("enc{mode}{}", run.pair);
+    let label = |what: &str| format!("(e) {mode} {}: {what}", run.pair);
     let per_caller = single / CALLERS;
+    let mark = running.mark();
     let started = Instant::now();
     let mut tasks = Vec::new();
     for (c, channel) in channels.iter().enumerate() {
@@ -543,7 +545,16 @@ async fn encryption_run(
         t.await.expect("caller");
     }
     let single = (per_caller * CALLERS, started.elapsed().as_secs_f64());
+    if single.0 > 0 {
+        running.report_per_op(
+            &label("CreateRegistration"),
+            mark,
+            started.elapsed(),
+            single.0,
+        );
+    }
     let mut regs = RegistrationServiceClient::new(channels[0].clone());
+    let mark = running.mark();
     let started = Instant::now();
     for b in 0..batches {
         let requests = (b * 1000..(b + 1) * 1000)
@@ -561,6 +572,9 @@ async fn encryption_run(
         .expect("batch");
     }
     let batch = (batches * 1000, started.elapsed().as_secs_f64());
+    if batch.0 > 0 {
+        running.report_per_op(&label("batch"), mark, started.elapsed(), batch.0);
+    }
     let (mut sync, mut resync) = (0.0, 0.0);
     if attendees > 0 {
         let (w_sync, event) = &run.sync;
@@ -600,6 +614,7 @@ async fn encryption_run(
             .await
             .expect("seed");
         let mut metrics = MetricsServiceClient::new(channels[0].clone());
+        let mark = running.mark();
         let started = Instant::now();
         metrics
             .sync_webinar_metrics(SyncWebinarMetricsRequest {
@@ -627,7 +642,9 @@ async fn encryption_run(
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         sync = started.elapsed().as_secs_f64();
+        running.report_per_op(&label("metrics sync"), mark, started.elapsed(), attendees);
         // Again with nothing changed: the comparison with what is stored (sealed or not).
+        let mark = running.mark();
         let started = Instant::now();
         metrics
             .sync_webinar_metrics(SyncWebinarMetricsRequest {
@@ -636,6 +653,7 @@ async fn encryption_run(
             .await
             .expect("sync again");
         resync = started.elapsed().as_secs_f64();
+        running.report_per_op(&label("re-sync"), mark, started.elapsed(), attendees);
     }
     let figures = ModeFigures {
         single,
