@@ -60,10 +60,9 @@ pub struct FieldCipher {
     /// metrics sync hashes each address of a chunk in several passes (suppression, metrics,
     /// interactions, feed entries), each pass a look-up here after the first.
     memo: Option<Mutex<HashMap<String, String>>>,
-    /// Whether per-attendee rows stored under the clear key of their email (written before
-    /// emails were sealed) may exist where this cipher is used, so lookups by email must ask
-    /// for that key too (`store::sealing::attendee_keys`). True unless the one sync this
-    /// copy serves found none in its webinar ([`FieldCipher::without_clear_keyed_rows`]).
+    /// False when the one sync this copy serves found no per-attendee row stored under the
+    /// clear key of its email (written before emails were sealed) in its webinar
+    /// ([`FieldCipher::without_clear_keyed_rows`]).
     clear_keyed_rows: bool,
 }
 
@@ -114,19 +113,19 @@ impl FieldCipher {
     }
 
     /// This cipher, for work on one webinar found to hold no per-attendee row under a clear
-    /// key: its lookups by email then ask for the keyed hash alone, half the keys. Only a
-    /// cipher that hashes emails drops the clear key (without the hash key the clear key is
-    /// the only one), and the finding stays true while the cipher is used: with the hash key
-    /// no row is ever written under a clear key, and the sealing migration only removes them.
+    /// key: if it hashes emails, its lookups by email then ask for the keyed hash alone, half
+    /// the keys. The finding stays true while the cipher is used: with the hash key no row is
+    /// ever written under a clear key, and the sealing migration only removes them.
     pub fn without_clear_keyed_rows(mut self) -> Self {
-        self.clear_keyed_rows = !self.hashes_emails();
+        self.clear_keyed_rows = false;
         self
     }
 
-    /// Whether lookups by email must also ask for the clear key of each email (see
-    /// [`FieldCipher::without_clear_keyed_rows`]).
+    /// Whether lookups by email must ask for the clear key of each email: always without the
+    /// hash key (the clear key is then the only one), else unless the webinar was found to
+    /// hold none ([`FieldCipher::without_clear_keyed_rows`]).
     pub fn may_find_clear_keyed_rows(&self) -> bool {
-        self.clear_keyed_rows
+        self.clear_keyed_rows || !self.hashes_emails()
     }
 
     /// This cipher, also hashing emails under the tenant's email-hash key: emails are then

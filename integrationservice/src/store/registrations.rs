@@ -29,8 +29,11 @@ fn opened(
 }
 
 /// Sealed copies of rows about to be written.
-fn sealed(fields: &FieldCipher, rows: &[RegistrationRow]) -> QueryResult<Vec<RegistrationRow>> {
-    rows.iter()
+fn sealed<'a>(
+    fields: &FieldCipher,
+    rows: impl IntoIterator<Item = &'a RegistrationRow>,
+) -> QueryResult<Vec<RegistrationRow>> {
+    rows.into_iter()
         .map(|row| {
             let mut row = row.clone();
             fields.seal_registration(&mut row).map_err(store_error)?;
@@ -251,18 +254,16 @@ pub fn insert_absent(
     webinar_id: &WebinarId,
     rows: &[RegistrationRow],
 ) -> QueryResult<Vec<String>> {
-    let rows = &if fields.hashes_emails() && has_unhashed_emails(conn, tenant, webinar_id)? {
-        let clear: Vec<String> = rows.iter().filter_map(|r| r.email.clone()).collect();
-        let held = unhashed_emails(conn, tenant, webinar_id, &clear)?;
-        let absent: Vec<RegistrationRow> = rows
-            .iter()
-            .filter(|r| r.email.as_ref().is_none_or(|e| !held.contains(e)))
-            .cloned()
-            .collect();
-        sealed(fields, &absent)?
+    let held = if fields.hashes_emails() && has_unhashed_emails(conn, tenant, webinar_id)? {
+        let clear: Vec<&str> = rows.iter().filter_map(|r| r.email.as_deref()).collect();
+        unhashed_emails(conn, tenant, webinar_id, &clear)?
     } else {
-        sealed(fields, rows)?
+        std::collections::HashSet::new()
     };
+    let absent = rows
+        .iter()
+        .filter(|r| r.email.as_ref().is_none_or(|e| !held.contains(e)));
+    let rows = &sealed(fields, absent)?;
     let mut inserted = Vec::with_capacity(rows.len());
     match conn {
         DbConnection::Pg(c) => {
@@ -800,7 +801,7 @@ fn unhashed_emails(
     conn: &mut DbConnection,
     tenant: &TenantId,
     webinar_id: &WebinarId,
-    emails: &[String],
+    emails: &[&str],
 ) -> QueryResult<std::collections::HashSet<String>> {
     let mut held = std::collections::HashSet::new();
     for chunk in emails.chunks(500) {
@@ -809,6 +810,7 @@ fn unhashed_emails(
                 .filter(r::tenant.eq(tenant.as_str()))
                 .filter(r::webinar_id.eq(webinar_id.to_string()))
                 .filter(r::email_hash.is_null())
+                .filter(r::email.is_not_null())
                 .filter(r::email.eq_any(chunk))
                 .select(r::email.assume_not_null())
                 .load::<String>(conn)?,

@@ -113,13 +113,8 @@ pub(crate) fn attendee_keys(cipher: &FieldCipher, emails: &[String]) -> Vec<(Str
     let clear_too = cipher.may_find_clear_keyed_rows();
     let mut keys = Vec::with_capacity(emails.len() * if clear_too { 2 } else { 1 });
     for email in emails {
-        match cipher.email_hash(email) {
-            Some(hash) => keys.push((hash, email.clone())),
-            // Without a hash key the clear key is the only one.
-            None => {
-                keys.push((format!("{CLEAR_KEY}{email}"), email.clone()));
-                continue;
-            }
+        if let Some(hash) = cipher.email_hash(email) {
+            keys.push((hash, email.clone()));
         }
         if clear_too {
             keys.push((format!("{CLEAR_KEY}{email}"), email.clone()));
