@@ -278,82 +278,20 @@ async fn main() {
     let channel = service.channel(&running).await;
     let mut regs = RegistrationServiceClient::new(channel.clone());
     let started = Instant::now();
-    for b in 0..attendees.div_ceil(1000) {
-        let requests = (b * 1000..((b + 1) * 1000).min(attendees))
-            .map(|i| CreateRegistrationRequest {
-                parent: String::new(),
-                registration: Some(registration("attendee", i)),
-                request_id: String::new(),
-            })
-            .collect();
-        regs.batch_create_registrations(BatchCreateRegistrationsRequest {
-            parent: w_sync.clone(),
-            requests,
-        })
-        .await
-        .expect("batch");
-    }
+    register_attendees(&mut regs, &w_sync, "attendee", attendees).await;
     let registered = started.elapsed();
     let started = Instant::now();
-    let seeded = sim
-        .control()
-        .seed_attendees(
-            sync_event,
-            &on24sim::SeedAttendees {
-                count: u32::try_from(attendees).expect("attendees"),
-                email_prefix: "attendee".into(),
-                viewing: on24sim::ViewingRequest {
-                    live_minutes: Some(42.0),
-                    archive_minutes: Some(3.0),
-                    questions: 1,
-                    polls: 2,
-                    engagement: Some(6.5),
-                    ..on24sim::ViewingRequest::default()
-                },
-                ..on24sim::SeedAttendees::default()
-            },
-        )
-        .await
-        .expect("seed");
+    let seeded = seed_attendees(&sim, sync_event, "attendee", attendees).await;
     println!(
-        "  [sync setup] {attendees} registered in {:.2} s; {} attendees seeded at the simulator in {:.2} s; service VmHWM so far {:.1} MiB",
+        "  [sync setup] {attendees} registered in {:.2} s; {seeded} attendees seeded at the simulator in {:.2} s; service VmHWM so far {:.1} MiB",
         registered.as_secs_f64(),
-        seeded.seeded,
         started.elapsed().as_secs_f64(),
         status_kib(running.child.id(), "VmHWM:") as f64 / 1024.0,
     );
     let mut metrics = MetricsServiceClient::new(channel.clone());
     let cpu0 = running.mark();
     let started = Instant::now();
-    metrics
-        .sync_webinar_metrics(SyncWebinarMetricsRequest {
-            name: w_sync.clone(),
-        })
-        .await
-        .expect("sync");
-    let answered = started.elapsed();
-    // Finished when the service's own aggregates count every attendee as stored (the call
-    // answers after storing today; polling keeps the figure right if it ever only queues).
-    loop {
-        let m = metrics
-            .get_webinar_metrics(GetWebinarMetricsRequest {
-                name: format!("{w_sync}/metrics"),
-            })
-            .await
-            .expect("metrics")
-            .into_inner()
-            .webinar_metrics
-            .expect("webinar metrics");
-        if m.live_attendee_count as usize >= attendees {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "sync did not store {attendees} attendees (stored {})",
-            m.live_attendee_count
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let answered = sync_until_stored(&mut metrics, &w_sync, attendees).await;
     let wall = started.elapsed();
     println!(
         "(d) metrics sync of {attendees} attendees: {:>8.2} s end to end (SyncWebinarMetrics answered in {:.2} s: ON24 report over HTTP, every row stored)",
@@ -382,6 +320,100 @@ async fn main() {
     drop(running);
     encryption_phase(&service, &sim, &encryption_runs, single, batches, attendees).await;
     println!("load at end {}", loadavg());
+}
+
+/// Registers `attendees` people (`prefix` + number) to `webinar`, 1,000 a call: the people
+/// a metrics sync joins its figures to.
+async fn register_attendees(
+    regs: &mut RegistrationServiceClient<Channel>,
+    webinar: &str,
+    prefix: &str,
+    attendees: usize,
+) {
+    for b in 0..attendees.div_ceil(1000) {
+        let requests = (b * 1000..((b + 1) * 1000).min(attendees))
+            .map(|i| CreateRegistrationRequest {
+                parent: String::new(),
+                registration: Some(registration(prefix, i)),
+                request_id: String::new(),
+            })
+            .collect();
+        regs.batch_create_registrations(BatchCreateRegistrationsRequest {
+            parent: webinar.to_owned(),
+            requests,
+        })
+        .await
+        .expect("batch");
+    }
+}
+
+/// Seeds the same people at the simulator as attendees of `event`, each with the viewing
+/// every sync of the bench reads; returns how many were seeded.
+async fn seed_attendees(
+    sim: &on24sim::SimHandle,
+    event: i64,
+    prefix: &str,
+    attendees: usize,
+) -> u32 {
+    let seeded = sim
+        .control()
+        .seed_attendees(
+            event,
+            &on24sim::SeedAttendees {
+                count: u32::try_from(attendees).expect("attendees"),
+                email_prefix: prefix.to_owned(),
+                viewing: on24sim::ViewingRequest {
+                    live_minutes: Some(42.0),
+                    archive_minutes: Some(3.0),
+                    questions: 1,
+                    polls: 2,
+                    engagement: Some(6.5),
+                    ..on24sim::ViewingRequest::default()
+                },
+                ..on24sim::SeedAttendees::default()
+            },
+        )
+        .await
+        .expect("seed");
+    seeded.seeded
+}
+
+/// Syncs `webinar`'s metrics and waits until the service's own aggregates count every
+/// attendee as stored (the call answers after storing today; polling keeps the figure right
+/// if it ever only queues). Returns how long the call itself took to answer.
+async fn sync_until_stored(
+    metrics: &mut MetricsServiceClient<Channel>,
+    webinar: &str,
+    attendees: usize,
+) -> Duration {
+    let started = Instant::now();
+    metrics
+        .sync_webinar_metrics(SyncWebinarMetricsRequest {
+            name: webinar.to_owned(),
+        })
+        .await
+        .expect("sync");
+    let answered = started.elapsed();
+    loop {
+        let m = metrics
+            .get_webinar_metrics(GetWebinarMetricsRequest {
+                name: format!("{webinar}/metrics"),
+            })
+            .await
+            .expect("metrics")
+            .into_inner()
+            .webinar_metrics
+            .expect("webinar metrics");
+        if m.live_attendee_count as usize >= attendees {
+            return answered;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "sync did not store {attendees} attendees (stored {})",
+            m.live_attendee_count
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// (e) Whether personal data is encrypted at rest in one run.
@@ -579,68 +611,12 @@ async fn encryption_run(
     if attendees > 0 {
         let (w_sync, event) = &run.sync;
         let attendee_prefix = format!("{prefix}a");
-        for b in 0..attendees.div_ceil(1000) {
-            let requests = (b * 1000..((b + 1) * 1000).min(attendees))
-                .map(|i| CreateRegistrationRequest {
-                    parent: String::new(),
-                    registration: Some(registration(&attendee_prefix, i)),
-                    request_id: String::new(),
-                })
-                .collect();
-            regs.batch_create_registrations(BatchCreateRegistrationsRequest {
-                parent: w_sync.clone(),
-                requests,
-            })
-            .await
-            .expect("batch");
-        }
-        sim.control()
-            .seed_attendees(
-                *event,
-                &on24sim::SeedAttendees {
-                    count: u32::try_from(attendees).expect("attendees"),
-                    email_prefix: attendee_prefix,
-                    viewing: on24sim::ViewingRequest {
-                        live_minutes: Some(42.0),
-                        archive_minutes: Some(3.0),
-                        questions: 1,
-                        polls: 2,
-                        engagement: Some(6.5),
-                        ..on24sim::ViewingRequest::default()
-                    },
-                    ..on24sim::SeedAttendees::default()
-                },
-            )
-            .await
-            .expect("seed");
+        register_attendees(&mut regs, w_sync, &attendee_prefix, attendees).await;
+        seed_attendees(sim, *event, &attendee_prefix, attendees).await;
         let mut metrics = MetricsServiceClient::new(channels[0].clone());
         let mark = running.mark();
         let started = Instant::now();
-        metrics
-            .sync_webinar_metrics(SyncWebinarMetricsRequest {
-                name: w_sync.clone(),
-            })
-            .await
-            .expect("sync");
-        loop {
-            let m = metrics
-                .get_webinar_metrics(GetWebinarMetricsRequest {
-                    name: format!("{w_sync}/metrics"),
-                })
-                .await
-                .expect("metrics")
-                .into_inner()
-                .webinar_metrics
-                .expect("webinar metrics");
-            if m.live_attendee_count as usize >= attendees {
-                break;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(120),
-                "sync did not store {attendees} attendees"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        sync_until_stored(&mut metrics, w_sync, attendees).await;
         sync = started.elapsed().as_secs_f64();
         running.report_per_op(&label("metrics sync"), mark, started.elapsed(), attendees);
         // Again with nothing changed: the comparison with what is stored (sealed or not).
