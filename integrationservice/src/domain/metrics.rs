@@ -96,15 +96,15 @@ fn registrations_by_email(
 /// the same whatever the webinar's size (a chunk is about 0.5 MB of reports and rows).
 pub const SYNC_CHUNK: usize = 2_000;
 
-/// Chunks a sync lets the provider's reader get ahead of the writer: up to 20,000 compact
-/// reports (about 1 KB each with their interactions, so some 20 MB; registrant imports queue
-/// 10,000 registrants). The reader decodes several times faster than the writer stores, so
-/// the queue is usually full and its size is the sync's memory: 50 chunks held a whole
-/// 100,000-attendee report (86 MiB peak), 10 hold a fifth of it. While the queue is full the
-/// reader waits, and so does the HTTP read; that wait is not ON24's time and does not count
-/// against the call's timeout (`on24_client`'s streamed reads), so a slow database never
-/// makes a big report time out.
-const SYNC_QUEUE: usize = 10;
+/// Chunks a sync lets the provider's reader get ahead of the writer: up to 8,000 compact
+/// reports (about 1 KB each with their interactions, so some 8 MB; registrant imports queue
+/// 4,000 registrants). The reader decodes several times faster than the writer stores, so
+/// the queue is usually full and its size is the sync's memory (50 chunks held a whole
+/// 100,000-attendee report, 86 MiB peak), while one chunk waiting is all the writer needs
+/// never to wait itself. While the queue is full the reader waits, and so does the HTTP
+/// read; that wait is not ON24's time and does not count against the call's timeout
+/// (`on24_client`'s streamed reads), so a slow database never makes a big report time out.
+const SYNC_QUEUE: usize = 4;
 
 /// Stores one chunk of a sync's figures (every row stamped `now`), in the caller's
 /// transaction: rows new or with a different figure are written, each with exactly one
