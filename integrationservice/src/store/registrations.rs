@@ -582,8 +582,6 @@ pub struct NewRegistrations<'a> {
 /// once, in order; the scalars go through the `a` row.
 struct InsertNewPg<'a> {
     args: NewRegistrations<'a>,
-    /// Whether rows written before emails were sealed must be looked for by clear email.
-    clear_check: bool,
     tenant: &'a str,
     webinar_id: String,
     ids: Vec<&'a str>,
@@ -671,7 +669,10 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for InsertNewPg<'_> {
                      a.now, a.now \
                  FROM input i CROSS JOIN a CROSS JOIN ok ",
         );
-        if self.clear_check {
+        // With emails in clear (the benchmark's switch) the unique key on unhashed rows finds
+        // every duplicate itself; with them sealed the statement itself probes for clear rows,
+        // so a write stays one round trip.
+        if a.fields.hashes_emails() {
             // A person whose row was written before emails were sealed (clear email, no hash
             // yet) is left out too: no key would meet theirs. One probe per row of the
             // partial index on those rows (empty once the sealing migration ends): a
@@ -732,11 +733,7 @@ pub fn insert_new_in_one_statement(
     let DbConnection::Pg(pg) = conn else {
         return Ok(None);
     };
-    // With emails in clear (the benchmark's switch) the unique key on unhashed rows finds every
-    // duplicate itself; with them sealed the statement probes for clear rows itself rather
-    // than asking first whether the webinar holds any (a round trip per write).
-    let clear_check = args.fields.hashes_emails();
-    insert_new_pg(pg, args, clear_check).map(Some)
+    insert_new_pg(pg, args).map(Some)
 }
 
 /// Whether [`insert_new_in_one_statement`] can write on this connection (PostgreSQL).
@@ -747,11 +744,9 @@ pub fn one_statement_insert(conn: &DbConnection) -> bool {
 fn insert_new_pg(
     conn: &mut diesel::pg::PgConnection,
     args: NewRegistrations<'_>,
-    clear_check: bool,
 ) -> QueryResult<Inserted> {
     let rows = &sealed(args.fields, args.rows)?;
     let query = InsertNewPg {
-        clear_check,
         tenant: args.tenant.as_str(),
         webinar_id: args.webinar_id.to_string(),
         ids: rows.iter().map(|r| r.id.as_str()).collect(),
