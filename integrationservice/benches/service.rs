@@ -306,14 +306,7 @@ async fn main() {
     running.report_per_op("metrics sync", cpu0, wall, attendees);
     // Again with nothing changed: the pull and comparison alone.
     let cpu0 = running.mark();
-    let started = Instant::now();
-    metrics
-        .sync_webinar_metrics(SyncWebinarMetricsRequest {
-            name: w_sync.clone(),
-        })
-        .await
-        .expect("sync again");
-    let wall = started.elapsed();
+    let wall = sync_once(&mut metrics, &w_sync).await;
     println!(
         "(d') the same sync again, nothing changed: {:.2} s",
         wall.as_secs_f64()
@@ -383,6 +376,18 @@ async fn seed_attendees(
     seeded.seeded
 }
 
+/// Syncs `webinar`'s metrics once; returns how long the call took to answer.
+async fn sync_once(metrics: &mut MetricsServiceClient<Channel>, webinar: &str) -> Duration {
+    let started = Instant::now();
+    metrics
+        .sync_webinar_metrics(SyncWebinarMetricsRequest {
+            name: webinar.to_owned(),
+        })
+        .await
+        .expect("sync");
+    started.elapsed()
+}
+
 /// Syncs `webinar`'s metrics and waits until the service's own aggregates count every
 /// attendee as stored (the call answers after storing today; polling keeps the figure right
 /// if it ever only queues). Returns how long the call itself took to answer.
@@ -392,13 +397,7 @@ async fn sync_until_stored(
     attendees: usize,
 ) -> Duration {
     let started = Instant::now();
-    metrics
-        .sync_webinar_metrics(SyncWebinarMetricsRequest {
-            name: webinar.to_owned(),
-        })
-        .await
-        .expect("sync");
-    let answered = started.elapsed();
+    let answered = sync_once(metrics, webinar).await;
     loop {
         let m = metrics
             .get_webinar_metrics(GetWebinarMetricsRequest {
@@ -651,15 +650,9 @@ async fn encryption_run(
         running.report_per_op(&label("metrics sync"), mark, started.elapsed(), attendees);
         // Again with nothing changed: the comparison with what is stored (sealed or not).
         let mark = running.mark();
-        let started = Instant::now();
-        metrics
-            .sync_webinar_metrics(SyncWebinarMetricsRequest {
-                name: w_sync.clone(),
-            })
-            .await
-            .expect("sync again");
-        resync = started.elapsed().as_secs_f64();
-        running.report_per_op(&label("re-sync"), mark, started.elapsed(), attendees);
+        let wall = sync_once(&mut metrics, w_sync).await;
+        resync = wall.as_secs_f64();
+        running.report_per_op(&label("re-sync"), mark, wall, attendees);
     }
     let figures = ModeFigures {
         single,

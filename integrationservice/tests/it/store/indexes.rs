@@ -9,17 +9,19 @@ use diesel::sql_types::Text;
 use integrationservice::testing::{Store, StoreError};
 
 /// A migrated PostgreSQL store (the database lives as long as the returned guard).
-fn pg_store() -> (xtask::testdb::TestPostgres, Store) {
+async fn pg_store() -> (xtask::testdb::TestPostgres, Store) {
     let pg = xtask::testdb::TestPostgres::new().expect("test postgres");
     let store = Store::connect(&pg.url, 2).expect("store");
+    store.migrate().await.expect("migrate");
     (pg, store)
 }
 
-/// A SQLite store in a directory that lives as long as the returned guard.
-fn sqlite_store() -> (tempfile::TempDir, Store) {
+/// A migrated SQLite store in a directory that lives as long as the returned guard.
+async fn sqlite_store() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("store.sqlite");
     let store = Store::connect(path.to_str().expect("utf-8 path"), 2).expect("store");
+    store.migrate().await.expect("migrate");
     (dir, store)
 }
 
@@ -33,7 +35,6 @@ struct PlanLine {
 /// discouraged (the tables are empty, so any usable index must win) and planned generically,
 /// as the service's prepared statements are once cached.
 async fn pg_plan(store: &Store, sql: &'static str) -> String {
-    store.migrate().await.expect("migrate");
     store
         .run(move |conn| {
             diesel::sql_query("SET enable_seqscan = off").execute(conn)?;
@@ -59,7 +60,6 @@ struct SqlitePlan {
 
 /// SQLite's query plan of `sql`.
 async fn sqlite_plan(store: &Store, sql: &'static str) -> String {
-    store.migrate().await.expect("migrate");
     store
         .run(move |conn| {
             diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}"))
@@ -79,7 +79,7 @@ const ORDERING_CHECK: &str = "SELECT EXISTS (SELECT 1 FROM outbox_jobs WHERE ten
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_ordering_check_uses_the_registration_index_on_postgres() {
-    let (_pg, store) = pg_store();
+    let (_pg, store) = pg_store().await;
     let plan = pg_plan(&store, ORDERING_CHECK).await;
     assert!(
         plan.contains("outbox_registration"),
@@ -89,7 +89,7 @@ async fn the_ordering_check_uses_the_registration_index_on_postgres() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_ordering_check_uses_the_registration_index_on_sqlite() {
-    let (_dir, store) = sqlite_store();
+    let (_dir, store) = sqlite_store().await;
     let plan = sqlite_plan(
         &store,
         "SELECT EXISTS (SELECT 1 FROM outbox_jobs WHERE tenant = 't' \
@@ -104,7 +104,7 @@ async fn the_ordering_check_uses_the_registration_index_on_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn email_hash_look_ups_use_the_sealed_rows_index_on_postgres() {
-    let (_pg, store) = pg_store();
+    let (_pg, store) = pg_store().await;
     // A parameter's equality implies the partial index's `email_hash IS NOT NULL`.
     let by_hash = pg_plan(
         &store,
@@ -137,7 +137,7 @@ async fn email_hash_look_ups_use_the_sealed_rows_index_on_postgres() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn email_hash_look_ups_use_the_sealed_rows_index_on_sqlite() {
-    let (_dir, store) = sqlite_store();
+    let (_dir, store) = sqlite_store().await;
     let plan = sqlite_plan(
         &store,
         "SELECT id FROM registrations WHERE tenant = 't' AND webinar_id = 'w' \
