@@ -8,6 +8,14 @@
 //! (a forgotten registration's tombstone). A value without the prefix was written before
 //! encryption at rest and is read as it is until the background migration seals it.
 //!
+//! A row's several personal values that are always written together (a registration's
+//! names, company, job title and other fields; an interaction's prompt and response) are
+//! sealed as one record instead ([`FieldCipher::seal_record`]): `enc2:` + base64(nonce ||
+//! ciphertext and tag) of the values length-prefixed, stored in one column of the row (the
+//! additional authenticated data names that column) while the others stay empty. One nonce,
+//! tag and encoding per row rather than per value: about 40 bytes less per value in every
+//! row, index-free but written to the WAL and every backup, and one AES-GCM call.
+//!
 //! The store seals a row's personal columns with [`FieldCipher::seal`] before it writes the
 //! row and opens them after it reads one (`store::sealing` names the columns of each table),
 //! so the rest of the service only ever sees plaintext rows and the database only ever
@@ -34,6 +42,13 @@ const TAG_LEN: usize = 16;
 
 /// Marks a sealed value (format version 1).
 const PREFIX: &str = "enc1:";
+
+/// Marks a sealed record of several values ([`FieldCipher::seal_record`]).
+const RECORD_PREFIX: &str = "enc2:";
+
+/// What `LIKE` matches a sealed value or record with (`enc1:`, `enc2:`): the sealing
+/// migration's "still in clear" filters use it.
+pub(crate) const SEALED_LIKE: &str = "enc_:%";
 
 /// Starts a digest made without the tenant's key ([`FieldCipher::digest`]), as `clear:`
 /// starts the key of a row whose email is stored clear.
@@ -82,9 +97,15 @@ impl std::fmt::Debug for FieldCipher {
     }
 }
 
-/// Whether a stored value is sealed (not a value written before encryption at rest).
+/// Whether a stored value is sealed, alone or as a record (not a value written before
+/// encryption at rest).
 pub fn is_sealed(stored: &str) -> bool {
-    stored.starts_with(PREFIX)
+    stored.starts_with(PREFIX) || is_record(stored)
+}
+
+/// Whether a stored value is a sealed record of several values ([`FieldCipher::seal_record`]).
+pub(crate) fn is_record(stored: &str) -> bool {
+    stored.starts_with(RECORD_PREFIX)
 }
 
 impl FieldCipher {
@@ -230,24 +251,8 @@ impl FieldCipher {
         if plain.is_empty() {
             return Ok(String::new());
         }
-        // A random 96-bit nonce from the thread's CSPRNG (ChaCha, seeded and reseeded from the
-        // OS): a system call per value, as `OsRng` makes, was a measurable share of sealing a
-        // batch of rows. Random nonces stay far from GCM's 2^32 messages per key: a tenant's
-        // key seals a handful of values per registration.
-        let mut bytes = Vec::with_capacity(NONCE_LEN + plain.len() + TAG_LEN);
-        bytes.resize(NONCE_LEN, 0);
-        rand::Rng::fill(&mut rand::rng(), &mut bytes[..NONCE_LEN]);
-        bytes.extend_from_slice(plain.as_bytes());
         let aad = self.aad(table, row_id, column);
-        let (nonce, message) = bytes.split_at_mut(NONCE_LEN);
-        let tag = aead
-            .encrypt_in_place_detached(Nonce::from_slice(nonce), &aad, message)
-            .map_err(|_| CryptoError::Encrypt)?;
-        bytes.extend_from_slice(&tag);
-        let mut out = String::with_capacity(PREFIX.len() + bytes.len().div_ceil(3) * 4);
-        out.push_str(PREFIX);
-        B64.encode_string(&bytes, &mut out);
-        Ok(out)
+        encrypt(aead, PREFIX, &aad, plain.as_bytes())
     }
 
     /// The plaintext of a value stored in `table`.`column` of row `row_id` (public for the
@@ -263,23 +268,98 @@ impl FieldCipher {
             return Ok(stored.to_owned());
         };
         let aead = self.aead.as_ref().ok_or(CryptoError::Decrypt)?;
-        let mut bytes = B64.decode(body).map_err(|_| CryptoError::Decrypt)?;
-        if bytes.len() < NONCE_LEN + TAG_LEN {
-            return Err(CryptoError::Decrypt);
-        }
-        let tag = bytes.split_off(bytes.len() - TAG_LEN);
-        let aad = self.aad(table, row_id, column);
-        let (nonce, message) = bytes.split_at_mut(NONCE_LEN);
-        aead.decrypt_in_place_detached(
-            Nonce::from_slice(nonce),
-            &aad,
-            message,
-            aes_gcm::Tag::from_slice(&tag),
-        )
-        .map_err(|_| CryptoError::Decrypt)?;
-        bytes.drain(..NONCE_LEN);
-        let plain = bytes;
+        let plain = decrypt(aead, &self.aad(table, row_id, column), body)?;
         String::from_utf8(plain).map_err(|_| CryptoError::Decrypt)
+    }
+
+    /// `values` (each present or not) sealed as one record stored in `table`.`column` of row
+    /// `row_id`; None without the personal-data key (the values are then stored as they are).
+    /// Each value is encoded as a presence byte and, when present, its length (LEB128) and
+    /// bytes, so the record opens to exactly these values in this order.
+    pub(crate) fn seal_record(
+        &self,
+        table: &str,
+        row_id: &str,
+        column: &str,
+        values: &[Option<&str>],
+    ) -> Result<Option<String>, CryptoError> {
+        let Some(aead) = &self.aead else {
+            return Ok(None);
+        };
+        let size = values.iter().flatten().map(|v| v.len() + 4).sum::<usize>();
+        let mut plain = Vec::with_capacity(values.len() + size);
+        for value in values {
+            match value {
+                None => plain.push(0),
+                Some(v) => {
+                    plain.push(1);
+                    let mut len = v.len();
+                    while len >= 0x80 {
+                        plain.push((len & 0x7f) as u8 | 0x80);
+                        len >>= 7;
+                    }
+                    plain.push(len as u8);
+                    plain.extend_from_slice(v.as_bytes());
+                }
+            }
+        }
+        let aad = self.aad(table, row_id, column);
+        encrypt(aead, RECORD_PREFIX, &aad, &plain).map(Some)
+    }
+
+    /// The `count` values of a record stored in `table`.`column` of row `row_id`
+    /// ([`Self::seal_record`]; public for the tests that play an attacker holding a database
+    /// copy and a key).
+    pub fn open_record(
+        &self,
+        table: &str,
+        row_id: &str,
+        column: &str,
+        stored: &str,
+        count: usize,
+    ) -> Result<Vec<Option<String>>, CryptoError> {
+        let body = stored
+            .strip_prefix(RECORD_PREFIX)
+            .ok_or(CryptoError::Decrypt)?;
+        let aead = self.aead.as_ref().ok_or(CryptoError::Decrypt)?;
+        let plain = decrypt(aead, &self.aad(table, row_id, column), body)?;
+        let mut rest = plain.as_slice();
+        let mut values = Vec::with_capacity(count);
+        for _ in 0..count {
+            let (&present, after) = rest.split_first().ok_or(CryptoError::Decrypt)?;
+            rest = after;
+            if present == 0 {
+                values.push(None);
+                continue;
+            }
+            let mut len = 0usize;
+            let mut shift = 0;
+            loop {
+                let (&b, after) = rest.split_first().ok_or(CryptoError::Decrypt)?;
+                rest = after;
+                if shift > 28 {
+                    return Err(CryptoError::Decrypt);
+                }
+                len |= usize::from(b & 0x7f) << shift;
+                shift += 7;
+                if b & 0x80 == 0 {
+                    break;
+                }
+            }
+            if len > rest.len() {
+                return Err(CryptoError::Decrypt);
+            }
+            let (value, after) = rest.split_at(len);
+            rest = after;
+            values.push(Some(
+                String::from_utf8(value.to_vec()).map_err(|_| CryptoError::Decrypt)?,
+            ));
+        }
+        if rest.is_empty() {
+            Ok(values)
+        } else {
+            Err(CryptoError::Decrypt)
+        }
     }
 
     /// Refuses a row of another tenant: its values must never be sealed or opened under this
@@ -291,6 +371,51 @@ impl FieldCipher {
             Err(CryptoError::Encrypt)
         }
     }
+}
+
+/// `prefix` + base64(nonce || AES-256-GCM ciphertext of `plain` and tag) under `aad`.
+fn encrypt(
+    aead: &Aes256Gcm,
+    prefix: &str,
+    aad: &[u8],
+    plain: &[u8],
+) -> Result<String, CryptoError> {
+    // A random 96-bit nonce from the thread's CSPRNG (ChaCha, seeded and reseeded from the
+    // OS): a system call per value, as `OsRng` makes, was a measurable share of sealing a
+    // batch of rows. Random nonces stay far from GCM's 2^32 messages per key: a tenant's
+    // key seals a handful of values per registration.
+    let mut bytes = Vec::with_capacity(NONCE_LEN + plain.len() + TAG_LEN);
+    bytes.resize(NONCE_LEN, 0);
+    rand::Rng::fill(&mut rand::rng(), &mut bytes[..NONCE_LEN]);
+    bytes.extend_from_slice(plain);
+    let (nonce, message) = bytes.split_at_mut(NONCE_LEN);
+    let tag = aead
+        .encrypt_in_place_detached(Nonce::from_slice(nonce), aad, message)
+        .map_err(|_| CryptoError::Encrypt)?;
+    bytes.extend_from_slice(&tag);
+    let mut out = String::with_capacity(prefix.len() + bytes.len().div_ceil(3) * 4);
+    out.push_str(prefix);
+    B64.encode_string(&bytes, &mut out);
+    Ok(out)
+}
+
+/// The plaintext of base64(nonce || ciphertext and tag) under `aad`.
+fn decrypt(aead: &Aes256Gcm, aad: &[u8], body: &str) -> Result<Vec<u8>, CryptoError> {
+    let mut bytes = B64.decode(body).map_err(|_| CryptoError::Decrypt)?;
+    if bytes.len() < NONCE_LEN + TAG_LEN {
+        return Err(CryptoError::Decrypt);
+    }
+    let tag = bytes.split_off(bytes.len() - TAG_LEN);
+    let (nonce, message) = bytes.split_at_mut(NONCE_LEN);
+    aead.decrypt_in_place_detached(
+        Nonce::from_slice(nonce),
+        aad,
+        message,
+        aes_gcm::Tag::from_slice(&tag),
+    )
+    .map_err(|_| CryptoError::Decrypt)?;
+    bytes.drain(..NONCE_LEN);
+    Ok(bytes)
 }
 
 /// Lower-case hex HMAC-SHA-256 of an address trimmed and lower-cased, under the keyed state
@@ -360,6 +485,58 @@ mod tests {
             sealed,
             a.seal("registrations", "r1", "company", "Initech")
                 .expect("crypto")
+        );
+    }
+
+    #[test]
+    fn record_round_trip_bound_to_row_and_column() {
+        let a = FieldCipher::new("acme", &[7; 32]);
+        let long = "x".repeat(300);
+        let values = [Some("Ada"), None, Some(""), Some(long.as_str())];
+        let sealed = a
+            .seal_record("registrations", "r1", "extra", &values)
+            .expect("crypto")
+            .expect("keyed");
+        assert!(is_sealed(&sealed) && is_record(&sealed) && !sealed.contains("Ada"));
+        let opened = a
+            .open_record("registrations", "r1", "extra", &sealed, 4)
+            .expect("crypto");
+        let opened: Vec<Option<&str>> = opened.iter().map(Option::as_deref).collect();
+        assert_eq!(opened, values);
+        assert!(
+            a.open_record("registrations", "r1", "extra", &sealed, 3)
+                .is_err()
+        );
+        assert!(
+            a.open_record("registrations", "r1", "extra", &sealed, 5)
+                .is_err()
+        );
+        assert!(
+            a.open_record("registrations", "r2", "extra", &sealed, 4)
+                .is_err()
+        );
+        assert!(
+            a.open_record("registrations", "r1", "first_name", &sealed, 4)
+                .is_err()
+        );
+        let b = FieldCipher::new("globex", &[7; 32]);
+        assert!(
+            b.open_record("registrations", "r1", "extra", &sealed, 4)
+                .is_err()
+        );
+        // A single value is not a record, nor the other way round.
+        let single = a
+            .seal("registrations", "r1", "extra", "Ada")
+            .expect("crypto");
+        assert!(
+            a.open_record("registrations", "r1", "extra", &single, 1)
+                .is_err()
+        );
+        assert_eq!(
+            FieldCipher::plain("acme")
+                .seal_record("registrations", "r1", "extra", &values)
+                .expect("plain"),
+            None
         );
     }
 

@@ -220,7 +220,7 @@ pub(crate) fn unsealed_page(
     after: Option<&(String, String, String, i32)>,
     limit: i64,
 ) -> QueryResult<Vec<InteractionRow>> {
-    const SEALED: &str = "enc1:%";
+    const SEALED: &str = crate::crypto::fields::SEALED_LIKE;
     let unsealed = i::prompt
         .ne("")
         .and(i::prompt.not_like(SEALED))

@@ -895,13 +895,13 @@ pub fn unknown_attendance(
 }
 
 /// A page of registrations still holding a personal value written before encryption at
-/// rest (not `enc1:`-prefixed), in (tenant, id) order after `after`, as stored.
+/// rest (neither sealed alone nor in a record), in (tenant, id) order after `after`, as stored.
 pub(crate) fn unsealed_page(
     conn: &mut DbConnection,
     after: Option<(&str, &str)>,
     limit: i64,
 ) -> QueryResult<Vec<RegistrationRow>> {
-    const SEALED: &str = "enc1:%";
+    const SEALED: &str = crate::crypto::fields::SEALED_LIKE;
     let unsealed = r::first_name
         .ne("")
         .and(r::first_name.not_like(SEALED))

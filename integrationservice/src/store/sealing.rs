@@ -199,25 +199,30 @@ pub(crate) trait SealRows {
     fn open_interaction(&self, row: &mut InteractionRow) -> Result<(), CryptoError>;
 }
 
-/// Seals (`seal` true) or opens one optional registration column.
+/// Opens one optional registration column sealed on its own.
 fn registration_opt(
     cipher: &FieldCipher,
-    seal: bool,
     id: &str,
     column: &str,
     value: &mut Option<String>,
 ) -> Result<(), CryptoError> {
     if let Some(v) = value {
-        *v = if seal {
-            cipher.seal(REGISTRATIONS, id, column, v)?
-        } else {
-            cipher.open(REGISTRATIONS, id, column, v)?
-        };
+        *v = cipher.open(REGISTRATIONS, id, column, v)?;
     }
     Ok(())
 }
 
+/// The column of `registrations` holding the sealed record of a registration's personal
+/// values other than the email ([`registration`]).
+const REGISTRATION_RECORD: &str = "extra";
+
 /// Seals or opens every personal column of a registration.
+///
+/// Sealing puts the names, company, job title and other fields in one record
+/// ([`FieldCipher::seal_record`]) stored in `extra`, the other four columns then empty; the
+/// email is sealed alone, as the readers that need only it (a sync's attendance pass, a
+/// tenant purge's forget) open it alone. Opening reads either form, and the per-column one
+/// of rows sealed before records (and clear values of rows written before encryption).
 fn registration(
     cipher: &FieldCipher,
     seal: bool,
@@ -225,24 +230,50 @@ fn registration(
 ) -> Result<(), CryptoError> {
     cipher.check_tenant(&row.tenant)?;
     let id = row.id.clone();
-    let one = |column: &str, value: &str| {
-        if seal {
-            cipher.seal(REGISTRATIONS, &id, column, value)
-        } else {
-            cipher.open(REGISTRATIONS, &id, column, value)
+    if seal {
+        let record = cipher.seal_record(
+            REGISTRATIONS,
+            &id,
+            REGISTRATION_RECORD,
+            &[
+                Some(row.first_name.as_str()),
+                Some(row.last_name.as_str()),
+                row.company.as_deref(),
+                row.job_title.as_deref(),
+                Some(row.extra.as_str()),
+            ],
+        )?;
+        if let Some(record) = record {
+            row.first_name = String::new();
+            row.last_name = String::new();
+            row.company = None;
+            row.job_title = None;
+            row.extra = record;
         }
-    };
-    row.first_name = one("first_name", &row.first_name)?;
-    row.last_name = one("last_name", &row.last_name)?;
-    row.extra = one("extra", &row.extra)?;
-    registration_opt(cipher, seal, &id, "company", &mut row.company)?;
-    registration_opt(cipher, seal, &id, "job_title", &mut row.job_title)?;
+    } else if crate::crypto::fields::is_record(&row.extra) {
+        let mut values = cipher
+            .open_record(REGISTRATIONS, &id, REGISTRATION_RECORD, &row.extra, 5)?
+            .into_iter();
+        let mut next = || values.next().ok_or(CryptoError::Decrypt);
+        row.first_name = next()?.ok_or(CryptoError::Decrypt)?;
+        row.last_name = next()?.ok_or(CryptoError::Decrypt)?;
+        row.company = next()?;
+        row.job_title = next()?;
+        row.extra = next()?.ok_or(CryptoError::Decrypt)?;
+    } else {
+        let one = |column: &str, value: &str| cipher.open(REGISTRATIONS, &id, column, value);
+        row.first_name = one("first_name", &row.first_name)?;
+        row.last_name = one("last_name", &row.last_name)?;
+        row.extra = one("extra", &row.extra)?;
+        registration_opt(cipher, &id, "company", &mut row.company)?;
+        registration_opt(cipher, &id, "job_title", &mut row.job_title)?;
+    }
     if !seal {
-        return registration_opt(cipher, seal, &id, "email", &mut row.email);
+        return registration_opt(cipher, &id, "email", &mut row.email);
     }
     // The keyed hash is what lookups and the unique index use; the address itself is sealed
-    // like the other columns. Without the tenant's email-hash key (the benchmark's
-    // encryption-off run) the address stays clear with no hash, and is matched as it is.
+    // on its own. Without the tenant's email-hash key (the benchmark's encryption-off run)
+    // the address stays clear with no hash, and is matched as it is.
     match &row.email {
         Some(email) if crate::crypto::fields::is_sealed(email) => {}
         Some(email) if cipher.hashes_emails() => {
@@ -366,23 +397,41 @@ pub(crate) fn open_interactions_keyed(
     Ok(())
 }
 
+/// The column of `attendee_interactions` holding the sealed record of an interaction's
+/// prompt and response ([`seal_content`]).
+const INTERACTION_RECORD: &str = "response";
+
 /// Seals or opens an interaction's prompt and response, whose identity names the clear email
-/// (`row.email` must be clear).
+/// (`row.email` must be clear). Sealed as one record in `response` (`prompt` then empty);
+/// opening also reads the per-column form of rows sealed before records.
 fn seal_content(
     cipher: &FieldCipher,
     seal: bool,
     row: &mut InteractionRow,
 ) -> Result<(), CryptoError> {
     let id = interaction_id(row);
-    let one = |column: &str, value: &str| {
-        if seal {
-            cipher.seal(INTERACTIONS, &id, column, value)
-        } else {
-            cipher.open(INTERACTIONS, &id, column, value)
+    if seal {
+        let record = cipher.seal_record(
+            INTERACTIONS,
+            &id,
+            INTERACTION_RECORD,
+            &[Some(row.prompt.as_str()), Some(row.response.as_str())],
+        )?;
+        if let Some(record) = record {
+            row.prompt = String::new();
+            row.response = record;
         }
-    };
-    row.prompt = one("prompt", &row.prompt)?;
-    row.response = one("response", &row.response)?;
+    } else if crate::crypto::fields::is_record(&row.response) {
+        let mut values = cipher
+            .open_record(INTERACTIONS, &id, INTERACTION_RECORD, &row.response, 2)?
+            .into_iter()
+            .flatten();
+        row.prompt = values.next().ok_or(CryptoError::Decrypt)?;
+        row.response = values.next().ok_or(CryptoError::Decrypt)?;
+    } else {
+        row.prompt = cipher.open(INTERACTIONS, &id, "prompt", &row.prompt)?;
+        row.response = cipher.open(INTERACTIONS, &id, "response", &row.response)?;
+    }
     Ok(())
 }
 
@@ -410,6 +459,149 @@ mod tests {
 
     fn emails() -> Vec<String> {
         vec!["a@example.com".into(), "b@example.com".into()]
+    }
+
+    fn cipher() -> FieldCipher {
+        FieldCipher::new("acme", &[7; 32]).with_email_key(&[9; 32])
+    }
+
+    fn person(company: Option<&str>, job_title: Option<&str>) -> RegistrationRow {
+        RegistrationRow {
+            tenant: "acme".into(),
+            id: "r1".into(),
+            webinar_id: "w1".into(),
+            email: Some("ada@example.com".into()),
+            first_name: "Ada".into(),
+            last_name: "Lovelace".into(),
+            company: company.map(Into::into),
+            job_title: job_title.map(Into::into),
+            crm_reference_id: None,
+            extra: r#"{"city":"London"}"#.into(),
+            status: "PENDING".into(),
+            eventuserid: None,
+            attempts: 0,
+            last_error: None,
+            next_attempt_at: None,
+            request_id: None,
+            delivered_at: None,
+            created_at: 0,
+            updated_at: 0,
+            origin: "CRM".into(),
+            attendance: "UNKNOWN".into(),
+            email_hash: None,
+        }
+    }
+
+    /// The personal values of a registration, to compare rows (`RegistrationRow` has no
+    /// `PartialEq`, its `Debug` hides them).
+    fn values(r: &RegistrationRow) -> [Option<String>; 6] {
+        [
+            r.email.clone(),
+            Some(r.first_name.clone()),
+            Some(r.last_name.clone()),
+            r.company.clone(),
+            r.job_title.clone(),
+            Some(r.extra.clone()),
+        ]
+    }
+
+    #[test]
+    fn a_registration_is_sealed_as_its_email_and_one_record() {
+        let c = cipher();
+        for (company, job_title) in [
+            (Some("Analytical Engines"), Some("Countess")),
+            (None, None),
+            (Some(""), None),
+        ] {
+            let clear = person(company, job_title);
+            let mut row = clear.clone();
+            c.seal_registration(&mut row).expect("seal");
+            assert!(crate::crypto::fields::is_record(&row.extra));
+            assert!(row.email.as_deref().is_some_and(|e| e.starts_with("enc1:")));
+            assert_eq!(row.email_hash, c.email_hash("ada@example.com"));
+            assert_eq!((row.first_name.as_str(), row.last_name.as_str()), ("", ""));
+            assert_eq!(
+                (row.company.as_deref(), row.job_title.as_deref()),
+                (None, None)
+            );
+            c.open_registration(&mut row).expect("open");
+            assert_eq!(values(&row), values(&clear), "{company:?} {job_title:?}");
+        }
+        // Bound to the row: another id does not open it.
+        let mut row = person(None, None);
+        c.seal_registration(&mut row).expect("seal");
+        row.id = "r2".into();
+        assert!(c.open_registration(&mut row).is_err());
+        // Encryption off: stored as it is.
+        let mut row = person(Some("X"), None);
+        FieldCipher::plain("acme")
+            .seal_registration(&mut row)
+            .expect("plain");
+        assert_eq!(values(&row), values(&person(Some("X"), None)));
+    }
+
+    #[test]
+    fn registrations_sealed_value_by_value_still_open() {
+        let c = cipher();
+        let clear = person(Some("Analytical Engines"), None);
+        let mut row = clear.clone();
+        let one = |column: &str, v: &str| c.seal(REGISTRATIONS, "r1", column, v).expect("seal");
+        row.first_name = one("first_name", &clear.first_name);
+        row.last_name = one("last_name", &clear.last_name);
+        row.company = Some(one("company", "Analytical Engines"));
+        row.extra = one("extra", &clear.extra);
+        row.email = Some(one("email", "ada@example.com"));
+        row.email_hash = c.email_hash("ada@example.com");
+        c.open_registration(&mut row).expect("open");
+        assert_eq!(values(&row), values(&clear));
+    }
+
+    fn answer(prompt: &str, response: &str) -> InteractionRow {
+        InteractionRow {
+            tenant: "acme".into(),
+            webinar_id: "w1".into(),
+            email: "ada@example.com".into(),
+            position: 0,
+            kind: "POLL".into(),
+            occurred_at: None,
+            reference: "p1".into(),
+            prompt: prompt.into(),
+            response: response.into(),
+            responded_at: None,
+            email_hash: String::new(),
+        }
+    }
+
+    #[test]
+    fn an_interaction_is_sealed_as_one_record_and_the_older_form_still_opens() {
+        let c = cipher();
+        let mut row = answer("Which engine?", "Analytical");
+        c.seal_interaction(&mut row).expect("seal");
+        assert_eq!(row.prompt, "");
+        assert!(crate::crypto::fields::is_record(&row.response));
+        c.open_interaction(&mut row).expect("open");
+        assert_eq!(
+            (
+                row.email.as_str(),
+                row.prompt.as_str(),
+                row.response.as_str()
+            ),
+            ("ada@example.com", "Which engine?", "Analytical")
+        );
+        // Sealed value by value, as before records.
+        let mut row = answer("Which engine?", "Analytical");
+        let id = interaction_id(&row);
+        row.prompt = c
+            .seal(INTERACTIONS, &id, "prompt", "Which engine?")
+            .expect("seal");
+        row.response = c
+            .seal(INTERACTIONS, &id, "response", "Analytical")
+            .expect("seal");
+        seal_content(&c, false, &mut row).expect("open");
+        assert_eq!(
+            (row.prompt.as_str(), row.response.as_str()),
+            ("Which engine?", "Analytical")
+        );
     }
 
     #[test]

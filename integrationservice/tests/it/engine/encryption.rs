@@ -283,10 +283,10 @@ async fn nothing_in_clear(db: Db) {
     }
     let sealed = rows
         .iter()
-        .filter(|(table, row)| table == "registrations" && row.contains("enc1:"))
+        .filter(|(table, row)| table == "registrations" && row.contains("enc2:"))
         .count();
     assert!(sealed >= 4, "registrations hold ciphertext: {sealed}");
-    assert!(is_sealed("enc1:AAAA"));
+    assert!(is_sealed("enc1:AAAA") && is_sealed("enc2:AAAA"));
 
     // The keyed hash of one address differs between tenants.
     let email = Email::parse("Shared.Person@Example.com").expect("email");

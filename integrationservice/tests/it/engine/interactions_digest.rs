@@ -224,7 +224,8 @@ async fn digest_spares_unchanged(db: Db) {
     // (1) Unchanged: nothing read, decrypted, written or announced. One stored value is
     // made undecryptable meanwhile: a sync that opened it would fail.
     let (t, key) = (tenant.to_string(), stored[0].0.clone());
-    let garbage = format!("enc1:{}", "A".repeat(40));
+    // (The prompt and response are sealed as one record, stored in `response`.)
+    let garbage = format!("enc2:{}", "A".repeat(40));
     let spoilt = garbage.clone();
     engine
         .store()
@@ -235,7 +236,7 @@ async fn digest_spares_unchanged(db: Db) {
                     .filter(i::email_hash.eq(key))
                     .filter(i::position.eq(0)),
             )
-            .set(i::prompt.eq(spoilt))
+            .set(i::response.eq(spoilt))
             .execute(conn)
             .map_err(StoreError::from)
         })
@@ -255,10 +256,10 @@ async fn digest_spares_unchanged(db: Db) {
     let (feed, cursor) = feed_after(engine, &tenant, cursor).await;
     assert!(feed.is_empty(), "{feed:?}");
     let mut expected_rest = stored.clone();
-    expected_rest[0].2 = garbage;
+    expected_rest[0].3 = garbage;
     assert_eq!(at_rest(engine, &tenant).await, expected_rest);
     assert_eq!(metrics_rows(engine, &tenant).await, rows);
-    let (t, (key, _, prompt, _)) = (tenant.to_string(), stored[0].clone());
+    let (t, (key, _, _, response)) = (tenant.to_string(), stored[0].clone());
     engine
         .store()
         .run(move |conn| {
@@ -268,7 +269,7 @@ async fn digest_spares_unchanged(db: Db) {
                     .filter(i::email_hash.eq(key))
                     .filter(i::position.eq(0)),
             )
-            .set(i::prompt.eq(prompt))
+            .set(i::response.eq(response))
             .execute(conn)
             .map_err(StoreError::from)
         })

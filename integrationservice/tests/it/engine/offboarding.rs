@@ -58,8 +58,9 @@ async fn keys_of(stack: &Stack, tenant: &TenantId) -> Vec<(String, Vec<u8>, Stri
         .collect()
 }
 
-/// A tenant's registrations as stored: (id, sealed first name).
-async fn sealed_first_names(stack: &Stack, tenant: &TenantId) -> Vec<(String, String)> {
+/// A tenant's registrations as stored: (id, sealed record of the personal values other than
+/// the email, or a tombstone's `{}`).
+async fn sealed_records(stack: &Stack, tenant: &TenantId) -> Vec<(String, String)> {
     use integrationservice::testing::schema::registrations::dsl as r;
     let t = tenant.to_string();
     stack
@@ -68,7 +69,7 @@ async fn sealed_first_names(stack: &Stack, tenant: &TenantId) -> Vec<(String, St
         .run(move |conn| {
             r::registrations
                 .filter(r::tenant.eq(t))
-                .select((r::id, r::first_name))
+                .select((r::id, r::extra))
                 .load(conn)
                 .map_err(StoreError::from)
         })
@@ -202,11 +203,11 @@ async fn purge_one_tenant(db: Db) {
     );
     // ... and A's registrations as it holds them: sealed, and opening with A's key as long as
     // the key service unwraps it (the copy is worth attacking).
-    // (Person 0's row is a tombstone: forgotten, its name emptied.)
-    let backup: Vec<_> = sealed_first_names(&stack, &a)
+    // (Person 0's row is a tombstone: forgotten, its values emptied.)
+    let backup: Vec<_> = sealed_records(&stack, &a)
         .await
         .into_iter()
-        .filter(|(_, name)| !name.is_empty())
+        .filter(|(_, record)| record != "{}")
         .collect();
     assert_eq!(backup.len(), 2);
     let fresh = KeyClient::connect_lazy(&stack.keys.client_config).expect("key client");
@@ -216,9 +217,10 @@ async fn purge_one_tenant(db: Db) {
     let cipher = FieldCipher::new(a.as_str(), &personal);
     for (id, stored) in &backup {
         assert!(is_sealed(stored), "sealed at rest");
-        let name = cipher
-            .open("registrations", id, "first_name", stored)
+        let values = cipher
+            .open_record("registrations", id, "extra", stored, 5)
             .expect("opens");
+        let name = values[0].as_deref().expect("a first name");
         assert!(name.starts_with("First"), "the seeded name");
     }
     let b_keys = keys_of(&stack, &b).await;
